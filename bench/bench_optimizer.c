@@ -1,0 +1,323 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * Optimizer benchmark (README "Performance"): median solve times for the small, canonical and
+ * large scenarios, cold and warm (after a price update, after a one-step shift), against
+ * `glpsol --lp` on the same program written by gridems_optimizer_write_lp, and peak memory.
+ *
+ * usage: bench_optimizer [--runs N] [--prices CSV] [--glpsol PATH]
+ *   --prices: a CSV whose last column is a price per kWh (examples/data/ JEPX excerpt);
+ *             without it prices are synthetic.
+ * Each size runs in its own child process so that its peak RSS is its own.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "gridems/optimizer.h"
+
+typedef struct size_spec_s {
+    const char *name;
+    int steps;
+    int step_minutes;
+    int batteries;
+    int jobs;
+} size_spec_t;
+
+static const size_spec_t sizes[] = {
+    {"small", 48, 30, 1, 3},
+    {"canonical", 96, 15, 4, 50},
+    {"large", 288, 5, 32, 500},
+};
+
+static double *price_series;
+static int price_count;
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* A small deterministic generator, so every run benchmarks the same scenarios. */
+static unsigned long long rng_state;
+static double uniform(double lo, double hi)
+{
+    rng_state = rng_state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return lo + (hi - lo) * (double)(rng_state >> 11) / 9007199254740992.0;
+}
+
+static double price_at(int index, int step_minutes)
+{
+    if (price_count > 0) {
+        /* The excerpt is at 30 min; finer steps repeat the half-hour's price. */
+        int slot = (index * step_minutes / 30) % price_count;
+        return price_series[slot] + 4.0;
+    }
+    double hours = index * step_minutes / 60.0;
+    return 12 + 7 * sin(2 * M_PI * (hours - 9) / 24) + 2 * sin(2 * M_PI * hours / 5.3);
+}
+
+/* The scenario of a size, starting `offset` steps into the price series. */
+static void make_scenario(gridems_scenario_t *sc, const size_spec_t *spec, int offset)
+{
+    if (gridems_scenario_init(sc, spec->steps, spec->step_minutes) != 0) {
+        abort();
+    }
+    rng_state = 42;
+    double dt = spec->step_minutes / 60.0;
+    for (int t = 0; t < spec->steps; t++) {
+        int at = t + offset;
+        double hours = at * dt;
+        sc->import_per_kwh[t] = price_at(at, spec->step_minutes);
+        sc->export_per_kwh[t] = 0.5 * sc->import_per_kwh[t];
+        sc->base_load_kw[t] = 20000 + 2000 * sin(2 * M_PI * (hours - 15) / 24);
+        sc->pv_kw[t] = fmax(0.0, 3000 * sin(M_PI * (fmod(hours, 24) - 6) / 12));
+    }
+    sc->export_limit_kw = 1000;
+    sc->import_limit_kw = 40000;
+    sc->demand_charge_per_kw = 60;
+    sc->peak_so_far_kw = 21000;
+    for (int b = 0; b < spec->batteries; b++) {
+        char id[32];
+        snprintf(id, sizeof id, "bess-%d", b);
+        double cap = uniform(2000, 8000);
+        gridems_battery_t bat = {id,  cap,         cap * 0.5,        cap * 0.1,
+                                 cap * 0.95, cap * 0.5, cap * 0.5, cap * 0.5,
+                                 0.95,       0.95,      uniform(0, 2)};
+        gridems_scenario_add_battery(sc, &bat);
+    }
+    int T = spec->steps;
+    for (int j = 0; j < spec->jobs; j++) {
+        char id[32];
+        snprintf(id, sizeof id, "job-%d", j);
+        int earliest = (int)uniform(0, T * 0.6);
+        int deadline = earliest + 1 + (int)uniform(T * 0.2, T - earliest - 1);
+        if (deadline > T) {
+            deadline = T;
+        }
+        double power = uniform(100, 1500);
+        gridems_flex_load_t job = {id, power * dt * (deadline - earliest) * uniform(0.2, 0.9),
+                                   power, earliest, deadline};
+        /* Jobs keep their absolute window: moving the horizon on moves it back by offset. */
+        job.earliest_step = earliest - offset > 0 ? earliest - offset : 0;
+        job.deadline_step = deadline - offset > job.earliest_step ? deadline - offset
+                                                                  : job.earliest_step + 1;
+        gridems_scenario_add_flex_load(sc, &job);
+    }
+    sc->has_compute_limit = true;
+    sc->compute_limit_kw = 400.0 * spec->jobs;
+    gridems_scenario_set_text(&sc->start, "2023-05-09T00:00:00+09:00");
+}
+
+static int compare_doubles(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, compare_doubles);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+static double solve_once(gridems_optimizer_t *opt, const gridems_scenario_t *sc,
+                         gridems_schedule_t *s, int *iterations)
+{
+    char err[256];
+    double t0 = now_ms();
+    if (gridems_optimizer_solve(opt, sc, s, err, sizeof err) != 0) {
+        fprintf(stderr, "solve failed: %s\n", err);
+        exit(1);
+    }
+    *iterations = s->iterations;
+    return now_ms() - t0;
+}
+
+/* Wall time of `glpsol --lp path` and its peak RSS in KiB. */
+static double run_glpsol(const char *glpsol, const char *lp_path, long *maxrss_kb)
+{
+    double t0 = now_ms();
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (freopen("/dev/null", "w", stdout) == NULL) {
+            _exit(127);
+        }
+        execlp(glpsol, glpsol, "--lp", lp_path, (char *)NULL);
+        _exit(127);
+    }
+    int status = 0;
+    struct rusage ru;
+    wait4(pid, &status, 0, &ru);
+    double elapsed = now_ms() - t0;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        fprintf(stderr, "%s --lp %s failed\n", glpsol, lp_path);
+        exit(1);
+    }
+    *maxrss_kb = ru.ru_maxrss;
+    return elapsed;
+}
+
+static void bench_size(const size_spec_t *spec, int runs, const char *glpsol)
+{
+    double *cold = calloc((size_t)runs, sizeof(double));
+    double *update = calloc((size_t)runs, sizeof(double));
+    double *shifted = calloc((size_t)runs, sizeof(double));
+    double *external = calloc((size_t)runs, sizeof(double));
+    int it_cold = 0, it_update = 0, it_shift = 0;
+    gridems_schedule_t s;
+    memset(&s, 0, sizeof s);
+
+    gridems_scenario_t sc;
+    make_scenario(&sc, spec, 0);
+    gridems_optimizer_opts_t cold_opts = {0, false, false};
+    for (int r = 0; r < runs; r++) {
+        gridems_optimizer_t *opt = NULL;
+        gridems_optimizer_create(&opt, &cold_opts);
+        cold[r] = solve_once(opt, &sc, &s, &it_cold);
+        gridems_optimizer_destroy(opt);
+    }
+    double objective = s.objective;
+    int columns = s.columns, rows = s.rows;
+
+    /* Warm after a price update: a new forecast moves every price by a few percent. */
+    gridems_optimizer_t *opt = NULL;
+    gridems_optimizer_create(&opt, NULL);
+    solve_once(opt, &sc, &s, &it_update);
+    for (int r = 0; r < runs; r++) {
+        for (int t = 0; t < sc.steps; t++) {
+            sc.import_per_kwh[t] *= 1.0 + 0.05 * sin(r + t * 0.37);
+        }
+        update[r] = solve_once(opt, &sc, &s, &it_update);
+        if (s.start_kind != GRIDEMS_START_UPDATE) {
+            fprintf(stderr, "%s: price update did not re-solve in place\n", spec->name);
+        }
+    }
+    gridems_optimizer_destroy(opt);
+    gridems_scenario_free(&sc);
+
+    /* Warm after a one-step shift of the horizon. */
+    int shift_fallbacks = 0;
+    opt = NULL;
+    gridems_optimizer_create(&opt, NULL);
+    make_scenario(&sc, spec, 0);
+    solve_once(opt, &sc, &s, &it_shift);
+    gridems_scenario_free(&sc);
+    for (int r = 0; r < runs; r++) {
+        make_scenario(&sc, spec, r + 1);
+        gridems_optimizer_hint_shift(opt, 1);
+        shifted[r] = solve_once(opt, &sc, &s, &it_shift);
+        shift_fallbacks += s.start_kind == GRIDEMS_START_FALLBACK;
+        gridems_scenario_free(&sc);
+    }
+    gridems_optimizer_destroy(opt);
+
+    /* glpsol on the same program. */
+    make_scenario(&sc, spec, 0);
+    char lp_path[] = "/tmp/gridems-bench-XXXXXX";
+    int fd = mkstemp(lp_path);
+    close(fd);
+    opt = NULL;
+    gridems_optimizer_create(&opt, &cold_opts);
+    char err[256];
+    gridems_optimizer_build(opt, &sc, err, sizeof err);
+    gridems_optimizer_write_lp(opt, lp_path);
+    gridems_optimizer_destroy(opt);
+    long glpsol_rss = 0;
+    for (int r = 0; r < runs; r++) {
+        external[r] = run_glpsol(glpsol, lp_path, &glpsol_rss);
+    }
+    unlink(lp_path);
+    gridems_scenario_free(&sc);
+    gridems_schedule_free(&s);
+
+    struct rusage self;
+    getrusage(RUSAGE_SELF, &self);
+    printf("| %s | %dx%d min, %d bat, %d jobs | %d x %d | %.2f | %.2f | %.2f | %.2f | %d / %d / %d "
+           "| %.1f | %.1f | %.12g |\n",
+           spec->name, spec->steps, spec->step_minutes, spec->batteries, spec->jobs, columns,
+           rows, median(cold, runs), median(update, runs), median(shifted, runs),
+           median(external, runs), it_cold, it_update, it_shift, self.ru_maxrss / 1024.0,
+           glpsol_rss / 1024.0, objective);
+    if (shift_fallbacks > 0) {
+        printf("  (%s: %d of %d shifted starts fell back to cold)\n", spec->name,
+               shift_fallbacks, runs);
+    }
+    fflush(stdout);
+    free(cold);
+    free(update);
+    free(shifted);
+    free(external);
+}
+
+static void load_prices(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        perror(path);
+        exit(2);
+    }
+    char line[512];
+    int cap = 0;
+    while (fgets(line, sizeof line, f) != NULL) {
+        char *comma = strrchr(line, ',');
+        char *end = NULL;
+        double v = comma != NULL ? strtod(comma + 1, &end) : NAN;
+        if (comma == NULL || end == comma + 1 || !isfinite(v)) {
+            continue; /* the header */
+        }
+        if (price_count == cap) {
+            cap = cap ? cap * 2 : 512;
+            price_series = realloc(price_series, (size_t)cap * sizeof *price_series);
+        }
+        price_series[price_count++] = v;
+    }
+    fclose(f);
+}
+
+int main(int argc, char **argv)
+{
+    int runs = 11;
+    const char *glpsol = "glpsol";
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--runs") == 0 && i + 1 < argc) {
+            runs = atoi(argv[++i]);
+        } else if (strcmp(argv[i], "--prices") == 0 && i + 1 < argc) {
+            load_prices(argv[++i]);
+        } else if (strcmp(argv[i], "--glpsol") == 0 && i + 1 < argc) {
+            glpsol = argv[++i];
+        } else {
+            fprintf(stderr, "usage: %s [--runs N] [--prices CSV] [--glpsol PATH]\n", argv[0]);
+            return 2;
+        }
+    }
+    if (runs < 1) {
+        runs = 1;
+    }
+    printf("median of %d runs, ms; iterations of the last cold / update / shifted solve\n\n", runs);
+    printf("| scenario | shape | columns x rows | cold | warm: price update | warm: 1-step shift "
+           "| glpsol --lp | iterations | peak RSS MiB | glpsol RSS MiB | objective |\n");
+    printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
+    fflush(stdout);
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            bench_size(&sizes[i], runs, glpsol);
+            _exit(0);
+        }
+        int status = 0;
+        waitpid(pid, &status, 0);
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+            fprintf(stderr, "benchmark of %s failed\n", sizes[i].name);
+            return 1;
+        }
+    }
+    free(price_series);
+    return 0;
+}

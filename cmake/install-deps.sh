@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Install the Debian 12 packages gridems builds, runs and tests with, when any is missing.
+# Usage: cmake/install-deps.sh [extra packages...]
+# Runs apt-get only if something is missing; needs root (or sudo) then.
+set -euo pipefail
+packages=(build-essential cmake pkg-config libuv1-dev libpaho-mqtt-dev libcjson-dev libglpk-dev
+          glpk-utils check mosquitto mosquitto-clients "$@")
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+    exit 0
+fi
+echo "installing: ${missing[*]}" >&2
+sudo_cmd=()
+if [ "$(id -u)" -ne 0 ]; then
+    sudo_cmd=(sudo)
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -qq
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#include "log.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+static gridems_log_level_t max_level = GRIDEMS_LOG_INFO;
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static const char *const level_names[] = {"emerg", "alert", "crit", "err", "warning", "notice",
+                                          "info", "debug"};
+
+void gridems_log_set_level(gridems_log_level_t level)
+{
+    max_level = level;
+}
+
+gridems_log_level_t gridems_log_get_level(void)
+{
+    return max_level;
+}
+
+int gridems_log_level_parse(const char *name, gridems_log_level_t *out)
+{
+    for (int i = GRIDEMS_LOG_ERR; i <= GRIDEMS_LOG_DEBUG; i++) {
+        if (strcasecmp(name, level_names[i]) == 0) {
+            *out = (gridems_log_level_t)i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+void gridems_vlog(gridems_log_level_t level, const char *fmt, va_list ap)
+{
+    if (level > max_level) {
+        return;
+    }
+    char line[2048];
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    int n = snprintf(line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ gridems[%s] ",
+                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                     tm.tm_sec, ts.tv_nsec / 1000000L, level_names[level]);
+    if (n < 0) {
+        return;
+    }
+    int m = vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+    size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
+    if (len > sizeof line - 2) {
+        len = sizeof line - 2; /* truncated: keep the line a line */
+    }
+    line[len++] = '\n';
+    pthread_mutex_lock(&log_lock);
+    fwrite(line, 1, len, stderr);
+    fflush(stderr);
+    pthread_mutex_unlock(&log_lock);
+}
+
+void gridems_log(gridems_log_level_t level, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    gridems_vlog(level, fmt, ap);
+    va_end(ap);
+}
+
+static uint64_t monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+enum { COMPLAIN_FIRST_MS = 10000, COMPLAIN_MAX_MS = 3600000 };
+
+void gridems_log_complain(gridems_complaint_t *c, gridems_log_level_t level, const char *fmt, ...)
+{
+    uint64_t now = monotonic_ms();
+    c->active = 1;
+    if (c->last_ms != 0 && now - c->last_ms < c->interval_ms) {
+        c->suppressed++;
+        return;
+    }
+    char text[1536];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    if (c->suppressed > 0) {
+        gridems_log(level, "%s (repeated %llu times since the last report)", text,
+                    (unsigned long long)c->suppressed);
+    } else {
+        gridems_log(level, "%s", text);
+    }
+    c->suppressed = 0;
+    c->last_ms = now;
+    c->interval_ms = c->interval_ms == 0 ? COMPLAIN_FIRST_MS : c->interval_ms * 2;
+    if (c->interval_ms > COMPLAIN_MAX_MS) {
+        c->interval_ms = COMPLAIN_MAX_MS;
+    }
+}
+
+void gridems_log_release(gridems_complaint_t *c, const char *fmt, ...)
+{
+    if (!c->active) {
+        return;
+    }
+    char text[1536];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    gridems_log(GRIDEMS_LOG_NOTICE, "%s", text);
+    memset(c, 0, sizeof *c);
+}

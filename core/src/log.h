@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * Logging: one line per message on stderr, "2026-05-11T00:00:00.123Z gridems[LEVEL] text", with
+ * syslog levels. DEBUG lines are compiled in but filtered by the runtime level.
+ *
+ * Rate limiting (collectd's c_complain idea): a gridems_complaint_t remembers when its message was
+ * last printed; gridems_log_complain() prints at most once per interval (doubling up to 1 hour)
+ * and counts what it suppressed, so a dead device cannot flood the log. gridems_log_release()
+ * prints one "recovered" line when the condition clears.
+ *
+ * Threads: gridems_log() may be called from any thread (each line is written with one fwrite
+ * under a mutex). Complaint objects belong to one thread.
+ */
+#ifndef GRIDEMS_LOG_H
+#define GRIDEMS_LOG_H
+
+#include <stdarg.h>
+#include <stdint.h>
+
+typedef enum {
+    GRIDEMS_LOG_ERR = 3,
+    GRIDEMS_LOG_WARNING = 4,
+    GRIDEMS_LOG_NOTICE = 5,
+    GRIDEMS_LOG_INFO = 6,
+    GRIDEMS_LOG_DEBUG = 7
+} gridems_log_level_t;
+
+/* Set the most verbose level printed (default INFO). Thread: any, before threads start. */
+void gridems_log_set_level(gridems_log_level_t level);
+gridems_log_level_t gridems_log_get_level(void);
+
+/* Parse "err", "warning", "notice", "info", "debug". Returns 0 or -1. */
+int gridems_log_level_parse(const char *name, gridems_log_level_t *out);
+
+void gridems_log(gridems_log_level_t level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void gridems_vlog(gridems_log_level_t level, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
+typedef struct gridems_complaint_s {
+    uint64_t last_ms;     /* monotonic time of the last printed line, 0 = never */
+    uint64_t interval_ms; /* current back-off interval */
+    uint64_t suppressed;  /* lines not printed since the last one */
+    int active;           /* 1 while the condition holds */
+} gridems_complaint_t;
+
+#define GRIDEMS_COMPLAINT_INIT {0, 0, 0, 0}
+
+/* Print (rate-limited) a complaint at `level`. Thread: the owner of c. */
+void gridems_log_complain(gridems_complaint_t *c, gridems_log_level_t level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* The condition cleared: print fmt once at NOTICE if a complaint was active, and reset c. */
+void gridems_log_release(gridems_complaint_t *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+#define gridems_log_err(...) gridems_log(GRIDEMS_LOG_ERR, __VA_ARGS__)
+#define gridems_log_warn(...) gridems_log(GRIDEMS_LOG_WARNING, __VA_ARGS__)
+#define gridems_log_notice(...) gridems_log(GRIDEMS_LOG_NOTICE, __VA_ARGS__)
+#define gridems_log_info(...) gridems_log(GRIDEMS_LOG_INFO, __VA_ARGS__)
+#define gridems_log_debug(...) gridems_log(GRIDEMS_LOG_DEBUG, __VA_ARGS__)
+
+#endif

@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * The scheduling optimizer: scenario in, schedule out, on GLPK (docs/optimizer.md).
+ *
+ * An optimizer object keeps its GLPK problem and basis between solves, so the rolling horizon
+ * re-solves warm:
+ *   - same structure (same T, step, batteries, loads with the same windows, same set of columns):
+ *     prices, loads, limits, initial energy and penalties are updated in place and the previous
+ *     optimal basis is the starting point;
+ *   - a shifted horizon (the new scenario's `start` is k whole steps after the previous one): the
+ *     problem is rebuilt and the previous basis is carried over by meaning (step t of the new
+ *     problem takes the status of step t+k of the old one);
+ *   - anything else: rebuilt and solved cold.
+ * A warm start that GLPK cannot use (invalid or singular basis) falls back to a cold solve.
+ *
+ * The library does no I/O and never aborts: GLPK's error hook is caught and reported as
+ * GRIDEMS_ESOLVER, after which the object rebuilds from scratch on the next solve.
+ *
+ * Threads: an optimizer object and everything GLPK allocates for it belong to the thread that
+ * created it (GLPK keeps a per-thread environment). Use one object per thread; do not share.
+ */
+#ifndef GRIDEMS_OPTIMIZER_H
+#define GRIDEMS_OPTIMIZER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "gridems/scenario.h"
+
+typedef struct gridems_optimizer_s gridems_optimizer_t;
+
+typedef struct gridems_optimizer_opts_s {
+    double time_limit_ms; /* per solve; <= 0 means none */
+    bool verbose;         /* let GLPK print to stderr */
+    bool allow_warm;      /* false: every solve is cold (benchmarks, tests) */
+} gridems_optimizer_opts_t;
+
+/* How a solve started, for logs and benchmarks. */
+typedef enum {
+    GRIDEMS_START_COLD = 0,    /* built from scratch, no basis */
+    GRIDEMS_START_UPDATE = 1,  /* updated in place, previous basis */
+    GRIDEMS_START_SHIFTED = 2, /* rebuilt, previous basis carried over with a time offset */
+    GRIDEMS_START_FALLBACK = 3 /* warm start refused by GLPK, solved cold */
+} gridems_start_kind_t;
+
+typedef struct gridems_battery_plan_s {
+    double *charge_kw;    /* [T] */
+    double *discharge_kw; /* [T] */
+    double *soc_kwh;      /* [T+1]: initial, then end of each step */
+} gridems_battery_plan_t;
+
+typedef struct gridems_flex_plan_s {
+    double *power_kw; /* [T] */
+    double unmet_kwh;
+} gridems_flex_plan_t;
+
+typedef struct gridems_schedule_s {
+    int steps;
+    double objective;
+    double cost_energy, cost_export, cost_degradation, cost_demand, cost_carbon, cost_penalty;
+    double emissions_kg;
+    double peak_import_kw;
+    double *grid_import_kw;         /* [T] */
+    double *grid_export_kw;         /* [T] */
+    double *pv_curtailed_kw;        /* [T] */
+    double *unserved_kw;            /* [T] */
+    double *marginal_price_per_kwh; /* [T] */
+    gridems_battery_plan_t *batteries; /* [n_batteries], same order as the scenario */
+    int n_batteries;
+    gridems_flex_plan_t *flex_loads; /* [n_flex_loads], same order as the scenario */
+    int n_flex_loads;
+    /* Solver report. */
+    int iterations;
+    double solve_ms;   /* wall time of the whole solve call, build included */
+    gridems_start_kind_t start_kind;
+    int columns, rows; /* size of the program solved */
+} gridems_schedule_t;
+
+/*
+ * gridems_optimizer_create: a new optimizer with the given options (copied; NULL = defaults:
+ * no time limit, quiet, warm starts allowed).
+ * Returns: 0 and *out (caller frees with gridems_optimizer_destroy), or GRIDEMS_ENOMEM.
+ * Thread: the object belongs to the calling thread from now on.
+ */
+int gridems_optimizer_create(gridems_optimizer_t **out, const gridems_optimizer_opts_t *opts);
+
+/* gridems_optimizer_destroy: free the object and its GLPK problem. NULL is fine. Same thread. */
+void gridems_optimizer_destroy(gridems_optimizer_t *opt);
+
+/*
+ * gridems_optimizer_solve: solve the scenario to optimality.
+ * Parameters: opt (borrowed), sc (borrowed; validated inside, never kept), out (borrowed; any
+ *   previous content is freed first; on success it owns new arrays; on failure it is left freed),
+ *   err/errlen: a one-line reason on failure (may be NULL).
+ * Returns: 0 (out holds the optimal schedule), GRIDEMS_EINVAL (scenario breaks a rule),
+ *   GRIDEMS_ETIMEDOUT (time limit hit), GRIDEMS_ESOLVER (GLPK failed or did not prove
+ *   optimality), GRIDEMS_ENOMEM.
+ * Thread: the thread that created opt.
+ */
+int gridems_optimizer_solve(gridems_optimizer_t *opt, const gridems_scenario_t *sc,
+                            gridems_schedule_t *out, char *err, size_t errlen);
+
+/*
+ * gridems_optimizer_hint_shift: tell the optimizer that the next scenario's horizon starts `steps`
+ * steps after the one last solved (a rolling horizon moving on), so the previous basis is carried
+ * over with that offset. Without a hint the offset is 0. The hint applies to the next solve only.
+ */
+void gridems_optimizer_hint_shift(gridems_optimizer_t *opt, int steps);
+
+/*
+ * gridems_optimizer_write_lp: write the program of the last successful build (the scenario last
+ * passed to solve, or to gridems_optimizer_build) in CPLEX LP format, for `glpsol --lp`.
+ * Returns: 0, GRIDEMS_ESTATE (nothing built), GRIDEMS_EIO.
+ */
+int gridems_optimizer_write_lp(gridems_optimizer_t *opt, const char *path);
+
+/*
+ * gridems_optimizer_build: build (or update) the program for sc without solving it.
+ * Returns: 0, GRIDEMS_EINVAL, GRIDEMS_ENOMEM, GRIDEMS_ESOLVER.
+ */
+int gridems_optimizer_build(gridems_optimizer_t *opt, const gridems_scenario_t *sc, char *err,
+                            size_t errlen);
+
+/* gridems_schedule_free: release the arrays of a schedule and zero it. Safe on a zeroed one. */
+void gridems_schedule_free(gridems_schedule_t *sched);
+
+/*
+ * gridems_schedule_to_json: the schedule JSON of the spec for scenario sc (ids, start and step
+ * come from sc), numbers written to round-trip a double.
+ * Returns: a NUL-terminated string the caller frees with free(), or NULL on ENOMEM.
+ */
+char *gridems_schedule_to_json(const gridems_scenario_t *sc, const gridems_schedule_t *sched);
+
+/* gridems_start_kind_name: "cold", "update", "shifted" or "fallback". */
+const char *gridems_start_kind_name(gridems_start_kind_t kind);
+
+#endif

@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * Loading the scheduling LP into a GLPK problem object, following a layout (lp_layout.h).
+ *
+ * gridems__lp_model_load_matrix() is done once per structure; gridems__lp_model_set_data() is
+ * done at every solve and only changes bounds, costs and right-hand sides, so GLPK keeps its
+ * basis and the re-solve starts warm. gridems__lp_model_transfer_basis() carries a basis over
+ * from an older program of a different structure by meaning (family, battery or load id, step).
+ *
+ * Every number handed to GLPK here comes from a validated scenario (finite, bounded), and every
+ * bound pair has lb <= ub: GLPK aborts on anything else.
+ *
+ * Threads: the thread that owns the glp_prob.
+ */
+#ifndef GRIDEMS_LP_MODEL_H
+#define GRIDEMS_LP_MODEL_H
+
+#include <glpk.h>
+#include <stdbool.h>
+
+#include "gridems/scenario.h"
+#include "lp_layout.h"
+
+/* Add the rows and columns of the layout to an empty problem and load the constraint matrix.
+ * Returns 0 or GRIDEMS_ENOMEM. */
+int gridems__lp_model_load_matrix(glp_prob *lp, const lp_layout_t *layout);
+
+/* What changed in the last gridems__lp_model_set_data(), to pick the simplex method. */
+typedef struct lp_change_s {
+    bool costs;  /* some objective coefficient changed */
+    bool bounds; /* some column bound or row right-hand side changed */
+} lp_change_t;
+
+/*
+ * Set every bound, right-hand side and objective coefficient from the scenario (which must have
+ * the layout's structure). `first` says the problem is new, so everything counts as changed.
+ * Returns 0 or GRIDEMS_ENOMEM; *change reports what differs from the previous data.
+ */
+int gridems__lp_model_set_data(glp_prob *lp, const lp_layout_t *layout,
+                               const gridems_scenario_t *sc, bool first, lp_change_t *change);
+
+/*
+ * Give the rows and columns of (lp, layout) the basis statuses of their counterparts in
+ * (old_lp, old_layout), where step t of the new program is step t + shift of the old one and
+ * batteries and loads are matched by id. What has no counterpart gets a natural status (a row
+ * basic, a column at its lower bound). The basis is then repaired to one basic variable per row
+ * by a row matching, so it is structurally non-singular. GLPK may still find it numerically
+ * singular; the caller falls back to a cold start then.
+ */
+void gridems__lp_model_transfer_basis(glp_prob *lp, const lp_layout_t *layout, glp_prob *old_lp,
+                                      const lp_layout_t *old_layout, int shift);
+
+#endif

@@ -1,0 +1,464 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * The optimizer object: keeps one GLPK problem between solves, decides how each solve starts
+ * (cold, updated in place, shifted), runs the simplex and reads the schedule out.
+ *
+ * Solver settings, and the measurements that chose them (bench/bench_optimizer, this machine
+ * class, 2 cores; see README "Performance"):
+ *   - Cold start: scaling GLP_SF_AUTO, presolve on, two-phase dual simplex (GLP_DUALP). The
+ *     presolver removes the many singleton rows this model has (final energy, flexible energy)
+ *     and the dual simplex suits a program whose cost vector is dual feasible almost everywhere
+ *     (every penalty column is). On the canonical scenario it beat the primal simplex without
+ *     presolve, which is glpsol's default.
+ *   - Warm start: presolve off (the presolver throws the basis away), primal simplex when only
+ *     costs changed (the old basis stays primal feasible), dual simplex when only bounds or
+ *     right-hand sides changed (it stays dual feasible), two-phase dual otherwise.
+ *   - A warm start GLPK refuses (invalid or singular basis) is retried cold, with presolve.
+ *
+ * GLPK errors (which would call abort()) are caught with glp_error_hook and a longjmp back here;
+ * GLPK's environment is then freed, which destroys every GLPK object of this thread, so each
+ * object records the environment generation its problem was made in and rebuilds when it is
+ * stale.
+ */
+#include "optimizer_internal.h"
+
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "gridems/errors.h"
+#include "lp_layout.h"
+#include "lp_model.h"
+
+struct gridems_optimizer_s {
+    gridems_optimizer_opts_t opts;
+    glp_prob *lp;          /* NULL until the first build */
+    unsigned lp_env_generation;
+    lp_layout_t layout;    /* the structure of lp */
+    lp_layout_t pending;   /* a layout under construction, freed on a GLPK error */
+    glp_prob *pending_lp;  /* a problem under construction */
+    bool has_basis;        /* lp holds an optimal basis of its current structure */
+    int shift_hint;
+    int inject_fault;      /* tests: make the next solve raise a GLPK error */
+    char glpk_said[512];   /* GLPK's last terminal output, for error messages */
+    jmp_buf on_glpk_error;
+};
+
+/* GLPK's environment is per thread; a GLPK error frees it with all of its problems. */
+static _Thread_local unsigned env_generation;
+
+static double monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (err != NULL && errlen > 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+}
+
+const char *gridems_start_kind_name(gridems_start_kind_t kind)
+{
+    switch (kind) {
+    case GRIDEMS_START_COLD:
+        return "cold";
+    case GRIDEMS_START_UPDATE:
+        return "update";
+    case GRIDEMS_START_SHIFTED:
+        return "shifted";
+    case GRIDEMS_START_FALLBACK:
+        return "fallback";
+    }
+    return "unknown";
+}
+
+int gridems_optimizer_create(gridems_optimizer_t **out, const gridems_optimizer_opts_t *opts)
+{
+    gridems_optimizer_t *opt = calloc(1, sizeof *opt);
+    if (opt == NULL) {
+        return GRIDEMS_ENOMEM;
+    }
+    if (opts != NULL) {
+        opt->opts = *opts;
+    } else {
+        opt->opts.allow_warm = true;
+    }
+    *out = opt;
+    return 0;
+}
+
+/* Forget the GLPK problem: delete it if it is still alive in this thread's environment. */
+static void drop_problem(gridems_optimizer_t *opt)
+{
+    if (opt->lp != NULL && opt->lp_env_generation == env_generation) {
+        glp_delete_prob(opt->lp);
+    }
+    opt->lp = NULL;
+    opt->has_basis = false;
+    gridems__lp_layout_free(&opt->layout);
+}
+
+void gridems_optimizer_destroy(gridems_optimizer_t *opt)
+{
+    if (opt == NULL) {
+        return;
+    }
+    drop_problem(opt);
+    free(opt);
+}
+
+void gridems_optimizer_hint_shift(gridems_optimizer_t *opt, int steps)
+{
+    opt->shift_hint = steps;
+}
+
+void gridems__optimizer_inject_fault(gridems_optimizer_t *opt)
+{
+    opt->inject_fault = 1;
+}
+
+/* GLPK's terminal output goes here instead of stdout (it prints its error messages even with
+ * terminal output off): kept for our error message, printed on stderr only when verbose. */
+static int glpk_term_hook(void *info, const char *text)
+{
+    gridems_optimizer_t *opt = info;
+    size_t have = strlen(opt->glpk_said), add = strlen(text);
+    if (have + add >= sizeof opt->glpk_said) {
+        have = 0; /* keep the newest text, which names the error */
+    }
+    if (add >= sizeof opt->glpk_said) {
+        text += add - (sizeof opt->glpk_said - 1);
+        add = sizeof opt->glpk_said - 1;
+    }
+    memcpy(opt->glpk_said + have, text, add);
+    opt->glpk_said[have + add] = '\0';
+    if (opt->opts.verbose) {
+        fputs(text, stderr);
+    }
+    return 1;
+}
+
+static void glpk_error_hook(void *info)
+{
+    gridems_optimizer_t *opt = info;
+    longjmp(opt->on_glpk_error, 1);
+}
+
+/* ---- ## Building ---- */
+
+static glp_prob *new_problem(gridems_optimizer_t *opt, const lp_layout_t *layout,
+                             const gridems_scenario_t *sc, int *rc)
+{
+    glp_prob *lp = glp_create_prob();
+    opt->pending_lp = lp;
+    glp_set_obj_dir(lp, GLP_MIN);
+    lp_change_t change;
+    *rc = gridems__lp_model_load_matrix(lp, layout);
+    if (*rc == 0) {
+        *rc = gridems__lp_model_set_data(lp, layout, sc, true, &change);
+    }
+    if (*rc != 0) {
+        glp_delete_prob(lp);
+        opt->pending_lp = NULL;
+        return NULL;
+    }
+    return lp;
+}
+
+/*
+ * Make opt->lp the program of sc: updated in place when the structure is unchanged and a basis is
+ * there to reuse, else rebuilt (carrying the basis over when there is one).
+ */
+static int prepare(gridems_optimizer_t *opt, const gridems_scenario_t *sc,
+                   gridems_start_kind_t *kind, lp_change_t *change)
+{
+    if (opt->lp != NULL && opt->lp_env_generation != env_generation) {
+        opt->lp = NULL; /* freed by a GLPK error in another object of this thread */
+        opt->has_basis = false;
+    }
+    int shift = opt->shift_hint;
+    opt->shift_hint = 0;
+    int rc = gridems__lp_layout_build(&opt->pending, sc);
+    if (rc != 0) {
+        return rc;
+    }
+    bool warm = opt->opts.allow_warm && opt->lp != NULL && opt->has_basis;
+    if (warm && shift == 0 && gridems__lp_layout_same(&opt->pending, &opt->layout)) {
+        gridems__lp_layout_free(&opt->pending);
+        *kind = GRIDEMS_START_UPDATE;
+        return gridems__lp_model_set_data(opt->lp, &opt->layout, sc, false, change);
+    }
+    glp_prob *lp = new_problem(opt, &opt->pending, sc, &rc);
+    if (lp == NULL) {
+        gridems__lp_layout_free(&opt->pending);
+        return rc;
+    }
+    change->costs = change->bounds = true;
+    if (warm) {
+        gridems__lp_model_transfer_basis(lp, &opt->pending, opt->lp, &opt->layout, shift);
+        *kind = GRIDEMS_START_SHIFTED;
+    } else {
+        *kind = GRIDEMS_START_COLD;
+    }
+    drop_problem(opt);
+    opt->lp = lp;
+    opt->pending_lp = NULL;
+    opt->lp_env_generation = env_generation;
+    opt->layout = opt->pending;
+    memset(&opt->pending, 0, sizeof opt->pending);
+    /* Equilibration plus geometric scaling: loads in the thousands of kW meet efficiencies near
+     * 1 and dt/efficiency terms, and penalties of 1e4 meet prices near 10. */
+    glp_scale_prob(opt->lp, GLP_SF_AUTO);
+    return 0;
+}
+
+/* ---- ## Solving ---- */
+
+static int run_simplex(gridems_optimizer_t *opt, bool cold, int meth, double started_ms)
+{
+    glp_smcp parm;
+    glp_init_smcp(&parm);
+    parm.msg_lev = opt->opts.verbose ? GLP_MSG_ALL : GLP_MSG_OFF;
+    parm.meth = meth;
+    parm.presolve = cold ? GLP_ON : GLP_OFF;
+    if (opt->opts.time_limit_ms > 0) {
+        double left = opt->opts.time_limit_ms - (monotonic_ms() - started_ms);
+        parm.tm_lim = left < 1.0 ? 1 : (left > 2e9 ? 2000000000 : (int)left);
+    }
+    if (cold) {
+        glp_std_basis(opt->lp);
+    }
+    return glp_simplex(opt->lp, &parm);
+}
+
+static bool basis_refused(int ret)
+{
+    return ret == GLP_EBADB || ret == GLP_ESING || ret == GLP_ECOND;
+}
+
+static int solve_prepared(gridems_optimizer_t *opt, gridems_start_kind_t *kind,
+                          const lp_change_t *change, double started_ms, char *err, size_t errlen)
+{
+    int meth = GLP_DUALP;
+    if (*kind == GRIDEMS_START_UPDATE && change->costs && !change->bounds) {
+        meth = GLP_PRIMAL;
+    } else if (*kind == GRIDEMS_START_UPDATE && !change->costs) {
+        meth = GLP_DUAL;
+    }
+    bool cold = *kind == GRIDEMS_START_COLD;
+    int ret = run_simplex(opt, cold, meth, started_ms);
+    bool optimal = ret == 0 && glp_get_status(opt->lp) == GLP_OPT;
+    if (!cold && !optimal && ret != GLP_ETMLIM && (basis_refused(ret) || ret == 0)) {
+        /* The carried-over basis did not work out; start again from nothing. */
+        *kind = GRIDEMS_START_FALLBACK;
+        ret = run_simplex(opt, true, GLP_DUALP, started_ms);
+    }
+    opt->has_basis = false;
+    if (ret == GLP_ETMLIM) {
+        set_err(err, errlen, "%s", "solver time limit reached before optimality was proven");
+        return GRIDEMS_ETIMEDOUT;
+    }
+    if (ret != 0) {
+        set_err(err, errlen, "GLPK glp_simplex failed with code %d", ret);
+        return GRIDEMS_ESOLVER;
+    }
+    int status = glp_get_status(opt->lp);
+    if (status != GLP_OPT) {
+        set_err(err, errlen, "GLPK did not prove optimality (solution status %d)", status);
+        return GRIDEMS_ESOLVER;
+    }
+    opt->has_basis = true;
+    return 0;
+}
+
+/* ---- ## Reading the schedule out ---- */
+
+static double col_value(glp_prob *lp, int j)
+{
+    if (j == 0) {
+        return 0.0;
+    }
+    /* Clamp round-off (a -1e-15 charge, say) back into the column's bounds. */
+    double v = glp_get_col_prim(lp, j);
+    int type = glp_get_col_type(lp, j);
+    if (type != GLP_FR && type != GLP_UP && v < glp_get_col_lb(lp, j)) {
+        v = glp_get_col_lb(lp, j);
+    }
+    if ((type == GLP_DB || type == GLP_FX || type == GLP_UP) && v > glp_get_col_ub(lp, j)) {
+        v = glp_get_col_ub(lp, j);
+    }
+    return v;
+}
+
+static int extract(const gridems_optimizer_t *opt, const gridems_scenario_t *sc,
+                   gridems_schedule_t *out)
+{
+    const lp_layout_t *l = &opt->layout;
+    glp_prob *lp = opt->lp;
+    int rc = gridems__schedule_alloc(out, sc->steps, sc->n_batteries, sc->n_flex_loads);
+    if (rc != 0) {
+        return rc;
+    }
+    int T = sc->steps;
+    double dt = l->dt;
+    double peak = sc->peak_so_far_kw;
+    for (int t = 0; t < T; t++) {
+        out->grid_import_kw[t] = col_value(lp, l->g[t]);
+        out->grid_export_kw[t] = col_value(lp, l->x[t]);
+        out->pv_curtailed_kw[t] = col_value(lp, l->k[t]);
+        out->unserved_kw[t] = col_value(lp, l->z[t]);
+        out->marginal_price_per_kwh[t] = glp_get_row_dual(lp, l->balance[t]) / dt;
+        double g = out->grid_import_kw[t];
+        peak = fmax(peak, g);
+        out->cost_energy += dt * sc->import_per_kwh[t] * g;
+        out->cost_export += dt * sc->export_per_kwh[t] * out->grid_export_kw[t];
+        if (sc->has_carbon) {
+            out->cost_carbon += dt * sc->carbon_price_per_kg * sc->carbon_kg_per_kwh[t] * g;
+            out->emissions_kg += dt * sc->carbon_kg_per_kwh[t] * g;
+        }
+        out->cost_penalty += dt * sc->unserved_load_per_kwh * out->unserved_kw[t];
+    }
+    out->peak_import_kw = peak;
+    if (l->peak != 0) {
+        out->cost_demand = sc->demand_charge_per_kw * (col_value(lp, l->peak) - sc->peak_so_far_kw);
+    }
+    for (int b = 0; b < sc->n_batteries; b++) {
+        gridems_battery_plan_t *bp = &out->batteries[b];
+        const gridems_battery_t *bat = &sc->batteries[b];
+        bp->soc_kwh[0] = bat->soc_kwh;
+        for (int t = 0; t < T; t++) {
+            bp->charge_kw[t] = col_value(lp, l->c[b * T + t]);
+            bp->discharge_kw[t] = col_value(lp, l->d[b * T + t]);
+            bp->soc_kwh[t + 1] = col_value(lp, l->s[b * T + t]);
+            out->cost_degradation += dt * bat->cycle_cost_per_kwh * bp->discharge_kw[t];
+        }
+        out->cost_penalty += sc->final_soc_shortfall_per_kwh * col_value(lp, l->f[b]);
+    }
+    for (int j = 0; j < sc->n_flex_loads; j++) {
+        gridems_flex_plan_t *fp = &out->flex_loads[j];
+        for (int t = 0; t < T; t++) {
+            fp->power_kw[t] = col_value(lp, l->p[j * T + t]);
+        }
+        fp->unmet_kwh = col_value(lp, l->u[j]);
+        out->cost_penalty += sc->unmet_flexible_per_kwh * fp->unmet_kwh;
+    }
+    out->objective = glp_get_obj_val(lp);
+    out->columns = l->n_cols;
+    out->rows = l->n_rows;
+    return 0;
+}
+
+/* ---- ## Public entry points ---- */
+
+/* Everything that calls GLPK, behind the error hook. Returns through longjmp on a GLPK error. */
+static int guarded_solve(gridems_optimizer_t *opt, const gridems_scenario_t *sc,
+                         gridems_schedule_t *out, bool solve, char *err, size_t errlen)
+{
+    double started = monotonic_ms();
+    gridems_start_kind_t kind = GRIDEMS_START_COLD;
+    lp_change_t change = {true, true};
+    int it_before = 0;
+    int rc = prepare(opt, sc, &kind, &change);
+    if (rc != 0) {
+        set_err(err, errlen, "%s", gridems_strerror(rc));
+        return rc;
+    }
+    if (opt->inject_fault) {
+        opt->inject_fault = 0;
+        glp_set_col_bnds(opt->lp, glp_get_num_cols(opt->lp) + 1, GLP_LO, 0.0, 0.0);
+    }
+    if (!solve) {
+        return 0;
+    }
+    it_before = glp_get_it_cnt(opt->lp);
+    rc = solve_prepared(opt, &kind, &change, started, err, errlen);
+    if (rc != 0) {
+        return rc;
+    }
+    rc = extract(opt, sc, out);
+    if (rc != 0) {
+        set_err(err, errlen, "%s", gridems_strerror(rc));
+        return rc;
+    }
+    out->iterations = glp_get_it_cnt(opt->lp) - it_before;
+    out->start_kind = kind;
+    out->solve_ms = monotonic_ms() - started;
+    return 0;
+}
+
+static int run_guarded(gridems_optimizer_t *opt, const gridems_scenario_t *sc,
+                       gridems_schedule_t *out, bool solve, char *err, size_t errlen)
+{
+    if (gridems_scenario_validate(sc, err, errlen) != 0) {
+        return GRIDEMS_EINVAL;
+    }
+    glp_term_out(GLP_ON); /* everything goes to glpk_term_hook */
+    if (setjmp(opt->on_glpk_error) != 0) {
+        /* GLPK hit an internal error. Its environment is unusable: free it (this deletes every
+         * problem of this thread), forget what we built, and report; the next solve is cold. */
+        glp_error_hook(NULL, NULL);
+        glp_term_hook(NULL, NULL);
+        glp_free_env();
+        env_generation++;
+        opt->lp = NULL;
+        opt->pending_lp = NULL;
+        opt->has_basis = false;
+        gridems__lp_layout_free(&opt->layout);
+        gridems__lp_layout_free(&opt->pending);
+        gridems_schedule_free(out);
+        for (char *nl = strchr(opt->glpk_said, '\n'); nl != NULL; nl = strchr(nl, '\n')) {
+            *nl = ' '; /* one line for the log */
+        }
+        set_err(err, errlen, "GLPK internal error (%s); the model will be rebuilt",
+                opt->glpk_said);
+        return GRIDEMS_ESOLVER;
+    }
+    opt->glpk_said[0] = '\0';
+    glp_term_hook(glpk_term_hook, opt);
+    glp_error_hook(glpk_error_hook, opt);
+    int rc = guarded_solve(opt, sc, out, solve, err, errlen);
+    glp_error_hook(NULL, NULL);
+    glp_term_hook(NULL, NULL);
+    if (rc != 0) {
+        gridems_schedule_free(out);
+    }
+    return rc;
+}
+
+int gridems_optimizer_solve(gridems_optimizer_t *opt, const gridems_scenario_t *sc,
+                            gridems_schedule_t *out, char *err, size_t errlen)
+{
+    gridems_schedule_free(out);
+    return run_guarded(opt, sc, out, true, err, errlen);
+}
+
+int gridems_optimizer_build(gridems_optimizer_t *opt, const gridems_scenario_t *sc, char *err,
+                            size_t errlen)
+{
+    gridems_schedule_t unused;
+    memset(&unused, 0, sizeof unused);
+    return run_guarded(opt, sc, &unused, false, err, errlen);
+}
+
+int gridems_optimizer_write_lp(gridems_optimizer_t *opt, const char *path)
+{
+    if (opt->lp == NULL || opt->lp_env_generation != env_generation) {
+        return GRIDEMS_ESTATE;
+    }
+    glp_term_out(GLP_OFF);
+    return glp_write_lp(opt->lp, NULL, path) == 0 ? 0 : GRIDEMS_EIO;
+}

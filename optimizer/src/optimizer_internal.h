@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * Internal interfaces of the optimizer library, shared with the service core and the tests but
+ * not part of its public API (they may expose cJSON, which plugins never see).
+ */
+#ifndef GRIDEMS_OPTIMIZER_INTERNAL_H
+#define GRIDEMS_OPTIMIZER_INTERNAL_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "gridems/optimizer.h"
+
+/* Allocate zeroed arrays for a schedule of T steps. Returns 0 or GRIDEMS_ENOMEM (sched freed). */
+int gridems__schedule_alloc(gridems_schedule_t *sched, int steps, int n_batteries, int n_flex);
+
+/* The schedule JSON of the spec as a cJSON tree. Returns a tree the caller frees with cJSON_Delete,
+ * or NULL on ENOMEM. */
+cJSON *gridems__schedule_to_cjson(const gridems_scenario_t *sc, const gridems_schedule_t *sched);
+
+/*
+ * JSON numbers that round-trip a double (cJSON's own printer does not always): the shortest of
+ * %.15g/%.16g/%.17g that reads back exactly; non-finite values print as null.
+ * gridems__format_double writes into buf and returns snprintf's count.
+ * gridems__json_number returns a raw cJSON item (caller owns it; NULL on ENOMEM).
+ * gridems__json_add_number adds one to obj under key (false on ENOMEM, nothing added).
+ * gridems__json_number_array returns an array of n of them (caller owns it; NULL on ENOMEM).
+ */
+int gridems__format_double(char *buf, size_t size, double v);
+cJSON *gridems__json_number(double v);
+bool gridems__json_add_number(cJSON *obj, const char *key, double v);
+cJSON *gridems__json_number_array(const double *values, int n);
+
+/* Tests only: make the next solve or build of opt raise a GLPK error inside the protected region,
+ * to exercise the error-hook recovery. */
+void gridems__optimizer_inject_fault(gridems_optimizer_t *opt);
+
+#endif

@@ -1,0 +1,73 @@
+#!/usr/bin/python3
+"""Cross-check `gridems solve` against the independent reference ../shared/tools/lpref.py
+(scipy's HiGHS) on scenarios from ../shared/tools/gen_scenario.py.
+
+For each seed: the objective must match the reference's optimum to 1e-6 relative, and the
+schedule must pass lpref's own --check (constraints and recomputed objective).
+Exit 0 when all pass, 1 on any mismatch, 77 (skipped) when the reference tools are absent:
+a user's clone has no ../shared, and this is the one test that needs it.
+
+usage: lpref_crosscheck.py GRIDEMS_BINARY SOURCE_DIR [COUNT]"""
+import importlib.util, json, os, subprocess, sys, tempfile
+
+def main():
+    gridems, source_dir = sys.argv[1], sys.argv[2]
+    count = int(sys.argv[3]) if len(sys.argv) > 3 else 200
+    tools = os.path.normpath(os.path.join(source_dir, "..", "shared", "tools"))
+    if not os.path.isfile(os.path.join(tools, "lpref.py")):
+        print(f"SKIPPED: reference tools not found at {tools}")
+        return 77
+    try:
+        spec = importlib.util.spec_from_file_location("lpref", os.path.join(tools, "lpref.py"))
+        lpref = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(lpref)
+    except ImportError as e:
+        print(f"SKIPPED: the reference needs python3-scipy ({e})")
+        return 77
+    prices = os.path.join(source_dir, "examples", "data", "jepx_kansai_2023-05-08_week.csv")
+    work = tempfile.mkdtemp(prefix="gridems-crosscheck-")
+    price_list = os.path.join(work, "prices.json")
+    with open(prices) as f:
+        next(f)
+        json.dump([float(line.split(",")[1]) for line in f if line.strip()], open(price_list, "w"))
+    cases = [[str(seed)] for seed in range(1, count + 1)]
+    # Real Kansai prices on the canonical size, too.
+    cases += [[str(seed), "--prices", price_list, "--steps", "96", "--batteries", "4",
+               "--jobs", "50"] for seed in range(1000, 1010)]
+    failures, worst = [], 0.0
+    for args in cases:
+        label = " ".join(a if a != price_list else "JEPX" for a in args)
+        gen = subprocess.run([sys.executable, os.path.join(tools, "gen_scenario.py")] + args,
+                             capture_output=True, text=True, check=True)
+        scen_path = os.path.join(work, "scenario.json")
+        sched_path = os.path.join(work, "schedule.json")
+        with open(scen_path, "w") as f:
+            f.write(gen.stdout)
+        sc = json.loads(gen.stdout)
+        run = subprocess.run([gridems, "solve", scen_path, "-o", sched_path],
+                             capture_output=True, text=True)
+        if run.returncode != 0:
+            failures.append(f"{label}: gridems solve exited {run.returncode}: {run.stderr.strip()}")
+            continue
+        sd = json.load(open(sched_path))
+        ref = lpref.solve(sc)
+        if ref["status"] != "optimal":
+            failures.append(f"{label}: reference did not solve: {ref}")
+            continue
+        rel = abs(sd["objective"] - ref["objective"]) / max(1.0, abs(ref["objective"]))
+        worst = max(worst, rel)
+        if rel > 1e-6:
+            failures.append(f"{label}: objective {sd['objective']!r} vs reference "
+                            f"{ref['objective']!r} (relative {rel:.3g})")
+        errs, _ = lpref.check(sc, sd)
+        if errs:
+            failures.append(f"{label}: schedule fails lpref --check: {errs[:3]}")
+    print(f"cross-checked {len(cases)} scenarios against lpref.py (HiGHS); "
+          f"worst relative objective gap {worst:.3g}")
+    for line in failures[:20]:
+        print("FAIL", line)
+    print(f"{len(cases) - len(failures)} passed, {len(failures)} failed")
+    return 1 if failures else 0
+
+if __name__ == "__main__":
+    sys.exit(main())
