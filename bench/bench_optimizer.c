@@ -4,9 +4,13 @@
  * large scenarios, cold and warm (after a price update, after a one-step shift), against
  * `glpsol --lp` on the same program written by gridems_optimizer_write_lp, and peak memory.
  *
- * usage: bench_optimizer [--runs N] [--prices CSV] [--glpsol PATH]
+ * usage: bench_optimizer [--runs N] [--prices CSV] [--glpsol PATH] [--only NAME]
+ *                        [--write-scenarios DIR]
  *   --prices: a CSV whose last column is a price per kWh (examples/data/ JEPX excerpt);
  *             without it prices are synthetic.
+ *   --only: run one size (small, canonical, large).
+ *   --write-scenarios: write each size's scenario as DIR/NAME.json (for gridems solve, glpsol
+ *             via --write-lp, or lpref.py) and exit.
  * Each size runs in its own child process so that its peak RSS is its own.
  */
 #include <math.h>
@@ -281,10 +285,32 @@ static void load_prices(const char *path)
     fclose(f);
 }
 
+static int write_scenarios(const char *dir)
+{
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        gridems_scenario_t sc;
+        make_scenario(&sc, &sizes[i], 0);
+        char *json = gridems_scenario_to_json(&sc);
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s.json", dir, sizes[i].name);
+        FILE *f = fopen(path, "w");
+        if (f == NULL || json == NULL || fputs(json, f) < 0 || fclose(f) != 0) {
+            perror(path);
+            return 1;
+        }
+        free(json);
+        gridems_scenario_free(&sc);
+        printf("wrote %s\n", path);
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     int runs = 11;
     const char *glpsol = "glpsol";
+    const char *only = NULL;
+    const char *scenario_dir = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--runs") == 0 && i + 1 < argc) {
             runs = atoi(argv[++i]);
@@ -292,13 +318,22 @@ int main(int argc, char **argv)
             load_prices(argv[++i]);
         } else if (strcmp(argv[i], "--glpsol") == 0 && i + 1 < argc) {
             glpsol = argv[++i];
+        } else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
+            only = argv[++i];
+        } else if (strcmp(argv[i], "--write-scenarios") == 0 && i + 1 < argc) {
+            scenario_dir = argv[++i];
         } else {
-            fprintf(stderr, "usage: %s [--runs N] [--prices CSV] [--glpsol PATH]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--runs N] [--prices CSV] [--glpsol PATH] [--only NAME] "
+                            "[--write-scenarios DIR]\n",
+                    argv[0]);
             return 2;
         }
     }
     if (runs < 1) {
         runs = 1;
+    }
+    if (scenario_dir != NULL) {
+        return write_scenarios(scenario_dir);
     }
     printf("median of %d runs, ms; iterations of the last cold / update / shifted solve\n\n", runs);
     printf("| scenario | shape | columns x rows | cold | warm: price update | warm: 1-step shift "
@@ -306,6 +341,9 @@ int main(int argc, char **argv)
     printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
     fflush(stdout);
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        if (only != NULL && strcmp(only, sizes[i].name) != 0) {
+            continue;
+        }
         pid_t pid = fork();
         if (pid == 0) {
             bench_size(&sizes[i], runs, glpsol);

@@ -13,6 +13,7 @@ typedef struct command_s {
 
 static const command_t commands[] = {
     {"solve", gridems__cmd_solve, "solve one scenario file and write its schedule"},
+    {"plugin-info", gridems__cmd_plugin_info, "print a device plugin's identity and options"},
 };
 
 static void usage(FILE *out)
