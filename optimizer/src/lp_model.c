@@ -454,3 +454,148 @@ void gridems__lp_model_transfer_basis(glp_prob *lp, const lp_layout_t *l, glp_pr
     free(fmap);
     repair_basis(lp);
 }
+
+/* ---- ## A starting basis for cold solves ---- */
+
+typedef struct step_price_s {
+    double price;
+    int t;
+} step_price_t;
+
+static int by_price(const void *a, const void *b)
+{
+    const step_price_t *x = a, *y = b;
+    if (x->price != y->price) {
+        return x->price < y->price ? -1 : 1;
+    }
+    return x->t - y->t;
+}
+
+/* Greedy placement of one flexible load: full power in its cheapest steps, then one partial
+ * step (its column basic), else the unmet slack basic. Returns the net flexible power added to
+ * each step through `added`. */
+static void place_load(glp_prob *lp, const lp_layout_t *l, const gridems_scenario_t *sc, int j,
+                       step_price_t *order, const double *price, double *compute_left,
+                       double *added)
+{
+    const gridems_flex_load_t *fl = &sc->flex_loads[j];
+    int T = l->steps, n = 0;
+    for (int t = fl->earliest_step; t < fl->deadline_step; t++) {
+        if (l->p[j * T + t] != 0) {
+            order[n].price = price[t];
+            order[n].t = t;
+            n++;
+        }
+    }
+    qsort(order, (size_t)n, sizeof *order, by_price);
+    double left = fl->energy_kwh;
+    int partial = 0;
+    for (int k = 0; k < n && left > 0; k++) {
+        int t = order[k].t, col = l->p[j * T + t];
+        double room = fmin(fl->power_max_kw, compute_left[t]);
+        if (fl->power_max_kw * l->dt <= left && room >= fl->power_max_kw) {
+            glp_set_col_stat(lp, col, GLP_NU);
+            left -= fl->power_max_kw * l->dt;
+            compute_left[t] -= fl->power_max_kw;
+            added[t] += fl->power_max_kw;
+        } else if (partial == 0 && left < fl->power_max_kw * l->dt && room * l->dt >= left) {
+            partial = col;
+            compute_left[t] -= left / l->dt;
+            added[t] += left / l->dt;
+            left = 0;
+        }
+    }
+    if (partial != 0) {
+        glp_set_col_stat(lp, partial, GLP_BS);
+        glp_set_row_stat(lp, l->flex_energy[j], GLP_NS);
+        glp_set_col_stat(lp, l->u[j], GLP_NL);
+    } else {
+        glp_set_col_stat(lp, l->u[j], GLP_BS); /* unmet energy, or 0 when placed exactly */
+        glp_set_row_stat(lp, l->flex_energy[j], GLP_NS);
+    }
+}
+
+/* Pick the variable that balances step t given the net demand there. */
+static int balancing_column(const lp_layout_t *l, int t, double net_demand, double cap)
+{
+    if (net_demand < 0 && l->k[t] != 0) {
+        return l->k[t];
+    }
+    if (net_demand >= 0 && l->g[t] != 0 && net_demand <= cap) {
+        return l->g[t];
+    }
+    return l->z[t];
+}
+
+int gridems__lp_model_crash_basis(glp_prob *lp, const lp_layout_t *l,
+                                  const gridems_scenario_t *sc)
+{
+    int T = l->steps;
+    size_t n = (size_t)T;
+    double *price = malloc(n * sizeof *price);
+    double *caps = malloc(n * sizeof *caps);
+    double *added = calloc(n, sizeof *added);
+    double *compute_left = malloc(n * sizeof *compute_left);
+    step_price_t *order = malloc(n * sizeof *order);
+    if (price == NULL || caps == NULL || added == NULL || compute_left == NULL || order == NULL) {
+        free(price);
+        free(caps);
+        free(added);
+        free(compute_left);
+        free(order);
+        glp_std_basis(lp);
+        return GRIDEMS_ENOMEM;
+    }
+    /* Everything non-basic at its lower bound first; rows are then given one basic each. */
+    for (int j = 1; j <= l->n_cols; j++) {
+        glp_set_col_stat(lp, j, GLP_NL);
+    }
+    for (int i = 1; i <= l->n_rows; i++) {
+        glp_set_row_stat(lp, i, GLP_BS);
+    }
+    gridems__lp_import_caps(sc, caps);
+    for (int t = 0; t < T; t++) {
+        double carbon = sc->has_carbon ? sc->carbon_price_per_kg * sc->carbon_kg_per_kwh[t] : 0;
+        price[t] = sc->import_per_kwh[t] + carbon;
+        /* Room for flexible power: the compute cap, and the import cap left after the base
+         * load (PV surplus adds room), so the greedy placement never forces unserved load. */
+        double grid_room = caps[t] - (sc->base_load_kw[t] - sc->pv_kw[t]);
+        compute_left[t] = sc->has_compute_limit ? fmin(sc->compute_limit_kw, grid_room) : grid_room;
+    }
+    for (int j = 0; j < l->n_flex; j++) {
+        place_load(lp, l, sc, j, order, price, compute_left, added);
+    }
+    int peak_t = -1;
+    double peak = sc->peak_so_far_kw;
+    for (int t = 0; t < T; t++) {
+        double net = sc->base_load_kw[t] + added[t] - sc->pv_kw[t];
+        int col = balancing_column(l, t, net, caps[t]);
+        glp_set_col_stat(lp, col, GLP_BS);
+        glp_set_row_stat(lp, l->balance[t], GLP_NS);
+        if (col == l->g[t] && net > peak && l->peak_row[t] != 0) {
+            peak = net;
+            peak_t = t;
+        }
+        for (int b = 0; b < l->n_batteries; b++) {
+            glp_set_col_stat(lp, l->s[b * T + t], GLP_BS);
+            glp_set_row_stat(lp, l->storage[b * T + t], GLP_NS);
+        }
+    }
+    for (int b = 0; b < l->n_batteries; b++) {
+        if (sc->batteries[b].soc_kwh < sc->batteries[b].final_soc_min_kwh) {
+            glp_set_col_stat(lp, l->f[b], GLP_BS);
+            glp_set_row_stat(lp, l->final_energy[b], GLP_NL);
+        }
+    }
+    if (l->peak != 0 && peak_t >= 0) {
+        glp_set_col_stat(lp, l->peak, GLP_BS);
+        glp_set_row_stat(lp, l->peak_row[peak_t], GLP_NU);
+    }
+    free(price);
+    free(caps);
+    free(added);
+    free(compute_left);
+    free(order);
+    repair_basis(lp); /* a safety net: the basis above is already one basic per row */
+    return 0;
+}
