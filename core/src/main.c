@@ -12,6 +12,7 @@ typedef struct command_s {
 } command_t;
 
 static const command_t commands[] = {
+    {"run", gridems__cmd_run, "run the service (gridems run -c CONFIG)"},
     {"solve", gridems__cmd_solve, "solve one scenario file and write its schedule"},
     {"plugin-info", gridems__cmd_plugin_info, "print a device plugin's identity and options"},
 };

@@ -1,0 +1,533 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * The service's lifecycle: start-up, status, signals, SIGHUP reload and the shutdown order.
+ *
+ * Shutdown (SIGTERM/SIGINT), GUIDE E's order adapted to plugins that talk MQTT themselves:
+ *   1. stop the timers (no new plans, no new set-points);
+ *   2. put every device in safe mode (a battery holds at zero power);
+ *   3. shut the solver thread down and unload the plugins, in parallel (a plugin may still
+ *      publish its last command while it unloads, so MQTT stays up until both are done);
+ *   4. publish "offline" (retained, QoS 1), disconnect, destroy the MQTT client;
+ *   5. close the signal and timer handles; the loop ends; uv_loop_close().
+ * A watchdog timer ends a shutdown that takes longer than SHUTDOWN_LIMIT_MS.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "gridems/errors.h"
+#include "plugin_loader.h"
+#include "service_internal.h"
+#include "timeutil.h"
+
+#ifndef GRIDEMS_VERSION
+#define GRIDEMS_VERSION "0"
+#endif
+
+enum { SHUTDOWN_LIMIT_MS = 8000, MQTT_SHUTDOWN_MS = 3000, CONTROL_TICK_SIM_MS = 60000,
+       CONTROL_TICK_MIN_REAL_MS = 100 };
+
+/* ---- ## Status ---- */
+
+char *gridems__service_status_json(gridems_service_t *svc, const char *state)
+{
+    cJSON *root = cJSON_CreateObject();
+    if (root == NULL) {
+        return NULL;
+    }
+    char since[64];
+    gridems_time_format_iso(svc->since_ms, svc->cfg.site.utc_offset_min, since, sizeof since);
+    cJSON_AddStringToObject(root, "state", state);
+    cJSON_AddStringToObject(root, "since", since);
+    cJSON_AddStringToObject(root, "version", GRIDEMS_VERSION);
+    cJSON_AddStringToObject(root, "reason", svc->reason);
+    if (svc->plan.valid) {
+        cJSON_AddNumberToObject(root, "plan_id", (double)svc->plan.id);
+    }
+    cJSON *stats = cJSON_AddObjectToObject(root, "counters");
+    if (stats != NULL) {
+        cJSON_AddNumberToObject(stats, "replans", (double)svc->stats.replans);
+        cJSON_AddNumberToObject(stats, "replans_failed", (double)svc->stats.replans_failed);
+        cJSON_AddNumberToObject(stats, "rejected_messages", (double)svc->stats.rejected_messages);
+        cJSON_AddNumberToObject(stats, "setpoints_sent", (double)svc->stats.setpoints_sent);
+    }
+    char *text = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    if (text == NULL) {
+        return NULL;
+    }
+    char *copy = strdup(text);
+    cJSON_free(text);
+    return copy;
+}
+
+void gridems__service_publish_status(gridems_service_t *svc)
+{
+    if (svc->mqtt == NULL || svc->shutting_down) {
+        return;
+    }
+    char *json = gridems__service_status_json(svc, svc->state_word);
+    if (json != NULL) {
+        gridems_mqtt_publish_status(svc->mqtt, json);
+        free(json);
+    }
+}
+
+void gridems__service_set_status(gridems_service_t *svc, const char *state, const char *reason)
+{
+    if (strcmp(svc->state_word, state) == 0 && strcmp(svc->reason, reason) == 0) {
+        return;
+    }
+    if (strcmp(state, "degraded") == 0) {
+        gridems_log_warn("status degraded: %s", reason);
+    } else if (strcmp(svc->state_word, state) != 0) {
+        gridems_log_notice("status %s: %s", state, reason);
+    }
+    if (strcmp(svc->state_word, state) != 0) {
+        svc->since_ms = gridems_clock_now_ms(&svc->clock);
+    }
+    svc->state_word = state;
+    snprintf(svc->reason, sizeof svc->reason, "%s", reason);
+    gridems__service_publish_status(svc);
+}
+
+static void on_connected(gridems_mqtt_t *m, int reconnect, void *userdata)
+{
+    gridems_service_t *svc = userdata;
+    (void)m;
+    gridems_log_notice("MQTT %s to %s", reconnect ? "reconnected" : "connected", svc->cfg.mqtt.uri);
+    gridems__service_publish_status(svc);
+    if (reconnect) {
+        /* What we missed while away (retained forecasts come again) is worth a fresh look. */
+        gridems__service_request_replan(svc, "command");
+    }
+}
+
+static void on_disconnected(gridems_mqtt_t *m, void *userdata)
+{
+    gridems_service_t *svc = userdata;
+    (void)m;
+    gridems_log_warn("MQTT connection to %s lost; reconnecting", svc->cfg.mqtt.uri);
+}
+
+/* ---- ## Shutdown ---- */
+
+static void on_handle_closed(uv_handle_t *handle)
+{
+    gridems_service_t *svc = handle->data;
+    svc->open_handles--;
+}
+
+static void close_handles(gridems_service_t *svc)
+{
+    uv_handle_t *handles[] = {(uv_handle_t *)&svc->sig_term,       (uv_handle_t *)&svc->sig_int,
+                              (uv_handle_t *)&svc->sig_hup,        (uv_handle_t *)&svc->replan_timer,
+                              (uv_handle_t *)&svc->debounce_timer, (uv_handle_t *)&svc->control_timer,
+                              (uv_handle_t *)&svc->shutdown_timer};
+    for (size_t i = 0; i < sizeof handles / sizeof handles[0]; i++) {
+        /* A handle's data is set when it is initialised (start-up may have failed before). */
+        if (handles[i]->data != NULL && !uv_is_closing(handles[i])) {
+            uv_close(handles[i], on_handle_closed);
+        }
+    }
+}
+
+static void on_mqtt_shut(gridems_mqtt_t *m, int status, void *userdata)
+{
+    gridems_service_t *svc = userdata;
+    (void)m;
+    svc->mqtt = NULL;
+    if (status == 0) {
+        gridems_log_info("published offline and disconnected");
+    } else {
+        gridems_log_warn("MQTT shutdown: %s (the broker publishes the last will)",
+                         gridems_strerror(status));
+    }
+    close_handles(svc);
+}
+
+static int shutdown_steps_left;
+
+static void shutdown_step_done(gridems_service_t *svc)
+{
+    if (--shutdown_steps_left > 0) {
+        return;
+    }
+    if (svc->mqtt != NULL) {
+        char *offline = gridems__service_status_json(svc, "offline");
+        int rc = gridems_mqtt_shutdown(svc->mqtt, offline, MQTT_SHUTDOWN_MS, on_mqtt_shut);
+        free(offline);
+        if (rc == 0) {
+            return;
+        }
+        gridems_log_err("MQTT shutdown failed: %s", gridems_strerror(rc));
+    }
+    close_handles(svc);
+}
+
+static void on_plugins_unloaded(void *arg)
+{
+    gridems_service_t *svc = arg;
+    gridems__host_close(&svc->host);
+    svc->host_ready = false;
+    shutdown_step_done(svc);
+}
+
+static void on_solver_shut(gridems_solver_t *s, void *userdata)
+{
+    gridems_service_t *svc = userdata;
+    (void)s;
+    svc->solver = NULL;
+    shutdown_step_done(svc);
+}
+
+static void on_shutdown_watchdog(uv_timer_t *t)
+{
+    gridems_log_err("shutdown did not finish within %d ms; exiting", SHUTDOWN_LIMIT_MS);
+    (void)t;
+    _exit(1);
+}
+
+static void begin_shutdown(gridems_service_t *svc, const char *why)
+{
+    if (svc->shutting_down) {
+        return;
+    }
+    gridems_log_notice("%s: shutting down", why);
+    if (svc->shutdown_timer.data != NULL) {
+        uv_timer_stop(&svc->replan_timer);
+        uv_timer_stop(&svc->debounce_timer);
+        uv_timer_stop(&svc->control_timer);
+        uv_signal_stop(&svc->sig_hup);
+        uv_timer_start(&svc->shutdown_timer, on_shutdown_watchdog, SHUTDOWN_LIMIT_MS, 0);
+        uv_unref((uv_handle_t *)&svc->shutdown_timer);
+    }
+    gridems__service_all_safe(svc);
+    svc->shutting_down = true;
+    shutdown_steps_left = 2;
+    if (svc->solver == NULL || gridems_solver_shutdown(svc->solver, on_solver_shut) != 0) {
+        svc->solver = NULL;
+        shutdown_steps_left--;
+    }
+    if (!svc->host_ready || gridems__host_unload_all(&svc->host, on_plugins_unloaded, svc) != 0) {
+        shutdown_steps_left--;
+    }
+    if (shutdown_steps_left == 0) {
+        shutdown_steps_left = 1;
+        shutdown_step_done(svc);
+    }
+}
+
+static void on_stop_signal(uv_signal_t *sig, int signum)
+{
+    begin_shutdown(sig->data, signum == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+/* ---- ## SIGHUP: reload ---- */
+
+static bool same_text(const char *a, const char *b)
+{
+    return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/* Settings that only a restart applies: say so rather than half-apply them. */
+static void note_restart_only(const gridems_service_config_t *old, const gridems_service_config_t *cur)
+{
+    const char *what = NULL;
+    if (!same_text(old->mqtt.uri, cur->mqtt.uri) ||
+        !same_text(old->mqtt.topic_prefix, cur->mqtt.topic_prefix) ||
+        !same_text(old->mqtt.topics.price, cur->mqtt.topics.price) ||
+        !same_text(old->mqtt.topics.price_export, cur->mqtt.topics.price_export) ||
+        !same_text(old->mqtt.topics.carbon, cur->mqtt.topics.carbon) ||
+        !same_text(old->mqtt.topics.event, cur->mqtt.topics.event) ||
+        !same_text(old->mqtt.topics.cmd, cur->mqtt.topics.cmd)) {
+        what = "mqtt";
+    } else if (old->n_plugins != cur->n_plugins) {
+        what = "plugins";
+    } else if (!same_text(old->state_dir, cur->state_dir)) {
+        what = "state_dir";
+    } else if (old->clock.mode != cur->clock.mode || old->clock.speed != cur->clock.speed) {
+        what = "clock";
+    } else if (old->planner.step_minutes != cur->planner.step_minutes ||
+               old->site.utc_offset_min != cur->site.utc_offset_min) {
+        what = "planner.step_minutes/site.utc_offset";
+    }
+    if (what != NULL) {
+        gridems_log_warn("reload: changes under \"%s\" take effect at the next restart", what);
+    }
+}
+
+static int notify_reload(void *arg, gridems__device_t *dev)
+{
+    gridems_service_t *svc = arg;
+    gridems_device_event_t ev;
+    memset(&ev, 0, sizeof ev);
+    ev.struct_size = sizeof ev;
+    ev.type = GRIDEMS_EVT_RELOAD;
+    ev.time_ms = gridems_clock_now_ms(&svc->clock);
+    gridems__device_on_event(dev, &ev);
+    return 0;
+}
+
+static void on_hup(uv_signal_t *sig, int signum)
+{
+    gridems_service_t *svc = sig->data;
+    (void)signum;
+    gridems_service_config_t fresh;
+    memset(&fresh, 0, sizeof fresh);
+    char err[512];
+    int rc = gridems_service_config_load(svc->config_path, &fresh, err, sizeof err);
+    if (rc != 0) {
+        gridems_log_err("reload refused, keeping the running config: %s", err);
+        return;
+    }
+    note_restart_only(&svc->cfg, &fresh);
+    /* What applies live: the site's limits and charges, every planner setting but the grid, and
+     * the log level. Strings and plugins stay with the running config. */
+    int step = svc->cfg.planner.step_minutes;
+    int offset = svc->cfg.site.utc_offset_min;
+    svc->cfg.site.import_limit_kw = fresh.site.import_limit_kw;
+    svc->cfg.site.export_limit_kw = fresh.site.export_limit_kw;
+    svc->cfg.site.demand_charge_per_kw = fresh.site.demand_charge_per_kw;
+    svc->cfg.site.billing_period = fresh.site.billing_period;
+    svc->cfg.site.has_compute_limit = fresh.site.has_compute_limit;
+    svc->cfg.site.compute_limit_kw = fresh.site.compute_limit_kw;
+    svc->cfg.planner = fresh.planner;
+    svc->cfg.planner.step_minutes = step;
+    svc->cfg.site.utc_offset_min = offset;
+    svc->cfg.log_level = fresh.log_level;
+    gridems_log_set_level(fresh.log_level);
+    gridems_service_config_free(&fresh);
+    if (svc->solver != NULL) {
+        gridems_optimizer_opts_t opts = {svc->cfg.planner.solve_time_limit_ms, false, true};
+        gridems_solver_set_options(svc->solver, &opts);
+    }
+    uv_timer_set_repeat(&svc->replan_timer,
+                        gridems_clock_real_delay_ms(&svc->clock,
+                                                    (int64_t)svc->cfg.planner.replan_seconds * 1000));
+    gridems__host_foreach_device(&svc->host, notify_reload, svc);
+    gridems_log_notice("reloaded %s", svc->config_path);
+    gridems__service_request_replan(svc, "command");
+}
+
+/* ---- ## Start-up ---- */
+
+static void on_replan_timer(uv_timer_t *t)
+{
+    gridems__service_request_replan(t->data, "timer");
+}
+
+static void on_control_timer(uv_timer_t *t)
+{
+    gridems__service_control_tick(t->data);
+}
+
+static int make_dirs(const char *path)
+{
+    char *copy = strdup(path);
+    if (copy == NULL) {
+        return GRIDEMS_ENOMEM;
+    }
+    for (char *p = copy + 1; *p != '\0'; p++) {
+        if (*p == '/') {
+            *p = '\0';
+            mkdir(copy, 0750);
+            *p = '/';
+        }
+    }
+    int rc = mkdir(copy, 0750) == 0 || errno == EEXIST ? 0 : GRIDEMS_EIO;
+    free(copy);
+    return rc;
+}
+
+static void init_handle(gridems_service_t *svc, uv_handle_t *h)
+{
+    h->data = svc;
+    svc->open_handles++;
+}
+
+static int start_mqtt(gridems_service_t *svc)
+{
+    const gridems_service_config_t *cfg = &svc->cfg;
+    gridems_mqtt_tls_t tls = {cfg->mqtt.tls.ca_file, cfg->mqtt.tls.cert_file,
+                              cfg->mqtt.tls.key_file, NULL, cfg->mqtt.tls.verify ? 1 : 0};
+    char *will = gridems__service_status_json(svc, "offline");
+    gridems_mqtt_options_t opts;
+    memset(&opts, 0, sizeof opts);
+    opts.uri = cfg->mqtt.uri;
+    opts.client_id = cfg->mqtt.client_id;
+    opts.topic_prefix = cfg->mqtt.topic_prefix;
+    opts.username = cfg->mqtt.username;
+    opts.password = cfg->mqtt.password;
+    opts.tls = cfg->mqtt.has_tls ? &tls : NULL;
+    opts.will_payload = will;
+    opts.keepalive_s = cfg->mqtt.keepalive_s;
+    opts.on_message = gridems__service_on_message;
+    opts.on_connected = on_connected;
+    opts.on_disconnected = on_disconnected;
+    opts.userdata = svc;
+    int rc = gridems_mqtt_create(&svc->loop, &opts, &svc->mqtt);
+    free(will);
+    if (rc != 0) {
+        gridems_log_err("mqtt: cannot create the client for %s: %s", cfg->mqtt.uri,
+                        gridems_strerror(rc));
+        return rc;
+    }
+    gridems__service_subscribe_inputs(svc);
+    return 0;
+}
+
+static void load_plugins(gridems_service_t *svc)
+{
+    gridems__host_services_t services;
+    gridems__service_host_services(svc, &services);
+    gridems__host_init(&svc->host, &svc->loop, &services);
+    svc->host_ready = true;
+    int loaded = 0;
+    for (int i = 0; i < svc->cfg.n_plugins; i++) {
+        gridems_plugin_t *inst = NULL;
+        char err[512] = "";
+        /* A plugin that is refused is logged by the loader; the others and the service go on. */
+        if (gridems__plugin_load(&svc->host, svc->cfg.plugins[i].instance, svc->cfg.plugin_dir,
+                                 &inst, err, sizeof err) == 0) {
+            loaded++;
+        }
+    }
+    gridems_log_info("%d of %d plugin instances loaded", loaded, svc->cfg.n_plugins);
+    if (loaded < svc->cfg.n_plugins) {
+        char reason[128];
+        snprintf(reason, sizeof reason, "%d of %d plugin instances failed to load",
+                 svc->cfg.n_plugins - loaded, svc->cfg.n_plugins);
+        gridems__service_set_status(svc, "degraded", reason);
+    }
+}
+
+static int start_inputs(gridems_service_t *svc)
+{
+    gridems_forecast_init(&svc->import_price, GRIDEMS_FORECAST_PRICE);
+    gridems_forecast_init(&svc->export_price, GRIDEMS_FORECAST_PRICE);
+    gridems_forecast_init(&svc->carbon, GRIDEMS_FORECAST_CARBON);
+    gridems_forecast_set_currency(&svc->import_price, svc->cfg.site.currency);
+    gridems_forecast_set_currency(&svc->export_price, svc->cfg.site.currency);
+    gridems_dr_events_init(&svc->events);
+    gridems_load_forecast_config_t lcfg;
+    gridems_load_forecast_config_default(&lcfg, (int64_t)svc->cfg.planner.step_minutes * 60000);
+    lcfg.offset_min = svc->cfg.site.utc_offset_min;
+    int rc = gridems_load_forecast_init(&svc->load, &lcfg);
+    if (rc != 0) {
+        gridems_log_warn("load forecast unavailable (%s); using the latest reading",
+                         gridems_strerror(rc));
+    }
+    svc->load_ready = rc == 0;
+    return 0;
+}
+
+static int start(gridems_service_t *svc)
+{
+    const gridems_service_config_t *cfg = &svc->cfg;
+    gridems_log_set_level(cfg->log_level);
+    if (gridems_clock_init(&svc->clock, cfg->clock.mode, cfg->clock.start_ms, cfg->clock.speed) !=
+        0) {
+        gridems_log_err("clock: cannot start");
+        return GRIDEMS_EINVAL;
+    }
+    svc->state_word = "online";
+    snprintf(svc->reason, sizeof svc->reason, "starting");
+    svc->since_ms = gridems_clock_now_ms(&svc->clock);
+    if (make_dirs(cfg->state_dir) != 0) {
+        gridems_log_err("state_dir %s: cannot create: %s", cfg->state_dir, strerror(errno));
+        return GRIDEMS_EIO;
+    }
+    start_inputs(svc);
+    int rc = gridems__service_plan_init(svc);
+    if (rc != 0) {
+        return rc;
+    }
+    gridems_optimizer_opts_t opts = {cfg->planner.solve_time_limit_ms, false, true};
+    rc = gridems_solver_create(&svc->loop, &opts, gridems__service_on_solver_result, svc,
+                               &svc->solver);
+    if (rc != 0) {
+        gridems_log_err("cannot start the solver thread: %s", gridems_strerror(rc));
+        return rc;
+    }
+    rc = start_mqtt(svc);
+    if (rc != 0) {
+        return rc;
+    }
+    uv_signal_t *signals[] = {&svc->sig_term, &svc->sig_int, &svc->sig_hup};
+    for (int i = 0; i < 3; i++) {
+        uv_signal_init(&svc->loop, signals[i]);
+        init_handle(svc, (uv_handle_t *)signals[i]);
+    }
+    uv_signal_start(&svc->sig_term, on_stop_signal, SIGTERM);
+    uv_signal_start(&svc->sig_int, on_stop_signal, SIGINT);
+    uv_signal_start(&svc->sig_hup, on_hup, SIGHUP);
+    uv_timer_t *timers[] = {&svc->replan_timer, &svc->debounce_timer, &svc->control_timer,
+                            &svc->shutdown_timer};
+    for (int i = 0; i < 4; i++) {
+        uv_timer_init(&svc->loop, timers[i]);
+        init_handle(svc, (uv_handle_t *)timers[i]);
+    }
+    load_plugins(svc);
+    uint64_t replan_ms =
+        gridems_clock_real_delay_ms(&svc->clock, (int64_t)cfg->planner.replan_seconds * 1000);
+    uv_timer_start(&svc->replan_timer, on_replan_timer, replan_ms, replan_ms);
+    uint64_t tick_ms = gridems_clock_real_delay_ms(&svc->clock, CONTROL_TICK_SIM_MS);
+    tick_ms = tick_ms < CONTROL_TICK_MIN_REAL_MS ? CONTROL_TICK_MIN_REAL_MS : tick_ms;
+    uv_timer_start(&svc->control_timer, on_control_timer, tick_ms, tick_ms);
+    rc = gridems_mqtt_connect(svc->mqtt);
+    if (rc != 0) {
+        gridems_log_warn("mqtt: first connect failed (%s); retrying in the background",
+                         gridems_strerror(rc));
+    }
+    gridems__service_request_replan(svc, "startup");
+    gridems_log_notice("gridems %s running: site %s, MQTT %s, prefix %s, %s clock", GRIDEMS_VERSION,
+                       cfg->site.id, cfg->mqtt.uri, cfg->mqtt.topic_prefix,
+                       cfg->clock.mode == GRIDEMS_CLOCK_SIMULATED ? "simulated" : "real");
+    return 0;
+}
+
+static void release(gridems_service_t *svc)
+{
+    gridems__service_plan_close(svc);
+    gridems_forecast_close(&svc->import_price);
+    gridems_forecast_close(&svc->export_price);
+    gridems_forecast_close(&svc->carbon);
+    gridems_dr_events_close(&svc->events);
+    if (svc->load_ready) {
+        gridems_load_forecast_close(&svc->load);
+    }
+    gridems_service_config_free(&svc->cfg);
+}
+
+int gridems_service_run(gridems_service_config_t *cfg, const char *config_path)
+{
+    gridems_service_t *svc = calloc(1, sizeof *svc);
+    if (svc == NULL) {
+        gridems_service_config_free(cfg);
+        return 1;
+    }
+    svc->cfg = *cfg;
+    memset(cfg, 0, sizeof *cfg);
+    svc->config_path = config_path;
+    svc->exit_code = 0;
+    uv_loop_init(&svc->loop);
+    int rc = start(svc);
+    if (rc != 0) {
+        svc->exit_code = 1;
+        begin_shutdown(svc, "start-up failed");
+    }
+    uv_run(&svc->loop, UV_RUN_DEFAULT);
+    int closed = uv_loop_close(&svc->loop);
+    if (closed != 0) {
+        gridems_log_warn("event loop closed with handles still open (%s)", uv_strerror(closed));
+    }
+    int exit_code = svc->exit_code;
+    release(svc);
+    free(svc);
+    gridems_log_info("stopped");
+    return exit_code;
+}

@@ -1,0 +1,476 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * The devices, as the service sees them through the plugins: the host services the plugins
+ * call (publish, subscribe, readings), staleness and safe mode, set-points from the current plan
+ * step, and the P/state snapshot once per control tick.
+ *
+ * Device ids in plans: the plugin instance name (config "name"), which the config keeps unique;
+ * an instance that registers several devices names them "<instance>.<device name>".
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gridems/errors.h"
+#include "service_internal.h"
+#include "timeutil.h"
+
+/* A reading older than this leaves a device out of plans, unless its capabilities say. */
+enum { DEFAULT_STALE_MS = 5 * 60 * 1000 };
+
+/* ---- ## Host services ---- */
+
+static int svc_publish(void *ctx, const char *topic, const void *payload, size_t len, int qos,
+                       int retain)
+{
+    gridems_service_t *svc = ctx;
+    if (svc->mqtt == NULL) {
+        return GRIDEMS_ESTATE;
+    }
+    return gridems_mqtt_publish(svc->mqtt, topic, payload, len, qos, retain);
+}
+
+static int svc_subscribe(void *ctx, const char *filter)
+{
+    gridems_service_t *svc = ctx;
+    return svc->mqtt != NULL ? gridems_mqtt_subscribe(svc->mqtt, filter, 1) : GRIDEMS_ESTATE;
+}
+
+static int64_t svc_now(void *ctx)
+{
+    gridems_service_t *svc = ctx;
+    return gridems_clock_now_ms(&svc->clock);
+}
+
+uint32_t gridems__service_stale_limit_ms(const gridems_service_t *svc, const service_device_t *sd)
+{
+    (void)svc;
+    return sd->stale_after_ms != 0 ? sd->stale_after_ms : DEFAULT_STALE_MS;
+}
+
+/* The base load the forecaster learns from: a LOAD meter (the inflexible load) if any. */
+static void learn_load(gridems_service_t *svc, const service_device_t *sd, int64_t t, double kw)
+{
+    if (sd->klass != GRIDEMS_DEV_METER || sd->meter_role != GRIDEMS_METER_LOAD) {
+        return;
+    }
+    svc->has_latest_load = true;
+    svc->latest_load_kw = kw;
+    if (svc->load_ready) {
+        gridems_load_forecast_add(&svc->load, t, kw);
+    }
+}
+
+static void svc_measurement(void *ctx, gridems__device_t *dev, const gridems_measurement_t *m)
+{
+    gridems_service_t *svc = ctx;
+    service_device_t *sd = dev->service_data;
+    if (sd == NULL) {
+        return;
+    }
+    sd->last_reading_ms = m->timestamp_ms;
+    sd->valid = m->valid;
+    if (m->valid & GRIDEMS_MEAS_POWER) {
+        sd->power_kw = m->power_kw;
+        learn_load(svc, sd, m->timestamp_ms, m->power_kw);
+    }
+    if (m->valid & GRIDEMS_MEAS_SOC) {
+        sd->soc_kwh = m->soc_kwh;
+    }
+}
+
+static void refresh_caps(service_device_t *sd)
+{
+    gridems_caps_t caps;
+    if (gridems__device_get_capabilities(sd->dev, &caps) != 0) {
+        return;
+    }
+    sd->stale_after_ms = caps.stale_after_ms;
+    if (sd->klass == GRIDEMS_DEV_METER) {
+        sd->meter_role = caps.u.meter.role;
+    } else if (sd->klass == GRIDEMS_DEV_BATTERY) {
+        sd->charge_max_kw = caps.u.battery.charge_max_kw;
+        sd->discharge_max_kw = caps.u.battery.discharge_max_kw;
+    }
+}
+
+static void svc_device_added(void *ctx, gridems__device_t *dev)
+{
+    gridems_service_t *svc = ctx;
+    service_device_t *sd = calloc(1, sizeof *sd);
+    if (sd == NULL) {
+        gridems_log_err("out of memory tracking device %s", dev->desc.instance);
+        return;
+    }
+    sd->dev = dev;
+    sd->klass = dev->desc.klass;
+    sd->stale = true; /* until its first reading */
+    dev->service_data = sd;
+    refresh_caps(sd);
+    gridems__service_device_id(svc, dev, sd->id, sizeof sd->id);
+    gridems_log_info("device %s (%s) added", sd->id,
+                     sd->klass == GRIDEMS_DEV_BATTERY   ? "battery"
+                     : sd->klass == GRIDEMS_DEV_METER   ? "meter"
+                                                        : "flexible compute");
+}
+
+static void svc_device_removed(void *ctx, gridems__device_t *dev)
+{
+    (void)ctx;
+    free(dev->service_data);
+    dev->service_data = NULL;
+}
+
+void gridems__service_host_services(gridems_service_t *svc, gridems__host_services_t *out)
+{
+    memset(out, 0, sizeof *out);
+    out->ctx = svc;
+    out->publish = svc_publish;
+    out->subscribe = svc_subscribe;
+    out->measurement = svc_measurement;
+    out->device_added = svc_device_added;
+    out->device_removed = svc_device_removed;
+    out->now_ms = svc_now;
+}
+
+/* ---- ## Device ids ---- */
+
+typedef struct count_arg_s {
+    const gridems_plugin_t *inst;
+    int count;
+} count_arg_t;
+
+static int count_instance_devices(void *arg, gridems__device_t *dev)
+{
+    count_arg_t *c = arg;
+    c->count += dev->inst == c->inst;
+    return 0;
+}
+
+void gridems__service_device_id(gridems_service_t *svc, gridems__device_t *dev, char *out,
+                                size_t len)
+{
+    count_arg_t c = {dev->inst, 0};
+    gridems__host_foreach_device(&svc->host, count_instance_devices, &c);
+    if (c.count <= 1) {
+        snprintf(out, len, "%s", dev->desc.instance);
+    } else {
+        snprintf(out, len, "%s.%s", dev->desc.instance, dev->desc.name);
+    }
+}
+
+/* ---- ## Set-points ---- */
+
+static void send_setpoint(gridems_service_t *svc, service_device_t *sd, gridems_setpoint_t *sp)
+{
+    sp->struct_size = sizeof *sp;
+    int rc = gridems__device_apply_setpoint(sd->dev, sp);
+    if (rc == 0) {
+        svc->stats.setpoints_sent++;
+    }
+}
+
+static void send_safe(gridems_service_t *svc, service_device_t *sd)
+{
+    gridems_setpoint_t sp;
+    memset(&sp, 0, sizeof sp);
+    sp.safe_mode = 1;
+    sp.plan_id = svc->plan.valid ? svc->plan.id : 0;
+    sp.timestamp_ms = gridems_clock_now_ms(&svc->clock);
+    sp.power_cap_kw = -1;
+    send_setpoint(svc, sd, &sp);
+    sd->safe_sent = true;
+    sd->has_setpoint = false;
+}
+
+static int safe_one(void *arg, gridems__device_t *dev)
+{
+    service_device_t *sd = dev->service_data;
+    if (sd != NULL && sd->klass != GRIDEMS_DEV_METER) {
+        send_safe(arg, sd);
+    }
+    return 0;
+}
+
+void gridems__service_all_safe(gridems_service_t *svc)
+{
+    if (svc->host_ready) {
+        gridems__host_foreach_device(&svc->host, safe_one, svc);
+    }
+}
+
+static int find_battery(const gridems_scenario_t *sc, const char *id)
+{
+    for (int b = 0; b < sc->n_batteries; b++) {
+        if (strcmp(sc->batteries[b].id, id) == 0) {
+            return b;
+        }
+    }
+    return -1;
+}
+
+static void dispatch_battery(gridems_service_t *svc, service_device_t *sd, int step,
+                             gridems_setpoint_t *sp)
+{
+    const service_plan_t *plan = &svc->plan;
+    int b = find_battery(&plan->scenario, sd->id);
+    if (b < 0) {
+        send_safe(svc, sd); /* not in this plan (it was stale when the plan was made) */
+        return;
+    }
+    const gridems_battery_plan_t *bp = &plan->schedule.batteries[b];
+    /* Positive = discharge. Clamped to the device's own limits as it reports them now. */
+    double kw = bp->discharge_kw[step] - bp->charge_kw[step];
+    kw = fmin(kw, sd->discharge_max_kw);
+    kw = fmax(kw, -sd->charge_max_kw);
+    sp->power_kw = kw;
+    send_setpoint(svc, sd, sp);
+    sd->setpoint_kw = kw;
+    sd->has_setpoint = true;
+}
+
+static void dispatch_flex(gridems_service_t *svc, service_device_t *sd, int step,
+                          gridems_setpoint_t *sp)
+{
+    const service_plan_t *plan = &svc->plan;
+    gridems_caps_t caps;
+    if (gridems__device_get_capabilities(sd->dev, &caps) != 0) {
+        return;
+    }
+    uint32_t n = caps.u.flex.n_jobs;
+    gridems_job_setpoint_t *jobs = calloc(n > 0 ? n : 1, sizeof *jobs);
+    if (jobs == NULL) {
+        return;
+    }
+    /* Copy the plugin's job ids before calling into it again (they are borrowed). */
+    char **ids = calloc(n > 0 ? n : 1, sizeof *ids);
+    for (uint32_t i = 0; ids != NULL && i < n; i++) {
+        ids[i] = strdup(caps.u.flex.jobs[i].id);
+        jobs[i].job_id = ids[i];
+        for (int j = 0; j < plan->scenario.n_flex_loads; j++) {
+            if (ids[i] != NULL && strcmp(plan->scenario.flex_loads[j].id, ids[i]) == 0) {
+                jobs[i].power_kw = plan->schedule.flex_loads[j].power_kw[step];
+            }
+        }
+    }
+    if (ids != NULL) {
+        sp->jobs = jobs;
+        sp->n_jobs = n;
+        sp->power_cap_kw = plan->scenario.has_compute_limit ? plan->scenario.compute_limit_kw : -1;
+        send_setpoint(svc, sd, sp);
+        sd->has_setpoint = true;
+    }
+    for (uint32_t i = 0; ids != NULL && i < n; i++) {
+        free(ids[i]);
+    }
+    free(ids);
+    free(jobs);
+}
+
+typedef struct dispatch_arg_s {
+    gridems_service_t *svc;
+    int step;
+    int64_t step_start_ms;
+} dispatch_arg_t;
+
+static int dispatch_one(void *arg, gridems__device_t *dev)
+{
+    dispatch_arg_t *d = arg;
+    gridems_service_t *svc = d->svc;
+    service_device_t *sd = dev->service_data;
+    if (sd == NULL || sd->klass == GRIDEMS_DEV_METER) {
+        return 0;
+    }
+    if (sd->stale) {
+        if (!sd->safe_sent) {
+            send_safe(svc, sd);
+        }
+        return 0;
+    }
+    if (d->step < 0) {
+        if (!sd->safe_sent) {
+            send_safe(svc, sd); /* no plan covers now: hold */
+        }
+        return 0;
+    }
+    /* Each (plan, step) once; the plugin's apply_setpoint is idempotent anyway. */
+    if (sd->setpoint_plan == svc->plan.id && sd->setpoint_step_ms == d->step_start_ms &&
+        !sd->safe_sent) {
+        return 0;
+    }
+    gridems_setpoint_t sp;
+    memset(&sp, 0, sizeof sp);
+    sp.plan_id = svc->plan.id;
+    sp.timestamp_ms = d->step_start_ms;
+    sp.valid_until_ms = d->step_start_ms + svc->plan.step_ms;
+    sp.power_cap_kw = -1;
+    sd->safe_sent = false;
+    sd->setpoint_plan = svc->plan.id;
+    sd->setpoint_step_ms = d->step_start_ms;
+    if (sd->klass == GRIDEMS_DEV_BATTERY) {
+        dispatch_battery(svc, sd, d->step, &sp);
+    } else {
+        dispatch_flex(svc, sd, d->step, &sp);
+    }
+    return 0;
+}
+
+void gridems__service_dispatch(gridems_service_t *svc)
+{
+    if (!svc->host_ready || svc->shutting_down) {
+        return;
+    }
+    dispatch_arg_t d = {svc, -1, 0};
+    if (svc->plan.valid) {
+        int64_t now = gridems_clock_now_ms(&svc->clock);
+        int64_t k = gridems_time_floor_div(now - svc->plan.grid_start_ms, svc->plan.step_ms);
+        if (k >= 0 && k < svc->plan.schedule.steps) {
+            d.step = (int)k;
+            d.step_start_ms = svc->plan.grid_start_ms + k * svc->plan.step_ms;
+        }
+    }
+    gridems__host_foreach_device(&svc->host, dispatch_one, &d);
+}
+
+/* ---- ## The control tick ---- */
+
+typedef struct tick_arg_s {
+    gridems_service_t *svc;
+    int64_t now;
+    double site_kw;   /* a SITE meter's import, when there is one */
+    bool has_site;
+    double load_kw;   /* the estimate from its parts otherwise */
+    bool deviation;
+    cJSON *devices;
+} tick_arg_t;
+
+static const char *class_name(int klass)
+{
+    switch (klass) {
+    case GRIDEMS_DEV_BATTERY:
+        return "battery";
+    case GRIDEMS_DEV_METER:
+        return "meter";
+    default:
+        return "flexible";
+    }
+}
+
+static void check_staleness(gridems_service_t *svc, service_device_t *sd, int64_t now)
+{
+    bool stale = sd->last_reading_ms == 0 ||
+                 now - sd->last_reading_ms > (int64_t)gridems__service_stale_limit_ms(svc, sd);
+    if (stale && !sd->stale) {
+        gridems_log_warn("device %s: no reading for %lld s; left out of plans, safe mode",
+                         sd->id, (long long)((now - sd->last_reading_ms) / 1000));
+        sd->stale = true;
+        if (sd->klass != GRIDEMS_DEV_METER) {
+            send_safe(svc, sd);
+        }
+    } else if (!stale && sd->stale) {
+        gridems_log_notice("device %s: readings again; back in the plan", sd->id);
+        sd->stale = false;
+        gridems__service_request_replan(svc, "deviation");
+    }
+}
+
+static int tick_one(void *arg, gridems__device_t *dev)
+{
+    tick_arg_t *t = arg;
+    service_device_t *sd = dev->service_data;
+    if (sd == NULL) {
+        return 0;
+    }
+    gridems__device_read(dev);
+    refresh_caps(sd);
+    check_staleness(t->svc, sd, t->now);
+    const gridems_service_config_t *cfg = &t->svc->cfg;
+    if (!sd->stale && (sd->valid & GRIDEMS_MEAS_POWER)) {
+        if (sd->klass == GRIDEMS_DEV_METER && sd->meter_role == GRIDEMS_METER_SITE) {
+            t->site_kw = sd->power_kw;
+            t->has_site = true;
+        } else if (sd->klass == GRIDEMS_DEV_METER && sd->meter_role == GRIDEMS_METER_PV) {
+            t->load_kw -= sd->power_kw;
+        } else if (sd->klass == GRIDEMS_DEV_METER && sd->meter_role == GRIDEMS_METER_LOAD) {
+            t->load_kw += sd->power_kw;
+        } else if (sd->klass == GRIDEMS_DEV_BATTERY) {
+            t->load_kw -= sd->power_kw; /* discharge (positive) lowers the import */
+            if (cfg->planner.has_deviation && sd->has_setpoint &&
+                fabs(sd->power_kw - sd->setpoint_kw) > cfg->planner.deviation_kw &&
+                sd->last_reading_ms > sd->setpoint_step_ms) {
+                t->deviation = true;
+            }
+        } else if (sd->klass == GRIDEMS_DEV_FLEX_LOAD) {
+            t->load_kw += sd->power_kw;
+        }
+    }
+    cJSON *item = cJSON_CreateObject();
+    if (item != NULL && cJSON_AddItemToArray(t->devices, item)) {
+        cJSON_AddStringToObject(item, "id", sd->id);
+        cJSON_AddStringToObject(item, "class", class_name(sd->klass));
+        if (sd->valid & GRIDEMS_MEAS_POWER) {
+            cJSON_AddNumberToObject(item, "power_kw", sd->power_kw);
+        }
+        if (sd->valid & GRIDEMS_MEAS_SOC) {
+            cJSON_AddNumberToObject(item, "soc_kwh", sd->soc_kwh);
+        }
+        if (sd->last_reading_ms != 0) {
+            cJSON_AddNumberToObject(item, "age_s", (double)(t->now - sd->last_reading_ms) / 1e3);
+        }
+        cJSON_AddBoolToObject(item, "stale", sd->stale);
+        if (sd->has_setpoint && sd->klass == GRIDEMS_DEV_BATTERY) {
+            cJSON_AddNumberToObject(item, "setpoint_kw", sd->setpoint_kw);
+        }
+    } else {
+        cJSON_Delete(item);
+    }
+    return 0;
+}
+
+static void publish_state(gridems_service_t *svc, cJSON *root)
+{
+    char *text = cJSON_PrintUnformatted(root);
+    if (text == NULL || svc->mqtt == NULL) {
+        cJSON_free(text);
+        return;
+    }
+    char topic[512];
+    snprintf(topic, sizeof topic, "%s/state", svc->cfg.mqtt.topic_prefix);
+    /* Telemetry is regenerated every tick: a publish lost while offline is not kept. */
+    gridems_mqtt_publish(svc->mqtt, topic, text, strlen(text), 0, 0);
+    cJSON_free(text);
+}
+
+void gridems__service_control_tick(gridems_service_t *svc)
+{
+    if (!svc->host_ready || svc->shutting_down) {
+        return;
+    }
+    int64_t now = gridems_clock_now_ms(&svc->clock);
+    cJSON *root = cJSON_CreateObject();
+    cJSON *devices = cJSON_AddArrayToObject(root, "devices");
+    tick_arg_t t = {svc, now, 0, false, 0, false, devices};
+    if (root == NULL || devices == NULL) {
+        cJSON_Delete(root);
+        return;
+    }
+    gridems__host_foreach_device(&svc->host, tick_one, &t);
+    double import_kw = t.has_site ? t.site_kw : t.load_kw;
+    gridems__service_note_import(svc, import_kw);
+    char when[64];
+    gridems_time_format_iso(now, svc->cfg.site.utc_offset_min, when, sizeof when);
+    cJSON_AddStringToObject(root, "time", when);
+    cJSON_AddNumberToObject(root, "import_kw", import_kw);
+    cJSON_AddStringToObject(root, "import_source", t.has_site ? "site meter" : "sum of devices");
+    cJSON_AddNumberToObject(root, "peak_kw", gridems_state_peak_kw(&svc->state, svc->period));
+    if (svc->plan.valid) {
+        cJSON_AddNumberToObject(root, "plan_id", (double)svc->plan.id);
+    }
+    publish_state(svc, root);
+    cJSON_Delete(root);
+    gridems__service_dispatch(svc);
+    if (t.deviation) {
+        gridems__service_request_replan(svc, "deviation");
+    }
+}

@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * MQTT messages into the service: price, export price and carbon forecasts, DR events and
+ * operator commands; anything else goes to the plugins that subscribed to it.
+ *
+ * A message that fails validation is rejected whole: one log line with the topic and the reason
+ * (rate-limited per topic, so a misbehaving publisher cannot flood the log), a counter in the
+ * status message, and nothing held changes. An accepted one triggers a debounced re-plan.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "gridems/errors.h"
+#include "service_internal.h"
+
+enum { INPUT_PRICE, INPUT_PRICE_EXPORT, INPUT_CARBON, INPUT_EVENT, INPUT_CMD, INPUT_COUNT };
+
+/* One complaint per input topic (loop thread only). */
+static gridems_complaint_t rejected[INPUT_COUNT];
+
+static void reject(gridems_service_t *svc, int input, const char *topic, const char *why)
+{
+    svc->stats.rejected_messages++;
+    gridems_log_complain(&rejected[input], GRIDEMS_LOG_WARNING,
+                         "rejected message on %s: %s (nothing changed)", topic, why);
+}
+
+static void accept_forecast(gridems_service_t *svc, int input, gridems_forecast_t *store,
+                            const char *topic, const char *text, size_t len, const char *reason)
+{
+    char err[512] = "";
+    gridems_forecast_msg_t msg;
+    int rc = gridems_forecast_msg_parse_json(store->kind, text, len, &msg, err, sizeof err);
+    if (rc == 0) {
+        rc = gridems_forecast_apply(store, &msg, err, sizeof err);
+        gridems_forecast_msg_free(&msg);
+    }
+    if (rc != 0) {
+        reject(svc, input, topic, err[0] != '\0' ? err : gridems_strerror(rc));
+        return;
+    }
+    gridems_log_release(&rejected[input], "messages on %s are accepted again", topic);
+    gridems_forecast_prune(store, gridems_clock_now_ms(&svc->clock));
+    svc->stats.accepted_forecasts++;
+    gridems_log_info("%s: %zu intervals held after update", topic, store->n);
+    gridems__service_request_replan(svc, reason);
+}
+
+static void accept_event(gridems_service_t *svc, const char *topic, const char *text, size_t len)
+{
+    char err[512] = "";
+    gridems_dr_msg_t msg;
+    int rc = gridems_dr_msg_parse_json(text, len, &msg, err, sizeof err);
+    gridems_dr_outcome_t outcome;
+    if (rc == 0) {
+        rc = gridems_dr_events_apply(&svc->events, &msg, &outcome);
+        if (rc == GRIDEMS_ENOSPC) {
+            snprintf(err, sizeof err, "too many DR events held (at most %d)",
+                     GRIDEMS_DR_MAX_EVENTS);
+        }
+    }
+    if (rc != 0) {
+        reject(svc, INPUT_EVENT, topic, err[0] != '\0' ? err : gridems_strerror(rc));
+        return;
+    }
+    gridems_log_release(&rejected[INPUT_EVENT], "messages on %s are accepted again", topic);
+    gridems_log_notice("DR event %s %s (limit %.1f kW)", msg.event.id,
+                       msg.cancel ? "cancelled" : "received", msg.event.import_limit_kw);
+    gridems__service_request_replan(svc, "event");
+}
+
+static void accept_command(gridems_service_t *svc, const char *topic, const char *text,
+                           size_t len)
+{
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+    const cJSON *cmd = cJSON_GetObjectItemCaseSensitive(root, "cmd");
+    if (root == NULL || !cJSON_IsObject(root)) {
+        reject(svc, INPUT_CMD, topic, "not a JSON object");
+    } else if (!cJSON_IsString(cmd)) {
+        reject(svc, INPUT_CMD, topic, "cmd: must be a string");
+    } else if (strcmp(cmd->valuestring, "replan") == 0) {
+        gridems_log_notice("operator command: replan");
+        gridems__service_replan_now(svc, "command");
+    } else if (strcmp(cmd->valuestring, "status") == 0) {
+        gridems__service_publish_status(svc);
+    } else {
+        char why[160];
+        snprintf(why, sizeof why, "cmd: unknown command \"%.64s\" (known: replan, status)",
+                 cmd->valuestring);
+        reject(svc, INPUT_CMD, topic, why);
+    }
+    cJSON_Delete(root);
+}
+
+void gridems__service_on_message(gridems_mqtt_t *m, const char *topic, const void *payload,
+                                 size_t len, int qos, int retained, void *userdata)
+{
+    gridems_service_t *svc = userdata;
+    const char *text = payload;
+    const gridems_service_config_t *cfg = &svc->cfg;
+    (void)m;
+    if (svc->shutting_down) {
+        return;
+    }
+    if (strcmp(topic, cfg->mqtt.topics.price) == 0) {
+        accept_forecast(svc, INPUT_PRICE, &svc->import_price, topic, text, len, "price");
+    } else if (strcmp(topic, cfg->mqtt.topics.price_export) == 0) {
+        accept_forecast(svc, INPUT_PRICE_EXPORT, &svc->export_price, topic, text, len, "price");
+    } else if (strcmp(topic, cfg->mqtt.topics.carbon) == 0) {
+        accept_forecast(svc, INPUT_CARBON, &svc->carbon, topic, text, len, "carbon");
+    } else if (strcmp(topic, cfg->mqtt.topics.event) == 0) {
+        accept_event(svc, topic, text, len);
+    } else if (strcmp(topic, cfg->mqtt.topics.cmd) == 0) {
+        if (!retained) { /* a retained command is history, not an order */
+            accept_command(svc, topic, text, len);
+        }
+    }
+    /* Device gateways' traffic (and anything else a plugin subscribed to). */
+    if (svc->host_ready) {
+        gridems__host_deliver(&svc->host, topic, payload, len, qos, retained);
+    }
+}
+
+void gridems__service_subscribe_inputs(gridems_service_t *svc)
+{
+    const char *topics[] = {svc->cfg.mqtt.topics.price, svc->cfg.mqtt.topics.price_export,
+                            svc->cfg.mqtt.topics.carbon, svc->cfg.mqtt.topics.event,
+                            svc->cfg.mqtt.topics.cmd};
+    for (size_t i = 0; i < sizeof topics / sizeof topics[0]; i++) {
+        int rc = gridems_mqtt_subscribe(svc->mqtt, topics[i], 1);
+        if (rc != 0) {
+            gridems_log_err("mqtt: cannot subscribe to %s: %s", topics[i], gridems_strerror(rc));
+        }
+    }
+}

@@ -1,0 +1,149 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * The service's state, shared by service*.c. Everything is owned by the loop thread.
+ */
+#ifndef GRIDEMS_SERVICE_INTERNAL_H
+#define GRIDEMS_SERVICE_INTERNAL_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "clock.h"
+#include "dr_events.h"
+#include "forecast.h"
+#include "host_api.h"
+#include "load_forecast.h"
+#include "log.h"
+#include "mqtt_client.h"
+#include "service.h"
+#include "service_config.h"
+#include "solver_thread.h"
+#include "state_store.h"
+
+/* What the service remembers of one device (gridems__device_t.service_data). */
+typedef struct service_device_s {
+    gridems__device_t *dev;
+    char id[160];            /* the id in plans: the instance name (see service_devices.c) */
+    double charge_max_kw;    /* battery limits as last reported, for clamping set-points */
+    double discharge_max_kw;
+    int klass;
+    int meter_role;
+    int64_t last_reading_ms; /* host clock; 0 = never */
+    uint32_t valid;          /* GRIDEMS_MEAS_* of the last reading */
+    double power_kw;
+    double soc_kwh;
+    bool stale;              /* left out of plans and held in safe mode */
+    bool safe_sent;          /* the safe-mode set-point went out since it became stale */
+    uint32_t stale_after_ms; /* from its capabilities; 0 = the service default */
+    double setpoint_kw;      /* battery: the last set-point sent (positive = discharge) */
+    bool has_setpoint;
+    uint64_t setpoint_plan;  /* (plan, step) of the last set-point, to send each once */
+    int64_t setpoint_step_ms;
+} service_device_t;
+
+/* The last good plan, kept to drive the devices step by step until the next one. */
+typedef struct service_plan_s {
+    bool valid;
+    uint64_t id;
+    int64_t created_ms;
+    int64_t grid_start_ms;
+    int64_t step_ms;
+    gridems_scenario_t scenario; /* ids and grid of the schedule */
+    gridems_schedule_t schedule;
+} service_plan_t;
+
+/* Counters for metrics and the status message. */
+typedef struct service_stats_s {
+    uint64_t rejected_messages;
+    uint64_t accepted_forecasts;
+    uint64_t replans;
+    uint64_t replans_failed;
+    uint64_t setpoints_sent;
+} service_stats_t;
+
+typedef struct gridems_service_s {
+    uv_loop_t loop;
+    gridems_service_config_t cfg;
+    const char *config_path;
+    gridems_clock_t clock;
+
+    /* Handles, closed in shutdown. */
+    uv_signal_t sig_term;
+    uv_signal_t sig_int;
+    uv_signal_t sig_hup;
+    uv_timer_t replan_timer;   /* every planner.replan_seconds */
+    uv_timer_t debounce_timer; /* a requested re-plan, debounced */
+    uv_timer_t control_timer;  /* control tick: readings, staleness, set-points, P/state */
+    uv_timer_t shutdown_timer; /* bounds the shutdown */
+    int open_handles;
+
+    gridems_mqtt_t *mqtt;
+    gridems__host_t host;
+    bool host_ready;
+    gridems_solver_t *solver;
+
+    /* Inputs. */
+    gridems_forecast_t import_price;
+    gridems_forecast_t export_price;
+    gridems_forecast_t carbon;
+    gridems_dr_events_t events;
+    gridems_load_forecast_t load;
+    bool load_ready;
+    bool has_latest_load;
+    double latest_load_kw;
+
+    /* Planning. */
+    gridems_state_t state;
+    service_plan_t plan;
+    const char *pending_reason; /* the reason of the debounced re-plan, NULL when none */
+    uint64_t job_seq;
+    bool solving;
+    const char *solving_reason;
+    int64_t solving_grid_start_ms;
+    int64_t solving_started_ms;
+    int solving_load_source;
+    int solving_jobs_left_out;
+    cJSON *solving_left_out; /* ids of the devices left out of the solve in flight */
+    char period[GRIDEMS_STATE_PERIOD_MAX];
+
+    /* Status. */
+    const char *state_word; /* "online" or "degraded" */
+    char reason[256];
+    int64_t since_ms;
+    service_stats_t stats;
+    bool shutting_down;
+    int exit_code;
+} gridems_service_t;
+
+/* service.c */
+void gridems__service_set_status(gridems_service_t *svc, const char *state, const char *reason);
+void gridems__service_publish_status(gridems_service_t *svc);
+char *gridems__service_status_json(gridems_service_t *svc, const char *state);
+
+/* service_inputs.c */
+void gridems__service_on_message(gridems_mqtt_t *m, const char *topic, const void *payload,
+                                 size_t len, int qos, int retained, void *userdata);
+void gridems__service_subscribe_inputs(gridems_service_t *svc);
+
+/* service_devices.c: the host services (publish, subscribe, readings, device lifecycle). */
+void gridems__service_host_services(gridems_service_t *svc, gridems__host_services_t *out);
+void gridems__service_control_tick(gridems_service_t *svc);
+void gridems__service_dispatch(gridems_service_t *svc);
+void gridems__service_all_safe(gridems_service_t *svc);
+void gridems__service_device_id(gridems_service_t *svc, gridems__device_t *dev, char *out,
+                                size_t len);
+uint32_t gridems__service_stale_limit_ms(const gridems_service_t *svc,
+                                         const service_device_t *sd);
+
+/* service_plan.c */
+int gridems__service_plan_init(gridems_service_t *svc);
+void gridems__service_request_replan(gridems_service_t *svc, const char *reason);
+void gridems__service_replan_now(gridems_service_t *svc, const char *reason);
+void gridems__service_on_solver_result(gridems_solver_t *s, gridems_solver_result_t *res,
+                                       void *userdata);
+void gridems__service_plan_close(gridems_service_t *svc);
+void gridems__service_note_import(gridems_service_t *svc, double kw);
+
+#endif

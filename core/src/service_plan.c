@@ -1,0 +1,443 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * Re-plans: what triggers them, the debounce, the scenario built from the service's inputs (by
+ * planner.c), the solve on the solver thread, and what a result does: P/schedule (retained,
+ * QoS 1), the persisted state, set-points.
+ *
+ * One solve is in flight at a time: a trigger that arrives meanwhile is remembered and served
+ * as soon as the result is in, with the newest inputs. A solve that fails or runs past its time
+ * limit keeps the last good plan and sets the status to degraded with the reason.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "file_util.h"
+#include "gridems/errors.h"
+#include "optimizer_internal.h"
+#include "planner.h"
+#include "service_internal.h"
+#include "timeutil.h"
+
+/* ---- ## State across restarts ---- */
+
+static void save_state(gridems_service_t *svc)
+{
+    char err[512];
+    if (gridems_state_save(svc->cfg.state_dir, &svc->state, err, sizeof err) != 0) {
+        gridems_log_err("state: %s", err);
+    }
+}
+
+static void update_period(gridems_service_t *svc, int64_t now)
+{
+    char key[GRIDEMS_STATE_PERIOD_MAX];
+    if (gridems_state_billing_period(now, svc->cfg.site.billing_period,
+                                     svc->cfg.site.utc_offset_min, key, sizeof key, NULL,
+                                     NULL) == 0 &&
+        strcmp(key, svc->period) != 0) {
+        if (svc->period[0] != '\0') {
+            gridems_log_notice("billing period %s begins; the peak starts again from zero", key);
+        }
+        snprintf(svc->period, sizeof svc->period, "%s", key);
+    }
+}
+
+void gridems__service_note_import(gridems_service_t *svc, double kw)
+{
+    if (!isfinite(kw)) {
+        return;
+    }
+    update_period(svc, gridems_clock_now_ms(&svc->clock));
+    if (gridems_state_note_import(&svc->state, svc->period, kw) == 1) {
+        save_state(svc); /* a new billing-period peak must survive a crash */
+    }
+}
+
+int gridems__service_plan_init(gridems_service_t *svc)
+{
+    char err[512] = "";
+    gridems_state_init(&svc->state);
+    if (gridems_state_load(svc->cfg.state_dir, &svc->state, err, sizeof err) != 0) {
+        gridems_log_err("state: %s; starting with an empty state", err);
+        gridems_state_free(&svc->state);
+        gridems_state_init(&svc->state);
+    } else if (svc->state.loaded) {
+        update_period(svc, gridems_clock_now_ms(&svc->clock));
+        gridems_log_notice("state restored from %s: billing-period peak %.1f kW, %d jobs, last "
+                           "plan %llu",
+                           svc->cfg.state_dir, gridems_state_peak_kw(&svc->state, svc->period),
+                           svc->state.n_jobs, (unsigned long long)svc->state.plan_id);
+    }
+    update_period(svc, gridems_clock_now_ms(&svc->clock));
+    return 0;
+}
+
+void gridems__service_plan_close(gridems_service_t *svc)
+{
+    gridems_scenario_free(&svc->plan.scenario);
+    gridems_schedule_free(&svc->plan.schedule);
+    svc->plan.valid = false;
+    gridems_state_free(&svc->state);
+    cJSON_Delete(svc->solving_left_out);
+    svc->solving_left_out = NULL;
+}
+
+/* ---- ## Triggers ---- */
+
+static void on_debounce(uv_timer_t *t)
+{
+    gridems_service_t *svc = t->data;
+    const char *reason = svc->pending_reason;
+    svc->pending_reason = NULL;
+    if (reason != NULL) {
+        gridems__service_replan_now(svc, reason);
+    }
+}
+
+void gridems__service_request_replan(gridems_service_t *svc, const char *reason)
+{
+    if (svc->shutting_down || svc->debounce_timer.data == NULL) {
+        return;
+    }
+    /* A timer tick never hides a more telling reason. */
+    if (svc->pending_reason == NULL || strcmp(svc->pending_reason, "timer") == 0) {
+        svc->pending_reason = reason;
+    }
+    if (!svc->solving && !uv_is_active((uv_handle_t *)&svc->debounce_timer)) {
+        uv_timer_start(&svc->debounce_timer, on_debounce, (uint64_t)svc->cfg.planner.debounce_ms,
+                       0);
+    }
+}
+
+/* ---- ## Inputs ---- */
+
+typedef struct gather_s {
+    gridems_service_t *svc;
+    gridems_planner_battery_t *batteries;
+    int n_batteries;
+    gridems_planner_job_t *jobs;
+    int n_jobs;
+    int cap_jobs;
+    double compute_cap_kw;
+    bool all_capped;
+    bool any_flex;
+    cJSON *left_out; /* ids of stale devices */
+} gather_t;
+
+static int add_job(gather_t *g, const gridems_flex_job_t *job, int64_t now)
+{
+    if (g->n_jobs == g->cap_jobs) {
+        int cap = g->cap_jobs ? g->cap_jobs * 2 : 16;
+        gridems_planner_job_t *bigger = realloc(g->jobs, (size_t)cap * sizeof *bigger);
+        if (bigger == NULL) {
+            return GRIDEMS_ENOMEM;
+        }
+        g->jobs = bigger;
+        g->cap_jobs = cap;
+    }
+    char *id = strdup(job->id);
+    if (id == NULL) {
+        return GRIDEMS_ENOMEM;
+    }
+    /* The device may have lost count across a restart; what we persisted is a floor. */
+    double delivered = job->energy_delivered_kwh;
+    double remaining = job->energy_remaining_kwh;
+    const gridems_state_job_t *known = gridems_state_find_job(&g->svc->state, id);
+    if (known != NULL && known->delivered_kwh > delivered) {
+        remaining = fmax(0.0, remaining - (known->delivered_kwh - delivered));
+        delivered = known->delivered_kwh;
+    }
+    if (job->deadline_ms > now) {
+        gridems_state_set_job(&g->svc->state, id, delivered, job->deadline_ms);
+    }
+    g->jobs[g->n_jobs++] = (gridems_planner_job_t){id, remaining, job->power_max_kw,
+                                                   job->earliest_ms, job->deadline_ms};
+    return 0;
+}
+
+static int gather_device(void *arg, gridems__device_t *dev)
+{
+    gather_t *g = arg;
+    service_device_t *sd = dev->service_data;
+    if (sd == NULL || sd->klass == GRIDEMS_DEV_METER) {
+        return 0;
+    }
+    if (sd->stale) {
+        cJSON_AddItemToArray(g->left_out, cJSON_CreateString(sd->id));
+        return 0;
+    }
+    gridems_caps_t caps;
+    if (gridems__device_get_capabilities(dev, &caps) != 0) {
+        cJSON_AddItemToArray(g->left_out, cJSON_CreateString(sd->id));
+        return 0;
+    }
+    if (sd->klass == GRIDEMS_DEV_BATTERY) {
+        gridems_planner_battery_t *bigger =
+            realloc(g->batteries, (size_t)(g->n_batteries + 1) * sizeof *bigger);
+        char *id = strdup(sd->id);
+        if (bigger == NULL || id == NULL) {
+            free(id);
+            if (bigger != NULL) {
+                g->batteries = bigger;
+            }
+            return GRIDEMS_ENOMEM;
+        }
+        g->batteries = bigger;
+        g->batteries[g->n_batteries].id = id;
+        g->batteries[g->n_batteries].caps = caps.u.battery;
+        g->n_batteries++;
+        return 0;
+    }
+    g->any_flex = true;
+    if (caps.u.flex.power_cap_kw >= 0) {
+        g->compute_cap_kw += caps.u.flex.power_cap_kw;
+    } else {
+        g->all_capped = false;
+    }
+    int64_t now = gridems_clock_now_ms(&g->svc->clock);
+    for (uint32_t i = 0; i < caps.u.flex.n_jobs; i++) {
+        int rc = add_job(g, &caps.u.flex.jobs[i], now);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
+static void gather_free(gather_t *g)
+{
+    for (int b = 0; b < g->n_batteries; b++) {
+        free((char *)g->batteries[b].id);
+    }
+    for (int j = 0; j < g->n_jobs; j++) {
+        free((char *)g->jobs[j].id);
+    }
+    free(g->batteries);
+    free(g->jobs);
+}
+
+/* ---- ## Starting a solve ---- */
+
+static int build_scenario(gridems_service_t *svc, gridems_scenario_t *sc,
+                          gridems_planner_output_t *out, cJSON *left_out, char *err,
+                          size_t errlen)
+{
+    int64_t now = gridems_clock_now_ms(&svc->clock);
+    gridems_forecast_prune(&svc->import_price, now);
+    gridems_forecast_prune(&svc->export_price, now);
+    gridems_forecast_prune(&svc->carbon, now);
+    gridems_dr_events_prune(&svc->events, now);
+    gridems_state_prune_jobs(&svc->state, now);
+    update_period(svc, now);
+    gather_t g = {svc, NULL, 0, NULL, 0, 0, 0.0, true, false, left_out};
+    int rc = svc->host_ready ? gridems__host_foreach_device(&svc->host, gather_device, &g) : 0;
+    if (rc != 0) {
+        gather_free(&g);
+        snprintf(err, errlen, "%s", gridems_strerror(rc));
+        return rc;
+    }
+    gridems_planner_inputs_t in = {&svc->cfg,
+                                   now,
+                                   &svc->import_price,
+                                   &svc->export_price,
+                                   &svc->carbon,
+                                   &svc->events,
+                                   svc->load_ready ? &svc->load : NULL,
+                                   svc->has_latest_load,
+                                   svc->latest_load_kw,
+                                   gridems_state_peak_kw(&svc->state, svc->period),
+                                   g.batteries,
+                                   g.n_batteries,
+                                   g.jobs,
+                                   g.n_jobs,
+                                   g.any_flex && g.all_capped ? g.compute_cap_kw : -1.0};
+    rc = gridems_planner_build(&in, sc, out, err, errlen);
+    gather_free(&g);
+    return rc;
+}
+
+void gridems__service_replan_now(gridems_service_t *svc, const char *reason)
+{
+    if (svc->shutting_down || svc->solver == NULL) {
+        return;
+    }
+    if (svc->debounce_timer.data != NULL) {
+        uv_timer_stop(&svc->debounce_timer);
+    }
+    if (svc->solving) {
+        svc->pending_reason = reason; /* served when the running solve is done */
+        return;
+    }
+    gridems_scenario_t *sc = calloc(1, sizeof *sc);
+    cJSON *left_out = cJSON_CreateArray();
+    char err[512] = "";
+    gridems_planner_output_t out;
+    int rc = sc == NULL || left_out == NULL ? GRIDEMS_ENOMEM
+                                            : build_scenario(svc, sc, &out, left_out, err,
+                                                             sizeof err);
+    if (rc != 0) {
+        free(sc);
+        cJSON_Delete(left_out);
+        svc->stats.replans_failed++;
+        char reason_text[600];
+        snprintf(reason_text, sizeof reason_text, "no plan (%s): %s", reason, err);
+        if (!svc->plan.valid || rc != GRIDEMS_ENOENT) {
+            gridems__service_set_status(svc, "degraded", reason_text);
+        } else {
+            gridems_log_warn("%s; keeping plan %llu", reason_text,
+                             (unsigned long long)svc->plan.id);
+        }
+        return;
+    }
+    int shift = 0;
+    if (svc->plan.valid && svc->plan.step_ms == out.step_ms) {
+        int64_t k = (out.grid_start_ms - svc->plan.grid_start_ms) / out.step_ms;
+        shift = k > 0 && k < out.steps ? (int)k : 0;
+    }
+    rc = gridems_solver_submit(svc->solver, ++svc->job_seq, sc, shift);
+    if (rc != 0) {
+        gridems_scenario_free(sc);
+        free(sc);
+        cJSON_Delete(left_out);
+        gridems_log_err("cannot submit the re-plan: %s", gridems_strerror(rc));
+        return;
+    }
+    cJSON_Delete(svc->solving_left_out);
+    svc->solving_left_out = left_out;
+    svc->solving = true;
+    svc->solving_reason = reason;
+    svc->solving_grid_start_ms = out.grid_start_ms;
+    svc->solving_started_ms = gridems_clock_now_ms(&svc->clock);
+    svc->solving_load_source = (int)out.load_source;
+    svc->solving_jobs_left_out = out.jobs_left_out;
+    gridems_log_debug("re-plan (%s) submitted: %d steps from grid start, %d jobs, shift %d",
+                      reason, out.steps, out.jobs_planned, shift);
+}
+
+/* ---- ## Results ---- */
+
+static cJSON *plan_record(gridems_service_t *svc, uint64_t id, const gridems_scenario_t *sc,
+                          const gridems_solver_result_t *res)
+{
+    cJSON *plan = cJSON_CreateObject();
+    if (plan == NULL) {
+        return NULL;
+    }
+    char created[64];
+    gridems_time_format_iso(gridems_clock_now_ms(&svc->clock), svc->cfg.site.utc_offset_min,
+                            created, sizeof created);
+    cJSON_AddNumberToObject(plan, "id", (double)id);
+    cJSON_AddStringToObject(plan, "created", created);
+    cJSON_AddStringToObject(plan, "reason", svc->solving_reason);
+    cJSON *inputs = cJSON_AddObjectToObject(plan, "inputs");
+    if (inputs != NULL) {
+        cJSON_AddStringToObject(inputs, "base_load",
+                                gridems_load_source_name(svc->solving_load_source));
+        cJSON_AddNumberToObject(inputs, "import_price_intervals", (double)svc->import_price.n);
+        cJSON_AddNumberToObject(inputs, "export_price_intervals", (double)svc->export_price.n);
+        cJSON_AddNumberToObject(inputs, "carbon_intervals", (double)svc->carbon.n);
+        cJSON_AddNumberToObject(inputs, "dr_events", (double)svc->events.n);
+        cJSON_AddNumberToObject(inputs, "jobs_outside_horizon", svc->solving_jobs_left_out);
+        cJSON_AddItemToObject(inputs, "stale_devices",
+                              svc->solving_left_out != NULL ? svc->solving_left_out : cJSON_CreateArray());
+        svc->solving_left_out = NULL;
+        cJSON_AddNumberToObject(inputs, "queue_ms", res->queue_wait_ms);
+        /* The whole scenario, so anyone can re-solve it with `gridems solve`. */
+        char *scenario = gridems_scenario_to_json(sc);
+        cJSON *parsed = scenario != NULL ? cJSON_Parse(scenario) : NULL;
+        if (parsed != NULL) {
+            cJSON_AddItemToObject(inputs, "scenario", parsed);
+        }
+        free(scenario);
+    }
+    return plan;
+}
+
+static void publish_plan(gridems_service_t *svc, uint64_t id, gridems_solver_result_t *res)
+{
+    cJSON *root = gridems__schedule_to_cjson(res->scenario, &res->schedule);
+    cJSON *plan = root != NULL ? plan_record(svc, id, res->scenario, res) : NULL;
+    if (plan == NULL || !cJSON_AddItemToObject(root, "plan", plan)) {
+        cJSON_Delete(plan);
+        cJSON_Delete(root);
+        gridems_log_err("out of memory writing plan %llu", (unsigned long long)id);
+        return;
+    }
+    char *text = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    if (text == NULL) {
+        return;
+    }
+    size_t len = strlen(text);
+    char topic[512];
+    snprintf(topic, sizeof topic, "%s/schedule", svc->cfg.mqtt.topic_prefix);
+    int rc = svc->mqtt != NULL ? gridems_mqtt_publish(svc->mqtt, topic, text, len, 1, 1)
+                               : GRIDEMS_ESTATE;
+    if (rc != 0) {
+        gridems_log_warn("plan %llu not published (%s); it is kept and applied",
+                         (unsigned long long)id, gridems_strerror(rc));
+    }
+    gridems_state_set_plan(&svc->state, id, gridems_clock_now_ms(&svc->clock), text, len);
+    save_state(svc);
+    cJSON_free(text);
+}
+
+static void adopt_plan(gridems_service_t *svc, uint64_t id, gridems_solver_result_t *res)
+{
+    gridems_scenario_free(&svc->plan.scenario);
+    gridems_schedule_free(&svc->plan.schedule);
+    svc->plan.scenario = *res->scenario;
+    free(res->scenario);
+    res->scenario = NULL;
+    svc->plan.schedule = res->schedule;
+    memset(&res->schedule, 0, sizeof res->schedule);
+    svc->plan.valid = true;
+    svc->plan.id = id;
+    svc->plan.created_ms = gridems_clock_now_ms(&svc->clock);
+    svc->plan.grid_start_ms = svc->solving_grid_start_ms;
+    svc->plan.step_ms = (int64_t)svc->cfg.planner.step_minutes * 60000;
+}
+
+void gridems__service_on_solver_result(gridems_solver_t *s, gridems_solver_result_t *res,
+                                       void *userdata)
+{
+    gridems_service_t *svc = userdata;
+    (void)s;
+    if (res->rc == GRIDEMS_ECANCELED) {
+        return;
+    }
+    svc->solving = false;
+    svc->stats.replans++;
+    if (res->rc != 0) {
+        svc->stats.replans_failed++;
+        cJSON_Delete(svc->solving_left_out);
+        svc->solving_left_out = NULL;
+        char reason[600];
+        snprintf(reason, sizeof reason, "re-plan (%s) failed: %s; keeping plan %llu",
+                 svc->solving_reason, res->err, (unsigned long long)svc->plan.id);
+        gridems__service_set_status(svc, "degraded", reason);
+    } else if (!svc->shutting_down) {
+        uint64_t id = gridems_state_take_plan_id(&svc->state);
+        publish_plan(svc, id, res);
+        gridems_log_info("plan %llu (%s): objective %.2f, %d steps, %d iterations, %.1f ms "
+                         "(%s start)",
+                         (unsigned long long)id, svc->solving_reason, res->schedule.objective,
+                         res->schedule.steps, res->schedule.iterations, res->solve_wall_ms,
+                         gridems_start_kind_name(res->schedule.start_kind));
+        adopt_plan(svc, id, res);
+        char reason[128];
+        snprintf(reason, sizeof reason, "plan %llu (%s)", (unsigned long long)id,
+                 svc->plan.scenario.n_batteries + svc->plan.scenario.n_flex_loads > 0
+                     ? "devices scheduled"
+                     : "no controllable devices");
+        gridems__service_set_status(svc, "online", reason);
+        gridems__service_dispatch(svc);
+    }
+    if (svc->pending_reason != NULL && !svc->shutting_down) {
+        const char *reason = svc->pending_reason;
+        svc->pending_reason = NULL;
+        gridems__service_request_replan(svc, reason);
+    }
+}

@@ -1,0 +1,371 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#include "solver_thread.h"
+
+#include <glpk.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gridems/errors.h"
+#include "log.h"
+
+#define container_of(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
+
+struct gridems_solver_s {
+    /* Set at create, then read-only. */
+    uv_loop_t *loop;
+    gridems_solver_result_cb on_result;
+    void *userdata;
+    uv_thread_t thread;
+
+    /* Shared with the thread: guarded by lock. */
+    uv_mutex_t lock;
+    uv_cond_t cond;
+    gridems_solver_result_t *pending; /* the waiting job, or NULL */
+    int in_flight;                    /* 1 while the thread solves a job */
+    int stopping;                     /* 1 once the thread must exit */
+    int notify_exit;                  /* 1: post exit_node when leaving (0 in create's cleanup) */
+    int started;                      /* 1 once the thread has created its optimizer (or failed) */
+    int start_rc;                     /* the thread's gridems_optimizer_create() result */
+    gridems_optimizer_opts_t opts;    /* the options for new optimizers */
+    unsigned opts_gen;                /* bumped by set_options */
+
+    /* Loop thread only. */
+    gridems_mailbox_t mb;
+    gridems_mailbox_node_t exit_node; /* the thread's last message: "join me" */
+    int closing;                      /* shutdown was called */
+    gridems_solver_shutdown_cb shutdown_cb;
+    gridems_solver_stats_t stats;
+};
+
+static double ms_since(uint64_t start_ns)
+{
+    return (double)(uv_hrtime() - start_ns) / 1e6;
+}
+
+/* ---- ## The solver thread ---- */
+
+static void solver_main(void *arg)
+{
+    gridems_solver_t *s = arg;
+    gridems_optimizer_t *opt = NULL;
+
+    uv_mutex_lock(&s->lock);
+    gridems_optimizer_opts_t opts = s->opts;
+    unsigned gen = s->opts_gen;
+    uv_mutex_unlock(&s->lock);
+
+    /* The optimizer, and the GLPK environment under it, are created on this thread: they belong
+     * to it for good. */
+    int rc = gridems_optimizer_create(&opt, &opts);
+    uv_mutex_lock(&s->lock);
+    s->start_rc = rc;
+    s->started = 1;
+    uv_cond_signal(&s->cond);
+    uv_mutex_unlock(&s->lock);
+
+    while (rc == 0) {
+        uv_mutex_lock(&s->lock);
+        while (s->pending == NULL && !s->stopping) {
+            uv_cond_wait(&s->cond, &s->lock);
+        }
+        if (s->stopping) {
+            /* Shutdown took the waiting job (if any) itself, so nothing is left behind. */
+            uv_mutex_unlock(&s->lock);
+            break;
+        }
+        gridems_solver_result_t *job = s->pending;
+        s->pending = NULL;
+        s->in_flight = 1;
+        bool renew = gen != s->opts_gen;
+        if (renew) {
+            opts = s->opts;
+            gen = s->opts_gen;
+        }
+        uv_mutex_unlock(&s->lock);
+
+        uint64_t start = uv_hrtime();
+        job->queue_wait_ms = (double)(start - job->submitted_ns) / 1e6;
+        if (renew || opt == NULL) {
+            gridems_optimizer_destroy(opt);
+            opt = NULL;
+            int crc = gridems_optimizer_create(&opt, &opts);
+            if (crc != 0) {
+                /* opt stays NULL: the next job tries again. */
+                job->rc = crc;
+                snprintf(job->err, sizeof job->err, "cannot create the optimizer: %s",
+                         gridems_strerror(crc));
+            }
+        }
+        if (opt != NULL) {
+            gridems_optimizer_hint_shift(opt, job->shift_steps);
+            job->rc = gridems_optimizer_solve(opt, job->scenario, &job->schedule, job->err,
+                                              sizeof job->err);
+            if (job->rc == 0) {
+                job->err[0] = '\0';
+            }
+        }
+        job->solve_wall_ms = ms_since(start);
+
+        uv_mutex_lock(&s->lock);
+        s->in_flight = 0;
+        uv_mutex_unlock(&s->lock);
+        /* The mailbox is closed only after this thread is joined, so the post cannot be refused;
+         * if it ever were, freeing here keeps the promise that nothing leaks. */
+        if (gridems_mailbox_post(&s->mb, &job->node) != 0) {
+            gridems_log_err("solver: result of job %" PRIu64 " could not be delivered",
+                            job->job_id);
+            gridems_schedule_free(&job->schedule);
+            gridems_scenario_free(job->scenario);
+            free(job->scenario);
+            free(job);
+        }
+    }
+
+    gridems_optimizer_destroy(opt);
+    /* GLPK keeps its environment in thread-local storage; it must be freed on this thread or it
+     * leaks when the thread ends. */
+    glp_free_env();
+
+    uv_mutex_lock(&s->lock);
+    int notify = s->notify_exit;
+    uv_mutex_unlock(&s->lock);
+    if (notify) {
+        /* The last touch of s by this thread: the loop joins the thread when it sees this node,
+         * and only then closes the mailbox and frees s. */
+        gridems_mailbox_post(&s->mb, &s->exit_node);
+    }
+}
+
+/* ---- ## Loop side ---- */
+
+static void release_result(gridems_solver_result_t *res)
+{
+    gridems_schedule_free(&res->schedule);
+    if (res->scenario != NULL) {
+        gridems_scenario_free(res->scenario);
+        free(res->scenario);
+    }
+    free(res);
+}
+
+static void on_mailbox_closed(gridems_mailbox_t *mb)
+{
+    gridems_solver_t *s = mb->data;
+    if (s->shutdown_cb != NULL) {
+        s->shutdown_cb(s, s->userdata);
+    }
+    uv_cond_destroy(&s->cond);
+    uv_mutex_destroy(&s->lock);
+    free(s);
+}
+
+static void consume(gridems_mailbox_t *mb, gridems_mailbox_node_t *node)
+{
+    gridems_solver_t *s = mb->data;
+    if (node == &s->exit_node) {
+        /* The thread has posted its last message and is returning: the join is immediate. */
+        uv_thread_join(&s->thread);
+        gridems_mailbox_close(&s->mb, on_mailbox_closed);
+        return;
+    }
+    gridems_solver_result_t *res = container_of(node, gridems_solver_result_t, node);
+    if (res->rc == 0) {
+        s->stats.solved++;
+    } else if (res->rc != GRIDEMS_ECANCELED) {
+        s->stats.failed++;
+    }
+    s->on_result(s, res, s->userdata);
+    release_result(res);
+}
+
+/* Stop the thread and wait for it, in create's error path (no mailbox to notify). */
+static void stop_and_join(gridems_solver_t *s)
+{
+    uv_mutex_lock(&s->lock);
+    s->stopping = 1;
+    uv_cond_signal(&s->cond);
+    uv_mutex_unlock(&s->lock);
+    uv_thread_join(&s->thread);
+}
+
+int gridems_solver_create(uv_loop_t *loop, const gridems_optimizer_opts_t *opts,
+                          gridems_solver_result_cb on_result, void *userdata,
+                          gridems_solver_t **out)
+{
+    if (out != NULL) {
+        *out = NULL;
+    }
+    if (loop == NULL || on_result == NULL || out == NULL) {
+        return GRIDEMS_EINVAL;
+    }
+    gridems_solver_t *s = calloc(1, sizeof *s);
+    if (s == NULL) {
+        return GRIDEMS_ENOMEM;
+    }
+    s->loop = loop;
+    s->on_result = on_result;
+    s->userdata = userdata;
+    if (opts != NULL) {
+        s->opts = *opts;
+    } else {
+        s->opts.allow_warm = true;
+    }
+    int rc = uv_mutex_init(&s->lock);
+    if (rc != 0) {
+        free(s);
+        return rc;
+    }
+    if ((rc = uv_cond_init(&s->cond)) != 0) {
+        uv_mutex_destroy(&s->lock);
+        free(s);
+        return rc;
+    }
+    /* The thread starts before the mailbox exists, so that a failure to create the optimizer
+     * leaves no async handle behind (closing one needs the loop to run). It cannot post before
+     * a job is submitted, which needs create to have returned. */
+    if ((rc = uv_thread_create(&s->thread, solver_main, s)) != 0) {
+        uv_cond_destroy(&s->cond);
+        uv_mutex_destroy(&s->lock);
+        free(s);
+        return rc;
+    }
+    uv_mutex_lock(&s->lock);
+    while (!s->started) {
+        uv_cond_wait(&s->cond, &s->lock);
+    }
+    rc = s->start_rc;
+    uv_mutex_unlock(&s->lock);
+    if (rc == 0) {
+        rc = gridems_mailbox_init(loop, &s->mb, consume);
+        if (rc != 0) {
+            stop_and_join(s);
+        }
+    } else {
+        uv_thread_join(&s->thread); /* it has already returned */
+    }
+    if (rc != 0) {
+        uv_cond_destroy(&s->cond);
+        uv_mutex_destroy(&s->lock);
+        free(s);
+        return rc;
+    }
+    s->mb.data = s;
+    uv_mutex_lock(&s->lock);
+    s->notify_exit = 1;
+    uv_mutex_unlock(&s->lock);
+    *out = s;
+    return 0;
+}
+
+/* Hand a job that will not be solved back to the owner, from the next loop iteration. */
+static void cancel_job(gridems_solver_t *s, gridems_solver_result_t *job, const char *why)
+{
+    job->rc = GRIDEMS_ECANCELED;
+    job->queue_wait_ms = ms_since(job->submitted_ns);
+    snprintf(job->err, sizeof job->err, "%s", why);
+    /* Posting from the loop thread: the mailbox is open until the thread is joined, which comes
+     * after this in every path, so this does not fail. */
+    if (gridems_mailbox_post(&s->mb, &job->node) != 0) {
+        release_result(job);
+    }
+}
+
+int gridems_solver_submit(gridems_solver_t *s, uint64_t job_id, gridems_scenario_t *sc,
+                          int shift_steps)
+{
+    if (s == NULL || sc == NULL) {
+        return GRIDEMS_EINVAL;
+    }
+    if (s->closing) {
+        return GRIDEMS_ESTATE;
+    }
+    gridems_solver_result_t *job = calloc(1, sizeof *job);
+    if (job == NULL) {
+        return GRIDEMS_ENOMEM;
+    }
+    job->job_id = job_id;
+    job->scenario = sc;
+    job->shift_steps = shift_steps;
+    job->submitted_ns = uv_hrtime();
+
+    uv_mutex_lock(&s->lock);
+    gridems_solver_result_t *old = s->pending;
+    if (old != NULL) {
+        /* The hint is relative to the previous submission; the thread never saw `old`, so this
+         * job's start is old's shift plus ours after what the thread last solved. */
+        job->shift_steps += old->shift_steps;
+    }
+    s->pending = job;
+    uv_cond_signal(&s->cond);
+    uv_mutex_unlock(&s->lock);
+
+    s->stats.submitted++;
+    if (old != NULL) {
+        char why[96];
+        snprintf(why, sizeof why, "replaced by job %" PRIu64 " before it was solved", job_id);
+        s->stats.replaced++;
+        cancel_job(s, old, why);
+    }
+    return 0;
+}
+
+int gridems_solver_set_options(gridems_solver_t *s, const gridems_optimizer_opts_t *opts)
+{
+    if (s->closing) {
+        return GRIDEMS_ESTATE;
+    }
+    uv_mutex_lock(&s->lock);
+    if (opts != NULL) {
+        s->opts = *opts;
+    } else {
+        memset(&s->opts, 0, sizeof s->opts);
+        s->opts.allow_warm = true;
+    }
+    s->opts_gen++;
+    uv_mutex_unlock(&s->lock);
+    return 0;
+}
+
+int gridems_solver_busy(gridems_solver_t *s)
+{
+    uv_mutex_lock(&s->lock);
+    int busy = s->pending != NULL || s->in_flight;
+    uv_mutex_unlock(&s->lock);
+    return busy;
+}
+
+void gridems_solver_stats(const gridems_solver_t *s, gridems_solver_stats_t *out)
+{
+    *out = s->stats;
+}
+
+int gridems_solver_shutdown(gridems_solver_t *s, gridems_solver_shutdown_cb cb)
+{
+    if (s == NULL) {
+        return GRIDEMS_EINVAL;
+    }
+    if (s->closing) {
+        return GRIDEMS_ESTATE;
+    }
+    s->closing = 1;
+    s->shutdown_cb = cb;
+    uv_mutex_lock(&s->lock);
+    gridems_solver_result_t *waiting = s->pending;
+    s->pending = NULL;
+    uv_mutex_unlock(&s->lock);
+    /* Cancel the waiting job before telling the thread to stop: its exit message can then only
+     * be queued after this result, so every result reaches the owner before the shutdown
+     * callback. (The thread cannot take a job meanwhile: the slot is empty.) */
+    if (waiting != NULL) {
+        cancel_job(s, waiting, "canceled: the solver is shutting down");
+    }
+    uv_mutex_lock(&s->lock);
+    s->stopping = 1;
+    uv_cond_signal(&s->cond);
+    uv_mutex_unlock(&s->lock);
+    return 0;
+}
