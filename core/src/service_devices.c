@@ -154,9 +154,9 @@ void gridems__service_device_id(gridems_service_t *svc, gridems__device_t *dev, 
     count_arg_t c = {dev->inst, 0};
     gridems__host_foreach_device(&svc->host, count_instance_devices, &c);
     if (c.count <= 1) {
-        snprintf(out, len, "%s", dev->desc.instance);
+        snprintf(out, len, "%s", dev->inst->name);
     } else {
-        snprintf(out, len, "%s.%s", dev->desc.instance, dev->desc.name);
+        snprintf(out, len, "%s.%s", dev->inst->name, dev->desc.name);
     }
 }
 

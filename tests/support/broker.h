@@ -56,7 +56,10 @@ void broker_resume(broker_t *b);
  * tests, and wait until it accepts connections. Aborts the test on failure. */
 void broker_restart(broker_t *b);
 
-/* Stop the broker if it runs and remove its directory and log. Safe to call twice. */
+/* Stop the broker if it runs and remove its directory and log. Safe to call twice. (When a
+ * failed assertion ends the test process before its teardown runs, as in Check's fork mode, the
+ * directory with the broker's log stays in $TMPDIR for inspection, and the broker dies with the
+ * test process.) */
 void broker_cleanup(broker_t *b);
 
 /* The broker's log so far. Returns a string the caller frees with free(), or NULL. */

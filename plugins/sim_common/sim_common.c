@@ -1,0 +1,1048 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* Helpers shared by the simulated-device plugins; see sim_common.h. */
+#include "sim_common.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+/* Deepest nesting the writer and the reader handle (one bit per level in a uint32_t). */
+#define MAX_DEPTH 31
+
+/* ---- ## Text buffer ---- */
+
+void gridems__sim_buf_free(gridems__sim_buf_t *b)
+{
+    free(b->data);
+    memset(b, 0, sizeof *b);
+}
+
+void gridems__sim_buf_reset(gridems__sim_buf_t *b)
+{
+    b->len = 0;
+    b->oom = 0;
+    b->need_comma = 0;
+    b->depth = 0;
+    b->after_key = 0;
+    if (b->data != NULL) {
+        b->data[0] = '\0';
+    }
+}
+
+/* Make room for `more` bytes plus the NUL. Returns 0, or -1 (and sets oom). */
+static int buf_reserve(gridems__sim_buf_t *b, size_t more)
+{
+    if (b->oom) {
+        return -1;
+    }
+    if (more > SIZE_MAX / 2 - b->len) {
+        b->oom = 1;
+        return -1;
+    }
+    size_t need = b->len + more + 1;
+    if (need <= b->cap) {
+        return 0;
+    }
+    size_t cap = b->cap < 256 ? 256 : b->cap;
+    while (cap < need) {
+        cap *= 2;
+    }
+    char *data = realloc(b->data, cap);
+    if (data == NULL) {
+        b->oom = 1;
+        return -1;
+    }
+    b->data = data;
+    b->cap = cap;
+    return 0;
+}
+
+static void buf_append(gridems__sim_buf_t *b, const char *s, size_t n)
+{
+    if (buf_reserve(b, n) < 0) {
+        return;
+    }
+    memcpy(b->data + b->len, s, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+}
+
+void gridems__sim_buf_printf(gridems__sim_buf_t *b, const char *fmt, ...)
+{
+    if (buf_reserve(b, 64) < 0) {
+        return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        b->oom = 1;
+        return;
+    }
+    if ((size_t)n >= b->cap - b->len) {
+        /* Too long for the space left: grow to fit and format again. */
+        if (buf_reserve(b, (size_t)n) < 0) {
+            return;
+        }
+        va_start(ap, fmt);
+        vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap);
+        va_end(ap);
+    }
+    b->len += (size_t)n;
+}
+
+/* ---- ## JSON writer ---- */
+
+/* Before a value or a key: the comma that separates it from the previous item of its level. */
+static void json_sep(gridems__sim_buf_t *b)
+{
+    if (b->after_key) {
+        b->after_key = 0;
+        return;
+    }
+    uint32_t bit = UINT32_C(1) << b->depth;
+    if (b->need_comma & bit) {
+        buf_append(b, ",", 1);
+    }
+    b->need_comma |= bit;
+}
+
+static void json_open(gridems__sim_buf_t *b, char c)
+{
+    json_sep(b);
+    if (b->depth >= MAX_DEPTH) {
+        b->oom = 1; /* a writer bug, reported like an allocation failure */
+        return;
+    }
+    buf_append(b, &c, 1);
+    b->depth++;
+    b->need_comma &= ~(UINT32_C(1) << b->depth);
+}
+
+static void json_close(gridems__sim_buf_t *b, char c)
+{
+    if (b->depth > 0) {
+        b->depth--;
+    }
+    buf_append(b, &c, 1);
+}
+
+void gridems__sim_json_begin_object(gridems__sim_buf_t *b)
+{
+    json_open(b, '{');
+}
+
+void gridems__sim_json_end_object(gridems__sim_buf_t *b)
+{
+    json_close(b, '}');
+}
+
+void gridems__sim_json_begin_array(gridems__sim_buf_t *b)
+{
+    json_open(b, '[');
+}
+
+void gridems__sim_json_end_array(gridems__sim_buf_t *b)
+{
+    json_close(b, ']');
+}
+
+static void json_string_raw(gridems__sim_buf_t *b, const char *s)
+{
+    buf_append(b, "\"", 1);
+    for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
+        if (*p == '"' || *p == '\\') {
+            char esc[2] = {'\\', (char)*p};
+            buf_append(b, esc, 2);
+        } else if (*p < 0x20) {
+            gridems__sim_buf_printf(b, "\\u%04x", *p);
+        } else {
+            buf_append(b, (const char *)p, 1);
+        }
+    }
+    buf_append(b, "\"", 1);
+}
+
+void gridems__sim_json_key(gridems__sim_buf_t *b, const char *key)
+{
+    json_sep(b);
+    json_string_raw(b, key);
+    buf_append(b, ":", 1);
+    b->after_key = 1;
+}
+
+void gridems__sim_json_num(gridems__sim_buf_t *b, double v)
+{
+    json_sep(b);
+    if (!isfinite(v)) {
+        buf_append(b, "null", 4);
+        return;
+    }
+    /* The shortest of 15, 16 or 17 significant digits that reads back as the same double. */
+    char text[40];
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(text, sizeof text, "%.*g", prec, v);
+        if (strtod(text, NULL) == v) {
+            break;
+        }
+    }
+    buf_append(b, text, strlen(text));
+}
+
+void gridems__sim_json_int(gridems__sim_buf_t *b, int64_t v)
+{
+    json_sep(b);
+    gridems__sim_buf_printf(b, "%" PRId64, v);
+}
+
+void gridems__sim_json_bool(gridems__sim_buf_t *b, int v)
+{
+    json_sep(b);
+    if (v) {
+        buf_append(b, "true", 4);
+    } else {
+        buf_append(b, "false", 5);
+    }
+}
+
+void gridems__sim_json_str(gridems__sim_buf_t *b, const char *s)
+{
+    json_sep(b);
+    json_string_raw(b, s != NULL ? s : "");
+}
+
+void gridems__sim_json_kv_num(gridems__sim_buf_t *b, const char *key, double v)
+{
+    gridems__sim_json_key(b, key);
+    gridems__sim_json_num(b, v);
+}
+
+void gridems__sim_json_kv_int(gridems__sim_buf_t *b, const char *key, int64_t v)
+{
+    gridems__sim_json_key(b, key);
+    gridems__sim_json_int(b, v);
+}
+
+void gridems__sim_json_kv_bool(gridems__sim_buf_t *b, const char *key, int v)
+{
+    gridems__sim_json_key(b, key);
+    gridems__sim_json_bool(b, v);
+}
+
+void gridems__sim_json_kv_str(gridems__sim_buf_t *b, const char *key, const char *s)
+{
+    gridems__sim_json_key(b, key);
+    gridems__sim_json_str(b, s);
+}
+
+/* ---- ## JSON pull reader ---- */
+
+void gridems__sim_jr_init(gridems__sim_jr_t *r, const char *text, size_t len)
+{
+    memset(r, 0, sizeof *r);
+    r->start = text;
+    r->p = text;
+    r->end = text + len;
+}
+
+int gridems__sim_jr_fail(gridems__sim_jr_t *r, const char *why)
+{
+    if (r->error == NULL) {
+        r->error = why;
+        r->at = (size_t)(r->p - r->start);
+    }
+    return -1;
+}
+
+static void jr_ws(gridems__sim_jr_t *r)
+{
+    while (r->p < r->end && (*r->p == ' ' || *r->p == '\t' || *r->p == '\n' || *r->p == '\r')) {
+        r->p++;
+    }
+}
+
+/* Skip blanks and check that a value can start here. Returns 0 or -1. */
+static int jr_value_start(gridems__sim_jr_t *r)
+{
+    if (r->error != NULL) {
+        return -1;
+    }
+    jr_ws(r);
+    if (r->p >= r->end) {
+        return gridems__sim_jr_fail(r, "unexpected end of text");
+    }
+    return 0;
+}
+
+static int jr_open(gridems__sim_jr_t *r, char c, const char *why)
+{
+    if (jr_value_start(r) < 0) {
+        return -1;
+    }
+    if (*r->p != c) {
+        return gridems__sim_jr_fail(r, why);
+    }
+    if (r->depth >= MAX_DEPTH) {
+        return gridems__sim_jr_fail(r, "nested too deeply");
+    }
+    r->p++;
+    r->depth++;
+    r->need_comma &= ~(UINT32_C(1) << r->depth);
+    return 0;
+}
+
+int gridems__sim_jr_begin_object(gridems__sim_jr_t *r)
+{
+    return jr_open(r, '{', "expected an object");
+}
+
+int gridems__sim_jr_begin_array(gridems__sim_jr_t *r)
+{
+    return jr_open(r, '[', "expected an array");
+}
+
+/* The separator logic of next_key and next_item: 1 = an item follows, 0 = closed, -1 = error. */
+static int jr_next(gridems__sim_jr_t *r, char close)
+{
+    if (r->error != NULL) {
+        return -1;
+    }
+    if (r->depth == 0) {
+        return gridems__sim_jr_fail(r, "not inside an object or array");
+    }
+    jr_ws(r);
+    if (r->p >= r->end) {
+        return gridems__sim_jr_fail(r, "unexpected end of text");
+    }
+    if (*r->p == close) {
+        r->p++;
+        r->depth--;
+        return 0;
+    }
+    uint32_t bit = UINT32_C(1) << r->depth;
+    if (r->need_comma & bit) {
+        if (*r->p != ',') {
+            return gridems__sim_jr_fail(r, close == '}' ? "expected ',' or '}'"
+                                                        : "expected ',' or ']'");
+        }
+        r->p++;
+        jr_ws(r);
+        if (r->p >= r->end) {
+            return gridems__sim_jr_fail(r, "unexpected end of text");
+        }
+    }
+    r->need_comma |= bit;
+    return 1;
+}
+
+static int hex4(const char *p, unsigned *out)
+{
+    unsigned v = 0;
+    for (int i = 0; i < 4; i++) {
+        char c = p[i];
+        v <<= 4;
+        if (c >= '0' && c <= '9') {
+            v |= (unsigned)(c - '0');
+        } else if (c >= 'a' && c <= 'f') {
+            v |= (unsigned)(c - 'a' + 10);
+        } else if (c >= 'A' && c <= 'F') {
+            v |= (unsigned)(c - 'A' + 10);
+        } else {
+            return -1;
+        }
+    }
+    *out = v;
+    return 0;
+}
+
+/* Append one byte to out (NULL = skip mode). Returns 0, or -1 when it does not fit. */
+static int put_byte(char *out, size_t outlen, size_t *n, unsigned char c)
+{
+    if (out == NULL) {
+        return 0;
+    }
+    if (*n + 1 >= outlen) {
+        return -1;
+    }
+    out[(*n)++] = (char)c;
+    return 0;
+}
+
+static int put_utf8(char *out, size_t outlen, size_t *n, unsigned cp)
+{
+    unsigned char bytes[4];
+    int len;
+    if (cp < 0x80) {
+        bytes[0] = (unsigned char)cp;
+        len = 1;
+    } else if (cp < 0x800) {
+        bytes[0] = (unsigned char)(0xC0 | (cp >> 6));
+        bytes[1] = (unsigned char)(0x80 | (cp & 0x3F));
+        len = 2;
+    } else if (cp < 0x10000) {
+        bytes[0] = (unsigned char)(0xE0 | (cp >> 12));
+        bytes[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
+        bytes[2] = (unsigned char)(0x80 | (cp & 0x3F));
+        len = 3;
+    } else {
+        bytes[0] = (unsigned char)(0xF0 | (cp >> 18));
+        bytes[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3F));
+        bytes[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
+        bytes[3] = (unsigned char)(0x80 | (cp & 0x3F));
+        len = 4;
+    }
+    for (int i = 0; i < len; i++) {
+        if (put_byte(out, outlen, n, bytes[i]) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Read a string token into out (NULL: just skip it). The reader is at the opening quote. */
+static int jr_string_token(gridems__sim_jr_t *r, char *out, size_t outlen)
+{
+    if (*r->p != '"') {
+        return gridems__sim_jr_fail(r, "expected a string");
+    }
+    r->p++;
+    size_t n = 0;
+    while (r->p < r->end) {
+        unsigned char c = (unsigned char)*r->p;
+        if (c == '"') {
+            r->p++;
+            if (out != NULL) {
+                out[n] = '\0';
+            }
+            return 0;
+        }
+        if (c < 0x20) {
+            return gridems__sim_jr_fail(r, "control character in a string");
+        }
+        if (c != '\\') {
+            if (put_byte(out, outlen, &n, c) < 0) {
+                return gridems__sim_jr_fail(r, "string too long");
+            }
+            r->p++;
+            continue;
+        }
+        if (r->end - r->p < 2) {
+            break;
+        }
+        char e = r->p[1];
+        r->p += 2;
+        unsigned char lit = 0;
+        switch (e) {
+        case '"':
+        case '\\':
+        case '/':
+            lit = (unsigned char)e;
+            break;
+        case 'b':
+            lit = '\b';
+            break;
+        case 'f':
+            lit = '\f';
+            break;
+        case 'n':
+            lit = '\n';
+            break;
+        case 'r':
+            lit = '\r';
+            break;
+        case 't':
+            lit = '\t';
+            break;
+        case 'u': {
+            unsigned cp;
+            if (r->end - r->p < 4 || hex4(r->p, &cp) < 0) {
+                return gridems__sim_jr_fail(r, "bad \\u escape");
+            }
+            r->p += 4;
+            if (cp >= 0xD800 && cp < 0xDC00) {
+                /* A high surrogate: combine with the low one that should follow. */
+                unsigned lo;
+                if (r->end - r->p >= 6 && r->p[0] == '\\' && r->p[1] == 'u' &&
+                    hex4(r->p + 2, &lo) == 0 && lo >= 0xDC00 && lo < 0xE000) {
+                    r->p += 6;
+                    cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                } else {
+                    cp = 0xFFFD;
+                }
+            } else if (cp >= 0xDC00 && cp < 0xE000) {
+                cp = 0xFFFD;
+            }
+            if (put_utf8(out, outlen, &n, cp) < 0) {
+                return gridems__sim_jr_fail(r, "string too long");
+            }
+            continue;
+        }
+        default:
+            return gridems__sim_jr_fail(r, "bad escape in a string");
+        }
+        if (put_byte(out, outlen, &n, lit) < 0) {
+            return gridems__sim_jr_fail(r, "string too long");
+        }
+    }
+    return gridems__sim_jr_fail(r, "unterminated string");
+}
+
+int gridems__sim_jr_next_key(gridems__sim_jr_t *r, char *key, size_t keylen)
+{
+    int rc = jr_next(r, '}');
+    if (rc <= 0) {
+        return rc;
+    }
+    if (r->p >= r->end || jr_string_token(r, key, keylen) < 0) {
+        return gridems__sim_jr_fail(r, "expected a member name");
+    }
+    jr_ws(r);
+    if (r->p >= r->end || *r->p != ':') {
+        return gridems__sim_jr_fail(r, "expected ':'");
+    }
+    r->p++;
+    return 1;
+}
+
+int gridems__sim_jr_next_item(gridems__sim_jr_t *r)
+{
+    return jr_next(r, ']');
+}
+
+/* The extent of a JSON number at the reader: sets *len and *integral (no fraction/exponent). */
+static int jr_number_token(gridems__sim_jr_t *r, size_t *len, int *integral)
+{
+    const char *p = r->p;
+    *integral = 1;
+    if (p < r->end && *p == '-') {
+        p++;
+    }
+    const char *digits = p;
+    while (p < r->end && *p >= '0' && *p <= '9') {
+        p++;
+    }
+    if (p == digits) {
+        return gridems__sim_jr_fail(r, "expected a number");
+    }
+    if (p < r->end && *p == '.') {
+        *integral = 0;
+        p++;
+        const char *frac = p;
+        while (p < r->end && *p >= '0' && *p <= '9') {
+            p++;
+        }
+        if (p == frac) {
+            return gridems__sim_jr_fail(r, "bad number");
+        }
+    }
+    if (p < r->end && (*p == 'e' || *p == 'E')) {
+        *integral = 0;
+        p++;
+        if (p < r->end && (*p == '+' || *p == '-')) {
+            p++;
+        }
+        const char *exp = p;
+        while (p < r->end && *p >= '0' && *p <= '9') {
+            p++;
+        }
+        if (p == exp) {
+            return gridems__sim_jr_fail(r, "bad number");
+        }
+    }
+    *len = (size_t)(p - r->p);
+    if (*len >= 64) {
+        return gridems__sim_jr_fail(r, "number too long");
+    }
+    return 0;
+}
+
+int gridems__sim_jr_number(gridems__sim_jr_t *r, double *out)
+{
+    size_t len;
+    int integral;
+    if (jr_value_start(r) < 0 || jr_number_token(r, &len, &integral) < 0) {
+        return -1;
+    }
+    char text[64];
+    memcpy(text, r->p, len);
+    text[len] = '\0';
+    double v = strtod(text, NULL);
+    if (!isfinite(v)) {
+        return gridems__sim_jr_fail(r, "number out of range");
+    }
+    r->p += len;
+    *out = v;
+    return 0;
+}
+
+int gridems__sim_jr_int64(gridems__sim_jr_t *r, int64_t *out)
+{
+    size_t len;
+    int integral;
+    if (jr_value_start(r) < 0 || jr_number_token(r, &len, &integral) < 0) {
+        return -1;
+    }
+    if (!integral) {
+        return gridems__sim_jr_fail(r, "expected an integer");
+    }
+    char text[64];
+    memcpy(text, r->p, len);
+    text[len] = '\0';
+    errno = 0;
+    long long v = strtoll(text, NULL, 10);
+    if (errno != 0) {
+        return gridems__sim_jr_fail(r, "integer out of range");
+    }
+    r->p += len;
+    *out = (int64_t)v;
+    return 0;
+}
+
+static int jr_literal(gridems__sim_jr_t *r, const char *lit)
+{
+    size_t n = strlen(lit);
+    if ((size_t)(r->end - r->p) >= n && memcmp(r->p, lit, n) == 0) {
+        r->p += n;
+        return 1;
+    }
+    return 0;
+}
+
+int gridems__sim_jr_bool(gridems__sim_jr_t *r, int *out)
+{
+    if (jr_value_start(r) < 0) {
+        return -1;
+    }
+    if (jr_literal(r, "true")) {
+        *out = 1;
+        return 0;
+    }
+    if (jr_literal(r, "false")) {
+        *out = 0;
+        return 0;
+    }
+    return gridems__sim_jr_fail(r, "expected true or false");
+}
+
+int gridems__sim_jr_string(gridems__sim_jr_t *r, char *out, size_t outlen)
+{
+    if (out == NULL || outlen == 0) {
+        return gridems__sim_jr_fail(r, "no room for a string");
+    }
+    if (jr_value_start(r) < 0) {
+        return -1;
+    }
+    return jr_string_token(r, out, outlen);
+}
+
+int gridems__sim_jr_skip(gridems__sim_jr_t *r)
+{
+    if (jr_value_start(r) < 0) {
+        return -1;
+    }
+    char c = *r->p;
+    if (c == '{') {
+        if (gridems__sim_jr_begin_object(r) < 0) {
+            return -1;
+        }
+        int rc;
+        while ((rc = jr_next(r, '}')) == 1) {
+            if (jr_string_token(r, NULL, 0) < 0) {
+                return -1;
+            }
+            jr_ws(r);
+            if (r->p >= r->end || *r->p != ':') {
+                return gridems__sim_jr_fail(r, "expected ':'");
+            }
+            r->p++;
+            if (gridems__sim_jr_skip(r) < 0) {
+                return -1;
+            }
+        }
+        return rc;
+    }
+    if (c == '[') {
+        if (gridems__sim_jr_begin_array(r) < 0) {
+            return -1;
+        }
+        int rc;
+        while ((rc = gridems__sim_jr_next_item(r)) == 1) {
+            if (gridems__sim_jr_skip(r) < 0) {
+                return -1;
+            }
+        }
+        return rc;
+    }
+    if (c == '"') {
+        return jr_string_token(r, NULL, 0);
+    }
+    if (jr_literal(r, "true") || jr_literal(r, "false") || jr_literal(r, "null")) {
+        return 0;
+    }
+    size_t len;
+    int integral;
+    if (jr_number_token(r, &len, &integral) < 0) {
+        return gridems__sim_jr_fail(r, "expected a value");
+    }
+    r->p += len;
+    return 0;
+}
+
+int gridems__sim_jr_finish(gridems__sim_jr_t *r)
+{
+    if (r->error != NULL) {
+        return -1;
+    }
+    if (r->depth != 0) {
+        return gridems__sim_jr_fail(r, "unterminated object or array");
+    }
+    jr_ws(r);
+    if (r->p != r->end) {
+        return gridems__sim_jr_fail(r, "trailing characters after the value");
+    }
+    return 0;
+}
+
+/* ---- ## Time ---- */
+
+/* Exactly n decimal digits at *p; advances *p. Returns 0 or -1. */
+static int take_digits(const char **p, int n, int *out)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        char c = (*p)[i];
+        if (c < '0' || c > '9') {
+            return -1;
+        }
+        v = v * 10 + (c - '0');
+    }
+    *p += n;
+    *out = v;
+    return 0;
+}
+
+static int days_in_month(int year, int month)
+{
+    static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    return days[month - 1] + (month == 2 && leap ? 1 : 0);
+}
+
+int gridems__sim_parse_iso(const char *s, int64_t *ms)
+{
+    if (s == NULL) {
+        return -1;
+    }
+    const char *p = s;
+    int year, month, day, hour, minute, second = 0, millis = 0;
+    if (take_digits(&p, 4, &year) < 0 || *p++ != '-' || take_digits(&p, 2, &month) < 0 ||
+        *p++ != '-' || take_digits(&p, 2, &day) < 0) {
+        return -1;
+    }
+    if (*p != 'T' && *p != 't' && *p != ' ') {
+        return -1;
+    }
+    p++;
+    if (take_digits(&p, 2, &hour) < 0 || *p++ != ':' || take_digits(&p, 2, &minute) < 0) {
+        return -1;
+    }
+    if (*p == ':') {
+        p++;
+        if (take_digits(&p, 2, &second) < 0) {
+            return -1;
+        }
+        if (*p == '.' || *p == ',') {
+            p++;
+            int scale = 100;
+            if (*p < '0' || *p > '9') {
+                return -1;
+            }
+            while (*p >= '0' && *p <= '9') {
+                millis += (*p - '0') * scale; /* digits past the millisecond are dropped */
+                scale /= 10;
+                p++;
+            }
+        }
+    }
+    int offset_min;
+    if (*p == 'Z' || *p == 'z') {
+        offset_min = 0;
+        p++;
+    } else if (*p == '+' || *p == '-') {
+        int sign = *p == '-' ? -1 : 1;
+        int oh, om;
+        p++;
+        if (take_digits(&p, 2, &oh) < 0) {
+            return -1;
+        }
+        if (*p == ':') {
+            p++;
+        }
+        if (take_digits(&p, 2, &om) < 0 || oh > 23 || om > 59) {
+            return -1;
+        }
+        offset_min = sign * (oh * 60 + om);
+    } else {
+        return -1;
+    }
+    if (*p != '\0') {
+        return -1;
+    }
+    if (month < 1 || month > 12 || day < 1 || day > days_in_month(year, month) || hour > 23 ||
+        minute > 59 || second > 60) {
+        return -1;
+    }
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    tm.tm_year = year - 1900;
+    tm.tm_mon = month - 1;
+    tm.tm_mday = day;
+    tm.tm_hour = hour;
+    tm.tm_min = minute;
+    tm.tm_sec = second;
+    time_t t = timegm(&tm);
+    *ms = (int64_t)t * 1000 + millis - (int64_t)offset_min * 60000;
+    return 0;
+}
+
+/* ---- ## Files and CSV ---- */
+
+char *gridems__sim_read_file(const char *path, size_t max_bytes, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        snprintf(err, errlen, "%s is not a regular file", path);
+        fclose(f);
+        return NULL;
+    }
+    if ((uintmax_t)st.st_size > (uintmax_t)max_bytes) {
+        snprintf(err, errlen, "%s is larger than %zu bytes", path, max_bytes);
+        fclose(f);
+        return NULL;
+    }
+    size_t size = (size_t)st.st_size;
+    char *text = malloc(size + 1);
+    if (text == NULL) {
+        snprintf(err, errlen, "out of memory reading %s", path);
+        fclose(f);
+        return NULL;
+    }
+    size_t got = fread(text, 1, size, f);
+    int failed = ferror(f);
+    fclose(f);
+    if (failed || got != size) {
+        snprintf(err, errlen, "cannot read %s", path);
+        free(text);
+        return NULL;
+    }
+    text[size] = '\0';
+    return text;
+}
+
+static char *trim(char *s)
+{
+    while (*s == ' ' || *s == '\t') {
+        s++;
+    }
+    size_t n = strlen(s);
+    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r')) {
+        s[--n] = '\0';
+    }
+    return s;
+}
+
+char *gridems__sim_next_line(char **cursor, int *lineno)
+{
+    while (*cursor != NULL && **cursor != '\0') {
+        char *line = *cursor;
+        char *nl = strchr(line, '\n');
+        if (nl != NULL) {
+            *nl = '\0';
+            *cursor = nl + 1;
+        } else {
+            *cursor = line + strlen(line);
+        }
+        (*lineno)++;
+        if (*lineno == 1 && (unsigned char)line[0] == 0xEF && (unsigned char)line[1] == 0xBB &&
+            (unsigned char)line[2] == 0xBF) {
+            line += 3; /* a UTF-8 byte order mark, as spreadsheet exports write */
+        }
+        line = trim(line);
+        if (line[0] == '\0' || line[0] == '#') {
+            continue;
+        }
+        return line;
+    }
+    return NULL;
+}
+
+int gridems__sim_split_csv(char *line, char **fields, int max)
+{
+    int n = 0;
+    char *p = line;
+    for (;;) {
+        char *comma = strchr(p, ',');
+        if (comma != NULL) {
+            *comma = '\0';
+        }
+        if (n < max) {
+            fields[n] = trim(p);
+        }
+        n++;
+        if (comma == NULL || n > max) {
+            break;
+        }
+        p = comma + 1;
+    }
+    return n;
+}
+
+int gridems__sim_parse_double(const char *s, double *out)
+{
+    if (s == NULL || *s == '\0') {
+        return -1;
+    }
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (*end != '\0' || errno != 0 || !isfinite(v)) {
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* ---- ## Common options ---- */
+
+int gridems__sim_check_common(const gridems_host_api_t *api, gridems_plugin_t *self,
+                              const gridems__sim_common_opts_t *o)
+{
+    if (!gridems__sim_topic_prefix_valid(o->topic_prefix)) {
+        api->log(self, GRIDEMS_PLUGIN_LOG_ERR,
+                 "option \"topic_prefix\" must be 1 to %d bytes without '+', '#', control "
+                 "characters or a trailing '/' (got \"%s\")",
+                 GRIDEMS__SIM_TOPIC_MAX, o->topic_prefix != NULL ? o->topic_prefix : "");
+        return GRIDEMS_ECONFIG;
+    }
+    if (o->telemetry_interval_ms < 1 || o->telemetry_interval_ms > INT64_C(86400000) * 366) {
+        api->log(self, GRIDEMS_PLUGIN_LOG_ERR,
+                 "option \"telemetry_interval_ms\" must be within 1 .. one year (got %" PRId64 ")",
+                 o->telemetry_interval_ms);
+        return GRIDEMS_ECONFIG;
+    }
+    if (o->stale_after_ms < 0 || o->stale_after_ms > (int64_t)UINT32_MAX) {
+        api->log(self, GRIDEMS_PLUGIN_LOG_ERR,
+                 "option \"stale_after_ms\" must be within 0 .. %" PRIu32 " (got %" PRId64 ")",
+                 UINT32_MAX, o->stale_after_ms);
+        return GRIDEMS_ECONFIG;
+    }
+    if (o->tick_ms < 1 || o->tick_ms > 60000) {
+        api->log(self, GRIDEMS_PLUGIN_LOG_ERR,
+                 "option \"tick_ms\" must be within 1 .. 60000 (got %" PRId64 ")", o->tick_ms);
+        return GRIDEMS_ECONFIG;
+    }
+    return 0;
+}
+
+/* ---- ## Validation ---- */
+
+int gridems__sim_topic_prefix_valid(const char *prefix)
+{
+    if (prefix == NULL) {
+        return 0;
+    }
+    size_t n = strlen(prefix);
+    if (n == 0 || n > GRIDEMS__SIM_TOPIC_MAX || prefix[n - 1] == '/') {
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)prefix[i];
+        if (c == '+' || c == '#' || c < 0x20 || c == 0x7F) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+int gridems__sim_ident_valid(const char *s)
+{
+    if (s == NULL) {
+        return 0;
+    }
+    size_t n = strlen(s);
+    if (n == 0 || n > 63) {
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                 c == '_' || c == '.' || c == ':' || c == '-';
+        if (!ok) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* ---- ## Random numbers ---- */
+
+void gridems__sim_rng_seed(gridems__sim_rng_t *r, uint64_t seed)
+{
+    r->state = seed;
+}
+
+uint64_t gridems__sim_rng_next(gridems__sim_rng_t *r)
+{
+    r->state += UINT64_C(0x9E3779B97F4A7C15);
+    uint64_t z = r->state;
+    z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
+    return z ^ (z >> 31);
+}
+
+double gridems__sim_rng_uniform(gridems__sim_rng_t *r)
+{
+    return (double)(gridems__sim_rng_next(r) >> 11) * (1.0 / 9007199254740992.0);
+}
+
+double gridems__sim_hash_unit(uint64_t seed, int64_t x)
+{
+    gridems__sim_rng_t r;
+    gridems__sim_rng_seed(&r, seed ^ ((uint64_t)x * UINT64_C(0xD1B54A32D192ED03)));
+    gridems__sim_rng_next(&r);
+    return gridems__sim_rng_uniform(&r) * 2.0 - 1.0;
+}
+
+/* ---- ## Complaints ---- */
+
+void gridems__sim_complain(const gridems_host_api_t *api, gridems_plugin_t *self,
+                           gridems__sim_complaint_t *c, int level, const char *fmt, ...)
+{
+    c->count++;
+    if ((c->count & (c->count - 1)) != 0) {
+        return; /* only the 1st, 2nd, 4th, 8th ... occurrence is logged */
+    }
+    char text[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    if (c->count == 1) {
+        api->log(self, level, "%s", text);
+    } else {
+        api->log(self, level, "%s (%llu times so far; logging every power of two)", text,
+                 (unsigned long long)c->count);
+    }
+}
