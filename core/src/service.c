@@ -53,6 +53,14 @@ char *gridems__service_status_json(gridems_service_t *svc, const char *state)
         cJSON_AddNumberToObject(stats, "replans_failed", (double)svc->stats.replans_failed);
         cJSON_AddNumberToObject(stats, "rejected_messages", (double)svc->stats.rejected_messages);
         cJSON_AddNumberToObject(stats, "setpoints_sent", (double)svc->stats.setpoints_sent);
+        if (svc->mqtt != NULL) {
+            gridems_mqtt_stats_t m;
+            gridems_mqtt_get_stats(svc->mqtt, &m);
+            cJSON_AddNumberToObject(stats, "mqtt_received", (double)m.received);
+            cJSON_AddNumberToObject(stats, "mqtt_published", (double)m.published);
+            cJSON_AddNumberToObject(stats, "mqtt_publish_failures", (double)m.publish_failures);
+            cJSON_AddNumberToObject(stats, "mqtt_reconnects", (double)m.reconnects);
+        }
     }
     char *text = cJSON_PrintUnformatted(root);
     cJSON_Delete(root);
