@@ -1,0 +1,308 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * The planner's rules (core/src/planner.h), each on a hand-made input: the grid and horizon,
+ * forecasts resampled, the base-load fallbacks, battery targets, the flexible-job window and
+ * energy rule, the compute cap, DR events, and the refusal without prices.
+ */
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "gridems/errors.h"
+#include "planner.h"
+#include "timeutil.h"
+
+static const char *const config_text =
+    "{\"site\":{\"id\":\"t\",\"utc_offset\":\"+09:00\",\"import_limit_kw\":5000,"
+    "\"demand_charge_per_kw\":10,\"compute_limit_kw\":900},"
+    "\"mqtt\":{\"uri\":\"tcp://127.0.0.1:1\"},"
+    "\"planner\":{\"step_minutes\":30,\"horizon_steps\":8},"
+    "\"state_dir\":\"/tmp/gridems-planner-test\"}";
+
+typedef struct fixture_s {
+    gridems_service_config_t cfg;
+    gridems_forecast_t import_price, export_price, carbon;
+    gridems_dr_events_t events;
+    gridems_planner_inputs_t in;
+    int64_t t0; /* 2026-05-11T00:00+09:00 */
+} fixture_t;
+
+static int64_t at(const char *iso)
+{
+    int64_t ms = 0;
+    ck_assert_int_eq(gridems_time_parse_iso(iso, &ms, NULL, NULL, 0), 0);
+    return ms;
+}
+
+static void setup(fixture_t *f)
+{
+    memset(f, 0, sizeof *f);
+    char err[256] = "";
+    int rc = gridems_service_config_parse(config_text, strlen(config_text), &f->cfg, err,
+                                          sizeof err);
+    ck_assert_msg(rc == 0, "%s", err);
+    gridems_forecast_init(&f->import_price, GRIDEMS_FORECAST_PRICE);
+    gridems_forecast_init(&f->export_price, GRIDEMS_FORECAST_PRICE);
+    gridems_forecast_init(&f->carbon, GRIDEMS_FORECAST_CARBON);
+    gridems_dr_events_init(&f->events);
+    f->t0 = at("2026-05-11T00:00:00+09:00");
+    f->in.cfg = &f->cfg;
+    f->in.now_ms = f->t0 + 10 * 60000; /* 00:10, inside the first step */
+    f->in.import_price = &f->import_price;
+    f->in.export_price = &f->export_price;
+    f->in.carbon = &f->carbon;
+    f->in.events = &f->events;
+    f->in.device_compute_cap_kw = -1;
+}
+
+static void teardown(fixture_t *f)
+{
+    gridems_forecast_close(&f->import_price);
+    gridems_forecast_close(&f->export_price);
+    gridems_forecast_close(&f->carbon);
+    gridems_dr_events_close(&f->events);
+    gridems_service_config_free(&f->cfg);
+}
+
+static void update(gridems_forecast_t *store, const char *json)
+{
+    char err[256] = "";
+    int rc = gridems_forecast_update_json(store, json, strlen(json), err, sizeof err);
+    ck_assert_msg(rc == 0, "%s", err);
+}
+
+/* Six half-hour prices 10, 20, ..., 60 from 00:00. */
+static const char *const six_prices =
+    "{\"start\":\"2026-05-11T00:00:00+09:00\",\"step_minutes\":30,"
+    "\"values\":[10,20,30,40,50,60],\"unit\":\"kWh\"}";
+
+START_TEST(no_price_no_plan)
+{
+    fixture_t f;
+    setup(&f);
+    gridems_scenario_t sc;
+    gridems_planner_output_t out;
+    char err[256] = "";
+    ck_assert_int_eq(gridems_planner_build(&f.in, &sc, &out, err, sizeof err), GRIDEMS_ENOENT);
+    ck_assert_msg(strstr(err, "no import price") != NULL, "%s", err);
+    teardown(&f);
+}
+END_TEST
+
+START_TEST(horizon_ends_with_known_prices)
+{
+    fixture_t f;
+    setup(&f);
+    update(&f.import_price, six_prices);
+    gridems_scenario_t sc;
+    gridems_planner_output_t out;
+    char err[256] = "";
+    ck_assert_int_eq(gridems_planner_build(&f.in, &sc, &out, err, sizeof err), 0);
+    /* Aligned down to 00:00 local; 6 steps known, below the 8 of the horizon. */
+    ck_assert(out.grid_start_ms == f.t0);
+    ck_assert_int_eq(out.steps, 6);
+    ck_assert_int_eq(sc.steps, 6);
+    ck_assert_str_eq(sc.start, "2026-05-11T00:00:00+09:00");
+    ck_assert(sc.import_per_kwh[0] == 10 && sc.import_per_kwh[5] == 60);
+    /* Unknown export price and carbon count as nothing. */
+    ck_assert(sc.export_per_kwh[2] == 0);
+    ck_assert(!sc.has_carbon);
+    ck_assert(sc.import_limit_kw == 5000 && sc.demand_charge_per_kw == 10);
+    ck_assert(sc.has_compute_limit && sc.compute_limit_kw == 900);
+    gridems_scenario_free(&sc);
+    /* At 02:40 the grid starts at 02:30: only the last price step is left. */
+    f.in.now_ms = f.t0 + 160 * 60000;
+    ck_assert_int_eq(gridems_planner_build(&f.in, &sc, &out, err, sizeof err), 0);
+    ck_assert_int_eq(out.steps, 1);
+    ck_assert(sc.import_per_kwh[0] == 60);
+    gridems_scenario_free(&sc);
+    teardown(&f);
+}
+END_TEST
+
+START_TEST(hourly_prices_resampled_and_partial_steps)
+{
+    fixture_t f;
+    setup(&f);
+    /* Two hourly rates; the second step of each hour takes the hour's value. Carbon covers only
+     * the first 45 minutes: step 0 takes 0.2, step 1 the covered quarter's 0.5. */
+    update(&f.import_price, "[{\"start\":\"2026-05-11T00:00:00+09:00\",\"end\":"
+                            "\"2026-05-11T01:00:00+09:00\",\"value\":12},{\"start\":"
+                            "\"2026-05-11T01:00:00+09:00\",\"end\":\"2026-05-11T02:00:00+09:00\","
+                            "\"value\":8}]");
+    update(&f.carbon, "[{\"start\":\"2026-05-11T00:00:00+09:00\",\"end\":"
+                      "\"2026-05-11T00:30:00+09:00\",\"value\":0.2},{\"start\":"
+                      "\"2026-05-11T00:30:00+09:00\",\"end\":\"2026-05-11T00:45:00+09:00\","
+                      "\"value\":0.5}]");
+    gridems_scenario_t sc;
+    gridems_planner_output_t out;
+    char err[256] = "";
+    ck_assert_int_eq(gridems_planner_build(&f.in, &sc, &out, err, sizeof err), 0);
+    ck_assert_int_eq(sc.steps, 4);
+    ck_assert(sc.import_per_kwh[1] == 12 && sc.import_per_kwh[2] == 8);
+    ck_assert(sc.has_carbon);
+    ck_assert(fabs(sc.carbon_kg_per_kwh[0] - 0.2) < 1e-12);
+    ck_assert(fabs(sc.carbon_kg_per_kwh[1] - 0.5) < 1e-12);
+    ck_assert(sc.carbon_kg_per_kwh[2] == 0);
+    gridems_scenario_free(&sc);
+    teardown(&f);
+}
+END_TEST
+
+START_TEST(base_load_fallbacks)
+{
+    fixture_t f;
+    setup(&f);
+    update(&f.import_price, six_prices);
+    gridems_scenario_t sc;
+    gridems_planner_output_t out;
+    char err[256] = "";
+    ck_assert_int_eq(gridems_planner_build(&f.in, &sc, &out, err, sizeof err), 0);
+    ck_assert_int_eq(out.load_source, GRIDEMS_LOAD_NONE);
+    ck_assert(sc.base_load_kw[3] == 0);
+    gridems_scenario_free(&sc);
+    f.in.has_latest_load = 1;
+    f.in.latest_load_kw = 4321;
+    ck_assert_int_eq(gridems_planner_build(&f.in, &sc, &out, err, sizeof err), 0);
+    ck_assert_int_eq(out.load_source, GRIDEMS_LOAD_FROM_LATEST);
+    ck_assert(sc.base_load_kw[0] == 4321 && sc.base_load_kw[5] == 4321);
+    gridems_scenario_free(&sc);
+    teardown(&f);
+}
+END_TEST
+
+START_TEST(battery_final_target_is_its_energy_now)
+{
+    fixture_t f;
+    setup(&f);
+    update(&f.import_price, six_prices);
+    gridems_planner_battery_t bat = {"bess1", {4000, 3900, 400, 3600, 1000, 1000, 0.95, 0.95,
+                                               1.5, 0}};
+    f.in.batteries = &bat;
+    f.in.n_batteries = 1;
+    gridems_scenario_t sc;
+    gridems_planner_output_t out;
+    char err[256] = "";
+    ck_assert_int_eq(gridems_planner_build(&f.in, &sc, &out, err, sizeof err), 0);
+    ck_assert_int_eq(sc.n_batteries, 1);
+    ck_assert_str_eq(sc.batteries[0].id, "bess1");
+    ck_assert(sc.batteries[0].soc_kwh == 3900);
+    /* Above its band: the target is clamped into it, as the spec's default does. */
+    ck_assert(sc.batteries[0].final_soc_min_kwh == 3600);
+    ck_assert(sc.batteries[0].cycle_cost_per_kwh == 1.5);
+    gridems_scenario_free(&sc);
+    f.cfg.planner.battery_final_soc = GRIDEMS_FINAL_SOC_NONE;
+    ck_assert_int_eq(gridems_planner_build(&f.in, &sc, &out, err, sizeof err), 0);
+    ck_assert(sc.batteries[0].final_soc_min_kwh == 400);
+    gridems_scenario_free(&sc);
+    teardown(&f);
+}
+END_TEST
+
+START_TEST(flexible_job_window_and_energy_rule)
+{
+    fixture_t f;
+    setup(&f);
+    update(&f.import_price, six_prices); /* horizon 00:00 .. 03:00 */
+    gridems_planner_job_t jobs[] = {
+        /* Inside: may start 00:45 (first whole step 01:00 = 2), due 02:15 (last whole step
+         * ends 02:00 = step 4). */
+        {"inside", 100, 200, at("2026-05-11T00:45:00+09:00"), at("2026-05-11T02:15:00+09:00")},
+        /* Due 2 h after the horizon at 300 kW: 600 kWh can wait, 150 of 750 must happen now. */
+        {"later", 750, 300, f.t0, at("2026-05-11T05:00:00+09:00")},
+        /* Due long after: nothing is forced into this horizon, so it is left out. */
+        {"far", 100, 300, f.t0, at("2026-05-12T05:00:00+09:00")},
+        /* Already running (earliest in the past): may use step 0. */
+        {"running", 50, 100, f.t0 - 3600000, at("2026-05-11T01:00:00+09:00")},
+    };
+    f.in.jobs = jobs;
+    f.in.n_jobs = 4;
+    f.in.device_compute_cap_kw = 700;
+    gridems_scenario_t sc;
+    gridems_planner_output_t out;
+    char err[256] = "";
+    ck_assert_int_eq(gridems_planner_build(&f.in, &sc, &out, err, sizeof err), 0);
+    ck_assert_int_eq(sc.n_flex_loads, 3);
+    ck_assert_int_eq(out.jobs_planned, 3);
+    ck_assert_int_eq(out.jobs_left_out, 1);
+    ck_assert_str_eq(sc.flex_loads[0].id, "inside");
+    ck_assert_int_eq(sc.flex_loads[0].earliest_step, 2);
+    ck_assert_int_eq(sc.flex_loads[0].deadline_step, 4);
+    ck_assert_str_eq(sc.flex_loads[1].id, "later");
+    ck_assert(fabs(sc.flex_loads[1].energy_kwh - 150) < 1e-9);
+    ck_assert_int_eq(sc.flex_loads[1].deadline_step, 6);
+    ck_assert_str_eq(sc.flex_loads[2].id, "running");
+    ck_assert_int_eq(sc.flex_loads[2].earliest_step, 0);
+    ck_assert_int_eq(sc.flex_loads[2].deadline_step, 2);
+    /* The devices' own caps (700) are below the site's (900). */
+    ck_assert(sc.compute_limit_kw == 700);
+    gridems_scenario_free(&sc);
+    teardown(&f);
+}
+END_TEST
+
+START_TEST(dr_events_and_peak)
+{
+    fixture_t f;
+    setup(&f);
+    update(&f.import_price, six_prices);
+    char err[256] = "";
+    const char *ev = "{\"id\":\"dr-1\",\"start\":\"2026-05-11T01:10:00+09:00\",\"end\":"
+                     "\"2026-05-11T02:00:00+09:00\",\"import_limit_kw\":3000}";
+    ck_assert_int_eq(gridems_dr_events_update_json(&f.events, ev, strlen(ev), NULL, err,
+                                                   sizeof err),
+                     0);
+    f.in.peak_so_far_kw = 4100;
+    gridems_scenario_t sc;
+    gridems_planner_output_t out;
+    ck_assert_int_eq(gridems_planner_build(&f.in, &sc, &out, err, sizeof err), 0);
+    ck_assert_int_eq(sc.n_events, 1);
+    /* 01:10 falls in step 2 (01:00-01:30), which the cap covers whole. */
+    ck_assert_int_eq(sc.events[0].start_step, 2);
+    ck_assert_int_eq(sc.events[0].end_step, 4);
+    ck_assert(sc.events[0].import_limit_kw == 3000);
+    ck_assert(sc.peak_so_far_kw == 4100);
+    gridems_scenario_free(&sc);
+    teardown(&f);
+}
+END_TEST
+
+START_TEST(invalid_device_data_is_refused_with_its_field)
+{
+    fixture_t f;
+    setup(&f);
+    update(&f.import_price, six_prices);
+    gridems_planner_battery_t bat = {"bess1", {4000, 2000, 400, 3600, 1000, 1000, 1.7, 0.95,
+                                               0, 0}};
+    f.in.batteries = &bat;
+    f.in.n_batteries = 1;
+    gridems_scenario_t sc;
+    gridems_planner_output_t out;
+    char err[256] = "";
+    ck_assert_int_eq(gridems_planner_build(&f.in, &sc, &out, err, sizeof err), GRIDEMS_EINVAL);
+    ck_assert_msg(strstr(err, "batteries[0].charge_efficiency") != NULL, "%s", err);
+    ck_assert_ptr_null(sc.import_per_kwh);
+    teardown(&f);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("planner");
+    TCase *tc = tcase_create("rules");
+    tcase_add_test(tc, no_price_no_plan);
+    tcase_add_test(tc, horizon_ends_with_known_prices);
+    tcase_add_test(tc, hourly_prices_resampled_and_partial_steps);
+    tcase_add_test(tc, base_load_fallbacks);
+    tcase_add_test(tc, battery_final_target_is_its_energy_now);
+    tcase_add_test(tc, flexible_job_window_and_energy_rule);
+    tcase_add_test(tc, dr_events_and_peak);
+    tcase_add_test(tc, invalid_device_data_is_refused_with_its_field);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? 0 : 1;
+}
