@@ -1223,9 +1223,15 @@ static int device_usable(const gridems__device_t *dev)
 static const char *const op_names[GRIDEMS__DEV_OP_COUNT] = {
     "read", "get_capabilities", "apply_setpoint", "on_event", "post_measurement"};
 
-/* A plugin's answer: negative is an error (complained about, rate-limited), anything else 0. */
+/* A plugin's answer: negative is an error (complained about, rate-limited), anything else 0.
+ * GRIDEMS_EAGAIN means "no data yet" (a device before its first reading): not a failure. */
 static int plugin_result(gridems__device_t *dev, int op, int rc)
 {
+    if (rc == GRIDEMS_EAGAIN) {
+        gridems_log_debug("%s device %s: %s: no data yet", dev->inst->prefix, dev->desc.name,
+                          op_names[op]);
+        return rc;
+    }
     if (rc < 0) {
         gridems_log_complain(&dev->complaint[op], GRIDEMS_LOG_WARNING,
                              "%s device %s: %s failed: %s", dev->inst->prefix, dev->desc.name,

@@ -156,7 +156,10 @@ static int check_duplicates(ctx_t *c, const cJSON *node, const char *path, int d
             }
             join(child_path, path, it->string);
         } else {
-            snprintf(child_path, sizeof child_path, "%s[%d]", path, index);
+            /* A path too long for the buffer is cut short, as join() cuts it. */
+            if (snprintf(child_path, sizeof child_path, "%s[%d]", path, index) < 0) {
+                child_path[0] = '\0';
+            }
         }
         if ((cJSON_IsObject(it) || cJSON_IsArray(it)) && depth < 64) {
             int rc = check_duplicates(c, it, child_path, depth + 1);

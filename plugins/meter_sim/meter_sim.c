@@ -19,6 +19,7 @@
  *                           "load", import for "site", production for "pv")
  *    "energy_kwh":1234.5}   cumulative energy in the positive direction since the gateway
  *                           started (trapezoidal integral of the sampled power)
+ * Both are rounded to the meter's resolution, 1 W and 1 Wh.
  *
  * Required: ts and power_kw; readers ignore members they do not know.
  *
@@ -202,14 +203,20 @@ static double profile_value(const meter_t *m, int64_t t)
     return y0 + (y1 - y0) * ((double)pos - x0) / (x1 - x0);
 }
 
-/* The reading at host-clock time t: scaled, with the deterministic noise. */
+/* A meter's resolution: 1 W, 1 Wh. */
+static double to_milli(double v)
+{
+    return round(v * 1000.0) / 1000.0;
+}
+
+/* The reading at host-clock time t: scaled, with the deterministic noise, at 1 W resolution. */
 static double meter_value(const meter_t *m, int64_t t)
 {
     double v = profile_value(m, t) * m->opts->scale;
     if (m->opts->noise_pct > 0) {
         v *= 1.0 + m->opts->noise_pct / 100.0 * gridems__sim_hash_unit((uint64_t)m->opts->seed, t);
     }
-    return v;
+    return to_milli(v);
 }
 
 static int profile_push(profile_t *p, size_t *cap, int64_t x, double kw)
@@ -332,7 +339,7 @@ static void gw_publish(meter_t *m)
     gridems__sim_json_begin_object(w);
     gridems__sim_json_kv_int(w, "ts", m->t_ms);
     gridems__sim_json_kv_num(w, "power_kw", m->power_kw);
-    gridems__sim_json_kv_num(w, "energy_kwh", m->energy_kwh);
+    gridems__sim_json_kv_num(w, "energy_kwh", to_milli(m->energy_kwh));
     gridems__sim_json_end_object(w);
     if (w->oom) {
         gridems__sim_complain(m->api, m->self, &m->pub_failed, GRIDEMS_PLUGIN_LOG_ERR,

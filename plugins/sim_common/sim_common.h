@@ -184,7 +184,7 @@ typedef struct gridems__sim_common_opts_s {
          "host-clock ms between telemetry messages (the host clock may be simulated)"},            \
         {GRIDEMS_OPT_INT, "stale_after_ms", "0", 0, offsetof(type, common.stale_after_ms),         \
          "host-clock ms after which a reading is stale; 0 = the service's default"},               \
-        {GRIDEMS_OPT_INT, "tick_ms", "50", 0, offsetof(type, common.tick_ms),                      \
+        {GRIDEMS_OPT_INT, "tick_ms", "20", 0, offsetof(type, common.tick_ms),                      \
          "real ms between simulation steps (physics uses host-clock deltas, not ticks)"}
 /* clang-format on */
 

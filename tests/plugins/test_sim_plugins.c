@@ -843,7 +843,7 @@ START_TEST(meter_builtin_shape_and_deterministic_noise)
         cJSON *a = wait_json("t/n1/telemetry", "ts", fake_now);
         cJSON *b = wait_json("t/n2/telemetry", "ts", fake_now);
         cJSON *c = wait_json("t/n3/telemetry", "ts", fake_now);
-        ck_assert_double_eq_tol(jnum(s, "power_kw"), shape[i], 1e-6);
+        ck_assert_double_eq_tol(jnum(s, "power_kw"), shape[i], 0.0005); /* 1 W resolution */
         double pa = jnum(a, "power_kw");
         ck_assert_double_eq(pa, jnum(b, "power_kw")); /* same seed, same time: same value */
         ck_assert(pa >= 900.0 && pa <= 1100.0 && pa != 1000.0);

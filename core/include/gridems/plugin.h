@@ -574,7 +574,9 @@ typedef struct gridems_device_event_s {
  * (rate-limited) and counts; a device whose read keeps failing is polled less often.
  *   read              periodic telemetry: read (or start reading, through queue_work) and post
  *                     the result with post_measurement(). Optional, for push-only devices.
- *   get_capabilities  fill *out (see gridems_caps_t); out is borrowed.
+ *   get_capabilities  fill *out (see gridems_caps_t); out is borrowed. Return GRIDEMS_EAGAIN
+ *                     while the device has not reported yet: the host then leaves it out
+ *                     quietly instead of logging a failure.
  *   apply_setpoint    act on *sp (borrowed, see gridems_setpoint_t); idempotent. Optional for
  *                     meters.
  *   on_event          react to *ev (borrowed). Optional.
