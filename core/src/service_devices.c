@@ -375,6 +375,30 @@ static void check_staleness(gridems_service_t *svc, service_device_t *sd, int64_
     }
 }
 
+/* A device whose read() keeps failing is polled less often, doubling up to MAX_READ_BACKOFF_MS
+ * of site time, as collectd does; one success resets it. (GRIDEMS_ENOENT: no read callback.) */
+enum { MAX_READ_BACKOFF_MS = 10 * 60 * 1000, FIRST_READ_BACKOFF_MS = 30 * 1000 };
+
+static void read_with_backoff(gridems_service_t *svc, service_device_t *sd, int64_t now)
+{
+    (void)svc;
+    if (now < sd->next_read_ms) {
+        return;
+    }
+    int rc = gridems__device_read(sd->dev);
+    if (rc == 0 || rc == GRIDEMS_ENOENT || rc == GRIDEMS_EAGAIN) {
+        sd->read_failures = 0;
+        sd->next_read_ms = 0;
+        return;
+    }
+    int64_t wait = FIRST_READ_BACKOFF_MS;
+    for (int i = 1; i < sd->read_failures && wait < MAX_READ_BACKOFF_MS; i++) {
+        wait *= 2;
+    }
+    sd->read_failures++;
+    sd->next_read_ms = now + (wait < MAX_READ_BACKOFF_MS ? wait : MAX_READ_BACKOFF_MS);
+}
+
 static int tick_one(void *arg, gridems__device_t *dev)
 {
     tick_arg_t *t = arg;
@@ -382,7 +406,7 @@ static int tick_one(void *arg, gridems__device_t *dev)
     if (sd == NULL) {
         return 0;
     }
-    gridems__device_read(dev);
+    read_with_backoff(t->svc, sd, t->now);
     refresh_caps(sd);
     check_staleness(t->svc, sd, t->now);
     const gridems_service_config_t *cfg = &t->svc->cfg;

@@ -39,6 +39,8 @@ typedef struct service_device_s {
     uint32_t stale_after_ms; /* from its capabilities; 0 = the service default */
     double setpoint_kw;      /* battery: the last set-point sent (positive = discharge) */
     bool has_setpoint;
+    int read_failures;       /* consecutive failed read() calls */
+    int64_t next_read_ms;    /* host clock: read() is skipped until then (back-off) */
     uint64_t setpoint_plan;  /* (plan, step) of the last set-point, to send each once */
     int64_t setpoint_step_ms;
 } service_device_t;
