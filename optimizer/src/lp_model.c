@@ -457,61 +457,87 @@ void gridems__lp_model_transfer_basis(glp_prob *lp, const lp_layout_t *l, glp_pr
 
 /* ---- ## A starting basis for cold solves ---- */
 
-typedef struct step_price_s {
-    double price;
-    int t;
-} step_price_t;
+/* What the crash placement knows about every step. */
+typedef struct crash_s {
+    double *price;        /* energy plus carbon, per kWh */
+    double *room;         /* flexible power that still fits: compute cap and import cap */
+    double *net;          /* base load - PV + flexible power placed so far, kW */
+    unsigned char *taken; /* steps the current load already runs in */
+    double peak;          /* the largest net import so far (and the billing-period peak) */
+} crash_t;
 
-static int by_price(const void *a, const void *b)
+/* What running one more `kw` at step t adds to the objective: its energy, and the demand charge
+ * on whatever it lifts the peak by. */
+static double placement_cost(const gridems_scenario_t *sc, const crash_t *cr, int t, double kw,
+                             double dt)
 {
-    const step_price_t *x = a, *y = b;
-    if (x->price != y->price) {
-        return x->price < y->price ? -1 : 1;
-    }
-    return x->t - y->t;
+    double lift = cr->net[t] + kw - cr->peak;
+    double demand = sc->demand_charge_per_kw > 0 && lift > 0 ? sc->demand_charge_per_kw * lift : 0;
+    return cr->price[t] * kw * dt + demand;
 }
 
-/* Greedy placement of one flexible load: full power in its cheapest steps, then one partial
- * step (its column basic), else the unmet slack basic. Returns the net flexible power added to
- * each step through `added`. */
-static void place_load(glp_prob *lp, const lp_layout_t *l, const gridems_scenario_t *sc, int j,
-                       step_price_t *order, const double *price, double *compute_left,
-                       double *added)
+/* The cheapest step of load j's window that still has room for kw, or -1. */
+static int cheapest_step(const lp_layout_t *l, const gridems_scenario_t *sc, const crash_t *cr,
+                         int j, double kw)
 {
     const gridems_flex_load_t *fl = &sc->flex_loads[j];
-    int T = l->steps, n = 0;
+    int best = -1;
+    double best_cost = HUGE_VAL;
     for (int t = fl->earliest_step; t < fl->deadline_step; t++) {
-        if (l->p[j * T + t] != 0) {
-            order[n].price = price[t];
-            order[n].t = t;
-            n++;
+        if (l->p[j * l->steps + t] == 0 || cr->taken[t] || cr->room[t] < kw) {
+            continue;
+        }
+        double cost = placement_cost(sc, cr, t, kw, l->dt);
+        if (cost < best_cost) {
+            best_cost = cost;
+            best = t;
         }
     }
-    qsort(order, (size_t)n, sizeof *order, by_price);
-    double left = fl->energy_kwh;
-    int partial = 0;
-    for (int k = 0; k < n && left > 0; k++) {
-        int t = order[k].t, col = l->p[j * T + t];
-        double room = fmin(fl->power_max_kw, compute_left[t]);
-        if (fl->power_max_kw * l->dt <= left && room >= fl->power_max_kw) {
-            glp_set_col_stat(lp, col, GLP_NU);
-            left -= fl->power_max_kw * l->dt;
-            compute_left[t] -= fl->power_max_kw;
-            added[t] += fl->power_max_kw;
-        } else if (partial == 0 && left < fl->power_max_kw * l->dt && room * l->dt >= left) {
-            partial = col;
-            compute_left[t] -= left / l->dt;
-            added[t] += left / l->dt;
-            left = 0;
+    return best;
+}
+
+static void run_at(crash_t *cr, int t, double kw)
+{
+    cr->taken[t] = 1;
+    cr->room[t] -= kw;
+    cr->net[t] += kw;
+    if (cr->net[t] > cr->peak) {
+        cr->peak = cr->net[t];
+    }
+}
+
+/* Greedy placement of one flexible load, one step at a time: full power in the step where it
+ * adds least (energy and demand charge), then one partial step (its column basic), else the
+ * unmet slack basic. */
+static void place_load(glp_prob *lp, const lp_layout_t *l, const gridems_scenario_t *sc, int j,
+                       crash_t *cr)
+{
+    const gridems_flex_load_t *fl = &sc->flex_loads[j];
+    int T = l->steps, partial = 0;
+    double left = fl->energy_kwh, full = fl->power_max_kw * l->dt;
+    memset(cr->taken, 0, (size_t)T);
+    while (left >= full && full > 0) {
+        int t = cheapest_step(l, sc, cr, j, fl->power_max_kw);
+        if (t < 0) {
+            break;
+        }
+        glp_set_col_stat(lp, l->p[j * T + t], GLP_NU);
+        run_at(cr, t, fl->power_max_kw);
+        left -= full;
+    }
+    if (left > 0 && left < full) {
+        int t = cheapest_step(l, sc, cr, j, left / l->dt);
+        if (t >= 0) {
+            partial = l->p[j * T + t];
+            run_at(cr, t, left / l->dt);
         }
     }
+    glp_set_row_stat(lp, l->flex_energy[j], GLP_NS);
     if (partial != 0) {
         glp_set_col_stat(lp, partial, GLP_BS);
-        glp_set_row_stat(lp, l->flex_energy[j], GLP_NS);
         glp_set_col_stat(lp, l->u[j], GLP_NL);
     } else {
         glp_set_col_stat(lp, l->u[j], GLP_BS); /* unmet energy, or 0 when placed exactly */
-        glp_set_row_stat(lp, l->flex_energy[j], GLP_NS);
     }
 }
 
@@ -532,17 +558,16 @@ int gridems__lp_model_crash_basis(glp_prob *lp, const lp_layout_t *l,
 {
     int T = l->steps;
     size_t n = (size_t)T;
-    double *price = malloc(n * sizeof *price);
     double *caps = malloc(n * sizeof *caps);
-    double *added = calloc(n, sizeof *added);
-    double *compute_left = malloc(n * sizeof *compute_left);
-    step_price_t *order = malloc(n * sizeof *order);
-    if (price == NULL || caps == NULL || added == NULL || compute_left == NULL || order == NULL) {
-        free(price);
+    crash_t cr = {malloc(n * sizeof(double)), malloc(n * sizeof(double)),
+                  malloc(n * sizeof(double)), malloc(n), sc->peak_so_far_kw};
+    if (caps == NULL || cr.price == NULL || cr.room == NULL || cr.net == NULL ||
+        cr.taken == NULL) {
         free(caps);
-        free(added);
-        free(compute_left);
-        free(order);
+        free(cr.price);
+        free(cr.room);
+        free(cr.net);
+        free(cr.taken);
         glp_std_basis(lp);
         return GRIDEMS_ENOMEM;
     }
@@ -556,19 +581,23 @@ int gridems__lp_model_crash_basis(glp_prob *lp, const lp_layout_t *l,
     gridems__lp_import_caps(sc, caps);
     for (int t = 0; t < T; t++) {
         double carbon = sc->has_carbon ? sc->carbon_price_per_kg * sc->carbon_kg_per_kwh[t] : 0;
-        price[t] = sc->import_per_kwh[t] + carbon;
+        cr.price[t] = sc->import_per_kwh[t] + carbon;
+        cr.net[t] = sc->base_load_kw[t] - sc->pv_kw[t];
         /* Room for flexible power: the compute cap, and the import cap left after the base
          * load (PV surplus adds room), so the greedy placement never forces unserved load. */
-        double grid_room = caps[t] - (sc->base_load_kw[t] - sc->pv_kw[t]);
-        compute_left[t] = sc->has_compute_limit ? fmin(sc->compute_limit_kw, grid_room) : grid_room;
+        double grid_room = caps[t] - cr.net[t];
+        cr.room[t] = sc->has_compute_limit ? fmin(sc->compute_limit_kw, grid_room) : grid_room;
+        if (l->g[t] != 0 && cr.net[t] > cr.peak) {
+            cr.peak = cr.net[t];
+        }
     }
     for (int j = 0; j < l->n_flex; j++) {
-        place_load(lp, l, sc, j, order, price, compute_left, added);
+        place_load(lp, l, sc, j, &cr);
     }
     int peak_t = -1;
     double peak = sc->peak_so_far_kw;
     for (int t = 0; t < T; t++) {
-        double net = sc->base_load_kw[t] + added[t] - sc->pv_kw[t];
+        double net = cr.net[t];
         int col = balancing_column(l, t, net, caps[t]);
         glp_set_col_stat(lp, col, GLP_BS);
         glp_set_row_stat(lp, l->balance[t], GLP_NS);
@@ -591,11 +620,11 @@ int gridems__lp_model_crash_basis(glp_prob *lp, const lp_layout_t *l,
         glp_set_col_stat(lp, l->peak, GLP_BS);
         glp_set_row_stat(lp, l->peak_row[peak_t], GLP_NU);
     }
-    free(price);
     free(caps);
-    free(added);
-    free(compute_left);
-    free(order);
+    free(cr.price);
+    free(cr.room);
+    free(cr.net);
+    free(cr.taken);
     repair_basis(lp); /* a safety net: the basis above is already one basic per row */
     return 0;
 }
