@@ -35,9 +35,9 @@ typedef enum {
 /* Embedded by the caller. The fields are private: use the functions below. */
 typedef struct gridems_clock_s {
     gridems_clock_mode_t mode;
-    int64_t start_ms;       /* simulated: the instant at init */
-    double speed;           /* simulated: simulated ms per real ms; real: 1 */
-    uint64_t mono_start_ns; /* simulated: uv_hrtime() at init */
+    int64_t start_ms;         /* simulated: the instant at init */
+    double speed;             /* simulated: simulated ms per real ms; real: 1 */
+    uint64_t mono_start_ns;   /* simulated: uv_hrtime() at init */
     _Atomic int64_t fixed_ms; /* the pinned instant, or INT64_MIN when not pinned */
 } gridems_clock_t;
 

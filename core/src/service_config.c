@@ -54,8 +54,8 @@ static int vfail(ctx_t *c, int code, const char *path, const char *fmt, va_list 
     return code;
 }
 
-__attribute__((format(printf, 3, 4))) static int fail(ctx_t *c, const char *path,
-                                                      const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static int fail(ctx_t *c, const char *path, const char *fmt,
+                                                      ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -231,8 +231,7 @@ static int check_keys(ctx_t *c, const cJSON *obj, const char *path, const char *
         char list[400] = "";
         size_t used = 0;
         for (const char *const *k = allowed; *k != NULL && used < sizeof list; k++) {
-            int n = snprintf(list + used, sizeof list - used, "%s%s", k == allowed ? "" : ", ",
-                             *k);
+            int n = snprintf(list + used, sizeof list - used, "%s%s", k == allowed ? "" : ", ", *k);
             used += n > 0 ? (size_t)n : 0;
         }
         return fail(c, key_path, "unknown key; expected one of: %s", list);
@@ -303,8 +302,8 @@ static int get_number(ctx_t *c, const cJSON *obj, const char *parent, const char
 }
 
 /* A number checked against lo (strictly when lo_open) and MAX_MAGNITUDE; def when absent. */
-static int get_bounded(ctx_t *c, const cJSON *obj, const char *parent, const char *key,
-                       double lo, bool lo_open, double def, bool *present, double *out)
+static int get_bounded(ctx_t *c, const cJSON *obj, const char *parent, const char *key, double lo,
+                       bool lo_open, double def, bool *present, double *out)
 {
     double v = def;
     bool here = false;
@@ -330,8 +329,8 @@ static int get_bounded(ctx_t *c, const cJSON *obj, const char *parent, const cha
 }
 
 /* An integer in lo..hi; def when absent. */
-static int get_int(ctx_t *c, const cJSON *obj, const char *parent, const char *key, int lo,
-                   int hi, int def, int *out)
+static int get_int(ctx_t *c, const cJSON *obj, const char *parent, const char *key, int lo, int hi,
+                   int def, int *out)
 {
     double v = 0;
     bool here = false;
@@ -409,8 +408,7 @@ static int dup_into(ctx_t *c, const char *s, char **out)
 }
 
 /* printf into a new heap string. */
-__attribute__((format(printf, 3, 4))) static int aprintf(ctx_t *c, char **out, const char *fmt,
-                                                         ...)
+__attribute__((format(printf, 3, 4))) static int aprintf(ctx_t *c, char **out, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -603,8 +601,7 @@ static int read_site(ctx_t *c, const cJSON *root, gridems_service_config_t *cfg)
         return fail(c, "site.id", "required");
     }
     if (!ident_ok(id, 64, false)) {
-        return fail(c, "site.id", "must be 1 to 64 characters of [A-Za-z0-9_-], got \"%.80s\"",
-                    id);
+        return fail(c, "site.id", "must be 1 to 64 characters of [A-Za-z0-9_-], got \"%.80s\"", id);
     }
     if ((rc = get_string(c, site, "site", "utc_offset", &offset)) != 0) {
         return rc;
@@ -698,8 +695,9 @@ static int read_tls(ctx_t *c, const cJSON *mqtt, const char *uri, gridems_servic
         return rc;
     }
     if (key != NULL && cert == NULL) {
-        return fail(c, "mqtt.tls.key_file", "needs mqtt.tls.cert_file (a key without a "
-                                            "certificate is useless)");
+        return fail(c, "mqtt.tls.key_file",
+                    "needs mqtt.tls.cert_file (a key without a "
+                    "certificate is useless)");
     }
     cfg->mqtt.has_tls = true;
     if ((rc = dup_into(c, ca, &cfg->mqtt.tls.ca_file)) != 0 ||
@@ -711,11 +709,11 @@ static int read_tls(ctx_t *c, const cJSON *mqtt, const char *uri, gridems_servic
 
 static int read_mqtt(ctx_t *c, const cJSON *root, gridems_service_config_t *cfg)
 {
-    static const char *const keys[] = {"uri",      "client_id", "topic_prefix", "keepalive_s",
-                                       "username", "password",  "tls",          "topics",
-                                       NULL};
-    static const char *const topic_keys[] = {"price", "price_export", "carbon", "event", "cmd",
-                                             NULL};
+    static const char *const keys[] = {"uri",         "client_id", "topic_prefix",
+                                       "keepalive_s", "username",  "password",
+                                       "tls",         "topics",    NULL};
+    static const char *const topic_keys[] = {"price", "price_export", "carbon",
+                                             "event", "cmd",          NULL};
     const cJSON *mqtt = NULL;
     int rc = get_object(c, root, "", "mqtt", &mqtt);
     if (rc != 0) {
@@ -742,14 +740,16 @@ static int read_mqtt(ctx_t *c, const cJSON *root, gridems_service_config_t *cfg)
         }
     }
     if (scheme_len == 0) {
-        return fail(c, "mqtt.uri", "must start with tcp://, ssl://, mqtt:// or mqtts://, got "
-                                   "\"%.80s\"",
+        return fail(c, "mqtt.uri",
+                    "must start with tcp://, ssl://, mqtt:// or mqtts://, got "
+                    "\"%.80s\"",
                     uri);
     }
     if (uri[scheme_len] == '\0' || uri[scheme_len] == ':' || uri[scheme_len] == '/' ||
         !printable_ascii(uri)) {
-        return fail(c, "mqtt.uri", "must name a host after the scheme, without spaces, got "
-                                   "\"%.80s\"",
+        return fail(c, "mqtt.uri",
+                    "must name a host after the scheme, without spaces, got "
+                    "\"%.80s\"",
                     uri);
     }
     if ((rc = get_string(c, mqtt, "mqtt", "client_id", &client_id)) != 0) {
@@ -790,9 +790,9 @@ static int read_mqtt(ctx_t *c, const cJSON *root, gridems_service_config_t *cfg)
     }
     /* The pid makes two instances of the same site (a test and a live service, or a restart
      * overlapping the old process) distinct on the broker, which would otherwise kick one off. */
-    rc = client_id != NULL ? dup_into(c, client_id, &cfg->mqtt.client_id)
-                           : aprintf(c, &cfg->mqtt.client_id, "gridems-%s-%ld", cfg->site.id,
-                                     (long)getpid());
+    rc = client_id != NULL
+             ? dup_into(c, client_id, &cfg->mqtt.client_id)
+             : aprintf(c, &cfg->mqtt.client_id, "gridems-%s-%ld", cfg->site.id, (long)getpid());
     if (rc != 0) {
         return rc;
     }
@@ -836,8 +836,7 @@ static int read_mqtt(ctx_t *c, const cJSON *root, gridems_service_config_t *cfg)
         size_t plen = strlen(p);
         for (int k = 0; k < 3; k++) {
             if (strncmp(in[i], p, plen) == 0 && strcmp(in[i] + plen, outputs[k]) == 0) {
-                return fail(c, path, "\"%.80s\" is one of the service's own output topics",
-                            in[i]);
+                return fail(c, path, "\"%.80s\" is one of the service's own output topics", in[i]);
             }
         }
     }
@@ -846,16 +845,11 @@ static int read_mqtt(ctx_t *c, const cJSON *root, gridems_service_config_t *cfg)
 
 static int read_planner(ctx_t *c, const cJSON *root, gridems_service_config_t *cfg)
 {
-    static const char *const keys[] = {"step_minutes",
-                                       "horizon_steps",
-                                       "replan_seconds",
-                                       "debounce_ms",
-                                       "solve_time_limit_ms",
-                                       "deviation_kw",
-                                       "carbon_price_per_kg",
-                                       "penalties",
-                                       "battery_final_soc",
-                                       NULL};
+    static const char *const keys[] = {"step_minutes",        "horizon_steps",
+                                       "replan_seconds",      "debounce_ms",
+                                       "solve_time_limit_ms", "deviation_kw",
+                                       "carbon_price_per_kg", "penalties",
+                                       "battery_final_soc",   NULL};
     static const char *const penalty_keys[] = {"unmet_flexible_per_kwh", "unserved_load_per_kwh",
                                                "final_soc_shortfall_per_kwh", NULL};
     static const char *const final_soc[] = {"initial", "none", NULL};
@@ -879,29 +873,30 @@ static int read_planner(ctx_t *c, const cJSON *root, gridems_service_config_t *c
     if ((rc = get_number(c, pl, "planner", "step_minutes", &step_here, &step)) != 0) {
         return rc;
     }
-    if (step_here && (step != floor(step) || step < 1 || step > 1440 || !step_minutes_ok((int)step))) {
+    if (step_here &&
+        (step != floor(step) || step < 1 || step > 1440 || !step_minutes_ok((int)step))) {
         return fail(c, "planner.step_minutes",
                     "must divide 60 or be a multiple of 60 dividing 1440, got %g", step);
     }
     cfg->planner.step_minutes = (int)step;
     int fs = 0;
     if ((rc = get_int(c, pl, "planner", "horizon_steps", 1,
-                      GRIDEMS_SERVICE_CONFIG_MAX_HORIZON_STEPS, 96,
-                      &cfg->planner.horizon_steps)) != 0 ||
+                      GRIDEMS_SERVICE_CONFIG_MAX_HORIZON_STEPS, 96, &cfg->planner.horizon_steps)) !=
+            0 ||
         (rc = get_int(c, pl, "planner", "replan_seconds", 1,
                       GRIDEMS_SERVICE_CONFIG_MAX_REPLAN_SECONDS, 300,
                       &cfg->planner.replan_seconds)) != 0 ||
-        (rc = get_int(c, pl, "planner", "debounce_ms", 0, 60000, 500,
-                      &cfg->planner.debounce_ms)) != 0 ||
+        (rc = get_int(c, pl, "planner", "debounce_ms", 0, 60000, 500, &cfg->planner.debounce_ms)) !=
+            0 ||
         (rc = get_int(c, pl, "planner", "solve_time_limit_ms", 1,
                       GRIDEMS_SERVICE_CONFIG_MAX_SOLVE_TIME_LIMIT_MS, 10000,
                       &cfg->planner.solve_time_limit_ms)) != 0 ||
-        (rc = get_bounded(c, pl, "planner", "deviation_kw", 0, true, 0,
-                          &cfg->planner.has_deviation, &cfg->planner.deviation_kw)) != 0 ||
+        (rc = get_bounded(c, pl, "planner", "deviation_kw", 0, true, 0, &cfg->planner.has_deviation,
+                          &cfg->planner.deviation_kw)) != 0 ||
         (rc = get_bounded(c, pl, "planner", "carbon_price_per_kg", 0, false, 0, NULL,
                           &cfg->planner.carbon_price_per_kg)) != 0 ||
-        (rc = get_enum(c, pl, "planner", "battery_final_soc", final_soc,
-                       GRIDEMS_FINAL_SOC_INITIAL, &fs)) != 0 ||
+        (rc = get_enum(c, pl, "planner", "battery_final_soc", final_soc, GRIDEMS_FINAL_SOC_INITIAL,
+                       &fs)) != 0 ||
         (rc = get_object(c, pl, "planner", "penalties", &pen)) != 0) {
         return rc;
     }
@@ -914,8 +909,8 @@ static int read_planner(ctx_t *c, const cJSON *root, gridems_service_config_t *c
                           NULL, &cfg->planner.unmet_flexible_per_kwh)) != 0 ||
         (rc = get_bounded(c, pen, "planner.penalties", "unserved_load_per_kwh", 0, true, 10000,
                           NULL, &cfg->planner.unserved_load_per_kwh)) != 0 ||
-        (rc = get_bounded(c, pen, "planner.penalties", "final_soc_shortfall_per_kwh", 0, true,
-                          1000, NULL, &cfg->planner.final_soc_shortfall_per_kwh)) != 0) {
+        (rc = get_bounded(c, pen, "planner.penalties", "final_soc_shortfall_per_kwh", 0, true, 1000,
+                          NULL, &cfg->planner.final_soc_shortfall_per_kwh)) != 0) {
         return rc;
     }
     return 0;
@@ -957,8 +952,9 @@ static int read_clock(ctx_t *c, const cJSON *root, gridems_service_config_t *cfg
         return 0;
     }
     if (start == NULL) {
-        return fail(c, "clock.start", "required when clock.mode is \"simulated\" (an ISO time "
-                                      "with offset, e.g. \"2026-05-11T00:00:00+09:00\")");
+        return fail(c, "clock.start",
+                    "required when clock.mode is \"simulated\" (an ISO time "
+                    "with offset, e.g. \"2026-05-11T00:00:00+09:00\")");
     }
     char why[160] = "";
     if (gridems_time_parse_iso(start, &cfg->clock.start_ms, NULL, why, sizeof why) != 0) {
@@ -1001,8 +997,8 @@ static int read_plugin(ctx_t *c, const cJSON *item, int index, gridems_service_c
     }
     for (int j = 0; j < index; j++) {
         if (strcmp(cfg->plugins[j].name, name) == 0) {
-            return fail(c, key_path, "duplicate instance name \"%s\" (also plugins[%d].name)",
-                        name, j);
+            return fail(c, key_path, "duplicate instance name \"%s\" (also plugins[%d].name)", name,
+                        j);
         }
     }
     if ((rc = get_string(c, item, path, "plugin", &plugin)) != 0 ||
@@ -1015,8 +1011,9 @@ static int read_plugin(ctx_t *c, const cJSON *item, int index, gridems_service_c
         return fail(c, key_path, "must be 1 to 63 characters of [a-z0-9_], got \"%.80s\"", plugin);
     }
     if (plugin == NULL && so == NULL) {
-        return fail(c, path, "give \"plugin\" (a plugin name such as \"battery_sim\") or \"path\" "
-                             "(a shared object file)");
+        return fail(c, path,
+                    "give \"plugin\" (a plugin name such as \"battery_sim\") or \"path\" "
+                    "(a shared object file)");
     }
     gridems_service_plugin_t *p = &cfg->plugins[index];
     p->instance = item;

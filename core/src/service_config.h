@@ -58,7 +58,8 @@ typedef struct gridems_service_plugin_s {
     char *path;   /* the shared object: "path" if given, else <plugin_dir>/gridems_<plugin>.so */
     bool explicit_path; /* true when "path" was given */
     /* The whole instance object ({"plugin","name","path","options"}) inside the config's cJSON
-     * tree: pass it to gridems__plugin_load(). Borrowed from the config; valid until it is freed. */
+     * tree: pass it to gridems__plugin_load(). Borrowed from the config; valid until it is freed.
+     */
     const cJSON *instance;
     const cJSON *options; /* its "options" object inside instance, or NULL when absent */
 } gridems_service_plugin_t;
@@ -70,15 +71,15 @@ typedef struct gridems_service_plugin_s {
  */
 typedef struct gridems_service_config_s {
     struct {
-        char *id;                 /* [A-Za-z0-9_-]{1,64} */
-        int utc_offset_min;       /* minutes east of UTC, from "+HH:MM" */
-        char *currency;           /* three upper-case letters (ISO 4217) */
-        double import_limit_kw;   /* > 0 */
-        double export_limit_kw;   /* >= 0 */
+        char *id;                    /* [A-Za-z0-9_-]{1,64} */
+        int utc_offset_min;          /* minutes east of UTC, from "+HH:MM" */
+        char *currency;              /* three upper-case letters (ISO 4217) */
+        double import_limit_kw;      /* > 0 */
+        double export_limit_kw;      /* >= 0 */
         double demand_charge_per_kw; /* >= 0 */
         gridems_billing_period_t billing_period;
-        bool has_compute_limit;   /* false: no limit */
-        double compute_limit_kw;  /* > 0 when has_compute_limit */
+        bool has_compute_limit;  /* false: no limit */
+        double compute_limit_kw; /* > 0 when has_compute_limit */
     } site;
     struct {
         char *uri;
@@ -103,14 +104,14 @@ typedef struct gridems_service_config_s {
         } topics;
     } mqtt;
     struct {
-        int step_minutes;        /* divides 60, or a multiple of 60 dividing 1440 */
-        int horizon_steps;       /* 1..100000 */
-        int replan_seconds;      /* 1..604800 */
-        int debounce_ms;         /* 0..60000 */
-        int solve_time_limit_ms; /* 1..3600000 */
-        bool has_deviation;      /* false: no deviation trigger */
-        double deviation_kw;     /* > 0 when has_deviation */
-        double carbon_price_per_kg; /* >= 0 */
+        int step_minutes;                   /* divides 60, or a multiple of 60 dividing 1440 */
+        int horizon_steps;                  /* 1..100000 */
+        int replan_seconds;                 /* 1..604800 */
+        int debounce_ms;                    /* 0..60000 */
+        int solve_time_limit_ms;            /* 1..3600000 */
+        bool has_deviation;                 /* false: no deviation trigger */
+        double deviation_kw;                /* > 0 when has_deviation */
+        double carbon_price_per_kg;         /* >= 0 */
         double unmet_flexible_per_kwh;      /* > 0 */
         double unserved_load_per_kwh;       /* > 0 */
         double final_soc_shortfall_per_kwh; /* > 0 */

@@ -26,8 +26,8 @@ typedef struct reader_s {
 
 /* ---- ## Small helpers ---- */
 
-__attribute__((format(printf, 4, 5))) static int fail(const reader_t *r, int code,
-                                                      const char *path, const char *fmt, ...)
+__attribute__((format(printf, 4, 5))) static int fail(const reader_t *r, int code, const char *path,
+                                                      const char *fmt, ...)
 {
     if (r->err != NULL && r->errlen > 0) {
         char msg[384];
@@ -204,8 +204,8 @@ int gridems_state_save(const char *dir, const gridems_state_t *st, char *err, si
     /* The service may start on a fresh machine: create the directory itself (not its parents;
      * a missing parent more likely means a wrong path than a fresh install). */
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-        rc = fail(&r, GRIDEMS_EIO, NULL, "cannot create the directory %s: %s", dir,
-                  strerror(errno));
+        rc =
+            fail(&r, GRIDEMS_EIO, NULL, "cannot create the directory %s: %s", dir, strerror(errno));
     }
     char *text = rc == 0 ? gridems_state_to_json(st) : NULL;
     if (rc == 0 && text == NULL) {
@@ -251,14 +251,13 @@ static int check_keys(const reader_t *r, const cJSON *obj, const char *path,
 
 static int want_object(const reader_t *r, const cJSON *v, const char *path)
 {
-    return cJSON_IsObject(v) ? 0
-                             : fail(r, GRIDEMS_EINVAL, path, "must be an object, got %s",
-                                    type_name(v));
+    return cJSON_IsObject(v)
+               ? 0
+               : fail(r, GRIDEMS_EINVAL, path, "must be an object, got %s", type_name(v));
 }
 
 /* A finite number >= 0 (and <= max). */
-static int read_nonneg(const reader_t *r, const cJSON *v, const char *path, double max,
-                       double *out)
+static int read_nonneg(const reader_t *r, const cJSON *v, const char *path, double max, double *out)
 {
     if (!cJSON_IsNumber(v)) {
         return fail(r, GRIDEMS_EINVAL, path, "must be a number >= 0, got %s", type_name(v));
@@ -271,17 +270,16 @@ static int read_nonneg(const reader_t *r, const cJSON *v, const char *path, doub
     return 0;
 }
 
-static int read_id(const reader_t *r, const cJSON *v, const char *path, uint64_t lo,
-                   uint64_t *out)
+static int read_id(const reader_t *r, const cJSON *v, const char *path, uint64_t lo, uint64_t *out)
 {
     if (!cJSON_IsNumber(v)) {
         return fail(r, GRIDEMS_EINVAL, path, "must be an integer, got %s", type_name(v));
     }
     double d = v->valuedouble;
     if (!isfinite(d) || d != floor(d) || d < (double)lo || d > (double)GRIDEMS_STATE_MAX_PLAN_ID) {
-        return fail(r, GRIDEMS_EINVAL, path, "must be an integer in %" PRIu64 "..%" PRIu64
-                                             ", got %g",
-                    lo, GRIDEMS_STATE_MAX_PLAN_ID, d);
+        return fail(r, GRIDEMS_EINVAL, path,
+                    "must be an integer in %" PRIu64 "..%" PRIu64 ", got %g", lo,
+                    GRIDEMS_STATE_MAX_PLAN_ID, d);
     }
     *out = (uint64_t)d;
     return 0;
@@ -340,8 +338,8 @@ static int read_jobs(const reader_t *r, const cJSON *jobs, gridems_state_t *st)
     }
     int n = cJSON_GetArraySize(jobs);
     if (n > GRIDEMS_STATE_MAX_JOBS) {
-        return fail(r, GRIDEMS_EINVAL, "jobs", "at most %d entries, got %d",
-                    GRIDEMS_STATE_MAX_JOBS, n);
+        return fail(r, GRIDEMS_EINVAL, "jobs", "at most %d entries, got %d", GRIDEMS_STATE_MAX_JOBS,
+                    n);
     }
     if (n == 0) {
         return 0;
@@ -371,8 +369,8 @@ static int read_jobs(const reader_t *r, const cJSON *jobs, gridems_state_t *st)
                         GRIDEMS_STATE_MAX_ID_BYTES);
         }
         snprintf(field, sizeof field, "%s.delivered_kwh", path);
-        if ((rc = read_nonneg(r, cJSON_GetObjectItemCaseSensitive(it, "delivered_kwh"), field,
-                              1e15, &j->delivered_kwh)) != 0) {
+        if ((rc = read_nonneg(r, cJSON_GetObjectItemCaseSensitive(it, "delivered_kwh"), field, 1e15,
+                              &j->delivered_kwh)) != 0) {
             return rc;
         }
         snprintf(field, sizeof field, "%s.deadline", path);
@@ -416,8 +414,8 @@ static int read_plan(const reader_t *r, const cJSON *plan, gridems_state_t *st)
     if (rc != 0 || (rc = check_keys(r, plan, "last_plan", keys)) != 0 ||
         (rc = read_id(r, cJSON_GetObjectItemCaseSensitive(plan, "id"), "last_plan.id", 1,
                       &st->plan_id)) != 0 ||
-        (rc = read_time(r, cJSON_GetObjectItemCaseSensitive(plan, "created"),
-                        "last_plan.created", &st->plan_created_ms)) != 0) {
+        (rc = read_time(r, cJSON_GetObjectItemCaseSensitive(plan, "created"), "last_plan.created",
+                        &st->plan_created_ms)) != 0) {
         return rc;
     }
     const cJSON *sched = cJSON_GetObjectItemCaseSensitive(plan, "schedule");
@@ -449,8 +447,8 @@ static int read_plan(const reader_t *r, const cJSON *plan, gridems_state_t *st)
 
 static int read_root(const reader_t *r, const cJSON *root, gridems_state_t *st)
 {
-    static const char *const keys[] = {"version", "next_plan_id", "peak", "jobs", "last_plan",
-                                       NULL};
+    static const char *const keys[] = {"version", "next_plan_id", "peak",
+                                       "jobs",    "last_plan",    NULL};
     if (!cJSON_IsObject(root)) {
         return fail(r, GRIDEMS_EINVAL, NULL, "the top level must be an object, got %s",
                     type_name(root));
@@ -462,8 +460,8 @@ static int read_root(const reader_t *r, const cJSON *root, gridems_state_t *st)
     }
     if (version->valuedouble != GRIDEMS_STATE_VERSION) {
         return fail(r, GRIDEMS_EINVAL, "version",
-                    "unsupported version %g (this program reads version %d)",
-                    version->valuedouble, GRIDEMS_STATE_VERSION);
+                    "unsupported version %g (this program reads version %d)", version->valuedouble,
+                    GRIDEMS_STATE_VERSION);
     }
     int rc = check_keys(r, root, "", keys);
     if (rc != 0 || (rc = read_id(r, cJSON_GetObjectItemCaseSensitive(root, "next_plan_id"),
@@ -508,8 +506,7 @@ int gridems_state_parse(const char *text, size_t len, const char *name, gridems_
         char ch = text[at];
         if (ch != ' ' && ch != '\t' && ch != '\n' && ch != '\r') {
             cJSON_Delete(root);
-            return fail(&r, GRIDEMS_EPARSE, NULL, "unexpected data after the JSON at byte %zu",
-                        at);
+            return fail(&r, GRIDEMS_EPARSE, NULL, "unexpected data after the JSON at byte %zu", at);
         }
     }
     int rc = read_root(&r, root, st);
@@ -562,10 +559,10 @@ static void civil_from_days(int64_t days, int *year, int *month, int *day)
 {
     int64_t z = days + 719468; /* days since 0000-03-01 */
     int64_t era = gridems_time_floor_div(z, 146097);
-    int64_t doe = z - era * 146097;                                     /* 0..146096 */
+    int64_t doe = z - era * 146097;                                      /* 0..146096 */
     int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365; /* 0..399 */
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);              /* 0..365 */
-    int64_t mp = (5 * doy + 2) / 153;                                   /* 0 = March */
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);               /* 0..365 */
+    int64_t mp = (5 * doy + 2) / 153;                                    /* 0 = March */
     *day = (int)(doy - (153 * mp + 2) / 5 + 1);
     *month = (int)(mp < 10 ? mp + 3 : mp - 9);
     *year = (int)(yoe + era * 400 + (*month <= 2 ? 1 : 0));

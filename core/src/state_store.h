@@ -73,7 +73,7 @@ typedef struct gridems_state_s {
     int cap_jobs;
 
     bool has_plan;
-    char *plan_json;  /* owned, NUL-terminated, plan_len bytes */
+    char *plan_json; /* owned, NUL-terminated, plan_len bytes */
     size_t plan_len;
     uint64_t plan_id;
     int64_t plan_created_ms;

@@ -175,8 +175,7 @@ START_TEST(full_config_reads_every_value)
     ck_assert_ptr_nonnull(p[0].options);
     ck_assert(cJSON_GetObjectItemCaseSensitive(p[0].options, "capacity_kwh")->valuedouble == 100);
     /* The instance object is what gridems__plugin_load() takes: the whole entry. */
-    ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(p[0].instance, "name")->valuestring,
-                     "bess1");
+    ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(p[0].instance, "name")->valuestring, "bess1");
     ck_assert_ptr_eq(cJSON_GetObjectItemCaseSensitive(p[0].instance, "options"), p[0].options);
     ck_assert_ptr_null(p[1].plugin);
     ck_assert_str_eq(p[1].path, "/opt/vendor/gridems_battery_x.so");
@@ -184,8 +183,7 @@ START_TEST(full_config_reads_every_value)
     ck_assert_ptr_null(p[1].options);
     ck_assert_str_eq(p[2].path, "./m.so");
     ck_assert_str_eq(gridems_service_config_billing_name(cfg.site.billing_period), "day");
-    ck_assert_str_eq(gridems_service_config_final_soc_name(cfg.planner.battery_final_soc),
-                     "none");
+    ck_assert_str_eq(gridems_service_config_final_soc_name(cfg.planner.battery_final_soc), "none");
     gridems_service_config_free(&cfg);
 }
 END_TEST
@@ -193,8 +191,8 @@ END_TEST
 START_TEST(accepted_edge_values)
 {
     /* Every legal step length, and the bounds of each integer range. */
-    static const int steps[] = {1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30, 60, 120, 180, 240, 360,
-                                480, 720, 1440};
+    static const int steps[] = {1,  2,  3,   4,   5,   6,   10,  12,  15,  20,
+                                30, 60, 120, 180, 240, 360, 480, 720, 1440};
     for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
         char json[512];
         snprintf(json, sizeof json, "{" BASE ",\"planner\":{\"step_minutes\":%d}}", steps[i]);
@@ -232,7 +230,10 @@ typedef struct bad_case_s {
     const char *want; /* must appear in the message */
 } bad_case_t;
 
-#define BAD(body, want) {"{" body "}", GRIDEMS_ECONFIG, want}
+#define BAD(body, want)                                                                            \
+    {                                                                                              \
+        "{" body "}", GRIDEMS_ECONFIG, want                                                        \
+    }
 
 static const bad_case_t bad_cases[] = {
     /* planner */
@@ -271,8 +272,8 @@ static const bad_case_t bad_cases[] = {
     BAD("\"site\":{}," MQTT "," DIR, "site.id: required"),
     BAD("\"site\":{\"id\":\"bad id\"}," MQTT "," DIR,
         "site.id: must be 1 to 64 characters of [A-Za-z0-9_-]"),
-    BAD("\"site\":{\"id\":\"a123456789b123456789c123456789d123456789e123456789f123456789g1234\"},"
-        MQTT "," DIR,
+    BAD("\"site\":{\"id\":\"a123456789b123456789c123456789d123456789e123456789f123456789g1234\"}"
+        "," MQTT "," DIR,
         "site.id: must be 1 to 64"),
     BAD("\"site\":{\"id\":\"\"}," MQTT "," DIR, "site.id: must not be empty"),
     BAD("\"site\":{\"id\":\"s\",\"utc_offset\":\"+9\"}," MQTT "," DIR,
@@ -342,8 +343,7 @@ static const bad_case_t bad_cases[] = {
         "clock.start: missing UTC offset"),
     BAD(BASE ",\"clock\":{\"mode\":\"simulated\",\"start\":\"2026-05-11T00:00:00Z\",\"speed\":0}",
         "clock.speed: must be a number > 0 and <= 1e+06, got 0"),
-    BAD(BASE
-        ",\"clock\":{\"mode\":\"simulated\",\"start\":\"2026-05-11T00:00:00Z\",\"speed\":2e6}",
+    BAD(BASE ",\"clock\":{\"mode\":\"simulated\",\"start\":\"2026-05-11T00:00:00Z\",\"speed\":2e6}",
         "clock.speed: must be a number > 0 and <= 1e+06"),
     BAD(BASE ",\"clock\":{\"start\":\"2026-05-11T00:00:00Z\"}",
         "clock.start: only allowed with clock.mode \"simulated\""),
@@ -389,7 +389,7 @@ static const bad_case_t bad_cases[] = {
     BAD("\"site\":\"s1\"," MQTT "," DIR, "site: must be an object, got string"),
     BAD(SITE ",\"mqtt\":{\"uri\":true}," DIR, "mqtt.uri: must be a string, got boolean"),
     BAD(BASE ",\"clock\":{\"mode\":\"simulated\",\"start\":\"2026-05-11T00:00:00Z\","
-        "\"speed\":\"fast\"}",
+             "\"speed\":\"fast\"}",
         "clock.speed: must be a number, got string"),
     {"[1,2]", GRIDEMS_ECONFIG, "config: the top level must be an object, got array"},
     /* not JSON */
@@ -502,16 +502,54 @@ END_TEST
 START_TEST(readme_documents_every_key)
 {
     /* Each key the parser accepts appears in config/README.md as `key`. */
-    static const char *const keys[] = {
-        "id", "utc_offset", "currency", "import_limit_kw", "export_limit_kw",
-        "demand_charge_per_kw", "billing_period", "compute_limit_kw", "uri", "client_id",
-        "topic_prefix", "keepalive_s", "username", "password", "tls", "ca_file", "cert_file",
-        "key_file", "verify", "topics", "price", "price_export", "carbon", "event", "cmd",
-        "step_minutes", "horizon_steps", "replan_seconds", "debounce_ms", "solve_time_limit_ms",
-        "deviation_kw", "carbon_price_per_kg", "penalties", "unmet_flexible_per_kwh",
-        "unserved_load_per_kwh", "final_soc_shortfall_per_kwh", "battery_final_soc", "mode",
-        "start", "speed", "state_dir", "log_level", "plugin_dir", "plugins", "plugin", "name",
-        "path", "options"};
+    static const char *const keys[] = {"id",
+                                       "utc_offset",
+                                       "currency",
+                                       "import_limit_kw",
+                                       "export_limit_kw",
+                                       "demand_charge_per_kw",
+                                       "billing_period",
+                                       "compute_limit_kw",
+                                       "uri",
+                                       "client_id",
+                                       "topic_prefix",
+                                       "keepalive_s",
+                                       "username",
+                                       "password",
+                                       "tls",
+                                       "ca_file",
+                                       "cert_file",
+                                       "key_file",
+                                       "verify",
+                                       "topics",
+                                       "price",
+                                       "price_export",
+                                       "carbon",
+                                       "event",
+                                       "cmd",
+                                       "step_minutes",
+                                       "horizon_steps",
+                                       "replan_seconds",
+                                       "debounce_ms",
+                                       "solve_time_limit_ms",
+                                       "deviation_kw",
+                                       "carbon_price_per_kg",
+                                       "penalties",
+                                       "unmet_flexible_per_kwh",
+                                       "unserved_load_per_kwh",
+                                       "final_soc_shortfall_per_kwh",
+                                       "battery_final_soc",
+                                       "mode",
+                                       "start",
+                                       "speed",
+                                       "state_dir",
+                                       "log_level",
+                                       "plugin_dir",
+                                       "plugins",
+                                       "plugin",
+                                       "name",
+                                       "path",
+                                       "options"};
     char *text = test_read_file(GRIDEMS_TEST_SOURCE_DIR "/config/README.md", NULL);
     ck_assert_ptr_nonnull(text);
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {

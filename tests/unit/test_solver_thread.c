@@ -353,8 +353,8 @@ START_TEST(time_limit_and_new_options)
     fixture_init(&f, &opts);
     ck_assert_int_eq(gridems_solver_submit(f.solver, 1, make_scenario(1000, 3, 0.0), 0), 0);
     ck_assert(wait_count(&f, &f.n_seen, 1, 60000));
-    ck_assert_msg(f.seen[0].rc == GRIDEMS_ETIMEDOUT, "rc %s: %s",
-                  gridems_err_name(f.seen[0].rc), f.seen[0].err);
+    ck_assert_msg(f.seen[0].rc == GRIDEMS_ETIMEDOUT, "rc %s: %s", gridems_err_name(f.seen[0].rc),
+                  f.seen[0].err);
     /* Lift the limit: the next job is solved (by a new optimizer, cold). */
     opts.time_limit_ms = 0;
     ck_assert_int_eq(gridems_solver_set_options(f.solver, &opts), 0);

@@ -136,8 +136,7 @@ START_TEST(save_is_atomic_and_leaves_no_temp_file)
     gridems_state_t st;
     fill(&st);
     for (int i = 0; i < 5; i++) {
-        ck_assert_int_eq(gridems_state_set_job(&st, "train-17", i, iso("2026-05-11T18:00:00Z")),
-                         0);
+        ck_assert_int_eq(gridems_state_set_job(&st, "train-17", i, iso("2026-05-11T18:00:00Z")), 0);
         ck_assert_int_eq(gridems_state_save(dir, &st, NULL, 0), 0);
         list_dir(dir, names, sizeof names);
         ck_assert_str_eq(names, "state.json");
@@ -201,7 +200,9 @@ static const corrupt_t corrupt_cases[] = {
     {"", GRIDEMS_EPARSE, "empty file"},
     {"{\"version\":1,\"next_plan_id\":1,\"jobs\":[{\"id\":\"a\",\"deliv", GRIDEMS_EPARSE,
      "not valid JSON"},
-    {"\x7f" "ELF garbage", GRIDEMS_EPARSE, "not valid JSON"},
+    {"\x7f"
+     "ELF garbage",
+     GRIDEMS_EPARSE, "not valid JSON"},
     {"{\"version\":1,\"next_plan_id\":1} trailing", GRIDEMS_EPARSE, "unexpected data after"},
     {"[1]", GRIDEMS_EINVAL, "the top level must be an object, got array"},
     {"{\"next_plan_id\":1}", GRIDEMS_EINVAL, "version: must be a number, got nothing"},
@@ -233,8 +234,8 @@ static const corrupt_t corrupt_cases[] = {
      "jobs[0].deadline:"},
     {JOB("{\"id\":\"b\",\"delivered_kwh\":1,\"deadline\":5}"), GRIDEMS_EINVAL,
      "jobs[0].deadline: must be an ISO time string, got number"},
-    {JOB("{\"id\":\"\",\"delivered_kwh\":1,\"deadline\":\"2026-05-11T00:00:00Z\"}"),
-     GRIDEMS_EINVAL, "jobs[0].id: must be 1 to 256 bytes long"},
+    {JOB("{\"id\":\"\",\"delivered_kwh\":1,\"deadline\":\"2026-05-11T00:00:00Z\"}"), GRIDEMS_EINVAL,
+     "jobs[0].id: must be 1 to 256 bytes long"},
     {JOB("{\"id\":3,\"delivered_kwh\":1,\"deadline\":\"2026-05-11T00:00:00Z\"}"), GRIDEMS_EINVAL,
      "jobs[0].id: must be a string, got number"},
     {JOB("{\"id\":\"b\",\"delivered_kwh\":1,\"deadline\":\"2026-05-11T00:00:00Z\",\"x\":1}"),
@@ -419,22 +420,21 @@ START_TEST(billing_period_keys)
     int64_t start = 0, end = 0;
     /* 15:30Z on 31 May is 00:30 on 1 June in Japan. */
     int64_t t = iso("2026-05-31T15:30:00Z");
-    ck_assert_int_eq(gridems_state_billing_period(t, GRIDEMS_BILLING_MONTH, 540, key, sizeof key,
-                                                  &start, &end),
-                     0);
+    ck_assert_int_eq(
+        gridems_state_billing_period(t, GRIDEMS_BILLING_MONTH, 540, key, sizeof key, &start, &end),
+        0);
     ck_assert_str_eq(key, "month:2026-06");
     ck_assert_int_eq(start, iso("2026-06-01T00:00:00+09:00"));
     ck_assert_int_eq(end, iso("2026-07-01T00:00:00+09:00"));
-    ck_assert_int_eq(gridems_state_billing_period(t, GRIDEMS_BILLING_DAY, 540, key, sizeof key,
-                                                  &start, &end),
-                     0);
+    ck_assert_int_eq(
+        gridems_state_billing_period(t, GRIDEMS_BILLING_DAY, 540, key, sizeof key, &start, &end),
+        0);
     ck_assert_str_eq(key, "day:2026-06-01");
     ck_assert_int_eq(start, iso("2026-06-01T00:00:00+09:00"));
     ck_assert_int_eq(end, iso("2026-06-02T00:00:00+09:00"));
     /* In UTC it is still May. */
-    ck_assert_int_eq(gridems_state_billing_period(t, GRIDEMS_BILLING_MONTH, 0, key, sizeof key,
-                                                  NULL, NULL),
-                     0);
+    ck_assert_int_eq(
+        gridems_state_billing_period(t, GRIDEMS_BILLING_MONTH, 0, key, sizeof key, NULL, NULL), 0);
     ck_assert_str_eq(key, "month:2026-05");
     /* A negative offset, across a year end. */
     ck_assert_int_eq(gridems_state_billing_period(iso("2027-01-01T03:00:00Z"),
@@ -446,27 +446,26 @@ START_TEST(billing_period_keys)
     ck_assert_int_eq(end, iso("2027-01-01T00:00:00-05:00"));
     /* A leap day; the exact start of a day belongs to it. */
     ck_assert_int_eq(gridems_state_billing_period(iso("2024-02-29T00:00:00+05:30"),
-                                                  GRIDEMS_BILLING_DAY, 330, key, sizeof key,
-                                                  &start, NULL),
+                                                  GRIDEMS_BILLING_DAY, 330, key, sizeof key, &start,
+                                                  NULL),
                      0);
     ck_assert_str_eq(key, "day:2024-02-29");
     ck_assert_int_eq(start, iso("2024-02-29T00:00:00+05:30"));
     /* Before the epoch. */
-    ck_assert_int_eq(gridems_state_billing_period(iso("1969-12-31T23:59:59Z"),
-                                                  GRIDEMS_BILLING_DAY, 0, key, sizeof key, NULL,
-                                                  NULL),
+    ck_assert_int_eq(gridems_state_billing_period(iso("1969-12-31T23:59:59Z"), GRIDEMS_BILLING_DAY,
+                                                  0, key, sizeof key, NULL, NULL),
                      0);
     ck_assert_str_eq(key, "day:1969-12-31");
-    ck_assert_int_eq(gridems_state_billing_period(t, GRIDEMS_BILLING_NONE, 540, key, sizeof key,
-                                                  &start, &end),
-                     0);
+    ck_assert_int_eq(
+        gridems_state_billing_period(t, GRIDEMS_BILLING_NONE, 540, key, sizeof key, &start, &end),
+        0);
     ck_assert_str_eq(key, "all");
     ck_assert_int_eq(start, INT64_MIN);
     ck_assert_int_eq(end, INT64_MAX);
     /* Bad input. */
-    ck_assert_int_eq(gridems_state_billing_period(t, GRIDEMS_BILLING_MONTH, 2000, key, sizeof key,
-                                                  NULL, NULL),
-                     GRIDEMS_EINVAL);
+    ck_assert_int_eq(
+        gridems_state_billing_period(t, GRIDEMS_BILLING_MONTH, 2000, key, sizeof key, NULL, NULL),
+        GRIDEMS_EINVAL);
     ck_assert_int_eq(gridems_state_billing_period(t, (gridems_billing_period_t)9, 0, key,
                                                   sizeof key, NULL, NULL),
                      GRIDEMS_EINVAL);
