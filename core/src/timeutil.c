@@ -303,11 +303,11 @@ int gridems_time_format_iso(int64_t ms, int offset_min, char *buf, size_t buflen
     int s = (int)((in_day / 1000) % 60);
     int frac = (int)(in_day % 1000);
 
-    char fracbuf[8] = "";
+    char fracbuf[16] = ""; /* sized for any int, so the compiler can prove no truncation */
     if (frac != 0) {
         snprintf(fracbuf, sizeof fracbuf, ".%03d", frac);
     }
-    char offbuf[8] = "Z";
+    char offbuf[32] = "Z";
     if (offset_min != 0) {
         int a = offset_min < 0 ? -offset_min : offset_min;
         snprintf(offbuf, sizeof offbuf, "%c%02d:%02d", offset_min < 0 ? '-' : '+', a / 60, a % 60);

@@ -74,18 +74,19 @@ START_TEST(two_step_arbitrage_with_losses)
 }
 END_TEST
 
-static const char *const demand_case =
-    "{\"version\":1,\"step_minutes\":60,\"prices\":{\"import_per_kwh\":[10,10]},"
-    "\"site\":{\"base_load_kw\":[100,100],\"demand_charge_per_kw\":5%s},"
-    "\"batteries\":[{\"id\":\"b\",\"capacity_kwh\":50,\"soc_kwh\":50,\"final_soc_min_kwh\":0,"
-    "\"charge_max_kw\":50,\"discharge_max_kw\":50}]}";
+/* The demand-charge case; %s is where peak_so_far_kw goes. */
+#define DEMAND_CASE                                                                                \
+    "{\"version\":1,\"step_minutes\":60,\"prices\":{\"import_per_kwh\":[10,10]},"                 \
+    "\"site\":{\"base_load_kw\":[100,100],\"demand_charge_per_kw\":5%s},"                          \
+    "\"batteries\":[{\"id\":\"b\",\"capacity_kwh\":50,\"soc_kwh\":50,\"final_soc_min_kwh\":0,"   \
+    "\"charge_max_kw\":50,\"discharge_max_kw\":50}]}"
 
 START_TEST(demand_charge_without_history)
 {
     /* Energy costs the same whenever the battery's 50 kWh go out, so it halves them to flatten
      * the peak: import 75 and 75, 10 * 150 + 5 * 75 = 1875. */
     char json[1024];
-    snprintf(json, sizeof json, demand_case, "");
+    snprintf(json, sizeof json, DEMAND_CASE, "");
     solved_t r;
     solve_text(json, &r);
     ASSERT_NEAR(r.s.objective, 1875.0);
@@ -102,7 +103,7 @@ START_TEST(demand_charge_with_peak_so_far)
     /* The billing period already peaked at 90 kW: any import up to 90 costs no demand charge,
      * so only the 1500 of energy remains, and the reported peak is the old one. */
     char json[1024];
-    snprintf(json, sizeof json, demand_case, ",\"peak_so_far_kw\":90");
+    snprintf(json, sizeof json, DEMAND_CASE, ",\"peak_so_far_kw\":90");
     solved_t r;
     solve_text(json, &r);
     ASSERT_NEAR(r.s.objective, 1500.0);
