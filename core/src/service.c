@@ -86,11 +86,24 @@ void gridems__service_publish_status(gridems_service_t *svc)
 
 void gridems__service_set_status(gridems_service_t *svc, const char *state, const char *reason)
 {
+    char full[sizeof svc->reason];
+    bool kept_degraded = false;
+    if (svc->load_problem[0] != '\0' && strcmp(reason, svc->load_problem) != 0) {
+        /* Plugin instances that failed to load leave the service degraded however well the rest
+         * goes, and every status says why. */
+        kept_degraded = strcmp(state, "degraded") != 0;
+        snprintf(full, sizeof full, "%s; %s", reason, svc->load_problem);
+        state = "degraded";
+        reason = full;
+    }
     if (strcmp(svc->state_word, state) == 0 && strcmp(svc->reason, reason) == 0) {
         return;
     }
     if (strcmp(state, "degraded") == 0) {
-        gridems_log_warn("status degraded: %s", reason);
+        /* A good plan while degraded by the plugins is no news for the log. */
+        if (!kept_degraded || strcmp(svc->state_word, "degraded") != 0) {
+            gridems_log_warn("status degraded: %s", reason);
+        }
     } else if (strcmp(svc->state_word, state) != 0) {
         gridems_log_notice("status %s: %s", state, reason);
     }
@@ -134,7 +147,7 @@ static void close_handles(gridems_service_t *svc)
     uv_handle_t *handles[] = {(uv_handle_t *)&svc->sig_term,       (uv_handle_t *)&svc->sig_int,
                               (uv_handle_t *)&svc->sig_hup,        (uv_handle_t *)&svc->replan_timer,
                               (uv_handle_t *)&svc->debounce_timer, (uv_handle_t *)&svc->control_timer,
-                              (uv_handle_t *)&svc->shutdown_timer};
+                              (uv_handle_t *)&svc->shutdown_timer, (uv_handle_t *)&svc->step_timer};
     for (size_t i = 0; i < sizeof handles / sizeof handles[0]; i++) {
         /* A handle's data is set when it is initialised (start-up may have failed before). */
         if (handles[i]->data != NULL && !uv_is_closing(handles[i])) {
@@ -209,6 +222,7 @@ static void begin_shutdown(gridems_service_t *svc, const char *why)
         uv_timer_stop(&svc->replan_timer);
         uv_timer_stop(&svc->debounce_timer);
         uv_timer_stop(&svc->control_timer);
+        uv_timer_stop(&svc->step_timer);
         uv_signal_stop(&svc->sig_hup);
         uv_timer_start(&svc->shutdown_timer, on_shutdown_watchdog, SHUTDOWN_LIMIT_MS, 0);
         uv_unref((uv_handle_t *)&svc->shutdown_timer);
@@ -395,6 +409,7 @@ static void load_plugins(gridems_service_t *svc)
     gridems__host_init(&svc->host, &svc->loop, &services);
     svc->host_ready = true;
     int loaded = 0;
+    char failed[160] = ""; /* the names of the instances that failed */
     for (int i = 0; i < svc->cfg.n_plugins; i++) {
         gridems_plugin_t *inst = NULL;
         char err[512] = "";
@@ -402,14 +417,19 @@ static void load_plugins(gridems_service_t *svc)
         if (gridems__plugin_load(&svc->host, svc->cfg.plugins[i].instance, svc->cfg.plugin_dir,
                                  &inst, err, sizeof err) == 0) {
             loaded++;
+        } else {
+            size_t used = strlen(failed);
+            snprintf(failed + used, sizeof failed - used, "%s%s", used > 0 ? ", " : "",
+                     svc->cfg.plugins[i].name);
         }
     }
     gridems_log_info("%d of %d plugin instances loaded", loaded, svc->cfg.n_plugins);
     if (loaded < svc->cfg.n_plugins) {
-        char reason[128];
-        snprintf(reason, sizeof reason, "%d of %d plugin instances failed to load",
-                 svc->cfg.n_plugins - loaded, svc->cfg.n_plugins);
-        gridems__service_set_status(svc, "degraded", reason);
+        /* Kept in every status from now on (gridems__service_set_status). */
+        snprintf(svc->load_problem, sizeof svc->load_problem,
+                 "%d of %d plugin instances failed to load (%s)", svc->cfg.n_plugins - loaded,
+                 svc->cfg.n_plugins, failed);
+        gridems__service_set_status(svc, "degraded", svc->load_problem);
     }
 }
 
@@ -474,8 +494,8 @@ static int start(gridems_service_t *svc)
     uv_signal_start(&svc->sig_int, on_stop_signal, SIGINT);
     uv_signal_start(&svc->sig_hup, on_hup, SIGHUP);
     uv_timer_t *timers[] = {&svc->replan_timer, &svc->debounce_timer, &svc->control_timer,
-                            &svc->shutdown_timer};
-    for (int i = 0; i < 4; i++) {
+                            &svc->shutdown_timer, &svc->step_timer};
+    for (int i = 0; i < 5; i++) {
         uv_timer_init(&svc->loop, timers[i]);
         init_handle(svc, (uv_handle_t *)timers[i]);
     }

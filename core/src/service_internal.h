@@ -79,6 +79,7 @@ typedef struct gridems_service_s {
     uv_timer_t debounce_timer; /* a requested re-plan, debounced */
     uv_timer_t control_timer;  /* control tick: readings, staleness, set-points, P/state */
     uv_timer_t shutdown_timer; /* bounds the shutdown */
+    uv_timer_t step_timer;     /* the next plan step's start: its set-points go out then */
     int open_handles;
 
     gridems_mqtt_t *mqtt;
@@ -109,10 +110,15 @@ typedef struct gridems_service_s {
     int solving_jobs_left_out;
     cJSON *solving_left_out; /* ids of the devices left out of the solve in flight */
     char period[GRIDEMS_STATE_PERIOD_MAX];
+    int64_t setpoints_sent_ms; /* host clock of the last set-point sent to any device */
+    int64_t import_step_ms; /* the step whose import samples are being averaged */
+    double import_sum;
+    int import_samples;
 
     /* Status. */
     const char *state_word; /* "online" or "degraded" */
-    char reason[256];
+    char reason[512];
+    char load_problem[224]; /* plugin instances that failed to load; keeps the status degraded */
     int64_t since_ms;
     service_stats_t stats;
     bool shutting_down;
@@ -138,6 +144,13 @@ void gridems__service_device_id(gridems_service_t *svc, gridems__device_t *dev, 
                                 size_t len);
 uint32_t gridems__service_stale_limit_ms(const gridems_service_t *svc,
                                          const service_device_t *sd);
+/*
+ * Plans finish each flexible job this long before its deadline (one step, at most an hour). A
+ * plan made to the deadline itself puts a job's last kWh in its cheapest last hours with no
+ * slack, and the seconds a device takes to act on each new set-point make it late. Within the
+ * reserve the job is in no plan and dispatch runs what is left at full power.
+ */
+int64_t gridems__service_job_reserve_ms(const gridems_service_t *svc);
 
 /* service_plan.c */
 int gridems__service_plan_init(gridems_service_t *svc);

@@ -49,9 +49,37 @@ void gridems__service_note_import(gridems_service_t *svc, double kw)
     if (!isfinite(kw)) {
         return;
     }
-    update_period(svc, gridems_clock_now_ms(&svc->clock));
-    if (gridems_state_note_import(&svc->state, svc->period, kw) == 1) {
-        save_state(svc); /* a new billing-period peak must survive a crash */
+    /* The billing-period peak is a step's mean import, as the optimizer's peak is (and a
+     * utility's 30-minute demand). One sample can be far above that mean, from meter noise or
+     * from a sum of device readings taken on both sides of a set-point change; a peak raised by
+     * such a sample becomes headroom that every later plan fills. So the samples are averaged
+     * per step, and a step's mean is noted once the step is over. Samples within a twentieth of
+     * a step after set-points went out are left out: the devices report their new power one by
+     * one then. */
+    int64_t now = gridems_clock_now_ms(&svc->clock);
+    int64_t step_ms = (int64_t)svc->cfg.planner.step_minutes * 60000;
+    int64_t step_start;
+    if (gridems_time_align_down(now, step_ms, svc->cfg.site.utc_offset_min, &step_start) != 0) {
+        return;
+    }
+    if (step_start != svc->import_step_ms) {
+        char key[GRIDEMS_STATE_PERIOD_MAX];
+        if (svc->import_samples > 0 &&
+            gridems_state_billing_period(svc->import_step_ms, svc->cfg.site.billing_period,
+                                         svc->cfg.site.utc_offset_min, key, sizeof key, NULL,
+                                         NULL) == 0 &&
+            gridems_state_note_import(&svc->state, key, svc->import_sum / svc->import_samples) ==
+                1) {
+            save_state(svc); /* a new billing-period peak must survive a crash */
+        }
+        svc->import_step_ms = step_start;
+        svc->import_sum = 0.0;
+        svc->import_samples = 0;
+    }
+    update_period(svc, now);
+    if (now - svc->setpoints_sent_ms >= step_ms / 20) {
+        svc->import_sum += kw;
+        svc->import_samples++;
     }
 }
 
@@ -152,8 +180,19 @@ static int add_job(gather_t *g, const gridems_flex_job_t *job, int64_t now)
     if (job->deadline_ms > now) {
         gridems_state_set_job(&g->svc->state, id, delivered, job->deadline_ms);
     }
+    /* Planned to finish a reserve before its deadline (gridems__service_job_reserve_ms). Within
+     * the reserve, or late, it is due in the running step, where dispatch runs it at full power:
+     * the plan must count that load. */
+    int64_t due_ms = job->deadline_ms - gridems__service_job_reserve_ms(g->svc);
+    int64_t step_ms = (int64_t)g->svc->cfg.planner.step_minutes * 60000;
+    int64_t step_start;
+    if (job->earliest_ms <= now &&
+        gridems_time_align_down(now, step_ms, g->svc->cfg.site.utc_offset_min, &step_start) == 0 &&
+        due_ms < step_start + step_ms) {
+        due_ms = step_start + step_ms;
+    }
     g->jobs[g->n_jobs++] = (gridems_planner_job_t){id, remaining, job->power_max_kw,
-                                                   job->earliest_ms, job->deadline_ms};
+                                                   job->earliest_ms, due_ms};
     return 0;
 }
 
@@ -344,11 +383,13 @@ static cJSON *plan_record(gridems_service_t *svc, uint64_t id, const gridems_sce
                               svc->solving_left_out != NULL ? svc->solving_left_out : cJSON_CreateArray());
         svc->solving_left_out = NULL;
         cJSON_AddNumberToObject(inputs, "queue_ms", res->queue_wait_ms);
-        /* The whole scenario, so anyone can re-solve it with `gridems solve`. */
+        /* The whole scenario, so anyone can re-solve it with `gridems solve`. It goes in as raw
+         * text: parsed and printed again, cJSON would write 15 digits wherever they read back
+         * within DBL_EPSILON, and the numbers would no longer be exactly those solved. */
         char *scenario = gridems_scenario_to_json(sc);
-        cJSON *parsed = scenario != NULL ? cJSON_Parse(scenario) : NULL;
-        if (parsed != NULL) {
-            cJSON_AddItemToObject(inputs, "scenario", parsed);
+        if (scenario != NULL) {
+            cJSON_Minify(scenario);
+            cJSON_AddRawToObject(inputs, "scenario", scenario);
         }
         free(scenario);
     }
@@ -371,6 +412,9 @@ static void publish_plan(gridems_service_t *svc, uint64_t id, gridems_solver_res
         return;
     }
     size_t len = strlen(text);
+    /* Persist first: a crash right after the publish must not hand this plan id out again. */
+    gridems_state_set_plan(&svc->state, id, gridems_clock_now_ms(&svc->clock), text, len);
+    save_state(svc);
     char topic[512];
     snprintf(topic, sizeof topic, "%s/schedule", svc->cfg.mqtt.topic_prefix);
     int rc = svc->mqtt != NULL ? gridems_mqtt_publish(svc->mqtt, topic, text, len, 1, 1)
@@ -379,8 +423,6 @@ static void publish_plan(gridems_service_t *svc, uint64_t id, gridems_solver_res
         gridems_log_warn("plan %llu not published (%s); it is kept and applied",
                          (unsigned long long)id, gridems_strerror(rc));
     }
-    gridems_state_set_plan(&svc->state, id, gridems_clock_now_ms(&svc->clock), text, len);
-    save_state(svc);
     cJSON_free(text);
 }
 

@@ -1,0 +1,1071 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * Integration tests of `gridems run`: the real service binary as a child process, a private
+ * mosquitto on a free loopback port, and the simulated device plugins through the real loader.
+ *
+ * Each test owns everything it uses: a broker started from the test body (so the test's own
+ * process can kill and restart it), a temporary directory with the config, the service's log and
+ * its state_dir, and a site id of its own (so its topics are its own). Waits are bounded and
+ * event-driven (a message on a topic, a line in the log, the child's exit); sleeps appear only
+ * inside polling loops. Every test ends by stopping the service with SIGTERM, which must exit 0,
+ * and by scanning the service's log for sanitizer reports: in a -DGRIDEMS_SANITIZE build the
+ * service itself runs sanitized, and any report fails the test.
+ *
+ * The test talks MQTT through mqtt_wire.h, one connection per test that publishes and watches
+ * the service's topics (broker.h's Paho client needs about 2 s per connection while another one
+ * is open in the process; mqtt_wire.h explains).
+ *
+ * When an assertion fails, REQUIRE() prints the service's log, kills the service, stops the
+ * broker and removes the temporary directory before Check ends the test.
+ */
+#include "broker.h"
+#include "mqtt_wire.h"
+#include "service_harness.h"
+#include "test_util.h"
+
+#include <check.h>
+#include <cjson/cJSON.h>
+#include <float.h>
+#include <math.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum {
+    START_TIMEOUT_MS = 15000, /* service start-up until it is connected and reads its devices */
+    PLAN_TIMEOUT_MS = 10000,  /* a trigger until its schedule */
+    STOP_TIMEOUT_MS = 5000,   /* "a few seconds" for SIGTERM */
+    SLICE_MS = 100,           /* waits look at the child this often */
+    PATH_LEN = 1024,          /* the test's own paths */
+    FILE_LEN = PATH_LEN + 64  /* a file inside one of them */
+};
+
+/* Everything one test owns. Check's fork mode runs each test in a process of its own, so one
+ * static context serves every test. */
+typedef struct ctx_s {
+    broker_t broker;
+    test_service_t svc;
+    bool expect_running; /* waits fail at once if the service ends while this is set */
+    char *dir;
+    char cfg_path[PATH_LEN];
+    char log_path[PATH_LEN];
+    char state_dir[PATH_LEN];
+    char site[64];
+    char prefix[128];
+    char t_status[192];
+    char t_schedule[192];
+    char t_state[192];
+    char t_price[192];
+    char t_cmd[192];
+    char t_bess_cmd[192];
+    wire_t *bus; /* the test's own MQTT connection: publishes, and receives what it watches */
+} ctx_t;
+
+static ctx_t ctx;
+
+/* ---- ## Failing with everything cleaned up ---- */
+
+static void release_all(void)
+{
+    test_service_cleanup(&ctx.svc);
+    wire_close(ctx.bus);
+    ctx.bus = NULL;
+    broker_cleanup(&ctx.broker);
+    if (ctx.dir != NULL) {
+        test_remove_tree(ctx.dir);
+        free(ctx.dir);
+        ctx.dir = NULL;
+    }
+}
+
+static void ctx_abort(const char *file, int line, const char *expr, const char *msg)
+{
+    char *log = test_service_log(&ctx.svc);
+    fprintf(stderr, "---- gridems log (%s) ----\n%s---- end of gridems log ----\n", ctx.log_path,
+            log != NULL ? log : "(none)\n");
+    free(log);
+    release_all();
+    ck_abort_msg("%s:%d: %s: %s", file, line, expr, msg);
+}
+
+/* Like ck_assert_msg(), but cleans up first (Check's fork mode skips the rest of the test). */
+#define REQUIRE(cond, ...)                                                                        \
+    do {                                                                                          \
+        if (!(cond)) {                                                                            \
+            char require_msg_[4096];                                                              \
+            snprintf(require_msg_, sizeof require_msg_, __VA_ARGS__);                             \
+            ctx_abort(__FILE__, __LINE__, #cond, require_msg_);                                   \
+        }                                                                                         \
+    } while (0)
+
+/* ---- ## Set-up and tear-down ---- */
+
+static void ctx_init(const char *site)
+{
+    memset(&ctx, 0, sizeof ctx);
+    ctx.dir = test_make_tmpdir(site);
+    snprintf(ctx.cfg_path, sizeof ctx.cfg_path, "%s/gridems.json", ctx.dir);
+    snprintf(ctx.log_path, sizeof ctx.log_path, "%s/gridems.log", ctx.dir);
+    snprintf(ctx.state_dir, sizeof ctx.state_dir, "%s/state", ctx.dir);
+    snprintf(ctx.site, sizeof ctx.site, "%s", site);
+    snprintf(ctx.prefix, sizeof ctx.prefix, "gridems/%s", site);
+    snprintf(ctx.t_status, sizeof ctx.t_status, "%s/status", ctx.prefix);
+    snprintf(ctx.t_schedule, sizeof ctx.t_schedule, "%s/schedule", ctx.prefix);
+    snprintf(ctx.t_state, sizeof ctx.t_state, "%s/state", ctx.prefix);
+    snprintf(ctx.t_price, sizeof ctx.t_price, "%s/in/price", ctx.prefix);
+    snprintf(ctx.t_cmd, sizeof ctx.t_cmd, "%s/cmd", ctx.prefix);
+    snprintf(ctx.t_bess_cmd, sizeof ctx.t_bess_cmd, "%s/dev/bess1/cmd", ctx.prefix);
+    static const char *const plugins[] = {"battery_sim", "meter_sim", "cluster_sim"};
+    for (size_t i = 0; i < sizeof plugins / sizeof plugins[0]; i++) {
+        char so[FILE_LEN];
+        snprintf(so, sizeof so, "%s/gridems_%s.so", GRIDEMS_TEST_PLUGIN_DIR, plugins[i]);
+        REQUIRE(access(so, R_OK) == 0, "%s is missing: build the target gridems_%s", so,
+                plugins[i]);
+    }
+    broker_start(&ctx.broker, site);
+}
+
+static void check_log_clean(void)
+{
+    char *log = test_service_log(&ctx.svc);
+    const char *report = test_sanitizer_report(log);
+    bool clean = report == NULL;
+    char excerpt[1500] = "";
+    if (!clean) {
+        snprintf(excerpt, sizeof excerpt, "%s", report);
+    }
+    free(log);
+    REQUIRE(clean, "sanitizer report in the service's log:\n%s", excerpt);
+}
+
+/* SIGTERM the service (it must exit 0 within a few seconds), check its log, release all. */
+static void finish(void)
+{
+    ctx.expect_running = false;
+    REQUIRE(test_service_signal(&ctx.svc, SIGTERM) == 0, "the service was no longer running "
+                                                         "(status %d)",
+            ctx.svc.status);
+    int status = test_service_wait_exit(&ctx.svc, STOP_TIMEOUT_MS);
+    REQUIRE(status == 0, "SIGTERM: exit status %d (-1: still running after %d ms)", status,
+            STOP_TIMEOUT_MS);
+    check_log_clean();
+    release_all();
+}
+
+/* ---- ## Config and messages ---- */
+
+typedef struct cfg_opts_s {
+    int step_minutes;
+    double speed;
+    int replan_seconds;
+    const char *cluster_options; /* cluster_sim options after topic_prefix and power_cap_kw */
+    const char *extra_plugins;   /* more plugin entries, each starting with ",", or "" */
+} cfg_opts_t;
+
+static cfg_opts_t default_opts(void)
+{
+    cfg_opts_t o = {30, 60.0, 86400,
+                    "\"jobs_per_day\": 6, \"job_energy_kwh\": 4000, \"job_power_kw\": 1200", ""};
+    return o;
+}
+
+static void write_config(const cfg_opts_t *o)
+{
+    char *text = NULL;
+    size_t size = 0;
+    FILE *f = open_memstream(&text, &size);
+    REQUIRE(f != NULL, "open_memstream failed");
+    fprintf(f,
+            "{\"site\": {\"id\": \"%s\", \"utc_offset\": \"+09:00\", \"currency\": \"JPY\",\n"
+            "          \"import_limit_kw\": 20000, \"demand_charge_per_kw\": 60,\n"
+            "          \"billing_period\": \"month\"},\n"
+            " \"mqtt\": {\"uri\": \"%s\"},\n"
+            " \"planner\": {\"step_minutes\": %d, \"horizon_steps\": 48, \"replan_seconds\": %d,\n"
+            "             \"debounce_ms\": 200},\n"
+            " \"clock\": {\"mode\": \"simulated\", \"start\": \"2023-05-08T00:00:00+09:00\",\n"
+            "           \"speed\": %g},\n"
+            " \"state_dir\": \"%s\", \"log_level\": \"info\", \"plugin_dir\": \"%s\",\n"
+            " \"plugins\": [\n"
+            "  {\"plugin\": \"battery_sim\", \"name\": \"bess1\", \"options\": {\n"
+            "    \"topic_prefix\": \"%s/dev/bess1\", \"capacity_kwh\": 4000, \"soc_kwh\": 2000,\n"
+            "    \"soc_min_kwh\": 400, \"charge_max_kw\": 2000, \"discharge_max_kw\": 2000}},\n"
+            "  {\"plugin\": \"meter_sim\", \"name\": \"it_load\", \"options\": {\n"
+            "    \"topic_prefix\": \"%s/dev/meter\", \"base_kw\": 9000, \"swing_kw\": 600,\n"
+            "    \"utc_offset_hours\": 9}},\n"
+            "  {\"plugin\": \"cluster_sim\", \"name\": \"gpu\", \"options\": {\n"
+            "    \"topic_prefix\": \"%s/dev/gpu\", \"power_cap_kw\": 3000, %s}}%s]}\n",
+            ctx.site, ctx.broker.uri, o->step_minutes, o->replan_seconds, o->speed,
+            ctx.state_dir, GRIDEMS_TEST_PLUGIN_DIR, ctx.prefix, ctx.prefix, ctx.prefix,
+            o->cluster_options, o->extra_plugins);
+    fclose(f);
+    int rc = test_write_file(ctx.cfg_path, text);
+    free(text);
+    REQUIRE(rc == 0, "cannot write %s", ctx.cfg_path);
+}
+
+/* The first n half-hourly prices of the JEPX Kansai week from 2023-05-08 00:00 JST. */
+static int read_jepx_prices(double *out, int n)
+{
+    char path[FILE_LEN];
+    snprintf(path, sizeof path, "%s/examples/data/jepx_kansai_2023-05-08_week.csv",
+             GRIDEMS_TEST_SOURCE_DIR);
+    char *text = test_read_file(path, NULL);
+    REQUIRE(text != NULL, "cannot read %s", path);
+    int got = 0;
+    char *save = NULL;
+    for (char *line = strtok_r(text, "\n", &save); line != NULL && got < n;
+         line = strtok_r(NULL, "\n", &save)) {
+        const char *comma = strchr(line, ',');
+        char *end = NULL;
+        double v = comma != NULL ? strtod(comma + 1, &end) : NAN;
+        if (comma != NULL && end != comma + 1 && isfinite(v)) {
+            out[got++] = v; /* The header line has no number and is skipped. */
+        }
+    }
+    free(text);
+    return got;
+}
+
+/* A series-form price message from 2023-05-08 00:00 JST; the caller frees it. */
+static char *price_series(const double *values, int n)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "start", "2023-05-08T00:00:00+09:00");
+    cJSON_AddNumberToObject(root, "step_minutes", 30);
+    cJSON_AddItemToObject(root, "values", cJSON_CreateDoubleArray(values, n));
+    cJSON_AddStringToObject(root, "unit", "kWh");
+    cJSON_AddStringToObject(root, "currency", "JPY");
+    char *text = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    REQUIRE(text != NULL, "cannot print the price message");
+    return text;
+}
+
+static char *jepx_price_message(void)
+{
+    double values[96];
+    int n = read_jepx_prices(values, 96);
+    REQUIRE(n == 96, "the JEPX file has %d prices, expected at least 96", n);
+    return price_series(values, n);
+}
+
+/* ---- ## JSON ---- */
+
+static cJSON *parse(const char *text)
+{
+    cJSON *root = cJSON_Parse(text);
+    REQUIRE(root != NULL, "not JSON: %.300s", text);
+    return root;
+}
+
+/* The member at a dotted path ("plan.inputs.scenario"), or NULL. */
+static const cJSON *jfind(const cJSON *root, const char *path)
+{
+    char copy[256];
+    snprintf(copy, sizeof copy, "%s", path);
+    const cJSON *node = root;
+    char *save = NULL;
+    for (char *key = strtok_r(copy, ".", &save); key != NULL && node != NULL;
+         key = strtok_r(NULL, ".", &save)) {
+        node = cJSON_GetObjectItemCaseSensitive(node, key);
+    }
+    return node;
+}
+
+static const cJSON *jget(const cJSON *root, const char *path)
+{
+    const cJSON *node = jfind(root, path);
+    REQUIRE(node != NULL, "JSON member %s missing", path);
+    return node;
+}
+
+static double jnum(const cJSON *root, const char *path)
+{
+    const cJSON *node = jget(root, path);
+    REQUIRE(cJSON_IsNumber(node), "JSON member %s is not a number", path);
+    return node->valuedouble;
+}
+
+static const char *jstr(const cJSON *root, const char *path)
+{
+    const cJSON *node = jget(root, path);
+    REQUIRE(cJSON_IsString(node), "JSON member %s is not a string", path);
+    return node->valuestring;
+}
+
+/* ---- ## MQTT ---- */
+
+static void bus_subscribe(const char *topic)
+{
+    REQUIRE(wire_subscribe(ctx.bus, topic, 5000) == 0, "cannot subscribe to %s", topic);
+}
+
+/* Connect the test's own client and subscribe it to topics (NULL-terminated). */
+static void bus_open(const char *const *topics)
+{
+    ctx.bus = wire_connect(ctx.broker.uri, 5000);
+    REQUIRE(ctx.bus != NULL, "cannot connect to %s", ctx.broker.uri);
+    for (int i = 0; topics[i] != NULL; i++) {
+        bus_subscribe(topics[i]);
+    }
+}
+
+static void bus_close(void)
+{
+    wire_close(ctx.bus);
+    ctx.bus = NULL;
+}
+
+static void publish(const char *topic, const char *payload, int retain)
+{
+    REQUIRE(wire_publish(ctx.bus, topic, payload, 1, retain, 5000) == 0, "cannot publish on %s",
+            topic);
+}
+
+/* The next message on topic containing needle (NULL = any), within timeout_ms; earlier ones on
+ * topic that do not match are dropped. Returns 0 with *msg filled (wire_msg_free() it), or -1 on
+ * timeout. Fails the test at once when the service ends while ctx.expect_running is set. */
+static int bus_wait(const char *topic, const char *needle, int timeout_ms, wire_msg_t *msg)
+{
+    double deadline = test_now_ms() + timeout_ms;
+    for (;;) {
+        double left = deadline - test_now_ms();
+        int slice = left < SLICE_MS ? (int)fmax(left, 0) : SLICE_MS;
+        if (wire_next(ctx.bus, topic, needle, slice, msg) == 0) {
+            return 0;
+        }
+        if (ctx.expect_running) {
+            REQUIRE(test_service_running(&ctx.svc), "the service ended (status %d)",
+                    ctx.svc.status);
+        }
+        if (test_now_ms() >= deadline) {
+            return -1;
+        }
+    }
+}
+
+/* The next schedule with plan.id > min_id and (unless NULL) plan.reason == reason; older or
+ * other ones are skipped. *arrival_ms (may be NULL) receives when its last byte was read. The
+ * caller deletes the result. */
+static cJSON *wait_schedule(const char *reason, double min_id, int timeout_ms,
+                            double *arrival_ms)
+{
+    double deadline = test_now_ms() + timeout_ms;
+    for (;;) {
+        wire_msg_t msg;
+        int left = (int)(deadline - test_now_ms());
+        REQUIRE(left > 0 && bus_wait(ctx.t_schedule, NULL, left, &msg) == 0,
+                "no schedule (reason %s, id > %.0f) on %s within %d ms",
+                reason != NULL ? reason : "any", min_id, ctx.t_schedule, timeout_ms);
+        cJSON *root = parse(msg.payload);
+        double arrived = msg.arrived_ms;
+        wire_msg_free(&msg);
+        const cJSON *id = jfind(root, "plan.id");
+        const cJSON *why = jfind(root, "plan.reason");
+        if (cJSON_IsNumber(id) && id->valuedouble > min_id &&
+            (reason == NULL || (cJSON_IsString(why) && strcmp(why->valuestring, reason) == 0))) {
+            if (arrival_ms != NULL) {
+                *arrival_ms = arrived;
+            }
+            return root;
+        }
+        cJSON_Delete(root);
+    }
+}
+
+/* The retained message on topic, read by a fresh client; the caller deletes it. */
+static cJSON *read_retained(const char *topic)
+{
+    wire_msg_t msg;
+    REQUIRE(wire_read_one(ctx.broker.uri, topic, 2000, &msg) == 0, "no message on %s", topic);
+    int retained = msg.retained;
+    cJSON *root = parse(msg.payload);
+    wire_msg_free(&msg);
+    REQUIRE(retained, "the message on %s is not a retained one", topic);
+    return root;
+}
+
+/* Wait for the status published with plan plan_id (after the schedule, on the same
+ * connection), then return the retained status; the caller deletes it. */
+static cJSON *status_after_plan(double plan_id)
+{
+    char needle[64];
+    snprintf(needle, sizeof needle, "\"plan_id\":%.0f,", plan_id);
+    wire_msg_t msg;
+    REQUIRE(bus_wait(ctx.t_status, needle, PLAN_TIMEOUT_MS, &msg) == 0,
+            "no status for plan %.0f", plan_id);
+    wire_msg_free(&msg);
+    return read_retained(ctx.t_status);
+}
+
+/* Take the messages queued on topic until none comes for quiet_ms; return the highest plan.id
+ * among them (schedules), or floor when none is higher. */
+static double drain(const char *topic, double floor, int quiet_ms)
+{
+    wire_msg_t msg;
+    while (wire_next(ctx.bus, topic, NULL, quiet_ms, &msg) == 0) {
+        cJSON *root = cJSON_Parse(msg.payload);
+        wire_msg_free(&msg);
+        const cJSON *id = jfind(root, "plan.id");
+        if (cJSON_IsNumber(id) && id->valuedouble > floor) {
+            floor = id->valuedouble;
+        }
+        cJSON_Delete(root);
+    }
+    return floor;
+}
+
+/* ---- ## The service ---- */
+
+/* The log from byte offset `from` on; the caller frees it. */
+static char *log_since(size_t from)
+{
+    char *log = test_service_log(&ctx.svc);
+    REQUIRE(log != NULL, "cannot read %s", ctx.log_path);
+    size_t len = strlen(log);
+    if (from > 0) {
+        from = from > len ? len : from;
+        memmove(log, log + from, len - from + 1);
+    }
+    return log;
+}
+
+/*
+ * Start the service on ctx.cfg_path and wait until it is connected and subscribed (its status
+ * arrives: the service sends it after its subscriptions, on the same connection) and the battery
+ * has reported (so that a plan includes it). ctx.bus must watch ctx.t_status. Status messages of
+ * an earlier run still queued, and a retained or last-will "offline", are skipped. With settle
+ * (only when no price is known yet), also wait until the re-plan the devices' first readings ask
+ * for has failed. Returns the log offset where this run begins.
+ */
+static size_t start_service(bool settle)
+{
+    drain(ctx.t_status, 0, 200);
+    size_t from = test_service_log_size(&ctx.svc);
+    test_service_start(&ctx.svc, ctx.cfg_path, ctx.log_path);
+    ctx.expect_running = true;
+    double deadline = test_now_ms() + START_TIMEOUT_MS;
+    for (;;) {
+        wire_msg_t msg;
+        int left = (int)(deadline - test_now_ms());
+        REQUIRE(left > 0 && bus_wait(ctx.t_status, "\"state\":", left, &msg) == 0,
+                "no status from the service within %d ms", START_TIMEOUT_MS);
+        bool offline = strstr(msg.payload, "\"state\":\"offline\"") != NULL;
+        wire_msg_free(&msg);
+        if (!offline) {
+            break;
+        }
+    }
+    REQUIRE(test_service_wait_log(&ctx.svc, from, "device bess1: readings again",
+                                  START_TIMEOUT_MS),
+            "the battery did not report within %d ms", START_TIMEOUT_MS);
+    if (settle) {
+        /* The devices' first readings request a re-plan; without prices it fails. Wait for that
+         * failure, so that the next re-plan is the one the test triggers, with its own reason. */
+        char *log = log_since(from);
+        size_t readings = (size_t)(strstr(log, "device bess1: readings again") - log);
+        free(log);
+        REQUIRE(test_service_wait_log(&ctx.svc, from + readings, "no plan (", PLAN_TIMEOUT_MS),
+                "no re-plan attempt after the devices reported");
+    }
+    return from;
+}
+
+/* Open the bus on status and schedule (plus extra, may be NULL) and start the service. */
+static size_t start_with_bus(const char *extra)
+{
+    const char *topics[] = {ctx.t_status, ctx.t_schedule, extra, NULL};
+    bus_open(topics);
+    return start_service(true);
+}
+
+/* Publish the JEPX prices (retained) and return the first schedule, which must have plan.reason
+ * reason unless that is NULL. */
+static cJSON *publish_prices_and_plan(const char *reason, double *latency_ms)
+{
+    char *price = jepx_price_message();
+    double t0 = test_now_ms();
+    publish(ctx.t_price, price, 1);
+    free(price);
+    double arrived = 0;
+    cJSON *plan = wait_schedule(NULL, 0, PLAN_TIMEOUT_MS, &arrived);
+    const char *got = jstr(plan, "plan.reason");
+    REQUIRE(reason == NULL || strcmp(got, reason) == 0, "the first plan has the reason %s, not %s",
+            got, reason);
+    if (latency_ms != NULL) {
+        *latency_ms = arrived - t0;
+    }
+    return plan;
+}
+
+/* The first log line (from `from` on) that contains needle, copied into out ("(none)" when
+ * there is none). */
+static void log_line(size_t from, const char *needle, char *out, size_t size)
+{
+    char *log = log_since(from);
+    char *hit = strstr(log, needle);
+    snprintf(out, size, "(none)");
+    if (hit != NULL) {
+        char *start = hit;
+        while (start > log && start[-1] != '\n') {
+            start--;
+        }
+        snprintf(out, size, "%.*s", (int)strcspn(start, "\n"), start);
+    }
+    free(log);
+}
+
+/* Write the plan's scenario to a file, solve it with `gridems solve`, and check that the
+ * objective and the step count are those of the published schedule. */
+static void check_resolve(const cJSON *schedule, const char *tag)
+{
+    char scen_path[FILE_LEN], out_path[FILE_LEN];
+    snprintf(scen_path, sizeof scen_path, "%s/%s-scenario.json", ctx.dir, tag);
+    snprintf(out_path, sizeof out_path, "%s/%s-schedule.json", ctx.dir, tag);
+    char *scenario = cJSON_PrintUnformatted(jget(schedule, "plan.inputs.scenario"));
+    REQUIRE(scenario != NULL, "cannot print the scenario");
+    int wrote = test_write_file(scen_path, scenario);
+    cJSON_free(scenario);
+    REQUIRE(wrote == 0, "cannot write %s", scen_path);
+    char *argv[] = {GRIDEMS_TEST_BINARY, "solve", "-o", out_path, scen_path, NULL};
+    char *err = NULL;
+    int rc = test_run_capture(argv, NULL, &err);
+    char err_copy[1024];
+    snprintf(err_copy, sizeof err_copy, "%s", err != NULL ? err : "");
+    free(err);
+    REQUIRE(rc == 0, "gridems solve %s: exit %d: %s", scen_path, rc, err_copy);
+    char *text = test_read_file(out_path, NULL);
+    REQUIRE(text != NULL, "gridems solve wrote no %s", out_path);
+    cJSON *solved = parse(text);
+    free(text);
+    double published = jnum(schedule, "objective");
+    double again = jnum(solved, "objective");
+    double rel = fabs(published - again) / fmax(1.0, fabs(published));
+    fprintf(stderr, "test_service: objective %.17g published, %.17g re-solved (rel %.3g)\n",
+            published, again, rel);
+    REQUIRE(rel <= 1e-9, "objective %.17g published, %.17g by gridems solve (rel %.3g)", published,
+            again, rel);
+    REQUIRE(jnum(schedule, "steps") == jnum(solved, "steps"), "steps %.0f published, %.0f solved",
+            jnum(schedule, "steps"), jnum(solved, "steps"));
+    REQUIRE(strcmp(jstr(solved, "status"), "optimal") == 0, "gridems solve: status %s",
+            jstr(solved, "status"));
+    cJSON_Delete(solved);
+}
+
+/* ---- ## 1. A price message gives a retained schedule ---- */
+
+START_TEST(test_price_gives_schedule)
+{
+    ctx_init("t1-price");
+    cfg_opts_t o = default_opts();
+    write_config(&o);
+    start_with_bus(NULL);
+    double latency = 0;
+    cJSON *live = publish_prices_and_plan("price", &latency);
+    fprintf(stderr, "test_service: price -> schedule latency %.1f ms (debounce 200 ms)\n",
+            latency);
+    REQUIRE(latency < 1000.0, "the schedule came %.1f ms after the price", latency);
+    REQUIRE(strcmp(jstr(live, "status"), "optimal") == 0, "status %s", jstr(live, "status"));
+    REQUIRE(jnum(live, "steps") == 48, "steps %.0f, expected the 48-step horizon",
+            jnum(live, "steps"));
+
+    /* The same plan is what the broker keeps for late subscribers. */
+    cJSON *retained = read_retained(ctx.t_schedule);
+    REQUIRE(jnum(retained, "plan.id") == jnum(live, "plan.id"), "retained plan %.0f, live %.0f",
+            jnum(retained, "plan.id"), jnum(live, "plan.id"));
+    REQUIRE(strcmp(jstr(retained, "plan.reason"), "price") == 0, "retained reason %s",
+            jstr(retained, "plan.reason"));
+    cJSON_Delete(retained);
+
+    /* Anyone can re-solve the exact scenario the service solved. */
+    check_resolve(live, "t1");
+    cJSON_Delete(live);
+    finish();
+}
+END_TEST
+
+/* ---- ## 2. Malformed prices are rejected whole ---- */
+
+/* Ask for the status and return its rejected_messages once it is >= at_least. */
+static double rejected_count(double at_least)
+{
+    publish(ctx.t_cmd, "{\"cmd\":\"status\"}", 0);
+    double deadline = test_now_ms() + PLAN_TIMEOUT_MS;
+    for (;;) {
+        wire_msg_t msg;
+        int left = (int)(deadline - test_now_ms());
+        REQUIRE(left > 0 && bus_wait(ctx.t_status, "\"rejected_messages\":", left, &msg) == 0,
+                "no status with rejected_messages >= %.0f", at_least);
+        cJSON *root = parse(msg.payload);
+        wire_msg_free(&msg);
+        double n = jnum(root, "counters.rejected_messages");
+        cJSON_Delete(root);
+        if (n >= at_least) {
+            return n;
+        }
+    }
+}
+
+START_TEST(test_malformed_price_rejected)
+{
+    ctx_init("t2-malformed");
+    cfg_opts_t o = default_opts();
+    write_config(&o);
+    start_with_bus(NULL);
+    cJSON *before = publish_prices_and_plan("price", NULL);
+    double before_id = jnum(before, "plan.id");
+    double rejected0 = rejected_count(0);
+    size_t from = test_service_log_size(&ctx.svc);
+
+    /* The first one is the one logged (one line per topic, rate-limited), so it names a field. */
+    static const char *const bad[] = {
+        "{\"start\":\"2023-05-08T00:00:00+09:00\",\"step_minutes\":30,"
+        "\"values\":[8.5,9.1,\"12.0\",7.7],\"unit\":\"kWh\",\"currency\":\"JPY\"}",
+        "this is not JSON {\"values\":",
+        "[{\"start\":\"2023-05-08T02:00:00+09:00\",\"end\":\"2023-05-08T02:00:00+09:00\","
+        "\"value\":10}]",
+        "{\"start\":\"2023-05-08T00:00:00+09:00\",\"step_minutes\":30,"
+        "\"values\":[8.5,9.1,12.0,7.7],\"unit\":\"MW\",\"currency\":\"JPY\"}",
+    };
+    int n_bad = (int)(sizeof bad / sizeof bad[0]);
+    for (int i = 0; i < n_bad; i++) {
+        publish(ctx.t_price, bad[i], 0);
+    }
+    /* The status command reaches the service after them (one connection, in order). */
+    double rejected1 = rejected_count(rejected0 + n_bad);
+    REQUIRE(rejected1 == rejected0 + n_bad, "rejected_messages %.0f -> %.0f, expected +%d",
+            rejected0, rejected1, n_bad);
+    REQUIRE(test_service_running(&ctx.svc), "the service ended (status %d)", ctx.svc.status);
+
+    char *log = log_since(from);
+    char needle[256];
+    snprintf(needle, sizeof needle, "rejected message on %s", ctx.t_price);
+    int lines = test_count_substr(log, needle);
+    free(log);
+    char line[1024];
+    log_line(from, needle, line, sizeof line);
+    fprintf(stderr, "test_service: %s\n", line);
+    REQUIRE(lines == 1, "%d rejection lines for %d bad messages, expected 1 (rate-limited)",
+            lines, n_bad);
+    REQUIRE(strstr(line, "values[2]") != NULL && strstr(line, "finite number") != NULL,
+            "the rejection line does not name the field: %s", line);
+
+    /* A re-plan now sees exactly the prices held before. */
+    publish(ctx.t_cmd, "{\"cmd\":\"replan\"}", 0);
+    cJSON *after = wait_schedule("command", before_id, PLAN_TIMEOUT_MS, NULL);
+    REQUIRE(strcmp(jstr(before, "plan.inputs.scenario.start"),
+                   jstr(after, "plan.inputs.scenario.start")) == 0,
+            "the grid moved (%s -> %s): the test took longer than a step",
+            jstr(before, "plan.inputs.scenario.start"), jstr(after, "plan.inputs.scenario.start"));
+    const cJSON *pa = jget(before, "plan.inputs.scenario.prices.import_per_kwh");
+    const cJSON *pb = jget(after, "plan.inputs.scenario.prices.import_per_kwh");
+    int na = cJSON_GetArraySize(pa), nb = cJSON_GetArraySize(pb);
+    REQUIRE(na == nb && na > 0, "%d prices before, %d after", na, nb);
+    for (int t = 0; t < na; t++) {
+        double a = cJSON_GetArrayItem(pa, t)->valuedouble;
+        double b = cJSON_GetArrayItem(pb, t)->valuedouble;
+        REQUIRE(a == b, "import_per_kwh[%d]: %.17g before, %.17g after", t, a, b);
+    }
+    cJSON_Delete(before);
+    cJSON_Delete(after);
+    finish();
+}
+END_TEST
+
+/* ---- ## 3. The broker dies and comes back ---- */
+
+START_TEST(test_broker_restart)
+{
+    ctx_init("t3-broker");
+    cfg_opts_t o = default_opts();
+    write_config(&o);
+    start_with_bus(NULL);
+    cJSON *first = publish_prices_and_plan("price", NULL);
+    double first_id = jnum(first, "plan.id");
+    cJSON_Delete(first);
+
+    bus_close();
+    size_t from = test_service_log_size(&ctx.svc);
+    broker_kill(&ctx.broker);
+    REQUIRE(test_service_wait_log(&ctx.svc, from, "MQTT connection to", PLAN_TIMEOUT_MS),
+            "the service did not notice the broker's death");
+    broker_restart(&ctx.broker);
+    double t0 = test_now_ms();
+    const char *topics[] = {ctx.t_schedule, ctx.t_status, NULL};
+    bus_open(topics);
+    REQUIRE(test_service_wait_log(&ctx.svc, from, "MQTT reconnected", 15000),
+            "the service did not reconnect within 15 s");
+    fprintf(stderr, "test_service: reconnected %.0f ms after the broker came back\n",
+            test_now_ms() - t0);
+
+    /* The reconnect asks for a re-plan; let it pass, so that the next one is the price's own. */
+    cJSON *again = wait_schedule(NULL, first_id, PLAN_TIMEOUT_MS, NULL);
+    double again_id = jnum(again, "plan.id");
+    cJSON_Delete(again);
+
+    /* A new price proves the subscriptions were made again on the new broker. */
+    double flat[96];
+    for (int i = 0; i < 96; i++) {
+        flat[i] = 31.25;
+    }
+    char *price = price_series(flat, 96);
+    publish(ctx.t_price, price, 0);
+    free(price);
+    /* Its plan is the first one with those prices. (Devices that went stale during the outage
+     * and report again ask for re-plans too, so the reason may be theirs.) */
+    double after_id = again_id;
+    double deadline = test_now_ms() + PLAN_TIMEOUT_MS;
+    for (bool found = false; !found;) {
+        int left = (int)(deadline - test_now_ms());
+        REQUIRE(left > 0, "no plan with the price sent after the restart");
+        cJSON *after = wait_schedule(NULL, after_id, left, NULL);
+        after_id = jnum(after, "plan.id");
+        const cJSON *prices = jget(after, "plan.inputs.scenario.prices.import_per_kwh");
+        const cJSON *p = NULL;
+        found = cJSON_GetArraySize(prices) > 0;
+        cJSON_ArrayForEach(p, prices)
+        {
+            found = found && p->valuedouble == 31.25;
+        }
+        cJSON_Delete(after);
+    }
+    REQUIRE(after_id > again_id && again_id > first_id, "plan ids %.0f, %.0f, %.0f", first_id,
+            again_id, after_id);
+
+    cJSON *st = status_after_plan(after_id);
+    REQUIRE(strcmp(jstr(st, "state"), "online") == 0, "retained status %s (%s)", jstr(st, "state"),
+            jstr(st, "reason"));
+    cJSON_Delete(st);
+    finish();
+}
+END_TEST
+
+/* ---- ## 4. SIGTERM: safe mode, offline, exit 0 ---- */
+
+START_TEST(test_sigterm)
+{
+    ctx_init("t4-sigterm");
+    cfg_opts_t o = default_opts();
+    write_config(&o);
+    start_with_bus(ctx.t_bess_cmd);
+    cJSON *plan = publish_prices_and_plan("price", NULL);
+    double plan_id = jnum(plan, "plan.id");
+    cJSON_Delete(plan);
+    /* The plan's own set-point first, so that a safe-mode command seen later is the shutdown's. */
+    char needle[64];
+    snprintf(needle, sizeof needle, "{\"plan_id\":%.0f,", plan_id);
+    wire_msg_t cmd;
+    REQUIRE(bus_wait(ctx.t_bess_cmd, needle, PLAN_TIMEOUT_MS, &cmd) == 0,
+            "no battery command from plan %.0f", plan_id);
+    bool normal = strstr(cmd.payload, "\"safe_mode\":false") != NULL;
+    wire_msg_free(&cmd);
+    REQUIRE(normal, "plan %.0f's battery command is not a normal one", plan_id);
+
+    ctx.expect_running = false;
+    double t0 = test_now_ms();
+    REQUIRE(test_service_signal(&ctx.svc, SIGTERM) == 0, "the service ended early (status %d)",
+            ctx.svc.status);
+    int status = test_service_wait_exit(&ctx.svc, STOP_TIMEOUT_MS);
+    fprintf(stderr, "test_service: SIGTERM -> exit %d in %.1f ms\n", status, test_now_ms() - t0);
+    REQUIRE(status == 0, "exit status %d after SIGTERM (-1: still running after %d ms)", status,
+            STOP_TIMEOUT_MS);
+
+    REQUIRE(bus_wait(ctx.t_bess_cmd, "\"safe_mode\":true", 2000, &cmd) == 0,
+            "the battery got no safe-mode command at shutdown");
+    cJSON *safe = parse(cmd.payload);
+    wire_msg_free(&cmd);
+    REQUIRE(jnum(safe, "power_kw") == 0.0, "safe-mode command with power %g",
+            jnum(safe, "power_kw"));
+    cJSON_Delete(safe);
+
+    cJSON *st = read_retained(ctx.t_status);
+    REQUIRE(strcmp(jstr(st, "state"), "offline") == 0, "retained status %s after SIGTERM",
+            jstr(st, "state"));
+    cJSON_Delete(st);
+
+    char *log = log_since(0);
+    bool clean = strstr(log, "SIGTERM: shutting down") != NULL &&
+                 strstr(log, "published offline and disconnected") != NULL;
+    free(log);
+    REQUIRE(clean, "the log does not show the clean shutdown");
+    check_log_clean();
+    release_all();
+}
+END_TEST
+
+/* ---- ## 5. A plugin of the wrong ABI is refused, the others run ---- */
+
+START_TEST(test_wrong_abi_plugin)
+{
+    ctx_init("t5-abi");
+    char v2[FILE_LEN], badsig[FILE_LEN];
+    snprintf(v2, sizeof v2, "%s/gridems_test_v2_only.so", GRIDEMS_TEST_PLUGIN_DIR);
+    snprintf(badsig, sizeof badsig, "%s/gridems_test_bad_signature.so", GRIDEMS_TEST_PLUGIN_DIR);
+    REQUIRE(access(v2, R_OK) == 0 && access(badsig, R_OK) == 0,
+            "build the targets gridems_test_v2_only and gridems_test_bad_signature");
+    char extra[2 * FILE_LEN + 128];
+    snprintf(extra, sizeof extra,
+             ",\n  {\"path\": \"%s\", \"name\": \"old_abi\"},\n"
+             "  {\"path\": \"%s\", \"name\": \"bad_sig\"}",
+             v2, badsig);
+    cfg_opts_t o = default_opts();
+    o.extra_plugins = extra;
+    write_config(&o);
+    size_t from = start_with_bus(NULL);
+
+    char line[1024];
+    log_line(from, "gridems_test_v2_only.so", line, sizeof line);
+    REQUIRE(strstr(line, "[err]") != NULL && strstr(line, "ABI version") != NULL,
+            "no refusal with the reason for the ABI-2 plugin: %s", line);
+    log_line(from, "gridems_test_bad_signature.so", line, sizeof line);
+    REQUIRE(strstr(line, "[err]") != NULL && strstr(line, "not binary compatible") != NULL,
+            "no refusal with the reason for the bad-signature plugin: %s", line);
+
+    cJSON *plan = publish_prices_and_plan("price", NULL);
+    const cJSON *battery = NULL;
+    int found = 0;
+    cJSON_ArrayForEach(battery, jget(plan, "batteries"))
+    {
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(battery, "id");
+        found += cJSON_IsString(id) && strcmp(id->valuestring, "bess1") == 0;
+    }
+    double plan_id = jnum(plan, "plan.id");
+    cJSON_Delete(plan);
+    REQUIRE(found == 1, "the schedule does not include the battery bess1");
+
+    /* Even with a good plan, two refused instances leave the service degraded, and say why. */
+    cJSON *st = status_after_plan(plan_id);
+    char reason[512];
+    snprintf(reason, sizeof reason, "%s", jstr(st, "reason"));
+    bool degraded = strcmp(jstr(st, "state"), "degraded") == 0;
+    cJSON_Delete(st);
+    fprintf(stderr, "test_service: status reason: %s\n", reason);
+    REQUIRE(degraded, "not degraded with 2 refused plugins (%s)", reason);
+    REQUIRE(strstr(reason, "2 of 5 plugin instances failed to load") != NULL &&
+                strstr(reason, "old_abi") != NULL && strstr(reason, "bad_sig") != NULL,
+            "the degraded status does not say which plugins failed: %s", reason);
+    finish();
+}
+END_TEST
+
+/* ---- ## 6. A restart after SIGKILL resumes the persisted state ---- */
+
+static cJSON *read_state_file(void)
+{
+    char path[FILE_LEN];
+    snprintf(path, sizeof path, "%s/state.json", ctx.state_dir);
+    char *text = test_read_file(path, NULL);
+    cJSON *root = text != NULL ? cJSON_Parse(text) : NULL;
+    free(text);
+    return root;
+}
+
+/* The delivered energy state.json holds for job id, or -1. */
+static double persisted_delivered(const cJSON *state, const char *id)
+{
+    const cJSON *job = NULL;
+    cJSON_ArrayForEach(job, cJSON_GetObjectItemCaseSensitive(state, "jobs"))
+    {
+        const cJSON *jid = cJSON_GetObjectItemCaseSensitive(job, "id");
+        const cJSON *kwh = cJSON_GetObjectItemCaseSensitive(job, "delivered_kwh");
+        if (cJSON_IsString(jid) && strcmp(jid->valuestring, id) == 0 && cJSON_IsNumber(kwh)) {
+            return kwh->valuedouble;
+        }
+    }
+    return -1;
+}
+
+/* The energy a schedule's scenario plans for job id, or -1 when the job is not in it. */
+static double planned_energy(const cJSON *schedule, const char *id)
+{
+    const cJSON *job = NULL;
+    cJSON_ArrayForEach(job, jget(schedule, "plan.inputs.scenario.flexible_loads"))
+    {
+        const cJSON *jid = cJSON_GetObjectItemCaseSensitive(job, "id");
+        if (cJSON_IsString(jid) && strcmp(jid->valuestring, id) == 0) {
+            return jnum(job, "energy_kwh");
+        }
+    }
+    return -1;
+}
+
+START_TEST(test_restart_after_sigkill)
+{
+    ctx_init("t6-restart");
+    /* One job that must run at once at full power (2400 kWh at 1200 kW, due in 2 h), a clock
+     * 720 times real time and a re-plan every 10 simulated minutes: within seconds the state
+     * holds a billing-period peak and the job's delivered energy. */
+    char jobs_path[FILE_LEN], cluster[FILE_LEN + 64];
+    snprintf(jobs_path, sizeof jobs_path, "%s/jobs.csv", ctx.dir);
+    REQUIRE(test_write_file(jobs_path, "id,arrival,energy_kwh,power_max_kw,deadline_hours\n"
+                                       "train-a,0,2400,1200,2\n") == 0,
+            "cannot write %s", jobs_path);
+    snprintf(cluster, sizeof cluster, "\"jobs\": \"%s\"", jobs_path);
+    cfg_opts_t o = default_opts();
+    o.speed = 720;
+    o.replan_seconds = 600;
+    o.cluster_options = cluster;
+    write_config(&o);
+    start_with_bus(NULL);
+    cJSON *plan = publish_prices_and_plan(NULL, NULL);
+    cJSON_Delete(plan);
+
+    double deadline = test_now_ms() + 20000;
+    for (;;) {
+        cJSON *state = read_state_file();
+        const cJSON *kw = jfind(state, "peak.kw");
+        bool ready = cJSON_IsNumber(kw) && kw->valuedouble > 0 &&
+                     persisted_delivered(state, "train-a") > 0;
+        cJSON_Delete(state);
+        if (ready) {
+            break;
+        }
+        REQUIRE(test_now_ms() < deadline, "after 20 s, state.json holds no peak or no delivered "
+                                          "energy");
+        REQUIRE(test_service_running(&ctx.svc), "the service ended (status %d)", ctx.svc.status);
+        test_sleep_ms(50);
+    }
+
+    ctx.expect_running = false;
+    test_service_kill(&ctx.svc);
+    REQUIRE(ctx.svc.status == 128 + SIGKILL, "status %d after SIGKILL", ctx.svc.status);
+    double published_max = drain(ctx.t_schedule, 0, 200);
+    cJSON *state = read_state_file();
+    REQUIRE(state != NULL, "no readable state.json after SIGKILL");
+    double peak = jnum(state, "peak.kw");
+    double next_id = jnum(state, "next_plan_id");
+    double last_id = jnum(state, "last_plan.id");
+    double delivered = persisted_delivered(state, "train-a");
+    cJSON_Delete(state);
+    fprintf(stderr,
+            "test_service: persisted peak %.3f kW, train-a delivered %.3f kWh, last plan %.0f, "
+            "highest published %.0f\n",
+            peak, delivered, last_id, published_max);
+    REQUIRE(published_max < next_id, "plan %.0f was published, but state.json says the next "
+                                     "plan is %.0f",
+            published_max, next_id);
+
+    bus_subscribe(ctx.t_state);
+    size_t from = start_service(false);
+    char line[1024];
+    log_line(from, "state restored from", line, sizeof line);
+    char want[128];
+    snprintf(want, sizeof want, "billing-period peak %.1f kW", peak);
+    REQUIRE(strstr(line, want) != NULL, "the restored line lacks \"%s\": %s", want, line);
+    snprintf(want, sizeof want, "last plan %.0f", last_id);
+    REQUIRE(strstr(line, want) != NULL, "the restored line lacks \"%s\": %s", want, line);
+
+    wire_msg_t snap;
+    REQUIRE(bus_wait(ctx.t_state, "\"peak_kw\":", PLAN_TIMEOUT_MS, &snap) == 0,
+            "no state snapshot after the restart");
+    cJSON *first_snap = parse(snap.payload);
+    wire_msg_free(&snap);
+    double snap_peak = jnum(first_snap, "peak_kw");
+    cJSON_Delete(first_snap);
+    /* P/state is printed by cJSON, which writes 15 digits when they read back within
+     * DBL_EPSILON: equal up to that. */
+    REQUIRE(fabs(snap_peak - peak) <= 4 * DBL_EPSILON * peak,
+            "first snapshot after the restart: peak_kw %.17g, persisted %.17g", snap_peak, peak);
+
+    /* The retained price gives the first plan of the new run. */
+    cJSON *next = wait_schedule(NULL, 0, PLAN_TIMEOUT_MS, NULL);
+    double id = jnum(next, "plan.id");
+    REQUIRE(id > published_max && id >= next_id,
+            "first plan after the restart is %.0f; before: highest published %.0f, next %.0f", id,
+            published_max, next_id);
+    double peak_so_far = jnum(next, "plan.inputs.scenario.site.peak_so_far_kw");
+    REQUIRE(peak_so_far >= peak, "the plan's peak_so_far_kw %.17g < persisted peak %.17g",
+            peak_so_far, peak);
+    /* The simulated cluster forgot the job's progress; the plans remember it. The start-up plan
+     * may come before the cluster reported the job: take the first plan that has it. */
+    double planned = planned_energy(next, "train-a");
+    while (planned < 0) {
+        cJSON_Delete(next);
+        next = wait_schedule(NULL, id, PLAN_TIMEOUT_MS, NULL);
+        id = jnum(next, "plan.id");
+        planned = planned_energy(next, "train-a");
+    }
+    cJSON_Delete(next);
+    fprintf(stderr, "test_service: train-a after the restart: %.3f kWh planned (plan %.0f)\n",
+            planned, id);
+    REQUIRE(planned <= 2400 - delivered + 1e-6,
+            "train-a: %.3f kWh planned after the restart, but %.3f of 2400 were delivered",
+            planned, delivered);
+    finish();
+}
+END_TEST
+
+/* ---- ## 7. SIGHUP with an invalid config ---- */
+
+START_TEST(test_sighup_invalid_config)
+{
+    ctx_init("t7-sighup");
+    cfg_opts_t o = default_opts();
+    write_config(&o);
+    start_with_bus(NULL);
+    cJSON *plan = publish_prices_and_plan("price", NULL);
+    double first_id = jnum(plan, "plan.id");
+    cJSON_Delete(plan);
+
+    o.step_minutes = 7; /* must divide 60 */
+    write_config(&o);
+    size_t from = test_service_log_size(&ctx.svc);
+    REQUIRE(test_service_signal(&ctx.svc, SIGHUP) == 0, "the service ended (status %d)",
+            ctx.svc.status);
+    REQUIRE(test_service_wait_log(&ctx.svc, from, "reload refused", PLAN_TIMEOUT_MS),
+            "no \"reload refused\" in the log after SIGHUP");
+    char line[1024];
+    log_line(from, "reload refused", line, sizeof line);
+    fprintf(stderr, "test_service: %s\n", line);
+    REQUIRE(strstr(line, "planner.step_minutes") != NULL,
+            "the refusal does not name the key path: %s", line);
+
+    publish(ctx.t_cmd, "{\"cmd\":\"replan\"}", 0);
+    plan = wait_schedule("command", first_id, PLAN_TIMEOUT_MS, NULL);
+    REQUIRE(jnum(plan, "step_minutes") == 30, "step_minutes %.0f after a refused reload",
+            jnum(plan, "step_minutes"));
+    cJSON_Delete(plan);
+    finish();
+}
+END_TEST
+
+static Suite *service_suite(void)
+{
+    Suite *s = suite_create("service");
+    struct {
+        const char *name;
+        const TTest *test;
+        int timeout_s;
+    } cases[] = {
+        {"price_to_schedule", test_price_gives_schedule, 30},
+        {"malformed_price", test_malformed_price_rejected, 30},
+        {"broker_restart", test_broker_restart, 45},
+        {"sigterm", test_sigterm, 30},
+        {"wrong_abi_plugin", test_wrong_abi_plugin, 30},
+        {"restart_after_sigkill", test_restart_after_sigkill, 60},
+        {"sighup_invalid_config", test_sighup_invalid_config, 30},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        TCase *tc = tcase_create(cases[i].name);
+        tcase_set_timeout(tc, cases[i].timeout_s);
+        tcase_add_test(tc, cases[i].test);
+        suite_add_tcase(s, tc);
+    }
+    return s;
+}
+
+int main(void)
+{
+    if (!broker_available()) {
+        fprintf(stderr, "mosquitto not found: skipping the service integration tests\n");
+        return 77;
+    }
+    SRunner *sr = srunner_create(service_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
