@@ -124,13 +124,27 @@ static void on_debounce(uv_timer_t *t)
     }
 }
 
+/* Outside signals (an operator, a DR event, new prices) rank above the service's own. */
+static int reason_rank(const char *reason)
+{
+    static const char *const order[] = {"timer", "startup", "deviation", "carbon",
+                                        "price", "event",   "command"};
+    for (int i = 0; i < (int)(sizeof order / sizeof order[0]); i++) {
+        if (strcmp(reason, order[i]) == 0) {
+            return i;
+        }
+    }
+    return 0;
+}
+
 void gridems__service_request_replan(gridems_service_t *svc, const char *reason)
 {
     if (svc->shutting_down || svc->debounce_timer.data == NULL) {
         return;
     }
-    /* A timer tick never hides a more telling reason. */
-    if (svc->pending_reason == NULL || strcmp(svc->pending_reason, "timer") == 0) {
+    /* Several triggers inside one debounce make one re-plan; it carries the most telling
+     * reason, so a utility engineer sees "price" rather than the timer tick it coincided with. */
+    if (svc->pending_reason == NULL || reason_rank(reason) > reason_rank(svc->pending_reason)) {
         svc->pending_reason = reason;
     }
     if (!svc->solving && !uv_is_active((uv_handle_t *)&svc->debounce_timer)) {
