@@ -320,7 +320,10 @@ void gridems__service_replan_now(gridems_service_t *svc, const char *reason)
         uv_timer_stop(&svc->debounce_timer);
     }
     if (svc->solving) {
-        svc->pending_reason = reason; /* served when the running solve is done */
+        /* Served when the running solve is done. */
+        if (svc->pending_reason == NULL || reason_rank(reason) > reason_rank(svc->pending_reason)) {
+            svc->pending_reason = reason;
+        }
         return;
     }
     gridems_scenario_t *sc = calloc(1, sizeof *sc);
