@@ -162,12 +162,19 @@ void gridems__service_device_id(gridems_service_t *svc, gridems__device_t *dev, 
 
 /* ---- ## Set-points ---- */
 
+int64_t gridems__service_job_reserve_ms(const gridems_service_t *svc)
+{
+    int64_t step_ms = (int64_t)svc->cfg.planner.step_minutes * 60000;
+    return step_ms < 3600000 ? step_ms : 3600000;
+}
+
 static void send_setpoint(gridems_service_t *svc, service_device_t *sd, gridems_setpoint_t *sp)
 {
     sp->struct_size = sizeof *sp;
     int rc = gridems__device_apply_setpoint(sd->dev, sp);
     if (rc == 0) {
         svc->stats.setpoints_sent++;
+        sd->setpoint_sent_ms = gridems_clock_now_ms(&svc->clock);
     }
 }
 
@@ -239,6 +246,8 @@ static void dispatch_flex(gridems_service_t *svc, service_device_t *sd, int step
         return;
     }
     uint32_t n = caps.u.flex.n_jobs;
+    int64_t reserve_from = gridems_clock_now_ms(&svc->clock) + gridems__service_job_reserve_ms(svc);
+    double step_h = (double)plan->step_ms / 3600000.0;
     gridems_job_setpoint_t *jobs = calloc(n > 0 ? n : 1, sizeof *jobs);
     if (jobs == NULL) {
         return;
@@ -252,6 +261,16 @@ static void dispatch_flex(gridems_service_t *svc, service_device_t *sd, int step
             if (ids[i] != NULL && strcmp(plan->scenario.flex_loads[j].id, ids[i]) == 0) {
                 jobs[i].power_kw = plan->schedule.flex_loads[j].power_kw[step];
             }
+        }
+        /* Full power until done for a job the plan finishes in this step: at the plan's power
+         * its last kWh would come only as the step ends, and the seconds the device takes to act
+         * on each set-point would leave a remainder for the reserve. And for a job within its
+         * reserve or late: the plan has it due in the running step. */
+        const gridems_flex_job_t *job = &caps.u.flex.jobs[i];
+        if (job->deadline_ms <= reserve_from ||
+            (jobs[i].power_kw > 0 &&
+             jobs[i].power_kw * step_h >= 0.95 * job->energy_remaining_kwh)) {
+            jobs[i].power_kw = job->power_max_kw;
         }
     }
     if (ids != NULL) {
@@ -316,6 +335,11 @@ static int dispatch_one(void *arg, gridems__device_t *dev)
     return 0;
 }
 
+static void on_step_timer(uv_timer_t *t)
+{
+    gridems__service_dispatch(t->data);
+}
+
 void gridems__service_dispatch(gridems_service_t *svc)
 {
     if (!svc->host_ready || svc->shutting_down) {
@@ -331,6 +355,15 @@ void gridems__service_dispatch(gridems_service_t *svc)
         }
     }
     gridems__host_foreach_device(&svc->host, dispatch_one, &d);
+    /* Set-points expire at their step's end (valid_until): send the next step's as it begins,
+     * rather than at the next control tick, until which every device would hold in safe mode. */
+    if (d.step >= 0 && svc->step_timer.data != NULL) {
+        int64_t next = d.step_start_ms + svc->plan.step_ms;
+        uv_timer_start(&svc->step_timer, on_step_timer,
+                       gridems_clock_real_delay_ms(&svc->clock,
+                                                   next - gridems_clock_now_ms(&svc->clock)),
+                       0);
+    }
 }
 
 /* ---- ## The control tick ---- */
@@ -342,6 +375,7 @@ typedef struct tick_arg_s {
     bool has_site;
     double load_kw;   /* the estimate from its parts otherwise */
     bool deviation;
+    bool unsettled;   /* a device has not reported since its last set-point */
     cJSON *devices;
 } tick_arg_t;
 
@@ -410,6 +444,10 @@ static int tick_one(void *arg, gridems__device_t *dev)
     refresh_caps(sd);
     check_staleness(t->svc, sd, t->now);
     const gridems_service_config_t *cfg = &t->svc->cfg;
+    if (!sd->stale && sd->klass != GRIDEMS_DEV_METER &&
+        sd->last_reading_ms < sd->setpoint_sent_ms) {
+        t->unsettled = true;
+    }
     if (!sd->stale && (sd->valid & GRIDEMS_MEAS_POWER)) {
         if (sd->klass == GRIDEMS_DEV_METER && sd->meter_role == GRIDEMS_METER_SITE) {
             t->site_kw = sd->power_kw;
@@ -474,14 +512,18 @@ void gridems__service_control_tick(gridems_service_t *svc)
     int64_t now = gridems_clock_now_ms(&svc->clock);
     cJSON *root = cJSON_CreateObject();
     cJSON *devices = cJSON_AddArrayToObject(root, "devices");
-    tick_arg_t t = {svc, now, 0, false, 0, false, devices};
+    tick_arg_t t = {svc, now, 0, false, 0, false, false, devices};
     if (root == NULL || devices == NULL) {
         cJSON_Delete(root);
         return;
     }
     gridems__host_foreach_device(&svc->host, tick_one, &t);
     double import_kw = t.has_site ? t.site_kw : t.load_kw;
-    gridems__service_note_import(svc, import_kw);
+    /* A sum of readings from before and after a set-point change is no import that ever was:
+     * the billing-period peak waits until every device has reported since its set-point. */
+    if (t.has_site || !t.unsettled) {
+        gridems__service_note_import(svc, import_kw);
+    }
     char when[64];
     gridems_time_format_iso(now, svc->cfg.site.utc_offset_min, when, sizeof when);
     cJSON_AddStringToObject(root, "time", when);

@@ -43,6 +43,7 @@ typedef struct service_device_s {
     int64_t next_read_ms;    /* host clock: read() is skipped until then (back-off) */
     uint64_t setpoint_plan;  /* (plan, step) of the last set-point, to send each once */
     int64_t setpoint_step_ms;
+    int64_t setpoint_sent_ms; /* host clock when the last set-point went out */
 } service_device_t;
 
 /* The last good plan, kept to drive the devices step by step until the next one. */
@@ -110,7 +111,6 @@ typedef struct gridems_service_s {
     int solving_jobs_left_out;
     cJSON *solving_left_out; /* ids of the devices left out of the solve in flight */
     char period[GRIDEMS_STATE_PERIOD_MAX];
-    int64_t setpoints_sent_ms; /* host clock of the last set-point sent to any device */
     int64_t import_step_ms; /* the step whose import samples are being averaged */
     double import_sum;
     int import_samples;
@@ -148,7 +148,7 @@ uint32_t gridems__service_stale_limit_ms(const gridems_service_t *svc,
  * Plans finish each flexible job this long before its deadline (one step, at most an hour). A
  * plan made to the deadline itself puts a job's last kWh in its cheapest last hours with no
  * slack, and the seconds a device takes to act on each new set-point make it late. Within the
- * reserve the job is in no plan and dispatch runs what is left at full power.
+ * reserve (or late) a job is due in the running step, and dispatch runs it at full power.
  */
 int64_t gridems__service_job_reserve_ms(const gridems_service_t *svc);
 

@@ -53,9 +53,7 @@ void gridems__service_note_import(gridems_service_t *svc, double kw)
      * utility's 30-minute demand). One sample can be far above that mean, from meter noise or
      * from a sum of device readings taken on both sides of a set-point change; a peak raised by
      * such a sample becomes headroom that every later plan fills. So the samples are averaged
-     * per step, and a step's mean is noted once the step is over. Samples within a twentieth of
-     * a step after set-points went out are left out: the devices report their new power one by
-     * one then. */
+     * per step, and a step's mean is noted once the step is over. */
     int64_t now = gridems_clock_now_ms(&svc->clock);
     int64_t step_ms = (int64_t)svc->cfg.planner.step_minutes * 60000;
     int64_t step_start;
@@ -77,10 +75,8 @@ void gridems__service_note_import(gridems_service_t *svc, double kw)
         svc->import_samples = 0;
     }
     update_period(svc, now);
-    if (now - svc->setpoints_sent_ms >= step_ms / 20) {
-        svc->import_sum += kw;
-        svc->import_samples++;
-    }
+    svc->import_sum += kw;
+    svc->import_samples++;
 }
 
 int gridems__service_plan_init(gridems_service_t *svc)
