@@ -151,7 +151,10 @@ static int fill_scenario(const gridems_planner_inputs_t *in, gridems_scenario_t 
     sc->import_limit_kw = cfg->site.import_limit_kw;
     sc->export_limit_kw = cfg->site.export_limit_kw;
     sc->demand_charge_per_kw = cfg->site.demand_charge_per_kw;
-    sc->peak_so_far_kw = fmax(0.0, in->peak_so_far_kw);
+    /* Plans keep planner.peak_margin_kw below the billing-period peak: what the site really
+     * draws differs from the plan (forecast error, meter noise, devices acting late), and an
+     * overshoot raises the peak for the rest of the period, a charge no later plan can undo. */
+    sc->peak_so_far_kw = fmax(0.0, in->peak_so_far_kw - cfg->planner.peak_margin_kw);
     sc->unmet_flexible_per_kwh = cfg->planner.unmet_flexible_per_kwh;
     sc->unserved_load_per_kwh = cfg->planner.unserved_load_per_kwh;
     sc->final_soc_shortfall_per_kwh = cfg->planner.final_soc_shortfall_per_kwh;

@@ -849,7 +849,8 @@ static int read_planner(ctx_t *c, const cJSON *root, gridems_service_config_t *c
                                        "replan_seconds",      "debounce_ms",
                                        "solve_time_limit_ms", "deviation_kw",
                                        "carbon_price_per_kg", "penalties",
-                                       "battery_final_soc",   NULL};
+                                       "battery_final_soc",   "peak_margin_kw",
+                                       NULL};
     static const char *const penalty_keys[] = {"unmet_flexible_per_kwh", "unserved_load_per_kwh",
                                                "final_soc_shortfall_per_kwh", NULL};
     static const char *const final_soc[] = {"initial", "none", NULL};
@@ -895,6 +896,8 @@ static int read_planner(ctx_t *c, const cJSON *root, gridems_service_config_t *c
                           &cfg->planner.deviation_kw)) != 0 ||
         (rc = get_bounded(c, pl, "planner", "carbon_price_per_kg", 0, false, 0, NULL,
                           &cfg->planner.carbon_price_per_kg)) != 0 ||
+        (rc = get_bounded(c, pl, "planner", "peak_margin_kw", 0, false, 0, NULL,
+                          &cfg->planner.peak_margin_kw)) != 0 ||
         (rc = get_enum(c, pl, "planner", "battery_final_soc", final_soc, GRIDEMS_FINAL_SOC_INITIAL,
                        &fs)) != 0 ||
         (rc = get_object(c, pl, "planner", "penalties", &pen)) != 0) {

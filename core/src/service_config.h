@@ -112,6 +112,7 @@ typedef struct gridems_service_config_s {
         bool has_deviation;                 /* false: no deviation trigger */
         double deviation_kw;                /* > 0 when has_deviation */
         double carbon_price_per_kg;         /* >= 0 */
+        double peak_margin_kw; /* >= 0: plans keep this much below the billing-period peak */
         double unmet_flexible_per_kwh;      /* > 0 */
         double unserved_load_per_kwh;       /* > 0 */
         double final_soc_shortfall_per_kwh; /* > 0 */

@@ -264,6 +264,11 @@ START_TEST(dr_events_and_peak)
     ck_assert(sc.events[0].import_limit_kw == 3000);
     ck_assert(sc.peak_so_far_kw == 4100);
     gridems_scenario_free(&sc);
+    /* With a margin, plans treat the peak as that much lower. */
+    f.cfg.planner.peak_margin_kw = 300;
+    ck_assert_int_eq(gridems_planner_build(&f.in, &sc, &out, err, sizeof err), 0);
+    ck_assert(sc.peak_so_far_kw == 3800);
+    gridems_scenario_free(&sc);
     teardown(&f);
 }
 END_TEST
