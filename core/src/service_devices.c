@@ -62,6 +62,8 @@ static void learn_load(gridems_service_t *svc, const service_device_t *sd, int64
     }
 }
 
+static void check_staleness(gridems_service_t *svc, service_device_t *sd, int64_t now);
+
 static void svc_measurement(void *ctx, gridems__device_t *dev, const gridems_measurement_t *m)
 {
     gridems_service_t *svc = ctx;
@@ -71,6 +73,11 @@ static void svc_measurement(void *ctx, gridems__device_t *dev, const gridems_mea
     }
     sd->last_reading_ms = m->timestamp_ms;
     sd->valid = m->valid;
+    if (sd->stale && !svc->shutting_down) {
+        /* Back (or here for the first time): into the plan now rather than at the next
+         * control tick, which is a minute away on a real clock. */
+        check_staleness(svc, sd, gridems_clock_now_ms(&svc->clock));
+    }
     if (m->valid & GRIDEMS_MEAS_POWER) {
         sd->power_kw = m->power_kw;
         learn_load(svc, sd, m->timestamp_ms, m->power_kw);
