@@ -776,16 +776,8 @@ int gridems_plugin_init(gridems_plugin_t *self, const gridems_host_api_t *api,
         return rc;
     }
     /* From here on b belongs to the device: the host calls drv_destroy even if init fails. */
-    rc = api->subscribe(self, b->topic_telemetry, drv_on_telemetry, b);
-    if (rc < 0) {
-        return rc;
-    }
-    rc = api->subscribe(self, b->topic_cmd, gw_on_command, b);
-    if (rc < 0) {
-        return rc;
-    }
-    gridems_timer_id_t timer;
-    rc = api->timer_start(self, 0, (uint64_t)o->common.tick_ms, gw_tick, b, &timer);
+    rc = gridems__sim_wire(self, api, b, b->topic_telemetry, drv_on_telemetry, b->topic_cmd,
+                           gw_on_command, o->common.tick_ms, gw_tick);
     if (rc < 0) {
         return rc;
     }

@@ -1340,16 +1340,8 @@ int gridems_plugin_init(gridems_plugin_t *self, const gridems_host_api_t *api,
         return rc;
     }
     /* From here on c belongs to the device: the host calls drv_destroy even if init fails. */
-    rc = api->subscribe(self, c->topic_telemetry, drv_on_telemetry, c);
-    if (rc < 0) {
-        return rc;
-    }
-    rc = api->subscribe(self, c->topic_cmd, gw_on_command, c);
-    if (rc < 0) {
-        return rc;
-    }
-    gridems_timer_id_t timer;
-    rc = api->timer_start(self, 0, (uint64_t)o->common.tick_ms, gw_tick, c, &timer);
+    rc = gridems__sim_wire(self, api, c, c->topic_telemetry, drv_on_telemetry, c->topic_cmd,
+                           gw_on_command, o->common.tick_ms, gw_tick);
     if (rc < 0) {
         return rc;
     }

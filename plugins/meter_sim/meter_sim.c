@@ -574,12 +574,8 @@ int gridems_plugin_init(gridems_plugin_t *self, const gridems_host_api_t *api,
         return rc;
     }
     /* From here on m belongs to the device: the host calls drv_destroy even if init fails. */
-    rc = api->subscribe(self, m->topic_telemetry, drv_on_telemetry, m);
-    if (rc < 0) {
-        return rc;
-    }
-    gridems_timer_id_t timer;
-    rc = api->timer_start(self, 0, (uint64_t)o->common.tick_ms, gw_tick, m, &timer);
+    rc = gridems__sim_wire(self, api, m, m->topic_telemetry, drv_on_telemetry, NULL, NULL,
+                           o->common.tick_ms, gw_tick);
     if (rc < 0) {
         return rc;
     }

@@ -1046,3 +1046,19 @@ void gridems__sim_complain(const gridems_host_api_t *api, gridems_plugin_t *self
                  (unsigned long long)c->count);
     }
 }
+
+int gridems__sim_wire(gridems_plugin_t *self, const gridems_host_api_t *api, void *userdata,
+                      const char *topic_telemetry, gridems_message_fn on_telemetry,
+                      const char *topic_cmd, gridems_message_fn on_cmd, int tick_ms,
+                      gridems_timer_fn tick)
+{
+    int rc = api->subscribe(self, topic_telemetry, on_telemetry, userdata);
+    if (rc >= 0 && on_cmd != NULL) {
+        rc = api->subscribe(self, topic_cmd, on_cmd, userdata);
+    }
+    gridems_timer_id_t timer;
+    if (rc >= 0) {
+        rc = api->timer_start(self, 0, (uint64_t)tick_ms, tick, userdata, &timer);
+    }
+    return rc < 0 ? rc : 0;
+}

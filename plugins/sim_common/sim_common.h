@@ -192,6 +192,17 @@ typedef struct gridems__sim_common_opts_s {
  * Check the common options; log (ERR) the first bad one, naming it.
  * Returns: 0 or GRIDEMS_ECONFIG. Thread: loop.
  */
+/*
+ * The wiring every simulated device shares once it is registered: its driver half subscribes to
+ * the gateway's telemetry, its gateway half to its commands (when on_cmd is not NULL), and the
+ * gateway ticks every tick_ms real milliseconds. Strings are copied by the host.
+ * Returns 0 or the host's error; the device is registered by then, so the host destroys it.
+ */
+int gridems__sim_wire(gridems_plugin_t *self, const gridems_host_api_t *api, void *userdata,
+                      const char *topic_telemetry, gridems_message_fn on_telemetry,
+                      const char *topic_cmd, gridems_message_fn on_cmd, int tick_ms,
+                      gridems_timer_fn tick);
+
 int gridems__sim_check_common(const gridems_host_api_t *api, gridems_plugin_t *self,
                               const gridems__sim_common_opts_t *o);
 
