@@ -87,11 +87,13 @@ static void svc_measurement(void *ctx, gridems__device_t *dev, const gridems_mea
     }
 }
 
-static void refresh_caps(service_device_t *sd)
+/* Returns true when a flexible device's set of unfinished jobs changed size (a job arrived or
+ * finished): the plan no longer matches it. */
+static bool refresh_caps(service_device_t *sd)
 {
     gridems_caps_t caps;
     if (gridems__device_get_capabilities(sd->dev, &caps) != 0) {
-        return;
+        return false;
     }
     sd->stale_after_ms = caps.stale_after_ms;
     if (sd->klass == GRIDEMS_DEV_METER) {
@@ -99,7 +101,11 @@ static void refresh_caps(service_device_t *sd)
     } else if (sd->klass == GRIDEMS_DEV_BATTERY) {
         sd->charge_max_kw = caps.u.battery.charge_max_kw;
         sd->discharge_max_kw = caps.u.battery.discharge_max_kw;
+    } else if (sd->klass == GRIDEMS_DEV_FLEX_LOAD && caps.u.flex.n_jobs != sd->n_jobs) {
+        sd->n_jobs = caps.u.flex.n_jobs;
+        return true;
     }
+    return false;
 }
 
 static void svc_device_added(void *ctx, gridems__device_t *dev)
@@ -448,8 +454,11 @@ static int tick_one(void *arg, gridems__device_t *dev)
         return 0;
     }
     read_with_backoff(t->svc, sd, t->now);
-    refresh_caps(sd);
+    bool jobs_changed = refresh_caps(sd);
     check_staleness(t->svc, sd, t->now);
+    if (jobs_changed && !sd->stale) {
+        t->deviation = true; /* a job arrived or finished: plan it (or stop planning it) now */
+    }
     const gridems_service_config_t *cfg = &t->svc->cfg;
     if (!sd->stale && sd->klass != GRIDEMS_DEV_METER &&
         sd->last_reading_ms < sd->setpoint_sent_ms) {

@@ -39,6 +39,7 @@ typedef struct service_device_s {
     uint32_t stale_after_ms; /* from its capabilities; 0 = the service default */
     double setpoint_kw;      /* battery: the last set-point sent (positive = discharge) */
     bool has_setpoint;
+    uint32_t n_jobs;         /* flexible device: unfinished jobs it last reported */
     int read_failures;       /* consecutive failed read() calls */
     int64_t next_read_ms;    /* host clock: read() is skipped until then (back-off) */
     uint64_t setpoint_plan;  /* (plan, step) of the last set-point, to send each once */
