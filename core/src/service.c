@@ -170,11 +170,9 @@ static void on_mqtt_shut(gridems_mqtt_t *m, int status, void *userdata)
     close_handles(svc);
 }
 
-static int shutdown_steps_left;
-
 static void shutdown_step_done(gridems_service_t *svc)
 {
-    if (--shutdown_steps_left > 0) {
+    if (--svc->shutdown_steps_left > 0) {
         return;
     }
     if (svc->mqtt != NULL) {
@@ -229,16 +227,16 @@ static void begin_shutdown(gridems_service_t *svc, const char *why)
     }
     gridems__service_all_safe(svc);
     svc->shutting_down = true;
-    shutdown_steps_left = 2;
+    svc->shutdown_steps_left = 2;
     if (svc->solver == NULL || gridems_solver_shutdown(svc->solver, on_solver_shut) != 0) {
         svc->solver = NULL;
-        shutdown_steps_left--;
+        svc->shutdown_steps_left--;
     }
     if (!svc->host_ready || gridems__host_unload_all(&svc->host, on_plugins_unloaded, svc) != 0) {
-        shutdown_steps_left--;
+        svc->shutdown_steps_left--;
     }
-    if (shutdown_steps_left == 0) {
-        shutdown_steps_left = 1;
+    if (svc->shutdown_steps_left == 0) {
+        svc->shutdown_steps_left = 1;
         shutdown_step_done(svc);
     }
 }

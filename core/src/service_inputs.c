@@ -15,13 +15,14 @@
 
 enum { INPUT_PRICE, INPUT_PRICE_EXPORT, INPUT_CARBON, INPUT_EVENT, INPUT_CMD, INPUT_COUNT };
 
-/* One complaint per input topic (loop thread only). */
-static gridems_complaint_t rejected[INPUT_COUNT];
+_Static_assert(INPUT_COUNT == sizeof(((gridems_service_t *)0)->rejected) /
+                                  sizeof(gridems_complaint_t),
+               "one complaint per input topic");
 
 static void reject(gridems_service_t *svc, int input, const char *topic, const char *why)
 {
     svc->stats.rejected_messages++;
-    gridems_log_complain(&rejected[input], GRIDEMS_LOG_WARNING,
+    gridems_log_complain(&svc->rejected[input], GRIDEMS_LOG_WARNING,
                          "rejected message on %s: %s (nothing changed)", topic, why);
 }
 
@@ -39,7 +40,7 @@ static void accept_forecast(gridems_service_t *svc, int input, gridems_forecast_
         reject(svc, input, topic, err[0] != '\0' ? err : gridems_strerror(rc));
         return;
     }
-    gridems_log_release(&rejected[input], "messages on %s are accepted again", topic);
+    gridems_log_release(&svc->rejected[input], "messages on %s are accepted again", topic);
     gridems_forecast_prune(store, gridems_clock_now_ms(&svc->clock));
     svc->stats.accepted_forecasts++;
     gridems_log_info("%s: %zu intervals held after update", topic, store->n);
@@ -63,7 +64,7 @@ static void accept_event(gridems_service_t *svc, const char *topic, const char *
         reject(svc, INPUT_EVENT, topic, err[0] != '\0' ? err : gridems_strerror(rc));
         return;
     }
-    gridems_log_release(&rejected[INPUT_EVENT], "messages on %s are accepted again", topic);
+    gridems_log_release(&svc->rejected[INPUT_EVENT], "messages on %s are accepted again", topic);
     gridems_log_notice("DR event %s %s (limit %.1f kW)", msg.event.id,
                        msg.cancel ? "cancelled" : "received", msg.event.import_limit_kw);
     gridems__service_request_replan(svc, "event");

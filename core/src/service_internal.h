@@ -123,6 +123,8 @@ typedef struct gridems_service_s {
     int64_t since_ms;
     service_stats_t stats;
     bool shutting_down;
+    int shutdown_steps_left; /* solver and plugins still closing before MQTT goes */
+    gridems_complaint_t rejected[5]; /* per input topic (service_inputs.c), rate-limits logs */
     int exit_code;
 } gridems_service_t;
 
