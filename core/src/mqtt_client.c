@@ -347,6 +347,12 @@ static int publish_now(gridems_mqtt_t *m, const char *topic, const void *payload
         /* sendWhileDisconnected=0: fail fast and let the caller decide what to keep. Paho
          * would answer MQTTASYNC_DISCONNECTED; asking it is not even needed. */
         m->stats.publish_failures++;
+        if (!m->ever_connected) {
+            /* Start-up: devices speak before the first connection is up; not worth a warning
+             * (a broker that never answers is reported by the connect failures). */
+            gridems_log_debug("mqtt: not connected yet, publish to %s dropped", topic);
+            return GRIDEMS_EMQTT;
+        }
         gridems_log_complain(&m->publish_complaint, GRIDEMS_LOG_WARNING,
                              "mqtt: not connected, publish to %s dropped", topic);
         return GRIDEMS_EMQTT;
