@@ -101,6 +101,24 @@ static int64_t ceil_div(int64_t a, int64_t b)
     return -gridems_time_floor_div(-a, b);
 }
 
+/* Batteries and jobs share one id space in a scenario; a device that reuses an id (two
+ * clusters naming a job alike, a job named like a battery) must not cost the whole site its
+ * plan, so the later one is left out and counted. */
+static bool id_taken(const gridems_scenario_t *sc, const char *id)
+{
+    for (int b = 0; b < sc->n_batteries; b++) {
+        if (strcmp(sc->batteries[b].id, id) == 0) {
+            return true;
+        }
+    }
+    for (int j = 0; j < sc->n_flex_loads; j++) {
+        if (strcmp(sc->flex_loads[j].id, id) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
 static int add_jobs(const gridems_planner_inputs_t *in, const gridems_planner_output_t *g,
                     gridems_scenario_t *sc, int *planned, int *left_out)
 {
@@ -121,7 +139,8 @@ static int add_jobs(const gridems_planner_inputs_t *in, const gridems_planner_ou
                              ? (double)(job->deadline_ms - horizon_end) / 3600000.0
                              : 0.0;
         double energy = job->energy_remaining_kwh - job->power_max_kw * after_h;
-        if (first >= last || !(energy > 1e-9) || !(job->power_max_kw > 0)) {
+        if (first >= last || !(energy > 1e-9) || !(job->power_max_kw > 0) ||
+            id_taken(sc, job->id)) {
             (*left_out)++;
             continue;
         }

@@ -215,9 +215,11 @@ START_TEST(flexible_job_window_and_energy_rule)
         {"far", 100, 300, f.t0, at("2026-05-12T05:00:00+09:00")},
         /* Already running (earliest in the past): may use step 0. */
         {"running", 50, 100, f.t0 - 3600000, at("2026-05-11T01:00:00+09:00")},
+        /* A second device reusing an id: left out rather than failing the plan. */
+        {"inside", 10, 100, f.t0, at("2026-05-11T02:00:00+09:00")},
     };
     f.in.jobs = jobs;
-    f.in.n_jobs = 4;
+    f.in.n_jobs = 5;
     f.in.device_compute_cap_kw = 700;
     gridems_scenario_t sc;
     gridems_planner_output_t out;
@@ -225,7 +227,7 @@ START_TEST(flexible_job_window_and_energy_rule)
     ck_assert_int_eq(gridems_planner_build(&f.in, &sc, &out, err, sizeof err), 0);
     ck_assert_int_eq(sc.n_flex_loads, 3);
     ck_assert_int_eq(out.jobs_planned, 3);
-    ck_assert_int_eq(out.jobs_left_out, 1);
+    ck_assert_int_eq(out.jobs_left_out, 2);
     ck_assert_str_eq(sc.flex_loads[0].id, "inside");
     ck_assert_int_eq(sc.flex_loads[0].earliest_step, 2);
     ck_assert_int_eq(sc.flex_loads[0].deadline_step, 4);
