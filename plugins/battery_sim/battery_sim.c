@@ -325,18 +325,10 @@ static void gw_publish(battery_t *b)
     gridems__sim_json_kv_int(w, "cmd_ignored", (int64_t)g->ignored);
     gridems__sim_json_kv_int(w, "cmd_malformed", (int64_t)g->malformed);
     gridems__sim_json_end_object(w);
-    if (w->oom) {
-        gridems__sim_complain(b->api, b->self, &g->pub_failed, GRIDEMS_PLUGIN_LOG_ERR,
-                              "gateway: out of memory writing telemetry");
-        return;
-    }
-    g->published = 1;
-    g->last_pub_ms = g->t_ms;
-    int rc = b->api->publish(b->self, b->topic_telemetry, w->data, w->len, 0, 0);
-    if (rc < 0) {
-        gridems__sim_complain(b->api, b->self, &g->pub_failed, GRIDEMS_PLUGIN_LOG_WARNING,
-                              "gateway: cannot publish telemetry on %s (error %d)",
-                              b->topic_telemetry, rc);
+    if (gridems__sim_send_telemetry(b->api, b->self, b->topic_telemetry, w,
+                                    &g->pub_failed)) {
+        g->published = 1;
+        g->last_pub_ms = g->t_ms;
     }
 }
 

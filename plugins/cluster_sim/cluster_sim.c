@@ -627,18 +627,10 @@ static void gw_publish(cluster_t *c)
     }
     gridems__sim_json_end_array(w);
     gridems__sim_json_end_object(w);
-    if (w->oom) {
-        gridems__sim_complain(c->api, c->self, &g->pub_failed, GRIDEMS_PLUGIN_LOG_ERR,
-                              "gateway: out of memory writing telemetry");
-        return;
-    }
-    g->published = 1;
-    g->last_pub_ms = g->t_ms;
-    int rc = c->api->publish(c->self, c->topic_telemetry, w->data, w->len, 0, 0);
-    if (rc < 0) {
-        gridems__sim_complain(c->api, c->self, &g->pub_failed, GRIDEMS_PLUGIN_LOG_WARNING,
-                              "gateway: cannot publish telemetry on %s (error %d)",
-                              c->topic_telemetry, rc);
+    if (gridems__sim_send_telemetry(c->api, c->self, c->topic_telemetry, w,
+                                    &g->pub_failed)) {
+        g->published = 1;
+        g->last_pub_ms = g->t_ms;
     }
 }
 

@@ -341,18 +341,10 @@ static void gw_publish(meter_t *m)
     gridems__sim_json_kv_num(w, "power_kw", m->power_kw);
     gridems__sim_json_kv_num(w, "energy_kwh", to_milli(m->energy_kwh));
     gridems__sim_json_end_object(w);
-    if (w->oom) {
-        gridems__sim_complain(m->api, m->self, &m->pub_failed, GRIDEMS_PLUGIN_LOG_ERR,
-                              "gateway: out of memory writing telemetry");
-        return;
-    }
-    m->published = 1;
-    m->last_pub_ms = m->t_ms;
-    int rc = m->api->publish(m->self, m->topic_telemetry, w->data, w->len, 0, 0);
-    if (rc < 0) {
-        gridems__sim_complain(m->api, m->self, &m->pub_failed, GRIDEMS_PLUGIN_LOG_WARNING,
-                              "gateway: cannot publish telemetry on %s (error %d)",
-                              m->topic_telemetry, rc);
+    if (gridems__sim_send_telemetry(m->api, m->self, m->topic_telemetry, w,
+                                    &m->pub_failed)) {
+        m->published = 1;
+        m->last_pub_ms = m->t_ms;
     }
 }
 

@@ -1062,3 +1062,20 @@ int gridems__sim_wire(gridems_plugin_t *self, const gridems_host_api_t *api, voi
     }
     return rc < 0 ? rc : 0;
 }
+
+int gridems__sim_send_telemetry(const gridems_host_api_t *api, gridems_plugin_t *self,
+                                const char *topic, const gridems__sim_buf_t *w,
+                                gridems__sim_complaint_t *failed)
+{
+    if (w->oom) {
+        gridems__sim_complain(api, self, failed, GRIDEMS_PLUGIN_LOG_ERR,
+                              "gateway: out of memory writing telemetry");
+        return 0;
+    }
+    int rc = api->publish(self, topic, w->data, w->len, 0, 0);
+    if (rc < 0) {
+        gridems__sim_complain(api, self, failed, GRIDEMS_PLUGIN_LOG_WARNING,
+                              "gateway: cannot publish telemetry on %s (error %d)", topic, rc);
+    }
+    return 1;
+}

@@ -246,4 +246,14 @@ void gridems__sim_complain(const gridems_host_api_t *api, gridems_plugin_t *self
                            gridems__sim_complaint_t *c, int level, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
+/*
+ * A gateway sends the telemetry it has written into w on topic (QoS 0, not retained). Out of
+ * memory while writing (w->oom) or a refused publish is complained about through *failed.
+ * Returns 1 when the message was written out (so the caller notes the time), 0 when w was
+ * incomplete. A refused publish still counts as sent: the next one follows the interval.
+ */
+int gridems__sim_send_telemetry(const gridems_host_api_t *api, gridems_plugin_t *self,
+                                const char *topic, const gridems__sim_buf_t *w,
+                                gridems__sim_complaint_t *failed);
+
 #endif
