@@ -83,18 +83,17 @@ int gridems__service_plan_init(gridems_service_t *svc)
 {
     char err[512] = "";
     gridems_state_init(&svc->state);
+    update_period(svc, gridems_clock_now_ms(&svc->clock));
     if (gridems_state_load(svc->cfg.state_dir, &svc->state, err, sizeof err) != 0) {
         gridems_log_err("state: %s; starting with an empty state", err);
         gridems_state_free(&svc->state);
         gridems_state_init(&svc->state);
     } else if (svc->state.loaded) {
-        update_period(svc, gridems_clock_now_ms(&svc->clock));
         gridems_log_notice("state restored from %s: billing-period peak %.1f kW, %d jobs, last "
                            "plan %llu",
                            svc->cfg.state_dir, gridems_state_peak_kw(&svc->state, svc->period),
                            svc->state.n_jobs, (unsigned long long)svc->state.plan_id);
     }
-    update_period(svc, gridems_clock_now_ms(&svc->clock));
     return 0;
 }
 
