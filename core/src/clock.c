@@ -30,7 +30,17 @@ int gridems_clock_init(gridems_clock_t *c, gridems_clock_mode_t mode, int64_t st
     c->speed = 1.0;
     c->mono_start_ns = 0;
     atomic_init(&c->fixed_ms, INT64_MIN);
+    atomic_init(&c->step_ms, 0);
     if (mode == GRIDEMS_CLOCK_REAL) {
+        return 0;
+    }
+    if (mode == GRIDEMS_CLOCK_STEPPED) {
+        if (start_ms < GRIDEMS_TIME_MIN_MS || start_ms > GRIDEMS_TIME_MAX_MS) {
+            return GRIDEMS_EINVAL;
+        }
+        c->mode = GRIDEMS_CLOCK_STEPPED;
+        c->start_ms = start_ms;
+        atomic_store(&c->step_ms, start_ms);
         return 0;
     }
     if (mode != GRIDEMS_CLOCK_SIMULATED || !isfinite(speed) || speed <= 0.0 ||
@@ -53,6 +63,9 @@ int64_t gridems_clock_now_ms(const gridems_clock_t *c)
     }
     if (c->mode == GRIDEMS_CLOCK_REAL) {
         return wall_now_ms();
+    }
+    if (c->mode == GRIDEMS_CLOCK_STEPPED) {
+        return atomic_load(&c->step_ms);
     }
     /* Elapsed real time in ms as a double keeps sub-millisecond precision, so a speed of 1000
      * still advances the simulated clock smoothly rather than in 1-second jumps. A double holds
@@ -79,6 +92,17 @@ uint64_t gridems_clock_real_delay_ms(const gridems_clock_t *c, int64_t sim_ms)
         return MAX_REAL_DELAY_MS;
     }
     return (uint64_t)real;
+}
+
+int gridems_clock_step_to(gridems_clock_t *c, int64_t ms)
+{
+    if (c->mode != GRIDEMS_CLOCK_STEPPED || ms < GRIDEMS_TIME_MIN_MS || ms > GRIDEMS_TIME_MAX_MS) {
+        return GRIDEMS_EINVAL;
+    }
+    if (ms > atomic_load(&c->step_ms)) {
+        atomic_store(&c->step_ms, ms);
+    }
+    return 0;
 }
 
 gridems_clock_mode_t gridems_clock_mode(const gridems_clock_t *c)

@@ -12,5 +12,6 @@ enum { GRIDEMS_EXIT_OK = 0, GRIDEMS_EXIT_FAILURE = 1, GRIDEMS_EXIT_USAGE = 2 };
 int gridems__cmd_solve(int argc, char **argv);
 int gridems__cmd_plugin_info(int argc, char **argv);
 int gridems__cmd_run(int argc, char **argv);
+int gridems__cmd_backtest(int argc, char **argv);
 
 #endif

@@ -23,7 +23,7 @@ typedef struct plugin_timer_s {
     gridems__link_t link; /* in inst->timers while running */
     gridems_plugin_t *inst;
     gridems_timer_id_t id;
-    uv_timer_t handle;
+    gridems_timer_t handle; /* on the host's timers: a stepped clock makes them wait for it */
     gridems_timer_fn fn;
     void *arg;
     int repeating;
@@ -129,6 +129,12 @@ void gridems__host_init(gridems__host_t *host, uv_loop_t *loop,
     }
     gridems__list_init(&host->instances);
     gridems__list_init(&host->subs);
+    host->timers = host->services.timers;
+    if (host->timers == NULL) {
+        gridems_clock_init(&host->own_clock, GRIDEMS_CLOCK_REAL, 0, 1.0);
+        gridems_timers_init(&host->own_timers, loop, &host->own_clock);
+        host->timers = &host->own_timers;
+    }
 }
 
 static void sweep_subs(gridems__host_t *host)
@@ -272,7 +278,8 @@ static void timer_close(plugin_timer_t *t)
 {
     gridems__list_remove(&t->link);
     t->stopped = 1;
-    uv_close((uv_handle_t *)&t->handle, timer_closed);
+    gridems_timer_stop(&t->handle);
+    uv_close((uv_handle_t *)&t->handle.uv, timer_closed);
 }
 
 static void watch_closed(uv_handle_t *h)
@@ -604,9 +611,11 @@ static int api_timer_start(gridems_plugin_t *self, uint64_t first_ms, uint64_t r
     t->arg = arg;
     t->repeating = repeat_ms > 0;
     t->id = next_id(self->host);
-    uv_timer_init(self->host->loop, &t->handle);
-    t->handle.data = t;
-    uv_timer_start(&t->handle, timer_fired, first_ms, repeat_ms);
+    gridems_timer_init(self->host->timers, &t->handle);
+    t->handle.uv.data = t;
+    /* The ABI counts these in real ms; on a stepped clock there is no real time, and they
+     * count on the host clock (timers.h). */
+    gridems_timer_start_real(&t->handle, timer_fired, first_ms, repeat_ms);
     gridems__list_insert_tail(&self->timers, &t->link);
     self->pending++;
     *id = t->id;

@@ -38,6 +38,7 @@
 
 #include "gridems/plugin.h"
 #include "log.h"
+#include "timers.h"
 
 /* ---- ## Intrusive doubly linked lists ---- */
 
@@ -123,6 +124,9 @@ typedef struct gridems__host_services_s {
     void (*device_removed)(void *ctx, gridems__device_t *dev);
     /* The host clock in ms since the epoch (may be simulated). NULL: CLOCK_REALTIME. */
     int64_t (*now_ms)(void *ctx);
+    /* The timers plugin timers are armed on (borrowed; on a stepped clock they wait for it).
+     * NULL: the host's own, on the real clock. */
+    gridems_timers_t *timers;
 } gridems__host_services_t;
 
 /* ---- ## The host ---- */
@@ -133,6 +137,9 @@ typedef void (*gridems__done_cb)(void *arg);
 struct gridems__host_s {
     uv_loop_t *loop;
     gridems__host_services_t services;
+    gridems_timers_t *timers;   /* services.timers, or own_timers */
+    gridems_clock_t own_clock;  /* real: for own_timers */
+    gridems_timers_t own_timers;
     gridems__link_t instances; /* every gridems_plugin_t, loaded or still closing */
     gridems__link_t subs;      /* every plugin subscription, in subscription order */
     uint32_t next_id;          /* for device, timer and watch ids */

@@ -17,6 +17,16 @@ static void deliver(gridems_mailbox_t *mb, gridems_mailbox_node_t *list)
     }
 }
 
+void gridems_mailbox_drain(gridems_mailbox_t *mb)
+{
+    uv_mutex_lock(&mb->lock);
+    gridems_mailbox_node_t *list = mb->head;
+    mb->head = NULL;
+    mb->tail = NULL;
+    uv_mutex_unlock(&mb->lock);
+    deliver(mb, list);
+}
+
 static void on_async(uv_async_t *handle)
 {
     gridems_mailbox_t *mb = handle->data;

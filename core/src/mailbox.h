@@ -82,6 +82,14 @@ int gridems_mailbox_init(uv_loop_t *loop, gridems_mailbox_t *mb,
 int gridems_mailbox_post(gridems_mailbox_t *mb, gridems_mailbox_node_t *node);
 
 /*
+ * gridems_mailbox_drain: deliver what is queued now, in order, on the calling (consumer's)
+ * thread, without waiting for the async wake-up (which then finds nothing or only later
+ * posts). For an owner that must handle a result at a known point (the lockstep's solves).
+ * Thread: the loop thread.
+ */
+void gridems_mailbox_drain(gridems_mailbox_t *mb);
+
+/*
  * Stop accepting posts, deliver whatever is still queued to the consumer (synchronously, on this
  * thread), then uv_close() the async handle; close_cb (may be NULL) runs from a later loop
  * iteration, after which the owner may free mb. Calling it again before close_cb has run is a

@@ -13,6 +13,7 @@ typedef struct command_s {
 
 static const command_t commands[] = {
     {"run", gridems__cmd_run, "run the service (gridems run -c CONFIG)"},
+    {"backtest", gridems__cmd_backtest, "run the service over real prices in simulated time and compare"},
     {"solve", gridems__cmd_solve, "solve one scenario file and write its schedule"},
     {"plugin-info", gridems__cmd_plugin_info, "print a device plugin's identity and options"},
 };

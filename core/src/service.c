@@ -145,9 +145,18 @@ static void on_handle_closed(uv_handle_t *handle)
 static void close_handles(gridems_service_t *svc)
 {
     uv_handle_t *handles[] = {(uv_handle_t *)&svc->sig_term,       (uv_handle_t *)&svc->sig_int,
-                              (uv_handle_t *)&svc->sig_hup,        (uv_handle_t *)&svc->replan_timer,
-                              (uv_handle_t *)&svc->debounce_timer, (uv_handle_t *)&svc->control_timer,
-                              (uv_handle_t *)&svc->shutdown_timer, (uv_handle_t *)&svc->step_timer};
+                              (uv_handle_t *)&svc->sig_hup,        (uv_handle_t *)&svc->replan_timer.uv,
+                              (uv_handle_t *)&svc->debounce_timer.uv, (uv_handle_t *)&svc->control_timer.uv,
+                              (uv_handle_t *)&svc->shutdown_timer, (uv_handle_t *)&svc->step_timer.uv};
+    gridems_timer_t *timers[] = {&svc->replan_timer, &svc->debounce_timer, &svc->control_timer,
+                                 &svc->step_timer};
+    for (size_t i = 0; i < sizeof timers / sizeof timers[0]; i++) {
+        gridems_timer_stop(timers[i]);
+    }
+    if (svc->lockstep != NULL) {
+        gridems__lockstep_close(svc->lockstep);
+        svc->lockstep = NULL;
+    }
     for (size_t i = 0; i < sizeof handles / sizeof handles[0]; i++) {
         /* A handle's data is set when it is initialised (start-up may have failed before). */
         if (handles[i]->data != NULL && !uv_is_closing(handles[i])) {
@@ -217,10 +226,10 @@ static void begin_shutdown(gridems_service_t *svc, const char *why)
     }
     gridems_log_notice("%s: shutting down", why);
     if (svc->shutdown_timer.data != NULL) {
-        uv_timer_stop(&svc->replan_timer);
-        uv_timer_stop(&svc->debounce_timer);
-        uv_timer_stop(&svc->control_timer);
-        uv_timer_stop(&svc->step_timer);
+        gridems_timer_stop(&svc->replan_timer);
+        gridems_timer_stop(&svc->debounce_timer);
+        gridems_timer_stop(&svc->control_timer);
+        gridems_timer_stop(&svc->step_timer);
         uv_signal_stop(&svc->sig_hup);
         uv_timer_start(&svc->shutdown_timer, on_shutdown_watchdog, SHUTDOWN_LIMIT_MS, 0);
         uv_unref((uv_handle_t *)&svc->shutdown_timer);
@@ -239,6 +248,11 @@ static void begin_shutdown(gridems_service_t *svc, const char *why)
         svc->shutdown_steps_left = 1;
         shutdown_step_done(svc);
     }
+}
+
+void gridems__service_stop(gridems_service_t *svc, const char *why)
+{
+    begin_shutdown(svc, why);
 }
 
 static void on_stop_signal(uv_signal_t *sig, int signum)
@@ -325,9 +339,7 @@ static void on_hup(uv_signal_t *sig, int signum)
         gridems_optimizer_opts_t opts = {svc->cfg.planner.solve_time_limit_ms, false, true};
         gridems_solver_set_options(svc->solver, &opts);
     }
-    uv_timer_set_repeat(&svc->replan_timer,
-                        gridems_clock_real_delay_ms(&svc->clock,
-                                                    (int64_t)svc->cfg.planner.replan_seconds * 1000));
+    gridems_timer_set_repeat(&svc->replan_timer, (int64_t)svc->cfg.planner.replan_seconds * 1000);
     gridems__host_foreach_device(&svc->host, notify_reload, svc);
     gridems_log_notice("reloaded %s", svc->config_path);
     gridems__service_request_replan(svc, "command");
@@ -400,6 +412,21 @@ static int start_mqtt(gridems_service_t *svc)
     return 0;
 }
 
+/* On a stepped clock: the lockstep, and the subscriptions it and its driver need. */
+static int start_lockstep(gridems_service_t *svc, const gridems_service_driver_t *driver)
+{
+    if (driver == NULL) {
+        return 0;
+    }
+    int rc = gridems__lockstep_start(svc, driver, &svc->lockstep);
+    if (rc != 0) {
+        gridems_log_err("lockstep: cannot start: %s", gridems_strerror(rc));
+        return rc;
+    }
+    gridems__lockstep_subscribe(svc->lockstep);
+    return 0;
+}
+
 static void load_plugins(gridems_service_t *svc)
 {
     gridems__host_services_t services;
@@ -451,7 +478,7 @@ static int start_inputs(gridems_service_t *svc)
     return 0;
 }
 
-static int start(gridems_service_t *svc)
+static int start(gridems_service_t *svc, const gridems_service_driver_t *driver)
 {
     const gridems_service_config_t *cfg = &svc->cfg;
     gridems_log_set_level(cfg->log_level);
@@ -480,6 +507,9 @@ static int start(gridems_service_t *svc)
         return rc;
     }
     rc = start_mqtt(svc);
+    if (rc == 0) {
+        rc = start_lockstep(svc, driver);
+    }
     if (rc != 0) {
         return rc;
     }
@@ -491,19 +521,26 @@ static int start(gridems_service_t *svc)
     uv_signal_start(&svc->sig_term, on_stop_signal, SIGTERM);
     uv_signal_start(&svc->sig_int, on_stop_signal, SIGINT);
     uv_signal_start(&svc->sig_hup, on_hup, SIGHUP);
-    uv_timer_t *timers[] = {&svc->replan_timer, &svc->debounce_timer, &svc->control_timer,
-                            &svc->shutdown_timer, &svc->step_timer};
-    for (int i = 0; i < 5; i++) {
-        uv_timer_init(&svc->loop, timers[i]);
-        init_handle(svc, (uv_handle_t *)timers[i]);
+    gridems_timers_init(&svc->timers, &svc->loop, &svc->clock);
+    gridems_timer_t *timers[] = {&svc->replan_timer, &svc->debounce_timer, &svc->control_timer,
+                                 &svc->step_timer};
+    for (int i = 0; i < 4; i++) {
+        gridems_timer_init(&svc->timers, timers[i]);
+        init_handle(svc, (uv_handle_t *)&timers[i]->uv);
     }
+    uv_timer_init(&svc->loop, &svc->shutdown_timer);
+    init_handle(svc, (uv_handle_t *)&svc->shutdown_timer);
     load_plugins(svc);
-    uint64_t replan_ms =
-        gridems_clock_real_delay_ms(&svc->clock, (int64_t)cfg->planner.replan_seconds * 1000);
-    uv_timer_start(&svc->replan_timer, on_replan_timer, replan_ms, replan_ms);
-    uint64_t tick_ms = gridems_clock_real_delay_ms(&svc->clock, CONTROL_TICK_SIM_MS);
-    tick_ms = tick_ms < CONTROL_TICK_MIN_REAL_MS ? CONTROL_TICK_MIN_REAL_MS : tick_ms;
-    uv_timer_start(&svc->control_timer, on_control_timer, tick_ms, tick_ms);
+    int64_t replan_ms = (int64_t)cfg->planner.replan_seconds * 1000;
+    gridems_timer_start(&svc->replan_timer, on_replan_timer, replan_ms, replan_ms);
+    /* The control tick is a minute of site time, but never more often than
+     * CONTROL_TICK_MIN_REAL_MS of real time on a fast simulated clock. */
+    int64_t tick_ms = CONTROL_TICK_SIM_MS;
+    if (gridems_clock_mode(&svc->clock) == GRIDEMS_CLOCK_SIMULATED) {
+        double floor_ms = CONTROL_TICK_MIN_REAL_MS * gridems_clock_speed(&svc->clock);
+        tick_ms = floor_ms > (double)tick_ms ? (int64_t)floor_ms : tick_ms;
+    }
+    gridems_timer_start(&svc->control_timer, on_control_timer, tick_ms, tick_ms);
     rc = gridems_mqtt_connect(svc->mqtt);
     if (rc != 0) {
         gridems_log_warn("mqtt: first connect failed (%s); retrying in the background",
@@ -512,7 +549,8 @@ static int start(gridems_service_t *svc)
     gridems__service_request_replan(svc, "startup");
     gridems_log_notice("gridems %s running: site %s, MQTT %s, prefix %s, %s clock", GRIDEMS_VERSION,
                        cfg->site.id, cfg->mqtt.uri, cfg->mqtt.topic_prefix,
-                       cfg->clock.mode == GRIDEMS_CLOCK_SIMULATED ? "simulated" : "real");
+                       cfg->clock.mode == GRIDEMS_CLOCK_SIMULATED ? "simulated"
+                       : cfg->clock.mode == GRIDEMS_CLOCK_STEPPED ? "stepped" : "real");
     return 0;
 }
 
@@ -529,7 +567,8 @@ static void release(gridems_service_t *svc)
     gridems_service_config_free(&svc->cfg);
 }
 
-int gridems_service_run(gridems_service_config_t *cfg, const char *config_path)
+static int run(gridems_service_config_t *cfg, const char *config_path,
+               const gridems_service_driver_t *driver)
 {
     gridems_service_t *svc = calloc(1, sizeof *svc);
     if (svc == NULL) {
@@ -541,7 +580,7 @@ int gridems_service_run(gridems_service_config_t *cfg, const char *config_path)
     svc->config_path = config_path;
     svc->exit_code = 0;
     uv_loop_init(&svc->loop);
-    int rc = start(svc);
+    int rc = start(svc, driver);
     if (rc != 0) {
         svc->exit_code = 1;
         begin_shutdown(svc, "start-up failed");
@@ -556,4 +595,30 @@ int gridems_service_run(gridems_service_config_t *cfg, const char *config_path)
     free(svc);
     gridems_log_info("stopped");
     return exit_code;
+}
+
+int gridems_service_run(gridems_service_config_t *cfg, const char *config_path)
+{
+    return run(cfg, config_path, NULL);
+}
+
+int gridems_service_run_driven(gridems_service_config_t *cfg, const char *config_path,
+                               const gridems_service_driver_t *driver)
+{
+    cfg->clock.mode = GRIDEMS_CLOCK_STEPPED;
+    return run(cfg, config_path, driver);
+}
+
+int gridems_service_publish(gridems_service_t *svc, const char *topic, const void *payload,
+                            size_t len, int qos, int retain)
+{
+    if (svc->mqtt == NULL) {
+        return GRIDEMS_ESTATE;
+    }
+    return gridems_mqtt_publish(svc->mqtt, topic, payload, len, qos, retain);
+}
+
+const gridems_service_config_t *gridems_service_config(const gridems_service_t *svc)
+{
+    return &svc->cfg;
 }

@@ -17,7 +17,12 @@
 #ifndef GRIDEMS_SERVICE_H
 #define GRIDEMS_SERVICE_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #include "service_config.h"
+
+typedef struct gridems_service_s gridems_service_t;
 
 /*
  * gridems_service_run: run the service with cfg until SIGTERM/SIGINT (or a fatal start-up
@@ -27,5 +32,44 @@
  * Thread: the main thread; blocks.
  */
 int gridems_service_run(gridems_service_config_t *cfg, const char *config_path);
+
+/*
+ * A driver: the one thing that runs a service on a stepped clock (the backtest, the demo). The
+ * service runs exactly as `gridems run` does, but its clock stands still until the present is
+ * settled (lockstep.h says what that means); then it asks the driver, which may publish (as the
+ * utility would) and says when it next wants to be asked. Every callback runs on the loop thread.
+ */
+typedef struct gridems_service_driver_s {
+    void *userdata;
+    /* An MQTT filter the service also subscribes to for the driver (e.g. "gridems/#"), whose
+     * messages go to on_message after the service has handled them. NULL: none. */
+    const char *observe;
+    void (*on_message)(gridems_service_t *svc, const char *topic, const void *payload, size_t len,
+                       int retained, void *userdata);
+    /*
+     * The present (now_ms, host clock) is settled. The driver may publish; returns the next
+     * instant it wants to be asked at (> now_ms; the clock moves to the earlier of that and the
+     * next timer), INT64_MAX when only the service's timers matter, or a negative value to end:
+     * the service then shuts down as on SIGTERM. It may be asked again at the same instant
+     * after what it published has settled.
+     */
+    int64_t (*on_settled)(gridems_service_t *svc, int64_t now_ms, void *userdata);
+} gridems_service_driver_t;
+
+/*
+ * gridems_service_run_driven: gridems_service_run on a stepped clock starting at
+ * cfg->clock.start_ms (cfg->clock.mode is overridden), under the driver (borrowed; must outlive
+ * the call). Returns as gridems_service_run does.
+ */
+int gridems_service_run_driven(gridems_service_config_t *cfg, const char *config_path,
+                               const gridems_service_driver_t *driver);
+
+/* For a driver: publish through the service's own MQTT connection, so that the lockstep sees
+ * the message settle. Returns 0 or the MQTT client's error. Thread: the loop thread. */
+int gridems_service_publish(gridems_service_t *svc, const char *topic, const void *payload,
+                            size_t len, int qos, int retain);
+
+/* For a driver: the config the service runs on (borrowed, for the service's life). */
+const gridems_service_config_t *gridems_service_config(const gridems_service_t *svc);
 
 #endif

@@ -145,6 +145,7 @@ void gridems__service_host_services(gridems_service_t *svc, gridems__host_servic
     out->device_added = svc_device_added;
     out->device_removed = svc_device_removed;
     out->now_ms = svc_now;
+    out->timers = &svc->timers;
 }
 
 /* ---- ## Device ids ---- */
@@ -370,12 +371,10 @@ void gridems__service_dispatch(gridems_service_t *svc)
     gridems__host_foreach_device(&svc->host, dispatch_one, &d);
     /* Set-points expire at their step's end (valid_until): send the next step's as it begins,
      * rather than at the next control tick, until which every device would hold in safe mode. */
-    if (d.step >= 0 && svc->step_timer.data != NULL) {
+    if (d.step >= 0 && svc->step_timer.uv.data != NULL) {
         int64_t next = d.step_start_ms + svc->plan.step_ms;
-        uv_timer_start(&svc->step_timer, on_step_timer,
-                       gridems_clock_real_delay_ms(&svc->clock,
-                                                   next - gridems_clock_now_ms(&svc->clock)),
-                       0);
+        gridems_timer_start(&svc->step_timer, on_step_timer,
+                            next - gridems_clock_now_ms(&svc->clock), 0);
     }
 }
 

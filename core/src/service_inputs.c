@@ -104,6 +104,9 @@ void gridems__service_on_message(gridems_mqtt_t *m, const char *topic, const voi
     if (svc->shutting_down) {
         return;
     }
+    if (svc->lockstep != NULL && gridems__lockstep_on_barrier(svc->lockstep, topic, payload, len)) {
+        return;
+    }
     if (strcmp(topic, cfg->mqtt.topics.price) == 0) {
         accept_forecast(svc, INPUT_PRICE, &svc->import_price, topic, text, len, "price");
     } else if (strcmp(topic, cfg->mqtt.topics.price_export) == 0) {
@@ -120,6 +123,9 @@ void gridems__service_on_message(gridems_mqtt_t *m, const char *topic, const voi
     /* Device gateways' traffic (and anything else a plugin subscribed to). */
     if (svc->host_ready) {
         gridems__host_deliver(&svc->host, topic, payload, len, qos, retained);
+    }
+    if (svc->lockstep != NULL) {
+        gridems__lockstep_observe(svc->lockstep, topic, payload, len, retained);
     }
 }
 

@@ -14,6 +14,7 @@
 #include "dr_events.h"
 #include "forecast.h"
 #include "host_api.h"
+#include "lockstep.h"
 #include "load_forecast.h"
 #include "log.h"
 #include "mqtt_client.h"
@@ -21,6 +22,7 @@
 #include "service_config.h"
 #include "solver_thread.h"
 #include "state_store.h"
+#include "timers.h"
 
 /* What the service remembers of one device (gridems__device_t.service_data). */
 typedef struct service_device_s {
@@ -77,11 +79,12 @@ typedef struct gridems_service_s {
     uv_signal_t sig_term;
     uv_signal_t sig_int;
     uv_signal_t sig_hup;
-    uv_timer_t replan_timer;   /* every planner.replan_seconds */
-    uv_timer_t debounce_timer; /* a requested re-plan, debounced */
-    uv_timer_t control_timer;  /* control tick: readings, staleness, set-points, P/state */
-    uv_timer_t shutdown_timer; /* bounds the shutdown */
-    uv_timer_t step_timer;     /* the next plan step's start: its set-points go out then */
+    gridems_timers_t timers;        /* every timer below but the watchdog, and the plugins' */
+    gridems_timer_t replan_timer;   /* every planner.replan_seconds */
+    gridems_timer_t debounce_timer; /* a requested re-plan, debounced */
+    gridems_timer_t control_timer;  /* control tick: readings, staleness, set-points, P/state */
+    uv_timer_t shutdown_timer;      /* bounds the shutdown: real time, whatever the clock */
+    gridems_timer_t step_timer;     /* the next plan step's start: its set-points go out then */
     int open_handles;
 
     gridems_mqtt_t *mqtt;
@@ -126,9 +129,12 @@ typedef struct gridems_service_s {
     int shutdown_steps_left; /* solver and plugins still closing before MQTT goes */
     gridems_complaint_t rejected[5]; /* per input topic (service_inputs.c), rate-limits logs */
     int exit_code;
+    gridems_lockstep_t *lockstep; /* a driver's run on a stepped clock; NULL for gridems run */
 } gridems_service_t;
 
 /* service.c */
+/* Begin the clean shutdown (as on SIGTERM), logging why. */
+void gridems__service_stop(gridems_service_t *svc, const char *why);
 void gridems__service_set_status(gridems_service_t *svc, const char *state, const char *reason);
 void gridems__service_publish_status(gridems_service_t *svc);
 char *gridems__service_status_json(gridems_service_t *svc, const char *state);

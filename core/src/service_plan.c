@@ -134,7 +134,7 @@ static int reason_rank(const char *reason)
 
 void gridems__service_request_replan(gridems_service_t *svc, const char *reason)
 {
-    if (svc->shutting_down || svc->debounce_timer.data == NULL) {
+    if (svc->shutting_down || svc->debounce_timer.uv.data == NULL) {
         return;
     }
     /* Several triggers inside one debounce make one re-plan; it carries the most telling
@@ -142,8 +142,8 @@ void gridems__service_request_replan(gridems_service_t *svc, const char *reason)
     if (svc->pending_reason == NULL || reason_rank(reason) > reason_rank(svc->pending_reason)) {
         svc->pending_reason = reason;
     }
-    if (!svc->solving && !uv_is_active((uv_handle_t *)&svc->debounce_timer)) {
-        uv_timer_start(&svc->debounce_timer, on_debounce, (uint64_t)svc->cfg.planner.debounce_ms,
+    if (!svc->solving && !gridems_timer_is_armed(&svc->debounce_timer)) {
+        gridems_timer_start_real(&svc->debounce_timer, on_debounce, (uint64_t)svc->cfg.planner.debounce_ms,
                        0);
     }
 }
@@ -311,8 +311,8 @@ void gridems__service_replan_now(gridems_service_t *svc, const char *reason)
     if (svc->shutting_down || svc->solver == NULL) {
         return;
     }
-    if (svc->debounce_timer.data != NULL) {
-        uv_timer_stop(&svc->debounce_timer);
+    if (svc->debounce_timer.uv.data != NULL) {
+        gridems_timer_stop(&svc->debounce_timer);
     }
     if (svc->solving) {
         /* Served when the running solve is done. */
@@ -365,6 +365,11 @@ void gridems__service_replan_now(gridems_service_t *svc, const char *reason)
     svc->solving_jobs_left_out = out.jobs_left_out;
     gridems_log_debug("re-plan (%s) submitted: %d steps from grid start, %d jobs, shift %d",
                       reason, out.steps, out.jobs_planned, shift);
+    if (gridems_clock_mode(&svc->clock) == GRIDEMS_CLOCK_STEPPED) {
+        /* Lockstep: the result is handled here, before any other event of the present, so the
+         * order of events never depends on how long the solve took (lockstep.h). */
+        gridems_solver_wait(svc->solver);
+    }
 }
 
 /* ---- ## Results ---- */

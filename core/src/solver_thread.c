@@ -26,6 +26,9 @@ struct gridems_solver_s {
     uv_cond_t cond;
     gridems_solver_result_t *pending; /* the waiting job, or NULL */
     int in_flight;                    /* 1 while the thread solves a job */
+    uv_cond_t done_cond;              /* signalled after each result is posted */
+    uint64_t taken;                   /* jobs the thread took */
+    uint64_t posted;                  /* of those, results posted to the mailbox */
     int stopping;                     /* 1 once the thread must exit */
     int notify_exit;                  /* 1: post exit_node when leaving (0 in create's cleanup) */
     int started;                      /* 1 once the thread has created its optimizer (or failed) */
@@ -80,6 +83,7 @@ static void solver_main(void *arg)
         gridems_solver_result_t *job = s->pending;
         s->pending = NULL;
         s->in_flight = 1;
+        s->taken++;
         bool renew = gen != s->opts_gen;
         if (renew) {
             opts = s->opts;
@@ -123,6 +127,10 @@ static void solver_main(void *arg)
             free(job->scenario);
             free(job);
         }
+        uv_mutex_lock(&s->lock);
+        s->posted++;
+        uv_cond_broadcast(&s->done_cond);
+        uv_mutex_unlock(&s->lock);
     }
 
     gridems_optimizer_destroy(opt);
@@ -159,6 +167,7 @@ static void on_mailbox_closed(gridems_mailbox_t *mb)
         s->shutdown_cb(s, s->userdata);
     }
     uv_cond_destroy(&s->cond);
+    uv_cond_destroy(&s->done_cond);
     uv_mutex_destroy(&s->lock);
     free(s);
 }
@@ -224,11 +233,18 @@ int gridems_solver_create(uv_loop_t *loop, const gridems_optimizer_opts_t *opts,
         free(s);
         return rc;
     }
+    if ((rc = uv_cond_init(&s->done_cond)) != 0) {
+        uv_cond_destroy(&s->cond);
+        uv_mutex_destroy(&s->lock);
+        free(s);
+        return rc;
+    }
     /* The thread starts before the mailbox exists, so that a failure to create the optimizer
      * leaves no async handle behind (closing one needs the loop to run). It cannot post before
      * a job is submitted, which needs create to have returned. */
     if ((rc = uv_thread_create(&s->thread, solver_main, s)) != 0) {
         uv_cond_destroy(&s->cond);
+        uv_cond_destroy(&s->done_cond);
         uv_mutex_destroy(&s->lock);
         free(s);
         return rc;
@@ -249,6 +265,7 @@ int gridems_solver_create(uv_loop_t *loop, const gridems_optimizer_opts_t *opts,
     }
     if (rc != 0) {
         uv_cond_destroy(&s->cond);
+        uv_cond_destroy(&s->done_cond);
         uv_mutex_destroy(&s->lock);
         free(s);
         return rc;
@@ -259,6 +276,16 @@ int gridems_solver_create(uv_loop_t *loop, const gridems_optimizer_opts_t *opts,
     uv_mutex_unlock(&s->lock);
     *out = s;
     return 0;
+}
+
+void gridems_solver_wait(gridems_solver_t *s)
+{
+    uv_mutex_lock(&s->lock);
+    while (s->pending != NULL || s->in_flight || s->posted != s->taken) {
+        uv_cond_wait(&s->done_cond, &s->lock);
+    }
+    uv_mutex_unlock(&s->lock);
+    gridems_mailbox_drain(&s->mb);
 }
 
 /* Hand a job that will not be solved back to the owner, from the next loop iteration. */

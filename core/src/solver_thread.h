@@ -155,4 +155,13 @@ void gridems_solver_stats(const gridems_solver_t *s, gridems_solver_stats_t *out
  */
 int gridems_solver_shutdown(gridems_solver_t *s, gridems_solver_shutdown_cb cb);
 
+/*
+ * gridems_solver_wait: block until every submitted job is solved, then run their result
+ * callbacks now, inside this call, in order. For the lockstep (lockstep.h), where nothing else
+ * may happen while a solve is in flight, so the order of events never depends on how long a
+ * solve takes. Must not be called once shutdown has begun, nor from a result callback.
+ * Thread: the loop thread; blocks for the solve.
+ */
+void gridems_solver_wait(gridems_solver_t *s);
+
 #endif

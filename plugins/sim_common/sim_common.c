@@ -948,9 +948,9 @@ int gridems__sim_check_common(const gridems_host_api_t *api, gridems_plugin_t *s
                  UINT32_MAX, o->stale_after_ms);
         return GRIDEMS_ECONFIG;
     }
-    if (o->tick_ms < 1 || o->tick_ms > 60000) {
+    if (o->tick_ms < 1 || o->tick_ms > 3600000) {
         api->log(self, GRIDEMS_PLUGIN_LOG_ERR,
-                 "option \"tick_ms\" must be within 1 .. 60000 (got %" PRId64 ")", o->tick_ms);
+                 "option \"tick_ms\" must be within 1 .. 3600000 (got %" PRId64 ")", o->tick_ms);
         return GRIDEMS_ECONFIG;
     }
     return 0;

@@ -170,7 +170,7 @@ typedef struct gridems__sim_common_opts_s {
     const char *topic_prefix;      /* required: <prefix>/telemetry and <prefix>/cmd */
     int64_t telemetry_interval_ms; /* host-clock ms between telemetry messages */
     int64_t stale_after_ms;        /* reported in the capabilities; 0 = the host's default */
-    int64_t tick_ms;               /* real (loop) ms between simulation steps */
+    int64_t tick_ms;               /* real ms between simulation steps (host-clock on a stepped clock) */
 } gridems__sim_common_opts_t;
 
 /* The option-table entries of gridems__sim_common_opts_t, for a context struct `type` that
@@ -185,7 +185,8 @@ typedef struct gridems__sim_common_opts_s {
         {GRIDEMS_OPT_INT, "stale_after_ms", "0", 0, offsetof(type, common.stale_after_ms),         \
          "host-clock ms after which a reading is stale; 0 = the service's default"},               \
         {GRIDEMS_OPT_INT, "tick_ms", "20", 0, offsetof(type, common.tick_ms),                      \
-         "real ms between simulation steps (physics uses host-clock deltas, not ticks)"}
+         "ms between simulation steps: real ms, host-clock ms on a stepped clock (1..3600000; "   \
+         "physics uses host-clock deltas, not ticks)"}
 /* clang-format on */
 
 /*

@@ -1247,7 +1247,7 @@ START_TEST(bad_options_refused_naming_the_option)
          GRIDEMS_EPLUGIN, "option \"topic_prefix\" must be"},
         {"{\"plugin\":\"battery_sim\",\"name\":\"b\",\"options\":{\"topic_prefix\":\"x\","
          "\"capacity_kwh\":100,\"charge_max_kw\":1,\"discharge_max_kw\":1,\"tick_ms\":0}}",
-         GRIDEMS_EPLUGIN, "option \"tick_ms\" must be within 1 .. 60000"},
+         GRIDEMS_EPLUGIN, "option \"tick_ms\" must be within 1 .. 3600000"},
         {"{\"plugin\":\"battery_sim\",\"name\":\"b\",\"options\":{\"topic_prefix\":\"x\","
          "\"capacity_kwh\":\"big\",\"charge_max_kw\":1,\"discharge_max_kw\":1}}",
          GRIDEMS_ECONFIG, "option \"capacity_kwh\": expected a number"},

@@ -1,10 +1,5 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/*
- * The demo's processes and files: a private temporary directory, a free loopback port, and the
- * two children (mosquitto and gridems), each in its own process group so that a Ctrl-C at the
- * terminal reaches only the demo, which then stops them in order (gridems first, so that it can
- * still publish "offline" on the broker).
- */
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -20,16 +15,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "demo.h"
+#include "child_proc.h"
 
-volatile int demo_stop_signal;
+volatile int gridems_child_stop_signal;
 
 static void on_stop(int sig)
 {
-    demo_stop_signal = sig;
+    gridems_child_stop_signal = sig;
 }
 
-void demo_install_signals(void)
+void gridems_child_install_signals(void)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -38,25 +33,25 @@ void demo_install_signals(void)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
-    /* A broken pipe (the broker gone) must be an error return, not the demo's death. */
+    /* A broken pipe (the broker gone) must be an error return, not the process's death. */
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);
 }
 
-int64_t demo_mono_ms(void)
+int64_t gridems_child_mono_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int demo_make_temp_dir(char *out, size_t len)
+int gridems_child_make_temp_dir(char *out, size_t len)
 {
     const char *base = getenv("TMPDIR");
     if (base == NULL || base[0] == '\0') {
         base = "/tmp";
     }
-    int n = snprintf(out, len, "%s/gridems-demo-XXXXXX", base);
+    int n = snprintf(out, len, "%s/gridems-run-XXXXXX", base);
     if (n < 0 || (size_t)n >= len) {
         errno = ENAMETOOLONG;
         return -1;
@@ -64,7 +59,7 @@ int demo_make_temp_dir(char *out, size_t len)
     return mkdtemp(out) != NULL ? 0 : -1;
 }
 
-void demo_remove_tree(const char *path)
+void gridems_child_remove_tree(const char *path)
 {
     struct stat st;
     if (lstat(path, &st) != 0) {
@@ -81,7 +76,7 @@ void demo_remove_tree(const char *path)
                 char child[4096];
                 int n = snprintf(child, sizeof child, "%s/%s", path, e->d_name);
                 if (n > 0 && (size_t)n < sizeof child) {
-                    demo_remove_tree(child);
+                    gridems_child_remove_tree(child);
                 }
             }
             closedir(dir);
@@ -92,11 +87,11 @@ void demo_remove_tree(const char *path)
     }
 }
 
-int demo_free_port(void)
+int gridems_child_free_port(void)
 {
     /* Bind port 0 and ask which port the kernel chose; the socket is closed again at once, so
      * there is a short window in which another program could take it (then mosquitto fails to
-     * start, and the demo says so). */
+     * start, and the caller says so). */
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0) {
         return -1;
@@ -116,7 +111,7 @@ int demo_free_port(void)
     return port;
 }
 
-const char *demo_find_mosquitto(char *buf, size_t len)
+const char *gridems_child_find_mosquitto(char *buf, size_t len)
 {
     const char *path = getenv("PATH");
     if (path != NULL) {
@@ -141,7 +136,7 @@ const char *demo_find_mosquitto(char *buf, size_t len)
     return access(buf, X_OK) == 0 ? buf : NULL;
 }
 
-pid_t demo_spawn(char *const argv[], const char *log_path)
+pid_t gridems_child_spawn(char *const argv[], const char *log_path)
 {
     int log_fd = -1;
     if (log_path != NULL) {
@@ -158,7 +153,7 @@ pid_t demo_spawn(char *const argv[], const char *log_path)
         setpgid(0, 0);
         prctl(PR_SET_PDEATHSIG, SIGTERM);
         if (getppid() != parent) {
-            _exit(127); /* the demo died before prctl took effect */
+            _exit(127); /* the parent died before prctl took effect */
         }
         struct sigaction sa;
         memset(&sa, 0, sizeof sa);
@@ -183,7 +178,7 @@ pid_t demo_spawn(char *const argv[], const char *log_path)
     return pid;
 }
 
-int demo_child_exited(pid_t pid, int *status)
+int gridems_child_exited(pid_t pid, int *status)
 {
     int st = 0;
     pid_t r = waitpid(pid, &st, WNOHANG);
@@ -197,12 +192,12 @@ int demo_child_exited(pid_t pid, int *status)
     return 1;
 }
 
-int demo_stop_child(pid_t pid, int sig, int timeout_ms, int *killed)
+int gridems_child_stop(pid_t pid, int sig, int timeout_ms, int *killed)
 {
     *killed = 0;
     int st = 0;
     kill(pid, sig);
-    int64_t give_up = demo_mono_ms() + timeout_ms;
+    int64_t give_up = gridems_child_mono_ms() + timeout_ms;
     for (;;) {
         pid_t r = waitpid(pid, &st, WNOHANG);
         if (r == pid) {
@@ -211,7 +206,7 @@ int demo_stop_child(pid_t pid, int sig, int timeout_ms, int *killed)
         if (r < 0 && errno != EINTR) {
             return -1;
         }
-        if (demo_mono_ms() >= give_up) {
+        if (gridems_child_mono_ms() >= give_up) {
             break;
         }
         struct timespec nap = {0, 20 * 1000 * 1000};
@@ -227,7 +222,7 @@ int demo_stop_child(pid_t pid, int sig, int timeout_ms, int *killed)
     return st;
 }
 
-void demo_print_log_tail(const char *path, int max_lines)
+void gridems_child_print_log_tail(const char *path, int max_lines)
 {
     FILE *f = fopen(path, "r");
     if (f == NULL) {
@@ -259,4 +254,100 @@ void demo_print_log_tail(const char *path, int max_lines)
         fprintf(stderr, "    %s%s", line, l > 0 && line[l - 1] == '\n' ? "" : "\n");
     }
     free(ring);
+}
+
+/* ---- ## A private broker ---- */
+
+/* How long mosquitto may take to listen. */
+#define BROKER_START_MS 10000
+
+static int port_accepts(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return 0;
+    }
+    struct sockaddr_in addr;
+    memset(&addr, 0, sizeof addr);
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons((uint16_t)port);
+    int ok = connect(fd, (struct sockaddr *)&addr, sizeof addr) == 0;
+    close(fd);
+    return ok;
+}
+
+static int broker_try(gridems_broker_t *b, const char *bin, const char *dir, char *err,
+                      size_t errlen)
+{
+    char conf[4200];
+    b->port = gridems_child_free_port();
+    if (b->port < 0) {
+        snprintf(err, errlen, "no free loopback port");
+        return -1;
+    }
+    snprintf(conf, sizeof conf, "%s/mosquitto.conf", dir);
+    snprintf(b->log_path, sizeof b->log_path, "%s/mosquitto.log", dir);
+    FILE *f = fopen(conf, "w");
+    if (f == NULL) {
+        snprintf(err, errlen, "cannot write %s: %s", conf, strerror(errno));
+        return -1;
+    }
+    fprintf(f, "listener %d 127.0.0.1\nallow_anonymous true\npersistence false\n"
+               "max_inflight_messages 0\nmax_queued_messages 0\nset_tcp_nodelay true\n",
+            b->port);
+    fclose(f);
+    char *argv[] = {(char *)bin, "-c", conf, NULL};
+    b->pid = gridems_child_spawn(argv, b->log_path);
+    if (b->pid < 0) {
+        snprintf(err, errlen, "cannot start %s: %s", bin, strerror(errno));
+        return -1;
+    }
+    int64_t give_up = gridems_child_mono_ms() + BROKER_START_MS;
+    for (;;) {
+        int status;
+        if (gridems_child_exited(b->pid, &status) == 1) {
+            b->pid = -1;
+            snprintf(err, errlen, "mosquitto exited at start-up (see %s)", b->log_path);
+            return 1; /* most likely the port was taken since it was found free */
+        }
+        if (port_accepts(b->port)) {
+            return 0;
+        }
+        if (gridems_child_mono_ms() >= give_up) {
+            snprintf(err, errlen, "mosquitto did not listen on port %d within %d ms", b->port,
+                     BROKER_START_MS);
+            return -1;
+        }
+        /* Waiting for another process to listen: there is no event to wait on. */
+        struct timespec nap = {0, 10 * 1000 * 1000};
+        nanosleep(&nap, NULL);
+    }
+}
+
+int gridems_broker_start(gridems_broker_t *b, const char *dir, char *err, size_t errlen)
+{
+    char bin[4200];
+    b->pid = -1;
+    if (gridems_child_find_mosquitto(bin, sizeof bin) == NULL) {
+        snprintf(err, errlen, "mosquitto not found (apt-get install mosquitto)");
+        return -1;
+    }
+    int rc = broker_try(b, bin, dir, err, errlen);
+    if (rc == 1) {
+        rc = broker_try(b, bin, dir, err, errlen);
+    }
+    if (rc != 0 && b->pid > 0) {
+        gridems_broker_stop(b);
+    }
+    return rc == 0 ? 0 : -1;
+}
+
+void gridems_broker_stop(gridems_broker_t *b)
+{
+    if (b->pid > 0) {
+        int killed;
+        gridems_child_stop(b->pid, SIGTERM, 2000, &killed);
+        b->pid = -1;
+    }
 }
