@@ -53,6 +53,8 @@ char *gridems__service_status_json(gridems_service_t *svc, const char *state)
         cJSON_AddNumberToObject(stats, "replans_failed", (double)svc->stats.replans_failed);
         cJSON_AddNumberToObject(stats, "rejected_messages", (double)svc->stats.rejected_messages);
         cJSON_AddNumberToObject(stats, "setpoints_sent", (double)svc->stats.setpoints_sent);
+        cJSON_AddNumberToObject(stats, "peak_guard_engagements", (double)svc->guard.engagements);
+        cJSON_AddNumberToObject(stats, "peak_guard_shed_kwh", svc->guard.shed_kwh);
         if (svc->mqtt != NULL) {
             gridems_mqtt_stats_t m;
             gridems_mqtt_get_stats(svc->mqtt, &m);
@@ -147,7 +149,8 @@ static void close_handles(gridems_service_t *svc)
     uv_handle_t *handles[] = {(uv_handle_t *)&svc->sig_term,       (uv_handle_t *)&svc->sig_int,
                               (uv_handle_t *)&svc->sig_hup,        (uv_handle_t *)&svc->replan_timer,
                               (uv_handle_t *)&svc->debounce_timer, (uv_handle_t *)&svc->control_timer,
-                              (uv_handle_t *)&svc->shutdown_timer, (uv_handle_t *)&svc->step_timer};
+                              (uv_handle_t *)&svc->shutdown_timer, (uv_handle_t *)&svc->step_timer,
+                              (uv_handle_t *)&svc->guard_timer};
     for (size_t i = 0; i < sizeof handles / sizeof handles[0]; i++) {
         /* A handle's data is set when it is initialised (start-up may have failed before). */
         if (handles[i]->data != NULL && !uv_is_closing(handles[i])) {
@@ -221,6 +224,7 @@ static void begin_shutdown(gridems_service_t *svc, const char *why)
         uv_timer_stop(&svc->debounce_timer);
         uv_timer_stop(&svc->control_timer);
         uv_timer_stop(&svc->step_timer);
+        uv_timer_stop(&svc->guard_timer);
         uv_signal_stop(&svc->sig_hup);
         uv_timer_start(&svc->shutdown_timer, on_shutdown_watchdog, SHUTDOWN_LIMIT_MS, 0);
         uv_unref((uv_handle_t *)&svc->shutdown_timer);
@@ -244,6 +248,29 @@ static void begin_shutdown(gridems_service_t *svc, const char *why)
 static void on_stop_signal(uv_signal_t *sig, int signum)
 {
     begin_shutdown(sig->data, signum == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+/* ---- ## The peak guard's timer ---- */
+
+static void on_guard_timer(uv_timer_t *t)
+{
+    gridems__service_guard_tick(t->data);
+}
+
+/* The peak guard's timer, armed as the control tick's is; stopped (and the set-points given back
+ * to the plan) when the guard is disabled. Start-up and SIGHUP. */
+static void arm_guard(gridems_service_t *svc)
+{
+    const gridems_service_config_t *cfg = &svc->cfg;
+    if (!cfg->planner.peak_guard.enabled) {
+        uv_timer_stop(&svc->guard_timer);
+        gridems__service_guard_release(svc);
+        return;
+    }
+    uint64_t guard_ms = gridems_clock_real_delay_ms(
+        &svc->clock, (int64_t)cfg->planner.peak_guard.interval_seconds * 1000);
+    guard_ms = guard_ms < CONTROL_TICK_MIN_REAL_MS ? CONTROL_TICK_MIN_REAL_MS : guard_ms;
+    uv_timer_start(&svc->guard_timer, on_guard_timer, guard_ms, guard_ms);
 }
 
 /* ---- ## SIGHUP: reload ---- */
@@ -328,6 +355,7 @@ static void on_hup(uv_signal_t *sig, int signum)
     uv_timer_set_repeat(&svc->replan_timer,
                         gridems_clock_real_delay_ms(&svc->clock,
                                                     (int64_t)svc->cfg.planner.replan_seconds * 1000));
+    arm_guard(svc);
     gridems__host_foreach_device(&svc->host, notify_reload, svc);
     gridems_log_notice("reloaded %s", svc->config_path);
     gridems__service_request_replan(svc, "command");
@@ -491,9 +519,9 @@ static int start(gridems_service_t *svc)
     uv_signal_start(&svc->sig_term, on_stop_signal, SIGTERM);
     uv_signal_start(&svc->sig_int, on_stop_signal, SIGINT);
     uv_signal_start(&svc->sig_hup, on_hup, SIGHUP);
-    uv_timer_t *timers[] = {&svc->replan_timer, &svc->debounce_timer, &svc->control_timer,
-                            &svc->shutdown_timer, &svc->step_timer};
-    for (int i = 0; i < 5; i++) {
+    uv_timer_t *timers[] = {&svc->replan_timer,   &svc->debounce_timer, &svc->control_timer,
+                            &svc->shutdown_timer, &svc->step_timer,     &svc->guard_timer};
+    for (int i = 0; i < 6; i++) {
         uv_timer_init(&svc->loop, timers[i]);
         init_handle(svc, (uv_handle_t *)timers[i]);
     }
@@ -504,6 +532,7 @@ static int start(gridems_service_t *svc)
     uint64_t tick_ms = gridems_clock_real_delay_ms(&svc->clock, CONTROL_TICK_SIM_MS);
     tick_ms = tick_ms < CONTROL_TICK_MIN_REAL_MS ? CONTROL_TICK_MIN_REAL_MS : tick_ms;
     uv_timer_start(&svc->control_timer, on_control_timer, tick_ms, tick_ms);
+    arm_guard(svc);
     rc = gridems_mqtt_connect(svc->mqtt);
     if (rc != 0) {
         gridems_log_warn("mqtt: first connect failed (%s); retrying in the background",
