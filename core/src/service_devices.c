@@ -649,7 +649,8 @@ void gridems__service_control_tick(gridems_service_t *svc)
     gridems_time_format_iso(now, svc->cfg.site.utc_offset_min, when, sizeof when);
     cJSON_AddStringToObject(root, "time", when);
     cJSON_AddNumberToObject(root, "import_kw", import_kw);
-    cJSON_AddStringToObject(root, "import_source", t.import.has_site ? "site meter" : "sum of devices");
+    cJSON_AddStringToObject(root, "import_source",
+                            t.import.has_site ? "site meter" : "sum of devices");
     cJSON_AddNumberToObject(root, "peak_kw", gridems_state_peak_kw(&svc->state, svc->period));
     if (svc->plan.valid) {
         cJSON_AddNumberToObject(root, "plan_id", (double)svc->plan.id);

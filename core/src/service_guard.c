@@ -195,9 +195,8 @@ void gridems__service_guard_tick(gridems_service_t *svc)
     }
     gridems_peak_guard_meter_add(&g->meter, step_start, now, import_kw);
     const service_plan_t *plan = &svc->plan;
-    int64_t k = plan->valid ? gridems_time_floor_div(step_start - plan->grid_start_ms,
-                                                      plan->step_ms)
-                            : -1;
+    int64_t k =
+        plan->valid ? gridems_time_floor_div(step_start - plan->grid_start_ms, plan->step_ms) : -1;
     if (k < 0 || k >= plan->schedule.steps || plan->step_ms != step_ms) {
         release(svc, "no plan covers the step");
         return;
@@ -213,10 +212,9 @@ void gridems__service_guard_tick(gridems_service_t *svc)
     }
     gridems__host_foreach_device(&svc->host, measure_one, &a);
     double peak = gridems_state_peak_kw(&svc->state, svc->period);
-    double target =
-        gridems_peak_guard_target_kw(peak, plan->schedule.grid_import_kw[k],
-                                     step_limit_kw(plan, a.step),
-                                     svc->cfg.site.demand_charge_per_kw > 0);
+    double target = gridems_peak_guard_target_kw(peak, plan->schedule.grid_import_kw[k],
+                                                 step_limit_kw(plan, a.step),
+                                                 svc->cfg.site.demand_charge_per_kw > 0);
     gridems_peak_guard_in_t in = {step_start,
                                   step_start + step_ms,
                                   now,
