@@ -582,10 +582,12 @@ static int tick_one(void *arg, gridems__device_t *dev)
         sd->last_reading_ms < sd->setpoint_sent_ms) {
         t->unsettled = true;
     }
+    /* Only a reading taken after the last set-point went out can deviate from it: a peak-guard
+     * correction changes the set-point within the step. */
     if (count_import(sd, &t->import) && sd->klass == GRIDEMS_DEV_BATTERY &&
         cfg->planner.has_deviation && sd->has_setpoint &&
         fabs(sd->power_kw - sd->setpoint_kw) > cfg->planner.deviation_kw &&
-        sd->last_reading_ms > sd->setpoint_step_ms) {
+        sd->last_reading_ms > sd->setpoint_sent_ms) {
         t->deviation = true;
     }
     cJSON *item = cJSON_CreateObject();

@@ -147,6 +147,9 @@ static void release(gridems_service_t *svc, const char *why)
         gridems__host_foreach_device(&svc->host, clear_one, NULL);
         gridems__service_dispatch(svc);
     }
+    /* The plan no longer matches: the batteries hold less energy than it expects, and the jobs
+     * held back have more left to run. */
+    gridems__service_request_replan(svc, "deviation");
 }
 
 void gridems__service_guard_release(gridems_service_t *svc)
