@@ -53,6 +53,8 @@ char *gridems__service_status_json(gridems_service_t *svc, const char *state)
         cJSON_AddNumberToObject(stats, "replans_failed", (double)svc->stats.replans_failed);
         cJSON_AddNumberToObject(stats, "rejected_messages", (double)svc->stats.rejected_messages);
         cJSON_AddNumberToObject(stats, "setpoints_sent", (double)svc->stats.setpoints_sent);
+        cJSON_AddNumberToObject(stats, "peak_guard_engagements", (double)svc->guard.engagements);
+        cJSON_AddNumberToObject(stats, "peak_guard_shed_kwh", svc->guard.shed_kwh);
         if (svc->mqtt != NULL) {
             gridems_mqtt_stats_t m;
             gridems_mqtt_get_stats(svc->mqtt, &m);
@@ -147,9 +149,10 @@ static void close_handles(gridems_service_t *svc)
     uv_handle_t *handles[] = {(uv_handle_t *)&svc->sig_term,       (uv_handle_t *)&svc->sig_int,
                               (uv_handle_t *)&svc->sig_hup,        (uv_handle_t *)&svc->replan_timer.uv,
                               (uv_handle_t *)&svc->debounce_timer.uv, (uv_handle_t *)&svc->control_timer.uv,
-                              (uv_handle_t *)&svc->shutdown_timer, (uv_handle_t *)&svc->step_timer.uv};
+                              (uv_handle_t *)&svc->shutdown_timer, (uv_handle_t *)&svc->step_timer.uv,
+                              (uv_handle_t *)&svc->guard_timer.uv};
     gridems_timer_t *timers[] = {&svc->replan_timer, &svc->debounce_timer, &svc->control_timer,
-                                 &svc->step_timer};
+                                 &svc->step_timer, &svc->guard_timer};
     for (size_t i = 0; i < sizeof timers / sizeof timers[0]; i++) {
         gridems_timer_stop(timers[i]);
     }
@@ -230,6 +233,7 @@ static void begin_shutdown(gridems_service_t *svc, const char *why)
         gridems_timer_stop(&svc->debounce_timer);
         gridems_timer_stop(&svc->control_timer);
         gridems_timer_stop(&svc->step_timer);
+        gridems_timer_stop(&svc->guard_timer);
         uv_signal_stop(&svc->sig_hup);
         uv_timer_start(&svc->shutdown_timer, on_shutdown_watchdog, SHUTDOWN_LIMIT_MS, 0);
         uv_unref((uv_handle_t *)&svc->shutdown_timer);
@@ -258,6 +262,39 @@ void gridems__service_stop(gridems_service_t *svc, const char *why)
 static void on_stop_signal(uv_signal_t *sig, int signum)
 {
     begin_shutdown(sig->data, signum == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+/* ---- ## The peak guard's timer ---- */
+
+static void on_guard_timer(uv_timer_t *t)
+{
+    gridems__service_guard_tick(t->data);
+}
+
+/* The peak guard's timer, armed as the control tick's is; stopped (and the set-points given back
+ * to the plan) when the guard is disabled. Start-up and SIGHUP. */
+/* A repeating timer every period_ms of site time, but never more often than
+ * CONTROL_TICK_MIN_REAL_MS of real time on a fast simulated clock. */
+static void start_site_ticker(gridems_service_t *svc, gridems_timer_t *t, uv_timer_cb cb,
+                              int64_t period_ms)
+{
+    if (gridems_clock_mode(&svc->clock) == GRIDEMS_CLOCK_SIMULATED) {
+        double floor_ms = CONTROL_TICK_MIN_REAL_MS * gridems_clock_speed(&svc->clock);
+        period_ms = floor_ms > (double)period_ms ? (int64_t)floor_ms : period_ms;
+    }
+    gridems_timer_start(t, cb, period_ms, period_ms);
+}
+
+static void arm_guard(gridems_service_t *svc)
+{
+    const gridems_service_config_t *cfg = &svc->cfg;
+    if (!cfg->planner.peak_guard.enabled) {
+        gridems_timer_stop(&svc->guard_timer);
+        gridems__service_guard_release(svc);
+        return;
+    }
+    start_site_ticker(svc, &svc->guard_timer, on_guard_timer,
+                      (int64_t)cfg->planner.peak_guard.interval_seconds * 1000);
 }
 
 /* ---- ## SIGHUP: reload ---- */
@@ -340,6 +377,7 @@ static void on_hup(uv_signal_t *sig, int signum)
         gridems_solver_set_options(svc->solver, &opts);
     }
     gridems_timer_set_repeat(&svc->replan_timer, (int64_t)svc->cfg.planner.replan_seconds * 1000);
+    arm_guard(svc);
     gridems__host_foreach_device(&svc->host, notify_reload, svc);
     gridems_log_notice("reloaded %s", svc->config_path);
     gridems__service_request_replan(svc, "command");
@@ -523,8 +561,8 @@ static int start(gridems_service_t *svc, const gridems_service_driver_t *driver)
     uv_signal_start(&svc->sig_hup, on_hup, SIGHUP);
     gridems_timers_init(&svc->timers, &svc->loop, &svc->clock);
     gridems_timer_t *timers[] = {&svc->replan_timer, &svc->debounce_timer, &svc->control_timer,
-                                 &svc->step_timer};
-    for (int i = 0; i < 4; i++) {
+                                 &svc->step_timer, &svc->guard_timer};
+    for (int i = 0; i < 5; i++) {
         gridems_timer_init(&svc->timers, timers[i]);
         init_handle(svc, (uv_handle_t *)&timers[i]->uv);
     }
@@ -533,14 +571,8 @@ static int start(gridems_service_t *svc, const gridems_service_driver_t *driver)
     load_plugins(svc);
     int64_t replan_ms = (int64_t)cfg->planner.replan_seconds * 1000;
     gridems_timer_start(&svc->replan_timer, on_replan_timer, replan_ms, replan_ms);
-    /* The control tick is a minute of site time, but never more often than
-     * CONTROL_TICK_MIN_REAL_MS of real time on a fast simulated clock. */
-    int64_t tick_ms = CONTROL_TICK_SIM_MS;
-    if (gridems_clock_mode(&svc->clock) == GRIDEMS_CLOCK_SIMULATED) {
-        double floor_ms = CONTROL_TICK_MIN_REAL_MS * gridems_clock_speed(&svc->clock);
-        tick_ms = floor_ms > (double)tick_ms ? (int64_t)floor_ms : tick_ms;
-    }
-    gridems_timer_start(&svc->control_timer, on_control_timer, tick_ms, tick_ms);
+    start_site_ticker(svc, &svc->control_timer, on_control_timer, CONTROL_TICK_SIM_MS);
+    arm_guard(svc);
     rc = gridems_mqtt_connect(svc->mqtt);
     if (rc != 0) {
         gridems_log_warn("mqtt: first connect failed (%s); retrying in the background",

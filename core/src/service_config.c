@@ -843,6 +843,33 @@ static int read_mqtt(ctx_t *c, const cJSON *root, gridems_service_config_t *cfg)
     return 0;
 }
 
+/* planner.peak_guard: the real-time peak guard (core/src/service_guard.c). */
+static int read_peak_guard(ctx_t *c, const cJSON *pl, gridems_service_config_t *cfg)
+{
+    static const char *const keys[] = {"enabled", "interval_seconds", "margin_kw", NULL};
+    const cJSON *pg = NULL;
+    int rc = get_object(c, pl, "planner", "peak_guard", &pg);
+    cJSON empty;
+    memset(&empty, 0, sizeof empty);
+    empty.type = cJSON_Object;
+    if (rc != 0) {
+        return rc;
+    }
+    if (pg == NULL) {
+        pg = &empty;
+    }
+    if ((rc = check_keys(c, pg, "planner.peak_guard", keys)) != 0 ||
+        (rc = get_bool(c, pg, "planner.peak_guard", "enabled", false,
+                       &cfg->planner.peak_guard.enabled)) != 0 ||
+        (rc = get_int(c, pg, "planner.peak_guard", "interval_seconds", 1, 3600, 10,
+                      &cfg->planner.peak_guard.interval_seconds)) != 0 ||
+        (rc = get_bounded(c, pg, "planner.peak_guard", "margin_kw", 0, false, 0, NULL,
+                          &cfg->planner.peak_guard.margin_kw)) != 0) {
+        return rc;
+    }
+    return 0;
+}
+
 static int read_planner(ctx_t *c, const cJSON *root, gridems_service_config_t *cfg)
 {
     static const char *const keys[] = {"step_minutes",        "horizon_steps",
@@ -850,7 +877,7 @@ static int read_planner(ctx_t *c, const cJSON *root, gridems_service_config_t *c
                                        "solve_time_limit_ms", "deviation_kw",
                                        "carbon_price_per_kg", "penalties",
                                        "battery_final_soc",   "peak_margin_kw",
-                                       NULL};
+                                       "peak_guard",          NULL};
     static const char *const penalty_keys[] = {"unmet_flexible_per_kwh", "unserved_load_per_kwh",
                                                "final_soc_shortfall_per_kwh", NULL};
     static const char *const final_soc[] = {"initial", "none", NULL};
@@ -916,7 +943,7 @@ static int read_planner(ctx_t *c, const cJSON *root, gridems_service_config_t *c
                           NULL, &cfg->planner.final_soc_shortfall_per_kwh)) != 0) {
         return rc;
     }
-    return 0;
+    return read_peak_guard(c, pl, cfg);
 }
 
 static int read_clock(ctx_t *c, const cJSON *root, gridems_service_config_t *cfg)

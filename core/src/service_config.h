@@ -117,6 +117,11 @@ typedef struct gridems_service_config_s {
         double unserved_load_per_kwh;       /* > 0 */
         double final_soc_shortfall_per_kwh; /* > 0 */
         gridems_final_soc_t battery_final_soc;
+        struct {
+            bool enabled;         /* default false */
+            int interval_seconds; /* 1..3600, default 10 */
+            double margin_kw;     /* >= 0, default 0 */
+        } peak_guard;
     } planner;
     struct {
         gridems_clock_mode_t mode;

@@ -231,28 +231,86 @@ static int find_battery(const gridems_scenario_t *sc, const char *id)
     return -1;
 }
 
-static void dispatch_battery(gridems_service_t *svc, service_device_t *sd, int step,
-                             gridems_setpoint_t *sp)
+static double clamp_battery(const service_device_t *sd, double kw)
+{
+    /* Positive = discharge. Clamped to the device's own limits as it reports them now. */
+    return fmax(fmin(kw, sd->discharge_max_kw), -sd->charge_max_kw);
+}
+
+bool gridems__service_battery_plan_kw(const gridems_service_t *svc, const service_device_t *sd,
+                                      int step, double *kw)
 {
     const service_plan_t *plan = &svc->plan;
-    int b = find_battery(&plan->scenario, sd->id);
-    if (b < 0) {
+    int b = plan->valid ? find_battery(&plan->scenario, sd->id) : -1;
+    if (b < 0 || step < 0 || step >= plan->schedule.steps) {
+        return false;
+    }
+    const gridems_battery_plan_t *bp = &plan->schedule.batteries[b];
+    *kw = clamp_battery(sd, bp->discharge_kw[step] - bp->charge_kw[step]);
+    return true;
+}
+
+static void dispatch_battery(gridems_service_t *svc, service_device_t *sd, int step,
+                             double guard_kw, gridems_setpoint_t *sp)
+{
+    double plan_kw;
+    if (!gridems__service_battery_plan_kw(svc, sd, step, &plan_kw)) {
         send_safe(svc, sd); /* not in this plan (it was stale when the plan was made) */
         return;
     }
-    const gridems_battery_plan_t *bp = &plan->schedule.batteries[b];
-    /* Positive = discharge. Clamped to the device's own limits as it reports them now. */
-    double kw = bp->discharge_kw[step] - bp->charge_kw[step];
-    kw = fmin(kw, sd->discharge_max_kw);
-    kw = fmax(kw, -sd->charge_max_kw);
+    /* The peak guard's share is more discharge (or less charge) on top of the plan. */
+    double kw = clamp_battery(sd, plan_kw + guard_kw);
     sp->power_kw = kw;
     send_setpoint(svc, sd, sp);
     sd->setpoint_kw = kw;
     sd->has_setpoint = true;
+    sd->guard_sent_kw = guard_kw;
+    sd->guard_applied_kw = kw - plan_kw;
+}
+
+/* The plan's power for a job in a step; 0 when the plan does not hold the job. */
+static double planned_job_kw(const service_plan_t *plan, const char *id, int step)
+{
+    for (int j = 0; j < plan->scenario.n_flex_loads; j++) {
+        if (id != NULL && strcmp(plan->scenario.flex_loads[j].id, id) == 0) {
+            return plan->schedule.flex_loads[j].power_kw[step];
+        }
+    }
+    return 0.0;
+}
+
+/* Full power until done for a job the plan finishes in this step: at the plan's power its last
+ * kWh would come only as the step ends, and the seconds the device takes to act on each
+ * set-point would leave a remainder for the reserve. And for a job within its reserve or late:
+ * the plan has it due in the running step. */
+static bool job_due(const gridems_service_t *svc, const gridems_flex_job_t *job, double plan_kw)
+{
+    int64_t reserve_from = gridems_clock_now_ms(&svc->clock) + gridems__service_job_reserve_ms(svc);
+    double step_h = (double)svc->plan.step_ms / 3600000.0;
+    return job->deadline_ms <= reserve_from ||
+           (plan_kw > 0 && plan_kw * step_h >= 0.95 * job->energy_remaining_kwh);
+}
+
+double gridems__service_flex_headroom_kw(gridems_service_t *svc, service_device_t *sd, int step)
+{
+    gridems_caps_t caps;
+    if (!svc->plan.valid || step < 0 || step >= svc->plan.schedule.steps ||
+        gridems__device_get_capabilities(sd->dev, &caps) != 0) {
+        return 0.0;
+    }
+    double kw = 0.0;
+    for (uint32_t i = 0; i < caps.u.flex.n_jobs; i++) {
+        const gridems_flex_job_t *job = &caps.u.flex.jobs[i];
+        double plan_kw = planned_job_kw(&svc->plan, job->id, step);
+        if (plan_kw > 0 && !job_due(svc, job, plan_kw)) {
+            kw += plan_kw;
+        }
+    }
+    return kw;
 }
 
 static void dispatch_flex(gridems_service_t *svc, service_device_t *sd, int step,
-                          gridems_setpoint_t *sp)
+                          double guard_kw, gridems_setpoint_t *sp)
 {
     const service_plan_t *plan = &svc->plan;
     gridems_caps_t caps;
@@ -260,33 +318,41 @@ static void dispatch_flex(gridems_service_t *svc, service_device_t *sd, int step
         return;
     }
     uint32_t n = caps.u.flex.n_jobs;
-    int64_t reserve_from = gridems_clock_now_ms(&svc->clock) + gridems__service_job_reserve_ms(svc);
-    double step_h = (double)plan->step_ms / 3600000.0;
     gridems_job_setpoint_t *jobs = calloc(n > 0 ? n : 1, sizeof *jobs);
     if (jobs == NULL) {
         return;
     }
     /* Copy the plugin's job ids before calling into it again (they are borrowed). */
     char **ids = calloc(n > 0 ? n : 1, sizeof *ids);
-    for (uint32_t i = 0; ids != NULL && i < n; i++) {
+    bool *waits = calloc(n > 0 ? n : 1, sizeof *waits);
+    if (waits == NULL) {
+        free(ids);
+        ids = NULL;
+    }
+    double can_wait_kw = 0.0;
+    for (uint32_t i = 0; ids != NULL && waits != NULL && i < n; i++) {
         ids[i] = strdup(caps.u.flex.jobs[i].id);
         jobs[i].job_id = ids[i];
-        for (int j = 0; j < plan->scenario.n_flex_loads; j++) {
-            if (ids[i] != NULL && strcmp(plan->scenario.flex_loads[j].id, ids[i]) == 0) {
-                jobs[i].power_kw = plan->schedule.flex_loads[j].power_kw[step];
-            }
-        }
-        /* Full power until done for a job the plan finishes in this step: at the plan's power
-         * its last kWh would come only as the step ends, and the seconds the device takes to act
-         * on each set-point would leave a remainder for the reserve. And for a job within its
-         * reserve or late: the plan has it due in the running step. */
+        jobs[i].power_kw = planned_job_kw(plan, ids[i], step);
         const gridems_flex_job_t *job = &caps.u.flex.jobs[i];
-        if (job->deadline_ms <= reserve_from ||
-            (jobs[i].power_kw > 0 &&
-             jobs[i].power_kw * step_h >= 0.95 * job->energy_remaining_kwh)) {
+        if (job_due(svc, job, jobs[i].power_kw)) {
             jobs[i].power_kw = job->power_max_kw;
+        } else if (jobs[i].power_kw > 0) {
+            waits[i] = true;
+            can_wait_kw += jobs[i].power_kw;
         }
     }
+    /* The peak guard's share comes from the jobs that can wait, in proportion to their power;
+     * a job due in this step keeps its full power. */
+    double held = fmin(fmax(guard_kw, 0.0), can_wait_kw);
+    for (uint32_t i = 0; held > 0 && waits != NULL && i < n; i++) {
+        if (waits[i]) {
+            jobs[i].power_kw *= 1.0 - held / can_wait_kw;
+        }
+    }
+    free(waits);
+    sd->guard_sent_kw = guard_kw;
+    sd->guard_applied_kw = held;
     if (ids != NULL) {
         sp->jobs = jobs;
         sp->n_jobs = n;
@@ -327,24 +393,29 @@ static int dispatch_one(void *arg, gridems__device_t *dev)
         }
         return 0;
     }
-    /* Each (plan, step) once; the plugin's apply_setpoint is idempotent anyway. */
-    if (sd->setpoint_plan == svc->plan.id && sd->setpoint_step_ms == d->step_start_ms &&
-        !sd->safe_sent) {
+    /* Each (plan, step) once, and again when the peak guard's share changes; the plugin's
+     * apply_setpoint is idempotent anyway. */
+    double guard_kw = sd->guard_step_ms == d->step_start_ms ? sd->guard_kw : 0.0;
+    bool sent = sd->setpoint_plan == svc->plan.id && sd->setpoint_step_ms == d->step_start_ms &&
+                !sd->safe_sent;
+    if (sent && guard_kw == sd->guard_sent_kw) {
         return 0;
     }
     gridems_setpoint_t sp;
     memset(&sp, 0, sizeof sp);
     sp.plan_id = svc->plan.id;
-    sp.timestamp_ms = d->step_start_ms;
+    /* A correction within the step is a newer command of the same plan: it carries the instant
+     * it was decided (plugin.h), later than the step's start and before its end. */
+    sp.timestamp_ms = sent ? gridems_clock_now_ms(&svc->clock) : d->step_start_ms;
     sp.valid_until_ms = d->step_start_ms + svc->plan.step_ms;
     sp.power_cap_kw = -1;
     sd->safe_sent = false;
     sd->setpoint_plan = svc->plan.id;
     sd->setpoint_step_ms = d->step_start_ms;
     if (sd->klass == GRIDEMS_DEV_BATTERY) {
-        dispatch_battery(svc, sd, d->step, &sp);
+        dispatch_battery(svc, sd, d->step, guard_kw, &sp);
     } else {
-        dispatch_flex(svc, sd, d->step, &sp);
+        dispatch_flex(svc, sd, d->step, guard_kw, &sp);
     }
     return 0;
 }
@@ -380,12 +451,59 @@ void gridems__service_dispatch(gridems_service_t *svc)
 
 /* ---- ## The control tick ---- */
 
+/* The site's import from the devices' readings. */
+typedef struct import_sum_s {
+    double site_kw; /* a SITE meter's import, when there is one */
+    bool has_site;
+    double load_kw; /* the estimate from its parts otherwise */
+    bool any;       /* some device reports power */
+} import_sum_t;
+
+/* Count one device's reading into the import; true when it has one. */
+static bool count_import(const service_device_t *sd, import_sum_t *sum)
+{
+    if (sd->stale || !(sd->valid & GRIDEMS_MEAS_POWER)) {
+        return false;
+    }
+    sum->any = true;
+    if (sd->klass == GRIDEMS_DEV_METER && sd->meter_role == GRIDEMS_METER_SITE) {
+        sum->site_kw = sd->power_kw;
+        sum->has_site = true;
+    } else if (sd->klass == GRIDEMS_DEV_METER && sd->meter_role == GRIDEMS_METER_PV) {
+        sum->load_kw -= sd->power_kw;
+    } else if (sd->klass == GRIDEMS_DEV_METER && sd->meter_role == GRIDEMS_METER_LOAD) {
+        sum->load_kw += sd->power_kw;
+    } else if (sd->klass == GRIDEMS_DEV_BATTERY) {
+        sum->load_kw -= sd->power_kw; /* discharge (positive) lowers the import */
+    } else if (sd->klass == GRIDEMS_DEV_FLEX_LOAD) {
+        sum->load_kw += sd->power_kw;
+    }
+    return true;
+}
+
+static int import_one(void *arg, gridems__device_t *dev)
+{
+    if (dev->service_data != NULL) {
+        count_import(dev->service_data, arg);
+    }
+    return 0;
+}
+
+bool gridems__service_import_now(gridems_service_t *svc, double *kw)
+{
+    import_sum_t sum = {0, false, 0, false};
+    if (!svc->host_ready) {
+        return false;
+    }
+    gridems__host_foreach_device(&svc->host, import_one, &sum);
+    *kw = sum.has_site ? sum.site_kw : sum.load_kw;
+    return sum.any;
+}
+
 typedef struct tick_arg_s {
     gridems_service_t *svc;
     int64_t now;
-    double site_kw;   /* a SITE meter's import, when there is one */
-    bool has_site;
-    double load_kw;   /* the estimate from its parts otherwise */
+    import_sum_t import;
     bool deviation;
     bool unsettled;   /* a device has not reported since its last set-point */
     cJSON *devices;
@@ -463,24 +581,13 @@ static int tick_one(void *arg, gridems__device_t *dev)
         sd->last_reading_ms < sd->setpoint_sent_ms) {
         t->unsettled = true;
     }
-    if (!sd->stale && (sd->valid & GRIDEMS_MEAS_POWER)) {
-        if (sd->klass == GRIDEMS_DEV_METER && sd->meter_role == GRIDEMS_METER_SITE) {
-            t->site_kw = sd->power_kw;
-            t->has_site = true;
-        } else if (sd->klass == GRIDEMS_DEV_METER && sd->meter_role == GRIDEMS_METER_PV) {
-            t->load_kw -= sd->power_kw;
-        } else if (sd->klass == GRIDEMS_DEV_METER && sd->meter_role == GRIDEMS_METER_LOAD) {
-            t->load_kw += sd->power_kw;
-        } else if (sd->klass == GRIDEMS_DEV_BATTERY) {
-            t->load_kw -= sd->power_kw; /* discharge (positive) lowers the import */
-            if (cfg->planner.has_deviation && sd->has_setpoint &&
-                fabs(sd->power_kw - sd->setpoint_kw) > cfg->planner.deviation_kw &&
-                sd->last_reading_ms > sd->setpoint_step_ms) {
-                t->deviation = true;
-            }
-        } else if (sd->klass == GRIDEMS_DEV_FLEX_LOAD) {
-            t->load_kw += sd->power_kw;
-        }
+    /* Only a reading taken after the last set-point went out can deviate from it: a peak-guard
+     * correction changes the set-point within the step. */
+    if (count_import(sd, &t->import) && sd->klass == GRIDEMS_DEV_BATTERY &&
+        cfg->planner.has_deviation && sd->has_setpoint &&
+        fabs(sd->power_kw - sd->setpoint_kw) > cfg->planner.deviation_kw &&
+        sd->last_reading_ms > sd->setpoint_sent_ms) {
+        t->deviation = true;
     }
     cJSON *item = cJSON_CreateObject();
     if (item != NULL && cJSON_AddItemToArray(t->devices, item)) {
@@ -527,23 +634,24 @@ void gridems__service_control_tick(gridems_service_t *svc)
     int64_t now = gridems_clock_now_ms(&svc->clock);
     cJSON *root = cJSON_CreateObject();
     cJSON *devices = cJSON_AddArrayToObject(root, "devices");
-    tick_arg_t t = {svc, now, 0, false, 0, false, false, devices};
+    tick_arg_t t = {svc, now, {0, false, 0, false}, false, false, devices};
     if (root == NULL || devices == NULL) {
         cJSON_Delete(root);
         return;
     }
     gridems__host_foreach_device(&svc->host, tick_one, &t);
-    double import_kw = t.has_site ? t.site_kw : t.load_kw;
+    double import_kw = t.import.has_site ? t.import.site_kw : t.import.load_kw;
     /* A sum of readings from before and after a set-point change is no import that ever was:
      * the billing-period peak waits until every device has reported since its set-point. */
-    if (t.has_site || !t.unsettled) {
+    if (t.import.has_site || !t.unsettled) {
         gridems__service_note_import(svc, import_kw);
     }
     char when[64];
     gridems_time_format_iso(now, svc->cfg.site.utc_offset_min, when, sizeof when);
     cJSON_AddStringToObject(root, "time", when);
     cJSON_AddNumberToObject(root, "import_kw", import_kw);
-    cJSON_AddStringToObject(root, "import_source", t.has_site ? "site meter" : "sum of devices");
+    cJSON_AddStringToObject(root, "import_source",
+                            t.import.has_site ? "site meter" : "sum of devices");
     cJSON_AddNumberToObject(root, "peak_kw", gridems_state_peak_kw(&svc->state, svc->period));
     if (svc->plan.valid) {
         cJSON_AddNumberToObject(root, "plan_id", (double)svc->plan.id);

@@ -18,6 +18,7 @@
 #include "load_forecast.h"
 #include "log.h"
 #include "mqtt_client.h"
+#include "peak_guard.h"
 #include "service.h"
 #include "service_config.h"
 #include "solver_thread.h"
@@ -47,6 +48,12 @@ typedef struct service_device_s {
     uint64_t setpoint_plan;  /* (plan, step) of the last set-point, to send each once */
     int64_t setpoint_step_ms;
     int64_t setpoint_sent_ms; /* host clock when the last set-point went out */
+    /* The peak guard's share (service_guard.c), for the rest of step guard_step_ms only: a
+     * battery's extra discharge, a flexible device's compute held back. */
+    double guard_kw;
+    int64_t guard_step_ms;
+    double guard_sent_kw;    /* the share asked for in the last set-point */
+    double guard_applied_kw; /* what of it the set-point could carry (after clamping) */
 } service_device_t;
 
 /* The last good plan, kept to drive the devices step by step until the next one. */
@@ -69,6 +76,17 @@ typedef struct service_stats_s {
     uint64_t setpoints_sent;
 } service_stats_t;
 
+/* The peak guard's own state (service_guard.c). */
+typedef struct service_guard_s {
+    gridems_peak_guard_meter_t meter; /* the running step's import energy */
+    bool engaged;
+    int64_t step_ms;       /* the step it is engaged in */
+    double shed_kw;        /* asked of the devices now */
+    int64_t last_tick_ms;  /* to count the energy shed */
+    uint64_t engagements;  /* counters for the status */
+    double shed_kwh;
+} service_guard_t;
+
 typedef struct gridems_service_s {
     uv_loop_t loop;
     gridems_service_config_t cfg;
@@ -85,6 +103,7 @@ typedef struct gridems_service_s {
     gridems_timer_t control_timer;  /* control tick: readings, staleness, set-points, P/state */
     uv_timer_t shutdown_timer;      /* bounds the shutdown: real time, whatever the clock */
     gridems_timer_t step_timer;     /* the next plan step's start: its set-points go out then */
+    gridems_timer_t guard_timer;    /* the peak guard, every planner.peak_guard.interval_seconds */
     int open_handles;
 
     gridems_mqtt_t *mqtt;
@@ -118,6 +137,7 @@ typedef struct gridems_service_s {
     int64_t import_step_ms; /* the step whose import samples are being averaged */
     double import_sum;
     int import_samples;
+    service_guard_t guard;
 
     /* Status. */
     const char *state_word; /* "online" or "degraded" */
@@ -160,6 +180,21 @@ uint32_t gridems__service_stale_limit_ms(const gridems_service_t *svc,
  * reserve (or late) a job is due in the running step, and dispatch runs it at full power.
  */
 int64_t gridems__service_job_reserve_ms(const gridems_service_t *svc);
+/* The import now: a SITE meter's reading if there is one, else the sum of the devices' readings
+ * (what the billing-period peak notes). Returns false when nothing reports power. */
+bool gridems__service_import_now(gridems_service_t *svc, double *kw);
+/* A battery's set-point for plan step `step` without the peak guard, clamped to its limits;
+ * false when the plan does not hold it. */
+bool gridems__service_battery_plan_kw(const gridems_service_t *svc, const service_device_t *sd,
+                                      int step, double *kw);
+/* How much of a flexible device's planned power in step `step` can wait: the jobs not due in the
+ * step (dispatch runs those at full power, gridems__service_job_reserve_ms). */
+double gridems__service_flex_headroom_kw(gridems_service_t *svc, service_device_t *sd, int step);
+
+/* service_guard.c: the real-time peak guard. The tick runs on svc->guard_timer; release puts
+ * every set-point back to the plan (the guard was disabled). */
+void gridems__service_guard_tick(gridems_service_t *svc);
+void gridems__service_guard_release(gridems_service_t *svc);
 
 /* service_plan.c */
 int gridems__service_plan_init(gridems_service_t *svc);

@@ -40,6 +40,14 @@
  * The value is then multiplied by `scale` and by (1 + noise_pct/100 * u), where u in [-1, 1) is
  * a hash of (seed, the reading's host-clock ms): the same seed gives the same noise at the same
  * time however often the meter is sampled.
+ *
+ * ---- ## A scheduled jump ----
+ *
+ * For tests of what happens inside a step (the service's peak guard): `jump_at`, an ISO 8601
+ * timestamp with an offset or Z, and `jump_kw`, a finite number of kW (negative = a drop), add
+ * jump_kw to the scaled profile value from jump_at on, for `jump_minutes` (a number > 0) or, when
+ * that is absent or 0, for good. The noise applies on top. jump_kw without jump_at, or jump_at
+ * that is not such a timestamp, or a negative jump_minutes, refuses the instance.
  */
 #include <inttypes.h>
 #include <math.h>
@@ -70,6 +78,9 @@ typedef struct meter_opts_s {
     double swing_kw;
     double peak_hour;
     int interpolate;
+    const char *jump_at;
+    double jump_kw;
+    double jump_minutes;
 } meter_opts_t;
 
 static const gridems_option_t meter_options[] = {
@@ -93,6 +104,12 @@ static const gridems_option_t meter_options[] = {
      "built-in shape: local hour of the daily maximum"},
     {GRIDEMS_OPT_BOOL, "interpolate", "true", 0, offsetof(meter_opts_t, interpolate),
      "interpolate linearly between profile rows (false: hold each row's value)"},
+    {GRIDEMS_OPT_STRING, "jump_at", NULL, 0, offsetof(meter_opts_t, jump_at),
+     "ISO 8601 time with offset from which jump_kw is added (default: no jump)"},
+    {GRIDEMS_OPT_DOUBLE, "jump_kw", "0", 0, offsetof(meter_opts_t, jump_kw),
+     "kW added to the value from jump_at on (negative: a drop)"},
+    {GRIDEMS_OPT_DOUBLE, "jump_minutes", "0", 0, offsetof(meter_opts_t, jump_minutes),
+     "how long the jump lasts, host-clock minutes (0: for good)"},
     GRIDEMS_OPTION_END};
 
 GRIDEMS_PLUGIN_DECLARE_VERSION(1);
@@ -126,6 +143,8 @@ typedef struct meter_s {
     int32_t role;
     char topic_telemetry[GRIDEMS__SIM_TOPIC_MAX + 16];
     profile_t profile;
+    int64_t jump_from_ms; /* the jump: [jump_from_ms, jump_until_ms), INT64_MAX = for good */
+    int64_t jump_until_ms;
 
     /* Gateway. */
     int64_t t_ms;
@@ -213,6 +232,9 @@ static double to_milli(double v)
 static double meter_value(const meter_t *m, int64_t t)
 {
     double v = profile_value(m, t) * m->opts->scale;
+    if (m->opts->jump_at != NULL && t >= m->jump_from_ms && t < m->jump_until_ms) {
+        v += m->opts->jump_kw;
+    }
     if (m->opts->noise_pct > 0) {
         v *= 1.0 + m->opts->noise_pct / 100.0 * gridems__sim_hash_unit((uint64_t)m->opts->seed, t);
     }
@@ -511,9 +533,22 @@ static int check_options(const gridems_host_api_t *api, gridems_plugin_t *self,
     } else if (!(o->peak_hour >= 0 && o->peak_hour < 24)) {
         bad = "\"peak_hour\" must be within [0, 24)";
         got = o->peak_hour;
+    } else if (!(o->jump_minutes >= 0 && o->jump_minutes <= 1e9)) {
+        bad = "\"jump_minutes\" must be within [0, 1e9]";
+        got = o->jump_minutes;
+    } else if (o->jump_kw != 0 && o->jump_at == NULL) {
+        bad = "\"jump_kw\" needs \"jump_at\"";
+        got = o->jump_kw;
     }
     if (bad != NULL) {
         api->log(self, GRIDEMS_PLUGIN_LOG_ERR, "option %s (got %g)", bad, got);
+        return GRIDEMS_ECONFIG;
+    }
+    int64_t at;
+    if (o->jump_at != NULL && gridems__sim_parse_iso(o->jump_at, &at) < 0) {
+        api->log(self, GRIDEMS_PLUGIN_LOG_ERR,
+                 "option \"jump_at\" must be an ISO 8601 time with an offset or Z (got \"%s\")",
+                 o->jump_at);
         return GRIDEMS_ECONFIG;
     }
     return 0;
@@ -540,6 +575,12 @@ int gridems_plugin_init(gridems_plugin_t *self, const gridems_host_api_t *api,
     m->api = api;
     m->opts = o;
     m->role = role;
+    m->jump_from_ms = INT64_MAX;
+    m->jump_until_ms = INT64_MAX;
+    if (o->jump_at != NULL && gridems__sim_parse_iso(o->jump_at, &m->jump_from_ms) == 0 &&
+        o->jump_minutes > 0) {
+        m->jump_until_ms = m->jump_from_ms + (int64_t)llround(o->jump_minutes * 60000.0);
+    }
     snprintf(m->topic_telemetry, sizeof m->topic_telemetry, "%s/telemetry", o->common.topic_prefix);
     if (o->profile != NULL) {
         rc = profile_load(m, o->profile);

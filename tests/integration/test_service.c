@@ -163,12 +163,16 @@ typedef struct cfg_opts_s {
     int replan_seconds;
     const char *cluster_options; /* cluster_sim options after topic_prefix and power_cap_kw */
     const char *extra_plugins;   /* more plugin entries, each starting with ",", or "" */
+    double meter_swing_kw;       /* the load meter's daily swing around its 9000 kW */
+    const char *meter_options;   /* more meter_sim options, each starting with ",", or "" */
+    const char *planner_options; /* more planner keys, each starting with ",", or "" */
 } cfg_opts_t;
 
 static cfg_opts_t default_opts(void)
 {
     cfg_opts_t o = {30, 60.0, 86400,
-                    "\"jobs_per_day\": 6, \"job_energy_kwh\": 4000, \"job_power_kw\": 1200", ""};
+                    "\"jobs_per_day\": 6, \"job_energy_kwh\": 4000, \"job_power_kw\": 1200", "",
+                    600, "", ""};
     return o;
 }
 
@@ -184,7 +188,7 @@ static void write_config(const cfg_opts_t *o)
             "          \"billing_period\": \"month\"},\n"
             " \"mqtt\": {\"uri\": \"%s\"},\n"
             " \"planner\": {\"step_minutes\": %d, \"horizon_steps\": 48, \"replan_seconds\": %d,\n"
-            "             \"debounce_ms\": 200},\n"
+            "             \"debounce_ms\": 200%s},\n"
             " \"clock\": {\"mode\": \"simulated\", \"start\": \"2023-05-08T00:00:00+09:00\",\n"
             "           \"speed\": %g},\n"
             " \"state_dir\": \"%s\", \"log_level\": \"info\", \"plugin_dir\": \"%s\",\n"
@@ -193,13 +197,13 @@ static void write_config(const cfg_opts_t *o)
             "    \"topic_prefix\": \"%s/dev/bess1\", \"capacity_kwh\": 4000, \"soc_kwh\": 2000,\n"
             "    \"soc_min_kwh\": 400, \"charge_max_kw\": 2000, \"discharge_max_kw\": 2000}},\n"
             "  {\"plugin\": \"meter_sim\", \"name\": \"it_load\", \"options\": {\n"
-            "    \"topic_prefix\": \"%s/dev/meter\", \"base_kw\": 9000, \"swing_kw\": 600,\n"
-            "    \"utc_offset_hours\": 9}},\n"
+            "    \"topic_prefix\": \"%s/dev/meter\", \"base_kw\": 9000, \"swing_kw\": %g,\n"
+            "    \"utc_offset_hours\": 9%s}},\n"
             "  {\"plugin\": \"cluster_sim\", \"name\": \"gpu\", \"options\": {\n"
             "    \"topic_prefix\": \"%s/dev/gpu\", \"power_cap_kw\": 3000, %s}}%s]}\n",
-            ctx.site, ctx.broker.uri, o->step_minutes, o->replan_seconds, o->speed,
-            ctx.state_dir, GRIDEMS_TEST_PLUGIN_DIR, ctx.prefix, ctx.prefix, ctx.prefix,
-            o->cluster_options, o->extra_plugins);
+            ctx.site, ctx.broker.uri, o->step_minutes, o->replan_seconds, o->planner_options,
+            o->speed, ctx.state_dir, GRIDEMS_TEST_PLUGIN_DIR, ctx.prefix, ctx.prefix,
+            o->meter_swing_kw, o->meter_options, ctx.prefix, o->cluster_options, o->extra_plugins);
     fclose(f);
     int rc = test_write_file(ctx.cfg_path, text);
     free(text);
@@ -1032,6 +1036,134 @@ START_TEST(test_sighup_invalid_config)
 }
 END_TEST
 
+/* ---- ## 8. The peak guard holds a step's mean when the load jumps inside it ---- */
+
+/* 2023-05-08T00:00:00+09:00 in ms, the clock's start. */
+#define GUARD_T0 1683471600000.0
+#define GUARD_MIN 60000.0
+
+/* The status with peak_guard_engagements >= 1, asked for; the caller deletes it. */
+static cJSON *guard_status(void)
+{
+    double deadline = test_now_ms() + PLAN_TIMEOUT_MS;
+    for (;;) {
+        publish(ctx.t_cmd, "{\"cmd\":\"status\"}", 0);
+        wire_msg_t msg;
+        int left = (int)(deadline - test_now_ms());
+        REQUIRE(left > 0 && bus_wait(ctx.t_status, "\"peak_guard_engagements\":", left, &msg) == 0,
+                "no status with the peak guard's counters");
+        cJSON *root = parse(msg.payload);
+        wire_msg_free(&msg);
+        if (jnum(root, "counters.peak_guard_engagements") >= 1) {
+            return root;
+        }
+        cJSON_Delete(root);
+    }
+}
+
+START_TEST(test_peak_guard)
+{
+    ctx_init("t8-guard");
+    /* A flat 9000 kW load, flat prices and no jobs: every plan holds the battery at 0 kW and
+     * imports 9000 kW, which is also the billing-period peak once the first step is noted. In the
+     * step 00:25-00:30 the load jumps by 1500 kW from 00:26 to 00:28: held to the step's end that
+     * would make the step's mean 9000 + 1500 * 4/5 = 10200 kW, a new peak. The guard must raise
+     * the battery's discharge within the step and give it back to the plan after 00:28. With 5
+     * minute steps at 120 times real time a step lasts 2.5 s; the guard looks every 10 s of site
+     * time (the 100 ms real floor makes it 12 s). */
+    cfg_opts_t o = default_opts();
+    o.step_minutes = 5;
+    o.speed = 120;
+    o.cluster_options = "\"jobs_per_day\": 0";
+    o.meter_swing_kw = 0;
+    o.meter_options = ", \"telemetry_interval_ms\": 10000, "
+                      "\"jump_at\": \"2023-05-08T00:26:00+09:00\", \"jump_kw\": 1500, "
+                      "\"jump_minutes\": 2";
+    o.planner_options = ", \"peak_guard\": {\"enabled\": true, \"interval_seconds\": 10}";
+    write_config(&o);
+    /* No settling: the meter's first readings come before the battery's here (every 10 s of
+     * site time); the test takes whichever plan comes first. */
+    const char *topics[] = {ctx.t_status, ctx.t_schedule, ctx.t_bess_cmd, NULL};
+    bus_open(topics);
+    size_t from = start_service(false);
+    double flat[96];
+    for (int i = 0; i < 96; i++) {
+        flat[i] = 20.0;
+    }
+    char *price = price_series(flat, 96);
+    publish(ctx.t_price, price, 1);
+    free(price);
+    cJSON_Delete(wait_schedule(NULL, 0, PLAN_TIMEOUT_MS, NULL));
+
+    /* The battery's commands until the step after the jump's begins. */
+    const double step = GUARD_T0 + 25 * GUARD_MIN, step_end = step + 5 * GUARD_MIN;
+    const double jump_end = GUARD_T0 + 28 * GUARD_MIN;
+    bool have_plan = false, have_guard = false, have_release = false;
+    double plan_kw = 0, guard_kw = 0, guard_ts = 0, release_ts = 0;
+    double deadline = test_now_ms() + 30000;
+    for (;;) {
+        wire_msg_t msg;
+        int left = (int)(deadline - test_now_ms());
+        REQUIRE(left > 0 && bus_wait(ctx.t_bess_cmd, NULL, left, &msg) == 0,
+                "no battery command from the step after the jump within 30 s");
+        cJSON *cmd = parse(msg.payload);
+        wire_msg_free(&msg);
+        double ts = jnum(cmd, "ts"), kw = jnum(cmd, "power_kw");
+        bool safe = cJSON_IsTrue(jfind(cmd, "safe_mode"));
+        cJSON_Delete(cmd);
+        if (ts >= step_end) {
+            break;
+        }
+        if (safe || ts < step) {
+            continue;
+        }
+        if (ts == step) {
+            have_plan = true; /* the plan's set-point for the step, as it begins */
+            plan_kw = kw;
+        } else if (ts < jump_end && (!have_guard || kw > guard_kw)) {
+            have_guard = true; /* a correction within the step: the highest one */
+            guard_kw = kw;
+            guard_ts = ts;
+        } else if (ts >= jump_end && have_plan && fabs(kw - plan_kw) < 1e-6) {
+            have_release = true;
+            release_ts = ts;
+        }
+    }
+    fprintf(stderr,
+            "test_service: peak guard: plan %.1f kW, guard %.1f kW at 00:%05.2f, back to plan at "
+            "00:%05.2f\n",
+            plan_kw, guard_kw, (guard_ts - GUARD_T0) / GUARD_MIN,
+            (release_ts - GUARD_T0) / GUARD_MIN);
+    REQUIRE(have_plan, "no set-point for the step 00:25-00:30 at its start");
+    REQUIRE(fabs(plan_kw) < 1.0, "the plan's battery set-point is %.3f kW, expected 0", plan_kw);
+    REQUIRE(have_guard, "no battery set-point within the step during the jump (00:26-00:28)");
+    /* The whole jump, and the few seconds before the guard saw it, comes from the battery. */
+    REQUIRE(guard_kw >= plan_kw + 1400 && guard_kw <= plan_kw + 2000,
+            "during the jump the battery was asked for %.1f kW, plan %.1f kW", guard_kw, plan_kw);
+    REQUIRE(guard_ts > GUARD_T0 + 26 * GUARD_MIN && guard_ts < jump_end,
+            "the guard's set-point came at 00:%05.2f", (guard_ts - GUARD_T0) / GUARD_MIN);
+    REQUIRE(have_release, "the battery did not get the plan's set-point back within the step");
+
+    char line[1024];
+    log_line(from, "peak guard engaged", line, sizeof line);
+    fprintf(stderr, "test_service: %s\n", line);
+    REQUIRE(strstr(line, "target 9000.0 kW") != NULL, "the engage line: %s", line);
+    log_line(from, "peak guard released", line, sizeof line);
+    fprintf(stderr, "test_service: %s\n", line);
+    REQUIRE(strstr(line, "step mean projected") != NULL, "the release line: %s", line);
+    cJSON *status = guard_status();
+    double engagements = jnum(status, "counters.peak_guard_engagements");
+    double shed = jnum(status, "counters.peak_guard_shed_kwh");
+    cJSON_Delete(status);
+    fprintf(stderr, "test_service: peak guard: %.0f engagements, %.1f kWh shed\n", engagements,
+            shed);
+    /* About 1500 kW for 2 minutes: 50 kWh. */
+    REQUIRE(engagements == 1, "%.0f engagements, expected 1", engagements);
+    REQUIRE(shed > 35 && shed < 75, "%.1f kWh shed, expected about 50", shed);
+    finish();
+}
+END_TEST
+
 static Suite *service_suite(void)
 {
     Suite *s = suite_create("service");
@@ -1047,6 +1179,7 @@ static Suite *service_suite(void)
         {"wrong_abi_plugin", test_wrong_abi_plugin, 30},
         {"restart_after_sigkill", test_restart_after_sigkill, 60},
         {"sighup_invalid_config", test_sighup_invalid_config, 30},
+        {"peak_guard", test_peak_guard, 60},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         TCase *tc = tcase_create(cases[i].name);

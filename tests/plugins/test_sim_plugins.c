@@ -858,6 +858,33 @@ START_TEST(meter_builtin_shape_and_deterministic_noise)
 }
 END_TEST
 
+START_TEST(meter_scheduled_jump)
+{
+    /* 1000 kW flat; +500 kW from 00:10 JST (T0 + 10 min) for 5 minutes. */
+    load_meter("jump", "t/jump",
+               ",\"base_kw\":1000,\"swing_kw\":0,\"jump_at\":\"2023-05-08T00:10:00+09:00\","
+               "\"jump_kw\":500,\"jump_minutes\":5");
+    load_meter("drop", "t/drop",
+               ",\"base_kw\":1000,\"swing_kw\":0,\"jump_at\":\"2023-05-08T00:10:00+09:00\","
+               "\"jump_kw\":-300");
+    /* A minute apart at least: the telemetry interval. */
+    int64_t times[] = {
+        T0, T0 + 9 * MINUTE, T0 + 10 * MINUTE, T0 + 14 * MINUTE, T0 + 15 * MINUTE, T0 + 5 * HOUR};
+    double jump[] = {1000, 1000, 1500, 1500, 1000, 1000};
+    double drop[] = {1000, 1000, 700, 700, 700, 700}; /* no jump_minutes: for good */
+    for (int i = 0; i < 6; i++) {
+        fake_now = times[i];
+        cJSON *a = wait_json("t/jump/telemetry", "ts", fake_now);
+        cJSON *b = wait_json("t/drop/telemetry", "ts", fake_now);
+        ck_assert_double_eq(jnum(a, "power_kw"), jump[i]);
+        ck_assert_double_eq(jnum(b, "power_kw"), drop[i]);
+        cJSON_Delete(a);
+        cJSON_Delete(b);
+    }
+    finish();
+}
+END_TEST
+
 /* ---- ## cluster_sim ---- */
 
 #define CL_TEL "t/cl/telemetry"
@@ -1260,6 +1287,15 @@ START_TEST(bad_options_refused_naming_the_option)
         {"{\"plugin\":\"meter_sim\",\"name\":\"m\",\"options\":{\"topic_prefix\":\"x\","
          "\"noise_pct\":-1}}",
          GRIDEMS_EPLUGIN, "option \"noise_pct\" must be within [0, 100]"},
+        {"{\"plugin\":\"meter_sim\",\"name\":\"m\",\"options\":{\"topic_prefix\":\"x\","
+         "\"jump_kw\":100}}",
+         GRIDEMS_EPLUGIN, "option \"jump_kw\" needs \"jump_at\" (got 100)"},
+        {"{\"plugin\":\"meter_sim\",\"name\":\"m\",\"options\":{\"topic_prefix\":\"x\","
+         "\"jump_at\":\"2023-05-08T00:10:00\",\"jump_kw\":100}}",
+         GRIDEMS_EPLUGIN, "option \"jump_at\" must be an ISO 8601 time with an offset or Z"},
+        {"{\"plugin\":\"meter_sim\",\"name\":\"m\",\"options\":{\"topic_prefix\":\"x\","
+         "\"jump_at\":\"2023-05-08T00:10:00Z\",\"jump_minutes\":-1}}",
+         GRIDEMS_EPLUGIN, "option \"jump_minutes\" must be within [0, 1e9] (got -1)"},
         {"{\"plugin\":\"cluster_sim\",\"name\":\"c\",\"options\":{\"topic_prefix\":\"x\","
          "\"power_cap_kw\":0}}",
          GRIDEMS_EPLUGIN, "option \"power_cap_kw\" must be > 0 (got 0)"},
@@ -1334,6 +1370,7 @@ static Suite *sim_suite(void)
     tcase_add_test(tc, meter_replays_hour_of_day_profile);
     tcase_add_test(tc, meter_step_profile_and_iso_profile);
     tcase_add_test(tc, meter_builtin_shape_and_deterministic_noise);
+    tcase_add_test(tc, meter_scheduled_jump);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("cluster");

@@ -75,6 +75,9 @@ START_TEST(minimal_config_gets_every_default)
     ck_assert(cfg.planner.unserved_load_per_kwh == 10000);
     ck_assert(cfg.planner.final_soc_shortfall_per_kwh == 1000);
     ck_assert_int_eq(cfg.planner.battery_final_soc, GRIDEMS_FINAL_SOC_INITIAL);
+    ck_assert(!cfg.planner.peak_guard.enabled);
+    ck_assert_int_eq(cfg.planner.peak_guard.interval_seconds, 10);
+    ck_assert(cfg.planner.peak_guard.margin_kw == 0);
 
     ck_assert_int_eq(cfg.clock.mode, GRIDEMS_CLOCK_REAL);
     ck_assert(cfg.clock.speed == 1.0);
@@ -106,7 +109,8 @@ static const char *const full_config =
     "\"debounce_ms\":0,\"solve_time_limit_ms\":2500,\"deviation_kw\":250,"
     "\"carbon_price_per_kg\":0.05,\"battery_final_soc\":\"none\","
     "\"penalties\":{\"unmet_flexible_per_kwh\":5,\"unserved_load_per_kwh\":6,"
-    "\"final_soc_shortfall_per_kwh\":7}},"
+    "\"final_soc_shortfall_per_kwh\":7},"
+    "\"peak_guard\":{\"enabled\":true,\"interval_seconds\":5,\"margin_kw\":150}},"
     "\"clock\":{\"mode\":\"simulated\",\"start\":\"2026-05-11T00:00:00+09:00\",\"speed\":60},"
     "\"state_dir\":\"var/state\",\"log_level\":\"debug\",\"plugin_dir\":\"/opt/gridems/plugins\","
     "\"plugins\":[{\"plugin\":\"battery_sim\",\"name\":\"bess1\","
@@ -157,6 +161,9 @@ START_TEST(full_config_reads_every_value)
     ck_assert(cfg.planner.unserved_load_per_kwh == 6);
     ck_assert(cfg.planner.final_soc_shortfall_per_kwh == 7);
     ck_assert_int_eq(cfg.planner.battery_final_soc, GRIDEMS_FINAL_SOC_NONE);
+    ck_assert(cfg.planner.peak_guard.enabled);
+    ck_assert_int_eq(cfg.planner.peak_guard.interval_seconds, 5);
+    ck_assert(cfg.planner.peak_guard.margin_kw == 150);
 
     ck_assert_int_eq(cfg.clock.mode, GRIDEMS_CLOCK_SIMULATED);
     /* 2026-05-11T00:00:00+09:00 = 2026-05-10T15:00:00Z. */
@@ -265,6 +272,18 @@ static const bad_case_t bad_cases[] = {
         "planner.penalties.unmet_per_kwh: unknown key"),
     BAD(BASE ",\"planner\":{\"battery_final_soc\":\"full\"}",
         "planner.battery_final_soc: must be \"initial\" or \"none\", got \"full\""),
+    BAD(BASE ",\"planner\":{\"peak_guard\":true}",
+        "planner.peak_guard: must be an object, got boolean"),
+    BAD(BASE ",\"planner\":{\"peak_guard\":{\"enabled\":1}}",
+        "planner.peak_guard.enabled: must be"),
+    BAD(BASE ",\"planner\":{\"peak_guard\":{\"interval_seconds\":0}}",
+        "planner.peak_guard.interval_seconds: must be an integer in 1..3600, got 0"),
+    BAD(BASE ",\"planner\":{\"peak_guard\":{\"interval_seconds\":2.5}}",
+        "planner.peak_guard.interval_seconds: must be an integer in 1..3600"),
+    BAD(BASE ",\"planner\":{\"peak_guard\":{\"margin_kw\":-1}}",
+        "planner.peak_guard.margin_kw: must be a number >= 0, got -1"),
+    BAD(BASE ",\"planner\":{\"peak_guard\":{\"interval\":10}}",
+        "planner.peak_guard.interval: unknown key"),
     BAD(BASE ",\"planner\":{\"horizon_step\":96}",
         "planner.horizon_step: unknown key (did you mean \"horizon_steps\"?)"),
     /* site */
@@ -539,6 +558,11 @@ START_TEST(readme_documents_every_key)
                                        "unserved_load_per_kwh",
                                        "final_soc_shortfall_per_kwh",
                                        "battery_final_soc",
+                                       "peak_margin_kw",
+                                       "peak_guard",
+                                       "enabled",
+                                       "interval_seconds",
+                                       "margin_kw",
                                        "mode",
                                        "start",
                                        "speed",

@@ -504,7 +504,9 @@ typedef struct gridems_job_setpoint_s {
  * idempotent: QoS 1 can redeliver, and the host repeats set-points; the same (plan_id,
  * timestamp_ms) means the same command.
  *   plan_id         the plan it comes from, increasing.
- *   timestamp_ms    host-clock start of the plan step it belongs to.
+ *   timestamp_ms    host-clock start of the plan step it belongs to; for a correction within
+ *                   the step (the service's peak guard), the instant it was decided, which is
+ *                   later than the step's start and earlier than its end.
  *   valid_until_ms  end of that step: without a newer set-point by then, the device should
  *                   enter its safe mode on its own (a watchdog), 0 = no limit.
  *   safe_mode       1: ignore the values below and go to the safe state. Battery: hold, zero

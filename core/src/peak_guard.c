@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * The peak guard's arithmetic (peak_guard.h): pure functions, no clock, no state of their own.
+ */
+#include "peak_guard.h"
+
+#include <math.h>
+#include <string.h>
+
+#define MS_PER_HOUR 3600000.0
+
+void gridems_peak_guard_meter_add(gridems_peak_guard_meter_t *m, int64_t step_start_ms,
+                                  int64_t now_ms, double kw)
+{
+    if (!isfinite(kw) || (m->has_last && now_ms < m->last_ms) || now_ms < step_start_ms) {
+        return;
+    }
+    if (step_start_ms != m->step_start_ms || !m->has_last) {
+        /* A new step: what was held at its start covers it up to this sample. */
+        double held = m->has_last && m->last_ms <= step_start_ms ? m->last_kw : kw;
+        m->step_start_ms = step_start_ms;
+        m->energy_kwh = held * (double)(now_ms - step_start_ms) / MS_PER_HOUR;
+    } else {
+        m->energy_kwh += m->last_kw * (double)(now_ms - m->last_ms) / MS_PER_HOUR;
+    }
+    m->last_ms = now_ms;
+    m->last_kw = kw;
+    m->has_last = true;
+}
+
+double gridems_peak_guard_target_kw(double peak_kw, double planned_kw, double limit_kw,
+                                    bool demand_charged)
+{
+    if (!demand_charged) {
+        return limit_kw;
+    }
+    return fmin(limit_kw, fmax(peak_kw, planned_kw));
+}
+
+void gridems_peak_guard_decide(const gridems_peak_guard_in_t *in, gridems_peak_guard_out_t *out)
+{
+    memset(out, 0, sizeof *out);
+    out->goal_kw = in->target_kw - fmax(0.0, in->margin_kw);
+    double step_h = (double)(in->step_end_ms - in->step_start_ms) / MS_PER_HOUR;
+    double left_h = (double)(in->step_end_ms - in->now_ms) / MS_PER_HOUR;
+    double unguarded_kw = in->import_kw + fmax(0.0, in->in_effect_kw);
+    if (!(step_h > 0) || in->now_ms < in->step_start_ms) {
+        out->projected_kw = unguarded_kw;
+        return;
+    }
+    left_h = fmin(left_h, step_h);
+    out->projected_kw = (in->energy_kwh + unguarded_kw * fmax(left_h, 0.0)) / step_h;
+    if (!(left_h > 0)) {
+        return; /* the step is over: nothing left to change */
+    }
+    double excess = out->projected_kw - out->goal_kw;
+    if (!(excess > GRIDEMS_PEAK_GUARD_TOLERANCE * fabs(out->goal_kw))) {
+        return;
+    }
+    out->engaged = true;
+    out->shed_kw = excess * step_h / left_h;
+    out->battery_kw = fmin(out->shed_kw, fmax(0.0, in->battery_headroom_kw));
+    out->compute_kw = fmin(out->shed_kw - out->battery_kw, fmax(0.0, in->compute_headroom_kw));
+    out->uncovered_kw = out->shed_kw - out->battery_kw - out->compute_kw;
+}

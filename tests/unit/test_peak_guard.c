@@ -1,0 +1,244 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * Unit tests for core/src/peak_guard.c: the step's import energy from samples, the target, the
+ * projection of the step's mean and the shed with its split. The numbers are worked out by hand
+ * in the comments.
+ */
+#include <check.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "peak_guard.h"
+
+#define MIN_MS INT64_C(60000)
+#define T0 INT64_C(1683471600000) /* 2023-05-08T00:00:00+09:00, a step start */
+#define STEP (30 * MIN_MS)
+
+static void near_at(double got, double want, const char *what, int line)
+{
+    ck_assert_msg(fabs(got - want) <= 1e-9 * fmax(1.0, fabs(want)),
+                  "line %d: %s = %.12g, want %.12g", line, what, got, want);
+}
+#define assert_near(got, want) near_at((got), (want), #got, __LINE__)
+
+START_TEST(test_meter_holds_each_sample)
+{
+    gridems_peak_guard_meter_t m = {0};
+    gridems_peak_guard_meter_add(&m, T0, T0, 100);
+    assert_near(m.energy_kwh, 0);
+    /* 100 kW held for 10 min, then 200 kW for 10 min: 16.667 + 33.333 kWh. */
+    gridems_peak_guard_meter_add(&m, T0, T0 + 10 * MIN_MS, 200);
+    assert_near(m.energy_kwh, 100.0 / 6);
+    gridems_peak_guard_meter_add(&m, T0, T0 + 20 * MIN_MS, 200);
+    assert_near(m.energy_kwh, 50);
+    /* Older than the last sample, or not a number: ignored. */
+    gridems_peak_guard_meter_add(&m, T0, T0 + 15 * MIN_MS, 1e6);
+    gridems_peak_guard_meter_add(&m, T0, T0 + 25 * MIN_MS, NAN);
+    assert_near(m.energy_kwh, 50);
+    ck_assert_int_eq(m.last_ms, T0 + 20 * MIN_MS);
+    /* The next step starts with the 200 kW held since 20 min: 1 min of it is 3.333 kWh. */
+    gridems_peak_guard_meter_add(&m, T0 + STEP, T0 + STEP + MIN_MS, 50);
+    ck_assert_int_eq(m.step_start_ms, T0 + STEP);
+    assert_near(m.energy_kwh, 200.0 / 60);
+    assert_near(m.last_kw, 50);
+}
+END_TEST
+
+START_TEST(test_meter_first_sample_mid_step)
+{
+    /* No sample before: the first one covers the step from its start (6 min at 500 kW). */
+    gridems_peak_guard_meter_t m = {0};
+    gridems_peak_guard_meter_add(&m, T0, T0 + 6 * MIN_MS, 500);
+    assert_near(m.energy_kwh, 50);
+}
+END_TEST
+
+START_TEST(test_target)
+{
+    /* With a demand charge: the higher of the peak and the plan's import, within the limit. */
+    assert_near(gridems_peak_guard_target_kw(9500, 9000, 20000, true), 9500);
+    assert_near(gridems_peak_guard_target_kw(9500, 10000, 20000, true), 10000);
+    assert_near(gridems_peak_guard_target_kw(9500, 9000, 9200, true), 9200);
+    assert_near(gridems_peak_guard_target_kw(0, 9000, 20000, true), 9000);
+    /* Without one a higher step mean costs nothing but energy: only the limit counts. */
+    assert_near(gridems_peak_guard_target_kw(9500, 9000, 20000, false), 20000);
+}
+END_TEST
+
+/* 10 minutes into a 30-minute step at 9000 kW, target 9000 kW. */
+static gridems_peak_guard_in_t jump_input(void)
+{
+    gridems_peak_guard_in_t in = {T0,   T0 + STEP, T0 + 10 * MIN_MS, 1500, 9000, 0, 9000, 0,
+                                  4000, 1000};
+    return in;
+}
+
+START_TEST(test_jump_is_shed_by_batteries)
+{
+    /* The import jumps to 12000 kW: held, the mean is (1500 + 12000 * 1/3) / 0.5 = 11000 kW. To
+     * bring it to 9000 the remaining 20 minutes must average 9000 kW: 3000 kW less, all of it
+     * from the batteries (4000 kW of headroom). */
+    gridems_peak_guard_in_t in = jump_input();
+    in.import_kw = 12000;
+    gridems_peak_guard_out_t out;
+    gridems_peak_guard_decide(&in, &out);
+    ck_assert(out.engaged);
+    assert_near(out.projected_kw, 11000);
+    assert_near(out.goal_kw, 9000);
+    assert_near(out.shed_kw, 3000);
+    assert_near(out.battery_kw, 3000);
+    assert_near(out.compute_kw, 0);
+    assert_near(out.uncovered_kw, 0);
+}
+END_TEST
+
+START_TEST(test_split_batteries_then_compute)
+{
+    /* 3000 kW to shed, 2000 kW of battery headroom, 500 kW of compute that can wait. */
+    gridems_peak_guard_in_t in = jump_input();
+    in.import_kw = 12000;
+    in.battery_headroom_kw = 2000;
+    in.compute_headroom_kw = 500;
+    gridems_peak_guard_out_t out;
+    gridems_peak_guard_decide(&in, &out);
+    ck_assert(out.engaged);
+    assert_near(out.battery_kw, 2000);
+    assert_near(out.compute_kw, 500);
+    assert_near(out.uncovered_kw, 500);
+    /* No headroom at all: engaged, all of it uncovered. */
+    in.battery_headroom_kw = 0;
+    in.compute_headroom_kw = 0;
+    gridems_peak_guard_decide(&in, &out);
+    ck_assert(out.engaged);
+    assert_near(out.uncovered_kw, 3000);
+}
+END_TEST
+
+START_TEST(test_own_shed_is_not_counted_twice)
+{
+    /* 5 minutes later the batteries give their 3000 kW and the meter shows 9000 kW again. With
+     * that share in effect the import without the guard is still 12000 kW: the shed stays 3000
+     * kW (it does not grow on itself). Energy: 1500 + 9000 * 5/60 = 2250 kWh. */
+    gridems_peak_guard_in_t in = jump_input();
+    in.now_ms = T0 + 15 * MIN_MS;
+    in.energy_kwh = 2250;
+    in.import_kw = 9000;
+    in.in_effect_kw = 3000;
+    gridems_peak_guard_out_t out;
+    gridems_peak_guard_decide(&in, &out);
+    ck_assert(out.engaged);
+    assert_near(out.projected_kw, (2250 + 12000 * 0.25) / 0.5);
+    assert_near(out.shed_kw, 3000);
+}
+END_TEST
+
+START_TEST(test_release_when_the_jump_ends)
+{
+    /* At 20 min the load falls back by 3000 kW; the meter shows 6000 (the batteries still give
+     * 3000 more): without the guard it would be 9000, and the step's mean (3000 + 9000 * 1/6) /
+     * 0.5 = 9000 kW is the target: released. */
+    gridems_peak_guard_in_t in = jump_input();
+    in.now_ms = T0 + 20 * MIN_MS;
+    in.energy_kwh = 3000;
+    in.import_kw = 6000;
+    in.in_effect_kw = 3000;
+    gridems_peak_guard_out_t out;
+    gridems_peak_guard_decide(&in, &out);
+    ck_assert(!out.engaged);
+    assert_near(out.projected_kw, 9000);
+    assert_near(out.shed_kw, 0);
+    assert_near(out.battery_kw, 0);
+}
+END_TEST
+
+START_TEST(test_margin_and_tolerance)
+{
+    /* A steady 8800 kW against 9000 - 300 = 8700: 100 kW over, shed 100 * 30/20 = 150 kW. */
+    gridems_peak_guard_in_t in = jump_input();
+    in.energy_kwh = 8800.0 / 6;
+    in.import_kw = 8800;
+    in.margin_kw = 300;
+    gridems_peak_guard_out_t out;
+    gridems_peak_guard_decide(&in, &out);
+    ck_assert(out.engaged);
+    assert_near(out.goal_kw, 8700);
+    assert_near(out.shed_kw, 150);
+    /* 0.05 % over the goal is within the tolerance (0.1 %): no excess. */
+    in.margin_kw = 0;
+    in.energy_kwh = 9004.5 / 6;
+    in.import_kw = 9004.5;
+    gridems_peak_guard_decide(&in, &out);
+    ck_assert(!out.engaged);
+    /* 0.2 % over is one. */
+    in.energy_kwh = 9018.0 / 6;
+    in.import_kw = 9018;
+    gridems_peak_guard_decide(&in, &out);
+    ck_assert(out.engaged);
+    assert_near(out.shed_kw, 27);
+}
+END_TEST
+
+START_TEST(test_late_in_the_step)
+{
+    /* 29 minutes in, 1 minute left, at 9300 kW all along: the last minute must take the whole
+     * excess, 300 * 30 = 9000 kW; the batteries give their 4000, compute 1000, 4000 uncovered. */
+    gridems_peak_guard_in_t in = jump_input();
+    in.now_ms = T0 + 29 * MIN_MS;
+    in.energy_kwh = 9300.0 * 29 / 60;
+    in.import_kw = 9300;
+    gridems_peak_guard_out_t out;
+    gridems_peak_guard_decide(&in, &out);
+    ck_assert(out.engaged);
+    assert_near(out.projected_kw, 9300);
+    assert_near(out.shed_kw, 9000);
+    assert_near(out.battery_kw, 4000);
+    assert_near(out.compute_kw, 1000);
+    assert_near(out.uncovered_kw, 4000);
+    /* At the step's end nothing is left to change. */
+    in.now_ms = T0 + STEP;
+    in.energy_kwh = 9300.0 / 2;
+    gridems_peak_guard_decide(&in, &out);
+    ck_assert(!out.engaged);
+    assert_near(out.projected_kw, 9300);
+    /* An empty step decides nothing. */
+    in.step_end_ms = in.step_start_ms;
+    gridems_peak_guard_decide(&in, &out);
+    ck_assert(!out.engaged);
+}
+END_TEST
+
+START_TEST(test_deterministic)
+{
+    /* Same inputs, same decision, bit for bit (a backtest replays it). */
+    gridems_peak_guard_in_t in = jump_input();
+    in.import_kw = 12345.678;
+    gridems_peak_guard_out_t a, b;
+    gridems_peak_guard_decide(&in, &a);
+    gridems_peak_guard_decide(&in, &b);
+    ck_assert(a.shed_kw == b.shed_kw && a.battery_kw == b.battery_kw &&
+              a.projected_kw == b.projected_kw);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("peak_guard");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, test_meter_holds_each_sample);
+    tcase_add_test(tc, test_meter_first_sample_mid_step);
+    tcase_add_test(tc, test_target);
+    tcase_add_test(tc, test_jump_is_shed_by_batteries);
+    tcase_add_test(tc, test_split_batteries_then_compute);
+    tcase_add_test(tc, test_own_shed_is_not_counted_twice);
+    tcase_add_test(tc, test_release_when_the_jump_ends);
+    tcase_add_test(tc, test_margin_and_tolerance);
+    tcase_add_test(tc, test_late_in_the_step);
+    tcase_add_test(tc, test_deterministic);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
