@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * Integration tests of `gridems backtest`: the real binary, which starts its own mosquitto on a
+ * free loopback port and runs the real service with the simulated Sakai site in lockstep.
+ *
+ *   - two runs of the same short backtest give byte-identical reports but for "run";
+ *   - the report is whole and consistent (perfect foresight is the lower bound of both other
+ *     columns, every job is counted, capture is the ratio the spec defines);
+ *   - bad price files are refused with exit 2 and a message naming the file, line and column.
+ */
+#include "test_util.h"
+
+#include <check.h>
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SITE GRIDEMS_TEST_SOURCE_DIR "/examples/sakai-site.json"
+#define WEEK GRIDEMS_TEST_SOURCE_DIR "/examples/data/jepx_kansai_2023-05-08_week.csv"
+
+static char *run_backtest(const char *report, const char *prices, const char *days, int *status,
+                          char **err)
+{
+    char *const argv[] = {GRIDEMS_TEST_BINARY, "backtest", "-c", SITE, "--prices", (char *)prices,
+                          "--price-adder", "4", "--days", (char *)days, "--warmup-days", "1",
+                          "--quiet", "--report", (char *)report, NULL};
+    char *out = NULL;
+    *status = test_run_capture(argv, &out, err);
+    return out;
+}
+
+static double num(const cJSON *o, const char *a, const char *b)
+{
+    const cJSON *x = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(o, a), b);
+    ck_assert_msg(cJSON_IsNumber(x), "report: %s.%s missing", a, b);
+    return x->valuedouble;
+}
+
+/* The report without its "run" section (wall time and solve times differ by nature). */
+static char *without_run(const char *path, cJSON **parsed)
+{
+    char *text = test_read_file(path, NULL);
+    ck_assert_ptr_nonnull(text);
+    cJSON *root = cJSON_Parse(text);
+    free(text);
+    ck_assert_ptr_nonnull(root);
+    cJSON_DeleteItemFromObjectCaseSensitive(root, "run");
+    char *printed = cJSON_Print(root);
+    *parsed = root;
+    return printed;
+}
+
+static void cut_at(char *text, const char *needle)
+{
+    char *p = strstr(text, needle);
+    ck_assert_ptr_nonnull(p);
+    *p = '\0';
+}
+
+START_TEST(test_two_runs_identical)
+{
+    char *dir = test_make_tmpdir("backtest");
+    char a[1024], b[1024];
+    snprintf(a, sizeof a, "%s/a.json", dir);
+    snprintf(b, sizeof b, "%s/b.json", dir);
+    int st_a, st_b;
+    char *err_a = NULL, *err_b = NULL;
+    char *out_a = run_backtest(a, WEEK, "2", &st_a, &err_a);
+    ck_assert_msg(st_a == 0, "first run exited %d: %s", st_a, err_a);
+    char *out_b = run_backtest(b, WEEK, "2", &st_b, &err_b);
+    ck_assert_msg(st_b == 0, "second run exited %d: %s", st_b, err_b);
+    cJSON *ra, *rb;
+    char *ta = without_run(a, &ra), *tb = without_run(b, &rb);
+    ck_assert_str_eq(ta, tb);
+    /* The summary says the same too, but for its last line (the run time). */
+    cut_at(out_a, " plans, solve");
+    cut_at(out_b, " plans, solve");
+    ck_assert_str_eq(out_a, out_b);
+    ck_assert_ptr_nonnull(strstr(out_a, "perfect foresight"));
+
+    /* Consistent: perfect foresight bounds both; jobs all counted and on time. */
+    double g = num(ra, "gridems", "total"), base = num(ra, "baseline", "total"),
+           pf = num(ra, "perfect_foresight", "total");
+    ck_assert_msg(pf <= g + 1e-6 && pf <= base + 1e-6, "pf %.2f, gridems %.2f, baseline %.2f", pf,
+                  g, base);
+    double cap = num(ra, "capture", "total");
+    ck_assert_double_eq_tol(cap, round(1e4 * (base - g) / (base - pf)) / 1e4, 1.5e-4);
+    ck_assert_int_eq((int)num(ra, "period", "steps"), 96);
+    ck_assert_int_eq((int)num(ra, "gridems", "jobs"), (int)num(ra, "baseline", "jobs"));
+    ck_assert_int_gt((int)num(ra, "gridems", "plans"), 48);
+    ck_assert_double_eq_tol(num(ra, "gridems", "total"),
+                            num(ra, "gridems", "energy_cost") + num(ra, "gridems", "demand_charge") +
+                                num(ra, "gridems", "battery_wear") -
+                                num(ra, "gridems", "stored_energy_value"),
+                            0.05);
+    cJSON_Delete(ra);
+    cJSON_Delete(rb);
+    free(ta);
+    free(tb);
+    free(out_a);
+    free(out_b);
+    free(err_a);
+    free(err_b);
+    test_remove_tree(dir);
+    free(dir);
+}
+END_TEST
+
+static void expect_refused(const char *csv, const char *needle)
+{
+    char *dir = test_make_tmpdir("backtest-bad");
+    char prices[1024], report[1024];
+    snprintf(prices, sizeof prices, "%s/prices.csv", dir);
+    snprintf(report, sizeof report, "%s/r.json", dir);
+    ck_assert_int_eq(test_write_file(prices, csv), 0);
+    int st;
+    char *err = NULL;
+    char *out = run_backtest(report, prices, "1", &st, &err);
+    ck_assert_msg(st == 2, "exit %d, stderr: %s", st, err);
+    ck_assert_msg(strstr(err, needle) != NULL && strstr(err, prices) != NULL,
+                  "\"%s\" not in: %s", needle, err);
+    free(out);
+    free(err);
+    test_remove_tree(dir);
+    free(dir);
+}
+
+START_TEST(test_bad_prices_refused)
+{
+    const char *head = "timestamp_jst,price\n2023-05-08T00:00:00+09:00,8.5\n"
+                       "2023-05-08T00:30:00+09:00,8.6\n";
+    char csv[512];
+    snprintf(csv, sizeof csv, "%s2023-05-08T01:00:00+09:00,cheap\n", head);
+    expect_refused(csv, ":4: column price: not a number");
+    snprintf(csv, sizeof csv, "%s2023-05-08T02:00:00+09:00,8.7\n", head);
+    expect_refused(csv, ":4: column timestamp_jst: a gap");
+    snprintf(csv, sizeof csv, "%s2023-05-08T00:30:00+09:00,8.7\n", head);
+    expect_refused(csv, ":4: column timestamp_jst: duplicate timestamp");
+    snprintf(csv, sizeof csv, "%s2023-05-08T00:00:00+09:00,8.7\n", head);
+    expect_refused(csv, ":4: column timestamp_jst: timestamp out of order");
+    expect_refused("when,price\n2023-05-08T00:00:00+09:00,1\n", ":1: no timestamp column");
+    expect_refused(head, "do not cover the period");
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("backtest");
+    TCase *tc = tcase_create("backtest");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, test_two_runs_identical);
+    tcase_add_test(tc, test_bad_prices_refused);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
