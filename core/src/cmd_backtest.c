@@ -47,7 +47,7 @@ static void usage(FILE *out)
           "      --warmup-days N    days run before the period, not counted (default 3)\n"
           "      --publish-at HH:MM local time the next day's prices are published (12:00)\n"
           "      --seed N           seed of every random choice (meter noise), default 1\n"
-          "      --tick-seconds N   the devices' telemetry period, default 300\n"
+          "      --tick-seconds N   the devices' telemetry period, default 60\n"
           "      --report FILE      write the report JSON there\n"
           "      --pf-scenario FILE write the perfect-foresight scenario JSON there\n"
           "      --keep DIR         keep the run's files (configs, state, logs) in DIR\n"
@@ -220,7 +220,7 @@ static int parse_args(int argc, char **argv, bt_options_t *o, const char **pf_pa
     o->warmup_days = 3;
     o->publish_at_min = 12 * 60;
     o->seed = 1;
-    o->tick_seconds = 300;
+    o->tick_seconds = 60;
     int c;
     long v;
     char *end = NULL;
