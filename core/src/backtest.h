@@ -69,8 +69,10 @@ typedef struct bt_options_s {
     long long seed;
     int tick_seconds;      /* the simulated devices' telemetry period */
     const char *report_path;
+    const char *series_path; /* NULL: no per-step CSV */
     const char *keep_dir;  /* NULL: a temporary directory, removed at the end */
     bool quiet;            /* no progress line */
+    double speed;          /* at most this many times real time; 0 = no pacing */
 } bt_options_t;
 
 /*
@@ -164,6 +166,11 @@ void bt_compare_free(bt_compare_t *c);
 /* The report JSON (backtest.md "Report"), malloc'd. */
 char *bt_report_json(const bt_compare_t *c, const bt_ledger_t *l, const bt_options_t *o,
                      const gridems_service_config_t *cfg, double wall_s);
+/* The per-step CSV (step start, price, base load, cluster, battery, the three imports), for a
+ * plot or a spreadsheet. Returns 0 or -1. */
+int bt_write_series(const char *path, const bt_compare_t *c, const bt_ledger_t *l,
+                    const gridems_service_config_t *cfg);
+
 /* The human summary on f. */
 void bt_print_summary(FILE *f, const bt_compare_t *c, const bt_ledger_t *l,
                       const gridems_service_config_t *cfg, double wall_s);

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "backtest.h"
 #include "child_proc.h"
@@ -50,7 +51,10 @@ static void usage(FILE *out)
           "      --tick-seconds N   the devices' telemetry period, default 60\n"
           "      --report FILE      write the report JSON there\n"
           "      --pf-scenario FILE write the perfect-foresight scenario JSON there\n"
+          "      --series FILE      write the per-step figures there (CSV: price, loads, imports)\n"
           "      --keep DIR         keep the run's files (configs, state, logs) in DIR\n"
+          "      --speed X          at most X times real time, to watch it live (default: as\n"
+          "                         fast as the service settles; the results are the same)\n"
           "      --verbose          the service's log at info level (default: warnings)\n"
           "      --quiet            no progress line\n"
           "  -h, --help             this text\n"
@@ -134,7 +138,8 @@ static void publish_prices(gridems_service_t *svc, run_t *r, int64_t from, int64
 
 static void progress(run_t *r, int64_t now)
 {
-    if (r->o->quiet || now < r->next_progress) {
+    /* A progress line that rewrites itself is for a person at a terminal, not for a log. */
+    if (r->o->quiet || now < r->next_progress || !isatty(STDERR_FILENO)) {
         return;
     }
     r->next_progress = now + MS_PER_DAY;
@@ -145,12 +150,28 @@ static void progress(run_t *r, int64_t now)
     fflush(stderr);
 }
 
+/* --speed: hold the simulated clock back to at most that many times real time. Only the pace
+ * changes: the lockstep makes the results independent of it. */
+static void pace(const run_t *r, int64_t now)
+{
+    if (r->o->speed <= 0) {
+        return;
+    }
+    int64_t due = r->wall_start_ms + (int64_t)((double)(now - r->run_start) / r->o->speed);
+    int64_t wait = due - gridems_child_mono_ms();
+    if (wait > 0) {
+        struct timespec nap = {(time_t)(wait / 1000), (long)(wait % 1000) * 1000000L};
+        nanosleep(&nap, NULL);
+    }
+}
+
 static int64_t on_settled(gridems_service_t *svc, int64_t now, void *userdata)
 {
     run_t *r = userdata;
     if (now >= r->period_end) {
         return -1;
     }
+    pace(r, now);
     progress(r, now);
     int64_t day = local_day_start(r, now);
     int64_t publish_today = day + (int64_t)r->o->publish_at_min * 60000;
@@ -214,6 +235,7 @@ static int parse_args(int argc, char **argv, bt_options_t *o, const char **pf_pa
         {"publish-at", required_argument, NULL, 'P'}, {"seed", required_argument, NULL, 's'},
         {"tick-seconds", required_argument, NULL, 'T'}, {"report", required_argument, NULL, 'r'},
         {"pf-scenario", required_argument, NULL, 'F'}, {"keep", required_argument, NULL, 'k'},
+        {"series", required_argument, NULL, 'E'},     {"speed", required_argument, NULL, 'X'},
         {"verbose", no_argument, NULL, 'v'},          {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},             {NULL, 0, NULL, 0}};
     memset(o, 0, sizeof *o);
@@ -292,6 +314,13 @@ static int parse_args(int argc, char **argv, bt_options_t *o, const char **pf_pa
             break;
         case 'r': o->report_path = optarg; break;
         case 'F': *pf_path = optarg; break;
+        case 'E': o->series_path = optarg; break;
+        case 'X':
+            o->speed = strtod(optarg, &end);
+            if (optarg[0] == '\0' || *end != '\0' || !(o->speed >= 1 && o->speed <= 1e7)) {
+                return bad_option("--speed", "must be a number in 1..1e7", optarg);
+            }
+            break;
         case 'k': o->keep_dir = optarg; break;
         case 'v': *verbose = 1; break;
         case 'q': o->quiet = true; break;
@@ -409,6 +438,11 @@ static int run_backtest(bt_options_t *o, const char *pf_path, int verbose)
         fprintf(stderr, "gridems backtest: %s\n", err);
         goto done;
     }
+    if (!o->quiet) {
+        fprintf(stderr, "backtest: private mosquitto on 127.0.0.1:%d; watch it live with\n"
+                        "  mosquitto_sub -h 127.0.0.1 -p %d -t '%s/#' -v\n",
+                broker.port, broker.port, site.mqtt.topic_prefix);
+    }
     char config_path[4200];
     rc = bt_write_config(o, dir, broker.port, r.run_start, devs, &n_devs, MAX_DEVICES, config_path,
                          sizeof config_path, err, sizeof err);
@@ -436,7 +470,7 @@ static int run_backtest(bt_options_t *o, const char *pf_path, int verbose)
     r.n_devs = n_devs;
     gridems_service_driver_t driver = {&r, "#", on_message, on_settled};
     int svc_rc = gridems_service_run_driven(&cfg, config_path, &driver);
-    if (!o->quiet) {
+    if (!o->quiet && isatty(STDERR_FILENO)) {
         fputs("\n", stderr);
     }
     double wall_s = (double)(gridems_child_mono_ms() - r.wall_start_ms) / 1000.0;
@@ -458,6 +492,10 @@ static int run_backtest(bt_options_t *o, const char *pf_path, int verbose)
         goto done;
     }
     bt_print_summary(stdout, &cmp, &r.ledger, &site, wall_s);
+    if (o->series_path != NULL && bt_write_series(o->series_path, &cmp, &r.ledger, &site) != 0) {
+        fprintf(stderr, "gridems backtest: cannot write the series to %s\n", o->series_path);
+        goto done;
+    }
     if (o->report_path != NULL) {
         char *report = bt_report_json(&cmp, &r.ledger, o, &site, wall_s);
         if (report == NULL || write_text(o->report_path, report, "report") != 0) {
