@@ -10,6 +10,8 @@
  *   service_inputs.c MQTT messages in: forecasts, DR events, commands, device traffic
  *   service_devices.c device bookkeeping: readings, staleness, safe mode, set-points, P/state
  *   service_plan.c   re-plans: triggers, debounce, scenario, solver results, P/schedule, state
+ *   lockstep.c       a driver's run on a stepped clock (the backtest): when the present is settled
+ * and the timers on the service clock are in timers.c.
  *
  * Threads: everything here runs on the loop thread, except the solver thread (solver_thread.c)
  * and Paho's threads, which reach the loop only through mailboxes.
