@@ -18,8 +18,8 @@
  *     place, primal after a shift (see solve_prepared).
  *   - A starting basis GLPK refuses (singular), or a solve that ends without proving optimality
  *     for another reason than the time limit, is retried from GLPK's presolver (dual simplex).
- *   - Warm starts are capped at half the iterations of the last cold solve (WARM_CAP_SHARE) and
- *     solved cold from the crash basis when they reach it. Warm starts on the canonical
+ *   - Warm starts are capped at half the iterations of the last cold solve (WARM_CAP_SHARE, at
+ *     least WARM_CAP_MIN) and solved cold from the crash basis when they reach it. Warm starts on the canonical
  *     scenario take 80-140 iterations against 928 cold, but a few took 1463-1650 (95-131 ms,
  *     against 55 ms cold): past half a cold solve, starting again is the cheaper bet, and the
  *     worst case is bounded by 1.5 cold solves instead of unbounded.
@@ -51,9 +51,10 @@
 /* A warm start may use this share of the last cold solve's iterations before it is abandoned
  * for a cold start (see the header comment). */
 #define WARM_CAP_SHARE 0.5
-/* No cap below this many iterations: tiny programs solve cold in a few dozen, and a warm start
- * that needs as many is not worth a restart. */
-#define WARM_CAP_MIN 50
+/* No cap below this many iterations. On small programs the crash basis is so good that a carried-
+ * over one needs about half a cold solve's iterations (96 steps, 2 batteries: 82-96 after a
+ * shift against 169 cold), and a restart there would cost three times the warm solve. */
+#define WARM_CAP_MIN 200
 
 struct gridems_optimizer_s {
     gridems_optimizer_opts_t opts;

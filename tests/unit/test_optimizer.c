@@ -516,7 +516,7 @@ START_TEST(warm_start_past_its_cap_solves_cold)
     sc.import_per_kwh[10] += 0.5;
     ck_assert_int_eq(gridems_optimizer_solve(opt, &sc, &s, err, sizeof err), 0);
     ck_assert_int_eq(s.start_kind, GRIDEMS_START_UPDATE);
-    ck_assert_int_eq(s.iteration_cap, cold_iterations / 2 < 50 ? 50 : cold_iterations / 2);
+    ck_assert_int_eq(s.iteration_cap, cold_iterations / 2 < 200 ? 200 : cold_iterations / 2);
     ck_assert(cold_first > 0);
     gridems_schedule_free(&s);
     gridems_optimizer_destroy(opt);

@@ -12,7 +12,8 @@
  *     problem takes the status of step t+k of the old one);
  *   - anything else: rebuilt and solved cold.
  * A warm start that GLPK cannot use (invalid or singular basis) falls back to a cold solve, and
- * so does one that runs past its iteration cap (half the iterations of the last cold solve): a
+ * so does one that runs past its iteration cap (half the iterations of the last cold solve, at
+ * least 200): a
  * warm start that far from the new optimum costs more than starting again.
  *
  * Plan stability: an LP often has many optimal schedules (two identical batteries, flat price
