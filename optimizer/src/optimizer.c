@@ -19,10 +19,10 @@
  *   - A starting basis GLPK refuses (singular), or a solve that ends without proving optimality
  *     for another reason than the time limit, is retried from GLPK's presolver (dual simplex).
  *   - Warm starts are capped at half the iterations of the last cold solve (WARM_CAP_SHARE, at
- *     least WARM_CAP_MIN) and solved cold from the crash basis when they reach it. Warm starts on the canonical
- *     scenario take 80-140 iterations against 928 cold, but a few took 1463-1650 (95-131 ms,
- *     against 55 ms cold): past half a cold solve, starting again is the cheaper bet, and the
- *     worst case is bounded by 1.5 cold solves instead of unbounded.
+ *     least WARM_CAP_MIN) and solved cold from the crash basis when they reach it. Warm starts
+ *     on the canonical scenario take 80-140 iterations against 928 cold, but a few took
+ *     1463-1650 (95-131 ms, against 55 ms cold): past half a cold solve, starting again is the
+ *     better bet, and the worst case is bounded by 1.5 cold solves instead of unbounded.
  *   - With a reference plan, a second stage picks the optimal schedule closest to it
  *     (tie_break.h), on a copy of the problem so the optimal basis here stays for the next warm
  *     start. It is capped at the last cold solve's iterations; at the cap the first stage's

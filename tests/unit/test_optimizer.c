@@ -478,10 +478,10 @@ END_TEST
 
 START_TEST(warm_start_past_its_cap_solves_cold)
 {
-    /* A warm start far from the new optimum (the day's prices and loads rotated by ten hours, a load
-     * that swings 1500 kW every other step, no peak so far) would take many
-     * iterations; capped at 5, it is abandoned and solved cold from the crash basis, to the
-     * same objective as a cold solve. */
+    /* A warm start far from the new optimum (the day's prices and loads rotated by ten hours,
+     * a load that swings 1500 kW every other step, no peak so far) would take many iterations;
+     * capped at 5, it is abandoned and solved cold from the crash basis, to the same objective
+     * as a cold solve. */
     gridems_scenario_t sc;
     synthetic(&sc, 96, 0, 1);
     gridems_optimizer_t *opt = NULL;
