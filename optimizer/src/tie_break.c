@@ -192,6 +192,19 @@ void gridems__tie_break(glp_prob *lp, const lp_layout_t *layout, const gridems_s
     if (n == 0) {
         return;
     }
+    /* Nothing new, and the simplex stayed where it was: the first stage's schedule is the
+     * reference already, which is the service's common case. */
+    double start_distance = 0.0;
+    for (int k = 0; k < n; k++) {
+        start_distance += fabs(glp_get_col_prim(lp, m[k].col) - m[k].ref);
+    }
+    if (start_distance <= ON_BOUND * n) {
+        glp_free(m);
+        res->outcome = GRIDEMS_TIE_APPLIED;
+        res->objective = glp_get_obj_val(lp);
+        res->distance_kw = start_distance;
+        return;
+    }
     res->outcome = GRIDEMS_TIE_SKIPPED;
     glp_prob *copy = glp_create_prob();
     glp_copy_prob(copy, lp, GLP_OFF); /* bounds, matrix, scaling and the basis statuses */

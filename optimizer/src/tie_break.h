@@ -14,7 +14,8 @@
  *     auxiliary column e >= |v - r| (rows e - v >= -r, e + v >= r) with cost 1;
  *   - the primal simplex starts from the first stage's basis, extended by one basic auxiliary
  *     column and one basic row slack per auxiliary pair, which is primal feasible at once.
- * The result is then checked: its original objective must be within 1e-9 relative of the first
+ * When the first stage's schedule already is the reference (nothing new, and the simplex
+ * stayed where it was), there is no second stage. The result is otherwise checked: its original objective must be within 1e-9 relative of the first
  * stage's (reduced costs within GLPK's tolerance of zero are left free, so this is where a
  * numerical drift would show); otherwise the first stage's schedule is kept.
  *
@@ -36,7 +37,8 @@
 typedef struct tie_break_result_s {
     gridems_tie_break_t outcome;
     glp_prob *lp;       /* APPLIED: the second stage's problem, to read the primal values from;
-                         * the caller deletes it with glp_delete_prob. NULL otherwise. */
+                         * the caller deletes it with glp_delete_prob. NULL otherwise (also
+                         * when the first stage's schedule already is the reference). */
     int iterations;     /* simplex iterations of the second stage */
     double objective;   /* APPLIED: the original objective of the second stage's solution */
     double distance_kw; /* APPLIED: sum of |value - reference| over the matched columns */
