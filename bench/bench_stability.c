@@ -17,14 +17,17 @@
  *     carries the basis over with the shift, as the service's does.
  *   - rolling, cold/warm alternately: the same, with every other re-plan made by a fresh
  *     optimizer (cold), the others by the long-lived one (its basis carried over two steps).
- *   - drift: one long-lived optimizer, re-planning every 60 s inside the running step, with the
- *     batteries' energy and the jobs' remaining energy moved on by what the last plan did in
- *     that minute: the service's own re-plans when no new message has arrived.
+ *   - same step, 60 s apart: one long-lived optimizer, re-planning every 60 s inside the running
+ *     step, with the batteries' energy and the jobs' remaining energy moved on by what the last
+ *     plan did in that minute: the service's own re-plans when no new message has arrived.
+ *     These changes are real, so set-points may legitimately move; the reference must not make
+ *     them move more. Then the same with prices nudged as bench_service's price updates do.
  * For each: mean and max over re-plans and batteries of |set-point - previous set-point|, the
  * median solve time, and the largest relative gap between the objective and that of a cold solve
  * of the same scenario without a reference (which must stay within 1e-9).
  *
- * usage: bench_stability [--replans N] SCENARIO.json...
+ * usage: bench_stability [--replans N] [--flex-steps N] SCENARIO.json...
+ *   --flex-steps: the reference's flex_match_steps (1, as the service; 0 = whole horizon).
  *   (examples/sakai_day.json; `bench_optimizer --write-scenarios DIR` writes the canonical one)
  */
 #include <math.h>
@@ -40,7 +43,11 @@ typedef struct measure_s {
     double median_ms;
     double worst_rel_gap;
     int tie_applied, tie_skipped, replans;
+    double tb_iterations; /* median of the second stage's */
 } measure_t;
+
+static bool nudge_prices;     /* run(): re-plan i gets bench_service's price variant i */
+static int flex_match_steps = 1; /* as the service */
 
 static int compare_doubles(const void *a, const void *b)
 {
@@ -202,6 +209,7 @@ static measure_t run_rolling(const gridems_scenario_t *base, int replans, bool a
     gridems_reference_t ref;
     memset(&ref, 0, sizeof ref);
     double *ms = calloc((size_t)replans, sizeof *ms);
+    double *tb = calloc((size_t)replans, sizeof *tb);
     double sum = 0.0;
     int n = 0;
     for (int k = 0; k < replans; k++) {
@@ -223,6 +231,7 @@ static measure_t run_rolling(const gridems_scenario_t *base, int replans, bool a
         }
         gridems_optimizer_destroy(fresh);
         ms[k] = cur.solve_ms;
+        tb[k] = cur.tie_break_iterations;
         m.tie_applied += cur.tie_break == GRIDEMS_TIE_APPLIED;
         m.tie_skipped += cur.tie_break == GRIDEMS_TIE_SKIPPED;
         double cold = cold_objective(&sc);
@@ -241,6 +250,7 @@ static measure_t run_rolling(const gridems_scenario_t *base, int replans, bool a
         if (gridems_reference_from_schedule(&ref, &sc, &cur, k * step_ms) != 0) {
             exit(1);
         }
+        ref.flex_match_steps = flex_match_steps;
         gridems_schedule_free(&prev);
         prev = cur;
         memset(&cur, 0, sizeof cur);
@@ -251,7 +261,10 @@ static measure_t run_rolling(const gridems_scenario_t *base, int replans, bool a
     m.mean_kw = n > 0 ? sum / n : 0.0;
     qsort(ms, (size_t)replans, sizeof *ms, compare_doubles);
     m.median_ms = ms[replans / 2];
+    qsort(tb, (size_t)replans, sizeof *tb, compare_doubles);
+    m.tb_iterations = tb[replans / 2];
     free(ms);
+    free(tb);
     gridems_reference_free(&ref);
     gridems_schedule_free(&prev);
     gridems_scenario_free(&prev_sc);
@@ -292,11 +305,17 @@ static measure_t run(const gridems_scenario_t *base, int replans, bool alternate
     gridems_reference_t ref;
     memset(&ref, 0, sizeof ref);
     double *ms = calloc((size_t)replans, sizeof *ms);
+    double *tb = calloc((size_t)replans, sizeof *tb);
     double sum = 0.0;
     int n = 0;
     for (int i = 0; i < replans; i++) {
         if (!alternate && i > 0) {
             advance(&sc, &prev, 60.0);
+        }
+        if (nudge_prices) {
+            for (int t = 0; t < sc.steps; t++) {
+                sc.import_per_kwh[t] = base->import_per_kwh[t] + 0.02 * (double)((i * 31 + t * 7) % 11);
+            }
         }
         gridems_optimizer_t *opt = warm, *fresh = NULL;
         if (alternate && i % 2 == 1) {
@@ -313,6 +332,7 @@ static measure_t run(const gridems_scenario_t *base, int replans, bool alternate
         }
         gridems_optimizer_destroy(fresh);
         ms[i] = cur.solve_ms;
+        tb[i] = cur.tie_break_iterations;
         m.tie_applied += cur.tie_break == GRIDEMS_TIE_APPLIED;
         m.tie_skipped += cur.tie_break == GRIDEMS_TIE_SKIPPED;
         double cold = cold_objective(&sc);
@@ -332,6 +352,7 @@ static measure_t run(const gridems_scenario_t *base, int replans, bool alternate
         if (gridems_reference_from_schedule(&ref, &sc, &cur, 0) != 0) {
             exit(1);
         }
+        ref.flex_match_steps = flex_match_steps;
         gridems_schedule_free(&prev);
         prev = cur;
         memset(&cur, 0, sizeof cur);
@@ -340,7 +361,10 @@ static measure_t run(const gridems_scenario_t *base, int replans, bool alternate
     m.mean_kw = n > 0 ? sum / n : 0.0;
     qsort(ms, (size_t)replans, sizeof *ms, compare_doubles);
     m.median_ms = ms[replans / 2];
+    qsort(tb, (size_t)replans, sizeof *tb, compare_doubles);
+    m.tb_iterations = tb[replans / 2];
     free(ms);
+    free(tb);
     gridems_reference_free(&ref);
     gridems_schedule_free(&prev);
     gridems_scenario_free(&sc);
@@ -352,16 +376,23 @@ int main(int argc, char **argv)
 {
     int replans = 30;
     int first = 1;
-    if (argc > 2 && strcmp(argv[1], "--replans") == 0) {
-        replans = atoi(argv[2]);
-        first = 3;
+    while (first + 1 < argc && strncmp(argv[first], "--", 2) == 0) {
+        if (strcmp(argv[first], "--replans") == 0) {
+            replans = atoi(argv[first + 1]);
+        } else if (strcmp(argv[first], "--flex-steps") == 0) {
+            flex_match_steps = atoi(argv[first + 1]);
+        } else {
+            break;
+        }
+        first += 2;
     }
-    if (first >= argc || replans < 2) {
-        fprintf(stderr, "usage: bench_stability [--replans N>=2] SCENARIO.json...\n");
+    if (first >= argc || replans < 2 || flex_match_steps < 0) {
+        fprintf(stderr, "usage: bench_stability [--replans N>=2] [--flex-steps N] "
+                        "SCENARIO.json...\n");
         return 2;
     }
     printf("| scenario | sequence | reference | mean / max |set-point change| kW | median solve "
-           "| tie-break applied / skipped | worst objective gap vs cold |\n");
+           "| tie-break applied / skipped, median iterations | worst objective gap vs cold |\n");
     printf("| --- | --- | --- | --- | --- | --- | --- |\n");
     for (int a = first; a < argc; a++) {
         gridems_scenario_t sc;
@@ -372,18 +403,20 @@ int main(int argc, char **argv)
         static const char *const modes[] = {"same scenario, cold/warm alternately",
                                             "rolling, nothing new",
                                             "rolling, cold/warm alternately",
-                                            "same step, 60 s apart"};
-        for (int mode = 0; mode < 4; mode++) {
+                                            "same step, 60 s apart",
+                                            "same step, 60 s apart, prices nudged"};
+        for (int mode = 0; mode < 5; mode++) {
+            nudge_prices = mode == 4;
             for (int with_ref = 0; with_ref < 2; with_ref++) {
                 measure_t m = mode == 1 || mode == 2
                                   ? run_rolling(&sc, replans, mode == 2, with_ref != 0)
                                   : run(&sc, replans, mode == 0, with_ref != 0);
                 printf("| %s (%d x %g min, %d batteries, %d jobs) | %s, %d re-plans | %s | "
-                       "%.1f / %.1f | %.2f ms | %d / %d | %.1e |\n",
+                       "%.1f / %.1f | %.2f ms | %d / %d, %.0f | %.1e |\n",
                        name, sc.steps, sc.step_minutes, sc.n_batteries, sc.n_flex_loads,
                        modes[mode], m.replans,
                        with_ref ? "previous plan" : "none", m.mean_kw, m.max_kw, m.median_ms,
-                       m.tie_applied, m.tie_skipped, m.worst_rel_gap);
+                       m.tie_applied, m.tie_skipped, m.tb_iterations, m.worst_rel_gap);
                 fflush(stdout);
             }
         }

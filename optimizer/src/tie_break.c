@@ -91,8 +91,10 @@ static int match_columns(const lp_layout_t *l, const gridems_scenario_t *sc,
     }
     for (int j = 0; j < l->n_flex; j++) {
         const gridems_reference_item_t *it = find_item(ref, sc->flex_loads[j].id, false);
+        int steps = ref->flex_match_steps > 0 && ref->flex_match_steps < T ? ref->flex_match_steps
+                                                                             : T;
         if (it != NULL) {
-            n = add_series(m, n, &l->p[j * T], it->power_kw, T, offset, ref->steps);
+            n = add_series(m, n, &l->p[j * T], it->power_kw, steps, offset, ref->steps);
         }
     }
     if (n == 0) {
