@@ -505,10 +505,12 @@ void gridems__service_on_solver_result(gridems_solver_t *s, gridems_solver_resul
         uint64_t id = gridems_state_take_plan_id(&svc->state);
         publish_plan(svc, id, res);
         gridems_log_info("plan %llu (%s): objective %.2f, %d steps, %d iterations, %.1f ms "
-                         "(%s start)",
+                         "(%s start; tie-break %s, %d of the iterations)",
                          (unsigned long long)id, svc->solving_reason, res->schedule.objective,
                          res->schedule.steps, res->schedule.iterations, res->solve_wall_ms,
-                         gridems_start_kind_name(res->schedule.start_kind));
+                         gridems_start_kind_name(res->schedule.start_kind),
+                         gridems_tie_break_name(res->schedule.tie_break),
+                         res->schedule.tie_break_iterations);
         adopt_plan(svc, id, res);
         char reason[128];
         snprintf(reason, sizeof reason, "plan %llu (%s)", (unsigned long long)id,

@@ -12,21 +12,22 @@
  *     crash + primal with Dantzig pricing 2267 / ~90 ms; without scaling no faster. The
  *     jobs' power columns dominate (2400 of 3900 columns): without jobs a cold solve is 285
  *     iterations.
- *   - Warm start: presolve off (the presolver throws the basis away), primal simplex when only
- *     costs changed (the old basis stays primal feasible), dual simplex when only bounds or
- *     right-hand sides changed (it stays dual feasible), two-phase dual when both changed in
- *     place, primal after a shift (see solve_prepared).
+ *   - Warm start: presolve off (the presolver throws the basis away), primal simplex when
+ *     costs changed (the old basis stays primal feasible, or nearly when bounds moved too),
+ *     dual simplex when only bounds or right-hand sides changed (it stays dual feasible),
+ *     primal after a shift (see solve_prepared).
  *   - A starting basis GLPK refuses (singular), or a solve that ends without proving optimality
  *     for another reason than the time limit, is retried from GLPK's presolver (dual simplex).
- *   - Warm starts are capped at half the iterations of the last cold solve (WARM_CAP_SHARE, at
- *     least WARM_CAP_MIN) and solved cold from the crash basis when they reach it. Warm starts
- *     on the canonical scenario take 80-140 iterations against 928 cold, but a few took
- *     1463-1650 (95-131 ms, against 55 ms cold): past half a cold solve, starting again is the
+ *   - Warm starts are capped at half the iterations of a cold solve (WARM_CAP_SHARE of
+ *     cold_estimate, at least WARM_CAP_MIN) and solved cold from the crash basis when they
+ *     reach it. Warm starts on the canonical scenario take 80-140 iterations against 928 cold,
+ *     but some took 1463-3300 (95-400 ms, against 55 ms cold; most of them were the two-phase
+ *     dual, no longer used for that case): past half a cold solve, starting again is the
  *     better bet, and the worst case is bounded by 1.5 cold solves instead of unbounded.
  *   - With a reference plan, a second stage picks the optimal schedule closest to it
  *     (tie_break.h), on a copy of the problem so the optimal basis here stays for the next warm
- *     start. It is capped at the last cold solve's iterations; at the cap the first stage's
- *     schedule is returned.
+ *     start. It is capped at a cold solve's iterations (cold_estimate); at the cap the first
+ *     stage's schedule is returned.
  *
  * GLPK errors (which would call abort()) are caught with glp_error_hook and a longjmp back here;
  * GLPK's environment is then freed, which destroys every GLPK object of this thread, so each
@@ -68,6 +69,7 @@ struct gridems_optimizer_s {
     const gridems_reference_t *reference; /* borrowed for the next solve only, or NULL */
     int64_t reference_start_ms;
     int last_cold_iterations; /* of the last cold solve, for the warm cap; 0 before one */
+    int last_cold_rows;       /* rows of the program it solved */
     int warm_cap_override;    /* tests: > 0 replaces the computed cap */
     int inject_fault;      /* tests: make the next solve raise a GLPK error */
     char glpk_said[512];   /* GLPK's last terminal output, for error messages */
@@ -298,17 +300,26 @@ static int time_left(const gridems_optimizer_t *opt, double started_ms)
     return left < 1.0 ? 1 : (left > 2e9 ? 2000000000 : (int)left);
 }
 
-/* The iteration cap of a warm start, 0 for none (no cold solve measured yet). */
+/* What a cold solve of the current program would take: the last cold solve's iterations per
+ * row times the rows now (the program grows and shrinks with the jobs), or one iteration per
+ * row before any cold solve of a non-empty program (the canonical scenario: 928 for 723 rows). */
+static double cold_estimate(const gridems_optimizer_t *opt)
+{
+    double rows = glp_get_num_rows(opt->lp);
+    if (opt->last_cold_rows > 0 && opt->last_cold_iterations > 0) {
+        return (double)opt->last_cold_iterations * rows / opt->last_cold_rows;
+    }
+    return rows;
+}
+
+/* The iteration cap of a warm start. */
 static int warm_cap(const gridems_optimizer_t *opt)
 {
     if (opt->warm_cap_override > 0) {
         return opt->warm_cap_override;
     }
-    if (opt->last_cold_iterations <= 0) {
-        return 0;
-    }
-    int cap = (int)(opt->last_cold_iterations * WARM_CAP_SHARE);
-    return cap < WARM_CAP_MIN ? WARM_CAP_MIN : cap;
+    double cap = cold_estimate(opt) * WARM_CAP_SHARE;
+    return cap < WARM_CAP_MIN ? WARM_CAP_MIN : (cap > 1e9 ? 1000000000 : (int)cap);
 }
 
 /* it_lim: GLPK's iteration limit for this run, 0 for none. */
@@ -334,6 +345,7 @@ static int run_simplex(gridems_optimizer_t *opt, const gridems_scenario_t *sc,
     int ret = glp_simplex(opt->lp, &parm);
     if (start == FROM_CRASH && ret == 0 && glp_get_status(opt->lp) == GLP_OPT) {
         opt->last_cold_iterations = glp_get_it_cnt(opt->lp) - it_before;
+        opt->last_cold_rows = glp_get_num_rows(opt->lp);
     }
     return ret;
 }
@@ -347,7 +359,7 @@ static int solve_prepared(gridems_optimizer_t *opt, const gridems_scenario_t *sc
                           gridems_start_kind_t *kind, const lp_change_t *change,
                           double started_ms, int *cap, char *err, size_t errlen)
 {
-    int meth = GLP_DUALP;
+    int meth = GLP_PRIMAL;
     simplex_start_t start = FROM_CURRENT;
     if (*kind == GRIDEMS_START_COLD) {
         start = FROM_CRASH;
@@ -357,11 +369,14 @@ static int solve_prepared(gridems_optimizer_t *opt, const gridems_scenario_t *sc
          * far from dual feasible: on the large scenario the primal simplex took 297 iterations
          * (0.7 s) where the two-phase dual took 45653 (65 s). */
         meth = GLP_PRIMAL;
-    } else if (*kind == GRIDEMS_START_UPDATE && change->costs && !change->bounds) {
-        meth = GLP_PRIMAL;
     } else if (*kind == GRIDEMS_START_UPDATE && !change->costs) {
         meth = GLP_DUAL;
     }
+    /* Updated in place with new costs (and maybe bounds): primal. When the bounds moved too (the
+     * batteries' energy, the jobs' remaining energy, with every new price), the basis is a
+     * little primal infeasible and far from dual feasible; in the service benchmark the
+     * two-phase dual took 1300-3300 iterations (150-400 ms) on half of those re-plans, the
+     * primal simplex 10-150. */
     *cap = start == FROM_CURRENT ? warm_cap(opt) : 0;
     int ret = run_simplex(opt, sc, start, meth, *cap, started_ms);
     if (ret == GLP_EITLIM && *cap > 0) {
@@ -503,9 +518,10 @@ static int guarded_solve(gridems_optimizer_t *opt, const gridems_scenario_t *sc,
     tie_break_result_t tb;
     memset(&tb, 0, sizeof tb);
     if (opt->reference != NULL) {
+        double cold = cold_estimate(opt);
         gridems__tie_break(opt->lp, &opt->layout, sc, opt->reference, opt->reference_start_ms,
-                           opt->last_cold_iterations, time_left(opt, started),
-                           opt->opts.verbose, &tb);
+                           cold < WARM_CAP_MIN ? WARM_CAP_MIN : (int)fmin(cold, 1e9),
+                           time_left(opt, started), opt->opts.verbose, &tb);
     }
     rc = extract(opt, tb.lp != NULL ? tb.lp : opt->lp, sc, out);
     if (tb.lp != NULL) {

@@ -82,17 +82,19 @@ static int match_columns(const lp_layout_t *l, const gridems_scenario_t *sc,
     }
     matched_t *m = glp_alloc(cap, sizeof *m);
     int n = 0;
+    int steps = ref->battery_match_steps > 0 && ref->battery_match_steps < T
+                    ? ref->battery_match_steps
+                    : T;
     for (int b = 0; b < l->n_batteries; b++) {
         const gridems_reference_item_t *it = find_item(ref, sc->batteries[b].id, true);
         if (it != NULL) {
-            n = add_series(m, n, &l->c[b * T], it->charge_kw, T, offset, ref->steps);
-            n = add_series(m, n, &l->d[b * T], it->discharge_kw, T, offset, ref->steps);
+            n = add_series(m, n, &l->c[b * T], it->charge_kw, steps, offset, ref->steps);
+            n = add_series(m, n, &l->d[b * T], it->discharge_kw, steps, offset, ref->steps);
         }
     }
+    steps = ref->flex_match_steps > 0 && ref->flex_match_steps < T ? ref->flex_match_steps : T;
     for (int j = 0; j < l->n_flex; j++) {
         const gridems_reference_item_t *it = find_item(ref, sc->flex_loads[j].id, false);
-        int steps = ref->flex_match_steps > 0 && ref->flex_match_steps < T ? ref->flex_match_steps
-                                                                             : T;
         if (it != NULL) {
             n = add_series(m, n, &l->p[j * T], it->power_kw, steps, offset, ref->steps);
         }

@@ -81,10 +81,12 @@ typedef struct gridems_reference_s {
     int steps;
     gridems_reference_item_t *items; /* [n_items] */
     int n_items;
-    /* Flexible loads are matched in the scenario's first flex_match_steps steps only (0: all).
-     * Jobs sharing a compute cap make a very large optimal face (which job takes which share
-     * of a step), and following the reference across all of it costs many iterations; the
-     * first step is what the devices are told. Batteries are always matched in every step. */
+    /* Batteries (flexible loads) are matched in the scenario's first battery_match_steps
+     * (flex_match_steps) steps only; 0: every step. Identical batteries, or jobs sharing a
+     * compute cap, make a very large optimal face (who takes which share of a step), and
+     * following the reference across all of it can cost many iterations; the first step is
+     * what the devices are told, and each later step is matched when it becomes the first. */
+    int battery_match_steps;
     int flex_match_steps;
 } gridems_reference_t;
 
