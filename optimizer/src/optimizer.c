@@ -49,12 +49,12 @@
 #include "lp_model.h"
 #include "tie_break.h"
 
-/* A warm start may use this share of the last cold solve's iterations before it is abandoned
- * for a cold start (see the header comment). */
+/* A warm start may use this share of a cold solve's iterations (cold_estimate) before it is
+ * abandoned for a cold start (see the header comment). */
 #define WARM_CAP_SHARE 0.5
-/* No cap below this many iterations. On small programs the crash basis is so good that a carried-
- * over one needs about half a cold solve's iterations (96 steps, 2 batteries: 82-96 after a
- * shift against 169 cold), and a restart there would cost three times the warm solve. */
+/* No cap below this many iterations. On small programs the crash basis is so good that a
+ * carried-over one needs about half a cold solve's iterations (96 steps, 2 batteries: 82-96
+ * after a shift against 169 cold), and a restart there would cost three times the warm solve. */
 #define WARM_CAP_MIN 200
 
 struct gridems_optimizer_s {

@@ -124,7 +124,7 @@ typedef struct gridems_schedule_s {
     int columns, rows; /* size of the program solved */
     gridems_tie_break_t tie_break;
     int tie_break_iterations; /* simplex iterations of the second stage (in `iterations` too) */
-    double tie_break_distance_kw; /* sum of |schedule - reference| over the matched series */
+    double tie_break_distance_kw; /* applied: sum of |schedule - reference| over the matches */
 } gridems_schedule_t;
 
 /*
