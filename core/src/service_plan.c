@@ -26,6 +26,7 @@
 #include "file_util.h"
 #include "gridems/errors.h"
 #include "optimizer_internal.h"
+#include "plan_reference.h"
 #include "planner.h"
 #include "service_internal.h"
 #include "timeutil.h"
@@ -106,6 +107,16 @@ int gridems__service_plan_init(gridems_service_t *svc)
     }
     /* One plan at a time is published before it is saved (see the top of this file). */
     svc->state.plan_id_reserve = 1;
+    if (svc->state.has_plan) {
+        /* So the first re-plan, a cold solve, stays with the last plan among equal costs. */
+        gridems_reference_t *ref = calloc(1, sizeof *ref);
+        if (ref != NULL && gridems_plan_reference_from_json(svc->state.plan_json,
+                                                            svc->state.plan_len, ref) == 0) {
+            svc->restored_reference = ref;
+        } else {
+            free(ref);
+        }
+    }
     return 0;
 }
 
@@ -117,6 +128,9 @@ void gridems__service_plan_close(gridems_service_t *svc)
     gridems_state_free(&svc->state);
     cJSON_Delete(svc->solving_left_out);
     svc->solving_left_out = NULL;
+    gridems_reference_free(svc->restored_reference);
+    free(svc->restored_reference);
+    svc->restored_reference = NULL;
 }
 
 /* ---- ## Triggers ---- */
@@ -359,8 +373,8 @@ void gridems__service_replan_now(gridems_service_t *svc, const char *reason)
         int64_t k = (out.grid_start_ms - svc->plan.grid_start_ms) / out.step_ms;
         shift = k > 0 && k < out.steps ? (int)k : 0;
     }
-    /* The last plan, matched by id and time: ties are broken toward it. Without one (or out of
-     * memory) the solve just has no tie-break. */
+    /* The last plan, matched by id and time: ties are broken toward it (the previous run's,
+     * until this run has one). Without one (or out of memory) the solve has no tie-break. */
     gridems_reference_t *ref = svc->plan.valid ? calloc(1, sizeof *ref) : NULL;
     if (ref != NULL && gridems_reference_from_schedule(ref, &svc->plan.scenario,
                                                        &svc->plan.schedule,
@@ -368,10 +382,14 @@ void gridems__service_replan_now(gridems_service_t *svc, const char *reason)
         free(ref);
         ref = NULL;
     }
+    if (ref == NULL && !svc->plan.valid) {
+        ref = svc->restored_reference;
+        svc->restored_reference = NULL;
+    }
     if (ref != NULL) {
         /* Jobs in the running step only: across the whole horizon their shares of the compute
          * cap are one huge optimal face, and following it took ~1500 second-stage iterations
-         * (~230 ms) per price update on the canonical site, against ~250 this way. */
+         * (~230 ms) per price update on the canonical site, against ~60 this way. */
         ref->flex_match_steps = 1;
     }
     rc = gridems_solver_submit_near(svc->solver, ++svc->job_seq, sc, shift, ref,
