@@ -207,7 +207,7 @@ static void bench_size(const size_spec_t *spec, int runs, const char *glpsol)
     gridems_scenario_free(&sc);
 
     /* Warm after a one-step shift of the horizon. */
-    int shift_fallbacks = 0;
+    int shift_fallbacks = 0, shift_capped = 0;
     opt = NULL;
     gridems_optimizer_create(&opt, NULL);
     make_scenario(&sc, spec, 0);
@@ -218,6 +218,7 @@ static void bench_size(const size_spec_t *spec, int runs, const char *glpsol)
         gridems_optimizer_hint_shift(opt, 1);
         shifted[r] = solve_once(opt, &sc, &s, &it_shift);
         shift_fallbacks += s.start_kind == GRIDEMS_START_FALLBACK;
+        shift_capped += s.start_kind == GRIDEMS_START_CAPPED;
         gridems_scenario_free(&sc);
     }
     gridems_optimizer_destroy(opt);
@@ -252,6 +253,10 @@ static void bench_size(const size_spec_t *spec, int runs, const char *glpsol)
     if (shift_fallbacks > 0) {
         printf("  (%s: %d of %d shifted starts fell back to cold)\n", spec->name,
                shift_fallbacks, runs);
+    }
+    if (shift_capped > 0) {
+        printf("  (%s: %d of %d shifted starts hit their iteration cap and solved cold)\n",
+               spec->name, shift_capped, runs);
     }
     fflush(stdout);
     free(cold);

@@ -55,6 +55,16 @@ char *gridems__service_status_json(gridems_service_t *svc, const char *state)
         cJSON_AddNumberToObject(stats, "setpoints_sent", (double)svc->stats.setpoints_sent);
         cJSON_AddNumberToObject(stats, "peak_guard_engagements", (double)svc->guard.engagements);
         cJSON_AddNumberToObject(stats, "peak_guard_shed_kwh", svc->guard.shed_kwh);
+        if (svc->solver != NULL) {
+            /* How the solves went: warm starts abandoned at their cap or refused by GLPK (both
+             * solved cold), and the tie-break toward the previous plan. */
+            gridems_solver_stats_t st;
+            gridems_solver_stats(svc->solver, &st);
+            cJSON_AddNumberToObject(stats, "solves_warm_capped", (double)st.warm_capped);
+            cJSON_AddNumberToObject(stats, "solves_warm_refused", (double)st.warm_refused);
+            cJSON_AddNumberToObject(stats, "tie_breaks_applied", (double)st.ties_applied);
+            cJSON_AddNumberToObject(stats, "tie_breaks_skipped", (double)st.ties_skipped);
+        }
         if (svc->mqtt != NULL) {
             gridems_mqtt_stats_t m;
             gridems_mqtt_get_stats(svc->mqtt, &m);

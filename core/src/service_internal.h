@@ -124,6 +124,9 @@ typedef struct gridems_service_s {
     /* Planning. */
     gridems_state_t state;
     service_plan_t plan;
+    /* The previous run's last plan (from the state), the tie-break reference of the first
+     * re-plan; NULL once handed over or when there was none. */
+    gridems_reference_t *restored_reference;
     const char *pending_reason; /* the reason of the debounced re-plan, NULL when none */
     uint64_t job_seq;
     bool solving;

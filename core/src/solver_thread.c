@@ -106,6 +106,7 @@ static void solver_main(void *arg)
         }
         if (opt != NULL) {
             gridems_optimizer_hint_shift(opt, job->shift_steps);
+            gridems_optimizer_hint_reference(opt, job->reference, job->start_ms);
             job->rc = gridems_optimizer_solve(opt, job->scenario, &job->schedule, job->err,
                                               sizeof job->err);
             if (job->rc == 0) {
@@ -125,6 +126,8 @@ static void solver_main(void *arg)
             gridems_schedule_free(&job->schedule);
             gridems_scenario_free(job->scenario);
             free(job->scenario);
+            gridems_reference_free(job->reference);
+            free(job->reference);
             free(job);
         }
         uv_mutex_lock(&s->lock);
@@ -153,6 +156,8 @@ static void solver_main(void *arg)
 static void release_result(gridems_solver_result_t *res)
 {
     gridems_schedule_free(&res->schedule);
+    gridems_reference_free(res->reference);
+    free(res->reference);
     if (res->scenario != NULL) {
         gridems_scenario_free(res->scenario);
         free(res->scenario);
@@ -184,6 +189,10 @@ static void consume(gridems_mailbox_t *mb, gridems_mailbox_node_t *node)
     gridems_solver_result_t *res = container_of(node, gridems_solver_result_t, node);
     if (res->rc == 0) {
         s->stats.solved++;
+        s->stats.warm_capped += res->schedule.start_kind == GRIDEMS_START_CAPPED;
+        s->stats.warm_refused += res->schedule.start_kind == GRIDEMS_START_FALLBACK;
+        s->stats.ties_applied += res->schedule.tie_break == GRIDEMS_TIE_APPLIED;
+        s->stats.ties_skipped += res->schedule.tie_break == GRIDEMS_TIE_SKIPPED;
     } else if (res->rc != GRIDEMS_ECANCELED) {
         s->stats.failed++;
     }
@@ -304,6 +313,12 @@ static void cancel_job(gridems_solver_t *s, gridems_solver_result_t *job, const 
 int gridems_solver_submit(gridems_solver_t *s, uint64_t job_id, gridems_scenario_t *sc,
                           int shift_steps)
 {
+    return gridems_solver_submit_near(s, job_id, sc, shift_steps, NULL, 0);
+}
+
+int gridems_solver_submit_near(gridems_solver_t *s, uint64_t job_id, gridems_scenario_t *sc,
+                               int shift_steps, gridems_reference_t *ref, int64_t start_ms)
+{
     if (s == NULL || sc == NULL) {
         return GRIDEMS_EINVAL;
     }
@@ -317,6 +332,8 @@ int gridems_solver_submit(gridems_solver_t *s, uint64_t job_id, gridems_scenario
     job->job_id = job_id;
     job->scenario = sc;
     job->shift_steps = shift_steps;
+    job->reference = ref;
+    job->start_ms = start_ms;
     job->submitted_ns = uv_hrtime();
 
     uv_mutex_lock(&s->lock);

@@ -5,7 +5,8 @@
  * the next. (uv_queue_work would run each solve on whichever pool thread is free, and the model
  * would have to be rebuilt cold every time.)
  *
- * Jobs. The loop thread submits a job: a heap scenario, a job id and a shift hint. The job waits
+ * Jobs. The loop thread submits a job: a heap scenario, a job id, a shift hint and optionally a
+ * reference plan to break ties toward (gridems_solver_submit_near). The job waits
  * in a single slot; a new job REPLACES one still waiting there, because only the newest inputs
  * matter. A replaced job is not dropped silently: it comes back through the result callback with
  * rc GRIDEMS_ECANCELED and its scenario, so the rule for the owner is simple -- every successful
@@ -62,6 +63,8 @@ typedef struct gridems_solver_result_s {
     /* Private. */
     gridems_mailbox_node_t node;
     int shift_steps;
+    gridems_reference_t *reference; /* owned, or NULL */
+    int64_t start_ms;               /* when the scenario's step 0 begins, for the reference */
     uint64_t submitted_ns;
 } gridems_solver_result_t;
 
@@ -84,6 +87,11 @@ typedef struct gridems_solver_stats_s {
     uint64_t replaced;  /* canceled because a newer job replaced them */
     uint64_t solved;    /* results with rc == 0 */
     uint64_t failed;    /* results with an error other than GRIDEMS_ECANCELED */
+    /* Of the solved ones: */
+    uint64_t warm_capped;  /* warm start hit its iteration cap and was solved cold */
+    uint64_t warm_refused; /* warm start refused by GLPK and solved from its presolver */
+    uint64_t ties_applied; /* tie-break toward the reference applied */
+    uint64_t ties_skipped; /* tie-break failed or hit its cap: first-stage schedule */
 } gridems_solver_stats_t;
 
 /*
@@ -126,6 +134,19 @@ int gridems_solver_create(uv_loop_t *loop, const gridems_optimizer_opts_t *opts,
  */
 int gridems_solver_submit(gridems_solver_t *s, uint64_t job_id, gridems_scenario_t *sc,
                           int shift_steps);
+
+/*
+ * gridems_solver_submit_near: as gridems_solver_submit, and break ties toward a reference plan
+ * (gridems_optimizer_hint_reference): among the optimal schedules, the one closest to ref.
+ * Parameters as for submit, plus:
+ *   ref: a reference allocated with malloc() and filled (gridems_reference_from_schedule), or
+ *     NULL for none; ownership is transferred on success only (the solver frees it); on error
+ *     the caller keeps it. The thread reads it only while solving this job.
+ *   start_ms: when sc's step 0 begins (ms since the epoch), to match ref by time.
+ * Returns: as submit.
+ */
+int gridems_solver_submit_near(gridems_solver_t *s, uint64_t job_id, gridems_scenario_t *sc,
+                               int shift_steps, gridems_reference_t *ref, int64_t start_ms);
 
 /*
  * gridems_solver_set_options: use new optimizer options from the next job on (a config reload

@@ -154,8 +154,13 @@ char *gridems_state_to_json(const gridems_state_t *st)
     if (root == NULL) {
         return NULL;
     }
+    uint64_t next = st->next_plan_id;
+    if (st->plan_id_reserve > 0) {
+        uint64_t room = GRIDEMS_STATE_MAX_PLAN_ID - next;
+        next += (uint64_t)st->plan_id_reserve < room ? (uint64_t)st->plan_id_reserve : room;
+    }
     bool ok = add(root, "version", integer_number(GRIDEMS_STATE_VERSION)) &&
-              add(root, "next_plan_id", integer_number(st->next_plan_id));
+              add(root, "next_plan_id", integer_number(next));
     if (ok && st->has_peak) {
         cJSON *peak = cJSON_CreateObject();
         ok = add(root, "peak", peak) && add(peak, "kw", exact_number(st->peak_kw)) &&

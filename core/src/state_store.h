@@ -79,6 +79,11 @@ typedef struct gridems_state_s {
     int64_t plan_created_ms;
 
     uint64_t next_plan_id; /* >= 1, and > plan_id when has_plan */
+    /* Written as next_plan_id + plan_id_reserve (not saturating past the maximum), so the file
+     * already covers that many plans published before their own save (the service publishes
+     * a plan first and saves it right after; a crash in between must not reuse its id).
+     * Not read back: a loaded state has 0. */
+    int plan_id_reserve;
 } gridems_state_t;
 
 /* ---- ## Life cycle and persistence ---- */

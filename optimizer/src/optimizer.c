@@ -12,12 +12,22 @@
  *     crash + primal with Dantzig pricing 2267 / ~90 ms; without scaling no faster. The
  *     jobs' power columns dominate (2400 of 3900 columns): without jobs a cold solve is 285
  *     iterations.
- *   - Warm start: presolve off (the presolver throws the basis away), primal simplex when only
- *     costs changed (the old basis stays primal feasible), dual simplex when only bounds or
- *     right-hand sides changed (it stays dual feasible), two-phase dual when both changed in
- *     place, primal after a shift (see solve_prepared).
+ *   - Warm start: presolve off (the presolver throws the basis away), primal simplex when
+ *     costs changed (the old basis stays primal feasible, or nearly when bounds moved too),
+ *     dual simplex when only bounds or right-hand sides changed (it stays dual feasible),
+ *     primal after a shift (see solve_prepared).
  *   - A starting basis GLPK refuses (singular), or a solve that ends without proving optimality
  *     for another reason than the time limit, is retried from GLPK's presolver (dual simplex).
+ *   - Warm starts are capped at half the iterations of a cold solve (WARM_CAP_SHARE of
+ *     cold_estimate, at least WARM_CAP_MIN) and solved cold from the crash basis when they
+ *     reach it. Warm starts on the canonical scenario take 80-140 iterations against 928 cold,
+ *     but some took 1463-3300 (95-400 ms, against 55 ms cold; most of them were the two-phase
+ *     dual, no longer used for that case): past half a cold solve, starting again is the
+ *     better bet, and the worst case is bounded by 1.5 cold solves instead of unbounded.
+ *   - With a reference plan, a second stage picks the optimal schedule closest to it
+ *     (tie_break.h), on a copy of the problem so the optimal basis here stays for the next warm
+ *     start. It is capped at a cold solve's iterations (cold_estimate); at the cap the first
+ *     stage's schedule is returned.
  *
  * GLPK errors (which would call abort()) are caught with glp_error_hook and a longjmp back here;
  * GLPK's environment is then freed, which destroys every GLPK object of this thread, so each
@@ -37,6 +47,15 @@
 #include "gridems/errors.h"
 #include "lp_layout.h"
 #include "lp_model.h"
+#include "tie_break.h"
+
+/* A warm start may use this share of a cold solve's iterations (cold_estimate) before it is
+ * abandoned for a cold start (see the header comment). */
+#define WARM_CAP_SHARE 0.5
+/* No cap below this many iterations. On small programs the crash basis is so good that a
+ * carried-over one needs about half a cold solve's iterations (96 steps, 2 batteries: 82-96
+ * after a shift against 169 cold), and a restart there would cost three times the warm solve. */
+#define WARM_CAP_MIN 200
 
 struct gridems_optimizer_s {
     gridems_optimizer_opts_t opts;
@@ -47,6 +66,11 @@ struct gridems_optimizer_s {
     glp_prob *pending_lp;  /* a problem under construction */
     bool has_basis;        /* lp holds an optimal basis of its current structure */
     int shift_hint;
+    const gridems_reference_t *reference; /* borrowed for the next solve only, or NULL */
+    int64_t reference_start_ms;
+    int last_cold_iterations; /* of the last cold solve, for the warm cap; 0 before one */
+    int last_cold_rows;       /* rows of the program it solved */
+    int warm_cap_override;    /* tests: > 0 replaces the computed cap */
     int inject_fault;      /* tests: make the next solve raise a GLPK error */
     char glpk_said[512];   /* GLPK's last terminal output, for error messages */
     jmp_buf on_glpk_error;
@@ -86,6 +110,21 @@ const char *gridems_start_kind_name(gridems_start_kind_t kind)
         return "shifted";
     case GRIDEMS_START_FALLBACK:
         return "fallback";
+    case GRIDEMS_START_CAPPED:
+        return "capped";
+    }
+    return "unknown";
+}
+
+const char *gridems_tie_break_name(gridems_tie_break_t tb)
+{
+    switch (tb) {
+    case GRIDEMS_TIE_NONE:
+        return "none";
+    case GRIDEMS_TIE_APPLIED:
+        return "applied";
+    case GRIDEMS_TIE_SKIPPED:
+        return "skipped";
     }
     return "unknown";
 }
@@ -128,6 +167,18 @@ void gridems_optimizer_destroy(gridems_optimizer_t *opt)
 void gridems_optimizer_hint_shift(gridems_optimizer_t *opt, int steps)
 {
     opt->shift_hint = steps;
+}
+
+void gridems_optimizer_hint_reference(gridems_optimizer_t *opt, const gridems_reference_t *ref,
+                                      int64_t start_ms)
+{
+    opt->reference = ref;
+    opt->reference_start_ms = start_ms;
+}
+
+void gridems__optimizer_set_warm_cap(gridems_optimizer_t *opt, int iterations)
+{
+    opt->warm_cap_override = iterations;
 }
 
 void gridems__optimizer_inject_fault(gridems_optimizer_t *opt)
@@ -239,22 +290,64 @@ typedef enum {
     FROM_CURRENT   /* the basis the problem holds (warm solves) */
 } simplex_start_t;
 
+/* The time left of the solve's limit, as GLPK's tm_lim (0 = none). */
+static int time_left(const gridems_optimizer_t *opt, double started_ms)
+{
+    if (opt->opts.time_limit_ms <= 0) {
+        return 0;
+    }
+    double left = opt->opts.time_limit_ms - (monotonic_ms() - started_ms);
+    return left < 1.0 ? 1 : (left > 2e9 ? 2000000000 : (int)left);
+}
+
+/* What a cold solve of the current program would take: the last cold solve's iterations per
+ * row times the rows now (the program grows and shrinks with the jobs), or one iteration per
+ * row before any cold solve of a non-empty program (the canonical scenario: 928 for 723 rows). */
+static double cold_estimate(const gridems_optimizer_t *opt)
+{
+    double rows = glp_get_num_rows(opt->lp);
+    if (opt->last_cold_rows > 0 && opt->last_cold_iterations > 0) {
+        return (double)opt->last_cold_iterations * rows / opt->last_cold_rows;
+    }
+    return rows;
+}
+
+/* The iteration cap of a warm start. */
+static int warm_cap(const gridems_optimizer_t *opt)
+{
+    if (opt->warm_cap_override > 0) {
+        return opt->warm_cap_override;
+    }
+    double cap = cold_estimate(opt) * WARM_CAP_SHARE;
+    return cap < WARM_CAP_MIN ? WARM_CAP_MIN : (cap > 1e9 ? 1000000000 : (int)cap);
+}
+
+/* it_lim: GLPK's iteration limit for this run, 0 for none. */
 static int run_simplex(gridems_optimizer_t *opt, const gridems_scenario_t *sc,
-                       simplex_start_t start, int meth, double started_ms)
+                       simplex_start_t start, int meth, int it_lim, double started_ms)
 {
     glp_smcp parm;
     glp_init_smcp(&parm);
     parm.msg_lev = opt->opts.verbose ? GLP_MSG_ALL : GLP_MSG_OFF;
     parm.meth = meth;
     parm.presolve = start == FROM_PRESOLVE ? GLP_ON : GLP_OFF;
-    if (opt->opts.time_limit_ms > 0) {
-        double left = opt->opts.time_limit_ms - (monotonic_ms() - started_ms);
-        parm.tm_lim = left < 1.0 ? 1 : (left > 2e9 ? 2000000000 : (int)left);
+    int tm_lim = time_left(opt, started_ms);
+    if (tm_lim > 0) {
+        parm.tm_lim = tm_lim;
+    }
+    if (it_lim > 0) {
+        parm.it_lim = it_lim;
     }
     if (start == FROM_CRASH) {
         gridems__lp_model_crash_basis(opt->lp, &opt->layout, sc);
     }
-    return glp_simplex(opt->lp, &parm);
+    int it_before = glp_get_it_cnt(opt->lp);
+    int ret = glp_simplex(opt->lp, &parm);
+    if (start == FROM_CRASH && ret == 0 && glp_get_status(opt->lp) == GLP_OPT) {
+        opt->last_cold_iterations = glp_get_it_cnt(opt->lp) - it_before;
+        opt->last_cold_rows = glp_get_num_rows(opt->lp);
+    }
+    return ret;
 }
 
 static bool basis_refused(int ret)
@@ -264,9 +357,9 @@ static bool basis_refused(int ret)
 
 static int solve_prepared(gridems_optimizer_t *opt, const gridems_scenario_t *sc,
                           gridems_start_kind_t *kind, const lp_change_t *change,
-                          double started_ms, char *err, size_t errlen)
+                          double started_ms, int *cap, char *err, size_t errlen)
 {
-    int meth = GLP_DUALP;
+    int meth = GLP_PRIMAL;
     simplex_start_t start = FROM_CURRENT;
     if (*kind == GRIDEMS_START_COLD) {
         start = FROM_CRASH;
@@ -276,17 +369,26 @@ static int solve_prepared(gridems_optimizer_t *opt, const gridems_scenario_t *sc
          * far from dual feasible: on the large scenario the primal simplex took 297 iterations
          * (0.7 s) where the two-phase dual took 45653 (65 s). */
         meth = GLP_PRIMAL;
-    } else if (*kind == GRIDEMS_START_UPDATE && change->costs && !change->bounds) {
-        meth = GLP_PRIMAL;
     } else if (*kind == GRIDEMS_START_UPDATE && !change->costs) {
         meth = GLP_DUAL;
     }
-    int ret = run_simplex(opt, sc, start, meth, started_ms);
+    /* Updated in place with new costs (and maybe bounds): primal. When the bounds moved too (the
+     * batteries' energy, the jobs' remaining energy, with every new price), the basis is a
+     * little primal infeasible and far from dual feasible; in the service benchmark the
+     * two-phase dual took 1300-3300 iterations (150-400 ms) on half of those re-plans, the
+     * primal simplex 10-150. */
+    *cap = start == FROM_CURRENT ? warm_cap(opt) : 0;
+    int ret = run_simplex(opt, sc, start, meth, *cap, started_ms);
+    if (ret == GLP_EITLIM && *cap > 0) {
+        /* Too far from the new optimum: a cold start is the cheaper way there. */
+        *kind = GRIDEMS_START_CAPPED;
+        ret = run_simplex(opt, sc, FROM_CRASH, GLP_PRIMAL, 0, started_ms);
+    }
     bool optimal = ret == 0 && glp_get_status(opt->lp) == GLP_OPT;
     if (!optimal && ret != GLP_ETMLIM && (basis_refused(ret) || ret == 0)) {
         /* The starting basis did not work out; let GLPK start again from its own. */
         *kind = GRIDEMS_START_FALLBACK;
-        ret = run_simplex(opt, sc, FROM_PRESOLVE, GLP_DUALP, started_ms);
+        ret = run_simplex(opt, sc, FROM_PRESOLVE, GLP_DUALP, 0, started_ms);
     }
     opt->has_basis = false;
     if (ret == GLP_ETMLIM) {
@@ -325,11 +427,12 @@ static double col_value(glp_prob *lp, int j)
     return v;
 }
 
-static int extract(const gridems_optimizer_t *opt, const gridems_scenario_t *sc,
+/* The schedule: primal values from `lp` (opt->lp, or the tie-break's copy of it), duals and the
+ * objective from opt->lp. */
+static int extract(const gridems_optimizer_t *opt, glp_prob *lp, const gridems_scenario_t *sc,
                    gridems_schedule_t *out)
 {
     const lp_layout_t *l = &opt->layout;
-    glp_prob *lp = opt->lp;
     int rc = gridems__schedule_alloc(out, sc->steps, sc->n_batteries, sc->n_flex_loads);
     if (rc != 0) {
         return rc;
@@ -342,7 +445,7 @@ static int extract(const gridems_optimizer_t *opt, const gridems_scenario_t *sc,
         out->grid_export_kw[t] = col_value(lp, l->x[t]);
         out->pv_curtailed_kw[t] = col_value(lp, l->k[t]);
         out->unserved_kw[t] = col_value(lp, l->z[t]);
-        out->marginal_price_per_kwh[t] = glp_get_row_dual(lp, l->balance[t]) / dt;
+        out->marginal_price_per_kwh[t] = glp_get_row_dual(opt->lp, l->balance[t]) / dt;
         double g = out->grid_import_kw[t];
         peak = fmax(peak, g);
         out->cost_energy += dt * sc->import_per_kwh[t] * g;
@@ -377,7 +480,7 @@ static int extract(const gridems_optimizer_t *opt, const gridems_scenario_t *sc,
         fp->unmet_kwh = col_value(lp, l->u[j]);
         out->cost_penalty += sc->unmet_flexible_per_kwh * fp->unmet_kwh;
     }
-    out->objective = glp_get_obj_val(lp);
+    out->objective = glp_get_obj_val(opt->lp);
     out->columns = l->n_cols;
     out->rows = l->n_rows;
     return 0;
@@ -406,16 +509,36 @@ static int guarded_solve(gridems_optimizer_t *opt, const gridems_scenario_t *sc,
         return 0;
     }
     it_before = glp_get_it_cnt(opt->lp);
-    rc = solve_prepared(opt, sc, &kind, &change, started, err, errlen);
+    int cap = 0;
+    rc = solve_prepared(opt, sc, &kind, &change, started, &cap, err, errlen);
     if (rc != 0) {
         return rc;
     }
-    rc = extract(opt, sc, out);
+    int iterations = glp_get_it_cnt(opt->lp) - it_before;
+    tie_break_result_t tb;
+    memset(&tb, 0, sizeof tb);
+    if (opt->reference != NULL) {
+        double cold = cold_estimate(opt);
+        gridems__tie_break(opt->lp, &opt->layout, sc, opt->reference, opt->reference_start_ms,
+                           cold < WARM_CAP_MIN ? WARM_CAP_MIN : (int)fmin(cold, 1e9),
+                           time_left(opt, started), opt->opts.verbose, &tb);
+    }
+    rc = extract(opt, tb.lp != NULL ? tb.lp : opt->lp, sc, out);
+    if (tb.lp != NULL) {
+        glp_delete_prob(tb.lp);
+    }
     if (rc != 0) {
         set_err(err, errlen, "%s", gridems_strerror(rc));
         return rc;
     }
-    out->iterations = glp_get_it_cnt(opt->lp) - it_before;
+    if (tb.outcome == GRIDEMS_TIE_APPLIED) {
+        out->objective = tb.objective;
+        out->tie_break_distance_kw = tb.distance_kw;
+    }
+    out->tie_break = tb.outcome;
+    out->tie_break_iterations = tb.iterations;
+    out->iterations = iterations + tb.iterations;
+    out->iteration_cap = cap;
     out->start_kind = kind;
     out->solve_ms = monotonic_ms() - started;
     return 0;
@@ -425,6 +548,7 @@ static int run_guarded(gridems_optimizer_t *opt, const gridems_scenario_t *sc,
                        gridems_schedule_t *out, bool solve, char *err, size_t errlen)
 {
     if (gridems_scenario_validate(sc, err, errlen) != 0) {
+        opt->reference = NULL;
         return GRIDEMS_EINVAL;
     }
     glp_term_out(GLP_ON); /* everything goes to glpk_term_hook */
@@ -435,6 +559,7 @@ static int run_guarded(gridems_optimizer_t *opt, const gridems_scenario_t *sc,
         glp_term_hook(NULL, NULL);
         glp_free_env();
         env_generation++;
+        opt->reference = NULL;
         opt->lp = NULL;
         opt->pending_lp = NULL;
         opt->has_basis = false;
@@ -452,6 +577,7 @@ static int run_guarded(gridems_optimizer_t *opt, const gridems_scenario_t *sc,
     glp_term_hook(glpk_term_hook, opt);
     glp_error_hook(glpk_error_hook, opt);
     int rc = guarded_solve(opt, sc, out, solve, err, errlen);
+    opt->reference = NULL;
     glp_error_hook(NULL, NULL);
     glp_term_hook(NULL, NULL);
     if (rc != 0) {

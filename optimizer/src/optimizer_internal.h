@@ -32,6 +32,10 @@ cJSON *gridems__json_number(double v);
 bool gridems__json_add_number(cJSON *obj, const char *key, double v);
 cJSON *gridems__json_number_array(const double *values, int n);
 
+/* Tests only: cap every warm start of opt at `iterations` simplex iterations instead of the
+ * share of the last cold solve (0 restores that). */
+void gridems__optimizer_set_warm_cap(gridems_optimizer_t *opt, int iterations);
+
 /* Tests only: make the next solve or build of opt raise a GLPK error inside the protected region,
  * to exercise the error-hook recovery. */
 void gridems__optimizer_inject_fault(gridems_optimizer_t *opt);

@@ -146,6 +146,10 @@ static bool add_solver(cJSON *root, const gridems_schedule_t *s)
            gridems__json_add_number(solver, "solve_ms", s->solve_ms) &&
            cJSON_AddStringToObject(solver, "start", gridems_start_kind_name(s->start_kind)) !=
                NULL &&
+           gridems__json_add_number(solver, "iteration_cap", s->iteration_cap) &&
+           cJSON_AddStringToObject(solver, "tie_break", gridems_tie_break_name(s->tie_break)) !=
+               NULL &&
+           gridems__json_add_number(solver, "tie_break_iterations", s->tie_break_iterations) &&
            gridems__json_add_number(solver, "columns", s->columns) &&
            gridems__json_add_number(solver, "rows", s->rows);
 }

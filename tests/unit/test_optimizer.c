@@ -2,7 +2,8 @@
 /*
  * The optimizer on hand-solvable scenarios, one per constraint family of docs/optimizer.md, each
  * asserting the optimal objective (worked out in the comment) and the decisive schedule values;
- * then warm re-solves against cold ones, and recovery from a GLPK error.
+ * then warm re-solves against cold ones, the warm start's iteration cap, recovery from a GLPK
+ * error, and the tie-break toward a reference plan.
  */
 #include <check.h>
 #include <math.h>
@@ -410,6 +411,9 @@ START_TEST(warm_after_shift_equals_cold)
         if (offset > 0) {
             gridems_optimizer_hint_shift(opt, 1);
         }
+        /* Uncapped: this is about the carried-over basis. (Here the shifted warm starts take
+         * 113-219 iterations against 303 cold, past the cap of half a cold solve.) */
+        gridems__optimizer_set_warm_cap(opt, 1000000);
         ck_assert_int_eq(gridems_optimizer_solve(opt, &sc, &s, err, sizeof err), 0);
         if (offset > 0) {
             ck_assert(s.start_kind == GRIDEMS_START_SHIFTED ||
@@ -472,6 +476,193 @@ START_TEST(invalid_scenario_never_reaches_glpk)
 }
 END_TEST
 
+START_TEST(warm_start_past_its_cap_solves_cold)
+{
+    /* A warm start far from the new optimum (the day's prices and loads rotated by ten hours,
+     * a load that swings 1500 kW every other step, no peak so far) would take many iterations;
+     * capped at 5, it is abandoned and solved cold from the crash basis, to the same objective
+     * as a cold solve. */
+    gridems_scenario_t sc;
+    synthetic(&sc, 96, 0, 1);
+    gridems_optimizer_t *opt = NULL;
+    ck_assert_int_eq(gridems_optimizer_create(&opt, NULL), 0);
+    gridems_schedule_t s;
+    memset(&s, 0, sizeof s);
+    char err[256];
+    ck_assert_int_eq(gridems_optimizer_solve(opt, &sc, &s, err, sizeof err), 0);
+    ck_assert_int_eq(s.start_kind, GRIDEMS_START_COLD);
+    ck_assert_int_eq(s.iteration_cap, 0);
+    int cold_first = s.iterations;
+    double prices[96], loads[96];
+    for (int t = 0; t < 96; t++) {
+        prices[t] = sc.import_per_kwh[(t + 40) % 96];
+        loads[t] = sc.base_load_kw[(t + 40) % 96] + 1500.0 * (t % 2);
+    }
+    memcpy(sc.import_per_kwh, prices, sizeof prices);
+    memcpy(sc.base_load_kw, loads, sizeof loads);
+    sc.peak_so_far_kw = 0;
+    gridems__optimizer_set_warm_cap(opt, 5);
+    ck_assert_int_eq(gridems_optimizer_solve(opt, &sc, &s, err, sizeof err), 0);
+    ck_assert_int_eq(s.start_kind, GRIDEMS_START_CAPPED);
+    ck_assert_int_eq(s.iteration_cap, 5);
+    int cold_iterations = 0;
+    double cold = solve_cold(&sc, &cold_iterations);
+    ck_assert_msg(fabs(s.objective - cold) <= 1e-9 * fabs(cold), "capped %.12g cold %.12g",
+                  s.objective, cold);
+    /* The 5 warm iterations plus the cold solve's, no more. */
+    ck_assert_int_eq(s.iterations, 5 + cold_iterations);
+    /* Without the override the cap is half the last cold solve's iterations. */
+    gridems__optimizer_set_warm_cap(opt, 0);
+    sc.import_per_kwh[10] += 0.5;
+    ck_assert_int_eq(gridems_optimizer_solve(opt, &sc, &s, err, sizeof err), 0);
+    ck_assert_int_eq(s.start_kind, GRIDEMS_START_UPDATE);
+    ck_assert_int_eq(s.iteration_cap, cold_iterations / 2 < 200 ? 200 : cold_iterations / 2);
+    ck_assert(cold_first > 0);
+    gridems_schedule_free(&s);
+    gridems_optimizer_destroy(opt);
+    gridems_scenario_free(&sc);
+}
+END_TEST
+
+/* ---- ## Tie-break toward a reference plan ---- */
+
+/*
+ * Many optima: two identical lossless batteries, two cheap hours then two dear ones. Any way of
+ * buying the 400 kWh the batteries carry in the cheap hours and discharging them in the dear
+ * ones costs the same: 10 * 400 + 30 * (400 - 400) = 4000 (no cycle cost, no losses).
+ */
+#define TIES_CASE                                                                                  \
+    "{\"version\":1,\"step_minutes\":60,\"prices\":{\"import_per_kwh\":[10,10,%s,30]},"          \
+    "\"site\":{\"base_load_kw\":[0,0,200,200]},\"batteries\":["                                  \
+    "{\"id\":\"a\",\"capacity_kwh\":200,\"soc_kwh\":0,\"final_soc_min_kwh\":0,"                  \
+    "\"charge_max_kw\":150,\"discharge_max_kw\":150},"                                           \
+    "{\"id\":\"b\",\"capacity_kwh\":200,\"soc_kwh\":0,\"final_soc_min_kwh\":0,"                  \
+    "\"charge_max_kw\":150,\"discharge_max_kw\":150}]}"
+
+static void ties_scenario(gridems_scenario_t *sc, const char *price2)
+{
+    char json[1024];
+    snprintf(json, sizeof json, TIES_CASE, price2);
+    parse(json, sc);
+}
+
+/* The largest difference between two schedules' battery power, step by step. */
+static double battery_gap(const gridems_schedule_t *a, const gridems_schedule_t *b)
+{
+    double gap = 0.0;
+    for (int k = 0; k < a->n_batteries; k++) {
+        for (int t = 0; t < a->steps; t++) {
+            gap = fmax(gap, fabs(a->batteries[k].charge_kw[t] - b->batteries[k].charge_kw[t]));
+            gap = fmax(gap,
+                       fabs(a->batteries[k].discharge_kw[t] - b->batteries[k].discharge_kw[t]));
+        }
+    }
+    return gap;
+}
+
+START_TEST(reference_breaks_ties_toward_previous_plan)
+{
+    gridems_scenario_t sc, other;
+    ties_scenario(&sc, "30");
+    ties_scenario(&other, "29");
+    char err[256];
+    /* The first plan: cold. */
+    gridems_optimizer_t *first = NULL;
+    ck_assert_int_eq(gridems_optimizer_create(&first, NULL), 0);
+    gridems_schedule_t plan1;
+    memset(&plan1, 0, sizeof plan1);
+    ck_assert_int_eq(gridems_optimizer_solve(first, &sc, &plan1, err, sizeof err), 0);
+    ASSERT_NEAR(plan1.objective, 4000.0);
+    ck_assert_int_eq(plan1.tie_break, GRIDEMS_TIE_NONE);
+
+    /* The same scenario again from another basis: a solver that last solved a scenario where
+     * step 2 is cheaper than step 3, updated in place. Without a reference it lands on another
+     * optimal vertex (this is the jump the service saw). */
+    gridems_optimizer_t *second = NULL;
+    ck_assert_int_eq(gridems_optimizer_create(&second, NULL), 0);
+    gridems_schedule_t plan2;
+    memset(&plan2, 0, sizeof plan2);
+    ck_assert_int_eq(gridems_optimizer_solve(second, &other, &plan2, err, sizeof err), 0);
+    ck_assert_int_eq(gridems_optimizer_solve(second, &sc, &plan2, err, sizeof err), 0);
+    ck_assert_int_eq(plan2.start_kind, GRIDEMS_START_UPDATE);
+    ck_assert_msg(battery_gap(&plan1, &plan2) > 1.0,
+                  "the case needs two different optimal vertices (gap %g)",
+                  battery_gap(&plan1, &plan2));
+
+    /* With plan 1 as the reference, the same path returns plan 1. */
+    gridems_reference_t ref;
+    ck_assert_int_eq(gridems_reference_from_schedule(&ref, &sc, &plan1, 3600000), 0);
+    ck_assert_int_eq(gridems_optimizer_solve(second, &other, &plan2, err, sizeof err), 0);
+    gridems_optimizer_hint_reference(second, &ref, 3600000);
+    ck_assert_int_eq(gridems_optimizer_solve(second, &sc, &plan2, err, sizeof err), 0);
+    ck_assert_int_eq(plan2.tie_break, GRIDEMS_TIE_APPLIED);
+    ck_assert_msg(battery_gap(&plan1, &plan2) <= EPS, "gap %g", battery_gap(&plan1, &plan2));
+    ck_assert_msg(fabs(plan2.objective - plan1.objective) <= 1e-9 * fabs(plan1.objective),
+                  "%.15g vs %.15g", plan2.objective, plan1.objective);
+    ck_assert(plan2.tie_break_distance_kw <= EPS);
+    /* The cost breakdown is that of the schedule returned. */
+    ck_assert(fabs(plan2.cost_energy - plan1.cost_energy) <= 1e-9 * fabs(plan1.cost_energy));
+
+    /* The hint was for one solve: the next one has no tie-break. */
+    ck_assert_int_eq(gridems_optimizer_solve(second, &sc, &plan2, err, sizeof err), 0);
+    ck_assert_int_eq(plan2.tie_break, GRIDEMS_TIE_NONE);
+
+    /* A reference on another grid (half-hour steps) or with unknown ids matches nothing. */
+    gridems_reference_t other_grid = ref;
+    other_grid.step_ms = 1800000;
+    gridems_optimizer_hint_reference(second, &other_grid, 3600000);
+    ck_assert_int_eq(gridems_optimizer_solve(second, &sc, &plan2, err, sizeof err), 0);
+    ck_assert_int_eq(plan2.tie_break, GRIDEMS_TIE_NONE);
+
+    gridems_reference_free(&ref);
+    gridems_schedule_free(&plan1);
+    gridems_schedule_free(&plan2);
+    gridems_optimizer_destroy(first);
+    gridems_optimizer_destroy(second);
+    gridems_scenario_free(&sc);
+    gridems_scenario_free(&other);
+}
+END_TEST
+
+START_TEST(reference_is_matched_by_absolute_time)
+{
+    /* The reference began one step earlier: its step t+1 is the scenario's step t. Charging at
+     * its steps 1 and 2 (the scenario's 0 and 1) only, 100 kW each per battery, is optimal
+     * here, and the second stage must find exactly that among the optima. */
+    gridems_scenario_t sc;
+    ties_scenario(&sc, "30");
+    gridems_reference_t ref;
+    memset(&ref, 0, sizeof ref);
+    double charge[5] = {0, 100, 100, 0, 0}, discharge[5] = {0, 0, 0, 100, 100};
+    gridems_reference_item_t items[2] = {{"a", charge, discharge, NULL},
+                                         {"b", charge, discharge, NULL}};
+    ref.start_ms = 0;
+    ref.step_ms = 3600000;
+    ref.steps = 5;
+    ref.items = items;
+    ref.n_items = 2;
+    gridems_optimizer_t *opt = NULL;
+    ck_assert_int_eq(gridems_optimizer_create(&opt, NULL), 0);
+    gridems_schedule_t s;
+    memset(&s, 0, sizeof s);
+    char err[256];
+    gridems_optimizer_hint_reference(opt, &ref, 3600000);
+    ck_assert_int_eq(gridems_optimizer_solve(opt, &sc, &s, err, sizeof err), 0);
+    ck_assert_int_eq(s.tie_break, GRIDEMS_TIE_APPLIED);
+    ASSERT_NEAR(s.objective, 4000.0);
+    for (int b = 0; b < 2; b++) {
+        for (int t = 0; t < 4; t++) {
+            ASSERT_NEAR(s.batteries[b].charge_kw[t], charge[t + 1]);
+            ASSERT_NEAR(s.batteries[b].discharge_kw[t], discharge[t + 1]);
+        }
+    }
+    ASSERT_NEAR(s.tie_break_distance_kw, 0.0);
+    gridems_schedule_free(&s);
+    gridems_optimizer_destroy(opt);
+    gridems_scenario_free(&sc);
+}
+END_TEST
+
 static Suite *optimizer_suite(void)
 {
     Suite *s = suite_create("optimizer");
@@ -495,7 +686,12 @@ static Suite *optimizer_suite(void)
     tcase_add_test(warm, warm_after_shift_equals_cold);
     tcase_add_test(warm, glpk_error_is_caught_and_recovered);
     tcase_add_test(warm, invalid_scenario_never_reaches_glpk);
+    tcase_add_test(warm, warm_start_past_its_cap_solves_cold);
     suite_add_tcase(s, warm);
+    TCase *ties = tcase_create("tie_break");
+    tcase_add_test(ties, reference_breaks_ties_toward_previous_plan);
+    tcase_add_test(ties, reference_is_matched_by_absolute_time);
+    suite_add_tcase(s, ties);
     return s;
 }
 

@@ -3,7 +3,8 @@
  * Unit tests for the solver thread on a real libuv loop: results come back on the loop thread
  * with the same optimum as a direct solve; the optimizer lives on across jobs (warm re-solves);
  * a newer job replaces a waiting one (which comes back canceled); an invalid scenario comes back
- * with the validator's message; a time limit is honoured; shutdown with a job in flight delivers
+ * with the validator's message; a reference plan reaches the optimizer and is freed by the
+ * solver; a time limit is honoured; shutdown with a job in flight delivers
  * every result before its callback; and every test ends with uv_loop_close() == 0.
  */
 #include "gridems/errors.h"
@@ -27,6 +28,7 @@ typedef struct seen_s {
     char err[GRIDEMS_SOLVER_ERR_MAX];
     double objective;
     gridems_start_kind_t start_kind;
+    gridems_tie_break_t tie_break;
     int on_loop_thread;
     int scenario_back; /* the scenario came back with the result */
     double queue_wait_ms, solve_wall_ms;
@@ -116,6 +118,7 @@ static void on_result(gridems_solver_t *s, gridems_solver_result_t *res, void *u
     snprintf(seen->err, sizeof seen->err, "%s", res->err);
     seen->objective = res->schedule.objective;
     seen->start_kind = res->schedule.start_kind;
+    seen->tie_break = res->schedule.tie_break;
     seen->queue_wait_ms = res->queue_wait_ms;
     seen->solve_wall_ms = res->solve_wall_ms;
     seen->scenario_back = res->scenario != NULL && res->scenario->steps > 0;
@@ -256,6 +259,35 @@ START_TEST(optimizer_lives_across_jobs)
     ck_assert_int_eq(f.seen[1].start_kind, GRIDEMS_START_UPDATE);
     ck_assert_int_eq(f.seen[2].start_kind, GRIDEMS_START_SHIFTED);
     ck_assert(fabs(f.seen[2].objective - want) <= 1e-6 * fmax(1.0, fabs(want)));
+    fixture_close(&f);
+}
+END_TEST
+
+START_TEST(reference_reaches_the_optimizer)
+{
+    /* The schedule of job 1 becomes the reference of job 2 (same scenario, same start): the
+     * tie-break runs, finds the schedule at distance 0, and the solver frees the reference. */
+    fixture_t f;
+    fixture_init(&f, NULL);
+    f.keep_schedule = 1;
+    ck_assert_int_eq(gridems_solver_submit(f.solver, 1, make_scenario(96, 2, 0.0), 0), 0);
+    ck_assert(wait_count(&f, &f.n_seen, 1, 30000));
+    ck_assert_int_eq(f.seen[0].tie_break, GRIDEMS_TIE_NONE);
+    gridems_scenario_t *sc = make_scenario(96, 2, 0.0);
+    gridems_reference_t *ref = calloc(1, sizeof *ref);
+    ck_assert_ptr_nonnull(ref);
+    ck_assert_int_eq(gridems_reference_from_schedule(ref, sc, &f.kept, 900000), 0);
+    ck_assert_int_eq(gridems_solver_submit_near(f.solver, 2, sc, 0, ref, 900000), 0);
+    ck_assert(wait_count(&f, &f.n_seen, 2, 30000));
+    ck_assert_msg(f.seen[1].rc == 0, "%s", f.seen[1].err);
+    ck_assert_int_eq(f.seen[1].tie_break, GRIDEMS_TIE_APPLIED);
+    ck_assert(fabs(f.seen[1].objective - f.seen[0].objective) <=
+              1e-9 * fmax(1.0, fabs(f.seen[0].objective)));
+    gridems_solver_stats_t st;
+    gridems_solver_stats(f.solver, &st);
+    ck_assert_uint_eq(st.ties_applied, 1);
+    ck_assert_uint_eq(st.ties_skipped, 0);
+    gridems_schedule_free(&f.kept);
     fixture_close(&f);
 }
 END_TEST
@@ -444,6 +476,7 @@ static Suite *solver_suite(void)
     tcase_add_test(tc, create_rejects_bad_arguments);
     tcase_add_test(tc, result_arrives_on_loop_thread);
     tcase_add_test(tc, optimizer_lives_across_jobs);
+    tcase_add_test(tc, reference_reaches_the_optimizer);
     tcase_add_test(tc, newest_job_replaces_waiting_one);
     tcase_add_test(tc, invalid_scenario_returns_einval);
     tcase_add_test(tc, submit_errors_keep_ownership);

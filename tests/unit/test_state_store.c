@@ -111,6 +111,33 @@ START_TEST(round_trip)
 }
 END_TEST
 
+START_TEST(saved_next_plan_id_covers_the_reserve)
+{
+    /* The service publishes a plan before saving it: the file must already say that id is
+     * taken. With a reserve of 1, next_plan_id is written one ahead. */
+    char *dir = test_make_tmpdir("state");
+    gridems_state_t st, back;
+    gridems_state_init(&st);
+    ck_assert_uint_eq(gridems_state_take_plan_id(&st), 1);
+    st.plan_id_reserve = 1;
+    ck_assert_int_eq(gridems_state_save(dir, &st, NULL, 0), 0);
+    ck_assert_int_eq(gridems_state_load(dir, &back, NULL, 0), 0);
+    ck_assert_uint_eq(back.next_plan_id, 3); /* 2 may be published before the next save */
+    ck_assert_int_eq(back.plan_id_reserve, 0);
+    /* At the maximum id there is nothing to reserve: it stays there. */
+    back.next_plan_id = GRIDEMS_STATE_MAX_PLAN_ID;
+    back.plan_id_reserve = 1;
+    ck_assert_int_eq(gridems_state_save(dir, &back, NULL, 0), 0);
+    gridems_state_free(&back);
+    ck_assert_int_eq(gridems_state_load(dir, &back, NULL, 0), 0);
+    ck_assert_uint_eq(back.next_plan_id, GRIDEMS_STATE_MAX_PLAN_ID);
+    gridems_state_free(&back);
+    gridems_state_free(&st);
+    test_remove_tree(dir);
+    free(dir);
+}
+END_TEST
+
 START_TEST(empty_state_round_trip)
 {
     char *dir = test_make_tmpdir("state");
@@ -533,6 +560,7 @@ static Suite *state_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, round_trip);
     tcase_add_test(tc, empty_state_round_trip);
+    tcase_add_test(tc, saved_next_plan_id_covers_the_reserve);
     tcase_add_test(tc, save_is_atomic_and_leaves_no_temp_file);
     tcase_add_test(tc, missing_file_is_an_empty_state);
     tcase_add_loop_test(tc, corrupt_file_is_refused_with_file_and_field, 0,

@@ -11,7 +11,17 @@
  *     problem is rebuilt and the previous basis is carried over by meaning (step t of the new
  *     problem takes the status of step t+k of the old one);
  *   - anything else: rebuilt and solved cold.
- * A warm start that GLPK cannot use (invalid or singular basis) falls back to a cold solve.
+ * A warm start that GLPK cannot use (invalid or singular basis) falls back to a cold solve, and
+ * so does one that runs past its iteration cap (half the iterations of the last cold solve, at
+ * least 200): a
+ * warm start that far from the new optimum costs more than starting again.
+ *
+ * Plan stability: an LP often has many optimal schedules (two identical batteries, flat price
+ * segments), and which vertex the simplex lands on depends on where it started. Given a
+ * reference (the previous plan, gridems_optimizer_hint_reference), the optimizer returns, among
+ * the optimal schedules, one closest to it (least absolute difference of battery charge and
+ * discharge and flexible power, step by step, matched by id and absolute time). The objective is
+ * still optimal to 1e-9 relative.
  *
  * The library does no I/O and never aborts: GLPK's error hook is caught and reported as
  * GRIDEMS_ESOLVER, after which the object rebuilds from scratch on the next solve.
@@ -40,8 +50,45 @@ typedef enum {
     GRIDEMS_START_COLD = 0,    /* built from scratch, no basis */
     GRIDEMS_START_UPDATE = 1,  /* updated in place, previous basis */
     GRIDEMS_START_SHIFTED = 2, /* rebuilt, previous basis carried over with a time offset */
-    GRIDEMS_START_FALLBACK = 3 /* warm start refused by GLPK, solved cold */
+    GRIDEMS_START_FALLBACK = 3, /* warm start refused by GLPK, solved cold */
+    GRIDEMS_START_CAPPED = 4    /* warm start hit its iteration cap, solved cold from the crash */
 } gridems_start_kind_t;
+
+/* How the tie-break toward a reference went (gridems_optimizer_hint_reference). */
+typedef enum {
+    GRIDEMS_TIE_NONE = 0,    /* no reference given, or nothing in it matched */
+    GRIDEMS_TIE_APPLIED = 1, /* the schedule is the optimal one closest to the reference */
+    GRIDEMS_TIE_SKIPPED = 2  /* the second stage failed or hit its cap: first-stage schedule */
+} gridems_tie_break_t;
+
+/*
+ * A reference plan: what the optimizer should stay close to among equal-cost optima. Step t of
+ * the reference starts at start_ms + t * step_ms (ms since the epoch); each item is one battery
+ * (charge_kw and discharge_kw, power_kw NULL) or one flexible load (power_kw, the others NULL),
+ * each series of `steps` values. Made by gridems_reference_from_schedule (owned arrays, freed
+ * with gridems_reference_free) or filled by the caller (then the caller owns what it points to).
+ */
+typedef struct gridems_reference_item_s {
+    char *id;
+    double *charge_kw;    /* [steps] or NULL */
+    double *discharge_kw; /* [steps] or NULL */
+    double *power_kw;     /* [steps] or NULL */
+} gridems_reference_item_t;
+
+typedef struct gridems_reference_s {
+    int64_t start_ms;
+    int64_t step_ms;
+    int steps;
+    gridems_reference_item_t *items; /* [n_items] */
+    int n_items;
+    /* Batteries (flexible loads) are matched in the scenario's first battery_match_steps
+     * (flex_match_steps) steps only; 0: every step. Identical batteries, or jobs sharing a
+     * compute cap, make a very large optimal face (who takes which share of a step), and
+     * following the reference across all of it can cost many iterations; the first step is
+     * what the devices are told, and each later step is matched when it becomes the first. */
+    int battery_match_steps;
+    int flex_match_steps;
+} gridems_reference_t;
 
 typedef struct gridems_battery_plan_s {
     double *charge_kw;    /* [T] */
@@ -73,7 +120,11 @@ typedef struct gridems_schedule_s {
     int iterations;
     double solve_ms;   /* wall time of the whole solve call, build included */
     gridems_start_kind_t start_kind;
+    int iteration_cap; /* the warm start's cap (0: cold start, no cap) */
     int columns, rows; /* size of the program solved */
+    gridems_tie_break_t tie_break;
+    int tie_break_iterations; /* simplex iterations of the second stage (in `iterations` too) */
+    double tie_break_distance_kw; /* applied: sum of |schedule - reference| over the matches */
 } gridems_schedule_t;
 
 /*
@@ -108,6 +159,36 @@ int gridems_optimizer_solve(gridems_optimizer_t *opt, const gridems_scenario_t *
 void gridems_optimizer_hint_shift(gridems_optimizer_t *opt, int steps);
 
 /*
+ * gridems_optimizer_hint_reference: make the next solve break ties toward ref: among the optimal
+ * schedules it returns one that minimises the sum over every matched series and step of
+ * |value - reference|, where battery b's charge and discharge and flexible load j's power at
+ * step t are matched with the reference item of the same id at the same absolute time
+ * (start_ms + t * step of the scenario; start_ms is when the next scenario's step 0 begins, ms
+ * since the epoch). A reference with another step length, or nothing matching, is ignored.
+ * The objective stays optimal to 1e-9 relative (a second stage restricted to the optimal face,
+ * checked against the first stage's objective). ref is borrowed until that solve returns; NULL
+ * clears the hint. The hint applies to the next solve only.
+ */
+void gridems_optimizer_hint_reference(gridems_optimizer_t *opt, const gridems_reference_t *ref,
+                                      int64_t start_ms);
+
+/*
+ * gridems_reference_from_schedule: a reference made of a solved schedule: its batteries'
+ * charge/discharge and its flexible loads' power, ids from sc (the scenario it solved), step 0
+ * starting at start_ms.
+ * Returns: 0 (ref owns copies; free with gridems_reference_free) or GRIDEMS_ENOMEM (ref left
+ *   empty).
+ */
+int gridems_reference_from_schedule(gridems_reference_t *ref, const gridems_scenario_t *sc,
+                                    const gridems_schedule_t *sched, int64_t start_ms);
+
+/* gridems_reference_free: release what a reference made by _from_schedule owns, and zero it. */
+void gridems_reference_free(gridems_reference_t *ref);
+
+/* gridems_tie_break_name: "none", "applied" or "skipped". */
+const char *gridems_tie_break_name(gridems_tie_break_t tb);
+
+/*
  * gridems_optimizer_write_lp: write the program of the last successful build (the scenario last
  * passed to solve, or to gridems_optimizer_build) in CPLEX LP format, for `glpsol --lp`.
  * Returns: 0, GRIDEMS_ESTATE (nothing built), GRIDEMS_EIO.
@@ -131,7 +212,7 @@ void gridems_schedule_free(gridems_schedule_t *sched);
  */
 char *gridems_schedule_to_json(const gridems_scenario_t *sc, const gridems_schedule_t *sched);
 
-/* gridems_start_kind_name: "cold", "update", "shifted" or "fallback". */
+/* gridems_start_kind_name: "cold", "update", "shifted", "fallback" or "capped". */
 const char *gridems_start_kind_name(gridems_start_kind_t kind);
 
 #endif
