@@ -17,6 +17,7 @@
 #include "load_forecast.h"
 #include "log.h"
 #include "mqtt_client.h"
+#include "peak_margin.h"
 #include "service.h"
 #include "service_config.h"
 #include "solver_thread.h"
@@ -98,6 +99,9 @@ typedef struct gridems_service_s {
     bool load_ready;
     bool has_latest_load;
     double latest_load_kw;
+    gridems_peak_margin_t margin;  /* the load forecast's measured error (service_history.c) */
+    bool margin_ready;
+    int64_t history_saved_step_ms; /* the step whose start last saved the load history */
 
     /* Planning. */
     gridems_state_t state;
@@ -154,6 +158,14 @@ uint32_t gridems__service_stale_limit_ms(const gridems_service_t *svc,
  * reserve (or late) a job is due in the running step, and dispatch runs it at full power.
  */
 int64_t gridems__service_job_reserve_ms(const gridems_service_t *svc);
+
+/* service_history.c: what is learnt from the past and kept across restarts (load history,
+ * forecasts, the load forecast's error for the peak margin). */
+void gridems__service_history_start(gridems_service_t *svc);
+void gridems__service_history_tick(gridems_service_t *svc, int64_t now_ms);
+void gridems__service_history_forecast_changed(gridems_service_t *svc,
+                                               const gridems_forecast_t *store);
+void gridems__service_history_stop(gridems_service_t *svc);
 
 /* service_plan.c */
 int gridems__service_plan_init(gridems_service_t *svc);

@@ -279,6 +279,7 @@ static int build_scenario(gridems_service_t *svc, gridems_scenario_t *sc,
     gridems_dr_events_prune(&svc->events, now);
     gridems_state_prune_jobs(&svc->state, now);
     update_period(svc, now);
+    gridems__service_history_tick(svc, now);
     gather_t g = {svc, NULL, 0, NULL, 0, 0, 0.0, true, false, left_out};
     int rc = svc->host_ready ? gridems__host_foreach_device(&svc->host, gather_device, &g) : 0;
     if (rc != 0) {
@@ -300,7 +301,8 @@ static int build_scenario(gridems_service_t *svc, gridems_scenario_t *sc,
                                    g.n_batteries,
                                    g.jobs,
                                    g.n_jobs,
-                                   g.any_flex && g.all_capped ? g.compute_cap_kw : -1.0};
+                                   g.any_flex && g.all_capped ? g.compute_cap_kw : -1.0,
+                                   svc->margin_ready ? &svc->margin : NULL};
     rc = gridems_planner_build(&in, sc, out, err, errlen);
     gather_free(&g);
     return rc;
