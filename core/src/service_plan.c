@@ -16,6 +16,7 @@
 #include "file_util.h"
 #include "gridems/errors.h"
 #include "optimizer_internal.h"
+#include "plan_report.h"
 #include "planner.h"
 #include "service_internal.h"
 #include "timeutil.h"
@@ -483,12 +484,20 @@ void gridems__service_on_solver_result(gridems_solver_t *s, gridems_solver_resul
                          res->schedule.steps, res->schedule.iterations, res->solve_wall_ms,
                          gridems_start_kind_name(res->schedule.start_kind));
         adopt_plan(svc, id, res);
-        char reason[128];
-        snprintf(reason, sizeof reason, "plan %llu (%s)", (unsigned long long)id,
-                 svc->plan.scenario.n_batteries + svc->plan.scenario.n_flex_loads > 0
-                     ? "devices scheduled"
-                     : "no controllable devices");
-        gridems__service_set_status(svc, "online", reason);
+        char reason[512];
+        /* A plan that carries penalties (unserved load, unmet job energy, a battery short of
+         * its target) is degraded, said once per plan with what and why (plan_report.h). */
+        if (gridems_plan_report(id, &svc->plan.scenario, &svc->plan.schedule, &svc->events,
+                                svc->plan.grid_start_ms, svc->plan.step_ms, reason,
+                                sizeof reason)) {
+            gridems__service_set_status(svc, "degraded", reason);
+        } else {
+            snprintf(reason, sizeof reason, "plan %llu (%s)", (unsigned long long)id,
+                     svc->plan.scenario.n_batteries + svc->plan.scenario.n_flex_loads > 0
+                         ? "devices scheduled"
+                         : "no controllable devices");
+            gridems__service_set_status(svc, "online", reason);
+        }
         gridems__service_dispatch(svc);
     }
     if (svc->pending_reason != NULL && !svc->shutting_down) {
