@@ -96,10 +96,10 @@ static void score_plan(gridems_service_t *svc, int64_t step_start)
         if (a + p->step_ms > step_start) {
             break;
         }
-        if (a > svc->margin.last_step_ms || svc->margin.last_step_ms == INT64_MIN) {
-            if (gridems_load_forecast_step_mean(&svc->load, a, &realised) == 0) {
-                gridems_peak_margin_add(&svc->margin, a, realised - p->scenario.base_load_kw[t]);
-            }
+        /* Steps already scored are skipped by the tracker itself. */
+        if (a > svc->margin.last_step_ms &&
+            gridems_load_forecast_step_mean(&svc->load, a, &realised) == 0) {
+            gridems_peak_margin_add(&svc->margin, a, realised - p->scenario.base_load_kw[t]);
         }
     }
 }
