@@ -1,23 +1,26 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
- * The measured error of the base-load forecast, and the peak margin sized from it
- * (planner.peak_margin "auto").
+ * The measured error of the plans against what the site really drew, and the peak margin sized
+ * from it (planner.peak_margin "auto").
  *
  * Why: plans keep a margin below the billing-period peak because the site's real draw differs
  * from the plan, and an overshoot raises the demand charge for the rest of the period. A
  * constant margin is either too small (noise ratchets the peak up) or too large (plans defend a
- * phantom peak: batteries shave load that is not there and jobs finish late). The part of the
- * difference that the plan could not know is the base-load forecast's error, so the margin
- * follows it.
+ * phantom peak: batteries shave load that is not there and jobs finish late). The difference is
+ * measurable, so the margin follows it.
  *
- * Rule: for each completed step, error = the realised mean base load of the step minus what the
- * plan in force forecast for it (positive: the site drew more than planned). The margin is the
- * q-quantile (planner.peak_margin_quantile) of max(0, error) over the last `window` recorded
- * steps (planner.peak_margin_window_steps): the overshoot that a fraction q of the steps stayed
- * within. Under-forecasts need no margin, so negative errors count as 0 rather than being left
- * out (leaving them out would size the margin for the bad steps only). planner.peak_margin_kw
- * is the floor. The quantile is by nearest rank (the ceil(q * n)-th smallest), so it is always
- * one of the measured values. With no step recorded yet the floor alone applies.
+ * Rule: for each completed step, error = what the site really did minus what the plan in force
+ * said (positive: the site drew more than planned). What is compared is the service's choice
+ * (planner.peak_margin_error): the step's mean import against the plan's import for it (the
+ * default: it is what the peak is made of, so it counts the load forecast's error, meter noise
+ * and devices acting late alike), or the step's mean base load against its forecast. The margin
+ * is the q-quantile (planner.peak_margin_quantile) of max(0, error) over the last `window`
+ * recorded steps (planner.peak_margin_window_steps): the overshoot that a fraction q of the
+ * steps stayed within. Under-runs need no margin, so negative errors count as 0 rather than
+ * being left out (leaving them out would size the margin for the bad steps only).
+ * planner.peak_margin_kw is the floor. The quantile is by nearest rank (the ceil(q * n)-th
+ * smallest), so it is always one of the measured values. With no step recorded yet the floor
+ * alone applies.
  *
  * Sizes are bounded: the ring holds the last GRIDEMS_SERVICE_CONFIG_MAX_MARGIN_WINDOW errors,
  * so the window can change on reload without losing what was measured.

@@ -25,7 +25,7 @@
  *     left out (they still take their share of the cap after it).
  *   - Peak margin: plans treat the billing-period peak as gridems_peak_margin_kw() lower
  *     (planner.peak_margin_kw, or with "auto" at least that and the measured quantile of the
- *     base-load forecast's error, peak_margin.h).
+ *     plans' error against what the site drew, peak_margin.h).
  *   - The compute cap is the smaller of site.compute_limit_kw and the sum of the devices' own
  *     caps (when every flexible device has one).
  * Threads: any; the inputs are borrowed for the call.

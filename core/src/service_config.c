@@ -847,19 +847,28 @@ static int read_mqtt(ctx_t *c, const cJSON *root, gridems_service_config_t *cfg)
 static int read_margin(ctx_t *c, const cJSON *pl, gridems_service_config_t *cfg)
 {
     static const char *const modes[] = {"fixed", "auto", NULL};
-    int mode = 0, week = 7 * 1440 / cfg->planner.step_minutes;
+    static const char *const errors[] = {"import", "base_load", NULL};
+    int mode = 0, what = 0, week = 7 * 1440 / cfg->planner.step_minutes;
     bool q_here = false, w_here = false, f_here = false;
     double q = 0.95, f = 0.5, w = 0;
     int rc = get_enum(c, pl, "planner", "peak_margin", modes, GRIDEMS_PEAK_MARGIN_FIXED, &mode);
-    if (rc != 0 || (rc = get_number(c, pl, "planner", "peak_margin_quantile", &q_here, &q)) != 0 ||
+    if (rc != 0 ||
+        (rc = get_enum(c, pl, "planner", "peak_margin_error", errors, GRIDEMS_MARGIN_ERROR_IMPORT,
+                       &what)) != 0 ||
+        (rc = get_number(c, pl, "planner", "peak_margin_quantile", &q_here, &q)) != 0 ||
         (rc = get_number(c, pl, "planner", "peak_margin_window_steps", &w_here, &w)) != 0 ||
         (rc = get_number(c, pl, "planner", "defer_power_fraction", &f_here, &f)) != 0) {
         return rc;
     }
     cfg->planner.peak_margin = (gridems_peak_margin_mode_t)mode;
-    if (mode != GRIDEMS_PEAK_MARGIN_AUTO && (q_here || w_here)) {
+    bool what_here = cJSON_GetObjectItemCaseSensitive(pl, "peak_margin_error") != NULL;
+    cfg->planner.peak_margin_error = (gridems_margin_error_t)what;
+    if (mode != GRIDEMS_PEAK_MARGIN_AUTO && (q_here || w_here || what_here)) {
         /* Refused rather than ignored, so nobody believes the margin follows the error. */
-        return fail(c, q_here ? "planner.peak_margin_quantile" : "planner.peak_margin_window_steps",
+        return fail(c,
+                    q_here   ? "planner.peak_margin_quantile"
+                    : w_here ? "planner.peak_margin_window_steps"
+                             : "planner.peak_margin_error",
                     "only allowed with planner.peak_margin \"auto\"");
     }
     if (q_here && !(q > 0 && q < 1)) {
@@ -922,8 +931,8 @@ static int read_planner(ctx_t *c, const cJSON *root, gridems_service_config_t *c
                                        "carbon_price_per_kg", "penalties",
                                        "battery_final_soc",   "peak_margin_kw",
                                        "peak_margin",         "peak_margin_quantile",
-                                       "peak_margin_window_steps", "defer_power_fraction",
-                                       NULL};
+                                       "peak_margin_window_steps", "peak_margin_error",
+                                       "defer_power_fraction", NULL};
     static const char *const penalty_keys[] = {"unmet_flexible_per_kwh", "unserved_load_per_kwh",
                                                "final_soc_shortfall_per_kwh", NULL};
     static const char *const final_soc[] = {"initial", "none", NULL};

@@ -46,9 +46,15 @@ typedef enum {
 /* How the planner sizes its margin below the billing-period peak. */
 typedef enum {
     GRIDEMS_PEAK_MARGIN_FIXED = 0, /* planner.peak_margin_kw alone */
-    GRIDEMS_PEAK_MARGIN_AUTO = 1   /* a quantile of the measured load-forecast error, at least
+    GRIDEMS_PEAK_MARGIN_AUTO = 1   /* a quantile of the plans' measured error, at least
                                       planner.peak_margin_kw (core/src/peak_margin.h) */
 } gridems_peak_margin_mode_t;
+
+/* What the automatic peak margin measures the plan's error on. */
+typedef enum {
+    GRIDEMS_MARGIN_ERROR_IMPORT = 0,   /* the step's mean import against the plan's import */
+    GRIDEMS_MARGIN_ERROR_BASE_LOAD = 1 /* the step's mean base load against its forecast */
+} gridems_margin_error_t;
 
 /* Bounds the validator enforces (config/README.md gives them as rules). */
 #define GRIDEMS_SERVICE_CONFIG_MAX_PLUGINS 256
@@ -126,6 +132,7 @@ typedef struct gridems_service_config_s {
         gridems_peak_margin_mode_t peak_margin;
         double peak_margin_quantile;  /* in (0, 1); AUTO only */
         int peak_margin_window_steps; /* 1..MAX_MARGIN_WINDOW; AUTO only */
+        gridems_margin_error_t peak_margin_error; /* AUTO only */
         double defer_power_fraction;  /* in (0, 1]: jobs due past the horizon are assumed to run
                                          after it at this fraction of their power and the cap */
         double unmet_flexible_per_kwh;      /* > 0 */

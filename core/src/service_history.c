@@ -5,9 +5,12 @@
  *   - at start-up, the load history and the three forecast stores are restored from state_dir,
  *     so the first plan after a restart has the known prices and a non-flat load forecast;
  *   - an accepted forecast message saves its store;
- *   - at each re-plan, every step of the plan in force that has completed since the last one is
- *     scored (realised mean base load minus the plan's forecast) for the automatic peak margin,
- *     and the load history is saved once per completed step (and at shutdown).
+ *   - for the automatic peak margin, each completed step is scored against the plan in force:
+ *     by default (planner.peak_margin_error "import") when the step's mean import is noted, as
+ *     that mean minus the import the plan planned for the step; with "base_load", at each
+ *     re-plan, as the step's mean base load minus the plan's forecast of it;
+ *   - the load history is saved once per completed step (at the first re-plan after it) and at
+ *     shutdown.
  * A file that cannot be read or written is logged and planning goes on without it.
  * Thread: the loop thread.
  */
@@ -87,7 +90,8 @@ static void save_load(gridems_service_t *svc)
 static void score_plan(gridems_service_t *svc, int64_t step_start)
 {
     const service_plan_t *p = &svc->plan;
-    if (!svc->margin_ready || !svc->load_ready || !p->valid || p->step_ms <= 0) {
+    if (!svc->margin_ready || !svc->load_ready || !p->valid || p->step_ms <= 0 ||
+        svc->cfg.planner.peak_margin_error != GRIDEMS_MARGIN_ERROR_BASE_LOAD) {
         return;
     }
     for (int t = 0; t < p->scenario.steps; t++) {
@@ -101,6 +105,22 @@ static void score_plan(gridems_service_t *svc, int64_t step_start)
             gridems_load_forecast_step_mean(&svc->load, a, &realised) == 0) {
             gridems_peak_margin_add(&svc->margin, a, realised - p->scenario.base_load_kw[t]);
         }
+    }
+}
+
+void gridems__service_history_step_import(gridems_service_t *svc, int64_t step_start_ms,
+                                          double mean_kw)
+{
+    const service_plan_t *p = &svc->plan;
+    if (!svc->margin_ready || !p->valid || p->step_ms <= 0 ||
+        svc->cfg.planner.peak_margin_error != GRIDEMS_MARGIN_ERROR_IMPORT ||
+        step_start_ms < p->grid_start_ms || p->schedule.grid_import_kw == NULL) {
+        return;
+    }
+    int64_t t = (step_start_ms - p->grid_start_ms) / p->step_ms;
+    if (t < p->schedule.steps && p->grid_start_ms + t * p->step_ms == step_start_ms) {
+        gridems_peak_margin_add(&svc->margin, step_start_ms,
+                                mean_kw - p->schedule.grid_import_kw[t]);
     }
 }
 

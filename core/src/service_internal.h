@@ -163,6 +163,8 @@ int64_t gridems__service_job_reserve_ms(const gridems_service_t *svc);
  * forecasts, the load forecast's error for the peak margin). */
 void gridems__service_history_start(gridems_service_t *svc);
 void gridems__service_history_tick(gridems_service_t *svc, int64_t now_ms);
+void gridems__service_history_step_import(gridems_service_t *svc, int64_t step_start_ms,
+                                          double mean_kw);
 void gridems__service_history_forecast_changed(gridems_service_t *svc,
                                                const gridems_forecast_t *store);
 void gridems__service_history_stop(gridems_service_t *svc);

@@ -63,6 +63,10 @@ void gridems__service_note_import(gridems_service_t *svc, double kw)
     }
     if (step_start != svc->import_step_ms) {
         char key[GRIDEMS_STATE_PERIOD_MAX];
+        if (svc->import_samples > 0) {
+            gridems__service_history_step_import(svc, svc->import_step_ms,
+                                                 svc->import_sum / svc->import_samples);
+        }
         if (svc->import_samples > 0 &&
             gridems_state_billing_period(svc->import_step_ms, svc->cfg.site.billing_period,
                                          svc->cfg.site.utc_offset_min, key, sizeof key, NULL,

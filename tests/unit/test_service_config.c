@@ -76,6 +76,7 @@ START_TEST(minimal_config_gets_every_default)
     ck_assert(cfg.planner.peak_margin_quantile == 0.95);
     ck_assert_int_eq(cfg.planner.peak_margin_window_steps, 672); /* a week of 15 minutes */
     ck_assert(cfg.planner.defer_power_fraction == 0.5);
+    ck_assert_int_eq(cfg.planner.peak_margin_error, GRIDEMS_MARGIN_ERROR_IMPORT);
     ck_assert(cfg.planner.unserved_load_per_kwh == 10000);
     ck_assert(cfg.planner.final_soc_shortfall_per_kwh == 1000);
     ck_assert_int_eq(cfg.planner.battery_final_soc, GRIDEMS_FINAL_SOC_INITIAL);
@@ -229,6 +230,7 @@ START_TEST(accepted_edge_values)
              ",\"planner\":{\"step_minutes\":30,\"peak_margin\":\"auto\","
              "\"peak_margin_kw\":50,\"peak_margin_quantile\":0.9,"
              "\"peak_margin_window_steps\":10000,\"defer_power_fraction\":1,"
+             "\"peak_margin_error\":\"base_load\","
              "\"penalties\":{\"unmet_flexible_per_kwh\":3600,"
              "\"final_soc_shortfall_per_kwh\":3600}}}",
              &cfg);
@@ -236,6 +238,7 @@ START_TEST(accepted_edge_values)
     ck_assert(cfg.planner.peak_margin_quantile == 0.9);
     ck_assert_int_eq(cfg.planner.peak_margin_window_steps, 10000);
     ck_assert(cfg.planner.defer_power_fraction == 1);
+    ck_assert_int_eq(cfg.planner.peak_margin_error, GRIDEMS_MARGIN_ERROR_BASE_LOAD);
     gridems_service_config_free(&cfg);
 }
 END_TEST
@@ -283,6 +286,10 @@ static const bad_case_t bad_cases[] = {
         "planner.peak_margin_quantile: must be a number in (0, 1), got 1"),
     BAD(BASE ",\"planner\":{\"peak_margin\":\"auto\",\"peak_margin_window_steps\":0}",
         "planner.peak_margin_window_steps: must be an integer in 1..10000, got 0"),
+    BAD(BASE ",\"planner\":{\"peak_margin_error\":\"import\"}",
+        "planner.peak_margin_error: only allowed with planner.peak_margin \"auto\""),
+    BAD(BASE ",\"planner\":{\"peak_margin\":\"auto\",\"peak_margin_error\":\"load\"}",
+        "planner.peak_margin_error: must be \"import\" or \"base_load\", got \"load\""),
     BAD(BASE ",\"planner\":{\"defer_power_fraction\":0}",
         "planner.defer_power_fraction: must be a number in (0, 1], got 0"),
     BAD(BASE ",\"planner\":{\"defer_power_fraction\":1.5}",
@@ -584,6 +591,7 @@ START_TEST(readme_documents_every_key)
                                        "peak_margin",
                                        "peak_margin_quantile",
                                        "peak_margin_window_steps",
+                                       "peak_margin_error",
                                        "defer_power_fraction",
                                        "mode",
                                        "start",
