@@ -14,6 +14,7 @@
  * A file that cannot be read or written is logged and planning goes on without it.
  * Thread: the loop thread.
  */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -50,6 +51,8 @@ void gridems__service_history_start(gridems_service_t *svc)
     int64_t now = gridems_clock_now_ms(&svc->clock);
     svc->margin_ready = gridems_peak_margin_init(&svc->margin) == 0;
     svc->history_saved_step_ms = INT64_MIN;
+    svc->margin_step_ms = INT64_MIN;
+    svc->margin_planned_kw = NAN;
     restore_forecast(svc, &svc->import_price, now);
     restore_forecast(svc, &svc->export_price, now);
     restore_forecast(svc, &svc->carbon, now);
@@ -108,19 +111,33 @@ static void score_plan(gridems_service_t *svc, int64_t step_start)
     }
 }
 
-void gridems__service_history_step_import(gridems_service_t *svc, int64_t step_start_ms,
-                                          double mean_kw)
+/* The plans are replaced while a step runs (and often right at its start, before its mean is
+ * noted), so the import planned for the running step is remembered from the plan in force at
+ * each sample: the last plan that covered the step is the one its error is charged to. */
+void gridems__service_history_step_planned(gridems_service_t *svc, int64_t step_start_ms)
 {
     const service_plan_t *p = &svc->plan;
-    if (!svc->margin_ready || !p->valid || p->step_ms <= 0 ||
-        svc->cfg.planner.peak_margin_error != GRIDEMS_MARGIN_ERROR_IMPORT ||
-        step_start_ms < p->grid_start_ms || p->schedule.grid_import_kw == NULL) {
+    if (step_start_ms != svc->margin_step_ms) {
+        svc->margin_step_ms = step_start_ms;
+        svc->margin_planned_kw = NAN;
+    }
+    if (!p->valid || p->step_ms <= 0 || step_start_ms < p->grid_start_ms ||
+        p->schedule.grid_import_kw == NULL) {
         return;
     }
     int64_t t = (step_start_ms - p->grid_start_ms) / p->step_ms;
     if (t < p->schedule.steps && p->grid_start_ms + t * p->step_ms == step_start_ms) {
-        gridems_peak_margin_add(&svc->margin, step_start_ms,
-                                mean_kw - p->schedule.grid_import_kw[t]);
+        svc->margin_planned_kw = p->schedule.grid_import_kw[t];
+    }
+}
+
+void gridems__service_history_step_import(gridems_service_t *svc, int64_t step_start_ms,
+                                          double mean_kw)
+{
+    if (svc->margin_ready && step_start_ms == svc->margin_step_ms &&
+        svc->cfg.planner.peak_margin_error == GRIDEMS_MARGIN_ERROR_IMPORT &&
+        isfinite(svc->margin_planned_kw)) {
+        gridems_peak_margin_add(&svc->margin, step_start_ms, mean_kw - svc->margin_planned_kw);
     }
 }
 

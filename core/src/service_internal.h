@@ -102,6 +102,8 @@ typedef struct gridems_service_s {
     gridems_peak_margin_t margin;  /* the load forecast's measured error (service_history.c) */
     bool margin_ready;
     int64_t history_saved_step_ms; /* the step whose start last saved the load history */
+    int64_t margin_step_ms;        /* the running step, and the import the plan in force */
+    double margin_planned_kw;      /* planned for it (NAN: none known) */
 
     /* Planning. */
     gridems_state_t state;
@@ -163,6 +165,7 @@ int64_t gridems__service_job_reserve_ms(const gridems_service_t *svc);
  * forecasts, the load forecast's error for the peak margin). */
 void gridems__service_history_start(gridems_service_t *svc);
 void gridems__service_history_tick(gridems_service_t *svc, int64_t now_ms);
+void gridems__service_history_step_planned(gridems_service_t *svc, int64_t step_start_ms);
 void gridems__service_history_step_import(gridems_service_t *svc, int64_t step_start_ms,
                                           double mean_kw);
 void gridems__service_history_forecast_changed(gridems_service_t *svc,

@@ -80,6 +80,7 @@ void gridems__service_note_import(gridems_service_t *svc, double kw)
         svc->import_samples = 0;
     }
     update_period(svc, now);
+    gridems__service_history_step_planned(svc, step_start);
     svc->import_sum += kw;
     svc->import_samples++;
 }
