@@ -850,7 +850,7 @@ static int read_margin(ctx_t *c, const cJSON *pl, gridems_service_config_t *cfg)
     static const char *const errors[] = {"import", "base_load", NULL};
     int mode = 0, what = 0, week = 7 * 1440 / cfg->planner.step_minutes;
     bool q_here = false, w_here = false, f_here = false;
-    double q = 0.95, f = 0.5, w = 0;
+    double q = 0.99, f = 0.5, w = 0;
     int rc = get_enum(c, pl, "planner", "peak_margin", modes, GRIDEMS_PEAK_MARGIN_FIXED, &mode);
     if (rc != 0 ||
         (rc = get_enum(c, pl, "planner", "peak_margin_error", errors, GRIDEMS_MARGIN_ERROR_IMPORT,

@@ -73,7 +73,7 @@ START_TEST(minimal_config_gets_every_default)
     ck_assert(cfg.planner.carbon_price_per_kg == 0);
     ck_assert(cfg.planner.unmet_flexible_per_kwh == 1000);
     ck_assert_int_eq(cfg.planner.peak_margin, GRIDEMS_PEAK_MARGIN_FIXED);
-    ck_assert(cfg.planner.peak_margin_quantile == 0.95);
+    ck_assert(cfg.planner.peak_margin_quantile == 0.99);
     ck_assert_int_eq(cfg.planner.peak_margin_window_steps, 672); /* a week of 15 minutes */
     ck_assert(cfg.planner.defer_power_fraction == 0.5);
     ck_assert_int_eq(cfg.planner.peak_margin_error, GRIDEMS_MARGIN_ERROR_IMPORT);
