@@ -41,8 +41,8 @@ __attribute__((format(printf, 4, 5))) static int fail(const reader_t *r, int cod
     return code;
 }
 
-__attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t errlen,
-                                                         const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t errlen, const char *fmt,
+                                                          ...)
 {
     if (err != NULL && errlen > 0) {
         va_list ap;
@@ -88,8 +88,8 @@ static int check_root(const reader_t *r, const cJSON *root, const char *kind,
     }
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, "version");
     if (!cJSON_IsNumber(v) || v->valuedouble != GRIDEMS_HISTORY_VERSION) {
-        return fail(r, GRIDEMS_EINVAL, "version", "must be %d (another program or version wrote it)",
-                    GRIDEMS_HISTORY_VERSION);
+        return fail(r, GRIDEMS_EINVAL, "version",
+                    "must be %d (another program or version wrote it)", GRIDEMS_HISTORY_VERSION);
     }
     const cJSON *k = cJSON_GetObjectItemCaseSensitive(root, "kind");
     if (!cJSON_IsString(k) || strcmp(k->valuestring, kind) != 0) {
@@ -157,8 +157,8 @@ char *gridems_history_load_to_json(const gridems_load_forecast_t *lf)
             continue;
         }
         char start[GRIDEMS_TIME_ISO_BUFLEN];
-        if (gridems_time_format_iso(gridems_load_forecast_slot_start_ms(lf, k),
-                                    lf->cfg.offset_min, start, sizeof start) != 0) {
+        if (gridems_time_format_iso(gridems_load_forecast_slot_start_ms(lf, k), lf->cfg.offset_min,
+                                    start, sizeof start) != 0) {
             continue;
         }
         cJSON *e = cJSON_CreateArray();
@@ -183,8 +183,8 @@ typedef struct step_entry_s {
     uint32_t count;
 } step_entry_t;
 
-static int read_step(const reader_t *r, const gridems_load_forecast_t *lf, const cJSON *e,
-                     int i, step_entry_t *out)
+static int read_step(const reader_t *r, const gridems_load_forecast_t *lf, const cJSON *e, int i,
+                     step_entry_t *out)
 {
     char path[48];
     snprintf(path, sizeof path, "steps[%d]", i);
@@ -364,8 +364,8 @@ int gridems_history_parse_forecast(const char *text, size_t len, const char *nam
     if (rc == 0 && cur != NULL &&
         (!cJSON_IsString(cur) ||
          (f->currency[0] != '\0' && strcasecmp(cur->valuestring, f->currency) != 0))) {
-        rc = fail(&r, GRIDEMS_EINVAL, "currency", "must be the site's currency \"%s\"",
-                  f->currency);
+        rc =
+            fail(&r, GRIDEMS_EINVAL, "currency", "must be the site's currency \"%s\"", f->currency);
     }
     if (rc == 0 && (!cJSON_IsArray(iv) || cJSON_GetArraySize(iv) > GRIDEMS_FORECAST_MAX_STORED)) {
         rc = fail(&r, GRIDEMS_EINVAL, "intervals", "must be an array of at most %d intervals",

@@ -77,9 +77,9 @@ static void amount(text_t *t, double kwh)
     add(t, kwh >= 10 ? "%.0f kWh" : "%.2g kWh", kwh);
 }
 
-int gridems_plan_report(uint64_t plan_id, const gridems_scenario_t *sc,
-                        const gridems_schedule_t *s, const gridems_dr_events_t *events,
-                        int64_t grid_start_ms, int64_t step_ms, char *out, size_t outlen)
+int gridems_plan_report(uint64_t plan_id, const gridems_scenario_t *sc, const gridems_schedule_t *s,
+                        const gridems_dr_events_t *events, int64_t grid_start_ms, int64_t step_ms,
+                        char *out, size_t outlen)
 {
     if (sc == NULL || s == NULL || out == NULL || outlen == 0 || s->steps != sc->steps) {
         return 0;

@@ -34,8 +34,8 @@
  *   to fit.
  * Returns: 1 when the plan carries a shortfall (out says which), 0 when it is clean.
  */
-int gridems_plan_report(uint64_t plan_id, const gridems_scenario_t *sc,
-                        const gridems_schedule_t *s, const gridems_dr_events_t *events,
-                        int64_t grid_start_ms, int64_t step_ms, char *out, size_t outlen);
+int gridems_plan_report(uint64_t plan_id, const gridems_scenario_t *sc, const gridems_schedule_t *s,
+                        const gridems_dr_events_t *events, int64_t grid_start_ms, int64_t step_ms,
+                        char *out, size_t outlen);
 
 #endif

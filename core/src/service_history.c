@@ -36,8 +36,7 @@ static void restore_forecast(gridems_service_t *svc, gridems_forecast_t *store, 
     char err[512] = "";
     size_t n = 0;
     const char *name = store_name(svc, store);
-    int rc = gridems_history_restore_forecast(svc->cfg.state_dir, name, store, &n, err,
-                                              sizeof err);
+    int rc = gridems_history_restore_forecast(svc->cfg.state_dir, name, store, &n, err, sizeof err);
     if (rc == 0) {
         gridems_forecast_prune(store, now);
         gridems_log_notice("%s forecast restored: %zu intervals held", name, store->n);

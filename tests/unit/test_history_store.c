@@ -126,17 +126,15 @@ START_TEST(forecast_round_trip)
                          "{\"start\":\"2026-05-11T01:00:00+09:00\",\"end\":"
                          "\"2026-05-11T02:00:00+09:00\",\"value\":-0.1}]";
     char err[512] = "";
-    ck_assert_int_eq(gridems_forecast_update_json(&a, prices, strlen(prices), err, sizeof err),
-                     0);
+    ck_assert_int_eq(gridems_forecast_update_json(&a, prices, strlen(prices), err, sizeof err), 0);
     const char *carbon = "{\"start\":\"2026-05-11T00:00:00Z\",\"step_minutes\":60,"
                          "\"values\":[0.45,0.5,0.41]}";
-    ck_assert_int_eq(gridems_forecast_update_json(&c, carbon, strlen(carbon), err, sizeof err),
-                     0);
+    ck_assert_int_eq(gridems_forecast_update_json(&c, carbon, strlen(carbon), err, sizeof err), 0);
     ck_assert_int_eq(gridems_history_save_forecast(dir, "import_price", &a, err, sizeof err), 0);
     ck_assert_int_eq(gridems_history_save_forecast(dir, "carbon", &c, err, sizeof err), 0);
     size_t n = 0;
-    ck_assert_msg(gridems_history_restore_forecast(dir, "import_price", &b, &n, err,
-                                                   sizeof err) == 0,
+    ck_assert_msg(gridems_history_restore_forecast(dir, "import_price", &b, &n, err, sizeof err) ==
+                      0,
                   "%s", err);
     ck_assert_uint_eq(n, 2);
     ck_assert_uint_eq(b.n, a.n);

@@ -25,8 +25,7 @@ typedef struct fix_s {
 static void setup(fix_t *f)
 {
     memset(f, 0, sizeof *f);
-    ck_assert_int_eq(gridems_time_parse_iso("2026-05-11T00:00:00+09:00", &f->t0, NULL, NULL, 0),
-                     0);
+    ck_assert_int_eq(gridems_time_parse_iso("2026-05-11T00:00:00+09:00", &f->t0, NULL, NULL, 0), 0);
     ck_assert_int_eq(gridems_scenario_init(&f->sc, 4, 30), 0);
     f->sc.import_limit_kw = 20000;
     for (int t = 0; t < 4; t++) {
@@ -64,9 +63,8 @@ START_TEST(clean_plan_says_nothing)
     char out[512] = "untouched";
     f.flex[0].unmet_kwh = 0.004; /* tolerance */
     f.unserved[1] = 0.001;
-    ck_assert_int_eq(gridems_plan_report(12, &f.sc, &f.s, &f.events, f.t0, 1800000, out,
-                                         sizeof out),
-                     0);
+    ck_assert_int_eq(
+        gridems_plan_report(12, &f.sc, &f.s, &f.events, f.t0, 1800000, out, sizeof out), 0);
     ck_assert_str_eq(out, "untouched");
     teardown(&f);
 }
@@ -79,9 +77,8 @@ START_TEST(dr_event_below_the_load_is_named)
     const char *ev = "{\"id\":\"evt-7\",\"start\":\"2026-05-11T00:30:00+09:00\",\"end\":"
                      "\"2026-05-11T01:30:00+09:00\",\"import_limit_kw\":5000}";
     char err[256] = "";
-    ck_assert_int_eq(gridems_dr_events_update_json(&f.events, ev, strlen(ev), NULL, err,
-                                                   sizeof err),
-                     0);
+    ck_assert_int_eq(
+        gridems_dr_events_update_json(&f.events, ev, strlen(ev), NULL, err, sizeof err), 0);
     gridems_event_t cap = {1, 3, 5000};
     ck_assert_int_eq(gridems_scenario_add_event(&f.sc, &cap), 0);
     f.unserved[1] = 340; /* 170 kWh each half hour */
@@ -89,17 +86,15 @@ START_TEST(dr_event_below_the_load_is_named)
     f.flex[0].unmet_kwh = 120;
     f.soc[4] = 1950; /* 50 kWh below the 2000 target */
     char out[512] = "";
-    ck_assert_int_eq(gridems_plan_report(12, &f.sc, &f.s, &f.events, f.t0, 1800000, out,
-                                         sizeof out),
-                     1);
+    ck_assert_int_eq(
+        gridems_plan_report(12, &f.sc, &f.s, &f.events, f.t0, 1800000, out, sizeof out), 1);
     ck_assert_str_eq(out, "plan 12: 340 kWh unserved load (DR event evt-7 caps import at 5000 kW "
                           "below the 9000 kW inflexible load); 120 kWh of job j3 unmet; 50 kWh "
                           "short of battery bess1's final energy target");
     /* A short buffer is truncated, never overrun. */
     char small[16];
-    ck_assert_int_eq(gridems_plan_report(12, &f.sc, &f.s, &f.events, f.t0, 1800000, small,
-                                         sizeof small),
-                     1);
+    ck_assert_int_eq(
+        gridems_plan_report(12, &f.sc, &f.s, &f.events, f.t0, 1800000, small, sizeof small), 1);
     ck_assert_str_eq(small, "plan 12: 340 kW");
     teardown(&f);
 }
@@ -112,14 +107,12 @@ START_TEST(site_limit_and_job_only)
     f.sc.import_limit_kw = 8000;
     f.unserved[0] = 2.5;
     char out[512] = "";
-    ck_assert_int_eq(gridems_plan_report(3, &f.sc, &f.s, NULL, f.t0, 1800000, out, sizeof out),
-                     1);
+    ck_assert_int_eq(gridems_plan_report(3, &f.sc, &f.s, NULL, f.t0, 1800000, out, sizeof out), 1);
     ck_assert_str_eq(out, "plan 3: 1.2 kWh unserved load (the site's import limit is 8000 kW "
                           "below the 9000 kW inflexible load)");
     f.unserved[0] = 0;
     f.flex[1].unmet_kwh = 7.25;
-    ck_assert_int_eq(gridems_plan_report(4, &f.sc, &f.s, NULL, f.t0, 1800000, out, sizeof out),
-                     1);
+    ck_assert_int_eq(gridems_plan_report(4, &f.sc, &f.s, NULL, f.t0, 1800000, out, sizeof out), 1);
     ck_assert_str_eq(out, "plan 4: 7.2 kWh of job j4 unmet");
     teardown(&f);
 }
