@@ -116,6 +116,7 @@ typedef struct gridems_service_s {
     int64_t solving_started_ms;
     int solving_load_source;
     int solving_jobs_left_out;
+    double solving_peak_margin_kw; /* the margin below the peak in the solve in flight */
     cJSON *solving_left_out; /* ids of the devices left out of the solve in flight */
     char period[GRIDEMS_STATE_PERIOD_MAX];
     int64_t import_step_ms; /* the step whose import samples are being averaged */

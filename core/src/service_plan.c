@@ -371,6 +371,7 @@ void gridems__service_replan_now(gridems_service_t *svc, const char *reason)
     svc->solving_started_ms = gridems_clock_now_ms(&svc->clock);
     svc->solving_load_source = (int)out.load_source;
     svc->solving_jobs_left_out = out.jobs_left_out;
+    svc->solving_peak_margin_kw = out.peak_margin_kw;
     gridems_log_debug("re-plan (%s) submitted: %d steps from grid start, %d jobs, shift %d",
                       reason, out.steps, out.jobs_planned, shift);
 }
@@ -399,6 +400,7 @@ static cJSON *plan_record(gridems_service_t *svc, uint64_t id, const gridems_sce
         cJSON_AddNumberToObject(inputs, "carbon_intervals", (double)svc->carbon.n);
         cJSON_AddNumberToObject(inputs, "dr_events", (double)svc->events.n);
         cJSON_AddNumberToObject(inputs, "jobs_outside_horizon", svc->solving_jobs_left_out);
+        cJSON_AddNumberToObject(inputs, "peak_margin_kw", svc->solving_peak_margin_kw);
         cJSON_AddItemToObject(inputs, "stale_devices",
                               svc->solving_left_out != NULL ? svc->solving_left_out : cJSON_CreateArray());
         svc->solving_left_out = NULL;

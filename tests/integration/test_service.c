@@ -1071,6 +1071,8 @@ START_TEST(test_restart_restores_forecasts)
     REQUIRE(intervals > 0, "the first plan after the restart has no import prices");
     REQUIRE(strcmp(load, "forecast") == 0, "the first plan's base load comes from %s", load);
     REQUIRE(jnum(next, "steps") == 48, "steps %.0f after the restart", jnum(next, "steps"));
+    REQUIRE(jnum(next, "plan.inputs.peak_margin_kw") == 0, "peak margin %g without one configured",
+            jnum(next, "plan.inputs.peak_margin_kw"));
     cJSON_Delete(next);
     char line[1024];
     log_line(from, "import_price forecast restored", line, sizeof line);
