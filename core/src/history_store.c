@@ -425,3 +425,120 @@ int gridems_history_restore_forecast(const char *dir, const char *store, gridems
     free(path);
     return rc;
 }
+
+/* ---- ## Peak margin errors ---- */
+
+char *gridems_history_margin_to_json(const gridems_peak_margin_t *pm)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON *errors = cJSON_CreateArray();
+    char last[GRIDEMS_TIME_ISO_BUFLEN] = "";
+    if (root == NULL || errors == NULL || pm->err == NULL || pm->n == 0 ||
+        gridems_time_format_iso(pm->last_step_ms, 0, last, sizeof last) != 0) {
+        cJSON_Delete(root);
+        cJSON_Delete(errors);
+        return NULL;
+    }
+    cJSON_AddNumberToObject(root, "version", GRIDEMS_HISTORY_VERSION);
+    cJSON_AddStringToObject(root, "kind", "peak_margin");
+    cJSON_AddStringToObject(root, "last_step", last);
+    cJSON_AddItemToObject(root, "errors", errors);
+    bool ok = true;
+    for (int i = 0; ok && i < pm->n; i++) {
+        ok = cJSON_AddItemToArray(errors, cJSON_CreateNumber(gridems_peak_margin_error_at(pm, i)));
+    }
+    char *text = ok ? cJSON_PrintUnformatted(root) : NULL;
+    cJSON_Delete(root);
+    if (text == NULL) {
+        return NULL;
+    }
+    char *copy = strdup(text);
+    cJSON_free(text);
+    return copy;
+}
+
+int gridems_history_parse_margin(const char *text, size_t len, const char *name,
+                                 gridems_peak_margin_t *pm, size_t *n_restored, char *err,
+                                 size_t errlen)
+{
+    static const char *const keys[] = {"version", "kind", "last_step", "errors", NULL};
+    reader_t r = {name, err, errlen};
+    cJSON *root = NULL;
+    double *v = NULL;
+    int64_t last_ms = 0;
+    if (n_restored != NULL) {
+        *n_restored = 0;
+    }
+    int rc = parse_root(&r, text, len, &root);
+    if (rc == 0) {
+        rc = check_root(&r, root, "peak_margin", keys);
+    }
+    const cJSON *last = cJSON_GetObjectItemCaseSensitive(root, "last_step");
+    const cJSON *errors = cJSON_GetObjectItemCaseSensitive(root, "errors");
+    if (rc == 0 && (!cJSON_IsString(last) ||
+                    gridems_time_parse_iso(last->valuestring, &last_ms, NULL, NULL, 0) != 0)) {
+        rc = fail(&r, GRIDEMS_EINVAL, "last_step", "must be an ISO time with offset");
+    }
+    int n = cJSON_IsArray(errors) ? cJSON_GetArraySize(errors) : -1;
+    if (rc == 0 && (n < 1 || n > GRIDEMS_SERVICE_CONFIG_MAX_MARGIN_WINDOW)) {
+        rc = fail(&r, GRIDEMS_EINVAL, "errors", "must be an array of 1 to %d numbers",
+                  GRIDEMS_SERVICE_CONFIG_MAX_MARGIN_WINDOW);
+    }
+    if (rc == 0 && (v = malloc((size_t)n * sizeof *v)) == NULL) {
+        rc = fail(&r, GRIDEMS_ENOMEM, NULL, "out of memory");
+    }
+    int i = 0;
+    for (const cJSON *e = rc == 0 ? errors->child : NULL; e != NULL && rc == 0; e = e->next, i++) {
+        if (!cJSON_IsNumber(e) || !isfinite(e->valuedouble) || fabs(e->valuedouble) > MAX_LOAD_KW) {
+            char path[48];
+            snprintf(path, sizeof path, "errors[%d]", i);
+            rc = fail(&r, GRIDEMS_EINVAL, path, "must be a number within +-%g", MAX_LOAD_KW);
+        } else {
+            v[i] = e->valuedouble;
+        }
+    }
+    if (rc == 0) {
+        rc = gridems_peak_margin_restore(pm, v, n, last_ms);
+    }
+    if (rc == 0 && n_restored != NULL) {
+        *n_restored = (size_t)n;
+    }
+    free(v);
+    cJSON_Delete(root);
+    return rc;
+}
+
+int gridems_history_save_margin(const char *dir, const gridems_peak_margin_t *pm, char *err,
+                                size_t errlen)
+{
+    char *path = NULL;
+    if (pm->n == 0) {
+        return 0; /* nothing measured yet: an older file stays as it is */
+    }
+    if (join_path(dir, GRIDEMS_HISTORY_MARGIN_FILE, &path) != 0) {
+        return GRIDEMS_ENOMEM;
+    }
+    int rc = write_text(path, gridems_history_margin_to_json(pm), err, errlen);
+    free(path);
+    return rc;
+}
+
+int gridems_history_restore_margin(const char *dir, gridems_peak_margin_t *pm, size_t *n_restored,
+                                   char *err, size_t errlen)
+{
+    char *path = NULL, *text = NULL;
+    size_t len = 0;
+    if (n_restored != NULL) {
+        *n_restored = 0;
+    }
+    if (join_path(dir, GRIDEMS_HISTORY_MARGIN_FILE, &path) != 0) {
+        return GRIDEMS_ENOMEM;
+    }
+    int rc = read_text(path, &text, &len, err, errlen);
+    if (rc == 0) {
+        rc = gridems_history_parse_margin(text, len, path, pm, n_restored, err, errlen);
+    }
+    free(text);
+    free(path);
+    return rc;
+}

@@ -17,6 +17,11 @@
  *     the store's intervals as a rate array (service.md's first forecast form), values in the
  *     store's units (per kWh; kg/kWh); "currency" only when the store has one. At most
  *     GRIDEMS_FORECAST_MAX_STORED intervals, as the store itself.
+
+ *   peak_margin.json
+ *     { "version": 1, "kind": "peak_margin", "last_step": ISO, "errors": [12.5, -3, ...] }
+ *     the automatic peak margin's measured errors (peak_margin.h), oldest first, the last one
+ *     for the step starting at last_step; at most GRIDEMS_SERVICE_CONFIG_MAX_MARGIN_WINDOW.
  *
  * Reading is strict and all or nothing: a file that is not JSON, has an unknown key, a wrong
  * type, a value out of range, another version, another kind or store (a foreign file), a step
@@ -39,9 +44,11 @@
 
 #include "forecast.h"
 #include "load_forecast.h"
+#include "peak_margin.h"
 
 #define GRIDEMS_HISTORY_VERSION 1
 #define GRIDEMS_HISTORY_LOAD_FILE "load_history.json"
+#define GRIDEMS_HISTORY_MARGIN_FILE "peak_margin.json"
 
 /*
  * gridems_history_save_load / gridems_history_save_forecast: write lf's buckets, or store f under
@@ -70,6 +77,19 @@ int gridems_history_restore_load(const char *dir, gridems_load_forecast_t *lf, s
                                  char *err, size_t errlen);
 int gridems_history_restore_forecast(const char *dir, const char *store, gridems_forecast_t *f,
                                      size_t *n_restored, char *err, size_t errlen);
+
+/*
+ * gridems_history_save_margin / gridems_history_restore_margin / gridems_history_parse_margin:
+ * the same for the peak margin's errors (pm initialised; restored whole or not at all).
+ */
+int gridems_history_save_margin(const char *dir, const gridems_peak_margin_t *pm, char *err,
+                                size_t errlen);
+int gridems_history_restore_margin(const char *dir, gridems_peak_margin_t *pm, size_t *n_restored,
+                                   char *err, size_t errlen);
+int gridems_history_parse_margin(const char *text, size_t len, const char *name,
+                                 gridems_peak_margin_t *pm, size_t *n_restored, char *err,
+                                 size_t errlen);
+char *gridems_history_margin_to_json(const gridems_peak_margin_t *pm);
 
 /* gridems_history_load_to_json / gridems_history_forecast_to_json: the text the save functions
  * write; the caller frees it with free(). NULL on ENOMEM. */

@@ -43,6 +43,34 @@ int gridems_peak_margin_add(gridems_peak_margin_t *pm, int64_t step_start_ms, do
     return 1;
 }
 
+int gridems_peak_margin_restore(gridems_peak_margin_t *pm, const double *errors, int n,
+                                int64_t last_step_ms)
+{
+    if (pm == NULL || pm->err == NULL || n < 0 || (n > 0 && errors == NULL)) {
+        return GRIDEMS_EINVAL;
+    }
+    for (int i = 0; i < n; i++) {
+        if (!isfinite(errors[i])) {
+            return GRIDEMS_EINVAL;
+        }
+    }
+    int first = n > RING ? n - RING : 0;
+    pm->n = 0;
+    pm->head = 0;
+    for (int i = first; i < n; i++) {
+        pm->err[pm->head] = errors[i];
+        pm->head = (pm->head + 1) % RING;
+        pm->n++;
+    }
+    pm->last_step_ms = n > 0 ? last_step_ms : INT64_MIN;
+    return 0;
+}
+
+double gridems_peak_margin_error_at(const gridems_peak_margin_t *pm, int i)
+{
+    return pm->err[(pm->head - pm->n + i + 2 * RING) % RING];
+}
+
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;

@@ -58,6 +58,18 @@ void gridems_peak_margin_close(gridems_peak_margin_t *pm);
 int gridems_peak_margin_add(gridems_peak_margin_t *pm, int64_t step_start_ms, double error_kw);
 
 /*
+ * gridems_peak_margin_restore: put back errors saved earlier (history_store.h): n errors, oldest
+ * first, the newest for the step starting at last_step_ms. Replaces what pm held; only the last
+ * GRIDEMS_SERVICE_CONFIG_MAX_MARGIN_WINDOW are kept.
+ * Returns: 0 or GRIDEMS_EINVAL (a non-finite error, n < 0; pm unchanged).
+ */
+int gridems_peak_margin_restore(gridems_peak_margin_t *pm, const double *errors, int n,
+                                int64_t last_step_ms);
+
+/* gridems_peak_margin_error_at: the i-th error held, oldest first (i in [0, n)). */
+double gridems_peak_margin_error_at(const gridems_peak_margin_t *pm, int i);
+
+/*
  * gridems_peak_margin_quantile: the q-quantile of max(0, error) over the last `window` errors
  * (fewer when fewer are held), by nearest rank; 0 when none is held.
  * Parameters: pm (borrowed, may be NULL: 0); q in (0, 1); window >= 1.

@@ -9,8 +9,8 @@
  *     by default (planner.peak_margin_error "import") when the step's mean import is noted, as
  *     that mean minus the import the plan planned for the step; with "base_load", at each
  *     re-plan, as the step's mean base load minus the plan's forecast of it;
- *   - the load history is saved once per completed step (at the first re-plan after it) and at
- *     shutdown.
+ *   - the load history and the margin's errors are saved once per completed step (at the first
+ *     re-plan after it) and at shutdown.
  * A file that cannot be read or written is logged and planning goes on without it.
  * Thread: the loop thread.
  */
@@ -55,11 +55,20 @@ void gridems__service_history_start(gridems_service_t *svc)
     restore_forecast(svc, &svc->import_price, now);
     restore_forecast(svc, &svc->export_price, now);
     restore_forecast(svc, &svc->carbon, now);
+    char err[512] = "";
+    size_t n = 0;
+    if (svc->margin_ready) {
+        int mrc =
+            gridems_history_restore_margin(svc->cfg.state_dir, &svc->margin, &n, err, sizeof err);
+        if (mrc == 0) {
+            gridems_log_notice("peak margin errors restored: %zu steps", n);
+        } else if (mrc != GRIDEMS_ENOENT) {
+            gridems_log_warn("%s; ignored, the peak margin starts from its floor", err);
+        }
+    }
     if (!svc->load_ready) {
         return;
     }
-    char err[512] = "";
-    size_t n = 0;
     int rc = gridems_history_restore_load(svc->cfg.state_dir, &svc->load, &n, err, sizeof err);
     if (rc == 0) {
         gridems_log_notice("load history restored: %zu steps", n);
@@ -81,6 +90,10 @@ void gridems__service_history_forecast_changed(gridems_service_t *svc,
 static void save_load(gridems_service_t *svc)
 {
     char err[512] = "";
+    if (svc->margin_ready &&
+        gridems_history_save_margin(svc->cfg.state_dir, &svc->margin, err, sizeof err) != 0) {
+        gridems_log_err("history: %s", err);
+    }
     if (svc->load_ready && svc->load.newest_slot != INT64_MIN &&
         gridems_history_save_load(svc->cfg.state_dir, &svc->load, err, sizeof err) != 0) {
         gridems_log_err("history: %s", err);

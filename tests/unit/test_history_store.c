@@ -170,6 +170,52 @@ START_TEST(forecast_round_trip)
 }
 END_TEST
 
+START_TEST(margin_errors_round_trip)
+{
+    char *dir = test_make_tmpdir("hist-margin");
+    int64_t t0 = iso("2026-05-11T00:00:00+09:00");
+    gridems_peak_margin_t a, b;
+    ck_assert_int_eq(gridems_peak_margin_init(&a), 0);
+    ck_assert_int_eq(gridems_peak_margin_init(&b), 0);
+    char err[512] = "";
+    /* Nothing measured: nothing written. */
+    ck_assert_int_eq(gridems_history_save_margin(dir, &a, err, sizeof err), 0);
+    size_t n = 0;
+    ck_assert_int_eq(gridems_history_restore_margin(dir, &b, &n, err, sizeof err), GRIDEMS_ENOENT);
+    /* More than the ring holds: the newest ones come back, in order. */
+    int total = GRIDEMS_SERVICE_CONFIG_MAX_MARGIN_WINDOW + 5;
+    for (int i = 0; i < total; i++) {
+        ck_assert_int_eq(gridems_peak_margin_add(&a, t0 + i * STEP_MS, (i % 97) * 1.5 - 40), 1);
+    }
+    ck_assert_int_eq(gridems_history_save_margin(dir, &a, err, sizeof err), 0);
+    ck_assert_msg(gridems_history_restore_margin(dir, &b, &n, err, sizeof err) == 0, "%s", err);
+    ck_assert_uint_eq(n, GRIDEMS_SERVICE_CONFIG_MAX_MARGIN_WINDOW);
+    ck_assert(b.last_step_ms == a.last_step_ms);
+    for (int i = 0; i < b.n; i++) {
+        ck_assert(gridems_peak_margin_error_at(&a, i) == gridems_peak_margin_error_at(&b, i));
+    }
+    ck_assert(gridems_peak_margin_quantile(&a, 0.99, 500) ==
+              gridems_peak_margin_quantile(&b, 0.99, 500));
+    /* The step after the restored newest one is recorded, the newest itself again is not. */
+    ck_assert_int_eq(gridems_peak_margin_add(&b, a.last_step_ms, 1), 0);
+    ck_assert_int_eq(gridems_peak_margin_add(&b, a.last_step_ms + STEP_MS, 1), 1);
+    /* A corrupt file is refused whole and leaves the tracker as it was. */
+    char *path = write_in(dir, GRIDEMS_HISTORY_MARGIN_FILE,
+                          "{\"version\":1,\"kind\":\"peak_margin\",\"last_step\":"
+                          "\"2026-05-11T00:00:00Z\",\"errors\":[1,\"2\"]}");
+    int before = b.n;
+    ck_assert_int_eq(gridems_history_restore_margin(dir, &b, &n, err, sizeof err), GRIDEMS_EINVAL);
+    ck_assert_msg(strstr(err, path) == err && strstr(err, "errors[1]: must be a number") != NULL,
+                  "%s", err);
+    ck_assert_int_eq(b.n, before);
+    free(path);
+    gridems_peak_margin_close(&a);
+    gridems_peak_margin_close(&b);
+    test_remove_tree(dir);
+    free(dir);
+}
+END_TEST
+
 typedef struct bad_s {
     const char *text;
     const char *want;
@@ -271,6 +317,7 @@ int main(void)
     tcase_add_test(tc, load_history_round_trip);
     tcase_add_test(tc, warm_up_with_step_means);
     tcase_add_test(tc, forecast_round_trip);
+    tcase_add_test(tc, margin_errors_round_trip);
     tcase_add_loop_test(tc, corrupt_load_history_is_refused_whole, 0,
                         (int)(sizeof bad_load / sizeof bad_load[0]));
     tcase_add_loop_test(tc, corrupt_forecast_is_refused_whole, 0,
