@@ -157,6 +157,54 @@ int gridems_load_forecast_add(gridems_load_forecast_t *lf, int64_t t_ms, double 
     return 0;
 }
 
+static bool on_grid(const gridems_load_forecast_t *lf, int64_t t)
+{
+    int64_t local = t + (int64_t)lf->cfg.offset_min * GRIDEMS_TIME_MS_PER_MINUTE;
+    return local - gridems_time_floor_div(local, lf->cfg.step_ms) * lf->cfg.step_ms == 0;
+}
+
+int gridems_load_forecast_add_step(gridems_load_forecast_t *lf, int64_t step_start_ms,
+                                   double mean_kw, uint32_t count)
+{
+    if (lf == NULL || lf->bucket == NULL || !isfinite(mean_kw) || count == 0 ||
+        step_start_ms < GRIDEMS_TIME_MIN_MS || step_start_ms > GRIDEMS_TIME_MAX_MS ||
+        !on_grid(lf, step_start_ms)) {
+        return GRIDEMS_EINVAL;
+    }
+    /* One reading first (it takes the bucket over and keeps the bookkeeping of _add), then the
+     * rest of the sum and count; the bucket's mean is then exactly that of count readings. */
+    int rc = gridems_load_forecast_add(lf, step_start_ms, mean_kw);
+    int64_t k = slot_of(lf, step_start_ms);
+    gridems_load_bucket_t *b = &lf->bucket[index_of(lf, k)];
+    if (rc != 0 || b->slot != k || count == 1) {
+        return rc;
+    }
+    uint32_t more = count - 1;
+    if (more > UINT32_MAX - b->count) {
+        more = UINT32_MAX - b->count;
+    }
+    b->sum += mean_kw * more;
+    b->count += more;
+    lf->n_readings += more;
+    return 0;
+}
+
+int gridems_load_forecast_step_mean(const gridems_load_forecast_t *lf, int64_t step_start_ms,
+                                    double *mean_kw)
+{
+    if (lf == NULL || lf->bucket == NULL || mean_kw == NULL ||
+        step_start_ms < GRIDEMS_TIME_MIN_MS || step_start_ms > GRIDEMS_TIME_MAX_MS ||
+        !on_grid(lf, step_start_ms)) {
+        return GRIDEMS_EINVAL;
+    }
+    return slot_mean(lf, slot_of(lf, step_start_ms), mean_kw) ? 0 : GRIDEMS_ENOENT;
+}
+
+int64_t gridems_load_forecast_slot_start_ms(const gridems_load_forecast_t *lf, int64_t slot)
+{
+    return slot * lf->cfg.step_ms - (int64_t)lf->cfg.offset_min * GRIDEMS_TIME_MS_PER_MINUTE;
+}
+
 /*
  * The seasonal profile at slot x: the running mean of the first season_days buckets found at the
  * same time of day on earlier days, starting `first_lag` days back and looking no further than the

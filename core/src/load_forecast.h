@@ -124,6 +124,34 @@ void gridems_load_forecast_close(gridems_load_forecast_t *lf);
 int gridems_load_forecast_add(gridems_load_forecast_t *lf, int64_t t_ms, double kw);
 
 /*
+ * gridems_load_forecast_add_step: add a whole step's worth of readings at once: `count` readings
+ * whose mean is mean_kw, in the step starting at step_start_ms. This is how history is restored
+ * from a file and how a caller with step means (a backtest driver warming the forecaster up
+ * with past meter data) pre-fills it: the result is the same as `count` readings of mean_kw in
+ * that step. A step older than the ring is ignored (as for _add).
+ * Parameters: lf (borrowed); step_start_ms (on the bucket grid, within the ISO range);
+ *   mean_kw (finite); count (>= 1).
+ * Returns: 0 or GRIDEMS_EINVAL. Thread: the owner.
+ */
+int gridems_load_forecast_add_step(gridems_load_forecast_t *lf, int64_t step_start_ms,
+                                   double mean_kw, uint32_t count);
+
+/*
+ * gridems_load_forecast_step_mean: the mean of the readings held for the step starting at
+ * step_start_ms (on the bucket grid).
+ * Returns: 0 and *mean_kw; GRIDEMS_ENOENT (no reading held for that step); GRIDEMS_EINVAL.
+ * Thread: the owner.
+ */
+int gridems_load_forecast_step_mean(const gridems_load_forecast_t *lf, int64_t step_start_ms,
+                                    double *mean_kw);
+
+/*
+ * gridems_load_forecast_slot_start_ms: the start time (ms since the epoch) of absolute step
+ * `slot` (gridems_load_bucket_t.slot). Thread: any.
+ */
+int64_t gridems_load_forecast_slot_start_ms(const gridems_load_forecast_t *lf, int64_t slot);
+
+/*
  * gridems_load_forecast_predict: forecast the mean load of the steps start_ms + i * step_ms,
  * i in [0, n), by the method above, as seen at now_ms (only steps before the one holding now_ms
  * count as complete).

@@ -119,11 +119,122 @@ static bool id_taken(const gridems_scenario_t *sc, const char *id)
     return false;
 }
 
+/* One job the rolling horizon may finish after the horizon ends. */
+typedef struct later_job_s {
+    int index;         /* into in->jobs */
+    double remaining;  /* kWh not yet placed after the horizon */
+    double placed;     /* kWh placed after the horizon */
+    double rate;       /* kW in the current stretch of the simulation */
+} later_job_t;
+
+static int by_deadline(const void *a, const void *b, const gridems_planner_job_t *jobs)
+{
+    const gridems_planner_job_t *x = &jobs[((const later_job_t *)a)->index];
+    const gridems_planner_job_t *y = &jobs[((const later_job_t *)b)->index];
+    if (x->deadline_ms != y->deadline_ms) {
+        return x->deadline_ms < y->deadline_ms ? -1 : 1;
+    }
+    if (x->earliest_ms != y->earliest_ms) {
+        return x->earliest_ms < y->earliest_ms ? -1 : 1;
+    }
+    int ia = ((const later_job_t *)a)->index, ib = ((const later_job_t *)b)->index;
+    return (ia > ib) - (ia < ib);
+}
+
+/* Insertion sort: the job lists are short, and qsort has no context argument in C11. */
+static void sort_by_deadline(later_job_t *v, int n, const gridems_planner_job_t *jobs)
+{
+    for (int i = 1; i < n; i++) {
+        later_job_t key = v[i];
+        int k = i - 1;
+        while (k >= 0 && by_deadline(&v[k], &key, jobs) > 0) {
+            v[k + 1] = v[k];
+            k--;
+        }
+        v[k + 1] = key;
+    }
+}
+
+/*
+ * How much of each job whose deadline is past the horizon can be left for after it
+ * (planner.h, "deferral"): an earliest-deadline-first schedule from the horizon's end, in which
+ * each job runs at most defer_power_fraction of its own power and all of them together at most
+ * that fraction of the compute cap. It is simulated as a fluid schedule, stretch by stretch:
+ * within a stretch every rate is constant, and a stretch ends when a job finishes, reaches its
+ * deadline or may start. Each stretch ends at least one of those, so there are at most 3n.
+ * after[j] gets the kWh job j may leave for later (0 for jobs due inside the horizon).
+ */
+static int deferrable_energy(const gridems_planner_inputs_t *in, int64_t horizon_end, double cap,
+                             double *after)
+{
+    double fraction = in->cfg->planner.defer_power_fraction;
+    later_job_t *v = calloc((size_t)(in->n_jobs > 0 ? in->n_jobs : 1), sizeof *v);
+    if (v == NULL) {
+        return GRIDEMS_ENOMEM;
+    }
+    int n = 0;
+    for (int j = 0; j < in->n_jobs; j++) {
+        const gridems_planner_job_t *job = &in->jobs[j];
+        after[j] = 0.0;
+        if (job->deadline_ms > horizon_end && job->energy_remaining_kwh > 0 &&
+            job->power_max_kw > 0) {
+            v[n++] = (later_job_t){j, job->energy_remaining_kwh, 0.0, 0.0};
+        }
+    }
+    sort_by_deadline(v, n, in->jobs);
+    double t = (double)horizon_end;
+    double shared = isfinite(cap) ? fraction * cap : HUGE_VAL;
+    for (int round = 0; round < 3 * n + 3; round++) {
+        double left = shared, next = HUGE_VAL;
+        for (int i = 0; i < n; i++) {
+            const gridems_planner_job_t *job = &in->jobs[v[i].index];
+            v[i].rate = 0.0;
+            if (!(v[i].remaining > 0) || (double)job->deadline_ms <= t) {
+                continue;
+            }
+            if ((double)job->earliest_ms > t) {
+                next = fmin(next, (double)job->earliest_ms);
+                continue;
+            }
+            v[i].rate = fmin(fraction * job->power_max_kw, left);
+            left -= v[i].rate;
+            next = fmin(next, (double)job->deadline_ms);
+            if (v[i].rate > 0) {
+                next = fmin(next, t + v[i].remaining / v[i].rate * 3600000.0);
+            }
+        }
+        if (!isfinite(next) || !(next > t)) {
+            break;
+        }
+        double hours = (next - t) / 3600000.0;
+        for (int i = 0; i < n; i++) {
+            double done = fmin(v[i].remaining, v[i].rate * hours);
+            v[i].remaining -= done;
+            v[i].placed += done;
+            if (v[i].remaining <= 1e-9 * fmax(1.0, v[i].placed)) {
+                v[i].placed += v[i].remaining; /* finished: rounding is not a leftover */
+                v[i].remaining = 0.0;
+            }
+        }
+        t = next;
+    }
+    for (int i = 0; i < n; i++) {
+        after[v[i].index] = v[i].placed;
+    }
+    free(v);
+    return 0;
+}
+
 static int add_jobs(const gridems_planner_inputs_t *in, const gridems_planner_output_t *g,
-                    gridems_scenario_t *sc, int *planned, int *left_out)
+                    double cap, gridems_scenario_t *sc, int *planned, int *left_out)
 {
     int64_t horizon_end = g->grid_start_ms + (int64_t)g->steps * g->step_ms;
-    for (int j = 0; j < in->n_jobs; j++) {
+    double *after = calloc((size_t)(in->n_jobs > 0 ? in->n_jobs : 1), sizeof *after);
+    if (after == NULL) {
+        return GRIDEMS_ENOMEM;
+    }
+    int rc = deferrable_energy(in, horizon_end, cap, after);
+    for (int j = 0; j < in->n_jobs && rc == 0; j++) {
         const gridems_planner_job_t *job = &in->jobs[j];
         /* Whole steps inside the job's window; step 0 counts from the grid start (it is the
          * step running now, and the job may run in what is left of it). */
@@ -134,11 +245,8 @@ static int add_jobs(const gridems_planner_inputs_t *in, const gridems_planner_ou
         }
         first = first < 0 ? 0 : first;
         last = last > g->steps ? g->steps : last;
-        /* What cannot be delivered after the horizon at full power must be delivered in it. */
-        double after_h = job->deadline_ms > horizon_end
-                             ? (double)(job->deadline_ms - horizon_end) / 3600000.0
-                             : 0.0;
-        double energy = job->energy_remaining_kwh - job->power_max_kw * after_h;
+        /* What the schedule after the horizon cannot take must be delivered in it. */
+        double energy = job->energy_remaining_kwh - after[j];
         if (first >= last || !(energy > 1e-9) || !(job->power_max_kw > 0) ||
             id_taken(sc, job->id)) {
             (*left_out)++;
@@ -146,13 +254,13 @@ static int add_jobs(const gridems_planner_inputs_t *in, const gridems_planner_ou
         }
         gridems_flex_load_t fl = {(char *)job->id, energy, job->power_max_kw, (int)first,
                                   (int)last};
-        int rc = gridems_scenario_add_flex_load(sc, &fl);
-        if (rc != 0) {
-            return rc;
+        rc = gridems_scenario_add_flex_load(sc, &fl);
+        if (rc == 0) {
+            (*planned)++;
         }
-        (*planned)++;
     }
-    return 0;
+    free(after);
+    return rc;
 }
 
 static int fill_scenario(const gridems_planner_inputs_t *in, gridems_scenario_t *sc,
@@ -170,10 +278,11 @@ static int fill_scenario(const gridems_planner_inputs_t *in, gridems_scenario_t 
     sc->import_limit_kw = cfg->site.import_limit_kw;
     sc->export_limit_kw = cfg->site.export_limit_kw;
     sc->demand_charge_per_kw = cfg->site.demand_charge_per_kw;
-    /* Plans keep planner.peak_margin_kw below the billing-period peak: what the site really
-     * draws differs from the plan (forecast error, meter noise, devices acting late), and an
-     * overshoot raises the peak for the rest of the period, a charge no later plan can undo. */
-    sc->peak_so_far_kw = fmax(0.0, in->peak_so_far_kw - cfg->planner.peak_margin_kw);
+    /* Plans keep a margin below the billing-period peak: what the site really draws differs
+     * from the plan (forecast error, meter noise, devices acting late), and an overshoot raises
+     * the peak for the rest of the period, a charge no later plan can undo. */
+    g->peak_margin_kw = gridems_peak_margin_kw(in->margin_errors, cfg);
+    sc->peak_so_far_kw = fmax(0.0, in->peak_so_far_kw - g->peak_margin_kw);
     sc->unmet_flexible_per_kwh = cfg->planner.unmet_flexible_per_kwh;
     sc->unserved_load_per_kwh = cfg->planner.unserved_load_per_kwh;
     sc->final_soc_shortfall_per_kwh = cfg->planner.final_soc_shortfall_per_kwh;
@@ -187,7 +296,7 @@ static int fill_scenario(const gridems_planner_inputs_t *in, gridems_scenario_t 
     }
     int rc = add_batteries(in, sc);
     if (rc == 0) {
-        rc = add_jobs(in, g, sc, &g->jobs_planned, &g->jobs_left_out);
+        rc = add_jobs(in, g, cap, sc, &g->jobs_planned, &g->jobs_left_out);
     }
     if (rc != 0) {
         return rc;

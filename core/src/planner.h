@@ -16,9 +16,16 @@
  *   - A battery's final energy target is its energy now (planner.battery_final_soc "initial"),
  *     clamped into its band as the spec does, or its soc_min ("none").
  *   - A flexible job is planned only in the steps that lie wholly inside [earliest, deadline).
- *     A job whose deadline is past the horizon must deliver inside the horizon only what it
- *     cannot deliver after it at full power: the rolling horizon brings the rest in later, when
- *     its prices are known. Jobs with nothing to do in the horizon are left out.
+ *     Deferral: the jobs whose deadline is past the horizon are scheduled after the horizon's
+ *     end earliest deadline first, each at most planner.defer_power_fraction of its own power
+ *     and all together at most that fraction of the compute cap (they share it, and running
+ *     them all flat out after the horizon would set a new peak). What that schedule cannot fit
+ *     before a job's deadline must be delivered inside the horizon; the rolling horizon brings
+ *     the rest in later, when its prices are known. Jobs with nothing to do in the horizon are
+ *     left out (they still take their share of the cap after it).
+ *   - Peak margin: plans treat the billing-period peak as gridems_peak_margin_kw() lower
+ *     (planner.peak_margin_kw, or with "auto" at least that and the measured quantile of the
+ *     plans' error against what the site drew, peak_margin.h).
  *   - The compute cap is the smaller of site.compute_limit_kw and the sum of the devices' own
  *     caps (when every flexible device has one).
  * Threads: any; the inputs are borrowed for the call.
@@ -33,6 +40,7 @@
 #include "gridems/plugin.h"
 #include "gridems/scenario.h"
 #include "load_forecast.h"
+#include "peak_margin.h"
 #include "service_config.h"
 
 typedef struct gridems_planner_battery_s {
@@ -64,6 +72,7 @@ typedef struct gridems_planner_inputs_s {
     const gridems_planner_job_t *jobs;
     int n_jobs;
     double device_compute_cap_kw; /* < 0: none */
+    const gridems_peak_margin_t *margin_errors; /* may be NULL: planner.peak_margin_kw alone */
 } gridems_planner_inputs_t;
 
 /* Where the base load of a plan came from. */
@@ -80,6 +89,7 @@ typedef struct gridems_planner_output_s {
     gridems_load_source_t load_source;
     int jobs_planned;   /* jobs in the scenario */
     int jobs_left_out;  /* jobs with nothing to do inside the horizon */
+    double peak_margin_kw; /* the margin applied below the billing-period peak */
 } gridems_planner_output_t;
 
 /*

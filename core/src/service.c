@@ -523,6 +523,7 @@ static int start_inputs(gridems_service_t *svc)
                          gridems_strerror(rc));
     }
     svc->load_ready = rc == 0;
+    gridems__service_history_start(svc);
     return 0;
 }
 
@@ -598,6 +599,7 @@ static int start(gridems_service_t *svc, const gridems_service_driver_t *driver)
 
 static void release(gridems_service_t *svc)
 {
+    gridems__service_history_stop(svc);
     gridems__service_plan_close(svc);
     gridems_forecast_close(&svc->import_price);
     gridems_forecast_close(&svc->export_price);

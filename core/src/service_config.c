@@ -870,6 +870,86 @@ static int read_peak_guard(ctx_t *c, const cJSON *pl, gridems_service_config_t *
     return 0;
 }
 
+/* The peak margin's rule (planner.peak_margin*) and the deferral assumption. */
+static int read_margin(ctx_t *c, const cJSON *pl, gridems_service_config_t *cfg)
+{
+    static const char *const modes[] = {"fixed", "auto", NULL};
+    static const char *const errors[] = {"import", "base_load", NULL};
+    int mode = 0, what = 0, week = 7 * 1440 / cfg->planner.step_minutes;
+    bool q_here = false, w_here = false, f_here = false;
+    double q = 0.99, f = 0.5, w = 0;
+    int rc = get_enum(c, pl, "planner", "peak_margin", modes, GRIDEMS_PEAK_MARGIN_FIXED, &mode);
+    if (rc != 0 ||
+        (rc = get_enum(c, pl, "planner", "peak_margin_error", errors, GRIDEMS_MARGIN_ERROR_IMPORT,
+                       &what)) != 0 ||
+        (rc = get_number(c, pl, "planner", "peak_margin_quantile", &q_here, &q)) != 0 ||
+        (rc = get_number(c, pl, "planner", "peak_margin_window_steps", &w_here, &w)) != 0 ||
+        (rc = get_number(c, pl, "planner", "defer_power_fraction", &f_here, &f)) != 0) {
+        return rc;
+    }
+    cfg->planner.peak_margin = (gridems_peak_margin_mode_t)mode;
+    bool what_here = cJSON_GetObjectItemCaseSensitive(pl, "peak_margin_error") != NULL;
+    cfg->planner.peak_margin_error = (gridems_margin_error_t)what;
+    if (mode != GRIDEMS_PEAK_MARGIN_AUTO && (q_here || w_here || what_here)) {
+        /* Refused rather than ignored, so nobody believes the margin follows the error. */
+        return fail(c,
+                    q_here   ? "planner.peak_margin_quantile"
+                    : w_here ? "planner.peak_margin_window_steps"
+                             : "planner.peak_margin_error",
+                    "only allowed with planner.peak_margin \"auto\"");
+    }
+    if (q_here && !(q > 0 && q < 1)) {
+        return fail(c, "planner.peak_margin_quantile", "must be a number in (0, 1), got %g", q);
+    }
+    cfg->planner.peak_margin_quantile = q;
+    if ((rc = get_int(c, pl, "planner", "peak_margin_window_steps", 1,
+                      GRIDEMS_SERVICE_CONFIG_MAX_MARGIN_WINDOW,
+                      week < GRIDEMS_SERVICE_CONFIG_MAX_MARGIN_WINDOW
+                          ? week
+                          : GRIDEMS_SERVICE_CONFIG_MAX_MARGIN_WINDOW,
+                      &cfg->planner.peak_margin_window_steps)) != 0) {
+        return rc;
+    }
+    if (f_here && !(f > 0 && f <= 1)) {
+        return fail(c, "planner.defer_power_fraction", "must be a number in (0, 1], got %g", f);
+    }
+    cfg->planner.defer_power_fraction = f;
+    return 0;
+}
+
+/*
+ * With a peak margin, plans see the margin band (the last peak_margin kW below the real peak) as
+ * new peak at the demand charge, though the site has already paid for it. A plan may then leave
+ * a job's energy or a battery's final target short rather than draw in the band: one kW more for
+ * one step costs demand_charge_per_kw and delivers step-hours kWh. So each such penalty must be
+ * worth at least the demand charge per step-hour, or the margin would defend a phantom peak at
+ * the cost of late jobs (measured: at 1800 JPY/kW and 1000 JPY/kWh on 30-minute steps it did).
+ */
+static int check_penalties_beat_margin(ctx_t *c, const gridems_service_config_t *cfg)
+{
+    if (cfg->planner.peak_margin != GRIDEMS_PEAK_MARGIN_AUTO &&
+        !(cfg->planner.peak_margin_kw > 0)) {
+        return 0;
+    }
+    double hours = cfg->planner.step_minutes / 60.0;
+    double least = cfg->site.demand_charge_per_kw / hours;
+    if (cfg->planner.unmet_flexible_per_kwh < least) {
+        return fail(c, "planner.penalties.unmet_flexible_per_kwh",
+                    "must be at least site.demand_charge_per_kw / step hours (%g) while a peak "
+                    "margin is set, got %g (plans would leave jobs unfinished rather than draw "
+                    "inside the margin)",
+                    least, cfg->planner.unmet_flexible_per_kwh);
+    }
+    if (cfg->planner.final_soc_shortfall_per_kwh < least) {
+        return fail(c, "planner.penalties.final_soc_shortfall_per_kwh",
+                    "must be at least site.demand_charge_per_kw / step hours (%g) while a peak "
+                    "margin is set, got %g (plans would leave batteries short rather than draw "
+                    "inside the margin)",
+                    least, cfg->planner.final_soc_shortfall_per_kwh);
+    }
+    return 0;
+}
+
 static int read_planner(ctx_t *c, const cJSON *root, gridems_service_config_t *cfg)
 {
     static const char *const keys[] = {"step_minutes",        "horizon_steps",
@@ -877,7 +957,10 @@ static int read_planner(ctx_t *c, const cJSON *root, gridems_service_config_t *c
                                        "solve_time_limit_ms", "deviation_kw",
                                        "carbon_price_per_kg", "penalties",
                                        "battery_final_soc",   "peak_margin_kw",
-                                       "peak_guard",          NULL};
+                                       "peak_guard",
+                                       "peak_margin",         "peak_margin_quantile",
+                                       "peak_margin_window_steps", "peak_margin_error",
+                                       "defer_power_fraction", NULL};
     static const char *const penalty_keys[] = {"unmet_flexible_per_kwh", "unserved_load_per_kwh",
                                                "final_soc_shortfall_per_kwh", NULL};
     static const char *const final_soc[] = {"initial", "none", NULL};
@@ -931,6 +1014,9 @@ static int read_planner(ctx_t *c, const cJSON *root, gridems_service_config_t *c
         return rc;
     }
     cfg->planner.battery_final_soc = (gridems_final_soc_t)fs;
+    if ((rc = read_margin(c, pl, cfg)) != 0) {
+        return rc;
+    }
     if (pen == NULL) {
         pen = &empty;
     }
@@ -943,7 +1029,10 @@ static int read_planner(ctx_t *c, const cJSON *root, gridems_service_config_t *c
                           NULL, &cfg->planner.final_soc_shortfall_per_kwh)) != 0) {
         return rc;
     }
-    return read_peak_guard(c, pl, cfg);
+    if ((rc = read_peak_guard(c, pl, cfg)) != 0) {
+        return rc;
+    }
+    return check_penalties_beat_margin(c, cfg);
 }
 
 static int read_clock(ctx_t *c, const cJSON *root, gridems_service_config_t *cfg)

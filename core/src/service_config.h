@@ -43,6 +43,19 @@ typedef enum {
     GRIDEMS_FINAL_SOC_NONE = 1     /* its soc_min: the plan may use everything */
 } gridems_final_soc_t;
 
+/* How the planner sizes its margin below the billing-period peak. */
+typedef enum {
+    GRIDEMS_PEAK_MARGIN_FIXED = 0, /* planner.peak_margin_kw alone */
+    GRIDEMS_PEAK_MARGIN_AUTO = 1   /* a quantile of the plans' measured error, at least
+                                      planner.peak_margin_kw (core/src/peak_margin.h) */
+} gridems_peak_margin_mode_t;
+
+/* What the automatic peak margin measures the plan's error on. */
+typedef enum {
+    GRIDEMS_MARGIN_ERROR_IMPORT = 0,   /* the step's mean import against the plan's import */
+    GRIDEMS_MARGIN_ERROR_BASE_LOAD = 1 /* the step's mean base load against its forecast */
+} gridems_margin_error_t;
+
 /* Bounds the validator enforces (config/README.md gives them as rules). */
 #define GRIDEMS_SERVICE_CONFIG_MAX_PLUGINS 256
 #define GRIDEMS_SERVICE_CONFIG_MAX_HORIZON_STEPS 100000
@@ -50,6 +63,8 @@ typedef enum {
 #define GRIDEMS_SERVICE_CONFIG_MAX_SOLVE_TIME_LIMIT_MS 3600000
 /* Instance names: 1..63 characters, the plugin loader's limit (it also takes '.'; we do not). */
 #define GRIDEMS_SERVICE_CONFIG_MAX_NAME 63
+/* Most completed steps whose forecast error sizes the automatic peak margin. */
+#define GRIDEMS_SERVICE_CONFIG_MAX_MARGIN_WINDOW 10000
 
 /* One entry of the "plugins" array. Strings are owned by the config. */
 typedef struct gridems_service_plugin_s {
@@ -112,7 +127,14 @@ typedef struct gridems_service_config_s {
         bool has_deviation;                 /* false: no deviation trigger */
         double deviation_kw;                /* > 0 when has_deviation */
         double carbon_price_per_kg;         /* >= 0 */
-        double peak_margin_kw; /* >= 0: plans keep this much below the billing-period peak */
+        double peak_margin_kw; /* >= 0: plans keep this much below the billing-period peak
+                                  (with peak_margin AUTO: at least this much) */
+        gridems_peak_margin_mode_t peak_margin;
+        double peak_margin_quantile;  /* in (0, 1); AUTO only */
+        int peak_margin_window_steps; /* 1..MAX_MARGIN_WINDOW; AUTO only */
+        gridems_margin_error_t peak_margin_error; /* AUTO only */
+        double defer_power_fraction;  /* in (0, 1]: jobs due past the horizon are assumed to run
+                                         after it at this fraction of their power and the cap */
         double unmet_flexible_per_kwh;      /* > 0 */
         double unserved_load_per_kwh;       /* > 0 */
         double final_soc_shortfall_per_kwh; /* > 0 */

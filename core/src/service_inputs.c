@@ -42,6 +42,7 @@ static void accept_forecast(gridems_service_t *svc, int input, gridems_forecast_
     }
     gridems_log_release(&svc->rejected[input], "messages on %s are accepted again", topic);
     gridems_forecast_prune(store, gridems_clock_now_ms(&svc->clock));
+    gridems__service_history_forecast_changed(svc, store);
     svc->stats.accepted_forecasts++;
     gridems_log_info("%s: %zu intervals held after update", topic, store->n);
     gridems__service_request_replan(svc, reason);

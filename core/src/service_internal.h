@@ -19,6 +19,7 @@
 #include "log.h"
 #include "mqtt_client.h"
 #include "peak_guard.h"
+#include "peak_margin.h"
 #include "service.h"
 #include "service_config.h"
 #include "solver_thread.h"
@@ -120,6 +121,11 @@ typedef struct gridems_service_s {
     bool load_ready;
     bool has_latest_load;
     double latest_load_kw;
+    gridems_peak_margin_t margin;  /* the load forecast's measured error (service_history.c) */
+    bool margin_ready;
+    int64_t history_saved_step_ms; /* the step whose start last saved the load history */
+    int64_t margin_step_ms;        /* the running step, and the import the plan in force */
+    double margin_planned_kw;      /* planned for it (NAN: none known) */
 
     /* Planning. */
     gridems_state_t state;
@@ -135,6 +141,7 @@ typedef struct gridems_service_s {
     int64_t solving_started_ms;
     int solving_load_source;
     int solving_jobs_left_out;
+    double solving_peak_margin_kw; /* the margin below the peak in the solve in flight */
     cJSON *solving_left_out; /* ids of the devices left out of the solve in flight */
     char period[GRIDEMS_STATE_PERIOD_MAX];
     int64_t import_step_ms; /* the step whose import samples are being averaged */
@@ -198,6 +205,17 @@ double gridems__service_flex_headroom_kw(gridems_service_t *svc, service_device_
  * every set-point back to the plan (the guard was disabled). */
 void gridems__service_guard_tick(gridems_service_t *svc);
 void gridems__service_guard_release(gridems_service_t *svc);
+
+/* service_history.c: what is learnt from the past and kept across restarts (load history,
+ * forecasts, the load forecast's error for the peak margin). */
+void gridems__service_history_start(gridems_service_t *svc);
+void gridems__service_history_tick(gridems_service_t *svc, int64_t now_ms);
+void gridems__service_history_step_planned(gridems_service_t *svc, int64_t step_start_ms);
+void gridems__service_history_step_import(gridems_service_t *svc, int64_t step_start_ms,
+                                          double mean_kw);
+void gridems__service_history_forecast_changed(gridems_service_t *svc,
+                                               const gridems_forecast_t *store);
+void gridems__service_history_stop(gridems_service_t *svc);
 
 /* service_plan.c */
 int gridems__service_plan_init(gridems_service_t *svc);

@@ -27,6 +27,7 @@
 #include "gridems/errors.h"
 #include "optimizer_internal.h"
 #include "plan_reference.h"
+#include "plan_report.h"
 #include "planner.h"
 #include "service_internal.h"
 #include "timeutil.h"
@@ -73,6 +74,10 @@ void gridems__service_note_import(gridems_service_t *svc, double kw)
     }
     if (step_start != svc->import_step_ms) {
         char key[GRIDEMS_STATE_PERIOD_MAX];
+        if (svc->import_samples > 0) {
+            gridems__service_history_step_import(svc, svc->import_step_ms,
+                                                 svc->import_sum / svc->import_samples);
+        }
         if (svc->import_samples > 0 &&
             gridems_state_billing_period(svc->import_step_ms, svc->cfg.site.billing_period,
                                          svc->cfg.site.utc_offset_min, key, sizeof key, NULL,
@@ -86,6 +91,7 @@ void gridems__service_note_import(gridems_service_t *svc, double kw)
         svc->import_samples = 0;
     }
     update_period(svc, now);
+    gridems__service_history_step_planned(svc, step_start);
     svc->import_sum += kw;
     svc->import_samples++;
 }
@@ -305,6 +311,7 @@ static int build_scenario(gridems_service_t *svc, gridems_scenario_t *sc,
     gridems_dr_events_prune(&svc->events, now);
     gridems_state_prune_jobs(&svc->state, now);
     update_period(svc, now);
+    gridems__service_history_tick(svc, now);
     gather_t g = {svc, NULL, 0, NULL, 0, 0, 0.0, true, false, left_out};
     int rc = svc->host_ready ? gridems__host_foreach_device(&svc->host, gather_device, &g) : 0;
     if (rc != 0) {
@@ -326,7 +333,8 @@ static int build_scenario(gridems_service_t *svc, gridems_scenario_t *sc,
                                    g.n_batteries,
                                    g.jobs,
                                    g.n_jobs,
-                                   g.any_flex && g.all_capped ? g.compute_cap_kw : -1.0};
+                                   g.any_flex && g.all_capped ? g.compute_cap_kw : -1.0,
+                                   svc->margin_ready ? &svc->margin : NULL};
     rc = gridems_planner_build(&in, sc, out, err, errlen);
     gather_free(&g);
     return rc;
@@ -411,6 +419,7 @@ void gridems__service_replan_now(gridems_service_t *svc, const char *reason)
     svc->solving_started_ms = gridems_clock_now_ms(&svc->clock);
     svc->solving_load_source = (int)out.load_source;
     svc->solving_jobs_left_out = out.jobs_left_out;
+    svc->solving_peak_margin_kw = out.peak_margin_kw;
     gridems_log_debug("re-plan (%s) submitted: %d steps from grid start, %d jobs, shift %d",
                       reason, out.steps, out.jobs_planned, shift);
     if (gridems_clock_mode(&svc->clock) == GRIDEMS_CLOCK_STEPPED) {
@@ -444,6 +453,7 @@ static cJSON *plan_record(gridems_service_t *svc, uint64_t id, const gridems_sce
         cJSON_AddNumberToObject(inputs, "carbon_intervals", (double)svc->carbon.n);
         cJSON_AddNumberToObject(inputs, "dr_events", (double)svc->events.n);
         cJSON_AddNumberToObject(inputs, "jobs_outside_horizon", svc->solving_jobs_left_out);
+        cJSON_AddNumberToObject(inputs, "peak_margin_kw", svc->solving_peak_margin_kw);
         cJSON_AddItemToObject(inputs, "stale_devices",
                               svc->solving_left_out != NULL ? svc->solving_left_out : cJSON_CreateArray());
         svc->solving_left_out = NULL;
@@ -535,12 +545,20 @@ void gridems__service_on_solver_result(gridems_solver_t *s, gridems_solver_resul
                          gridems_tie_break_name(res->schedule.tie_break),
                          res->schedule.tie_break_iterations);
         adopt_plan(svc, id, res);
-        char reason[128];
-        snprintf(reason, sizeof reason, "plan %llu (%s)", (unsigned long long)id,
-                 svc->plan.scenario.n_batteries + svc->plan.scenario.n_flex_loads > 0
-                     ? "devices scheduled"
-                     : "no controllable devices");
-        gridems__service_set_status(svc, "online", reason);
+        char reason[512];
+        /* A plan that carries penalties (unserved load, unmet job energy, a battery short of
+         * its target) is degraded, said once per plan with what and why (plan_report.h). */
+        if (gridems_plan_report(id, &svc->plan.scenario, &svc->plan.schedule, &svc->events,
+                                svc->plan.grid_start_ms, svc->plan.step_ms, reason,
+                                sizeof reason)) {
+            gridems__service_set_status(svc, "degraded", reason);
+        } else {
+            snprintf(reason, sizeof reason, "plan %llu (%s)", (unsigned long long)id,
+                     svc->plan.scenario.n_batteries + svc->plan.scenario.n_flex_loads > 0
+                         ? "devices scheduled"
+                         : "no controllable devices");
+            gridems__service_set_status(svc, "online", reason);
+        }
         gridems__service_dispatch(svc);
         /* Last: the schedule and the set-points are on their way (see the top of this file). */
         save_state(svc);

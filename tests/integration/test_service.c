@@ -1164,6 +1164,114 @@ START_TEST(test_peak_guard)
 }
 END_TEST
 
+/* ---- ## 9. A restart plans at once with the forecasts and load history it had ---- */
+
+START_TEST(test_restart_restores_forecasts)
+{
+    ctx_init("t8-history");
+    cfg_opts_t o = default_opts();
+    write_config(&o);
+    start_with_bus(NULL);
+    /* Not retained: after the restart only the service's own files know these prices. */
+    char *price = jepx_price_message();
+    publish(ctx.t_price, price, 0);
+    free(price);
+    cJSON *plan = wait_schedule("price", 0, PLAN_TIMEOUT_MS, NULL);
+    double first = jnum(plan, "plan.id");
+    cJSON_Delete(plan);
+
+    ctx.expect_running = false;
+    REQUIRE(test_service_signal(&ctx.svc, SIGTERM) == 0, "the service was no longer running");
+    int status = test_service_wait_exit(&ctx.svc, STOP_TIMEOUT_MS);
+    REQUIRE(status == 0, "SIGTERM: exit status %d", status);
+    static const char *const files[] = {"forecast_import_price.json", "load_history.json"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        char path[FILE_LEN];
+        snprintf(path, sizeof path, "%s/%s", ctx.state_dir, files[i]);
+        REQUIRE(access(path, R_OK) == 0, "no %s after the first run", path);
+    }
+    double before = drain(ctx.t_schedule, first, 200);
+
+    /* No price message this time: the start-up plan comes from the restored store. */
+    size_t from = start_service(false);
+    cJSON *next = wait_schedule(NULL, before, PLAN_TIMEOUT_MS, NULL);
+    double intervals = jnum(next, "plan.inputs.import_price_intervals");
+    const char *load = jstr(next, "plan.inputs.base_load");
+    fprintf(stderr, "test_service: after the restart plan %.0f: %.0f price intervals, base load "
+                    "from %s\n",
+            jnum(next, "plan.id"), intervals, load);
+    REQUIRE(intervals > 0, "the first plan after the restart has no import prices");
+    REQUIRE(strcmp(load, "forecast") == 0, "the first plan's base load comes from %s", load);
+    REQUIRE(jnum(next, "steps") == 48, "steps %.0f after the restart", jnum(next, "steps"));
+    REQUIRE(jnum(next, "plan.inputs.peak_margin_kw") == 0, "peak margin %g without one configured",
+            jnum(next, "plan.inputs.peak_margin_kw"));
+    cJSON_Delete(next);
+    char line[1024];
+    log_line(from, "import_price forecast restored", line, sizeof line);
+    REQUIRE(strstr(line, "intervals held") != NULL, "no restore line in the log: %s", line);
+    log_line(from, "load history restored", line, sizeof line);
+    REQUIRE(strstr(line, "steps") != NULL, "no load history line in the log: %s", line);
+    finish();
+}
+END_TEST
+
+/* ---- ## 10. A DR event below the inflexible load degrades the status, and says why ---- */
+
+START_TEST(test_dr_event_below_load)
+{
+    ctx_init("t9-dr-cap");
+    cfg_opts_t o = default_opts();
+    write_config(&o);
+    char t_event[192];
+    snprintf(t_event, sizeof t_event, "%s/in/event", ctx.prefix);
+    start_with_bus(NULL);
+    cJSON *plan = publish_prices_and_plan("price", NULL);
+    double id = jnum(plan, "plan.id");
+    cJSON_Delete(plan);
+    cJSON *status = status_after_plan(id);
+    REQUIRE(strcmp(jstr(status, "state"), "online") == 0, "before the event: %s (%s)",
+            jstr(status, "state"), jstr(status, "reason"));
+    cJSON_Delete(status);
+
+    /* The meter's load is about 9000 kW; a 5000 kW cap for two hours cannot be met. */
+    size_t from = test_service_log_size(&ctx.svc);
+    publish(t_event, "{\"id\":\"evt-7\",\"start\":\"2023-05-08T03:00:00+09:00\",\"end\":"
+                     "\"2023-05-08T05:00:00+09:00\",\"import_limit_kw\":5000}",
+            0);
+    plan = wait_schedule("event", id, PLAN_TIMEOUT_MS, NULL);
+    id = jnum(plan, "plan.id");
+    cJSON_Delete(plan);
+    status = status_after_plan(id);
+    const char *reason = jstr(status, "reason");
+    fprintf(stderr, "test_service: status %s: %s\n", jstr(status, "state"), reason);
+    REQUIRE(strcmp(jstr(status, "state"), "degraded") == 0, "with the event: %s (%s)",
+            jstr(status, "state"), reason);
+    char want[128];
+    snprintf(want, sizeof want, "plan %.0f: ", id);
+    REQUIRE(strstr(reason, want) == reason, "the reason does not start with \"%s\": %s", want,
+            reason);
+    REQUIRE(strstr(reason, "kWh unserved load (DR event evt-7 caps import at 5000 kW below the ") !=
+                NULL,
+            "the reason does not say what and why: %s", reason);
+    cJSON_Delete(status);
+    char line[1024];
+    snprintf(want, sizeof want, "status degraded: plan %.0f: ", id);
+    log_line(from, want, line, sizeof line);
+    REQUIRE(strstr(line, "evt-7") != NULL, "the log does not say why: %s", line);
+
+    /* Cancelled: the next plan is clean and the status online again. */
+    publish(t_event, "{\"id\":\"evt-7\",\"cancel\":true}", 0);
+    plan = wait_schedule("event", id, PLAN_TIMEOUT_MS, NULL);
+    id = jnum(plan, "plan.id");
+    cJSON_Delete(plan);
+    status = status_after_plan(id);
+    REQUIRE(strcmp(jstr(status, "state"), "online") == 0, "after the cancel: %s (%s)",
+            jstr(status, "state"), jstr(status, "reason"));
+    cJSON_Delete(status);
+    finish();
+}
+END_TEST
+
 static Suite *service_suite(void)
 {
     Suite *s = suite_create("service");
@@ -1180,6 +1288,8 @@ static Suite *service_suite(void)
         {"restart_after_sigkill", test_restart_after_sigkill, 60},
         {"sighup_invalid_config", test_sighup_invalid_config, 30},
         {"peak_guard", test_peak_guard, 60},
+        {"restart_restores_forecasts", test_restart_restores_forecasts, 60},
+        {"dr_event_below_load", test_dr_event_below_load, 45},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         TCase *tc = tcase_create(cases[i].name);

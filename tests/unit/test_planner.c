@@ -209,7 +209,8 @@ START_TEST(flexible_job_window_and_energy_rule)
         /* Inside: may start 00:45 (first whole step 01:00 = 2), due 02:15 (last whole step
          * ends 02:00 = step 4). */
         {"inside", 100, 200, at("2026-05-11T00:45:00+09:00"), at("2026-05-11T02:15:00+09:00")},
-        /* Due 2 h after the horizon at 300 kW: 600 kWh can wait, 150 of 750 must happen now. */
+        /* Due 2 h after the horizon at 300 kW: after it, at half power (150 kW, within half
+         * the 700 kW cap), 300 kWh can wait, so 450 of 750 must happen now. */
         {"later", 750, 300, f.t0, at("2026-05-11T05:00:00+09:00")},
         /* Due long after: nothing is forced into this horizon, so it is left out. */
         {"far", 100, 300, f.t0, at("2026-05-12T05:00:00+09:00")},
@@ -232,7 +233,7 @@ START_TEST(flexible_job_window_and_energy_rule)
     ck_assert_int_eq(sc.flex_loads[0].earliest_step, 2);
     ck_assert_int_eq(sc.flex_loads[0].deadline_step, 4);
     ck_assert_str_eq(sc.flex_loads[1].id, "later");
-    ck_assert(fabs(sc.flex_loads[1].energy_kwh - 150) < 1e-9);
+    ck_assert(fabs(sc.flex_loads[1].energy_kwh - 450) < 1e-9);
     ck_assert_int_eq(sc.flex_loads[1].deadline_step, 6);
     ck_assert_str_eq(sc.flex_loads[2].id, "running");
     ck_assert_int_eq(sc.flex_loads[2].earliest_step, 0);
@@ -240,6 +241,113 @@ START_TEST(flexible_job_window_and_energy_rule)
     /* The devices' own caps (700) are below the site's (900). */
     ck_assert(sc.compute_limit_kw == 700);
     gridems_scenario_free(&sc);
+    teardown(&f);
+}
+END_TEST
+
+START_TEST(jobs_share_the_cap_after_the_horizon)
+{
+    fixture_t f;
+    setup(&f);
+    update(&f.import_price, six_prices); /* horizon 00:00 .. 03:00 */
+    /* Two 600 kWh jobs at 400 kW, both due 2 h after the horizon. Full power each would defer
+     * both whole (400 kW x 2 h = 800 kWh each), yet together they would need 800 kW after the
+     * horizon, above the 700 kW cap. Earliest deadline first at half the cap (350 kW) and half
+     * power (200 kW): "a" (first by id order at equal deadlines) gets 200 kW, "b" the 150 kW
+     * left; 400 and 300 kWh wait, 200 and 300 kWh must happen now. */
+    gridems_planner_job_t jobs[] = {
+        {"a", 600, 400, f.t0, at("2026-05-11T05:00:00+09:00")},
+        {"b", 600, 400, f.t0, at("2026-05-11T05:00:00+09:00")},
+        /* Due inside the horizon: it takes nothing from the cap after it. */
+        {"c", 100, 400, f.t0, at("2026-05-11T02:00:00+09:00")},
+    };
+    f.in.jobs = jobs;
+    f.in.n_jobs = 3;
+    f.in.device_compute_cap_kw = 700;
+    gridems_scenario_t sc;
+    gridems_planner_output_t out;
+    char err[256] = "";
+    ck_assert_int_eq(gridems_planner_build(&f.in, &sc, &out, err, sizeof err), 0);
+    ck_assert_int_eq(sc.n_flex_loads, 3);
+    ck_assert(fabs(sc.flex_loads[0].energy_kwh - 200) < 1e-9);
+    ck_assert(fabs(sc.flex_loads[1].energy_kwh - 300) < 1e-9);
+    ck_assert(fabs(sc.flex_loads[2].energy_kwh - 100) < 1e-9);
+    gridems_scenario_free(&sc);
+    /* "b" due an hour later: "a" runs first at 200 kW for 2 h (400 kWh); "b" gets 150 kW for
+     * those 2 h, then the whole 200 kW for its last hour: 500 kWh wait, 100 must happen now. */
+    jobs[1].deadline_ms = at("2026-05-11T06:00:00+09:00");
+    ck_assert_int_eq(gridems_planner_build(&f.in, &sc, &out, err, sizeof err), 0);
+    ck_assert(fabs(sc.flex_loads[0].energy_kwh - 200) < 1e-9);
+    ck_assert(fabs(sc.flex_loads[1].energy_kwh - 100) < 1e-9);
+    gridems_scenario_free(&sc);
+    /* At full power (fraction 1) the cap (700 kW) still binds: "a" 400 kW, "b" 300 then
+     * 400 kW: 800 and 1000 kWh fit, nothing is forced in; both are left out. */
+    f.cfg.planner.defer_power_fraction = 1.0;
+    ck_assert_int_eq(gridems_planner_build(&f.in, &sc, &out, err, sizeof err), 0);
+    ck_assert_int_eq(sc.n_flex_loads, 1);
+    ck_assert_str_eq(sc.flex_loads[0].id, "c");
+    gridems_scenario_free(&sc);
+    /* A later start after the horizon counts too: "b" may only begin at 04:00, so "a" has the
+     * cap alone until then. */
+    f.cfg.planner.defer_power_fraction = 0.5;
+    jobs[1].deadline_ms = at("2026-05-11T05:00:00+09:00");
+    jobs[1].earliest_ms = at("2026-05-11T04:00:00+09:00");
+    ck_assert_int_eq(gridems_planner_build(&f.in, &sc, &out, err, sizeof err), 0);
+    ck_assert_int_eq(sc.n_flex_loads, 2); /* "b" has no step inside the horizon */
+    ck_assert_str_eq(sc.flex_loads[0].id, "a");
+    ck_assert(fabs(sc.flex_loads[0].energy_kwh - 200) < 1e-9);
+    gridems_scenario_free(&sc);
+    teardown(&f);
+}
+END_TEST
+
+START_TEST(peak_margin_follows_the_measured_error)
+{
+    fixture_t f;
+    setup(&f);
+    update(&f.import_price, six_prices);
+    f.in.peak_so_far_kw = 4100;
+    f.cfg.planner.peak_margin_kw = 50;
+    gridems_peak_margin_t pm;
+    ck_assert_int_eq(gridems_peak_margin_init(&pm), 0);
+    /* Ten steps' errors (realised minus forecast); under-forecasts count as no overshoot. */
+    static const double errors[] = {-100, 0, 10, 20, 30, 40, 50, 60, 300, 80};
+    for (int i = 0; i < 10; i++) {
+        ck_assert_int_eq(gridems_peak_margin_add(&pm, f.t0 + i * 1800000, errors[i]), 1);
+    }
+    /* A step already recorded counts once. */
+    ck_assert_int_eq(gridems_peak_margin_add(&pm, f.t0 + 9 * 1800000, 5000), 0);
+    f.in.margin_errors = &pm;
+    gridems_scenario_t sc;
+    gridems_planner_output_t out;
+    char err[256] = "";
+    /* "fixed": the constant alone, whatever was measured. */
+    ck_assert_int_eq(gridems_planner_build(&f.in, &sc, &out, err, sizeof err), 0);
+    ck_assert(sc.peak_so_far_kw == 4050);
+    gridems_scenario_free(&sc);
+    /* "auto": the 90th percentile of {0,0,10,20,30,40,50,60,80,300} by nearest rank is the 9th
+     * value, 80 kW. */
+    f.cfg.planner.peak_margin = GRIDEMS_PEAK_MARGIN_AUTO;
+    f.cfg.planner.peak_margin_quantile = 0.9;
+    f.cfg.planner.peak_margin_window_steps = 10;
+    ck_assert_int_eq(gridems_planner_build(&f.in, &sc, &out, err, sizeof err), 0);
+    ck_assert(out.peak_margin_kw == 80);
+    ck_assert(sc.peak_so_far_kw == 4020);
+    gridems_scenario_free(&sc);
+    /* Over the last three steps {60, 300, 80}: 300 kW. */
+    f.cfg.planner.peak_margin_window_steps = 3;
+    ck_assert_int_eq(gridems_planner_build(&f.in, &sc, &out, err, sizeof err), 0);
+    ck_assert(sc.peak_so_far_kw == 3800);
+    gridems_scenario_free(&sc);
+    /* The constant is the floor: a forecast that was always high keeps it. */
+    gridems_peak_margin_close(&pm);
+    ck_assert_int_eq(gridems_peak_margin_init(&pm), 0);
+    ck_assert_int_eq(gridems_peak_margin_add(&pm, f.t0, -40), 1);
+    ck_assert_int_eq(gridems_planner_build(&f.in, &sc, &out, err, sizeof err), 0);
+    ck_assert(sc.peak_so_far_kw == 4050);
+    gridems_scenario_free(&sc);
+    ck_assert(gridems_peak_margin_quantile(NULL, 0.9, 10) == 0);
+    gridems_peak_margin_close(&pm);
     teardown(&f);
 }
 END_TEST
@@ -304,6 +412,8 @@ int main(void)
     tcase_add_test(tc, base_load_fallbacks);
     tcase_add_test(tc, battery_final_target_is_its_energy_now);
     tcase_add_test(tc, flexible_job_window_and_energy_rule);
+    tcase_add_test(tc, jobs_share_the_cap_after_the_horizon);
+    tcase_add_test(tc, peak_margin_follows_the_measured_error);
     tcase_add_test(tc, dr_events_and_peak);
     tcase_add_test(tc, invalid_device_data_is_refused_with_its_field);
     suite_add_tcase(s, tc);

@@ -72,6 +72,11 @@ START_TEST(minimal_config_gets_every_default)
     ck_assert(!cfg.planner.has_deviation);
     ck_assert(cfg.planner.carbon_price_per_kg == 0);
     ck_assert(cfg.planner.unmet_flexible_per_kwh == 1000);
+    ck_assert_int_eq(cfg.planner.peak_margin, GRIDEMS_PEAK_MARGIN_FIXED);
+    ck_assert(cfg.planner.peak_margin_quantile == 0.99);
+    ck_assert_int_eq(cfg.planner.peak_margin_window_steps, 672); /* a week of 15 minutes */
+    ck_assert(cfg.planner.defer_power_fraction == 0.5);
+    ck_assert_int_eq(cfg.planner.peak_margin_error, GRIDEMS_MARGIN_ERROR_IMPORT);
     ck_assert(cfg.planner.unserved_load_per_kwh == 10000);
     ck_assert(cfg.planner.final_soc_shortfall_per_kwh == 1000);
     ck_assert_int_eq(cfg.planner.battery_final_soc, GRIDEMS_FINAL_SOC_INITIAL);
@@ -226,6 +231,22 @@ START_TEST(accepted_edge_values)
     ck_assert(cfg.clock.speed == 1e6);
     ck_assert_int_eq(cfg.n_plugins, 0);
     gridems_service_config_free(&cfg);
+    /* The automatic margin, with penalties that outbid the demand charge per step-hour
+     * (1800 / 0.5 h = 3600), is accepted; so is the edge of each new range. */
+    parse_ok("{\"site\":{\"id\":\"s1\",\"demand_charge_per_kw\":1800}," MQTT "," DIR
+             ",\"planner\":{\"step_minutes\":30,\"peak_margin\":\"auto\","
+             "\"peak_margin_kw\":50,\"peak_margin_quantile\":0.9,"
+             "\"peak_margin_window_steps\":10000,\"defer_power_fraction\":1,"
+             "\"peak_margin_error\":\"base_load\","
+             "\"penalties\":{\"unmet_flexible_per_kwh\":3600,"
+             "\"final_soc_shortfall_per_kwh\":3600}}}",
+             &cfg);
+    ck_assert_int_eq(cfg.planner.peak_margin, GRIDEMS_PEAK_MARGIN_AUTO);
+    ck_assert(cfg.planner.peak_margin_quantile == 0.9);
+    ck_assert_int_eq(cfg.planner.peak_margin_window_steps, 10000);
+    ck_assert(cfg.planner.defer_power_fraction == 1);
+    ck_assert_int_eq(cfg.planner.peak_margin_error, GRIDEMS_MARGIN_ERROR_BASE_LOAD);
+    gridems_service_config_free(&cfg);
 }
 END_TEST
 
@@ -262,6 +283,33 @@ static const bad_case_t bad_cases[] = {
     BAD(BASE ",\"planner\":{\"deviation_kw\":0}", "planner.deviation_kw: must be a number > 0"),
     BAD(BASE ",\"planner\":{\"carbon_price_per_kg\":-1}",
         "planner.carbon_price_per_kg: must be a number >= 0, got -1"),
+    BAD(BASE ",\"planner\":{\"peak_margin\":\"measured\"}",
+        "planner.peak_margin: must be \"fixed\" or \"auto\", got \"measured\""),
+    BAD(BASE ",\"planner\":{\"peak_margin_quantile\":0.9}",
+        "planner.peak_margin_quantile: only allowed with planner.peak_margin \"auto\""),
+    BAD(BASE ",\"planner\":{\"peak_margin_window_steps\":10}",
+        "planner.peak_margin_window_steps: only allowed with planner.peak_margin \"auto\""),
+    BAD(BASE ",\"planner\":{\"peak_margin\":\"auto\",\"peak_margin_quantile\":1}",
+        "planner.peak_margin_quantile: must be a number in (0, 1), got 1"),
+    BAD(BASE ",\"planner\":{\"peak_margin\":\"auto\",\"peak_margin_window_steps\":0}",
+        "planner.peak_margin_window_steps: must be an integer in 1..10000, got 0"),
+    BAD(BASE ",\"planner\":{\"peak_margin_error\":\"import\"}",
+        "planner.peak_margin_error: only allowed with planner.peak_margin \"auto\""),
+    BAD(BASE ",\"planner\":{\"peak_margin\":\"auto\",\"peak_margin_error\":\"load\"}",
+        "planner.peak_margin_error: must be \"import\" or \"base_load\", got \"load\""),
+    BAD(BASE ",\"planner\":{\"defer_power_fraction\":0}",
+        "planner.defer_power_fraction: must be a number in (0, 1], got 0"),
+    BAD(BASE ",\"planner\":{\"defer_power_fraction\":1.5}",
+        "planner.defer_power_fraction: must be a number in (0, 1], got 1.5"),
+    /* A margin band the penalties cannot outbid: 1800 per kW over half-hour steps is 3600. */
+    BAD("\"site\":{\"id\":\"s1\",\"demand_charge_per_kw\":1800}," MQTT "," DIR
+        ",\"planner\":{\"step_minutes\":30,\"peak_margin_kw\":600}",
+        "planner.penalties.unmet_flexible_per_kwh: must be at least site.demand_charge_per_kw / "
+        "step hours (3600) while a peak margin is set, got 1000"),
+    BAD("\"site\":{\"id\":\"s1\",\"demand_charge_per_kw\":1800}," MQTT "," DIR
+        ",\"planner\":{\"step_minutes\":30,\"peak_margin\":\"auto\","
+        "\"penalties\":{\"unmet_flexible_per_kwh\":4000}}",
+        "planner.penalties.final_soc_shortfall_per_kwh: must be at least"),
     BAD(BASE ",\"planner\":{\"penalties\":{\"unmet_flexible_per_kwh\":0}}",
         "planner.penalties.unmet_flexible_per_kwh: must be a number > 0"),
     BAD(BASE ",\"planner\":{\"penalties\":{\"unserved_load_per_kwh\":-5}}",
@@ -563,6 +611,11 @@ START_TEST(readme_documents_every_key)
                                        "enabled",
                                        "interval_seconds",
                                        "margin_kw",
+                                       "peak_margin",
+                                       "peak_margin_quantile",
+                                       "peak_margin_window_steps",
+                                       "peak_margin_error",
+                                       "defer_power_fraction",
                                        "mode",
                                        "start",
                                        "speed",
