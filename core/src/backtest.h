@@ -125,6 +125,8 @@ typedef struct bt_ledger_s {
     bt_job_t *jobs;
     int n_jobs, cap_jobs;
     uint64_t plans;
+    double *planned_import_kw; /* per step: the import the last plan made in the step expected */
+    double *forecast_base_kw;  /* per step: that plan's base-load forecast for the step */
     double *solve_ms;            /* each plan's solve wall time, from P/schedule */
     int n_solve, cap_solve;
     uint64_t last_plan_id;

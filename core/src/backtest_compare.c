@@ -605,16 +605,17 @@ int bt_write_series(const char *path, const bt_compare_t *c, const bt_ledger_t *
         return -1;
     }
     fprintf(f, "timestamp,price_per_kwh,base_load_kw,cluster_kw,battery_charge_kw,"
-               "battery_discharge_kw,gridems_import_kw,baseline_import_kw,pf_import_kw\n");
+               "battery_discharge_kw,gridems_import_kw,baseline_import_kw,pf_import_kw,"
+               "planned_import_kw,forecast_base_kw\n");
     double dt = dt_hours(l);
     for (int k = 0; k < l->steps; k++) {
         char iso[GRIDEMS_TIME_ISO_BUFLEN];
         gridems_time_format_iso(l->start_ms + k * l->step_ms, cfg->site.utc_offset_min, iso,
                                 sizeof iso);
-        fprintf(f, "%s,%.6g,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f\n", iso, c->price[k],
+        fprintf(f, "%s,%.6g,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f\n", iso, c->price[k],
                 l->base_kwh[k] / dt, l->cluster_kwh[k] / dt, l->charge_kwh[k] / dt,
                 l->discharge_kwh[k] / dt, c->gridems.import_kw[k], c->baseline.import_kw[k],
-                c->pf.import_kw[k]);
+                c->pf.import_kw[k], l->planned_import_kw[k], l->forecast_base_kw[k]);
     }
     return fclose(f) == 0 ? 0 : -1;
 }

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "backtest.h"
+#include "timeutil.h"
 
 int bt_ledger_init(bt_ledger_t *l, int64_t start_ms, int64_t step_ms, int steps,
                    const bt_device_t *devs, int n_devs)
@@ -34,9 +35,11 @@ int bt_ledger_init(bt_ledger_t *l, int64_t start_ms, int64_t step_ms, int steps,
     l->soc_end = calloc(d, sizeof(double));
     l->soc_start_set = calloc(d, sizeof(bool));
     l->first_caps = calloc(d, sizeof(cJSON *));
+    l->planned_import_kw = calloc(n, sizeof(double));
+    l->forecast_base_kw = calloc(n, sizeof(double));
     if (!l->base_kwh || !l->cluster_kwh || !l->charge_kwh || !l->discharge_kwh || !l->last_ts ||
         !l->last_reg || !l->seen || !l->soc_start || !l->soc_end || !l->soc_start_set ||
-        !l->first_caps) {
+        !l->first_caps || !l->planned_import_kw || !l->forecast_base_kw) {
         bt_ledger_free(l);
         return -1;
     }
@@ -59,6 +62,8 @@ void bt_ledger_free(bt_ledger_t *l)
     free(l->soc_end);
     free(l->soc_start_set);
     free(l->first_caps);
+    free(l->planned_import_kw);
+    free(l->forecast_base_kw);
     free(l->jobs);
     free(l->solve_ms);
     memset(l, 0, sizeof *l);
@@ -221,6 +226,32 @@ void bt_ledger_telemetry(bt_ledger_t *l, int i, const char *payload, size_t len)
     cJSON_Delete(msg);
 }
 
+/* What the plan expected of its first step: its import and its base-load forecast. */
+static void note_plan_step(bt_ledger_t *l, const cJSON *msg, const cJSON *plan)
+{
+    const cJSON *start = cJSON_GetObjectItemCaseSensitive(msg, "start");
+    int64_t t;
+    char why[64];
+    if (!cJSON_IsString(start) ||
+        gridems_time_parse_iso(start->valuestring, &t, NULL, why, sizeof why) != 0 ||
+        t < l->start_ms) {
+        return;
+    }
+    int64_t k = (t - l->start_ms) / l->step_ms;
+    const cJSON *g = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(msg, "grid_import_kw"), 0);
+    const cJSON *sc = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(plan, "inputs"), "scenario");
+    const cJSON *base = cJSON_GetArrayItem(
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(sc, "site"),
+                                         "base_load_kw"),
+        0);
+    if (k >= l->steps || !cJSON_IsNumber(g)) {
+        return;
+    }
+    l->planned_import_kw[k] = g->valuedouble;
+    l->forecast_base_kw[k] = cJSON_IsNumber(base) ? base->valuedouble : 0;
+}
+
 void bt_ledger_schedule(bt_ledger_t *l, const char *payload, size_t len)
 {
     cJSON *msg = cJSON_ParseWithLength(payload, len);
@@ -229,6 +260,7 @@ void bt_ledger_schedule(bt_ledger_t *l, const char *payload, size_t len)
     if (number(plan, "id", &id) && (uint64_t)id != l->last_plan_id) {
         l->last_plan_id = (uint64_t)id;
         l->plans++;
+        note_plan_step(l, msg, plan);
         const cJSON *solver = cJSON_GetObjectItemCaseSensitive(msg, "solver");
         if (number(solver, "solve_ms", &ms) || number(solver, "wall_ms", &ms)) {
             if (l->n_solve == l->cap_solve) {

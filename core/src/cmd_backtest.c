@@ -52,7 +52,8 @@ static void usage(FILE *out)
           "      --report FILE      write the report JSON there\n"
           "      --pf-scenario FILE write the perfect-foresight scenario JSON there\n"
           "      --series FILE      write the per-step figures there (CSV: price, loads, imports)\n"
-          "      --keep DIR         keep the run's files (configs, state, logs) in DIR\n"
+          "      --keep DIR         keep the run's files (config, state, broker log, every plan\n"
+          "                         as plans/plan-N.json) in DIR\n"
           "      --speed X          at most X times real time, to watch it live (default: as\n"
           "                         fast as the service settles; the results are the same)\n"
           "      --verbose          the service's log at info level (default: warnings)\n"
@@ -188,6 +189,25 @@ static int64_t on_settled(gridems_service_t *svc, int64_t now, void *userdata)
     return next > r->next_progress || r->o->quiet ? next : r->next_progress;
 }
 
+/* --keep: every plan as published, so a run can be taken apart afterwards (plans/plan-N.json,
+ * N counting the plans of the run). */
+static void keep_plan(run_t *r, const void *payload, size_t len)
+{
+    if (r->o->keep_dir == NULL) {
+        return;
+    }
+    char path[4300];
+    snprintf(path, sizeof path, "%s/plans", r->o->keep_dir);
+    mkdir(path, 0700);
+    snprintf(path, sizeof path, "%s/plans/plan-%06llu.json", r->o->keep_dir,
+             (unsigned long long)r->ledger.plans);
+    FILE *f = fopen(path, "w");
+    if (f != NULL) {
+        fwrite(payload, 1, len, f);
+        fclose(f);
+    }
+}
+
 static void on_message(gridems_service_t *svc, const char *topic, const void *payload, size_t len,
                        int retained, void *userdata)
 {
@@ -202,6 +222,7 @@ static void on_message(gridems_service_t *svc, const char *topic, const void *pa
     }
     if (strcmp(topic, r->schedule_topic) == 0) {
         bt_ledger_schedule(&r->ledger, payload, len);
+        keep_plan(r, payload, len);
     }
 }
 

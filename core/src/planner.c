@@ -85,6 +85,12 @@ static int add_batteries(const gridems_planner_inputs_t *in, gridems_scenario_t 
                                  c->cycle_cost_per_kwh};
         if (in->cfg->planner.battery_final_soc == GRIDEMS_FINAL_SOC_INITIAL) {
             bat.final_soc_min_kwh = fmin(fmax(bat.soc_kwh, bat.soc_min_kwh), bat.soc_max_kwh);
+        } else if (in->cfg->planner.battery_final_soc == GRIDEMS_FINAL_SOC_MID) {
+            bat.final_soc_min_kwh = 0.5 * (bat.soc_min_kwh + bat.soc_max_kwh);
+        } else if (in->cfg->planner.battery_final_soc == GRIDEMS_FINAL_SOC_VALUE) {
+            /* A full battery as the "target", with the shortfall priced at what a stored kWh is
+             * worth (set in gridems_planner_build): a linear value of the energy left. */
+            bat.final_soc_min_kwh = bat.soc_max_kwh;
         } else {
             bat.final_soc_min_kwh = bat.soc_min_kwh;
         }
@@ -165,7 +171,7 @@ static void sort_by_deadline(later_job_t *v, int n, const gridems_planner_job_t 
  * after[j] gets the kWh job j may leave for later (0 for jobs due inside the horizon).
  */
 static int deferrable_energy(const gridems_planner_inputs_t *in, int64_t horizon_end, double cap,
-                             double *after)
+                             double peak_room_kw, double *after)
 {
     double fraction = in->cfg->planner.defer_power_fraction;
     later_job_t *v = calloc((size_t)(in->n_jobs > 0 ? in->n_jobs : 1), sizeof *v);
@@ -184,6 +190,7 @@ static int deferrable_energy(const gridems_planner_inputs_t *in, int64_t horizon
     sort_by_deadline(v, n, in->jobs);
     double t = (double)horizon_end;
     double shared = isfinite(cap) ? fraction * cap : HUGE_VAL;
+    shared = fmin(shared, peak_room_kw);
     for (int round = 0; round < 3 * n + 3; round++) {
         double left = shared, next = HUGE_VAL;
         for (int i = 0; i < n; i++) {
@@ -233,7 +240,18 @@ static int add_jobs(const gridems_planner_inputs_t *in, const gridems_planner_ou
     if (after == NULL) {
         return GRIDEMS_ENOMEM;
     }
-    int rc = deferrable_energy(in, horizon_end, cap, after);
+    /* After the horizon the jobs share not only the compute cap but the room under the peak
+     * the plans defend: the billing-period peak (less the margin) over the highest base load
+     * forecast in the horizon, the same time of day coming round again. Deferring more than that
+     * room takes would raise the peak later, when the deadline leaves no choice. */
+    double base_max = 0;
+    for (int t = 0; t < sc->steps; t++) {
+        base_max = fmax(base_max, sc->base_load_kw[t]);
+    }
+    double peak_room = in->cfg->site.demand_charge_per_kw > 0
+                           ? fmax(0.0, in->peak_so_far_kw - g->peak_margin_kw - base_max)
+                           : HUGE_VAL;
+    int rc = deferrable_energy(in, horizon_end, cap, peak_room, after);
     for (int j = 0; j < in->n_jobs && rc == 0; j++) {
         const gridems_planner_job_t *job = &in->jobs[j];
         /* Whole steps inside the job's window; step 0 counts from the grid start (it is the
@@ -263,6 +281,23 @@ static int add_jobs(const gridems_planner_inputs_t *in, const gridems_planner_ou
     return rc;
 }
 
+/*
+ * battery_final_soc "value": what a kWh left in a battery at the horizon's end is worth, the
+ * horizon's mean import price. The plan then charges below it and discharges above it (less the
+ * losses) wherever that pays, and keeps energy for a peak it can see, but no plan is forced to
+ * refill a battery by a horizon end that has not yet got its next day of prices. Never below
+ * one millionth: the scenario wants a positive penalty.
+ */
+static double stored_energy_value(const gridems_scenario_t *sc)
+{
+    double sum = 0;
+    for (int t = 0; t < sc->steps; t++) {
+        sum += sc->import_per_kwh[t];
+    }
+    double mean = sc->steps > 0 ? sum / sc->steps : 0;
+    return mean > 1e-6 ? mean : 1e-6;
+}
+
 static int fill_scenario(const gridems_planner_inputs_t *in, gridems_scenario_t *sc,
                          gridems_planner_output_t *g)
 {
@@ -286,6 +321,9 @@ static int fill_scenario(const gridems_planner_inputs_t *in, gridems_scenario_t 
     sc->unmet_flexible_per_kwh = cfg->planner.unmet_flexible_per_kwh;
     sc->unserved_load_per_kwh = cfg->planner.unserved_load_per_kwh;
     sc->final_soc_shortfall_per_kwh = cfg->planner.final_soc_shortfall_per_kwh;
+    if (cfg->planner.battery_final_soc == GRIDEMS_FINAL_SOC_VALUE) {
+        sc->final_soc_shortfall_per_kwh = stored_energy_value(sc);
+    }
     double cap = cfg->site.has_compute_limit ? cfg->site.compute_limit_kw : HUGE_VAL;
     if (in->device_compute_cap_kw >= 0) {
         cap = fmin(cap, in->device_compute_cap_kw);

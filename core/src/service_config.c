@@ -963,7 +963,7 @@ static int read_planner(ctx_t *c, const cJSON *root, gridems_service_config_t *c
                                        "defer_power_fraction", NULL};
     static const char *const penalty_keys[] = {"unmet_flexible_per_kwh", "unserved_load_per_kwh",
                                                "final_soc_shortfall_per_kwh", NULL};
-    static const char *const final_soc[] = {"initial", "none", NULL};
+    static const char *const final_soc[] = {"initial", "none", "mid", "value", NULL};
     const cJSON *pl = NULL, *pen = NULL;
     int rc = get_object(c, root, "", "planner", &pl);
     if (rc != 0) {
@@ -1348,6 +1348,10 @@ const char *gridems_service_config_final_soc_name(gridems_final_soc_t f)
         return "initial";
     case GRIDEMS_FINAL_SOC_NONE:
         return "none";
+    case GRIDEMS_FINAL_SOC_MID:
+        return "mid";
+    case GRIDEMS_FINAL_SOC_VALUE:
+        return "value";
     }
     return "?";
 }

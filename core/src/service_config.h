@@ -40,7 +40,11 @@ typedef enum {
 typedef enum {
     GRIDEMS_FINAL_SOC_INITIAL = 0, /* its energy at plan start: a plan never empties it just
                                       because the horizon ends */
-    GRIDEMS_FINAL_SOC_NONE = 1     /* its soc_min: the plan may use everything */
+    GRIDEMS_FINAL_SOC_NONE = 1,    /* its soc_min: the plan may use everything */
+    GRIDEMS_FINAL_SOC_MID = 2,     /* the middle of its band: every plan leaves it half full,
+                                      ready for tomorrow's peak, whatever it held at plan start */
+    GRIDEMS_FINAL_SOC_VALUE = 3    /* no target: energy left at the horizon's end is worth the
+                                      horizon's mean import price (planner.c) */
 } gridems_final_soc_t;
 
 /* How the planner sizes its margin below the billing-period peak. */

@@ -319,7 +319,7 @@ static const bad_case_t bad_cases[] = {
     BAD(BASE ",\"planner\":{\"penalties\":{\"unmet_per_kwh\":1}}",
         "planner.penalties.unmet_per_kwh: unknown key"),
     BAD(BASE ",\"planner\":{\"battery_final_soc\":\"full\"}",
-        "planner.battery_final_soc: must be \"initial\" or \"none\", got \"full\""),
+        "planner.battery_final_soc: must be \"initial\", \"none\", \"mid\" or \"value\", got \"full\""),
     BAD(BASE ",\"planner\":{\"peak_guard\":true}",
         "planner.peak_guard: must be an object, got boolean"),
     BAD(BASE ",\"planner\":{\"peak_guard\":{\"enabled\":1}}",
