@@ -171,7 +171,7 @@ static void sort_by_deadline(later_job_t *v, int n, const gridems_planner_job_t 
  * after[j] gets the kWh job j may leave for later (0 for jobs due inside the horizon).
  */
 static int deferrable_energy(const gridems_planner_inputs_t *in, int64_t horizon_end, double cap,
-                             double peak_room_kw, double *after)
+                             double *after)
 {
     double fraction = in->cfg->planner.defer_power_fraction;
     later_job_t *v = calloc((size_t)(in->n_jobs > 0 ? in->n_jobs : 1), sizeof *v);
@@ -190,7 +190,6 @@ static int deferrable_energy(const gridems_planner_inputs_t *in, int64_t horizon
     sort_by_deadline(v, n, in->jobs);
     double t = (double)horizon_end;
     double shared = isfinite(cap) ? fraction * cap : HUGE_VAL;
-    shared = fmin(shared, peak_room_kw);
     for (int round = 0; round < 3 * n + 3; round++) {
         double left = shared, next = HUGE_VAL;
         for (int i = 0; i < n; i++) {
@@ -240,18 +239,7 @@ static int add_jobs(const gridems_planner_inputs_t *in, const gridems_planner_ou
     if (after == NULL) {
         return GRIDEMS_ENOMEM;
     }
-    /* After the horizon the jobs share not only the compute cap but the room under the peak
-     * the plans defend: the billing-period peak (less the margin) over the highest base load
-     * forecast in the horizon, the same time of day coming round again. Deferring more than that
-     * room takes would raise the peak later, when the deadline leaves no choice. */
-    double base_max = 0;
-    for (int t = 0; t < sc->steps; t++) {
-        base_max = fmax(base_max, sc->base_load_kw[t]);
-    }
-    double peak_room = in->cfg->site.demand_charge_per_kw > 0
-                           ? fmax(0.0, in->peak_so_far_kw - g->peak_margin_kw - base_max)
-                           : HUGE_VAL;
-    int rc = deferrable_energy(in, horizon_end, cap, peak_room, after);
+    int rc = deferrable_energy(in, horizon_end, cap, after);
     for (int j = 0; j < in->n_jobs && rc == 0; j++) {
         const gridems_planner_job_t *job = &in->jobs[j];
         /* Whole steps inside the job's window; step 0 counts from the grid start (it is the

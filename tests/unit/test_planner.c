@@ -238,7 +238,6 @@ START_TEST(flexible_job_window_and_energy_rule)
     f.in.jobs = jobs;
     f.in.n_jobs = 5;
     f.in.device_compute_cap_kw = 700;
-    f.in.peak_so_far_kw = 1e6; /* room under the peak for anything after the horizon */
     gridems_scenario_t sc;
     gridems_planner_output_t out;
     char err[256] = "";
@@ -257,47 +256,6 @@ START_TEST(flexible_job_window_and_energy_rule)
     ck_assert_int_eq(sc.flex_loads[2].deadline_step, 2);
     /* The devices' own caps (700) are below the site's (900). */
     ck_assert(sc.compute_limit_kw == 700);
-    gridems_scenario_free(&sc);
-    teardown(&f);
-}
-END_TEST
-
-START_TEST(jobs_deferred_within_the_room_under_the_peak)
-{
-    fixture_t f;
-    setup(&f);
-    update(&f.import_price, six_prices); /* horizon 00:00 .. 03:00 */
-    /* The two jobs of the next test, but the billing-period peak stands only 100 kW above the
-     * highest base load the horizon forecasts: after the horizon the jobs may take those 100 kW
-     * (not the 350 kW of half the cap), so "a" defers 200 kWh and "b" nothing. */
-    gridems_planner_job_t jobs[] = {
-        {"a", 600, 400, f.t0, at("2026-05-11T05:00:00+09:00")},
-        {"b", 600, 400, f.t0, at("2026-05-11T05:00:00+09:00")},
-    };
-    f.in.jobs = jobs;
-    f.in.n_jobs = 2;
-    f.in.device_compute_cap_kw = 700;
-    f.in.peak_so_far_kw = 1e6;
-    gridems_scenario_t sc;
-    gridems_planner_output_t out;
-    char err[256] = "";
-    ck_assert_int_eq(gridems_planner_build(&f.in, &sc, &out, err, sizeof err), 0);
-    double base_max = 0;
-    for (int t = 0; t < sc.steps; t++) {
-        base_max = fmax(base_max, sc.base_load_kw[t]);
-    }
-    gridems_scenario_free(&sc);
-    f.in.peak_so_far_kw = base_max + 100;
-    ck_assert_int_eq(gridems_planner_build(&f.in, &sc, &out, err, sizeof err), 0);
-    ck_assert_int_eq(sc.n_flex_loads, 2);
-    ck_assert(fabs(sc.flex_loads[0].energy_kwh - 400) < 1e-9);
-    ck_assert(fabs(sc.flex_loads[1].energy_kwh - 600) < 1e-9);
-    gridems_scenario_free(&sc);
-    /* Without a demand charge the peak costs nothing and leaves room for everything. */
-    f.cfg.site.demand_charge_per_kw = 0;
-    ck_assert_int_eq(gridems_planner_build(&f.in, &sc, &out, err, sizeof err), 0);
-    ck_assert(fabs(sc.flex_loads[0].energy_kwh - 200) < 1e-9);
-    ck_assert(fabs(sc.flex_loads[1].energy_kwh - 300) < 1e-9);
     gridems_scenario_free(&sc);
     teardown(&f);
 }
@@ -322,7 +280,6 @@ START_TEST(jobs_share_the_cap_after_the_horizon)
     f.in.jobs = jobs;
     f.in.n_jobs = 3;
     f.in.device_compute_cap_kw = 700;
-    f.in.peak_so_far_kw = 1e6; /* room under the peak for anything after the horizon */
     gridems_scenario_t sc;
     gridems_planner_output_t out;
     char err[256] = "";
@@ -472,7 +429,6 @@ int main(void)
     tcase_add_test(tc, battery_final_target_is_its_energy_now);
     tcase_add_test(tc, flexible_job_window_and_energy_rule);
     tcase_add_test(tc, jobs_share_the_cap_after_the_horizon);
-    tcase_add_test(tc, jobs_deferred_within_the_room_under_the_peak);
     tcase_add_test(tc, peak_margin_follows_the_measured_error);
     tcase_add_test(tc, dr_events_and_peak);
     tcase_add_test(tc, invalid_device_data_is_refused_with_its_field);
