@@ -846,7 +846,8 @@ static int read_mqtt(ctx_t *c, const cJSON *root, gridems_service_config_t *cfg)
 /* planner.peak_guard: the real-time peak guard (core/src/service_guard.c). */
 static int read_peak_guard(ctx_t *c, const cJSON *pl, gridems_service_config_t *cfg)
 {
-    static const char *const keys[] = {"enabled", "interval_seconds", "margin_kw", NULL};
+    static const char *const keys[] = {"enabled", "interval_seconds", "margin_kw", "shed_compute",
+                                       NULL};
     const cJSON *pg = NULL;
     int rc = get_object(c, pl, "planner", "peak_guard", &pg);
     cJSON empty;
@@ -864,7 +865,9 @@ static int read_peak_guard(ctx_t *c, const cJSON *pl, gridems_service_config_t *
         (rc = get_int(c, pg, "planner.peak_guard", "interval_seconds", 1, 3600, 10,
                       &cfg->planner.peak_guard.interval_seconds)) != 0 ||
         (rc = get_bounded(c, pg, "planner.peak_guard", "margin_kw", 0, false, 0, NULL,
-                          &cfg->planner.peak_guard.margin_kw)) != 0) {
+                          &cfg->planner.peak_guard.margin_kw)) != 0 ||
+        (rc = get_bool(c, pg, "planner.peak_guard", "shed_compute", true,
+                       &cfg->planner.peak_guard.shed_compute)) != 0) {
         return rc;
     }
     return 0;

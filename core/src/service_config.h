@@ -147,6 +147,7 @@ typedef struct gridems_service_config_s {
             bool enabled;         /* default false */
             int interval_seconds; /* 1..3600, default 10 */
             double margin_kw;     /* >= 0, default 0 */
+            bool shed_compute;    /* default true: compute may give way after the batteries */
         } peak_guard;
     } planner;
     struct {

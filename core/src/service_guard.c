@@ -80,7 +80,7 @@ static int measure_one(void *arg, gridems__device_t *dev)
     }
     if (sd->klass == GRIDEMS_DEV_BATTERY) {
         a->battery_headroom_kw += kw;
-    } else {
+    } else if (a->svc->cfg.planner.peak_guard.shed_compute) {
         a->compute_headroom_kw += kw;
     }
     /* The share already sent shows in the import once the device has reported since. */

@@ -83,6 +83,7 @@ START_TEST(minimal_config_gets_every_default)
     ck_assert(!cfg.planner.peak_guard.enabled);
     ck_assert_int_eq(cfg.planner.peak_guard.interval_seconds, 10);
     ck_assert(cfg.planner.peak_guard.margin_kw == 0);
+    ck_assert(cfg.planner.peak_guard.shed_compute);
 
     ck_assert_int_eq(cfg.clock.mode, GRIDEMS_CLOCK_REAL);
     ck_assert(cfg.clock.speed == 1.0);
@@ -115,7 +116,7 @@ static const char *const full_config =
     "\"carbon_price_per_kg\":0.05,\"battery_final_soc\":\"none\","
     "\"penalties\":{\"unmet_flexible_per_kwh\":5,\"unserved_load_per_kwh\":6,"
     "\"final_soc_shortfall_per_kwh\":7},"
-    "\"peak_guard\":{\"enabled\":true,\"interval_seconds\":5,\"margin_kw\":150}},"
+    "\"peak_guard\":{\"enabled\":true,\"interval_seconds\":5,\"margin_kw\":150,\"shed_compute\":false}},"
     "\"clock\":{\"mode\":\"simulated\",\"start\":\"2026-05-11T00:00:00+09:00\",\"speed\":60},"
     "\"state_dir\":\"var/state\",\"log_level\":\"debug\",\"plugin_dir\":\"/opt/gridems/plugins\","
     "\"plugins\":[{\"plugin\":\"battery_sim\",\"name\":\"bess1\","
@@ -169,6 +170,7 @@ START_TEST(full_config_reads_every_value)
     ck_assert(cfg.planner.peak_guard.enabled);
     ck_assert_int_eq(cfg.planner.peak_guard.interval_seconds, 5);
     ck_assert(cfg.planner.peak_guard.margin_kw == 150);
+    ck_assert(!cfg.planner.peak_guard.shed_compute);
 
     ck_assert_int_eq(cfg.clock.mode, GRIDEMS_CLOCK_SIMULATED);
     /* 2026-05-11T00:00:00+09:00 = 2026-05-10T15:00:00Z. */
@@ -330,6 +332,8 @@ static const bad_case_t bad_cases[] = {
         "planner.peak_guard.interval_seconds: must be an integer in 1..3600"),
     BAD(BASE ",\"planner\":{\"peak_guard\":{\"margin_kw\":-1}}",
         "planner.peak_guard.margin_kw: must be a number >= 0, got -1"),
+    BAD(BASE ",\"planner\":{\"peak_guard\":{\"shed_compute\":\"no\"}}",
+        "planner.peak_guard.shed_compute: must be"),
     BAD(BASE ",\"planner\":{\"peak_guard\":{\"interval\":10}}",
         "planner.peak_guard.interval: unknown key"),
     BAD(BASE ",\"planner\":{\"horizon_step\":96}",
@@ -611,6 +615,7 @@ START_TEST(readme_documents_every_key)
                                        "enabled",
                                        "interval_seconds",
                                        "margin_kw",
+                                       "shed_compute",
                                        "peak_margin",
                                        "peak_margin_quantile",
                                        "peak_margin_window_steps",
