@@ -17,10 +17,8 @@
 
 #include "gridems/errors.h"
 #include "log.h"
+#include "plugin_dir.h"
 
-#ifndef GRIDEMS_DEFAULT_PLUGIN_DIR
-#define GRIDEMS_DEFAULT_PLUGIN_DIR "/usr/lib/gridems/plugins"
-#endif
 
 /* The plugin ABI majors this host implements, newest first. */
 static const int supported_abi[] = {GRIDEMS_PLUGIN_ABI_MAJOR};
@@ -783,7 +781,7 @@ static int resolve_instance(const cJSON *instance, const char *plugin_dir, const
     if (jpath != NULL) {
         *path = strdup(jpath->valuestring);
     } else {
-        const char *dir = plugin_dir != NULL ? plugin_dir : GRIDEMS_DEFAULT_PLUGIN_DIR;
+        const char *dir = plugin_dir != NULL ? plugin_dir : gridems__default_plugin_dir();
         size_t len = strlen(dir) + strlen(plugin) + sizeof "/gridems_.so";
         *path = malloc(len);
         if (*path != NULL) {
