@@ -5,7 +5,8 @@
 #   2. copy examples/plugin-hello-battery out of the tree and build it against P only, with
 #      CMake (find_package(GridemsPlugin), CMAKE_PREFIX_PATH=P; then installed into P's plugin
 #      dir) and with make + pkg-config (PKG_CONFIG_PATH=P/lib/pkgconfig);
-#   3. P/bin/gridems plugin-info on both .so files and by name (the installed default plugin
+#   3. a host stand-in (hello_battery_check.c) drives the plugin's physics;
+#   4. P/bin/gridems plugin-info on both .so files and by name (the installed default plugin
 #      dir), and P/bin/gridems run --check on configs using the plugin (exit 0), and on a bad
 #      option (exit 2).
 # A sanitized host (GRIDEMS_SANITIZE) refuses a plugin built without the same sanitizer (the
@@ -87,6 +88,12 @@ for so in "$so_cmake" "$so_make" battery_hello; do
     grep -q 'capacity_kwh' "$log" || fail "plugin-info $so does not list capacity_kwh"
 done
 ok "plugin-info on both builds, and by name from the installed plugin dir"
+
+# The plugin's physics, through a host stand-in built against the installed headers only.
+"$cc" -std=c11 $flags -I"$P/include" -o "$tmp/hello_check" "$src/tests/sdk/hello_battery_check.c" \
+    $ldflags -ldl -lm >"$log" 2>&1 || fail "build tests/sdk/hello_battery_check.c"
+"$tmp/hello_check" "$so_cmake" >"$log" 2>&1 || fail "hello_battery_check: the plugin's physics"
+ok "hello-battery physics: limits, efficiency, watchdog, safe mode, option range check"
 
 sed -e "s|/tmp/gridems-hello/state|$tmp/state|" "$tmp/hello/hello-site.json" >"$tmp/by-name.json"
 "$P/bin/gridems" run --check -c "$tmp/by-name.json" >"$log" 2>&1 || fail "run --check (plugin by name)"
