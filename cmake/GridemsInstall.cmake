@@ -38,3 +38,9 @@ configure_file(${PROJECT_SOURCE_DIR}/contrib/systemd/gridems.service.in
 install(FILES ${CMAKE_BINARY_DIR}/contrib/gridems.service DESTINATION lib/systemd/system)
 install(FILES ${PROJECT_SOURCE_DIR}/config/gridems.example.json
     DESTINATION ${CMAKE_INSTALL_SYSCONFDIR}/gridems)
+
+# The guides the unit's Documentation= points at.
+install(FILES ${PROJECT_SOURCE_DIR}/docs/plugins.md ${PROJECT_SOURCE_DIR}/docs/service.md
+    DESTINATION ${CMAKE_INSTALL_DOCDIR})
+install(FILES ${PROJECT_SOURCE_DIR}/config/README.md DESTINATION ${CMAKE_INSTALL_DOCDIR}
+    RENAME config.md)

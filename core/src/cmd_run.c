@@ -99,9 +99,9 @@ static int check_state_dir(const char *state_dir, char *err, size_t errlen)
         if (stat(anc, &st) == 0) {
             break;
         }
-        if ((errno != ENOENT && errno != ENOTDIR) || strcmp(anc, ".") == 0 || strcmp(anc, "/") == 0) {
-            snprintf(err, errlen, "%s cannot be created: %s: %s", state_dir, anc,
-                     strerror(errno));
+        if ((errno != ENOENT && errno != ENOTDIR) || strcmp(anc, ".") == 0 ||
+            strcmp(anc, "/") == 0) {
+            snprintf(err, errlen, "%s cannot be created: %s: %s", state_dir, anc, strerror(errno));
             return -1;
         }
     }
@@ -125,8 +125,8 @@ static int check_deeper(const char *path, const gridems_service_config_t *cfg)
     char err[1024], key[96];
     for (int i = 0; i < cfg->n_plugins; i++) {
         const gridems_service_plugin_t *p = &cfg->plugins[i];
-        int rc = gridems__plugin_check(p->instance, cfg->plugin_dir, key, sizeof key, err,
-                                       sizeof err);
+        int rc =
+            gridems__plugin_check(p->instance, cfg->plugin_dir, key, sizeof key, err, sizeof err);
         if (rc < 0) {
             if (rc == GRIDEMS_ENOENT && !p->explicit_path) {
                 snprintf(err, sizeof err, "no plugin \"%s\": %s not found (plugin_dir %s)",

@@ -19,7 +19,6 @@
 #include "log.h"
 #include "plugin_dir.h"
 
-
 /* The plugin ABI majors this host implements, newest first. */
 static const int supported_abi[] = {GRIDEMS_PLUGIN_ABI_MAJOR};
 #define N_SUPPORTED_ABI ((int)(sizeof supported_abi / sizeof supported_abi[0]))
@@ -567,8 +566,7 @@ static void free_optvals(gridems__optval_t *vals, size_t n)
  * the caller on success (free_optvals).
  */
 static int validate_options(const gridems__plugin_lib_t *lib, const cJSON *options, const char *who,
-                            gridems__optval_t **out, const char **bad_key, char *err,
-                            size_t errlen)
+                            gridems__optval_t **out, const char **bad_key, char *err, size_t errlen)
 {
     /* Every given key must be in the table, once. */
     for (const cJSON *item = options != NULL ? options->child : NULL; item != NULL;

@@ -52,9 +52,9 @@ typedef struct {
     gridems_device_id_t dev;
     double capacity_kwh;
     double max_power_kw;
-    double soc_kwh;        /* stored energy */
-    double power_kw;       /* what it does now: + discharge, - charge */
-    int64_t t_ms;          /* host-clock time soc_kwh and power_kw refer to */
+    double soc_kwh;         /* stored energy */
+    double power_kw;        /* what it does now: + discharge, - charge */
+    int64_t t_ms;           /* host-clock time soc_kwh and power_kw refer to */
     int64_t valid_until_ms; /* set-point expiry, 0 = none */
 } hello_t;
 

@@ -95,10 +95,9 @@ int main(int argc, char **argv)
         return 1;
     }
     const gridems_plugin_info_t *info = dlsym(dl, "gridems_plugin_info");
-    int (*init)(gridems_plugin_t *, const gridems_host_api_t *, const gridems_config_t *,
-                void **) = (int (*)(gridems_plugin_t *, const gridems_host_api_t *,
-                                    const gridems_config_t *, void **))dlsym(dl,
-                                                                               "gridems_plugin_init");
+    int (*init)(gridems_plugin_t *, const gridems_host_api_t *, const gridems_config_t *, void **) =
+        (int (*)(gridems_plugin_t *, const gridems_host_api_t *, const gridems_config_t *,
+                 void **))dlsym(dl, "gridems_plugin_init");
     if (info == NULL || init == NULL) {
         fprintf(stderr, "missing entry points\n");
         return 1;
@@ -116,21 +115,25 @@ int main(int argc, char **argv)
     void *ctx = calloc(1, info->context_size);
     set_option(info, ctx, "capacity_kwh", 200);
     set_option(info, ctx, "max_power_kw", 40);
-    gridems_config_t cfg = {.struct_size = sizeof cfg, .plugin = info->name, .instance = "hello1",
-                            .context = ctx};
+    gridems_config_t cfg = {
+        .struct_size = sizeof cfg, .plugin = info->name, .instance = "hello1", .context = ctx};
     void *ud = NULL;
     expect(init(self, &api, &cfg, &ud) == 0 && desc.get_capabilities != NULL, "init registers");
     expect(desc.klass == GRIDEMS_DEV_BATTERY && strcmp(desc.name, "hello1") == 0,
            "one battery named after the instance");
 
     gridems_caps_t caps = {.struct_size = sizeof caps, .klass = GRIDEMS_DEV_BATTERY};
-    expect(desc.get_capabilities(7, dev_data, &caps) == 0 && near(caps.u.battery.capacity_kwh, 200) &&
-               near(caps.u.battery.soc_kwh, 100) && near(caps.u.battery.discharge_max_kw, 40),
+    expect(desc.get_capabilities(7, dev_data, &caps) == 0 &&
+               near(caps.u.battery.capacity_kwh, 200) && near(caps.u.battery.soc_kwh, 100) &&
+               near(caps.u.battery.discharge_max_kw, 40),
            "capabilities: 200 kWh, half full, 40 kW");
 
     /* Discharge 100 kW asked, 40 kW allowed, valid for 1.5 h. */
-    gridems_setpoint_t sp = {.struct_size = sizeof sp, .plan_id = 1, .timestamp_ms = now,
-                             .valid_until_ms = now + 5400000, .power_kw = 100};
+    gridems_setpoint_t sp = {.struct_size = sizeof sp,
+                             .plan_id = 1,
+                             .timestamp_ms = now,
+                             .valid_until_ms = now + 5400000,
+                             .power_kw = 100};
     expect(desc.apply_setpoint(7, dev_data, &sp) == 0, "set-point accepted");
     now += 3600000;
     expect(desc.read(7, dev_data) == 0 && n_posted == 1, "read posts a measurement");
@@ -141,8 +144,8 @@ int main(int argc, char **argv)
     expect(near(last.power_kw, 0) && near(last.soc_kwh, 100 - 1.5 * 40 / 0.95),
            "watchdog: zero power once the set-point expired");
 
-    sp = (gridems_setpoint_t){.struct_size = sizeof sp, .plan_id = 2, .timestamp_ms = now,
-                              .power_kw = -20};
+    sp = (gridems_setpoint_t){
+        .struct_size = sizeof sp, .plan_id = 2, .timestamp_ms = now, .power_kw = -20};
     desc.apply_setpoint(7, dev_data, &sp);
     double before = last.soc_kwh;
     now += 3600000;
