@@ -60,7 +60,15 @@ done
 ok "cmake --install: binary, plugins, headers, pkg-config, CMake package, unit, example config"
 grep -q '^ExecStart=.*/gridems run -c /etc/gridems/gridems.json$' "$P/lib/systemd/system/gridems.service" ||
     fail "the systemd unit has no ExecStart running the service"
-ok "systemd unit"
+if command -v systemd-analyze >/dev/null 2>&1; then
+    mkdir -p "$tmp/unit"
+    sed -e "s|=[^ ]*/bin/gridems |=$P/bin/gridems |" "$P/lib/systemd/system/gridems.service" >"$tmp/unit/gridems.service"
+    systemd-analyze verify "$tmp/unit/gridems.service" >"$log" 2>&1 || fail "systemd-analyze verify gridems.service"
+    [ -s "$log" ] && fail "systemd-analyze verify gridems.service complains"
+    ok "systemd unit (systemd-analyze verify)"
+else
+    ok "systemd unit (systemd-analyze not installed: not verified)"
+fi
 
 # 2. Build the example out of the tree, against P only.
 cp -R "$src/examples/plugin-hello-battery" "$tmp/hello" || fail "copy the example"
