@@ -14,11 +14,9 @@
 #include "commands.h"
 #include "gridems/errors.h"
 #include "gridems/plugin.h"
+#include "plugin_dir.h"
 #include "plugin_loader.h"
 
-#ifndef GRIDEMS_DEFAULT_PLUGIN_DIR
-#define GRIDEMS_DEFAULT_PLUGIN_DIR "/usr/lib/gridems/plugins"
-#endif
 
 static void usage(FILE *out)
 {
@@ -118,7 +116,7 @@ int gridems__cmd_plugin_info(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *plugin_dir = GRIDEMS_DEFAULT_PLUGIN_DIR;
+    const char *plugin_dir = gridems__default_plugin_dir();
     optind = 0; /* 0, not 1: makes glibc's getopt_long reset fully if called more than once */
     int c;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {

@@ -17,10 +17,7 @@
 
 #include "gridems/errors.h"
 #include "log.h"
-
-#ifndef GRIDEMS_DEFAULT_PLUGIN_DIR
-#define GRIDEMS_DEFAULT_PLUGIN_DIR "/usr/lib/gridems/plugins"
-#endif
+#include "plugin_dir.h"
 
 /* The plugin ABI majors this host implements, newest first. */
 static const int supported_abi[] = {GRIDEMS_PLUGIN_ABI_MAJOR};
@@ -569,7 +566,7 @@ static void free_optvals(gridems__optval_t *vals, size_t n)
  * the caller on success (free_optvals).
  */
 static int validate_options(const gridems__plugin_lib_t *lib, const cJSON *options, const char *who,
-                            gridems__optval_t **out, char *err, size_t errlen)
+                            gridems__optval_t **out, const char **bad_key, char *err, size_t errlen)
 {
     /* Every given key must be in the table, once. */
     for (const cJSON *item = options != NULL ? options->child : NULL; item != NULL;
@@ -579,11 +576,13 @@ static int validate_options(const gridems__plugin_lib_t *lib, const cJSON *optio
             known = strcmp(lib->options[i].key, item->string) == 0;
         }
         if (!known) {
+            *bad_key = item->string;
             set_err(err, errlen, "%s: unknown option \"%s\"", who, item->string);
             return GRIDEMS_ECONFIG;
         }
         for (const cJSON *prev = options->child; prev != item; prev = prev->next) {
             if (strcmp(prev->string, item->string) == 0) {
+                *bad_key = item->string;
                 set_err(err, errlen, "%s: option \"%s\" is given twice", who, item->string);
                 return GRIDEMS_ECONFIG;
             }
@@ -600,6 +599,7 @@ static int validate_options(const gridems__plugin_lib_t *lib, const cJSON *optio
         const cJSON *item = options != NULL ? cJSON_GetObjectItemCaseSensitive(options, key) : NULL;
         if (item == NULL) {
             if (v->opt.required) {
+                *bad_key = key;
                 set_err(err, errlen, "%s: missing required option \"%s\"", who, key);
                 free_optvals(vals, lib->n_options);
                 return GRIDEMS_ECONFIG;
@@ -646,6 +646,7 @@ static int validate_options(const gridems__plugin_lib_t *lib, const cJSON *optio
             } else if (item->valuedouble != floor(item->valuedouble) ||
                        item->valuedouble < -9223372036854775808.0 ||
                        item->valuedouble >= 9223372036854775808.0) {
+                *bad_key = key;
                 set_err(err, errlen, "%s: option \"%s\": expected an integer, got %.17g", who, key,
                         item->valuedouble);
                 free_optvals(vals, lib->n_options);
@@ -670,6 +671,7 @@ static int validate_options(const gridems__plugin_lib_t *lib, const cJSON *optio
             break;
         }
         if (expected != NULL) {
+            *bad_key = key;
             set_err(err, errlen, "%s: option \"%s\": expected %s, got %s", who, key, expected,
                     json_type_name(item));
             free_optvals(vals, lib->n_options);
@@ -783,7 +785,7 @@ static int resolve_instance(const cJSON *instance, const char *plugin_dir, const
     if (jpath != NULL) {
         *path = strdup(jpath->valuestring);
     } else {
-        const char *dir = plugin_dir != NULL ? plugin_dir : GRIDEMS_DEFAULT_PLUGIN_DIR;
+        const char *dir = plugin_dir != NULL ? plugin_dir : gridems__default_plugin_dir();
         size_t len = strlen(dir) + strlen(plugin) + sizeof "/gridems_.so";
         *path = malloc(len);
         if (*path != NULL) {
@@ -822,7 +824,8 @@ static int load_instance(gridems__host_t *host, const cJSON *instance, const cha
     char who[160];
     snprintf(who, sizeof who, "plugin %s (%s)", name, lib.info.name);
     gridems__optval_t *vals = NULL;
-    rc = validate_options(&lib, options, who, &vals, err, errlen);
+    const char *bad_key = NULL;
+    rc = validate_options(&lib, options, who, &vals, &bad_key, err, errlen);
     if (rc < 0) {
         gridems__plugin_lib_close(&lib);
         return rc;
@@ -913,6 +916,55 @@ int gridems__plugin_load(gridems__host_t *host, const cJSON *instance, const cha
         }
         gridems_log_err("%s", err);
     }
+    return rc;
+}
+
+int gridems__plugin_check(const cJSON *instance, const char *plugin_dir, char *key, size_t keylen,
+                          char *err, size_t errlen)
+{
+    char local[512];
+    char local_key[96];
+    if (err == NULL || errlen == 0) {
+        err = local;
+        errlen = sizeof local;
+    }
+    if (key == NULL || keylen == 0) {
+        key = local_key;
+        keylen = sizeof local_key;
+    }
+    err[0] = '\0';
+    key[0] = '\0';
+    const char *name = NULL;
+    const cJSON *options = NULL;
+    char *path = NULL;
+    int rc = resolve_instance(instance, plugin_dir, &name, &options, &path, err, errlen);
+    if (rc < 0) {
+        return rc;
+    }
+    bool explicit_path = cJSON_GetObjectItemCaseSensitive(instance, "path") != NULL;
+    gridems__plugin_lib_t lib;
+    rc = gridems__plugin_open(path, &lib, err, errlen);
+    free(path);
+    if (rc < 0) {
+        /* A file that is missing or refused: the key that named it. */
+        snprintf(key, keylen, "%s", explicit_path ? "path" : "plugin");
+        return rc;
+    }
+    char who[160];
+    snprintf(who, sizeof who, "plugin %s (%s)", name, lib.info.name);
+    gridems__optval_t *vals = NULL;
+    const char *bad_key = NULL;
+    rc = validate_options(&lib, options, who, &vals, &bad_key, err, errlen);
+    if (rc < 0) {
+        if (bad_key != NULL) {
+            snprintf(key, keylen, "options.%s", bad_key);
+        } else {
+            snprintf(key, keylen, "options");
+        }
+    } else {
+        free_optvals(vals, lib.n_options);
+    }
+    gridems__plugin_lib_close(&lib);
     return rc;
 }
 

@@ -97,6 +97,21 @@ int gridems__plugin_load(gridems__host_t *host, const cJSON *instance, const cha
                          gridems_plugin_t **out, char *err, size_t errlen);
 
 /*
+ * gridems__plugin_check: run every check of gridems__plugin_load() that needs no host -- resolve
+ * the instance, read the build signature, dlopen, negotiate the ABI version, validate
+ * gridems_plugin_info, its option table and the instance's options -- then close the plugin.
+ * Never calls init (`gridems run --check` uses it). Logs nothing. Checks an option's type and
+ * presence, not the plugin's own range rules, which only its init knows.
+ * Parameters: instance (borrowed); plugin_dir (borrowed; NULL = the default plugin directory);
+ *   key/keylen (borrowed buffer, may be NULL): on failure the instance member at fault, relative
+ *   to the instance object ("plugin", "path", "options", "options.capacity_kwh"), or "" when the
+ *   instance object itself is; err/errlen (may be NULL): the reason on failure.
+ * Returns: 0; GRIDEMS_ECONFIG; GRIDEMS_ENOENT; GRIDEMS_EABI; GRIDEMS_EPLUGIN; GRIDEMS_ENOMEM.
+ */
+int gridems__plugin_check(const cJSON *instance, const char *plugin_dir, char *key, size_t keylen,
+                          char *err, size_t errlen);
+
+/*
  * gridems__plugin_unload: unload an instance: devices' destroy(), gridems_plugin_cleanup(),
  * then every timer, watch, subscription and work item released, then dlclose and free. The
  * teardown runs from the loop (never inside this call); cb(arg) runs once the instance is gone

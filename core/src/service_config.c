@@ -10,11 +10,8 @@
 
 #include "file_util.h"
 #include "gridems/errors.h"
+#include "plugin_dir.h"
 #include "timeutil.h"
-
-#ifndef GRIDEMS_DEFAULT_PLUGIN_DIR
-#error "GRIDEMS_DEFAULT_PLUGIN_DIR must be defined by the build (core/CMakeLists.txt)"
-#endif
 
 /* cJSON_ParseWithLengthOpts appeared in 1.7.13. */
 #if CJSON_VERSION_MAJOR < 1 ||                                                                     \
@@ -1181,7 +1178,7 @@ static int read_top(ctx_t *c, const cJSON *root, gridems_service_config_t *cfg)
         return fail(c, "plugin_dir", "must be at most %d bytes long", MAX_DIR_BYTES);
     }
     if ((rc = dup_into(c, state_dir, &cfg->state_dir)) != 0 ||
-        (rc = dup_into(c, plugin_dir != NULL ? plugin_dir : GRIDEMS_DEFAULT_PLUGIN_DIR,
+        (rc = dup_into(c, plugin_dir != NULL ? plugin_dir : gridems__default_plugin_dir(),
                        &cfg->plugin_dir)) != 0) {
         return rc;
     }

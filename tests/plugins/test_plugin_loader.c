@@ -974,6 +974,65 @@ START_TEST(plugin_info_binary)
 }
 END_TEST
 
+/* gridems__plugin_check (`run --check`): every check short of init, the key at fault named. */
+static int check_json(const char *json, char *key, size_t keylen, char *err, size_t errlen)
+{
+    cJSON *j = cJSON_Parse(json);
+    ck_assert_ptr_nonnull(j);
+    int rc = gridems__plugin_check(j, GRIDEMS_TEST_PLUGIN_DIR, key, keylen, err, errlen);
+    cJSON_Delete(j);
+    return rc;
+}
+
+START_TEST(check_stops_before_init)
+{
+    char key[96], err[512];
+    /* init_fails would fail its init: the check never calls it, so the plugin passes. */
+    void *h = NULL;
+    abi_probe_t *p = open_probe("init_fails", &h);
+    ck_assert_int_eq(check_json("{\"plugin\":\"test_init_fails\",\"name\":\"x\"}", key, sizeof key,
+                                err, sizeof err),
+                     0);
+    ck_assert_int_eq(p->init_calls, 0);
+    dlclose(h);
+
+    ck_assert_int_eq(check_json("{\"plugin\":\"test_good\",\"name\":\"b\","
+                                "\"options\":{\"capacity_kwh\":\"big\"}}",
+                                key, sizeof key, err, sizeof err),
+                     GRIDEMS_ECONFIG);
+    ck_assert_str_eq(key, "options.capacity_kwh");
+    assert_contains(err, "expected a number, got string");
+    ck_assert_int_eq(check_json("{\"plugin\":\"test_good\",\"name\":\"b\","
+                                "\"options\":{\"bogus\":1}}",
+                                key, sizeof key, err, sizeof err),
+                     GRIDEMS_ECONFIG);
+    ck_assert_str_eq(key, "options.bogus");
+    ck_assert_int_eq(check_json("{\"plugin\":\"test_required\",\"name\":\"m\"}", key, sizeof key,
+                                err, sizeof err),
+                     GRIDEMS_ECONFIG);
+    ck_assert_str_eq(key, "options.port");
+    ck_assert_int_eq(
+        check_json("{\"plugin\":\"test_nope\",\"name\":\"m\"}", key, sizeof key, err, sizeof err),
+        GRIDEMS_ENOENT);
+    ck_assert_str_eq(key, "plugin");
+    ck_assert_int_eq(check_json("{\"path\":\"/nonexistent/x.so\",\"name\":\"m\"}", key, sizeof key,
+                                err, sizeof err),
+                     GRIDEMS_ENOENT);
+    ck_assert_str_eq(key, "path");
+    ck_assert_int_eq(check_json("{\"plugin\":\"test_bad_signature\",\"name\":\"m\"}", key,
+                                sizeof key, err, sizeof err),
+                     GRIDEMS_EABI);
+    ck_assert_str_eq(key, "plugin");
+    assert_contains(err, "not binary compatible");
+    ck_assert_int_eq(check_json("{\"plugin\":\"test_v2_only\",\"name\":\"m\"}", key, sizeof key,
+                                err, sizeof err),
+                     GRIDEMS_EABI);
+    ck_assert_int_eq(check_json("{\"plugin\":\"test_bad_table\",\"name\":\"m\"}", key, sizeof key,
+                                err, sizeof err),
+                     GRIDEMS_EABI);
+}
+END_TEST
+
 static Suite *loader_suite(void)
 {
     Suite *s = suite_create("plugin_loader");
@@ -1004,6 +1063,7 @@ static Suite *loader_suite(void)
     tcase_add_test(tc, refuses_missing_init);
     tcase_add_test(tc, refuses_bad_option_table);
     tcase_add_test(tc, refuses_non_elf_file);
+    tcase_add_test(tc, check_stops_before_init);
     tcase_add_test(tc, init_failure_releases_everything);
     suite_add_tcase(s, tc);
 
