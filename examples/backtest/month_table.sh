@@ -3,7 +3,10 @@
 # month of real prices, on each market of the closed-loop issue. Needs the market data of
 # ../shared/data (a user's clone has none: the script says so and stops).
 # Usage: examples/backtest/month_table.sh [OUT_DIR]   (default: build/backtest-months)
-# Prints a Markdown table; the reports (JSON) and summaries stay in OUT_DIR.
+#        SEEDS="1 2 3" examples/backtest/month_table.sh   (each month with each meter-noise seed)
+# Prints a Markdown table; the reports (JSON) and summaries stay in OUT_DIR. With several seeds
+# a second table gives each month's capture over the seeds (mean, lowest, highest): one half
+# hour sets a month's peak, so a single run says less than it seems.
 set -euo pipefail
 src="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 data="$src/../shared/data"
@@ -39,14 +42,20 @@ json.dump(d, open(dst, "w"), indent=2)
 PY
 }
 
+seeds="${SEEDS:-1}"
+first_seed="${seeds%% *}"
 run() { # NAME PRICES START DAYS OFFSET SITE EXTRA...
     local name=$1 prices=$2 start=$3 days=$4 offset=$5 site=$6
     shift 6
     /usr/bin/python3 "$src/examples/backtest/jobs_pattern.py" "$start" "$days" "$offset" \
         > "$out/jobs-$name.csv"
-    "$gridems" backtest -c "$site" --prices "$prices" --start "${start}T00:00:00$offset" \
-        --days "$days" --jobs "$out/jobs-$name.csv" --quiet --report "$out/$name.json" "$@" \
-        > "$out/$name.txt"
+    for seed in $seeds; do
+        local tag="$name"
+        [ "$seed" = "$first_seed" ] || tag="$name-seed$seed"
+        "$gridems" backtest -c "$site" --prices "$prices" --start "${start}T00:00:00$offset" \
+            --days "$days" --jobs "$out/jobs-$name.csv" --seed "$seed" --quiet \
+            --report "$out/$tag.json" "$@" > "$out/$tag.txt"
+    done
 }
 
 site_for jpy JPY +09:00 1800 1.5
@@ -61,9 +70,9 @@ run ercot-2023-08 "$data/ercot_dam_hourly/ercot_dam_hb_hubavg_2023.csv" 2023-08-
 run caiso-2023-04 "$data/caiso_dam_hourly/caiso_dam_th_np15_2023.csv" 2023-04-01 30 -07:00 \
     "$out/site-caiso.json" --price-column price_usd_per_mwh --price-unit MWh --price-adder 0.027
 
-/usr/bin/python3 - "$out" <<'PY'
+/usr/bin/python3 - "$out" "$seeds" <<'PY'
 import json, sys, os
-out = sys.argv[1]
+out, seeds = sys.argv[1], sys.argv[2].split()
 names = ["jepx-2023-01", "jepx-2023-05", "jepx-2023-08", "ercot-2023-08", "caiso-2023-04"]
 print("| period | currency | gridems | no gridems | perfect foresight | capture total / energy / demand | peak kW (gridems / none / PF) | jobs on time | weeks worse than baseline | wall s |")
 print("| --- | --- | ---: | ---: | ---: | --- | --- | --- | --- | ---: |")
@@ -75,4 +84,14 @@ for n in names:
           f"{c['total']:.3f} / {c['energy']:.3f} / {c['demand']:.3f} | "
           f"{g['peak_kw']:,.0f} / {b['peak_kw']:,.0f} / {p['peak_kw']:,.0f} | "
           f"{g['jobs_on_time']}/{g['jobs']} | {worse} of {len(r['weeks'])} | {r['run']['wall_s']:.1f} |")
+if len(seeds) > 1:
+    print()
+    print(f"| period | capture total over seeds {', '.join(seeds)}: mean (lowest .. highest) | demand part: mean |")
+    print("| --- | --- | --- |")
+    for n in names:
+        tags = [n] + [f"{n}-seed{s}" for s in seeds[1:]]
+        caps = [json.load(open(os.path.join(out, t + ".json")))["capture"] for t in tags]
+        tot = [c["total"] for c in caps]
+        dem = [c["demand"] for c in caps]
+        print(f"| {n} | {sum(tot)/len(tot):.3f} ({min(tot):.3f} .. {max(tot):.3f}) | {sum(dem)/len(dem):.3f} |")
 PY
