@@ -249,6 +249,12 @@ static void begin_shutdown(gridems_service_t *svc, const char *why)
         uv_unref((uv_handle_t *)&svc->shutdown_timer);
     }
     gridems__service_all_safe(svc);
+    /* Every device hears that the service is going away, before its destroy() (plugin.h,
+     * GRIDEMS_EVT_SHUTDOWN). */
+    gridems_device_event_t ev;
+    memset(&ev, 0, sizeof ev);
+    ev.type = GRIDEMS_EVT_SHUTDOWN;
+    gridems__service_notify_devices(svc, &ev);
     svc->shutting_down = true;
     svc->shutdown_steps_left = 2;
     if (svc->solver == NULL || gridems_solver_shutdown(svc->solver, on_solver_shut) != 0) {
@@ -341,17 +347,6 @@ static void note_restart_only(const gridems_service_config_t *old, const gridems
     }
 }
 
-static int notify_reload(void *arg, gridems__device_t *dev)
-{
-    gridems_service_t *svc = arg;
-    gridems_device_event_t ev;
-    memset(&ev, 0, sizeof ev);
-    ev.struct_size = sizeof ev;
-    ev.type = GRIDEMS_EVT_RELOAD;
-    ev.time_ms = gridems_clock_now_ms(&svc->clock);
-    gridems__device_on_event(dev, &ev);
-    return 0;
-}
 
 static void on_hup(uv_signal_t *sig, int signum)
 {
@@ -388,7 +383,10 @@ static void on_hup(uv_signal_t *sig, int signum)
     }
     gridems_timer_set_repeat(&svc->replan_timer, (int64_t)svc->cfg.planner.replan_seconds * 1000);
     arm_guard(svc);
-    gridems__host_foreach_device(&svc->host, notify_reload, svc);
+    gridems_device_event_t ev;
+    memset(&ev, 0, sizeof ev);
+    ev.type = GRIDEMS_EVT_RELOAD;
+    gridems__service_notify_devices(svc, &ev);
     gridems_log_notice("reloaded %s", svc->config_path);
     gridems__service_request_replan(svc, "command");
 }

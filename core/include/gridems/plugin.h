@@ -84,7 +84,7 @@
  *    plugin exceeds it. Blocking I/O (Modbus/TCP, serial, HTTP) goes through queue_work(): its
  *    work_fn runs on a pool thread, and its done_fn comes back on the loop thread.
  *  - Every host API function must be called on the loop thread, from inside a callback, except
- *    log() and vlog(), which any thread may call (work_fn included).
+ *    log(), vlog() and strerror(), which any thread may call (work_fn included).
  *  - A work_fn must not call any other host function, and must not touch state that loop-thread
  *    callbacks touch without its own locking.
  *
@@ -126,7 +126,7 @@ extern "C" {
 /* ---- ## Version and build signature ---- */
 
 #define GRIDEMS_PLUGIN_ABI_MAJOR 1
-#define GRIDEMS_PLUGIN_ABI_MINOR 0
+#define GRIDEMS_PLUGIN_ABI_MINOR 1
 
 #if !defined(__GNUC__) || !defined(__SIZEOF_POINTER__) || !defined(__BYTE_ORDER__)
 #error "gridems plugins need a GCC-compatible compiler (GCC or Clang) producing ELF objects"
@@ -656,7 +656,7 @@ typedef struct gridems_message_s {
 typedef void (*gridems_timer_fn)(gridems_plugin_t *self, gridems_timer_id_t id, void *arg);
 /* status: 0, or a negative GRIDEMS_E* code when polling the fd failed (events is then 0). */
 typedef void (*gridems_fd_fn)(gridems_plugin_t *self, int fd, int status, int events, void *arg);
-/* Runs on a pool thread: may block; may call only log()/vlog(). */
+/* Runs on a pool thread: may block; may call only log()/vlog()/strerror(). */
 typedef void (*gridems_work_fn)(gridems_plugin_t *self, void *arg);
 /* Runs on the loop thread after work_fn returned, or instead of it: status 0, or
  * GRIDEMS_ECANCELED when the instance is being unloaded (work_fn then may or may not have run).
@@ -784,6 +784,15 @@ typedef struct gridems_host_api_s {
      * run faster than real time; all absolute times in this ABI use it.
      */
     int64_t (*now_ms)(gridems_plugin_t *self);
+
+    /* ---- Added in 1.1 (check GRIDEMS_API_HAS(api, strerror) before calling) ---- */
+
+    /*
+     * strerror: a human sentence for a GRIDEMS_E* code ("unknown error" for codes outside the
+     * map in gridems/errors.h). Returns: a static string owned by the host, never NULL; valid
+     * until the instance is unloaded. Thread: any (like log, it may be called from a work_fn).
+     */
+    const char *(*strerror)(int err);
 } gridems_host_api_t;
 
 /* Tests whether the host's table has entry fn; use before calling an entry added after 1.0. */
