@@ -332,8 +332,6 @@ static void note_restart_only(const gridems_service_config_t *old, const gridems
         !same_text(old->mqtt.topics.event, cur->mqtt.topics.event) ||
         !same_text(old->mqtt.topics.cmd, cur->mqtt.topics.cmd)) {
         what = "mqtt";
-    } else if (old->n_plugins != cur->n_plugins) {
-        what = "plugins";
     } else if (!same_text(old->state_dir, cur->state_dir)) {
         what = "state_dir";
     } else if (old->clock.mode != cur->clock.mode || old->clock.speed != cur->clock.speed) {
@@ -348,6 +346,49 @@ static void note_restart_only(const gridems_service_config_t *old, const gridems
 }
 
 
+static const gridems_service_plugin_t *find_instance(const gridems_service_config_t *cfg,
+                                                     const char *name)
+{
+    for (int i = 0; i < cfg->n_plugins; i++) {
+        if (strcmp(cfg->plugins[i].name, name) == 0) {
+            return &cfg->plugins[i];
+        }
+    }
+    return NULL;
+}
+
+/* The plugin instances are not reloaded live: name each one whose entry (plugin, path, options)
+ * changed, appeared or disappeared, and say when that takes effect. Returns how many. */
+static int note_plugin_changes(const gridems_service_config_t *old,
+                               const gridems_service_config_t *cur)
+{
+    int changed = 0;
+    for (int i = 0; i < old->n_plugins; i++) {
+        const gridems_service_plugin_t *was = &old->plugins[i];
+        const gridems_service_plugin_t *now = find_instance(cur, was->name);
+        if (now == NULL) {
+            gridems_log_warn("reload: plugin instance \"%s\" was removed from the config; it "
+                             "keeps running until the next restart",
+                             was->name);
+            changed++;
+        } else if (!cJSON_Compare(was->instance, now->instance, 1)) {
+            gridems_log_warn("reload: plugin instance \"%s\" changed (plugin, path or options); "
+                             "the change takes effect at the next restart",
+                             was->name);
+            changed++;
+        }
+    }
+    for (int i = 0; i < cur->n_plugins; i++) {
+        if (find_instance(old, cur->plugins[i].name) == NULL) {
+            gridems_log_warn("reload: plugin instance \"%s\" is new; it is loaded at the next "
+                             "restart",
+                             cur->plugins[i].name);
+            changed++;
+        }
+    }
+    return changed;
+}
+
 static void on_hup(uv_signal_t *sig, int signum)
 {
     gridems_service_t *svc = sig->data;
@@ -361,6 +402,7 @@ static void on_hup(uv_signal_t *sig, int signum)
         return;
     }
     note_restart_only(&svc->cfg, &fresh);
+    note_plugin_changes(&svc->cfg, &fresh);
     /* What applies live: the site's limits and charges, every planner setting but the grid, and
      * the log level. Strings and plugins stay with the running config. */
     int step = svc->cfg.planner.step_minutes;
