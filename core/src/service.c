@@ -334,6 +334,8 @@ static void note_restart_only(const gridems_service_config_t *old, const gridems
         what = "mqtt";
     } else if (!same_text(old->state_dir, cur->state_dir)) {
         what = "state_dir";
+    } else if (!same_text(old->plugin_dir, cur->plugin_dir)) {
+        what = "plugin_dir";
     } else if (old->clock.mode != cur->clock.mode || old->clock.speed != cur->clock.speed) {
         what = "clock";
     } else if (old->planner.step_minutes != cur->planner.step_minutes ||
@@ -345,6 +347,60 @@ static void note_restart_only(const gridems_service_config_t *old, const gridems
     }
 }
 
+/* ---- ### Plugin instances on SIGHUP ---- */
+
+/* An instance being unloaded on SIGHUP, and (when it changed) the entry to load once it is gone.
+ */
+typedef struct reload_job_s {
+    gridems_service_t *svc;
+    cJSON *instance; /* a copy of the new entry, or NULL when the instance was removed */
+    char *name;
+} reload_job_t;
+
+static gridems_plugin_t *running_instance(gridems_service_t *svc, const char *name)
+{
+    gridems__host_t *host = &svc->host;
+    for (gridems__link_t *l = host->instances.next; l != &host->instances; l = l->next) {
+        gridems_plugin_t *inst = GRIDEMS__CONTAINER_OF(l, gridems_plugin_t, link);
+        if (inst->state != GRIDEMS__INST_CLOSING && strcmp(inst->name, name) == 0) {
+            return inst;
+        }
+    }
+    return NULL;
+}
+
+static void reload_load(gridems_service_t *svc, const cJSON *instance, const char *name)
+{
+    gridems_plugin_t *inst = NULL;
+    char err[512] = "";
+    /* A refusal is logged by the loader; the other instances go on. */
+    if (gridems__plugin_load(&svc->host, instance, svc->cfg.plugin_dir, &inst, err, sizeof err) ==
+        0) {
+        gridems_log_notice("reload: plugin instance \"%s\" loaded with its new entry", name);
+    } else {
+        gridems_log_err("reload: plugin instance \"%s\" failed to load; it stays unloaded until "
+                        "a reload or restart that loads it",
+                        name);
+    }
+    gridems__service_request_replan(svc, "command");
+}
+
+static void on_reload_unloaded(void *arg)
+{
+    reload_job_t *job = arg;
+    gridems_service_t *svc = job->svc;
+    if (job->instance == NULL) {
+        gridems_log_notice("reload: plugin instance \"%s\" unloaded", job->name);
+        if (!svc->shutting_down) {
+            gridems__service_request_replan(svc, "command");
+        }
+    } else if (!svc->shutting_down) {
+        reload_load(svc, job->instance, job->name);
+    }
+    cJSON_Delete(job->instance);
+    free(job->name);
+    free(job);
+}
 
 static const gridems_service_plugin_t *find_instance(const gridems_service_config_t *cfg,
                                                      const char *name)
@@ -357,36 +413,90 @@ static const gridems_service_plugin_t *find_instance(const gridems_service_confi
     return NULL;
 }
 
-/* The plugin instances are not reloaded live: name each one whose entry (plugin, path, options)
- * changed, appeared or disappeared, and say when that takes effect. Returns how many. */
-static int note_plugin_changes(const gridems_service_config_t *old,
-                               const gridems_service_config_t *cur)
+/* Unload the instance `name` (running), then load `now` (NULL: removed) once it is gone. */
+static void reload_replace(gridems_service_t *svc, gridems_plugin_t *inst, const char *name,
+                           const gridems_service_plugin_t *now)
 {
-    int changed = 0;
+    reload_job_t *job = calloc(1, sizeof *job);
+    if (job != NULL) {
+        job->svc = svc;
+        job->name = strdup(name);
+        job->instance = now != NULL ? cJSON_Duplicate(now->instance, 1) : NULL;
+    }
+    if (job == NULL || job->name == NULL || (now != NULL && job->instance == NULL)) {
+        gridems_log_err("reload: out of memory; plugin instance \"%s\" keeps running unchanged",
+                        name);
+    } else if (gridems__plugin_unload(inst, on_reload_unloaded, job) == 0) {
+        return;
+    }
+    if (job != NULL) {
+        cJSON_Delete(job->instance);
+        free(job->name);
+        free(job);
+    }
+}
+
+/*
+ * Apply the plugin instances of `fresh`: an instance whose entry (plugin, path, options) changed
+ * is unloaded and loaded again with the new entry, a removed one is unloaded, a new one is
+ * loaded; the others are left alone. Each is named in the log. The devices of the instances kept
+ * get GRIDEMS_EVT_RELOAD (the others are closing, or come with a fresh init). Then the running
+ * config takes fresh's plugins (fresh gets the old ones, to be freed with it).
+ */
+static void apply_plugin_changes(gridems_service_t *svc, gridems_service_config_t *fresh)
+{
+    const gridems_service_config_t *old = &svc->cfg;
+    bool *load = calloc((size_t)fresh->n_plugins + 1, sizeof *load); /* fresh entries to load */
     for (int i = 0; i < old->n_plugins; i++) {
         const gridems_service_plugin_t *was = &old->plugins[i];
-        const gridems_service_plugin_t *now = find_instance(cur, was->name);
+        const gridems_service_plugin_t *now = find_instance(fresh, was->name);
+        if (now != NULL && cJSON_Compare(was->instance, now->instance, 1)) {
+            continue;
+        }
+        gridems_plugin_t *inst = svc->host_ready ? running_instance(svc, was->name) : NULL;
         if (now == NULL) {
-            gridems_log_warn("reload: plugin instance \"%s\" was removed from the config; it "
-                             "keeps running until the next restart",
+            gridems_log_warn("reload: plugin instance \"%s\" was removed from the config; "
+                             "unloading it",
                              was->name);
-            changed++;
-        } else if (!cJSON_Compare(was->instance, now->instance, 1)) {
+        } else {
             gridems_log_warn("reload: plugin instance \"%s\" changed (plugin, path or options); "
-                             "the change takes effect at the next restart",
+                             "reloading it",
                              was->name);
-            changed++;
+        }
+        if (inst != NULL) {
+            reload_replace(svc, inst, was->name, now);
+        } else if (now != NULL && load != NULL) {
+            load[now - fresh->plugins] = true; /* it had failed to load */
         }
     }
-    for (int i = 0; i < cur->n_plugins; i++) {
-        if (find_instance(old, cur->plugins[i].name) == NULL) {
-            gridems_log_warn("reload: plugin instance \"%s\" is new; it is loaded at the next "
-                             "restart",
-                             cur->plugins[i].name);
-            changed++;
+    for (int i = 0; i < fresh->n_plugins; i++) {
+        const gridems_service_plugin_t *now = &fresh->plugins[i];
+        if (find_instance(old, now->name) == NULL) {
+            gridems_log_warn("reload: plugin instance \"%s\" is new; loading it", now->name);
+            if (load != NULL) {
+                load[i] = true;
+            }
         }
     }
-    return changed;
+    gridems_device_event_t ev;
+    memset(&ev, 0, sizeof ev);
+    ev.type = GRIDEMS_EVT_RELOAD;
+    gridems__service_notify_devices(svc, &ev);
+    for (int i = 0; svc->host_ready && load != NULL && i < fresh->n_plugins; i++) {
+        if (load[i]) {
+            reload_load(svc, fresh->plugins[i].instance, fresh->plugins[i].name);
+        }
+    }
+    free(load);
+    gridems_service_plugin_t *plugins = svc->cfg.plugins;
+    int n_plugins = svc->cfg.n_plugins;
+    cJSON *root = svc->cfg.root;
+    svc->cfg.plugins = fresh->plugins;
+    svc->cfg.n_plugins = fresh->n_plugins;
+    svc->cfg.root = fresh->root;
+    fresh->plugins = plugins;
+    fresh->n_plugins = n_plugins;
+    fresh->root = root;
 }
 
 static void on_hup(uv_signal_t *sig, int signum)
@@ -402,9 +512,9 @@ static void on_hup(uv_signal_t *sig, int signum)
         return;
     }
     note_restart_only(&svc->cfg, &fresh);
-    note_plugin_changes(&svc->cfg, &fresh);
-    /* What applies live: the site's limits and charges, every planner setting but the grid, and
-     * the log level. Strings and plugins stay with the running config. */
+    /* What applies live: the site's limits and charges, every planner setting but the grid, the
+     * log level and the plugin instances (apply_plugin_changes). Other strings stay with the
+     * running config. */
     int step = svc->cfg.planner.step_minutes;
     int offset = svc->cfg.site.utc_offset_min;
     svc->cfg.site.import_limit_kw = fresh.site.import_limit_kw;
@@ -418,17 +528,14 @@ static void on_hup(uv_signal_t *sig, int signum)
     svc->cfg.site.utc_offset_min = offset;
     svc->cfg.log_level = fresh.log_level;
     gridems_log_set_level(fresh.log_level);
-    gridems_service_config_free(&fresh);
     if (svc->solver != NULL) {
         gridems_optimizer_opts_t opts = {svc->cfg.planner.solve_time_limit_ms, false, true};
         gridems_solver_set_options(svc->solver, &opts);
     }
     gridems_timer_set_repeat(&svc->replan_timer, (int64_t)svc->cfg.planner.replan_seconds * 1000);
     arm_guard(svc);
-    gridems_device_event_t ev;
-    memset(&ev, 0, sizeof ev);
-    ev.type = GRIDEMS_EVT_RELOAD;
-    gridems__service_notify_devices(svc, &ev);
+    apply_plugin_changes(svc, &fresh);
+    gridems_service_config_free(&fresh);
     gridems_log_notice("reloaded %s", svc->config_path);
     gridems__service_request_replan(svc, "command");
 }

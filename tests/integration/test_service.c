@@ -1298,6 +1298,17 @@ static int count_since(size_t from, const char *needle)
     return n;
 }
 
+/* SIGHUP the service and wait until it has reloaded; returns the log offset before the signal. */
+static size_t hup_and_wait(void)
+{
+    size_t from = test_service_log_size(&ctx.svc);
+    REQUIRE(test_service_signal(&ctx.svc, SIGHUP) == 0, "the service ended (status %d)",
+            ctx.svc.status);
+    REQUIRE(test_service_wait_log(&ctx.svc, from, "reloaded ", PLAN_TIMEOUT_MS),
+            "no reload after SIGHUP");
+    return from;
+}
+
 START_TEST(test_plugin_promises)
 {
     ctx_init("t11-promises");
@@ -1363,25 +1374,54 @@ START_TEST(test_plugin_promises)
                                   PLAN_TIMEOUT_MS),
             "no DR cancel GRID_SIGNAL with the cancelled event's period");
 
-    /* SIGHUP after editing one option of one instance: named, and left for the restart. */
-    o.extra_plugins = ",\n  {\"plugin\": \"test_events\", \"name\": \"probe\", \"options\": {"
-                      "\"read_interval_ms\": 10000, \"second\": \"aux\", \"tag\": \"b\"}}";
-    write_config(&o);
-    size_t hup_from = test_service_log_size(&ctx.svc);
-    REQUIRE(test_service_signal(&ctx.svc, SIGHUP) == 0, "the service ended (status %d)",
-            ctx.svc.status);
-    REQUIRE(test_service_wait_log(&ctx.svc, hup_from, "reloaded ", PLAN_TIMEOUT_MS),
-            "no reload after SIGHUP");
-    log_line(hup_from, "reload: plugin instance", line, sizeof line);
-    fprintf(stderr, "test_service: %s\n", line);
-    REQUIRE(strstr(line, "reload: plugin instance \"probe\" changed (plugin, path or options); "
-                         "the change takes effect at the next restart") != NULL,
-            "the changed instance is not named: %s", line);
-    REQUIRE(count_since(hup_from, "reload: plugin instance") == 1,
-            "unchanged instances were reported as changed");
+    /* SIGHUP with the plugins unchanged: RELOAD to every device, no instance touched. */
+    size_t hup_from = hup_and_wait();
     REQUIRE(test_service_wait_log(&ctx.svc, hup_from, "event 1 signal 0 id - start 0 end 0 "
                                                       "value 0 on probe", 2000),
             "no RELOAD event");
+    REQUIRE(count_since(hup_from, "reload: plugin instance") == 0,
+            "unchanged instances were reported as changed");
+
+    /* One option of one instance edited: exactly that instance is unloaded and loaded again. */
+    o.extra_plugins = ",\n  {\"plugin\": \"test_events\", \"name\": \"probe\", \"options\": {"
+                      "\"read_interval_ms\": 10000, \"second\": \"aux\", \"tag\": \"b\"}}";
+    write_config(&o);
+    hup_from = hup_and_wait();
+    log_line(hup_from, "reload: plugin instance", line, sizeof line);
+    fprintf(stderr, "test_service: %s\n", line);
+    REQUIRE(strstr(line, "reload: plugin instance \"probe\" changed (plugin, path or options); "
+                         "reloading it") != NULL,
+            "the changed instance is not named: %s", line);
+    REQUIRE(test_service_wait_log(&ctx.svc, hup_from, "device probe.aux (meter) added", 2000),
+            "the changed instance did not come back");
+    char *log = log_since(hup_from);
+    const char *gone = strstr(log, "destroy probe");
+    const char *back = strstr(log, "reload: plugin instance \"probe\" loaded with its new entry");
+    const char *added = strstr(log, "device probe (meter) added");
+    bool reloaded = gone != NULL && back != NULL && added != NULL && gone < added;
+    int others = test_count_substr(log, "[battery_sim:bess1] loaded") +
+                 test_count_substr(log, "event 1 signal 0");
+    free(log);
+    REQUIRE(reloaded, "probe was not unloaded and loaded again");
+    REQUIRE(others == 0, "an unchanged instance was reloaded, or the reloaded one got RELOAD");
+    REQUIRE(count_since(hup_from, "reload: plugin instance") == 2, "more than probe changed");
+
+    /* Removed, then added again. */
+    o.extra_plugins = "";
+    write_config(&o);
+    hup_from = hup_and_wait();
+    REQUIRE(test_service_wait_log(&ctx.svc, hup_from, "reload: plugin instance \"probe\" unloaded",
+                                  2000),
+            "the removed instance was not unloaded");
+    REQUIRE(count_since(hup_from, "destroy aux") == 1, "the removed instance's devices remain");
+    o.extra_plugins = ",\n  {\"plugin\": \"test_events\", \"name\": \"probe\", \"options\": {"
+                      "\"read_interval_ms\": 10000, \"second\": \"aux\", \"tag\": \"c\"}}";
+    write_config(&o);
+    hup_from = hup_and_wait();
+    REQUIRE(count_since(hup_from, "reload: plugin instance \"probe\" is new; loading it") == 1,
+            "the added instance is not named");
+    REQUIRE(test_service_wait_log(&ctx.svc, hup_from, "device probe.aux (meter) added", 2000),
+            "the added instance's devices did not come");
 
     /* SHUTDOWN to every device on a clean stop, before destroy(). */
     size_t stop_from = test_service_log_size(&ctx.svc);
@@ -1389,10 +1429,10 @@ START_TEST(test_plugin_promises)
     REQUIRE(test_service_signal(&ctx.svc, SIGTERM) == 0, "the service was no longer running");
     int status = test_service_wait_exit(&ctx.svc, STOP_TIMEOUT_MS);
     REQUIRE(status == 0, "SIGTERM: exit status %d", status);
-    char *log = log_since(stop_from);
+    log = log_since(stop_from);
     const char *shut = strstr(log, "event 3 signal 0 id - start 0 end 0 value 0 on probe");
     const char *shut2 = strstr(log, "event 3 signal 0 id - start 0 end 0 value 0 on aux");
-    const char *gone = strstr(log, "destroy probe");
+    gone = strstr(log, "destroy probe");
     bool ordered = shut != NULL && shut2 != NULL && gone != NULL && shut < gone;
     free(log);
     REQUIRE(ordered, "SHUTDOWN did not reach both devices before destroy()");

@@ -60,7 +60,8 @@
  *     missing required key is a load error naming the plugin, the instance and the key.
  *  6. Allocates context_size zeroed bytes, stores each option (given or default) at its offset,
  *     and calls gridems_plugin_init(). The plugin registers its devices from init.
- *  7. At unload (shutdown; see GRIDEMS_EVT_RELOAD for a changed config), or when init failed: stops
+ *  7. At unload (shutdown, or on SIGHUP the instance's entry changed or was removed: see
+ *     GRIDEMS_EVT_RELOAD), or when init failed: stops
  *     delivering timer, fd and message callbacks; stops the fd watches; cancels queued work and
  *     waits for work already running, whose done_fn gets GRIDEMS_ECANCELED; then calls each
  *     device's destroy() exactly once, then gridems_plugin_cleanup() if exported, then closes the
@@ -531,11 +532,13 @@ typedef struct gridems_setpoint_s {
 /* Events delivered to on_event(). */
 enum {
     /* The service re-read its configuration (SIGHUP): the site and planner settings may have
-     * changed; sent to every device. Instances are not reloaded: an instance whose config entry
-     * (plugin, path or options) changed keeps running with the options it was loaded with, and
-     * the host logs a warning naming it ("reload: plugin instance \"bess1\" changed ...; the
-     * change takes effect at the next restart"); an instance added to or removed from the
-     * config is likewise loaded or unloaded only at the next restart. */
+     * changed. Sent to the devices of every instance whose config entry ("plugin", "path" and
+     * "options", compared as JSON) did not change. An instance whose entry changed is instead
+     * unloaded (step 7 of the loading sequence: destroy(), cleanup) and loaded again with the
+     * new entry (a fresh init, its devices announced anew); an instance removed from the config
+     * is unloaded, a new one loaded; each is named in a warning ("reload: plugin instance
+     * \"bess1\" changed (plugin, path or options); reloading it"). A changed plugin_dir takes
+     * effect at the next restart. */
     GRIDEMS_EVT_RELOAD = 1,
     /* The service accepted a grid signal: a new import-price, export-price or carbon forecast
      * (GRIDEMS_SIGNAL_PRICE for both prices, GRIDEMS_SIGNAL_CARBON), a demand-response event
