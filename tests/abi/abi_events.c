@@ -21,6 +21,7 @@ typedef struct events_opts_s {
     int64_t read_interval_ms;
     const char *second;
     const char *tag; /* unused: a value to change on SIGHUP */
+    int post;
 } events_opts_t;
 
 static const gridems_option_t events_options[] = {
@@ -29,9 +30,15 @@ static const gridems_option_t events_options[] = {
     {GRIDEMS_OPT_STRING, "second", NULL, 0, offsetof(events_opts_t, second),
      "the name of a second device, registered after init (none when absent)"},
     {GRIDEMS_OPT_STRING, "tag", "", 0, offsetof(events_opts_t, tag), "ignored"},
+    {GRIDEMS_OPT_BOOL, "post", "true", 0, offsetof(events_opts_t, post),
+     "post a reading from each read()"},
     GRIDEMS_OPTION_END};
 
 GRIDEMS_PLUGIN_DECLARE_VERSION(1);
+
+/* Every read() of every device of every instance, for tests that open this object themselves
+ * (tests/plugins/test_read_interval.c). */
+GRIDEMS_PLUGIN_EXPORT int test_events_reads;
 
 const gridems_plugin_info_t gridems_plugin_info = {
     GRIDEMS_PLUGIN_INFO_HEADER,
@@ -49,6 +56,7 @@ typedef struct events_dev_s {
     gridems_device_id_t id;
     char name[64];
     int reads;
+    int post;
 } events_dev_t;
 
 typedef struct events_inst_s {
@@ -62,7 +70,11 @@ static int ev_read(gridems_device_id_t dev, void *userdata)
 {
     events_dev_t *d = userdata;
     d->reads++;
+    test_events_reads++;
     d->api->log(d->self, GRIDEMS_PLUGIN_LOG_INFO, "read #%d of %s", d->reads, d->name);
+    if (!d->post) {
+        return 0;
+    }
     gridems_measurement_t m = {.struct_size = sizeof m,
                                .device = dev,
                                .timestamp_ms = d->api->now_ms(d->self),
@@ -107,6 +119,7 @@ static int add_device(events_inst_t *st, const char *name)
     }
     d->self = st->self;
     d->api = st->api;
+    d->post = st->opts->post;
     snprintf(d->name, sizeof d->name, "%s", name);
     gridems_device_desc_t desc = {
         .struct_size = sizeof desc,
