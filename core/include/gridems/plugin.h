@@ -537,7 +537,7 @@ enum {
      * unloaded (step 7 of the loading sequence: destroy(), cleanup) and loaded again with the
      * new entry (a fresh init, its devices announced anew); an instance removed from the config
      * is unloaded, a new one loaded; each is named in a warning ("reload: plugin instance
-     * \"bess1\" changed (plugin, path or options); reloading it"). A changed plugin_dir takes
+     * "bess1" changed (plugin, path or options); reloading it"). A changed plugin_dir takes
      * effect at the next restart. */
     GRIDEMS_EVT_RELOAD = 1,
     /* The service accepted a grid signal: a new import-price, export-price or carbon forecast
