@@ -1176,6 +1176,7 @@ static const gridems_host_api_t host_api_table = {
     .post_measurement = api_post_measurement,
     .register_device = api_register_device,
     .now_ms = api_now_ms,
+    .strerror = gridems_strerror,
 };
 
 const gridems_host_api_t *gridems__host_api(void)

@@ -249,6 +249,12 @@ static void begin_shutdown(gridems_service_t *svc, const char *why)
         uv_unref((uv_handle_t *)&svc->shutdown_timer);
     }
     gridems__service_all_safe(svc);
+    /* Every device hears that the service is going away, before its destroy() (plugin.h,
+     * GRIDEMS_EVT_SHUTDOWN). */
+    gridems_device_event_t ev;
+    memset(&ev, 0, sizeof ev);
+    ev.type = GRIDEMS_EVT_SHUTDOWN;
+    gridems__service_notify_devices(svc, &ev);
     svc->shutting_down = true;
     svc->shutdown_steps_left = 2;
     if (svc->solver == NULL || gridems_solver_shutdown(svc->solver, on_solver_shut) != 0) {
@@ -326,10 +332,10 @@ static void note_restart_only(const gridems_service_config_t *old, const gridems
         !same_text(old->mqtt.topics.event, cur->mqtt.topics.event) ||
         !same_text(old->mqtt.topics.cmd, cur->mqtt.topics.cmd)) {
         what = "mqtt";
-    } else if (old->n_plugins != cur->n_plugins) {
-        what = "plugins";
     } else if (!same_text(old->state_dir, cur->state_dir)) {
         what = "state_dir";
+    } else if (!same_text(old->plugin_dir, cur->plugin_dir)) {
+        what = "plugin_dir";
     } else if (old->clock.mode != cur->clock.mode || old->clock.speed != cur->clock.speed) {
         what = "clock";
     } else if (old->planner.step_minutes != cur->planner.step_minutes ||
@@ -341,16 +347,156 @@ static void note_restart_only(const gridems_service_config_t *old, const gridems
     }
 }
 
-static int notify_reload(void *arg, gridems__device_t *dev)
+/* ---- ### Plugin instances on SIGHUP ---- */
+
+/* An instance being unloaded on SIGHUP, and (when it changed) the entry to load once it is gone.
+ */
+typedef struct reload_job_s {
+    gridems_service_t *svc;
+    cJSON *instance; /* a copy of the new entry, or NULL when the instance was removed */
+    char *name;
+} reload_job_t;
+
+static gridems_plugin_t *running_instance(gridems_service_t *svc, const char *name)
 {
-    gridems_service_t *svc = arg;
+    gridems__host_t *host = &svc->host;
+    for (gridems__link_t *l = host->instances.next; l != &host->instances; l = l->next) {
+        gridems_plugin_t *inst = GRIDEMS__CONTAINER_OF(l, gridems_plugin_t, link);
+        if (inst->state != GRIDEMS__INST_CLOSING && strcmp(inst->name, name) == 0) {
+            return inst;
+        }
+    }
+    return NULL;
+}
+
+static void reload_load(gridems_service_t *svc, const cJSON *instance, const char *name)
+{
+    gridems_plugin_t *inst = NULL;
+    char err[512] = "";
+    /* A refusal is logged by the loader; the other instances go on. */
+    if (gridems__plugin_load(&svc->host, instance, svc->cfg.plugin_dir, &inst, err, sizeof err) ==
+        0) {
+        gridems_log_notice("reload: plugin instance \"%s\" loaded with its new entry", name);
+    } else {
+        gridems_log_err("reload: plugin instance \"%s\" failed to load; it stays unloaded until "
+                        "a reload or restart that loads it",
+                        name);
+    }
+    gridems__service_request_replan(svc, "command");
+}
+
+static void on_reload_unloaded(void *arg)
+{
+    reload_job_t *job = arg;
+    gridems_service_t *svc = job->svc;
+    if (job->instance == NULL) {
+        gridems_log_notice("reload: plugin instance \"%s\" unloaded", job->name);
+        if (!svc->shutting_down) {
+            gridems__service_request_replan(svc, "command");
+        }
+    } else if (!svc->shutting_down) {
+        reload_load(svc, job->instance, job->name);
+    }
+    cJSON_Delete(job->instance);
+    free(job->name);
+    free(job);
+}
+
+static const gridems_service_plugin_t *find_instance(const gridems_service_config_t *cfg,
+                                                     const char *name)
+{
+    for (int i = 0; i < cfg->n_plugins; i++) {
+        if (strcmp(cfg->plugins[i].name, name) == 0) {
+            return &cfg->plugins[i];
+        }
+    }
+    return NULL;
+}
+
+/* Unload the instance `name` (running), then load `now` (NULL: removed) once it is gone. */
+static void reload_replace(gridems_service_t *svc, gridems_plugin_t *inst, const char *name,
+                           const gridems_service_plugin_t *now)
+{
+    reload_job_t *job = calloc(1, sizeof *job);
+    if (job != NULL) {
+        job->svc = svc;
+        job->name = strdup(name);
+        job->instance = now != NULL ? cJSON_Duplicate(now->instance, 1) : NULL;
+    }
+    if (job == NULL || job->name == NULL || (now != NULL && job->instance == NULL)) {
+        gridems_log_err("reload: out of memory; plugin instance \"%s\" keeps running unchanged",
+                        name);
+    } else if (gridems__plugin_unload(inst, on_reload_unloaded, job) == 0) {
+        return;
+    }
+    if (job != NULL) {
+        cJSON_Delete(job->instance);
+        free(job->name);
+        free(job);
+    }
+}
+
+/*
+ * Apply the plugin instances of `fresh`: an instance whose entry (plugin, path, options) changed
+ * is unloaded and loaded again with the new entry, a removed one is unloaded, a new one is
+ * loaded; the others are left alone. Each is named in the log. The devices of the instances kept
+ * get GRIDEMS_EVT_RELOAD (the others are closing, or come with a fresh init). Then the running
+ * config takes fresh's plugins (fresh gets the old ones, to be freed with it).
+ */
+static void apply_plugin_changes(gridems_service_t *svc, gridems_service_config_t *fresh)
+{
+    const gridems_service_config_t *old = &svc->cfg;
+    bool *load = calloc((size_t)fresh->n_plugins + 1, sizeof *load); /* fresh entries to load */
+    for (int i = 0; i < old->n_plugins; i++) {
+        const gridems_service_plugin_t *was = &old->plugins[i];
+        const gridems_service_plugin_t *now = find_instance(fresh, was->name);
+        if (now != NULL && cJSON_Compare(was->instance, now->instance, 1)) {
+            continue;
+        }
+        gridems_plugin_t *inst = svc->host_ready ? running_instance(svc, was->name) : NULL;
+        if (now == NULL) {
+            gridems_log_warn("reload: plugin instance \"%s\" was removed from the config; "
+                             "unloading it",
+                             was->name);
+        } else {
+            gridems_log_warn("reload: plugin instance \"%s\" changed (plugin, path or options); "
+                             "reloading it",
+                             was->name);
+        }
+        if (inst != NULL) {
+            reload_replace(svc, inst, was->name, now);
+        } else if (now != NULL && load != NULL) {
+            load[now - fresh->plugins] = true; /* it had failed to load */
+        }
+    }
+    for (int i = 0; i < fresh->n_plugins; i++) {
+        const gridems_service_plugin_t *now = &fresh->plugins[i];
+        if (find_instance(old, now->name) == NULL) {
+            gridems_log_warn("reload: plugin instance \"%s\" is new; loading it", now->name);
+            if (load != NULL) {
+                load[i] = true;
+            }
+        }
+    }
     gridems_device_event_t ev;
     memset(&ev, 0, sizeof ev);
-    ev.struct_size = sizeof ev;
     ev.type = GRIDEMS_EVT_RELOAD;
-    ev.time_ms = gridems_clock_now_ms(&svc->clock);
-    gridems__device_on_event(dev, &ev);
-    return 0;
+    gridems__service_notify_devices(svc, &ev);
+    for (int i = 0; svc->host_ready && load != NULL && i < fresh->n_plugins; i++) {
+        if (load[i]) {
+            reload_load(svc, fresh->plugins[i].instance, fresh->plugins[i].name);
+        }
+    }
+    free(load);
+    gridems_service_plugin_t *plugins = svc->cfg.plugins;
+    int n_plugins = svc->cfg.n_plugins;
+    cJSON *root = svc->cfg.root;
+    svc->cfg.plugins = fresh->plugins;
+    svc->cfg.n_plugins = fresh->n_plugins;
+    svc->cfg.root = fresh->root;
+    fresh->plugins = plugins;
+    fresh->n_plugins = n_plugins;
+    fresh->root = root;
 }
 
 static void on_hup(uv_signal_t *sig, int signum)
@@ -366,8 +512,9 @@ static void on_hup(uv_signal_t *sig, int signum)
         return;
     }
     note_restart_only(&svc->cfg, &fresh);
-    /* What applies live: the site's limits and charges, every planner setting but the grid, and
-     * the log level. Strings and plugins stay with the running config. */
+    /* What applies live: the site's limits and charges, every planner setting but the grid, the
+     * log level and the plugin instances (apply_plugin_changes). Other strings stay with the
+     * running config. */
     int step = svc->cfg.planner.step_minutes;
     int offset = svc->cfg.site.utc_offset_min;
     svc->cfg.site.import_limit_kw = fresh.site.import_limit_kw;
@@ -381,14 +528,14 @@ static void on_hup(uv_signal_t *sig, int signum)
     svc->cfg.site.utc_offset_min = offset;
     svc->cfg.log_level = fresh.log_level;
     gridems_log_set_level(fresh.log_level);
-    gridems_service_config_free(&fresh);
     if (svc->solver != NULL) {
         gridems_optimizer_opts_t opts = {svc->cfg.planner.solve_time_limit_ms, false, true};
         gridems_solver_set_options(svc->solver, &opts);
     }
     gridems_timer_set_repeat(&svc->replan_timer, (int64_t)svc->cfg.planner.replan_seconds * 1000);
     arm_guard(svc);
-    gridems__host_foreach_device(&svc->host, notify_reload, svc);
+    apply_plugin_changes(svc, &fresh);
+    gridems_service_config_free(&fresh);
     gridems_log_notice("reloaded %s", svc->config_path);
     gridems__service_request_replan(svc, "command");
 }

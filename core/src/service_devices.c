@@ -4,8 +4,14 @@
  * call (publish, subscribe, readings), staleness and safe mode, set-points from the current plan
  * step, and the P/state snapshot once per control tick.
  *
- * Device ids in plans: the plugin instance name (config "name"), which the config keeps unique;
- * an instance that registers several devices names them "<instance>.<device name>".
+ * Device ids in plans (one rule, fixed when the device registers): a device whose descriptor
+ * name equals its instance's name (config "name", which the config keeps unique) is known by
+ * that name; any other device as "<instance>.<device name>". The in-tree plugins name their one
+ * device after the instance, so their ids are the instance names.
+ *
+ * Polling: a device whose read_interval_ms is shorter than the control tick gets a timer of its
+ * own on the service clock (so it also runs on the stepped clock of `gridems backtest`); the
+ * others are read on the control tick. Every device is read once right after it is added.
  */
 #include <math.h>
 #include <stdio.h>
@@ -18,6 +24,12 @@
 
 /* A reading older than this leaves a device out of plans, unless its capabilities say. */
 enum { DEFAULT_STALE_MS = 5 * 60 * 1000 };
+
+/* The control tick's period and its real-time floor on a fast simulated clock (as service.c's
+ * CONTROL_TICK_SIM_MS and CONTROL_TICK_MIN_REAL_MS): device timers never run more often. */
+enum { READ_TICK_MS = 60000, READ_MIN_REAL_MS = 100 };
+
+static void read_with_backoff(gridems_service_t *svc, service_device_t *sd, int64_t now);
 
 /* ---- ## Host services ---- */
 
@@ -108,31 +120,83 @@ static bool refresh_caps(service_device_t *sd)
     return false;
 }
 
+/* The host-clock period of a device's own read timer, or 0 when the control tick reads it
+ * (read_interval_ms 0, or not shorter than the tick once the simulated clock's floor applies). */
+static int64_t read_period_ms(const gridems_service_t *svc, uint32_t interval_ms)
+{
+    int64_t period = interval_ms;
+    int64_t tick = READ_TICK_MS;
+    if (gridems_clock_mode(&svc->clock) == GRIDEMS_CLOCK_SIMULATED) {
+        double floor_ms = READ_MIN_REAL_MS * gridems_clock_speed(&svc->clock);
+        period = floor_ms > (double)period ? (int64_t)floor_ms : period;
+        tick = floor_ms > (double)tick ? (int64_t)floor_ms : tick;
+    }
+    return interval_ms == 0 || period >= tick ? 0 : period;
+}
+
+static void on_read_timer(uv_timer_t *t)
+{
+    service_device_t *sd = t->data;
+    gridems_service_t *svc = sd->svc;
+    if (svc->shutting_down) {
+        return;
+    }
+    read_with_backoff(svc, sd, gridems_clock_now_ms(&svc->clock));
+}
+
+static void on_read_timer_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
 static void svc_device_added(void *ctx, gridems__device_t *dev)
 {
     gridems_service_t *svc = ctx;
     service_device_t *sd = calloc(1, sizeof *sd);
     if (sd == NULL) {
-        gridems_log_err("out of memory tracking device %s", dev->desc.instance);
+        gridems_log_err("out of memory tracking device %s", dev->desc.name);
         return;
     }
     sd->dev = dev;
+    sd->svc = svc;
     sd->klass = dev->desc.klass;
     sd->stale = true; /* until its first reading */
     dev->service_data = sd;
     refresh_caps(sd);
     gridems__service_device_id(svc, dev, sd->id, sizeof sd->id);
-    gridems_log_info("device %s (%s) added", sd->id,
+    sd->read_period_ms = read_period_ms(svc, dev->desc.read_interval_ms);
+    if (sd->read_period_ms > 0) {
+        if (gridems_timer_init(&svc->timers, &sd->read_timer) == 0) {
+            sd->read_timer.uv.data = sd;
+            sd->read_timer_open = true;
+            gridems_timer_start(&sd->read_timer, on_read_timer, sd->read_period_ms,
+                                sd->read_period_ms);
+        } else {
+            sd->read_period_ms = 0; /* the control tick reads it */
+        }
+    }
+    gridems_log_info("device %s (%s) added, read every %lld ms", sd->id,
                      sd->klass == GRIDEMS_DEV_BATTERY   ? "battery"
                      : sd->klass == GRIDEMS_DEV_METER   ? "meter"
-                                                        : "flexible compute");
+                                                        : "flexible compute",
+                     (long long)(sd->read_period_ms > 0 ? sd->read_period_ms : READ_TICK_MS));
+    /* The first reading now, rather than a period (or a control tick) away. */
+    if (!svc->shutting_down) {
+        read_with_backoff(svc, sd, gridems_clock_now_ms(&svc->clock));
+    }
 }
 
 static void svc_device_removed(void *ctx, gridems__device_t *dev)
 {
     (void)ctx;
-    free(dev->service_data);
+    service_device_t *sd = dev->service_data;
     dev->service_data = NULL;
+    if (sd != NULL && sd->read_timer_open) {
+        gridems_timer_stop(&sd->read_timer);
+        uv_close((uv_handle_t *)&sd->read_timer.uv, on_read_timer_closed);
+    } else {
+        free(sd);
+    }
 }
 
 void gridems__service_host_services(gridems_service_t *svc, gridems__host_services_t *out)
@@ -150,28 +214,56 @@ void gridems__service_host_services(gridems_service_t *svc, gridems__host_servic
 
 /* ---- ## Device ids ---- */
 
-typedef struct count_arg_s {
-    const gridems_plugin_t *inst;
-    int count;
-} count_arg_t;
-
-static int count_instance_devices(void *arg, gridems__device_t *dev)
-{
-    count_arg_t *c = arg;
-    c->count += dev->inst == c->inst;
-    return 0;
-}
-
+/* The rule (plugin.h, gridems_device_desc_t.name): the instance name when the device is named
+ * after its instance (or, defensively, has no name), else "<instance>.<name>". It depends only
+ * on the descriptor and the config, never on how many devices the instance has registered. */
 void gridems__service_device_id(gridems_service_t *svc, gridems__device_t *dev, char *out,
                                 size_t len)
 {
-    count_arg_t c = {dev->inst, 0};
-    gridems__host_foreach_device(&svc->host, count_instance_devices, &c);
-    if (c.count <= 1) {
+    (void)svc;
+    const char *name = dev->desc.name;
+    if (name == NULL || name[0] == '\0' || strcmp(name, dev->inst->name) == 0) {
         snprintf(out, len, "%s", dev->inst->name);
     } else {
-        snprintf(out, len, "%s.%s", dev->inst->name, dev->desc.name);
+        snprintf(out, len, "%s.%s", dev->inst->name, name);
     }
+}
+
+/* ---- ## Events ---- */
+
+static int notify_one(void *arg, gridems__device_t *dev)
+{
+    if (dev->service_data != NULL) {
+        gridems__device_on_event(dev, arg);
+    }
+    return 0;
+}
+
+void gridems__service_notify_devices(gridems_service_t *svc, gridems_device_event_t *ev)
+{
+    if (!svc->host_ready) {
+        return;
+    }
+    ev->struct_size = sizeof *ev;
+    ev->time_ms = gridems_clock_now_ms(&svc->clock);
+    gridems__host_foreach_device(&svc->host, notify_one, ev);
+}
+
+void gridems__service_grid_signal(gridems_service_t *svc, int signal, const char *id,
+                                  int64_t start_ms, int64_t end_ms, double value)
+{
+    if (svc->shutting_down) {
+        return;
+    }
+    gridems_device_event_t ev;
+    memset(&ev, 0, sizeof ev);
+    ev.type = GRIDEMS_EVT_GRID_SIGNAL;
+    ev.signal = signal;
+    ev.id = id;
+    ev.start_ms = start_ms;
+    ev.end_ms = end_ms;
+    ev.value = value;
+    gridems__service_notify_devices(svc, &ev);
 }
 
 /* ---- ## Set-points ---- */
@@ -570,7 +662,9 @@ static int tick_one(void *arg, gridems__device_t *dev)
     if (sd == NULL) {
         return 0;
     }
-    read_with_backoff(t->svc, sd, t->now);
+    if (sd->read_period_ms == 0) {
+        read_with_backoff(t->svc, sd, t->now);
+    }
     bool jobs_changed = refresh_caps(sd);
     check_staleness(t->svc, sd, t->now);
     if (jobs_changed && !sd->stale) {

@@ -32,7 +32,15 @@ static void accept_forecast(gridems_service_t *svc, int input, gridems_forecast_
     char err[512] = "";
     gridems_forecast_msg_t msg;
     int rc = gridems_forecast_msg_parse_json(store->kind, text, len, &msg, err, sizeof err);
+    int64_t start_ms = 0;
+    int64_t end_ms = 0;
+    double first = 0.0;
     if (rc == 0) {
+        if (msg.n > 0) {
+            start_ms = msg.iv[0].start_ms;
+            end_ms = msg.iv[msg.n - 1].end_ms;
+            first = msg.iv[0].value;
+        }
         rc = gridems_forecast_apply(store, &msg, err, sizeof err);
         gridems_forecast_msg_free(&msg);
     }
@@ -45,6 +53,10 @@ static void accept_forecast(gridems_service_t *svc, int input, gridems_forecast_
     gridems__service_history_forecast_changed(svc, store);
     svc->stats.accepted_forecasts++;
     gridems_log_info("%s: %zu intervals held after update", topic, store->n);
+    gridems__service_grid_signal(svc,
+                                 store->kind == GRIDEMS_FORECAST_CARBON ? GRIDEMS_SIGNAL_CARBON
+                                                                        : GRIDEMS_SIGNAL_PRICE,
+                                 NULL, start_ms, end_ms, first);
     gridems__service_request_replan(svc, reason);
 }
 
@@ -54,7 +66,13 @@ static void accept_event(gridems_service_t *svc, const char *topic, const char *
     gridems_dr_msg_t msg;
     int rc = gridems_dr_msg_parse_json(text, len, &msg, err, sizeof err);
     gridems_dr_outcome_t outcome;
+    gridems_dr_event_t cancelled; /* the period a cancel ends, for the devices */
+    memset(&cancelled, 0, sizeof cancelled);
     if (rc == 0) {
+        const gridems_dr_event_t *held = gridems_dr_events_find(&svc->events, msg.event.id);
+        if (msg.cancel && held != NULL) {
+            cancelled = *held;
+        }
         rc = gridems_dr_events_apply(&svc->events, &msg, &outcome);
         if (rc == GRIDEMS_ENOSPC) {
             snprintf(err, sizeof err, "too many DR events held (at most %d)",
@@ -68,6 +86,14 @@ static void accept_event(gridems_service_t *svc, const char *topic, const char *
     gridems_log_release(&svc->rejected[INPUT_EVENT], "messages on %s are accepted again", topic);
     gridems_log_notice("DR event %s %s (limit %.1f kW)", msg.event.id,
                        msg.cancel ? "cancelled" : "received", msg.event.import_limit_kw);
+    if (!msg.cancel) {
+        gridems__service_grid_signal(svc, GRIDEMS_SIGNAL_DR_EVENT, msg.event.id,
+                                     msg.event.start_ms, msg.event.end_ms,
+                                     msg.event.import_limit_kw);
+    } else if (outcome == GRIDEMS_DR_CANCELLED) {
+        gridems__service_grid_signal(svc, GRIDEMS_SIGNAL_DR_CANCEL, msg.event.id,
+                                     cancelled.start_ms, cancelled.end_ms, 0.0);
+    }
     gridems__service_request_replan(svc, "event");
 }
 

@@ -29,7 +29,7 @@
 /* What the service remembers of one device (gridems__device_t.service_data). */
 typedef struct service_device_s {
     gridems__device_t *dev;
-    char id[160];            /* the id in plans: the instance name (see service_devices.c) */
+    char id[160];            /* the id in plans (gridems__service_device_id) */
     double charge_max_kw;    /* battery limits as last reported, for clamping set-points */
     double discharge_max_kw;
     int klass;
@@ -55,6 +55,12 @@ typedef struct service_device_s {
     int64_t guard_step_ms;
     double guard_sent_kw;    /* the share asked for in the last set-point */
     double guard_applied_kw; /* what of it the set-point could carry (after clamping) */
+    /* A device whose read_interval_ms is shorter than the control tick is polled by a timer of
+     * its own (on the service clock); the others are read on the control tick. */
+    gridems_service_t *svc;
+    int64_t read_period_ms;  /* 0 = read on the control tick */
+    gridems_timer_t read_timer;
+    bool read_timer_open;
 } service_device_t;
 
 /* The last good plan, kept to drive the devices step by step until the next one. */
@@ -179,6 +185,11 @@ void gridems__service_host_services(gridems_service_t *svc, gridems__host_servic
 void gridems__service_control_tick(gridems_service_t *svc);
 void gridems__service_dispatch(gridems_service_t *svc);
 void gridems__service_all_safe(gridems_service_t *svc);
+/* Send ev (borrowed; struct_size and time_ms are filled in here) to every announced device. */
+void gridems__service_notify_devices(gridems_service_t *svc, gridems_device_event_t *ev);
+/* Tell every device that a grid signal was accepted (GRIDEMS_EVT_GRID_SIGNAL). */
+void gridems__service_grid_signal(gridems_service_t *svc, int signal, const char *id,
+                                  int64_t start_ms, int64_t end_ms, double value);
 void gridems__service_device_id(gridems_service_t *svc, gridems__device_t *dev, char *out,
                                 size_t len);
 uint32_t gridems__service_stale_limit_ms(const gridems_service_t *svc,

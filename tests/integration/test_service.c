@@ -1272,6 +1272,175 @@ START_TEST(test_dr_event_below_load)
 }
 END_TEST
 
+/* ---- ## 11. What gridems/plugin.h promises a device, through the real loader and binary ---- */
+
+/* The log line right after the first one (from `from` on) that contains needle ("(none)"). */
+static void next_log_line(size_t from, const char *needle, char *out, size_t size)
+{
+    char *log = log_since(from);
+    const char *at = strstr(log, needle);
+    const char *next = at != NULL ? strchr(at, '\n') : NULL;
+    if (next == NULL) {
+        snprintf(out, size, "(none)");
+    } else {
+        next++;
+        size_t n = strcspn(next, "\n");
+        snprintf(out, size, "%.*s", (int)(n < size ? n : size - 1), next);
+    }
+    free(log);
+}
+
+static int count_since(size_t from, const char *needle)
+{
+    char *log = log_since(from);
+    int n = test_count_substr(log, needle);
+    free(log);
+    return n;
+}
+
+/* SIGHUP the service and wait until it has reloaded; returns the log offset before the signal. */
+static size_t hup_and_wait(void)
+{
+    size_t from = test_service_log_size(&ctx.svc);
+    REQUIRE(test_service_signal(&ctx.svc, SIGHUP) == 0, "the service ended (status %d)",
+            ctx.svc.status);
+    REQUIRE(test_service_wait_log(&ctx.svc, from, "reloaded ", PLAN_TIMEOUT_MS),
+            "no reload after SIGHUP");
+    return from;
+}
+
+START_TEST(test_plugin_promises)
+{
+    ctx_init("t11-promises");
+    cfg_opts_t o = default_opts();
+    /* Clock speed 60: the probe's 10-s read interval is 167 ms of real time, the control tick
+     * one second. */
+    o.extra_plugins = ",\n  {\"plugin\": \"test_events\", \"name\": \"probe\", \"options\": {"
+                      "\"read_interval_ms\": 10000, \"second\": \"aux\", \"tag\": \"a\"}}";
+    write_config(&o);
+    char t_event[192];
+    snprintf(t_event, sizeof t_event, "%s/in/event", ctx.prefix);
+    /* Not start_with_bus(): the probe reports at once, so the re-plan failure that settling
+     * waits for comes before the battery reports, and is not logged again. */
+    const char *topics[] = {ctx.t_status, ctx.t_schedule, NULL};
+    bus_open(topics);
+    size_t from = start_service(false);
+
+    /* The host API table's strerror, which a plugin can call (gridems_strerror it cannot). */
+    REQUIRE(test_service_wait_log(&ctx.svc, from, "[test_events:probe] strerror(EINVAL) = "
+                                                  "invalid argument", 2000),
+            "no strerror line from the probe");
+    /* One id rule: the device named after its instance is the instance; the one registered
+     * after init, under another name, is <instance>.<name>. */
+    REQUIRE(test_service_wait_log(&ctx.svc, from, "device probe (meter) added, read every 10000 ms",
+                                  2000),
+            "the probe's first device was not added as \"probe\" with its read interval");
+    REQUIRE(test_service_wait_log(&ctx.svc, from,
+                                  "device probe.aux (meter) added, read every 10000 ms", 2000),
+            "the probe's second device was not added as \"probe.aux\"");
+    /* The first read right after the device is added. */
+    char line[1024];
+    next_log_line(from, "device probe.aux (meter) added", line, sizeof line);
+    REQUIRE(strstr(line, "read #1 of aux") != NULL, "not read right after it was added: %s",
+            line);
+    /* Polled at its interval (about 12 reads in 2 s), not only on the control tick (2 or 3). */
+    size_t poll_from = test_service_log_size(&ctx.svc);
+    usleep(2000 * 1000);
+    int reads = count_since(poll_from, " of probe\n");
+    fprintf(stderr, "test_service: %d reads of probe in 2 s (120 s of site time)\n", reads);
+    REQUIRE(reads >= 8 && reads <= 16, "%d reads of probe in 120 s of site time at 10 s", reads);
+
+    /* GRID_SIGNAL for an accepted price forecast, a DR event and its cancel. */
+    size_t sig_from = test_service_log_size(&ctx.svc);
+    cJSON *plan = publish_prices_and_plan(NULL, NULL);
+    cJSON_Delete(plan);
+    REQUIRE(test_service_wait_log(&ctx.svc, sig_from, "event 2 signal 1 id - start 1683471600000",
+                                  2000),
+            "no price GRID_SIGNAL from the start of the forecast");
+    REQUIRE(count_since(sig_from, "event 2 signal 1 id -") == 2,
+            "the price signal did not reach both devices once each");
+    publish(t_event, "{\"id\":\"evt-9\",\"start\":\"2023-05-08T03:00:00+09:00\",\"end\":"
+                     "\"2023-05-08T05:00:00+09:00\",\"import_limit_kw\":15000}",
+            0);
+    REQUIRE(test_service_wait_log(&ctx.svc, sig_from,
+                                  "event 2 signal 3 id evt-9 start 1683482400000 end "
+                                  "1683489600000 value 15000 on probe",
+                                  PLAN_TIMEOUT_MS),
+            "no DR GRID_SIGNAL with the event's period and limit");
+    publish(t_event, "{\"id\":\"evt-9\",\"cancel\":true}", 0);
+    REQUIRE(test_service_wait_log(&ctx.svc, sig_from,
+                                  "event 2 signal 4 id evt-9 start 1683482400000 end "
+                                  "1683489600000 value 0 on aux",
+                                  PLAN_TIMEOUT_MS),
+            "no DR cancel GRID_SIGNAL with the cancelled event's period");
+
+    /* SIGHUP with the plugins unchanged: RELOAD to every device, no instance touched. */
+    size_t hup_from = hup_and_wait();
+    REQUIRE(test_service_wait_log(&ctx.svc, hup_from, "event 1 signal 0 id - start 0 end 0 "
+                                                      "value 0 on probe", 2000),
+            "no RELOAD event");
+    REQUIRE(count_since(hup_from, "reload: plugin instance") == 0,
+            "unchanged instances were reported as changed");
+
+    /* One option of one instance edited: exactly that instance is unloaded and loaded again. */
+    o.extra_plugins = ",\n  {\"plugin\": \"test_events\", \"name\": \"probe\", \"options\": {"
+                      "\"read_interval_ms\": 10000, \"second\": \"aux\", \"tag\": \"b\"}}";
+    write_config(&o);
+    hup_from = hup_and_wait();
+    log_line(hup_from, "reload: plugin instance", line, sizeof line);
+    fprintf(stderr, "test_service: %s\n", line);
+    REQUIRE(strstr(line, "reload: plugin instance \"probe\" changed (plugin, path or options); "
+                         "reloading it") != NULL,
+            "the changed instance is not named: %s", line);
+    REQUIRE(test_service_wait_log(&ctx.svc, hup_from, "device probe.aux (meter) added", 2000),
+            "the changed instance did not come back");
+    char *log = log_since(hup_from);
+    const char *gone = strstr(log, "destroy probe");
+    const char *back = strstr(log, "reload: plugin instance \"probe\" loaded with its new entry");
+    const char *added = strstr(log, "device probe (meter) added");
+    bool reloaded = gone != NULL && back != NULL && added != NULL && gone < added;
+    int others = test_count_substr(log, "[battery_sim:bess1] loaded") +
+                 test_count_substr(log, "event 1 signal 0");
+    free(log);
+    REQUIRE(reloaded, "probe was not unloaded and loaded again");
+    REQUIRE(others == 0, "an unchanged instance was reloaded, or the reloaded one got RELOAD");
+    REQUIRE(count_since(hup_from, "reload: plugin instance") == 2, "more than probe changed");
+
+    /* Removed, then added again. */
+    o.extra_plugins = "";
+    write_config(&o);
+    hup_from = hup_and_wait();
+    REQUIRE(test_service_wait_log(&ctx.svc, hup_from, "reload: plugin instance \"probe\" unloaded",
+                                  2000),
+            "the removed instance was not unloaded");
+    REQUIRE(count_since(hup_from, "destroy aux") == 1, "the removed instance's devices remain");
+    o.extra_plugins = ",\n  {\"plugin\": \"test_events\", \"name\": \"probe\", \"options\": {"
+                      "\"read_interval_ms\": 10000, \"second\": \"aux\", \"tag\": \"c\"}}";
+    write_config(&o);
+    hup_from = hup_and_wait();
+    REQUIRE(count_since(hup_from, "reload: plugin instance \"probe\" is new; loading it") == 1,
+            "the added instance is not named");
+    REQUIRE(test_service_wait_log(&ctx.svc, hup_from, "device probe.aux (meter) added", 2000),
+            "the added instance's devices did not come");
+
+    /* SHUTDOWN to every device on a clean stop, before destroy(). */
+    size_t stop_from = test_service_log_size(&ctx.svc);
+    ctx.expect_running = false;
+    REQUIRE(test_service_signal(&ctx.svc, SIGTERM) == 0, "the service was no longer running");
+    int status = test_service_wait_exit(&ctx.svc, STOP_TIMEOUT_MS);
+    REQUIRE(status == 0, "SIGTERM: exit status %d", status);
+    log = log_since(stop_from);
+    const char *shut = strstr(log, "event 3 signal 0 id - start 0 end 0 value 0 on probe");
+    const char *shut2 = strstr(log, "event 3 signal 0 id - start 0 end 0 value 0 on aux");
+    gone = strstr(log, "destroy probe");
+    bool ordered = shut != NULL && shut2 != NULL && gone != NULL && shut < gone;
+    free(log);
+    REQUIRE(ordered, "SHUTDOWN did not reach both devices before destroy()");
+    check_log_clean();
+    release_all();
+}
+END_TEST
+
 static Suite *service_suite(void)
 {
     Suite *s = suite_create("service");
@@ -1290,6 +1459,7 @@ static Suite *service_suite(void)
         {"peak_guard", test_peak_guard, 60},
         {"restart_restores_forecasts", test_restart_restores_forecasts, 60},
         {"dr_event_below_load", test_dr_event_below_load, 45},
+        {"plugin_promises", test_plugin_promises, 45},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         TCase *tc = tcase_create(cases[i].name);

@@ -14,6 +14,10 @@
 
 #include <errno.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define GRIDEMS_ERRNO_MAP(XX)                                                                      \
     XX(EINVAL, -EINVAL, "invalid argument")                                                        \
     XX(ENOMEM, -ENOMEM, "out of memory")                                                           \
@@ -42,11 +46,22 @@ typedef enum {
 } gridems_errno_t;
 
 /*
+ * The host's own functions, declared only when building the host (GRIDEMS_HOST_BUILD, which the
+ * host's build defines). The host exports no symbols to plugins, so a plugin that called these
+ * directly would fail to load ("undefined symbol"): plugins use the host API table's strerror
+ * entry instead (gridems/plugin.h, GRIDEMS_API_HAS(api, strerror)).
+ *
  * gridems_strerror: a human sentence for an error code ("unknown error" for codes outside the map).
  * gridems_err_name: the symbolic name without prefix ("EINVAL").
  * Returns: a static string, never NULL. Thread: any.
  */
+#ifdef GRIDEMS_HOST_BUILD
 const char *gridems_strerror(int err);
 const char *gridems_err_name(int err);
+#endif
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -60,7 +60,8 @@
  *     missing required key is a load error naming the plugin, the instance and the key.
  *  6. Allocates context_size zeroed bytes, stores each option (given or default) at its offset,
  *     and calls gridems_plugin_init(). The plugin registers its devices from init.
- *  7. At unload (shutdown, or the instance removed from the config), or when init failed: stops
+ *  7. At unload (shutdown, or on SIGHUP the instance's entry changed or was removed: see
+ *     GRIDEMS_EVT_RELOAD), or when init failed: stops
  *     delivering timer, fd and message callbacks; stops the fd watches; cancels queued work and
  *     waits for work already running, whose done_fn gets GRIDEMS_ECANCELED; then calls each
  *     device's destroy() exactly once, then gridems_plugin_cleanup() if exported, then closes the
@@ -84,7 +85,7 @@
  *    plugin exceeds it. Blocking I/O (Modbus/TCP, serial, HTTP) goes through queue_work(): its
  *    work_fn runs on a pool thread, and its done_fn comes back on the loop thread.
  *  - Every host API function must be called on the loop thread, from inside a callback, except
- *    log() and vlog(), which any thread may call (work_fn included).
+ *    log(), vlog() and strerror(), which any thread may call (work_fn included).
  *  - A work_fn must not call any other host function, and must not touch state that loop-thread
  *    callbacks touch without its own locking.
  *
@@ -126,7 +127,7 @@ extern "C" {
 /* ---- ## Version and build signature ---- */
 
 #define GRIDEMS_PLUGIN_ABI_MAJOR 1
-#define GRIDEMS_PLUGIN_ABI_MINOR 0
+#define GRIDEMS_PLUGIN_ABI_MINOR 1
 
 #if !defined(__GNUC__) || !defined(__SIZEOF_POINTER__) || !defined(__BYTE_ORDER__)
 #error "gridems plugins need a GCC-compatible compiler (GCC or Clang) producing ELF objects"
@@ -530,13 +531,26 @@ typedef struct gridems_setpoint_s {
 
 /* Events delivered to on_event(). */
 enum {
-    /* The service re-read its configuration. The instance's own options did not change: an
-     * instance whose options change is unloaded and loaded again instead. */
+    /* The service re-read its configuration (SIGHUP): the site and planner settings may have
+     * changed. Sent to the devices of every instance whose config entry ("plugin", "path" and
+     * "options", compared as JSON) did not change. An instance whose entry changed is instead
+     * unloaded (step 7 of the loading sequence: destroy(), cleanup) and loaded again with the
+     * new entry (a fresh init, its devices announced anew); an instance removed from the config
+     * is unloaded, a new one loaded; each is named in a warning ("reload: plugin instance
+     * "bess1" changed (plugin, path or options); reloading it"). A changed plugin_dir takes
+     * effect at the next restart. */
     GRIDEMS_EVT_RELOAD = 1,
-    /* A grid signal arrived (new price or carbon forecast, a demand-response event). */
+    /* The service accepted a grid signal: a new import-price, export-price or carbon forecast
+     * (GRIDEMS_SIGNAL_PRICE for both prices, GRIDEMS_SIGNAL_CARBON), a demand-response event
+     * (GRIDEMS_SIGNAL_DR_EVENT, also when it replaces a held one) or the cancellation of a held
+     * one (GRIDEMS_SIGNAL_DR_CANCEL; a cancel for an event the service did not hold is not
+     * sent). Sent to every device once the message is applied, before the re-plan it causes;
+     * a rejected message sends nothing. Informational: the set-points still come from plans. */
     GRIDEMS_EVT_GRID_SIGNAL = 2,
-    /* The service is shutting down: the device should reach its safe state now; destroy()
-     * follows. */
+    /* The service began its clean shutdown (SIGTERM/SIGINT, or a failed start-up): sent to
+     * every device once, right after the safe-mode set-point and before the instance is
+     * unloaded; the device should reach its safe state now; destroy() follows. Not sent when
+     * the process is killed. */
     GRIDEMS_EVT_SHUTDOWN = 3
 };
 
@@ -553,9 +567,14 @@ enum {
  *   type              GRIDEMS_EVT_*.
  *   time_ms           host-clock time it was raised.
  *   signal            GRID_SIGNAL only: GRIDEMS_SIGNAL_*.
- *   id                GRID_SIGNAL only: the DR event id, or NULL.
- *   start_ms, end_ms  GRID_SIGNAL only: the period it covers.
- *   value             GRID_SIGNAL only: the first value of a forecast, or a DR import limit.
+ *   id                GRID_SIGNAL only: the DR event id (DR_EVENT, DR_CANCEL), else NULL.
+ *   start_ms, end_ms  GRID_SIGNAL only, host clock: the period the message covers (a forecast:
+ *                     the start of its first interval to the end of its last; a DR event, or
+ *                     the held event a cancel ends: the event's start and end).
+ *   value             GRID_SIGNAL only: the first interval's value of a forecast (price per
+ *                     kWh in the site currency, or g CO2/kWh), a DR event's import limit in kW,
+ *                     0 for a cancel.
+ * Other fields are 0/NULL.
  */
 typedef struct gridems_device_event_s {
     uint32_t struct_size;
@@ -598,14 +617,23 @@ typedef void (*gridems_device_destroy_fn)(gridems_device_id_t dev, void *userdat
  * name and instance strings; the options table is borrowed until dlclose).
  *   struct_size       sizeof(gridems_device_desc_t) as the plugin was compiled. The host copies
  *                     only min(struct_size, its own sizeof) bytes: the fields beyond are NULL/0.
- *   name              the device id used in plans, schedules and logs: 1 to 63 characters of
- *                     [A-Za-z0-9_.-], unique within the service.
+ *   name              1 to 63 characters of [A-Za-z0-9_.-], unique within the service. The
+ *                     device's id in plans, schedules, state files and logs is the instance
+ *                     name (config "name") when name equals it, else "<instance>.<name>"; the
+ *                     rule depends on nothing else (not on how many devices the instance has).
+ *                     A one-device plugin names its device cfg->instance, so that its id is the
+ *                     instance name the operator chose.
  *   instance          optional free-form sub-identifier (a serial number, a Modbus unit id).
  *   klass             GRIDEMS_DEV_*; must be one of the classes in gridems_plugin_info.
  *   options           documentation only in ABI 1.0 (the device's subset of the plugin's table,
  *                     or NULL): options are validated per instance against
  *                     gridems_plugin_info.options before init, when no device exists yet.
- *   read_interval_ms  how often the host calls read(), 0 = the host's default.
+ *   read_interval_ms  how often the host calls read(), in host-clock ms (simulated and stepped
+ *                     clocks included); 0 = the host's control tick (60 s). The host reads at
+ *                     least every control tick: a longer interval is read on the tick. On a
+ *                     fast simulated clock a device is read at most every 100 ms of real time.
+ *                     The first read() comes right after the device is announced (once init
+ *                     succeeded, or at once when registered later); a failing read() backs off.
  *   callbacks         see above; get_capabilities is required, the others optional.
  */
 typedef struct gridems_device_desc_s {
@@ -656,7 +684,7 @@ typedef struct gridems_message_s {
 typedef void (*gridems_timer_fn)(gridems_plugin_t *self, gridems_timer_id_t id, void *arg);
 /* status: 0, or a negative GRIDEMS_E* code when polling the fd failed (events is then 0). */
 typedef void (*gridems_fd_fn)(gridems_plugin_t *self, int fd, int status, int events, void *arg);
-/* Runs on a pool thread: may block; may call only log()/vlog(). */
+/* Runs on a pool thread: may block; may call only log()/vlog()/strerror(). */
 typedef void (*gridems_work_fn)(gridems_plugin_t *self, void *arg);
 /* Runs on the loop thread after work_fn returned, or instead of it: status 0, or
  * GRIDEMS_ECANCELED when the instance is being unloaded (work_fn then may or may not have run).
@@ -784,6 +812,15 @@ typedef struct gridems_host_api_s {
      * run faster than real time; all absolute times in this ABI use it.
      */
     int64_t (*now_ms)(gridems_plugin_t *self);
+
+    /* ---- Added in 1.1 (check GRIDEMS_API_HAS(api, strerror) before calling) ---- */
+
+    /*
+     * strerror: a human sentence for a GRIDEMS_E* code ("unknown error" for codes outside the
+     * map in gridems/errors.h). Returns: a static string owned by the host, never NULL; valid
+     * until the instance is unloaded. Thread: any (like log, it may be called from a work_fn).
+     */
+    const char *(*strerror)(int err);
 } gridems_host_api_t;
 
 /* Tests whether the host's table has entry fn; use before calling an entry added after 1.0. */
