@@ -63,11 +63,9 @@ static int join_path(const char *dir, const char *file, char **out)
     return 0;
 }
 
-static int forecast_file(const char *store, char **out, const char *dir)
+static void forecast_file(const char *store, char *name, size_t len)
 {
-    char name[64];
-    snprintf(name, sizeof name, "forecast_%.40s.json", store);
-    return join_path(dir, name, out);
+    snprintf(name, len, "forecast_%.40s.json", store);
 }
 
 /* The root keys of a file: every one is required but those marked optional, no other. */
@@ -130,6 +128,30 @@ static int read_text(const char *path, char **text, size_t *len, char *err, size
         set_err(err, errlen, "%s: cannot read: %s", path, gridems_strerror(rc));
     }
     return rc;
+}
+
+/* Write text (taken; NULL = out of memory) atomically as dir/file. */
+static int save_in(const char *dir, const char *file, char *text, char *err, size_t errlen)
+{
+    char *path = NULL;
+    if (join_path(dir, file, &path) != 0) {
+        free(text);
+        return GRIDEMS_ENOMEM;
+    }
+    int rc = write_text(path, text, err, errlen);
+    free(path);
+    return rc;
+}
+
+/* Read dir/file: *path (for the parser's messages) and *text, both for the caller to free. */
+static int read_in(const char *dir, const char *file, char **path, char **text, size_t *len,
+                   char *err, size_t errlen)
+{
+    *text = NULL;
+    if (join_path(dir, file, path) != 0) {
+        return GRIDEMS_ENOMEM;
+    }
+    return read_text(*path, text, len, err, errlen);
 }
 
 /* ---- ## Load history ---- */
@@ -273,13 +295,7 @@ int gridems_history_parse_load(const char *text, size_t len, const char *name,
 int gridems_history_save_load(const char *dir, const gridems_load_forecast_t *lf, char *err,
                               size_t errlen)
 {
-    char *path = NULL;
-    if (join_path(dir, GRIDEMS_HISTORY_LOAD_FILE, &path) != 0) {
-        return GRIDEMS_ENOMEM;
-    }
-    int rc = write_text(path, gridems_history_load_to_json(lf), err, errlen);
-    free(path);
-    return rc;
+    return save_in(dir, GRIDEMS_HISTORY_LOAD_FILE, gridems_history_load_to_json(lf), err, errlen);
 }
 
 int gridems_history_restore_load(const char *dir, gridems_load_forecast_t *lf, size_t *n_restored,
@@ -290,10 +306,7 @@ int gridems_history_restore_load(const char *dir, gridems_load_forecast_t *lf, s
     if (n_restored != NULL) {
         *n_restored = 0;
     }
-    if (join_path(dir, GRIDEMS_HISTORY_LOAD_FILE, &path) != 0) {
-        return GRIDEMS_ENOMEM;
-    }
-    int rc = read_text(path, &text, &len, err, errlen);
+    int rc = read_in(dir, GRIDEMS_HISTORY_LOAD_FILE, &path, &text, &len, err, errlen);
     if (rc == 0) {
         rc = gridems_history_parse_load(text, len, path, lf, n_restored, err, errlen);
     }
@@ -397,13 +410,9 @@ int gridems_history_parse_forecast(const char *text, size_t len, const char *nam
 int gridems_history_save_forecast(const char *dir, const char *store, const gridems_forecast_t *f,
                                   char *err, size_t errlen)
 {
-    char *path = NULL;
-    if (forecast_file(store, &path, dir) != 0) {
-        return GRIDEMS_ENOMEM;
-    }
-    int rc = write_text(path, gridems_history_forecast_to_json(store, f), err, errlen);
-    free(path);
-    return rc;
+    char name[64];
+    forecast_file(store, name, sizeof name);
+    return save_in(dir, name, gridems_history_forecast_to_json(store, f), err, errlen);
 }
 
 int gridems_history_restore_forecast(const char *dir, const char *store, gridems_forecast_t *f,
@@ -414,10 +423,9 @@ int gridems_history_restore_forecast(const char *dir, const char *store, gridems
     if (n_restored != NULL) {
         *n_restored = 0;
     }
-    if (forecast_file(store, &path, dir) != 0) {
-        return GRIDEMS_ENOMEM;
-    }
-    int rc = read_text(path, &text, &len, err, errlen);
+    char name[64];
+    forecast_file(store, name, sizeof name);
+    int rc = read_in(dir, name, &path, &text, &len, err, errlen);
     if (rc == 0) {
         rc = gridems_history_parse_forecast(text, len, path, store, f, n_restored, err, errlen);
     }
@@ -511,16 +519,11 @@ int gridems_history_parse_margin(const char *text, size_t len, const char *name,
 int gridems_history_save_margin(const char *dir, const gridems_peak_margin_t *pm, char *err,
                                 size_t errlen)
 {
-    char *path = NULL;
     if (pm->n == 0) {
         return 0; /* nothing measured yet: an older file stays as it is */
     }
-    if (join_path(dir, GRIDEMS_HISTORY_MARGIN_FILE, &path) != 0) {
-        return GRIDEMS_ENOMEM;
-    }
-    int rc = write_text(path, gridems_history_margin_to_json(pm), err, errlen);
-    free(path);
-    return rc;
+    return save_in(dir, GRIDEMS_HISTORY_MARGIN_FILE, gridems_history_margin_to_json(pm), err,
+                   errlen);
 }
 
 int gridems_history_restore_margin(const char *dir, gridems_peak_margin_t *pm, size_t *n_restored,
@@ -531,10 +534,7 @@ int gridems_history_restore_margin(const char *dir, gridems_peak_margin_t *pm, s
     if (n_restored != NULL) {
         *n_restored = 0;
     }
-    if (join_path(dir, GRIDEMS_HISTORY_MARGIN_FILE, &path) != 0) {
-        return GRIDEMS_ENOMEM;
-    }
-    int rc = read_text(path, &text, &len, err, errlen);
+    int rc = read_in(dir, GRIDEMS_HISTORY_MARGIN_FILE, &path, &text, &len, err, errlen);
     if (rc == 0) {
         rc = gridems_history_parse_margin(text, len, path, pm, n_restored, err, errlen);
     }
