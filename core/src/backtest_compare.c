@@ -100,6 +100,22 @@ static void gridems_column(bt_compare_t *c, const bt_ledger_t *l,
     }
 }
 
+/* Arrival order, ties by id: the order a cluster without a price signal serves jobs in. */
+static int by_arrival(const void *a, const void *b)
+{
+    const bt_job_t *x = *(const bt_job_t *const *)a, *y = *(const bt_job_t *const *)b;
+    if (x->arrival_ms != y->arrival_ms) {
+        return x->arrival_ms < y->arrival_ms ? -1 : 1;
+    }
+    return strcmp(x->id, y->id);
+}
+
+static int by_value(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
 /* The baseline cluster: jobs in arrival order at full power within the cap, minute by minute
  * (every arrival and deadline of the jobs lies on whole minutes). */
 static void baseline_column(bt_compare_t *c, const bt_ledger_t *l,
@@ -109,29 +125,19 @@ static void baseline_column(bt_compare_t *c, const bt_ledger_t *l,
     const int64_t tick = 60000;
     double *left = calloc((size_t)(l->n_jobs > 0 ? l->n_jobs : 1), sizeof(double));
     int64_t *done_at = calloc((size_t)(l->n_jobs > 0 ? l->n_jobs : 1), sizeof(int64_t));
-    int *order = calloc((size_t)(l->n_jobs > 0 ? l->n_jobs : 1), sizeof(int));
-    if (left == NULL || done_at == NULL || order == NULL) {
+    const bt_job_t **sorted = calloc((size_t)(l->n_jobs > 0 ? l->n_jobs : 1), sizeof *sorted);
+    if (left == NULL || done_at == NULL || sorted == NULL) {
         free(left);
         free(done_at);
-        free(order);
+        free(sorted);
         return;
     }
     for (int i = 0; i < l->n_jobs; i++) {
         left[i] = l->jobs[i].energy_kwh;
         done_at[i] = INT64_MAX;
-        order[i] = i;
+        sorted[i] = &l->jobs[i];
     }
-    /* Arrival order (ties by id), insertion sort: a month has tens of jobs. */
-    for (int i = 1; i < l->n_jobs; i++) {
-        int v = order[i], k = i - 1;
-        while (k >= 0 && (l->jobs[order[k]].arrival_ms > l->jobs[v].arrival_ms ||
-                          (l->jobs[order[k]].arrival_ms == l->jobs[v].arrival_ms &&
-                           strcmp(l->jobs[order[k]].id, l->jobs[v].id) > 0))) {
-            order[k + 1] = order[k];
-            k--;
-        }
-        order[k + 1] = v;
-    }
+    qsort(sorted, (size_t)l->n_jobs, sizeof *sorted, by_arrival);
     double cap = l->cluster_cap_kw > 0 ? l->cluster_cap_kw : INFINITY;
     if (cfg->site.has_compute_limit) {
         cap = fmin(cap, cfg->site.compute_limit_kw);
@@ -140,7 +146,7 @@ static void baseline_column(bt_compare_t *c, const bt_ledger_t *l,
     for (int64_t t = l->start_ms; cluster != NULL && t < period_end(l); t += tick) {
         double room = cap;
         for (int n = 0; n < l->n_jobs; n++) {
-            int i = order[n];
+            int i = (int)(sorted[n] - l->jobs);
             const bt_job_t *j = &l->jobs[i];
             if (j->arrival_ms > t || left[i] <= 0 || room <= 0) {
                 continue;
@@ -175,7 +181,7 @@ static void baseline_column(bt_compare_t *c, const bt_ledger_t *l,
     free(cluster);
     free(left);
     free(done_at);
-    free(order);
+    free(sorted);
 }
 
 static double caps_number(const cJSON *caps, const char *key, double fallback)
@@ -437,15 +443,7 @@ static void sorted_stats(const bt_ledger_t *l, double *median, double *p95)
         return;
     }
     memcpy(v, l->solve_ms, (size_t)l->n_solve * sizeof *v);
-    for (int i = 1; i < l->n_solve; i++) {
-        double x = v[i];
-        int k = i - 1;
-        while (k >= 0 && v[k] > x) {
-            v[k + 1] = v[k];
-            k--;
-        }
-        v[k + 1] = x;
-    }
+    qsort(v, (size_t)l->n_solve, sizeof *v, by_value);
     *median = v[l->n_solve / 2];
     *p95 = v[(int)((l->n_solve - 1) * 0.95)];
     free(v);
