@@ -3,7 +3,8 @@
  * test_events: a plugin that logs what the host promises in gridems/plugin.h, for the service
  * integration test (tests/integration/test_service.c) to check in the service's log:
  *   - init:      "strerror(EINVAL) = <text>" through the host API table's strerror entry;
- *   - read():    "read #<n> of <device>" (each read also posts a reading, so the device is fresh);
+ *   - read():    "read #<n> of <device> at <host-clock ms>" (each read also posts a reading, so
+ *                the device is fresh);
  *   - on_event:  "event <type> signal <signal> id <id> start <ms> end <ms> value <v> on <device>";
  *   - destroy(): "destroy <device>".
  * It registers one meter (role OTHER: counted nowhere) named after the instance from init, and,
@@ -71,7 +72,8 @@ static int ev_read(gridems_device_id_t dev, void *userdata)
     events_dev_t *d = userdata;
     d->reads++;
     test_events_reads++;
-    d->api->log(d->self, GRIDEMS_PLUGIN_LOG_INFO, "read #%d of %s", d->reads, d->name);
+    d->api->log(d->self, GRIDEMS_PLUGIN_LOG_INFO, "read #%d of %s at %lld", d->reads, d->name,
+                (long long)d->api->now_ms(d->self));
     if (!d->post) {
         return 0;
     }

@@ -1290,6 +1290,18 @@ static void next_log_line(size_t from, const char *needle, char *out, size_t siz
     free(log);
 }
 
+/* The host-clock time the probe logged for its n-th read of device, or -1. */
+static int64_t read_at(size_t from, const char *device, int n)
+{
+    char needle[96];
+    snprintf(needle, sizeof needle, "read #%d of %s at ", n, device);
+    char *log = log_since(from);
+    const char *at = strstr(log, needle);
+    int64_t ms = at != NULL ? strtoll(at + strlen(needle), NULL, 10) : -1;
+    free(log);
+    return ms;
+}
+
 static int count_since(size_t from, const char *needle)
 {
     char *log = log_since(from);
@@ -1343,12 +1355,18 @@ START_TEST(test_plugin_promises)
     next_log_line(from, "device probe.aux (meter) added", line, sizeof line);
     REQUIRE(strstr(line, "read #1 of aux") != NULL, "not read right after it was added: %s",
             line);
-    /* Polled at its interval (about 12 reads in 2 s), not only on the control tick (2 or 3). */
-    size_t poll_from = test_service_log_size(&ctx.svc);
-    usleep(2000 * 1000);
-    int reads = count_since(poll_from, " of probe\n");
-    fprintf(stderr, "test_service: %d reads of probe in 2 s (120 s of site time)\n", reads);
-    REQUIRE(reads >= 8 && reads <= 16, "%d reads of probe in 120 s of site time at 10 s", reads);
+    /* Polled at its interval, not only on the control tick: 12 more reads must come within
+     * about 120 s of site time (a minute's tick alone would take 720 s). Measured on the host
+     * clock the probe logs, so a busy machine that delays the reads cannot change the count. */
+    int64_t t0 = read_at(from, "probe", 1);
+    REQUIRE(test_service_wait_log(&ctx.svc, from, "read #13 of probe at ", 20000),
+            "the probe was not read 13 times");
+    int64_t t1 = read_at(from, "probe", 13);
+    REQUIRE(t0 > 0 && t1 > t0, "read times of probe: %lld, %lld", (long long)t0, (long long)t1);
+    double reads = 12.0 * 120000.0 / (double)(t1 - t0);
+    fprintf(stderr, "test_service: 12 reads of probe in %.1f s of site time\n",
+            (double)(t1 - t0) / 1000.0);
+    REQUIRE(reads >= 8 && reads <= 16, "%.1f reads of probe in 120 s of site time at 10 s", reads);
 
     /* GRID_SIGNAL for an accepted price forecast, a DR event and its cancel. */
     size_t sig_from = test_service_log_size(&ctx.svc);
