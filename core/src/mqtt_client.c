@@ -763,7 +763,12 @@ int gridems_mqtt_create(uv_loop_t *loop, const gridems_mqtt_options_t *opts, gri
         dup_or_null(opts->will_payload != NULL ? opts->will_payload : DEFAULT_WILL, &failed);
     m->username = dup_or_null(opts->username, &failed);
     m->password = dup_or_null(opts->password, &failed);
-    if (opts->tls != NULL) {
+    if (opts->tls == NULL && has_tls_scheme(opts->uri)) {
+        /* A TLS URI without settings: the system trust store, with verification. Paho needs
+         * SSL options for such a URI, or every connect fails with "Invalid (NULL) parameter". */
+        m->use_tls = 1;
+        m->tls_verify = 1;
+    } else if (opts->tls != NULL) {
         m->use_tls = 1;
         m->tls_verify = opts->tls->verify != 0;
         m->ca_file = dup_or_null(opts->tls->ca_file, &failed);

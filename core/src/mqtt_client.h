@@ -85,7 +85,8 @@ typedef struct gridems_mqtt_options_s {
     const char *topic_prefix; /* Required: "gridems/site1"; no wildcards, no trailing '/'. */
     const char *username;     /* Optional. */
     const char *password;     /* Optional; only with username (else GRIDEMS_EINVAL). */
-    const gridems_mqtt_tls_t *tls; /* NULL = no TLS. */
+    const gridems_mqtt_tls_t *tls; /* NULL = no TLS settings: none for tcp://, the system
+                                      trust store with verification for ssl:// and mqtts://. */
     const char *will_payload;      /* Last will on <prefix>/status; NULL = {"state":"offline"}. */
     int keepalive_s;               /* 0 = 30 s. */
     int connect_timeout_s;         /* 0 = 10 s. */

@@ -18,6 +18,7 @@
 #include "gridems/errors.h"
 #include "log.h"
 #include "plugin_dir.h"
+#include "trust.h"
 
 /* The plugin ABI majors this host implements, newest first. */
 static const int supported_abi[] = {GRIDEMS_PLUGIN_ABI_MAJOR};
@@ -437,8 +438,14 @@ int gridems__plugin_open(const char *path, gridems__plugin_lib_t *lib, char *err
     }
     snprintf(lib->path, plen + 3, "%s%s", strchr(path, '/') != NULL ? "" : "./", path);
 
+    /* 0. Trust, as sshd's StrictModes: code that others can replace is never loaded. A missing
+     * file falls through to the signature check, which says so in its usual words. */
+    int rc = gridems__code_trusted(lib->path, err, errlen);
+    if (rc < 0 && rc != GRIDEMS_ENOENT) {
+        goto fail;
+    }
     /* 1. The signature, before the dynamic linker runs anything of the plugin. */
-    int rc = gridems__plugin_read_signature(lib->path, lib->signature, sizeof lib->signature, err,
+    rc = gridems__plugin_read_signature(lib->path, lib->signature, sizeof lib->signature, err,
                                             errlen);
     if (rc < 0) {
         goto fail;

@@ -12,6 +12,7 @@
 #include "gridems/errors.h"
 #include "plugin_dir.h"
 #include "timeutil.h"
+#include "trust.h"
 
 /* cJSON_ParseWithLengthOpts appeared in 1.7.13. */
 #if CJSON_VERSION_MAJOR < 1 ||                                                                     \
@@ -674,8 +675,16 @@ static int read_tls(ctx_t *c, const cJSON *mqtt, const char *uri, gridems_servic
     static const char *const keys[] = {"ca_file", "cert_file", "key_file", "verify", NULL};
     const cJSON *tls = NULL;
     int rc = get_object(c, mqtt, "mqtt", "tls", &tls);
-    if (rc != 0 || tls == NULL) {
+    if (rc != 0) {
         return rc;
+    }
+    if (tls == NULL) {
+        /* An ssl:// URI alone means TLS with the system trust store and full verification;
+         * without this, Paho got no TLS options and failed every connect with "Invalid (NULL)
+         * parameter" (docs/security.md). */
+        cfg->mqtt.has_tls = uri_is_tls(uri);
+        cfg->mqtt.tls.verify = cfg->mqtt.has_tls;
+        return 0;
     }
     if ((rc = check_keys(c, tls, "mqtt.tls", keys)) != 0) {
         return rc;
@@ -708,7 +717,8 @@ static int read_mqtt(ctx_t *c, const cJSON *root, gridems_service_config_t *cfg)
 {
     static const char *const keys[] = {"uri",         "client_id", "topic_prefix",
                                        "keepalive_s", "username",  "password",
-                                       "tls",         "topics",    NULL};
+                                       "password_file", "tls",     "topics",
+                                       NULL};
     static const char *const topic_keys[] = {"price", "price_export", "carbon",
                                              "event", "cmd",          NULL};
     const cJSON *mqtt = NULL;
@@ -722,7 +732,8 @@ static int read_mqtt(ctx_t *c, const cJSON *root, gridems_service_config_t *cfg)
     if ((rc = check_keys(c, mqtt, "mqtt", keys)) != 0) {
         return rc;
     }
-    const char *uri = NULL, *client_id = NULL, *prefix = NULL, *user = NULL, *pass = NULL;
+    const char *uri = NULL, *client_id = NULL, *prefix = NULL, *user = NULL, *pass = NULL,
+               *pass_file = NULL;
     if ((rc = get_string(c, mqtt, "mqtt", "uri", &uri)) != 0) {
         return rc;
     }
@@ -771,18 +782,33 @@ static int read_mqtt(ctx_t *c, const cJSON *root, gridems_service_config_t *cfg)
     }
     if ((rc = get_int(c, mqtt, "mqtt", "keepalive_s", 5, 3600, 30, &cfg->mqtt.keepalive_s)) != 0 ||
         (rc = get_string(c, mqtt, "mqtt", "username", &user)) != 0 ||
-        (rc = get_string(c, mqtt, "mqtt", "password", &pass)) != 0) {
+        (rc = get_string(c, mqtt, "mqtt", "password", &pass)) != 0 ||
+        (rc = get_string(c, mqtt, "mqtt", "password_file", &pass_file)) != 0) {
         return rc;
     }
     if (pass != NULL && user == NULL) {
         return fail(c, "mqtt.password", "needs mqtt.username");
+    }
+    if (pass_file != NULL && user == NULL) {
+        return fail(c, "mqtt.password_file", "needs mqtt.username");
+    }
+    if (pass_file != NULL && pass != NULL) {
+        return fail(c, "mqtt.password_file",
+                    "give mqtt.password or mqtt.password_file, not both (the file is preferred: "
+                    "it keeps the secret out of the config)");
+    }
+    if (pass_file != NULL && (pass_file[0] == '\0' || strlen(pass_file) > MAX_DIR_BYTES)) {
+        return fail(c, "mqtt.password_file",
+                    "must be an absolute path or a systemd credential name of 1 to %d bytes",
+                    MAX_DIR_BYTES);
     }
     if ((rc = read_tls(c, mqtt, uri, cfg)) != 0) {
         return rc;
     }
     if ((rc = dup_into(c, uri, &cfg->mqtt.uri)) != 0 ||
         (rc = dup_into(c, user, &cfg->mqtt.username)) != 0 ||
-        (rc = dup_into(c, pass, &cfg->mqtt.password)) != 0) {
+        (rc = dup_into(c, pass, &cfg->mqtt.password)) != 0 ||
+        (rc = dup_into(c, pass_file, &cfg->mqtt.password_file)) != 0) {
         return rc;
     }
     /* The pid makes two instances of the same site (a test and a live service, or a restart
@@ -1268,6 +1294,32 @@ int gridems_service_config_parse(const char *text, size_t len, gridems_service_c
     return rc;
 }
 
+/* The secrets named by a parsed config: read, or checked (core/src/trust.h). */
+static int load_secrets(const char *config_path, gridems_service_config_t *cfg, char *err,
+                        size_t errlen)
+{
+    int rc = 0;
+    if (cfg->mqtt.password_file != NULL) {
+        char *path = NULL;
+        rc = gridems__secret_path(cfg->mqtt.password_file, "mqtt.password_file", &path, err,
+                                  errlen);
+        if (rc == 0) {
+            rc = gridems__secret_read(path, "mqtt.password_file", &cfg->mqtt.password, err,
+                                      errlen);
+        }
+        free(path);
+    } else if (cfg->mqtt.password != NULL) {
+        gridems__warn_if_readable(config_path, "an inline mqtt.password");
+    }
+    if (rc == 0 && cfg->mqtt.tls.key_file != NULL) {
+        rc = gridems__secret_check(cfg->mqtt.tls.key_file, "mqtt.tls.key_file", err, errlen);
+    }
+    if (rc != 0) {
+        gridems_service_config_free(cfg);
+    }
+    return rc;
+}
+
 int gridems_service_config_load(const char *path, gridems_service_config_t *cfg, char *err,
                                 size_t errlen)
 {
@@ -1290,6 +1342,9 @@ int gridems_service_config_load(const char *path, gridems_service_config_t *cfg,
     char inner[768] = "";
     rc = gridems_service_config_parse(text, len, cfg, inner, sizeof inner);
     free(text);
+    if (rc == 0) {
+        rc = load_secrets(path, cfg, inner, sizeof inner);
+    }
     if (rc != 0 && err != NULL && errlen > 0) {
         snprintf(err, errlen, "%s: %s", path, inner);
     }
@@ -1307,7 +1362,15 @@ void gridems_service_config_free(gridems_service_config_t *cfg)
     free(cfg->mqtt.client_id);
     free(cfg->mqtt.topic_prefix);
     free(cfg->mqtt.username);
+    if (cfg->mqtt.password != NULL) {
+        /* Wipe the secret before the allocator hands the memory to anyone else. */
+        volatile char *wipe = cfg->mqtt.password;
+        for (size_t i = 0; wipe[i] != '\0'; i++) {
+            wipe[i] = 0;
+        }
+    }
     free(cfg->mqtt.password);
+    free(cfg->mqtt.password_file);
     free(cfg->mqtt.tls.ca_file);
     free(cfg->mqtt.tls.cert_file);
     free(cfg->mqtt.tls.key_file);

@@ -106,8 +106,12 @@ typedef struct gridems_service_config_s {
         char *topic_prefix; /* default gridems/<site.id>; no wildcards, no trailing '/' */
         int keepalive_s;    /* 5..3600 */
         char *username;     /* may be NULL */
-        char *password;     /* may be NULL; only with a username */
-        bool has_tls;
+        char *password;     /* may be NULL; only with a username; read from password_file by
+                               gridems_service_config_load() when that is given */
+        char *password_file; /* as written: an absolute path or a systemd credential name, or
+                                NULL; never together with an inline password */
+        bool has_tls; /* a tls section, or an ssl:// or mqtts:// URI without one (then every
+                         file is NULL: the system trust store, and verify is true) */
         struct {
             char *ca_file;   /* may be NULL */
             char *cert_file; /* may be NULL */
@@ -180,8 +184,11 @@ int gridems_service_config_parse(const char *text, size_t len, gridems_service_c
                                  char *err, size_t errlen);
 
 /*
- * gridems_service_config_load: read the file at path and parse it as above. Errors are prefixed
- * with the file name ("/etc/gridems.json: planner.horizon_steps: ...").
+ * gridems_service_config_load: read the file at path and parse it as above, then the secrets
+ * (core/src/trust.h): mqtt.password from mqtt.password_file (refused when others may read it);
+ * mqtt.tls.key_file checked the same way; a warning when the file holds an inline password and
+ * is readable by group or others. Errors are prefixed with the file name
+ * ("/etc/gridems.json: planner.horizon_steps: ...").
  * Parameters: path (borrowed); cfg, err, errlen as for parse.
  * Returns: 0; GRIDEMS_ENOENT, GRIDEMS_EIO, GRIDEMS_ETOOBIG (reading); or parse's codes.
  * Thread: any.
