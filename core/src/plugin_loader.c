@@ -446,7 +446,7 @@ int gridems__plugin_open(const char *path, gridems__plugin_lib_t *lib, char *err
     }
     /* 1. The signature, before the dynamic linker runs anything of the plugin. */
     rc = gridems__plugin_read_signature(lib->path, lib->signature, sizeof lib->signature, err,
-                                            errlen);
+                                        errlen);
     if (rc < 0) {
         goto fail;
     }

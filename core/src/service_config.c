@@ -715,10 +715,9 @@ static int read_tls(ctx_t *c, const cJSON *mqtt, const char *uri, gridems_servic
 
 static int read_mqtt(ctx_t *c, const cJSON *root, gridems_service_config_t *cfg)
 {
-    static const char *const keys[] = {"uri",         "client_id", "topic_prefix",
-                                       "keepalive_s", "username",  "password",
-                                       "password_file", "tls",     "topics",
-                                       NULL};
+    static const char *const keys[] = {"uri",      "client_id", "topic_prefix",  "keepalive_s",
+                                       "username", "password",  "password_file", "tls",
+                                       "topics",   NULL};
     static const char *const topic_keys[] = {"price", "price_export", "carbon",
                                              "event", "cmd",          NULL};
     const cJSON *mqtt = NULL;
@@ -1301,11 +1300,10 @@ static int load_secrets(const char *config_path, gridems_service_config_t *cfg, 
     int rc = 0;
     if (cfg->mqtt.password_file != NULL) {
         char *path = NULL;
-        rc = gridems__secret_path(cfg->mqtt.password_file, "mqtt.password_file", &path, err,
-                                  errlen);
+        rc =
+            gridems__secret_path(cfg->mqtt.password_file, "mqtt.password_file", &path, err, errlen);
         if (rc == 0) {
-            rc = gridems__secret_read(path, "mqtt.password_file", &cfg->mqtt.password, err,
-                                      errlen);
+            rc = gridems__secret_read(path, "mqtt.password_file", &cfg->mqtt.password, err, errlen);
         }
         free(path);
     } else if (cfg->mqtt.password != NULL) {
