@@ -4,6 +4,7 @@
 #include "gridems/errors.h"
 #include "log.h"
 #include "mailbox.h"
+#include "tls_probe.h"
 
 #include <MQTTAsync.h>
 #include <dirent.h>
@@ -83,6 +84,16 @@ typedef struct subscription_s {
     sub_state_t state;
 } subscription_t;
 
+/* A TLS probe on a libuv worker thread (tls_probe.h). It owns copies of what it needs, so the
+ * client may be freed while it runs: the client then clears `m`, and the request frees itself. */
+typedef struct tls_probe_req_s {
+    uv_work_t work;
+    gridems_mqtt_t *m; /* NULL once the client is gone */
+    char *uri, *ca_file, *cert_file, *key_file;
+    int result;
+    char cause[512];
+} tls_probe_req_t;
+
 struct gridems_mqtt_s {
     uv_loop_t *loop;
     MQTTAsync paho;
@@ -131,6 +142,9 @@ struct gridems_mqtt_s {
     atomic_uint_fast64_t dropped; /* Written by Paho's threads. */
     gridems_complaint_t connect_complaint;
     gridems_complaint_t publish_complaint;
+    tls_probe_req_t *probe;   /* the TLS probe running, or NULL */
+    uint64_t probe_after_ms;  /* uv_now() before which no new probe starts */
+    char tls_cause[512];      /* what the last probe found, "" if nothing yet */
 };
 
 /* ---- ## Error translation ---- */
@@ -377,6 +391,76 @@ static int publish_now(gridems_mqtt_t *m, const char *topic, const void *payload
     return 0;
 }
 
+/* ---- ## Loop thread: naming the cause of a TLS failure ---- */
+
+enum {
+    TLS_PROBE_TIMEOUT_MS = 3000, /* bounds a shutdown that waits for the probe, too */
+    TLS_PROBE_INTERVAL_MS = 60000
+};
+
+static char *dup_or_null(const char *s, int *failed);
+
+static void tls_probe_req_free(tls_probe_req_t *r)
+{
+    free(r->uri);
+    free(r->ca_file);
+    free(r->cert_file);
+    free(r->key_file);
+    free(r);
+}
+
+static void tls_probe_work(uv_work_t *work)
+{
+    tls_probe_req_t *r = container_of(work, tls_probe_req_t, work);
+    r->result = gridems__tls_probe(r->uri, r->ca_file, r->cert_file, r->key_file,
+                                   TLS_PROBE_TIMEOUT_MS, r->cause, sizeof r->cause);
+}
+
+static void tls_probe_done(uv_work_t *work, int status)
+{
+    tls_probe_req_t *r = container_of(work, tls_probe_req_t, work);
+    gridems_mqtt_t *m = r->m;
+    if (m != NULL && status == 0) {
+        m->probe = NULL;
+        if (m->state == ST_STARTED && !m->connected) {
+            if (r->result == 1) {
+                gridems_log_err("mqtt: TLS connection to %s failed: %s", m->uri, r->cause);
+            } else {
+                gridems_log_warn("mqtt: connecting to %s fails, but not in TLS: %s", m->uri,
+                                 r->cause);
+            }
+            snprintf(m->tls_cause, sizeof m->tls_cause, "%s", r->cause);
+        }
+    } else if (m != NULL) {
+        m->probe = NULL;
+    }
+    tls_probe_req_free(r);
+}
+
+/* After a failed connect on a TLS URI, find out why (at most once a minute). */
+static void maybe_probe_tls(gridems_mqtt_t *m)
+{
+    if (!m->use_tls || m->probe != NULL || uv_now(m->loop) < m->probe_after_ms) {
+        return;
+    }
+    tls_probe_req_t *r = calloc(1, sizeof *r);
+    int failed = 0;
+    if (r == NULL) {
+        return;
+    }
+    r->m = m;
+    r->uri = dup_or_null(m->uri, &failed);
+    r->ca_file = dup_or_null(m->ca_file, &failed);
+    r->cert_file = dup_or_null(m->cert_file, &failed);
+    r->key_file = dup_or_null(m->key_file, &failed);
+    if (failed || uv_queue_work(m->loop, &r->work, tls_probe_work, tls_probe_done) != 0) {
+        tls_probe_req_free(r);
+        return;
+    }
+    m->probe = r;
+    m->probe_after_ms = uv_now(m->loop) + TLS_PROBE_INTERVAL_MS;
+}
+
 /* ---- ## Loop thread: events ---- */
 
 static void finish_shutdown(gridems_mqtt_t *m);
@@ -470,6 +554,8 @@ static void handle_connected(gridems_mqtt_t *m)
         gridems_log_info("mqtt: connected to %s as %s", m->uri, m->client_id);
     }
     gridems_log_release(&m->connect_complaint, "mqtt: connecting to %s works again", m->uri);
+    m->tls_cause[0] = '\0';
+    m->probe_after_ms = 0;
     gridems_log_release(&m->publish_complaint, "mqtt: publishing works again");
     /* cleansession=1: the broker forgot every subscription, so make all of them again. */
     for (size_t i = 0; i < m->n_subs; i++) {
@@ -539,9 +625,12 @@ static void handle_event(gridems_mqtt_t *m, const event_t *ev)
         if (m->state == ST_STARTED) {
             m->stats.connect_failures++;
             gridems_log_complain(&m->connect_complaint, GRIDEMS_LOG_WARNING,
-                                 "mqtt: cannot connect to %s: code %d (%s)%s%s; retrying", m->uri,
-                                 ev->code, paho_text(ev->code), ev->text != NULL ? ": " : "",
-                                 ev->text != NULL ? ev->text : "");
+                                 "mqtt: cannot connect to %s: code %d (%s)%s%s%s%s; retrying",
+                                 m->uri, ev->code, paho_text(ev->code),
+                                 ev->text != NULL ? ": " : "", ev->text != NULL ? ev->text : "",
+                                 m->tls_cause[0] != '\0' ? "; last TLS check: " : "",
+                                 m->tls_cause);
+            maybe_probe_tls(m);
         }
         break;
     case EV_MESSAGE:
@@ -601,6 +690,9 @@ static void on_mailbox_event(gridems_mailbox_t *mb, gridems_mailbox_node_t *node
 
 static void free_client(gridems_mqtt_t *m)
 {
+    if (m->probe != NULL) {
+        m->probe->m = NULL; /* it frees itself when the worker is done */
+    }
     for (size_t i = 0; i < m->n_subs; i++) {
         free(m->subs[i].filter);
     }

@@ -95,11 +95,12 @@ static int port_accepts(int port)
 
 static void write_config(broker_t *b)
 {
-    char conf[1024];
+    const char *extra = b->extra != NULL ? b->extra : "";
+    char conf[8192];
     snprintf(conf, sizeof conf,
              "# Written by the gridems test harness.\n"
              "listener %d 127.0.0.1\n"
-             "allow_anonymous true\n"
+             "%s%s"
              "persistence false\n"
              "log_dest stderr\n"
              "log_type error\n"
@@ -108,7 +109,8 @@ static void write_config(broker_t *b)
              "log_type information\n"
              "connection_messages true\n"
              "log_timestamp true\n",
-             b->port);
+             b->port, extra,
+             strstr(extra, "allow_anonymous") != NULL ? "" : "allow_anonymous true\n");
     ck_assert_msg(test_write_file(b->conf_path, conf) == 0, "cannot write %s", b->conf_path);
 }
 
@@ -214,7 +216,16 @@ static void abort_with_log(broker_t *b, const char *what)
 
 void broker_start(broker_t *b, const char *tag)
 {
+    broker_start_with(b, tag, NULL, "tcp");
+}
+
+void broker_start_with(broker_t *b, const char *tag, const char *extra, const char *scheme)
+{
     memset(b, 0, sizeof *b);
+    if (extra != NULL) {
+        b->extra = strdup(extra);
+        ck_assert(b->extra != NULL);
+    }
     b->dir = test_make_tmpdir(tag != NULL ? tag : "broker");
     size_t n = strlen(b->dir) + 32;
     b->conf_path = malloc(n);
@@ -224,7 +235,7 @@ void broker_start(broker_t *b, const char *tag)
     snprintf(b->log_path, n, "%s/mosquitto.log", b->dir);
     for (int attempt = 1;; attempt++) {
         b->port = free_port();
-        snprintf(b->uri, sizeof b->uri, "tcp://127.0.0.1:%d", b->port);
+        snprintf(b->uri, sizeof b->uri, "%s://127.0.0.1:%d", scheme, b->port);
         write_config(b);
         off_t from = log_size(b);
         b->pid = spawn(b);
@@ -307,6 +318,8 @@ void broker_cleanup(broker_t *b)
     }
     free(b->conf_path);
     free(b->log_path);
+    free(b->extra);
+    b->extra = NULL;
     free(b->dir);
     b->conf_path = NULL;
     b->log_path = NULL;

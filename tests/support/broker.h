@@ -27,6 +27,7 @@ typedef struct broker_s {
     char *dir;       /* Private directory with mosquitto.conf and mosquitto.log. */
     char *conf_path; /* Owned; freed by broker_cleanup(). */
     char *log_path;  /* Owned; freed by broker_cleanup(). */
+    char *extra;     /* Owned: lines added after the listener (broker_start_with), or NULL. */
 } broker_t;
 
 /* 1 if a mosquitto executable was found (on PATH, or in /usr/sbin or /usr/local/sbin, where
@@ -39,6 +40,12 @@ int broker_available(void);
  * new port if another process took the chosen one first. Aborts the test, with the broker's log
  * in the message and on stderr, if it does not come up. */
 void broker_start(broker_t *b, const char *tag);
+
+/* As broker_start(), with extra lines (copied) written after the listener line: settings of
+ * that listener (certfile, keyfile, cafile for TLS) and broker-wide ones (allow_anonymous false,
+ * password_file, acl_file). Without "allow_anonymous" in them, anonymous clients are allowed as
+ * usual. scheme ("tcp" or "ssl") names the URI's scheme in b->uri. Kept across restarts. */
+void broker_start_with(broker_t *b, const char *tag, const char *extra, const char *scheme);
 
 /* Stop the broker: SIGTERM (and SIGCONT, in case it is paused), then SIGKILL if it is still
  * running after 2 s; reaps only its own PID. No-op if it is not running. */

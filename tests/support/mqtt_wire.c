@@ -270,6 +270,15 @@ static int parse_uri(const char *uri, struct sockaddr_in *addr)
 
 wire_t *wire_connect(const char *uri, int timeout_ms)
 {
+    return wire_connect_auth(uri, NULL, NULL, timeout_ms, NULL);
+}
+
+wire_t *wire_connect_auth(const char *uri, const char *user, const char *pass, int timeout_ms,
+                          int *connack)
+{
+    if (connack != NULL) {
+        *connack = -1;
+    }
     static int seq;
     double deadline = test_now_ms() + timeout_ms;
     struct sockaddr_in addr;
@@ -291,19 +300,37 @@ wire_t *wire_connect(const char *uri, int timeout_ms)
     setsockopt(w->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     char id[64];
     int idlen = snprintf(id, sizeof id, "gridems-wire-%ld-%d", (long)getpid(), ++seq);
-    unsigned char body[128];
+    size_t ulen = user != NULL ? strlen(user) : 0, plen = pass != NULL ? strlen(pass) : 0;
+    if (ulen > 200 || plen > 200) {
+        wire_close(w);
+        return NULL;
+    }
+    unsigned char body[640];
     size_t n = put_string(body, "MQTT", 4);
-    body[n++] = 4;    /* protocol level: 3.1.1 */
-    body[n++] = 0x02; /* clean session */
-    body[n++] = 0;    /* keep-alive 0: off */
+    body[n++] = 4; /* protocol level: 3.1.1 */
+    /* clean session, and the user name and password flags when they are given */
+    body[n++] = (unsigned char)(0x02 | (user != NULL ? 0x80 : 0) | (pass != NULL ? 0x40 : 0));
+    body[n++] = 0; /* keep-alive 0: off */
     body[n++] = 0;
     n += put_string(body + n, id, (size_t)idlen);
+    if (user != NULL) {
+        n += put_string(body + n, user, ulen);
+    }
+    if (pass != NULL) {
+        n += put_string(body + n, pass, plen);
+    }
     int code = -1;
     if (send_packet(w, PKT_CONNECT << 4, body, n, deadline) != 0 ||
         pump(w, deadline, PKT_CONNACK, 0, &code) != 1 || code != 0) {
+        if (connack != NULL) {
+            *connack = code;
+        }
         fprintf(stderr, "mqtt_wire: no CONNACK from %s (code %d)\n", uri, code);
         wire_close(w);
         return NULL;
+    }
+    if (connack != NULL) {
+        *connack = 0;
     }
     return w;
 }
@@ -353,8 +380,8 @@ int wire_publish(wire_t *w, const char *topic, const char *payload, int qos, int
     }
     memcpy(body + n, payload, plen);
     n += plen;
-    unsigned char first = (unsigned char)((PKT_PUBLISH << 4) | (qos > 0 ? 0x02 : 0) |
-                                          (retain ? 0x01 : 0));
+    unsigned char first =
+        (unsigned char)((PKT_PUBLISH << 4) | (qos > 0 ? 0x02 : 0) | (retain ? 0x01 : 0));
     int code = 0;
     int rc = send_packet(w, first, body, n, deadline);
     free(body);

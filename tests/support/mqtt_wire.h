@@ -39,6 +39,12 @@ typedef struct wire_msg_s {
 /* Connect to uri and wait for the CONNACK. Returns the client or NULL. */
 wire_t *wire_connect(const char *uri, int timeout_ms);
 
+/* As wire_connect(), with a user name and password (either may be NULL: not sent). *connack
+ * (may be NULL) receives the broker's CONNACK return code (0 accepted, 4 bad user name or
+ * password, 5 not authorised), or -1 when none came. */
+wire_t *wire_connect_auth(const char *uri, const char *user, const char *pass, int timeout_ms,
+                          int *connack);
+
 /* Subscribe to filter at QoS 1 and wait for the SUBACK. Retained messages that match come next.
  * Returns 0 or -1. */
 int wire_subscribe(wire_t *w, const char *filter, int timeout_ms);

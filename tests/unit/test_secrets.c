@@ -222,6 +222,48 @@ START_TEST(key_file_mode_checked)
 }
 END_TEST
 
+/* Load a config holding an inline password with mode; return what was logged (caller frees). */
+static char *load_inline_logged(mode_t mode)
+{
+    char logpath[1024], err[1024] = "";
+    snprintf(logpath, sizeof logpath, "%s/stderr.log", dir);
+    fflush(stderr);
+    int saved = dup(2);
+    FILE *f = fopen(logpath, "w");
+    ck_assert(f != NULL && saved >= 0);
+    dup2(fileno(f), 2);
+    gridems_service_config_t cfg;
+    int rc = load_with("{\"uri\":\"tcp://h:1\",\"username\":\"u\",\"password\":\"pw\"}", mode, &cfg,
+                       err, sizeof err);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    fclose(f);
+    ck_assert_msg(rc == 0, "%s", err);
+    gridems_service_config_free(&cfg);
+    return test_read_file(logpath, NULL);
+}
+
+START_TEST(inline_password_in_readable_config_warned)
+{
+    char *log = load_inline_logged(0644);
+    ck_assert_msg(log != NULL &&
+                      strstr(log, "gridems.json: holds an inline mqtt.password but is "
+                                  "readable by others (mode 0644)") != NULL &&
+                      strstr(log, "mqtt.password_file") != NULL,
+                  "no warning: %s", log != NULL ? log : "(none)");
+    free(log);
+    log = load_inline_logged(0640);
+    ck_assert_msg(log != NULL && strstr(log, "readable by its group (mode 0640)") != NULL, "%s",
+                  log != NULL ? log : "(none)");
+    free(log);
+    log = load_inline_logged(0600);
+    ck_assert_msg(log != NULL && strstr(log, "inline mqtt.password") == NULL, "%s",
+                  log != NULL ? log : "(none)");
+    free(log);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("secrets");
@@ -234,6 +276,7 @@ int main(void)
     tcase_add_test(tc, password_rules_in_parse);
     tcase_add_test(tc, ssl_uri_alone_uses_system_store);
     tcase_add_test(tc, key_file_mode_checked);
+    tcase_add_test(tc, inline_password_in_readable_config_warned);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
