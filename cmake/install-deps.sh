@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Install the Debian 12 packages gridems builds, runs and tests with, when any is missing.
 # Usage: cmake/install-deps.sh [extra packages...]
+# clang and libclang-rt-14-dev (libFuzzer, only recommended by clang) are for tests/fuzz/run-fuzz.sh;
+# openssl makes the TLS test's certificates at run time.
 # Runs apt-get only if something is missing; needs root (or sudo) then.
 set -euo pipefail
 packages=(build-essential cmake pkg-config libssl-dev libuv1-dev libpaho-mqtt-dev libcjson-dev libglpk-dev
-          glpk-utils check mosquitto mosquitto-clients python3 "$@")
+          glpk-utils check mosquitto mosquitto-clients python3 openssl clang libclang-rt-14-dev "$@")
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Install what is missing, build, and run every test twice: a normal build, then one with
-# AddressSanitizer and UndefinedBehaviorSanitizer. This is the command CI runs (.ci/run).
-# Environment: GRIDEMS_SKIP_SANITIZE=1 runs the normal build only (a quick local loop).
+# AddressSanitizer and UndefinedBehaviorSanitizer; then the threaded tests under
+# ThreadSanitizer, and a bounded libFuzzer run of every parser (docs/security.md).
+# This is the command CI runs (.ci/run).
+# Environment: GRIDEMS_SKIP_SANITIZE=1 runs the normal build only (a quick local loop; it skips
+# the TSan and fuzz stages too); GRIDEMS_SKIP_TSAN=1, GRIDEMS_SKIP_FUZZ=1 skip one stage;
+# GRIDEMS_FUZZ_SECONDS (default 60) is each fuzz target's time.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -22,4 +26,29 @@ if [ "${GRIDEMS_SKIP_SANITIZE:-0}" != 1 ]; then
     cmake -S . -B build-sanitize -DCMAKE_BUILD_TYPE=Debug -DGRIDEMS_SANITIZE=address,undefined >/dev/null
     cmake --build build-sanitize -j"$jobs"
     (cd build-sanitize && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j"$jobs")
+fi
+
+if [ "${GRIDEMS_SKIP_SANITIZE:-0}" != 1 ] && [ "${GRIDEMS_SKIP_TSAN:-0}" != 1 ]; then
+    # ThreadSanitizer over the code that runs threads: the solver thread, the mailbox, the
+    # timers, the MQTT client (Paho's threads), and the service with its plugins end to end.
+    start=$SECONDS
+    cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DGRIDEMS_SANITIZE=thread >/dev/null
+    cmake --build build-tsan -j"$jobs"
+    (cd build-tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 ctest \
+        --output-on-failure -j"$jobs" \
+        -R '^(test_solver_thread|test_mailbox|test_timers|test_mqtt_client|test_service|test_security|test_faults)$')
+    echo "run.sh: ThreadSanitizer stage took $((SECONDS - start)) s" >&2
+fi
+
+if [ "${GRIDEMS_SKIP_SANITIZE:-0}" != 1 ] && [ "${GRIDEMS_SKIP_FUZZ:-0}" != 1 ]; then
+    # libFuzzer, bounded: every parser of outside input for GRIDEMS_FUZZ_SECONDS each.
+    start=$SECONDS
+    rc=0
+    tests/fuzz/run-fuzz.sh "${GRIDEMS_FUZZ_SECONDS:-60}" || rc=$?
+    if [ "$rc" = 77 ]; then
+        echo "run.sh: fuzzing skipped (no clang)" >&2
+    elif [ "$rc" != 0 ]; then
+        exit "$rc"
+    fi
+    echo "run.sh: fuzz stage took $((SECONDS - start)) s" >&2
 fi

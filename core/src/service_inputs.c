@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "command_msg.h"
 #include "gridems/errors.h"
 #include "service_internal.h"
 
@@ -100,25 +101,16 @@ static void accept_event(gridems_service_t *svc, const char *topic, const char *
 static void accept_command(gridems_service_t *svc, const char *topic, const char *text,
                            size_t len)
 {
-    const char *end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
-    const cJSON *cmd = cJSON_GetObjectItemCaseSensitive(root, "cmd");
-    if (root == NULL || !cJSON_IsObject(root)) {
-        reject(svc, INPUT_CMD, topic, "not a JSON object");
-    } else if (!cJSON_IsString(cmd)) {
-        reject(svc, INPUT_CMD, topic, "cmd: must be a string");
-    } else if (strcmp(cmd->valuestring, "replan") == 0) {
+    gridems_command_t cmd;
+    char why[160];
+    if (gridems_command_parse(text, len, &cmd, why, sizeof why) != 0) {
+        reject(svc, INPUT_CMD, topic, why);
+    } else if (cmd == GRIDEMS_COMMAND_REPLAN) {
         gridems_log_notice("operator command: replan");
         gridems__service_replan_now(svc, "command");
-    } else if (strcmp(cmd->valuestring, "status") == 0) {
-        gridems__service_publish_status(svc);
     } else {
-        char why[160];
-        snprintf(why, sizeof why, "cmd: unknown command \"%.64s\" (known: replan, status)",
-                 cmd->valuestring);
-        reject(svc, INPUT_CMD, topic, why);
+        gridems__service_publish_status(svc);
     }
-    cJSON_Delete(root);
 }
 
 void gridems__service_on_message(gridems_mqtt_t *m, const char *topic, const void *payload,

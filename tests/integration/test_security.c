@@ -355,7 +355,8 @@ START_TEST(acl_keeps_the_plan)
     for (;;) {
         cJSON *p = next_schedule(id);
         id = at(p, "plan", "id", NULL)->valuedouble;
-        const char *reason = at(p, "plan", "reason", NULL)->valuestring;
+        char reason[32];
+        snprintf(reason, sizeof reason, "%s", at(p, "plan", "reason", NULL)->valuestring);
         bool ok = prices_are(p, 20.0) && at(p, "plan", "inputs", "dr_events")->valuedouble == 0 &&
                   max_base_load(p) < 2 * load_before;
         double load = max_base_load(p), events = at(p, "plan", "inputs", "dr_events")->valuedouble;

@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* Fuzz target: state.json as read at start-up (core/src/state_store.c). */
+#include "fuzz.h"
+#include "log.h"
+#include "state_store.h"
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+    gridems_log_set_level(GRIDEMS_LOG_ERR);
+    return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    gridems_state_t st;
+    char err[512];
+    gridems_state_init(&st);
+    (void)gridems_state_parse((const char *)data, size, "state.json", &st, err, sizeof err);
+    gridems_state_free(&st);
+    return 0;
+}
