@@ -41,6 +41,13 @@ void test_service_start(test_service_t *s, const char *config_path, const char *
     s->status = -1;
     int log_fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     ck_assert_msg(log_fd >= 0, "open %s: %s", log_path, strerror(errno));
+    /* A pipe closed by the exec: the parent waits for that, so that a signal sent as soon as
+     * this returns reaches gridems, not the forked test process (which would run the test's
+     * own signal handlers). */
+    int exec_pipe[2];
+    ck_assert_msg(pipe(exec_pipe) == 0, "pipe: %s", strerror(errno));
+    fcntl(exec_pipe[0], F_SETFD, FD_CLOEXEC);
+    fcntl(exec_pipe[1], F_SETFD, FD_CLOEXEC);
     pid_t parent = getpid();
     pid_t pid = fork();
     ck_assert_msg(pid >= 0, "fork: %s", strerror(errno));
@@ -75,6 +82,11 @@ void test_service_start(test_service_t *s, const char *config_path, const char *
         _exit(127);
     }
     close(log_fd);
+    close(exec_pipe[1]);
+    char byte;
+    while (read(exec_pipe[0], &byte, 1) < 0 && errno == EINTR) {
+    }
+    close(exec_pipe[0]);
     s->pid = pid;
 }
 
