@@ -142,9 +142,9 @@ struct gridems_mqtt_s {
     atomic_uint_fast64_t dropped; /* Written by Paho's threads. */
     gridems_complaint_t connect_complaint;
     gridems_complaint_t publish_complaint;
-    tls_probe_req_t *probe;   /* the TLS probe running, or NULL */
-    uint64_t probe_after_ms;  /* uv_now() before which no new probe starts */
-    char tls_cause[512];      /* what the last probe found, "" if nothing yet */
+    tls_probe_req_t *probe;  /* the TLS probe running, or NULL */
+    uint64_t probe_after_ms; /* uv_now() before which no new probe starts */
+    char tls_cause[512];     /* what the last probe found, "" if nothing yet */
 };
 
 /* ---- ## Error translation ---- */
@@ -628,8 +628,7 @@ static void handle_event(gridems_mqtt_t *m, const event_t *ev)
                                  "mqtt: cannot connect to %s: code %d (%s)%s%s%s%s; retrying",
                                  m->uri, ev->code, paho_text(ev->code),
                                  ev->text != NULL ? ": " : "", ev->text != NULL ? ev->text : "",
-                                 m->tls_cause[0] != '\0' ? "; last TLS check: " : "",
-                                 m->tls_cause);
+                                 m->tls_cause[0] != '\0' ? "; last TLS check: " : "", m->tls_cause);
             maybe_probe_tls(m);
         }
         break;
