@@ -394,7 +394,8 @@ static int publish_now(gridems_mqtt_t *m, const char *topic, const void *payload
 /* ---- ## Loop thread: naming the cause of a TLS failure ---- */
 
 enum {
-    TLS_PROBE_TIMEOUT_MS = 3000, /* bounds a shutdown that waits for the probe, too */
+    TLS_PROBE_TIMEOUT_MS = 2000, /* per step (connect, handshake): a shutdown waits for a running
+                                    probe, at most 4 s */
     TLS_PROBE_INTERVAL_MS = 60000
 };
 
