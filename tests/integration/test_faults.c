@@ -7,8 +7,11 @@
  *   time the service must notice, reconnect, and subscribe again: a new price published after
  *   the restart must reach a plan. Every wait is on an event (a log line, a message).
  *
- * kill9_during_saves: the service is killed with SIGKILL ten times, each time at the instant a
- *   plan is published (the state save follows the publish at once), and started again. After
+ * kill9_during_saves: the service is killed with SIGKILL ten times, half of them the instant a
+ *   save creates its temporary file (inotify), half the instant a plan is published (its save
+ *   follows at once), and started again. (Whether a kill lands inside the save, before its
+ *   rename, depends on how long the disk takes to sync: the count of temporary files left
+ *   behind says how often it did, and is printed.) After
  *   every kill state.json must be readable by the service's own loader, and nothing in it may go
  *   backwards: the next plan id, the billing-period peak and each job's delivered energy only
  *   grow.
@@ -22,6 +25,9 @@
 #include "test_util.h"
 
 #include <check.h>
+#include <dirent.h>
+#include <poll.h>
+#include <sys/inotify.h>
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <signal.h>
@@ -253,6 +259,21 @@ static double delivered(const gridems_state_t *st, const char *id)
     return 0;
 }
 
+/* Temporary files of atomic writes in state_dir ("<file>.tmp.XXXXXX"): one left behind by a
+ * kill means the kill landed inside a save, between the temporary file and its rename. */
+static int count_tmp_files(void)
+{
+    DIR *d = opendir(ctx.state_dir);
+    int n = 0;
+    for (struct dirent *e = d != NULL ? readdir(d) : NULL; e != NULL; e = readdir(d)) {
+        n += strstr(e->d_name, ".tmp.") != NULL;
+    }
+    if (d != NULL) {
+        closedir(d);
+    }
+    return n;
+}
+
 START_TEST(kill9_during_saves)
 {
     /* The job runs at once at full power and the clock runs 720 times real time with a re-plan
@@ -277,8 +298,9 @@ START_TEST(kill9_during_saves)
 
     uint64_t last_next_id = 0;
     double last_peak = 0, last_delivered = 0;
-    int kills = 0, loaded = 0;
+    int kills = 0, loaded = 0, inside_save = 0;
     for (int i = 1; i <= SERVICE_KILLS; i++) {
+        int tmp_before = count_tmp_files();
         test_service_start(&ctx.svc, ctx.cfg_path, ctx.log_path);
         /* Let this run get somewhere first: a step must end in it (the first run must have
          * saved a peak and delivered energy), polled with a deadline. */
@@ -299,16 +321,38 @@ START_TEST(kill9_during_saves)
                     ctx.svc.status);
             test_sleep_ms(20);
         }
-        /* Then kill it the moment it publishes a plan: the save of that plan runs right then. */
-        for (bool live = false; !live;) {
-            wire_msg_t msg;
-            REQUIRE(wire_next(ctx.bus, ctx.t_schedule, NULL, PLAN_TIMEOUT_MS, &msg) == 0,
-                    "run %d: no plan within %d ms", i, PLAN_TIMEOUT_MS);
-            live = !msg.retained;
-            wire_msg_free(&msg);
+        if (i % 2 == 1) {
+            /* Odd runs: kill it the moment a save creates its temporary file (inotify), so the
+             * kill lands inside the save: while it writes, syncs or renames. */
+            int ifd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+            REQUIRE(ifd >= 0 && inotify_add_watch(ifd, ctx.state_dir, IN_CREATE) >= 0,
+                    "inotify on %s failed", ctx.state_dir);
+            for (bool hit = false; !hit;) {
+                struct pollfd pfd = {.fd = ifd, .events = POLLIN};
+                REQUIRE(poll(&pfd, 1, PLAN_TIMEOUT_MS) == 1, "run %d: no save within %d ms", i,
+                        PLAN_TIMEOUT_MS);
+                char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+                ssize_t n = read(ifd, buf, sizeof buf);
+                for (ssize_t off = 0; off < n && !hit;) {
+                    const struct inotify_event *ev = (const struct inotify_event *)(buf + off);
+                    hit = ev->len > 0 && strstr(ev->name, ".tmp.") != NULL;
+                    off += (ssize_t)(sizeof *ev + ev->len);
+                }
+            }
+            close(ifd);
+        } else {
+            /* Even runs: kill it the moment it publishes a plan (the save of that plan follows). */
+            for (bool live = false; !live;) {
+                wire_msg_t msg;
+                REQUIRE(wire_next(ctx.bus, ctx.t_schedule, NULL, PLAN_TIMEOUT_MS, &msg) == 0,
+                        "run %d: no plan within %d ms", i, PLAN_TIMEOUT_MS);
+                live = !msg.retained;
+                wire_msg_free(&msg);
+            }
         }
         test_service_kill(&ctx.svc);
         kills++;
+        inside_save += count_tmp_files() > tmp_before;
         gridems_state_t st;
         char err[512] = "";
         int rc = gridems_state_load(ctx.state_dir, &st, err, sizeof err);
@@ -331,9 +375,12 @@ START_TEST(kill9_during_saves)
             "the state never held a peak (%g) or delivered energy (%g): nothing was tested",
             last_peak, last_delivered);
     fprintf(stderr,
-            "test_faults: %d kill -9 at plan publication, state.json readable %d times, nothing "
-            "went backwards (next plan id %llu, peak %.1f kW, train-a %.1f kWh)\n",
-            kills, loaded, (unsigned long long)last_next_id, last_peak, last_delivered);
+            "test_faults: %d kill -9 (half when a save began, half at plan publication; %d "
+            "inside a save: its temporary file was left), state.json readable %d times, nothing "
+            "went backwards (next plan id "
+            "%llu, peak %.1f kW, train-a %.1f kWh)\n",
+            kills, inside_save, loaded, (unsigned long long)last_next_id, last_peak,
+            last_delivered);
     /* The last start after the kills plans with a new id and stops cleanly. */
     test_service_start(&ctx.svc, ctx.cfg_path, ctx.log_path);
     for (double id = 0; id < (double)last_next_id;) {
