@@ -212,7 +212,8 @@ static void shutdown_step_done(gridems_service_t *svc)
 static void on_plugins_unloaded(void *arg)
 {
     gridems_service_t *svc = arg;
-    gridems__host_close(&svc->host);
+    gridems__host_destroy(svc->host);
+    svc->host = NULL;
     svc->host_ready = false;
     shutdown_step_done(svc);
 }
@@ -261,7 +262,7 @@ static void begin_shutdown(gridems_service_t *svc, const char *why)
         svc->solver = NULL;
         svc->shutdown_steps_left--;
     }
-    if (!svc->host_ready || gridems__host_unload_all(&svc->host, on_plugins_unloaded, svc) != 0) {
+    if (!svc->host_ready || gridems__host_unload_all(svc->host, on_plugins_unloaded, svc) != 0) {
         svc->shutdown_steps_left--;
     }
     if (svc->shutdown_steps_left == 0) {
@@ -359,14 +360,7 @@ typedef struct reload_job_s {
 
 static gridems_plugin_t *running_instance(gridems_service_t *svc, const char *name)
 {
-    gridems__host_t *host = &svc->host;
-    for (gridems__link_t *l = host->instances.next; l != &host->instances; l = l->next) {
-        gridems_plugin_t *inst = GRIDEMS__CONTAINER_OF(l, gridems_plugin_t, link);
-        if (inst->state != GRIDEMS__INST_CLOSING && strcmp(inst->name, name) == 0) {
-            return inst;
-        }
-    }
-    return NULL;
+    return gridems__host_find_instance(svc->host, name);
 }
 
 static void reload_load(gridems_service_t *svc, const cJSON *instance, const char *name)
@@ -374,7 +368,7 @@ static void reload_load(gridems_service_t *svc, const cJSON *instance, const cha
     gridems_plugin_t *inst = NULL;
     char err[512] = "";
     /* A refusal is logged by the loader; the other instances go on. */
-    if (gridems__plugin_load(&svc->host, instance, svc->cfg.plugin_dir, &inst, err, sizeof err) ==
+    if (gridems__plugin_load(svc->host, instance, svc->cfg.plugin_dir, &inst, err, sizeof err) ==
         0) {
         gridems_log_notice("reload: plugin instance \"%s\" loaded with its new entry", name);
     } else {
@@ -626,7 +620,10 @@ static void load_plugins(gridems_service_t *svc)
 {
     gridems__host_services_t services;
     gridems__service_host_services(svc, &services);
-    gridems__host_init(&svc->host, &svc->loop, &services);
+    if (gridems__host_create(&svc->loop, &services, &svc->host) != 0) {
+        gridems_log_err("out of memory creating the plugin host; no plugin is loaded");
+        return;
+    }
     svc->host_ready = true;
     int loaded = 0;
     char failed[160] = ""; /* the names of the instances that failed */
@@ -634,7 +631,7 @@ static void load_plugins(gridems_service_t *svc)
         gridems_plugin_t *inst = NULL;
         char err[512] = "";
         /* A plugin that is refused is logged by the loader; the others and the service go on. */
-        if (gridems__plugin_load(&svc->host, svc->cfg.plugins[i].instance, svc->cfg.plugin_dir,
+        if (gridems__plugin_load(svc->host, svc->cfg.plugins[i].instance, svc->cfg.plugin_dir,
                                  &inst, err, sizeof err) == 0) {
             loaded++;
         } else {

@@ -79,7 +79,7 @@ static void check_staleness(gridems_service_t *svc, service_device_t *sd, int64_
 static void svc_measurement(void *ctx, gridems__device_t *dev, const gridems_measurement_t *m)
 {
     gridems_service_t *svc = ctx;
-    service_device_t *sd = dev->service_data;
+    service_device_t *sd = gridems__device_service_data(dev);
     if (sd == NULL) {
         return;
     }
@@ -154,17 +154,17 @@ static void svc_device_added(void *ctx, gridems__device_t *dev)
     gridems_service_t *svc = ctx;
     service_device_t *sd = calloc(1, sizeof *sd);
     if (sd == NULL) {
-        gridems_log_err("out of memory tracking device %s", dev->desc.name);
+        gridems_log_err("out of memory tracking device %s", gridems__device_name(dev));
         return;
     }
     sd->dev = dev;
     sd->svc = svc;
-    sd->klass = dev->desc.klass;
+    sd->klass = gridems__device_class(dev);
     sd->stale = true; /* until its first reading */
-    dev->service_data = sd;
+    gridems__device_set_service_data(dev, sd);
     refresh_caps(sd);
     gridems__service_device_id(svc, dev, sd->id, sizeof sd->id);
-    sd->read_period_ms = read_period_ms(svc, dev->desc.read_interval_ms);
+    sd->read_period_ms = read_period_ms(svc, gridems__device_read_interval_ms(dev));
     if (sd->read_period_ms > 0) {
         if (gridems_timer_init(&svc->timers, &sd->read_timer) == 0) {
             sd->read_timer.uv.data = sd;
@@ -189,8 +189,8 @@ static void svc_device_added(void *ctx, gridems__device_t *dev)
 static void svc_device_removed(void *ctx, gridems__device_t *dev)
 {
     (void)ctx;
-    service_device_t *sd = dev->service_data;
-    dev->service_data = NULL;
+    service_device_t *sd = gridems__device_service_data(dev);
+    gridems__device_set_service_data(dev, NULL);
     if (sd != NULL && sd->read_timer_open) {
         gridems_timer_stop(&sd->read_timer);
         uv_close((uv_handle_t *)&sd->read_timer.uv, on_read_timer_closed);
@@ -221,11 +221,11 @@ void gridems__service_device_id(gridems_service_t *svc, gridems__device_t *dev, 
                                 size_t len)
 {
     (void)svc;
-    const char *name = dev->desc.name;
-    if (name == NULL || name[0] == '\0' || strcmp(name, dev->inst->name) == 0) {
-        snprintf(out, len, "%s", dev->inst->name);
+    const char *name = gridems__device_name(dev);
+    if (name == NULL || name[0] == '\0' || strcmp(name, gridems__instance_name(gridems__device_instance(dev))) == 0) {
+        snprintf(out, len, "%s", gridems__instance_name(gridems__device_instance(dev)));
     } else {
-        snprintf(out, len, "%s.%s", dev->inst->name, name);
+        snprintf(out, len, "%s.%s", gridems__instance_name(gridems__device_instance(dev)), name);
     }
 }
 
@@ -233,7 +233,7 @@ void gridems__service_device_id(gridems_service_t *svc, gridems__device_t *dev, 
 
 static int notify_one(void *arg, gridems__device_t *dev)
 {
-    if (dev->service_data != NULL) {
+    if (gridems__device_service_data(dev) != NULL) {
         gridems__device_on_event(dev, arg);
     }
     return 0;
@@ -246,7 +246,7 @@ void gridems__service_notify_devices(gridems_service_t *svc, gridems_device_even
     }
     ev->struct_size = sizeof *ev;
     ev->time_ms = gridems_clock_now_ms(&svc->clock);
-    gridems__host_foreach_device(&svc->host, notify_one, ev);
+    gridems__host_foreach_device(svc->host, notify_one, ev);
 }
 
 void gridems__service_grid_signal(gridems_service_t *svc, int signal, const char *id,
@@ -299,7 +299,7 @@ static void send_safe(gridems_service_t *svc, service_device_t *sd)
 
 static int safe_one(void *arg, gridems__device_t *dev)
 {
-    service_device_t *sd = dev->service_data;
+    service_device_t *sd = gridems__device_service_data(dev);
     if (sd != NULL && sd->klass != GRIDEMS_DEV_METER) {
         send_safe(arg, sd);
     }
@@ -309,7 +309,7 @@ static int safe_one(void *arg, gridems__device_t *dev)
 void gridems__service_all_safe(gridems_service_t *svc)
 {
     if (svc->host_ready) {
-        gridems__host_foreach_device(&svc->host, safe_one, svc);
+        gridems__host_foreach_device(svc->host, safe_one, svc);
     }
 }
 
@@ -469,7 +469,7 @@ static int dispatch_one(void *arg, gridems__device_t *dev)
 {
     dispatch_arg_t *d = arg;
     gridems_service_t *svc = d->svc;
-    service_device_t *sd = dev->service_data;
+    service_device_t *sd = gridems__device_service_data(dev);
     if (sd == NULL || sd->klass == GRIDEMS_DEV_METER) {
         return 0;
     }
@@ -531,7 +531,7 @@ void gridems__service_dispatch(gridems_service_t *svc)
             d.step_start_ms = svc->plan.grid_start_ms + k * svc->plan.step_ms;
         }
     }
-    gridems__host_foreach_device(&svc->host, dispatch_one, &d);
+    gridems__host_foreach_device(svc->host, dispatch_one, &d);
     /* Set-points expire at their step's end (valid_until): send the next step's as it begins,
      * rather than at the next control tick, until which every device would hold in safe mode. */
     if (d.step >= 0 && svc->step_timer.uv.data != NULL) {
@@ -575,8 +575,8 @@ static bool count_import(const service_device_t *sd, import_sum_t *sum)
 
 static int import_one(void *arg, gridems__device_t *dev)
 {
-    if (dev->service_data != NULL) {
-        count_import(dev->service_data, arg);
+    if (gridems__device_service_data(dev) != NULL) {
+        count_import(gridems__device_service_data(dev), arg);
     }
     return 0;
 }
@@ -587,7 +587,7 @@ bool gridems__service_import_now(gridems_service_t *svc, double *kw)
     if (!svc->host_ready) {
         return false;
     }
-    gridems__host_foreach_device(&svc->host, import_one, &sum);
+    gridems__host_foreach_device(svc->host, import_one, &sum);
     *kw = sum.has_site ? sum.site_kw : sum.load_kw;
     return sum.any;
 }
@@ -658,7 +658,7 @@ static void read_with_backoff(gridems_service_t *svc, service_device_t *sd, int6
 static int tick_one(void *arg, gridems__device_t *dev)
 {
     tick_arg_t *t = arg;
-    service_device_t *sd = dev->service_data;
+    service_device_t *sd = gridems__device_service_data(dev);
     if (sd == NULL) {
         return 0;
     }
@@ -733,7 +733,7 @@ void gridems__service_control_tick(gridems_service_t *svc)
         cJSON_Delete(root);
         return;
     }
-    gridems__host_foreach_device(&svc->host, tick_one, &t);
+    gridems__host_foreach_device(svc->host, tick_one, &t);
     double import_kw = t.import.has_site ? t.import.site_kw : t.import.load_kw;
     /* A sum of readings from before and after a set-point change is no import that ever was:
      * the billing-period peak waits until every device has reported since its set-point. */

@@ -73,7 +73,7 @@ static bool headroom(const guard_arg_t *a, service_device_t *sd, double *kw)
 static int measure_one(void *arg, gridems__device_t *dev)
 {
     guard_arg_t *a = arg;
-    service_device_t *sd = dev->service_data;
+    service_device_t *sd = gridems__device_service_data(dev);
     double kw;
     if (sd == NULL || !headroom(a, sd, &kw)) {
         return 0;
@@ -93,7 +93,7 @@ static int measure_one(void *arg, gridems__device_t *dev)
 static int share_one(void *arg, gridems__device_t *dev)
 {
     guard_arg_t *a = arg;
-    service_device_t *sd = dev->service_data;
+    service_device_t *sd = gridems__device_service_data(dev);
     double kw;
     if (sd == NULL || !headroom(a, sd, &kw)) {
         return 0;
@@ -114,7 +114,7 @@ static int share_one(void *arg, gridems__device_t *dev)
 static int clear_one(void *arg, gridems__device_t *dev)
 {
     (void)arg;
-    service_device_t *sd = dev->service_data;
+    service_device_t *sd = gridems__device_service_data(dev);
     if (sd != NULL) {
         sd->guard_kw = 0.0;
     }
@@ -144,7 +144,7 @@ static void release(gridems_service_t *svc, const char *why)
     gridems_log_notice("peak guard released: %s; set-points back to plan %llu", why,
                        (unsigned long long)svc->plan.id);
     if (svc->host_ready) {
-        gridems__host_foreach_device(&svc->host, clear_one, NULL);
+        gridems__host_foreach_device(svc->host, clear_one, NULL);
         gridems__service_dispatch(svc);
     }
     /* The plan no longer matches: the batteries hold less energy than it expects, and the jobs
@@ -213,7 +213,7 @@ void gridems__service_guard_tick(gridems_service_t *svc)
     if (!(a.left_h > 0)) {
         return;
     }
-    gridems__host_foreach_device(&svc->host, measure_one, &a);
+    gridems__host_foreach_device(svc->host, measure_one, &a);
     double peak = gridems_state_peak_kw(&svc->state, svc->period);
     double target = gridems_peak_guard_target_kw(peak, plan->schedule.grid_import_kw[k],
                                                  step_limit_kw(plan, a.step),
@@ -257,6 +257,6 @@ void gridems__service_guard_tick(gridems_service_t *svc)
     g->shed_kw = out.battery_kw + out.compute_kw;
     a.battery_kw = out.battery_kw;
     a.compute_kw = out.compute_kw;
-    gridems__host_foreach_device(&svc->host, share_one, &a);
+    gridems__host_foreach_device(svc->host, share_one, &a);
     gridems__service_dispatch(svc);
 }

@@ -149,7 +149,7 @@ void gridems__service_on_message(gridems_mqtt_t *m, const char *topic, const voi
     }
     /* Device gateways' traffic (and anything else a plugin subscribed to). */
     if (svc->host_ready) {
-        gridems__host_deliver(&svc->host, topic, payload, len, qos, retained);
+        gridems__host_deliver(svc->host, topic, payload, len, qos, retained);
     }
     if (svc->lockstep != NULL) {
         gridems__lockstep_observe(svc->lockstep, topic, payload, len, retained);

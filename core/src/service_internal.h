@@ -26,7 +26,7 @@
 #include "state_store.h"
 #include "timers.h"
 
-/* What the service remembers of one device (gridems__device_t.service_data). */
+/* What the service remembers of one device (gridems__device_service_data). */
 typedef struct service_device_s {
     gridems__device_t *dev;
     char id[160];            /* the id in plans (gridems__service_device_id) */
@@ -114,7 +114,7 @@ typedef struct gridems_service_s {
     int open_handles;
 
     gridems_mqtt_t *mqtt;
-    gridems__host_t host;
+    gridems__host_t *host; /* owned; NULL until load_plugins and after the plugins closed */
     bool host_ready;
     gridems_solver_t *solver;
 

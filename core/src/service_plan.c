@@ -240,7 +240,7 @@ static int add_job(gather_t *g, const gridems_flex_job_t *job, int64_t now)
 static int gather_device(void *arg, gridems__device_t *dev)
 {
     gather_t *g = arg;
-    service_device_t *sd = dev->service_data;
+    service_device_t *sd = gridems__device_service_data(dev);
     if (sd == NULL || sd->klass == GRIDEMS_DEV_METER) {
         return 0;
     }
@@ -313,7 +313,7 @@ static int build_scenario(gridems_service_t *svc, gridems_scenario_t *sc,
     update_period(svc, now);
     gridems__service_history_tick(svc, now);
     gather_t g = {svc, NULL, 0, NULL, 0, 0, 0.0, true, false, left_out};
-    int rc = svc->host_ready ? gridems__host_foreach_device(&svc->host, gather_device, &g) : 0;
+    int rc = svc->host_ready ? gridems__host_foreach_device(svc->host, gather_device, &g) : 0;
     if (rc != 0) {
         gather_free(&g);
         snprintf(err, errlen, "%s", gridems_strerror(rc));
