@@ -98,7 +98,7 @@ static int v1_read_info(const void *exported, const char *path, gridems_plugin_i
 
 static size_t v1_flex_job_size(const gridems_plugin_info_t *info, const gridems_flex_caps_t *caps)
 {
-    size_t size = caps->job_size != 0       ? caps->job_size
+    size_t size = caps->job_size != 0        ? caps->job_size
                   : info->flex_job_size != 0 ? info->flex_job_size
                                              : GRIDEMS__V1_0_FLEX_JOB_SIZE;
     return size < GRIDEMS__V1_0_FLEX_JOB_SIZE ? 0 : size;

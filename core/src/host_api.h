@@ -186,7 +186,7 @@ bool gridems__instance_closing(const gridems_plugin_t *inst);
 gridems_device_id_t gridems__device_id(const gridems__device_t *dev);
 const char *gridems__device_name(const gridems__device_t *dev);
 const char *gridems__device_label(const gridems__device_t *dev); /* desc.instance, or NULL */
-int gridems__device_class(const gridems__device_t *dev);           /* GRIDEMS_DEV_* */
+int gridems__device_class(const gridems__device_t *dev);         /* GRIDEMS_DEV_* */
 uint32_t gridems__device_read_interval_ms(const gridems__device_t *dev);
 gridems_plugin_t *gridems__device_instance(const gridems__device_t *dev);
 void *gridems__device_service_data(const gridems__device_t *dev);

@@ -200,7 +200,7 @@ int gridems__device_post(gridems_plugin_t *self, gridems_measurement_t *m)
     gridems__device_t *dev = find_own_device(self, copy.device);
     if (dev == NULL) {
         gridems__log(self, GRIDEMS_LOG_ERR, "post_measurement: device id %u is not one of ours",
-                (unsigned)copy.device);
+                     (unsigned)copy.device);
         return GRIDEMS_EINVAL;
     }
     copy.valid &= GRIDEMS_MEAS_POWER | GRIDEMS_MEAS_SOC | GRIDEMS_MEAS_ENERGY;
@@ -263,31 +263,32 @@ int gridems__device_register(gridems_plugin_t *self, gridems_device_desc_t *desc
     gridems_device_desc_t d = *desc;
     if (!gridems__ident_valid(d.name)) {
         gridems__log(self, GRIDEMS_LOG_ERR,
-                "register_device: device name \"%s\" is not 1 to %d characters of "
-                "[A-Za-z0-9_.-]",
-                d.name != NULL ? d.name : "(null)", GRIDEMS__IDENT_MAX - 1);
+                     "register_device: device name \"%s\" is not 1 to %d characters of "
+                     "[A-Za-z0-9_.-]",
+                     d.name != NULL ? d.name : "(null)", GRIDEMS__IDENT_MAX - 1);
         return GRIDEMS_EINVAL;
     }
     if (d.klass < GRIDEMS_DEV_BATTERY || d.klass > GRIDEMS_DEV_FLEX_LOAD ||
         !(self->info.classes & GRIDEMS_CLASS_BIT(d.klass))) {
         gridems__log(self, GRIDEMS_LOG_ERR,
-                "register_device %s: class %d is not one the plugin declared in "
-                "gridems_plugin_info.classes",
-                d.name, (int)d.klass);
+                     "register_device %s: class %d is not one the plugin declared in "
+                     "gridems_plugin_info.classes",
+                     d.name, (int)d.klass);
         return GRIDEMS_EINVAL;
     }
     if (d.get_capabilities == NULL) {
-        gridems__log(self, GRIDEMS_LOG_ERR, "register_device %s: get_capabilities is required", d.name);
+        gridems__log(self, GRIDEMS_LOG_ERR, "register_device %s: get_capabilities is required",
+                     d.name);
         return GRIDEMS_EINVAL;
     }
     if (d.instance != NULL && strlen(d.instance) > 255) {
         gridems__log(self, GRIDEMS_LOG_ERR, "register_device %s: instance is longer than 255 bytes",
-                d.name);
+                     d.name);
         return GRIDEMS_EINVAL;
     }
     if (device_name_taken(self->host, d.name)) {
         gridems__log(self, GRIDEMS_LOG_ERR, "register_device: a device named \"%s\" already exists",
-                d.name);
+                     d.name);
         return GRIDEMS_EEXIST;
     }
     gridems__device_t *dev = calloc(1, sizeof *dev);

@@ -76,8 +76,8 @@ static inline void gridems__list_remove(gridems__link_t *link)
 struct gridems__host_s {
     uv_loop_t *loop;
     gridems__host_services_t services;
-    gridems_timers_t *timers;   /* services.timers, or own_timers */
-    gridems_clock_t own_clock;  /* real: for own_timers */
+    gridems_timers_t *timers;  /* services.timers, or own_timers */
+    gridems_clock_t own_clock; /* real: for own_timers */
     gridems_timers_t own_timers;
     gridems__link_t instances; /* every gridems_plugin_t, loaded or still closing */
     gridems__link_t subs;      /* every plugin subscription, in subscription order */
@@ -109,8 +109,8 @@ typedef struct gridems__optval_s {
 
 /* The instance: `self` in the ABI. Fields are set by the loader and by the host's files. */
 struct gridems_plugin_s {
-    gridems__link_t link;     /* in host->instances */
-    gridems__link_t live;     /* in the process-wide table of live instances (host_core.c) */
+    gridems__link_t link; /* in host->instances */
+    gridems__link_t live; /* in the process-wide table of live instances (host_core.c) */
     gridems__host_t *host;
     const gridems__abi_t *abi; /* the adapter of the negotiated major */
     int state;                 /* GRIDEMS__INST_* */
@@ -205,7 +205,7 @@ void gridems__check_budget(gridems_plugin_t *inst, const char *what, uint64_t st
 /* ---- ## Records the other files keep per instance ---- */
 
 /* host_loop.c */
-void gridems__loop_drain(gridems_plugin_t *inst); /* stop polling, cancel queued work */
+void gridems__loop_drain(gridems_plugin_t *inst);     /* stop polling, cancel queued work */
 void gridems__loop_close_all(gridems_plugin_t *inst); /* close every timer and watch */
 
 /* host_mqtt.c */
@@ -234,8 +234,8 @@ struct gridems__device_s {
     int announce_pending;       /* registered while active: announced on the next loop turn */
     int unregistered;           /* unregister_device: destroy() follows from the loop */
     int destroyed;
-    void *service_data;         /* the service's own (gridems__device_set_service_data) */
-    gridems_flex_job_t *jobs;   /* host-layout copy of the last flex job array, or NULL */
+    void *service_data;       /* the service's own (gridems__device_set_service_data) */
+    gridems_flex_job_t *jobs; /* host-layout copy of the last flex job array, or NULL */
     uint32_t jobs_cap;
     gridems_complaint_t complaint[GRIDEMS__DEV_OP_COUNT]; /* per call kind, rate-limits errors */
 };

@@ -83,10 +83,10 @@ static void timer_fired(uv_timer_t *h)
 }
 
 int gridems__timer_start(gridems_plugin_t *inst, bool host_clock, uint64_t first_ms,
-                         uint64_t repeat_ms, gridems_timer_fn fn, void *arg,
-                         gridems_timer_id_t *id)
+                         uint64_t repeat_ms, gridems_timer_fn fn, void *arg, gridems_timer_id_t *id)
 {
-    if (fn == NULL || id == NULL || (host_clock && (first_ms > INT64_MAX || repeat_ms > INT64_MAX))) {
+    if (fn == NULL || id == NULL ||
+        (host_clock && (first_ms > INT64_MAX || repeat_ms > INT64_MAX))) {
         return GRIDEMS_EINVAL;
     }
     if (inst->state == GRIDEMS__INST_CLOSING) {

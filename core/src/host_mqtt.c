@@ -209,10 +209,10 @@ int gridems__host_foreach_filter(gridems__host_t *host, int (*fn)(void *arg, con
 /* ---- ## What the API table's entries do ---- */
 
 int gridems__publish(gridems_plugin_t *self, const char *topic, const void *payload, size_t len,
-                       int qos, int retain)
+                     int qos, int retain)
 {
-    if (!gridems__topic_name_valid(topic) || (payload == NULL && len > 0) ||
-        qos < 0 || qos > 2 || (retain != 0 && retain != 1)) {
+    if (!gridems__topic_name_valid(topic) || (payload == NULL && len > 0) || qos < 0 || qos > 2 ||
+        (retain != 0 && retain != 1)) {
         return GRIDEMS_EINVAL;
     }
     gridems__host_t *host = self->host;
@@ -237,7 +237,7 @@ static plugin_sub_t *find_sub(gridems_plugin_t *self, const char *filter, gridem
 }
 
 int gridems__subscribe(gridems_plugin_t *self, const char *topic_filter, gridems_message_fn fn,
-                         void *arg)
+                       void *arg)
 {
     if (fn == NULL || !gridems__topic_filter_valid(topic_filter)) {
         return GRIDEMS_EINVAL;
@@ -270,7 +270,7 @@ int gridems__subscribe(gridems_plugin_t *self, const char *topic_filter, gridems
 }
 
 int gridems__unsubscribe(gridems_plugin_t *self, const char *topic_filter, gridems_message_fn fn,
-                           void *arg)
+                         void *arg)
 {
     if (topic_filter == NULL) {
         return GRIDEMS_EINVAL;

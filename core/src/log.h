@@ -25,7 +25,7 @@ typedef enum {
     GRIDEMS_LOG_DEBUG = 7
 } gridems_log_level_t;
 
-/* Set the most verbose level printed (default INFO). Thread: any, before threads start. */
+/* Set the most verbose level printed (default INFO). Thread: any (the level is atomic). */
 void gridems_log_set_level(gridems_log_level_t level);
 gridems_log_level_t gridems_log_get_level(void);
 
@@ -44,7 +44,9 @@ typedef struct gridems_complaint_s {
     int active;           /* 1 while the condition holds */
 } gridems_complaint_t;
 
+/* clang-format off */
 #define GRIDEMS_COMPLAINT_INIT {0, 0, 0, 0}
+/* clang-format on */
 
 /* Print (rate-limited) a complaint at `level`. Thread: the owner of c. */
 void gridems_log_complain(gridems_complaint_t *c, gridems_log_level_t level, const char *fmt, ...)

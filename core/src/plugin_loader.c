@@ -291,8 +291,8 @@ static int check_info(gridems__plugin_lib_t *lib, const void *pinfo, char *err, 
     const char *path = lib->path;
     /* The layout is the adapter's business: it copies the info and the option table into the
      * host's structs, by the plugin's struct_size and option_size. */
-    int rc = lib->abi->read_info(pinfo, path, &lib->info, &lib->options, &lib->n_options, err,
-                                 errlen);
+    int rc =
+        lib->abi->read_info(pinfo, path, &lib->info, &lib->options, &lib->n_options, err, errlen);
     if (rc < 0) {
         return rc;
     }

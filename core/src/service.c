@@ -135,7 +135,7 @@ static void on_connected(gridems_mqtt_t *m, int reconnect, void *userdata)
     gridems__service_publish_status(svc);
     if (reconnect) {
         /* What we missed while away (retained forecasts come again) is worth a fresh look. */
-        gridems__service_request_replan(svc, "command");
+        gridems__service_request_replan(svc, GRIDEMS__REPLAN_COMMAND);
     }
 }
 
@@ -376,7 +376,7 @@ static void reload_load(gridems_service_t *svc, const cJSON *instance, const cha
                         "a reload or restart that loads it",
                         name);
     }
-    gridems__service_request_replan(svc, "command");
+    gridems__service_request_replan(svc, GRIDEMS__REPLAN_COMMAND);
 }
 
 static void on_reload_unloaded(void *arg)
@@ -386,7 +386,7 @@ static void on_reload_unloaded(void *arg)
     if (job->instance == NULL) {
         gridems_log_notice("reload: plugin instance \"%s\" unloaded", job->name);
         if (!svc->shutting_down) {
-            gridems__service_request_replan(svc, "command");
+            gridems__service_request_replan(svc, GRIDEMS__REPLAN_COMMAND);
         }
     } else if (!svc->shutting_down) {
         reload_load(svc, job->instance, job->name);
@@ -531,14 +531,14 @@ static void on_hup(uv_signal_t *sig, int signum)
     apply_plugin_changes(svc, &fresh);
     gridems_service_config_free(&fresh);
     gridems_log_notice("reloaded %s", svc->config_path);
-    gridems__service_request_replan(svc, "command");
+    gridems__service_request_replan(svc, GRIDEMS__REPLAN_COMMAND);
 }
 
 /* ---- ## Start-up ---- */
 
 static void on_replan_timer(uv_timer_t *t)
 {
-    gridems__service_request_replan(t->data, "timer");
+    gridems__service_request_replan(t->data, GRIDEMS__REPLAN_TIMER);
 }
 
 static void on_control_timer(uv_timer_t *t)
@@ -733,7 +733,7 @@ static int start(gridems_service_t *svc, const gridems_service_driver_t *driver)
         gridems_log_warn("mqtt: first connect failed (%s); retrying in the background",
                          gridems_strerror(rc));
     }
-    gridems__service_request_replan(svc, "startup");
+    gridems__service_request_replan(svc, GRIDEMS__REPLAN_STARTUP);
     gridems_log_notice("gridems %s running: site %s, MQTT %s, prefix %s, %s clock", GRIDEMS_VERSION,
                        cfg->site.id, cfg->mqtt.uri, cfg->mqtt.topic_prefix,
                        cfg->clock.mode == GRIDEMS_CLOCK_SIMULATED ? "simulated"

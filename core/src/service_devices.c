@@ -222,10 +222,11 @@ void gridems__service_device_id(gridems_service_t *svc, gridems__device_t *dev, 
 {
     (void)svc;
     const char *name = gridems__device_name(dev);
-    if (name == NULL || name[0] == '\0' || strcmp(name, gridems__instance_name(gridems__device_instance(dev))) == 0) {
-        snprintf(out, len, "%s", gridems__instance_name(gridems__device_instance(dev)));
+    const char *instance = gridems__instance_name(gridems__device_instance(dev));
+    if (name == NULL || name[0] == '\0' || strcmp(name, instance) == 0) {
+        snprintf(out, len, "%s", instance);
     } else {
-        snprintf(out, len, "%s.%s", gridems__instance_name(gridems__device_instance(dev)), name);
+        snprintf(out, len, "%s.%s", instance, name);
     }
 }
 
@@ -627,7 +628,7 @@ static void check_staleness(gridems_service_t *svc, service_device_t *sd, int64_
     } else if (!stale && sd->stale) {
         gridems_log_notice("device %s: readings again; back in the plan", sd->id);
         sd->stale = false;
-        gridems__service_request_replan(svc, "deviation");
+        gridems__service_request_replan(svc, GRIDEMS__REPLAN_DEVIATION);
     }
 }
 
@@ -754,6 +755,6 @@ void gridems__service_control_tick(gridems_service_t *svc)
     cJSON_Delete(root);
     gridems__service_dispatch(svc);
     if (t.deviation) {
-        gridems__service_request_replan(svc, "deviation");
+        gridems__service_request_replan(svc, GRIDEMS__REPLAN_DEVIATION);
     }
 }

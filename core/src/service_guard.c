@@ -149,7 +149,7 @@ static void release(gridems_service_t *svc, const char *why)
     }
     /* The plan no longer matches: the batteries hold less energy than it expects, and the jobs
      * held back have more left to run. */
-    gridems__service_request_replan(svc, "deviation");
+    gridems__service_request_replan(svc, GRIDEMS__REPLAN_DEVIATION);
 }
 
 void gridems__service_guard_release(gridems_service_t *svc)

@@ -27,7 +27,8 @@ static void reject(gridems_service_t *svc, int input, const char *topic, const c
 }
 
 static void accept_forecast(gridems_service_t *svc, int input, gridems_forecast_t *store,
-                            const char *topic, const char *text, size_t len, const char *reason)
+                            const char *topic, const char *text, size_t len,
+                            gridems__replan_reason_t reason)
 {
     char err[512] = "";
     gridems_forecast_msg_t msg;
@@ -94,7 +95,7 @@ static void accept_event(gridems_service_t *svc, const char *topic, const char *
         gridems__service_grid_signal(svc, GRIDEMS_SIGNAL_DR_CANCEL, msg.event.id,
                                      cancelled.start_ms, cancelled.end_ms, 0.0);
     }
-    gridems__service_request_replan(svc, "event");
+    gridems__service_request_replan(svc, GRIDEMS__REPLAN_EVENT);
 }
 
 static void accept_command(gridems_service_t *svc, const char *topic, const char *text,
@@ -109,7 +110,7 @@ static void accept_command(gridems_service_t *svc, const char *topic, const char
         reject(svc, INPUT_CMD, topic, "cmd: must be a string");
     } else if (strcmp(cmd->valuestring, "replan") == 0) {
         gridems_log_notice("operator command: replan");
-        gridems__service_replan_now(svc, "command");
+        gridems__service_replan_now(svc, GRIDEMS__REPLAN_COMMAND);
     } else if (strcmp(cmd->valuestring, "status") == 0) {
         gridems__service_publish_status(svc);
     } else {
@@ -135,11 +136,13 @@ void gridems__service_on_message(gridems_mqtt_t *m, const char *topic, const voi
         return;
     }
     if (strcmp(topic, cfg->mqtt.topics.price) == 0) {
-        accept_forecast(svc, INPUT_PRICE, &svc->import_price, topic, text, len, "price");
+        accept_forecast(svc, INPUT_PRICE, &svc->import_price, topic, text, len,
+                        GRIDEMS__REPLAN_PRICE);
     } else if (strcmp(topic, cfg->mqtt.topics.price_export) == 0) {
-        accept_forecast(svc, INPUT_PRICE_EXPORT, &svc->export_price, topic, text, len, "price");
+        accept_forecast(svc, INPUT_PRICE_EXPORT, &svc->export_price, topic, text, len,
+                        GRIDEMS__REPLAN_PRICE);
     } else if (strcmp(topic, cfg->mqtt.topics.carbon) == 0) {
-        accept_forecast(svc, INPUT_CARBON, &svc->carbon, topic, text, len, "carbon");
+        accept_forecast(svc, INPUT_CARBON, &svc->carbon, topic, text, len, GRIDEMS__REPLAN_CARBON);
     } else if (strcmp(topic, cfg->mqtt.topics.event) == 0) {
         accept_event(svc, topic, text, len);
     } else if (strcmp(topic, cfg->mqtt.topics.cmd) == 0) {

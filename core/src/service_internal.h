@@ -63,6 +63,24 @@ typedef struct service_device_s {
     bool read_timer_open;
 } service_device_t;
 
+/* Why a re-plan is asked for. Ranked by value: when several come within one debounce, the re-plan
+ * carries the highest (outside signals -- an operator, a DR event, new prices -- rank above the
+ * service's own), so a utility engineer sees "price" rather than the timer tick it coincided
+ * with. NONE is no request. */
+typedef enum {
+    GRIDEMS__REPLAN_NONE = 0,
+    GRIDEMS__REPLAN_TIMER,
+    GRIDEMS__REPLAN_STARTUP,
+    GRIDEMS__REPLAN_DEVIATION,
+    GRIDEMS__REPLAN_CARBON,
+    GRIDEMS__REPLAN_PRICE,
+    GRIDEMS__REPLAN_EVENT,
+    GRIDEMS__REPLAN_COMMAND
+} gridems__replan_reason_t;
+
+/* The word for a reason in plans, logs and the status ("timer", "price", ...). */
+const char *gridems__replan_reason_name(gridems__replan_reason_t reason);
+
 /* The last good plan, kept to drive the devices step by step until the next one. */
 typedef struct service_plan_s {
     bool valid;
@@ -139,10 +157,10 @@ typedef struct gridems_service_s {
     /* The previous run's last plan (from the state), the tie-break reference of the first
      * re-plan; NULL once handed over or when there was none. */
     gridems_reference_t *restored_reference;
-    const char *pending_reason; /* the reason of the debounced re-plan, NULL when none */
+    gridems__replan_reason_t pending_reason; /* of the debounced re-plan, NONE when none */
     uint64_t job_seq;
     bool solving;
-    const char *solving_reason;
+    gridems__replan_reason_t solving_reason;
     int64_t solving_grid_start_ms;
     int64_t solving_started_ms;
     int solving_load_source;
@@ -230,8 +248,8 @@ void gridems__service_history_stop(gridems_service_t *svc);
 
 /* service_plan.c */
 int gridems__service_plan_init(gridems_service_t *svc);
-void gridems__service_request_replan(gridems_service_t *svc, const char *reason);
-void gridems__service_replan_now(gridems_service_t *svc, const char *reason);
+void gridems__service_request_replan(gridems_service_t *svc, gridems__replan_reason_t reason);
+void gridems__service_replan_now(gridems_service_t *svc, gridems__replan_reason_t reason);
 void gridems__service_on_solver_result(gridems_solver_t *s, gridems_solver_result_t *res,
                                        void *userdata);
 void gridems__service_plan_close(gridems_service_t *svc);

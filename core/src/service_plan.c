@@ -144,34 +144,28 @@ void gridems__service_plan_close(gridems_service_t *svc)
 static void on_debounce(uv_timer_t *t)
 {
     gridems_service_t *svc = t->data;
-    const char *reason = svc->pending_reason;
-    svc->pending_reason = NULL;
-    if (reason != NULL) {
+    gridems__replan_reason_t reason = svc->pending_reason;
+    svc->pending_reason = GRIDEMS__REPLAN_NONE;
+    if (reason != GRIDEMS__REPLAN_NONE) {
         gridems__service_replan_now(svc, reason);
     }
 }
 
-/* Outside signals (an operator, a DR event, new prices) rank above the service's own. */
-static int reason_rank(const char *reason)
+const char *gridems__replan_reason_name(gridems__replan_reason_t reason)
 {
-    static const char *const order[] = {"timer", "startup", "deviation", "carbon",
-                                        "price", "event",   "command"};
-    for (int i = 0; i < (int)(sizeof order / sizeof order[0]); i++) {
-        if (strcmp(reason, order[i]) == 0) {
-            return i;
-        }
-    }
-    return 0;
+    static const char *const names[] = {"none",   "timer", "startup", "deviation",
+                                        "carbon", "price", "event",   "command"};
+    return (unsigned)reason < sizeof names / sizeof names[0] ? names[reason] : "?";
 }
 
-void gridems__service_request_replan(gridems_service_t *svc, const char *reason)
+void gridems__service_request_replan(gridems_service_t *svc, gridems__replan_reason_t reason)
 {
     if (svc->shutting_down || svc->debounce_timer.uv.data == NULL) {
         return;
     }
     /* Several triggers inside one debounce make one re-plan; it carries the most telling
      * reason, so a utility engineer sees "price" rather than the timer tick it coincided with. */
-    if (svc->pending_reason == NULL || reason_rank(reason) > reason_rank(svc->pending_reason)) {
+    if (reason > svc->pending_reason) {
         svc->pending_reason = reason;
     }
     if (!svc->solving && !gridems_timer_is_armed(&svc->debounce_timer)) {
@@ -340,7 +334,7 @@ static int build_scenario(gridems_service_t *svc, gridems_scenario_t *sc,
     return rc;
 }
 
-void gridems__service_replan_now(gridems_service_t *svc, const char *reason)
+void gridems__service_replan_now(gridems_service_t *svc, gridems__replan_reason_t reason)
 {
     if (svc->shutting_down || svc->solver == NULL) {
         return;
@@ -350,7 +344,7 @@ void gridems__service_replan_now(gridems_service_t *svc, const char *reason)
     }
     if (svc->solving) {
         /* Served when the running solve is done. */
-        if (svc->pending_reason == NULL || reason_rank(reason) > reason_rank(svc->pending_reason)) {
+        if (reason > svc->pending_reason) {
             svc->pending_reason = reason;
         }
         return;
@@ -367,7 +361,8 @@ void gridems__service_replan_now(gridems_service_t *svc, const char *reason)
         cJSON_Delete(left_out);
         svc->stats.replans_failed++;
         char reason_text[600];
-        snprintf(reason_text, sizeof reason_text, "no plan (%s): %s", reason, err);
+        snprintf(reason_text, sizeof reason_text, "no plan (%s): %s",
+                 gridems__replan_reason_name(reason), err);
         if (!svc->plan.valid || rc != GRIDEMS_ENOENT) {
             gridems__service_set_status(svc, "degraded", reason_text);
         } else {
@@ -421,7 +416,7 @@ void gridems__service_replan_now(gridems_service_t *svc, const char *reason)
     svc->solving_jobs_left_out = out.jobs_left_out;
     svc->solving_peak_margin_kw = out.peak_margin_kw;
     gridems_log_debug("re-plan (%s) submitted: %d steps from grid start, %d jobs, shift %d",
-                      reason, out.steps, out.jobs_planned, shift);
+                      gridems__replan_reason_name(reason), out.steps, out.jobs_planned, shift);
     if (gridems_clock_mode(&svc->clock) == GRIDEMS_CLOCK_STEPPED) {
         /* Lockstep: the result is handled here, before any other event of the present, so the
          * order of events never depends on how long the solve took (lockstep.h). */
@@ -443,7 +438,7 @@ static cJSON *plan_record(gridems_service_t *svc, uint64_t id, const gridems_sce
                             created, sizeof created);
     cJSON_AddNumberToObject(plan, "id", (double)id);
     cJSON_AddStringToObject(plan, "created", created);
-    cJSON_AddStringToObject(plan, "reason", svc->solving_reason);
+    cJSON_AddStringToObject(plan, "reason", gridems__replan_reason_name(svc->solving_reason));
     cJSON *inputs = cJSON_AddObjectToObject(plan, "inputs");
     if (inputs != NULL) {
         cJSON_AddStringToObject(inputs, "base_load",
@@ -532,16 +527,17 @@ void gridems__service_on_solver_result(gridems_solver_t *s, gridems_solver_resul
         svc->solving_left_out = NULL;
         char reason[600];
         snprintf(reason, sizeof reason, "re-plan (%s) failed: %s; keeping plan %llu",
-                 svc->solving_reason, res->err, (unsigned long long)svc->plan.id);
+                 gridems__replan_reason_name(svc->solving_reason), res->err,
+                 (unsigned long long)svc->plan.id);
         gridems__service_set_status(svc, "degraded", reason);
     } else if (!svc->shutting_down) {
         uint64_t id = gridems_state_take_plan_id(&svc->state);
         publish_plan(svc, id, res);
         gridems_log_info("plan %llu (%s): objective %.2f, %d steps, %d iterations, %.1f ms "
                          "(%s start; tie-break %s, %d of the iterations)",
-                         (unsigned long long)id, svc->solving_reason, res->schedule.objective,
-                         res->schedule.steps, res->schedule.iterations, res->solve_wall_ms,
-                         gridems_start_kind_name(res->schedule.start_kind),
+                         (unsigned long long)id, gridems__replan_reason_name(svc->solving_reason),
+                         res->schedule.objective, res->schedule.steps, res->schedule.iterations,
+                         res->solve_wall_ms, gridems_start_kind_name(res->schedule.start_kind),
                          gridems_tie_break_name(res->schedule.tie_break),
                          res->schedule.tie_break_iterations);
         adopt_plan(svc, id, res);
@@ -563,9 +559,9 @@ void gridems__service_on_solver_result(gridems_solver_t *s, gridems_solver_resul
         /* Last: the schedule and the set-points are on their way (see the top of this file). */
         save_state(svc);
     }
-    if (svc->pending_reason != NULL && !svc->shutting_down) {
-        const char *reason = svc->pending_reason;
-        svc->pending_reason = NULL;
+    if (svc->pending_reason != GRIDEMS__REPLAN_NONE && !svc->shutting_down) {
+        gridems__replan_reason_t reason = svc->pending_reason;
+        svc->pending_reason = GRIDEMS__REPLAN_NONE;
         gridems__service_request_replan(svc, reason);
     }
 }

@@ -82,13 +82,17 @@ typedef struct opts_s {
 } opts_t;
 
 #define OPT(type, key, def, req, field)                                                            \
-    {{type, key, def, req, offsetof(opts_t, field), "future"}, {GARBAGE, GARBAGE}}
-static const future_option_t options[] = {
-    OPT(GRIDEMS_OPT_INT, "port", NULL, 1, port),
-    OPT(GRIDEMS_OPT_DOUBLE, "gain", "2.5", 0, gain),
-    OPT(GRIDEMS_OPT_BOOL, "flag", "true", 0, flag),
-    OPT(GRIDEMS_OPT_STRING, "label", "unit", 0, label),
-    {GRIDEMS_OPTION_END, {GARBAGE, GARBAGE}}};
+    {                                                                                              \
+        {type, key, def, req, offsetof(opts_t, field), "future"},                                  \
+        {                                                                                          \
+            GARBAGE, GARBAGE                                                                       \
+        }                                                                                          \
+    }
+static const future_option_t options[] = {OPT(GRIDEMS_OPT_INT, "port", NULL, 1, port),
+                                          OPT(GRIDEMS_OPT_DOUBLE, "gain", "2.5", 0, gain),
+                                          OPT(GRIDEMS_OPT_BOOL, "flag", "true", 0, flag),
+                                          OPT(GRIDEMS_OPT_STRING, "label", "unit", 0, label),
+                                          {GRIDEMS_OPTION_END, {GARBAGE, GARBAGE}}};
 
 GRIDEMS_PLUGIN_DECLARE();
 
@@ -218,8 +222,9 @@ static void on_message(gridems_plugin_t *self, const gridems_message_t *msg, voi
     compat_probe.messages++;
     compat_probe.message_size = msg->struct_size;
     compat_probe.knows_beyond += HAS_BEYOND(msg, future_message_t);
-    size_t n = msg->len < sizeof compat_probe.last_payload - 1 ? msg->len
-                                                               : sizeof compat_probe.last_payload - 1;
+    size_t n = msg->len < sizeof compat_probe.last_payload - 1
+                   ? msg->len
+                   : sizeof compat_probe.last_payload - 1;
     memcpy(compat_probe.last_payload, msg->payload, n);
     compat_probe.last_payload[n] = '\0';
 }

@@ -52,10 +52,10 @@ typedef struct compat_probe_s {
 
     /* 1.1 additions (compat_v1_1.c). */
     int register_rc, unregister_rc, unregister_again_rc;
-    int inside_register;         /* 1 while the plugin is inside register_device */
-    int destroys_at_unregister;  /* destroy() calls when unregister_device returned */
-    int blockers_started;        /* work_fn of the blocking jobs that began */
-    int victim_ran;              /* the cancelled job's work_fn (must stay 0) */
+    int inside_register;        /* 1 while the plugin is inside register_device */
+    int destroys_at_unregister; /* destroy() calls when unregister_device returned */
+    int blockers_started;       /* work_fn of the blocking jobs that began */
+    int victim_ran;             /* the cancelled job's work_fn (must stay 0) */
     int cancel_rc, cancel_running_rc, cancel_unknown_rc;
     int victim_status, blockers_done, blockers_status_sum;
     int clock_timer_rc;

@@ -87,8 +87,9 @@ static void on_message(gridems_plugin_t *self, const gridems_message_t *msg, voi
     (void)arg;
     compat_probe.messages++;
     compat_probe.message_size = msg->struct_size;
-    size_t n = msg->len < sizeof compat_probe.last_payload - 1 ? msg->len
-                                                               : sizeof compat_probe.last_payload - 1;
+    size_t n = msg->len < sizeof compat_probe.last_payload - 1
+                   ? msg->len
+                   : sizeof compat_probe.last_payload - 1;
     memcpy(compat_probe.last_payload, msg->payload, n);
     compat_probe.last_payload[n] = '\0';
 }
@@ -240,7 +241,8 @@ int gridems_plugin_init(gridems_plugin_t *self, const gridems_host_api_t *api,
         api->register_device((gridems_plugin_t *)(void *)bogus, &bd, NULL, &did);
     gridems_measurement_t bm = {.struct_size = sizeof bm};
     compat_probe.bogus_post_rc = api->post_measurement((gridems_plugin_t *)(void *)bogus, &bm);
-    api->log((gridems_plugin_t *)(void *)bogus, GRIDEMS_PLUGIN_LOG_DEBUG, "log with a bogus handle");
+    api->log((gridems_plugin_t *)(void *)bogus, GRIDEMS_PLUGIN_LOG_DEBUG,
+             "log with a bogus handle");
 
     state_t *st = calloc(1, sizeof *st);
     if (st == NULL) {

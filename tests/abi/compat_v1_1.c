@@ -40,12 +40,9 @@ static const gridems_option_t options[] = {
 GRIDEMS_PLUGIN_DECLARE();
 
 const gridems_plugin_info_t gridems_plugin_info = {
-    GRIDEMS_PLUGIN_INFO_HEADER,
-    .name = "test_compat11",
-    .version = "1.1",
-    .classes = GRIDEMS_CLASS_BIT(GRIDEMS_DEV_METER),
-    .options = options,
-    .context_size = sizeof(opts_t),
+    GRIDEMS_PLUGIN_INFO_HEADER, .name = "test_compat11",
+    .version = "1.1",           .classes = GRIDEMS_CLASS_BIT(GRIDEMS_DEV_METER),
+    .options = options,         .context_size = sizeof(opts_t),
 };
 
 #define N_BLOCKERS 4
@@ -202,8 +199,8 @@ int gridems_plugin_init(gridems_plugin_t *self, const gridems_host_api_t *api,
     strncat(filter, cfg->instance, 64);
     strcat(filter, "/do");
     rc = rc == 0 ? api->subscribe(self, filter, on_do, st) : rc;
-    compat_probe.clock_timer_rc = api->timer_start_clock(
-        self, (uint64_t)o->clock_ms, (uint64_t)o->clock_ms, on_clock, st, &tid);
+    compat_probe.clock_timer_rc = api->timer_start_clock(self, (uint64_t)o->clock_ms,
+                                                         (uint64_t)o->clock_ms, on_clock, st, &tid);
     rc = rc == 0 ? compat_probe.clock_timer_rc : rc;
     compat_probe.init_rc = rc;
     return rc;

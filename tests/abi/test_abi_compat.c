@@ -462,9 +462,9 @@ START_TEST(handles_that_are_no_instance_are_refused)
     memset(fake, 0x5a, sizeof fake);
     gridems_timer_id_t tid;
     int fired = 0;
-    ck_assert_int_eq(api->timer_start((gridems_plugin_t *)(void *)fake, 1, 0, noop_timer, &fired,
-                                      &tid),
-                     GRIDEMS_EINVAL);
+    ck_assert_int_eq(
+        api->timer_start((gridems_plugin_t *)(void *)fake, 1, 0, noop_timer, &fired, &tid),
+        GRIDEMS_EINVAL);
     ck_assert_int_eq(api->timer_stop((gridems_plugin_t *)(void *)fake, 1), GRIDEMS_EINVAL);
     ck_assert_int_eq(api->publish((gridems_plugin_t *)(void *)fake, "a/b", "x", 1, 0, 0),
                      GRIDEMS_EINVAL);

@@ -128,7 +128,7 @@ START_TEST(test_default_and_long_intervals_use_the_tick)
     rig_t r;
     rig_start(&r);
     rig_load(&r, "dflt", 0);
-    rig_load(&r, "slow", 120000); /* longer than the tick: read on the tick (none runs here) */
+    rig_load(&r, "slow", 120000);  /* longer than the tick: read on the tick (none runs here) */
     ck_assert_int_eq(*r.reads, 2); /* each read once as it is added */
     ck_assert(gridems_timers_next_due(&r.svc->timers) == INT64_MAX); /* no timer of their own */
     rig_run_until(&r, T0_MS + 300000);

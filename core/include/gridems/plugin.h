@@ -420,7 +420,7 @@ typedef struct gridems_plugin_info_s {
 
 #define GRIDEMS_PLUGIN_INFO_HEADER                                                                 \
     .struct_size = sizeof(gridems_plugin_info_t), .abi_major = GRIDEMS_PLUGIN_ABI_MAJOR,           \
-    .abi_minor = GRIDEMS_PLUGIN_ABI_MINOR, .option_size = sizeof(gridems_option_t),               \
+    .abi_minor = GRIDEMS_PLUGIN_ABI_MINOR, .option_size = sizeof(gridems_option_t),                \
     .flex_job_size = sizeof(gridems_flex_job_t)
 
 /*
@@ -598,15 +598,15 @@ typedef struct gridems_setpoint_s {
 } gridems_setpoint_t;
 
 /* Element i of sp->jobs, stepping by sp->job_size when the host sets it (1.1) and by the 1.0
- * sizeof otherwise. Read only the members a host of sp's struct_size knows. */
+ * sizeof otherwise (GRIDEMS_SETPOINT_JOB_SIZE). A member of the element added after 1.0 is
+ * there only when the element size covers it. */
+#define GRIDEMS_SETPOINT_JOB_SIZE(sp)                                                              \
+    (GRIDEMS_STRUCT_HAS(sp, gridems_setpoint_t, job_size) && (sp)->job_size != 0                   \
+         ? (size_t)(sp)->job_size                                                                  \
+         : sizeof(gridems_job_setpoint_t))
 #define GRIDEMS_SETPOINT_JOB(sp, i)                                                                \
     ((const gridems_job_setpoint_t *)(const void *)((const char *)(sp)->jobs +                     \
-                                                    (size_t)(i) *                                  \
-                                                        (GRIDEMS_STRUCT_HAS(sp, gridems_setpoint_t, \
-                                                                            job_size) &&           \
-                                                                 (sp)->job_size != 0               \
-                                                             ? (sp)->job_size                      \
-                                                             : sizeof(gridems_job_setpoint_t))))
+                                                    (size_t)(i)*GRIDEMS_SETPOINT_JOB_SIZE(sp)))
 
 /* Events delivered to on_event(). */
 enum {
