@@ -777,9 +777,11 @@ typedef void (*gridems_message_fn)(gridems_plugin_t *self, const gridems_message
  * The functions the host offers, handed to init (borrowed; valid until the instance is unloaded,
  * so the plugin may keep the pointer). Loop thread only, except log, vlog and strerror. Entries
  * are only ever appended: before calling one added after 1.0, check GRIDEMS_API_HAS(api, entry).
- * Every entry that takes `self` (or `cfg`) checks it against the host's live instances: a pointer
- * that is not one (NULL, freed, made up) gets GRIDEMS_EINVAL (log and vlog print the line without
- * an instance prefix; now_ms reads the host clock), never a crash. This holds for 1.0 plugins too.
+ * Every entry that takes `self` (or `cfg`) checks it against the host's live instances, by
+ * address, without reading through it: a pointer that is none (NULL, made up, or an unloaded
+ * instance's whose memory no new instance took) gets GRIDEMS_EINVAL, never a crash (log and vlog
+ * print the line without an instance prefix; now_ms answers the real-time clock). This holds for
+ * 1.0 plugins too.
  */
 typedef struct gridems_host_api_s {
     uint32_t struct_size;
