@@ -54,7 +54,9 @@ extern const gridems__abi_t gridems__abi_v1;
 const gridems__abi_t *gridems__abi_find(int major);
 
 /* The sizes of ABI 1.0's structs and array elements as the 1.0 header laid them out (the
- * smallest the host accepts from a 1.x plugin unless the struct says otherwise). */
+ * smallest the host accepts from a 1.x plugin unless the struct says otherwise). The element
+ * types have not grown since 1.0; should one grow, its constant here becomes a number.
+ * tests/abi/test_abi_compat pins every one against a plugin built with the frozen 1.0 header. */
 #define GRIDEMS__V1_0_OPTION_SIZE sizeof(gridems_option_t)
 #define GRIDEMS__V1_0_FLEX_JOB_SIZE sizeof(gridems_flex_job_t)
 #define GRIDEMS__V1_0_JOB_SETPOINT_SIZE sizeof(gridems_job_setpoint_t)
