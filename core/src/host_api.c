@@ -90,6 +90,7 @@ static void check_budget(gridems_plugin_t *inst, const char *what, uint64_t star
 {
     uint64_t spent = uv_hrtime() - start_ns;
     if (spent > CALLBACK_BUDGET_NS) {
+        inst->overruns++;
         gridems_log_complain(&inst->slow, GRIDEMS_LOG_WARNING,
                              "%s %s took %.1f ms, over the 5 ms budget of a loop callback "
                              "(blocking I/O belongs in queue_work)",
