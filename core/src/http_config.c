@@ -41,8 +41,8 @@ static int only_keys(const cJSON *obj, const char *path, const char *const *allo
                 size_t used = strlen(list);
                 snprintf(list + used, sizeof list - used, "%s%s", k == allowed ? "" : ", ", *k);
             }
-            return fail(err, errlen, path, "unknown key \"%.60s\"; expected one of: %s",
-                        it->string, list);
+            return fail(err, errlen, path, "unknown key \"%.60s\"; expected one of: %s", it->string,
+                        list);
         }
     }
     return 0;
@@ -141,7 +141,8 @@ int gridems_http_config_read(const cJSON *root, gridems_http_config_t *out, char
         return 0;
     }
     if (!cJSON_IsObject(http)) {
-        return fail(err, errlen, "http", "must be an object (e.g. {\"listen\": \"127.0.0.1:8080\"})");
+        return fail(err, errlen, "http",
+                    "must be an object (e.g. {\"listen\": \"127.0.0.1:8080\"})");
     }
     int rc = only_keys(http, "http", keys, err, errlen);
     if (rc != 0) {
@@ -152,8 +153,7 @@ int gridems_http_config_read(const cJSON *root, gridems_http_config_t *out, char
     if (listen != NULL && !cJSON_IsString(listen)) {
         rc = fail(err, errlen, "http.listen", "must be a string such as \"127.0.0.1:8080\"");
     } else {
-        rc = read_listen(listen != NULL ? listen->valuestring : "127.0.0.1:8080", out, err,
-                         errlen);
+        rc = read_listen(listen != NULL ? listen->valuestring : "127.0.0.1:8080", out, err, errlen);
     }
     const cJSON *auth = cJSON_GetObjectItemCaseSensitive(http, "basic_auth");
     if (rc == 0 && auth != NULL) {

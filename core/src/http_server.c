@@ -64,8 +64,8 @@ static bool check_auth(gridems_http_t *srv, struct MHD_Connection *conn)
     }
     char *pass = NULL;
     char *user = MHD_basic_auth_get_username_password(conn, &pass);
-    bool ok = user != NULL && pass != NULL && same_secret(user, srv->user) &
-                                                  same_secret(pass, srv->password);
+    bool ok = user != NULL && pass != NULL &&
+              same_secret(user, srv->user) & same_secret(pass, srv->password);
     MHD_free(user);
     MHD_free(pass);
     return ok;
@@ -85,15 +85,15 @@ static enum MHD_Result send_response(gridems_http_t *srv, struct MHD_Connection 
         return MHD_NO;
     }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-                            r->content_type != NULL ? r->content_type : "text/plain; charset=utf-8");
+                            r->content_type != NULL ? r->content_type
+                                                    : "text/plain; charset=utf-8");
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     if (r->allow != NULL) {
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
     }
-    enum MHD_Result rc =
-        r->ask_auth ? MHD_queue_basic_auth_fail_response(conn, srv->realm, resp)
-                    : MHD_queue_response(conn, (unsigned int)r->status, resp);
+    enum MHD_Result rc = r->ask_auth ? MHD_queue_basic_auth_fail_response(conn, srv->realm, resp)
+                                     : MHD_queue_response(conn, (unsigned int)r->status, resp);
     MHD_destroy_response(resp);
     return rc;
 }
@@ -101,15 +101,14 @@ static enum MHD_Result send_response(gridems_http_t *srv, struct MHD_Connection 
 static enum MHD_Result simple(gridems_http_t *srv, struct MHD_Connection *conn, int status,
                               const char *text)
 {
-    gridems_http_response_t r = {status, "text/plain; charset=utf-8", strdup(text), strlen(text),
-                                 false, NULL};
+    gridems_http_response_t r = {
+        status, "text/plain; charset=utf-8", strdup(text), strlen(text), false, NULL};
     return send_response(srv, conn, &r);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
     gridems_http_t *srv = cls;
     (void)version;
@@ -149,8 +148,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (rq->too_big) {
         return simple(srv, conn, MHD_HTTP_CONTENT_TOO_LARGE, "request body too large\n");
     }
-    gridems_http_request_t req = {method, url, rq->body != NULL ? rq->body : "", rq->len,
-                                  check_auth(srv, conn), srv->user != NULL};
+    gridems_http_request_t req = {
+        method,           url, rq->body != NULL ? rq->body : "", rq->len, check_auth(srv, conn),
+        srv->user != NULL};
     gridems_http_response_t resp;
     memset(&resp, 0, sizeof resp);
     resp.status = MHD_HTTP_INTERNAL_SERVER_ERROR;

@@ -40,7 +40,7 @@ typedef struct gridems_http_response_s {
     const char *content_type; /* static string */
     char *body;
     size_t body_len;
-    bool ask_auth; /* 401 with a WWW-Authenticate: Basic challenge */
+    bool ask_auth;     /* 401 with a WWW-Authenticate: Basic challenge */
     const char *allow; /* for 405: the Allow header (static string), or NULL */
 } gridems_http_response_t;
 

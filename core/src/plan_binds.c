@@ -57,8 +57,7 @@ static bool deadline_binds(const gridems_scenario_t *sc, const gridems_schedule_
     return true;
 }
 
-static bool step_tags(const gridems_scenario_t *sc, const gridems_schedule_t *s, int k,
-                      cJSON *step)
+static bool step_tags(const gridems_scenario_t *sc, const gridems_schedule_t *s, int k, cJSON *step)
 {
     double imp = s->grid_import_kw[k];
     double peak = fmax(s->peak_import_kw, sc->peak_so_far_kw);

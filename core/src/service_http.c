@@ -74,7 +74,8 @@ static void iso(const gridems_service_t *svc, int64_t ms, char *out, size_t len)
 
 static void add_array(cJSON *obj, const char *key, const double *v, int n)
 {
-    cJSON_AddItemToObject(obj, key, v != NULL ? cJSON_CreateDoubleArray(v, n) : cJSON_CreateArray());
+    cJSON_AddItemToObject(obj, key,
+                          v != NULL ? cJSON_CreateDoubleArray(v, n) : cJSON_CreateArray());
 }
 
 /* ---- ## GET /api/v1/status ---- */
@@ -149,7 +150,8 @@ static void add_context(gridems_service_t *svc, cJSON *root)
     cJSON_AddNumberToObject(lim, "import_limit_kw", sc->import_limit_kw);
     /* The peak the plan defends (the billing-period peak less the margin), and the real one. */
     cJSON_AddNumberToObject(lim, "planned_peak_floor_kw", sc->peak_so_far_kw);
-    cJSON_AddNumberToObject(lim, "billing_peak_kw", gridems_state_peak_kw(&svc->state, svc->period));
+    cJSON_AddNumberToObject(lim, "billing_peak_kw",
+                            gridems_state_peak_kw(&svc->state, svc->period));
     cJSON_AddNumberToObject(lim, "demand_charge_per_kw", sc->demand_charge_per_kw);
     if (sc->has_compute_limit) {
         cJSON_AddNumberToObject(lim, "compute_limit_kw", sc->compute_limit_kw);
@@ -371,10 +373,11 @@ static void on_request(void *userdata, const gridems_http_request_t *req,
         return;
     }
     bool is_get = strcmp(route->method, "GET") == 0;
-    bool same = strcmp(req->method, route->method) == 0 ||
-                (is_get && strcmp(req->method, "HEAD") == 0);
+    bool same =
+        strcmp(req->method, route->method) == 0 || (is_get && strcmp(req->method, "HEAD") == 0);
     if (!same) {
-        reply_error(r, 405, is_get ? "method not allowed: use GET" : "method not allowed: use POST");
+        reply_error(r, 405,
+                    is_get ? "method not allowed: use GET" : "method not allowed: use POST");
         r->allow = is_get ? "GET, HEAD" : "POST";
         return;
     }
@@ -398,19 +401,19 @@ int gridems__service_http_start(gridems_service_t *svc)
     }
     char realm[128];
     snprintf(realm, sizeof realm, "gridems %s", svc->cfg.site.id);
-    gridems_http_options_t opts = {h->host, h->port, h->user, h->password, realm,
-                                   MAX_BODY_BYTES, on_request, svc};
+    gridems_http_options_t opts = {h->host, h->port,        h->user,    h->password,
+                                   realm,   MAX_BODY_BYTES, on_request, svc};
     char err[256] = "";
     int rc = gridems_http_start(&svc->loop, &opts, &svc->obs.http, err, sizeof err);
     if (rc != 0) {
         gridems_log_err("%s", err);
         return rc;
     }
-    gridems_log_notice("http: listening on http://%s:%d/ (dashboard, /metrics, /api/v1)%s",
-                       h->host, gridems_http_port(svc->obs.http),
-                       h->user != NULL ? (h->auth_reads ? ", basic auth on every request"
-                                                        : ", basic auth on POST")
-                                       : "");
+    gridems_log_notice(
+        "http: listening on http://%s:%d/ (dashboard, /metrics, /api/v1)%s", h->host,
+        gridems_http_port(svc->obs.http),
+        h->user != NULL ? (h->auth_reads ? ", basic auth on every request" : ", basic auth on POST")
+                        : "");
     return 0;
 }
 

@@ -139,7 +139,8 @@ static void plan(gridems_service_t *svc, FILE *f)
     family(f, "gridems_plan_solver_iterations", "gauge",
            "Simplex iterations of the last solve (both stages).");
     sample(f, "gridems_plan_solver_iterations", o->last_iterations);
-    family(f, "gridems_plan_solver_iterations_total", "counter", "Simplex iterations of every solve.");
+    family(f, "gridems_plan_solver_iterations_total", "counter",
+           "Simplex iterations of every solve.");
     sample(f, "gridems_plan_solver_iterations_total", (double)o->iterations_total);
     family(f, "gridems_replans_total", "counter", "Re-plans solved or failed.");
     sample(f, "gridems_replans_total", (double)svc->stats.replans);
@@ -161,12 +162,13 @@ static void plan(gridems_service_t *svc, FILE *f)
     family(f, "gridems_plan_cost", "gauge",
            "The objective's parts over the horizon, in the site's currency (export is a credit).");
     const char *parts[] = {"energy", "export", "degradation", "demand", "carbon", "penalty"};
-    const double values[] = {s->cost_energy,     s->cost_export, s->cost_degradation,
-                             s->cost_demand,     s->cost_carbon, s->cost_penalty};
+    const double values[] = {s->cost_energy, s->cost_export, s->cost_degradation,
+                             s->cost_demand, s->cost_carbon, s->cost_penalty};
     for (int i = 0; i < 6; i++) {
         sample_label(f, "gridems_plan_cost", "part", parts[i], values[i]);
     }
-    family(f, "gridems_plan_peak_import_watts", "gauge", "Highest step import of the plan in force.");
+    family(f, "gridems_plan_peak_import_watts", "gauge",
+           "Highest step import of the plan in force.");
     sample(f, "gridems_plan_peak_import_watts", s->peak_import_kw * W_PER_KW);
     if (s->steps > 0) {
         family(f, "gridems_plan_import_watts", "gauge", "Planned import of the running step.");
@@ -221,13 +223,15 @@ static void mqtt(gridems_service_t *svc, FILE *f)
     }
     family(f, "gridems_mqtt_connected", "gauge", "1 while connected to the broker.");
     sample(f, "gridems_mqtt_connected", svc->mqtt != NULL && gridems_mqtt_is_connected(svc->mqtt));
-    family(f, "gridems_mqtt_reconnects_total", "counter", "Successful connections after the first.");
+    family(f, "gridems_mqtt_reconnects_total", "counter",
+           "Successful connections after the first.");
     sample(f, "gridems_mqtt_reconnects_total", (double)m.reconnects);
     family(f, "gridems_mqtt_connect_failures_total", "counter", "Failed connection attempts.");
     sample(f, "gridems_mqtt_connect_failures_total", (double)m.connect_failures);
     family(f, "gridems_mqtt_messages_received_total", "counter", "Messages received.");
     sample(f, "gridems_mqtt_messages_received_total", (double)m.received);
-    family(f, "gridems_mqtt_messages_published_total", "counter", "Publishes accepted by the client.");
+    family(f, "gridems_mqtt_messages_published_total", "counter",
+           "Publishes accepted by the client.");
     sample(f, "gridems_mqtt_messages_published_total", (double)m.published);
     family(f, "gridems_mqtt_publish_failures_total", "counter", "Publishes refused or failed.");
     sample(f, "gridems_mqtt_publish_failures_total", (double)m.publish_failures);

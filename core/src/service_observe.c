@@ -17,8 +17,8 @@
 #include "timeutil.h"
 
 /* Upper bounds (seconds) of the solve-time histogram's buckets; docs/http.md lists them. */
-const double gridems__solve_bucket_s[SERVICE_SOLVE_BUCKETS] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
-                                                               0.5,   1.0,  2.5,   5.0,  10.0, 30.0};
+const double gridems__solve_bucket_s[SERVICE_SOLVE_BUCKETS] = {
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0};
 
 /* One per-value topic and what was last published on it. */
 typedef struct value_topic_s {

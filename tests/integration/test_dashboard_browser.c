@@ -23,15 +23,15 @@
 static http_site_t site;
 static char chromium[1024];
 
-#define REQUIRE(cond, ...)                                                                        \
-    do {                                                                                          \
-        if (!(cond)) {                                                                            \
-            char require_msg_[3072];                                                              \
-            int n_ = snprintf(require_msg_, sizeof require_msg_, "%s:%d: %s: ", __FILE__,        \
-                              __LINE__, #cond);                                                   \
-            snprintf(require_msg_ + n_, sizeof require_msg_ - (size_t)n_, __VA_ARGS__);           \
-            http_site_fail(&site, require_msg_);                                                  \
-        }                                                                                         \
+#define REQUIRE(cond, ...)                                                                         \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            char require_msg_[3072];                                                               \
+            int n_ = snprintf(require_msg_, sizeof require_msg_, "%s:%d: %s: ", __FILE__,          \
+                              __LINE__, #cond);                                                    \
+            snprintf(require_msg_ + n_, sizeof require_msg_ - (size_t)n_, __VA_ARGS__);            \
+            http_site_fail(&site, require_msg_);                                                   \
+        }                                                                                          \
     } while (0)
 
 /* Run chromium headless on the dashboard with one more option (--dump-dom or --screenshot=...).
@@ -43,10 +43,23 @@ static char *browse(const char *what, const char *profile)
     snprintf(user_dir, sizeof user_dir, "--user-data-dir=%s", profile);
     /* timeout(1) bounds a browser that hangs; the page polls every 5 s, and 8 s of virtual time
      * covers the first fetches and drawing. */
-    char *argv[] = {"/usr/bin/timeout", "-k", "5", "90", chromium, "--headless",
-                    "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                    "--no-first-run", "--hide-scrollbars", "--window-size=1280,2000",
-                    "--virtual-time-budget=8000", user_dir, (char *)what, url, NULL};
+    char *argv[] = {"/usr/bin/timeout",
+                    "-k",
+                    "5",
+                    "90",
+                    chromium,
+                    "--headless",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-dev-shm-usage",
+                    "--no-first-run",
+                    "--hide-scrollbars",
+                    "--window-size=1280,2000",
+                    "--virtual-time-budget=8000",
+                    user_dir,
+                    (char *)what,
+                    url,
+                    NULL};
     char *out = NULL, *err = NULL;
     int rc = test_run_capture(argv, &out, &err);
     REQUIRE(rc == 0, "chromium %s: exit %d: %.1500s", what, rc, err != NULL ? err : "");
@@ -121,8 +134,8 @@ START_TEST(test_dashboard)
     {
         tags += cJSON_GetArraySize(step);
     }
-    REQUIRE(count(dom, "class=\"bind\"") == tags, "%d marks in the binds chart, %d tags in the plan",
-            count(dom, "class=\"bind\""), tags);
+    REQUIRE(count(dom, "class=\"bind\"") == tags,
+            "%d marks in the binds chart, %d tags in the plan", count(dom, "class=\"bind\""), tags);
     REQUIRE(count(dom, "<svg") >= 5, "%d charts drawn", count(dom, "<svg"));
     cJSON_Delete(s);
     free(dom);
@@ -145,7 +158,8 @@ END_TEST
 int main(void)
 {
     if (!test_find_program("chromium", chromium, sizeof chromium)) {
-        fprintf(stderr, "chromium not found (Debian package chromium): skipping the browser test\n");
+        fprintf(stderr,
+                "chromium not found (Debian package chromium): skipping the browser test\n");
         return 77;
     }
     if (!broker_available()) {

@@ -23,15 +23,15 @@ enum { REQ_MS = 5000 };
 
 static http_site_t site;
 
-#define REQUIRE(cond, ...)                                                                        \
-    do {                                                                                          \
-        if (!(cond)) {                                                                            \
-            char require_msg_[2048];                                                              \
-            int n_ = snprintf(require_msg_, sizeof require_msg_, "%s:%d: %s: ", __FILE__,        \
-                              __LINE__, #cond);                                                   \
-            snprintf(require_msg_ + n_, sizeof require_msg_ - (size_t)n_, __VA_ARGS__);           \
-            http_site_fail(&site, require_msg_);                                                  \
-        }                                                                                         \
+#define REQUIRE(cond, ...)                                                                         \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            char require_msg_[2048];                                                               \
+            int n_ = snprintf(require_msg_, sizeof require_msg_, "%s:%d: %s: ", __FILE__,          \
+                              __LINE__, #cond);                                                    \
+            snprintf(require_msg_ + n_, sizeof require_msg_ - (size_t)n_, __VA_ARGS__);            \
+            http_site_fail(&site, require_msg_);                                                   \
+        }                                                                                          \
     } while (0)
 
 /* GET/POST path and expect status; returns the parsed JSON body (caller deletes) when json. */
@@ -110,7 +110,8 @@ static void check_schedule(const cJSON *s)
     REQUIRE(cJSON_GetArraySize(member(s, "binds")) == steps, "binds: %d entries",
             cJSON_GetArraySize(member(s, "binds")));
     const cJSON *lim = member(s, "limits");
-    REQUIRE(num(lim, "import_limit_kw") == 20000, "import_limit_kw %g", num(lim, "import_limit_kw"));
+    REQUIRE(num(lim, "import_limit_kw") == 20000, "import_limit_kw %g",
+            num(lim, "import_limit_kw"));
     REQUIRE(cJSON_GetArraySize(member(lim, "dr_cap_kw")) == steps, "dr_cap_kw length");
     const cJSON *in = member(s, "inputs_per_step");
     REQUIRE(cJSON_GetArraySize(member(in, "import_price_per_kwh")) == steps, "price length");
@@ -118,10 +119,10 @@ static void check_schedule(const cJSON *s)
     REQUIRE(bat != NULL && strcmp(str(bat, "id"), "bess1") == 0, "no battery bess1 in the plan");
     REQUIRE(num(bat, "soc_min_kwh") == 400, "soc_min_kwh %g", num(bat, "soc_min_kwh"));
     /* Every tag is one of the documented kinds. */
-    static const char *const kinds[] = {"peak",          "dr_cap",         "import_limit",
-                                        "compute_cap",   "battery_empty:", "battery_full:",
-                                        "battery_charge_max:", "battery_discharge_max:",
-                                        "deadline:"};
+    static const char *const kinds[] = {
+        "peak",           "dr_cap",        "import_limit",        "compute_cap",
+        "battery_empty:", "battery_full:", "battery_charge_max:", "battery_discharge_max:",
+        "deadline:"};
     const cJSON *step = NULL;
     cJSON_ArrayForEach(step, member(s, "binds"))
     {

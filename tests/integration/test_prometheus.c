@@ -25,16 +25,16 @@ static http_site_t site;
 static char prometheus[1024], promtool[1024];
 static pid_t prom_pid;
 
-#define REQUIRE(cond, ...)                                                                        \
-    do {                                                                                          \
-        if (!(cond)) {                                                                            \
-            char require_msg_[3072];                                                              \
-            int n_ = snprintf(require_msg_, sizeof require_msg_, "%s:%d: %s: ", __FILE__,        \
-                              __LINE__, #cond);                                                   \
-            snprintf(require_msg_ + n_, sizeof require_msg_ - (size_t)n_, __VA_ARGS__);           \
-            test_stop_pid(prom_pid, 2000);                                                        \
-            http_site_fail(&site, require_msg_);                                                  \
-        }                                                                                         \
+#define REQUIRE(cond, ...)                                                                         \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            char require_msg_[3072];                                                               \
+            int n_ = snprintf(require_msg_, sizeof require_msg_, "%s:%d: %s: ", __FILE__,          \
+                              __LINE__, #cond);                                                    \
+            snprintf(require_msg_ + n_, sizeof require_msg_ - (size_t)n_, __VA_ARGS__);            \
+            test_stop_pid(prom_pid, 2000);                                                         \
+            http_site_fail(&site, require_msg_);                                                   \
+        }                                                                                          \
     } while (0)
 
 static char *get_metrics(void)

@@ -147,8 +147,8 @@ static int send_all(int fd, const char *p, size_t n)
     return 0;
 }
 
-int http_request(int port, const char *method, const char *path, const char *auth,
-                 const char *body, int timeout_ms, http_resp_t *out)
+int http_request(int port, const char *method, const char *path, const char *auth, const char *body,
+                 int timeout_ms, http_resp_t *out)
 {
     memset(out, 0, sizeof *out);
     out->status = -1;
@@ -173,8 +173,8 @@ int http_request(int port, const char *method, const char *path, const char *aut
     size_t blen = body != NULL ? strlen(body) : 0;
     char length[96] = "";
     if (body != NULL) {
-        snprintf(length, sizeof length,
-                 "Content-Length: %zu\r\nContent-Type: application/json\r\n", blen);
+        snprintf(length, sizeof length, "Content-Length: %zu\r\nContent-Type: application/json\r\n",
+                 blen);
     }
     int hl = snprintf(head, sizeof head,
                       "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n%s%s\r\n",
@@ -283,29 +283,30 @@ static void write_config(http_site_t *s, const char *http_json)
     size_t size = 0;
     FILE *f = open_memstream(&text, &size);
     ck_assert_ptr_nonnull(f);
-    fprintf(f,
-            "{\"site\": {\"id\": \"%s\", \"utc_offset\": \"+09:00\", \"currency\": \"JPY\",\n"
-            "          \"import_limit_kw\": 20000, \"demand_charge_per_kw\": 60,\n"
-            "          \"billing_period\": \"month\", \"compute_limit_kw\": 3000},\n"
-            " \"mqtt\": {\"uri\": \"%s\"},\n"
-            " \"http\": %s,\n"
-            " \"planner\": {\"step_minutes\": 30, \"horizon_steps\": 48, \"replan_seconds\": 86400,\n"
-            "             \"debounce_ms\": 200},\n"
-            " \"clock\": {\"mode\": \"simulated\", \"start\": \"2023-05-08T06:00:00+09:00\",\n"
-            "           \"speed\": 60},\n"
-            " \"state_dir\": \"%s/state\", \"log_level\": \"info\", \"plugin_dir\": \"%s\",\n"
-            " \"plugins\": [\n"
-            "  {\"plugin\": \"battery_sim\", \"name\": \"bess1\", \"options\": {\n"
-            "    \"topic_prefix\": \"%s/dev/bess1\", \"capacity_kwh\": 4000, \"soc_kwh\": 2000,\n"
-            "    \"soc_min_kwh\": 400, \"charge_max_kw\": 2000, \"discharge_max_kw\": 2000}},\n"
-            "  {\"plugin\": \"meter_sim\", \"name\": \"it_load\", \"options\": {\n"
-            "    \"topic_prefix\": \"%s/dev/meter\", \"base_kw\": 9000, \"swing_kw\": 600,\n"
-            "    \"utc_offset_hours\": 9}},\n"
-            "  {\"plugin\": \"cluster_sim\", \"name\": \"gpu\", \"options\": {\n"
-            "    \"topic_prefix\": \"%s/dev/gpu\", \"power_cap_kw\": 3000, \"jobs_per_day\": 12,\n"
-            "    \"job_energy_kwh\": 4000, \"job_power_kw\": 1200}}]}\n",
-            s->site, s->broker.uri, http_json, s->dir, GRIDEMS_TEST_PLUGIN_DIR, s->prefix,
-            s->prefix, s->prefix);
+    fprintf(
+        f,
+        "{\"site\": {\"id\": \"%s\", \"utc_offset\": \"+09:00\", \"currency\": \"JPY\",\n"
+        "          \"import_limit_kw\": 20000, \"demand_charge_per_kw\": 60,\n"
+        "          \"billing_period\": \"month\", \"compute_limit_kw\": 3000},\n"
+        " \"mqtt\": {\"uri\": \"%s\"},\n"
+        " \"http\": %s,\n"
+        " \"planner\": {\"step_minutes\": 30, \"horizon_steps\": 48, \"replan_seconds\": 86400,\n"
+        "             \"debounce_ms\": 200},\n"
+        " \"clock\": {\"mode\": \"simulated\", \"start\": \"2023-05-08T06:00:00+09:00\",\n"
+        "           \"speed\": 60},\n"
+        " \"state_dir\": \"%s/state\", \"log_level\": \"info\", \"plugin_dir\": \"%s\",\n"
+        " \"plugins\": [\n"
+        "  {\"plugin\": \"battery_sim\", \"name\": \"bess1\", \"options\": {\n"
+        "    \"topic_prefix\": \"%s/dev/bess1\", \"capacity_kwh\": 4000, \"soc_kwh\": 2000,\n"
+        "    \"soc_min_kwh\": 400, \"charge_max_kw\": 2000, \"discharge_max_kw\": 2000}},\n"
+        "  {\"plugin\": \"meter_sim\", \"name\": \"it_load\", \"options\": {\n"
+        "    \"topic_prefix\": \"%s/dev/meter\", \"base_kw\": 9000, \"swing_kw\": 600,\n"
+        "    \"utc_offset_hours\": 9}},\n"
+        "  {\"plugin\": \"cluster_sim\", \"name\": \"gpu\", \"options\": {\n"
+        "    \"topic_prefix\": \"%s/dev/gpu\", \"power_cap_kw\": 3000, \"jobs_per_day\": 12,\n"
+        "    \"job_energy_kwh\": 4000, \"job_power_kw\": 1200}}]}\n",
+        s->site, s->broker.uri, http_json, s->dir, GRIDEMS_TEST_PLUGIN_DIR, s->prefix, s->prefix,
+        s->prefix);
     fclose(f);
     int rc = test_write_file(s->cfg_path, text);
     free(text);

@@ -23,7 +23,7 @@
 typedef struct http_site_s {
     broker_t broker;
     test_service_t svc;
-    char *dir;          /* private temporary directory (config, log, state) */
+    char *dir; /* private temporary directory (config, log, state) */
     char cfg_path[1100];
     char log_path[1100];
     char site[64];
@@ -63,8 +63,8 @@ typedef struct http_resp_s {
  * timeout_ms. Returns 0 with *out filled (free it with http_resp_free), -1 when no response came.
  * Does not abort.
  */
-int http_request(int port, const char *method, const char *path, const char *auth,
-                 const char *body, int timeout_ms, http_resp_t *out);
+int http_request(int port, const char *method, const char *path, const char *auth, const char *body,
+                 int timeout_ms, http_resp_t *out);
 
 /* The value of header name (case-insensitive) in r, copied into out; 0, or -1 when absent. */
 int http_header(const http_resp_t *r, const char *name, char *out, size_t size);
