@@ -13,8 +13,11 @@
 #include "gridems/errors.h"
 #include "log.h"
 
-/* Idle connections are closed after this long (real time). */
-enum { CONNECTION_TIMEOUT_S = 30, CONNECTION_LIMIT = 64 };
+/* Idle connections are closed after this long (real time). MHD_run() runs at least every
+ * MAX_WAIT_MS: at its connection limit libmicrohttpd takes the listening socket out of its epoll
+ * set and puts it back only at the start of a later MHD_run(), so after connections close
+ * nothing on the descriptor would wake the loop for the clients waiting to be accepted. */
+enum { CONNECTION_TIMEOUT_S = 30, CONNECTION_LIMIT = 64, MAX_WAIT_MS = 250 };
 
 struct gridems_http_s {
     struct MHD_Daemon *daemon;
@@ -194,11 +197,10 @@ static void drive(gridems_http_t *srv)
     }
     MHD_run(srv->daemon);
     MHD_UNSIGNED_LONG_LONG ms = 0;
-    if (MHD_get_timeout(srv->daemon, &ms) == MHD_YES) {
-        uv_timer_start(&srv->timer, on_timer, ms, 0);
-    } else {
-        uv_timer_stop(&srv->timer);
+    if (MHD_get_timeout(srv->daemon, &ms) != MHD_YES || ms > MAX_WAIT_MS) {
+        ms = MAX_WAIT_MS;
     }
+    uv_timer_start(&srv->timer, on_timer, ms, 0);
 }
 
 static void free_server(gridems_http_t *srv)

@@ -340,7 +340,7 @@ static void route_replan(gridems_service_t *svc, const gridems_http_request_t *r
         }
     }
     gridems_log_notice("operator command over HTTP: replan");
-    svc->stats.accepted_by_input[4]++; /* the commands' input (service_inputs.c, INPUT_CMD) */
+    svc->stats.accepted_by_input[GRIDEMS__INPUT_CMD]++; /* counted as a command */
     gridems__service_replan_now(svc, "command");
     cJSON *root = cJSON_CreateObject();
     cJSON_AddBoolToObject(root, "accepted", true);

@@ -20,6 +20,7 @@ _Static_assert(INPUT_COUNT == sizeof(((gridems_service_t *)0)->rejected) /
                "one complaint per input topic");
 _Static_assert(INPUT_COUNT == sizeof(((service_stats_t *)0)->accepted_by_input) / sizeof(uint64_t),
                "one counter per input topic");
+_Static_assert(INPUT_CMD == GRIDEMS__INPUT_CMD, "the commands' counter");
 
 static void reject(gridems_service_t *svc, int input, const char *topic, const char *why)
 {

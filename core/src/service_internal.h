@@ -74,9 +74,11 @@ typedef struct service_plan_s {
     gridems_schedule_t schedule;
 } service_plan_t;
 
+#define GRIDEMS__INPUT_CMD 4
 /* Counters for metrics and the status message. */
 typedef struct service_stats_s {
-    uint64_t accepted_by_input[5]; /* per input topic (service_inputs.c's INPUT_*) */
+    uint64_t accepted_by_input[5]; /* per input topic (service_inputs.c's INPUT_*; the commands'
+                                      are GRIDEMS__INPUT_CMD, which HTTP's replan counts too) */
     uint64_t rejected_by_input[5];
     uint64_t rejected_messages;
     uint64_t accepted_forecasts;

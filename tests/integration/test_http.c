@@ -10,7 +10,11 @@
 #include "mqtt_wire.h"
 #include "test_util.h"
 
+#include <arpa/inet.h>
 #include <check.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdbool.h>
@@ -289,6 +293,31 @@ START_TEST(test_bad_requests)
     free(big);
     /* The service is still there and still serves. */
     cJSON_Delete(call("GET", "/api/v1/status", NULL, NULL, 200, NULL));
+
+    /* More idle connections than its limit of 64: once half of them go, the rest and a real
+     * request are served again (libmicrohttpd leaves the listening socket out of its epoll set
+     * at the limit; http_server.c). */
+    int socks[100];
+    for (int i = 0; i < 100; i++) {
+        socks[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_in a;
+        memset(&a, 0, sizeof a);
+        a.sin_family = AF_INET;
+        a.sin_port = htons((uint16_t)site.port);
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        REQUIRE(socks[i] >= 0 && connect(socks[i], (struct sockaddr *)&a, sizeof a) == 0,
+                "idle connection %d: %s", i, strerror(errno));
+    }
+    http_resp_t busy;
+    REQUIRE(http_request(site.port, "GET", "/api/v1/status", NULL, NULL, 500, &busy) != 0,
+            "a request was answered with 100 connections open (limit 64)");
+    for (int i = 0; i < 50; i++) {
+        close(socks[i]);
+    }
+    cJSON_Delete(call("GET", "/api/v1/status", NULL, NULL, 200, NULL));
+    for (int i = 50; i < 100; i++) {
+        close(socks[i]);
+    }
     http_site_stop(&site);
 }
 END_TEST
