@@ -303,7 +303,7 @@ static void write_config(http_site_t *s, const char *http_json)
         "    \"topic_prefix\": \"%s/dev/meter\", \"base_kw\": 9000, \"swing_kw\": 600,\n"
         "    \"utc_offset_hours\": 9}},\n"
         "  {\"plugin\": \"cluster_sim\", \"name\": \"gpu\", \"options\": {\n"
-        "    \"topic_prefix\": \"%s/dev/gpu\", \"power_cap_kw\": 3000, \"jobs_per_day\": 12,\n"
+        "    \"topic_prefix\": \"%s/dev/gpu\", \"power_cap_kw\": 3000, \"jobs_per_day\": 6,\n"
         "    \"job_energy_kwh\": 4000, \"job_power_kw\": 1200}}]}\n",
         s->site, s->broker.uri, http_json, s->dir, GRIDEMS_TEST_PLUGIN_DIR, s->prefix, s->prefix,
         s->prefix);
