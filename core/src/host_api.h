@@ -176,6 +176,12 @@ gridems_plugin_t *gridems__host_find_instance(gridems__host_t *host, const char 
 /* The instance's name ("bess1", owned by the instance) and whether it is unloading. */
 const char *gridems__instance_name(const gridems_plugin_t *inst);
 bool gridems__instance_closing(const gridems_plugin_t *inst);
+/* How many of the instance's callbacks overran the 5 ms budget of a loop callback. */
+uint64_t gridems__instance_overruns(const gridems_plugin_t *inst);
+/* gridems__host_foreach_instance: fn(arg, inst) for every loaded instance (unloading ones
+ * included), in load order; stops at and returns the first non-zero return of fn. */
+int gridems__host_foreach_instance(gridems__host_t *host,
+                                   int (*fn)(void *arg, gridems_plugin_t *inst), void *arg);
 
 /* ---- ## Devices: what the service calls ---- */
 

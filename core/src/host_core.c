@@ -86,6 +86,7 @@ void gridems__check_budget(gridems_plugin_t *inst, const char *what, uint64_t st
 {
     uint64_t spent = uv_hrtime() - start_ns;
     if (spent > CALLBACK_BUDGET_NS) {
+        inst->overruns++;
         gridems_log_complain(&inst->slow, GRIDEMS_LOG_WARNING,
                              "%s %s took %.1f ms, over the 5 ms budget of a loop callback "
                              "(blocking I/O belongs in queue_work)",
@@ -185,6 +186,23 @@ const char *gridems__instance_name(const gridems_plugin_t *inst)
 bool gridems__instance_closing(const gridems_plugin_t *inst)
 {
     return inst->state == GRIDEMS__INST_CLOSING;
+}
+
+uint64_t gridems__instance_overruns(const gridems_plugin_t *inst)
+{
+    return inst->overruns;
+}
+
+int gridems__host_foreach_instance(gridems__host_t *host,
+                                   int (*fn)(void *arg, gridems_plugin_t *inst), void *arg)
+{
+    for (gridems__link_t *l = host->instances.next; l != &host->instances; l = l->next) {
+        int rc = fn(arg, GRIDEMS__CONTAINER_OF(l, gridems_plugin_t, link));
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    return 0;
 }
 
 typedef struct deferred_s {

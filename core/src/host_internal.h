@@ -151,6 +151,7 @@ struct gridems_plugin_s {
     unsigned log_lines;
     uint64_t log_dropped;
     gridems_complaint_t slow; /* callbacks over the 5 ms budget */
+    uint64_t overruns;        /* how many callbacks overran it (metrics) */
 };
 
 /*

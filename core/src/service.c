@@ -249,6 +249,7 @@ static void begin_shutdown(gridems_service_t *svc, const char *why)
         uv_timer_start(&svc->shutdown_timer, on_shutdown_watchdog, SHUTDOWN_LIMIT_MS, 0);
         uv_unref((uv_handle_t *)&svc->shutdown_timer);
     }
+    gridems__service_http_stop(svc);
     gridems__service_all_safe(svc);
     /* Every device hears that the service is going away, before its destroy() (plugin.h,
      * GRIDEMS_EVT_SHUTDOWN). */
@@ -333,6 +334,12 @@ static void note_restart_only(const gridems_service_config_t *old, const gridems
         !same_text(old->mqtt.topics.event, cur->mqtt.topics.event) ||
         !same_text(old->mqtt.topics.cmd, cur->mqtt.topics.cmd)) {
         what = "mqtt";
+    } else if (old->http.enabled != cur->http.enabled || old->http.port != cur->http.port ||
+               strcmp(old->http.host, cur->http.host) != 0 ||
+               !same_text(old->http.user, cur->http.user) ||
+               !same_text(old->http.password, cur->http.password) ||
+               old->http.auth_reads != cur->http.auth_reads) {
+        what = "http";
     } else if (!same_text(old->state_dir, cur->state_dir)) {
         what = "state_dir";
     } else if (!same_text(old->plugin_dir, cur->plugin_dir)) {
@@ -724,6 +731,9 @@ static int start(gridems_service_t *svc, const gridems_service_driver_t *driver)
     uv_timer_init(&svc->loop, &svc->shutdown_timer);
     init_handle(svc, (uv_handle_t *)&svc->shutdown_timer);
     load_plugins(svc);
+    if ((rc = gridems__service_http_start(svc)) != 0) {
+        return rc;
+    }
     int64_t replan_ms = (int64_t)cfg->planner.replan_seconds * 1000;
     gridems_timer_start(&svc->replan_timer, on_replan_timer, replan_ms, replan_ms);
     start_site_ticker(svc, &svc->control_timer, on_control_timer, CONTROL_TICK_SIM_MS);
@@ -743,6 +753,7 @@ static int start(gridems_service_t *svc, const gridems_service_driver_t *driver)
 
 static void release(gridems_service_t *svc)
 {
+    gridems__service_observe_free(svc);
     gridems__service_history_stop(svc);
     gridems__service_plan_close(svc);
     gridems_forecast_close(&svc->import_price);

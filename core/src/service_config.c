@@ -1148,11 +1148,13 @@ static int read_plugin(ctx_t *c, const cJSON *item, int index, gridems_service_c
 static int read_top(ctx_t *c, const cJSON *root, gridems_service_config_t *cfg)
 {
     static const char *const keys[] = {"site",      "mqtt",       "planner", "clock", "state_dir",
-                                       "log_level", "plugin_dir", "plugins", NULL};
+                                       "log_level", "plugin_dir", "plugins", "http",
+                                       NULL};
     static const char *const levels[] = {"err", "warning", "notice", "info", "debug", NULL};
     int rc = check_keys(c, root, "", keys);
     if (rc != 0 || (rc = read_site(c, root, cfg)) != 0 || (rc = read_mqtt(c, root, cfg)) != 0 ||
-        (rc = read_planner(c, root, cfg)) != 0 || (rc = read_clock(c, root, cfg)) != 0) {
+        (rc = read_planner(c, root, cfg)) != 0 || (rc = read_clock(c, root, cfg)) != 0 ||
+        (rc = gridems_http_config_read(root, &cfg->http, c->err, c->errlen)) != 0) {
         return rc;
     }
 
@@ -1324,6 +1326,7 @@ void gridems_service_config_free(gridems_service_config_t *cfg)
         free(cfg->plugins[i].path);
     }
     free(cfg->plugins);
+    gridems_http_config_free(&cfg->http);
     cJSON_Delete(cfg->root);
     memset(cfg, 0, sizeof *cfg);
 }

@@ -27,6 +27,7 @@
 #include <stdint.h>
 
 #include "clock.h"
+#include "http_config.h"
 #include "log.h"
 
 /* When the billing-period peak (for the demand charge) resets, in the site's local time. */
@@ -155,6 +156,7 @@ typedef struct gridems_service_config_s {
         int64_t start_ms; /* simulated only: ms since the epoch */
         double speed;     /* simulated only: > 0, <= 1e6; 1 for real */
     } clock;
+    gridems_http_config_t http; /* http_config.h; .enabled false when the section is absent */
     char *state_dir;
     gridems_log_level_t log_level;
     char *plugin_dir;

@@ -752,6 +752,7 @@ void gridems__service_control_tick(gridems_service_t *svc)
         cJSON_AddNumberToObject(root, "plan_id", (double)svc->plan.id);
     }
     publish_state(svc, root);
+    gridems__service_observe_state(svc, root, import_kw);
     cJSON_Delete(root);
     gridems__service_dispatch(svc);
     if (t.deviation) {

@@ -18,10 +18,14 @@ enum { INPUT_PRICE, INPUT_PRICE_EXPORT, INPUT_CARBON, INPUT_EVENT, INPUT_CMD, IN
 _Static_assert(INPUT_COUNT == sizeof(((gridems_service_t *)0)->rejected) /
                                   sizeof(gridems_complaint_t),
                "one complaint per input topic");
+_Static_assert(INPUT_COUNT == sizeof(((service_stats_t *)0)->accepted_by_input) / sizeof(uint64_t),
+               "one counter per input topic");
+_Static_assert(INPUT_CMD == GRIDEMS__INPUT_CMD, "the commands' counter");
 
 static void reject(gridems_service_t *svc, int input, const char *topic, const char *why)
 {
     svc->stats.rejected_messages++;
+    svc->stats.rejected_by_input[input]++;
     gridems_log_complain(&svc->rejected[input], GRIDEMS_LOG_WARNING,
                          "rejected message on %s: %s (nothing changed)", topic, why);
 }
@@ -53,6 +57,7 @@ static void accept_forecast(gridems_service_t *svc, int input, gridems_forecast_
     gridems_forecast_prune(store, gridems_clock_now_ms(&svc->clock));
     gridems__service_history_forecast_changed(svc, store);
     svc->stats.accepted_forecasts++;
+    svc->stats.accepted_by_input[input]++;
     gridems_log_info("%s: %zu intervals held after update", topic, store->n);
     gridems__service_grid_signal(svc,
                                  store->kind == GRIDEMS_FORECAST_CARBON ? GRIDEMS_SIGNAL_CARBON
@@ -85,6 +90,7 @@ static void accept_event(gridems_service_t *svc, const char *topic, const char *
         return;
     }
     gridems_log_release(&svc->rejected[INPUT_EVENT], "messages on %s are accepted again", topic);
+    svc->stats.accepted_by_input[INPUT_EVENT]++;
     gridems_log_notice("DR event %s %s (limit %.1f kW)", msg.event.id,
                        msg.cancel ? "cancelled" : "received", msg.event.import_limit_kw);
     if (!msg.cancel) {
@@ -109,9 +115,11 @@ static void accept_command(gridems_service_t *svc, const char *topic, const char
     } else if (!cJSON_IsString(cmd)) {
         reject(svc, INPUT_CMD, topic, "cmd: must be a string");
     } else if (strcmp(cmd->valuestring, "replan") == 0) {
+        svc->stats.accepted_by_input[INPUT_CMD]++;
         gridems_log_notice("operator command: replan");
         gridems__service_replan_now(svc, GRIDEMS__REPLAN_COMMAND);
     } else if (strcmp(cmd->valuestring, "status") == 0) {
+        svc->stats.accepted_by_input[INPUT_CMD]++;
         gridems__service_publish_status(svc);
     } else {
         char why[160];

@@ -92,14 +92,45 @@ typedef struct service_plan_s {
     gridems_schedule_t schedule;
 } service_plan_t;
 
+#define GRIDEMS__INPUT_CMD 4
 /* Counters for metrics and the status message. */
 typedef struct service_stats_s {
+    uint64_t accepted_by_input[5]; /* per input topic (service_inputs.c's INPUT_*; the commands'
+                                      are GRIDEMS__INPUT_CMD, which HTTP's replan counts too) */
+    uint64_t rejected_by_input[5];
     uint64_t rejected_messages;
     uint64_t accepted_forecasts;
     uint64_t replans;
     uint64_t replans_failed;
     uint64_t setpoints_sent;
 } service_stats_t;
+
+/* What the HTTP API, the metrics and the per-value topics show (service_observe.c). */
+enum { SERVICE_SOLVE_BUCKETS = 12, SERVICE_PLAN_HISTORY = 16 };
+typedef struct service_plan_note_s {
+    uint64_t id;       /* 0: the re-plan failed */
+    int64_t created_ms;
+    char trigger[16];  /* the re-plan's reason (startup, timer, price, ...) */
+    char state[16];    /* the status it left: online or degraded */
+    char text[256];    /* the status reason (truncated) */
+    double objective;
+    double solve_ms;
+    int iterations;
+} service_plan_note_t;
+typedef struct service_obs_s {
+    uint64_t solve_buckets[SERVICE_SOLVE_BUCKETS]; /* cumulative counts, service_observe.c */
+    uint64_t solves;
+    double solve_seconds_sum;
+    uint64_t iterations_total;
+    int last_iterations;
+    service_plan_note_t notes[SERVICE_PLAN_HISTORY]; /* ring, newest at notes[(head-1)%N] */
+    int head, count;
+    char *state_json; /* the last P/state document (owned) */
+    bool has_import;
+    double import_kw; /* the import of the last control tick */
+    struct service_values_s *values; /* per-value topics' last payloads (owned) */
+    struct gridems_http_s *http;     /* NULL without an "http" section */
+} service_obs_t;
 
 /* The peak guard's own state (service_guard.c). */
 typedef struct service_guard_s {
@@ -172,6 +203,7 @@ typedef struct gridems_service_s {
     double import_sum;
     int import_samples;
     service_guard_t guard;
+    service_obs_t obs;
 
     /* Status. */
     const char *state_word; /* "online" or "degraded" */
@@ -245,6 +277,23 @@ void gridems__service_history_step_import(gridems_service_t *svc, int64_t step_s
 void gridems__service_history_forecast_changed(gridems_service_t *svc,
                                                const gridems_forecast_t *store);
 void gridems__service_history_stop(gridems_service_t *svc);
+
+/* service_observe.c: the operators' view (docs/http.md): the HTTP API and dashboard on
+ * svc->obs.http, the metrics, the retained per-value topics, the schedule's step times. */
+int gridems__service_http_start(gridems_service_t *svc);
+void gridems__service_http_stop(gridems_service_t *svc);
+/* A re-plan's result, after the status is set: id 0 when it failed. */
+void gridems__service_observe_result(gridems_service_t *svc, uint64_t id, double solve_ms,
+                                     int iterations, double objective);
+/* A control tick's P/state document (borrowed) and import: kept for the API, and the per-value
+ * topics published when they changed. */
+void gridems__service_observe_state(gridems_service_t *svc, const cJSON *state, double import_kw);
+/* Add "step_starts" (an ISO time per step) to a schedule document (borrowed). */
+void gridems__service_add_step_times(const gridems_service_t *svc, cJSON *schedule,
+                                     int64_t grid_start_ms, int64_t step_ms, int steps);
+void gridems__service_observe_free(gridems_service_t *svc);
+/* service_metrics.c: the Prometheus text exposition of the service (malloc'd; NULL on ENOMEM). */
+char *gridems__service_metrics_text(gridems_service_t *svc, size_t *len);
 
 /* service_plan.c */
 int gridems__service_plan_init(gridems_service_t *svc);

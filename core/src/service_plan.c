@@ -470,6 +470,11 @@ static cJSON *plan_record(gridems_service_t *svc, uint64_t id, const gridems_sce
 static void publish_plan(gridems_service_t *svc, uint64_t id, gridems_solver_result_t *res)
 {
     cJSON *root = gridems__schedule_to_cjson(res->scenario, &res->schedule);
+    if (root != NULL) {
+        gridems__service_add_step_times(svc, root, svc->solving_grid_start_ms,
+                                        (int64_t)svc->cfg.planner.step_minutes * 60000,
+                                        res->schedule.steps);
+    }
     cJSON *plan = root != NULL ? plan_record(svc, id, res->scenario, res) : NULL;
     if (plan == NULL || !cJSON_AddItemToObject(root, "plan", plan)) {
         cJSON_Delete(plan);
@@ -530,6 +535,7 @@ void gridems__service_on_solver_result(gridems_solver_t *s, gridems_solver_resul
                  gridems__replan_reason_name(svc->solving_reason), res->err,
                  (unsigned long long)svc->plan.id);
         gridems__service_set_status(svc, "degraded", reason);
+        gridems__service_observe_result(svc, 0, res->solve_wall_ms, 0, 0.0);
     } else if (!svc->shutting_down) {
         uint64_t id = gridems_state_take_plan_id(&svc->state);
         publish_plan(svc, id, res);
@@ -555,6 +561,9 @@ void gridems__service_on_solver_result(gridems_solver_t *s, gridems_solver_resul
                          : "no controllable devices");
             gridems__service_set_status(svc, "online", reason);
         }
+        gridems__service_observe_result(svc, id, res->solve_wall_ms,
+                                        svc->plan.schedule.iterations,
+                                        svc->plan.schedule.objective);
         gridems__service_dispatch(svc);
         /* Last: the schedule and the set-points are on their way (see the top of this file). */
         save_state(svc);
