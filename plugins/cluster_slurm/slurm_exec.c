@@ -176,7 +176,10 @@ int gridems__slurm_run(char *const argv[], int timeout_ms, size_t max_out, gride
             break;
         }
         if (exited && pr == 0) {
-            break; /* exited, and the pipes are quiet: grandchildren hold them; stop reading */
+            /* Exited, and the pipes are quiet: something it started holds them. The command is
+             * done; what it left in its process group goes with it. */
+            kill(-pid, SIGKILL);
+            break;
         }
     }
     if (!exited) {

@@ -6,8 +6,9 @@
  * function blocks its pool thread, never the loop. It uses posix_spawn() with the argument vector
  * as given (no shell, so no quoting or word-splitting of job ids, paths or comments), stdin from
  * /dev/null, stdout and stderr into pipes, the child in its own process group. At the deadline
- * the whole group gets SIGKILL and is reaped. Nothing here touches process-wide state besides
- * the child it creates, so several calls may run on different threads at once.
+ * the whole group gets SIGKILL and the child is reaped; so does whatever the command left
+ * behind in its group holding the pipes after it exited. Nothing here touches process-wide state
+ * besides the child it creates, so several calls may run on different threads at once.
  *
  * Thread: any (meant for work_fn). Owns nothing after it returns except the result it fills.
  */
