@@ -37,6 +37,9 @@
 #define SQUEUE_MAX_OUT ((size_t)16 << 20)
 #define SHOW_MAX_OUT ((size_t)256 << 10)
 #define MAX_GPU_GROUPS 64
+/* Host-clock ms a set-point may be past its valid_until before the plugin acts as in safe mode:
+ * the service's control tick, which sends the next step's set-point. */
+#define WATCHDOG_GRACE_MS 60000
 
 /* ---- ## Options ---- */
 
@@ -249,8 +252,11 @@ static int targets_safe(const slurm_t *s)
     if (!s->have_sp || s->sp_safe) {
         return 1;
     }
-    /* Our own watchdog: a set-point past its validity is no longer the plan. */
-    return s->sp_valid_until > 0 && s->api->now_ms(s->self) > s->sp_valid_until;
+    /* Our own watchdog: a set-point well past its validity is no longer the plan. The grace of
+     * one control tick keeps the step boundary, where the next set-point is on its way, from
+     * releasing jobs for a moment (a released job may start, to be suspended a second later). */
+    return s->sp_valid_until > 0 &&
+           s->api->now_ms(s->self) > s->sp_valid_until + WATCHDOG_GRACE_MS;
 }
 
 static double target_kw(const slurm_t *s, const char *id)
