@@ -259,14 +259,20 @@ static int targets_safe(const slurm_t *s)
            s->api->now_ms(s->self) > s->sp_valid_until + WATCHDOG_GRACE_MS;
 }
 
-static double target_kw(const slurm_t *s, const char *id)
+/* The job's planned power; *listed 0 when the set-point does not name it. The service lists
+ * every job the device reported when it dispatched, so an unlisted job appeared since: it is
+ * left as Slurm has it until a set-point covers it (the job's arrival triggers a re-plan), rather
+ * than suspended for the seconds that takes. */
+static double target_kw(const slurm_t *s, const char *id, int *listed)
 {
     for (size_t i = 0; i < s->n_targets; i++) {
         if (strcmp(s->targets[i].id, id) == 0) {
+            *listed = 1;
             return s->targets[i].power_kw;
         }
     }
-    return 0; /* jobs not listed get 0 */
+    *listed = 0;
+    return 0;
 }
 
 /* ---- ## The cycle ---- */
@@ -515,7 +521,11 @@ static int plan_actions(slurm_t *s, cycle_t *c)
         if (!flexible && m == NULL) {
             continue; /* not ours to touch */
         }
-        double kw = flexible ? target_kw(s, j->id) : 0;
+        int listed = 0;
+        double kw = flexible ? target_kw(s, j->id, &listed) : 0;
+        if (flexible && !safe && !listed) {
+            continue; /* new since the set-point: wait for the plan that includes it */
+        }
         double cap_w = 0;
         int act = gridems__slurm_decide(j->state, ours, safe, flexible, kw, f.power_max_kw,
                                         &s->policy, &cap_w);
