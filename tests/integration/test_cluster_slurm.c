@@ -117,6 +117,8 @@ static void start_service(void)
 static void stop_all(void)
 {
     test_service_cleanup(&svc);
+    memset(&svc, 0, sizeof svc);
+    svc_started = 0;
     broker_cleanup(&broker);
     slurm_cluster_stop(&slurm);
     if (dir != NULL) {
@@ -145,7 +147,7 @@ static void sbatch(char *id, size_t size, const char *gres, const char *extra1, 
         argv[k++] = (char *)extra2;
     }
     argv[k++] = "--wrap";
-    argv[k++] = "sleep 900";
+    argv[k++] = "sleep 300"; /* longer than a test, short if a killed test leaves it */
     argv[k] = NULL;
     char *out = NULL, *err = NULL;
     int rc = slurm_cluster_run(&slurm, argv, &out, &err);
@@ -171,6 +173,12 @@ static void wait_job(const char *id, const char *want, int negate, const char *w
         }
         test_sleep_ms(100);
     }
+    /* The directory goes with the teardown: put the service's last lines in the message. */
+    char *log = svc_started ? test_service_log(&svc) : NULL;
+    size_t len = log != NULL ? strlen(log) : 0;
+    fprintf(stderr, "service log (end):\n%s\n",
+            log != NULL ? log + (len > 3000 ? len - 3000 : 0) : "");
+    free(log);
     ck_abort_msg("job %s (%s): expected %s\"%s\" within %d ms, squeue says \"%s\"", id, what,
                  negate ? "not " : "", want, WAIT_MS, got);
 }
@@ -404,11 +412,15 @@ int main(void)
     }
     Suite *s = suite_create("cluster_slurm");
     TCase *tc = tcase_create("real_slurm");
-    tcase_set_timeout(tc, 240);
+    tcase_add_checked_fixture(tc, NULL, stop_all);
     tcase_add_test(tc, plan_drives_jobs);
     tcase_add_test(tc, controller_outage);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
+    /* Without fork, a failed assertion returns to the runner, which then runs the checked
+     * teardown: the jobs are cancelled and the daemons stopped even then (slurmd's job steps
+     * would outlive a test process that just exited). */
+    srunner_set_fork_status(sr, CK_NOFORK);
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
