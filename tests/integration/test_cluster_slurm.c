@@ -56,9 +56,12 @@ static int svc_started;   /* the service was started and should be running */
 
 static void start_all(const char *tag, int gpus)
 {
+    double t0 = test_now_ms();
     if (slurm_cluster_start(&slurm, tag, gpus) < 0) {
         ck_abort_msg("Slurm did not start (it did in main's probe): %s", slurm.why);
     }
+    fprintf(stderr, "%s: Slurm (munged, slurmctld, slurmd) ready in %.0f ms\n", tag,
+            test_now_ms() - t0);
     broker_start(&broker, tag);
     dir = test_make_tmpdir(tag);
     snprintf(cfg_path, sizeof cfg_path, "%s/gridems.json", dir);
@@ -356,6 +359,7 @@ START_TEST(controller_outage)
     ck_assert_msg(test_service_wait_log(&svc, from, "device gpu: no reading for", WAIT_MS),
                   "the device did not go stale");
     double stale_after = test_now_ms() - t_stop;
+    fprintf(stderr, "slurmctld stopped: device stale after %.0f ms\n", stale_after);
     ck_assert(test_service_wait_log(&svc, from, "[cluster_slurm:gpu] safe mode: undoing", 5000));
     ck_assert(test_service_wait_log(&svc, from, "Slurm controller unreachable", 1000));
     /* stale_after_ms (5 s of real time) plus at most one control tick (5 s) and the command
@@ -364,10 +368,13 @@ START_TEST(controller_outage)
     ck_assert(test_service_running(&svc));
 
     from = test_service_log_size(&svc);
+    double t_back = test_now_ms();
     ck_assert_msg(slurm_cluster_start_controller(&slurm) == 0, "%s", slurm.why);
     ck_assert_msg(
         test_service_wait_log(&svc, from, "device gpu: readings again; back in the plan", WAIT_MS),
         "the device did not come back");
+    fprintf(stderr, "slurmctld started again: device back in the plan after %.0f ms\n",
+            test_now_ms() - t_back);
     /* Still expensive now: once planned again, the job is (or is again) suspended. */
     ck_assert(test_service_wait_log(&svc, from, "plan ", WAIT_MS));
     wait_job(a, "SUSPENDED", 0, "plan after the outage: A stops");
