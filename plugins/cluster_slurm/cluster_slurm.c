@@ -121,6 +121,7 @@ typedef struct action_s {
     double cap_w;
     int64_t nodes;
     int rc;
+    int ran;  /* the work item got to it (a cancelled cycle may not have) */
     int gone; /* scontrol said the job does not exist (any more) */
     char err[384];
 } action_t;
@@ -140,13 +141,13 @@ typedef struct slurm_s {
     gridems__slurm_flex_opts_t flex_opts;
     gridems__slurm_policy_t policy;
 
-    /* The last good squeue answer. */
+    /* The last good squeue answer (owned). */
     int have;
     int64_t measured_ms;
     gridems__slurm_list_t list;
     /* get_capabilities' answer: borrowed by the host until the next call into the device. */
-    gridems_flex_job_t *caps;
-    char (*cap_ids)[GRIDEMS__SLURM_ID_MAX + 64];
+    gridems_flex_job_t *caps;                    /* owned, cap_n entries */
+    char (*cap_ids)[GRIDEMS__SLURM_ID_MAX + 64]; /* owned: "<instance>.<job id>" */
     size_t cap_n;
 
     mark_t *marks; /* gridems's holds, suspends and caps; owned */
@@ -161,18 +162,20 @@ typedef struct slurm_s {
     target_t *targets; /* owned */
     size_t n_targets;
 
-    int busy;  /* a cycle is queued or running */
-    int again; /* run another cycle as soon as this one is done */
+    int undoing; /* the service is stopping or the instance unloading: act no more */
+    int busy;    /* a cycle is queued or running */
+    int again;   /* run another cycle as soon as this one is done */
     int last_ok;
     complaint_t c_squeue;
     complaint_t c_action;
-    complaint_t c_parse;
     size_t last_bad_lines;
     size_t last_duplicates;
 } slurm_t;
 
+/* One poll: created on the loop thread, handed to queue_work (transferred), freed in
+ * cycle_done. The work item reads and writes only this struct. */
 typedef struct cycle_s {
-    slurm_t *s;
+    slurm_t *s; /* borrowed: only cycle_done (loop thread) touches it */
     /* Copied from the options on the loop thread: the work item reads only this struct. */
     char *squeue_argv[8];
     char partition_arg[300];
@@ -255,8 +258,7 @@ static int targets_safe(const slurm_t *s)
     /* Our own watchdog: a set-point well past its validity is no longer the plan. The grace of
      * one control tick keeps the step boundary, where the next set-point is on its way, from
      * releasing jobs for a moment (a released job may start, to be suspended a second later). */
-    return s->sp_valid_until > 0 &&
-           s->api->now_ms(s->self) > s->sp_valid_until + WATCHDOG_GRACE_MS;
+    return s->sp_valid_until > 0 && s->api->now_ms(s->self) > s->sp_valid_until + WATCHDOG_GRACE_MS;
 }
 
 /* The job's planned power; *listed 0 when the set-point does not name it. The service lists
@@ -290,6 +292,8 @@ static void cycle_free(cycle_t *c)
 static void run_action(const cycle_t *c, action_t *a)
 {
     gridems__slurm_run_t r;
+    a->ran = 1;
+    a->gone = 0;
     const char *verb = gridems__slurm_act_name(a->act);
     if (a->act != GRIDEMS__SLURM_ACT_CAP) {
         char *argv[] = {(char *)c->scontrol, (char *)verb, a->id, NULL};
@@ -444,7 +448,13 @@ static void cycle_done(gridems_plugin_t *self, int status, void *arg)
     cycle_t *c = arg;
     slurm_t *s = c->s;
     if (status == GRIDEMS_ECANCELED) {
-        cycle_free(c); /* unloading: the device state is about to be destroyed */
+        /* Unloading: keep what the actions that ran did, so that destroy() undoes it. */
+        for (size_t i = 0; i < c->n_acts; i++) {
+            if (c->acts[i].ran) {
+                record_action(s, &c->acts[i]);
+            }
+        }
+        cycle_free(c);
         return;
     }
     s->busy = 0;
@@ -543,6 +553,9 @@ static int plan_actions(slurm_t *s, cycle_t *c)
 
 static void cycle_start(slurm_t *s)
 {
+    if (s->undoing) {
+        return; /* shutting down: nothing new */
+    }
     if (s->busy) {
         s->again = 1;
         return;
@@ -683,10 +696,13 @@ static int dev_setpoint(gridems_device_id_t dev, void *userdata, const gridems_s
     return 0;
 }
 
-/* At shutdown, undo synchronously: the instance is unloaded right after, and queued work would
- * be cancelled. Bounded by one command timeout per marked job. */
-static void undo_now(slurm_t *s)
+/* At shutdown and at unload (also a reload of changed options, which sends no shutdown event),
+ * undo synchronously: queued work would be cancelled, and a new instance would not know these
+ * holds and suspends. This blocks the loop, bounded by one command timeout per action: the
+ * instance is going away, and leaving jobs held would be worse. */
+static void undo_now(slurm_t *s, const char *when)
 {
+    s->undoing = 1;
     cycle_t c;
     memset(&c, 0, sizeof c);
     c.scontrol = s->o->scontrol;
@@ -719,7 +735,7 @@ static void undo_now(slurm_t *s)
         }
     }
     if (undone > 0) {
-        s->api->log(s->self, GRIDEMS_PLUGIN_LOG_NOTICE, "shutdown: %zu gridems actions undone",
+        s->api->log(s->self, GRIDEMS_PLUGIN_LOG_NOTICE, "%s: %zu gridems actions undone", when,
                     undone);
     }
 }
@@ -731,7 +747,7 @@ static int dev_event(gridems_device_id_t dev, void *userdata, const gridems_devi
     if (ev->type == GRIDEMS_EVT_SHUTDOWN) {
         s->have_sp = 1;
         s->sp_safe = 1;
-        undo_now(s);
+        undo_now(s, "shutdown");
     }
     return 0;
 }
@@ -740,6 +756,7 @@ static void dev_destroy(gridems_device_id_t dev, void *userdata)
 {
     (void)dev;
     slurm_t *s = userdata;
+    undo_now(s, "unload"); /* what was still in flight at shutdown, or a reload */
     gridems__slurm_list_free(&s->list);
     free(s->caps);
     free(s->cap_ids);

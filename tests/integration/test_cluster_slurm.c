@@ -11,7 +11,9 @@
  *                       and the cap is lifted when the event is cancelled.
  *   controller_outage   slurmctld stops: the device goes stale and into safe mode, the service
  *                       keeps running; slurmctld returns: the device is back in the plan and the
- *                       job is where the plan says; at SIGTERM gridems undoes its suspend.
+ *                       job is where the plan says; a SIGHUP that changes the instance's
+ *                       options unloads it (undoing its suspend) and the new instance follows
+ *                       the plan again; at SIGTERM gridems undoes its suspend.
  *
  * The service runs on a simulated clock at 12x that starts at the wall clock's time: its control
  * tick (one minute of site time, where staleness is checked) comes every 5 s, and the 5-minute
@@ -51,8 +53,37 @@ static char t_event[128];
 static double real_t0_ms; /* test_now_ms() when the service was started */
 static time_t sim_t0;     /* the site clock's start (Unix s) */
 static int svc_started;   /* the service was started and should be running */
+static char site_tag[32]; /* the site id and the tag of the temporary directories */
 
 /* ---- ## Set-up ---- */
+
+/* The service's config; poll_ms varies so that a SIGHUP reload sees changed options. */
+static void write_config(int poll_ms)
+{
+    struct tm tm;
+    gmtime_r(&sim_t0, &tm);
+    char start[40];
+    strftime(start, sizeof start, "%Y-%m-%dT%H:%M:%S+00:00", &tm);
+    char *cfg = NULL;
+    size_t size = 0;
+    FILE *f = open_memstream(&cfg, &size);
+    ck_assert_ptr_nonnull(f);
+    fprintf(f,
+            "{\"site\": {\"id\": \"%s\", \"import_limit_kw\": 1000},\n"
+            " \"mqtt\": {\"uri\": \"%s\"},\n"
+            " \"planner\": {\"step_minutes\": %d, \"horizon_steps\": 36, \"debounce_ms\": 200},\n"
+            " \"clock\": {\"mode\": \"simulated\", \"start\": \"%s\", \"speed\": %d},\n"
+            " \"state_dir\": \"%s/state\", \"log_level\": \"info\", \"plugin_dir\": \"%s\",\n"
+            " \"plugins\": [{\"plugin\": \"cluster_slurm\", \"name\": \"gpu\", \"options\": {\n"
+            "   \"poll_ms\": %d, \"command_timeout_ms\": 2000, \"stale_after_ms\": 60000,\n"
+            "   \"gpu_power_kw\": 0.4, \"gpu_watts_min\": 100, \"gpu_watts_max\": 400,\n"
+            "   \"power_cap_command\": \"%s/cap.sh\"}}]}\n",
+            site_tag, broker.uri, STEP_MIN, start, SPEED, dir, GRIDEMS_TEST_PLUGIN_DIR, poll_ms,
+            dir);
+    fclose(f);
+    ck_assert_int_eq(test_write_file(cfg_path, cfg), 0);
+    free(cfg);
+}
 
 static void start_all(const char *tag, int gpus)
 {
@@ -82,28 +113,8 @@ static void start_all(const char *tag, int gpus)
     ck_assert_int_eq(test_write_file(cap_log, ""), 0);
 
     sim_t0 = time(NULL);
-    struct tm tm;
-    gmtime_r(&sim_t0, &tm);
-    char start[40];
-    strftime(start, sizeof start, "%Y-%m-%dT%H:%M:%S+00:00", &tm);
-    char *cfg = NULL;
-    size_t size = 0;
-    FILE *f = open_memstream(&cfg, &size);
-    ck_assert_ptr_nonnull(f);
-    fprintf(f,
-            "{\"site\": {\"id\": \"%s\", \"import_limit_kw\": 1000},\n"
-            " \"mqtt\": {\"uri\": \"%s\"},\n"
-            " \"planner\": {\"step_minutes\": %d, \"horizon_steps\": 36, \"debounce_ms\": 200},\n"
-            " \"clock\": {\"mode\": \"simulated\", \"start\": \"%s\", \"speed\": %d},\n"
-            " \"state_dir\": \"%s/state\", \"log_level\": \"info\", \"plugin_dir\": \"%s\",\n"
-            " \"plugins\": [{\"plugin\": \"cluster_slurm\", \"name\": \"gpu\", \"options\": {\n"
-            "   \"poll_ms\": 300, \"command_timeout_ms\": 2000, \"stale_after_ms\": 60000,\n"
-            "   \"gpu_power_kw\": 0.4, \"gpu_watts_min\": 100, \"gpu_watts_max\": 400,\n"
-            "   \"power_cap_command\": \"%s\"}}]}\n",
-            tag, broker.uri, STEP_MIN, start, SPEED, dir, GRIDEMS_TEST_PLUGIN_DIR, script);
-    fclose(f);
-    ck_assert_int_eq(test_write_file(cfg_path, cfg), 0);
-    free(cfg);
+    snprintf(site_tag, sizeof site_tag, "%s", tag);
+    write_config(300);
 }
 
 static void start_service(void)
@@ -378,6 +389,19 @@ START_TEST(controller_outage)
     /* Still expensive now: once planned again, the job is (or is again) suspended. */
     ck_assert(test_service_wait_log(&svc, from, "plan ", WAIT_MS));
     wait_job(a, "SUSPENDED", 0, "plan after the outage: A stops");
+
+    /* A reload that changes the instance's options unloads it (undoing its suspend) and loads
+     * a new one, which follows the plan again. */
+    from = test_service_log_size(&svc);
+    write_config(400);
+    ck_assert_int_eq(test_service_signal(&svc, SIGHUP), 0);
+    ck_assert_msg(test_service_wait_log(&svc, from, "unload: 1 gridems actions undone", WAIT_MS),
+                  "the unloaded instance did not undo its suspend");
+    char line[128];
+    snprintf(line, sizeof line, "job %s: suspend (plan", a);
+    ck_assert_msg(test_service_wait_log(&svc, from, line, WAIT_MS),
+                  "the reloaded instance did not suspend job %s", a);
+    wait_job(a, "SUSPENDED", 0, "plan after the reload: A stops");
 
     /* A clean stop undoes gridems's suspend. */
     from = test_service_log_size(&svc);
