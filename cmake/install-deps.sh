@@ -3,7 +3,7 @@
 # Usage: cmake/install-deps.sh [extra packages...]
 # Runs apt-get only if something is missing; needs root (or sudo) then.
 set -euo pipefail
-packages=(build-essential cmake pkg-config libssl-dev libuv1-dev libpaho-mqtt-dev libcjson-dev libglpk-dev
+packages=(build-essential cmake pkg-config libssl-dev libuv1-dev libpaho-mqtt-dev libcjson-dev libglpk-dev libsystemd-dev
           glpk-utils check mosquitto mosquitto-clients python3 "$@")
 missing=()
 for p in "${packages[@]}"; do

@@ -155,6 +155,14 @@ typedef struct gridems_service_config_s {
         int64_t start_ms; /* simulated only: ms since the epoch */
         double speed;     /* simulated only: > 0, <= 1e6; 1 for real */
     } clock;
+    struct {
+        double max_power_factor;      /* >= 1, default 4: readings and capabilities beyond this
+                                         times site.import_limit_kw are implausible */
+        int implausible_hold_seconds; /* 0..86400, default 300 (site clock) */
+        int plugin_call_budget_ms;    /* 1..60000, default 1000: a slower call overruns */
+        int plugin_overruns;          /* 1..1000, default 3: overruns that take a plugin out */
+        int plugin_retry_seconds;     /* 1..86400, default 60 (real time): first probe after */
+    } reliability;
     char *state_dir;
     gridems_log_level_t log_level;
     char *plugin_dir;

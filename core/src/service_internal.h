@@ -20,11 +20,13 @@
 #include "mqtt_client.h"
 #include "peak_guard.h"
 #include "peak_margin.h"
+#include "plausibility.h"
 #include "service.h"
 #include "service_config.h"
 #include "solver_thread.h"
 #include "state_store.h"
 #include "timers.h"
+#include "watchdog.h"
 
 /* What the service remembers of one device (gridems__device_t.service_data). */
 typedef struct service_device_s {
@@ -61,7 +63,23 @@ typedef struct service_device_s {
     int64_t read_period_ms;  /* 0 = read on the control tick */
     gridems_timer_t read_timer;
     bool read_timer_open;
+    /* Out of plans for a reason of their own (service_health.c, plugin_watch.c). */
+    double capacity_kwh;        /* battery: its capacity as last reported; -1 otherwise */
+    bool implausible;           /* a reading or capability beyond the site's physical bounds */
+    int64_t implausible_until_ms; /* site clock: kept out until then, once plausible again */
+    char implausible_why[160];
+    gridems_complaint_t implausible_log;
+    bool stuck;                 /* its plugin instance is taken out (plugin_watch.c) */
 } service_device_t;
+
+/* Whether a device is left out of plans, of the import sum and of set-points: no recent reading,
+ * an implausible one, or a stuck plugin. */
+static inline bool gridems__service_device_out(const service_device_t *sd)
+{
+    return sd->stale || sd->implausible || sd->stuck;
+}
+
+typedef struct plugin_watch_s plugin_watch_t;
 
 /* The last good plan, kept to drive the devices step by step until the next one. */
 typedef struct service_plan_s {
@@ -157,8 +175,20 @@ typedef struct gridems_service_s {
 
     /* Status. */
     const char *state_word; /* "online" or "degraded" */
-    char reason[512];
-    char load_problem[224]; /* plugin instances that failed to load; keeps the status degraded */
+    char reason[1024];
+    char load_problem[224];
+    /* What set_status was last asked for, before the standing problems are added to it. */
+    const char *base_state;
+    char base_reason[512];
+    /* Standing problems (service_health.c): implausible devices, stuck plugins, a failed save. */
+    gridems_plausible_t plausible;
+    char health_problem[480];
+    char persist_problem[160]; /* "state not persisted: <strerror>", or "" */
+    gridems_complaint_t persist_log;
+    plugin_watch_t *watch;      /* [n_watch], one per plugin instance seen (plugin_watch.c) */
+    int n_watch;
+    int state_lock_fd;          /* the flock on state_dir/lock (state_dir.h); -1 when none */
+    gridems_watchdog_t watchdog; /* systemd notifications and the stop deadline (watchdog.h) */ /* plugin instances that failed to load; keeps the status degraded */
     int64_t since_ms;
     service_stats_t stats;
     bool shutting_down;
@@ -227,6 +257,29 @@ void gridems__service_history_step_import(gridems_service_t *svc, int64_t step_s
 void gridems__service_history_forecast_changed(gridems_service_t *svc,
                                                const gridems_forecast_t *store);
 void gridems__service_history_stop(gridems_service_t *svc);
+
+/* service_health.c: plausibility at the edge, and the standing problems in the status. */
+void gridems__service_health_init(gridems_service_t *svc);
+/* A reading of sd (the host's copy, borrowed): false when it must be dropped (implausible, or
+ * the device is still held out). */
+bool gridems__service_reading_ok(gridems_service_t *svc, service_device_t *sd,
+                                 const gridems_measurement_t *m);
+/* sd's capabilities (borrowed): false when implausible (the device is marked and left out). */
+bool gridems__service_caps_ok(gridems_service_t *svc, service_device_t *sd,
+                              const gridems_caps_t *caps);
+/* The billing peak's physical ceiling: what the site's connection can draw at most. */
+double gridems__service_peak_ceiling_kw(const gridems_service_t *svc);
+/* A save of the state (or of the DR events) returned rc with the errno err_no (0 on success). */
+void gridems__service_persist_result(gridems_service_t *svc, const char *what, int rc, int err_no,
+                                     const char *detail);
+/* Recompute the standing problems and republish the status when they changed. */
+void gridems__service_health_changed(gridems_service_t *svc);
+/* The standing problems joined, for set_status (borrowed buffer). */
+void gridems__service_problems(const gridems_service_t *svc, bool with_load, char *out,
+                                size_t len);
+
+/* service_devices.c: the safe-mode set-point for one device (not for meters). */
+void gridems__service_device_safe(gridems_service_t *svc, service_device_t *sd);
 
 /* service_plan.c */
 int gridems__service_plan_init(gridems_service_t *svc);
