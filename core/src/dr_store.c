@@ -48,8 +48,8 @@ char *gridems_dr_store_to_json(const gridems_dr_events_t *set)
     return text;
 }
 
-int gridems_dr_store_parse(const char *text, size_t len, const char *name,
-                           gridems_dr_events_t *set, char *err, size_t errlen)
+int gridems_dr_store_parse(const char *text, size_t len, const char *name, gridems_dr_events_t *set,
+                           char *err, size_t errlen)
 {
     char why[256] = "";
     cJSON *root = NULL;
@@ -107,8 +107,7 @@ static char *path_in(const char *dir)
     return path;
 }
 
-int gridems_dr_store_save(const char *dir, const gridems_dr_events_t *set, char *err,
-                          size_t errlen)
+int gridems_dr_store_save(const char *dir, const gridems_dr_events_t *set, char *err, size_t errlen)
 {
     char *path = path_in(dir);
     char *text = path != NULL ? gridems_dr_store_to_json(set) : NULL;

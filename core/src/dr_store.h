@@ -34,8 +34,8 @@ char *gridems_dr_store_to_json(const gridems_dr_events_t *set);
  * initialised). name (borrowed) prefixes errors. Returns 0, GRIDEMS_EPARSE or GRIDEMS_EINVAL
  * (set left empty), GRIDEMS_ENOMEM.
  */
-int gridems_dr_store_parse(const char *text, size_t len, const char *name,
-                           gridems_dr_events_t *set, char *err, size_t errlen);
+int gridems_dr_store_parse(const char *text, size_t len, const char *name, gridems_dr_events_t *set,
+                           char *err, size_t errlen);
 
 /* Write set to <dir>/dr_events.json atomically. Returns 0 or GRIDEMS_EIO (errno says why) or
  * GRIDEMS_ENOMEM, with one line in err. */

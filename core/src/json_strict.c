@@ -137,8 +137,7 @@ static int find_duplicate(const cJSON *node, char *path, size_t pathlen, char *e
     return 0;
 }
 
-int gridems_json_parse_strict(const char *text, size_t len, cJSON **out, char *err,
-                              size_t errlen)
+int gridems_json_parse_strict(const char *text, size_t len, cJSON **out, char *err, size_t errlen)
 {
     *out = NULL;
     if (err != NULL && errlen > 0) {
@@ -166,8 +165,8 @@ int gridems_json_parse_strict(const char *text, size_t len, cJSON **out, char *e
     cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
     if (root == NULL) {
         const char *where = cJSON_GetErrorPtr();
-        size_t off = where != NULL && where >= text && where <= text + len ? (size_t)(where - text)
-                                                                         : 0;
+        size_t off =
+            where != NULL && where >= text && where <= text + len ? (size_t)(where - text) : 0;
         snprintf(err, err != NULL ? errlen : 0, "not JSON (syntax error near byte %zu)", off);
         return GRIDEMS_EPARSE;
     }

@@ -27,8 +27,7 @@
  * NULL and err (borrowed buffer, may be NULL) says why.
  * Returns 0, GRIDEMS_EPARSE (not JSON, or breaks the policy), GRIDEMS_ENOMEM.
  */
-int gridems_json_parse_strict(const char *text, size_t len, cJSON **out, char *err,
-                              size_t errlen);
+int gridems_json_parse_strict(const char *text, size_t len, cJSON **out, char *err, size_t errlen);
 
 /* gridems_json_check_strict: the same check without keeping the tree. */
 int gridems_json_check_strict(const char *text, size_t len, char *err, size_t errlen);

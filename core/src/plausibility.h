@@ -26,7 +26,7 @@
 #define GRIDEMS_PLAUSIBLE_SOC_SLACK 1.001
 
 typedef struct gridems_plausible_s {
-    double power_kw;  /* largest |power| of any reading or capability */
+    double power_kw;   /* largest |power| of any reading or capability */
     double energy_kwh; /* largest energy of any capability or reading */
 } gridems_plausible_t;
 

@@ -19,11 +19,11 @@ struct plugin_watch_s {
     int overruns;                 /* within WATCH_WINDOW_NS of first_ns */
     uint64_t first_ns;
     bool out;
-    uint64_t retry_ns;  /* when the next probe may go */
-    uint64_t wait_ns;   /* the current wait between probes */
-    double last_ms;     /* the last overrun's length */
-    const char *what;   /* and its call */
-    bool taking_out;    /* its last safe-mode set-points are going out: not counted */
+    uint64_t retry_ns; /* when the next probe may go */
+    uint64_t wait_ns;  /* the current wait between probes */
+    double last_ms;    /* the last overrun's length */
+    const char *what;  /* and its call */
+    bool taking_out;   /* its last safe-mode set-points are going out: not counted */
 };
 
 static plugin_watch_t *find(gridems_service_t *svc, const gridems_plugin_t *inst, bool add)
@@ -127,8 +127,8 @@ static bool may_call(gridems_service_t *svc, service_device_t *sd, bool is_read,
     return false;
 }
 
-static void after_call(gridems_service_t *svc, service_device_t *sd, const char *what,
-                       uint64_t t0, bool probe)
+static void after_call(gridems_service_t *svc, service_device_t *sd, const char *what, uint64_t t0,
+                       bool probe)
 {
     uint64_t now = uv_hrtime();
     double ms = (double)(now - t0) / 1e6;

@@ -1148,9 +1148,9 @@ static int read_plugin(ctx_t *c, const cJSON *item, int index, gridems_service_c
 /* reliability: plausibility bounds and the stuck-plugin rule (docs/service.md, "Reliability"). */
 static int read_reliability(ctx_t *c, const cJSON *root, gridems_service_config_t *cfg)
 {
-    static const char *const keys[] = {"max_power_factor", "implausible_hold_seconds",
+    static const char *const keys[] = {"max_power_factor",      "implausible_hold_seconds",
                                        "plugin_call_budget_ms", "plugin_overruns",
-                                       "plugin_retry_seconds", NULL};
+                                       "plugin_retry_seconds",  NULL};
     const cJSON *r = NULL;
     int rc = get_object(c, root, "", "reliability", &r);
     cJSON empty;

@@ -128,16 +128,15 @@ static int list_implausible(void *arg, gridems__device_t *dev)
     }
     size_t used = strlen(l->out);
     if (l->n++ < 5) {
-        snprintf(l->out + used, l->len - used, "%s%s (%s)", l->n > 1 ? ", " : "implausible: ",
-                 sd->id, sd->implausible_why);
+        snprintf(l->out + used, l->len - used, "%s%s (%s)",
+                 l->n > 1 ? ", " : "implausible: ", sd->id, sd->implausible_why);
     } else if (l->n == 6) {
         snprintf(l->out + used, l->len - used, " and more");
     }
     return 0;
 }
 
-void gridems__service_problems(const gridems_service_t *svc, bool with_load, char *out,
-                                size_t len)
+void gridems__service_problems(const gridems_service_t *svc, bool with_load, char *out, size_t len)
 {
     snprintf(out, len, "%s", with_load ? svc->load_problem : "");
     const char *parts[] = {svc->health_problem, svc->persist_problem};

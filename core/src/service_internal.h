@@ -64,12 +64,12 @@ typedef struct service_device_s {
     gridems_timer_t read_timer;
     bool read_timer_open;
     /* Out of plans for a reason of their own (service_health.c, plugin_watch.c). */
-    double capacity_kwh;        /* battery: its capacity as last reported; -1 otherwise */
-    bool implausible;           /* a reading or capability beyond the site's physical bounds */
+    double capacity_kwh;          /* battery: its capacity as last reported; -1 otherwise */
+    bool implausible;             /* a reading or capability beyond the site's physical bounds */
     int64_t implausible_until_ms; /* site clock: kept out until then, once plausible again */
     char implausible_why[160];
     gridems_complaint_t implausible_log;
-    bool stuck;                 /* its plugin instance is taken out (plugin_watch.c) */
+    bool stuck; /* its plugin instance is taken out (plugin_watch.c) */
 } service_device_t;
 
 /* Whether a device is left out of plans, of the import sum and of set-points: no recent reading,
@@ -176,7 +176,7 @@ typedef struct gridems_service_s {
     /* Status. */
     const char *state_word; /* "online" or "degraded" */
     char reason[1024];
-    char load_problem[224];
+    char load_problem[224]; /* plugin instances that failed to load; keeps the status degraded */
     /* What set_status was last asked for, before the standing problems are added to it. */
     const char *base_state;
     char base_reason[512];
@@ -185,10 +185,11 @@ typedef struct gridems_service_s {
     char health_problem[480];
     char persist_problem[160]; /* "state not persisted: <strerror>", or "" */
     gridems_complaint_t persist_log;
-    plugin_watch_t *watch;      /* [n_watch], one per plugin instance seen (plugin_watch.c) */
+    plugin_watch_t *watch; /* [n_watch], one per plugin instance seen (plugin_watch.c) */
     int n_watch;
-    int state_lock_fd;          /* the flock on state_dir/lock (state_dir.h); -1 when none */
-    gridems_watchdog_t watchdog; /* systemd notifications and the stop deadline (watchdog.h) */ /* plugin instances that failed to load; keeps the status degraded */
+    int state_lock_fd; /* the flock on state_dir/lock (state_dir.h); -1 when none */
+    /* systemd notifications and the stop deadline (watchdog.h) */
+    gridems_watchdog_t watchdog;
     int64_t since_ms;
     service_stats_t stats;
     bool shutting_down;

@@ -19,8 +19,8 @@ static void die(const char *why)
     char line[256];
     int n = snprintf(line, sizeof line, "gridems: %s; exiting (status 1)\n", why);
     if (n > 0) {
-        ssize_t wrote = write(STDERR_FILENO, line, (size_t)n < sizeof line ? (size_t)n
-                                                                           : sizeof line - 1);
+        ssize_t wrote =
+            write(STDERR_FILENO, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
         (void)wrote;
     }
     _exit(1);

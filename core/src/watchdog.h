@@ -29,8 +29,8 @@
 #define GRIDEMS_STOP_GRACE_MS 2000
 
 typedef struct gridems_watchdog_s {
-    bool notify;         /* $NOTIFY_SOCKET is set */
-    uv_timer_t ping;     /* WATCHDOG=1, when systemd asks for it */
+    bool notify;     /* $NOTIFY_SOCKET is set */
+    uv_timer_t ping; /* WATCHDOG=1, when systemd asks for it */
     bool ping_open;
     uint64_t ping_ms;
     /* The stop deadline's thread. */

@@ -101,13 +101,13 @@ static void ctx_abort(const char *file, int line, const char *expr, const char *
 }
 
 /* Like ck_assert_msg(), but cleans up first (Check's fork mode skips the rest of the test). */
-#define REQUIRE(cond, ...)                                                                        \
-    do {                                                                                          \
-        if (!(cond)) {                                                                            \
-            char require_msg_[4096];                                                              \
-            snprintf(require_msg_, sizeof require_msg_, __VA_ARGS__);                             \
-            ctx_abort(__FILE__, __LINE__, #cond, require_msg_);                                   \
-        }                                                                                         \
+#define REQUIRE(cond, ...)                                                                         \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            char require_msg_[4096];                                                               \
+            snprintf(require_msg_, sizeof require_msg_, __VA_ARGS__);                              \
+            ctx_abort(__FILE__, __LINE__, #cond, require_msg_);                                    \
+        }                                                                                          \
     } while (0)
 
 /* ---- ## Set-up and tear-down ---- */
@@ -154,8 +154,9 @@ static void check_log_clean(void)
 static void finish(void)
 {
     ctx.expect_running = false;
-    REQUIRE(test_service_signal(&ctx.svc, SIGTERM) == 0, "the service was no longer running "
-                                                         "(status %d)",
+    REQUIRE(test_service_signal(&ctx.svc, SIGTERM) == 0,
+            "the service was no longer running "
+            "(status %d)",
             ctx.svc.status);
     int status = test_service_wait_exit(&ctx.svc, STOP_TIMEOUT_MS);
     REQUIRE(status == 0, "SIGTERM: exit status %d (-1: still running after %d ms)", status,
@@ -180,9 +181,10 @@ typedef struct cfg_opts_s {
 
 static cfg_opts_t default_opts(void)
 {
-    cfg_opts_t o = {30, 60.0, 86400,
-                    "\"jobs_per_day\": 6, \"job_energy_kwh\": 4000, \"job_power_kw\": 1200", "",
-                    600, "", "", ""};
+    cfg_opts_t o = {
+        30, 60.0, 86400, "\"jobs_per_day\": 6, \"job_energy_kwh\": 4000, \"job_power_kw\": 1200",
+        "", 600,  "",    "",
+        ""};
     return o;
 }
 
@@ -328,7 +330,6 @@ static void bus_open(const char *const *topics)
     }
 }
 
-
 static void publish(const char *topic, const char *payload, int retain)
 {
     REQUIRE(wire_publish(ctx.bus, topic, payload, 1, retain, 5000) == 0, "cannot publish on %s",
@@ -360,8 +361,7 @@ static int bus_wait(const char *topic, const char *needle, int timeout_ms, wire_
 /* The next schedule with plan.id > min_id and (unless NULL) plan.reason == reason; older or
  * other ones are skipped. *arrival_ms (may be NULL) receives when its last byte was read. The
  * caller deletes the result. */
-static cJSON *wait_schedule(const char *reason, double min_id, int timeout_ms,
-                            double *arrival_ms)
+static cJSON *wait_schedule(const char *reason, double min_id, int timeout_ms, double *arrival_ms)
 {
     double deadline = test_now_ms() + timeout_ms;
     for (;;) {
@@ -397,7 +397,6 @@ static cJSON *read_retained(const char *topic)
     REQUIRE(retained, "the message on %s is not a retained one", topic);
     return root;
 }
-
 
 /* Take the messages queued on topic until none comes for quiet_ms; return the highest plan.id
  * among them (schedules), or floor when none is higher. */
@@ -457,8 +456,7 @@ static size_t start_service(bool settle)
             break;
         }
     }
-    REQUIRE(test_service_wait_log(&ctx.svc, from, "device bess1: readings again",
-                                  START_TIMEOUT_MS),
+    REQUIRE(test_service_wait_log(&ctx.svc, from, "device bess1: readings again", START_TIMEOUT_MS),
             "the battery did not report within %d ms", START_TIMEOUT_MS);
     if (settle) {
         /* The devices' first readings request a re-plan; without prices it fails. Wait for that
@@ -554,8 +552,8 @@ static cJSON *wait_status(const char *needle, const char *without, int timeout_m
         wire_msg_t msg;
         int left = (int)(deadline - test_now_ms());
         REQUIRE(left > 0 && bus_wait(ctx.t_status, needle, left, &msg) == 0,
-                "no status with \"%s\"%s%s within %d ms", needle, without != NULL ? " without " : "",
-                without != NULL ? without : "", timeout_ms);
+                "no status with \"%s\"%s%s within %d ms", needle,
+                without != NULL ? " without " : "", without != NULL ? without : "", timeout_ms);
         bool fits = without == NULL || strstr(msg.payload, without) == NULL;
         cJSON *root = fits ? parse(msg.payload) : NULL;
         wire_msg_free(&msg);
@@ -673,8 +671,9 @@ START_TEST(test_telemetry_poisoning)
             out = cJSON_IsString(o2) ? o2->valuestring : NULL;
         }
     }
-    fprintf(stderr, "test_reliability: %d readings of 9e8 kW from %s to %s: peak %.1f kW, meter %s\n",
-            sent, start, until, peak, out != NULL ? out : "in");
+    fprintf(stderr,
+            "test_reliability: %d readings of 9e8 kW from %s to %s: peak %.1f kW, meter %s\n", sent,
+            start, until, peak, out != NULL ? out : "in");
     REQUIRE(peak > 0 && peak <= SITE_BOUND_KW, "the billing peak became %.1f kW", peak);
     REQUIRE(out != NULL && strcmp(out, "implausible") == 0, "it_load is not marked implausible");
     cJSON_Delete(st);
@@ -818,8 +817,8 @@ static int notify_socket(const char *path)
     memset(&addr, 0, sizeof addr);
     addr.sun_family = AF_UNIX;
     snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path);
-    REQUIRE(fd >= 0 && bind(fd, (struct sockaddr *)&addr, sizeof addr) == 0,
-            "cannot bind %s: %s", path, strerror(errno));
+    REQUIRE(fd >= 0 && bind(fd, (struct sockaddr *)&addr, sizeof addr) == 0, "cannot bind %s: %s",
+            path, strerror(errno));
     return fd;
 }
 
@@ -847,7 +846,8 @@ START_TEST(test_sigterm_blocked_plugin)
     cfg_opts_t o = default_opts();
     o.extra_plugins = extra;
     /* Never taken out: the worst case, every read blocks the loop for 4 s. */
-    o.top_options = ",\n \"reliability\": {\"plugin_call_budget_ms\": 500, \"plugin_overruns\": 1000}";
+    o.top_options =
+        ",\n \"reliability\": {\"plugin_call_budget_ms\": 500, \"plugin_overruns\": 1000}";
     write_config(&o);
     char sock[100];
     REQUIRE(snprintf(sock, sizeof sock, "%s/notify", ctx.dir) < (int)sizeof sock,
@@ -893,8 +893,9 @@ START_TEST(test_sigterm_blocked_plugin)
     REQUIRE(test_service_signal(&ctx.svc, SIGTERM) == 0, "the service ended early");
     int status = test_service_wait_exit(&ctx.svc, 10000);
     double delay = test_now_ms() - t0;
-    fprintf(stderr, "test_reliability: SIGTERM during a 4000 ms read -> exit %d in %.1f ms "
-                    "(bound %d ms)\n",
+    fprintf(stderr,
+            "test_reliability: SIGTERM during a 4000 ms read -> exit %d in %.1f ms "
+            "(bound %d ms)\n",
             status, delay, 2000);
     close(fd);
     REQUIRE(status == 1, "exit status %d (-1: still running after 10 s)", status);
@@ -922,8 +923,9 @@ START_TEST(test_dr_event_restart)
     double id = jnum(plan, "plan.id");
     cJSON_Delete(plan);
     /* Not retained: the broker will not hand it out again. */
-    publish(t_event, "{\"id\":\"evt-cap\",\"start\":\"2023-05-08T06:00:00+09:00\",\"end\":"
-                     "\"2023-05-08T08:00:00+09:00\",\"import_limit_kw\":7000}",
+    publish(t_event,
+            "{\"id\":\"evt-cap\",\"start\":\"2023-05-08T06:00:00+09:00\",\"end\":"
+            "\"2023-05-08T08:00:00+09:00\",\"import_limit_kw\":7000}",
             0);
     plan = wait_schedule("event", id, PLAN_TIMEOUT_MS, NULL);
     id = jnum(plan, "plan.id");
@@ -1058,8 +1060,7 @@ START_TEST(test_strict_inputs)
     snprintf(t_carbon, sizeof t_carbon, "%s/in/carbon", ctx.prefix);
     static const char carbon_nul[] = "{\"start\":\"2023-05-08T00:00:00+09:00\",\"step_minutes\":30,"
                                      "\"values\":[0.4]}\0";
-    REQUIRE(wire_publish_len(ctx.bus, t_carbon, carbon_nul, sizeof carbon_nul - 1, 1, 0, 5000) ==
-                0,
+    REQUIRE(wire_publish_len(ctx.bus, t_carbon, carbon_nul, sizeof carbon_nul - 1, 1, 0, 5000) == 0,
             "cannot publish");
     /* A forecast with a duplicate key (it used to take the last "values"). */
     publish(ctx.t_price,
@@ -1067,8 +1068,9 @@ START_TEST(test_strict_inputs)
             "\"values\":[1,2],\"unit\":\"kWh\",\"currency\":\"JPY\"}",
             0);
     /* An event whose id is not UTF-8. */
-    publish(t_event, "{\"id\":\"ev\xff\xfe\",\"start\":\"2023-05-08T06:00:00+09:00\","
-                     "\"end\":\"2023-05-08T07:00:00+09:00\",\"import_limit_kw\":100}",
+    publish(t_event,
+            "{\"id\":\"ev\xff\xfe\",\"start\":\"2023-05-08T06:00:00+09:00\","
+            "\"end\":\"2023-05-08T07:00:00+09:00\",\"import_limit_kw\":100}",
             0);
     double r1 = rejected_count(r0 + 5);
     REQUIRE(r1 == r0 + 5, "rejected %.0f -> %.0f, expected +5", r0, r1);
@@ -1095,8 +1097,9 @@ START_TEST(test_strict_inputs)
     log = log_since(from);
     int lines = test_count_substr(log, needle);
     free(log);
-    fprintf(stderr, "test_reliability: 32 invalid and 8 valid events: %d log line(s), %.0f "
-                    "counted\n",
+    fprintf(stderr,
+            "test_reliability: 32 invalid and 8 valid events: %d log line(s), %.0f "
+            "counted\n",
             lines, r2 - r1);
     REQUIRE(r2 == r1 + 32, "rejected %.0f -> %.0f, expected +32", r1, r2);
     REQUIRE(lines == 0, "%d rejection lines within the window (the first was earlier)", lines);

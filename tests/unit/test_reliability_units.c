@@ -46,10 +46,10 @@ START_TEST(json_policy)
     STRICT_FAILS("{\"a\":1,\"a\":2}", "duplicate key \"a\" in $");
     STRICT_FAILS("{\"x\":[{\"v\":1},{\"v\":1,\"w\":0,\"v\":2}]}", "duplicate key \"v\" in $.x[1]");
     STRICT_FAILS("{\"id\":\"\xff\"}", "invalid UTF-8 at byte 7");
-    STRICT_FAILS("{\"id\":\"\xc0\x80\"}", "invalid UTF-8");             /* overlong NUL */
-    STRICT_FAILS("{\"id\":\"\xed\xa0\x80\"}", "invalid UTF-8");         /* a surrogate */
-    STRICT_FAILS("{\"id\":\"\xf4\x90\x80\x80\"}", "invalid UTF-8");     /* past U+10FFFF */
-    STRICT_FAILS("{\"id\":\"\xe2\x82\"}", "invalid UTF-8");             /* cut short */
+    STRICT_FAILS("{\"id\":\"\xc0\x80\"}", "invalid UTF-8");         /* overlong NUL */
+    STRICT_FAILS("{\"id\":\"\xed\xa0\x80\"}", "invalid UTF-8");     /* a surrogate */
+    STRICT_FAILS("{\"id\":\"\xf4\x90\x80\x80\"}", "invalid UTF-8"); /* past U+10FFFF */
+    STRICT_FAILS("{\"id\":\"\xe2\x82\"}", "invalid UTF-8");         /* cut short */
     STRICT_FAILS("", "empty");
     STRICT_FAILS("{\"a\":", "not JSON");
     /* Many keys: sorted, not compared pairwise. */
@@ -83,8 +83,8 @@ START_TEST(plausible_bounds)
     gridems_plausible_limits(20000, 4, &lim);
     ck_assert(lim.power_kw == 80000 && lim.energy_kwh == 80000 * 8760.0);
     char why[160];
-    gridems_measurement_t m = {.struct_size = sizeof m, .valid = GRIDEMS_MEAS_POWER,
-                               .power_kw = 9e8};
+    gridems_measurement_t m = {
+        .struct_size = sizeof m, .valid = GRIDEMS_MEAS_POWER, .power_kw = 9e8};
     ck_assert(!gridems_plausible_reading(&lim, &m, -1, why, sizeof why));
     ck_assert_msg(strstr(why, "power_kw 9e+08") != NULL && strstr(why, "80000 kW") != NULL, "%s",
                   why);
@@ -147,18 +147,18 @@ START_TEST(dr_store_round_trip)
     gridems_dr_events_init(&back);
     char err[512] = "";
     ck_assert_int_eq(
-        gridems_dr_events_update_json(&set,
-                                      "{\"id\":\"evt-7\",\"start\":\"2023-05-08T06:00:00.250+09:00\","
-                                      "\"end\":\"2023-05-08T08:00:00+09:00\",\"import_limit_kw\":7000.5}",
-                                      strlen("{\"id\":\"evt-7\",\"start\":\"2023-05-08T06:00:00.250+09:00\","
-                                             "\"end\":\"2023-05-08T08:00:00+09:00\",\"import_limit_kw\":7000.5}"),
-                                      NULL, err, sizeof err),
+        gridems_dr_events_update_json(
+            &set,
+            "{\"id\":\"evt-7\",\"start\":\"2023-05-08T06:00:00.250+09:00\","
+            "\"end\":\"2023-05-08T08:00:00+09:00\",\"import_limit_kw\":7000.5}",
+            strlen("{\"id\":\"evt-7\",\"start\":\"2023-05-08T06:00:00.250+09:00\","
+                   "\"end\":\"2023-05-08T08:00:00+09:00\",\"import_limit_kw\":7000.5}"),
+            NULL, err, sizeof err),
         0);
     char *text = gridems_dr_store_to_json(&set);
     ck_assert_ptr_nonnull(text);
-    ck_assert_int_eq(gridems_dr_store_parse(text, strlen(text), "dr_events.json", &back, err,
-                                            sizeof err),
-                     0);
+    ck_assert_int_eq(
+        gridems_dr_store_parse(text, strlen(text), "dr_events.json", &back, err, sizeof err), 0);
     ck_assert_uint_eq(back.n, 1);
     ck_assert_str_eq(back.ev[0].id, "evt-7");
     ck_assert(back.ev[0].start_ms == set.ev[0].start_ms && back.ev[0].end_ms == set.ev[0].end_ms &&
