@@ -90,23 +90,28 @@ bool gridems__service_caps_ok(gridems_service_t *svc, service_device_t *sd,
     return !sd->implausible || unmark(svc, sd);
 }
 
-void gridems__service_persist_result(gridems_service_t *svc, const char *what, int rc, int err_no,
+void gridems__service_persist_result(gridems_service_t *svc, int what, int rc, int err_no,
                                      const char *detail)
 {
     if (rc == 0) {
-        if (svc->persist_problem[0] != '\0') {
-            gridems_log_release(&svc->persist_log, "%s saved again; state is persisted", what);
+        /* Only a success of the same file clears its failure: another file in the directory
+         * being writable says nothing about this one. */
+        svc->persist_failing &= ~what;
+        if (svc->persist_failing == 0 && svc->persist_problem[0] != '\0') {
+            gridems_log_release(&svc->persist_log, "state_dir %s: saves succeed again",
+                                svc->cfg.state_dir);
             svc->persist_problem[0] = '\0';
             gridems__service_health_changed(svc);
         }
         return;
     }
+    svc->persist_failing |= what;
     /* The real errno, not the generic I/O error code: "No space left on device" tells an
      * operator what to do. Logged rate-limited: a full disk fails every save. */
     char problem[sizeof svc->persist_problem];
     snprintf(problem, sizeof problem, "state not persisted: %s",
              err_no != 0 ? strerror(err_no) : gridems_strerror(rc));
-    gridems_log_complain(&svc->persist_log, GRIDEMS_LOG_ERR, "%s: %s", what, detail);
+    gridems_log_complain(&svc->persist_log, GRIDEMS_LOG_ERR, "%s", detail);
     if (strcmp(problem, svc->persist_problem) != 0) {
         snprintf(svc->persist_problem, sizeof svc->persist_problem, "%s", problem);
         gridems__service_health_changed(svc);

@@ -102,7 +102,7 @@ static void accept_event(gridems_service_t *svc, const char *topic, const char *
     char save_err[512] = "";
     gridems_dr_events_prune(&svc->events, gridems_clock_now_ms(&svc->clock));
     int src = gridems_dr_store_save(svc->cfg.state_dir, &svc->events, save_err, sizeof save_err);
-    gridems__service_persist_result(svc, "DR events", src, src != 0 ? errno : 0, save_err);
+    gridems__service_persist_result(svc, GRIDEMS__PERSIST_DR, src, src != 0 ? errno : 0, save_err);
     if (!msg.cancel) {
         gridems__service_grid_signal(svc, GRIDEMS_SIGNAL_DR_EVENT, msg.event.id,
                                      msg.event.start_ms, msg.event.end_ms,

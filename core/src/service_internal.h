@@ -184,6 +184,7 @@ typedef struct gridems_service_s {
     gridems_plausible_t plausible;
     char health_problem[480];
     char persist_problem[160]; /* "state not persisted: <strerror>", or "" */
+    int persist_failing;       /* GRIDEMS__PERSIST_* whose last save failed */
     gridems_complaint_t persist_log;
     plugin_watch_t *watch; /* [n_watch], one per plugin instance seen (plugin_watch.c) */
     int n_watch;
@@ -270,8 +271,10 @@ bool gridems__service_caps_ok(gridems_service_t *svc, service_device_t *sd,
                               const gridems_caps_t *caps);
 /* The billing peak's physical ceiling: what the site's connection can draw at most. */
 double gridems__service_peak_ceiling_kw(const gridems_service_t *svc);
-/* A save of the state (or of the DR events) returned rc with the errno err_no (0 on success). */
-void gridems__service_persist_result(gridems_service_t *svc, const char *what, int rc, int err_no,
+/* A save of one of the files kept in state_dir returned rc, with the errno err_no and the
+ * message detail on failure. The status stays degraded while any of them fails. */
+enum { GRIDEMS__PERSIST_STATE = 1, GRIDEMS__PERSIST_DR = 2, GRIDEMS__PERSIST_HISTORY = 4 };
+void gridems__service_persist_result(gridems_service_t *svc, int what, int rc, int err_no,
                                      const char *detail);
 /* Recompute the standing problems and republish the status when they changed. */
 void gridems__service_health_changed(gridems_service_t *svc);

@@ -41,7 +41,7 @@ static void save_state(gridems_service_t *svc)
     char err[512] = "";
     int rc = gridems_state_save(svc->cfg.state_dir, &svc->state, err, sizeof err);
     /* Status degraded "state not persisted: <strerror>" until a save succeeds. */
-    gridems__service_persist_result(svc, "state", rc, rc != 0 ? errno : 0, err);
+    gridems__service_persist_result(svc, GRIDEMS__PERSIST_STATE, rc, rc != 0 ? errno : 0, err);
 }
 
 static void update_period(gridems_service_t *svc, int64_t now)
