@@ -3,7 +3,8 @@
  * test_rogue: a battery plugin that misbehaves on request, for the service's reliability tests
  * (tests/integration/test_reliability.c), loaded as a real shared object through the real loader:
  *   - block_read_ms > 0: every read() blocks that long (nanosleep), after logging
- *     "read #<n> blocking <ms> ms" so a test can act while it blocks;
+ *     "read #<n> blocking <ms> ms" so a test can act while it blocks; with block_reads > 0, only
+ *     the first block_reads reads do (then it recovers);
  *   - power_kw: the power every read posts (e.g. -1e12: a reading no site can draw);
  *   - capacity_kwh: the capacity get_capabilities reports.
  * Otherwise it is a plain 100 kW battery holding half its capacity, with set-points accepted.
@@ -18,6 +19,7 @@
 
 typedef struct rogue_opts_s {
     int64_t block_read_ms;
+    int64_t block_reads;
     int64_t read_interval_ms;
     double power_kw;
     double capacity_kwh;
@@ -26,6 +28,8 @@ typedef struct rogue_opts_s {
 static const gridems_option_t rogue_options[] = {
     {GRIDEMS_OPT_INT, "block_read_ms", "0", 0, offsetof(rogue_opts_t, block_read_ms),
      "every read() blocks this long"},
+    {GRIDEMS_OPT_INT, "block_reads", "0", 0, offsetof(rogue_opts_t, block_reads),
+     "only the first this many reads block (0: all)"},
     {GRIDEMS_OPT_INT, "read_interval_ms", "0", 0, offsetof(rogue_opts_t, read_interval_ms),
      "the device's read_interval_ms"},
     {GRIDEMS_OPT_DOUBLE, "power_kw", "0", 0, offsetof(rogue_opts_t, power_kw),
@@ -58,7 +62,8 @@ static int rogue_read(gridems_device_id_t dev, void *userdata)
 {
     rogue_t *r = userdata;
     r->reads++;
-    if (r->opts->block_read_ms > 0) {
+    if (r->opts->block_read_ms > 0 &&
+        (r->opts->block_reads == 0 || r->reads <= r->opts->block_reads)) {
         r->api->log(r->self, GRIDEMS_PLUGIN_LOG_INFO, "read #%d blocking %lld ms", r->reads,
                     (long long)r->opts->block_read_ms);
         struct timespec ts = {(time_t)(r->opts->block_read_ms / 1000),

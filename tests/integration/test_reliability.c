@@ -767,13 +767,12 @@ START_TEST(test_stuck_plugin)
              rogue_so());
     cfg_opts_t o = default_opts();
     o.extra_plugins = extra;
-    o.top_options = ",\n \"reliability\": {\"plugin_call_budget_ms\": 500, \"plugin_overruns\": 3,"
-                    " \"plugin_retry_seconds\": 3600}";
+    /* The defaults: a 1000 ms budget, 3 overruns, the first probe a minute later. */
     write_config(&o);
     const char *topics[] = {ctx.t_status, ctx.t_schedule, NULL};
     bus_open(topics);
     size_t from = start_service(false);
-    REQUIRE(test_service_wait_log(&ctx.svc, from, "plugin instance slow: 3 calls over the 500 ms",
+    REQUIRE(test_service_wait_log(&ctx.svc, from, "plugin instance slow: 3 calls over the 1000 ms",
                                   20000),
             "the blocking plugin was not taken out");
     char *log = log_since(from);
@@ -804,6 +803,49 @@ START_TEST(test_stuck_plugin)
     finish();
     fprintf(stderr, "test_reliability: SIGTERM -> exit 0 in %.1f ms with the plugin out\n",
             test_now_ms() - t0);
+}
+END_TEST
+
+/* ---- ## 3b. The recovery rule: a probe that answers in time brings the plugin back ---- */
+
+START_TEST(test_stuck_plugin_recovers)
+{
+    ctx_init("r3b-recover");
+    char extra[FILE_LEN + 256];
+    /* Its first three reads block 1.5 s, then it answers at once. */
+    snprintf(extra, sizeof extra,
+             ",\n  {\"path\": \"%s\", \"name\": \"slow\", \"options\": {\"block_read_ms\": 1500,"
+             " \"block_reads\": 3, \"read_interval_ms\": 100}}",
+             rogue_so());
+    cfg_opts_t o = default_opts();
+    o.extra_plugins = extra;
+    o.top_options = ",\n \"reliability\": {\"plugin_call_budget_ms\": 500, \"plugin_overruns\": 3,"
+                    " \"plugin_retry_seconds\": 2}";
+    write_config(&o);
+    const char *topics[] = {ctx.t_status, ctx.t_schedule, NULL};
+    bus_open(topics);
+    size_t from = start_service(false);
+    REQUIRE(test_service_wait_log(&ctx.svc, from, "plugin instance slow: 3 calls over", 20000),
+            "the blocking plugin was not taken out");
+    double t_out = test_now_ms();
+    REQUIRE(test_service_wait_log(&ctx.svc, from, "plugin instance slow: probe answered", 10000),
+            "no probe brought the plugin back");
+    double after = test_now_ms() - t_out;
+    REQUIRE(test_service_wait_log(&ctx.svc, from, "device slow: readings again", 10000),
+            "the device did not rejoin the plan");
+    char line[1024];
+    log_line(from, "plugin instance slow: probe answered", line, sizeof line);
+    fprintf(stderr, "test_reliability: %s (%.0f ms after it was taken out; retry 2 s)\n", line,
+            after);
+    REQUIRE(after >= 1500, "the probe came %.0f ms after the take-out, before its 2 s", after);
+    cJSON *plan = publish_prices_and_plan(NULL, NULL);
+    REQUIRE(has_id(jget(plan, "batteries"), "slow", true), "the recovered device is not planned");
+    cJSON_Delete(plan);
+    cJSON *status = read_retained(ctx.t_status);
+    REQUIRE(strstr(jstr(status, "reason"), "plugin stuck") == NULL,
+            "the status still says the plugin is stuck: %s", jstr(status, "reason"));
+    cJSON_Delete(status);
+    finish();
 }
 END_TEST
 
@@ -1119,6 +1161,7 @@ static Suite *reliability_suite(void)
         {"telemetry_poisoning", test_telemetry_poisoning, 60},
         {"absurd_devices", test_absurd_devices, 60},
         {"stuck_plugin", test_stuck_plugin, 60},
+        {"stuck_plugin_recovers", test_stuck_plugin_recovers, 60},
         {"sigterm_blocked_plugin", test_sigterm_blocked_plugin, 60},
         {"dr_event_restart", test_dr_event_restart, 60},
         {"state_dir_lock", test_state_dir_lock, 45},
