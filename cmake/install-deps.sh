@@ -3,12 +3,13 @@
 # Usage: cmake/install-deps.sh [extra packages...]
 # Runs apt-get only if something is missing; needs root (or sudo) then.
 set -euo pipefail
-# libmicrohttpd-dev: the HTTP API and dashboard; chromium and prometheus: the browser and scrape
-# tests (test_dashboard_browser, test_prometheus), which skip without them; slurm-wlm,
-# slurm-client and munge: the real Slurm that test_cluster_slurm starts.
+# libmicrohttpd-dev: the HTTP API and dashboard; libsystemd-dev: sd_notify for the unit's
+# watchdog; chromium and prometheus: the browser and scrape tests (test_dashboard_browser,
+# test_prometheus), which skip without them; slurm-wlm, slurm-client and munge: the real Slurm
+# that test_cluster_slurm starts.
 packages=(build-essential cmake pkg-config libssl-dev libuv1-dev libpaho-mqtt-dev libcjson-dev libglpk-dev
-          glpk-utils check mosquitto mosquitto-clients python3 libmicrohttpd-dev chromium prometheus
-          slurm-wlm slurm-client munge "$@")
+          libsystemd-dev glpk-utils check mosquitto mosquitto-clients python3 libmicrohttpd-dev
+          chromium prometheus slurm-wlm slurm-client munge "$@")
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

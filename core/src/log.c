@@ -109,6 +109,30 @@ void gridems_log_complain(gridems_complaint_t *c, gridems_log_level_t level, con
     }
 }
 
+void gridems_log_windowed(gridems_complaint_t *c, uint64_t window_ms, gridems_log_level_t level,
+                          const char *fmt, ...)
+{
+    uint64_t now = monotonic_ms();
+    c->active = 1;
+    if (c->last_ms != 0 && now - c->last_ms < window_ms) {
+        c->suppressed++;
+        return;
+    }
+    char text[1536];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    if (c->suppressed > 0) {
+        gridems_log(level, "%s (and %llu more in the last %.0f s)", text,
+                    (unsigned long long)c->suppressed, (double)(now - c->last_ms) / 1000.0);
+    } else {
+        gridems_log(level, "%s", text);
+    }
+    c->suppressed = 0;
+    c->last_ms = now;
+}
+
 void gridems_log_release(gridems_complaint_t *c, const char *fmt, ...)
 {
     if (!c->active) {

@@ -52,6 +52,14 @@ typedef struct gridems_complaint_s {
 void gridems_log_complain(gridems_complaint_t *c, gridems_log_level_t level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* A fixed window instead of the back-off, for input that may be valid and invalid by turns (an
+ * MQTT topic): at most one line per window_ms; the lines not printed are counted and the next
+ * printed one says how many ("... (and 41 more in the last 60 s)"). Nothing resets it but time,
+ * so valid messages in between cannot turn a flood of invalid ones into a flood of lines.
+ * Thread: the owner of c. */
+void gridems_log_windowed(gridems_complaint_t *c, uint64_t window_ms, gridems_log_level_t level,
+                          const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
 /* The condition cleared: print fmt once at NOTICE if a complaint was active, and reset c. */
 void gridems_log_release(gridems_complaint_t *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

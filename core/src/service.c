@@ -20,6 +20,9 @@
 
 #include "gridems/errors.h"
 #include "plugin_loader.h"
+#include "dr_store.h"
+#include "plugin_watch.h"
+#include "state_dir.h"
 #include "service_internal.h"
 #include "timeutil.h"
 
@@ -100,11 +103,19 @@ void gridems__service_set_status(gridems_service_t *svc, const char *state, cons
 {
     char full[sizeof svc->reason];
     bool kept_degraded = false;
-    if (svc->load_problem[0] != '\0' && strcmp(reason, svc->load_problem) != 0) {
-        /* Plugin instances that failed to load leave the service degraded however well the rest
-         * goes, and every status says why. */
+    svc->base_state = state;
+    if (reason != svc->base_reason) {
+        snprintf(svc->base_reason, sizeof svc->base_reason, "%s", reason);
+    }
+    /* Plugin instances that failed to load, implausible devices, stuck plugins and a state_dir
+     * that cannot be written leave the service degraded however well the rest goes, and every
+     * status says why (service_health.c). */
+    char problems[sizeof svc->reason / 2];
+    gridems__service_problems(svc, strcmp(reason, svc->load_problem) != 0, problems,
+                              sizeof problems);
+    if (problems[0] != '\0') {
         kept_degraded = strcmp(state, "degraded") != 0;
-        snprintf(full, sizeof full, "%s; %s", reason, svc->load_problem);
+        snprintf(full, sizeof full, "%s; %s", reason, problems);
         state = "degraded";
         reason = full;
     }
@@ -166,6 +177,7 @@ static void close_handles(gridems_service_t *svc)
     for (size_t i = 0; i < sizeof timers / sizeof timers[0]; i++) {
         gridems_timer_stop(timers[i]);
     }
+    gridems__watchdog_close_loop_handles(&svc->watchdog, NULL);
     if (svc->lockstep != NULL) {
         gridems__lockstep_close(svc->lockstep);
         svc->lockstep = NULL;
@@ -239,6 +251,7 @@ static void begin_shutdown(gridems_service_t *svc, const char *why)
         return;
     }
     gridems_log_notice("%s: shutting down", why);
+    gridems__watchdog_stopping(&svc->watchdog);
     if (svc->shutdown_timer.data != NULL) {
         gridems_timer_stop(&svc->replan_timer);
         gridems_timer_stop(&svc->debounce_timer);
@@ -528,6 +541,8 @@ static void on_hup(uv_signal_t *sig, int signum)
     svc->cfg.planner.step_minutes = step;
     svc->cfg.site.utc_offset_min = offset;
     svc->cfg.log_level = fresh.log_level;
+    svc->cfg.reliability = fresh.reliability;
+    gridems__service_health_init(svc);
     gridems_log_set_level(fresh.log_level);
     if (svc->solver != NULL) {
         gridems_optimizer_opts_t opts = {svc->cfg.planner.solve_time_limit_ms, false, true};
@@ -665,6 +680,17 @@ static int start_inputs(gridems_service_t *svc)
     gridems_forecast_set_currency(&svc->import_price, svc->cfg.site.currency);
     gridems_forecast_set_currency(&svc->export_price, svc->cfg.site.currency);
     gridems_dr_events_init(&svc->events);
+    char dr_err[512] = "";
+    if (gridems_dr_store_load(svc->cfg.state_dir, &svc->events, dr_err, sizeof dr_err) != 0) {
+        gridems_log_warn("%s; ignored, starting without DR events", dr_err);
+    } else {
+        int64_t now = gridems_clock_now_ms(&svc->clock);
+        gridems_dr_events_prune(&svc->events, now);
+        if (svc->events.n > 0) {
+            gridems_log_notice("DR events restored from %s: %zu still ahead or running",
+                               svc->cfg.state_dir, svc->events.n);
+        }
+    }
     gridems_load_forecast_config_t lcfg;
     gridems_load_forecast_config_default(&lcfg, (int64_t)svc->cfg.planner.step_minutes * 60000);
     lcfg.offset_min = svc->cfg.site.utc_offset_min;
@@ -694,6 +720,20 @@ static int start(gridems_service_t *svc, const gridems_service_driver_t *driver)
         gridems_log_err("state_dir %s: cannot create: %s", cfg->state_dir, strerror(errno));
         return GRIDEMS_EIO;
     }
+    /* One service per state_dir; temporary files a crash left are removed (state_dir.h). */
+    char lock_err[512] = "";
+    int removed = 0;
+    int lrc = gridems_state_dir_open(cfg->state_dir, &svc->state_lock_fd, &removed, lock_err,
+                                     sizeof lock_err);
+    if (lrc != 0) {
+        gridems_log_err("%s; not starting", lock_err);
+        return lrc;
+    }
+    if (removed > 0) {
+        gridems_log_notice("state_dir %s: removed %d temporary file%s left by an interrupted save",
+                           cfg->state_dir, removed, removed == 1 ? "" : "s");
+    }
+    gridems__service_health_init(svc);
     start_inputs(svc);
     int rc = gridems__service_plan_init(svc);
     if (rc != 0) {
@@ -721,6 +761,8 @@ static int start(gridems_service_t *svc, const gridems_service_driver_t *driver)
     uv_signal_start(&svc->sig_term, on_stop_signal, SIGTERM);
     uv_signal_start(&svc->sig_int, on_stop_signal, SIGINT);
     uv_signal_start(&svc->sig_hup, on_hup, SIGHUP);
+    /* A SIGTERM is bounded even when a plugin call blocks the loop (watchdog.h). */
+    gridems__watchdog_start(&svc->watchdog, &svc->loop, SHUTDOWN_LIMIT_MS);
     gridems_timers_init(&svc->timers, &svc->loop, &svc->clock);
     gridems_timer_t *timers[] = {&svc->replan_timer, &svc->debounce_timer, &svc->control_timer,
                                  &svc->step_timer, &svc->guard_timer};
@@ -748,6 +790,7 @@ static int start(gridems_service_t *svc, const gridems_service_driver_t *driver)
                        cfg->site.id, cfg->mqtt.uri, cfg->mqtt.topic_prefix,
                        cfg->clock.mode == GRIDEMS_CLOCK_SIMULATED ? "simulated"
                        : cfg->clock.mode == GRIDEMS_CLOCK_STEPPED ? "stepped" : "real");
+    gridems__watchdog_ready(&svc->watchdog);
     return 0;
 }
 
@@ -756,6 +799,7 @@ static void release(gridems_service_t *svc)
     gridems__service_observe_free(svc);
     gridems__service_history_stop(svc);
     gridems__service_plan_close(svc);
+    gridems__plugin_watch_free(svc);
     gridems_forecast_close(&svc->import_price);
     gridems_forecast_close(&svc->export_price);
     gridems_forecast_close(&svc->carbon);
@@ -764,6 +808,8 @@ static void release(gridems_service_t *svc)
         gridems_load_forecast_close(&svc->load);
     }
     gridems_service_config_free(&svc->cfg);
+    gridems_state_dir_close(svc->state_lock_fd);
+    svc->state_lock_fd = -1;
 }
 
 static int run(gridems_service_config_t *cfg, const char *config_path,
@@ -778,6 +824,7 @@ static int run(gridems_service_config_t *cfg, const char *config_path,
     memset(cfg, 0, sizeof *cfg);
     svc->config_path = config_path;
     svc->exit_code = 0;
+    svc->state_lock_fd = -1;
     uv_loop_init(&svc->loop);
     int rc = start(svc, driver);
     if (rc != 0) {
@@ -785,6 +832,7 @@ static int run(gridems_service_config_t *cfg, const char *config_path,
         begin_shutdown(svc, "start-up failed");
     }
     uv_run(&svc->loop, UV_RUN_DEFAULT);
+    gridems__watchdog_join(&svc->watchdog);
     int closed = uv_loop_close(&svc->loop);
     if (closed != 0) {
         gridems_log_warn("event loop closed with handles still open (%s)", uv_strerror(closed));

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "gridems/errors.h"
+#include "plugin_watch.h"
 #include "service_internal.h"
 #include "timeutil.h"
 
@@ -83,6 +84,10 @@ static void svc_measurement(void *ctx, gridems__device_t *dev, const gridems_mea
     if (sd == NULL) {
         return;
     }
+    /* Checked before anything keeps it: the billing peak, the load history, the state. */
+    if (!gridems__service_reading_ok(svc, sd, m)) {
+        return;
+    }
     sd->last_reading_ms = m->timestamp_ms;
     sd->valid = m->valid;
     if (sd->stale && !svc->shutting_down) {
@@ -104,13 +109,15 @@ static void svc_measurement(void *ctx, gridems__device_t *dev, const gridems_mea
 static bool refresh_caps(service_device_t *sd)
 {
     gridems_caps_t caps;
-    if (gridems__device_get_capabilities(sd->dev, &caps) != 0) {
+    if (gridems__watched_caps(sd->svc, sd, &caps) != 0 ||
+        !gridems__service_caps_ok(sd->svc, sd, &caps)) {
         return false;
     }
     sd->stale_after_ms = caps.stale_after_ms;
     if (sd->klass == GRIDEMS_DEV_METER) {
         sd->meter_role = caps.u.meter.role;
     } else if (sd->klass == GRIDEMS_DEV_BATTERY) {
+        sd->capacity_kwh = caps.u.battery.capacity_kwh;
         sd->charge_max_kw = caps.u.battery.charge_max_kw;
         sd->discharge_max_kw = caps.u.battery.discharge_max_kw;
     } else if (sd->klass == GRIDEMS_DEV_FLEX_LOAD && caps.u.flex.n_jobs != sd->n_jobs) {
@@ -161,7 +168,9 @@ static void svc_device_added(void *ctx, gridems__device_t *dev)
     sd->svc = svc;
     sd->klass = gridems__device_class(dev);
     sd->stale = true; /* until its first reading */
+    sd->capacity_kwh = -1.0;
     gridems__device_set_service_data(dev, sd);
+    gridems__plugin_watch_device_added(svc, sd);
     refresh_caps(sd);
     gridems__service_device_id(svc, dev, sd->id, sizeof sd->id);
     sd->read_period_ms = read_period_ms(svc, gridems__device_read_interval_ms(dev));
@@ -176,9 +185,9 @@ static void svc_device_added(void *ctx, gridems__device_t *dev)
         }
     }
     gridems_log_info("device %s (%s) added, read every %lld ms", sd->id,
-                     sd->klass == GRIDEMS_DEV_BATTERY   ? "battery"
-                     : sd->klass == GRIDEMS_DEV_METER   ? "meter"
-                                                        : "flexible compute",
+                     sd->klass == GRIDEMS_DEV_BATTERY ? "battery"
+                     : sd->klass == GRIDEMS_DEV_METER ? "meter"
+                                                      : "flexible compute",
                      (long long)(sd->read_period_ms > 0 ? sd->read_period_ms : READ_TICK_MS));
     /* The first reading now, rather than a period (or a control tick) away. */
     if (!svc->shutting_down) {
@@ -232,10 +241,17 @@ void gridems__service_device_id(gridems_service_t *svc, gridems__device_t *dev, 
 
 /* ---- ## Events ---- */
 
+typedef struct notify_arg_s {
+    gridems_service_t *svc;
+    const gridems_device_event_t *ev;
+} notify_arg_t;
+
 static int notify_one(void *arg, gridems__device_t *dev)
 {
-    if (gridems__device_service_data(dev) != NULL) {
-        gridems__device_on_event(dev, arg);
+    notify_arg_t *n = arg;
+    service_device_t *sd = gridems__device_service_data(dev);
+    if (sd != NULL) {
+        gridems__watched_event(n->svc, sd, n->ev);
     }
     return 0;
 }
@@ -247,7 +263,8 @@ void gridems__service_notify_devices(gridems_service_t *svc, gridems_device_even
     }
     ev->struct_size = sizeof *ev;
     ev->time_ms = gridems_clock_now_ms(&svc->clock);
-    gridems__host_foreach_device(svc->host, notify_one, ev);
+    notify_arg_t n = {svc, ev};
+    gridems__host_foreach_device(svc->host, notify_one, &n);
 }
 
 void gridems__service_grid_signal(gridems_service_t *svc, int signal, const char *id,
@@ -278,7 +295,7 @@ int64_t gridems__service_job_reserve_ms(const gridems_service_t *svc)
 static void send_setpoint(gridems_service_t *svc, service_device_t *sd, gridems_setpoint_t *sp)
 {
     sp->struct_size = sizeof *sp;
-    int rc = gridems__device_apply_setpoint(sd->dev, sp);
+    int rc = gridems__watched_setpoint(svc, sd, sp);
     if (rc == 0) {
         svc->stats.setpoints_sent++;
         sd->setpoint_sent_ms = gridems_clock_now_ms(&svc->clock);
@@ -296,6 +313,11 @@ static void send_safe(gridems_service_t *svc, service_device_t *sd)
     send_setpoint(svc, sd, &sp);
     sd->safe_sent = true;
     sd->has_setpoint = false;
+}
+
+void gridems__service_device_safe(gridems_service_t *svc, service_device_t *sd)
+{
+    send_safe(svc, sd);
 }
 
 static int safe_one(void *arg, gridems__device_t *dev)
@@ -388,7 +410,7 @@ double gridems__service_flex_headroom_kw(gridems_service_t *svc, service_device_
 {
     gridems_caps_t caps;
     if (!svc->plan.valid || step < 0 || step >= svc->plan.schedule.steps ||
-        gridems__device_get_capabilities(sd->dev, &caps) != 0) {
+        gridems__watched_caps(svc, sd, &caps) != 0) {
         return 0.0;
     }
     double kw = 0.0;
@@ -402,12 +424,12 @@ double gridems__service_flex_headroom_kw(gridems_service_t *svc, service_device_
     return kw;
 }
 
-static void dispatch_flex(gridems_service_t *svc, service_device_t *sd, int step,
-                          double guard_kw, gridems_setpoint_t *sp)
+static void dispatch_flex(gridems_service_t *svc, service_device_t *sd, int step, double guard_kw,
+                          gridems_setpoint_t *sp)
 {
     const service_plan_t *plan = &svc->plan;
     gridems_caps_t caps;
-    if (gridems__device_get_capabilities(sd->dev, &caps) != 0) {
+    if (gridems__watched_caps(svc, sd, &caps) != 0) {
         return;
     }
     uint32_t n = caps.u.flex.n_jobs;
@@ -474,7 +496,7 @@ static int dispatch_one(void *arg, gridems__device_t *dev)
     if (sd == NULL || sd->klass == GRIDEMS_DEV_METER) {
         return 0;
     }
-    if (sd->stale) {
+    if (gridems__service_device_out(sd)) {
         if (!sd->safe_sent) {
             send_safe(svc, sd);
         }
@@ -555,7 +577,7 @@ typedef struct import_sum_s {
 /* Count one device's reading into the import; true when it has one. */
 static bool count_import(const service_device_t *sd, import_sum_t *sum)
 {
-    if (sd->stale || !(sd->valid & GRIDEMS_MEAS_POWER)) {
+    if (gridems__service_device_out(sd) || !(sd->valid & GRIDEMS_MEAS_POWER)) {
         return false;
     }
     sum->any = true;
@@ -598,7 +620,7 @@ typedef struct tick_arg_s {
     int64_t now;
     import_sum_t import;
     bool deviation;
-    bool unsettled;   /* a device has not reported since its last set-point */
+    bool unsettled; /* a device has not reported since its last set-point */
     cJSON *devices;
 } tick_arg_t;
 
@@ -619,8 +641,8 @@ static void check_staleness(gridems_service_t *svc, service_device_t *sd, int64_
     bool stale = sd->last_reading_ms == 0 ||
                  now - sd->last_reading_ms > (int64_t)gridems__service_stale_limit_ms(svc, sd);
     if (stale && !sd->stale) {
-        gridems_log_warn("device %s: no reading for %lld s; left out of plans, safe mode",
-                         sd->id, (long long)((now - sd->last_reading_ms) / 1000));
+        gridems_log_warn("device %s: no reading for %lld s; left out of plans, safe mode", sd->id,
+                         (long long)((now - sd->last_reading_ms) / 1000));
         sd->stale = true;
         if (sd->klass != GRIDEMS_DEV_METER) {
             send_safe(svc, sd);
@@ -638,11 +660,10 @@ enum { MAX_READ_BACKOFF_MS = 10 * 60 * 1000, FIRST_READ_BACKOFF_MS = 30 * 1000 }
 
 static void read_with_backoff(gridems_service_t *svc, service_device_t *sd, int64_t now)
 {
-    (void)svc;
     if (now < sd->next_read_ms) {
         return;
     }
-    int rc = gridems__device_read(sd->dev);
+    int rc = gridems__watched_read(svc, sd);
     if (rc == 0 || rc == GRIDEMS_ENOENT || rc == GRIDEMS_EAGAIN) {
         sd->read_failures = 0;
         sd->next_read_ms = 0;
@@ -668,11 +689,11 @@ static int tick_one(void *arg, gridems__device_t *dev)
     }
     bool jobs_changed = refresh_caps(sd);
     check_staleness(t->svc, sd, t->now);
-    if (jobs_changed && !sd->stale) {
+    if (jobs_changed && !gridems__service_device_out(sd)) {
         t->deviation = true; /* a job arrived or finished: plan it (or stop planning it) now */
     }
     const gridems_service_config_t *cfg = &t->svc->cfg;
-    if (!sd->stale && sd->klass != GRIDEMS_DEV_METER &&
+    if (!gridems__service_device_out(sd) && sd->klass != GRIDEMS_DEV_METER &&
         sd->last_reading_ms < sd->setpoint_sent_ms) {
         t->unsettled = true;
     }
@@ -698,6 +719,9 @@ static int tick_one(void *arg, gridems__device_t *dev)
             cJSON_AddNumberToObject(item, "age_s", (double)(t->now - sd->last_reading_ms) / 1e3);
         }
         cJSON_AddBoolToObject(item, "stale", sd->stale);
+        if (sd->implausible || sd->stuck) {
+            cJSON_AddStringToObject(item, "out", sd->implausible ? "implausible" : "plugin stuck");
+        }
         if (sd->has_setpoint && sd->klass == GRIDEMS_DEV_BATTERY) {
             cJSON_AddNumberToObject(item, "setpoint_kw", sd->setpoint_kw);
         }

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "plugin_watch.h"
 #include "service_internal.h"
 #include "timeutil.h"
 
@@ -49,7 +50,8 @@ typedef struct guard_arg_s {
 static bool headroom(const guard_arg_t *a, service_device_t *sd, double *kw)
 {
     *kw = 0.0;
-    if (sd->stale || sd->safe_sent || !sd->has_setpoint || sd->klass == GRIDEMS_DEV_METER) {
+    if (gridems__service_device_out(sd) || sd->safe_sent || !sd->has_setpoint ||
+        sd->klass == GRIDEMS_DEV_METER) {
         return false;
     }
     if (sd->klass == GRIDEMS_DEV_FLEX_LOAD) {
@@ -59,7 +61,7 @@ static bool headroom(const guard_arg_t *a, service_device_t *sd, double *kw)
     double plan_kw;
     gridems_caps_t caps;
     if (!gridems__service_battery_plan_kw(a->svc, sd, a->step, &plan_kw) ||
-        gridems__device_get_capabilities(sd->dev, &caps) != 0) {
+        gridems__watched_caps(a->svc, sd, &caps) != 0) {
         return false;
     }
     /* Discharging d kW for the rest of the step takes d * left_h / efficiency kWh. */

@@ -18,6 +18,7 @@
  * id the lost plan was published with is not handed out again, because every save already
  * reserves the next id (gridems_state_t.plan_id_reserve).
  */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,7 @@
 #include "plan_reference.h"
 #include "plan_report.h"
 #include "planner.h"
+#include "plugin_watch.h"
 #include "service_internal.h"
 #include "timeutil.h"
 
@@ -36,10 +38,10 @@
 
 static void save_state(gridems_service_t *svc)
 {
-    char err[512];
-    if (gridems_state_save(svc->cfg.state_dir, &svc->state, err, sizeof err) != 0) {
-        gridems_log_err("state: %s", err);
-    }
+    char err[512] = "";
+    int rc = gridems_state_save(svc->cfg.state_dir, &svc->state, err, sizeof err);
+    /* Status degraded "state not persisted: <strerror>" until a save succeeds. */
+    gridems__service_persist_result(svc, GRIDEMS__PERSIST_STATE, rc, rc != 0 ? errno : 0, err);
 }
 
 static void update_period(gridems_service_t *svc, int64_t now)
@@ -60,6 +62,16 @@ void gridems__service_note_import(gridems_service_t *svc, double kw)
 {
     if (!isfinite(kw)) {
         return;
+    }
+    /* The billing peak can never be raised above what the site's connection can draw: a sum of
+     * readings above it is no import that ever was (every reading is checked on arrival; this
+     * bounds their sum too). */
+    double ceiling = gridems__service_peak_ceiling_kw(svc);
+    if (kw > ceiling) {
+        gridems_log_warn("import %.1f kW is above the site's physical bound of %.1f kW; the peak "
+                         "notes the bound",
+                         kw, ceiling);
+        kw = ceiling;
     }
     /* The billing-period peak is a step's mean import, as the optimizer's peak is (and a
      * utility's 30-minute demand). One sample can be far above that mean, from meter noise or
@@ -110,6 +122,15 @@ int gridems__service_plan_init(gridems_service_t *svc)
                            "plan %llu",
                            svc->cfg.state_dir, gridems_state_peak_kw(&svc->state, svc->period),
                            svc->state.n_jobs, (unsigned long long)svc->state.plan_id);
+    }
+    double ceiling = gridems__service_peak_ceiling_kw(svc);
+    if (svc->state.has_peak && svc->state.peak_kw > ceiling) {
+        /* A peak no connection of this site can draw came from a bad reading (before readings
+         * were checked): it would hide the demand charge for the rest of the period. */
+        gridems_log_err("state: the persisted billing-period peak %.1f kW is above the site's "
+                        "physical bound of %.1f kW; it is capped there",
+                        svc->state.peak_kw, ceiling);
+        svc->state.peak_kw = ceiling;
     }
     /* One plan at a time is published before it is saved (see the top of this file). */
     svc->state.plan_id_reserve = 1;
@@ -238,12 +259,14 @@ static int gather_device(void *arg, gridems__device_t *dev)
     if (sd == NULL || sd->klass == GRIDEMS_DEV_METER) {
         return 0;
     }
-    if (sd->stale) {
+    if (gridems__service_device_out(sd)) {
         cJSON_AddItemToArray(g->left_out, cJSON_CreateString(sd->id));
         return 0;
     }
     gridems_caps_t caps;
-    if (gridems__device_get_capabilities(dev, &caps) != 0) {
+    /* An implausible device is left out; the rest of the site is planned. */
+    if (gridems__watched_caps(g->svc, sd, &caps) != 0 ||
+        !gridems__service_caps_ok(g->svc, sd, &caps)) {
         cJSON_AddItemToArray(g->left_out, cJSON_CreateString(sd->id));
         return 0;
     }
