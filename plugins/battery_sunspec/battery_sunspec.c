@@ -404,7 +404,7 @@ static void start_job(battery_t *b)
     }
     int64_t now = b->api->now_ms(b->self);
     if (ss_health_stale(&b->health, b->api, b->self, &b->opts->common, now)) {
-        go_safe(b, "device silent for stale_after_ms");
+        go_safe(b, "device silent for stale_after_ms; written when it answers again");
     }
     if (b->have_want && !b->want.safe && b->want.valid_until_ms > 0 &&
         now >= b->want.valid_until_ms) {

@@ -111,8 +111,7 @@ int ss_health_stale(ss_health_t *h, const gridems_host_api_t *api, gridems_plugi
     if (!h->stale) {
         h->stale = 1;
         api->log(self, GRIDEMS_PLUGIN_LOG_WARNING,
-                 "device silent for %" PRId64 " s: stale; the safe command is written when it "
-                 "answers again",
+                 "device silent for %" PRId64 " s: stale",
                  (now - since) / 1000);
     }
     return 1;
