@@ -139,6 +139,7 @@ typedef struct job_s {
     int rc;
     char err[320];
     int discovered_now;
+    char used[96]; /* the models chosen at discovery, for the log */
     int read_ok;
     ss_battery_t st;
     int wrote;
@@ -283,14 +284,11 @@ static void job_work(gridems_plugin_t *self, void *arg)
         b->family = 0;
     }
     if (b->family == 0) {
-        char used[96];
-        if (choose_family(j, used, sizeof used) < 0) {
+        /* The choice is logged by the done callback, with the rest of the job's outcome. */
+        if (choose_family(j, j->used, sizeof j->used) < 0) {
             ss_link_close(&b->link);
             return;
         }
-        /* The description is logged by the done callback (the log is thread-safe, but keeping
-         * all logging of one job together reads better). */
-        snprintf(j->verify_err, sizeof j->verify_err, "%s", used);
     }
     if (read_all(j) < 0) {
         ss_link_close(&b->link);
@@ -340,8 +338,7 @@ static void job_done(gridems_plugin_t *self, int status, void *arg)
     }
     int64_t now = b->api->now_ms(b->self);
     if (j->discovered_now && j->read_ok) {
-        ss_log_discovery(b->api, b->self, &b->link, j->verify_err);
-        j->verify_err[0] = '\0';
+        ss_log_discovery(b->api, b->self, &b->link, j->used);
         b->have_done = 0; /* a new connection: the device may have restarted, write again */
     }
     if (!j->read_ok) {
