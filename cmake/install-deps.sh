@@ -4,7 +4,8 @@
 # Runs apt-get only if something is missing; needs root (or sudo) then.
 set -euo pipefail
 packages=(build-essential cmake pkg-config libssl-dev libuv1-dev libpaho-mqtt-dev libcjson-dev libglpk-dev
-          glpk-utils check mosquitto mosquitto-clients python3 "$@")
+          glpk-utils check mosquitto mosquitto-clients python3
+          libmodbus-dev python3-pymodbus python3-serial-asyncio "$@")
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

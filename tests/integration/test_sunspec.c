@@ -59,7 +59,7 @@ START_TEST(test_families_at_each_base)
     start_image_server(&pl, &s, &legacy, "legacy", 1);
     start_image_server(&pd, &s, &der, "der", 3); /* a unit id other than the default */
     start_image_server(&pm, &s, &meter, "meter", 1);
-    char *a = site_plugin("battery_sunspec", "bess_a", pl.port, 1, "");
+    char *a = site_plugin("battery_sunspec", "bess_a", pl.port, 1, ", \"revert_s\": 10");
     char *b = site_plugin("battery_sunspec", "bess_b", pd.port, 3, ", \"revert_s\": 30");
     char *m = site_plugin("meter_sunspec", "grid", pm.port, 1, ", \"role\": \"site\"");
     char plugins[4096];
@@ -97,6 +97,24 @@ START_TEST(test_families_at_each_base)
     expect_peer(&pl, wl, needle, T_MS);
     snprintf(needle, sizeof needle, "write %u 6 1 1 ", (unsigned)(m704 + 22)); /* WSetEna.. */
     expect_peer(&pd, wd, needle, T_MS);
+
+    /* The watchdog: bess_a's set-point (with its 10-s reversion time) is written again, the same
+     * registers with the same values, within revert_s / 3 of real time plus a poll. */
+    char *plog = test_read_file(pl.log_path, NULL);
+    ck_assert_ptr_nonnull(plog);
+    snprintf(needle, sizeof needle, "write %u 4 ", (unsigned)(m124 + 12));
+    const char *first = strstr(plog + wl, needle);
+    ck_assert_ptr_nonnull(first);
+    char line[128];
+    size_t n = strcspn(first, "\n");
+    ck_assert_uint_lt(n, sizeof line - 1);
+    memcpy(line, first, n);
+    line[n] = '\n';
+    line[n + 1] = '\0';
+    ck_assert_msg(strstr(line, " 10\n") != NULL, "the reversion time is not 10 s: %s", line);
+    size_t again = (size_t)(first - plog) + n;
+    free(plog);
+    expect_peer(&pl, again, line, 3333 + T_MS);
     snprintf(needle, sizeof needle, "write %u 3 1 0 30\n", (unsigned)(m704 + 30)); /* revert */
     expect_peer(&pd, wd, needle, T_MS);
 
