@@ -128,8 +128,13 @@ void site_start(site_t *s, const char *plugins)
             " \"plugins\": [%s]}\n",
             s->broker.uri, s->prefix, s->dir, GRIDEMS_TEST_PLUGIN_DIR, plugins);
     fclose(f);
-    ck_assert_int_eq(test_write_file(s->cfg_path, text), 0);
+    site_start_config(s, text);
     free(text);
+}
+
+void site_start_config(site_t *s, const char *config_text)
+{
+    ck_assert_int_eq(test_write_file(s->cfg_path, config_text), 0);
     s->bus = wire_connect(s->broker.uri, 5000);
     ck_assert_msg(s->bus != NULL, "cannot connect to %s", s->broker.uri);
     char topic[200];

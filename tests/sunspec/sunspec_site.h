@@ -54,6 +54,9 @@ char *site_plugin(const char *plugin, const char *name, int port, int unit, cons
  * the 120-s staleness limit 2 s. */
 void site_start(site_t *s, const char *plugins);
 
+/* Start the service on a whole config (JSON text); subscribe to its state topic. */
+void site_start_config(site_t *s, const char *config_text);
+
 /* Publish a day of half-hourly import prices (cheap nights, dear evenings) so the service plans
  * and dispatches. */
 void site_publish_prices(site_t *s);
