@@ -11,8 +11,8 @@
  * stale_after_ms and leaves the plan.
  *
  * Commands (battery and flexible load): each set-point is rendered through command_template
- * (placeholders {power_kw}, {power_w}, {safe}, {safe01}, {plan_id}, {ts_ms}, {ts_s},
- * {valid_until_ms}; mqtt_map.h) and published on command_topic, then published again every
+ * (placeholders ${power_kw}, ${power_w}, ${safe}, ${safe01}, ${plan_id}, ${ts_ms}, ${ts_s},
+ * ${valid_until_ms}; mqtt_map.h) and published on command_topic, then published again every
  * resend_ms (real time) as a watchdog for devices that fall back to their own behaviour without
  * fresh commands. When the set-point's valid_until passes without a newer one, the safe command
  * (the template with safe = true and power 0) replaces it. docs/devices.md has the options.
@@ -83,9 +83,10 @@ static const gridems_option_t dm_options[] = {
     VALUE_OPTIONS(deadline, "a flexible load's deadline, Unix ms after scaling"),
     {GRIDEMS_OPT_STRING, "command_topic", NULL, 0, offsetof(dm_opts_t, command_topic),
      "where set-points are published (battery, flex)"},
-    {GRIDEMS_OPT_STRING, "command_template", "{\"power_kw\":{power_kw},\"safe\":{safe}}", 0,
+    {GRIDEMS_OPT_STRING, "command_template", "{\"power_kw\":${power_kw},\"safe\":${safe}}", 0,
      offsetof(dm_opts_t, command_template),
-     "payload: {power_kw} {power_w} {safe} {safe01} {plan_id} {ts_ms} {ts_s} {valid_until_ms}"},
+     "payload with ${power_kw} ${power_w} ${safe} ${safe01} ${plan_id} ${ts_ms} ${ts_s} "
+     "${valid_until_ms}; $$ = $"},
     {GRIDEMS_OPT_INT, "command_qos", "1", 0, offsetof(dm_opts_t, command_qos), "0, 1 or 2"},
     {GRIDEMS_OPT_BOOL, "command_retain", "false", 0, offsetof(dm_opts_t, command_retain),
      "publish commands retained"},

@@ -315,15 +315,16 @@ int dm_render(const char *tmpl, const dm_vars_t *v, char *out, size_t outlen, ch
     for (const char *p = tmpl; *p != '\0';) {
         char piece[64];
         int n;
-        if (p[0] == '{' && p[1] == '{') {
-            piece[0] = '{';
+        if (p[0] == '$' && p[1] == '$') {
+            piece[0] = '$';
             piece[1] = '\0';
             n = 1;
             p += 2;
-        } else if (p[0] == '{') {
+        } else if (p[0] == '$' && p[1] == '{') {
+            p++; /* at the brace */
             const char *close = strchr(p, '}');
             if (close == NULL) {
-                return fail(err, errlen, "unclosed \"{\" in the template");
+                return fail(err, errlen, "unclosed \"${\" in the template");
             }
             size_t k = (size_t)(close - p - 1);
             const char *name = p + 1;
@@ -345,7 +346,7 @@ int dm_render(const char *tmpl, const dm_vars_t *v, char *out, size_t outlen, ch
             } else if (IS("valid_until_ms")) {
                 n = snprintf(piece, sizeof piece, "%" PRId64, v->valid_until_ms);
             } else {
-                return fail(err, errlen, "unknown placeholder \"{%.*s}\" in the template",
+                return fail(err, errlen, "unknown placeholder \"${%.*s}\" in the template",
                             (int)(k > 40 ? 40 : k), name);
             }
 #undef IS

@@ -31,9 +31,11 @@ typedef struct dm_vars_s {
 } dm_vars_t;
 
 /*
- * Render tmpl into out (always NUL-terminated on success). Placeholders: {power_kw}, {power_w},
- * {safe} (true/false), {safe01} (1/0), {plan_id}, {ts_ms}, {ts_s}, {valid_until_ms}; "{{" is a
- * literal "{". Numbers are written in the shortest form that reads back exactly.
+ * Render tmpl into out (always NUL-terminated on success). Placeholders: ${power_kw},
+ * ${power_w}, ${safe} (true/false), ${safe01} (1/0), ${plan_id}, ${ts_ms}, ${ts_s},
+ * ${valid_until_ms}; "$$" is a literal "$". The "${" form leaves JSON's own braces alone, so a
+ * JSON payload is written as itself. Numbers are written in the shortest form that reads back
+ * exactly.
  * Returns the length, or -1 with the reason in err (an unknown placeholder, or out too small).
  */
 int dm_render(const char *tmpl, const dm_vars_t *v, char *out, size_t outlen, char *err,
