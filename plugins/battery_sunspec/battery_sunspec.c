@@ -177,9 +177,10 @@ static int choose_family(job_t *j, char *used, size_t usedlen)
                  b->has_120 ? " 120" : "");
         return 0;
     }
-    snprintf(j->err, sizeof j->err,
-             "no supported battery models (%s family needs %s)",
-             j->want_family == FAM_DER ? "the der" : j->want_family == FAM_LEGACY ? "the legacy" : "a",
+    snprintf(j->err, sizeof j->err, "no supported battery models (%s family needs %s)",
+             j->want_family == FAM_DER      ? "the der"
+             : j->want_family == FAM_LEGACY ? "the legacy"
+                                            : "a",
              j->want_family == FAM_DER      ? "701, 702, 704 and 713"
              : j->want_family == FAM_LEGACY ? "101, 102 or 103 and 124"
                                             : "701+702+704+713, or 101/102/103+124");
@@ -355,8 +356,8 @@ static void job_done(gridems_plugin_t *self, int status, void *arg)
     post(b);
     if (j->wrote && j->written_kw != j->cmd.power_kw && !j->cmd.safe) {
         b->api->log(b->self, GRIDEMS_PLUGIN_LOG_NOTICE,
-                    "set-point %g kW clamped to %g kW (device limits -%g..+%g kW)",
-                    j->cmd.power_kw, j->written_kw, j->st.charge_max_kw, j->st.discharge_max_kw);
+                    "set-point %g kW clamped to %g kW (device limits -%g..+%g kW)", j->cmd.power_kw,
+                    j->written_kw, j->st.charge_max_kw, j->st.discharge_max_kw);
     }
     if (j->rc < 0) {
         b->api->log(b->self, GRIDEMS_PLUGIN_LOG_WARNING, "writing the %s failed: %s",
@@ -364,8 +365,7 @@ static void job_done(gridems_plugin_t *self, int status, void *arg)
         b->have_done = 0;
         ss_health_fail(&b->health, b->api, b->self, &b->opts->common, now, j->err);
     } else if (j->wrote && !j->verified) {
-        b->api->log(b->self, GRIDEMS_PLUGIN_LOG_WARNING, "write not confirmed: %s",
-                    j->verify_err);
+        b->api->log(b->self, GRIDEMS_PLUGIN_LOG_WARNING, "write not confirmed: %s", j->verify_err);
         b->have_done = 0;
     } else if (j->wrote) {
         int first = !b->have_done || !same_cmd(&b->done, &j->cmd);
@@ -528,8 +528,8 @@ int gridems_plugin_init(gridems_plugin_t *self, const gridems_host_api_t *api,
         return GRIDEMS_ECONFIG;
     }
     if (o->revert_s < 10 || o->revert_s > 65534) {
-        api->log(self, GRIDEMS_PLUGIN_LOG_ERR, "option \"revert_s\" must be in 10..65534 (got %" PRId64 ")",
-                 o->revert_s);
+        api->log(self, GRIDEMS_PLUGIN_LOG_ERR,
+                 "option \"revert_s\" must be in 10..65534 (got %" PRId64 ")", o->revert_s);
         return GRIDEMS_ECONFIG;
     }
     if (o->revert_s * 1000 / 3 <= o->common.poll_ms) {

@@ -132,8 +132,7 @@ const gridems_plugin_info_t gridems_plugin_info = {
 /* ---- ## State ---- */
 
 enum { V_POWER, V_SOC, V_ENERGY, V_REMAINING, V_DEADLINE, V_COUNT };
-static const char *const value_names[V_COUNT] = {"power", "soc", "energy", "remaining",
-                                                 "deadline"};
+static const char *const value_names[V_COUNT] = {"power", "soc", "energy", "remaining", "deadline"};
 
 typedef struct mdev_s mdev_t;
 
@@ -249,8 +248,7 @@ static void publish_cmd(mdev_t *d)
 static int render_cmd(mdev_t *d, const dm_vars_t *v)
 {
     char err[200];
-    if (dm_render(d->o->command_template, v, d->payload, sizeof d->payload, err, sizeof err) <
-        0) {
+    if (dm_render(d->o->command_template, v, d->payload, sizeof d->payload, err, sizeof err) < 0) {
         d->api->log(d->self, GRIDEMS_PLUGIN_LOG_ERR, "command_template: %s", err);
         return GRIDEMS_EINVAL;
     }
@@ -276,8 +274,7 @@ static void on_timer(gridems_plugin_t *self, gridems_timer_id_t id, void *arg)
         d->api->log(d->self, GRIDEMS_PLUGIN_LOG_WARNING, "no telemetry for %" PRId64 " s: stale",
                     (now - d->last_msg_ms) / 1000);
     }
-    if (d->have_cmd && !d->cmd.safe && d->cmd.valid_until_ms > 0 &&
-        now >= d->cmd.valid_until_ms) {
+    if (d->have_cmd && !d->cmd.safe && d->cmd.valid_until_ms > 0 && now >= d->cmd.valid_until_ms) {
         dm_vars_t v = d->cmd;
         v.safe = 1;
         v.power_kw = safe_power(d);
@@ -463,7 +460,8 @@ static int check(const gridems_host_api_t *api, gridems_plugin_t *self, const dm
         }
         if (!(o->charge_efficiency > 0 && o->charge_efficiency <= 1) ||
             !(o->discharge_efficiency > 0 && o->discharge_efficiency <= 1)) {
-            return bad(api, self, "charge_efficiency", "and discharge_efficiency must be in (0, 1]");
+            return bad(api, self, "charge_efficiency",
+                       "and discharge_efficiency must be in (0, 1]");
         }
         if (o->cycle_cost_per_kwh < 0) {
             return bad(api, self, "cycle_cost_per_kwh", "must be >= 0");
@@ -513,9 +511,9 @@ int gridems_plugin_init(gridems_plugin_t *self, const gridems_host_api_t *api,
     }
     int32_t role = GRIDEMS_METER_SITE;
     if (klass == GRIDEMS_DEV_METER) {
-        role = strcmp(o->role, "site") == 0   ? GRIDEMS_METER_SITE
-               : strcmp(o->role, "load") == 0 ? GRIDEMS_METER_LOAD
-               : strcmp(o->role, "pv") == 0   ? GRIDEMS_METER_PV
+        role = strcmp(o->role, "site") == 0    ? GRIDEMS_METER_SITE
+               : strcmp(o->role, "load") == 0  ? GRIDEMS_METER_LOAD
+               : strcmp(o->role, "pv") == 0    ? GRIDEMS_METER_PV
                : strcmp(o->role, "other") == 0 ? GRIDEMS_METER_OTHER
                                                : 0;
         if (role == 0) {
@@ -561,8 +559,10 @@ int gridems_plugin_init(gridems_plugin_t *self, const gridems_host_api_t *api,
         }
         rc = api->subscribe(self, vals[i]->topic, on_message, &d->val[i]);
         if (rc < 0) {
-            api->log(self, GRIDEMS_PLUGIN_LOG_ERR, "option \"%s_topic\": cannot subscribe to %s "
-                     "(error %d)", value_names[i], vals[i]->topic, rc);
+            api->log(self, GRIDEMS_PLUGIN_LOG_ERR,
+                     "option \"%s_topic\": cannot subscribe to %s "
+                     "(error %d)",
+                     value_names[i], vals[i]->topic, rc);
             return rc;
         }
         d->val[i].used = 1;
@@ -573,8 +573,9 @@ int gridems_plugin_init(gridems_plugin_t *self, const gridems_host_api_t *api,
         return rc;
     }
     int cmds = o->command_topic != NULL && klass != GRIDEMS_DEV_METER;
-    api->log(self, GRIDEMS_PLUGIN_LOG_INFO, "MQTT-mapped %s: power on %s%s%s, stale after %" PRId64
-             " ms", o->device_class, o->power.topic, cmds ? ", commands on " : "",
-             cmds ? o->command_topic : "", o->stale_after_ms);
+    api->log(self, GRIDEMS_PLUGIN_LOG_INFO,
+             "MQTT-mapped %s: power on %s%s%s, stale after %" PRId64 " ms", o->device_class,
+             o->power.topic, cmds ? ", commands on " : "", cmds ? o->command_topic : "",
+             o->stale_after_ms);
     return 0;
 }

@@ -12,7 +12,8 @@
 #define NI_I16 0x8000u
 #define NI_U16 0xFFFFu
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -168,8 +169,7 @@ static int check_battery(ss_battery_t *o, char *err, size_t errlen)
     if (!(o->capacity_kwh > 0)) {
         return fail(err, errlen, "capacity must be > 0 kWh, got %g", o->capacity_kwh);
     }
-    if (o->soc_min_kwh < 0 || o->soc_min_kwh > o->soc_max_kwh ||
-        o->soc_max_kwh > o->capacity_kwh) {
+    if (o->soc_min_kwh < 0 || o->soc_min_kwh > o->soc_max_kwh || o->soc_max_kwh > o->capacity_kwh) {
         return fail(err, errlen, "state-of-charge window %g..%g kWh is not within 0..%g",
                     o->soc_min_kwh, o->soc_max_kwh, o->capacity_kwh);
     }
@@ -210,8 +210,8 @@ int ss_decode_legacy(const ss_block_t *inv, const ss_block_t *m124, const ss_blo
         return fail(err, errlen, "no capacity: 120 WHRtg is absent and capacity_kwh is not set");
     }
     if (soc_pct < 0 || soc_pct > 100 || rsv_pct < 0 || rsv_pct > 100) {
-        return fail(err, errlen, "124 ChaState %g %% or MinRsvPct %g %% is outside 0..100",
-                    soc_pct, rsv_pct);
+        return fail(err, errlen, "124 ChaState %g %% or MinRsvPct %g %% is outside 0..100", soc_pct,
+                    rsv_pct);
     }
     out->power_kw = w / 1000.0;
     out->soc_kwh = out->capacity_kwh * soc_pct / 100.0;
@@ -277,12 +277,14 @@ int ss_decode_der(const ss_block_t *m701, const ss_block_t *m702, const ss_block
     }
     double c = min_present(cha, cha_ok, 3), d = min_present(dis, dis_ok, 4);
     if (c < 0) {
-        return fail(err, errlen, "no charge limit: 702 WChaRteMax/WChaRteMaxRtg and 802 "
-                                 "WChaRteMax are absent");
+        return fail(err, errlen,
+                    "no charge limit: 702 WChaRteMax/WChaRteMaxRtg and 802 "
+                    "WChaRteMax are absent");
     }
     if (d < 0) {
-        return fail(err, errlen, "no discharge limit: 702 WDisChaRteMax/WDisChaRteMaxRtg and "
-                                 "802 WDisChaRteMax are absent");
+        return fail(err, errlen,
+                    "no discharge limit: 702 WDisChaRteMax/WDisChaRteMaxRtg and "
+                    "802 WDisChaRteMax are absent");
     }
     out->power_kw = w / 1000.0;
     out->capacity_kwh = whrtg / 1000.0;
@@ -364,8 +366,7 @@ int ss_encode_124(double power_kw, uint32_t revert_s, const ss_block_t *m124, ss
     /* int16 without the 0x8000 sentinel */
     if (!ss_encode(pct, sf, -32767, 32767, &out_raw) ||
         !ss_encode(-pct, sf, -32767, 32767, &in_raw)) {
-        return fail(err, errlen, "%g %% does not fit 124 OutWRte/InWRte with scale 10^%d", pct,
-                    sf);
+        return fail(err, errlen, "%g %% does not fit 124 OutWRte/InWRte with scale 10^%d", pct, sf);
     }
     uint16_t win = has(m124, SS124_RVRTTMS - 1, 1) ? m124->r[SS124_RVRTTMS - 1] : 0;
     w[0].off = SS124_OUTWRTE;

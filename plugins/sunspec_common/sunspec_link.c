@@ -10,7 +10,8 @@
 
 #include "sunspec_regs.h"
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -113,7 +114,8 @@ static int discover(ss_link_t *l, char *err, size_t errlen)
             const ss_model_ref_t *m1 = ss_chain_find(&l->chain, 1);
             uint16_t common[66];
             l->mn[0] = l->md[0] = l->sn[0] = '\0';
-            if (m1 != NULL && m1->len >= 64 && read_regs(l, m1->addr, 66, common, err, errlen) == 0) {
+            if (m1 != NULL && m1->len >= 64 &&
+                read_regs(l, m1->addr, 66, common, err, errlen) == 0) {
                 copy_string(common + SS1_MN, l->mn);
                 copy_string(common + SS1_MD, l->md);
                 copy_string(common + SS1_SN, l->sn);
@@ -125,8 +127,8 @@ static int discover(ss_link_t *l, char *err, size_t errlen)
             return fail(err, errlen, "probing for SunS at %u: %s", (unsigned)base,
                         modbus_strerror(errno));
         }
-        int w = snprintf(tried + at, sizeof tried - at, "%s%u (%s)", at ? ", " : "",
-                         (unsigned)base, got < 0 ? modbus_strerror(errno) : "no SunS marker");
+        int w = snprintf(tried + at, sizeof tried - at, "%s%u (%s)", at ? ", " : "", (unsigned)base,
+                         got < 0 ? modbus_strerror(errno) : "no SunS marker");
         if (w > 0 && (size_t)w < sizeof tried - at) {
             at += (size_t)w;
         }
@@ -193,8 +195,8 @@ int ss_link_read_model(ss_link_t *l, uint16_t id, unsigned want, uint16_t *buf, 
     if (buf[0] != id) {
         /* The device rebooted with another map: discover again on the next job. */
         l->discovered = 0;
-        return fail(err, errlen, "model %u expected at %u, found %u: the map changed",
-                    (unsigned)id, (unsigned)m->addr, (unsigned)buf[0]);
+        return fail(err, errlen, "model %u expected at %u, found %u: the map changed", (unsigned)id,
+                    (unsigned)m->addr, (unsigned)buf[0]);
     }
     *n = count;
     return 0;

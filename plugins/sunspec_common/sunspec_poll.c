@@ -85,8 +85,10 @@ void ss_health_fail(ss_health_t *h, const gridems_host_api_t *api, gridems_plugi
 {
     if (h->failures == 0) {
         h->down_host_ms = now;
-        api->log(self, GRIDEMS_PLUGIN_LOG_WARNING, "device not answering: %s; reconnecting "
-                 "with back-off", err);
+        api->log(self, GRIDEMS_PLUGIN_LOG_WARNING,
+                 "device not answering: %s; reconnecting "
+                 "with back-off",
+                 err);
     } else {
         api->log(self, GRIDEMS_PLUGIN_LOG_DEBUG, "attempt %u failed: %s", h->failures + 1, err);
     }
@@ -110,8 +112,7 @@ int ss_health_stale(ss_health_t *h, const gridems_host_api_t *api, gridems_plugi
     }
     if (!h->stale) {
         h->stale = 1;
-        api->log(self, GRIDEMS_PLUGIN_LOG_WARNING,
-                 "device silent for %" PRId64 " s: stale",
+        api->log(self, GRIDEMS_PLUGIN_LOG_WARNING, "device silent for %" PRId64 " s: stale",
                  (now - since) / 1000);
     }
     return 1;

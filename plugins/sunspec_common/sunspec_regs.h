@@ -56,12 +56,12 @@
 
 /* Models 201..204, meters (integer + scale factor); identical offsets in all four. W is positive
  * for power imported through the meter (into the site). */
-#define SS20X_W 18         /* i16, W_SF */
-#define SS20X_W_SF 22      /* sunssf */
-#define SS20X_TOTWHEXP 38  /* acc32, TotWh_SF */
-#define SS20X_TOTWHIMP 46  /* acc32, TotWh_SF */
-#define SS20X_TOTWH_SF 54  /* sunssf */
-#define SS20X_READ_LEN 55  /* registers 0..54: everything above in one request */
+#define SS20X_W 18        /* i16, W_SF */
+#define SS20X_W_SF 22     /* sunssf */
+#define SS20X_TOTWHEXP 38 /* acc32, TotWh_SF */
+#define SS20X_TOTWHIMP 46 /* acc32, TotWh_SF */
+#define SS20X_TOTWH_SF 54 /* sunssf */
+#define SS20X_READ_LEN 55 /* registers 0..54: everything above in one request */
 
 /* Model 701, DER AC measurement: W i16 (W_SF) is positive when the DER injects (discharges). */
 #define SS701_W 10

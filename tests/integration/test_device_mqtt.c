@@ -128,12 +128,21 @@ START_TEST(test_mapped_devices)
     size_t at = test_service_log_size(&s.svc);
     char port[16];
     snprintf(port, sizeof port, "%d", s.broker.port);
-    char *pub[] = {(char *)"/usr/bin/mosquitto_pub", (char *)"-h", (char *)"127.0.0.1",
-                   (char *)"-p", port, (char *)"-t", (char *)"dev/bess/tele", (char *)"-m",
-                   (char *)"{\"bat\":{\"p_w\":null,\"soc_pct\":61.5}}", NULL};
+    char *pub[] = {(char *)"/usr/bin/mosquitto_pub",
+                   (char *)"-h",
+                   (char *)"127.0.0.1",
+                   (char *)"-p",
+                   port,
+                   (char *)"-t",
+                   (char *)"dev/bess/tele",
+                   (char *)"-m",
+                   (char *)"{\"bat\":{\"p_w\":null,\"soc_pct\":61.5}}",
+                   NULL};
     ck_assert_int_eq(test_run_capture(pub, NULL, NULL), 0);
-    site_expect_log(&s, at, "[device_mqtt:bess] power: message on dev/bess/tele ignored (1 so "
-                            "far): null at \"bat.p_w\"", T_MS);
+    site_expect_log(&s, at,
+                    "[device_mqtt:bess] power: message on dev/bess/tele ignored (1 so "
+                    "far): null at \"bat.p_w\"",
+                    T_MS);
 
     /* The devices fall silent: stale, the battery gets its safe command; then back. */
     peer_stop(&dev);

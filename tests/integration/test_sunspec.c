@@ -72,8 +72,7 @@ START_TEST(test_families_at_each_base)
     free(m);
     site_start(&s, plugins);
 
-    site_expect_log(&s, 0,
-                    "[battery_sunspec:bess_a] SunSpec device at 127.0.0.1:", T_MS);
+    site_expect_log(&s, 0, "[battery_sunspec:bess_a] SunSpec device at 127.0.0.1:", T_MS);
     site_expect_log(&s, 0,
                     "SunS at 40000, models found: 1 103 120 124; using 103 124 120 (legacy "
                     "family) (Mn \"gridems-test\", Md \"legacy-bess\", SN \"SN17\")",

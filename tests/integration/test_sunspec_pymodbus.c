@@ -51,8 +51,13 @@ START_TEST(test_pymodbus_peer)
         snprintf(args[i], sizeof args[i], "%d=%s", i + 1, pl[i]);
     }
     snprintf(log_path, sizeof log_path, "%s/pymodbus.log", s.dir);
-    char *argv[] = {(char *)"/usr/bin/python3", (char *)GRIDEMS_TEST_PYMODBUS_SERVER,
-                    (char *)"0", args[0], args[1], args[2], NULL};
+    char *argv[] = {(char *)"/usr/bin/python3",
+                    (char *)GRIDEMS_TEST_PYMODBUS_SERVER,
+                    (char *)"0",
+                    args[0],
+                    args[1],
+                    args[2],
+                    NULL};
     peer_t p;
     if (peer_start(&p, argv, log_path) == 77) {
         char *why = test_read_file(log_path, NULL);
@@ -72,10 +77,14 @@ START_TEST(test_pymodbus_peer)
     free(m);
     site_start(&s, plugins);
 
-    site_expect_log(&s, 0, "unit 1: SunS at 40000, models found: 1 103 120 124; using 103 124 "
-                           "120 (legacy family)", T_MS);
-    site_expect_log(&s, 0, "unit 2: SunS at 50000, models found: 1 701 702 704 713 802; using "
-                           "701 702 704 713 802 (der family)", T_MS);
+    site_expect_log(&s, 0,
+                    "unit 1: SunS at 40000, models found: 1 103 120 124; using 103 124 "
+                    "120 (legacy family)",
+                    T_MS);
+    site_expect_log(&s, 0,
+                    "unit 2: SunS at 50000, models found: 1 701 702 704 713 802; using "
+                    "701 702 704 713 802 (der family)",
+                    T_MS);
     site_expect_log(&s, 0, "unit 3: SunS at 0, models found: 1 203; using 203 (meter)", T_MS);
     site_expect_state(&s, "bess_a", LEGACY_POWER_KW, LEGACY_SOC_KWH, T_MS);
     site_expect_state(&s, "bess_b", DER_POWER_KW, DER_SOC_KWH, T_MS);
@@ -99,10 +108,14 @@ START_TEST(test_pymodbus_peer)
     from = peer_log_size(&p);
     at = test_service_log_size(&s.svc);
     peer_signal(&p, SIGCONT);
-    site_expect_log(&s, at, "[battery_sunspec:bess_a] safe command (hold at 0 kW) written and "
-                            "read back", T_MS);
-    site_expect_log(&s, at, "[battery_sunspec:bess_b] safe command (hold at 0 kW) written and "
-                            "read back", T_MS);
+    site_expect_log(&s, at,
+                    "[battery_sunspec:bess_a] safe command (hold at 0 kW) written and "
+                    "read back",
+                    T_MS);
+    site_expect_log(&s, at,
+                    "[battery_sunspec:bess_b] safe command (hold at 0 kW) written and "
+                    "read back",
+                    T_MS);
     snprintf(needle, sizeof needle, "write 2 %u 6 1 1 0 0 0 0\n", (unsigned)(m704 + 22));
     expect_peer(&p, from, needle, T_MS);
     site_expect_log(&s, at, "device bess_a: readings again; back in the plan", T_MS);

@@ -220,8 +220,8 @@ void site_expect_state(site_t *s, const char *id, double power_kw, double soc_kw
             return;
         }
     }
-    ck_abort_msg("no state with %s at %g kW / %g kWh within %d ms; last: %s", id, power_kw,
-                 soc_kwh, timeout_ms, last);
+    ck_abort_msg("no state with %s at %g kW / %g kWh within %d ms; last: %s", id, power_kw, soc_kwh,
+                 timeout_ms, last);
 }
 
 void site_finish(site_t *s)

@@ -18,11 +18,11 @@
 #include "sunspec_image.h"
 
 /* What each image holds, as gridems should see it. */
-#define LEGACY_POWER_KW (-3.0)   /* 103 W -300 x 10^1 */
-#define LEGACY_SOC_KWH 13.1      /* 124 ChaState 655 x 10^-1 % of 120 WHRtg 2000 x 10^1 Wh */
-#define DER_POWER_KW 12.34       /* 701 W 1234 x 10^1 */
-#define DER_SOC_KWH 42.5         /* 713 SoC 4250 x 10^-2 % of WHRtg 1000 x 10^2 Wh */
-#define METER_POWER_KW 1.2345    /* 203 W 12345 x 10^-1 */
+#define LEGACY_POWER_KW (-3.0) /* 103 W -300 x 10^1 */
+#define LEGACY_SOC_KWH 13.1    /* 124 ChaState 655 x 10^-1 % of 120 WHRtg 2000 x 10^1 Wh */
+#define DER_POWER_KW 12.34     /* 701 W 1234 x 10^1 */
+#define DER_SOC_KWH 42.5       /* 713 SoC 4250 x 10^-2 % of WHRtg 1000 x 10^2 Wh */
+#define METER_POWER_KW 1.2345  /* 203 W 12345 x 10^-1 */
 
 /* Legacy family at base: 1, 103, 120, 124. *m124 (may be NULL) gets 124's ID address. */
 void site_image_legacy(img_t *im, uint32_t base, uint32_t *m124);
@@ -66,8 +66,7 @@ void site_expect_log(site_t *s, size_t from, const char *needle, int timeout_ms)
 
 /* Wait for a state message in which device id has power_kw (and soc_kwh unless NaN) within
  * 1e-6 of the values; aborts otherwise. */
-void site_expect_state(site_t *s, const char *id, double power_kw, double soc_kwh,
-                       int timeout_ms);
+void site_expect_state(site_t *s, const char *id, double power_kw, double soc_kwh, int timeout_ms);
 
 /* SIGTERM the service (it must exit 0 and its log be free of sanitizer reports), stop the
  * broker, remove the directory. */

@@ -71,7 +71,10 @@ END_TEST
 
 START_TEST(test_templates)
 {
-    dm_vars_t v = {.power_kw = -2.5, .safe = 0, .plan_id = 7, .ts_ms = 1683471600123,
+    dm_vars_t v = {.power_kw = -2.5,
+                   .safe = 0,
+                   .plan_id = 7,
+                   .ts_ms = 1683471600123,
                    .valid_until_ms = 1683473400000};
     char out[256], err[200];
     int n = dm_render("{\"p\":${power_kw},\"w\":${power_w},\"s\":${safe},\"s1\":${safe01},"

@@ -12,8 +12,9 @@
 #include "sunspec_decode.h"
 #include "sunspec_regs.h"
 
-#define NEAR(a, b) ck_assert_msg(fabs((a) - (b)) < 1e-9, "%s = %.12g, expected %.12g", #a, \
-                                 (double)(a), (double)(b))
+#define NEAR(a, b)                                                                                 \
+    ck_assert_msg(fabs((a) - (b)) < 1e-9, "%s = %.12g, expected %.12g", #a, (double)(a),           \
+                  (double)(b))
 
 static uint16_t r[128];
 static ss_block_t blk = {r, 128};
@@ -152,8 +153,8 @@ START_TEST(test_legacy)
 END_TEST
 
 typedef struct der_s {
-    uint16_t m701[SS701_READ_LEN], m702[SS702_READ_LEN], m704[SS704_READ_LEN],
-        m713[SS713_READ_LEN], m802[SS802_READ_LEN];
+    uint16_t m701[SS701_READ_LEN], m702[SS702_READ_LEN], m704[SS704_READ_LEN], m713[SS713_READ_LEN],
+        m802[SS802_READ_LEN];
 } der_t;
 
 static void der(der_t *d)
@@ -204,7 +205,7 @@ START_TEST(test_der)
     NEAR(st.discharge_max_kw, 20.0);
     /* 802: the battery's own lower charge limit and its state-of-charge window */
     d.m802[SS802_WCHADISCHAMAX_SF] = 3;
-    d.m802[SS802_WCHARTEMAX] = 25;    /* 25 kW */
+    d.m802[SS802_WCHARTEMAX] = 25; /* 25 kW */
     d.m802[SS802_WDISCHARTEMAX] = 0xFFFF;
     d.m802[SS802_SOC_SF] = 0;
     d.m802[SS802_SOCMIN] = 10;
