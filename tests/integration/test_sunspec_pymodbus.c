@@ -126,8 +126,30 @@ START_TEST(test_pymodbus_peer)
 }
 END_TEST
 
+/* 1 when the SunSpec plugins (and, with server, the libmodbus test server) were built. */
+static int sunspec_built(int server)
+{
+    static const char *const so[] = {"battery_sunspec", "meter_sunspec"};
+    for (int i = 0; i < 2; i++) {
+        char path[700];
+        snprintf(path, sizeof path, "%s/gridems_%s.so", GRIDEMS_TEST_PLUGIN_DIR, so[i]);
+        if (access(path, R_OK) != 0) {
+            return 0;
+        }
+    }
+    return !server || (GRIDEMS_TEST_SUNSPEC_SERVER[0] != '\0' &&
+                       access(GRIDEMS_TEST_SUNSPEC_SERVER, X_OK) == 0);
+}
+
 int main(void)
 {
+    if (!sunspec_built(0)) {
+        fprintf(
+            stderr,
+            "test_sunspec_pymodbus: skipped: the SunSpec plugins were not built (libmodbus-dev is "
+            "not installed)\n");
+        return 77;
+    }
     if (!broker_available()) {
         fprintf(stderr, "test_sunspec_pymodbus: skipped: mosquitto is not installed\n");
         return 77;
