@@ -125,6 +125,8 @@ typedef struct battery_s {
     cmd_t done;
     double done_kw; /* what was written after clamping */
     int64_t done_mono;
+    unsigned unconfirmed;    /* writes in a row that did not read back */
+    int64_t next_write_mono; /* after an unconfirmed write: not before this (back-off) */
 } battery_t;
 
 typedef struct job_s {
@@ -365,9 +367,23 @@ static void job_done(gridems_plugin_t *self, int status, void *arg)
         b->have_done = 0;
         ss_health_fail(&b->health, b->api, b->self, &b->opts->common, now, j->err);
     } else if (j->wrote && !j->verified) {
-        b->api->log(b->self, GRIDEMS_PLUGIN_LOG_WARNING, "write not confirmed: %s", j->verify_err);
+        /* The device took the write but holds other values (local mode, a read-only control):
+         * try again with the reconnect back-off, saying so once per run of failures. */
+        b->api->log(b->self,
+                    b->unconfirmed == 0 ? GRIDEMS_PLUGIN_LOG_WARNING : GRIDEMS_PLUGIN_LOG_DEBUG,
+                    "write not confirmed: %s", j->verify_err);
         b->have_done = 0;
+        int64_t wait = b->opts->common.poll_ms;
+        for (unsigned i = 0; i < b->unconfirmed && wait < b->opts->common.reconnect_max_ms; i++) {
+            wait *= 2;
+        }
+        if (wait > b->opts->common.reconnect_max_ms) {
+            wait = b->opts->common.reconnect_max_ms;
+        }
+        b->unconfirmed++;
+        b->next_write_mono = ss_mono_ms() + wait;
     } else if (j->wrote) {
+        b->unconfirmed = 0;
         int first = !b->have_done || !same_cmd(&b->done, &j->cmd);
         b->api->log(b->self, first ? GRIDEMS_PLUGIN_LOG_INFO : GRIDEMS_PLUGIN_LOG_DEBUG,
                     "%s written and read back: %g kW (plan %" PRIu64 ")",
@@ -417,8 +433,10 @@ static void start_job(battery_t *b)
     j->capacity_kwh = b->opts->capacity_kwh;
     if (b->have_want) {
         int64_t refresh_ms = b->opts->revert_s * 1000 / 3;
-        j->write = !b->have_done || !same_cmd(&b->done, &b->want) ||
-                   ss_mono_ms() - b->done_mono >= refresh_ms;
+        int64_t mono = ss_mono_ms();
+        j->write =
+            (!b->have_done || !same_cmd(&b->done, &b->want) || mono - b->done_mono >= refresh_ms) &&
+            (b->unconfirmed == 0 || mono >= b->next_write_mono);
         j->cmd = b->want;
     }
     if (b->api->queue_work(b->self, job_work, job_done, j) < 0) {

@@ -14,11 +14,13 @@
  * stdout, line-buffered, for the test to wait on:
  *   "listening PORT"             once the socket listens;
  *   "write ADDR N V1 V2 ..."     after each accepted write of holding registers;
- *   "exceptions on|off"          after SIGUSR1;  "dropped N"  after SIGUSR2.
+ *   "exceptions on|off"          after SIGUSR1;  "dropped N"  after SIGUSR2;
+ *   "writes ignored on|off"      after SIGHUP.
  * Signals: SIGUSR1 toggles the exception mode (every request answered with SERVER DEVICE
  * FAILURE); SIGUSR2 closes every client connection (a device that drops its clients, the
- * clients reconnect); SIGSTOP/SIGCONT (from the test) make a server that stops answering;
- * SIGTERM ends it. Test code only.
+ * clients reconnect); SIGHUP toggles ignoring writes (acknowledged but not stored, like a device
+ * in local mode); SIGSTOP/SIGCONT (from the test) make a server that stops answering; SIGTERM
+ * ends it. Test code only.
  */
 #include <errno.h>
 #include <modbus.h>
@@ -33,7 +35,7 @@
 
 enum { MAX_REGS = 65536, MAX_CLIENTS = 32 };
 
-static volatile sig_atomic_t toggle_exc, drop_all, stop;
+static volatile sig_atomic_t toggle_exc, toggle_ignore, drop_all, stop;
 
 static void on_signal(int sig)
 {
@@ -41,6 +43,8 @@ static void on_signal(int sig)
         toggle_exc = 1;
     } else if (sig == SIGUSR2) {
         drop_all = 1;
+    } else if (sig == SIGHUP) {
+        toggle_ignore = 1;
     } else {
         stop = 1;
     }
@@ -110,6 +114,7 @@ int main(int argc, char **argv)
     sa.sa_handler = on_signal; /* no SA_RESTART: select() returns EINTR */
     sigaction(SIGUSR1, &sa, NULL);
     sigaction(SIGUSR2, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
@@ -129,12 +134,19 @@ int main(int argc, char **argv)
     int clients[MAX_CLIENTS];
     int nclients = 0;
     int exceptions = 0;
+    int ignore_writes = 0;
+    static uint16_t saved[65536];
     uint8_t req[MODBUS_TCP_MAX_ADU_LENGTH];
     while (!stop) {
         if (toggle_exc) {
             toggle_exc = 0;
             exceptions = !exceptions;
             printf("exceptions %s\n", exceptions ? "on" : "off");
+        }
+        if (toggle_ignore) {
+            toggle_ignore = 0;
+            ignore_writes = !ignore_writes;
+            printf("writes ignored %s\n", ignore_writes ? "on" : "off");
         }
         if (drop_all) {
             drop_all = 0;
@@ -186,7 +198,16 @@ int main(int argc, char **argv)
                 modbus_reply_exception(ctx, req, MODBUS_EXCEPTION_GATEWAY_TARGET);
                 continue;
             }
-            if (modbus_reply(ctx, req, len, map) < 0) {
+            size_t bytes = (size_t)map->nb_registers * sizeof saved[0];
+            if (ignore_writes) {
+                memcpy(saved, map->tab_registers, bytes);
+            }
+            int replied = modbus_reply(ctx, req, len, map);
+            if (ignore_writes) {
+                memcpy(map->tab_registers, saved, bytes); /* acknowledged, not stored */
+                continue;
+            }
+            if (replied < 0) {
                 continue;
             }
             if (req[hl] == MODBUS_FC_WRITE_MULTIPLE_REGISTERS ||
