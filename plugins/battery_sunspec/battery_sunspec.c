@@ -109,8 +109,10 @@ typedef struct battery_s {
     gridems_timer_id_t timer;
     int want_family;
 
-    ss_link_t link; /* the job's while busy */
-    int busy;
+    /* link, family, inv_id, has_120 and has_802 belong to the job while busy (it writes them
+     * on the pool thread); the loop reads them only in the job's done callback and later. */
+    ss_link_t link;
+    int busy;   /* a job is queued or running */
     int family; /* chosen at discovery */
     uint16_t inv_id;
     int has_120, has_802;
