@@ -414,9 +414,8 @@ static void go_safe(battery_t *b, const char *why)
 
 static void start_job(battery_t *b)
 {
-    if (b->busy || !ss_health_may_try(&b->health)) {
-        return;
-    }
+    /* The command to hold is decided on every poll, also while a job runs or the reconnect
+     * back-off waits, so that the safe command is the first thing written on return. */
     int64_t now = b->api->now_ms(b->self);
     if (ss_health_stale(&b->health, b->api, b->self, &b->opts->common, now)) {
         go_safe(b, "device silent for stale_after_ms; written when it answers again");
@@ -424,6 +423,9 @@ static void start_job(battery_t *b)
     if (b->have_want && !b->want.safe && b->want.valid_until_ms > 0 &&
         now >= b->want.valid_until_ms) {
         go_safe(b, "the set-point's valid_until passed without a newer one");
+    }
+    if (b->busy || !ss_health_may_try(&b->health)) {
+        return;
     }
     job_t *j = calloc(1, sizeof *j);
     if (j == NULL) {
