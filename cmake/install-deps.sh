@@ -9,7 +9,8 @@ set -euo pipefail
 # that test_cluster_slurm starts.
 packages=(build-essential cmake pkg-config libssl-dev libuv1-dev libpaho-mqtt-dev libcjson-dev libglpk-dev
           libsystemd-dev glpk-utils check mosquitto mosquitto-clients python3 libmicrohttpd-dev
-          chromium prometheus slurm-wlm slurm-client munge "$@")
+          chromium prometheus slurm-wlm slurm-client munge libmodbus-dev python3-pymodbus
+          python3-serial-asyncio "$@")
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
