@@ -5,8 +5,14 @@
 # openssl makes the TLS test's certificates at run time.
 # Runs apt-get only if something is missing; needs root (or sudo) then.
 set -euo pipefail
+# libmicrohttpd-dev: the HTTP API and dashboard; libsystemd-dev: sd_notify for the unit's
+# watchdog; chromium and prometheus: the browser and scrape tests (test_dashboard_browser,
+# test_prometheus), which skip without them; slurm-wlm, slurm-client and munge: the real Slurm
+# that test_cluster_slurm starts.
 packages=(build-essential cmake pkg-config libssl-dev libuv1-dev libpaho-mqtt-dev libcjson-dev libglpk-dev
-          glpk-utils check mosquitto mosquitto-clients python3 openssl clang libclang-rt-14-dev "$@")
+          libsystemd-dev glpk-utils check mosquitto mosquitto-clients python3 libmicrohttpd-dev
+          chromium prometheus slurm-wlm slurm-client munge libmodbus-dev python3-pymodbus
+          python3-serial-asyncio openssl clang libclang-rt-14-dev "$@")
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -9,7 +9,8 @@
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
-extra=()
+# clang-format 14 for the format check below.
+extra=(clang-format)
 # The cross-check against the independent reference needs scipy, and only runs where the
 # reference tools (../shared/tools) are present.
 if [ -f "$top/../shared/tools/lpref.py" ]; then
@@ -17,6 +18,9 @@ if [ -f "$top/../shared/tools/lpref.py" ]; then
 fi
 cmake/install-deps.sh "${extra[@]}"
 jobs=$(nproc 2>/dev/null || echo 2)
+
+# The C sources are clang-formatted (.clang-format), except tests/format-pending.txt's.
+tests/check_format.sh
 
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$jobs"

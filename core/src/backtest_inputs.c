@@ -355,6 +355,8 @@ int bt_write_config(const bt_options_t *o, const char *dir, int port, int64_t cl
     set_string(mqtt, "uri", uri);
     snprintf(state_dir, sizeof state_dir, "%s/state", dir);
     set_string(root, "state_dir", state_dir);
+    /* A replay serves no HTTP: the site's port is the live service's, which may well be running. */
+    cJSON_DeleteItemFromObjectCaseSensitive(root, "http");
     cJSON *plugins = cJSON_GetObjectItemCaseSensitive(root, "plugins");
     const cJSON *inst;
     int index = 0;

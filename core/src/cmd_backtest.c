@@ -460,9 +460,14 @@ static int run_backtest(bt_options_t *o, const char *pf_path, int verbose)
         goto done;
     }
     if (!o->quiet) {
-        fprintf(stderr, "backtest: private mosquitto on 127.0.0.1:%d; watch it live with\n"
-                        "  mosquitto_sub -h 127.0.0.1 -p %d -t '%s/#' -v\n",
-                broker.port, broker.port, site.mqtt.topic_prefix);
+        /* gridems's own topics only: the device gateways' telemetry and commands (P/dev/...) and
+         * the lockstep's barrier messages are most of the traffic and no use to a person. */
+        fprintf(stderr,
+                "backtest: private mosquitto on 127.0.0.1:%d; watch it live with\n"
+                "  mosquitto_sub -h 127.0.0.1 -p %d -t '%s/#' -T '%s/dev/#' -T '%s/lockstep/#' "
+                "-v\n",
+                broker.port, broker.port, site.mqtt.topic_prefix, site.mqtt.topic_prefix,
+                site.mqtt.topic_prefix);
     }
     char config_path[4200];
     rc = bt_write_config(o, dir, broker.port, r.run_start, devs, &n_devs, MAX_DEVICES, config_path,

@@ -17,7 +17,6 @@
 #include "plugin_dir.h"
 #include "plugin_loader.h"
 
-
 static void usage(FILE *out)
 {
     fputs("usage: gridems plugin-info [options] PLUGIN\n"

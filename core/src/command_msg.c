@@ -6,21 +6,26 @@
 #include <string.h>
 
 #include "gridems/errors.h"
+#include "json_strict.h"
 
 int gridems_command_parse(const char *text, size_t len, gridems_command_t *out, char *why,
                           size_t whylen)
 {
-    char scratch[160];
+    char scratch[256];
     if (why == NULL || whylen == 0) {
         why = scratch;
         whylen = sizeof scratch;
     }
     why[0] = '\0';
-    const char *end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+    cJSON *root = NULL;
+    /* The one strict policy of every input (json_strict.h): no trailing data, no NUL, no
+     * duplicate keys, UTF-8 only. */
+    int rc = gridems_json_parse_strict(text, len, &root, why, whylen);
+    if (rc != 0) {
+        return rc;
+    }
     const cJSON *cmd = cJSON_GetObjectItemCaseSensitive(root, "cmd");
-    int rc = 0;
-    if (root == NULL || !cJSON_IsObject(root)) {
+    if (!cJSON_IsObject(root)) {
         snprintf(why, whylen, "not a JSON object");
         rc = GRIDEMS_EPARSE;
     } else if (!cJSON_IsString(cmd)) {
@@ -31,8 +36,9 @@ int gridems_command_parse(const char *text, size_t len, gridems_command_t *out, 
     } else if (strcmp(cmd->valuestring, "status") == 0) {
         *out = GRIDEMS_COMMAND_STATUS;
     } else {
-        snprintf(why, whylen, "cmd: unknown command \"%.64s\" (known: replan, status)",
-                 cmd->valuestring);
+        char name[96];
+        gridems_log_safe(cmd->valuestring, 32, name, sizeof name);
+        snprintf(why, whylen, "cmd: unknown command \"%s\" (known: replan, status)", name);
         rc = GRIDEMS_EINVAL;
     }
     cJSON_Delete(root);

@@ -15,7 +15,8 @@ typedef enum {
 } gridems_command_t;
 
 /*
- * gridems_command_parse: text (borrowed, len bytes, need not be NUL-terminated) into *out.
+ * gridems_command_parse: text (borrowed, len bytes, need not be NUL-terminated; the strict JSON
+ * policy of json_strict.h applies) into *out.
  * Returns 0; GRIDEMS_EPARSE (not a JSON object) or GRIDEMS_EINVAL (no string "cmd", or an
  * unknown one), with why (may be NULL) naming the rule, e.g.
  *   cmd: unknown command "fly" (known: replan, status)

@@ -95,12 +95,21 @@ int gridems_write_file_atomic(const char *path, const char *data, size_t len)
     snprintf(tmp, plen + 16, "%s.tmp.XXXXXX", path);
     int rc = GRIDEMS_EIO;
     int fd = mkstemp(tmp);
+    int first_errno = fd < 0 ? errno : 0; /* the cause, kept for the caller past the clean-up */
     if (fd >= 0) {
         int ok = write_all(fd, data, len) == 0 && fsync(fd) == 0;
+        if (!ok) {
+            first_errno = errno;
+        }
         if (close(fd) != 0) {
+            first_errno = ok ? errno : first_errno;
             ok = 0;
         }
-        if (ok && rename(tmp, path) == 0) {
+        if (ok && rename(tmp, path) != 0) {
+            first_errno = errno;
+            ok = 0;
+        }
+        if (ok) {
             rc = 0;
             /* Make the rename itself durable. */
             int dfd = open(dirname(dir_copy), O_RDONLY | O_DIRECTORY);
@@ -114,5 +123,8 @@ int gridems_write_file_atomic(const char *path, const char *data, size_t len)
     }
     free(tmp);
     free(dir_copy);
+    if (rc != 0) {
+        errno = first_errno != 0 ? first_errno : EIO;
+    }
     return rc;
 }

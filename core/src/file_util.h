@@ -19,7 +19,7 @@ int gridems_read_file(const char *path, char **data, size_t *len);
  * gridems_write_file_atomic: write len bytes to path so that a reader (or a restart after a
  * crash) sees either the old content or the new, never a mix: write a temporary file in the same
  * directory, fsync it, rename it over path, fsync the directory.
- * Returns 0 or GRIDEMS_EIO.
+ * Returns 0 or GRIDEMS_EIO, with errno set to the first failure's cause (ENOSPC, EROFS, EISDIR...).
  */
 int gridems_write_file_atomic(const char *path, const char *data, size_t len);
 

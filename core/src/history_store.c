@@ -3,6 +3,7 @@
 #include "history_store.h"
 
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -114,10 +115,12 @@ static int write_text(const char *path, char *text, char *err, size_t errlen)
         return GRIDEMS_ENOMEM;
     }
     int rc = gridems_write_file_atomic(path, text, strlen(text));
+    int cause = errno; /* the real cause (file_util.h), for the status */
     free(text);
     if (rc != 0) {
-        set_err(err, errlen, "%s: cannot write: %s", path, gridems_strerror(rc));
+        set_err(err, errlen, "%s: cannot write: %s", path, strerror(cause));
     }
+    errno = cause;
     return rc;
 }
 

@@ -3,26 +3,26 @@
  * The host side of the plugin ABI (gridems/plugin.h): the API table plugins call, built on a
  * libuv loop, and the calls the service makes into plugin devices.
  *
- * Layers:
- *   - gridems__host_t is one per service: the loop, the services the service plugs in (MQTT,
+ * The service sees three opaque types and the accessors below; their structs are the host's
+ * (host_internal.h), split over host_*.c by responsibility:
+ *   - gridems__host_t: one per service: the loop, the services the service plugs in (MQTT,
  *     measurements, clock), every loaded instance and every plugin subscription.
- *   - struct gridems_plugin_s is one loaded instance (the `self` of the ABI). The loader
- *     (plugin_loader.c) creates and finally frees it; this file tracks what the plugin registers
- *     (devices, timers, fd watches, work, subscriptions) and tears it down.
- *   - gridems__device_t is one registered device.
+ *   - gridems_plugin_t: one loaded instance (the `self` of the ABI). The loader
+ *     (plugin_loader.c) creates and finally frees it.
+ *   - gridems__device_t: one registered device.
  *
  * What the service plugs in: gridems__host_services_t. It is how publish, subscribe,
  * post_measurement and now_ms reach the service, and how the service learns about devices:
  *
  *   gridems__host_services_t svc = {.ctx = service, .publish = ..., .subscribe = ...,
  *                                   .unsubscribe = ..., .measurement = ..., .now_ms = ...};
- *   gridems__host_init(&service->host, loop, &svc);
- *   ... gridems__plugin_load(&service->host, instance_json, plugin_dir, &inst, err, sizeof err);
+ *   gridems__host_create(loop, &svc, &service->host);
+ *   ... gridems__plugin_load(service->host, instance_json, plugin_dir, &inst, err, sizeof err);
  *   on every MQTT message (from the MQTT client's loop-thread callback):
- *       gridems__host_deliver(&service->host, topic, payload, len, qos, retained);
- *   on every MQTT (re)connect: gridems__host_foreach_filter(&service->host, resubscribe, mqtt);
- *   at shutdown: gridems__host_unload_all(&service->host, done_cb, arg); run the loop until
- *       done_cb; gridems__host_close(&service->host).
+ *       gridems__host_deliver(service->host, topic, payload, len, qos, retained);
+ *   on every MQTT (re)connect: gridems__host_foreach_filter(service->host, resubscribe, mqtt);
+ *   at shutdown: gridems__host_unload_all(service->host, done_cb, arg); run the loop until
+ *       done_cb; gridems__host_destroy(service->host).
  *
  * Thread: everything here runs on the loop thread, except what gridems/plugin.h allows elsewhere
  * (the log entries of the API table).
@@ -30,7 +30,6 @@
 #ifndef GRIDEMS_HOST_API_H
 #define GRIDEMS_HOST_API_H
 
-#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -39,43 +38,6 @@
 #include "gridems/plugin.h"
 #include "log.h"
 #include "timers.h"
-
-/* ---- ## Intrusive doubly linked lists ---- */
-
-typedef struct gridems__link_s {
-    struct gridems__link_s *prev;
-    struct gridems__link_s *next;
-} gridems__link_t;
-
-#define GRIDEMS__CONTAINER_OF(ptr, type, member)                                                   \
-    ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
-
-static inline void gridems__list_init(gridems__link_t *head)
-{
-    head->prev = head;
-    head->next = head;
-}
-
-static inline bool gridems__list_empty(const gridems__link_t *head)
-{
-    return head->next == head;
-}
-
-static inline void gridems__list_insert_tail(gridems__link_t *head, gridems__link_t *link)
-{
-    link->next = head;
-    link->prev = head->prev;
-    head->prev->next = link;
-    head->prev = link;
-}
-
-static inline void gridems__list_remove(gridems__link_t *link)
-{
-    link->prev->next = link->next;
-    link->next->prev = link->prev;
-    link->prev = link;
-    link->next = link;
-}
 
 /* Longest device, instance or option name plus one: names are 1..63 characters. */
 #define GRIDEMS__IDENT_MAX 64
@@ -89,7 +51,7 @@ typedef struct gridems__host_s gridems__host_t;
 typedef struct gridems__device_s gridems__device_t;
 
 /*
- * The service's side of the host API. Copied by gridems__host_init(). Every member may be NULL;
+ * The service's side of the host API. Copied by gridems__host_create(). Every member may be NULL;
  * the defaults are given per member. Every callback runs on the loop thread and must not call
  * back into the plugin that caused it (publish from a message callback must be queued, not
  * delivered synchronously).
@@ -117,10 +79,13 @@ typedef struct gridems__host_services_s {
      * (timestamp filled in, values not flagged valid zeroed). NULL: readings are dropped.
      */
     void (*measurement)(void *ctx, gridems__device_t *dev, const gridems_measurement_t *m);
-    /* A device became usable (its instance finished init, or it was registered later). */
+    /* A device became usable: its instance finished init (called right after init returned),
+     * or it was registered later (called on the next loop turn, never from inside the plugin's
+     * register_device). The callback may call into the device. */
     void (*device_added)(void *ctx, gridems__device_t *dev);
-    /* A device stops being usable: its instance is being unloaded. dev stays readable until the
-     * callback returns; never use it afterwards. Not called for devices never added. */
+    /* A device stops being usable: its instance is being unloaded, or the plugin unregistered
+     * it. dev stays readable until the callback returns; never use it afterwards. Not called
+     * for devices never added. */
     void (*device_removed)(void *ctx, gridems__device_t *dev);
     /* The host clock in ms since the epoch (may be simulated). NULL: CLOCK_REALTIME. */
     int64_t (*now_ms)(void *ctx);
@@ -133,37 +98,21 @@ typedef struct gridems__host_services_s {
 
 typedef void (*gridems__done_cb)(void *arg);
 
-/* Embedded by the service; gridems__host_init() fills it. Read-only for the service. */
-struct gridems__host_s {
-    uv_loop_t *loop;
-    gridems__host_services_t services;
-    gridems_timers_t *timers;   /* services.timers, or own_timers */
-    gridems_clock_t own_clock;  /* real: for own_timers */
-    gridems_timers_t own_timers;
-    gridems__link_t instances; /* every gridems_plugin_t, loaded or still closing */
-    gridems__link_t subs;      /* every plugin subscription, in subscription order */
-    uint32_t next_id;          /* for device, timer and watch ids */
-    int delivering;            /* depth of gridems__host_deliver() calls on the stack */
-    int subs_dirty;            /* unsubscribed entries wait to be swept after delivery */
-    gridems__done_cb all_closed_cb;
-    void *all_closed_arg;
-};
-
 /*
- * gridems__host_init: make an empty host over loop.
- * Parameters: host (borrowed, embedded by the caller); loop (borrowed, must outlive the host);
- *   services (copied; may be NULL for no services).
- * Thread: loop.
+ * gridems__host_create: make an empty host over loop.
+ * Parameters: loop (borrowed, must outlive the host); services (copied; may be NULL for no
+ *   services); out (borrowed, receives the host, owned by the caller: gridems__host_destroy).
+ * Returns: 0 or GRIDEMS_ENOMEM. Thread: loop.
  */
-void gridems__host_init(gridems__host_t *host, uv_loop_t *loop,
-                        const gridems__host_services_t *services);
+int gridems__host_create(uv_loop_t *loop, const gridems__host_services_t *services,
+                         gridems__host_t **out);
 
 /*
- * gridems__host_close: release the host. Every instance must be gone (see
- * gridems__host_unload_all), since their handles hold the host.
+ * gridems__host_destroy: release the host. Every instance must be gone (see
+ * gridems__host_unload_all), since their handles hold the host. NULL is ignored.
  * Returns: 0, or GRIDEMS_ESTATE (nothing released) while instances remain.
  */
-int gridems__host_close(gridems__host_t *host);
+int gridems__host_destroy(gridems__host_t *host);
 
 /*
  * gridems__host_unload_all: start unloading every instance; cb(arg) runs on the loop once the
@@ -221,104 +170,33 @@ int gridems__host_foreach_filter(gridems__host_t *host, int (*fn)(void *arg, con
 
 /* ---- ## Instances ---- */
 
-enum { GRIDEMS__INST_LOADING = 0, GRIDEMS__INST_ACTIVE = 1, GRIDEMS__INST_CLOSING = 2 };
+/* gridems__host_find_instance: the loaded instance named `name` that is not unloading, or NULL. */
+gridems_plugin_t *gridems__host_find_instance(gridems__host_t *host, const char *name);
 
-/* One validated option value of an instance. */
-typedef struct gridems__optval_s {
-    gridems_option_t opt; /* host-size copy of the table entry; its strings are the plugin's */
-    int set;              /* 1 when v holds a given or default value */
-    union {
-        char *s; /* owned */
-        int64_t i;
-        double d;
-        int b;
-    } v;
-} gridems__optval_t;
-
-/* The instance: `self` in the ABI. Fields are set by the loader and by this file. */
-struct gridems_plugin_s {
-    gridems__link_t link; /* in host->instances */
-    gridems__host_t *host;
-    int state;        /* GRIDEMS__INST_* */
-    int draining;     /* 1 once fd watches are stopped and queued work cancelled */
-    int teardown;     /* 1 once devices are destroyed and resources released */
-    char *name;       /* instance name ("bess1"), owned */
-    char *path;       /* the shared object, owned */
-    char prefix[160]; /* "[battery_sim:bess1]" */
-
-    /* Set by the loader. */
-    void *dl;                   /* dlopen handle, or NULL */
-    gridems_plugin_info_t info; /* host-size copy; pointers borrowed from the plugin */
-    void (*cleanup_fn)(gridems_plugin_t *self, void *userdata); /* may be NULL */
-    int init_called;
-    gridems__optval_t *opts; /* [n_opts], owned */
-    size_t n_opts;
-    gridems_config_t cfg;
-    void *context; /* owned, info.context_size bytes */
-    void *userdata;
-    void (*on_closed)(gridems_plugin_t *inst); /* the loader's final step */
-    gridems__done_cb unload_cb;
-    void *unload_arg;
-
-    /* Registered by the plugin. */
-    gridems__link_t devices;
-    gridems__link_t timers;
-    gridems__link_t watches;
-    gridems__link_t works;
-    unsigned pending; /* handles not yet closed + work not yet done (+1 for the anchor) */
-    uv_idle_t anchor; /* never started; closing it defers the teardown out of the caller */
-
-    pthread_mutex_t log_lock; /* guards the log rate counters (work_fn may log) */
-    uint64_t log_window_ms;
-    unsigned log_lines;
-    uint64_t log_dropped;
-    gridems_complaint_t slow; /* callbacks over the 5 ms budget */
-};
-
-/*
- * gridems__instance_init: prepare an instance the loader allocated (zeroed) and add it to host.
- * Returns: 0 or GRIDEMS_ENOMEM (a libuv or pthread failure; nothing to undo).
- */
-int gridems__instance_init(gridems_plugin_t *inst, gridems__host_t *host, const char *name,
-                           const char *plugin_name);
-
-/* gridems__instance_activate: init succeeded: announce the devices to the service. */
-void gridems__instance_activate(gridems_plugin_t *inst);
-
-/*
- * gridems__instance_shutdown: start tearing an instance down (unload, or init failed). At once:
- * no more plugin callbacks except done_fn(GRIDEMS_ECANCELED), destroy and cleanup; the service
- * gets device_removed. From the loop, later: stop fd watches and cancel queued work; once every
- * work item's done_fn has run (running work cannot be stopped), destroy each device once, call
- * cleanup, close timers and watches, drop subscriptions. When every handle is closed the instance
- * leaves host->instances and inst->on_closed(inst) runs (dlclose and free). Calling it twice is
- * harmless.
- */
-void gridems__instance_shutdown(gridems_plugin_t *inst);
+/* The instance's name ("bess1", owned by the instance) and whether it is unloading. */
+const char *gridems__instance_name(const gridems_plugin_t *inst);
+bool gridems__instance_closing(const gridems_plugin_t *inst);
+/* How many of the instance's callbacks overran the 5 ms budget of a loop callback. */
+uint64_t gridems__instance_overruns(const gridems_plugin_t *inst);
+/* gridems__host_foreach_instance: fn(arg, inst) for every loaded instance (unloading ones
+ * included), in load order; stops at and returns the first non-zero return of fn. */
+int gridems__host_foreach_instance(gridems__host_t *host,
+                                   int (*fn)(void *arg, gridems_plugin_t *inst), void *arg);
 
 /* ---- ## Devices: what the service calls ---- */
 
-/* The kinds of calls into a device, each with its own rate-limited complaint. */
-enum {
-    GRIDEMS__DEV_OP_READ,
-    GRIDEMS__DEV_OP_CAPS,
-    GRIDEMS__DEV_OP_SETPOINT,
-    GRIDEMS__DEV_OP_EVENT,
-    GRIDEMS__DEV_OP_MEASUREMENT,
-    GRIDEMS__DEV_OP_COUNT
-};
-
-struct gridems__device_s {
-    gridems__link_t link; /* in inst->devices */
-    gridems_plugin_t *inst;
-    gridems_device_id_t id;
-    gridems_device_desc_t desc; /* host-size copy; desc.name and desc.instance are ours */
-    void *userdata;             /* the plugin's */
-    int announced;              /* device_added was called */
-    int destroyed;
-    void *service_data;                                   /* free for the service's own use */
-    gridems_complaint_t complaint[GRIDEMS__DEV_OP_COUNT]; /* per call kind, rate-limits errors */
-};
+/*
+ * Accessors. The strings are the host's, valid while the device is (until device_removed
+ * returns). service_data is the service's own pointer, NULL until it sets one.
+ */
+gridems_device_id_t gridems__device_id(const gridems__device_t *dev);
+const char *gridems__device_name(const gridems__device_t *dev);
+const char *gridems__device_label(const gridems__device_t *dev); /* desc.instance, or NULL */
+int gridems__device_class(const gridems__device_t *dev);         /* GRIDEMS_DEV_* */
+uint32_t gridems__device_read_interval_ms(const gridems__device_t *dev);
+gridems_plugin_t *gridems__device_instance(const gridems__device_t *dev);
+void *gridems__device_service_data(const gridems__device_t *dev);
+void gridems__device_set_service_data(gridems__device_t *dev, void *data);
 
 /* gridems__host_find_device: the live device with this id, or NULL. */
 gridems__device_t *gridems__host_find_device(gridems__host_t *host, gridems_device_id_t id);
@@ -337,9 +215,11 @@ int gridems__host_foreach_device(gridems__host_t *host,
  *
  * gridems__device_get_capabilities: out (borrowed) is reset with the defaults of gridems_caps_t
  *   and then filled by the plugin, then validated: on a bad value the reason is logged
- *   (rate-limited) and GRIDEMS_EPLUGIN returned. Pointers in out->u.flex are the plugin's:
- *   copy them before calling into the device again.
- * gridems__device_apply_setpoint: sp borrowed; sp->struct_size must be sizeof(gridems_setpoint_t).
+ *   (rate-limited) and GRIDEMS_EPLUGIN returned. out->u.flex.jobs is in the host's layout
+ *   (job_size is sizeof(gridems_flex_job_t); the host copies an array of another element size);
+ *   the array and its strings are valid until the next call into the device: copy them first.
+ * gridems__device_apply_setpoint: sp borrowed; sp->struct_size must be sizeof(gridems_setpoint_t);
+ *   the plugin gets a copy with job_size set.
  * gridems__device_on_event: ev borrowed; ev->struct_size must be sizeof(gridems_device_event_t).
  */
 int gridems__device_read(gridems__device_t *dev);

@@ -2,25 +2,28 @@
 #include "log.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
 
-static gridems_log_level_t max_level = GRIDEMS_LOG_INFO;
+/* Written on SIGHUP (the loop thread), read by every thread that logs (the solver, Paho's,
+ * plugins' work): atomic, relaxed, since no other data is published through it. */
+static _Atomic int max_level = GRIDEMS_LOG_INFO;
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static const char *const level_names[] = {"emerg", "alert", "crit", "err", "warning", "notice",
-                                          "info", "debug"};
+static const char *const level_names[] = {"emerg",   "alert",  "crit", "err",
+                                          "warning", "notice", "info", "debug"};
 
 void gridems_log_set_level(gridems_log_level_t level)
 {
-    max_level = level;
+    atomic_store_explicit(&max_level, (int)level, memory_order_relaxed);
 }
 
 gridems_log_level_t gridems_log_get_level(void)
 {
-    return max_level;
+    return (gridems_log_level_t)atomic_load_explicit(&max_level, memory_order_relaxed);
 }
 
 int gridems_log_level_parse(const char *name, gridems_log_level_t *out)
@@ -36,7 +39,7 @@ int gridems_log_level_parse(const char *name, gridems_log_level_t *out)
 
 void gridems_vlog(gridems_log_level_t level, const char *fmt, va_list ap)
 {
-    if (level > max_level) {
+    if ((int)level > atomic_load_explicit(&max_level, memory_order_relaxed)) {
         return;
     }
     char line[2048];
@@ -45,8 +48,8 @@ void gridems_vlog(gridems_log_level_t level, const char *fmt, va_list ap)
     struct tm tm;
     gmtime_r(&ts.tv_sec, &tm);
     int n = snprintf(line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ gridems[%s] ",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                     tm.tm_sec, ts.tv_nsec / 1000000L, level_names[level]);
+                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                     ts.tv_nsec / 1000000L, level_names[level]);
     if (n < 0) {
         return;
     }
@@ -104,6 +107,30 @@ void gridems_log_complain(gridems_complaint_t *c, gridems_log_level_t level, con
     if (c->interval_ms > COMPLAIN_MAX_MS) {
         c->interval_ms = COMPLAIN_MAX_MS;
     }
+}
+
+void gridems_log_windowed(gridems_complaint_t *c, uint64_t window_ms, gridems_log_level_t level,
+                          const char *fmt, ...)
+{
+    uint64_t now = monotonic_ms();
+    c->active = 1;
+    if (c->last_ms != 0 && now - c->last_ms < window_ms) {
+        c->suppressed++;
+        return;
+    }
+    char text[1536];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    if (c->suppressed > 0) {
+        gridems_log(level, "%s (and %llu more in the last %.0f s)", text,
+                    (unsigned long long)c->suppressed, (double)(now - c->last_ms) / 1000.0);
+    } else {
+        gridems_log(level, "%s", text);
+    }
+    c->suppressed = 0;
+    c->last_ms = now;
 }
 
 void gridems_log_release(gridems_complaint_t *c, const char *fmt, ...)

@@ -25,7 +25,7 @@ typedef enum {
     GRIDEMS_LOG_DEBUG = 7
 } gridems_log_level_t;
 
-/* Set the most verbose level printed (default INFO). Thread: any, before threads start. */
+/* Set the most verbose level printed (default INFO). Thread: any (the level is atomic). */
 void gridems_log_set_level(gridems_log_level_t level);
 gridems_log_level_t gridems_log_get_level(void);
 
@@ -44,11 +44,21 @@ typedef struct gridems_complaint_s {
     int active;           /* 1 while the condition holds */
 } gridems_complaint_t;
 
+/* clang-format off */
 #define GRIDEMS_COMPLAINT_INIT {0, 0, 0, 0}
+/* clang-format on */
 
 /* Print (rate-limited) a complaint at `level`. Thread: the owner of c. */
 void gridems_log_complain(gridems_complaint_t *c, gridems_log_level_t level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* A fixed window instead of the back-off, for input that may be valid and invalid by turns (an
+ * MQTT topic): at most one line per window_ms; the lines not printed are counted and the next
+ * printed one says how many ("... (and 41 more in the last 60 s)"). Nothing resets it but time,
+ * so valid messages in between cannot turn a flood of invalid ones into a flood of lines.
+ * Thread: the owner of c. */
+void gridems_log_windowed(gridems_complaint_t *c, uint64_t window_ms, gridems_log_level_t level,
+                          const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /* The condition cleared: print fmt once at NOTICE if a complaint was active, and reset c. */
 void gridems_log_release(gridems_complaint_t *c, const char *fmt, ...)

@@ -16,16 +16,12 @@
 #include <unistd.h>
 
 #include "gridems/errors.h"
+#include "host_internal.h"
 #include "log.h"
 #include "plugin_dir.h"
 #include "trust.h"
 
-/* The plugin ABI majors this host implements, newest first. */
-static const int supported_abi[] = {GRIDEMS_PLUGIN_ABI_MAJOR};
-#define N_SUPPORTED_ABI ((int)(sizeof supported_abi / sizeof supported_abi[0]))
-
 /* Sanity bounds on what a plugin declares. */
-#define MAX_OPTIONS 256
 #define MAX_CONTEXT_SIZE (1024u * 1024u)
 /* Bounds on the ELF data read before dlopen. */
 #define MAX_SECTIONS 65536u
@@ -291,23 +287,16 @@ static size_t option_storage_align(int type)
 }
 
 /* Check gridems_plugin_info and copy its option table; err names the path and the problem. */
-static int check_info(gridems__plugin_lib_t *lib, const gridems_plugin_info_t *pinfo, char *err,
-                      size_t errlen)
+static int check_info(gridems__plugin_lib_t *lib, const void *pinfo, char *err, size_t errlen)
 {
     const char *path = lib->path;
-    size_t min_size = offsetof(gridems_plugin_info_t, reserved);
-    if (pinfo->struct_size < min_size || pinfo->abi_major != (uint16_t)lib->abi_major) {
-        set_err(err, errlen,
-                "plugin %s: gridems_plugin_info is not an ABI %d struct (struct_size %u, "
-                "abi_major %u): set GRIDEMS_PLUGIN_INFO_HEADER",
-                path, lib->abi_major, (unsigned)pinfo->struct_size, (unsigned)pinfo->abi_major);
-        return GRIDEMS_EABI;
+    /* The layout is the adapter's business: it copies the info and the option table into the
+     * host's structs, by the plugin's struct_size and option_size. */
+    int rc =
+        lib->abi->read_info(pinfo, path, &lib->info, &lib->options, &lib->n_options, err, errlen);
+    if (rc < 0) {
+        return rc;
     }
-    memset(&lib->info, 0, sizeof lib->info);
-    memcpy(&lib->info, pinfo,
-           pinfo->struct_size < sizeof lib->info ? pinfo->struct_size : sizeof lib->info);
-    memset(lib->info.reserved, 0, sizeof lib->info.reserved);
-    lib->info.struct_size = sizeof lib->info;
     const gridems_plugin_info_t *info = &lib->info;
     if (!plugin_name_valid(info->name)) {
         set_err(err, errlen,
@@ -329,34 +318,9 @@ static int check_info(gridems__plugin_lib_t *lib, const gridems_plugin_info_t *p
                 info->context_size);
         return GRIDEMS_EABI;
     }
-    if (info->options == NULL) {
-        return 0;
-    }
-    /* The table is stepped through by the plugin's own entry size, so that a newer header may
-     * append members to gridems_option_t. */
-    size_t stride = info->option_size;
-    if (stride < sizeof(gridems_option_t) || stride % _Alignof(gridems_option_t) != 0) {
-        set_err(err, errlen, "plugin %s: gridems_plugin_info.option_size %zu is not valid", path,
-                stride);
-        return GRIDEMS_EABI;
-    }
-    const char *base = (const char *)info->options;
-    size_t n = 0;
-    while (((const gridems_option_t *)(const void *)(base + n * stride))->key != NULL) {
-        if (++n > MAX_OPTIONS) {
-            set_err(err, errlen, "plugin %s: more than %d options (missing GRIDEMS_OPTION_END?)",
-                    path, MAX_OPTIONS);
-            return GRIDEMS_EABI;
-        }
-    }
-    lib->options = calloc(n > 0 ? n : 1, sizeof *lib->options);
-    if (lib->options == NULL) {
-        return GRIDEMS_ENOMEM;
-    }
-    lib->n_options = n;
+    size_t n = lib->n_options;
     for (size_t i = 0; i < n; i++) {
         gridems_option_t *o = &lib->options[i];
-        memcpy(o, base + i * stride, sizeof *o);
         if (!gridems__ident_valid(o->key)) {
             set_err(err, errlen,
                     "plugin %s: option %zu: key must be 1 to 63 characters of "
@@ -484,21 +448,32 @@ int gridems__plugin_open(const char *path, gridems__plugin_lib_t *lib, char *err
     }
 
     /* 3. Version negotiation. */
-    int major = version_fn(N_SUPPORTED_ABI, supported_abi);
-    bool offered = false;
-    for (int i = 0; i < N_SUPPORTED_ABI; i++) {
-        offered = offered || major == supported_abi[i];
+    /* The majors of the adapters this host has (host_abi.h), newest first. */
+    int supported[8];
+    char listed[64] = "";
+    int n_supported = gridems__abi_n_adapters < 8 ? gridems__abi_n_adapters : 8;
+    for (int i = 0; i < n_supported; i++) {
+        supported[i] = gridems__abi_adapters[i]->major;
+        size_t used = strlen(listed);
+        snprintf(listed + used, sizeof listed - used, "%s%d", i > 0 ? ", " : "", supported[i]);
     }
-    if (!offered) {
+    int major = version_fn(n_supported, supported);
+    lib->abi = NULL;
+    for (int i = 0; i < n_supported && lib->abi == NULL; i++) {
+        if (major == supported[i]) {
+            lib->abi = gridems__abi_find(major);
+        }
+    }
+    if (lib->abi == NULL) {
         if (major < 0) {
             set_err(err, errlen,
                     "plugin %s implements none of the plugin ABI versions this host supports "
-                    "(%d)",
-                    lib->path, GRIDEMS_PLUGIN_ABI_MAJOR);
+                    "(%s)",
+                    lib->path, listed);
         } else {
             set_err(err, errlen,
-                    "plugin %s answered plugin ABI %d, which this host did not offer (%d)",
-                    lib->path, major, GRIDEMS_PLUGIN_ABI_MAJOR);
+                    "plugin %s answered plugin ABI %d, which this host did not offer (%s)",
+                    lib->path, major, listed);
         }
         rc = GRIDEMS_EABI;
         goto fail;
@@ -506,7 +481,7 @@ int gridems__plugin_open(const char *path, gridems__plugin_lib_t *lib, char *err
     lib->abi_major = major;
 
     /* 4. Identity, option table and the remaining entry points. */
-    const gridems_plugin_info_t *pinfo = dlsym(lib->dl, "gridems_plugin_info");
+    const void *pinfo = dlsym(lib->dl, "gridems_plugin_info");
     if (pinfo == NULL) {
         set_err(err, errlen, "plugin %s does not export gridems_plugin_info", lib->path);
         rc = GRIDEMS_EABI;
@@ -861,6 +836,7 @@ static int load_instance(gridems__host_t *host, const cJSON *instance, const cha
     inst->name = iname;
     inst->path = lib.path;
     inst->dl = lib.dl;
+    inst->abi = lib.abi;
     inst->info = lib.info;
     inst->cleanup_fn = lib.cleanup_fn;
     inst->opts = vals;
@@ -875,11 +851,15 @@ static int load_instance(gridems__host_t *host, const cJSON *instance, const cha
     inst->cfg.context = context;
 
     inst->init_called = 1;
+    inst->in_init = 1;
     uint64_t t0 = uv_hrtime();
-    rc = lib.init_fn(inst, gridems__host_api(), &inst->cfg, &inst->userdata);
+    rc = lib.init_fn(inst, lib.abi->api, &inst->cfg, &inst->userdata);
     uint64_t spent_ns = uv_hrtime() - t0;
+    inst->in_init = 0;
     if (rc < 0) {
-        set_err(err, errlen, "%s: init failed: %s (%s)", who, gridems_strerror(rc),
+        /* The plugin's own words (init_error, 1.1) when it gave some, else the code's. */
+        set_err(err, errlen, "%s: init failed: %s (%s)", who,
+                inst->init_error[0] != '\0' ? inst->init_error : gridems_strerror(rc),
                 gridems_err_name(rc));
         gridems__instance_shutdown(inst);
         return GRIDEMS_EPLUGIN;

@@ -8,12 +8,13 @@
  *   1. the build signature, read from the file's ELF section before any plugin code runs
  *      ("plugin P is not binary compatible (signature "..." != host "...")");
  *   2. dlopen(RTLD_NOW | RTLD_LOCAL) and the required symbols ("plugin P does not export X");
- *   3. ABI version negotiation (the host supports {1});
+ *   3. ABI version negotiation (the majors of the host's adapters, host_abi.h: {1});
  *   4. gridems_plugin_info and its option table (a plugin with a broken table is refused);
  *   5. the instance's options against the table ("plugin bess1 (battery_sim): option
  *      "capacity_kwh": expected a number, got string"; unknown keys and missing required keys
  *      too) -- all before init is called;
- *   6. init itself ("plugin bess1 (battery_sim): init failed: ...").
+ *   6. init itself ("plugin bess1 (battery_sim): init failed: <what the plugin said through
+ *      init_error, else the code's sentence> (ECODE)").
  *
  * Instance config, as found in the service config's "plugins" array (a cJSON object, borrowed;
  * nothing of it is kept):
@@ -33,6 +34,7 @@
 #include <stddef.h>
 
 #include "gridems/plugin.h"
+#include "host_abi.h"
 #include "host_api.h"
 
 /* What gridems__plugin_open() found in a shared object. Nothing here runs plugin code. */
@@ -41,6 +43,7 @@ typedef struct gridems__plugin_lib_s {
     char *path; /* owned */
     char signature[GRIDEMS_PLUGIN_SIGNATURE_MAX];
     int abi_major;              /* the negotiated major */
+    const gridems__abi_t *abi;  /* its adapter */
     gridems_plugin_info_t info; /* host-size copy; strings are the plugin's */
     gridems_option_t *options;  /* [n_options] host-size copies, owned */
     size_t n_options;

@@ -20,6 +20,9 @@
 
 #include "gridems/errors.h"
 #include "plugin_loader.h"
+#include "dr_store.h"
+#include "plugin_watch.h"
+#include "state_dir.h"
 #include "service_internal.h"
 #include "timeutil.h"
 
@@ -100,11 +103,19 @@ void gridems__service_set_status(gridems_service_t *svc, const char *state, cons
 {
     char full[sizeof svc->reason];
     bool kept_degraded = false;
-    if (svc->load_problem[0] != '\0' && strcmp(reason, svc->load_problem) != 0) {
-        /* Plugin instances that failed to load leave the service degraded however well the rest
-         * goes, and every status says why. */
+    svc->base_state = state;
+    if (reason != svc->base_reason) {
+        snprintf(svc->base_reason, sizeof svc->base_reason, "%s", reason);
+    }
+    /* Plugin instances that failed to load, implausible devices, stuck plugins and a state_dir
+     * that cannot be written leave the service degraded however well the rest goes, and every
+     * status says why (service_health.c). */
+    char problems[sizeof svc->reason / 2];
+    gridems__service_problems(svc, strcmp(reason, svc->load_problem) != 0, problems,
+                              sizeof problems);
+    if (problems[0] != '\0') {
         kept_degraded = strcmp(state, "degraded") != 0;
-        snprintf(full, sizeof full, "%s; %s", reason, svc->load_problem);
+        snprintf(full, sizeof full, "%s; %s", reason, problems);
         state = "degraded";
         reason = full;
     }
@@ -135,7 +146,7 @@ static void on_connected(gridems_mqtt_t *m, int reconnect, void *userdata)
     gridems__service_publish_status(svc);
     if (reconnect) {
         /* What we missed while away (retained forecasts come again) is worth a fresh look. */
-        gridems__service_request_replan(svc, "command");
+        gridems__service_request_replan(svc, GRIDEMS__REPLAN_COMMAND);
     }
 }
 
@@ -166,6 +177,7 @@ static void close_handles(gridems_service_t *svc)
     for (size_t i = 0; i < sizeof timers / sizeof timers[0]; i++) {
         gridems_timer_stop(timers[i]);
     }
+    gridems__watchdog_close_loop_handles(&svc->watchdog, NULL);
     if (svc->lockstep != NULL) {
         gridems__lockstep_close(svc->lockstep);
         svc->lockstep = NULL;
@@ -212,7 +224,8 @@ static void shutdown_step_done(gridems_service_t *svc)
 static void on_plugins_unloaded(void *arg)
 {
     gridems_service_t *svc = arg;
-    gridems__host_close(&svc->host);
+    gridems__host_destroy(svc->host);
+    svc->host = NULL;
     svc->host_ready = false;
     shutdown_step_done(svc);
 }
@@ -238,6 +251,7 @@ static void begin_shutdown(gridems_service_t *svc, const char *why)
         return;
     }
     gridems_log_notice("%s: shutting down", why);
+    gridems__watchdog_stopping(&svc->watchdog);
     if (svc->shutdown_timer.data != NULL) {
         gridems_timer_stop(&svc->replan_timer);
         gridems_timer_stop(&svc->debounce_timer);
@@ -248,6 +262,7 @@ static void begin_shutdown(gridems_service_t *svc, const char *why)
         uv_timer_start(&svc->shutdown_timer, on_shutdown_watchdog, SHUTDOWN_LIMIT_MS, 0);
         uv_unref((uv_handle_t *)&svc->shutdown_timer);
     }
+    gridems__service_http_stop(svc);
     gridems__service_all_safe(svc);
     /* Every device hears that the service is going away, before its destroy() (plugin.h,
      * GRIDEMS_EVT_SHUTDOWN). */
@@ -261,7 +276,7 @@ static void begin_shutdown(gridems_service_t *svc, const char *why)
         svc->solver = NULL;
         svc->shutdown_steps_left--;
     }
-    if (!svc->host_ready || gridems__host_unload_all(&svc->host, on_plugins_unloaded, svc) != 0) {
+    if (!svc->host_ready || gridems__host_unload_all(svc->host, on_plugins_unloaded, svc) != 0) {
         svc->shutdown_steps_left--;
     }
     if (svc->shutdown_steps_left == 0) {
@@ -332,6 +347,12 @@ static void note_restart_only(const gridems_service_config_t *old, const gridems
         !same_text(old->mqtt.topics.event, cur->mqtt.topics.event) ||
         !same_text(old->mqtt.topics.cmd, cur->mqtt.topics.cmd)) {
         what = "mqtt";
+    } else if (old->http.enabled != cur->http.enabled || old->http.port != cur->http.port ||
+               strcmp(old->http.host, cur->http.host) != 0 ||
+               !same_text(old->http.user, cur->http.user) ||
+               !same_text(old->http.password, cur->http.password) ||
+               old->http.auth_reads != cur->http.auth_reads) {
+        what = "http";
     } else if (!same_text(old->state_dir, cur->state_dir)) {
         what = "state_dir";
     } else if (!same_text(old->plugin_dir, cur->plugin_dir)) {
@@ -359,14 +380,7 @@ typedef struct reload_job_s {
 
 static gridems_plugin_t *running_instance(gridems_service_t *svc, const char *name)
 {
-    gridems__host_t *host = &svc->host;
-    for (gridems__link_t *l = host->instances.next; l != &host->instances; l = l->next) {
-        gridems_plugin_t *inst = GRIDEMS__CONTAINER_OF(l, gridems_plugin_t, link);
-        if (inst->state != GRIDEMS__INST_CLOSING && strcmp(inst->name, name) == 0) {
-            return inst;
-        }
-    }
-    return NULL;
+    return gridems__host_find_instance(svc->host, name);
 }
 
 static void reload_load(gridems_service_t *svc, const cJSON *instance, const char *name)
@@ -374,7 +388,7 @@ static void reload_load(gridems_service_t *svc, const cJSON *instance, const cha
     gridems_plugin_t *inst = NULL;
     char err[512] = "";
     /* A refusal is logged by the loader; the other instances go on. */
-    if (gridems__plugin_load(&svc->host, instance, svc->cfg.plugin_dir, &inst, err, sizeof err) ==
+    if (gridems__plugin_load(svc->host, instance, svc->cfg.plugin_dir, &inst, err, sizeof err) ==
         0) {
         gridems_log_notice("reload: plugin instance \"%s\" loaded with its new entry", name);
     } else {
@@ -382,7 +396,7 @@ static void reload_load(gridems_service_t *svc, const cJSON *instance, const cha
                         "a reload or restart that loads it",
                         name);
     }
-    gridems__service_request_replan(svc, "command");
+    gridems__service_request_replan(svc, GRIDEMS__REPLAN_COMMAND);
 }
 
 static void on_reload_unloaded(void *arg)
@@ -392,7 +406,7 @@ static void on_reload_unloaded(void *arg)
     if (job->instance == NULL) {
         gridems_log_notice("reload: plugin instance \"%s\" unloaded", job->name);
         if (!svc->shutting_down) {
-            gridems__service_request_replan(svc, "command");
+            gridems__service_request_replan(svc, GRIDEMS__REPLAN_COMMAND);
         }
     } else if (!svc->shutting_down) {
         reload_load(svc, job->instance, job->name);
@@ -527,6 +541,8 @@ static void on_hup(uv_signal_t *sig, int signum)
     svc->cfg.planner.step_minutes = step;
     svc->cfg.site.utc_offset_min = offset;
     svc->cfg.log_level = fresh.log_level;
+    svc->cfg.reliability = fresh.reliability;
+    gridems__service_health_init(svc);
     gridems_log_set_level(fresh.log_level);
     if (svc->solver != NULL) {
         gridems_optimizer_opts_t opts = {svc->cfg.planner.solve_time_limit_ms, false, true};
@@ -537,14 +553,14 @@ static void on_hup(uv_signal_t *sig, int signum)
     apply_plugin_changes(svc, &fresh);
     gridems_service_config_free(&fresh);
     gridems_log_notice("reloaded %s", svc->config_path);
-    gridems__service_request_replan(svc, "command");
+    gridems__service_request_replan(svc, GRIDEMS__REPLAN_COMMAND);
 }
 
 /* ---- ## Start-up ---- */
 
 static void on_replan_timer(uv_timer_t *t)
 {
-    gridems__service_request_replan(t->data, "timer");
+    gridems__service_request_replan(t->data, GRIDEMS__REPLAN_TIMER);
 }
 
 static void on_control_timer(uv_timer_t *t)
@@ -626,7 +642,10 @@ static void load_plugins(gridems_service_t *svc)
 {
     gridems__host_services_t services;
     gridems__service_host_services(svc, &services);
-    gridems__host_init(&svc->host, &svc->loop, &services);
+    if (gridems__host_create(&svc->loop, &services, &svc->host) != 0) {
+        gridems_log_err("out of memory creating the plugin host; no plugin is loaded");
+        return;
+    }
     svc->host_ready = true;
     int loaded = 0;
     char failed[160] = ""; /* the names of the instances that failed */
@@ -634,7 +653,7 @@ static void load_plugins(gridems_service_t *svc)
         gridems_plugin_t *inst = NULL;
         char err[512] = "";
         /* A plugin that is refused is logged by the loader; the others and the service go on. */
-        if (gridems__plugin_load(&svc->host, svc->cfg.plugins[i].instance, svc->cfg.plugin_dir,
+        if (gridems__plugin_load(svc->host, svc->cfg.plugins[i].instance, svc->cfg.plugin_dir,
                                  &inst, err, sizeof err) == 0) {
             loaded++;
         } else {
@@ -661,6 +680,17 @@ static int start_inputs(gridems_service_t *svc)
     gridems_forecast_set_currency(&svc->import_price, svc->cfg.site.currency);
     gridems_forecast_set_currency(&svc->export_price, svc->cfg.site.currency);
     gridems_dr_events_init(&svc->events);
+    char dr_err[512] = "";
+    if (gridems_dr_store_load(svc->cfg.state_dir, &svc->events, dr_err, sizeof dr_err) != 0) {
+        gridems_log_warn("%s; ignored, starting without DR events", dr_err);
+    } else {
+        int64_t now = gridems_clock_now_ms(&svc->clock);
+        gridems_dr_events_prune(&svc->events, now);
+        if (svc->events.n > 0) {
+            gridems_log_notice("DR events restored from %s: %zu still ahead or running",
+                               svc->cfg.state_dir, svc->events.n);
+        }
+    }
     gridems_load_forecast_config_t lcfg;
     gridems_load_forecast_config_default(&lcfg, (int64_t)svc->cfg.planner.step_minutes * 60000);
     lcfg.offset_min = svc->cfg.site.utc_offset_min;
@@ -690,6 +720,20 @@ static int start(gridems_service_t *svc, const gridems_service_driver_t *driver)
         gridems_log_err("state_dir %s: cannot create: %s", cfg->state_dir, strerror(errno));
         return GRIDEMS_EIO;
     }
+    /* One service per state_dir; temporary files a crash left are removed (state_dir.h). */
+    char lock_err[512] = "";
+    int removed = 0;
+    int lrc = gridems_state_dir_open(cfg->state_dir, &svc->state_lock_fd, &removed, lock_err,
+                                     sizeof lock_err);
+    if (lrc != 0) {
+        gridems_log_err("%s; not starting", lock_err);
+        return lrc;
+    }
+    if (removed > 0) {
+        gridems_log_notice("state_dir %s: removed %d temporary file%s left by an interrupted save",
+                           cfg->state_dir, removed, removed == 1 ? "" : "s");
+    }
+    gridems__service_health_init(svc);
     start_inputs(svc);
     int rc = gridems__service_plan_init(svc);
     if (rc != 0) {
@@ -717,6 +761,8 @@ static int start(gridems_service_t *svc, const gridems_service_driver_t *driver)
     uv_signal_start(&svc->sig_term, on_stop_signal, SIGTERM);
     uv_signal_start(&svc->sig_int, on_stop_signal, SIGINT);
     uv_signal_start(&svc->sig_hup, on_hup, SIGHUP);
+    /* A SIGTERM is bounded even when a plugin call blocks the loop (watchdog.h). */
+    gridems__watchdog_start(&svc->watchdog, &svc->loop, SHUTDOWN_LIMIT_MS);
     gridems_timers_init(&svc->timers, &svc->loop, &svc->clock);
     gridems_timer_t *timers[] = {&svc->replan_timer, &svc->debounce_timer, &svc->control_timer,
                                  &svc->step_timer, &svc->guard_timer};
@@ -727,6 +773,9 @@ static int start(gridems_service_t *svc, const gridems_service_driver_t *driver)
     uv_timer_init(&svc->loop, &svc->shutdown_timer);
     init_handle(svc, (uv_handle_t *)&svc->shutdown_timer);
     load_plugins(svc);
+    if ((rc = gridems__service_http_start(svc)) != 0) {
+        return rc;
+    }
     int64_t replan_ms = (int64_t)cfg->planner.replan_seconds * 1000;
     gridems_timer_start(&svc->replan_timer, on_replan_timer, replan_ms, replan_ms);
     start_site_ticker(svc, &svc->control_timer, on_control_timer, CONTROL_TICK_SIM_MS);
@@ -736,18 +785,21 @@ static int start(gridems_service_t *svc, const gridems_service_driver_t *driver)
         gridems_log_warn("mqtt: first connect failed (%s); retrying in the background",
                          gridems_strerror(rc));
     }
-    gridems__service_request_replan(svc, "startup");
+    gridems__service_request_replan(svc, GRIDEMS__REPLAN_STARTUP);
     gridems_log_notice("gridems %s running: site %s, MQTT %s, prefix %s, %s clock", GRIDEMS_VERSION,
                        cfg->site.id, cfg->mqtt.uri, cfg->mqtt.topic_prefix,
                        cfg->clock.mode == GRIDEMS_CLOCK_SIMULATED ? "simulated"
                        : cfg->clock.mode == GRIDEMS_CLOCK_STEPPED ? "stepped" : "real");
+    gridems__watchdog_ready(&svc->watchdog);
     return 0;
 }
 
 static void release(gridems_service_t *svc)
 {
+    gridems__service_observe_free(svc);
     gridems__service_history_stop(svc);
     gridems__service_plan_close(svc);
+    gridems__plugin_watch_free(svc);
     gridems_forecast_close(&svc->import_price);
     gridems_forecast_close(&svc->export_price);
     gridems_forecast_close(&svc->carbon);
@@ -756,6 +808,8 @@ static void release(gridems_service_t *svc)
         gridems_load_forecast_close(&svc->load);
     }
     gridems_service_config_free(&svc->cfg);
+    gridems_state_dir_close(svc->state_lock_fd);
+    svc->state_lock_fd = -1;
 }
 
 static int run(gridems_service_config_t *cfg, const char *config_path,
@@ -770,6 +824,7 @@ static int run(gridems_service_config_t *cfg, const char *config_path,
     memset(cfg, 0, sizeof *cfg);
     svc->config_path = config_path;
     svc->exit_code = 0;
+    svc->state_lock_fd = -1;
     uv_loop_init(&svc->loop);
     int rc = start(svc, driver);
     if (rc != 0) {
@@ -777,6 +832,7 @@ static int run(gridems_service_config_t *cfg, const char *config_path,
         begin_shutdown(svc, "start-up failed");
     }
     uv_run(&svc->loop, UV_RUN_DEFAULT);
+    gridems__watchdog_join(&svc->watchdog);
     int closed = uv_loop_close(&svc->loop);
     if (closed != 0) {
         gridems_log_warn("event loop closed with handles still open (%s)", uv_strerror(closed));

@@ -977,15 +977,23 @@ static int check_penalties_beat_margin(ctx_t *c, const gridems_service_config_t 
 
 static int read_planner(ctx_t *c, const cJSON *root, gridems_service_config_t *cfg)
 {
-    static const char *const keys[] = {"step_minutes",        "horizon_steps",
-                                       "replan_seconds",      "debounce_ms",
-                                       "solve_time_limit_ms", "deviation_kw",
-                                       "carbon_price_per_kg", "penalties",
-                                       "battery_final_soc",   "peak_margin_kw",
+    static const char *const keys[] = {"step_minutes",
+                                       "horizon_steps",
+                                       "replan_seconds",
+                                       "debounce_ms",
+                                       "solve_time_limit_ms",
+                                       "deviation_kw",
+                                       "carbon_price_per_kg",
+                                       "penalties",
+                                       "battery_final_soc",
+                                       "peak_margin_kw",
                                        "peak_guard",
-                                       "peak_margin",         "peak_margin_quantile",
-                                       "peak_margin_window_steps", "peak_margin_error",
-                                       "defer_power_fraction", NULL};
+                                       "peak_margin",
+                                       "peak_margin_quantile",
+                                       "peak_margin_window_steps",
+                                       "peak_margin_error",
+                                       "defer_power_fraction",
+                                       NULL};
     static const char *const penalty_keys[] = {"unmet_flexible_per_kwh", "unserved_load_per_kwh",
                                                "final_soc_shortfall_per_kwh", NULL};
     static const char *const final_soc[] = {"initial", "none", "mid", "value", NULL};
@@ -1170,14 +1178,50 @@ static int read_plugin(ctx_t *c, const cJSON *item, int index, gridems_service_c
                       : aprintf(c, &p->path, "%s/gridems_%s.so", cfg->plugin_dir, plugin);
 }
 
+/* reliability: plausibility bounds and the stuck-plugin rule (docs/service.md, "Reliability"). */
+static int read_reliability(ctx_t *c, const cJSON *root, gridems_service_config_t *cfg)
+{
+    static const char *const keys[] = {"max_power_factor",      "implausible_hold_seconds",
+                                       "plugin_call_budget_ms", "plugin_overruns",
+                                       "plugin_retry_seconds",  NULL};
+    const cJSON *r = NULL;
+    int rc = get_object(c, root, "", "reliability", &r);
+    cJSON empty;
+    memset(&empty, 0, sizeof empty);
+    empty.type = cJSON_Object;
+    if (rc != 0) {
+        return rc;
+    }
+    if (r == NULL) {
+        r = &empty;
+    }
+    if ((rc = check_keys(c, r, "reliability", keys)) != 0 ||
+        (rc = get_bounded(c, r, "reliability", "max_power_factor", 1, false, 4, NULL,
+                          &cfg->reliability.max_power_factor)) != 0 ||
+        (rc = get_int(c, r, "reliability", "implausible_hold_seconds", 0, 86400, 300,
+                      &cfg->reliability.implausible_hold_seconds)) != 0 ||
+        (rc = get_int(c, r, "reliability", "plugin_call_budget_ms", 1, 60000, 1000,
+                      &cfg->reliability.plugin_call_budget_ms)) != 0 ||
+        (rc = get_int(c, r, "reliability", "plugin_overruns", 1, 1000, 3,
+                      &cfg->reliability.plugin_overruns)) != 0 ||
+        (rc = get_int(c, r, "reliability", "plugin_retry_seconds", 1, 86400, 60,
+                      &cfg->reliability.plugin_retry_seconds)) != 0) {
+        return rc;
+    }
+    return 0;
+}
+
 static int read_top(ctx_t *c, const cJSON *root, gridems_service_config_t *cfg)
 {
-    static const char *const keys[] = {"site",      "mqtt",       "planner", "clock", "state_dir",
-                                       "log_level", "plugin_dir", "plugins", NULL};
+    static const char *const keys[] = {"site",      "mqtt",        "planner",    "clock",
+                                       "state_dir", "log_level",   "plugin_dir", "plugins",
+                                       "http",      "reliability", NULL};
     static const char *const levels[] = {"err", "warning", "notice", "info", "debug", NULL};
     int rc = check_keys(c, root, "", keys);
     if (rc != 0 || (rc = read_site(c, root, cfg)) != 0 || (rc = read_mqtt(c, root, cfg)) != 0 ||
-        (rc = read_planner(c, root, cfg)) != 0 || (rc = read_clock(c, root, cfg)) != 0) {
+        (rc = read_planner(c, root, cfg)) != 0 || (rc = read_clock(c, root, cfg)) != 0 ||
+        (rc = gridems_http_config_read(root, &cfg->http, c->err, c->errlen)) != 0 ||
+        (rc = read_reliability(c, root, cfg)) != 0) {
         return rc;
     }
 
@@ -1385,6 +1429,7 @@ void gridems_service_config_free(gridems_service_config_t *cfg)
         free(cfg->plugins[i].path);
     }
     free(cfg->plugins);
+    gridems_http_config_free(&cfg->http);
     cJSON_Delete(cfg->root);
     memset(cfg, 0, sizeof *cfg);
 }

@@ -27,6 +27,7 @@
 #include <stdint.h>
 
 #include "clock.h"
+#include "http_config.h"
 #include "log.h"
 
 /* When the billing-period peak (for the demand charge) resets, in the site's local time. */
@@ -127,24 +128,24 @@ typedef struct gridems_service_config_s {
         } topics;
     } mqtt;
     struct {
-        int step_minutes;                   /* divides 60, or a multiple of 60 dividing 1440 */
-        int horizon_steps;                  /* 1..100000 */
-        int replan_seconds;                 /* 1..604800 */
-        int debounce_ms;                    /* 0..60000 */
-        int solve_time_limit_ms;            /* 1..3600000 */
-        bool has_deviation;                 /* false: no deviation trigger */
-        double deviation_kw;                /* > 0 when has_deviation */
-        double carbon_price_per_kg;         /* >= 0 */
-        double peak_margin_kw; /* >= 0: plans keep this much below the billing-period peak
-                                  (with peak_margin AUTO: at least this much) */
+        int step_minutes;           /* divides 60, or a multiple of 60 dividing 1440 */
+        int horizon_steps;          /* 1..100000 */
+        int replan_seconds;         /* 1..604800 */
+        int debounce_ms;            /* 0..60000 */
+        int solve_time_limit_ms;    /* 1..3600000 */
+        bool has_deviation;         /* false: no deviation trigger */
+        double deviation_kw;        /* > 0 when has_deviation */
+        double carbon_price_per_kg; /* >= 0 */
+        double peak_margin_kw;      /* >= 0: plans keep this much below the billing-period peak
+                                       (with peak_margin AUTO: at least this much) */
         gridems_peak_margin_mode_t peak_margin;
-        double peak_margin_quantile;  /* in (0, 1); AUTO only */
-        int peak_margin_window_steps; /* 1..MAX_MARGIN_WINDOW; AUTO only */
+        double peak_margin_quantile;              /* in (0, 1); AUTO only */
+        int peak_margin_window_steps;             /* 1..MAX_MARGIN_WINDOW; AUTO only */
         gridems_margin_error_t peak_margin_error; /* AUTO only */
-        double defer_power_fraction;  /* in (0, 1]: jobs due past the horizon are assumed to run
-                                         after it at this fraction of their power and the cap */
-        double unmet_flexible_per_kwh;      /* > 0 */
-        double unserved_load_per_kwh;       /* > 0 */
+        double defer_power_fraction;   /* in (0, 1]: jobs due past the horizon are assumed to run
+                                          after it at this fraction of their power and the cap */
+        double unmet_flexible_per_kwh; /* > 0 */
+        double unserved_load_per_kwh;  /* > 0 */
         double final_soc_shortfall_per_kwh; /* > 0 */
         gridems_final_soc_t battery_final_soc;
         struct {
@@ -159,6 +160,15 @@ typedef struct gridems_service_config_s {
         int64_t start_ms; /* simulated only: ms since the epoch */
         double speed;     /* simulated only: > 0, <= 1e6; 1 for real */
     } clock;
+    gridems_http_config_t http; /* http_config.h; .enabled false when the section is absent */
+    struct {
+        double max_power_factor;      /* >= 1, default 4: readings and capabilities beyond this
+                                         times site.import_limit_kw are implausible */
+        int implausible_hold_seconds; /* 0..86400, default 300 (site clock) */
+        int plugin_call_budget_ms;    /* 1..60000, default 1000: a slower call overruns */
+        int plugin_overruns;          /* 1..1000, default 3: overruns that take a plugin out */
+        int plugin_retry_seconds;     /* 1..86400, default 60 (real time): first probe after */
+    } reliability;
     char *state_dir;
     gridems_log_level_t log_level;
     char *plugin_dir;

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "gridems/errors.h"
+#include "plugin_watch.h"
 #include "service_internal.h"
 #include "timeutil.h"
 
@@ -79,8 +80,12 @@ static void check_staleness(gridems_service_t *svc, service_device_t *sd, int64_
 static void svc_measurement(void *ctx, gridems__device_t *dev, const gridems_measurement_t *m)
 {
     gridems_service_t *svc = ctx;
-    service_device_t *sd = dev->service_data;
+    service_device_t *sd = gridems__device_service_data(dev);
     if (sd == NULL) {
+        return;
+    }
+    /* Checked before anything keeps it: the billing peak, the load history, the state. */
+    if (!gridems__service_reading_ok(svc, sd, m)) {
         return;
     }
     sd->last_reading_ms = m->timestamp_ms;
@@ -104,13 +109,15 @@ static void svc_measurement(void *ctx, gridems__device_t *dev, const gridems_mea
 static bool refresh_caps(service_device_t *sd)
 {
     gridems_caps_t caps;
-    if (gridems__device_get_capabilities(sd->dev, &caps) != 0) {
+    if (gridems__watched_caps(sd->svc, sd, &caps) != 0 ||
+        !gridems__service_caps_ok(sd->svc, sd, &caps)) {
         return false;
     }
     sd->stale_after_ms = caps.stale_after_ms;
     if (sd->klass == GRIDEMS_DEV_METER) {
         sd->meter_role = caps.u.meter.role;
     } else if (sd->klass == GRIDEMS_DEV_BATTERY) {
+        sd->capacity_kwh = caps.u.battery.capacity_kwh;
         sd->charge_max_kw = caps.u.battery.charge_max_kw;
         sd->discharge_max_kw = caps.u.battery.discharge_max_kw;
     } else if (sd->klass == GRIDEMS_DEV_FLEX_LOAD && caps.u.flex.n_jobs != sd->n_jobs) {
@@ -154,17 +161,19 @@ static void svc_device_added(void *ctx, gridems__device_t *dev)
     gridems_service_t *svc = ctx;
     service_device_t *sd = calloc(1, sizeof *sd);
     if (sd == NULL) {
-        gridems_log_err("out of memory tracking device %s", dev->desc.name);
+        gridems_log_err("out of memory tracking device %s", gridems__device_name(dev));
         return;
     }
     sd->dev = dev;
     sd->svc = svc;
-    sd->klass = dev->desc.klass;
+    sd->klass = gridems__device_class(dev);
     sd->stale = true; /* until its first reading */
-    dev->service_data = sd;
+    sd->capacity_kwh = -1.0;
+    gridems__device_set_service_data(dev, sd);
+    gridems__plugin_watch_device_added(svc, sd);
     refresh_caps(sd);
     gridems__service_device_id(svc, dev, sd->id, sizeof sd->id);
-    sd->read_period_ms = read_period_ms(svc, dev->desc.read_interval_ms);
+    sd->read_period_ms = read_period_ms(svc, gridems__device_read_interval_ms(dev));
     if (sd->read_period_ms > 0) {
         if (gridems_timer_init(&svc->timers, &sd->read_timer) == 0) {
             sd->read_timer.uv.data = sd;
@@ -176,9 +185,9 @@ static void svc_device_added(void *ctx, gridems__device_t *dev)
         }
     }
     gridems_log_info("device %s (%s) added, read every %lld ms", sd->id,
-                     sd->klass == GRIDEMS_DEV_BATTERY   ? "battery"
-                     : sd->klass == GRIDEMS_DEV_METER   ? "meter"
-                                                        : "flexible compute",
+                     sd->klass == GRIDEMS_DEV_BATTERY ? "battery"
+                     : sd->klass == GRIDEMS_DEV_METER ? "meter"
+                                                      : "flexible compute",
                      (long long)(sd->read_period_ms > 0 ? sd->read_period_ms : READ_TICK_MS));
     /* The first reading now, rather than a period (or a control tick) away. */
     if (!svc->shutting_down) {
@@ -189,8 +198,8 @@ static void svc_device_added(void *ctx, gridems__device_t *dev)
 static void svc_device_removed(void *ctx, gridems__device_t *dev)
 {
     (void)ctx;
-    service_device_t *sd = dev->service_data;
-    dev->service_data = NULL;
+    service_device_t *sd = gridems__device_service_data(dev);
+    gridems__device_set_service_data(dev, NULL);
     if (sd != NULL && sd->read_timer_open) {
         gridems_timer_stop(&sd->read_timer);
         uv_close((uv_handle_t *)&sd->read_timer.uv, on_read_timer_closed);
@@ -221,20 +230,28 @@ void gridems__service_device_id(gridems_service_t *svc, gridems__device_t *dev, 
                                 size_t len)
 {
     (void)svc;
-    const char *name = dev->desc.name;
-    if (name == NULL || name[0] == '\0' || strcmp(name, dev->inst->name) == 0) {
-        snprintf(out, len, "%s", dev->inst->name);
+    const char *name = gridems__device_name(dev);
+    const char *instance = gridems__instance_name(gridems__device_instance(dev));
+    if (name == NULL || name[0] == '\0' || strcmp(name, instance) == 0) {
+        snprintf(out, len, "%s", instance);
     } else {
-        snprintf(out, len, "%s.%s", dev->inst->name, name);
+        snprintf(out, len, "%s.%s", instance, name);
     }
 }
 
 /* ---- ## Events ---- */
 
+typedef struct notify_arg_s {
+    gridems_service_t *svc;
+    const gridems_device_event_t *ev;
+} notify_arg_t;
+
 static int notify_one(void *arg, gridems__device_t *dev)
 {
-    if (dev->service_data != NULL) {
-        gridems__device_on_event(dev, arg);
+    notify_arg_t *n = arg;
+    service_device_t *sd = gridems__device_service_data(dev);
+    if (sd != NULL) {
+        gridems__watched_event(n->svc, sd, n->ev);
     }
     return 0;
 }
@@ -246,7 +263,8 @@ void gridems__service_notify_devices(gridems_service_t *svc, gridems_device_even
     }
     ev->struct_size = sizeof *ev;
     ev->time_ms = gridems_clock_now_ms(&svc->clock);
-    gridems__host_foreach_device(&svc->host, notify_one, ev);
+    notify_arg_t n = {svc, ev};
+    gridems__host_foreach_device(svc->host, notify_one, &n);
 }
 
 void gridems__service_grid_signal(gridems_service_t *svc, int signal, const char *id,
@@ -277,7 +295,7 @@ int64_t gridems__service_job_reserve_ms(const gridems_service_t *svc)
 static void send_setpoint(gridems_service_t *svc, service_device_t *sd, gridems_setpoint_t *sp)
 {
     sp->struct_size = sizeof *sp;
-    int rc = gridems__device_apply_setpoint(sd->dev, sp);
+    int rc = gridems__watched_setpoint(svc, sd, sp);
     if (rc == 0) {
         svc->stats.setpoints_sent++;
         sd->setpoint_sent_ms = gridems_clock_now_ms(&svc->clock);
@@ -297,9 +315,14 @@ static void send_safe(gridems_service_t *svc, service_device_t *sd)
     sd->has_setpoint = false;
 }
 
+void gridems__service_device_safe(gridems_service_t *svc, service_device_t *sd)
+{
+    send_safe(svc, sd);
+}
+
 static int safe_one(void *arg, gridems__device_t *dev)
 {
-    service_device_t *sd = dev->service_data;
+    service_device_t *sd = gridems__device_service_data(dev);
     if (sd != NULL && sd->klass != GRIDEMS_DEV_METER) {
         send_safe(arg, sd);
     }
@@ -309,7 +332,7 @@ static int safe_one(void *arg, gridems__device_t *dev)
 void gridems__service_all_safe(gridems_service_t *svc)
 {
     if (svc->host_ready) {
-        gridems__host_foreach_device(&svc->host, safe_one, svc);
+        gridems__host_foreach_device(svc->host, safe_one, svc);
     }
 }
 
@@ -387,7 +410,7 @@ double gridems__service_flex_headroom_kw(gridems_service_t *svc, service_device_
 {
     gridems_caps_t caps;
     if (!svc->plan.valid || step < 0 || step >= svc->plan.schedule.steps ||
-        gridems__device_get_capabilities(sd->dev, &caps) != 0) {
+        gridems__watched_caps(svc, sd, &caps) != 0) {
         return 0.0;
     }
     double kw = 0.0;
@@ -401,12 +424,12 @@ double gridems__service_flex_headroom_kw(gridems_service_t *svc, service_device_
     return kw;
 }
 
-static void dispatch_flex(gridems_service_t *svc, service_device_t *sd, int step,
-                          double guard_kw, gridems_setpoint_t *sp)
+static void dispatch_flex(gridems_service_t *svc, service_device_t *sd, int step, double guard_kw,
+                          gridems_setpoint_t *sp)
 {
     const service_plan_t *plan = &svc->plan;
     gridems_caps_t caps;
-    if (gridems__device_get_capabilities(sd->dev, &caps) != 0) {
+    if (gridems__watched_caps(svc, sd, &caps) != 0) {
         return;
     }
     uint32_t n = caps.u.flex.n_jobs;
@@ -469,11 +492,11 @@ static int dispatch_one(void *arg, gridems__device_t *dev)
 {
     dispatch_arg_t *d = arg;
     gridems_service_t *svc = d->svc;
-    service_device_t *sd = dev->service_data;
+    service_device_t *sd = gridems__device_service_data(dev);
     if (sd == NULL || sd->klass == GRIDEMS_DEV_METER) {
         return 0;
     }
-    if (sd->stale) {
+    if (gridems__service_device_out(sd)) {
         if (!sd->safe_sent) {
             send_safe(svc, sd);
         }
@@ -531,7 +554,7 @@ void gridems__service_dispatch(gridems_service_t *svc)
             d.step_start_ms = svc->plan.grid_start_ms + k * svc->plan.step_ms;
         }
     }
-    gridems__host_foreach_device(&svc->host, dispatch_one, &d);
+    gridems__host_foreach_device(svc->host, dispatch_one, &d);
     /* Set-points expire at their step's end (valid_until): send the next step's as it begins,
      * rather than at the next control tick, until which every device would hold in safe mode. */
     if (d.step >= 0 && svc->step_timer.uv.data != NULL) {
@@ -554,7 +577,7 @@ typedef struct import_sum_s {
 /* Count one device's reading into the import; true when it has one. */
 static bool count_import(const service_device_t *sd, import_sum_t *sum)
 {
-    if (sd->stale || !(sd->valid & GRIDEMS_MEAS_POWER)) {
+    if (gridems__service_device_out(sd) || !(sd->valid & GRIDEMS_MEAS_POWER)) {
         return false;
     }
     sum->any = true;
@@ -575,8 +598,8 @@ static bool count_import(const service_device_t *sd, import_sum_t *sum)
 
 static int import_one(void *arg, gridems__device_t *dev)
 {
-    if (dev->service_data != NULL) {
-        count_import(dev->service_data, arg);
+    if (gridems__device_service_data(dev) != NULL) {
+        count_import(gridems__device_service_data(dev), arg);
     }
     return 0;
 }
@@ -587,7 +610,7 @@ bool gridems__service_import_now(gridems_service_t *svc, double *kw)
     if (!svc->host_ready) {
         return false;
     }
-    gridems__host_foreach_device(&svc->host, import_one, &sum);
+    gridems__host_foreach_device(svc->host, import_one, &sum);
     *kw = sum.has_site ? sum.site_kw : sum.load_kw;
     return sum.any;
 }
@@ -597,7 +620,7 @@ typedef struct tick_arg_s {
     int64_t now;
     import_sum_t import;
     bool deviation;
-    bool unsettled;   /* a device has not reported since its last set-point */
+    bool unsettled; /* a device has not reported since its last set-point */
     cJSON *devices;
 } tick_arg_t;
 
@@ -618,8 +641,8 @@ static void check_staleness(gridems_service_t *svc, service_device_t *sd, int64_
     bool stale = sd->last_reading_ms == 0 ||
                  now - sd->last_reading_ms > (int64_t)gridems__service_stale_limit_ms(svc, sd);
     if (stale && !sd->stale) {
-        gridems_log_warn("device %s: no reading for %lld s; left out of plans, safe mode",
-                         sd->id, (long long)((now - sd->last_reading_ms) / 1000));
+        gridems_log_warn("device %s: no reading for %lld s; left out of plans, safe mode", sd->id,
+                         (long long)((now - sd->last_reading_ms) / 1000));
         sd->stale = true;
         if (sd->klass != GRIDEMS_DEV_METER) {
             send_safe(svc, sd);
@@ -627,7 +650,7 @@ static void check_staleness(gridems_service_t *svc, service_device_t *sd, int64_
     } else if (!stale && sd->stale) {
         gridems_log_notice("device %s: readings again; back in the plan", sd->id);
         sd->stale = false;
-        gridems__service_request_replan(svc, "deviation");
+        gridems__service_request_replan(svc, GRIDEMS__REPLAN_DEVIATION);
     }
 }
 
@@ -637,11 +660,10 @@ enum { MAX_READ_BACKOFF_MS = 10 * 60 * 1000, FIRST_READ_BACKOFF_MS = 30 * 1000 }
 
 static void read_with_backoff(gridems_service_t *svc, service_device_t *sd, int64_t now)
 {
-    (void)svc;
     if (now < sd->next_read_ms) {
         return;
     }
-    int rc = gridems__device_read(sd->dev);
+    int rc = gridems__watched_read(svc, sd);
     if (rc == 0 || rc == GRIDEMS_ENOENT || rc == GRIDEMS_EAGAIN) {
         sd->read_failures = 0;
         sd->next_read_ms = 0;
@@ -658,7 +680,7 @@ static void read_with_backoff(gridems_service_t *svc, service_device_t *sd, int6
 static int tick_one(void *arg, gridems__device_t *dev)
 {
     tick_arg_t *t = arg;
-    service_device_t *sd = dev->service_data;
+    service_device_t *sd = gridems__device_service_data(dev);
     if (sd == NULL) {
         return 0;
     }
@@ -667,11 +689,11 @@ static int tick_one(void *arg, gridems__device_t *dev)
     }
     bool jobs_changed = refresh_caps(sd);
     check_staleness(t->svc, sd, t->now);
-    if (jobs_changed && !sd->stale) {
+    if (jobs_changed && !gridems__service_device_out(sd)) {
         t->deviation = true; /* a job arrived or finished: plan it (or stop planning it) now */
     }
     const gridems_service_config_t *cfg = &t->svc->cfg;
-    if (!sd->stale && sd->klass != GRIDEMS_DEV_METER &&
+    if (!gridems__service_device_out(sd) && sd->klass != GRIDEMS_DEV_METER &&
         sd->last_reading_ms < sd->setpoint_sent_ms) {
         t->unsettled = true;
     }
@@ -697,6 +719,9 @@ static int tick_one(void *arg, gridems__device_t *dev)
             cJSON_AddNumberToObject(item, "age_s", (double)(t->now - sd->last_reading_ms) / 1e3);
         }
         cJSON_AddBoolToObject(item, "stale", sd->stale);
+        if (sd->implausible || sd->stuck) {
+            cJSON_AddStringToObject(item, "out", sd->implausible ? "implausible" : "plugin stuck");
+        }
         if (sd->has_setpoint && sd->klass == GRIDEMS_DEV_BATTERY) {
             cJSON_AddNumberToObject(item, "setpoint_kw", sd->setpoint_kw);
         }
@@ -733,7 +758,7 @@ void gridems__service_control_tick(gridems_service_t *svc)
         cJSON_Delete(root);
         return;
     }
-    gridems__host_foreach_device(&svc->host, tick_one, &t);
+    gridems__host_foreach_device(svc->host, tick_one, &t);
     double import_kw = t.import.has_site ? t.import.site_kw : t.import.load_kw;
     /* A sum of readings from before and after a set-point change is no import that ever was:
      * the billing-period peak waits until every device has reported since its set-point. */
@@ -751,9 +776,10 @@ void gridems__service_control_tick(gridems_service_t *svc)
         cJSON_AddNumberToObject(root, "plan_id", (double)svc->plan.id);
     }
     publish_state(svc, root);
+    gridems__service_observe_state(svc, root, import_kw);
     cJSON_Delete(root);
     gridems__service_dispatch(svc);
     if (t.deviation) {
-        gridems__service_request_replan(svc, "deviation");
+        gridems__service_request_replan(svc, GRIDEMS__REPLAN_DEVIATION);
     }
 }

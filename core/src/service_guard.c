@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "plugin_watch.h"
 #include "service_internal.h"
 #include "timeutil.h"
 
@@ -49,7 +50,8 @@ typedef struct guard_arg_s {
 static bool headroom(const guard_arg_t *a, service_device_t *sd, double *kw)
 {
     *kw = 0.0;
-    if (sd->stale || sd->safe_sent || !sd->has_setpoint || sd->klass == GRIDEMS_DEV_METER) {
+    if (gridems__service_device_out(sd) || sd->safe_sent || !sd->has_setpoint ||
+        sd->klass == GRIDEMS_DEV_METER) {
         return false;
     }
     if (sd->klass == GRIDEMS_DEV_FLEX_LOAD) {
@@ -59,7 +61,7 @@ static bool headroom(const guard_arg_t *a, service_device_t *sd, double *kw)
     double plan_kw;
     gridems_caps_t caps;
     if (!gridems__service_battery_plan_kw(a->svc, sd, a->step, &plan_kw) ||
-        gridems__device_get_capabilities(sd->dev, &caps) != 0) {
+        gridems__watched_caps(a->svc, sd, &caps) != 0) {
         return false;
     }
     /* Discharging d kW for the rest of the step takes d * left_h / efficiency kWh. */
@@ -73,7 +75,7 @@ static bool headroom(const guard_arg_t *a, service_device_t *sd, double *kw)
 static int measure_one(void *arg, gridems__device_t *dev)
 {
     guard_arg_t *a = arg;
-    service_device_t *sd = dev->service_data;
+    service_device_t *sd = gridems__device_service_data(dev);
     double kw;
     if (sd == NULL || !headroom(a, sd, &kw)) {
         return 0;
@@ -93,7 +95,7 @@ static int measure_one(void *arg, gridems__device_t *dev)
 static int share_one(void *arg, gridems__device_t *dev)
 {
     guard_arg_t *a = arg;
-    service_device_t *sd = dev->service_data;
+    service_device_t *sd = gridems__device_service_data(dev);
     double kw;
     if (sd == NULL || !headroom(a, sd, &kw)) {
         return 0;
@@ -114,7 +116,7 @@ static int share_one(void *arg, gridems__device_t *dev)
 static int clear_one(void *arg, gridems__device_t *dev)
 {
     (void)arg;
-    service_device_t *sd = dev->service_data;
+    service_device_t *sd = gridems__device_service_data(dev);
     if (sd != NULL) {
         sd->guard_kw = 0.0;
     }
@@ -144,12 +146,12 @@ static void release(gridems_service_t *svc, const char *why)
     gridems_log_notice("peak guard released: %s; set-points back to plan %llu", why,
                        (unsigned long long)svc->plan.id);
     if (svc->host_ready) {
-        gridems__host_foreach_device(&svc->host, clear_one, NULL);
+        gridems__host_foreach_device(svc->host, clear_one, NULL);
         gridems__service_dispatch(svc);
     }
     /* The plan no longer matches: the batteries hold less energy than it expects, and the jobs
      * held back have more left to run. */
-    gridems__service_request_replan(svc, "deviation");
+    gridems__service_request_replan(svc, GRIDEMS__REPLAN_DEVIATION);
 }
 
 void gridems__service_guard_release(gridems_service_t *svc)
@@ -213,7 +215,7 @@ void gridems__service_guard_tick(gridems_service_t *svc)
     if (!(a.left_h > 0)) {
         return;
     }
-    gridems__host_foreach_device(&svc->host, measure_one, &a);
+    gridems__host_foreach_device(svc->host, measure_one, &a);
     double peak = gridems_state_peak_kw(&svc->state, svc->period);
     double target = gridems_peak_guard_target_kw(peak, plan->schedule.grid_import_kw[k],
                                                  step_limit_kw(plan, a.step),
@@ -257,6 +259,6 @@ void gridems__service_guard_tick(gridems_service_t *svc)
     g->shed_kw = out.battery_kw + out.compute_kw;
     a.battery_kw = out.battery_kw;
     a.compute_kw = out.compute_kw;
-    gridems__host_foreach_device(&svc->host, share_one, &a);
+    gridems__host_foreach_device(svc->host, share_one, &a);
     gridems__service_dispatch(svc);
 }

@@ -14,6 +14,7 @@
  * A file that cannot be read or written is logged and planning goes on without it.
  * Thread: the loop thread.
  */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -81,22 +82,27 @@ void gridems__service_history_forecast_changed(gridems_service_t *svc,
                                                const gridems_forecast_t *store)
 {
     char err[512] = "";
-    if (gridems_history_save_forecast(svc->cfg.state_dir, store_name(svc, store), store, err,
-                                      sizeof err) != 0) {
-        gridems_log_err("history: %s", err);
-    }
+    int rc = gridems_history_save_forecast(svc->cfg.state_dir, store_name(svc, store), store, err,
+                                           sizeof err);
+    gridems__service_persist_result(svc, GRIDEMS__PERSIST_HISTORY, rc, rc != 0 ? errno : 0, err);
 }
 
 static void save_load(gridems_service_t *svc)
 {
     char err[512] = "";
-    if (svc->margin_ready &&
-        gridems_history_save_margin(svc->cfg.state_dir, &svc->margin, err, sizeof err) != 0) {
-        gridems_log_err("history: %s", err);
+    int rc = 0;
+    if (svc->margin_ready) {
+        rc = gridems_history_save_margin(svc->cfg.state_dir, &svc->margin, err, sizeof err);
     }
-    if (svc->load_ready && svc->load.newest_slot != INT64_MIN &&
-        gridems_history_save_load(svc->cfg.state_dir, &svc->load, err, sizeof err) != 0) {
+    if (rc == 0 && svc->load_ready && svc->load.newest_slot != INT64_MIN) {
+        rc = gridems_history_save_load(svc->cfg.state_dir, &svc->load, err, sizeof err);
+    }
+    /* At shutdown the status is no longer published; the log still says it. */
+    if (svc->shutting_down && rc != 0) {
         gridems_log_err("history: %s", err);
+    } else if (svc->margin_ready || svc->load_ready) {
+        gridems__service_persist_result(svc, GRIDEMS__PERSIST_HISTORY, rc, rc != 0 ? errno : 0,
+                                        err);
     }
 }
 

@@ -4,31 +4,48 @@
  * operator commands; anything else goes to the plugins that subscribed to it.
  *
  * A message that fails validation is rejected whole: one log line with the topic and the reason
- * (rate-limited per topic, so a misbehaving publisher cannot flood the log), a counter in the
- * status message, and nothing held changes. An accepted one triggers a debounced re-plan.
+ * (at most one per REJECT_WINDOW_MS per topic, with the count of the others; accepted messages
+ * in between do not reset it, so a publisher mixing valid and invalid messages cannot flood the
+ * log either), a counter in the status message, and nothing held changes. An accepted one
+ * triggers a debounced re-plan.
+ *
+ * Every input message first passes the one JSON policy (json_strict.h: UTF-8 only, no NUL, no
+ * trailing data, no duplicate keys), whatever its parser; ids are logged through
+ * gridems_log_safe(), never raw.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "command_msg.h"
+#include "dr_store.h"
 #include "gridems/errors.h"
+#include "json_strict.h"
 #include "service_internal.h"
+
+/* One rejection line per topic per minute at most, with the count of the others. */
+#define REJECT_WINDOW_MS 60000u
 
 enum { INPUT_PRICE, INPUT_PRICE_EXPORT, INPUT_CARBON, INPUT_EVENT, INPUT_CMD, INPUT_COUNT };
 
-_Static_assert(INPUT_COUNT == sizeof(((gridems_service_t *)0)->rejected) /
-                                  sizeof(gridems_complaint_t),
+_Static_assert(INPUT_COUNT ==
+                   sizeof(((gridems_service_t *)0)->rejected) / sizeof(gridems_complaint_t),
                "one complaint per input topic");
+_Static_assert(INPUT_COUNT == sizeof(((service_stats_t *)0)->accepted_by_input) / sizeof(uint64_t),
+               "one counter per input topic");
+_Static_assert(INPUT_CMD == GRIDEMS__INPUT_CMD, "the commands' counter");
 
 static void reject(gridems_service_t *svc, int input, const char *topic, const char *why)
 {
     svc->stats.rejected_messages++;
-    gridems_log_complain(&svc->rejected[input], GRIDEMS_LOG_WARNING,
+    svc->stats.rejected_by_input[input]++;
+    gridems_log_windowed(&svc->rejected[input], REJECT_WINDOW_MS, GRIDEMS_LOG_WARNING,
                          "rejected message on %s: %s (nothing changed)", topic, why);
 }
 
 static void accept_forecast(gridems_service_t *svc, int input, gridems_forecast_t *store,
-                            const char *topic, const char *text, size_t len, const char *reason)
+                            const char *topic, const char *text, size_t len,
+                            gridems__replan_reason_t reason)
 {
     char err[512] = "";
     gridems_forecast_msg_t msg;
@@ -49,15 +66,14 @@ static void accept_forecast(gridems_service_t *svc, int input, gridems_forecast_
         reject(svc, input, topic, err[0] != '\0' ? err : gridems_strerror(rc));
         return;
     }
-    gridems_log_release(&svc->rejected[input], "messages on %s are accepted again", topic);
     gridems_forecast_prune(store, gridems_clock_now_ms(&svc->clock));
     gridems__service_history_forecast_changed(svc, store);
     svc->stats.accepted_forecasts++;
+    svc->stats.accepted_by_input[input]++;
     gridems_log_info("%s: %zu intervals held after update", topic, store->n);
-    gridems__service_grid_signal(svc,
-                                 store->kind == GRIDEMS_FORECAST_CARBON ? GRIDEMS_SIGNAL_CARBON
-                                                                        : GRIDEMS_SIGNAL_PRICE,
-                                 NULL, start_ms, end_ms, first);
+    gridems__service_grid_signal(
+        svc, store->kind == GRIDEMS_FORECAST_CARBON ? GRIDEMS_SIGNAL_CARBON : GRIDEMS_SIGNAL_PRICE,
+        NULL, start_ms, end_ms, first);
     gridems__service_request_replan(svc, reason);
 }
 
@@ -84,31 +100,38 @@ static void accept_event(gridems_service_t *svc, const char *topic, const char *
         reject(svc, INPUT_EVENT, topic, err[0] != '\0' ? err : gridems_strerror(rc));
         return;
     }
-    gridems_log_release(&svc->rejected[INPUT_EVENT], "messages on %s are accepted again", topic);
-    gridems_log_notice("DR event %s %s (limit %.1f kW)", msg.event.id,
-                       msg.cancel ? "cancelled" : "received", msg.event.import_limit_kw);
+    svc->stats.accepted_by_input[INPUT_EVENT]++;
+    char id[96];
+    gridems_log_safe(msg.event.id, 64, id, sizeof id);
+    gridems_log_notice("DR event %s %s (limit %.1f kW)", id, msg.cancel ? "cancelled" : "received",
+                       msg.event.import_limit_kw);
+    /* Accepted means kept: the held set goes to state_dir before the re-plan (dr_store.h). */
+    char save_err[512] = "";
+    gridems_dr_events_prune(&svc->events, gridems_clock_now_ms(&svc->clock));
+    int src = gridems_dr_store_save(svc->cfg.state_dir, &svc->events, save_err, sizeof save_err);
+    gridems__service_persist_result(svc, GRIDEMS__PERSIST_DR, src, src != 0 ? errno : 0, save_err);
     if (!msg.cancel) {
-        gridems__service_grid_signal(svc, GRIDEMS_SIGNAL_DR_EVENT, msg.event.id,
-                                     msg.event.start_ms, msg.event.end_ms,
-                                     msg.event.import_limit_kw);
+        gridems__service_grid_signal(svc, GRIDEMS_SIGNAL_DR_EVENT, msg.event.id, msg.event.start_ms,
+                                     msg.event.end_ms, msg.event.import_limit_kw);
     } else if (outcome == GRIDEMS_DR_CANCELLED) {
         gridems__service_grid_signal(svc, GRIDEMS_SIGNAL_DR_CANCEL, msg.event.id,
                                      cancelled.start_ms, cancelled.end_ms, 0.0);
     }
-    gridems__service_request_replan(svc, "event");
+    gridems__service_request_replan(svc, GRIDEMS__REPLAN_EVENT);
 }
 
-static void accept_command(gridems_service_t *svc, const char *topic, const char *text,
-                           size_t len)
+static void accept_command(gridems_service_t *svc, const char *topic, const char *text, size_t len)
 {
     gridems_command_t cmd;
-    char why[160];
+    char why[256];
     if (gridems_command_parse(text, len, &cmd, why, sizeof why) != 0) {
         reject(svc, INPUT_CMD, topic, why);
     } else if (cmd == GRIDEMS_COMMAND_REPLAN) {
+        svc->stats.accepted_by_input[INPUT_CMD]++;
         gridems_log_notice("operator command: replan");
-        gridems__service_replan_now(svc, "command");
+        gridems__service_replan_now(svc, GRIDEMS__REPLAN_COMMAND);
     } else {
+        svc->stats.accepted_by_input[INPUT_CMD]++;
         gridems__service_publish_status(svc);
     }
 }
@@ -126,12 +149,28 @@ void gridems__service_on_message(gridems_mqtt_t *m, const char *topic, const voi
     if (svc->lockstep != NULL && gridems__lockstep_on_barrier(svc->lockstep, topic, payload, len)) {
         return;
     }
-    if (strcmp(topic, cfg->mqtt.topics.price) == 0) {
-        accept_forecast(svc, INPUT_PRICE, &svc->import_price, topic, text, len, "price");
+    int input = strcmp(topic, cfg->mqtt.topics.price) == 0          ? INPUT_PRICE
+                : strcmp(topic, cfg->mqtt.topics.price_export) == 0 ? INPUT_PRICE_EXPORT
+                : strcmp(topic, cfg->mqtt.topics.carbon) == 0       ? INPUT_CARBON
+                : strcmp(topic, cfg->mqtt.topics.event) == 0        ? INPUT_EVENT
+                : strcmp(topic, cfg->mqtt.topics.cmd) == 0          ? INPUT_CMD
+                                                                    : INPUT_COUNT;
+    char why[256];
+    if (input != INPUT_CMD && input != INPUT_COUNT &&
+        gridems_json_check_strict(text, len, why, sizeof why) != 0) {
+        /* One policy for every input, before its own parser (the command parses strictly
+         * itself, once it is known not to be retained). */
+        reject(svc, input, topic, why);
+    } else if (input == INPUT_COUNT) {
+        /* not one of ours */
+    } else if (strcmp(topic, cfg->mqtt.topics.price) == 0) {
+        accept_forecast(svc, INPUT_PRICE, &svc->import_price, topic, text, len,
+                        GRIDEMS__REPLAN_PRICE);
     } else if (strcmp(topic, cfg->mqtt.topics.price_export) == 0) {
-        accept_forecast(svc, INPUT_PRICE_EXPORT, &svc->export_price, topic, text, len, "price");
+        accept_forecast(svc, INPUT_PRICE_EXPORT, &svc->export_price, topic, text, len,
+                        GRIDEMS__REPLAN_PRICE);
     } else if (strcmp(topic, cfg->mqtt.topics.carbon) == 0) {
-        accept_forecast(svc, INPUT_CARBON, &svc->carbon, topic, text, len, "carbon");
+        accept_forecast(svc, INPUT_CARBON, &svc->carbon, topic, text, len, GRIDEMS__REPLAN_CARBON);
     } else if (strcmp(topic, cfg->mqtt.topics.event) == 0) {
         accept_event(svc, topic, text, len);
     } else if (strcmp(topic, cfg->mqtt.topics.cmd) == 0) {
@@ -141,7 +180,7 @@ void gridems__service_on_message(gridems_mqtt_t *m, const char *topic, const voi
     }
     /* Device gateways' traffic (and anything else a plugin subscribed to). */
     if (svc->host_ready) {
-        gridems__host_deliver(&svc->host, topic, payload, len, qos, retained);
+        gridems__host_deliver(svc->host, topic, payload, len, qos, retained);
     }
     if (svc->lockstep != NULL) {
         gridems__lockstep_observe(svc->lockstep, topic, payload, len, retained);

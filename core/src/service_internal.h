@@ -20,17 +20,19 @@
 #include "mqtt_client.h"
 #include "peak_guard.h"
 #include "peak_margin.h"
+#include "plausibility.h"
 #include "service.h"
 #include "service_config.h"
 #include "solver_thread.h"
 #include "state_store.h"
 #include "timers.h"
+#include "watchdog.h"
 
-/* What the service remembers of one device (gridems__device_t.service_data). */
+/* What the service remembers of one device (gridems__device_service_data). */
 typedef struct service_device_s {
     gridems__device_t *dev;
-    char id[160];            /* the id in plans (gridems__service_device_id) */
-    double charge_max_kw;    /* battery limits as last reported, for clamping set-points */
+    char id[160];         /* the id in plans (gridems__service_device_id) */
+    double charge_max_kw; /* battery limits as last reported, for clamping set-points */
     double discharge_max_kw;
     int klass;
     int meter_role;
@@ -43,10 +45,10 @@ typedef struct service_device_s {
     uint32_t stale_after_ms; /* from its capabilities; 0 = the service default */
     double setpoint_kw;      /* battery: the last set-point sent (positive = discharge) */
     bool has_setpoint;
-    uint32_t n_jobs;         /* flexible device: unfinished jobs it last reported */
-    int read_failures;       /* consecutive failed read() calls */
-    int64_t next_read_ms;    /* host clock: read() is skipped until then (back-off) */
-    uint64_t setpoint_plan;  /* (plan, step) of the last set-point, to send each once */
+    uint32_t n_jobs;        /* flexible device: unfinished jobs it last reported */
+    int read_failures;      /* consecutive failed read() calls */
+    int64_t next_read_ms;   /* host clock: read() is skipped until then (back-off) */
+    uint64_t setpoint_plan; /* (plan, step) of the last set-point, to send each once */
     int64_t setpoint_step_ms;
     int64_t setpoint_sent_ms; /* host clock when the last set-point went out */
     /* The peak guard's share (service_guard.c), for the rest of step guard_step_ms only: a
@@ -58,10 +60,43 @@ typedef struct service_device_s {
     /* A device whose read_interval_ms is shorter than the control tick is polled by a timer of
      * its own (on the service clock); the others are read on the control tick. */
     gridems_service_t *svc;
-    int64_t read_period_ms;  /* 0 = read on the control tick */
+    int64_t read_period_ms; /* 0 = read on the control tick */
     gridems_timer_t read_timer;
     bool read_timer_open;
+    /* Out of plans for a reason of their own (service_health.c, plugin_watch.c). */
+    double capacity_kwh;          /* battery: its capacity as last reported; -1 otherwise */
+    bool implausible;             /* a reading or capability beyond the site's physical bounds */
+    int64_t implausible_until_ms; /* site clock: kept out until then, once plausible again */
+    char implausible_why[160];
+    gridems_complaint_t implausible_log;
+    bool stuck; /* its plugin instance is taken out (plugin_watch.c) */
 } service_device_t;
+
+/* Why a re-plan is asked for. Ranked by value: when several come within one debounce, the re-plan
+ * carries the highest (outside signals -- an operator, a DR event, new prices -- rank above the
+ * service's own), so a utility engineer sees "price" rather than the timer tick it coincided
+ * with. NONE is no request. */
+typedef enum {
+    GRIDEMS__REPLAN_NONE = 0,
+    GRIDEMS__REPLAN_TIMER,
+    GRIDEMS__REPLAN_STARTUP,
+    GRIDEMS__REPLAN_DEVIATION,
+    GRIDEMS__REPLAN_CARBON,
+    GRIDEMS__REPLAN_PRICE,
+    GRIDEMS__REPLAN_EVENT,
+    GRIDEMS__REPLAN_COMMAND
+} gridems__replan_reason_t;
+
+/* The word for a reason in plans, logs and the status ("timer", "price", ...). */
+const char *gridems__replan_reason_name(gridems__replan_reason_t reason);
+/* Whether a device is left out of plans, of the import sum and of set-points: no recent reading,
+ * an implausible one, or a stuck plugin. */
+static inline bool gridems__service_device_out(const service_device_t *sd)
+{
+    return sd->stale || sd->implausible || sd->stuck;
+}
+
+typedef struct plugin_watch_s plugin_watch_t;
 
 /* The last good plan, kept to drive the devices step by step until the next one. */
 typedef struct service_plan_s {
@@ -74,8 +109,12 @@ typedef struct service_plan_s {
     gridems_schedule_t schedule;
 } service_plan_t;
 
+#define GRIDEMS__INPUT_CMD 4
 /* Counters for metrics and the status message. */
 typedef struct service_stats_s {
+    uint64_t accepted_by_input[5]; /* per input topic (service_inputs.c's INPUT_*; the commands'
+                                      are GRIDEMS__INPUT_CMD, which HTTP's replan counts too) */
+    uint64_t rejected_by_input[5];
     uint64_t rejected_messages;
     uint64_t accepted_forecasts;
     uint64_t replans;
@@ -83,14 +122,41 @@ typedef struct service_stats_s {
     uint64_t setpoints_sent;
 } service_stats_t;
 
+/* What the HTTP API, the metrics and the per-value topics show (service_observe.c). */
+enum { SERVICE_SOLVE_BUCKETS = 12, SERVICE_PLAN_HISTORY = 16 };
+typedef struct service_plan_note_s {
+    uint64_t id; /* 0: the re-plan failed */
+    int64_t created_ms;
+    char trigger[16]; /* the re-plan's reason (startup, timer, price, ...) */
+    char state[16];   /* the status it left: online or degraded */
+    char text[256];   /* the status reason (truncated) */
+    double objective;
+    double solve_ms;
+    int iterations;
+} service_plan_note_t;
+typedef struct service_obs_s {
+    uint64_t solve_buckets[SERVICE_SOLVE_BUCKETS]; /* cumulative counts, service_observe.c */
+    uint64_t solves;
+    double solve_seconds_sum;
+    uint64_t iterations_total;
+    int last_iterations;
+    service_plan_note_t notes[SERVICE_PLAN_HISTORY]; /* ring, newest at notes[(head-1)%N] */
+    int head, count;
+    char *state_json; /* the last P/state document (owned) */
+    bool has_import;
+    double import_kw;                /* the import of the last control tick */
+    struct service_values_s *values; /* per-value topics' last payloads (owned) */
+    struct gridems_http_s *http;     /* NULL without an "http" section */
+} service_obs_t;
+
 /* The peak guard's own state (service_guard.c). */
 typedef struct service_guard_s {
     gridems_peak_guard_meter_t meter; /* the running step's import energy */
     bool engaged;
-    int64_t step_ms;       /* the step it is engaged in */
-    double shed_kw;        /* asked of the devices now */
-    int64_t last_tick_ms;  /* to count the energy shed */
-    uint64_t engagements;  /* counters for the status */
+    int64_t step_ms;      /* the step it is engaged in */
+    double shed_kw;       /* asked of the devices now */
+    int64_t last_tick_ms; /* to count the energy shed */
+    uint64_t engagements; /* counters for the status */
     double shed_kwh;
 } service_guard_t;
 
@@ -114,7 +180,7 @@ typedef struct gridems_service_s {
     int open_handles;
 
     gridems_mqtt_t *mqtt;
-    gridems__host_t host;
+    gridems__host_t *host; /* owned; NULL until load_plugins and after the plugins closed */
     bool host_ready;
     gridems_solver_t *solver;
 
@@ -127,7 +193,7 @@ typedef struct gridems_service_s {
     bool load_ready;
     bool has_latest_load;
     double latest_load_kw;
-    gridems_peak_margin_t margin;  /* the load forecast's measured error (service_history.c) */
+    gridems_peak_margin_t margin; /* the load forecast's measured error (service_history.c) */
     bool margin_ready;
     int64_t history_saved_step_ms; /* the step whose start last saved the load history */
     int64_t margin_step_ms;        /* the running step, and the import the plan in force */
@@ -139,30 +205,45 @@ typedef struct gridems_service_s {
     /* The previous run's last plan (from the state), the tie-break reference of the first
      * re-plan; NULL once handed over or when there was none. */
     gridems_reference_t *restored_reference;
-    const char *pending_reason; /* the reason of the debounced re-plan, NULL when none */
+    gridems__replan_reason_t pending_reason; /* of the debounced re-plan, NONE when none */
     uint64_t job_seq;
     bool solving;
-    const char *solving_reason;
+    gridems__replan_reason_t solving_reason;
     int64_t solving_grid_start_ms;
     int64_t solving_started_ms;
     int solving_load_source;
     int solving_jobs_left_out;
     double solving_peak_margin_kw; /* the margin below the peak in the solve in flight */
-    cJSON *solving_left_out; /* ids of the devices left out of the solve in flight */
+    cJSON *solving_left_out;       /* ids of the devices left out of the solve in flight */
     char period[GRIDEMS_STATE_PERIOD_MAX];
     int64_t import_step_ms; /* the step whose import samples are being averaged */
     double import_sum;
     int import_samples;
     service_guard_t guard;
+    service_obs_t obs;
 
     /* Status. */
     const char *state_word; /* "online" or "degraded" */
-    char reason[512];
+    char reason[1024];
     char load_problem[224]; /* plugin instances that failed to load; keeps the status degraded */
+    /* What set_status was last asked for, before the standing problems are added to it. */
+    const char *base_state;
+    char base_reason[512];
+    /* Standing problems (service_health.c): implausible devices, stuck plugins, a failed save. */
+    gridems_plausible_t plausible;
+    char health_problem[480];
+    char persist_problem[160]; /* "state not persisted: <strerror>", or "" */
+    int persist_failing;       /* GRIDEMS__PERSIST_* whose last save failed */
+    gridems_complaint_t persist_log;
+    plugin_watch_t *watch; /* [n_watch], one per plugin instance seen (plugin_watch.c) */
+    int n_watch;
+    int state_lock_fd; /* the flock on state_dir/lock (state_dir.h); -1 when none */
+    /* systemd notifications and the stop deadline (watchdog.h) */
+    gridems_watchdog_t watchdog;
     int64_t since_ms;
     service_stats_t stats;
     bool shutting_down;
-    int shutdown_steps_left; /* solver and plugins still closing before MQTT goes */
+    int shutdown_steps_left;         /* solver and plugins still closing before MQTT goes */
     gridems_complaint_t rejected[5]; /* per input topic (service_inputs.c), rate-limits logs */
     int exit_code;
     gridems_lockstep_t *lockstep; /* a driver's run on a stepped clock; NULL for gridems run */
@@ -192,8 +273,7 @@ void gridems__service_grid_signal(gridems_service_t *svc, int signal, const char
                                   int64_t start_ms, int64_t end_ms, double value);
 void gridems__service_device_id(gridems_service_t *svc, gridems__device_t *dev, char *out,
                                 size_t len);
-uint32_t gridems__service_stale_limit_ms(const gridems_service_t *svc,
-                                         const service_device_t *sd);
+uint32_t gridems__service_stale_limit_ms(const gridems_service_t *svc, const service_device_t *sd);
 /*
  * Plans finish each flexible job this long before its deadline (one step, at most an hour). A
  * plan made to the deadline itself puts a job's last kWh in its cheapest last hours with no
@@ -228,10 +308,50 @@ void gridems__service_history_forecast_changed(gridems_service_t *svc,
                                                const gridems_forecast_t *store);
 void gridems__service_history_stop(gridems_service_t *svc);
 
+/* service_observe.c: the operators' view (docs/http.md): the HTTP API and dashboard on
+ * svc->obs.http, the metrics, the retained per-value topics, the schedule's step times. */
+int gridems__service_http_start(gridems_service_t *svc);
+void gridems__service_http_stop(gridems_service_t *svc);
+/* A re-plan's result, after the status is set: id 0 when it failed. */
+void gridems__service_observe_result(gridems_service_t *svc, uint64_t id, double solve_ms,
+                                     int iterations, double objective);
+/* A control tick's P/state document (borrowed) and import: kept for the API, and the per-value
+ * topics published when they changed. */
+void gridems__service_observe_state(gridems_service_t *svc, const cJSON *state, double import_kw);
+/* Add "step_starts" (an ISO time per step) to a schedule document (borrowed). */
+void gridems__service_add_step_times(const gridems_service_t *svc, cJSON *schedule,
+                                     int64_t grid_start_ms, int64_t step_ms, int steps);
+void gridems__service_observe_free(gridems_service_t *svc);
+/* service_metrics.c: the Prometheus text exposition of the service (malloc'd; NULL on ENOMEM). */
+char *gridems__service_metrics_text(gridems_service_t *svc, size_t *len);
+/* service_health.c: plausibility at the edge, and the standing problems in the status. */
+void gridems__service_health_init(gridems_service_t *svc);
+/* A reading of sd (the host's copy, borrowed): false when it must be dropped (implausible, or
+ * the device is still held out). */
+bool gridems__service_reading_ok(gridems_service_t *svc, service_device_t *sd,
+                                 const gridems_measurement_t *m);
+/* sd's capabilities (borrowed): false when implausible (the device is marked and left out). */
+bool gridems__service_caps_ok(gridems_service_t *svc, service_device_t *sd,
+                              const gridems_caps_t *caps);
+/* The billing peak's physical ceiling: what the site's connection can draw at most. */
+double gridems__service_peak_ceiling_kw(const gridems_service_t *svc);
+/* A save of one of the files kept in state_dir returned rc, with the errno err_no and the
+ * message detail on failure. The status stays degraded while any of them fails. */
+enum { GRIDEMS__PERSIST_STATE = 1, GRIDEMS__PERSIST_DR = 2, GRIDEMS__PERSIST_HISTORY = 4 };
+void gridems__service_persist_result(gridems_service_t *svc, int what, int rc, int err_no,
+                                     const char *detail);
+/* Recompute the standing problems and republish the status when they changed. */
+void gridems__service_health_changed(gridems_service_t *svc);
+/* The standing problems joined, for set_status (borrowed buffer). */
+void gridems__service_problems(const gridems_service_t *svc, bool with_load, char *out, size_t len);
+
+/* service_devices.c: the safe-mode set-point for one device (not for meters). */
+void gridems__service_device_safe(gridems_service_t *svc, service_device_t *sd);
+
 /* service_plan.c */
 int gridems__service_plan_init(gridems_service_t *svc);
-void gridems__service_request_replan(gridems_service_t *svc, const char *reason);
-void gridems__service_replan_now(gridems_service_t *svc, const char *reason);
+void gridems__service_request_replan(gridems_service_t *svc, gridems__replan_reason_t reason);
+void gridems__service_replan_now(gridems_service_t *svc, gridems__replan_reason_t reason);
 void gridems__service_on_solver_result(gridems_solver_t *s, gridems_solver_result_t *res,
                                        void *userdata);
 void gridems__service_plan_close(gridems_service_t *svc);

@@ -18,6 +18,7 @@
  * id the lost plan was published with is not handed out again, because every save already
  * reserves the next id (gridems_state_t.plan_id_reserve).
  */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,7 @@
 #include "plan_reference.h"
 #include "plan_report.h"
 #include "planner.h"
+#include "plugin_watch.h"
 #include "service_internal.h"
 #include "timeutil.h"
 
@@ -36,10 +38,10 @@
 
 static void save_state(gridems_service_t *svc)
 {
-    char err[512];
-    if (gridems_state_save(svc->cfg.state_dir, &svc->state, err, sizeof err) != 0) {
-        gridems_log_err("state: %s", err);
-    }
+    char err[512] = "";
+    int rc = gridems_state_save(svc->cfg.state_dir, &svc->state, err, sizeof err);
+    /* Status degraded "state not persisted: <strerror>" until a save succeeds. */
+    gridems__service_persist_result(svc, GRIDEMS__PERSIST_STATE, rc, rc != 0 ? errno : 0, err);
 }
 
 static void update_period(gridems_service_t *svc, int64_t now)
@@ -60,6 +62,16 @@ void gridems__service_note_import(gridems_service_t *svc, double kw)
 {
     if (!isfinite(kw)) {
         return;
+    }
+    /* The billing peak can never be raised above what the site's connection can draw: a sum of
+     * readings above it is no import that ever was (every reading is checked on arrival; this
+     * bounds their sum too). */
+    double ceiling = gridems__service_peak_ceiling_kw(svc);
+    if (kw > ceiling) {
+        gridems_log_warn("import %.1f kW is above the site's physical bound of %.1f kW; the peak "
+                         "notes the bound",
+                         kw, ceiling);
+        kw = ceiling;
     }
     /* The billing-period peak is a step's mean import, as the optimizer's peak is (and a
      * utility's 30-minute demand). One sample can be far above that mean, from meter noise or
@@ -111,6 +123,15 @@ int gridems__service_plan_init(gridems_service_t *svc)
                            svc->cfg.state_dir, gridems_state_peak_kw(&svc->state, svc->period),
                            svc->state.n_jobs, (unsigned long long)svc->state.plan_id);
     }
+    double ceiling = gridems__service_peak_ceiling_kw(svc);
+    if (svc->state.has_peak && svc->state.peak_kw > ceiling) {
+        /* A peak no connection of this site can draw came from a bad reading (before readings
+         * were checked): it would hide the demand charge for the rest of the period. */
+        gridems_log_err("state: the persisted billing-period peak %.1f kW is above the site's "
+                        "physical bound of %.1f kW; it is capped there",
+                        svc->state.peak_kw, ceiling);
+        svc->state.peak_kw = ceiling;
+    }
     /* One plan at a time is published before it is saved (see the top of this file). */
     svc->state.plan_id_reserve = 1;
     if (svc->state.has_plan) {
@@ -144,34 +165,28 @@ void gridems__service_plan_close(gridems_service_t *svc)
 static void on_debounce(uv_timer_t *t)
 {
     gridems_service_t *svc = t->data;
-    const char *reason = svc->pending_reason;
-    svc->pending_reason = NULL;
-    if (reason != NULL) {
+    gridems__replan_reason_t reason = svc->pending_reason;
+    svc->pending_reason = GRIDEMS__REPLAN_NONE;
+    if (reason != GRIDEMS__REPLAN_NONE) {
         gridems__service_replan_now(svc, reason);
     }
 }
 
-/* Outside signals (an operator, a DR event, new prices) rank above the service's own. */
-static int reason_rank(const char *reason)
+const char *gridems__replan_reason_name(gridems__replan_reason_t reason)
 {
-    static const char *const order[] = {"timer", "startup", "deviation", "carbon",
-                                        "price", "event",   "command"};
-    for (int i = 0; i < (int)(sizeof order / sizeof order[0]); i++) {
-        if (strcmp(reason, order[i]) == 0) {
-            return i;
-        }
-    }
-    return 0;
+    static const char *const names[] = {"none",   "timer", "startup", "deviation",
+                                        "carbon", "price", "event",   "command"};
+    return (unsigned)reason < sizeof names / sizeof names[0] ? names[reason] : "?";
 }
 
-void gridems__service_request_replan(gridems_service_t *svc, const char *reason)
+void gridems__service_request_replan(gridems_service_t *svc, gridems__replan_reason_t reason)
 {
     if (svc->shutting_down || svc->debounce_timer.uv.data == NULL) {
         return;
     }
     /* Several triggers inside one debounce make one re-plan; it carries the most telling
      * reason, so a utility engineer sees "price" rather than the timer tick it coincided with. */
-    if (svc->pending_reason == NULL || reason_rank(reason) > reason_rank(svc->pending_reason)) {
+    if (reason > svc->pending_reason) {
         svc->pending_reason = reason;
     }
     if (!svc->solving && !gridems_timer_is_armed(&svc->debounce_timer)) {
@@ -240,16 +255,18 @@ static int add_job(gather_t *g, const gridems_flex_job_t *job, int64_t now)
 static int gather_device(void *arg, gridems__device_t *dev)
 {
     gather_t *g = arg;
-    service_device_t *sd = dev->service_data;
+    service_device_t *sd = gridems__device_service_data(dev);
     if (sd == NULL || sd->klass == GRIDEMS_DEV_METER) {
         return 0;
     }
-    if (sd->stale) {
+    if (gridems__service_device_out(sd)) {
         cJSON_AddItemToArray(g->left_out, cJSON_CreateString(sd->id));
         return 0;
     }
     gridems_caps_t caps;
-    if (gridems__device_get_capabilities(dev, &caps) != 0) {
+    /* An implausible device is left out; the rest of the site is planned. */
+    if (gridems__watched_caps(g->svc, sd, &caps) != 0 ||
+        !gridems__service_caps_ok(g->svc, sd, &caps)) {
         cJSON_AddItemToArray(g->left_out, cJSON_CreateString(sd->id));
         return 0;
     }
@@ -313,7 +330,7 @@ static int build_scenario(gridems_service_t *svc, gridems_scenario_t *sc,
     update_period(svc, now);
     gridems__service_history_tick(svc, now);
     gather_t g = {svc, NULL, 0, NULL, 0, 0, 0.0, true, false, left_out};
-    int rc = svc->host_ready ? gridems__host_foreach_device(&svc->host, gather_device, &g) : 0;
+    int rc = svc->host_ready ? gridems__host_foreach_device(svc->host, gather_device, &g) : 0;
     if (rc != 0) {
         gather_free(&g);
         snprintf(err, errlen, "%s", gridems_strerror(rc));
@@ -340,7 +357,7 @@ static int build_scenario(gridems_service_t *svc, gridems_scenario_t *sc,
     return rc;
 }
 
-void gridems__service_replan_now(gridems_service_t *svc, const char *reason)
+void gridems__service_replan_now(gridems_service_t *svc, gridems__replan_reason_t reason)
 {
     if (svc->shutting_down || svc->solver == NULL) {
         return;
@@ -350,7 +367,7 @@ void gridems__service_replan_now(gridems_service_t *svc, const char *reason)
     }
     if (svc->solving) {
         /* Served when the running solve is done. */
-        if (svc->pending_reason == NULL || reason_rank(reason) > reason_rank(svc->pending_reason)) {
+        if (reason > svc->pending_reason) {
             svc->pending_reason = reason;
         }
         return;
@@ -367,7 +384,8 @@ void gridems__service_replan_now(gridems_service_t *svc, const char *reason)
         cJSON_Delete(left_out);
         svc->stats.replans_failed++;
         char reason_text[600];
-        snprintf(reason_text, sizeof reason_text, "no plan (%s): %s", reason, err);
+        snprintf(reason_text, sizeof reason_text, "no plan (%s): %s",
+                 gridems__replan_reason_name(reason), err);
         if (!svc->plan.valid || rc != GRIDEMS_ENOENT) {
             gridems__service_set_status(svc, "degraded", reason_text);
         } else {
@@ -421,7 +439,7 @@ void gridems__service_replan_now(gridems_service_t *svc, const char *reason)
     svc->solving_jobs_left_out = out.jobs_left_out;
     svc->solving_peak_margin_kw = out.peak_margin_kw;
     gridems_log_debug("re-plan (%s) submitted: %d steps from grid start, %d jobs, shift %d",
-                      reason, out.steps, out.jobs_planned, shift);
+                      gridems__replan_reason_name(reason), out.steps, out.jobs_planned, shift);
     if (gridems_clock_mode(&svc->clock) == GRIDEMS_CLOCK_STEPPED) {
         /* Lockstep: the result is handled here, before any other event of the present, so the
          * order of events never depends on how long the solve took (lockstep.h). */
@@ -443,7 +461,7 @@ static cJSON *plan_record(gridems_service_t *svc, uint64_t id, const gridems_sce
                             created, sizeof created);
     cJSON_AddNumberToObject(plan, "id", (double)id);
     cJSON_AddStringToObject(plan, "created", created);
-    cJSON_AddStringToObject(plan, "reason", svc->solving_reason);
+    cJSON_AddStringToObject(plan, "reason", gridems__replan_reason_name(svc->solving_reason));
     cJSON *inputs = cJSON_AddObjectToObject(plan, "inputs");
     if (inputs != NULL) {
         cJSON_AddStringToObject(inputs, "base_load",
@@ -475,6 +493,11 @@ static cJSON *plan_record(gridems_service_t *svc, uint64_t id, const gridems_sce
 static void publish_plan(gridems_service_t *svc, uint64_t id, gridems_solver_result_t *res)
 {
     cJSON *root = gridems__schedule_to_cjson(res->scenario, &res->schedule);
+    if (root != NULL) {
+        gridems__service_add_step_times(svc, root, svc->solving_grid_start_ms,
+                                        (int64_t)svc->cfg.planner.step_minutes * 60000,
+                                        res->schedule.steps);
+    }
     cJSON *plan = root != NULL ? plan_record(svc, id, res->scenario, res) : NULL;
     if (plan == NULL || !cJSON_AddItemToObject(root, "plan", plan)) {
         cJSON_Delete(plan);
@@ -532,16 +555,18 @@ void gridems__service_on_solver_result(gridems_solver_t *s, gridems_solver_resul
         svc->solving_left_out = NULL;
         char reason[600];
         snprintf(reason, sizeof reason, "re-plan (%s) failed: %s; keeping plan %llu",
-                 svc->solving_reason, res->err, (unsigned long long)svc->plan.id);
+                 gridems__replan_reason_name(svc->solving_reason), res->err,
+                 (unsigned long long)svc->plan.id);
         gridems__service_set_status(svc, "degraded", reason);
+        gridems__service_observe_result(svc, 0, res->solve_wall_ms, 0, 0.0);
     } else if (!svc->shutting_down) {
         uint64_t id = gridems_state_take_plan_id(&svc->state);
         publish_plan(svc, id, res);
         gridems_log_info("plan %llu (%s): objective %.2f, %d steps, %d iterations, %.1f ms "
                          "(%s start; tie-break %s, %d of the iterations)",
-                         (unsigned long long)id, svc->solving_reason, res->schedule.objective,
-                         res->schedule.steps, res->schedule.iterations, res->solve_wall_ms,
-                         gridems_start_kind_name(res->schedule.start_kind),
+                         (unsigned long long)id, gridems__replan_reason_name(svc->solving_reason),
+                         res->schedule.objective, res->schedule.steps, res->schedule.iterations,
+                         res->solve_wall_ms, gridems_start_kind_name(res->schedule.start_kind),
                          gridems_tie_break_name(res->schedule.tie_break),
                          res->schedule.tie_break_iterations);
         adopt_plan(svc, id, res);
@@ -559,13 +584,16 @@ void gridems__service_on_solver_result(gridems_solver_t *s, gridems_solver_resul
                          : "no controllable devices");
             gridems__service_set_status(svc, "online", reason);
         }
+        gridems__service_observe_result(svc, id, res->solve_wall_ms,
+                                        svc->plan.schedule.iterations,
+                                        svc->plan.schedule.objective);
         gridems__service_dispatch(svc);
         /* Last: the schedule and the set-points are on their way (see the top of this file). */
         save_state(svc);
     }
-    if (svc->pending_reason != NULL && !svc->shutting_down) {
-        const char *reason = svc->pending_reason;
-        svc->pending_reason = NULL;
+    if (svc->pending_reason != GRIDEMS__REPLAN_NONE && !svc->shutting_down) {
+        gridems__replan_reason_t reason = svc->pending_reason;
+        svc->pending_reason = GRIDEMS__REPLAN_NONE;
         gridems__service_request_replan(svc, reason);
     }
 }

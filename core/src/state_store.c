@@ -219,11 +219,15 @@ int gridems_state_save(const char *dir, const gridems_state_t *st, char *err, si
     if (rc == 0) {
         rc = gridems_write_file_atomic(path, text, strlen(text));
         if (rc != 0) {
-            rc = fail(&r, rc, NULL, "cannot write: %s", gridems_strerror(rc));
+            int cause = errno;
+            rc = fail(&r, rc, NULL, "cannot write: %s", strerror(cause));
+            errno = cause;
         }
     }
+    int cause = errno;
     free(text);
     free(path);
+    errno = cause;
     return rc;
 }
 

@@ -112,7 +112,7 @@ int gridems_state_load(const char *dir, gridems_state_t *st, char *err, size_t e
  * gridems_state_save: write st to <dir>/state.json atomically, creating dir (one level, mode 0700)
  * if it does not exist. Never leaves a temporary file behind.
  * Parameters: dir (borrowed); st (borrowed); err/errlen as for load.
- * Returns: 0, GRIDEMS_EIO (the old file, if any, is intact), GRIDEMS_ENOMEM.
+ * Returns: 0, GRIDEMS_EIO (the old file, if any, is intact; errno says why), GRIDEMS_ENOMEM.
  * Thread: the state's owner. It blocks for an fsync: call it after a change, not per tick.
  */
 int gridems_state_save(const char *dir, const gridems_state_t *st, char *err, size_t errlen);

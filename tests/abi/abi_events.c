@@ -146,8 +146,7 @@ static void on_later(gridems_plugin_t *self, gridems_timer_id_t id, void *arg)
     events_inst_t *st = arg;
     int rc = add_device(st, st->opts->second);
     if (rc != 0) {
-        st->api->log(self, GRIDEMS_PLUGIN_LOG_ERR, "cannot register %s: %d", st->opts->second,
-                     rc);
+        st->api->log(self, GRIDEMS_PLUGIN_LOG_ERR, "cannot register %s: %d", st->opts->second, rc);
     }
 }
 

@@ -24,7 +24,7 @@ static const gridems_option_t minimal_options[] = {
     {GRIDEMS_OPT_STRING, "host", "localhost", 0, offsetof(minimal_opts_t, host), "gateway host"},
     GRIDEMS_OPTION_END};
 
-GRIDEMS_PLUGIN_DECLARE_VERSION(ABI_VERSION);
+GRIDEMS__PLUGIN_DECLARE_MAJOR(ABI_VERSION); /* a foreign major for test_v2_only */
 
 const gridems_plugin_info_t gridems_plugin_info = {
     GRIDEMS_PLUGIN_INFO_HEADER,

@@ -23,7 +23,7 @@
 #endif
 
 static uv_loop_t loop;
-static gridems__host_t host;
+static gridems__host_t *host;
 static int ready;
 static unsigned long readings;
 
@@ -94,12 +94,15 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     uv_loop_init(&loop);
     static const gridems__host_services_t services = {
         .publish = svc_publish, .measurement = svc_measurement, .now_ms = svc_now};
-    gridems__host_init(&host, &loop, &services);
+    if (gridems__host_create(&loop, &services, &host) != 0) {
+        fprintf(stderr, "fuzz_telemetry: cannot create the host\n");
+        abort();
+    }
     for (size_t i = 0; i < sizeof instances / sizeof instances[0]; i++) {
         cJSON *cfg = cJSON_Parse(instances[i]);
         gridems_plugin_t *inst = NULL;
         char err[512] = "";
-        int rc = gridems__plugin_load(&host, cfg, GRIDEMS_FUZZ_PLUGIN_DIR, &inst, err, sizeof err);
+        int rc = gridems__plugin_load(host, cfg, GRIDEMS_FUZZ_PLUGIN_DIR, &inst, err, sizeof err);
         cJSON_Delete(cfg);
         if (rc != 0) {
             fprintf(stderr, "fuzz_telemetry: cannot load %s: %s\n", instances[i], err);
@@ -125,7 +128,7 @@ static void deliver_queue(void)
             l[i] = queue[i].len;
         }
         for (int i = 0; i < n; i++) {
-            (void)gridems__host_deliver(&host, t[i], p[i], l[i], 1, 0);
+            (void)gridems__host_deliver(host, t[i], p[i], l[i], 1, 0);
             free(t[i]);
             free(p[i]);
         }
@@ -146,7 +149,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     const char *topic = topics[data[0] % (sizeof topics / sizeof topics[0])];
-    (void)gridems__host_deliver(&host, topic, data + 1, size - 1, 1, 0);
+    (void)gridems__host_deliver(host, topic, data + 1, size - 1, 1, 0);
     deliver_queue();
     return 0;
 }

@@ -24,6 +24,7 @@
 #include "gridems/errors.h"
 #include "gridems/plugin.h"
 #include "host_api.h"
+#include "host_internal.h" /* white-box: the instance and device structs */
 #include "plugin_loader.h"
 #include "test_util.h"
 
@@ -50,7 +51,7 @@ typedef struct mock_s {
 
 static mock_t mock;
 static uv_loop_t loop;
-static gridems__host_t host;
+static gridems__host_t *host;
 
 static int mock_publish(void *ctx, const char *topic, const void *payload, size_t len, int qos,
                         int retain)
@@ -124,7 +125,7 @@ static void setup(void)
 {
     memset(&mock, 0, sizeof mock);
     ck_assert_int_eq(uv_loop_init(&loop), 0);
-    gridems__host_init(&host, &loop, &mock_services);
+    ck_assert_int_eq(gridems__host_create(&loop, &mock_services, &host), 0);
 }
 
 static int load(const char *json, gridems_plugin_t **out, char *err, size_t errlen)
@@ -132,7 +133,7 @@ static int load(const char *json, gridems_plugin_t **out, char *err, size_t errl
     cJSON *cfg = cJSON_Parse(json);
     ck_assert_msg(cfg != NULL, "bad test JSON: %s", json);
     gridems_plugin_t *inst = NULL;
-    int rc = gridems__plugin_load(&host, cfg, GRIDEMS_TEST_PLUGIN_DIR, &inst, err, errlen);
+    int rc = gridems__plugin_load(host, cfg, GRIDEMS_TEST_PLUGIN_DIR, &inst, err, errlen);
     /* The loader must keep nothing of the config: free it at once. */
     cJSON_Delete(cfg);
     if (out != NULL) {
@@ -203,11 +204,11 @@ static void count_cb(void *arg)
 static void finish(void)
 {
     int closed = 0;
-    ck_assert_int_eq(gridems__host_unload_all(&host, count_cb, &closed), 0);
+    ck_assert_int_eq(gridems__host_unload_all(host, count_cb, &closed), 0);
     ck_assert_msg(wait_for(&closed, 1, 5000), "instances did not unload");
     ck_assert_int_eq(closed, 1);
-    ck_assert_int_eq((int)gridems__host_instance_count(&host), 0);
-    ck_assert_int_eq(gridems__host_close(&host), 0);
+    ck_assert_int_eq((int)gridems__host_instance_count(host), 0);
+    ck_assert_int_eq(gridems__host_destroy(host), 0);
     ck_assert_int_eq(uv_run(&loop, UV_RUN_DEFAULT), 0);
     ck_assert_int_eq(uv_loop_close(&loop), 0);
 }
@@ -350,7 +351,7 @@ START_TEST(good_plugin_defaults_and_unload)
     gridems__device_t *dev = mock.last_added;
     ck_assert_str_eq(dev->desc.name, "bess1");
     ck_assert_str_eq(dev->desc.instance, "unit-1");
-    ck_assert_ptr_eq(gridems__host_find_device(&host, dev->id), dev);
+    ck_assert_ptr_eq(gridems__host_find_device(host, dev->id), dev);
     gridems_caps_t caps;
     ck_assert_int_eq(gridems__device_get_capabilities(dev, &caps), 0);
     ck_assert_int_eq(caps.klass, GRIDEMS_DEV_BATTERY);
@@ -412,7 +413,7 @@ START_TEST(given_options_and_string_ownership)
      * (Under ASan a pointer into the freed JSON would be caught here.) */
     ck_assert_int_eq(mock.subscribes, 1);
     ck_assert_str_eq(mock.last_filter, "test/rack-a/cmd/#");
-    ck_assert_int_eq(gridems__host_deliver(&host, "test/rack-a/cmd/go", "{}", 2, 1, 0), 1);
+    ck_assert_int_eq(gridems__host_deliver(host, "test/rack-a/cmd/go", "{}", 2, 1, 0), 1);
     ck_assert_int_eq(probe->messages, 1);
     ck_assert_int_eq(mock.publishes, 1);
     ck_assert_str_eq(mock.last_topic, "test/rack-a/ack");
@@ -616,7 +617,7 @@ START_TEST(init_failure_releases_everything)
     ck_assert_int_eq(mock.subscribes, 1);
     /* Its resources go from the loop; others load fine meanwhile. */
     gridems_plugin_t *good = load_ok("{\"plugin\":\"test_good\",\"name\":\"g1\"}");
-    ck_assert_int_eq(gridems__host_deliver(&host, "test/init_fails/x", "1", 1, 0, 0), 0);
+    ck_assert_int_eq(gridems__host_deliver(host, "test/init_fails/x", "1", 1, 0, 0), 0);
     for (int i = 0; i < 20; i++) {
         uv_run(&loop, UV_RUN_NOWAIT);
         test_sleep_ms(1);
@@ -626,7 +627,7 @@ START_TEST(init_failure_releases_everything)
     ck_assert_int_eq(probe->messages, 0);
     ck_assert_int_eq(mock.unsubscribes, 1);
     ck_assert_str_eq(mock.last_unfilter, "test/init_fails/#");
-    ck_assert_int_eq((int)gridems__host_instance_count(&host), 1);
+    ck_assert_int_eq((int)gridems__host_instance_count(host), 1);
     ck_assert_int_eq(good->state, GRIDEMS__INST_ACTIVE);
     finish();
     ck_assert_int_eq(probe->destroy_calls, 1);
@@ -764,28 +765,28 @@ START_TEST(subscriptions_and_delivery)
     gridems_plugin_t *a = load_ok("{\"plugin\":\"test_good\",\"name\":\"a\"}");
     load_ok("{\"plugin\":\"test_good\",\"name\":\"b\"}");
     ck_assert_int_eq(mock.subscribes, 2);
-    ck_assert_int_eq(gridems__host_deliver(&host, "test/a/cmd/x", "p", 1, 1, 0), 1);
+    ck_assert_int_eq(gridems__host_deliver(host, "test/a/cmd/x", "p", 1, 1, 0), 1);
     ck_assert_str_eq(mock.last_topic, "test/a/ack");
-    ck_assert_int_eq(gridems__host_deliver(&host, "test/b/cmd", "p", 1, 1, 0), 1);
+    ck_assert_int_eq(gridems__host_deliver(host, "test/b/cmd", "p", 1, 1, 0), 1);
     ck_assert_str_eq(mock.last_topic, "test/b/ack");
-    ck_assert_int_eq(gridems__host_deliver(&host, "test/c/cmd/x", "p", 1, 1, 0), 0);
-    ck_assert_int_eq(gridems__host_deliver(&host, "test/+/cmd", "p", 1, 1, 0), GRIDEMS_EINVAL);
+    ck_assert_int_eq(gridems__host_deliver(host, "test/c/cmd/x", "p", 1, 1, 0), 0);
+    ck_assert_int_eq(gridems__host_deliver(host, "test/+/cmd", "p", 1, 1, 0), GRIDEMS_EINVAL);
     ck_assert_int_eq(probe->messages, 2);
 
     /* The service can list the filters to subscribe again after a reconnect. */
     char seen[256] = "";
-    ck_assert_int_eq(gridems__host_foreach_filter(&host, collect_filter, seen), 0);
+    ck_assert_int_eq(gridems__host_foreach_filter(host, collect_filter, seen), 0);
     ck_assert_str_eq(seen, "test/a/cmd/# test/b/cmd/# ");
 
     /* After one instance is gone its filter is dropped and nothing reaches it. */
     int unloaded = 0;
     ck_assert_int_eq(gridems__plugin_unload(a, count_cb, &unloaded), 0);
-    ck_assert_int_eq(gridems__host_deliver(&host, "test/a/cmd/x", "p", 1, 1, 0), 0);
+    ck_assert_int_eq(gridems__host_deliver(host, "test/a/cmd/x", "p", 1, 1, 0), 0);
     ck_assert(wait_for(&unloaded, 1, 2000));
     ck_assert_int_eq(mock.unsubscribes, 1);
     ck_assert_str_eq(mock.last_unfilter, "test/a/cmd/#");
     seen[0] = '\0';
-    ck_assert_int_eq(gridems__host_foreach_filter(&host, collect_filter, seen), 0);
+    ck_assert_int_eq(gridems__host_foreach_filter(host, collect_filter, seen), 0);
     ck_assert_str_eq(seen, "test/b/cmd/# ");
     ck_assert_int_eq(probe->messages, 2);
     finish();
@@ -834,10 +835,10 @@ END_TEST
 START_TEST(unload_all_with_nothing_loaded)
 {
     int done = 0;
-    ck_assert_int_eq(gridems__host_unload_all(&host, count_cb, &done), 0);
+    ck_assert_int_eq(gridems__host_unload_all(host, count_cb, &done), 0);
     ck_assert_int_eq(done, 0); /* never from inside the call */
     ck_assert(wait_for(&done, 1, 1000));
-    ck_assert_int_eq(gridems__host_close(&host), 0);
+    ck_assert_int_eq(gridems__host_destroy(host), 0);
     ck_assert_int_eq(uv_run(&loop, UV_RUN_DEFAULT), 0);
     ck_assert_int_eq(uv_loop_close(&loop), 0);
 }

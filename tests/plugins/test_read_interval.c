@@ -47,7 +47,7 @@ static void rig_start(rig_t *r)
     gridems_timers_init(&svc->timers, &svc->loop, &svc->clock);
     gridems__host_services_t services;
     gridems__service_host_services(svc, &services);
-    gridems__host_init(&svc->host, &svc->loop, &services);
+    ck_assert_int_eq(gridems__host_create(&svc->loop, &services, &svc->host), 0);
     svc->host_ready = true;
 }
 
@@ -62,7 +62,7 @@ static void rig_load(rig_t *r, const char *name, int interval_ms)
     ck_assert_ptr_nonnull(inst);
     gridems_plugin_t *p = NULL;
     char err[512] = "";
-    int rc = gridems__plugin_load(&r->svc->host, inst, GRIDEMS_TEST_PLUGIN_DIR, &p, err, sizeof err);
+    int rc = gridems__plugin_load(r->svc->host, inst, GRIDEMS_TEST_PLUGIN_DIR, &p, err, sizeof err);
     cJSON_Delete(inst);
     ck_assert_msg(rc == 0, "load %s: %s", name, err);
 }
@@ -95,12 +95,12 @@ static void on_unloaded(void *arg)
 static void rig_stop(rig_t *r)
 {
     gridems_service_t *svc = r->svc;
-    ck_assert_int_eq(gridems__host_unload_all(&svc->host, on_unloaded, r), 0);
+    ck_assert_int_eq(gridems__host_unload_all(svc->host, on_unloaded, r), 0);
     while (!r->unloaded) {
         uv_run(&svc->loop, UV_RUN_ONCE);
     }
     svc->host_ready = false;
-    ck_assert_int_eq(gridems__host_close(&svc->host), 0);
+    ck_assert_int_eq(gridems__host_destroy(svc->host), 0);
     uv_run(&svc->loop, UV_RUN_DEFAULT); /* the device timers' close callbacks */
     ck_assert_int_eq(uv_loop_close(&svc->loop), 0);
     free(svc);
@@ -128,7 +128,7 @@ START_TEST(test_default_and_long_intervals_use_the_tick)
     rig_t r;
     rig_start(&r);
     rig_load(&r, "dflt", 0);
-    rig_load(&r, "slow", 120000); /* longer than the tick: read on the tick (none runs here) */
+    rig_load(&r, "slow", 120000);  /* longer than the tick: read on the tick (none runs here) */
     ck_assert_int_eq(*r.reads, 2); /* each read once as it is added */
     ck_assert(gridems_timers_next_due(&r.svc->timers) == INT64_MAX); /* no timer of their own */
     rig_run_until(&r, T0_MS + 300000);

@@ -26,6 +26,7 @@
 #include "gridems/errors.h"
 #include "gridems/plugin.h"
 #include "host_api.h"
+#include "host_internal.h" /* white-box: the instance and device structs */
 #include "plugin_loader.h"
 #include "test_util.h"
 
@@ -60,7 +61,7 @@ typedef struct meas_rec_s {
 #define MAX_RECS 16
 
 static uv_loop_t loop;
-static gridems__host_t host;
+static gridems__host_t *host;
 static int64_t fake_now;
 static qmsg_t *q_head;
 static qmsg_t **q_tail = &q_head;
@@ -182,7 +183,7 @@ static void pump(void)
             q_tail = &q_head;
         }
         record(m->topic, m->payload);
-        int rc = gridems__host_deliver(&host, m->topic, m->payload, m->len, 1, 0);
+        int rc = gridems__host_deliver(host, m->topic, m->payload, m->len, 1, 0);
         ck_assert_int_ge(rc, 0);
         free(m->topic);
         free(m->payload);
@@ -210,7 +211,7 @@ static void setup(void)
     q_head = NULL;
     q_tail = &q_head;
     ck_assert_int_eq(uv_loop_init(&loop), 0);
-    gridems__host_init(&host, &loop, &services);
+    ck_assert_int_eq(gridems__host_create(&loop, &services, &host), 0);
 }
 
 static void count_cb(void *arg)
@@ -222,14 +223,14 @@ static void count_cb(void *arg)
 static void finish(void)
 {
     int closed = 0;
-    ck_assert_int_eq(gridems__host_unload_all(&host, count_cb, &closed), 0);
+    ck_assert_int_eq(gridems__host_unload_all(host, count_cb, &closed), 0);
     double end = test_now_ms() + 5000;
     while (closed == 0 && test_now_ms() < end) {
         pump();
         test_sleep_ms(1);
     }
     ck_assert_int_eq(closed, 1);
-    ck_assert_int_eq(gridems__host_close(&host), 0);
+    ck_assert_int_eq(gridems__host_destroy(host), 0);
     ck_assert_int_eq(uv_run(&loop, UV_RUN_DEFAULT), 0);
     ck_assert_int_eq(uv_loop_close(&loop), 0);
     while (q_head != NULL) {
@@ -253,7 +254,7 @@ static int load(const char *json, char *err, size_t errlen)
     cJSON *cfg = cJSON_Parse(json);
     ck_assert_msg(cfg != NULL, "bad test JSON: %s", json);
     gridems_plugin_t *inst = NULL;
-    int rc = gridems__plugin_load(&host, cfg, GRIDEMS_TEST_PLUGIN_DIR, &inst, err, errlen);
+    int rc = gridems__plugin_load(host, cfg, GRIDEMS_TEST_PLUGIN_DIR, &inst, err, errlen);
     cJSON_Delete(cfg);
     return rc;
 }
@@ -423,7 +424,7 @@ START_TEST(battery_first_telemetry_and_caps)
 {
     load_ok(BESS_JSON(""));
     char seen[256] = "";
-    gridems__host_foreach_filter(&host, collect_filter, seen);
+    gridems__host_foreach_filter(host, collect_filter, seen);
     ck_assert_str_eq(seen, BESS_TEL " " BESS_CMD " ");
     gridems__device_t *dev = device("bess1");
     ck_assert_int_eq(dev->desc.klass, GRIDEMS_DEV_BATTERY);
@@ -641,11 +642,11 @@ START_TEST(battery_commands_idempotent_and_malformed_ignored)
         "{\"plan_id\":9,\"ts\":1,\"power_kw\":1e999}",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        ck_assert_int_eq(gridems__host_deliver(&host, BESS_CMD, bad[i], strlen(bad[i]), 1, 0), 1);
+        ck_assert_int_eq(gridems__host_deliver(host, BESS_CMD, bad[i], strlen(bad[i]), 1, 0), 1);
     }
     /* Malformed telemetry reaches the driver: ignored, no measurement. */
     int posted = measurement("bess1")->count;
-    ck_assert_int_eq(gridems__host_deliver(&host, BESS_TEL, "{\"ts\":5}", 8, 0, 0), 1);
+    ck_assert_int_eq(gridems__host_deliver(host, BESS_TEL, "{\"ts\":5}", 8, 0, 0), 1);
     ck_assert_int_eq(measurement("bess1")->count, posted);
 
     cJSON *t = advance(BESS_TEL, HOUR);
@@ -682,7 +683,7 @@ START_TEST(battery_malformed_command_log_is_rate_limited)
     int saved = dup(2);
     dup2(fd, 2);
     for (int i = 0; i < 9; i++) {
-        gridems__host_deliver(&host, BESS_CMD, "{oops", 5, 1, 0);
+        gridems__host_deliver(host, BESS_CMD, "{oops", 5, 1, 0);
     }
     fflush(stderr);
     dup2(saved, 2);
@@ -1190,20 +1191,20 @@ START_TEST(cluster_malformed_and_duplicate_commands)
         "{\"plan_id\":2,\"ts\":1,\"jobs\":[{\"id\":\"job-a\",\"power_kw\":5},]}",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        ck_assert_int_eq(gridems__host_deliver(&host, "t/cl/cmd", bad[i], strlen(bad[i]), 1, 0), 1);
+        ck_assert_int_eq(gridems__host_deliver(host, "t/cl/cmd", bad[i], strlen(bad[i]), 1, 0), 1);
     }
     /* Every truncation of a valid command is malformed (and read within its bounds: ASan). */
     const char *good = "{\"plan_id\":7,\"ts\":1683471600000,\"safe_mode\":false,"
                        "\"power_cap_kw\":-1,\"jobs\":[{\"id\":\"job-a\",\"power_kw\":5}]}";
     size_t n = strlen(good);
     for (size_t len = 0; len < n; len++) {
-        ck_assert_int_eq(gridems__host_deliver(&host, "t/cl/cmd", good, len, 1, 0), 1);
+        ck_assert_int_eq(gridems__host_deliver(host, "t/cl/cmd", good, len, 1, 0), 1);
     }
     /* So is every truncation of a valid telemetry message, for the driver. */
     char *tel = strdup(topic_rec(CL_TEL)->payload);
     int posted = measurement("cl")->count;
     for (size_t len = 0; len < strlen(tel); len++) {
-        ck_assert_int_eq(gridems__host_deliver(&host, CL_TEL, tel, len, 0, 0), 1);
+        ck_assert_int_eq(gridems__host_deliver(host, CL_TEL, tel, len, 0, 0), 1);
     }
     ck_assert_int_eq(measurement("cl")->count, posted);
     free(tel);

@@ -364,8 +364,14 @@ int wire_subscribe(wire_t *w, const char *filter, int timeout_ms)
 int wire_publish(wire_t *w, const char *topic, const char *payload, int qos, int retain,
                  int timeout_ms)
 {
+    return wire_publish_len(w, topic, payload, strlen(payload), qos, retain, timeout_ms);
+}
+
+int wire_publish_len(wire_t *w, const char *topic, const void *payload, size_t plen, int qos,
+                     int retain, int timeout_ms)
+{
     double deadline = test_now_ms() + timeout_ms;
-    size_t tlen = strlen(topic), plen = strlen(payload);
+    size_t tlen = strlen(topic);
     unsigned char *body = malloc(tlen + plen + 4);
     if (body == NULL || tlen > 65535) {
         free(body);

@@ -55,6 +55,10 @@ int wire_subscribe(wire_t *w, const char *filter, int timeout_ms);
 int wire_publish(wire_t *w, const char *topic, const char *payload, int qos, int retain,
                  int timeout_ms);
 
+/* The same for plen bytes of any content (NUL bytes included). */
+int wire_publish_len(wire_t *w, const char *topic, const void *payload, size_t plen, int qos,
+                     int retain, int timeout_ms);
+
 /*
  * The first queued or arriving message whose topic equals topic (NULL: any topic) and whose
  * payload contains needle (NULL: any), waiting up to timeout_ms. Earlier messages on the same

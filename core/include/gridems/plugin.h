@@ -13,7 +13,7 @@
  * cluster_slurm), built with -fvisibility=hidden. It exports, with C linkage and default
  * visibility:
  *
- *   gridems_plugin_version()    required; emitted by GRIDEMS_PLUGIN_DECLARE_VERSION(1);
+ *   gridems_plugin_version()    required; emitted by GRIDEMS_PLUGIN_DECLARE();
  *   gridems_plugin_signature    required; emitted by the same macro (the build signature);
  *   gridems_plugin_info         required; a const gridems_plugin_info_t the plugin defines: its
  *                               identity, device classes and option table;
@@ -32,7 +32,7 @@
  *       {GRIDEMS_OPT_STRING, "topic", "site/bess", 0, offsetof(struct sim_opts, topic),
  *        "MQTT topic prefix of the gateway"},
  *       GRIDEMS_OPTION_END};
- *   GRIDEMS_PLUGIN_DECLARE_VERSION(1);
+ *   GRIDEMS_PLUGIN_DECLARE();
  *   const gridems_plugin_info_t gridems_plugin_info = {
  *       GRIDEMS_PLUGIN_INFO_HEADER,
  *       .name = "battery_sim", .version = "1.0", .description = "simulated battery",
@@ -42,6 +42,11 @@
  *                           const gridems_config_t *cfg, void **userdata)
  *   {
  *       const struct sim_opts *o = cfg->context;   (filled by the host, validated)
+ *       if (o->capacity_kwh <= 0) {
+ *           if (GRIDEMS_API_HAS(api, init_error))
+ *               api->init_error(self, "capacity_kwh must be > 0, got %g", o->capacity_kwh);
+ *           return GRIDEMS_ECONFIG;
+ *       }
  *       ... allocate device state, api->register_device(self, &desc, state, &id) ...
  *       return 0;
  *   }
@@ -101,13 +106,36 @@
  *
  * ---- ## Versioning ----
  *
- * GRIDEMS_PLUGIN_ABI_MAJOR changes on any incompatible change (a removed or reordered field, a
- * changed meaning). GRIDEMS_PLUGIN_ABI_MINOR counts additions made only by appending: to the
- * host API table (check with GRIDEMS_API_HAS before calling an entry newer than 1.0) and to
- * structs that carry a struct_size (check with GRIDEMS_STRUCT_HAS before writing a field of a
- * host-provided struct newer than 1.0). Structs the plugin hands to the host carry the size the
- * plugin was compiled with; the host reads only min(struct_size, its own sizeof) bytes and
- * treats anything beyond as zero/NULL.
+ * The major (GRIDEMS_PLUGIN_ABI_MAJOR) is stated once, in this header: GRIDEMS_PLUGIN_DECLARE()
+ * and GRIDEMS_PLUGIN_INFO_HEADER both take it from here. It changes only on an incompatible
+ * change (a removed or reordered field, a changed meaning); a host keeps running the older majors
+ * it lists in gridems_plugin_version's `supported` (one adapter per old major in the host).
+ *
+ * GRIDEMS_PLUGIN_ABI_MINOR counts compatible additions, and there is one growth rule for them:
+ * append. Every struct that crosses the boundary starts with struct_size (the sizeof the side that
+ * filled it was compiled with), and every array carries its element size (option_size,
+ * flex_job_size / job_size); new members are only ever added at the end.
+ *   - A struct or array the plugin hands to the host: the host accepts any size at least the
+ *     ABI 1.0 size (a few accept less, see each struct), reads min(size, its own sizeof) bytes
+ *     and treats the members beyond as zero/NULL. A member added in a later minor is defined so
+ *     that zero means the ABI 1.0 behaviour: a 1.0 source compiled against a newer header, which
+ *     leaves the new members zero, keeps its 1.0 meaning.
+ *   - A struct or array the host hands to the plugin (the API table, gridems_config_t,
+ *     gridems_caps_t, gridems_setpoint_t and its jobs, gridems_device_event_t,
+ *     gridems_message_t): before reading or writing a member added after 1.0, check
+ *     GRIDEMS_API_HAS(api, entry) or GRIDEMS_STRUCT_HAS(ptr, type, member); step through a
+ *     host array by its element size (GRIDEMS_SETPOINT_JOB).
+ *   - The `reserved` members are dead bytes of the 1.0 layout: the host never reads them, they
+ *     will never be given a meaning (a plugin may leave anything there), and members are added
+ *     after them, never in their place.
+ *
+ * ABI 1.1 (this header) adds, each checked as noted: strerror, init_error, unregister_device,
+ * submit_work/cancel_work, timer_start_clock and the option_* getters in the API table
+ * (GRIDEMS_API_HAS); gridems_plugin_info_t.flex_job_size (set by GRIDEMS_PLUGIN_INFO_HEADER),
+ * gridems_flex_caps_t.job_size and gridems_setpoint_t.job_size (element sizes); and the host's
+ * check of every gridems_plugin_t and gridems_config_t pointer it is handed (GRIDEMS_EINVAL for
+ * one that is not a live instance of this host, instead of a crash). A 1.0 plugin runs unchanged
+ * in a 1.1 host, and a 1.1 plugin runs in a 1.0 host as long as it checks each addition first.
  */
 #ifndef GRIDEMS_PLUGIN_H
 #define GRIDEMS_PLUGIN_H
@@ -244,12 +272,27 @@ _Static_assert(sizeof(time_t) * CHAR_BIT == GRIDEMS__TIME_BITS, "unexpected time
         const char gridems_plugin_signature[] = sig
 
 /*
- * GRIDEMS_PLUGIN_DECLARE_VERSION(v);
+ * GRIDEMS_PLUGIN_DECLARE();
  * Put this once, at file scope, in one source file of the plugin, followed by a semicolon. It
- * defines gridems_plugin_version(), which accepts ABI major v when the host offers it, and the
- * exported build signature of this compilation.
+ * defines gridems_plugin_version(), which accepts this header's major (GRIDEMS_PLUGIN_ABI_MAJOR)
+ * when the host offers it, and the exported build signature of this compilation.
+ *
+ * GRIDEMS_PLUGIN_DECLARE_VERSION(v); is the ABI 1.0 spelling, kept for 1.0 sources: v must be this
+ * header's major (a compile-time check), so the major is still stated only here.
  */
+#define GRIDEMS_PLUGIN_DECLARE() GRIDEMS__PLUGIN_DECLARE_MAJOR(GRIDEMS_PLUGIN_ABI_MAJOR)
+#ifdef __cplusplus
+#define GRIDEMS__STATIC_ASSERT static_assert
+#else
+#define GRIDEMS__STATIC_ASSERT _Static_assert
+#endif
 #define GRIDEMS_PLUGIN_DECLARE_VERSION(v)                                                          \
+    GRIDEMS__STATIC_ASSERT((v) == GRIDEMS_PLUGIN_ABI_MAJOR,                                        \
+                           "GRIDEMS_PLUGIN_DECLARE_VERSION: not this header's ABI major");         \
+    GRIDEMS_PLUGIN_DECLARE()
+
+/* Internal to this header (and to the ABI tests, which fake a foreign major with it). */
+#define GRIDEMS__PLUGIN_DECLARE_MAJOR(v)                                                           \
     GRIDEMS__PLUGIN_DECLARE_SIGNATURE(GRIDEMS_PLUGIN_SIGNATURE);                                   \
     GRIDEMS_PLUGIN_EXPORT int gridems_plugin_version(int n, const int *supported)                  \
     {                                                                                              \
@@ -270,11 +313,14 @@ typedef struct gridems_plugin_s gridems_plugin_t;
 /* The validated configuration of one instance (see below). */
 typedef struct gridems_config_s gridems_config_t;
 
-/* Ids the host hands out. 0 is never a valid id. Timer and fd-watch ids are meaningful only to
- * the instance that created them; device ids are unique within the host. */
+/* Ids the host hands out. 0 is never a valid id. Timer, fd-watch and work ids are meaningful only
+ * to the instance that created them; device ids are unique within the host. An id is never handed
+ * out twice while the first holder is alive (the counters skip ids in use when they wrap). */
 typedef uint32_t gridems_device_id_t;
 typedef uint32_t gridems_timer_id_t;
 typedef uint32_t gridems_watch_id_t;
+/* Added in 1.1: the id of a work item queued with submit_work(), meaningful to its instance. */
+typedef uint32_t gridems_work_id_t;
 
 /* Tests whether a struct that carries struct_size (as its first member) is large enough to hold
  * member: use it before writing a field added after 1.0 into a struct the host provides. */
@@ -339,7 +385,8 @@ enum {
  * read before init and by `gridems plugin-info`; borrowed by the host until dlclose.
  *   struct_size, abi_major, abi_minor, option_size: set them with GRIDEMS_PLUGIN_INFO_HEADER.
  *     option_size lets a newer header append fields to gridems_option_t: the host steps through
- *     the table by the plugin's option_size.
+ *     the table by the plugin's option_size (any size from the ABI 1.0 one up) and reads the
+ *     members it knows.
  *   name          "<class>_<name>" as in the file name gridems_<class>_<name>.so: 1 to 63
  *                 characters of [a-z0-9_]. It is the log prefix: [battery_sim:bess1].
  *   version       the plugin's own version text, or NULL.
@@ -349,6 +396,12 @@ enum {
  *   options       the option table, or NULL for none.
  *   context_size  bytes of the context struct the host allocates for the options (0 for none,
  *                 at most 1 MiB); the plugin reads it as cfg->context.
+ *   reserved      dead bytes of the 1.0 layout (see Versioning): never read.
+ * Added in 1.1:
+ *   flex_job_size sizeof(gridems_flex_job_t) as the plugin was compiled, set by
+ *                 GRIDEMS_PLUGIN_INFO_HEADER: the element size of every gridems_flex_caps_t.jobs
+ *                 array whose own job_size is 0. 0 (a 1.0 plugin) = the ABI 1.0 element size.
+ * The host accepts struct_size from the end of context_size (1.0 without reserved) upwards.
  */
 typedef struct gridems_plugin_info_s {
     uint32_t struct_size;
@@ -362,11 +415,13 @@ typedef struct gridems_plugin_info_s {
     const gridems_option_t *options;
     size_t context_size;
     void *reserved[4];
+    uint32_t flex_job_size; /* 1.1 */
 } gridems_plugin_info_t;
 
 #define GRIDEMS_PLUGIN_INFO_HEADER                                                                 \
     .struct_size = sizeof(gridems_plugin_info_t), .abi_major = GRIDEMS_PLUGIN_ABI_MAJOR,           \
-    .abi_minor = GRIDEMS_PLUGIN_ABI_MINOR, .option_size = sizeof(gridems_option_t)
+    .abi_minor = GRIDEMS_PLUGIN_ABI_MINOR, .option_size = sizeof(gridems_option_t),                \
+    .flex_job_size = sizeof(gridems_flex_job_t)
 
 /*
  * The validated configuration of one instance, handed to init. Owned by the host and valid until
@@ -441,6 +496,11 @@ typedef struct gridems_flex_caps_s {
     const gridems_flex_job_t *jobs;
     uint32_t n_jobs;
     double power_cap_kw; /* total compute power cap of the device, < 0 (default) = none */
+    /* 1.1: the element size of jobs, sizeof(gridems_flex_job_t) as the plugin was compiled; the
+     * host zeroes it before the call, and 0 means gridems_plugin_info.flex_job_size (which
+     * GRIDEMS_PLUGIN_INFO_HEADER sets; 0 in a 1.0 plugin = the 1.0 size). Any size from the 1.0
+     * one up is accepted; the host reads the members it knows. */
+    uint32_t job_size;
 } gridems_flex_caps_t;
 
 /*
@@ -513,8 +573,15 @@ typedef struct gridems_job_setpoint_s {
  *   safe_mode       1: ignore the values below and go to the safe state. Battery: hold, zero
  *                   power. Flex load: no gridems cap, the device's own policy. Meter: nothing.
  *   power_kw        battery: positive = discharge, negative = charge.
- *   jobs, n_jobs    flex load: power per job (borrowed; jobs not listed get 0).
+ *   jobs, n_jobs    flex load: power per job (borrowed; jobs not listed get 0). Step through
+ *                   it with GRIDEMS_SETPOINT_JOB(sp, i), which uses job_size.
  *   power_cap_kw    flex load: total cap for the step, < 0 = none.
+ *   reserved        dead bytes of the 1.0 layout.
+ * Added in 1.1:
+ *   job_size        the element size of jobs (the host's sizeof(gridems_job_setpoint_t)). The
+ *                   first members of every element are the 1.0 ones, so a 1.0 plugin that steps
+ *                   by its own sizeof reads them right as long as the element has not grown; a
+ *                   host whose element grew builds 1.0-sized arrays for plugins older than that.
  */
 typedef struct gridems_setpoint_s {
     uint32_t struct_size;
@@ -527,7 +594,19 @@ typedef struct gridems_setpoint_s {
     uint32_t n_jobs;
     double power_cap_kw;
     void *reserved[4];
+    uint32_t job_size; /* 1.1 */
 } gridems_setpoint_t;
+
+/* Element i of sp->jobs, stepping by sp->job_size when the host sets it (1.1) and by the 1.0
+ * sizeof otherwise (GRIDEMS_SETPOINT_JOB_SIZE). A member of the element added after 1.0 is
+ * there only when the element size covers it. */
+#define GRIDEMS_SETPOINT_JOB_SIZE(sp)                                                              \
+    (GRIDEMS_STRUCT_HAS(sp, gridems_setpoint_t, job_size) && (sp)->job_size != 0                   \
+         ? (size_t)(sp)->job_size                                                                  \
+         : sizeof(gridems_job_setpoint_t))
+#define GRIDEMS_SETPOINT_JOB(sp, i)                                                                \
+    ((const gridems_job_setpoint_t *)(const void *)((const char *)(sp)->jobs +                     \
+                                                    (size_t)(i)*GRIDEMS_SETPOINT_JOB_SIZE(sp)))
 
 /* Events delivered to on_event(). */
 enum {
@@ -633,7 +712,8 @@ typedef void (*gridems_device_destroy_fn)(gridems_device_id_t dev, void *userdat
  *                     least every control tick: a longer interval is read on the tick. On a
  *                     fast simulated clock a device is read at most every 100 ms of real time.
  *                     The first read() comes right after the device is announced (once init
- *                     succeeded, or at once when registered later); a failing read() backs off.
+ *                     succeeded, or on the next loop turn when registered later); a failing
+ *                     read() backs off.
  *   callbacks         see above; get_capabilities is required, the others optional.
  */
 typedef struct gridems_device_desc_s {
@@ -695,8 +775,13 @@ typedef void (*gridems_message_fn)(gridems_plugin_t *self, const gridems_message
 
 /*
  * The functions the host offers, handed to init (borrowed; valid until the instance is unloaded,
- * so the plugin may keep the pointer). Loop thread only, except log and vlog. Entries are only
- * ever appended: before calling one added after 1.0, check GRIDEMS_API_HAS(api, entry).
+ * so the plugin may keep the pointer). Loop thread only, except log, vlog and strerror. Entries
+ * are only ever appended: before calling one added after 1.0, check GRIDEMS_API_HAS(api, entry).
+ * Every entry that takes `self` (or `cfg`) checks it against the host's live instances, by
+ * address, without reading through it: a pointer that is none (NULL, made up, or an unloaded
+ * instance's whose memory no new instance took) gets GRIDEMS_EINVAL, never a crash (log and vlog
+ * print the line without an instance prefix; now_ms answers the real-time clock). This holds for
+ * 1.0 plugins too.
  */
 typedef struct gridems_host_api_s {
     uint32_t struct_size;
@@ -727,8 +812,9 @@ typedef struct gridems_host_api_s {
 
     /*
      * timer_start: call fn(self, id, arg) after first_ms, then every repeat_ms if repeat_ms > 0.
-     * The delays are in real milliseconds of the loop; when the host clock is simulated, measure
-     * elapsed time with now_ms() differences, never by counting ticks. A one-shot timer is gone
+     * The delays are in real milliseconds of the loop (timer_start_clock, 1.1, counts host-clock
+     * milliseconds instead); when the host clock is simulated, measure elapsed time with now_ms()
+     * differences, never by counting ticks. A one-shot timer is gone
      * once it has fired (timer_stop then returns GRIDEMS_ENOENT). arg is borrowed by the host
      * until the timer is stopped; *id (borrowed) receives the id.
      * Returns: 0; GRIDEMS_EINVAL (fn or id NULL); GRIDEMS_ENOMEM; GRIDEMS_ESTATE while the
@@ -800,7 +886,9 @@ typedef struct gridems_host_api_s {
      * register_device: declare a device. desc is copied (see gridems_device_desc_t);
      * dev_userdata is transferred on success only: the host hands it back to every callback
      * and to destroy(), the only place it is released. *id (borrowed) receives the device id.
-     * Call it from init or later.
+     * Call it from init or later. The host never calls into the plugin from inside this call:
+     * the service learns of the device once init returned, or, for a device registered later,
+     * on the next turn of the loop (its first read() follows then).
      * Returns: 0; GRIDEMS_EINVAL (bad descriptor, class not declared in gridems_plugin_info,
      * get_capabilities missing); GRIDEMS_EEXIST (name taken); GRIDEMS_ENOMEM; GRIDEMS_ESTATE.
      */
@@ -813,7 +901,7 @@ typedef struct gridems_host_api_s {
      */
     int64_t (*now_ms)(gridems_plugin_t *self);
 
-    /* ---- Added in 1.1 (check GRIDEMS_API_HAS(api, strerror) before calling) ---- */
+    /* ---- Added in 1.1: check GRIDEMS_API_HAS(api, <entry>) before calling each ---- */
 
     /*
      * strerror: a human sentence for a GRIDEMS_E* code ("unknown error" for codes outside the
@@ -821,6 +909,59 @@ typedef struct gridems_host_api_s {
      * until the instance is unloaded. Thread: any (like log, it may be called from a work_fn).
      */
     const char *(*strerror)(int err);
+
+    /*
+     * init_error: say why init is about to fail, in words for the operator. The loader prints
+     * it in its refusal ("plugin bess1 (battery_acme): init failed: capacity_kwh must be > 0, got
+     * -5 (ECONFIG)"); without it, only the code is printed. Call it from init, before returning
+     * the negative code; the last call wins; the text is copied (at most 255 bytes are kept).
+     * Calling it after init only logs the text at ERR. Returns: 0; GRIDEMS_EINVAL (self not a
+     * live instance, fmt NULL).
+     */
+    int (*init_error)(gridems_plugin_t *self, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
+
+    /*
+     * unregister_device: take away a device this instance registered (hot-unplug, a gateway
+     * that lost a unit). At once: the service stops using it and no callback of it is called
+     * again; destroy(dev, userdata) follows from the loop, after the current callback returned
+     * (never inside this call). Returns: 0; GRIDEMS_EINVAL (self not a live instance);
+     * GRIDEMS_ENOENT (not a device of this instance, or already unregistered).
+     */
+    int (*unregister_device)(gridems_plugin_t *self, gridems_device_id_t id);
+
+    /*
+     * submit_work: queue_work() that also hands back an id (borrowed out-parameter, may be NULL)
+     * for cancel_work(). Same contract as queue_work.
+     * cancel_work: cancel work that has not started: its done_fn then runs from the loop with
+     *   GRIDEMS_ECANCELED (never inside this call) and work_fn never runs. Returns: 0 (cancelled);
+     *   GRIDEMS_EAGAIN when work_fn is already running or done (done_fn still comes, with its
+     *   real status: running work cannot be stopped); GRIDEMS_ENOENT when the id is not a
+     *   pending work item of this instance; GRIDEMS_EINVAL (self not a live instance).
+     */
+    int (*submit_work)(gridems_plugin_t *self, gridems_work_fn work_fn, gridems_done_fn done_fn,
+                       void *arg, gridems_work_id_t *id);
+    int (*cancel_work)(gridems_plugin_t *self, gridems_work_id_t id);
+
+    /*
+     * timer_start_clock: timer_start() in host-clock milliseconds (now_ms()'s clock): on a
+     * simulated clock running 60 times real time, repeat_ms 900000 fires every 15 minutes of
+     * site time, i.e. every 15 real seconds; on a backtest's stepped clock it fires at exactly
+     * those host-clock instants. Stopped with timer_stop. Same returns as timer_start.
+     */
+    int (*timer_start_clock)(gridems_plugin_t *self, uint64_t first_ms, uint64_t repeat_ms,
+                             gridems_timer_fn fn, void *arg, gridems_timer_id_t *id);
+
+    /*
+     * option_string / option_int / option_double / option_bool: the config_get_* getters keyed
+     * by the instance handle instead of the config pointer. Same returns, plus GRIDEMS_EINVAL
+     * when self is not a live instance. (config_get_* stay; the host checks their cfg pointer
+     * against its instances too.)
+     */
+    int (*option_string)(gridems_plugin_t *self, const char *key, const char **out);
+    int (*option_int)(gridems_plugin_t *self, const char *key, int64_t *out);
+    int (*option_double)(gridems_plugin_t *self, const char *key, double *out);
+    int (*option_bool)(gridems_plugin_t *self, const char *key, int *out);
 } gridems_host_api_t;
 
 /* Tests whether the host's table has entry fn; use before calling an entry added after 1.0. */
@@ -852,7 +993,8 @@ GRIDEMS_PLUGIN_EXPORT extern const gridems_plugin_info_t gridems_plugin_info;
  *   api       (borrowed) the host API table; valid until unload.
  *   cfg       (borrowed) the validated options; valid until unload.
  *   userdata  (borrowed) out: instance-wide state for gridems_plugin_cleanup, or leave NULL.
- * Returns: 0, or a negative GRIDEMS_E* code to refuse the instance. On failure the host still
+ * Returns: 0, or a negative GRIDEMS_E* code to refuse the instance (say why with
+ *   api->init_error, 1.1, and the loader prints it). On failure the host still
  *   calls destroy() for every device already registered and gridems_plugin_cleanup(), then
  *   releases whatever the instance registered: init need only free what it did not hand over.
  * Thread: loop.

@@ -1,0 +1,257 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* Stuck plugins taken out and probed back (plugin_watch.h). */
+#include "plugin_watch.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gridems/errors.h"
+
+/* Overruns older than this no longer count toward taking an instance out. */
+#define WATCH_WINDOW_NS (600ull * 1000000000ull)
+/* The wait between probes grows up to this many times plugin_retry_seconds. */
+enum { RETRY_MAX_FACTOR = 10 };
+
+struct plugin_watch_s {
+    char name[GRIDEMS__IDENT_MAX];
+    const gridems_plugin_t *inst; /* the instance the record is about (compared, never used) */
+    int overruns;                 /* within WATCH_WINDOW_NS of first_ns */
+    uint64_t first_ns;
+    bool out;
+    uint64_t retry_ns; /* when the next probe may go */
+    uint64_t wait_ns;  /* the current wait between probes */
+    double last_ms;    /* the last overrun's length */
+    const char *what;  /* and its call */
+    bool taking_out;   /* its last safe-mode set-points are going out: not counted */
+};
+
+static plugin_watch_t *find(gridems_service_t *svc, const gridems_plugin_t *inst, bool add)
+{
+    for (int i = 0; i < svc->n_watch; i++) {
+        if (strcmp(svc->watch[i].name, gridems__instance_name(inst)) == 0) {
+            return &svc->watch[i];
+        }
+    }
+    if (!add) {
+        return NULL;
+    }
+    plugin_watch_t *bigger = realloc(svc->watch, (size_t)(svc->n_watch + 1) * sizeof *bigger);
+    if (bigger == NULL) {
+        return NULL;
+    }
+    svc->watch = bigger;
+    plugin_watch_t *w = &svc->watch[svc->n_watch++];
+    memset(w, 0, sizeof *w);
+    snprintf(w->name, sizeof w->name, "%s", gridems__instance_name(inst));
+    w->inst = inst;
+    return w;
+}
+
+typedef struct each_arg_s {
+    gridems_service_t *svc;
+    const gridems_plugin_t *inst;
+    bool out;
+} each_arg_t;
+
+static int set_stuck(void *arg, gridems__device_t *dev)
+{
+    each_arg_t *a = arg;
+    service_device_t *sd = gridems__device_service_data(dev);
+    if (sd == NULL || gridems__device_instance(dev) != a->inst || sd->stuck == a->out) {
+        return 0;
+    }
+    sd->stuck = a->out;
+    if (a->out && sd->klass != GRIDEMS_DEV_METER && !a->svc->shutting_down) {
+        /* The last call it gets: a battery holds, a cluster runs uncapped jobs to no plan. */
+        gridems__service_device_safe(a->svc, sd);
+    }
+    return 0;
+}
+
+static void take_out(gridems_service_t *svc, plugin_watch_t *w, const gridems_plugin_t *inst)
+{
+    uint64_t retry = (uint64_t)svc->cfg.reliability.plugin_retry_seconds * 1000000000ull;
+    w->wait_ns = w->out ? w->wait_ns * 2 : retry;
+    if (w->wait_ns > retry * RETRY_MAX_FACTOR) {
+        w->wait_ns = retry * RETRY_MAX_FACTOR;
+    }
+    w->retry_ns = uv_hrtime() + w->wait_ns;
+    if (w->out) {
+        gridems_log_warn("plugin instance %s: probe %s took %.0f ms; still out, next probe in "
+                         "%.0f s",
+                         w->name, w->what, w->last_ms, (double)w->wait_ns / 1e9);
+        return;
+    }
+    w->out = true;
+    gridems_log_err("plugin instance %s: %d calls over the %d ms budget (the last: %s, %.0f ms); "
+                    "its devices are left out of plans in safe mode and it is not called until a "
+                    "probe in %.0f s answers in time",
+                    w->name, w->overruns, svc->cfg.reliability.plugin_call_budget_ms, w->what,
+                    w->last_ms, (double)w->wait_ns / 1e9);
+    /* The safe-mode set-points below are the last calls it gets (let through, not counted). */
+    each_arg_t a = {svc, inst, true};
+    w->out = false;
+    w->taking_out = true;
+    gridems__host_foreach_device(svc->host, set_stuck, &a);
+    w->taking_out = false;
+    w->out = true;
+    gridems__service_health_changed(svc);
+    gridems__service_request_replan(svc, GRIDEMS__REPLAN_DEVIATION);
+}
+
+static void bring_back(gridems_service_t *svc, plugin_watch_t *w, const gridems_plugin_t *inst,
+                       double ms)
+{
+    gridems_log_notice("plugin instance %s: probe answered in %.1f ms; called again", w->name, ms);
+    w->out = false;
+    w->overruns = 0;
+    each_arg_t a = {svc, inst, false};
+    gridems__host_foreach_device(svc->host, set_stuck, &a);
+    gridems__service_health_changed(svc);
+}
+
+/* Whether a call of kind `what` into sd may go now (probe: a read of an instance that is out
+ * and due for a probe). */
+static bool may_call(gridems_service_t *svc, service_device_t *sd, bool is_read, bool *probe)
+{
+    plugin_watch_t *w = find(svc, gridems__device_instance(sd->dev), false);
+    *probe = false;
+    if (w == NULL || !w->out) {
+        return true;
+    }
+    if (is_read && uv_hrtime() >= w->retry_ns) {
+        *probe = true;
+        return true;
+    }
+    return false;
+}
+
+static void after_call(gridems_service_t *svc, service_device_t *sd, const char *what, uint64_t t0,
+                       bool probe)
+{
+    uint64_t now = uv_hrtime();
+    double ms = (double)(now - t0) / 1e6;
+    const gridems_plugin_t *inst = gridems__device_instance(sd->dev);
+    bool over = ms > svc->cfg.reliability.plugin_call_budget_ms;
+    if (!over && !probe) {
+        return;
+    }
+    plugin_watch_t *w = find(svc, inst, true);
+    if (w == NULL || w->taking_out) {
+        return;
+    }
+    if (!over) {
+        bring_back(svc, w, inst, ms);
+        return;
+    }
+    w->last_ms = ms;
+    w->what = what;
+    if (probe) {
+        take_out(svc, w, inst);
+        return;
+    }
+    if (w->overruns == 0 || now - w->first_ns > WATCH_WINDOW_NS) {
+        w->overruns = 0;
+        w->first_ns = now;
+    }
+    w->overruns++;
+    gridems_log_warn("plugin instance %s: %s of %s took %.0f ms, over the %d ms budget (%d of %d)",
+                     w->name, what, sd->id, ms, svc->cfg.reliability.plugin_call_budget_ms,
+                     w->overruns, svc->cfg.reliability.plugin_overruns);
+    if (w->overruns >= svc->cfg.reliability.plugin_overruns) {
+        take_out(svc, w, inst);
+    }
+}
+
+int gridems__watched_read(gridems_service_t *svc, service_device_t *sd)
+{
+    bool probe;
+    if (!may_call(svc, sd, true, &probe)) {
+        return GRIDEMS_EAGAIN;
+    }
+    uint64_t t0 = uv_hrtime();
+    int rc = gridems__device_read(sd->dev);
+    after_call(svc, sd, "read", t0, probe);
+    return rc;
+}
+
+int gridems__watched_caps(gridems_service_t *svc, service_device_t *sd, gridems_caps_t *caps)
+{
+    bool probe;
+    if (!may_call(svc, sd, false, &probe)) {
+        return GRIDEMS_ESTATE;
+    }
+    uint64_t t0 = uv_hrtime();
+    int rc = gridems__device_get_capabilities(sd->dev, caps);
+    after_call(svc, sd, "get_capabilities", t0, false);
+    return rc;
+}
+
+int gridems__watched_setpoint(gridems_service_t *svc, service_device_t *sd,
+                              const gridems_setpoint_t *sp)
+{
+    bool probe;
+    if (!may_call(svc, sd, false, &probe)) {
+        return GRIDEMS_ESTATE;
+    }
+    uint64_t t0 = uv_hrtime();
+    int rc = gridems__device_apply_setpoint(sd->dev, sp);
+    after_call(svc, sd, "apply_setpoint", t0, false);
+    return rc;
+}
+
+int gridems__watched_event(gridems_service_t *svc, service_device_t *sd,
+                           const gridems_device_event_t *ev)
+{
+    bool probe;
+    if (!may_call(svc, sd, false, &probe)) {
+        return GRIDEMS_ESTATE;
+    }
+    uint64_t t0 = uv_hrtime();
+    int rc = gridems__device_on_event(sd->dev, ev);
+    after_call(svc, sd, "on_event", t0, false);
+    return rc;
+}
+
+void gridems__plugin_watch_device_added(gridems_service_t *svc, service_device_t *sd)
+{
+    plugin_watch_t *w = find(svc, gridems__device_instance(sd->dev), false);
+    if (w == NULL) {
+        return;
+    }
+    if (w->inst != gridems__device_instance(sd->dev)) {
+        /* Another instance of that name: a reload. It starts with a clean record. */
+        memset(w, 0, sizeof *w);
+        snprintf(w->name, sizeof w->name, "%s",
+                 gridems__instance_name(gridems__device_instance(sd->dev)));
+        w->inst = gridems__device_instance(sd->dev);
+        gridems__service_health_changed(svc);
+        return;
+    }
+    sd->stuck = w->out;
+}
+
+void gridems__plugin_watch_describe(const gridems_service_t *svc, char *out, size_t len,
+                                    const char *sep)
+{
+    int n = 0;
+    for (int i = 0; i < svc->n_watch; i++) {
+        const plugin_watch_t *w = &svc->watch[i];
+        size_t used = strlen(out);
+        if (!w->out || used + 1 >= len) {
+            continue;
+        }
+        snprintf(out + used, len - used, "%s%s%s (%s %.0f ms)", n == 0 ? sep : ", ",
+                 n == 0 ? "plugin stuck: " : "", w->name, w->what != NULL ? w->what : "call",
+                 w->last_ms);
+        n++;
+    }
+}
+
+void gridems__plugin_watch_free(gridems_service_t *svc)
+{
+    free(svc->watch);
+    svc->watch = NULL;
+    svc->n_watch = 0;
+}

@@ -1,0 +1,1191 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * Reliability tests of `gridems run` (docs/service.md, "Reliability"): what a poisoned reading,
+ * an absurd device, a stuck plugin, a crash, a second instance, a state_dir that cannot be
+ * written and malformed input do to the real service. Each case failed before the change it
+ * tests. The harness below is test_service.c's (same broker, bus and service helpers).
+ *
+ * The real service binary runs as a child process, with a private mosquitto on a free loopback
+ * port, and the simulated device plugins (and tests/abi/abi_rogue.c) through the real loader.
+ *
+ * Each test owns everything it uses: a broker started from the test body (so the test's own
+ * process can kill and restart it), a temporary directory with the config, the service's log and
+ * its state_dir, and a site id of its own (so its topics are its own). Waits are bounded and
+ * event-driven (a message on a topic, a line in the log, the child's exit); sleeps appear only
+ * inside polling loops. Every test ends by stopping the service with SIGTERM, which must exit 0,
+ * and by scanning the service's log for sanitizer reports: in a -DGRIDEMS_SANITIZE build the
+ * service itself runs sanitized, and any report fails the test.
+ *
+ * The test talks MQTT through mqtt_wire.h, one connection per test that publishes and watches
+ * the service's topics (broker.h's Paho client needs about 2 s per connection while another one
+ * is open in the process; mqtt_wire.h explains).
+ *
+ * When an assertion fails, REQUIRE() prints the service's log, kills the service, stops the
+ * broker and removes the temporary directory before Check ends the test.
+ */
+#include "broker.h"
+#include "mqtt_wire.h"
+#include "service_harness.h"
+#include "test_util.h"
+
+#include <check.h>
+#include <cjson/cJSON.h>
+#include <float.h>
+#include <math.h>
+#include <errno.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum {
+    START_TIMEOUT_MS = 15000, /* service start-up until it is connected and reads its devices */
+    PLAN_TIMEOUT_MS = 10000,  /* a trigger until its schedule */
+    STOP_TIMEOUT_MS = 5000,   /* "a few seconds" for SIGTERM */
+    SLICE_MS = 100,           /* waits look at the child this often */
+    PATH_LEN = 1024,          /* the test's own paths */
+    FILE_LEN = PATH_LEN + 64  /* a file inside one of them */
+};
+
+/* Everything one test owns. Check's fork mode runs each test in a process of its own, so one
+ * static context serves every test. */
+typedef struct ctx_s {
+    broker_t broker;
+    test_service_t svc;
+    bool expect_running; /* waits fail at once if the service ends while this is set */
+    char *dir;
+    char cfg_path[PATH_LEN];
+    char log_path[PATH_LEN];
+    char state_dir[PATH_LEN];
+    char site[64];
+    char prefix[128];
+    char t_status[192];
+    char t_schedule[192];
+    char t_state[192];
+    char t_price[192];
+    char t_cmd[192];
+    char t_bess_cmd[192];
+    wire_t *bus; /* the test's own MQTT connection: publishes, and receives what it watches */
+} ctx_t;
+
+static ctx_t ctx;
+
+/* ---- ## Failing with everything cleaned up ---- */
+
+static void release_all(void)
+{
+    test_service_cleanup(&ctx.svc);
+    wire_close(ctx.bus);
+    ctx.bus = NULL;
+    broker_cleanup(&ctx.broker);
+    if (ctx.dir != NULL) {
+        test_remove_tree(ctx.dir);
+        free(ctx.dir);
+        ctx.dir = NULL;
+    }
+}
+
+static void ctx_abort(const char *file, int line, const char *expr, const char *msg)
+{
+    char *log = test_service_log(&ctx.svc);
+    fprintf(stderr, "---- gridems log (%s) ----\n%s---- end of gridems log ----\n", ctx.log_path,
+            log != NULL ? log : "(none)\n");
+    free(log);
+    release_all();
+    ck_abort_msg("%s:%d: %s: %s", file, line, expr, msg);
+}
+
+/* Like ck_assert_msg(), but cleans up first (Check's fork mode skips the rest of the test). */
+#define REQUIRE(cond, ...)                                                                         \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            char require_msg_[4096];                                                               \
+            snprintf(require_msg_, sizeof require_msg_, __VA_ARGS__);                              \
+            ctx_abort(__FILE__, __LINE__, #cond, require_msg_);                                    \
+        }                                                                                          \
+    } while (0)
+
+/* ---- ## Set-up and tear-down ---- */
+
+static void ctx_init(const char *site)
+{
+    memset(&ctx, 0, sizeof ctx);
+    ctx.dir = test_make_tmpdir(site);
+    snprintf(ctx.cfg_path, sizeof ctx.cfg_path, "%s/gridems.json", ctx.dir);
+    snprintf(ctx.log_path, sizeof ctx.log_path, "%s/gridems.log", ctx.dir);
+    snprintf(ctx.state_dir, sizeof ctx.state_dir, "%s/state", ctx.dir);
+    snprintf(ctx.site, sizeof ctx.site, "%s", site);
+    snprintf(ctx.prefix, sizeof ctx.prefix, "gridems/%s", site);
+    snprintf(ctx.t_status, sizeof ctx.t_status, "%s/status", ctx.prefix);
+    snprintf(ctx.t_schedule, sizeof ctx.t_schedule, "%s/schedule", ctx.prefix);
+    snprintf(ctx.t_state, sizeof ctx.t_state, "%s/state", ctx.prefix);
+    snprintf(ctx.t_price, sizeof ctx.t_price, "%s/in/price", ctx.prefix);
+    snprintf(ctx.t_cmd, sizeof ctx.t_cmd, "%s/cmd", ctx.prefix);
+    snprintf(ctx.t_bess_cmd, sizeof ctx.t_bess_cmd, "%s/dev/bess1/cmd", ctx.prefix);
+    static const char *const plugins[] = {"battery_sim", "meter_sim", "cluster_sim"};
+    for (size_t i = 0; i < sizeof plugins / sizeof plugins[0]; i++) {
+        char so[FILE_LEN];
+        snprintf(so, sizeof so, "%s/gridems_%s.so", GRIDEMS_TEST_PLUGIN_DIR, plugins[i]);
+        REQUIRE(access(so, R_OK) == 0, "%s is missing: build the target gridems_%s", so,
+                plugins[i]);
+    }
+    broker_start(&ctx.broker, site);
+}
+
+static void check_log_clean(void)
+{
+    char *log = test_service_log(&ctx.svc);
+    const char *report = test_sanitizer_report(log);
+    bool clean = report == NULL;
+    char excerpt[1500] = "";
+    if (!clean) {
+        snprintf(excerpt, sizeof excerpt, "%s", report);
+    }
+    free(log);
+    REQUIRE(clean, "sanitizer report in the service's log:\n%s", excerpt);
+}
+
+/* SIGTERM the service (it must exit 0 within a few seconds), check its log, release all. */
+static void finish(void)
+{
+    ctx.expect_running = false;
+    REQUIRE(test_service_signal(&ctx.svc, SIGTERM) == 0,
+            "the service was no longer running "
+            "(status %d)",
+            ctx.svc.status);
+    int status = test_service_wait_exit(&ctx.svc, STOP_TIMEOUT_MS);
+    REQUIRE(status == 0, "SIGTERM: exit status %d (-1: still running after %d ms)", status,
+            STOP_TIMEOUT_MS);
+    check_log_clean();
+    release_all();
+}
+
+/* ---- ## Config and messages ---- */
+
+typedef struct cfg_opts_s {
+    int step_minutes;
+    double speed;
+    int replan_seconds;
+    const char *cluster_options; /* cluster_sim options after topic_prefix and power_cap_kw */
+    const char *extra_plugins;   /* more plugin entries, each starting with ",", or "" */
+    double meter_swing_kw;       /* the load meter's daily swing around its 9000 kW */
+    const char *meter_options;   /* more meter_sim options, each starting with ",", or "" */
+    const char *planner_options; /* more planner keys, each starting with ",", or "" */
+    const char *top_options;     /* more top-level keys, each starting with ",", or "" */
+} cfg_opts_t;
+
+static cfg_opts_t default_opts(void)
+{
+    cfg_opts_t o = {
+        30, 60.0, 86400, "\"jobs_per_day\": 6, \"job_energy_kwh\": 4000, \"job_power_kw\": 1200",
+        "", 600,  "",    "",
+        ""};
+    return o;
+}
+
+static void write_config(const cfg_opts_t *o)
+{
+    char *text = NULL;
+    size_t size = 0;
+    FILE *f = open_memstream(&text, &size);
+    REQUIRE(f != NULL, "open_memstream failed");
+    fprintf(f,
+            "{\"site\": {\"id\": \"%s\", \"utc_offset\": \"+09:00\", \"currency\": \"JPY\",\n"
+            "          \"import_limit_kw\": 20000, \"demand_charge_per_kw\": 60,\n"
+            "          \"billing_period\": \"month\"},\n"
+            " \"mqtt\": {\"uri\": \"%s\"},\n"
+            " \"planner\": {\"step_minutes\": %d, \"horizon_steps\": 48, \"replan_seconds\": %d,\n"
+            "             \"debounce_ms\": 200%s},\n"
+            " \"clock\": {\"mode\": \"simulated\", \"start\": \"2023-05-08T00:00:00+09:00\",\n"
+            "           \"speed\": %g},\n"
+            " \"state_dir\": \"%s\", \"log_level\": \"info\", \"plugin_dir\": \"%s\",\n"
+            " \"plugins\": [\n"
+            "  {\"plugin\": \"battery_sim\", \"name\": \"bess1\", \"options\": {\n"
+            "    \"topic_prefix\": \"%s/dev/bess1\", \"capacity_kwh\": 4000, \"soc_kwh\": 2000,\n"
+            "    \"soc_min_kwh\": 400, \"charge_max_kw\": 2000, \"discharge_max_kw\": 2000}},\n"
+            "  {\"plugin\": \"meter_sim\", \"name\": \"it_load\", \"options\": {\n"
+            "    \"topic_prefix\": \"%s/dev/meter\", \"base_kw\": 9000, \"swing_kw\": %g,\n"
+            "    \"utc_offset_hours\": 9%s}},\n"
+            "  {\"plugin\": \"cluster_sim\", \"name\": \"gpu\", \"options\": {\n"
+            "    \"topic_prefix\": \"%s/dev/gpu\", \"power_cap_kw\": 3000, %s}}%s]%s}\n",
+            ctx.site, ctx.broker.uri, o->step_minutes, o->replan_seconds, o->planner_options,
+            o->speed, ctx.state_dir, GRIDEMS_TEST_PLUGIN_DIR, ctx.prefix, ctx.prefix,
+            o->meter_swing_kw, o->meter_options, ctx.prefix, o->cluster_options, o->extra_plugins,
+            o->top_options);
+    fclose(f);
+    int rc = test_write_file(ctx.cfg_path, text);
+    free(text);
+    REQUIRE(rc == 0, "cannot write %s", ctx.cfg_path);
+}
+
+/* The first n half-hourly prices of the JEPX Kansai week from 2023-05-08 00:00 JST. */
+static int read_jepx_prices(double *out, int n)
+{
+    char path[FILE_LEN];
+    snprintf(path, sizeof path, "%s/examples/data/jepx_kansai_2023-05-08_week.csv",
+             GRIDEMS_TEST_SOURCE_DIR);
+    char *text = test_read_file(path, NULL);
+    REQUIRE(text != NULL, "cannot read %s", path);
+    int got = 0;
+    char *save = NULL;
+    for (char *line = strtok_r(text, "\n", &save); line != NULL && got < n;
+         line = strtok_r(NULL, "\n", &save)) {
+        const char *comma = strchr(line, ',');
+        char *end = NULL;
+        double v = comma != NULL ? strtod(comma + 1, &end) : NAN;
+        if (comma != NULL && end != comma + 1 && isfinite(v)) {
+            out[got++] = v; /* The header line has no number and is skipped. */
+        }
+    }
+    free(text);
+    return got;
+}
+
+/* A series-form price message from 2023-05-08 00:00 JST; the caller frees it. */
+static char *price_series(const double *values, int n)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "start", "2023-05-08T00:00:00+09:00");
+    cJSON_AddNumberToObject(root, "step_minutes", 30);
+    cJSON_AddItemToObject(root, "values", cJSON_CreateDoubleArray(values, n));
+    cJSON_AddStringToObject(root, "unit", "kWh");
+    cJSON_AddStringToObject(root, "currency", "JPY");
+    char *text = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    REQUIRE(text != NULL, "cannot print the price message");
+    return text;
+}
+
+static char *jepx_price_message(void)
+{
+    double values[96];
+    int n = read_jepx_prices(values, 96);
+    REQUIRE(n == 96, "the JEPX file has %d prices, expected at least 96", n);
+    return price_series(values, n);
+}
+
+/* ---- ## JSON ---- */
+
+static cJSON *parse(const char *text)
+{
+    cJSON *root = cJSON_Parse(text);
+    REQUIRE(root != NULL, "not JSON: %.300s", text);
+    return root;
+}
+
+/* The member at a dotted path ("plan.inputs.scenario"), or NULL. */
+static const cJSON *jfind(const cJSON *root, const char *path)
+{
+    char copy[256];
+    snprintf(copy, sizeof copy, "%s", path);
+    const cJSON *node = root;
+    char *save = NULL;
+    for (char *key = strtok_r(copy, ".", &save); key != NULL && node != NULL;
+         key = strtok_r(NULL, ".", &save)) {
+        node = cJSON_GetObjectItemCaseSensitive(node, key);
+    }
+    return node;
+}
+
+static const cJSON *jget(const cJSON *root, const char *path)
+{
+    const cJSON *node = jfind(root, path);
+    REQUIRE(node != NULL, "JSON member %s missing", path);
+    return node;
+}
+
+static double jnum(const cJSON *root, const char *path)
+{
+    const cJSON *node = jget(root, path);
+    REQUIRE(cJSON_IsNumber(node), "JSON member %s is not a number", path);
+    return node->valuedouble;
+}
+
+static const char *jstr(const cJSON *root, const char *path)
+{
+    const cJSON *node = jget(root, path);
+    REQUIRE(cJSON_IsString(node), "JSON member %s is not a string", path);
+    return node->valuestring;
+}
+
+/* ---- ## MQTT ---- */
+
+static void bus_subscribe(const char *topic)
+{
+    REQUIRE(wire_subscribe(ctx.bus, topic, 5000) == 0, "cannot subscribe to %s", topic);
+}
+
+/* Connect the test's own client and subscribe it to topics (NULL-terminated). */
+static void bus_open(const char *const *topics)
+{
+    ctx.bus = wire_connect(ctx.broker.uri, 5000);
+    REQUIRE(ctx.bus != NULL, "cannot connect to %s", ctx.broker.uri);
+    for (int i = 0; topics[i] != NULL; i++) {
+        bus_subscribe(topics[i]);
+    }
+}
+
+static void publish(const char *topic, const char *payload, int retain)
+{
+    REQUIRE(wire_publish(ctx.bus, topic, payload, 1, retain, 5000) == 0, "cannot publish on %s",
+            topic);
+}
+
+/* The next message on topic containing needle (NULL = any), within timeout_ms; earlier ones on
+ * topic that do not match are dropped. Returns 0 with *msg filled (wire_msg_free() it), or -1 on
+ * timeout. Fails the test at once when the service ends while ctx.expect_running is set. */
+static int bus_wait(const char *topic, const char *needle, int timeout_ms, wire_msg_t *msg)
+{
+    double deadline = test_now_ms() + timeout_ms;
+    for (;;) {
+        double left = deadline - test_now_ms();
+        int slice = left < SLICE_MS ? (int)fmax(left, 0) : SLICE_MS;
+        if (wire_next(ctx.bus, topic, needle, slice, msg) == 0) {
+            return 0;
+        }
+        if (ctx.expect_running) {
+            REQUIRE(test_service_running(&ctx.svc), "the service ended (status %d)",
+                    ctx.svc.status);
+        }
+        if (test_now_ms() >= deadline) {
+            return -1;
+        }
+    }
+}
+
+/* The next schedule with plan.id > min_id and (unless NULL) plan.reason == reason; older or
+ * other ones are skipped. *arrival_ms (may be NULL) receives when its last byte was read. The
+ * caller deletes the result. */
+static cJSON *wait_schedule(const char *reason, double min_id, int timeout_ms, double *arrival_ms)
+{
+    double deadline = test_now_ms() + timeout_ms;
+    for (;;) {
+        wire_msg_t msg;
+        int left = (int)(deadline - test_now_ms());
+        REQUIRE(left > 0 && bus_wait(ctx.t_schedule, NULL, left, &msg) == 0,
+                "no schedule (reason %s, id > %.0f) on %s within %d ms",
+                reason != NULL ? reason : "any", min_id, ctx.t_schedule, timeout_ms);
+        cJSON *root = parse(msg.payload);
+        double arrived = msg.arrived_ms;
+        wire_msg_free(&msg);
+        const cJSON *id = jfind(root, "plan.id");
+        const cJSON *why = jfind(root, "plan.reason");
+        if (cJSON_IsNumber(id) && id->valuedouble > min_id &&
+            (reason == NULL || (cJSON_IsString(why) && strcmp(why->valuestring, reason) == 0))) {
+            if (arrival_ms != NULL) {
+                *arrival_ms = arrived;
+            }
+            return root;
+        }
+        cJSON_Delete(root);
+    }
+}
+
+/* The retained message on topic, read by a fresh client; the caller deletes it. */
+static cJSON *read_retained(const char *topic)
+{
+    wire_msg_t msg;
+    REQUIRE(wire_read_one(ctx.broker.uri, topic, 2000, &msg) == 0, "no message on %s", topic);
+    int retained = msg.retained;
+    cJSON *root = parse(msg.payload);
+    wire_msg_free(&msg);
+    REQUIRE(retained, "the message on %s is not a retained one", topic);
+    return root;
+}
+
+/* Take the messages queued on topic until none comes for quiet_ms; return the highest plan.id
+ * among them (schedules), or floor when none is higher. */
+static double drain(const char *topic, double floor, int quiet_ms)
+{
+    wire_msg_t msg;
+    while (wire_next(ctx.bus, topic, NULL, quiet_ms, &msg) == 0) {
+        cJSON *root = cJSON_Parse(msg.payload);
+        wire_msg_free(&msg);
+        const cJSON *id = jfind(root, "plan.id");
+        if (cJSON_IsNumber(id) && id->valuedouble > floor) {
+            floor = id->valuedouble;
+        }
+        cJSON_Delete(root);
+    }
+    return floor;
+}
+
+/* ---- ## The service ---- */
+
+/* The log from byte offset `from` on; the caller frees it. */
+static char *log_since(size_t from)
+{
+    char *log = test_service_log(&ctx.svc);
+    REQUIRE(log != NULL, "cannot read %s", ctx.log_path);
+    size_t len = strlen(log);
+    if (from > 0) {
+        from = from > len ? len : from;
+        memmove(log, log + from, len - from + 1);
+    }
+    return log;
+}
+
+/*
+ * Start the service on ctx.cfg_path and wait until it is connected and subscribed (its status
+ * arrives: the service sends it after its subscriptions, on the same connection) and the battery
+ * has reported (so that a plan includes it). ctx.bus must watch ctx.t_status. Status messages of
+ * an earlier run still queued, and a retained or last-will "offline", are skipped. With settle
+ * (only when no price is known yet), also wait until the re-plan the devices' first readings ask
+ * for has failed. Returns the log offset where this run begins.
+ */
+static size_t start_service(bool settle)
+{
+    drain(ctx.t_status, 0, 200);
+    size_t from = test_service_log_size(&ctx.svc);
+    test_service_start(&ctx.svc, ctx.cfg_path, ctx.log_path);
+    ctx.expect_running = true;
+    double deadline = test_now_ms() + START_TIMEOUT_MS;
+    for (;;) {
+        wire_msg_t msg;
+        int left = (int)(deadline - test_now_ms());
+        REQUIRE(left > 0 && bus_wait(ctx.t_status, "\"state\":", left, &msg) == 0,
+                "no status from the service within %d ms", START_TIMEOUT_MS);
+        bool offline = strstr(msg.payload, "\"state\":\"offline\"") != NULL;
+        wire_msg_free(&msg);
+        if (!offline) {
+            break;
+        }
+    }
+    REQUIRE(test_service_wait_log(&ctx.svc, from, "device bess1: readings again", START_TIMEOUT_MS),
+            "the battery did not report within %d ms", START_TIMEOUT_MS);
+    if (settle) {
+        /* The devices' first readings request a re-plan; without prices it fails. Wait for that
+         * failure, so that the next re-plan is the one the test triggers, with its own reason. */
+        char *log = log_since(from);
+        size_t readings = (size_t)(strstr(log, "device bess1: readings again") - log);
+        free(log);
+        REQUIRE(test_service_wait_log(&ctx.svc, from + readings, "no plan (", PLAN_TIMEOUT_MS),
+                "no re-plan attempt after the devices reported");
+    }
+    return from;
+}
+
+/* Open the bus on status and schedule (plus extra, may be NULL) and start the service. */
+static size_t start_with_bus(const char *extra)
+{
+    const char *topics[] = {ctx.t_status, ctx.t_schedule, extra, NULL};
+    bus_open(topics);
+    return start_service(true);
+}
+
+/* Publish the JEPX prices (retained) and return the first schedule, which must have plan.reason
+ * reason unless that is NULL. */
+static cJSON *publish_prices_and_plan(const char *reason, double *latency_ms)
+{
+    char *price = jepx_price_message();
+    double t0 = test_now_ms();
+    publish(ctx.t_price, price, 1);
+    free(price);
+    double arrived = 0;
+    cJSON *plan = wait_schedule(NULL, 0, PLAN_TIMEOUT_MS, &arrived);
+    const char *got = jstr(plan, "plan.reason");
+    REQUIRE(reason == NULL || strcmp(got, reason) == 0, "the first plan has the reason %s, not %s",
+            got, reason);
+    if (latency_ms != NULL) {
+        *latency_ms = arrived - t0;
+    }
+    return plan;
+}
+
+/* The first log line (from `from` on) that contains needle, copied into out ("(none)" when
+ * there is none). */
+static void log_line(size_t from, const char *needle, char *out, size_t size)
+{
+    char *log = log_since(from);
+    char *hit = strstr(log, needle);
+    snprintf(out, size, "(none)");
+    if (hit != NULL) {
+        char *start = hit;
+        while (start > log && start[-1] != '\n') {
+            start--;
+        }
+        snprintf(out, size, "%.*s", (int)strcspn(start, "\n"), start);
+    }
+    free(log);
+}
+
+/* ---- ## Helpers of these tests ---- */
+
+/* The site's physical bound: reliability.max_power_factor (4) x site.import_limit_kw (20000). */
+#define SITE_BOUND_KW 80000.0
+
+static cJSON *read_state_file(void)
+{
+    char path[FILE_LEN];
+    snprintf(path, sizeof path, "%s/state.json", ctx.state_dir);
+    char *text = test_read_file(path, NULL);
+    REQUIRE(text != NULL, "cannot read %s", path);
+    cJSON *root = parse(text);
+    free(text);
+    return root;
+}
+
+/* Whether array (an array of objects with "id") holds id; for strings when objects is false. */
+static bool has_id(const cJSON *array, const char *id, bool objects)
+{
+    const cJSON *it = NULL;
+    cJSON_ArrayForEach(it, array)
+    {
+        const cJSON *v = objects ? cJSON_GetObjectItemCaseSensitive(it, "id") : it;
+        if (cJSON_IsString(v) && strcmp(v->valuestring, id) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The next status message containing needle (and, unless NULL, not containing without). */
+static cJSON *wait_status(const char *needle, const char *without, int timeout_ms)
+{
+    double deadline = test_now_ms() + timeout_ms;
+    for (;;) {
+        wire_msg_t msg;
+        int left = (int)(deadline - test_now_ms());
+        REQUIRE(left > 0 && bus_wait(ctx.t_status, needle, left, &msg) == 0,
+                "no status with \"%s\"%s%s within %d ms", needle,
+                without != NULL ? " without " : "", without != NULL ? without : "", timeout_ms);
+        bool fits = without == NULL || strstr(msg.payload, without) == NULL;
+        cJSON *root = fits ? parse(msg.payload) : NULL;
+        wire_msg_free(&msg);
+        if (root != NULL) {
+            return root;
+        }
+    }
+}
+
+/* The rogue plugin's shared object (tests/abi/abi_rogue.c). */
+static const char *rogue_so(void)
+{
+    static char so[FILE_LEN];
+    snprintf(so, sizeof so, "%s/gridems_test_rogue.so", GRIDEMS_TEST_PLUGIN_DIR);
+    REQUIRE(access(so, R_OK) == 0, "%s is missing: build the target gridems_test_rogue", so);
+    return so;
+}
+
+/* Ask for the status and return its rejected_messages once it is >= at_least. */
+static double rejected_count(double at_least)
+{
+    publish(ctx.t_cmd, "{\"cmd\":\"status\"}", 0);
+    double deadline = test_now_ms() + PLAN_TIMEOUT_MS;
+    for (;;) {
+        wire_msg_t msg;
+        int left = (int)(deadline - test_now_ms());
+        REQUIRE(left > 0 && bus_wait(ctx.t_status, "\"rejected_messages\":", left, &msg) == 0,
+                "no status with rejected_messages >= %.0f", at_least);
+        cJSON *root = parse(msg.payload);
+        wire_msg_free(&msg);
+        double n = jnum(root, "counters.rejected_messages");
+        cJSON_Delete(root);
+        if (n >= at_least) {
+            return n;
+        }
+    }
+}
+
+/* Wait on P/state until its site time has passed `until` (ISO text compare works: same offset);
+ * returns that snapshot. The bus must watch ctx.t_state. */
+static cJSON *state_after(const char *until, int timeout_ms)
+{
+    double deadline = test_now_ms() + timeout_ms;
+    for (;;) {
+        wire_msg_t msg;
+        int left = (int)(deadline - test_now_ms());
+        REQUIRE(left > 0 && bus_wait(ctx.t_state, "\"time\":", left, &msg) == 0,
+                "no P/state after %s within %d ms", until, timeout_ms);
+        cJSON *root = parse(msg.payload);
+        wire_msg_free(&msg);
+        if (strcmp(jstr(root, "time"), until) > 0) {
+            return root;
+        }
+        cJSON_Delete(root);
+    }
+}
+
+/* ---- ## 1. Telemetry poisoning cannot raise the billing peak ---- */
+
+START_TEST(test_telemetry_poisoning)
+{
+    ctx_init("r1-poison");
+    cfg_opts_t o = default_opts();
+    o.speed = 300.0; /* a 30-minute step every 6 s */
+    write_config(&o);
+    char t_meter[192];
+    snprintf(t_meter, sizeof t_meter, "%s/dev/meter/telemetry", ctx.prefix);
+    start_with_bus(t_meter);
+    bus_subscribe(ctx.t_state);
+    cJSON *plan = publish_prices_and_plan(NULL, NULL);
+    double id = jnum(plan, "plan.id");
+    cJSON_Delete(plan);
+
+    /* The meter's own clock, so the fake readings are the newest its driver has seen. */
+    wire_msg_t msg;
+    REQUIRE(bus_wait(t_meter, "\"ts\":", 5000, &msg) == 0, "no meter telemetry");
+    cJSON *tel = parse(msg.payload);
+    wire_msg_free(&msg);
+    long long ts = (long long)jnum(tel, "ts") + 3600000;
+    cJSON_Delete(tel);
+    cJSON *st = state_after("", 5000);
+    char start[64], until[128];
+    snprintf(start, sizeof start, "%.40s", jstr(st, "time"));
+    cJSON_Delete(st);
+    /* Two whole steps (one hour of site time) of readings of 9e8 kW, ten a second: the step
+     * means that make the peak are taken while the poison flows. */
+    int hour = atoi(start + 11);
+    snprintf(until, sizeof until, "%.11s%02d%.40s", start, hour + 1, start + 13);
+    char poison[128];
+    snprintf(poison, sizeof poison, "{\"ts\":%lld,\"power_kw\":9e8}", ts);
+    int sent = 0;
+    for (;;) {
+        publish(t_meter, poison, 0);
+        sent++;
+        wire_msg_t s;
+        if (wire_next(ctx.bus, ctx.t_state, NULL, 100, &s) == 0) {
+            cJSON *snap = parse(s.payload);
+            wire_msg_free(&s);
+            bool done = strcmp(jstr(snap, "time"), until) > 0;
+            cJSON_Delete(snap);
+            if (done) {
+                break;
+            }
+        }
+        REQUIRE(sent < 1000, "the site clock did not pass %s", until);
+    }
+    st = state_after(until, 5000);
+    double peak = jnum(st, "peak_kw");
+    const cJSON *dev = NULL;
+    const char *out = NULL;
+    cJSON_ArrayForEach(dev, jget(st, "devices"))
+    {
+        if (strcmp(jstr(dev, "id"), "it_load") == 0) {
+            const cJSON *o2 = cJSON_GetObjectItemCaseSensitive(dev, "out");
+            out = cJSON_IsString(o2) ? o2->valuestring : NULL;
+        }
+    }
+    fprintf(stderr,
+            "test_reliability: %d readings of 9e8 kW from %s to %s: peak %.1f kW, meter %s\n", sent,
+            start, until, peak, out != NULL ? out : "in");
+    REQUIRE(peak > 0 && peak <= SITE_BOUND_KW, "the billing peak became %.1f kW", peak);
+    REQUIRE(out != NULL && strcmp(out, "implausible") == 0, "it_load is not marked implausible");
+    cJSON_Delete(st);
+    cJSON *state = read_state_file();
+    double saved = jnum(state, "peak.kw");
+    cJSON_Delete(state);
+    REQUIRE(saved <= SITE_BOUND_KW, "the persisted peak is %.1f kW", saved);
+
+    /* The rest of the site is planned, and the status says which device is out and why. */
+    publish(ctx.t_cmd, "{\"cmd\":\"replan\"}", 0);
+    plan = wait_schedule("command", id, PLAN_TIMEOUT_MS, NULL);
+    REQUIRE(has_id(jget(plan, "batteries"), "bess1", true), "bess1 is not planned");
+    cJSON_Delete(plan);
+    cJSON *status = read_retained(ctx.t_status);
+    const char *reason = jstr(status, "reason");
+    fprintf(stderr, "test_reliability: status %s: %s\n", jstr(status, "state"), reason);
+    REQUIRE(strcmp(jstr(status, "state"), "degraded") == 0 &&
+                strstr(reason, "implausible: it_load (power_kw 9e+08") != NULL,
+            "the status does not name the implausible meter: %s", reason);
+    cJSON_Delete(status);
+    finish();
+}
+END_TEST
+
+/* ---- ## 2. Absurd capabilities and readings leave one device out, not the site ---- */
+
+START_TEST(test_absurd_devices)
+{
+    ctx_init("r2-absurd");
+    char extra[2 * FILE_LEN];
+    snprintf(extra, sizeof extra,
+             ",\n  {\"plugin\": \"battery_sim\", \"name\": \"bess_big\", \"options\": {\n"
+             "    \"topic_prefix\": \"%s/dev/big\", \"capacity_kwh\": 1e300,\n"
+             "    \"charge_max_kw\": 1000, \"discharge_max_kw\": 1000}},\n"
+             "  {\"path\": \"%s\", \"name\": \"liar\", \"options\": {\"power_kw\": -1e12}}",
+             ctx.prefix, rogue_so());
+    cfg_opts_t o = default_opts();
+    o.speed = 300.0;
+    o.extra_plugins = extra;
+    write_config(&o);
+    start_with_bus(ctx.t_state);
+    /* Before: every scenario was refused for bess_big's 1e300 kWh ("no plan"). */
+    cJSON *plan = publish_prices_and_plan(NULL, NULL);
+    const cJSON *left_out = jget(plan, "plan.inputs.stale_devices");
+    REQUIRE(has_id(jget(plan, "batteries"), "bess1", true), "bess1 is not planned");
+    REQUIRE(!has_id(jget(plan, "batteries"), "bess_big", true) &&
+                !has_id(jget(plan, "batteries"), "liar", true),
+            "an absurd battery is in the plan");
+    REQUIRE(has_id(left_out, "bess_big", false) && has_id(left_out, "liar", false),
+            "the absurd batteries are not listed as left out");
+    double id = jnum(plan, "plan.id");
+    cJSON_Delete(plan);
+    /* Its first implausible answer names it: the capacity, or the 5e299 kWh it reads as held. */
+    cJSON *status = wait_status("implausible: bess_big (", NULL, PLAN_TIMEOUT_MS);
+    const char *reason = jstr(status, "reason");
+    fprintf(stderr, "test_reliability: status %s: %s\n", jstr(status, "state"), reason);
+    REQUIRE(strcmp(jstr(status, "state"), "degraded") == 0 &&
+                (strstr(reason, "e+300") != NULL || strstr(reason, "e+299") != NULL) &&
+                strstr(reason, "liar (power_kw -1e+12") != NULL,
+            "the status does not name both devices: %s", reason);
+    cJSON_Delete(status);
+    (void)id;
+
+    /* A step later, the peak is still what the site can draw (the liar posts -1e12 kW, i.e. a
+     * charge of 1e12 kW, every tick). */
+    cJSON *st = state_after("", 5000);
+    char until[64];
+    snprintf(until, sizeof until, "%.40s", jstr(st, "time"));
+    cJSON_Delete(st);
+    int hour = atoi(until + 11);
+    char later[128];
+    snprintf(later, sizeof later, "%.11s%02d%.40s", until, hour + 1, until + 13);
+    st = state_after(later, 20000);
+    double peak = jnum(st, "peak_kw");
+    cJSON_Delete(st);
+    fprintf(stderr, "test_reliability: peak %.1f kW at %s\n", peak, later);
+    REQUIRE(peak <= SITE_BOUND_KW, "the billing peak became %.1f kW", peak);
+    finish();
+}
+END_TEST
+
+/* ---- ## 3. A plugin whose read blocks is taken out; the site keeps its pace ---- */
+
+START_TEST(test_stuck_plugin)
+{
+    ctx_init("r3-stuck");
+    char extra[FILE_LEN + 256];
+    snprintf(extra, sizeof extra,
+             ",\n  {\"path\": \"%s\", \"name\": \"slow\", \"options\": {\"block_read_ms\": 1500,"
+             " \"read_interval_ms\": 100}}",
+             rogue_so());
+    cfg_opts_t o = default_opts();
+    o.extra_plugins = extra;
+    /* The defaults: a 1000 ms budget, 3 overruns, the first probe a minute later. */
+    write_config(&o);
+    const char *topics[] = {ctx.t_status, ctx.t_schedule, NULL};
+    bus_open(topics);
+    size_t from = start_service(false);
+    REQUIRE(test_service_wait_log(&ctx.svc, from, "plugin instance slow: 3 calls over the 1000 ms",
+                                  20000),
+            "the blocking plugin was not taken out");
+    char *log = log_since(from);
+    size_t out_at = from + (size_t)(strstr(log, "plugin instance slow: 3 calls") - log);
+    free(log);
+    char line[1024];
+    log_line(from, "plugin instance slow: 3 calls", line, sizeof line);
+    fprintf(stderr, "test_reliability: %s\n", line);
+
+    /* The loop answers at once again: a price gives its schedule within the usual latency. */
+    double latency = 0;
+    cJSON *plan = publish_prices_and_plan(NULL, &latency);
+    fprintf(stderr, "test_reliability: price -> schedule %.1f ms with the plugin out\n", latency);
+    REQUIRE(latency < 1000.0, "the schedule came %.1f ms after the price", latency);
+    REQUIRE(has_id(jget(plan, "plan.inputs.stale_devices"), "slow", false),
+            "the stuck plugin's device is not left out of the plan");
+    REQUIRE(has_id(jget(plan, "batteries"), "bess1", true), "bess1 is not planned");
+    cJSON_Delete(plan);
+    cJSON *status = wait_status("plugin stuck: slow", NULL, PLAN_TIMEOUT_MS);
+    fprintf(stderr, "test_reliability: status: %s\n", jstr(status, "reason"));
+    cJSON_Delete(status);
+    /* Not called since (its read timer ran every 100 ms all along). */
+    log = log_since(out_at);
+    int reads = test_count_substr(log, "[test_rogue:slow] read #");
+    free(log);
+    REQUIRE(reads == 0, "%d reads of the stuck plugin after it was taken out", reads);
+    double t0 = test_now_ms();
+    finish();
+    fprintf(stderr, "test_reliability: SIGTERM -> exit 0 in %.1f ms with the plugin out\n",
+            test_now_ms() - t0);
+}
+END_TEST
+
+/* ---- ## 3b. The recovery rule: a probe that answers in time brings the plugin back ---- */
+
+START_TEST(test_stuck_plugin_recovers)
+{
+    ctx_init("r3b-recover");
+    char extra[FILE_LEN + 256];
+    /* Its first three reads block 1.5 s, then it answers at once. */
+    snprintf(extra, sizeof extra,
+             ",\n  {\"path\": \"%s\", \"name\": \"slow\", \"options\": {\"block_read_ms\": 1500,"
+             " \"block_reads\": 3, \"read_interval_ms\": 100}}",
+             rogue_so());
+    cfg_opts_t o = default_opts();
+    o.extra_plugins = extra;
+    o.top_options = ",\n \"reliability\": {\"plugin_call_budget_ms\": 500, \"plugin_overruns\": 3,"
+                    " \"plugin_retry_seconds\": 2}";
+    write_config(&o);
+    const char *topics[] = {ctx.t_status, ctx.t_schedule, NULL};
+    bus_open(topics);
+    size_t from = start_service(false);
+    REQUIRE(test_service_wait_log(&ctx.svc, from, "plugin instance slow: 3 calls over", 20000),
+            "the blocking plugin was not taken out");
+    double t_out = test_now_ms();
+    REQUIRE(test_service_wait_log(&ctx.svc, from, "plugin instance slow: probe answered", 10000),
+            "no probe brought the plugin back");
+    double after = test_now_ms() - t_out;
+    REQUIRE(test_service_wait_log(&ctx.svc, from, "device slow: readings again", 10000),
+            "the device did not rejoin the plan");
+    char line[1024];
+    log_line(from, "plugin instance slow: probe answered", line, sizeof line);
+    fprintf(stderr, "test_reliability: %s (%.0f ms after it was taken out; retry 2 s)\n", line,
+            after);
+    REQUIRE(after >= 1500, "the probe came %.0f ms after the take-out, before its 2 s", after);
+    cJSON *plan = publish_prices_and_plan(NULL, NULL);
+    REQUIRE(has_id(jget(plan, "batteries"), "slow", true), "the recovered device is not planned");
+    cJSON_Delete(plan);
+    cJSON *status = read_retained(ctx.t_status);
+    REQUIRE(strstr(jstr(status, "reason"), "plugin stuck") == NULL,
+            "the status still says the plugin is stuck: %s", jstr(status, "reason"));
+    cJSON_Delete(status);
+    finish();
+}
+END_TEST
+
+/* ---- ## 4. SIGTERM while a plugin call blocks: bounded; systemd's watchdog stops ---- */
+
+/* A datagram socket at path, as systemd's NOTIFY_SOCKET. */
+static int notify_socket(const char *path)
+{
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un addr;
+    memset(&addr, 0, sizeof addr);
+    addr.sun_family = AF_UNIX;
+    snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path);
+    REQUIRE(fd >= 0 && bind(fd, (struct sockaddr *)&addr, sizeof addr) == 0, "cannot bind %s: %s",
+            path, strerror(errno));
+    return fd;
+}
+
+/* The next datagram within timeout_ms into buf, or -1. */
+static int notify_next(int fd, char *buf, size_t len, int timeout_ms)
+{
+    struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ssize_t n = recv(fd, buf, len - 1, 0);
+    if (n < 0) {
+        return -1;
+    }
+    buf[n] = '\0';
+    return 0;
+}
+
+START_TEST(test_sigterm_blocked_plugin)
+{
+    ctx_init("r4-sigterm");
+    char extra[FILE_LEN + 256];
+    snprintf(extra, sizeof extra,
+             ",\n  {\"path\": \"%s\", \"name\": \"slow\", \"options\": {\"block_read_ms\": 4000,"
+             " \"read_interval_ms\": 100}}",
+             rogue_so());
+    cfg_opts_t o = default_opts();
+    o.extra_plugins = extra;
+    /* Never taken out: the worst case, every read blocks the loop for 4 s. */
+    o.top_options =
+        ",\n \"reliability\": {\"plugin_call_budget_ms\": 500, \"plugin_overruns\": 1000}";
+    write_config(&o);
+    char sock[100];
+    REQUIRE(snprintf(sock, sizeof sock, "%s/notify", ctx.dir) < (int)sizeof sock,
+            "the temporary directory's path is too long for a socket");
+    int fd = notify_socket(sock);
+    setenv("NOTIFY_SOCKET", sock, 1);
+    setenv("WATCHDOG_USEC", "200000", 1);
+    unsetenv("WATCHDOG_PID");
+    size_t from = test_service_log_size(&ctx.svc);
+    test_service_start(&ctx.svc, ctx.cfg_path, ctx.log_path);
+    ctx.expect_running = true;
+    char dgram[256];
+    bool ready = false;
+    double last_ping = 0, worst_gap = 0;
+    double deadline = test_now_ms() + 20000;
+    /* READY=1 comes after start-up; WATCHDOG=1 comes from the loop, so it stops while a read
+     * blocks. Watch until a gap of 3 s or more is seen. */
+    while (test_now_ms() < deadline && worst_gap < 3000) {
+        if (notify_next(fd, dgram, sizeof dgram, 500) != 0) {
+            continue;
+        }
+        double now = test_now_ms();
+        ready = ready || strstr(dgram, "READY=1") != NULL;
+        if (strstr(dgram, "WATCHDOG=1") != NULL) {
+            if (last_ping > 0 && now - last_ping > worst_gap) {
+                worst_gap = now - last_ping;
+            }
+            last_ping = now;
+        }
+    }
+    fprintf(stderr, "test_reliability: READY=1 %s; longest gap between WATCHDOG=1: %.0f ms\n",
+            ready ? "seen" : "missing", worst_gap);
+    REQUIRE(ready, "no READY=1 on NOTIFY_SOCKET");
+    REQUIRE(worst_gap >= 3000, "WATCHDOG=1 kept coming while the loop was blocked (gap %.0f ms)",
+            worst_gap);
+
+    /* SIGTERM right as a read begins to block: the worst case. */
+    size_t at = test_service_log_size(&ctx.svc);
+    REQUIRE(test_service_wait_log(&ctx.svc, at, "blocking 4000 ms", 10000),
+            "no blocking read to interrupt");
+    ctx.expect_running = false;
+    double t0 = test_now_ms();
+    REQUIRE(test_service_signal(&ctx.svc, SIGTERM) == 0, "the service ended early");
+    int status = test_service_wait_exit(&ctx.svc, 10000);
+    double delay = test_now_ms() - t0;
+    fprintf(stderr,
+            "test_reliability: SIGTERM during a 4000 ms read -> exit %d in %.1f ms "
+            "(bound %d ms)\n",
+            status, delay, 2000);
+    close(fd);
+    REQUIRE(status == 1, "exit status %d (-1: still running after 10 s)", status);
+    REQUIRE(delay < 2000 + 1500, "SIGTERM took %.1f ms", delay);
+    char *log = log_since(from);
+    bool said = strstr(log, "did not begin the shutdown within 2000 ms") != NULL;
+    free(log);
+    REQUIRE(said, "the log does not say why the process ended");
+    check_log_clean();
+    release_all();
+}
+END_TEST
+
+/* ---- ## 5. DR events survive kill -9; leftover temporary files are removed ---- */
+
+START_TEST(test_dr_event_restart)
+{
+    ctx_init("r5-dr");
+    cfg_opts_t o = default_opts();
+    write_config(&o);
+    char t_event[192];
+    snprintf(t_event, sizeof t_event, "%s/in/event", ctx.prefix);
+    start_with_bus(NULL);
+    cJSON *plan = publish_prices_and_plan("price", NULL);
+    double id = jnum(plan, "plan.id");
+    cJSON_Delete(plan);
+    /* Not retained: the broker will not hand it out again. */
+    publish(t_event,
+            "{\"id\":\"evt-cap\",\"start\":\"2023-05-08T06:00:00+09:00\",\"end\":"
+            "\"2023-05-08T08:00:00+09:00\",\"import_limit_kw\":7000}",
+            0);
+    plan = wait_schedule("event", id, PLAN_TIMEOUT_MS, NULL);
+    id = jnum(plan, "plan.id");
+    REQUIRE(jnum(plan, "plan.inputs.dr_events") == 1, "the event is not in the plan");
+    cJSON_Delete(plan);
+
+    test_service_kill(&ctx.svc);
+    ctx.expect_running = false;
+    char tmp[FILE_LEN];
+    snprintf(tmp, sizeof tmp, "%s/state.json.tmp.Ab12Cd", ctx.state_dir);
+    REQUIRE(test_write_file(tmp, "{\"half\":") == 0, "cannot write %s", tmp);
+
+    size_t from = start_service(false);
+    plan = wait_schedule(NULL, id, PLAN_TIMEOUT_MS, NULL);
+    double events = jnum(plan, "plan.inputs.dr_events");
+    const cJSON *ev = cJSON_GetArrayItem(jget(plan, "plan.inputs.scenario.events"), 0);
+    double cap = ev != NULL ? jnum(ev, "import_limit_kw") : -1;
+    cJSON_Delete(plan);
+    fprintf(stderr, "test_reliability: after kill -9: %.0f DR event(s), cap %.0f kW\n", events,
+            cap);
+    REQUIRE(events == 1 && cap == 7000, "the DR event was lost (%.0f events, cap %.0f)", events,
+            cap);
+    REQUIRE(access(tmp, F_OK) != 0, "%s is still there", tmp);
+    char line[1024];
+    log_line(from, "temporary file", line, sizeof line);
+    fprintf(stderr, "test_reliability: %s\n", line);
+    /* Ours, and any a save interrupted by the kill left. */
+    REQUIRE(strstr(line, "removed ") != NULL, "no clean-up logged: %s", line);
+    finish();
+}
+END_TEST
+
+/* ---- ## 6. One service per state_dir ---- */
+
+START_TEST(test_state_dir_lock)
+{
+    ctx_init("r6-lock");
+    cfg_opts_t o = default_opts();
+    write_config(&o);
+    start_with_bus(NULL);
+    test_service_t second;
+    memset(&second, 0, sizeof second);
+    char log2[FILE_LEN];
+    snprintf(log2, sizeof log2, "%s/second.log", ctx.dir);
+    test_service_start(&second, ctx.cfg_path, log2);
+    int status = test_service_wait_exit(&second, 10000);
+    char *text = test_service_log(&second);
+    char want[128];
+    snprintf(want, sizeof want, "is in use by another gridems (pid %ld", (long)ctx.svc.pid);
+    bool named = text != NULL && strstr(text, want) != NULL;
+    const char *line = text != NULL ? strstr(text, "state_dir") : NULL;
+    fprintf(stderr, "test_reliability: second instance: exit %d: %.*s\n", status,
+            line != NULL ? (int)strcspn(line, "\n") : 0, line != NULL ? line : "");
+    free(text);
+    test_service_cleanup(&second);
+    REQUIRE(status == 1, "the second instance's exit status is %d", status);
+    REQUIRE(named, "the second instance does not name pid %ld", (long)ctx.svc.pid);
+    REQUIRE(test_service_running(&ctx.svc), "the first instance ended");
+    finish();
+}
+END_TEST
+
+/* ---- ## 7. A state_dir that cannot be written: degraded with the real errno ---- */
+
+START_TEST(test_state_not_persisted)
+{
+    ctx_init("r7-persist");
+    cfg_opts_t o = default_opts();
+    write_config(&o);
+    start_with_bus(NULL);
+    cJSON *plan = publish_prices_and_plan("price", NULL);
+    double id = jnum(plan, "plan.id");
+    cJSON_Delete(plan);
+    /* As root, permissions stop nothing; a directory where state.json must go stops the rename
+     * with EISDIR, whoever runs it. */
+    char path[FILE_LEN], keep[FILE_LEN + 8];
+    snprintf(path, sizeof path, "%s/state.json", ctx.state_dir);
+    snprintf(keep, sizeof keep, "%s/keep", path);
+    /* The plan's own save may still be on its way: retry until the directory is in place. */
+    double deadline = test_now_ms() + 5000;
+    while (mkdir(path, 0700) != 0 && test_now_ms() < deadline) {
+        REQUIRE(unlink(path) == 0 || errno == ENOENT, "cannot remove %s", path);
+    }
+    REQUIRE(mkdir(keep, 0700) == 0, "cannot put a directory at %s", path);
+    publish(ctx.t_cmd, "{\"cmd\":\"replan\"}", 0);
+    plan = wait_schedule("command", id, PLAN_TIMEOUT_MS, NULL);
+    id = jnum(plan, "plan.id");
+    cJSON_Delete(plan);
+    cJSON *status = wait_status("state not persisted", NULL, PLAN_TIMEOUT_MS);
+    fprintf(stderr, "test_reliability: status %s: %s\n", jstr(status, "state"),
+            jstr(status, "reason"));
+    REQUIRE(strcmp(jstr(status, "state"), "degraded") == 0 &&
+                strstr(jstr(status, "reason"), "state not persisted: Is a directory") != NULL,
+            "status %s: %s", jstr(status, "state"), jstr(status, "reason"));
+    cJSON_Delete(status);
+
+    /* Until a save succeeds. */
+    REQUIRE(rmdir(keep) == 0 && rmdir(path) == 0, "cannot remove %s", path);
+    publish(ctx.t_cmd, "{\"cmd\":\"replan\"}", 0);
+    plan = wait_schedule("command", id, PLAN_TIMEOUT_MS, NULL);
+    cJSON_Delete(plan);
+    status = wait_status("\"state\":\"online\"", "not persisted", PLAN_TIMEOUT_MS);
+    cJSON_Delete(status);
+    REQUIRE(access(path, R_OK) == 0, "state.json was not written again");
+    finish();
+}
+END_TEST
+
+/* ---- ## 8. One strict JSON policy for every input; rejections logged per time window ---- */
+
+START_TEST(test_strict_inputs)
+{
+    ctx_init("r8-strict");
+    cfg_opts_t o = default_opts();
+    write_config(&o);
+    char t_event[192];
+    snprintf(t_event, sizeof t_event, "%s/in/event", ctx.prefix);
+    start_with_bus(NULL);
+    cJSON *plan = publish_prices_and_plan("price", NULL);
+    double id = jnum(plan, "plan.id");
+    cJSON_Delete(plan);
+    double r0 = rejected_count(0);
+    size_t from = test_service_log_size(&ctx.svc);
+
+    /* A command with trailing bytes, and one with a NUL: the cmd topic took both as "replan". */
+    publish(ctx.t_cmd, "{\"cmd\":\"replan\"} trailing", 0);
+    static const char with_nul[] = "{\"cmd\":\"replan\"}\0junk";
+    REQUIRE(wire_publish_len(ctx.bus, ctx.t_cmd, with_nul, sizeof with_nul - 1, 1, 0, 5000) == 0,
+            "cannot publish");
+    /* Each first rejection on a topic is logged with its reason; the rest are counted. */
+    char t_carbon[192];
+    snprintf(t_carbon, sizeof t_carbon, "%s/in/carbon", ctx.prefix);
+    static const char carbon_nul[] = "{\"start\":\"2023-05-08T00:00:00+09:00\",\"step_minutes\":30,"
+                                     "\"values\":[0.4]}\0";
+    REQUIRE(wire_publish_len(ctx.bus, t_carbon, carbon_nul, sizeof carbon_nul - 1, 1, 0, 5000) == 0,
+            "cannot publish");
+    /* A forecast with a duplicate key (it used to take the last "values"). */
+    publish(ctx.t_price,
+            "{\"start\":\"2023-05-08T00:00:00+09:00\",\"step_minutes\":30,\"values\":[9],"
+            "\"values\":[1,2],\"unit\":\"kWh\",\"currency\":\"JPY\"}",
+            0);
+    /* An event whose id is not UTF-8. */
+    publish(t_event,
+            "{\"id\":\"ev\xff\xfe\",\"start\":\"2023-05-08T06:00:00+09:00\","
+            "\"end\":\"2023-05-08T07:00:00+09:00\",\"import_limit_kw\":100}",
+            0);
+    double r1 = rejected_count(r0 + 5);
+    REQUIRE(r1 == r0 + 5, "rejected %.0f -> %.0f, expected +5", r0, r1);
+    char *log = log_since(from);
+    bool trailing = strstr(log, "trailing data") != NULL, nul = strstr(log, "NUL byte") != NULL;
+    bool dup = strstr(log, "duplicate key \\\"values\\\"") != NULL ||
+               strstr(log, "duplicate key \"values\"") != NULL;
+    bool utf8 = strstr(log, "invalid UTF-8") != NULL, raw = strchr(log, '\xff') != NULL;
+    bool replanned = strstr(log, "operator command: replan") != NULL;
+    free(log);
+    REQUIRE(trailing && nul && dup && utf8, "reasons missing: trailing %d nul %d dup %d utf8 %d",
+            trailing, nul, dup, utf8);
+    REQUIRE(!raw, "an invalid UTF-8 byte reached the log");
+    REQUIRE(!replanned, "a malformed command was obeyed");
+
+    /* 40 event messages, one in five valid: one line per window, however they mix. */
+    from = test_service_log_size(&ctx.svc);
+    for (int i = 0; i < 40; i++) {
+        publish(t_event, i % 5 == 4 ? "{\"id\":\"e1\",\"cancel\":true}" : "{\"id\":\"e1\"}", 0);
+    }
+    double r2 = rejected_count(r1 + 32);
+    char needle[256];
+    snprintf(needle, sizeof needle, "rejected message on %s", t_event);
+    log = log_since(from);
+    int lines = test_count_substr(log, needle);
+    free(log);
+    fprintf(stderr,
+            "test_reliability: 32 invalid and 8 valid events: %d log line(s), %.0f "
+            "counted\n",
+            lines, r2 - r1);
+    REQUIRE(r2 == r1 + 32, "rejected %.0f -> %.0f, expected +32", r1, r2);
+    REQUIRE(lines == 0, "%d rejection lines within the window (the first was earlier)", lines);
+    (void)id;
+    finish();
+}
+END_TEST
+
+static Suite *reliability_suite(void)
+{
+    Suite *s = suite_create("reliability");
+    struct {
+        const char *name;
+        const TTest *test;
+        int timeout_s;
+    } cases[] = {
+        {"telemetry_poisoning", test_telemetry_poisoning, 60},
+        {"absurd_devices", test_absurd_devices, 60},
+        {"stuck_plugin", test_stuck_plugin, 60},
+        {"stuck_plugin_recovers", test_stuck_plugin_recovers, 60},
+        {"sigterm_blocked_plugin", test_sigterm_blocked_plugin, 60},
+        {"dr_event_restart", test_dr_event_restart, 60},
+        {"state_dir_lock", test_state_dir_lock, 45},
+        {"state_not_persisted", test_state_not_persisted, 45},
+        {"strict_inputs", test_strict_inputs, 45},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        TCase *tc = tcase_create(cases[i].name);
+        tcase_set_timeout(tc, cases[i].timeout_s);
+        tcase_add_test(tc, cases[i].test);
+        suite_add_tcase(s, tc);
+    }
+    return s;
+}
+
+int main(void)
+{
+    if (!broker_available()) {
+        fprintf(stderr, "mosquitto not found: skipping the reliability integration tests\n");
+        return 77;
+    }
+    SRunner *sr = srunner_create(reliability_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
