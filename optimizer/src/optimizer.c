@@ -71,6 +71,7 @@ struct gridems_optimizer_s {
     int last_cold_iterations; /* of the last cold solve, for the warm cap; 0 before one */
     int last_cold_rows;       /* rows of the program it solved */
     int warm_cap_override;    /* tests: > 0 replaces the computed cap */
+    bool no_merge;            /* tests: one group per flexible load (lp_layout.h) */
     int inject_fault;      /* tests: make the next solve raise a GLPK error */
     char glpk_said[512];   /* GLPK's last terminal output, for error messages */
     jmp_buf on_glpk_error;
@@ -181,6 +182,11 @@ void gridems__optimizer_set_warm_cap(gridems_optimizer_t *opt, int iterations)
     opt->warm_cap_override = iterations;
 }
 
+void gridems__optimizer_set_merge(gridems_optimizer_t *opt, bool merge)
+{
+    opt->no_merge = !merge;
+}
+
 void gridems__optimizer_inject_fault(gridems_optimizer_t *opt)
 {
     opt->inject_fault = 1;
@@ -247,7 +253,7 @@ static int prepare(gridems_optimizer_t *opt, const gridems_scenario_t *sc,
     }
     int shift = opt->shift_hint;
     opt->shift_hint = 0;
-    int rc = gridems__lp_layout_build(&opt->pending, sc);
+    int rc = gridems__lp_layout_build(&opt->pending, sc, !opt->no_merge);
     if (rc != 0) {
         return rc;
     }
@@ -472,14 +478,31 @@ static int extract(const gridems_optimizer_t *opt, glp_prob *lp, const gridems_s
         }
         out->cost_penalty += sc->final_soc_shortfall_per_kwh * col_value(lp, l->f[b]);
     }
+    /* A group of loads (lp_layout.c) is split back in proportion to the loads' power limits,
+     * the split its proof of exactness uses; a load alone in its group takes all of it. */
+    double *group_power = malloc((size_t)(l->n_groups + 1) * sizeof *group_power);
+    double *group_energy = malloc((size_t)(l->n_groups + 1) * sizeof *group_energy);
+    if (group_power == NULL || group_energy == NULL) {
+        free(group_power);
+        free(group_energy);
+        gridems_schedule_free(out);
+        return GRIDEMS_ENOMEM;
+    }
+    gridems__lp_group_sums(l, sc, group_power, group_energy);
     for (int j = 0; j < sc->n_flex_loads; j++) {
         gridems_flex_plan_t *fp = &out->flex_loads[j];
+        int g = l->group_of[j];
+        double power = sc->flex_loads[j].power_max_kw;
+        bool alone = l->group_first[g] == j && l->group_next[j] < 0;
+        double share = alone || group_power[g] <= 0 ? 1.0 : power / group_power[g];
         for (int t = 0; t < T; t++) {
-            fp->power_kw[t] = col_value(lp, l->p[j * T + t]);
+            fp->power_kw[t] = fmin(share * col_value(lp, l->p[g * T + t]), power);
         }
-        fp->unmet_kwh = col_value(lp, l->u[j]);
+        fp->unmet_kwh = share * col_value(lp, l->u[g]);
         out->cost_penalty += sc->unmet_flexible_per_kwh * fp->unmet_kwh;
     }
+    free(group_power);
+    free(group_energy);
     out->objective = glp_get_obj_val(opt->lp);
     out->columns = l->n_cols;
     out->rows = l->n_rows;

@@ -36,6 +36,11 @@ cJSON *gridems__json_number_array(const double *values, int n);
  * share of the last cold solve (0 restores that). */
 void gridems__optimizer_set_warm_cap(gridems_optimizer_t *opt, int iterations);
 
+/* Tests only: merge flexible loads with the same window and energy/power ratio into one group
+ * of columns (true, the default) or give every load its own (false, the plain formulation).
+ * Applies from the next build. */
+void gridems__optimizer_set_merge(gridems_optimizer_t *opt, bool merge);
+
 /* Tests only: make the next solve or build of opt raise a GLPK error inside the protected region,
  * to exercise the error-hook recovery. */
 void gridems__optimizer_inject_fault(gridems_optimizer_t *opt);
