@@ -232,7 +232,7 @@ static void number_columns(lp_layout_t *l, const gridems_scenario_t *sc, const d
     l->n_cols = n;
 }
 
-static void number_rows(lp_layout_t *l, const gridems_scenario_t *sc)
+static void number_rows(lp_layout_t *l, const gridems_scenario_t *sc, const double *caps)
 {
     int T = l->steps, n = 0, nz = 0;
     for (int t = 0; t < T; t++) {
@@ -248,11 +248,20 @@ static void number_rows(lp_layout_t *l, const gridems_scenario_t *sc)
             open += l->p[g * T + t] != 0;
         }
         nz += open;
-        if (sc->has_compute_limit && open > 0) {
+        /* A compute cap that the loads open at t cannot reach even all at full power is implied
+         * by their bounds (sum_g p[g,t] <= sum_g P_g <= cap): the row would change nothing. */
+        double open_power = 0.0;
+        for (int j = 0; sc->has_compute_limit && j < l->n_flex; j++) {
+            if (l->p[l->group_of[j] * T + t] != 0) {
+                open_power += sc->flex_loads[j].power_max_kw;
+            }
+        }
+        if (sc->has_compute_limit && open > 0 && open_power > sc->compute_limit_kw) {
             l->compute_cap[t] = ++n;
             nz += open;
         }
-        if (l->peak != 0 && l->g[t] != 0) {
+        /* P >= g[t] is implied when g[t]'s bound is at most P's (the billing-period peak). */
+        if (l->peak != 0 && l->g[t] != 0 && caps[t] > sc->peak_so_far_kw) {
             l->peak_row[t] = ++n;
             nz += 2;
         }
@@ -292,8 +301,8 @@ int gridems__lp_layout_build(lp_layout_t *l, const gridems_scenario_t *sc, bool 
     }
     gridems__lp_import_caps(sc, caps);
     number_columns(l, sc, caps);
+    number_rows(l, sc, caps);
     free(caps);
-    number_rows(l, sc);
     for (int b = 0; b < l->n_batteries; b++) {
         l->charge_efficiency[b] = sc->batteries[b].charge_efficiency;
         l->discharge_efficiency[b] = sc->batteries[b].discharge_efficiency;

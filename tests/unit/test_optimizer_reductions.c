@@ -268,6 +268,66 @@ START_TEST(tie_break_follows_the_reference_of_merged_jobs)
 }
 END_TEST
 
+#define CAP_FMT                                                                                    \
+    "{\"version\":1,\"step_minutes\":60,\"prices\":{\"import_per_kwh\":[10,20,30]},"               \
+    "\"site\":{\"base_load_kw\":[5,5,5]},\"compute_limit_kw\":%s,\"flexible_loads\":["             \
+    "{\"id\":\"a\",\"energy_kwh\":20,\"power_max_kw\":10,\"deadline_step\":2},"                    \
+    "{\"id\":\"b\",\"energy_kwh\":15,\"power_max_kw\":10}]}"
+
+#define PEAK_FMT                                                                                   \
+    "{\"version\":1,\"step_minutes\":60,\"prices\":{\"import_per_kwh\":[1,"                        \
+    "1]},\"site\":{\"base_load_kw\":[80,%s],\"import_limit_kw\":%s,"                               \
+    "\"demand_charge_per_kw\":60,\"peak_so_far_kw\":150}}"
+
+START_TEST(rows_implied_by_bounds_are_left_out)
+{
+    /* Two 10 kW jobs under a 25 kW compute cap can never reach it: no cap rows. Under 15 kW the
+     * cap binds in every step both jobs are open (steps 0 and 1). */
+
+    char json[1024];
+    gridems_scenario_t sc;
+    gridems_schedule_t s;
+    char err[256];
+    snprintf(json, sizeof json, CAP_FMT, "25");
+    ck_assert_int_eq(gridems_scenario_parse_json(json, strlen(json), &sc, err, sizeof err), 0);
+    solve_with(&sc, true, &s);
+    ck_assert_int_eq(s.rows, 3 + 2); /* balance per step, one energy row per job */
+    /* a: steps 0, 1 (100 + 200); b: 10 at step 0, 5 at step 1 (100 + 100); base load 300. */
+    ck_assert_msg(fabs(s.objective - 800.0) <= 1e-9, "%.15g", s.objective);
+    gridems_schedule_free(&s);
+    gridems_scenario_free(&sc);
+    snprintf(json, sizeof json, CAP_FMT, "15");
+    ck_assert_int_eq(gridems_scenario_parse_json(json, strlen(json), &sc, err, sizeof err), 0);
+    solve_with(&sc, true, &s);
+    ck_assert_int_eq(s.rows, 3 + 2 + 2); /* step 2 has only b open: no row there */
+    /* a: 10 + 10 (300); b: 5 + 5 + 5 (50 + 100 + 150); base load 300. */
+    ck_assert_msg(fabs(s.objective - 900.0) <= 1e-9, "%.15g", s.objective);
+    assert_loads_feasible(&sc, &s);
+    gridems_schedule_free(&s);
+    gridems_scenario_free(&sc);
+
+    /* An import limit of 100 kW under a billing-period peak of 150 kW: P >= g[t] always holds,
+     * so no peak rows; the demand charge adds nothing. With a 200 kW limit the rows are there
+     * and the 160 kW step sets the peak (60 * 10 kW). */
+
+    snprintf(json, sizeof json, PEAK_FMT, "90", "100");
+    ck_assert_int_eq(gridems_scenario_parse_json(json, strlen(json), &sc, err, sizeof err), 0);
+    solve_with(&sc, true, &s);
+    ck_assert_int_eq(s.rows, 2);
+    ck_assert_msg(fabs(s.objective - 170.0) <= 1e-9, "%.15g", s.objective);
+    gridems_schedule_free(&s);
+    gridems_scenario_free(&sc);
+    snprintf(json, sizeof json, PEAK_FMT, "160", "200");
+    ck_assert_int_eq(gridems_scenario_parse_json(json, strlen(json), &sc, err, sizeof err), 0);
+    solve_with(&sc, true, &s);
+    ck_assert_int_eq(s.rows, 4);
+    ck_assert_msg(fabs(s.objective - 840.0) <= 1e-9, "%.15g", s.objective);
+    ck_assert_msg(fabs(s.peak_import_kw - 160.0) <= 1e-9, "%.15g", s.peak_import_kw);
+    gridems_schedule_free(&s);
+    gridems_scenario_free(&sc);
+}
+END_TEST
+
 static Suite *reductions_suite(void)
 {
     Suite *s = suite_create("optimizer_reductions");
@@ -277,6 +337,7 @@ static Suite *reductions_suite(void)
     tcase_add_test(tc, nothing_merges_without_equal_ratio_and_window);
     tcase_add_test(tc, warm_starts_with_merged_groups_equal_cold);
     tcase_add_test(tc, tie_break_follows_the_reference_of_merged_jobs);
+    tcase_add_test(tc, rows_implied_by_bounds_are_left_out);
     suite_add_tcase(s, tc);
     return s;
 }
