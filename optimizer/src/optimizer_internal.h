@@ -20,9 +20,10 @@ int gridems__schedule_alloc(gridems_schedule_t *sched, int steps, int n_batterie
 cJSON *gridems__schedule_to_cjson(const gridems_scenario_t *sc, const gridems_schedule_t *sched);
 
 /*
- * JSON numbers that round-trip a double (cJSON's own printer does not always): the shortest of
- * %.15g/%.16g/%.17g that reads back exactly; non-finite values print as null.
- * gridems__format_double writes into buf and returns snprintf's count.
+ * JSON numbers that round-trip a double (cJSON's own printer does not always): the shortest text
+ * that reads back exactly (shortest_double.h), -0 as 0; non-finite values print as null.
+ * gridems__format_double writes into buf (truncated to size like snprintf) and returns the
+ * length of the whole text (at most 31).
  * gridems__json_number returns a raw cJSON item (caller owns it; NULL on ENOMEM).
  * gridems__json_add_number adds one to obj under key (false on ENOMEM, nothing added).
  * gridems__json_number_array returns an array of n of them (caller owns it; NULL on ENOMEM).
