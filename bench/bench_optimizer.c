@@ -92,8 +92,8 @@ static void make_scenario(gridems_scenario_t *sc, const size_spec_t *spec, int o
         char id[32];
         snprintf(id, sizeof id, "bess-%d", b);
         double cap = uniform(2000, 8000);
-        gridems_battery_t bat = {id,  cap,         cap * 0.5,        cap * 0.1,
-                                 cap * 0.95, cap * 0.5, cap * 0.5, cap * 0.5,
+        gridems_battery_t bat = {id,         cap,       cap * 0.5,    cap * 0.1,
+                                 cap * 0.95, cap * 0.5, cap * 0.5,    cap * 0.5,
                                  0.95,       0.95,      uniform(0, 2)};
         gridems_scenario_add_battery(sc, &bat);
     }
@@ -111,8 +111,8 @@ static void make_scenario(gridems_scenario_t *sc, const size_spec_t *spec, int o
                                    power, earliest, deadline};
         /* Jobs keep their absolute window: moving the horizon on moves it back by offset. */
         job.earliest_step = earliest - offset > 0 ? earliest - offset : 0;
-        job.deadline_step = deadline - offset > job.earliest_step ? deadline - offset
-                                                                  : job.earliest_step + 1;
+        job.deadline_step =
+            deadline - offset > job.earliest_step ? deadline - offset : job.earliest_step + 1;
         gridems_scenario_add_flex_load(sc, &job);
     }
     sc->has_compute_limit = true;
@@ -331,16 +331,15 @@ static void bench_size(const size_spec_t *spec, int runs, const char *glpsol)
     getrusage(RUSAGE_SELF, &self);
     printf("| %s | %dx%d min, %d bat, %d jobs | %d x %d | %.2f | %.2f | %.2f | %.2f | %d / %d / %d "
            "| %.1f | %.1f | %.12g |\n",
-           spec->name, spec->steps, spec->step_minutes, spec->batteries, spec->jobs, columns,
-           rows, median(cold, runs), median(update, runs), median(shifted, runs),
-           median(external, runs), it_cold, it_update, it_shift, self.ru_maxrss / 1024.0,
-           glpsol_rss / 1024.0, objective);
+           spec->name, spec->steps, spec->step_minutes, spec->batteries, spec->jobs, columns, rows,
+           median(cold, runs), median(update, runs), median(shifted, runs), median(external, runs),
+           it_cold, it_update, it_shift, self.ru_maxrss / 1024.0, glpsol_rss / 1024.0, objective);
     bench_json(spec, &cold_sc, &cold_s, runs);
     gridems_schedule_free(&cold_s);
     gridems_scenario_free(&cold_sc);
     if (shift_fallbacks > 0) {
-        printf("  (%s: %d of %d shifted starts fell back to cold)\n", spec->name,
-               shift_fallbacks, runs);
+        printf("  (%s: %d of %d shifted starts fell back to cold)\n", spec->name, shift_fallbacks,
+               runs);
     }
     if (shift_capped > 0) {
         printf("  (%s: %d of %d shifted starts hit their iteration cap and solved cold)\n",
@@ -416,8 +415,9 @@ int main(int argc, char **argv)
         } else if (strcmp(argv[i], "--write-scenarios") == 0 && i + 1 < argc) {
             scenario_dir = argv[++i];
         } else {
-            fprintf(stderr, "usage: %s [--runs N] [--prices CSV] [--glpsol PATH] [--only NAME] "
-                            "[--write-scenarios DIR]\n",
+            fprintf(stderr,
+                    "usage: %s [--runs N] [--prices CSV] [--glpsol PATH] [--only NAME] "
+                    "[--write-scenarios DIR]\n",
                     argv[0]);
             return 2;
         }

@@ -145,7 +145,7 @@ static bool same_group(const group_key_t *a, const group_key_t *b)
 
 /* Fill group_of, group_first, group_next and n_groups. Groups are numbered in the order of
  * their first load, so a scenario without mergeable loads keeps the plain layout. */
-static int group_loads(lp_layout_t *l, const gridems_scenario_t *sc, bool merge)
+static int group_loads(lp_layout_t *l, const gridems_scenario_t *sc, lp_merge_t merge)
 {
     int n = l->n_flex;
     group_key_t *keys = malloc((size_t)(n > 0 ? n : 1) * sizeof *keys);
@@ -159,9 +159,9 @@ static int group_loads(lp_layout_t *l, const gridems_scenario_t *sc, bool merge)
     for (int j = 0; j < n; j++) {
         const gridems_flex_load_t *fl = &sc->flex_loads[j];
         rep[j] = j;
-        if (merge && fl->power_max_kw > 0) {
-            keys[m++] = (group_key_t){fl->earliest_step, fl->deadline_step,
-                                      fl->energy_kwh / fl->power_max_kw, j};
+        if (merge != LP_MERGE_NONE && fl->power_max_kw > 0) {
+            double ratio = merge == LP_MERGE_EXACT ? fl->energy_kwh / fl->power_max_kw : 0.0;
+            keys[m++] = (group_key_t){fl->earliest_step, fl->deadline_step, ratio, j};
         }
     }
     qsort(keys, (size_t)m, sizeof *keys, compare_keys);
@@ -281,7 +281,7 @@ static void number_rows(lp_layout_t *l, const gridems_scenario_t *sc, const doub
     l->n_nonzeros = nz;
 }
 
-int gridems__lp_layout_build(lp_layout_t *l, const gridems_scenario_t *sc, bool merge)
+int gridems__lp_layout_build(lp_layout_t *l, const gridems_scenario_t *sc, lp_merge_t merge)
 {
     memset(l, 0, sizeof *l);
     l->steps = sc->steps;

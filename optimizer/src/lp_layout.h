@@ -76,9 +76,16 @@ void gridems__lp_import_caps(const gridems_scenario_t *sc, double *caps);
 void gridems__lp_group_sums(const lp_layout_t *layout, const gridems_scenario_t *sc,
                             double *power, double *energy);
 
-/* Build the layout of a validated scenario; merge: group flexible loads (false: one group per
- * load, the plain formulation, for tests). Returns 0 or GRIDEMS_ENOMEM (layout left freed). */
-int gridems__lp_layout_build(lp_layout_t *layout, const gridems_scenario_t *sc, bool merge);
+/* How flexible loads are grouped. */
+typedef enum {
+    LP_MERGE_NONE,   /* one group per load: the plain formulation (tests) */
+    LP_MERGE_EXACT,  /* same window and energy/power ratio: exact (the optimizer's program) */
+    LP_MERGE_WINDOW  /* same window only: a relaxation, never solved for a schedule, only for
+                      * step prices (price_estimate.h) */
+} lp_merge_t;
+
+/* Build the layout of a validated scenario. Returns 0 or GRIDEMS_ENOMEM (layout left freed). */
+int gridems__lp_layout_build(lp_layout_t *layout, const gridems_scenario_t *sc, lp_merge_t merge);
 
 /* True when a and b give the same program structure and matrix. */
 bool gridems__lp_layout_same(const lp_layout_t *a, const lp_layout_t *b);

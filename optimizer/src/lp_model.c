@@ -475,6 +475,7 @@ typedef struct crash_s {
     double peak;          /* the largest net import so far (and the billing-period peak) */
     double *power;        /* [n_groups] each group's power limit (lp_group_sums) */
     double *energy;       /* [n_groups] and energy */
+    const double *weight; /* [T] estimated cost of a kW per step, or NULL: the tariff */
 } crash_t;
 
 /* What running one more `kw` at step t adds to the objective: its energy, and the demand charge
@@ -482,6 +483,9 @@ typedef struct crash_s {
 static double placement_cost(const gridems_scenario_t *sc, const crash_t *cr, int t, double kw,
                              double dt)
 {
+    if (cr->weight != NULL) {
+        return cr->weight[t] * kw; /* estimated step prices: the peak is in them */
+    }
     double lift = cr->net[t] + kw - cr->peak;
     double demand = sc->demand_charge_per_kw > 0 && lift > 0 ? sc->demand_charge_per_kw * lift : 0;
     return cr->price[t] * kw * dt + demand;
@@ -565,7 +569,8 @@ static int balancing_column(const lp_layout_t *l, int t, double net_demand, doub
 }
 
 int gridems__lp_model_crash_basis(glp_prob *lp, const lp_layout_t *l,
-                                  const gridems_scenario_t *sc)
+                                  const gridems_scenario_t *sc, const double *step_weight,
+                                  double import_ceiling_kw)
 {
     int T = l->steps;
     size_t n = (size_t)T;
@@ -574,7 +579,7 @@ int gridems__lp_model_crash_basis(glp_prob *lp, const lp_layout_t *l,
     crash_t cr = {malloc(n * sizeof(double)),      malloc(n * sizeof(double)),
                   malloc(n * sizeof(double)),      malloc(n),
                   sc->peak_so_far_kw,              malloc(groups * sizeof(double)),
-                  malloc(groups * sizeof(double))};
+                  malloc(groups * sizeof(double)),  step_weight};
     if (caps == NULL || cr.price == NULL || cr.room == NULL || cr.net == NULL ||
         cr.taken == NULL || cr.power == NULL || cr.energy == NULL) {
         free(caps);
@@ -602,7 +607,7 @@ int gridems__lp_model_crash_basis(glp_prob *lp, const lp_layout_t *l,
         cr.net[t] = sc->base_load_kw[t] - sc->pv_kw[t];
         /* Room for flexible power: the compute cap, and the import cap left after the base
          * load (PV surplus adds room), so the greedy placement never forces unserved load. */
-        double grid_room = caps[t] - cr.net[t];
+        double grid_room = fmin(caps[t], import_ceiling_kw) - cr.net[t];
         cr.room[t] = sc->has_compute_limit ? fmin(sc->compute_limit_kw, grid_room) : grid_room;
         if (l->g[t] != 0 && cr.net[t] > cr.peak) {
             cr.peak = cr.net[t];

@@ -47,6 +47,8 @@
 #include "gridems/errors.h"
 #include "lp_layout.h"
 #include "lp_model.h"
+#include "price_estimate.h"
+#include "sifting.h"
 #include "tie_break.h"
 
 /* A warm start may use this share of a cold solve's iterations (cold_estimate) before it is
@@ -72,6 +74,7 @@ struct gridems_optimizer_s {
     int last_cold_rows;       /* rows of the program it solved */
     int warm_cap_override;    /* tests: > 0 replaces the computed cap */
     bool no_merge;            /* tests: one group per flexible load (lp_layout.h) */
+    bool no_sifting;          /* tests and benchmarks: plain simplex on cold starts */
     int inject_fault;      /* tests: make the next solve raise a GLPK error */
     char glpk_said[512];   /* GLPK's last terminal output, for error messages */
     jmp_buf on_glpk_error;
@@ -187,6 +190,11 @@ void gridems__optimizer_set_merge(gridems_optimizer_t *opt, bool merge)
     opt->no_merge = !merge;
 }
 
+void gridems__optimizer_set_sifting(gridems_optimizer_t *opt, bool sifting)
+{
+    opt->no_sifting = !sifting;
+}
+
 void gridems__optimizer_inject_fault(gridems_optimizer_t *opt)
 {
     opt->inject_fault = 1;
@@ -253,7 +261,8 @@ static int prepare(gridems_optimizer_t *opt, const gridems_scenario_t *sc,
     }
     int shift = opt->shift_hint;
     opt->shift_hint = 0;
-    int rc = gridems__lp_layout_build(&opt->pending, sc, !opt->no_merge);
+    int rc = gridems__lp_layout_build(&opt->pending, sc,
+                                      opt->no_merge ? LP_MERGE_NONE : LP_MERGE_EXACT);
     if (rc != 0) {
         return rc;
     }
@@ -344,11 +353,36 @@ static int run_simplex(gridems_optimizer_t *opt, const gridems_scenario_t *sc,
     if (it_lim > 0) {
         parm.it_lim = it_lim;
     }
+    /* Many flexible columns: estimated step prices for the crash, then sifting. */
+    bool sift = start == FROM_CRASH && !opt->no_sifting &&
+                gridems__sifting_pays(opt->lp, &opt->layout);
+    double *weight = NULL, ceiling = HUGE_VAL;
+    if (sift) {
+        weight = malloc((size_t)sc->steps * sizeof *weight);
+        if (weight != NULL &&
+            gridems__estimate_step_weights(sc, &opt->layout, weight, &ceiling) != 0) {
+            free(weight);
+            weight = NULL;
+            ceiling = HUGE_VAL;
+        }
+    }
     if (start == FROM_CRASH) {
-        gridems__lp_model_crash_basis(opt->lp, &opt->layout, sc);
+        gridems__lp_model_crash_basis(opt->lp, &opt->layout, sc, weight, ceiling);
     }
     int it_before = glp_get_it_cnt(opt->lp);
-    int ret = glp_simplex(opt->lp, &parm);
+    int ret;
+    if (sift) {
+        sifting_stats_t stats;
+        ret = gridems__sifting_solve(opt->lp, &opt->layout, sc, weight, &parm, &stats);
+        if (opt->opts.verbose) {
+            fprintf(stderr, "sifting: %s step prices, %d rounds, %d columns held, %d released\n",
+                    weight != NULL ? "estimated" : "tariff", stats.rounds, stats.held,
+                    stats.released);
+        }
+    } else {
+        ret = glp_simplex(opt->lp, &parm);
+    }
+    free(weight);
     if (start == FROM_CRASH && ret == 0 && glp_get_status(opt->lp) == GLP_OPT) {
         opt->last_cold_iterations = glp_get_it_cnt(opt->lp) - it_before;
         opt->last_cold_rows = glp_get_num_rows(opt->lp);

@@ -42,6 +42,10 @@ void gridems__optimizer_set_warm_cap(gridems_optimizer_t *opt, int iterations);
  * Applies from the next build. */
 void gridems__optimizer_set_merge(gridems_optimizer_t *opt, bool merge);
 
+/* Tests and benchmarks: solve cold starts of many flexible columns by sifting (sifting.h; true,
+ * the default) or with the plain simplex (false). */
+void gridems__optimizer_set_sifting(gridems_optimizer_t *opt, bool sifting);
+
 /* Tests only: make the next solve or build of opt raise a GLPK error inside the protected region,
  * to exercise the error-hook recovery. */
 void gridems__optimizer_inject_fault(gridems_optimizer_t *opt);
