@@ -75,6 +75,7 @@ struct gridems_optimizer_s {
     int warm_cap_override;    /* tests: > 0 replaces the computed cap */
     bool no_merge;            /* tests: one group per flexible load (lp_layout.h) */
     bool no_sifting;          /* tests and benchmarks: plain simplex on cold starts */
+    sifting_stats_t last_sifting; /* of the last cold start (zero without sifting) */
     int inject_fault;      /* tests: make the next solve raise a GLPK error */
     char glpk_said[512];   /* GLPK's last terminal output, for error messages */
     jmp_buf on_glpk_error;
@@ -193,6 +194,12 @@ void gridems__optimizer_set_merge(gridems_optimizer_t *opt, bool merge)
 void gridems__optimizer_set_sifting(gridems_optimizer_t *opt, bool sifting)
 {
     opt->no_sifting = !sifting;
+}
+
+void gridems__optimizer_last_sifting(const gridems_optimizer_t *opt, int *rounds, bool *estimated)
+{
+    *rounds = opt->last_sifting.rounds;
+    *estimated = opt->last_sifting.estimated;
 }
 
 void gridems__optimizer_inject_fault(gridems_optimizer_t *opt)
@@ -371,13 +378,16 @@ static int run_simplex(gridems_optimizer_t *opt, const gridems_scenario_t *sc,
     }
     int it_before = glp_get_it_cnt(opt->lp);
     int ret;
+    if (start == FROM_CRASH) {
+        memset(&opt->last_sifting, 0, sizeof opt->last_sifting);
+    }
     if (sift) {
-        sifting_stats_t stats;
-        ret = gridems__sifting_solve(opt->lp, &opt->layout, sc, weight, &parm, &stats);
+        sifting_stats_t *stats = &opt->last_sifting;
+        ret = gridems__sifting_solve(opt->lp, &opt->layout, sc, weight, &parm, stats);
         if (opt->opts.verbose) {
             fprintf(stderr, "sifting: %s step prices, %d rounds, %d columns held, %d released\n",
-                    weight != NULL ? "estimated" : "tariff", stats.rounds, stats.held,
-                    stats.released);
+                    stats->estimated ? "estimated" : "tariff", stats->rounds, stats->held,
+                    stats->released);
         }
     } else {
         ret = glp_simplex(opt->lp, &parm);

@@ -145,6 +145,7 @@ int gridems__sifting_solve(glp_prob *lp, const lp_layout_t *l, const gridems_sce
                            const double *step_weight, const glp_smcp *parm,
                            sifting_stats_t *stats)
 {
+    stats->estimated = step_weight != NULL;
     stats->rounds = stats->held = stats->released = 0;
     size_t cap = (size_t)l->n_groups * (size_t)l->steps;
     held_t *held = malloc((cap > 0 ? cap : 1) * sizeof *held);

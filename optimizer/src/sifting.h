@@ -31,7 +31,8 @@
 #include "lp_layout.h"
 
 typedef struct sifting_stats_s {
-    int rounds;   /* restricted solves */
+    bool estimated; /* margins from estimated step prices (price_estimate.h), not the tariff */
+    int rounds;     /* restricted solves */
     int held;     /* columns held at a bound in the first round */
     int released; /* of which released by pricing */
 } sifting_stats_t;

@@ -48,6 +48,9 @@ def main():
     # every job of a generated scenario gets copies at the same, twice and half its power and
     # energy, and one with a tenth more energy (same window, another ratio: kept apart).
     cases += [[str(seed), "--jobs", "12", "--classes"] for seed in range(2000, 2020)]
+    # Hundreds of jobs: the optimizer's cold start sifts the flexible columns (sifting.h).
+    cases += [[str(seed), "--steps", "96", "--batteries", "4", "--jobs", "500"]
+              for seed in range(3000, 3003)]
     failures, worst = [], 0.0
     for args in cases:
         label = " ".join(a if a != price_list else "JEPX" for a in args)

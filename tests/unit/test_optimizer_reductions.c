@@ -4,7 +4,8 @@
  * window and energy/power ratio merged into one group of columns. Each case solves the merged
  * program and the plain one (every load its own columns) and asserts the same optimum, fewer
  * columns, and a per-load schedule that keeps every load's own constraints; then warm starts
- * (update in place, shifted horizon) and the tie-break toward a reference with merged groups.
+ * (update in place, shifted horizon) and the tie-break toward a reference with merged groups;
+ * rows implied by bounds; and sifting (optimizer/src/sifting.h) against the plain simplex.
  */
 #include <check.h>
 #include <math.h>
@@ -328,6 +329,126 @@ START_TEST(rows_implied_by_bounds_are_left_out)
 }
 END_TEST
 
+/* A data center of `jobs` random jobs on 96 quarter hours (the growth benchmark's site, scaled
+ * with the jobs): enough flexible columns for sifting and the estimated step prices. */
+static void many_jobs_site(gridems_scenario_t *sc, int jobs, int latest_start, unsigned seed)
+{
+    ck_assert_int_eq(gridems_scenario_init(sc, 96, 15), 0);
+    srand(seed);
+    double q = jobs / 50.0;
+    for (int t = 0; t < 96; t++) {
+        double hours = t * 0.25;
+        sc->import_per_kwh[t] = 12 + 7 * sin(2 * M_PI * (hours - 9) / 24) + (t % 5) * 0.2;
+        sc->export_per_kwh[t] = 0.5 * sc->import_per_kwh[t];
+        sc->base_load_kw[t] = q * (20000 + 2000 * sin(2 * M_PI * (hours - 15) / 24));
+        sc->pv_kw[t] = q * fmax(0.0, 3000 * sin(M_PI * (hours - 6) / 12));
+    }
+    sc->export_limit_kw = q * 1000;
+    sc->import_limit_kw = q * 40000;
+    sc->demand_charge_per_kw = 60;
+    sc->peak_so_far_kw = q * 21000;
+    for (int b = 0; b < 4; b++) {
+        char id[16];
+        snprintf(id, sizeof id, "bess-%d", b);
+        double cap = q * (2000 + 1500 * b);
+        gridems_battery_t bat = {id,        cap,       cap * 0.5, cap * 0.1, cap * 0.95, cap * 0.5,
+                                 cap * 0.5, cap * 0.5, 0.95,      0.95,      0.5 * b};
+        ck_assert_int_eq(gridems_scenario_add_battery(sc, &bat), 0);
+    }
+    for (int j = 0; j < jobs; j++) {
+        char id[16];
+        snprintf(id, sizeof id, "job-%d", j);
+        int earliest = rand() % latest_start;
+        int deadline = earliest + 20 + rand() % (96 - earliest - 19);
+        double power = 100 + rand() % 1400;
+        double fill = 0.2 + 0.7 * (rand() % 1000) / 1000.0;
+        gridems_flex_load_t job = {id, power * 0.25 * (deadline - earliest) * fill, power, earliest,
+                                   deadline};
+        ck_assert_int_eq(gridems_scenario_add_flex_load(sc, &job), 0);
+    }
+    sc->has_compute_limit = true;
+    sc->compute_limit_kw = 400.0 * jobs;
+}
+
+static int last_rounds;
+static bool last_estimated;
+
+static void solve_sifting(const gridems_scenario_t *sc, bool sifting, gridems_schedule_t *s)
+{
+    gridems_optimizer_opts_t opts = {0, false, false};
+    gridems_optimizer_t *opt = NULL;
+    ck_assert_int_eq(gridems_optimizer_create(&opt, &opts), 0);
+    gridems__optimizer_set_sifting(opt, sifting);
+    char err[256] = "";
+    memset(s, 0, sizeof *s);
+    int rc = gridems_optimizer_solve(opt, sc, s, err, sizeof err);
+    ck_assert_msg(rc == 0, "solve failed (%d): %s", rc, err);
+    gridems__optimizer_last_sifting(opt, &last_rounds, &last_estimated);
+    gridems_optimizer_destroy(opt);
+}
+
+START_TEST(sifting_reaches_the_plain_optimum)
+{
+    /* 250 jobs (about 11,000 flexible columns, past the sifting threshold) and 600 starting in
+     * the first six hours (few enough distinct coarse windows for the estimated step prices):
+     * the same optimum as the plain simplex, every job feasible. */
+    const int sizes[] = {250, 600};
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        gridems_scenario_t sc;
+        many_jobs_site(&sc, sizes[k], k == 0 ? 58 : 24, 7 + (unsigned)k);
+        gridems_schedule_t sifted, plain;
+        solve_sifting(&sc, true, &sifted);
+        ck_assert_int_gt(last_rounds, 0);
+        ck_assert_msg(last_estimated == (sizes[k] == 600), "%d jobs: estimated %d", sizes[k],
+                      last_estimated);
+        solve_sifting(&sc, false, &plain);
+        ck_assert_int_eq(last_rounds, 0);
+        ck_assert_msg(fabs(sifted.objective - plain.objective) <= 1e-9 * fabs(plain.objective),
+                      "%d jobs: sifting %.15g, plain %.15g", sizes[k], sifted.objective,
+                      plain.objective);
+        ck_assert_int_eq(sifted.columns, plain.columns);
+        assert_loads_feasible(&sc, &sifted);
+        gridems_schedule_free(&sifted);
+        gridems_schedule_free(&plain);
+        gridems_scenario_free(&sc);
+    }
+}
+END_TEST
+
+START_TEST(warm_start_after_a_sifted_cold_start)
+{
+    /* The basis a sifted cold start leaves is the whole program's: a price update re-solves in
+     * place from it to the cold optimum, and a reference is followed. */
+    gridems_scenario_t sc;
+    many_jobs_site(&sc, 250, 58, 11);
+    gridems_optimizer_t *opt = NULL;
+    ck_assert_int_eq(gridems_optimizer_create(&opt, NULL), 0);
+    gridems_schedule_t s, cold;
+    memset(&s, 0, sizeof s);
+    char err[256];
+    ck_assert_int_eq(gridems_optimizer_solve(opt, &sc, &s, err, sizeof err), 0);
+    ck_assert_int_eq(s.start_kind, GRIDEMS_START_COLD);
+    gridems_reference_t ref;
+    ck_assert_int_eq(gridems_reference_from_schedule(&ref, &sc, &s, 0), 0);
+    for (int t = 0; t < sc.steps; t++) {
+        sc.import_per_kwh[t] *= 1.0 + 0.05 * sin(t * 0.37);
+    }
+    gridems_optimizer_hint_reference(opt, &ref, 0);
+    ck_assert_int_eq(gridems_optimizer_solve(opt, &sc, &s, err, sizeof err), 0);
+    ck_assert(s.start_kind == GRIDEMS_START_UPDATE || s.start_kind == GRIDEMS_START_CAPPED);
+    ck_assert(s.tie_break != GRIDEMS_TIE_NONE);
+    solve_sifting(&sc, false, &cold);
+    ck_assert_msg(fabs(s.objective - cold.objective) <= 1e-9 * fabs(cold.objective),
+                  "warm %.15g, cold %.15g", s.objective, cold.objective);
+    assert_loads_feasible(&sc, &s);
+    gridems_reference_free(&ref);
+    gridems_schedule_free(&s);
+    gridems_schedule_free(&cold);
+    gridems_optimizer_destroy(opt);
+    gridems_scenario_free(&sc);
+}
+END_TEST
+
 static Suite *reductions_suite(void)
 {
     Suite *s = suite_create("optimizer_reductions");
@@ -339,6 +460,11 @@ static Suite *reductions_suite(void)
     tcase_add_test(tc, tie_break_follows_the_reference_of_merged_jobs);
     tcase_add_test(tc, rows_implied_by_bounds_are_left_out);
     suite_add_tcase(s, tc);
+    TCase *sift = tcase_create("sifting");
+    tcase_set_timeout(sift, 300);
+    tcase_add_test(sift, sifting_reaches_the_plain_optimum);
+    tcase_add_test(sift, warm_start_after_a_sifted_cold_start);
+    suite_add_tcase(s, sift);
     return s;
 }
 
