@@ -75,7 +75,8 @@ struct gridems_optimizer_s {
     int warm_cap_override;    /* tests: > 0 replaces the computed cap */
     bool no_merge;            /* tests: one group per flexible load (lp_layout.h) */
     bool no_sifting;          /* tests and benchmarks: plain simplex on cold starts */
-    sifting_stats_t last_sifting; /* of the last cold start (zero without sifting) */
+    bool warm_sifting_ok;     /* lp holds the duals of its last optimum (an update in place) */
+    sifting_stats_t last_sifting; /* of the last sifted solve (zeroed by a cold start) */
     int inject_fault;      /* tests: make the next solve raise a GLPK error */
     char glpk_said[512];   /* GLPK's last terminal output, for error messages */
     jmp_buf on_glpk_error;
@@ -268,6 +269,7 @@ static int prepare(gridems_optimizer_t *opt, const gridems_scenario_t *sc,
     }
     int shift = opt->shift_hint;
     opt->shift_hint = 0;
+    opt->warm_sifting_ok = false;
     int rc = gridems__lp_layout_build(&opt->pending, sc,
                                       opt->no_merge ? LP_MERGE_NONE : LP_MERGE_EXACT);
     if (rc != 0) {
@@ -277,6 +279,7 @@ static int prepare(gridems_optimizer_t *opt, const gridems_scenario_t *sc,
     if (warm && shift == 0 && gridems__lp_layout_same(&opt->pending, &opt->layout)) {
         gridems__lp_layout_free(&opt->pending);
         *kind = GRIDEMS_START_UPDATE;
+        opt->warm_sifting_ok = true; /* the duals of the last optimum are still in lp */
         return gridems__lp_model_set_data(opt->lp, &opt->layout, sc, false, change);
     }
     glp_prob *lp = new_problem(opt, &opt->pending, sc, &rc);
@@ -361,10 +364,11 @@ static int run_simplex(gridems_optimizer_t *opt, const gridems_scenario_t *sc,
         parm.it_lim = it_lim;
     }
     /* Many flexible columns: estimated step prices for the crash, then sifting. */
-    bool sift = start == FROM_CRASH && !opt->no_sifting &&
+    bool warm_sift = start == FROM_CURRENT && meth == GLP_PRIMAL && opt->warm_sifting_ok;
+    bool sift = (start == FROM_CRASH || warm_sift) && !opt->no_sifting &&
                 gridems__sifting_pays(opt->lp, &opt->layout);
     double *weight = NULL, ceiling = HUGE_VAL;
-    if (sift) {
+    if (sift && start == FROM_CRASH) {
         weight = malloc((size_t)sc->steps * sizeof *weight);
         if (weight != NULL &&
             gridems__estimate_step_weights(sc, &opt->layout, weight, &ceiling) != 0) {
@@ -383,11 +387,14 @@ static int run_simplex(gridems_optimizer_t *opt, const gridems_scenario_t *sc,
     }
     if (sift) {
         sifting_stats_t *stats = &opt->last_sifting;
-        ret = gridems__sifting_solve(opt->lp, &opt->layout, sc, weight, &parm, stats);
+        ret = gridems__sifting_solve(opt->lp, &opt->layout, sc, weight, start == FROM_CURRENT,
+                                     &parm, stats);
         if (opt->opts.verbose) {
-            fprintf(stderr, "sifting: %s step prices, %d rounds, %d columns held, %d released\n",
-                    stats->estimated ? "estimated" : "tariff", stats->rounds, stats->held,
-                    stats->released);
+            fprintf(stderr, "sifting (%s): %d rounds, %d columns held, %d released\n",
+                    start == FROM_CURRENT ? "warm, last reduced costs"
+                    : stats->estimated    ? "cold, estimated step prices"
+                                          : "cold, tariff",
+                    stats->rounds, stats->held, stats->released);
         }
     } else {
         ret = glp_simplex(opt->lp, &parm);

@@ -46,8 +46,8 @@ void gridems__optimizer_set_merge(gridems_optimizer_t *opt, bool merge);
  * the default) or with the plain simplex (false). */
 void gridems__optimizer_set_sifting(gridems_optimizer_t *opt, bool sifting);
 
-/* Tests: how the last cold start went: restricted sifting rounds (0: no sifting) and whether
- * its margins came from estimated step prices. */
+/* Tests: how the last sifted solve went: restricted sifting rounds (0: the last cold start did
+ * not sift) and whether its margins came from estimated step prices. */
 void gridems__optimizer_last_sifting(const gridems_optimizer_t *opt, int *rounds, bool *estimated);
 
 /* Tests only: make the next solve or build of opt raise a GLPK error inside the protected region,

@@ -62,8 +62,8 @@ int gridems__estimate_step_weights(const gridems_scenario_t *sc, const lp_layout
         *peak_kw = l.peak != 0 ? glp_get_col_prim(lp, l.peak) : HUGE_VAL;
         for (int t = 0; t < T; t++) {
             int cap = l.compute_cap[t];
-            weight[t] = glp_get_row_dual(lp, l.balance[t]) -
-                        (cap != 0 ? glp_get_row_dual(lp, cap) : 0.0);
+            weight[t] =
+                glp_get_row_dual(lp, l.balance[t]) - (cap != 0 ? glp_get_row_dual(lp, cap) : 0.0);
         }
     }
     glp_delete_prob(lp);

@@ -33,8 +33,8 @@
 typedef struct sifting_stats_s {
     bool estimated; /* margins from estimated step prices (price_estimate.h), not the tariff */
     int rounds;     /* restricted solves */
-    int held;     /* columns held at a bound in the first round */
-    int released; /* of which released by pricing */
+    int held;       /* columns held at a bound in the first round */
+    int released;   /* of which released by pricing */
 } sifting_stats_t;
 
 /* Worth it: enough flexible power columns against the rows. */
@@ -45,11 +45,13 @@ bool gridems__sifting_pays(const glp_prob *lp, const lp_layout_t *layout);
  * parm (borrowed; its it_lim and tm_lim bound each round), holding the flexible power columns
  * that the current basis puts far from their group's margin at their bound. The margin is
  * found in the order of step_weight ([T], price_estimate.h) or, when NULL, of the tariff.
+ * warm: lp holds the optimal basis and duals of the previous data (an update in place): the
+ * columns held are those whose last reduced cost keeps them firmly at their bound.
  * Returns glp_simplex's code (0 with glp_get_status telling optimality) of the last run; every
  * column has its own bounds back whatever happens.
  */
 int gridems__sifting_solve(glp_prob *lp, const lp_layout_t *layout, const gridems_scenario_t *sc,
-                           const double *step_weight, const glp_smcp *parm,
+                           const double *step_weight, bool warm, const glp_smcp *parm,
                            sifting_stats_t *stats);
 
 #endif

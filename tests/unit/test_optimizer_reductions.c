@@ -436,6 +436,8 @@ START_TEST(warm_start_after_a_sifted_cold_start)
     gridems_optimizer_hint_reference(opt, &ref, 0);
     ck_assert_int_eq(gridems_optimizer_solve(opt, &sc, &s, err, sizeof err), 0);
     ck_assert(s.start_kind == GRIDEMS_START_UPDATE || s.start_kind == GRIDEMS_START_CAPPED);
+    gridems__optimizer_last_sifting(opt, &last_rounds, &last_estimated);
+    ck_assert_int_gt(last_rounds, 0); /* the warm start sifted too, from the last duals */
     ck_assert(s.tie_break != GRIDEMS_TIE_NONE);
     solve_sifting(&sc, false, &cold);
     ck_assert_msg(fabs(s.objective - cold.objective) <= 1e-9 * fabs(cold.objective),
