@@ -46,14 +46,19 @@ bool gridems__sifting_pays(const glp_prob *lp, const lp_layout_t *l)
     return flex >= 5000 && flex >= 6 * glp_get_num_rows((glp_prob *)lp);
 }
 
-static const double *sort_key;
-static int by_key(const void *a, const void *b)
+/* Steps in price order (no global sort key: optimizers run in several threads). */
+typedef struct keyed_step_s {
+    double key;
+    int step;
+} keyed_step_t;
+
+static int by_key_then_step(const void *pa, const void *pb)
 {
-    double x = sort_key[*(const int *)a], y = sort_key[*(const int *)b];
-    if (x != y) {
-        return x < y ? -1 : 1;
+    const keyed_step_t *a = pa, *b = pb;
+    if (a->key != b->key) {
+        return a->key < b->key ? -1 : 1;
     }
-    return (*(const int *)a > *(const int *)b) - (*(const int *)a < *(const int *)b);
+    return (a->step > b->step) - (a->step < b->step);
 }
 
 /* Which flexible columns to hold, and where: every non-basic p[g,t] more than MARGIN_STEPS
@@ -71,13 +76,23 @@ static int choose_held(glp_prob *lp, const lp_layout_t *l, const gridems_scenari
         free(window);
         return 0;
     }
+    keyed_step_t *keyed = malloc((size_t)T * sizeof *keyed);
+    if (keyed == NULL) {
+        free(price);
+        free(order);
+        free(window);
+        return 0;
+    }
     for (int t = 0; t < T; t++) {
         double carbon = sc->has_carbon ? sc->carbon_price_per_kg * sc->carbon_kg_per_kwh[t] : 0;
         price[t] = step_weight != NULL ? step_weight[t] : sc->import_per_kwh[t] + carbon;
-        order[t] = t;
+        keyed[t] = (keyed_step_t){price[t], t};
     }
-    sort_key = price;
-    qsort(order, (size_t)T, sizeof *order, by_key);
+    qsort(keyed, (size_t)T, sizeof *keyed, by_key_then_step);
+    for (int t = 0; t < T; t++) {
+        order[t] = keyed[t].step;
+    }
+    free(keyed);
     for (int g = 0; g < l->n_groups; g++) {
         const int *p = &l->p[g * T];
         int w = 0, full = 0;
