@@ -14,7 +14,7 @@
  *                     [--max-steps N] [--glpsol-max-columns N] [--classes N] [--lpref PATH]
  *   --runs: repetitions per point (median; default 3). Warm: N price updates.
  *   --max-jobs / --max-steps: leave out the bigger points (defaults: all).
- *   --glpsol-max-columns: run glpsol only on programs up to this many columns (default 30000:
+ *   --glpsol-max-columns: run glpsol only on programs up to this many columns (default 40000:
  *     beyond it glpsol takes minutes per run on this machine class).
  *   --classes N: draw the jobs from N classes (same window and energy/power ratio within a
  *     class), which the optimizer merges exactly; default 0: every job its own.
@@ -55,7 +55,7 @@ typedef struct measured_s {
 
 static int runs = 3;
 static int classes = 0;
-static long glpsol_max_columns = 30000;
+static long glpsol_max_columns = 40000;
 static const char *lpref = GRIDEMS_BENCH_SOURCE_DIR "/../shared/tools/lpref.py";
 static const char *keep_dir = NULL; /* --keep DIR: leave each point's scenario and LP there */
 static const char *highs_helper = GRIDEMS_BENCH_SOURCE_DIR "/bench/highs_time.py";
