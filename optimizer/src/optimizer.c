@@ -24,6 +24,10 @@
  *     but some took 1463-3300 (95-400 ms, against 55 ms cold; most of them were the two-phase
  *     dual, no longer used for that case): past half a cold solve, starting again is the
  *     better bet, and the worst case is bounded by 1.5 cold solves instead of unbounded.
+ *   - Many jobs (at least 5,000 flexible power columns and 6 per row): cold starts and warm
+ *     price updates sift the flexible columns (sifting.h), cold starts from a crash that
+ *     places the jobs by step prices estimated on a coarse relaxation (price_estimate.h).
+ *     bench_growth, 2,000 jobs at 96 steps: 6.1 s cold against 40 s with the plain simplex.
  *   - With a reference plan, a second stage picks the optimal schedule closest to it
  *     (tie_break.h), on a copy of the problem so the optimal basis here stays for the next warm
  *     start. It is capped at a cold solve's iterations (cold_estimate); at the cap the first
