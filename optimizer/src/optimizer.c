@@ -373,10 +373,10 @@ static int run_simplex(gridems_optimizer_t *opt, const gridems_scenario_t *sc,
                 gridems__sifting_pays(opt->lp, &opt->layout);
     double *weight = NULL, ceiling = HUGE_VAL;
     if (sift && start == FROM_CRASH) {
-        weight = malloc((size_t)sc->steps * sizeof *weight);
-        if (weight != NULL &&
-            gridems__estimate_step_weights(sc, &opt->layout, weight, &ceiling) != 0) {
-            free(weight);
+        /* GLPK's allocator: freed with the environment on a GLPK error. */
+        weight = glp_alloc(sc->steps, sizeof *weight);
+        if (gridems__estimate_step_weights(sc, &opt->layout, weight, &ceiling) != 0) {
+            glp_free(weight);
             weight = NULL;
             ceiling = HUGE_VAL;
         }
@@ -403,7 +403,9 @@ static int run_simplex(gridems_optimizer_t *opt, const gridems_scenario_t *sc,
     } else {
         ret = glp_simplex(opt->lp, &parm);
     }
-    free(weight);
+    if (weight != NULL) {
+        glp_free(weight);
+    }
     if (start == FROM_CRASH && ret == 0 && glp_get_status(opt->lp) == GLP_OPT) {
         opt->last_cold_iterations = glp_get_it_cnt(opt->lp) - it_before;
         opt->last_cold_rows = glp_get_num_rows(opt->lp);

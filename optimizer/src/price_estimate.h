@@ -14,6 +14,10 @@
  * before the load's own energy dual. Only a starting point: nothing of the relaxation reaches
  * the schedule, so it need not be exact.
  *
+ * A GLPK error inside (a longjmp to the optimizer's hook) would leak the relaxation's layout
+ * and scenario copy; it solves the same validated data as the program itself, which is solved
+ * right after, so such an error would end that solve too.
+ *
  * Threads: the thread that owns GLPK's environment (the optimizer's).
  */
 #ifndef GRIDEMS_PRICE_ESTIMATE_H

@@ -195,7 +195,9 @@ int gridems__sifting_solve(glp_prob *lp, const lp_layout_t *l, const gridems_sce
     stats->estimated = step_weight != NULL;
     stats->rounds = stats->held = stats->released = 0;
     size_t cap = (size_t)l->n_groups * (size_t)l->steps;
-    held_t *held = malloc((cap > 0 ? cap : 1) * sizeof *held);
+    /* From GLPK's allocator: a GLPK error (a longjmp out of glp_simplex, see optimizer.c)
+     * frees it with the environment. */
+    held_t *held = glp_alloc((int)(cap > 0 ? cap : 1), sizeof *held);
     int n = 0;
     if (held != NULL) {
         n = warm ? choose_held_warm(lp, l, held) : choose_held(lp, l, sc, step_weight, held);
@@ -222,7 +224,7 @@ int gridems__sifting_solve(glp_prob *lp, const lp_layout_t *l, const gridems_sce
             release(lp, &held[k]);
         }
     }
-    free(held);
+    glp_free(held);
     /* The whole problem from the basis found: GLPK's own proof of optimality (or the rest of
      * the way, when a round failed or the rounds ran out). */
     if (ret == 0) {
