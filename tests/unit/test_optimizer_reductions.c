@@ -35,7 +35,7 @@ static void class_site(gridems_scenario_t *sc, int steps, int classes, int per_c
     sc->peak_so_far_kw = 4200;
     sc->import_limit_kw = 7000;
     for (int b = 0; b < 2; b++) {
-        char id[16];
+        char id[32];
         snprintf(id, sizeof id, "bess-%d", b);
         gridems_battery_t bat = {id, 2000, 1000, 200, 1900, 1000, 500, 500, 0.95, 0.95, 0.5};
         ck_assert_int_eq(gridems_scenario_add_battery(sc, &bat), 0);
@@ -48,7 +48,7 @@ static void class_site(gridems_scenario_t *sc, int steps, int classes, int per_c
         deadline = deadline > steps ? steps : deadline;
         double ratio = dt * (deadline - earliest) * (0.3 + 0.07 * c); /* hours at full power */
         for (int k = 0; k <= per_class; k++) {
-            char id[24];
+            char id[32];
             snprintf(id, sizeof id, "job-%d-%d", c, k);
             double power = 100.0 * (1 << (k % 3));
             /* k == per_class: same window, another ratio (a fifth more energy). */
@@ -348,7 +348,7 @@ static void many_jobs_site(gridems_scenario_t *sc, int jobs, int latest_start, u
     sc->demand_charge_per_kw = 60;
     sc->peak_so_far_kw = q * 21000;
     for (int b = 0; b < 4; b++) {
-        char id[16];
+        char id[32];
         snprintf(id, sizeof id, "bess-%d", b);
         double cap = q * (2000 + 1500 * b);
         gridems_battery_t bat = {id,        cap,       cap * 0.5, cap * 0.1, cap * 0.95, cap * 0.5,
@@ -356,7 +356,7 @@ static void many_jobs_site(gridems_scenario_t *sc, int jobs, int latest_start, u
         ck_assert_int_eq(gridems_scenario_add_battery(sc, &bat), 0);
     }
     for (int j = 0; j < jobs; j++) {
-        char id[16];
+        char id[32];
         snprintf(id, sizeof id, "job-%d", j);
         int earliest = rand() % latest_start;
         int deadline = earliest + 20 + rand() % (96 - earliest - 19);
