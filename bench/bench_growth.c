@@ -337,8 +337,8 @@ static measured_t measure(const point_t *pt)
     }
     if (keep_dir != NULL) {
         char path[4096];
-        snprintf(path, sizeof path, "%s/growth-%dx%dx%d.json", keep_dir, pt->steps,
-                 pt->batteries, pt->jobs);
+        snprintf(path, sizeof path, "%s/growth-%dx%dx%d.json", keep_dir, pt->steps, pt->batteries,
+                 pt->jobs);
         rename(scen_path, path);
         snprintf(path, sizeof path, "%s/growth-%dx%dx%d.lp", keep_dir, pt->steps, pt->batteries,
                  pt->jobs);
@@ -440,7 +440,8 @@ int main(int argc, char **argv)
         } else {
             fprintf(stderr,
                     "usage: %s [--runs N] [--series jobs|steps|batteries] [--max-jobs N] "
-                    "[--max-steps N] [--glpsol-max-columns N] [--classes N] [--lpref PATH] [--keep DIR]\n",
+                    "[--max-steps N] [--glpsol-max-columns N] [--classes N] [--lpref PATH] [--keep "
+                    "DIR]\n",
                     argv[0]);
             return 2;
         }
