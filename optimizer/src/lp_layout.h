@@ -73,15 +73,15 @@ void gridems__lp_import_caps(const gridems_scenario_t *sc, double *caps);
 
 /* Each group's summed power limit and energy in sc (which has the layout's structure), written
  * into power[n_groups] and energy[n_groups] (borrowed). */
-void gridems__lp_group_sums(const lp_layout_t *layout, const gridems_scenario_t *sc,
-                            double *power, double *energy);
+void gridems__lp_group_sums(const lp_layout_t *layout, const gridems_scenario_t *sc, double *power,
+                            double *energy);
 
 /* How flexible loads are grouped. */
 typedef enum {
-    LP_MERGE_NONE,   /* one group per load: the plain formulation (tests) */
-    LP_MERGE_EXACT,  /* same window and energy/power ratio: exact (the optimizer's program) */
-    LP_MERGE_WINDOW  /* same window only: a relaxation, never solved for a schedule, only for
-                      * step prices (price_estimate.h) */
+    LP_MERGE_NONE,  /* one group per load: the plain formulation (tests) */
+    LP_MERGE_EXACT, /* same window and energy/power ratio: exact (the optimizer's program) */
+    LP_MERGE_WINDOW /* same window only: a relaxation, never solved for a schedule, only for
+                     * step prices (price_estimate.h) */
 } lp_merge_t;
 
 /* Build the layout of a validated scenario. Returns 0 or GRIDEMS_ENOMEM (layout left freed). */
