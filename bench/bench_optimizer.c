@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "gridems/optimizer.h"
+#include "optimizer_internal.h"
 
 typedef struct size_spec_s {
     const char *name;
@@ -91,8 +92,8 @@ static void make_scenario(gridems_scenario_t *sc, const size_spec_t *spec, int o
         char id[32];
         snprintf(id, sizeof id, "bess-%d", b);
         double cap = uniform(2000, 8000);
-        gridems_battery_t bat = {id,  cap,         cap * 0.5,        cap * 0.1,
-                                 cap * 0.95, cap * 0.5, cap * 0.5, cap * 0.5,
+        gridems_battery_t bat = {id,         cap,       cap * 0.5,    cap * 0.1,
+                                 cap * 0.95, cap * 0.5, cap * 0.5,    cap * 0.5,
                                  0.95,       0.95,      uniform(0, 2)};
         gridems_scenario_add_battery(sc, &bat);
     }
@@ -110,8 +111,8 @@ static void make_scenario(gridems_scenario_t *sc, const size_spec_t *spec, int o
                                    power, earliest, deadline};
         /* Jobs keep their absolute window: moving the horizon on moves it back by offset. */
         job.earliest_step = earliest - offset > 0 ? earliest - offset : 0;
-        job.deadline_step = deadline - offset > job.earliest_step ? deadline - offset
-                                                                  : job.earliest_step + 1;
+        job.deadline_step =
+            deadline - offset > job.earliest_step ? deadline - offset : job.earliest_step + 1;
         gridems_scenario_add_flex_load(sc, &job);
     }
     sc->has_compute_limit = true;
@@ -168,6 +169,86 @@ static double run_glpsol(const char *glpsol, const char *lp_path, long *maxrss_k
     return elapsed;
 }
 
+/* The printer the schedule JSON used before the shortest round-trip one: the shortest of %.15g,
+ * %.16g and %.17g that strtod reads back (kept here as the reference it is measured against). */
+static int printf_loop_format(char *buf, size_t size, double v)
+{
+    int n = 0;
+    for (int digits = 15; digits <= 17; digits++) {
+        n = snprintf(buf, size, "%.*g", digits, v);
+        if (strtod(buf, NULL) == v) {
+            break;
+        }
+    }
+    return n;
+}
+
+/* Every number of a schedule, in the order the JSON has them. */
+static double *schedule_numbers(const gridems_schedule_t *s, int *count)
+{
+    int T = s->steps, n = 0;
+    int cap = 5 * T + s->n_batteries * (3 * T + 1) + s->n_flex_loads * (T + 1) + 16;
+    double *v = malloc((size_t)cap * sizeof *v);
+    const double *series[] = {s->grid_import_kw, s->grid_export_kw, s->pv_curtailed_kw,
+                              s->unserved_kw, s->marginal_price_per_kwh};
+    for (size_t k = 0; k < sizeof series / sizeof series[0]; k++) {
+        memcpy(v + n, series[k], (size_t)T * sizeof *v);
+        n += T;
+    }
+    for (int b = 0; b < s->n_batteries; b++) {
+        memcpy(v + n, s->batteries[b].charge_kw, (size_t)T * sizeof *v);
+        memcpy(v + n + T, s->batteries[b].discharge_kw, (size_t)T * sizeof *v);
+        memcpy(v + n + 2 * T, s->batteries[b].soc_kwh, (size_t)(T + 1) * sizeof *v);
+        n += 3 * T + 1;
+    }
+    for (int j = 0; j < s->n_flex_loads; j++) {
+        memcpy(v + n, s->flex_loads[j].power_kw, (size_t)T * sizeof *v);
+        n += T;
+        v[n++] = s->flex_loads[j].unmet_kwh;
+    }
+    *count = n;
+    return v;
+}
+
+/* The cost of the schedule JSON: the whole document, and its numbers alone with the shortest
+ * round-trip printer against the printf loop it replaced (medians of `runs`, ms). */
+static void bench_json(const size_spec_t *spec, const gridems_scenario_t *sc,
+                       const gridems_schedule_t *s, int runs)
+{
+    double *whole = calloc((size_t)runs, sizeof(double));
+    double *shortest = calloc((size_t)runs, sizeof(double));
+    double *loop = calloc((size_t)runs, sizeof(double));
+    int count = 0;
+    double *numbers = schedule_numbers(s, &count);
+    size_t bytes = 0, sink = 0;
+    char buf[64];
+    for (int r = 0; r < runs; r++) {
+        double t0 = now_ms();
+        char *json = gridems_schedule_to_json(sc, s);
+        whole[r] = now_ms() - t0;
+        bytes = json != NULL ? strlen(json) : 0;
+        free(json);
+        t0 = now_ms();
+        for (int i = 0; i < count; i++) {
+            sink += (size_t)gridems__format_double(buf, sizeof buf, numbers[i]);
+        }
+        shortest[r] = now_ms() - t0;
+        t0 = now_ms();
+        for (int i = 0; i < count; i++) {
+            sink += (size_t)printf_loop_format(buf, sizeof buf, numbers[i]);
+        }
+        loop[r] = now_ms() - t0;
+    }
+    printf("  (%s: schedule JSON %.2f ms, %zu bytes; its %d numbers: shortest round-trip %.2f ms, "
+           "%%.15g/16g/17g loop %.2f ms; %zu)\n",
+           spec->name, median(whole, runs), bytes, count, median(shortest, runs),
+           median(loop, runs), sink % 10);
+    free(numbers);
+    free(whole);
+    free(shortest);
+    free(loop);
+}
+
 static void bench_size(const size_spec_t *spec, int runs, const char *glpsol)
 {
     double *cold = calloc((size_t)runs, sizeof(double));
@@ -189,6 +270,10 @@ static void bench_size(const size_spec_t *spec, int runs, const char *glpsol)
     }
     double objective = s.objective;
     int columns = s.columns, rows = s.rows;
+    gridems_scenario_t cold_sc;
+    gridems_scenario_copy(&cold_sc, &sc);
+    gridems_schedule_t cold_s = s; /* measured for its JSON below */
+    memset(&s, 0, sizeof s);
 
     /* Warm after a price update: a new forecast moves every price by a few percent. */
     gridems_optimizer_t *opt = NULL;
@@ -246,13 +331,15 @@ static void bench_size(const size_spec_t *spec, int runs, const char *glpsol)
     getrusage(RUSAGE_SELF, &self);
     printf("| %s | %dx%d min, %d bat, %d jobs | %d x %d | %.2f | %.2f | %.2f | %.2f | %d / %d / %d "
            "| %.1f | %.1f | %.12g |\n",
-           spec->name, spec->steps, spec->step_minutes, spec->batteries, spec->jobs, columns,
-           rows, median(cold, runs), median(update, runs), median(shifted, runs),
-           median(external, runs), it_cold, it_update, it_shift, self.ru_maxrss / 1024.0,
-           glpsol_rss / 1024.0, objective);
+           spec->name, spec->steps, spec->step_minutes, spec->batteries, spec->jobs, columns, rows,
+           median(cold, runs), median(update, runs), median(shifted, runs), median(external, runs),
+           it_cold, it_update, it_shift, self.ru_maxrss / 1024.0, glpsol_rss / 1024.0, objective);
+    bench_json(spec, &cold_sc, &cold_s, runs);
+    gridems_schedule_free(&cold_s);
+    gridems_scenario_free(&cold_sc);
     if (shift_fallbacks > 0) {
-        printf("  (%s: %d of %d shifted starts fell back to cold)\n", spec->name,
-               shift_fallbacks, runs);
+        printf("  (%s: %d of %d shifted starts fell back to cold)\n", spec->name, shift_fallbacks,
+               runs);
     }
     if (shift_capped > 0) {
         printf("  (%s: %d of %d shifted starts hit their iteration cap and solved cold)\n",
@@ -328,8 +415,9 @@ int main(int argc, char **argv)
         } else if (strcmp(argv[i], "--write-scenarios") == 0 && i + 1 < argc) {
             scenario_dir = argv[++i];
         } else {
-            fprintf(stderr, "usage: %s [--runs N] [--prices CSV] [--glpsol PATH] [--only NAME] "
-                            "[--write-scenarios DIR]\n",
+            fprintf(stderr,
+                    "usage: %s [--runs N] [--prices CSV] [--glpsol PATH] [--only NAME] "
+                    "[--write-scenarios DIR]\n",
                     argv[0]);
             return 2;
         }

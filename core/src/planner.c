@@ -68,6 +68,20 @@ static void fill_base_load(const gridems_planner_inputs_t *in, gridems_planner_o
     }
 }
 
+/* Step 0 is the running step, planned whole (its values are the step's means): what the jobs
+ * already drew in it cannot be moved any more, so it counts as load in step 0, and each job is
+ * planned with what it has left (step_progress.h). */
+static void add_delivered_in_step(const gridems_planner_inputs_t *in, gridems_scenario_t *sc)
+{
+    double step_h = sc->step_minutes / 60.0;
+    for (int j = 0; j < in->n_jobs && sc->steps > 0; j++) {
+        double kwh = in->jobs[j].delivered_in_step_kwh;
+        if (isfinite(kwh) && kwh > 0) {
+            sc->base_load_kw[0] += kwh / step_h;
+        }
+    }
+}
+
 static int add_batteries(const gridems_planner_inputs_t *in, gridems_scenario_t *sc)
 {
     for (int b = 0; b < in->n_batteries; b++) {
@@ -298,6 +312,7 @@ static int fill_scenario(const gridems_planner_inputs_t *in, gridems_scenario_t 
         fill_series(in->carbon, g, sc->carbon_kg_per_kwh, 0.0);
     }
     fill_base_load(in, g, sc->base_load_kw);
+    add_delivered_in_step(in, sc);
     sc->import_limit_kw = cfg->site.import_limit_kw;
     sc->export_limit_kw = cfg->site.export_limit_kw;
     sc->demand_charge_per_kw = cfg->site.demand_charge_per_kw;

@@ -16,6 +16,9 @@
  *   - A battery's final energy target is its energy now (planner.battery_final_soc "initial"),
  *     clamped into its band as the spec does, or its soc_min ("none").
  *   - A flexible job is planned only in the steps that lie wholly inside [earliest, deadline).
+ *     With planner.running_step "whole", what the jobs delivered since the running step began
+ *     is load in step 0 (it cannot move any more), and each job is planned with what it has
+ *     left (step_progress.h).
  *     Deferral: the jobs whose deadline is past the horizon are scheduled after the horizon's
  *     end earliest deadline first, each at most planner.defer_power_fraction of its own power
  *     and all together at most that fraction of the compute cap (they share it, and running
@@ -54,6 +57,10 @@ typedef struct gridems_planner_job_s {
     double power_max_kw;
     int64_t earliest_ms;
     int64_t deadline_ms;
+    /* What it delivered since the running step began (step_progress.h), with planner.running_step
+     * "whole": step 0 is planned as a whole step, so this counts as load in step 0 (it has
+     * happened). 0 otherwise. */
+    double delivered_in_step_kwh;
 } gridems_planner_job_t;
 
 typedef struct gridems_planner_inputs_s {

@@ -993,10 +993,12 @@ static int read_planner(ctx_t *c, const cJSON *root, gridems_service_config_t *c
                                        "peak_margin_window_steps",
                                        "peak_margin_error",
                                        "defer_power_fraction",
+                                       "running_step",
                                        NULL};
     static const char *const penalty_keys[] = {"unmet_flexible_per_kwh", "unserved_load_per_kwh",
                                                "final_soc_shortfall_per_kwh", NULL};
     static const char *const final_soc[] = {"initial", "none", "mid", "value", NULL};
+    static const char *const running_step[] = {"rest", "whole", NULL};
     const cJSON *pl = NULL, *pen = NULL;
     int rc = get_object(c, root, "", "planner", &pl);
     if (rc != 0) {
@@ -1024,6 +1026,7 @@ static int read_planner(ctx_t *c, const cJSON *root, gridems_service_config_t *c
     }
     cfg->planner.step_minutes = (int)step;
     int fs = 0;
+    int rs = 0;
     if ((rc = get_int(c, pl, "planner", "horizon_steps", 1,
                       GRIDEMS_SERVICE_CONFIG_MAX_HORIZON_STEPS, 96, &cfg->planner.horizon_steps)) !=
             0 ||
@@ -1043,10 +1046,12 @@ static int read_planner(ctx_t *c, const cJSON *root, gridems_service_config_t *c
                           &cfg->planner.peak_margin_kw)) != 0 ||
         (rc = get_enum(c, pl, "planner", "battery_final_soc", final_soc, GRIDEMS_FINAL_SOC_INITIAL,
                        &fs)) != 0 ||
+        (rc = get_enum(c, pl, "planner", "running_step", running_step, 0, &rs)) != 0 ||
         (rc = get_object(c, pl, "planner", "penalties", &pen)) != 0) {
         return rc;
     }
     cfg->planner.battery_final_soc = (gridems_final_soc_t)fs;
+    cfg->planner.running_step_whole = rs == 1;
     if ((rc = read_margin(c, pl, cfg)) != 0) {
         return rc;
     }

@@ -148,6 +148,10 @@ typedef struct gridems_service_config_s {
         double unserved_load_per_kwh;  /* > 0 */
         double final_soc_shortfall_per_kwh; /* > 0 */
         gridems_final_soc_t battery_final_soc;
+        /* The running step (step_progress.h): false ("rest", default): a plan's step-0 power is
+         * sent for the rest of the step; true ("whole"): step 0 is planned as the whole step,
+         * what jobs delivered in it counts as load, and dispatch delivers the step's energy. */
+        bool running_step_whole;
         struct {
             bool enabled;         /* default false */
             int interval_seconds; /* 1..3600, default 10 */

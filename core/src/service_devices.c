@@ -394,16 +394,53 @@ static double planned_job_kw(const service_plan_t *plan, const char *id, int ste
     return 0.0;
 }
 
+double gridems__service_job_in_step_kwh(gridems_service_t *svc, const gridems_flex_job_t *job)
+{
+    int64_t step_ms = (int64_t)svc->cfg.planner.step_minutes * 60000;
+    int64_t step_start;
+    if (gridems_time_align_down(gridems_clock_now_ms(&svc->clock), step_ms,
+                                svc->cfg.site.utc_offset_min, &step_start) != 0) {
+        return 0.0;
+    }
+    return gridems_step_progress_observe(&svc->step_progress, step_start, job->id,
+                                         job->energy_delivered_kwh);
+}
+
+/* A job's power for the rest of its step. With planner.running_step "rest" it is the plan's
+ * power. With "whole" the plan's power is the step's mean on top of what the job had delivered
+ * in the step when the plan was made, so it is what is left of that energy over what is left of
+ * the step (step_progress.h). */
+static double job_rest_kw(gridems_service_t *svc, const gridems_flex_job_t *job, double plan_kw,
+                          int step)
+{
+    if (!svc->cfg.planner.running_step_whole) {
+        return plan_kw;
+    }
+    int64_t step_start = svc->plan.grid_start_ms + (int64_t)step * svc->plan.step_ms;
+    double rest_h =
+        (double)(step_start + svc->plan.step_ms - gridems_clock_now_ms(&svc->clock)) / 3600000.0;
+    double step_h = (double)svc->plan.step_ms / 3600000.0;
+    double since_plan = gridems__service_job_in_step_kwh(svc, job) -
+                        gridems_step_progress_planned_kwh(&svc->step_progress, step_start, job->id);
+    return gridems_step_progress_rest_kw(plan_kw, step_h, rest_h, since_plan, job->power_max_kw);
+}
+
 /* Full power until done for a job the plan finishes in this step: at the plan's power its last
  * kWh would come only as the step ends, and the seconds the device takes to act on each
  * set-point would leave a remainder for the reserve. And for a job within its reserve or late:
- * the plan has it due in the running step. */
-static bool job_due(const gridems_service_t *svc, const gridems_flex_job_t *job, double plan_kw)
+ * the plan has it due in the running step. rest_kw: its power for the rest of the step
+ * (job_rest_kw), which with "rest" lasts a whole step as far as the plan knows. */
+static bool job_due(const gridems_service_t *svc, const gridems_flex_job_t *job, double rest_kw,
+                    int step)
 {
-    int64_t reserve_from = gridems_clock_now_ms(&svc->clock) + gridems__service_job_reserve_ms(svc);
-    double step_h = (double)svc->plan.step_ms / 3600000.0;
-    return job->deadline_ms <= reserve_from ||
-           (plan_kw > 0 && plan_kw * step_h >= 0.95 * job->energy_remaining_kwh);
+    int64_t now = gridems_clock_now_ms(&svc->clock);
+    double rest_h = (double)svc->plan.step_ms / 3600000.0;
+    if (svc->cfg.planner.running_step_whole) {
+        int64_t step_end = svc->plan.grid_start_ms + (int64_t)(step + 1) * svc->plan.step_ms;
+        rest_h = (double)(step_end - now) / 3600000.0;
+    }
+    return job->deadline_ms <= now + gridems__service_job_reserve_ms(svc) ||
+           (rest_kw > 0 && rest_kw * rest_h >= 0.95 * job->energy_remaining_kwh);
 }
 
 double gridems__service_flex_headroom_kw(gridems_service_t *svc, service_device_t *sd, int step)
@@ -416,9 +453,9 @@ double gridems__service_flex_headroom_kw(gridems_service_t *svc, service_device_
     double kw = 0.0;
     for (uint32_t i = 0; i < caps.u.flex.n_jobs; i++) {
         const gridems_flex_job_t *job = &caps.u.flex.jobs[i];
-        double plan_kw = planned_job_kw(&svc->plan, job->id, step);
-        if (plan_kw > 0 && !job_due(svc, job, plan_kw)) {
-            kw += plan_kw;
+        double rest_kw = job_rest_kw(svc, job, planned_job_kw(&svc->plan, job->id, step), step);
+        if (rest_kw > 0 && !job_due(svc, job, rest_kw, step)) {
+            kw += rest_kw;
         }
     }
     return kw;
@@ -448,9 +485,9 @@ static void dispatch_flex(gridems_service_t *svc, service_device_t *sd, int step
     for (uint32_t i = 0; ids != NULL && waits != NULL && i < n; i++) {
         ids[i] = strdup(caps.u.flex.jobs[i].id);
         jobs[i].job_id = ids[i];
-        jobs[i].power_kw = planned_job_kw(plan, ids[i], step);
         const gridems_flex_job_t *job = &caps.u.flex.jobs[i];
-        if (job_due(svc, job, jobs[i].power_kw)) {
+        jobs[i].power_kw = job_rest_kw(svc, job, planned_job_kw(plan, ids[i], step), step);
+        if (job_due(svc, job, jobs[i].power_kw, step)) {
             jobs[i].power_kw = job->power_max_kw;
         } else if (jobs[i].power_kw > 0) {
             waits[i] = true;
@@ -677,6 +714,19 @@ static void read_with_backoff(gridems_service_t *svc, service_device_t *sd, int6
     sd->next_read_ms = now + (wait < MAX_READ_BACKOFF_MS ? wait : MAX_READ_BACKOFF_MS);
 }
 
+/* Each tick sees every job, so a job's energy at a step's start is taken at the step's first
+ * tick even when nothing re-plans or dispatches then (step_progress.h). */
+static void observe_jobs(gridems_service_t *svc, service_device_t *sd)
+{
+    gridems_caps_t caps;
+    if (gridems__watched_caps(svc, sd, &caps) != 0) {
+        return;
+    }
+    for (uint32_t i = 0; i < caps.u.flex.n_jobs; i++) {
+        gridems__service_job_in_step_kwh(svc, &caps.u.flex.jobs[i]);
+    }
+}
+
 static int tick_one(void *arg, gridems__device_t *dev)
 {
     tick_arg_t *t = arg;
@@ -688,6 +738,10 @@ static int tick_one(void *arg, gridems__device_t *dev)
         read_with_backoff(t->svc, sd, t->now);
     }
     bool jobs_changed = refresh_caps(sd);
+    if (t->svc->cfg.planner.running_step_whole && gridems__device_class(dev) == GRIDEMS_DEV_FLEX_LOAD &&
+        !gridems__service_device_out(sd)) {
+        observe_jobs(t->svc, sd);
+    }
     check_staleness(t->svc, sd, t->now);
     if (jobs_changed && !gridems__service_device_out(sd)) {
         t->deviation = true; /* a job arrived or finished: plan it (or stop planning it) now */

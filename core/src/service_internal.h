@@ -25,6 +25,7 @@
 #include "service_config.h"
 #include "solver_thread.h"
 #include "state_store.h"
+#include "step_progress.h"
 #include "timers.h"
 #include "watchdog.h"
 
@@ -220,6 +221,7 @@ typedef struct gridems_service_s {
     double import_sum;
     int import_samples;
     service_guard_t guard;
+    gridems_step_progress_t step_progress; /* jobs' energy since the running step began */
     service_obs_t obs;
 
     /* Status. */
@@ -290,6 +292,7 @@ bool gridems__service_battery_plan_kw(const gridems_service_t *svc, const servic
                                       int step, double *kw);
 /* How much of a flexible device's planned power in step `step` can wait: the jobs not due in the
  * step (dispatch runs those at full power, gridems__service_job_reserve_ms). */
+double gridems__service_job_in_step_kwh(gridems_service_t *svc, const gridems_flex_job_t *job);
 double gridems__service_flex_headroom_kw(gridems_service_t *svc, service_device_t *sd, int step);
 
 /* service_guard.c: the real-time peak guard. The tick runs on svc->guard_timer; release puts

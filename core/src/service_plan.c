@@ -112,6 +112,7 @@ int gridems__service_plan_init(gridems_service_t *svc)
 {
     char err[512] = "";
     gridems_state_init(&svc->state);
+    gridems_step_progress_init(&svc->step_progress);
     update_period(svc, gridems_clock_now_ms(&svc->clock));
     if (gridems_state_load(svc->cfg.state_dir, &svc->state, err, sizeof err) != 0) {
         gridems_log_err("state: %s; starting with an empty state", err);
@@ -153,6 +154,7 @@ void gridems__service_plan_close(gridems_service_t *svc)
     gridems_schedule_free(&svc->plan.schedule);
     svc->plan.valid = false;
     gridems_state_free(&svc->state);
+    gridems_step_progress_free(&svc->step_progress);
     cJSON_Delete(svc->solving_left_out);
     svc->solving_left_out = NULL;
     gridems_reference_free(svc->restored_reference);
@@ -247,8 +249,11 @@ static int add_job(gather_t *g, const gridems_flex_job_t *job, int64_t now)
         due_ms < step_start + step_ms) {
         due_ms = step_start + step_ms;
     }
-    g->jobs[g->n_jobs++] = (gridems_planner_job_t){id, remaining, job->power_max_kw,
-                                                   job->earliest_ms, due_ms};
+    double in_step = g->svc->cfg.planner.running_step_whole
+                         ? gridems__service_job_in_step_kwh(g->svc, job)
+                         : 0.0;
+    g->jobs[g->n_jobs++] =
+        (gridems_planner_job_t){id, remaining, job->power_max_kw, job->earliest_ms, due_ms, in_step};
     return 0;
 }
 
@@ -353,6 +358,7 @@ static int build_scenario(gridems_service_t *svc, gridems_scenario_t *sc,
                                    g.any_flex && g.all_capped ? g.compute_cap_kw : -1.0,
                                    svc->margin_ready ? &svc->margin : NULL};
     rc = gridems_planner_build(&in, sc, out, err, errlen);
+    gridems_step_progress_snapshot(&svc->step_progress);
     gather_free(&g);
     return rc;
 }
@@ -537,6 +543,7 @@ static void adopt_plan(gridems_service_t *svc, uint64_t id, gridems_solver_resul
     svc->plan.created_ms = gridems_clock_now_ms(&svc->clock);
     svc->plan.grid_start_ms = svc->solving_grid_start_ms;
     svc->plan.step_ms = (int64_t)svc->cfg.planner.step_minutes * 60000;
+    gridems_step_progress_adopt(&svc->step_progress);
 }
 
 void gridems__service_on_solver_result(gridems_solver_t *s, gridems_solver_result_t *res,

@@ -4,36 +4,32 @@
  *
  * cJSON 1.7.15 prints with %1.15g and only falls back to %1.17g when the short form differs by
  * more than DBL_EPSILON relative, so some doubles do not round-trip through it. The spec asks
- * for round-trip precision, so we print the shortest of %.15g, %.16g and %.17g that strtod reads
- * back exactly, and hand cJSON the text as a raw item.
+ * for round-trip precision, so we write the shortest text that strtod reads back exactly
+ * (shortest_double.h; before, the shortest of %.15g, %.16g and %.17g, found by printing and
+ * reading back up to three times) and hand cJSON the text as a raw item.
  */
-#include <math.h>
 #include <stdio.h>
-#include <stdlib.h>
+#include <string.h>
 
 #include "optimizer_internal.h"
+#include "shortest_double.h"
 
 int gridems__format_double(char *buf, size_t size, double v)
 {
-    if (!isfinite(v)) {
-        return snprintf(buf, size, "null");
-    }
-    if (v == 0.0) {
-        return snprintf(buf, size, "0"); /* also turns -0 into 0 */
-    }
-    int n = 0;
-    for (int digits = 15; digits <= 17; digits++) {
-        n = snprintf(buf, size, "%.*g", digits, v);
-        if (strtod(buf, NULL) == v) {
-            break;
-        }
+    char text[GRIDEMS_SHORTEST_DOUBLE_MAX];
+    int n = v == 0.0 ? (int)(strcpy(text, "0"), 1) /* also turns -0 into 0 */
+                     : gridems__shortest_double(text, v);
+    if (size > 0) {
+        size_t copy = (size_t)n < size ? (size_t)n : size - 1;
+        memcpy(buf, text, copy);
+        buf[copy] = '\0';
     }
     return n;
 }
 
 cJSON *gridems__json_number(double v)
 {
-    char text[40];
+    char text[GRIDEMS_SHORTEST_DOUBLE_MAX];
     gridems__format_double(text, sizeof text, v);
     return cJSON_CreateRaw(text);
 }

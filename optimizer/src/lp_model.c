@@ -68,9 +68,9 @@ int gridems__lp_model_load_matrix(glp_prob *lp, const lp_layout_t *l)
             put(&m, row, l->c[bt], -dt * l->charge_efficiency[b]);
             put(&m, row, l->d[bt], dt / l->discharge_efficiency[b]);
         }
-        for (int j = 0; j < l->n_flex; j++) {
-            put(&m, bal, l->p[j * T + t], -1.0);
-            put(&m, l->compute_cap[t], l->p[j * T + t], 1.0);
+        for (int g = 0; g < l->n_groups; g++) {
+            put(&m, bal, l->p[g * T + t], -1.0);
+            put(&m, l->compute_cap[t], l->p[g * T + t], 1.0);
         }
         put(&m, l->peak_row[t], l->g[t], 1.0);
         put(&m, l->peak_row[t], l->peak, -1.0);
@@ -79,11 +79,11 @@ int gridems__lp_model_load_matrix(glp_prob *lp, const lp_layout_t *l)
         put(&m, l->final_energy[b], l->s[b * T + T - 1], 1.0);
         put(&m, l->final_energy[b], l->f[b], 1.0);
     }
-    for (int j = 0; j < l->n_flex; j++) {
+    for (int g = 0; g < l->n_groups; g++) {
         for (int t = 0; t < T; t++) {
-            put(&m, l->flex_energy[j], l->p[j * T + t], dt);
+            put(&m, l->flex_energy[g], l->p[g * T + t], dt);
         }
-        put(&m, l->flex_energy[j], l->u[j], 1.0);
+        put(&m, l->flex_energy[g], l->u[g], 1.0);
     }
     glp_load_matrix(lp, m.n, m.row, m.col, m.val);
     free(m.row);
@@ -158,10 +158,16 @@ int gridems__lp_model_set_data(glp_prob *lp, const lp_layout_t *l, const gridems
     int T = l->steps;
     double dt = l->dt;
     double *caps = malloc((size_t)T * sizeof *caps);
-    if (caps == NULL) {
+    double *power = malloc((size_t)(l->n_groups + 1) * sizeof *power);
+    double *energy = malloc((size_t)(l->n_groups + 1) * sizeof *energy);
+    if (caps == NULL || power == NULL || energy == NULL) {
+        free(caps);
+        free(power);
+        free(energy);
         return GRIDEMS_ENOMEM;
     }
     gridems__lp_import_caps(sc, caps);
+    gridems__lp_group_sums(l, sc, power, energy);
     for (int t = 0; t < T; t++) {
         double carbon = sc->has_carbon ? sc->carbon_price_per_kg * sc->carbon_kg_per_kwh[t] : 0;
         set_col(lp, l->g[t], 0.0, caps[t], dt * (sc->import_per_kwh[t] + carbon), first, change);
@@ -196,14 +202,16 @@ int gridems__lp_model_set_data(glp_prob *lp, const lp_layout_t *l, const gridems
         set_col(lp, l->f[b], 0.0, HUGE_VAL, sc->final_soc_shortfall_per_kwh, first, change);
         set_row(lp, l->final_energy[b], GLP_LO, bat->final_soc_min_kwh, 0.0, first, change);
     }
-    for (int j = 0; j < l->n_flex; j++) {
-        const gridems_flex_load_t *fl = &sc->flex_loads[j];
+    /* A group of loads (lp_layout.h) has their summed power limit and energy. */
+    for (int g = 0; g < l->n_groups; g++) {
         for (int t = 0; t < T; t++) {
-            set_col(lp, l->p[j * T + t], 0.0, fl->power_max_kw, 0.0, first, change);
+            set_col(lp, l->p[g * T + t], 0.0, power[g], 0.0, first, change);
         }
-        set_col(lp, l->u[j], 0.0, HUGE_VAL, sc->unmet_flexible_per_kwh, first, change);
-        set_row(lp, l->flex_energy[j], GLP_FX, fl->energy_kwh, fl->energy_kwh, first, change);
+        set_col(lp, l->u[g], 0.0, HUGE_VAL, sc->unmet_flexible_per_kwh, first, change);
+        set_row(lp, l->flex_energy[g], GLP_FX, energy[g], energy[g], first, change);
     }
+    free(power);
+    free(energy);
     if (l->peak != 0) {
         set_col(lp, l->peak, sc->peak_so_far_kw, HUGE_VAL, sc->demand_charge_per_kw, first,
                 change);
@@ -421,7 +429,8 @@ void gridems__lp_model_transfer_basis(glp_prob *lp, const lp_layout_t *l, glp_pr
 {
     transfer_t tr = {lp, old_lp, shift};
     int *bmap = match_ids(l->battery_ids, l->n_batteries, o->battery_ids, o->n_batteries);
-    int *fmap = match_ids(l->flex_ids, l->n_flex, o->flex_ids, o->n_flex);
+    /* Groups of flexible loads are matched by the id of their first load. */
+    int *fmap = match_ids(l->flex_ids, l->n_groups, o->flex_ids, o->n_groups);
     if (bmap == NULL || fmap == NULL) {
         free(bmap);
         free(fmap);
@@ -439,8 +448,8 @@ void gridems__lp_model_transfer_basis(glp_prob *lp, const lp_layout_t *l, glp_pr
     transfer_family(&tr, false, l->d, T, o->d, oT, l->n_batteries, bmap, true);
     transfer_family(&tr, false, l->s, T, o->s, oT, l->n_batteries, bmap, true);
     transfer_family(&tr, false, l->f, 1, o->f, 1, l->n_batteries, bmap, false);
-    transfer_family(&tr, false, l->p, T, o->p, oT, l->n_flex, fmap, true);
-    transfer_family(&tr, false, l->u, 1, o->u, 1, l->n_flex, fmap, false);
+    transfer_family(&tr, false, l->p, T, o->p, oT, l->n_groups, fmap, true);
+    transfer_family(&tr, false, l->u, 1, o->u, 1, l->n_groups, fmap, false);
     transfer_family(&tr, false, &l->peak, 1, o->peak != 0 ? &o->peak : &zero, 1, 1, NULL, false);
     /* Rows. */
     transfer_family(&tr, true, l->balance, T, o->balance, oT, 1, NULL, true);
@@ -449,7 +458,7 @@ void gridems__lp_model_transfer_basis(glp_prob *lp, const lp_layout_t *l, glp_pr
     transfer_family(&tr, true, l->storage, T, o->storage, oT, l->n_batteries, bmap, true);
     transfer_family(&tr, true, l->final_energy, 1, o->final_energy, 1, l->n_batteries, bmap,
                     false);
-    transfer_family(&tr, true, l->flex_energy, 1, o->flex_energy, 1, l->n_flex, fmap, false);
+    transfer_family(&tr, true, l->flex_energy, 1, o->flex_energy, 1, l->n_groups, fmap, false);
     free(bmap);
     free(fmap);
     repair_basis(lp);
@@ -464,6 +473,9 @@ typedef struct crash_s {
     double *net;          /* base load - PV + flexible power placed so far, kW */
     unsigned char *taken; /* steps the current load already runs in */
     double peak;          /* the largest net import so far (and the billing-period peak) */
+    double *power;        /* [n_groups] each group's power limit (lp_group_sums) */
+    double *energy;       /* [n_groups] and energy */
+    const double *weight; /* [T] estimated cost of a kW per step, or NULL: the tariff */
 } crash_t;
 
 /* What running one more `kw` at step t adds to the objective: its energy, and the demand charge
@@ -471,20 +483,23 @@ typedef struct crash_s {
 static double placement_cost(const gridems_scenario_t *sc, const crash_t *cr, int t, double kw,
                              double dt)
 {
+    if (cr->weight != NULL) {
+        return cr->weight[t] * kw; /* estimated step prices: the peak is in them */
+    }
     double lift = cr->net[t] + kw - cr->peak;
     double demand = sc->demand_charge_per_kw > 0 && lift > 0 ? sc->demand_charge_per_kw * lift : 0;
     return cr->price[t] * kw * dt + demand;
 }
 
-/* The cheapest step of load j's window that still has room for kw, or -1. */
+/* The cheapest step of group g's window that still has room for kw, or -1. */
 static int cheapest_step(const lp_layout_t *l, const gridems_scenario_t *sc, const crash_t *cr,
-                         int j, double kw)
+                         int g, double kw)
 {
-    const gridems_flex_load_t *fl = &sc->flex_loads[j];
+    const gridems_flex_load_t *fl = &sc->flex_loads[l->group_first[g]];
     int best = -1;
     double best_cost = HUGE_VAL;
     for (int t = fl->earliest_step; t < fl->deadline_step; t++) {
-        if (l->p[j * l->steps + t] == 0 || cr->taken[t] || cr->room[t] < kw) {
+        if (l->p[g * l->steps + t] == 0 || cr->taken[t] || cr->room[t] < kw) {
             continue;
         }
         double cost = placement_cost(sc, cr, t, kw, l->dt);
@@ -506,38 +521,38 @@ static void run_at(crash_t *cr, int t, double kw)
     }
 }
 
-/* Greedy placement of one flexible load, one step at a time: full power in the step where it
- * adds least (energy and demand charge), then one partial step (its column basic), else the
- * unmet slack basic. */
-static void place_load(glp_prob *lp, const lp_layout_t *l, const gridems_scenario_t *sc, int j,
+/* Greedy placement of one group of flexible loads, one step at a time: full power in the step
+ * where it adds least (energy and demand charge), then one partial step (its column basic),
+ * else the unmet slack basic. */
+static void place_load(glp_prob *lp, const lp_layout_t *l, const gridems_scenario_t *sc, int g,
                        crash_t *cr)
 {
-    const gridems_flex_load_t *fl = &sc->flex_loads[j];
     int T = l->steps, partial = 0;
-    double left = fl->energy_kwh, full = fl->power_max_kw * l->dt;
+    double power = cr->power[g];
+    double left = cr->energy[g], full = power * l->dt;
     memset(cr->taken, 0, (size_t)T);
     while (left >= full && full > 0) {
-        int t = cheapest_step(l, sc, cr, j, fl->power_max_kw);
+        int t = cheapest_step(l, sc, cr, g, power);
         if (t < 0) {
             break;
         }
-        glp_set_col_stat(lp, l->p[j * T + t], GLP_NU);
-        run_at(cr, t, fl->power_max_kw);
+        glp_set_col_stat(lp, l->p[g * T + t], GLP_NU);
+        run_at(cr, t, power);
         left -= full;
     }
     if (left > 0 && left < full) {
-        int t = cheapest_step(l, sc, cr, j, left / l->dt);
+        int t = cheapest_step(l, sc, cr, g, left / l->dt);
         if (t >= 0) {
-            partial = l->p[j * T + t];
+            partial = l->p[g * T + t];
             run_at(cr, t, left / l->dt);
         }
     }
-    glp_set_row_stat(lp, l->flex_energy[j], GLP_NS);
+    glp_set_row_stat(lp, l->flex_energy[g], GLP_NS);
     if (partial != 0) {
         glp_set_col_stat(lp, partial, GLP_BS);
-        glp_set_col_stat(lp, l->u[j], GLP_NL);
+        glp_set_col_stat(lp, l->u[g], GLP_NL);
     } else {
-        glp_set_col_stat(lp, l->u[j], GLP_BS); /* unmet energy, or 0 when placed exactly */
+        glp_set_col_stat(lp, l->u[g], GLP_BS); /* unmet energy, or 0 when placed exactly */
     }
 }
 
@@ -554,23 +569,30 @@ static int balancing_column(const lp_layout_t *l, int t, double net_demand, doub
 }
 
 int gridems__lp_model_crash_basis(glp_prob *lp, const lp_layout_t *l,
-                                  const gridems_scenario_t *sc)
+                                  const gridems_scenario_t *sc, const double *step_weight,
+                                  double import_ceiling_kw)
 {
     int T = l->steps;
     size_t n = (size_t)T;
     double *caps = malloc(n * sizeof *caps);
-    crash_t cr = {malloc(n * sizeof(double)), malloc(n * sizeof(double)),
-                  malloc(n * sizeof(double)), malloc(n), sc->peak_so_far_kw};
+    size_t groups = (size_t)l->n_groups + 1;
+    crash_t cr = {malloc(n * sizeof(double)),      malloc(n * sizeof(double)),
+                  malloc(n * sizeof(double)),      malloc(n),
+                  sc->peak_so_far_kw,              malloc(groups * sizeof(double)),
+                  malloc(groups * sizeof(double)),  step_weight};
     if (caps == NULL || cr.price == NULL || cr.room == NULL || cr.net == NULL ||
-        cr.taken == NULL) {
+        cr.taken == NULL || cr.power == NULL || cr.energy == NULL) {
         free(caps);
         free(cr.price);
         free(cr.room);
         free(cr.net);
         free(cr.taken);
+        free(cr.power);
+        free(cr.energy);
         glp_std_basis(lp);
         return GRIDEMS_ENOMEM;
     }
+    gridems__lp_group_sums(l, sc, cr.power, cr.energy);
     /* Everything non-basic at its lower bound first; rows are then given one basic each. */
     for (int j = 1; j <= l->n_cols; j++) {
         glp_set_col_stat(lp, j, GLP_NL);
@@ -585,14 +607,14 @@ int gridems__lp_model_crash_basis(glp_prob *lp, const lp_layout_t *l,
         cr.net[t] = sc->base_load_kw[t] - sc->pv_kw[t];
         /* Room for flexible power: the compute cap, and the import cap left after the base
          * load (PV surplus adds room), so the greedy placement never forces unserved load. */
-        double grid_room = caps[t] - cr.net[t];
+        double grid_room = fmin(caps[t], import_ceiling_kw) - cr.net[t];
         cr.room[t] = sc->has_compute_limit ? fmin(sc->compute_limit_kw, grid_room) : grid_room;
         if (l->g[t] != 0 && cr.net[t] > cr.peak) {
             cr.peak = cr.net[t];
         }
     }
-    for (int j = 0; j < l->n_flex; j++) {
-        place_load(lp, l, sc, j, &cr);
+    for (int g = 0; g < l->n_groups; g++) {
+        place_load(lp, l, sc, g, &cr);
     }
     int peak_t = -1;
     double peak = sc->peak_so_far_kw;
@@ -625,6 +647,8 @@ int gridems__lp_model_crash_basis(glp_prob *lp, const lp_layout_t *l,
     free(cr.room);
     free(cr.net);
     free(cr.taken);
+    free(cr.power);
+    free(cr.energy);
     repair_basis(lp); /* a safety net: the basis above is already one basic per row */
     return 0;
 }

@@ -56,9 +56,14 @@ void gridems__lp_model_transfer_basis(glp_prob *lp, const lp_layout_t *layout, g
  * in the cheapest steps of its window (within the compute cap), batteries start idle, the grid
  * (or curtailment, or unserved load) balances each step, and the peak variable sits on the
  * largest import. Every row gets exactly one basic variable with a coefficient in it.
+ * step_weight (borrowed, [T] or NULL): what a kW of flexible power costs at each step, from
+ * price_estimate.h, used instead of the tariff and demand charge to place the loads;
+ * import_ceiling_kw (HUGE_VAL: none): the expected peak import, which the loads are placed under
+ * as if it were the import cap.
  * Returns 0 or GRIDEMS_ENOMEM (the basis is then the standard one).
  */
 int gridems__lp_model_crash_basis(glp_prob *lp, const lp_layout_t *layout,
-                                  const gridems_scenario_t *sc);
+                                  const gridems_scenario_t *sc, const double *step_weight,
+                                  double import_ceiling_kw);
 
 #endif

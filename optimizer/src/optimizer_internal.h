@@ -20,9 +20,10 @@ int gridems__schedule_alloc(gridems_schedule_t *sched, int steps, int n_batterie
 cJSON *gridems__schedule_to_cjson(const gridems_scenario_t *sc, const gridems_schedule_t *sched);
 
 /*
- * JSON numbers that round-trip a double (cJSON's own printer does not always): the shortest of
- * %.15g/%.16g/%.17g that reads back exactly; non-finite values print as null.
- * gridems__format_double writes into buf and returns snprintf's count.
+ * JSON numbers that round-trip a double (cJSON's own printer does not always): the shortest text
+ * that reads back exactly (shortest_double.h), -0 as 0; non-finite values print as null.
+ * gridems__format_double writes into buf (truncated to size like snprintf) and returns the
+ * length of the whole text (at most 31).
  * gridems__json_number returns a raw cJSON item (caller owns it; NULL on ENOMEM).
  * gridems__json_add_number adds one to obj under key (false on ENOMEM, nothing added).
  * gridems__json_number_array returns an array of n of them (caller owns it; NULL on ENOMEM).
@@ -35,6 +36,19 @@ cJSON *gridems__json_number_array(const double *values, int n);
 /* Tests only: cap every warm start of opt at `iterations` simplex iterations instead of the
  * share of the last cold solve (0 restores that). */
 void gridems__optimizer_set_warm_cap(gridems_optimizer_t *opt, int iterations);
+
+/* Tests only: merge flexible loads with the same window and energy/power ratio into one group
+ * of columns (true, the default) or give every load its own (false, the plain formulation).
+ * Applies from the next build. */
+void gridems__optimizer_set_merge(gridems_optimizer_t *opt, bool merge);
+
+/* Tests and benchmarks: solve cold starts of many flexible columns by sifting (sifting.h; true,
+ * the default) or with the plain simplex (false). */
+void gridems__optimizer_set_sifting(gridems_optimizer_t *opt, bool sifting);
+
+/* Tests: how the last sifted solve went: restricted sifting rounds (0: the last cold start did
+ * not sift) and whether its margins came from estimated step prices. */
+void gridems__optimizer_last_sifting(const gridems_optimizer_t *opt, int *rounds, bool *estimated);
 
 /* Tests only: make the next solve or build of opt raise a GLPK error inside the protected region,
  * to exercise the error-hook recovery. */

@@ -75,7 +75,7 @@ static int match_columns(const lp_layout_t *l, const gridems_scenario_t *sc,
                          const gridems_reference_t *ref, int64_t offset, matched_t **out)
 {
     int T = l->steps;
-    int cap = (2 * l->n_batteries + l->n_flex) * T;
+    int cap = (2 * l->n_batteries + l->n_groups) * T;
     *out = NULL;
     if (cap == 0) {
         return 0;
@@ -93,12 +93,27 @@ static int match_columns(const lp_layout_t *l, const gridems_scenario_t *sc,
         }
     }
     steps = ref->flex_match_steps > 0 && ref->flex_match_steps < T ? ref->flex_match_steps : T;
-    for (int j = 0; j < l->n_flex; j++) {
-        const gridems_reference_item_t *it = find_item(ref, sc->flex_loads[j].id, false);
-        if (it != NULL) {
-            n = add_series(m, n, &l->p[j * T], it->power_kw, steps, offset, ref->steps);
+    /* A group of loads (lp_layout.h) is one column per step, split in proportion to its loads'
+     * power limits: it follows the sum of its loads' references, a step only where every load
+     * of the group has one (NAN elsewhere, which add_series skips). */
+    double *sum = glp_alloc(ref->steps, sizeof *sum);
+    for (int g = 0; g < l->n_groups; g++) {
+        for (int rt = 0; rt < ref->steps; rt++) {
+            sum[rt] = 0.0;
+        }
+        bool any = false;
+        for (int j = l->group_first[g]; j >= 0; j = l->group_next[j]) {
+            const gridems_reference_item_t *it = find_item(ref, sc->flex_loads[j].id, false);
+            for (int rt = 0; rt < ref->steps; rt++) {
+                sum[rt] += it != NULL ? it->power_kw[rt] : NAN;
+            }
+            any = any || it != NULL;
+        }
+        if (any) {
+            n = add_series(m, n, &l->p[g * T], sum, steps, offset, ref->steps);
         }
     }
+    glp_free(sum);
     if (n == 0) {
         glp_free(m);
         return 0;

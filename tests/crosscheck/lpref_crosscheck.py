@@ -10,6 +10,16 @@ a user's clone has no ../shared, and this is the one test that needs it.
 usage: lpref_crosscheck.py GRIDEMS_BINARY SOURCE_DIR [COUNT]"""
 import importlib.util, json, os, subprocess, sys, tempfile
 
+def with_classes(jobs):
+    out = []
+    for j in jobs:
+        out.append(j)
+        for k, scale in enumerate((1.0, 2.0, 0.5)):
+            out.append(dict(j, id=f"{j['id']}-c{k}", power_max_kw=j["power_max_kw"] * scale,
+                            energy_kwh=j["energy_kwh"] * scale))
+        out.append(dict(j, id=f"{j['id']}-other", energy_kwh=j["energy_kwh"] * 1.1))
+    return out
+
 def main():
     gridems, source_dir = sys.argv[1], sys.argv[2]
     count = int(sys.argv[3]) if len(sys.argv) > 3 else 200
@@ -34,16 +44,27 @@ def main():
     # Real Kansai prices on the canonical size, too.
     cases += [[str(seed), "--prices", price_list, "--steps", "96", "--batteries", "4",
                "--jobs", "50"] for seed in range(1000, 1010)]
+    # Job classes, which the optimizer merges exactly (same window and energy/power ratio):
+    # every job of a generated scenario gets copies at the same, twice and half its power and
+    # energy, and one with a tenth more energy (same window, another ratio: kept apart).
+    cases += [[str(seed), "--jobs", "12", "--classes"] for seed in range(2000, 2020)]
+    # Hundreds of jobs: the optimizer's cold start sifts the flexible columns (sifting.h).
+    cases += [[str(seed), "--steps", "96", "--batteries", "4", "--jobs", "500"]
+              for seed in range(3000, 3003)]
     failures, worst = [], 0.0
     for args in cases:
         label = " ".join(a if a != price_list else "JEPX" for a in args)
-        gen = subprocess.run([sys.executable, os.path.join(tools, "gen_scenario.py")] + args,
+        classes = "--classes" in args
+        gen_args = [a for a in args if a != "--classes"]
+        gen = subprocess.run([sys.executable, os.path.join(tools, "gen_scenario.py")] + gen_args,
                              capture_output=True, text=True, check=True)
         scen_path = os.path.join(work, "scenario.json")
         sched_path = os.path.join(work, "schedule.json")
-        with open(scen_path, "w") as f:
-            f.write(gen.stdout)
         sc = json.loads(gen.stdout)
+        if classes:
+            sc["flexible_loads"] = with_classes(sc.get("flexible_loads", []))
+        with open(scen_path, "w") as f:
+            json.dump(sc, f)
         run = subprocess.run([gridems, "solve", scen_path, "-o", sched_path],
                              capture_output=True, text=True)
         if run.returncode != 0:

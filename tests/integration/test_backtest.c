@@ -20,15 +20,21 @@
 #define SITE GRIDEMS_TEST_SOURCE_DIR "/examples/sakai-site.json"
 #define WEEK GRIDEMS_TEST_SOURCE_DIR "/examples/data/jepx_kansai_2023-05-08_week.csv"
 
-static char *run_backtest(const char *report, const char *prices, const char *days, int *status,
-                          char **err)
+static char *run_site(const char *site, const char *report, const char *prices, const char *days,
+                      int *status, char **err)
 {
-    char *const argv[] = {GRIDEMS_TEST_BINARY, "backtest", "-c", SITE, "--prices", (char *)prices,
+    char *const argv[] = {GRIDEMS_TEST_BINARY, "backtest", "-c", (char *)site, "--prices", (char *)prices,
                           "--price-adder", "4", "--days", (char *)days, "--warmup-days", "1",
                           "--quiet", "--report", (char *)report, NULL};
     char *out = NULL;
     *status = test_run_capture(argv, &out, err);
     return out;
+}
+
+static char *run_backtest(const char *report, const char *prices, const char *days, int *status,
+                          char **err)
+{
+    return run_site(SITE, report, prices, days, status, err);
 }
 
 static double num(const cJSON *o, const char *a, const char *b)
@@ -108,6 +114,67 @@ START_TEST(test_two_runs_identical)
 }
 END_TEST
 
+/* planner.running_step "whole" (docs/service.md, "The running step"): step 0 is planned whole and
+ * each job delivers its planned step energy however late in the step its plan came. On these two
+ * days of the demo site that holds the peak lower than "rest" (9,796 against 9,884 kW when this
+ * was written; the inputs are fixed, so the runs are too); every job stays on time. */
+START_TEST(test_running_step_whole)
+{
+    char *dir = test_make_tmpdir("backtest-whole");
+    char site[1024], rest[1024], whole[1024];
+    snprintf(site, sizeof site, "%s/site.json", dir);
+    snprintf(rest, sizeof rest, "%s/rest.json", dir);
+    snprintf(whole, sizeof whole, "%s/whole.json", dir);
+    char *text = test_read_file(SITE, NULL);
+    ck_assert_ptr_nonnull(text);
+    cJSON *cfg = cJSON_Parse(text);
+    free(text);
+    ck_assert_ptr_nonnull(cfg);
+    cJSON_AddStringToObject(cJSON_GetObjectItemCaseSensitive(cfg, "planner"), "running_step",
+                            "whole");
+    /* The device files are relative to the config: make them absolute in the copy. */
+    const cJSON *plugin;
+    cJSON_ArrayForEach(plugin, cJSON_GetObjectItemCaseSensitive(cfg, "plugins"))
+    {
+        cJSON *opts = cJSON_GetObjectItemCaseSensitive(plugin, "options");
+        const char *keys[] = {"profile", "jobs"};
+        for (int k = 0; k < 2; k++) {
+            const cJSON *v = cJSON_GetObjectItemCaseSensitive(opts, keys[k]);
+            if (cJSON_IsString(v)) {
+                char abs[1024];
+                snprintf(abs, sizeof abs, "%s/examples/%s", GRIDEMS_TEST_SOURCE_DIR, v->valuestring);
+                cJSON_ReplaceItemInObjectCaseSensitive(opts, keys[k], cJSON_CreateString(abs));
+            }
+        }
+    }
+    char *printed = cJSON_Print(cfg);
+    cJSON_Delete(cfg);
+    ck_assert_int_eq(test_write_file(site, printed), 0);
+    free(printed);
+    int st;
+    char *err = NULL;
+    free(run_backtest(rest, WEEK, "2", &st, &err));
+    ck_assert_msg(st == 0, "rest run exited %d: %s", st, err);
+    free(err);
+    err = NULL;
+    free(run_site(site, whole, WEEK, "2", &st, &err));
+    ck_assert_msg(st == 0, "whole run exited %d: %s", st, err);
+    free(err);
+    cJSON *rr, *rw;
+    free(without_run(rest, &rr));
+    free(without_run(whole, &rw));
+    double peak_rest = num(rr, "gridems", "peak_kw"), peak_whole = num(rw, "gridems", "peak_kw");
+    ck_assert_msg(peak_whole < peak_rest, "peak with whole %.1f kW, with rest %.1f kW", peak_whole,
+                  peak_rest);
+    ck_assert_int_eq((int)num(rw, "gridems", "jobs_on_time"), (int)num(rw, "gridems", "jobs"));
+    ck_assert_int_gt((int)num(rw, "gridems", "jobs"), 0);
+    cJSON_Delete(rr);
+    cJSON_Delete(rw);
+    test_remove_tree(dir);
+    free(dir);
+}
+END_TEST
+
 static void expect_refused(const char *csv, const char *needle)
 {
     char *dir = test_make_tmpdir("backtest-bad");
@@ -152,6 +219,7 @@ int main(void)
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_two_runs_identical);
     tcase_add_test(tc, test_bad_prices_refused);
+    tcase_add_test(tc, test_running_step_whole);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -224,16 +224,16 @@ START_TEST(flexible_job_window_and_energy_rule)
     gridems_planner_job_t jobs[] = {
         /* Inside: may start 00:45 (first whole step 01:00 = 2), due 02:15 (last whole step
          * ends 02:00 = step 4). */
-        {"inside", 100, 200, at("2026-05-11T00:45:00+09:00"), at("2026-05-11T02:15:00+09:00")},
+        {"inside", 100, 200, at("2026-05-11T00:45:00+09:00"), at("2026-05-11T02:15:00+09:00"), 0},
         /* Due 2 h after the horizon at 300 kW: after it, at half power (150 kW, within half
          * the 700 kW cap), 300 kWh can wait, so 450 of 750 must happen now. */
-        {"later", 750, 300, f.t0, at("2026-05-11T05:00:00+09:00")},
+        {"later", 750, 300, f.t0, at("2026-05-11T05:00:00+09:00"), 0},
         /* Due long after: nothing is forced into this horizon, so it is left out. */
-        {"far", 100, 300, f.t0, at("2026-05-12T05:00:00+09:00")},
+        {"far", 100, 300, f.t0, at("2026-05-12T05:00:00+09:00"), 0},
         /* Already running (earliest in the past): may use step 0. */
-        {"running", 50, 100, f.t0 - 3600000, at("2026-05-11T01:00:00+09:00")},
+        {"running", 50, 100, f.t0 - 3600000, at("2026-05-11T01:00:00+09:00"), 0},
         /* A second device reusing an id: left out rather than failing the plan. */
-        {"inside", 10, 100, f.t0, at("2026-05-11T02:00:00+09:00")},
+        {"inside", 10, 100, f.t0, at("2026-05-11T02:00:00+09:00"), 0},
     };
     f.in.jobs = jobs;
     f.in.n_jobs = 5;
@@ -261,6 +261,44 @@ START_TEST(flexible_job_window_and_energy_rule)
 }
 END_TEST
 
+START_TEST(running_step_is_planned_whole)
+{
+    fixture_t f;
+    setup(&f);
+    update(&f.import_price, six_prices); /* horizon 00:00 .. 03:00 */
+    f.in.now_ms = f.t0 + 20 * 60000;     /* 00:20: a re-plan two thirds into step 0 */
+    f.in.has_latest_load = 1;
+    f.in.latest_load_kw = 1000;
+    /* "running" delivered 40 kWh since 00:00 and has 60 left; "new" arrived at 00:10 and has
+     * delivered nothing in the step; "done" delivered 5 kWh in the step and has nothing left.
+     * Step 0 is planned whole (its values are the step's means): what they drew in it has
+     * happened, so it is load in step 0 (45 kWh over half an hour: 90 kW), and each job is
+     * planned with what it has left. */
+    gridems_planner_job_t jobs[] = {
+        {"running", 60, 200, f.t0 - 3600000, at("2026-05-11T02:00:00+09:00"), 40},
+        {"new", 80, 200, f.t0 + 10 * 60000, at("2026-05-11T02:00:00+09:00"), 0},
+        {"done", 0, 200, f.t0 - 3600000, at("2026-05-11T02:00:00+09:00"), 5},
+    };
+    f.in.jobs = jobs;
+    f.in.n_jobs = 3;
+    gridems_scenario_t sc;
+    gridems_planner_output_t out;
+    char err[256] = "";
+    ck_assert_int_eq(gridems_planner_build(&f.in, &sc, &out, err, sizeof err), 0);
+    ck_assert_int_eq(out.load_source, GRIDEMS_LOAD_FROM_LATEST);
+    ck_assert(fabs(sc.base_load_kw[0] - 1090) < 1e-9);
+    ck_assert(fabs(sc.base_load_kw[1] - 1000) < 1e-9);
+    ck_assert_int_eq(sc.n_flex_loads, 2);
+    ck_assert_str_eq(sc.flex_loads[0].id, "running");
+    ck_assert_int_eq(sc.flex_loads[0].earliest_step, 0);
+    ck_assert(fabs(sc.flex_loads[0].energy_kwh - 60) < 1e-9);
+    ck_assert_str_eq(sc.flex_loads[1].id, "new");
+    ck_assert(fabs(sc.flex_loads[1].energy_kwh - 80) < 1e-9);
+    gridems_scenario_free(&sc);
+    teardown(&f);
+}
+END_TEST
+
 START_TEST(jobs_share_the_cap_after_the_horizon)
 {
     fixture_t f;
@@ -272,10 +310,10 @@ START_TEST(jobs_share_the_cap_after_the_horizon)
      * power (200 kW): "a" (first by id order at equal deadlines) gets 200 kW, "b" the 150 kW
      * left; 400 and 300 kWh wait, 200 and 300 kWh must happen now. */
     gridems_planner_job_t jobs[] = {
-        {"a", 600, 400, f.t0, at("2026-05-11T05:00:00+09:00")},
-        {"b", 600, 400, f.t0, at("2026-05-11T05:00:00+09:00")},
+        {"a", 600, 400, f.t0, at("2026-05-11T05:00:00+09:00"), 0},
+        {"b", 600, 400, f.t0, at("2026-05-11T05:00:00+09:00"), 0},
         /* Due inside the horizon: it takes nothing from the cap after it. */
-        {"c", 100, 400, f.t0, at("2026-05-11T02:00:00+09:00")},
+        {"c", 100, 400, f.t0, at("2026-05-11T02:00:00+09:00"), 0},
     };
     f.in.jobs = jobs;
     f.in.n_jobs = 3;
@@ -428,6 +466,7 @@ int main(void)
     tcase_add_test(tc, base_load_fallbacks);
     tcase_add_test(tc, battery_final_target_is_its_energy_now);
     tcase_add_test(tc, flexible_job_window_and_energy_rule);
+    tcase_add_test(tc, running_step_is_planned_whole);
     tcase_add_test(tc, jobs_share_the_cap_after_the_horizon);
     tcase_add_test(tc, peak_margin_follows_the_measured_error);
     tcase_add_test(tc, dr_events_and_peak);

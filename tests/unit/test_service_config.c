@@ -80,6 +80,7 @@ START_TEST(minimal_config_gets_every_default)
     ck_assert(cfg.planner.unserved_load_per_kwh == 10000);
     ck_assert(cfg.planner.final_soc_shortfall_per_kwh == 1000);
     ck_assert_int_eq(cfg.planner.battery_final_soc, GRIDEMS_FINAL_SOC_INITIAL);
+    ck_assert(!cfg.planner.running_step_whole);
     ck_assert(!cfg.planner.peak_guard.enabled);
     ck_assert_int_eq(cfg.planner.peak_guard.interval_seconds, 10);
     ck_assert(cfg.planner.peak_guard.margin_kw == 0);
@@ -113,7 +114,7 @@ static const char *const full_config =
     "\"carbon\":\"utility/co2\",\"event\":\"utility/dr\",\"cmd\":\"ops/cmd\"}},"
     "\"planner\":{\"step_minutes\":120,\"horizon_steps\":12,\"replan_seconds\":60,"
     "\"debounce_ms\":0,\"solve_time_limit_ms\":2500,\"deviation_kw\":250,"
-    "\"carbon_price_per_kg\":0.05,\"battery_final_soc\":\"none\","
+    "\"carbon_price_per_kg\":0.05,\"battery_final_soc\":\"none\",\"running_step\":\"whole\","
     "\"penalties\":{\"unmet_flexible_per_kwh\":5,\"unserved_load_per_kwh\":6,"
     "\"final_soc_shortfall_per_kwh\":7},"
     "\"peak_guard\":{\"enabled\":true,\"interval_seconds\":5,\"margin_kw\":150,\"shed_compute\":false}},"
@@ -167,6 +168,7 @@ START_TEST(full_config_reads_every_value)
     ck_assert(cfg.planner.unserved_load_per_kwh == 6);
     ck_assert(cfg.planner.final_soc_shortfall_per_kwh == 7);
     ck_assert_int_eq(cfg.planner.battery_final_soc, GRIDEMS_FINAL_SOC_NONE);
+    ck_assert(cfg.planner.running_step_whole);
     ck_assert(cfg.planner.peak_guard.enabled);
     ck_assert_int_eq(cfg.planner.peak_guard.interval_seconds, 5);
     ck_assert(cfg.planner.peak_guard.margin_kw == 150);
@@ -322,6 +324,8 @@ static const bad_case_t bad_cases[] = {
         "planner.penalties.unmet_per_kwh: unknown key"),
     BAD(BASE ",\"planner\":{\"battery_final_soc\":\"full\"}",
         "planner.battery_final_soc: must be \"initial\", \"none\", \"mid\" or \"value\", got \"full\""),
+    BAD(BASE ",\"planner\":{\"running_step\":\"mean\"}",
+        "planner.running_step: must be \"rest\" or \"whole\", got \"mean\""),
     BAD(BASE ",\"planner\":{\"peak_guard\":true}",
         "planner.peak_guard: must be an object, got boolean"),
     BAD(BASE ",\"planner\":{\"peak_guard\":{\"enabled\":1}}",
