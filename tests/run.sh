@@ -18,7 +18,7 @@ jobs=$(nproc 2>/dev/null || echo 2)
 # The C sources are clang-formatted (.clang-format), except tests/format-pending.txt's.
 tests/check_format.sh
 
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGRIDEMS_BUILD_TESTS=ON >/dev/null
 cmake --build build -j"$jobs"
 (cd build && ctest --output-on-failure -j"$jobs")
 
