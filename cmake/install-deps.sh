@@ -6,8 +6,8 @@ set -euo pipefail
 # libmicrohttpd-dev: the HTTP API and dashboard; libsystemd-dev: sd_notify for the unit's
 # watchdog; chromium and prometheus: the browser and scrape tests (test_dashboard_browser,
 # test_prometheus), which skip without them; slurm-wlm, slurm-client and munge: the real Slurm
-# that test_cluster_slurm starts.
-packages=(build-essential cmake pkg-config libssl-dev libuv1-dev libpaho-mqtt-dev libcjson-dev libglpk-dev
+# that test_cluster_slurm starts; libcurl4-openssl-dev: the OpenADR VEN's HTTP client.
+packages=(build-essential cmake pkg-config libssl-dev libuv1-dev libpaho-mqtt-dev libcjson-dev libcurl4-openssl-dev libglpk-dev
           libsystemd-dev glpk-utils check mosquitto mosquitto-clients python3 libmicrohttpd-dev
           chromium prometheus slurm-wlm slurm-client munge libmodbus-dev python3-pymodbus
           python3-serial-asyncio "$@")

@@ -1,0 +1,276 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * The OpenADR VEN's events as the service's inputs (docs/openadr.md).
+ *
+ * Whenever the VEN's events may have changed, each signal is composed (openadr_event.h: priority
+ * decides where events overlap) and compared with what was applied last; only a difference is
+ * applied, through the same entry points as the MQTT inputs (gridems__service_input), so
+ * validation, logging, persistence, the devices' grid signals and the re-plan are the same:
+ *   PRICE, EXPORT_PRICE, GHG -> a rate-array message to the import price, export price or carbon
+ *     store (it replaces the span it covers); a span no event covers any more is withdrawn
+ *     (gridems__service_input_clear): a deleted price is not known any more, not kept;
+ *   IMPORT_CAPACITY_LIMIT -> one DR event per composed piece, id "oadr:<event>:<interval>"
+ *     (":<n>" when priority split an interval), cancelled when the piece goes.
+ * Thread: the loop thread.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gridems/errors.h"
+#include "openadr_ven.h"
+#include "service_internal.h"
+#include "timeutil.h"
+
+typedef struct dr_piece_s {
+    char id[GRIDEMS_DR_MAX_ID_LEN + 1];
+    int64_t start_ms;
+    int64_t end_ms;
+    double value;
+} dr_piece_t;
+
+typedef struct service_openadr_s {
+    gridems_service_t *svc;
+    gridems_ven_t *ven;
+    gridems_oadr_piece_t *last[GRIDEMS_OADR_SIGNALS]; /* applied, per forecast signal */
+    size_t n_last[GRIDEMS_OADR_SIGNALS];
+    dr_piece_t *caps; /* applied DR events */
+    size_t n_caps;
+    void (*done)(gridems_service_t *svc);
+} service_openadr_t;
+
+static const gridems__input_t input_of[] = {GRIDEMS__INPUT_PRICE, GRIDEMS__INPUT_PRICE_EXPORT,
+                                            GRIDEMS__INPUT_CARBON, GRIDEMS__INPUT_EVENT};
+
+static bool same_pieces(const gridems_oadr_piece_t *a, size_t na, const gridems_oadr_piece_t *b,
+                        size_t nb)
+{
+    if (na != nb) {
+        return false;
+    }
+    for (size_t i = 0; i < na; i++) {
+        if (a[i].start_ms != b[i].start_ms || a[i].end_ms != b[i].end_ms ||
+            a[i].value != b[i].value) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static void iso(int64_t ms, char *buf)
+{
+    if (gridems_time_format_iso(ms, 0, buf, GRIDEMS_TIME_ISO_BUFLEN) != 0) {
+        snprintf(buf, GRIDEMS_TIME_ISO_BUFLEN, "?");
+    }
+}
+
+/* What of [a, b) the pieces (sorted, disjoint) leave uncovered is withdrawn. */
+static void withdraw_uncovered(service_openadr_t *oa, int s, int64_t a, int64_t b,
+                               const gridems_oadr_piece_t *p, size_t n, const char *source)
+{
+    int64_t at = a;
+    for (size_t i = 0; i < n && at < b; i++) {
+        if (p[i].end_ms <= at) {
+            continue;
+        }
+        if (p[i].start_ms >= b) {
+            break;
+        }
+        if (p[i].start_ms > at) {
+            gridems__service_input_clear(oa->svc, input_of[s], source, at, p[i].start_ms);
+        }
+        at = p[i].end_ms;
+    }
+    if (at < b) {
+        gridems__service_input_clear(oa->svc, input_of[s], source, at, b);
+    }
+}
+
+static void apply_forecast(service_openadr_t *oa, int s, gridems_oadr_piece_t *p, size_t n)
+{
+    if (same_pieces(p, n, oa->last[s], oa->n_last[s])) {
+        free(p);
+        return;
+    }
+    char source[64];
+    snprintf(source, sizeof source, "openadr %s", gridems_oadr_signal_name(s));
+    for (size_t i = 0; i < oa->n_last[s]; i++) {
+        withdraw_uncovered(oa, s, oa->last[s][i].start_ms, oa->last[s][i].end_ms, p, n, source);
+    }
+    if (n > 0) {
+        cJSON *arr = cJSON_CreateArray();
+        for (size_t i = 0; arr != NULL && i < n; i++) {
+            char a[GRIDEMS_TIME_ISO_BUFLEN];
+            char b[GRIDEMS_TIME_ISO_BUFLEN];
+            iso(p[i].start_ms, a);
+            iso(p[i].end_ms, b);
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "start", a);
+            cJSON_AddStringToObject(o, "end", b);
+            cJSON_AddNumberToObject(o, "value", p[i].value);
+            cJSON_AddItemToArray(arr, o);
+        }
+        char *text = arr != NULL ? cJSON_PrintUnformatted(arr) : NULL;
+        cJSON_Delete(arr);
+        if (text == NULL) {
+            gridems_log_err("%s: out of memory", source);
+        } else {
+            gridems__service_input(oa->svc, input_of[s], source, text, strlen(text));
+            free(text);
+        }
+    }
+    free(oa->last[s]);
+    oa->last[s] = p;
+    oa->n_last[s] = n;
+}
+
+static void send_event(service_openadr_t *oa, const dr_piece_t *d, bool cancel)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "id", d->id);
+    if (cancel) {
+        cJSON_AddBoolToObject(o, "cancel", 1);
+    } else {
+        char a[GRIDEMS_TIME_ISO_BUFLEN];
+        char b[GRIDEMS_TIME_ISO_BUFLEN];
+        iso(d->start_ms, a);
+        iso(d->end_ms, b);
+        cJSON_AddStringToObject(o, "start", a);
+        cJSON_AddStringToObject(o, "end", b);
+        cJSON_AddNumberToObject(o, "import_limit_kw", d->value);
+    }
+    char *text = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    if (text != NULL) {
+        gridems__service_input(oa->svc, GRIDEMS__INPUT_EVENT, "openadr IMPORT_CAPACITY_LIMIT", text,
+                               strlen(text));
+        free(text);
+    }
+}
+
+static const dr_piece_t *find_cap(const dr_piece_t *set, size_t n, const char *id)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(set[i].id, id) == 0) {
+            return &set[i];
+        }
+    }
+    return NULL;
+}
+
+static void apply_caps(service_openadr_t *oa, const gridems_oadr_event_t *const *events,
+                       gridems_oadr_piece_t *p, size_t n)
+{
+    dr_piece_t *caps = n > 0 ? calloc(n, sizeof *caps) : NULL;
+    if (n > 0 && caps == NULL) {
+        gridems_log_err("openadr: out of memory; capacity limits unchanged");
+        free(p);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char part[16] = "";
+        if (p[i].part > 0) {
+            snprintf(part, sizeof part, ":%d", p[i].part);
+        }
+        snprintf(caps[i].id, sizeof caps[i].id, "oadr:%.100s:%ld%s", events[p[i].event]->id,
+                 p[i].interval_id, part);
+        caps[i].start_ms = p[i].start_ms;
+        caps[i].end_ms = p[i].end_ms;
+        caps[i].value = p[i].value;
+    }
+    free(p);
+    for (size_t i = 0; i < oa->n_caps; i++) {
+        if (find_cap(caps, n, oa->caps[i].id) == NULL) {
+            send_event(oa, &oa->caps[i], true);
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        const dr_piece_t *was = find_cap(oa->caps, oa->n_caps, caps[i].id);
+        if (was == NULL || was->start_ms != caps[i].start_ms || was->end_ms != caps[i].end_ms ||
+            was->value != caps[i].value) {
+            send_event(oa, &caps[i], false);
+        }
+    }
+    free(oa->caps);
+    oa->caps = caps;
+    oa->n_caps = n;
+}
+
+static void on_change(gridems_ven_t *v, const gridems_oadr_event_t *const *events, size_t n,
+                      const char *how, void *userdata)
+{
+    service_openadr_t *oa = userdata;
+    (void)v;
+    for (int s = 0; s < GRIDEMS_OADR_SIGNALS; s++) {
+        gridems_oadr_piece_t *p = NULL;
+        size_t np = 0;
+        if (gridems_oadr_compose(events, n, (gridems_oadr_signal_t)s, &p, &np) != 0) {
+            gridems_log_err("openadr: out of memory composing %s; unchanged",
+                            gridems_oadr_signal_name(s));
+            continue;
+        }
+        if (s == GRIDEMS_OADR_IMPORT_CAP) {
+            apply_caps(oa, events, p, np);
+        } else {
+            apply_forecast(oa, s, p, np);
+        }
+    }
+    gridems_log_debug("openadr: %zu events considered (%s)", n, how);
+}
+
+void gridems__service_openadr_start(gridems_service_t *svc)
+{
+    const gridems_service_config_t *cfg = &svc->cfg;
+    if (!cfg->openadr.enabled) {
+        return;
+    }
+    if (svc->lockstep != NULL) {
+        gridems_log_warn("openadr: not used on a stepped clock (a backtest replays its inputs)");
+        return;
+    }
+    service_openadr_t *oa = calloc(1, sizeof *oa);
+    if (oa == NULL) {
+        gridems_log_err("openadr: out of memory; the VEN is off");
+        return;
+    }
+    oa->svc = svc;
+    char client_id[300];
+    snprintf(client_id, sizeof client_id, "%.256s-ven", cfg->mqtt.client_id);
+    int rc = gridems_ven_start(&svc->loop, &cfg->openadr, cfg->site.currency, client_id, on_change,
+                               oa, &oa->ven);
+    if (rc != 0) {
+        gridems_log_err("openadr: cannot start the VEN: %s", gridems_strerror(rc));
+        free(oa);
+        return;
+    }
+    svc->openadr = oa;
+    gridems_log_notice("openadr: VEN for %d program(s) of %s (%s%s)", cfg->openadr.n_programs,
+                       cfg->openadr.vtn_url, cfg->openadr.poll_seconds > 0 ? "polling" : "",
+                       cfg->openadr.mqtt ? (cfg->openadr.poll_seconds > 0 ? ", MQTT" : "MQTT")
+                                         : "");
+}
+
+static void on_ven_closed(void *userdata)
+{
+    service_openadr_t *oa = userdata;
+    gridems_service_t *svc = oa->svc;
+    void (*done)(gridems_service_t *) = oa->done;
+    for (int s = 0; s < GRIDEMS_OADR_SIGNALS; s++) {
+        free(oa->last[s]);
+    }
+    free(oa->caps);
+    free(oa);
+    svc->openadr = NULL;
+    done(svc);
+}
+
+bool gridems__service_openadr_stop(gridems_service_t *svc, void (*done)(gridems_service_t *svc))
+{
+    service_openadr_t *oa = svc->openadr;
+    if (oa == NULL) {
+        return false;
+    }
+    oa->done = done;
+    gridems_ven_stop(oa->ven, on_ven_closed, oa);
+    return true;
+}
