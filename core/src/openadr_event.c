@@ -449,6 +449,26 @@ void gridems_oadr_event_move(gridems_oadr_event_t *dst, gridems_oadr_event_t *sr
     memset(src, 0, sizeof *src);
 }
 
+int gridems_oadr_event_copy(gridems_oadr_event_t *dst, const gridems_oadr_event_t *src)
+{
+    *dst = *src;
+    for (int s = 0; s < GRIDEMS_OADR_SIGNALS; s++) {
+        dst->spans[s] = NULL;
+    }
+    for (int s = 0; s < GRIDEMS_OADR_SIGNALS; s++) {
+        if (src->n[s] == 0) {
+            continue;
+        }
+        dst->spans[s] = malloc(src->n[s] * sizeof *dst->spans[s]);
+        if (dst->spans[s] == NULL) {
+            gridems_oadr_event_free(dst);
+            return GRIDEMS_ENOMEM;
+        }
+        memcpy(dst->spans[s], src->spans[s], src->n[s] * sizeof *dst->spans[s]);
+    }
+    return 0;
+}
+
 /* id and programID only (what a DELETE needs). */
 static int read_ids(const cJSON *obj, gridems_oadr_event_t *out, char *err, size_t errlen)
 {

@@ -101,6 +101,9 @@ int gridems_oadr_event_parse(const cJSON *obj, const char *site_currency, gridem
 /* Release what ev owns and zero it. Safe on a zeroed event. */
 void gridems_oadr_event_free(gridems_oadr_event_t *ev);
 
+/* Copy src into dst (dst is overwritten, not freed). Returns 0 or GRIDEMS_ENOMEM (dst zeroed). */
+int gridems_oadr_event_copy(gridems_oadr_event_t *dst, const gridems_oadr_event_t *src);
+
 /* Move src into dst (dst's old content is freed first); src is left zeroed. */
 void gridems_oadr_event_move(gridems_oadr_event_t *dst, gridems_oadr_event_t *src);
 

@@ -252,10 +252,9 @@ static void take_events(gridems_ven_t *v, const char *body, size_t len)
                              "openadr: event %.64s of program %s rejected: %s (%s)", id,
                              v->ids[v->prog], err,
                              was != NULL ? "the version held before stays" : "ignored");
-        if (was != NULL) {
-            gridems_oadr_event_move(&v->fresh[v->n_fresh++], was);
-            *was = v->held[--v->n_held]; /* moved out: keep the held array dense */
-            memset(&v->held[v->n_held], 0, sizeof v->held[v->n_held]);
+        /* A copy: the held version must survive this poll failing later. */
+        if (was != NULL && gridems_oadr_event_copy(&v->fresh[v->n_fresh], was) == 0) {
+            v->n_fresh++;
         }
     }
     cJSON_Delete(root);

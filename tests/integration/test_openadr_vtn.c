@@ -533,8 +533,7 @@ static void run_scenario(bool mqtt)
     /* The simulated devices report over MQTT: wait until both are in the plans. */
     REQUIRE(test_service_wait_log(&ctx.svc, 0, "device bess1: readings again", START_TIMEOUT_MS),
             "the battery did not report");
-    REQUIRE(test_service_wait_log(&ctx.svc, 0, "device it_load: readings again",
-                                  START_TIMEOUT_MS),
+    REQUIRE(test_service_wait_log(&ctx.svc, 0, "device it_load: readings again", START_TIMEOUT_MS),
             "the load meter did not report");
 
     /* The baseline: a flat 20 JPY/kWh on MQTT, as before OpenADR. */
@@ -567,6 +566,19 @@ static void run_scenario(bool mqtt)
         snprintf(needle, sizeof needle, "openadr: event %s created (mqtt)", price_id);
         REQUIRE(logged_since(from, needle), "the price did not come by MQTT (\"%s\")", needle);
     }
+
+    /* A price in another currency is rejected, naming the field; the rest goes on. */
+    char bad_id[64];
+    price_event_json(program, 99.0, json, sizeof json);
+    char *usd = strstr(json, "\"JPY\"");
+    REQUIRE(usd != NULL, "no currency in the test's event");
+    memcpy(usd + 1, "USD", 3);
+    vtn_write("POST", "/events", json, bad_id, sizeof bad_id);
+    REQUIRE(test_service_wait_log(&ctx.svc, from,
+                                  "payloadDescriptors[0].currency: \"USD\" is not the site's "
+                                  "currency JPY",
+                                  PLAN_TIMEOUT_MS),
+            "the event in USD was not rejected by its field");
 
     /* 2. An IMPORT_CAPACITY_LIMIT event of 8 MW: the plan's import is capped in its interval. */
     cap_event_json(program, 8.0, json, sizeof json);

@@ -74,8 +74,15 @@ START_TEST(intervals_follow_in_id_order)
     ck_assert_int_eq(s[2].start_ms, T0 + MIN(150));
     ck_assert_int_eq(s[2].interval_id, 2);
     ck_assert_uint_eq(ev.n[GRIDEMS_OADR_IMPORT_CAP], 0);
+    /* A copy owns its own spans. */
+    gridems_oadr_event_t copy;
+    ck_assert_int_eq(gridems_oadr_event_copy(&copy, &ev), 0);
+    ck_assert_ptr_ne(copy.spans[GRIDEMS_OADR_PRICE], ev.spans[GRIDEMS_OADR_PRICE]);
     gridems_oadr_event_free(&ev);
     ck_assert_ptr_null(ev.spans[0]);
+    ck_assert_double_eq(copy.spans[GRIDEMS_OADR_PRICE][2].value, 30);
+    ck_assert_str_eq(copy.id, "7");
+    gridems_oadr_event_free(&copy);
 }
 END_TEST
 
