@@ -11,12 +11,17 @@
  *     (gridems__service_input_clear): a deleted price is not known any more, not kept;
  *   IMPORT_CAPACITY_LIMIT -> one DR event per composed piece, id "oadr:<event>:<interval>"
  *     (":<n>" when priority split an interval), cancelled when the piece goes.
+ * What was applied to the forecasts is kept in state_dir/openadr_applied.json (atomically, after
+ * each change): the forecasts themselves survive a restart, and the first poll after it must know
+ * which of their spans were OpenADR's, to withdraw those of events deleted meanwhile. DR caps are
+ * not kept (the service does not keep DR events): the first poll sends them all again.
  * Thread: the loop thread.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "file_util.h"
 #include "gridems/errors.h"
 #include "openadr_ven.h"
 #include "service_internal.h"
@@ -36,6 +41,8 @@ typedef struct service_openadr_s {
     size_t n_last[GRIDEMS_OADR_SIGNALS];
     dr_piece_t *caps; /* applied DR events */
     size_t n_caps;
+    bool restored; /* last[] came from the file: apply the first composition whatever it is */
+    bool dirty;    /* last[] changed: save it */
     void (*done)(gridems_service_t *svc);
 } service_openadr_t;
 
@@ -88,7 +95,7 @@ static void withdraw_uncovered(service_openadr_t *oa, int s, int64_t a, int64_t 
 
 static void apply_forecast(service_openadr_t *oa, int s, gridems_oadr_piece_t *p, size_t n)
 {
-    if (same_pieces(p, n, oa->last[s], oa->n_last[s])) {
+    if (!oa->restored && same_pieces(p, n, oa->last[s], oa->n_last[s])) {
         free(p);
         return;
     }
@@ -122,6 +129,133 @@ static void apply_forecast(service_openadr_t *oa, int s, gridems_oadr_piece_t *p
     free(oa->last[s]);
     oa->last[s] = p;
     oa->n_last[s] = n;
+    oa->dirty = true;
+}
+
+/* ---- ## What was applied, across restarts ---- */
+
+#define APPLIED_KIND "gridems-openadr-applied"
+
+static void applied_path(const service_openadr_t *oa, char *out, size_t size)
+{
+    snprintf(out, size, "%s/openadr_applied.json", oa->svc->cfg.state_dir);
+}
+
+static void save_applied(service_openadr_t *oa)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddNumberToObject(root, "version", 1);
+    cJSON_AddStringToObject(root, "kind", APPLIED_KIND);
+    cJSON *sigs = cJSON_AddObjectToObject(root, "signals");
+    for (int s = 0; s < GRIDEMS_OADR_IMPORT_CAP; s++) {
+        cJSON *arr = cJSON_AddArrayToObject(sigs, gridems_oadr_signal_name(s));
+        for (size_t i = 0; arr != NULL && i < oa->n_last[s]; i++) {
+            char a[GRIDEMS_TIME_ISO_BUFLEN];
+            char b[GRIDEMS_TIME_ISO_BUFLEN];
+            iso(oa->last[s][i].start_ms, a);
+            iso(oa->last[s][i].end_ms, b);
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "start", a);
+            cJSON_AddStringToObject(o, "end", b);
+            cJSON_AddNumberToObject(o, "value", oa->last[s][i].value);
+            cJSON_AddItemToArray(arr, o);
+        }
+    }
+    char *text = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    char path[4200];
+    applied_path(oa, path, sizeof path);
+    if (text == NULL || gridems_write_file_atomic(path, text, strlen(text)) != 0) {
+        gridems_log_warn("%s: cannot save what OpenADR applied (a restart may keep the prices of "
+                         "events deleted meanwhile)",
+                         path);
+    }
+    free(text);
+}
+
+/* The pieces of one signal in the file, or a rule it breaks. */
+static const char *load_signal(const cJSON *arr, gridems_oadr_piece_t **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    if (arr == NULL) {
+        return NULL;
+    }
+    int count = cJSON_GetArraySize(arr);
+    if (!cJSON_IsArray(arr) || count > GRIDEMS_FORECAST_MAX_STORED) {
+        return "must be an array of at most 200000 intervals";
+    }
+    if (count == 0) {
+        return NULL;
+    }
+    gridems_oadr_piece_t *p = calloc((size_t)count, sizeof *p);
+    if (p == NULL) {
+        return "out of memory";
+    }
+    size_t k = 0;
+    for (const cJSON *it = arr->child; it != NULL; it = it->next, k++) {
+        const cJSON *a = cJSON_GetObjectItemCaseSensitive(it, "start");
+        const cJSON *b = cJSON_GetObjectItemCaseSensitive(it, "end");
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(it, "value");
+        if (!cJSON_IsString(a) || !cJSON_IsString(b) || !cJSON_IsNumber(v) ||
+            gridems_time_parse_iso(a->valuestring, &p[k].start_ms, NULL, NULL, 0) != 0 ||
+            gridems_time_parse_iso(b->valuestring, &p[k].end_ms, NULL, NULL, 0) != 0 ||
+            p[k].start_ms >= p[k].end_ms || (k > 0 && p[k].start_ms < p[k - 1].end_ms)) {
+            free(p);
+            return "every interval needs a start, a later end and a value, in time order";
+        }
+        p[k].value = v->valuedouble;
+    }
+    *out = p;
+    *n = k;
+    return NULL;
+}
+
+static void load_applied(service_openadr_t *oa)
+{
+    char path[4200];
+    applied_path(oa, path, sizeof path);
+    char *text = NULL;
+    size_t len = 0;
+    if (gridems_read_file(path, &text, &len) != 0) {
+        return; /* none yet */
+    }
+    cJSON *root = cJSON_ParseWithLength(text, len);
+    free(text);
+    const cJSON *version = cJSON_GetObjectItemCaseSensitive(root, "version");
+    const cJSON *kind = cJSON_GetObjectItemCaseSensitive(root, "kind");
+    const cJSON *sigs = cJSON_GetObjectItemCaseSensitive(root, "signals");
+    const char *why = NULL;
+    if (!cJSON_IsObject(root)) {
+        why = "not a JSON object";
+    } else if (!cJSON_IsNumber(version) || version->valuedouble != 1) {
+        why = "version: must be 1";
+    } else if (!cJSON_IsString(kind) || strcmp(kind->valuestring, APPLIED_KIND) != 0) {
+        why = "kind: must be \"" APPLIED_KIND "\"";
+    } else if (!cJSON_IsObject(sigs)) {
+        why = "signals: must be an object";
+    }
+    gridems_oadr_piece_t *p[GRIDEMS_OADR_IMPORT_CAP] = {NULL};
+    size_t n[GRIDEMS_OADR_IMPORT_CAP] = {0};
+    for (int s = 0; why == NULL && s < GRIDEMS_OADR_IMPORT_CAP; s++) {
+        why = load_signal(cJSON_GetObjectItemCaseSensitive(sigs, gridems_oadr_signal_name(s)),
+                          &p[s], &n[s]);
+    }
+    cJSON_Delete(root);
+    if (why != NULL) {
+        gridems_log_warn("%s: ignored: %s", path, why);
+        for (int s = 0; s < GRIDEMS_OADR_IMPORT_CAP; s++) {
+            free(p[s]);
+        }
+        return;
+    }
+    for (int s = 0; s < GRIDEMS_OADR_IMPORT_CAP; s++) {
+        oa->last[s] = p[s];
+        oa->n_last[s] = n[s];
+    }
+    oa->restored = true;
+    gridems_log_info("%s: restored (%zu, %zu and %zu intervals of PRICE, EXPORT_PRICE and GHG)",
+                     path, n[0], n[1], n[2]);
 }
 
 static void send_event(service_openadr_t *oa, const dr_piece_t *d, bool cancel)
@@ -215,6 +349,11 @@ static void on_change(gridems_ven_t *v, const gridems_oadr_event_t *const *event
             apply_forecast(oa, s, p, np);
         }
     }
+    oa->restored = false;
+    if (oa->dirty) {
+        oa->dirty = false;
+        save_applied(oa);
+    }
     gridems_log_debug("openadr: %zu events considered (%s)", n, how);
 }
 
@@ -234,12 +373,16 @@ void gridems__service_openadr_start(gridems_service_t *svc)
         return;
     }
     oa->svc = svc;
+    load_applied(oa);
     char client_id[300];
     snprintf(client_id, sizeof client_id, "%.256s-ven", cfg->mqtt.client_id);
     int rc = gridems_ven_start(&svc->loop, &cfg->openadr, cfg->site.currency, client_id, on_change,
                                oa, &oa->ven);
     if (rc != 0) {
         gridems_log_err("openadr: cannot start the VEN: %s", gridems_strerror(rc));
+        for (int s = 0; s < GRIDEMS_OADR_SIGNALS; s++) {
+            free(oa->last[s]);
+        }
         free(oa);
         return;
     }

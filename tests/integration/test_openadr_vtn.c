@@ -447,6 +447,13 @@ static bool cap_is(const cJSON *plan, double arg)
            end->valuedouble == plan_step(plan, 12);
 }
 
+/* The plan ends at clock step arg (the first without a known import price). */
+static bool horizon_ends_at_step(const cJSON *plan, double arg)
+{
+    const cJSON *steps = jfind(plan, "steps");
+    return cJSON_IsNumber(steps) && steps->valuedouble == plan_step(plan, (int)arg);
+}
+
 static double import_at(const cJSON *plan, int k)
 {
     return jat(plan, "grid_import_kw", plan_step(plan, k));
@@ -619,6 +626,28 @@ static void run_scenario(bool mqtt)
         snprintf(needle, sizeof needle, "openadr: event %s deleted (mqtt)", cap_id);
         REQUIRE(logged_since(from, needle), "the delete did not come by MQTT (\"%s\")", needle);
         REQUIRE(!logged_since(from, "openadr: poll:"), "the MQTT-only VEN polled");
+    }
+
+    /* 5. (REST) A price event deleted while the service is down: after the restart the service
+     * still has the price it had kept, but the first poll withdraws it, and the horizon ends
+     * where the known prices end (step 4). */
+    if (!mqtt) {
+        REQUIRE(test_service_signal(&ctx.svc, SIGTERM) == 0, "the service had ended");
+        int stopped = test_service_wait_exit(&ctx.svc, STOP_TIMEOUT_MS);
+        REQUIRE(stopped == 0, "SIGTERM: exit status %d", stopped);
+        snprintf(path, sizeof path, "/events/%s", price_id);
+        status = vtn_request("DELETE", path, BL_TOKEN, NULL, NULL);
+        REQUIRE(status == 200 || status == 204, "DELETE %s: HTTP %ld", path, status);
+        snprintf(path, sizeof path, "/events/%s", bad_id);
+        status = vtn_request("DELETE", path, BL_TOKEN, NULL, NULL);
+        REQUIRE(status == 200 || status == 204, "DELETE %s: HTTP %ld", path, status);
+        size_t restart_from = test_service_log_size(&ctx.svc);
+        test_service_start(&ctx.svc, ctx.cfg_path, ctx.log_path);
+        REQUIRE(test_service_wait_log(&ctx.svc, restart_from, "openadr_applied.json: restored",
+                                      START_TIMEOUT_MS),
+                "what OpenADR applied was not restored");
+        plan = wait_plan(horizon_ends_at_step, 4.0, "a horizon ending where the price was deleted");
+        cJSON_Delete(plan);
     }
 
     /* A clean stop, with the VEN's handles and its MQTT client closed. */
