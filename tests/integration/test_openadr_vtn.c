@@ -294,22 +294,29 @@ static void iso_at_step(int step, char *buf)
     REQUIRE(gridems_time_format_iso(ms, 540, buf, GRIDEMS_TIME_ISO_BUFLEN) == 0, "time");
 }
 
-/* A PRICE event: four half-hour intervals from step `from`, following one another in id order
- * (only the event's intervalPeriod says where they start). */
+/* A PRICE event: four half-hour intervals from step 4, following one another in id order (only
+ * the event's intervalPeriod says where they start), each also with an EXPORT_PRICE of 5 JPY/kWh
+ * and a GHG intensity of 450 g/kWh. */
 static void price_event_json(const char *program, double value, char *out, size_t size)
 {
     char start[GRIDEMS_TIME_ISO_BUFLEN];
     iso_at_step(4, start);
+    char intervals[1200] = "";
+    for (int i = 0; i < 4; i++) {
+        size_t used = strlen(intervals);
+        snprintf(intervals + used, sizeof intervals - used,
+                 "%s{\"id\":%d,\"payloads\":[{\"type\":\"PRICE\",\"values\":[%g]},"
+                 "{\"type\":\"EXPORT_PRICE\",\"values\":[5]},{\"type\":\"GHG\",\"values\":[450]}]}",
+                 i > 0 ? "," : "", i, value);
+    }
     snprintf(out, size,
              "{\"programID\":\"%s\",\"eventName\":\"evening-peak\",\"priority\":1,"
              "\"payloadDescriptors\":[{\"objectType\":\"EVENT_PAYLOAD_DESCRIPTOR\","
-             "\"payloadType\":\"PRICE\",\"units\":\"KWH\",\"currency\":\"JPY\"}],"
-             "\"intervalPeriod\":{\"start\":\"%s\",\"duration\":\"PT30M\"},\"intervals\":["
-             "{\"id\":0,\"payloads\":[{\"type\":\"PRICE\",\"values\":[%g]}]},"
-             "{\"id\":1,\"payloads\":[{\"type\":\"PRICE\",\"values\":[%g]}]},"
-             "{\"id\":2,\"payloads\":[{\"type\":\"PRICE\",\"values\":[%g]}]},"
-             "{\"id\":3,\"payloads\":[{\"type\":\"PRICE\",\"values\":[%g]}]}]}",
-             program, start, value, value, value, value);
+             "\"payloadType\":\"PRICE\",\"units\":\"KWH\",\"currency\":\"JPY\"},"
+             "{\"objectType\":\"EVENT_PAYLOAD_DESCRIPTOR\",\"payloadType\":\"EXPORT_PRICE\","
+             "\"units\":\"KWH\",\"currency\":\"JPY\"}],"
+             "\"intervalPeriod\":{\"start\":\"%s\",\"duration\":\"PT30M\"},\"intervals\":[%s]}",
+             program, start, intervals);
 }
 
 /* An IMPORT_CAPACITY_LIMIT event over steps 10 and 11, in MW (the VEN converts). */
@@ -560,13 +567,21 @@ static void run_scenario(bool mqtt)
 
     /* 1. A PRICE event: the next schedule has its price in its four intervals. */
     size_t from = test_service_log_size(&ctx.svc);
-    char json[2048];
+    char json[4096];
     char price_id[64];
     char cap_id[64];
     char path[128];
     price_event_json(program, 50.0, json, sizeof json);
     vtn_write("POST", "/events", json, price_id, sizeof price_id);
     plan = wait_plan(prices_are, 50.0, "the PRICE event's 50 JPY/kWh at steps 4-7");
+    /* The same intervals' EXPORT_PRICE and GHG (450 g/kWh is 0.45 kg/kWh in the service). */
+    for (int k = 4; k <= 7; k++) {
+        double exp = jat(plan, "plan.inputs.scenario.prices.export_per_kwh", plan_step(plan, k));
+        double ghg =
+            jat(plan, "plan.inputs.scenario.carbon.intensity_kg_per_kwh", plan_step(plan, k));
+        REQUIRE(fabs(exp - 5.0) < 1e-9, "export price %g at step %d, want 5", exp, k);
+        REQUIRE(fabs(ghg - 0.45) < 1e-12, "carbon %g kg/kWh at step %d, want 0.45", ghg, k);
+    }
     cJSON_Delete(plan);
     if (mqtt) {
         char needle[96];
