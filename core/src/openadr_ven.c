@@ -28,6 +28,12 @@
 
 typedef enum { STEP_PROGRAMS, STEP_EVENTS, STEP_NOTIFIERS, STEP_TOPICS } step_t;
 
+/* One version of an event the VEN rejected: its id and modificationDateTime as sent. */
+typedef struct rejected_s {
+    char id[GRIDEMS_OADR_ID_SIZE];
+    char modified[48];
+} rejected_t;
+
 struct gridems_ven_s {
     uv_loop_t *loop;
     gridems_openadr_config_t cfg; /* a copy: only the strings and numbers used here */
@@ -58,8 +64,15 @@ struct gridems_ven_s {
     gridems_oadr_event_t *held; /* [MAX_EVENTS] each */
     size_t n_held;
 
-    gridems_complaint_t poll_problem;
-    gridems_complaint_t bad_event;
+    gridems_complaint_t poll_problem;           /* the VTN does not answer as it should */
+    gridems_complaint_t bad_event;              /* rejected notifications */
+    bool missing[GRIDEMS_OPENADR_MAX_PROGRAMS]; /* a program name not found was logged */
+    /* Event versions rejected by the last completed poll and by the running one: each version is
+     * logged once, not at every poll, and a new one at once. */
+    rejected_t *rej_prev;
+    size_t n_rej_prev;
+    rejected_t *rej_now;
+    size_t n_rej_now;
     bool stopping;
     int open; /* handles and clients still closing */
     gridems_ven_closed_cb closed_cb;
@@ -106,6 +119,7 @@ static bool ours(const gridems_ven_t *v, const char *program_id)
 
 static void drop_fresh(gridems_ven_t *v)
 {
+    v->n_rej_now = 0;
     for (size_t i = 0; i < v->n_fresh; i++) {
         gridems_oadr_event_free(&v->fresh[i]);
     }
@@ -207,6 +221,11 @@ static void commit(gridems_ven_t *v)
     v->n_held = v->n_fresh;
     v->fresh = old;
     v->n_fresh = 0;
+    rejected_t *r = v->rej_prev;
+    v->rej_prev = v->rej_now;
+    v->n_rej_prev = v->n_rej_now;
+    v->rej_now = r;
+    v->n_rej_now = 0;
     gridems_log_release(&v->poll_problem, "openadr: %s answers again", v->cfg.vtn_url);
     gridems_log_info("openadr: poll: %zu events held", v->n_held);
     report(v, "poll");
@@ -216,6 +235,35 @@ static void commit(gridems_ven_t *v)
         return;
     }
     poll_done(v, true);
+}
+
+static bool seen_rejected(const rejected_t *set, size_t n, const rejected_t *r)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(set[i].id, r->id) == 0 && strcmp(set[i].modified, r->modified) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Remember that this version of an event was rejected; true when it is news (to be logged). */
+static bool note_rejected(gridems_ven_t *v, const cJSON *obj, const char *id)
+{
+    rejected_t r;
+    memset(&r, 0, sizeof r);
+    const cJSON *mod = cJSON_GetObjectItemCaseSensitive(obj, "modificationDateTime");
+    if (!cJSON_IsString(mod)) {
+        mod = cJSON_GetObjectItemCaseSensitive(obj, "modification_date_time");
+    }
+    snprintf(r.id, sizeof r.id, "%s", id);
+    snprintf(r.modified, sizeof r.modified, "%s", cJSON_IsString(mod) ? mod->valuestring : "");
+    bool news = !seen_rejected(v->rej_prev, v->n_rej_prev, &r) &&
+                !seen_rejected(v->rej_now, v->n_rej_now, &r);
+    if (v->n_rej_now < MAX_EVENTS) {
+        v->rej_now[v->n_rej_now++] = r;
+    }
+    return news;
 }
 
 static void take_events(gridems_ven_t *v, const char *body, size_t len)
@@ -248,10 +296,11 @@ static void take_events(gridems_ven_t *v, const char *body, size_t len)
             continue;
         }
         gridems_oadr_event_t *was = find(v->held, v->n_held, id);
-        gridems_log_complain(&v->bad_event, GRIDEMS_LOG_WARNING,
-                             "openadr: event %.64s of program %s rejected: %s (%s)", id,
+        if (note_rejected(v, it, id)) {
+            gridems_log_warn("openadr: event %.64s of program %s rejected: %s (%s)", id,
                              v->ids[v->prog], err,
                              was != NULL ? "the version held before stays" : "ignored");
+        }
         /* A copy: the held version must survive this poll failing later. */
         if (was != NULL && gridems_oadr_event_copy(&v->fresh[v->n_fresh], was) == 0) {
             v->n_fresh++;
@@ -288,13 +337,17 @@ static void take_programs(gridems_ven_t *v, const char *body, size_t len)
             rc = GRIDEMS_EINVAL;
         }
         if (rc == 0) {
+            v->missing[i] = false;
             if (strcmp(v->ids[i], id) != 0) {
                 gridems_log_notice("openadr: program \"%s\" is id %s", v->cfg.programs[i], id);
             }
             snprintf(v->ids[i], sizeof v->ids[i], "%s", id);
             found++;
         } else if (rc == GRIDEMS_ENOENT || rc == GRIDEMS_EINVAL) {
-            gridems_log_complain(&v->poll_problem, GRIDEMS_LOG_WARNING, "openadr: %s", err);
+            if (!v->missing[i]) {
+                gridems_log_warn("openadr: %s (looked up again at each poll)", err);
+                v->missing[i] = true;
+            }
             v->ids[i][0] = '\0';
         } else {
             poll_failed(v, "GET /programs: %s", err);
@@ -568,6 +621,8 @@ static void maybe_closed(gridems_ven_t *v)
         }
         free(v->held);
         free(v->fresh);
+        free(v->rej_prev);
+        free(v->rej_now);
         free(v->topics);
         free(v->currency);
         free(v->client_id);
@@ -638,8 +693,10 @@ int gridems_ven_start(uv_loop_t *loop, const gridems_openadr_config_t *cfg,
     v->client_id = strdup(client_id);
     v->held = calloc(MAX_EVENTS, sizeof *v->held);
     v->fresh = calloc(MAX_EVENTS, sizeof *v->fresh);
-    if (rc == 0 &&
-        (v->currency == NULL || v->client_id == NULL || v->held == NULL || v->fresh == NULL)) {
+    v->rej_prev = calloc(MAX_EVENTS, sizeof *v->rej_prev);
+    v->rej_now = calloc(MAX_EVENTS, sizeof *v->rej_now);
+    if (rc == 0 && (v->currency == NULL || v->client_id == NULL || v->held == NULL ||
+                    v->fresh == NULL || v->rej_prev == NULL || v->rej_now == NULL)) {
         rc = GRIDEMS_ENOMEM;
     }
     if (rc == 0) {
@@ -648,6 +705,8 @@ int gridems_ven_start(uv_loop_t *loop, const gridems_openadr_config_t *cfg,
     if (rc != 0) {
         free(v->held);
         free(v->fresh);
+        free(v->rej_prev);
+        free(v->rej_now);
         free(v->currency);
         free(v->client_id);
         gridems_openadr_config_free(&v->cfg);

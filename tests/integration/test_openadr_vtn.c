@@ -643,6 +643,12 @@ static void run_scenario(bool mqtt)
         REQUIRE(!logged_since(from, "openadr: poll:"), "the MQTT-only VEN polled");
     }
 
+    /* The event in USD was logged once, not at every poll. */
+    char *whole = test_service_log(&ctx.svc);
+    int rejections = test_count_substr(whole, "currency: \"USD\" is not the site's currency");
+    free(whole);
+    REQUIRE(rejections == 1, "the event in USD was logged %d times", rejections);
+
     /* 5. (REST) A price event deleted while the service is down: after the restart the service
      * still has the price it had kept, but the first poll withdraws it, and the horizon ends
      * where the known prices end (step 4). */
