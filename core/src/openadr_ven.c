@@ -64,8 +64,9 @@ struct gridems_ven_s {
     gridems_oadr_event_t *held; /* [MAX_EVENTS] each */
     size_t n_held;
 
-    gridems_complaint_t poll_problem;           /* the VTN does not answer as it should */
-    gridems_complaint_t bad_event;              /* rejected notifications */
+    gridems_ven_stats_t stats;        /* events and mqtt_connected are filled in when asked */
+    gridems_complaint_t poll_problem; /* the VTN does not answer as it should */
+    gridems_complaint_t bad_event;    /* rejected notifications */
     bool missing[GRIDEMS_OPENADR_MAX_PROGRAMS]; /* a program name not found was logged */
     /* Event versions rejected by the last completed poll and by the running one: each version is
      * logged once, not at every poll, and a new one at once. */
@@ -161,6 +162,8 @@ __attribute__((format(printf, 2, 3))) static void poll_failed(gridems_ven_t *v, 
     va_end(ap);
     gridems_log_complain(&v->poll_problem, GRIDEMS_LOG_WARNING,
                          "openadr: %s (keeping the events held; retrying)", msg);
+    v->stats.poll_failures++;
+    snprintf(v->stats.problem, sizeof v->stats.problem, "%s", msg);
     drop_fresh(v);
     poll_done(v, false);
 }
@@ -228,6 +231,8 @@ static void commit(gridems_ven_t *v)
     v->n_rej_now = 0;
     gridems_log_release(&v->poll_problem, "openadr: %s answers again", v->cfg.vtn_url);
     gridems_log_info("openadr: poll: %zu events held", v->n_held);
+    v->stats.polls++;
+    v->stats.problem[0] = '\0';
     report(v, "poll");
     if (v->cfg.mqtt && v->mqtt == NULL) {
         v->step = STEP_NOTIFIERS;
@@ -263,6 +268,7 @@ static bool note_rejected(gridems_ven_t *v, const cJSON *obj, const char *id)
     if (v->n_rej_now < MAX_EVENTS) {
         v->rej_now[v->n_rej_now++] = r;
     }
+    v->stats.rejected += news ? 1 : 0;
     return news;
 }
 
@@ -505,6 +511,7 @@ static void on_mqtt_message(gridems_mqtt_t *m, const char *topic, const void *pa
         return;
     }
     if (rc != 0) {
+        v->stats.rejected++;
         gridems_log_complain(
             &v->bad_event, GRIDEMS_LOG_WARNING,
             "openadr: notification on %s rejected: %s (event %s: %s)", topic, err,
@@ -535,6 +542,7 @@ static void on_mqtt_message(gridems_mqtt_t *m, const char *topic, const void *pa
         gridems_log_warn("openadr: event %s ignored: more than %d events", ev.id, MAX_EVENTS);
     }
     gridems_oadr_event_free(&ev);
+    v->stats.notifications++;
     if (v->busy) {
         v->poll_again = true; /* the poll running may have read the VTN before this change */
     }
@@ -608,6 +616,13 @@ static void start_mqtt(gridems_ven_t *v)
     }
     gridems_log_info("openadr: subscribing on %s to %d topics (%s, ...)", v->broker, v->n_topics,
                      v->topics[0]);
+}
+
+void gridems_ven_get_stats(const gridems_ven_t *v, gridems_ven_stats_t *out)
+{
+    *out = v->stats;
+    out->events = v->n_held;
+    out->mqtt_connected = v->mqtt != NULL && gridems_mqtt_is_connected(v->mqtt);
 }
 
 /* ---- ## Lifecycle ---- */

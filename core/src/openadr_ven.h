@@ -25,6 +25,7 @@
 #define GRIDEMS_OPENADR_VEN_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <uv.h>
 
 #include "openadr_config.h"
@@ -46,6 +47,20 @@ typedef void (*gridems_ven_closed_cb)(void *userdata);
 int gridems_ven_start(uv_loop_t *loop, const gridems_openadr_config_t *cfg,
                       const char *site_currency, const char *client_id,
                       gridems_ven_change_cb on_change, void *userdata, gridems_ven_t **out);
+
+/* What the status message reports (docs/openadr.md). Counters are monotonic. */
+typedef struct gridems_ven_stats_s {
+    size_t events;          /* held now */
+    uint64_t polls;         /* completed */
+    uint64_t poll_failures; /* failed (no answer, an HTTP error, a bad answer) */
+    uint64_t notifications; /* MQTT notifications applied */
+    uint64_t rejected;      /* event versions rejected (each counted once) */
+    int mqtt_connected;     /* 1 while the MQTT client is connected */
+    char problem[600];      /* why the last poll failed; "" after one succeeds */
+} gridems_ven_stats_t;
+
+/* Copy the VEN's figures into *out. Thread: the loop thread. */
+void gridems_ven_get_stats(const gridems_ven_t *v, gridems_ven_stats_t *out);
 
 /* Stop: abort requests, disconnect MQTT, close every handle; cb runs once all are closed and the
  * VEN is freed after it returns. on_change is not called any more. */

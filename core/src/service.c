@@ -77,6 +77,7 @@ char *gridems__service_status_json(gridems_service_t *svc, const char *state)
             cJSON_AddNumberToObject(stats, "mqtt_reconnects", (double)m.reconnects);
         }
     }
+    gridems__service_openadr_status(svc, root);
     char *text = cJSON_PrintUnformatted(root);
     cJSON_Delete(root);
     if (text == NULL) {

@@ -371,6 +371,8 @@ void gridems__service_device_safe(gridems_service_t *svc, service_device_t *sd);
  * (returns false, calling nothing, when there is nothing to close). */
 void gridems__service_openadr_start(gridems_service_t *svc);
 bool gridems__service_openadr_stop(gridems_service_t *svc, void (*done)(gridems_service_t *svc));
+/* Add the VEN's figures to a status object as "openadr" (nothing when it is off). */
+void gridems__service_openadr_status(gridems_service_t *svc, cJSON *root);
 
 /* service_plan.c */
 int gridems__service_plan_init(gridems_service_t *svc);

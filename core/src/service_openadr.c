@@ -43,6 +43,7 @@ typedef struct service_openadr_s {
     size_t n_caps;
     bool restored; /* last[] came from the file: apply the first composition whatever it is */
     bool dirty;    /* last[] changed: save it */
+    int64_t last_poll_ms; /* service clock: the last completed poll; 0 = none yet */
     void (*done)(gridems_service_t *svc);
 } service_openadr_t;
 
@@ -349,6 +350,9 @@ static void on_change(gridems_ven_t *v, const gridems_oadr_event_t *const *event
             apply_forecast(oa, s, p, np);
         }
     }
+    if (strcmp(how, "poll") == 0) {
+        oa->last_poll_ms = gridems_clock_now_ms(&oa->svc->clock);
+    }
     oa->restored = false;
     if (oa->dirty) {
         oa->dirty = false;
@@ -391,6 +395,35 @@ void gridems__service_openadr_start(gridems_service_t *svc)
                        cfg->openadr.vtn_url, cfg->openadr.poll_seconds > 0 ? "polling" : "",
                        cfg->openadr.mqtt ? (cfg->openadr.poll_seconds > 0 ? ", MQTT" : "MQTT")
                                          : "");
+}
+
+void gridems__service_openadr_status(gridems_service_t *svc, cJSON *root)
+{
+    service_openadr_t *oa = svc->openadr;
+    if (oa == NULL) {
+        return;
+    }
+    gridems_ven_stats_t st;
+    gridems_ven_get_stats(oa->ven, &st);
+    cJSON *o = cJSON_AddObjectToObject(root, "openadr");
+    cJSON_AddNumberToObject(o, "events", (double)st.events);
+    cJSON_AddNumberToObject(o, "polls", (double)st.polls);
+    cJSON_AddNumberToObject(o, "poll_failures", (double)st.poll_failures);
+    cJSON_AddNumberToObject(o, "notifications", (double)st.notifications);
+    cJSON_AddNumberToObject(o, "rejected_events", (double)st.rejected);
+    if (svc->cfg.openadr.mqtt) {
+        cJSON_AddBoolToObject(o, "mqtt_connected", st.mqtt_connected);
+    }
+    if (oa->last_poll_ms != 0) {
+        char at[GRIDEMS_TIME_ISO_BUFLEN];
+        if (gridems_time_format_iso(oa->last_poll_ms, svc->cfg.site.utc_offset_min, at,
+                                    sizeof at) == 0) {
+            cJSON_AddStringToObject(o, "last_poll", at);
+        }
+    }
+    if (st.problem[0] != '\0') {
+        cJSON_AddStringToObject(o, "problem", st.problem);
+    }
 }
 
 static void on_ven_closed(void *userdata)

@@ -619,7 +619,44 @@ static void run_scenario(bool mqtt)
     vtn_write("PUT", path, json, NULL, 0);
     plan = wait_plan(cap_is, 8500.0, "the cap updated to 8500 kW");
     require_capped(plan, 8500.0);
+    const cJSON *plan_id = jfind(plan, "plan.id");
+    double cap_plan = cJSON_IsNumber(plan_id) ? plan_id->valuedouble : 0;
     cJSON_Delete(plan);
+    /* The status tells the operator what the VEN holds and did (the one published with that
+     * plan or later: it follows the schedule). */
+    char t_status[160];
+    snprintf(t_status, sizeof t_status, "%s/status", ctx.prefix);
+    wire_msg_t st;
+    cJSON *status_json = NULL;
+    double status_deadline = test_now_ms() + PLAN_TIMEOUT_MS;
+    for (;;) {
+        REQUIRE(wire_read_one(ctx.broker.uri, t_status, 5000, &st) == 0, "no status");
+        status_json = cJSON_Parse(st.payload);
+        wire_msg_free(&st);
+        const cJSON *sid = jfind(status_json, "plan_id");
+        if (cJSON_IsNumber(sid) && sid->valuedouble >= cap_plan) {
+            break;
+        }
+        cJSON_Delete(status_json);
+        REQUIRE(test_now_ms() < status_deadline, "no status for plan %.0f", cap_plan);
+        test_sleep_ms(50); /* polling the retained status, bounded by the deadline */
+    }
+    const cJSON *held = jfind(status_json, "openadr.events");
+    const cJSON *rejected = jfind(status_json, "openadr.rejected_events");
+    const cJSON *notes = jfind(status_json, "openadr.notifications");
+    const cJSON *polls = jfind(status_json, "openadr.polls");
+    bool status_ok = cJSON_IsNumber(held) && held->valuedouble == 2 && cJSON_IsNumber(rejected) &&
+                     rejected->valuedouble >= 1 && cJSON_IsNumber(polls) &&
+                     polls->valuedouble >= 1 && cJSON_IsNumber(notes) &&
+                     (mqtt ? notes->valuedouble >= 3 : notes->valuedouble == 0);
+    char *status_text = cJSON_PrintUnformatted(jfind(status_json, "openadr"));
+    char oadr_excerpt[400];
+    snprintf(oadr_excerpt, sizeof oadr_excerpt, "%.380s",
+             status_text != NULL ? status_text : "(none)");
+    free(status_text);
+    cJSON_Delete(status_json);
+    REQUIRE(status_ok, "the status's openadr object: %s", oadr_excerpt);
+
     snprintf(path, sizeof path, "/events/%s", price_id);
     price_event_json(program, 35.0, json, sizeof json);
     vtn_write("PUT", path, json, NULL, 0);
