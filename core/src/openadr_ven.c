@@ -4,8 +4,10 @@
  *
  * A poll is one sequence of GETs, one at a time (programs, then each program's events page by
  * page, then, the first time with MQTT on, the notifier and its topics); a poll asked for while
- * one runs (an MQTT reconnect, a notification racing it) runs right after it, so the held
- * events never go back to an answer older than a notification.
+ * one runs (an MQTT reconnect) runs right after it. A notification that arrives while the events
+ * are being read makes the poll start over instead of committing, so the held events never go
+ * back to an answer older than a notification (a VTN that notifies faster than it answers a poll
+ * leaves the VEN on its notifications, which is what they are for).
  */
 #include "openadr_ven.h"
 
@@ -36,6 +38,7 @@ typedef struct rejected_s {
 
 struct gridems_ven_s {
     uv_loop_t *loop;
+    const gridems_clock_t *clock;
     gridems_openadr_config_t cfg; /* a copy: only the strings and numbers used here */
     char *currency;
     char *client_id;
@@ -56,6 +59,7 @@ struct gridems_ven_s {
 
     bool busy; /* a poll runs */
     bool poll_again;
+    bool poll_stale; /* a notification came while the poll ran: its answers may be older */
     step_t step;
     int prog; /* the program being fetched (events, topics) */
     int skip;
@@ -104,6 +108,20 @@ static void report(gridems_ven_t *v, const char *how)
     if (!v->stopping) {
         v->on_change(v, ptrs, v->n_held, how, v->userdata);
     }
+}
+
+/* An event worth holding: it gives a signal gridems uses, not all of it over by now. */
+static bool current(const gridems_ven_t *v, const gridems_oadr_event_t *ev)
+{
+    int64_t now = gridems_clock_now_ms(v->clock);
+    for (int s = 0; s < GRIDEMS_OADR_SIGNALS; s++) {
+        for (size_t i = 0; i < ev->n[s]; i++) {
+            if (ev->spans[s][i].end_ms > now) {
+                return true;
+            }
+        }
+    }
+    return false;
 }
 
 static bool ours(const gridems_ven_t *v, const char *program_id)
@@ -298,7 +316,10 @@ static void take_events(gridems_ven_t *v, const char *body, size_t len)
             continue; /* a page boundary moved under us; the poll after this one settles it */
         }
         if (rc == 0) {
-            gridems_oadr_event_move(&v->fresh[v->n_fresh++], &ev);
+            if (current(v, &ev)) {
+                gridems_oadr_event_move(&v->fresh[v->n_fresh++], &ev);
+            }
+            gridems_oadr_event_free(&ev);
             continue;
         }
         gridems_oadr_event_t *was = find(v->held, v->n_held, id);
@@ -322,7 +343,14 @@ static void take_events(gridems_ven_t *v, const char *body, size_t len)
         return;
     }
     next_program(v, v->prog + 1);
-    if (v->prog >= v->cfg.n_programs) {
+    if (v->prog >= v->cfg.n_programs && v->poll_stale) {
+        /* Committing answers read before a notification would undo it for a moment (and
+         * re-plan twice): poll again instead. */
+        drop_fresh(v);
+        v->busy = false;
+        v->poll_again = false;
+        arm(v, 0);
+    } else if (v->prog >= v->cfg.n_programs) {
         commit(v);
     }
 }
@@ -480,6 +508,7 @@ static void start_poll(gridems_ven_t *v)
         return;
     }
     v->busy = true;
+    v->poll_stale = false;
     drop_fresh(v);
     if (!read_token(v)) {
         return;
@@ -525,13 +554,15 @@ static void on_mqtt_message(gridems_mqtt_t *m, const char *topic, const void *pa
         return;
     }
     gridems_oadr_event_t *was = find(v->held, v->n_held, ev.id);
-    if (op == GRIDEMS_OADR_OP_DELETE) {
+    bool over = op == GRIDEMS_OADR_OP_UPSERT && !current(v, &ev);
+    if (op == GRIDEMS_OADR_OP_DELETE || over) {
         if (was != NULL) {
             gridems_oadr_event_free(was);
             *was = v->held[--v->n_held];
             memset(&v->held[v->n_held], 0, sizeof v->held[v->n_held]);
         }
-        gridems_log_notice("openadr: event %s deleted (mqtt)", ev.id);
+        gridems_log_notice("openadr: event %s %s (mqtt)", ev.id,
+                           over ? "is over or gives nothing gridems uses: not held" : "deleted");
     } else if (was != NULL) {
         gridems_log_notice("openadr: event %s updated (mqtt)", ev.id);
         gridems_oadr_event_move(was, &ev);
@@ -543,8 +574,8 @@ static void on_mqtt_message(gridems_mqtt_t *m, const char *topic, const void *pa
     }
     gridems_oadr_event_free(&ev);
     v->stats.notifications++;
-    if (v->busy) {
-        v->poll_again = true; /* the poll running may have read the VTN before this change */
+    if (v->busy && v->step == STEP_EVENTS) {
+        v->poll_stale = true; /* the poll running may have read the VTN before this change */
     }
     report(v, "mqtt");
 }
@@ -694,9 +725,10 @@ static int copy_cfg(gridems_openadr_config_t *dst, const gridems_openadr_config_
     return 0;
 }
 
-int gridems_ven_start(uv_loop_t *loop, const gridems_openadr_config_t *cfg,
-                      const char *site_currency, const char *client_id,
-                      gridems_ven_change_cb on_change, void *userdata, gridems_ven_t **out)
+int gridems_ven_start(uv_loop_t *loop, const gridems_clock_t *clock,
+                      const gridems_openadr_config_t *cfg, const char *site_currency,
+                      const char *client_id, gridems_ven_change_cb on_change, void *userdata,
+                      gridems_ven_t **out)
 {
     *out = NULL;
     gridems_ven_t *v = calloc(1, sizeof *v);
@@ -729,6 +761,7 @@ int gridems_ven_start(uv_loop_t *loop, const gridems_openadr_config_t *cfg,
         return rc;
     }
     v->loop = loop;
+    v->clock = clock;
     v->on_change = on_change;
     v->userdata = userdata;
     uv_timer_init(loop, &v->timer);

@@ -28,6 +28,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "clock.h"
 #include "openadr_config.h"
 #include "openadr_event.h"
 
@@ -40,13 +41,16 @@ typedef void (*gridems_ven_closed_cb)(void *userdata);
 
 /*
  * Create and start the VEN: the first poll begins on the next loop iteration.
- * Parameters: loop (borrowed, outlives the VEN); cfg (borrowed, copied); site_currency
- *   (borrowed, copied); client_id (borrowed, copied: the MQTT client id); on_change, userdata.
+ * Parameters: loop (borrowed, outlives the VEN); clock (borrowed, outlives the VEN: events that
+ *   have ended by its now, and events with no payload gridems uses, are not held, so a VTN's
+ *   history does not fill the VEN); cfg (borrowed, copied); site_currency (borrowed, copied);
+ *   client_id (borrowed, copied: the MQTT client id); on_change, userdata.
  * Returns 0, GRIDEMS_ENOMEM or GRIDEMS_EIO (libcurl).
  */
-int gridems_ven_start(uv_loop_t *loop, const gridems_openadr_config_t *cfg,
-                      const char *site_currency, const char *client_id,
-                      gridems_ven_change_cb on_change, void *userdata, gridems_ven_t **out);
+int gridems_ven_start(uv_loop_t *loop, const gridems_clock_t *clock,
+                      const gridems_openadr_config_t *cfg, const char *site_currency,
+                      const char *client_id, gridems_ven_change_cb on_change, void *userdata,
+                      gridems_ven_t **out);
 
 /* What the status message reports (docs/openadr.md). Counters are monotonic. */
 typedef struct gridems_ven_stats_s {

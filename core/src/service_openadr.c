@@ -331,11 +331,40 @@ static void apply_caps(service_openadr_t *oa, const gridems_oadr_event_t *const 
     oa->n_caps = n;
 }
 
+/* Keep the pieces that end after now: what is over is pruned by the stores themselves, and
+ * dropping it here must not withdraw or cancel anything (nor cause a re-plan). */
+static size_t keep_current(gridems_oadr_piece_t *p, size_t n, int64_t now)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i].end_ms > now) {
+            p[k++] = p[i];
+        }
+    }
+    return k;
+}
+
+static size_t keep_current_caps(dr_piece_t *c, size_t n, int64_t now)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (c[i].end_ms > now) {
+            c[k++] = c[i];
+        }
+    }
+    return k;
+}
+
 static void on_change(gridems_ven_t *v, const gridems_oadr_event_t *const *events, size_t n,
                       const char *how, void *userdata)
 {
     service_openadr_t *oa = userdata;
     (void)v;
+    int64_t now = gridems_clock_now_ms(&oa->svc->clock);
+    for (int s = 0; s < GRIDEMS_OADR_IMPORT_CAP; s++) {
+        oa->n_last[s] = keep_current(oa->last[s], oa->n_last[s], now);
+    }
+    oa->n_caps = keep_current_caps(oa->caps, oa->n_caps, now);
     for (int s = 0; s < GRIDEMS_OADR_SIGNALS; s++) {
         gridems_oadr_piece_t *p = NULL;
         size_t np = 0;
@@ -344,6 +373,7 @@ static void on_change(gridems_ven_t *v, const gridems_oadr_event_t *const *event
                             gridems_oadr_signal_name(s));
             continue;
         }
+        np = keep_current(p, np, now);
         if (s == GRIDEMS_OADR_IMPORT_CAP) {
             apply_caps(oa, events, p, np);
         } else {
@@ -380,8 +410,8 @@ void gridems__service_openadr_start(gridems_service_t *svc)
     load_applied(oa);
     char client_id[300];
     snprintf(client_id, sizeof client_id, "%.256s-ven", cfg->mqtt.client_id);
-    int rc = gridems_ven_start(&svc->loop, &cfg->openadr, cfg->site.currency, client_id, on_change,
-                               oa, &oa->ven);
+    int rc = gridems_ven_start(&svc->loop, &svc->clock, &cfg->openadr, cfg->site.currency,
+                               client_id, on_change, oa, &oa->ven);
     if (rc != 0) {
         gridems_log_err("openadr: cannot start the VEN: %s", gridems_strerror(rc));
         for (int s = 0; s < GRIDEMS_OADR_SIGNALS; s++) {

@@ -589,6 +589,16 @@ static void run_scenario(bool mqtt)
         REQUIRE(logged_since(from, needle), "the price did not come by MQTT (\"%s\")", needle);
     }
 
+    /* An event that is over (yesterday's price) is not held: the status below counts two. */
+    snprintf(json, sizeof json,
+             "{\"programID\":\"%s\",\"eventName\":\"yesterday\",\"payloadDescriptors\":"
+             "[{\"objectType\":\"EVENT_PAYLOAD_DESCRIPTOR\",\"payloadType\":\"PRICE\","
+             "\"units\":\"KWH\",\"currency\":\"JPY\"}],\"intervalPeriod\":{\"start\":"
+             "\"2026-05-10T00:00:00+09:00\",\"duration\":\"PT1H\"},\"intervals\":[{\"id\":0,"
+             "\"payloads\":[{\"type\":\"PRICE\",\"values\":[7]}]}]}",
+             program);
+    vtn_write("POST", "/events", json, NULL, 0);
+
     /* A price in another currency is rejected, naming the field; the rest goes on. */
     char bad_id[64];
     price_event_json(program, 99.0, json, sizeof json);
