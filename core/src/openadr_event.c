@@ -700,6 +700,24 @@ static int cmp_i64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* One span in the sweep. */
+typedef struct span_ref_s {
+    const gridems_oadr_span_t *sp;
+    size_t event;
+    size_t order; /* position in the input, so that sorting is stable */
+    int parts;    /* pieces of this span emitted so far */
+} span_ref_t;
+
+static int cmp_ref(const void *a, const void *b)
+{
+    const span_ref_t *x = a;
+    const span_ref_t *y = b;
+    if (x->sp->start_ms != y->sp->start_ms) {
+        return x->sp->start_ms < y->sp->start_ms ? -1 : 1;
+    }
+    return x->order < y->order ? -1 : x->order > y->order;
+}
+
 int gridems_oadr_compose(const gridems_oadr_event_t *const *events, size_t n,
                          gridems_oadr_signal_t signal, gridems_oadr_piece_t **out, size_t *nout)
 {
@@ -713,60 +731,79 @@ int gridems_oadr_compose(const gridems_oadr_event_t *const *events, size_t n,
         return 0;
     }
     int64_t *edges = malloc(2 * spans * sizeof *edges);
+    span_ref_t *refs = malloc(spans * sizeof *refs);
+    size_t *open = malloc(spans * sizeof *open);
     gridems_oadr_piece_t *pieces = calloc(2 * spans, sizeof *pieces);
-    if (edges == NULL || pieces == NULL) {
+    if (edges == NULL || refs == NULL || open == NULL || pieces == NULL) {
         free(edges);
+        free(refs);
+        free(open);
         free(pieces);
         return GRIDEMS_ENOMEM;
     }
     size_t ne = 0;
+    size_t nr = 0;
     for (size_t e = 0; e < n; e++) {
         for (size_t k = 0; k < events[e]->n[signal]; k++) {
-            edges[ne++] = events[e]->spans[signal][k].start_ms;
-            edges[ne++] = events[e]->spans[signal][k].end_ms;
+            const gridems_oadr_span_t *sp = &events[e]->spans[signal][k];
+            edges[ne++] = sp->start_ms;
+            edges[ne++] = sp->end_ms;
+            refs[nr] = (span_ref_t){sp, e, nr, 0};
+            nr++;
         }
     }
     qsort(edges, ne, sizeof *edges, cmp_i64);
+    qsort(refs, nr, sizeof *refs, cmp_ref);
+    /* A sweep over the elementary segments between consecutive edges: the spans open over a
+     * segment are those started at or before its start and not yet ended (every edge is a
+     * segment boundary, so an open span covers the whole segment). Overlaps are few, so the
+     * open set stays small: O(S log S + segments x overlap). */
     size_t np = 0;
-    /* Each elementary segment between two edges goes to the best event covering it. Events and
-     * intervals are few (a program's day or week): O(edges x spans) is fine. */
+    size_t n_open = 0;
+    size_t next = 0;
+    size_t last_ref = SIZE_MAX;
     for (size_t i = 0; i + 1 < ne; i++) {
         int64_t a = edges[i];
         int64_t b = edges[i + 1];
         if (a == b) {
             continue;
         }
-        const gridems_oadr_span_t *best = NULL;
-        size_t best_e = 0;
-        for (size_t e = 0; e < n; e++) {
-            for (size_t k = 0; k < events[e]->n[signal]; k++) {
-                const gridems_oadr_span_t *sp = &events[e]->spans[signal][k];
-                if (sp->start_ms <= a && sp->end_ms >= b &&
-                    (best == NULL || outranks(events[e], events[best_e]))) {
-                    best = sp;
-                    best_e = e;
-                }
+        size_t kept = 0;
+        for (size_t q = 0; q < n_open; q++) {
+            if (refs[open[q]].sp->end_ms > a) {
+                open[kept++] = open[q];
             }
         }
-        if (best == NULL) {
-            continue;
+        n_open = kept;
+        while (next < nr && refs[next].sp->start_ms <= a) {
+            if (refs[next].sp->end_ms > a) {
+                open[n_open++] = next;
+            }
+            next++;
         }
-        gridems_oadr_piece_t *last = np > 0 ? &pieces[np - 1] : NULL;
-        if (last != NULL && last->end_ms == a && last->event == best_e &&
-            last->interval_id == best->interval_id) {
-            last->end_ms = b; /* the same interval goes on */
-            continue;
-        }
-        int part = 0;
-        for (size_t q = np; q-- > 0;) {
-            if (pieces[q].event == best_e && pieces[q].interval_id == best->interval_id) {
-                part = pieces[q].part + 1;
-                break;
+        size_t best = SIZE_MAX;
+        for (size_t q = 0; q < n_open; q++) {
+            size_t r = open[q];
+            if (best == SIZE_MAX || outranks(events[refs[r].event], events[refs[best].event])) {
+                best = r;
             }
         }
-        pieces[np++] = (gridems_oadr_piece_t){a, b, best->value, best_e, best->interval_id, part};
+        if (best == SIZE_MAX) {
+            last_ref = SIZE_MAX;
+            continue;
+        }
+        if (np > 0 && last_ref == best && pieces[np - 1].end_ms == a) {
+            pieces[np - 1].end_ms = b; /* the same interval goes on */
+            continue;
+        }
+        const gridems_oadr_span_t *sp = refs[best].sp;
+        pieces[np++] = (gridems_oadr_piece_t){
+            a, b, sp->value, refs[best].event, sp->interval_id, refs[best].parts++};
+        last_ref = best;
     }
     free(edges);
+    free(refs);
+    free(open);
     if (np == 0) {
         free(pieces);
         return 0;

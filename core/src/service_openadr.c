@@ -102,8 +102,15 @@ static void apply_forecast(service_openadr_t *oa, int s, gridems_oadr_piece_t *p
     }
     char source[64];
     snprintf(source, sizeof source, "openadr %s", gridems_oadr_signal_name(s));
-    for (size_t i = 0; i < oa->n_last[s]; i++) {
-        withdraw_uncovered(oa, s, oa->last[s][i].start_ms, oa->last[s][i].end_ms, p, n, source);
+    /* Runs of adjacent pieces are withdrawn at once: each withdrawal saves the store. */
+    const gridems_oadr_piece_t *last = oa->last[s];
+    for (size_t i = 0; i < oa->n_last[s];) {
+        size_t j = i + 1;
+        while (j < oa->n_last[s] && last[j].start_ms == last[j - 1].end_ms) {
+            j++;
+        }
+        withdraw_uncovered(oa, s, last[i].start_ms, last[j - 1].end_ms, p, n, source);
+        i = j;
     }
     if (n > 0) {
         cJSON *arr = cJSON_CreateArray();

@@ -352,6 +352,95 @@ START_TEST(compose_by_priority)
 }
 END_TEST
 
+/* Random overlapping events against a brute-force reading of the rule, minute by minute. */
+static uint64_t lcg(uint64_t *x)
+{
+    *x = *x * 6364136223846793005ull + 1442695040888963407ull;
+    return *x >> 33;
+}
+
+static bool ranks_above(const gridems_oadr_event_t *a, const gridems_oadr_event_t *b)
+{
+    if (a->has_priority != b->has_priority) {
+        return a->has_priority;
+    }
+    if (a->has_priority && a->priority != b->priority) {
+        return a->priority < b->priority;
+    }
+    if (a->modified_ms != b->modified_ms) {
+        return a->modified_ms > b->modified_ms;
+    }
+    return strcmp(a->id, b->id) > 0;
+}
+
+START_TEST(compose_matches_brute_force)
+{
+    uint64_t seed = 12345 + (uint64_t)_i;
+    enum { EVENTS = 7, MINUTES = 800 };
+    gridems_oadr_event_t ev[EVENTS];
+    const gridems_oadr_event_t *ptrs[EVENTS];
+    memset(ev, 0, sizeof ev);
+    for (int e = 0; e < EVENTS; e++) {
+        snprintf(ev[e].id, sizeof ev[e].id, "e%d", e);
+        ev[e].has_priority = lcg(&seed) % 3 != 0;
+        ev[e].priority = (long)(lcg(&seed) % 3);
+        ev[e].modified_ms = (int64_t)(lcg(&seed) % 4) * 1000; /* ties: the id decides */
+        size_t n = 1 + lcg(&seed) % 8;
+        ev[e].spans[GRIDEMS_OADR_PRICE] = calloc(n, sizeof(gridems_oadr_span_t));
+        int64_t at = (int64_t)(lcg(&seed) % 400);
+        for (size_t k = 0; k < n; k++) {
+            at += (int64_t)(lcg(&seed) % 3) * 10; /* sometimes a gap */
+            int64_t len = 5 + (int64_t)(lcg(&seed) % 60);
+            ev[e].spans[GRIDEMS_OADR_PRICE][k] = (gridems_oadr_span_t){
+                T0 + MIN(at), T0 + MIN(at + len), (double)(e * 100 + k), (long)k};
+            at += len;
+        }
+        ev[e].n[GRIDEMS_OADR_PRICE] = n;
+        ptrs[e] = &ev[e];
+    }
+    gridems_oadr_piece_t *p = NULL;
+    size_t np = 0;
+    ck_assert_int_eq(gridems_oadr_compose(ptrs, EVENTS, GRIDEMS_OADR_PRICE, &p, &np), 0);
+    for (size_t i = 0; i + 1 < np; i++) {
+        ck_assert_int_lt(p[i].start_ms, p[i].end_ms);
+        ck_assert_int_le(p[i].end_ms, p[i + 1].start_ms);
+    }
+    for (int m = 0; m < MINUTES; m++) {
+        int64_t t = T0 + MIN(m);
+        int want = -1;
+        double want_v = 0;
+        for (int e = 0; e < EVENTS; e++) {
+            for (size_t k = 0; k < ev[e].n[GRIDEMS_OADR_PRICE]; k++) {
+                const gridems_oadr_span_t *sp = &ev[e].spans[GRIDEMS_OADR_PRICE][k];
+                if (sp->start_ms <= t && t < sp->end_ms &&
+                    (want < 0 || ranks_above(&ev[e], &ev[want]))) {
+                    want = e;
+                    want_v = sp->value;
+                }
+            }
+        }
+        const gridems_oadr_piece_t *got = NULL;
+        for (size_t i = 0; i < np; i++) {
+            if (p[i].start_ms <= t && t < p[i].end_ms) {
+                got = &p[i];
+            }
+        }
+        if (want < 0) {
+            ck_assert_msg(got == NULL, "minute %d: a piece where no event is", m);
+        } else {
+            ck_assert_msg(got != NULL, "minute %d: no piece, want event %d", m, want);
+            ck_assert_msg(got->event == (size_t)want && got->value == want_v,
+                          "minute %d: event %zu value %g, want event %d value %g", m, got->event,
+                          got->value, want, want_v);
+        }
+    }
+    free(p);
+    for (int e = 0; e < EVENTS; e++) {
+        gridems_oadr_event_free(&ev[e]);
+    }
+}
+END_TEST
+
 /* ---- ## The config section ---- */
 
 #define BASE                                                                                       \
@@ -438,6 +527,7 @@ int main(void)
     tcase_add_test(tc, notifications);
     tcase_add_test(tc, programs_notifiers_topics);
     tcase_add_test(tc, compose_by_priority);
+    tcase_add_loop_test(tc, compose_matches_brute_force, 0, 50);
     tcase_add_test(tc, config_section);
     tcase_add_loop_test(tc, config_rules_name_their_key, 0,
                         (int)(sizeof bad_cfg / sizeof bad_cfg[0]));
