@@ -572,8 +572,13 @@ static void run_scenario(bool mqtt)
     char cap_id[64];
     char path[128];
     price_event_json(program, 50.0, json, sizeof json);
+    double posted = test_now_ms();
     vtn_write("POST", "/events", json, price_id, sizeof price_id);
     plan = wait_plan(prices_are, 50.0, "the PRICE event's 50 JPY/kWh at steps 4-7");
+    fprintf(stderr,
+            "test_openadr_vtn (%s): PRICE event posted -> its schedule in %.0f ms "
+            "(debounce 200 ms%s)\n",
+            mqtt ? "mqtt" : "rest", test_now_ms() - posted, mqtt ? "" : ", polls every 1 s");
     /* The same intervals' EXPORT_PRICE and GHG (450 g/kWh is 0.45 kg/kWh in the service). */
     for (int k = 4; k <= 7; k++) {
         double exp = jat(plan, "plan.inputs.scenario.prices.export_per_kwh", plan_step(plan, k));
