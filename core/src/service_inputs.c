@@ -223,7 +223,8 @@ void gridems__service_input(gridems_service_t *svc, gridems__input_t input, cons
     gridems_forecast_t *store = input_store(svc, input);
     if (store != NULL) {
         accept_forecast(svc, (int)input, store, source, text, len,
-                        input == GRIDEMS__INPUT_CARBON ? "carbon" : "price");
+                        input == GRIDEMS__INPUT_CARBON ? GRIDEMS__REPLAN_CARBON
+                                                       : GRIDEMS__REPLAN_PRICE);
     } else {
         accept_event(svc, source, text, len);
     }
@@ -247,7 +248,8 @@ void gridems__service_input_clear(gridems_service_t *svc, gridems__input_t input
     gridems_time_format_iso(start_ms, 0, a, sizeof a);
     gridems_time_format_iso(end_ms, 0, b, sizeof b);
     gridems_log_info("%s: withdrawn from %s to %s; %zu intervals held", source, a, b, store->n);
-    gridems__service_request_replan(svc, input == GRIDEMS__INPUT_CARBON ? "carbon" : "price");
+    gridems__service_request_replan(svc, input == GRIDEMS__INPUT_CARBON ? GRIDEMS__REPLAN_CARBON
+                                                                        : GRIDEMS__REPLAN_PRICE);
 }
 
 void gridems__service_subscribe_inputs(gridems_service_t *svc)

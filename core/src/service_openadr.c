@@ -13,8 +13,8 @@
  *     (":<n>" when priority split an interval), cancelled when the piece goes.
  * What was applied to the forecasts is kept in state_dir/openadr_applied.json (atomically, after
  * each change): the forecasts themselves survive a restart, and the first poll after it must know
- * which of their spans were OpenADR's, to withdraw those of events deleted meanwhile. DR caps are
- * not kept (the service does not keep DR events): the first poll sends them all again.
+ * which of their spans were OpenADR's, to withdraw those of events deleted meanwhile. The DR
+ * events the service restored with an "oadr:" id are the VEN's caps again, for the same reason.
  * Thread: the loop thread.
  */
 #include <stdio.h>
@@ -398,6 +398,8 @@ static void on_change(gridems_ven_t *v, const gridems_oadr_event_t *const *event
     gridems_log_debug("openadr: %zu events considered (%s)", n, how);
 }
 
+static void seed_caps(service_openadr_t *oa);
+
 void gridems__service_openadr_start(gridems_service_t *svc)
 {
     const gridems_service_config_t *cfg = &svc->cfg;
@@ -415,6 +417,7 @@ void gridems__service_openadr_start(gridems_service_t *svc)
     }
     oa->svc = svc;
     load_applied(oa);
+    seed_caps(oa);
     char client_id[300];
     snprintf(client_id, sizeof client_id, "%.256s-ven", cfg->mqtt.client_id);
     int rc = gridems_ven_start(&svc->loop, &svc->clock, &cfg->openadr, cfg->site.currency,
@@ -460,6 +463,30 @@ void gridems__service_openadr_status(gridems_service_t *svc, cJSON *root)
     }
     if (st.problem[0] != '\0') {
         cJSON_AddStringToObject(o, "problem", st.problem);
+    }
+}
+
+/* The service keeps its DR events across restarts (dr_store.h): those the VEN sent are its own
+ * again, so that the first poll cancels the ones deleted on the VTN while the service was down. */
+static void seed_caps(service_openadr_t *oa)
+{
+    const gridems_dr_events_t *set = &oa->svc->events;
+    size_t mine = 0;
+    for (size_t i = 0; i < set->n; i++) {
+        mine += strncmp(set->ev[i].id, "oadr:", 5) == 0;
+    }
+    if (mine == 0 || (oa->caps = calloc(mine, sizeof *oa->caps)) == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < set->n; i++) {
+        const gridems_dr_event_t *e = &set->ev[i];
+        if (strncmp(e->id, "oadr:", 5) == 0) {
+            dr_piece_t *d = &oa->caps[oa->n_caps++];
+            snprintf(d->id, sizeof d->id, "%s", e->id);
+            d->start_ms = e->start_ms;
+            d->end_ms = e->end_ms;
+            d->value = e->import_limit_kw;
+        }
     }
 }
 

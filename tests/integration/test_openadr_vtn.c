@@ -705,6 +705,12 @@ static void run_scenario(bool mqtt)
      * still has the price it had kept, but the first poll withdraws it, and the horizon ends
      * where the known prices end (step 4). */
     if (!mqtt) {
+        /* A cap that is there at the stop, deleted on the VTN while the service is down. */
+        char cap2_id[64];
+        cap_event_json(program, 8.0, json, sizeof json);
+        vtn_write("POST", "/events", json, cap2_id, sizeof cap2_id);
+        plan = wait_plan(cap_is, 8000.0, "the second 8000 kW cap");
+        cJSON_Delete(plan);
         REQUIRE(test_service_signal(&ctx.svc, SIGTERM) == 0, "the service had ended");
         int stopped = test_service_wait_exit(&ctx.svc, STOP_TIMEOUT_MS);
         REQUIRE(stopped == 0, "SIGTERM: exit status %d", stopped);
@@ -714,6 +720,9 @@ static void run_scenario(bool mqtt)
         snprintf(path, sizeof path, "/events/%s", bad_id);
         status = vtn_request("DELETE", path, BL_TOKEN, NULL, NULL);
         REQUIRE(status == 200 || status == 204, "DELETE %s: HTTP %ld", path, status);
+        snprintf(path, sizeof path, "/events/%s", cap2_id);
+        status = vtn_request("DELETE", path, BL_TOKEN, NULL, NULL);
+        REQUIRE(status == 200 || status == 204, "DELETE %s: HTTP %ld", path, status);
         size_t restart_from = test_service_log_size(&ctx.svc);
         test_service_start(&ctx.svc, ctx.cfg_path, ctx.log_path);
         REQUIRE(test_service_wait_log(&ctx.svc, restart_from, "openadr_applied.json: restored",
@@ -721,6 +730,11 @@ static void run_scenario(bool mqtt)
                 "what OpenADR applied was not restored");
         plan = wait_plan(horizon_ends_at_step, 4.0, "a horizon ending where the price was deleted");
         cJSON_Delete(plan);
+        /* The restored cap is the VEN's again, and the first poll cancels it. */
+        char needle[128];
+        snprintf(needle, sizeof needle, "DR event oadr:%s:0 cancelled", cap2_id);
+        REQUIRE(test_service_wait_log(&ctx.svc, restart_from, needle, PLAN_TIMEOUT_MS),
+                "the cap deleted while the service was down was not cancelled (\"%s\")", needle);
     }
 
     /* A clean stop, with the VEN's handles and its MQTT client closed. */
