@@ -8,6 +8,7 @@
 #include <cjson/cJSON.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <uv.h>
 
 #include "clock.h"
@@ -373,6 +374,8 @@ void gridems__service_openadr_start(gridems_service_t *svc);
 bool gridems__service_openadr_stop(gridems_service_t *svc, void (*done)(gridems_service_t *svc));
 /* Add the VEN's figures to a status object as "openadr" (nothing when it is off). */
 void gridems__service_openadr_status(gridems_service_t *svc, cJSON *root);
+/* Write the VEN's metric families (docs/openadr.md) to f (nothing when it is off). */
+void gridems__service_openadr_metrics(gridems_service_t *svc, FILE *f);
 
 /* service_plan.c */
 int gridems__service_plan_init(gridems_service_t *svc);

@@ -490,6 +490,39 @@ static void seed_caps(service_openadr_t *oa)
     }
 }
 
+void gridems__service_openadr_metrics(gridems_service_t *svc, FILE *f)
+{
+    service_openadr_t *oa = svc->openadr;
+    if (oa == NULL) {
+        return;
+    }
+    gridems_ven_stats_t st;
+    gridems_ven_get_stats(oa->ven, &st);
+    static const struct {
+        const char *name;
+        const char *type;
+        const char *help;
+    } fam[] = {
+        {"gridems_openadr_events", "gauge", "OpenADR events the VEN holds (current ones)."},
+        {"gridems_openadr_polls_total", "counter", "Completed polls of the VTN."},
+        {"gridems_openadr_poll_failures_total", "counter", "Failed polls of the VTN."},
+        {"gridems_openadr_notifications_total", "counter", "MQTT notifications applied."},
+        {"gridems_openadr_rejected_events_total", "counter", "Event versions rejected."},
+    };
+    double v[] = {(double)st.events, (double)st.polls, (double)st.poll_failures,
+                  (double)st.notifications, (double)st.rejected};
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        fprintf(f, "# HELP %s %s\n# TYPE %s %s\n%s %.17g\n", fam[i].name, fam[i].help, fam[i].name,
+                fam[i].type, fam[i].name, v[i]);
+    }
+    if (svc->cfg.openadr.mqtt) {
+        fprintf(f,
+                "# HELP gridems_openadr_mqtt_connected 1 while connected to the VTN's broker.\n"
+                "# TYPE gridems_openadr_mqtt_connected gauge\ngridems_openadr_mqtt_connected %d\n",
+                st.mqtt_connected ? 1 : 0);
+    }
+}
+
 static void on_ven_closed(void *userdata)
 {
     service_openadr_t *oa = userdata;

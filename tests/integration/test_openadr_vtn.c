@@ -347,6 +347,7 @@ static void write_config(bool mqtt)
              " \"clock\": {\"mode\": \"simulated\", \"start\": \"" CLOCK_START
              "\", \"speed\": 60},\n"
              " \"state_dir\": \"%s/state\", \"log_level\": \"info\", \"plugin_dir\": \"%s\",\n"
+             " \"http\": {\"listen\": \"127.0.0.1:0\"},\n"
              " \"openadr\": {\"vtn_url\": \"%s\", \"token_file\": \"%s\",\n"
              "             \"programs\": [\"gridems-test\"], \"poll_seconds\": %d, \"mqtt\": %s},\n"
              " \"plugins\": [\n"
@@ -484,6 +485,55 @@ static bool logged_since(size_t from, const char *needle)
     bool hit = log != NULL && strlen(log) > from && strstr(log + from, needle) != NULL;
     free(log);
     return hit;
+}
+
+/* The VEN's families on the service's /metrics (the HTTP port is the one the log names), and
+ * promtool's verdict on the whole exposition when Prometheus is installed. */
+static void check_metrics(void)
+{
+    char *log = test_service_log(&ctx.svc);
+    const char *at = log != NULL ? strstr(log, "http: listening on http://127.0.0.1:") : NULL;
+    int port = at != NULL ? atoi(at + strlen("http: listening on http://127.0.0.1:")) : 0;
+    free(log);
+    REQUIRE(port > 0, "the log does not name the HTTP port");
+    char url[96];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/metrics", port);
+    CURL *e = curl_easy_init();
+    answer_t a = {NULL, 0};
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, &a);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 10000L);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    long status = 0;
+    if (curl_easy_perform(e) == CURLE_OK) {
+        curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+    }
+    curl_easy_cleanup(e);
+    bool ok = status == 200 && a.body != NULL &&
+              strstr(a.body, "\ngridems_openadr_events 2\n") != NULL &&
+              strstr(a.body, "\ngridems_openadr_rejected_events_total 1\n") != NULL &&
+              strstr(a.body, "# TYPE gridems_openadr_polls_total counter\n") != NULL;
+    char path[1200];
+    snprintf(path, sizeof path, "%s/metrics.txt", ctx.dir);
+    if (a.body != NULL) {
+        test_write_file(path, a.body);
+    }
+    free(a.body);
+    REQUIRE(ok, "GET %s: HTTP %ld, without the VEN's families as expected (%s)", url, status, path);
+    if (access("/usr/bin/promtool", X_OK) == 0) {
+        char cmd[1400];
+        snprintf(cmd, sizeof cmd, "/usr/bin/promtool check metrics < '%s'", path);
+        char *argv[] = {"/bin/sh", "-c", cmd, NULL};
+        char *out = NULL;
+        char *err = NULL;
+        int rc = test_run_capture(argv, &out, &err);
+        char why[600];
+        snprintf(why, sizeof why, "%.280s %.280s", out != NULL ? out : "", err != NULL ? err : "");
+        free(out);
+        free(err);
+        REQUIRE(rc == 0, "promtool check metrics: %s", why);
+    }
 }
 
 /* ---- ## The scenario, over REST polling or the MQTT binding ---- */
@@ -671,6 +721,7 @@ static void run_scenario(bool mqtt)
     free(status_text);
     cJSON_Delete(status_json);
     REQUIRE(status_ok, "the status's openadr object: %s", oadr_excerpt);
+    check_metrics();
 
     snprintf(path, sizeof path, "/events/%s", price_id);
     price_event_json(program, 35.0, json, sizeof json);
