@@ -17,6 +17,7 @@
 #include <curl/curl.h>
 
 #include "gridems/errors.h"
+#include "log.h"
 
 typedef struct request_s {
     struct request_s *next;
@@ -244,6 +245,13 @@ int gridems_http_create(uv_loop_t *loop, gridems_http_t **out)
             return GRIDEMS_EIO;
         }
         global_done = true;
+        /* Debian's libcurl resolves names on a thread of its own; a build without that would
+         * resolve a host name inside curl_multi_socket_action(), on the loop. */
+        const curl_version_info_data *info = curl_version_info(CURLVERSION_NOW);
+        if ((info->features & CURL_VERSION_ASYNCHDNS) == 0) {
+            gridems_log_warn("http: this libcurl resolves names synchronously; give the VTN "
+                             "as a numeric address so the loop never waits on DNS");
+        }
     }
     gridems_http_t *h = calloc(1, sizeof *h);
     if (h == NULL) {
