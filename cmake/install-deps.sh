@@ -4,9 +4,10 @@
 # Runs apt-get only if something is missing; needs root (or sudo) then.
 set -euo pipefail
 # What gridems builds and runs with (libmicrohttpd-dev: the HTTP API and dashboard;
-# libsystemd-dev: sd_notify for the unit's watchdog; libmodbus-dev: the SunSpec drivers).
+# libsystemd-dev: sd_notify for the unit's watchdog; libmodbus-dev: the SunSpec drivers;
+# libcurl4-openssl-dev: the OpenADR VEN's HTTP client).
 packages=(build-essential cmake pkg-config libssl-dev libuv1-dev libpaho-mqtt-dev libcjson-dev
-          libglpk-dev libsystemd-dev libmicrohttpd-dev libmodbus-dev glpk-utils mosquitto
+          libcurl4-openssl-dev libglpk-dev libsystemd-dev libmicrohttpd-dev libmodbus-dev glpk-utils mosquitto
           mosquitto-clients python3)
 # What only the tests use: Check; chromium and prometheus for the browser and scrape tests;
 # slurm-wlm, slurm-client and munge for the real Slurm that the Slurm tests start; pymodbus for
