@@ -1,18 +1,24 @@
 #!/usr/bin/env bash
 # Install the Debian 12 packages gridems builds, runs and tests with, when any is missing.
-# Usage: cmake/install-deps.sh [extra packages...]
-# clang and libclang-rt-14-dev (libFuzzer, only recommended by clang) are for tests/fuzz/run-fuzz.sh;
-# openssl makes the TLS test's certificates at run time.
+# Usage: cmake/install-deps.sh [extra packages...]   (GRIDEMS_DEPS=build: what building needs)
 # Runs apt-get only if something is missing; needs root (or sudo) then.
 set -euo pipefail
-# libmicrohttpd-dev: the HTTP API and dashboard; libsystemd-dev: sd_notify for the unit's
-# watchdog; chromium and prometheus: the browser and scrape tests (test_dashboard_browser,
-# test_prometheus), which skip without them; slurm-wlm, slurm-client and munge: the real Slurm
-# that test_cluster_slurm starts.
-packages=(build-essential cmake pkg-config libssl-dev libuv1-dev libpaho-mqtt-dev libcjson-dev libglpk-dev
-          libsystemd-dev glpk-utils check mosquitto mosquitto-clients python3 libmicrohttpd-dev
-          chromium prometheus slurm-wlm slurm-client munge libmodbus-dev python3-pymodbus
-          python3-serial-asyncio openssl clang libclang-rt-14-dev "$@")
+# What gridems builds and runs with (libmicrohttpd-dev: the HTTP API and dashboard;
+# libsystemd-dev: sd_notify for the unit's watchdog; libmodbus-dev: the SunSpec drivers;
+# libcurl4-openssl-dev: the OpenADR VEN's HTTP client).
+packages=(build-essential cmake pkg-config libssl-dev libuv1-dev libpaho-mqtt-dev libcjson-dev
+          libcurl4-openssl-dev libglpk-dev libsystemd-dev libmicrohttpd-dev libmodbus-dev glpk-utils mosquitto
+          mosquitto-clients python3)
+# What only the tests use: Check; chromium and prometheus for the browser and scrape tests;
+# slurm-wlm, slurm-client and munge for the real Slurm that the Slurm tests start; pymodbus for
+# the independent Modbus server; openssl for the TLS test's certificates, made at run time;
+# clang and libclang-rt-14-dev (libFuzzer, only recommended by clang) for tests/fuzz/run-fuzz.sh.
+# GRIDEMS_DEPS=build (the demo) leaves them out.
+if [ "${GRIDEMS_DEPS:-all}" != build ]; then
+    packages+=(check chromium prometheus slurm-wlm slurm-client munge python3-pymodbus
+               python3-serial-asyncio openssl clang libclang-rt-14-dev)
+fi
+packages+=("$@")
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

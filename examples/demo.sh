@@ -9,9 +9,10 @@
 # Usage: examples/demo.sh [gridems backtest options]
 set -euo pipefail
 src="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-"$src/cmake/install-deps.sh"
+GRIDEMS_DEPS=build "$src/cmake/install-deps.sh"
 echo "building gridems into $src/build ..." >&2
-cmake -S "$src" -B "$src/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake -S "$src" -B "$src/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DGRIDEMS_BUILD_TESTS="$(pkg-config --exists check && echo ON || echo OFF)" >/dev/null
 cmake --build "$src/build" -j"$(nproc)" --target gridems gridems_battery_sim gridems_meter_sim \
     gridems_cluster_sim >/dev/null
 exec "$src/build/gridems" backtest -c "$src/examples/sakai-site.json" \

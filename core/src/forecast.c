@@ -596,6 +596,38 @@ int gridems_forecast_prune(gridems_forecast_t *f, int64_t now_ms)
     return (int)drop;
 }
 
+int gridems_forecast_clear(gridems_forecast_t *f, int64_t start_ms, int64_t end_ms)
+{
+    if (f == NULL || !(start_ms < end_ms)) {
+        return GRIDEMS_EINVAL;
+    }
+    if (f->n + 1 > GRIDEMS_FORECAST_MAX_STORED) {
+        return GRIDEMS_ETOOBIG;
+    }
+    gridems_forecast_interval_t *out = malloc((f->n + 1) * sizeof *out);
+    if (out == NULL) {
+        return GRIDEMS_ENOMEM;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < f->n; i++) {
+        gridems_forecast_interval_t iv = f->iv[i];
+        if (iv.end_ms <= start_ms || iv.start_ms >= end_ms) {
+            out[n++] = iv;
+            continue;
+        }
+        if (iv.start_ms < start_ms) {
+            out[n++] = (gridems_forecast_interval_t){iv.start_ms, start_ms, iv.value};
+        }
+        if (iv.end_ms > end_ms) {
+            out[n++] = (gridems_forecast_interval_t){end_ms, iv.end_ms, iv.value};
+        }
+    }
+    free(f->iv);
+    f->iv = out;
+    f->n = n;
+    return 0;
+}
+
 /* A grid is usable when step > 0, n >= 0 and start + n * step fits in int64. */
 static bool valid_grid(int64_t start_ms, int64_t step_ms, int n)
 {

@@ -183,6 +183,17 @@ int gridems_forecast_update_cjson(gridems_forecast_t *f, const cJSON *root, char
 int gridems_forecast_prune(gridems_forecast_t *f, int64_t now_ms);
 
 /*
+ * gridems_forecast_clear: forget the values over [start_ms, end_ms): intervals inside it are
+ * dropped, intervals that overlap it partly are trimmed to the part outside it (one that spans
+ * it is split in two). The span becomes "not known". Used when the source that published it
+ * withdraws it (an OpenADR event deleted).
+ * Parameters: f (borrowed); start_ms < end_ms.
+ * Returns: 0; GRIDEMS_EINVAL (empty span); GRIDEMS_ETOOBIG / GRIDEMS_ENOMEM (a split would not
+ *   fit). On error the store is unchanged. Thread: the store's owner.
+ */
+int gridems_forecast_clear(gridems_forecast_t *f, int64_t start_ms, int64_t end_ms);
+
+/*
  * gridems_forecast_resample: values on the grid start_ms + i * step_ms, i in [0, n), by the
  * resampling rule above (time-weighted mean of the covered part; NAN where nothing is known).
  * Parameters: f (borrowed); start_ms; step_ms (> 0); n (>= 0); out (borrowed, [n], written).

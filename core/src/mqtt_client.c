@@ -118,6 +118,7 @@ struct gridems_mqtt_s {
     char *key_file;
     char *key_password;
     int keepalive_s;
+    int no_status; /* no will, no final status (gridems_mqtt_options_t.no_status) */
     int connect_timeout_s;
     int min_retry_s;
     int max_retry_s;
@@ -832,6 +833,7 @@ int gridems_mqtt_create(uv_loop_t *loop, const gridems_mqtt_options_t *opts, gri
     }
     m->loop = loop;
     m->keepalive_s = opts->keepalive_s > 0 ? opts->keepalive_s : DEFAULT_KEEPALIVE_S;
+    m->no_status = opts->no_status != 0;
     m->connect_timeout_s =
         opts->connect_timeout_s > 0 ? opts->connect_timeout_s : DEFAULT_CONNECT_TIMEOUT_S;
     m->min_retry_s = opts->min_retry_s > 0 ? opts->min_retry_s : DEFAULT_MIN_RETRY_S;
@@ -948,7 +950,7 @@ int gridems_mqtt_connect(gridems_mqtt_t *m)
     MQTTAsync_connectOptions co = MQTTAsync_connectOptions_initializer;
     co.keepAliveInterval = m->keepalive_s;
     co.cleansession = 1;
-    co.will = &will;
+    co.will = m->no_status ? NULL : &will;
     co.username = m->username;
     co.password = m->password;
     co.connectTimeout = m->connect_timeout_s;
@@ -1130,6 +1132,10 @@ int gridems_mqtt_shutdown(gridems_mqtt_t *m, const char *final_status, unsigned 
 
     /* Step 2: the final status, retained at QoS 1. Wait for its PUBACK before disconnecting,
      * so that the broker holds it before the connection goes. */
+    if (m->connected && m->no_status) {
+        start_disconnect(m);
+        return 0;
+    }
     if (m->connected) {
         const char *status = final_status != NULL ? final_status : m->will_payload;
         int rc = publish_now(m, m->status_topic, status, strlen(status), 1, 1, &m->final_token);

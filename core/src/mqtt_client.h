@@ -96,6 +96,8 @@ typedef struct gridems_mqtt_options_s {
     gridems_mqtt_connected_cb on_connected;       /* Optional. */
     gridems_mqtt_disconnected_cb on_disconnected; /* Optional. */
     void *userdata;                               /* Passed to the callbacks; never touched. */
+    int no_status; /* 1 = a plain subscriber on someone else's broker (an OpenADR VTN's): no last
+                      will, no final status at shutdown (topic_prefix is still required). */
 } gridems_mqtt_options_t;
 
 /* Counters for metrics. Monotonic over the client's life. */

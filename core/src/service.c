@@ -77,6 +77,7 @@ char *gridems__service_status_json(gridems_service_t *svc, const char *state)
             cJSON_AddNumberToObject(stats, "mqtt_reconnects", (double)m.reconnects);
         }
     }
+    gridems__service_openadr_status(svc, root);
     char *text = cJSON_PrintUnformatted(root);
     cJSON_Delete(root);
     if (text == NULL) {
@@ -271,7 +272,10 @@ static void begin_shutdown(gridems_service_t *svc, const char *why)
     ev.type = GRIDEMS_EVT_SHUTDOWN;
     gridems__service_notify_devices(svc, &ev);
     svc->shutting_down = true;
-    svc->shutdown_steps_left = 2;
+    svc->shutdown_steps_left = 3;
+    if (!gridems__service_openadr_stop(svc, shutdown_step_done)) {
+        svc->shutdown_steps_left--;
+    }
     if (svc->solver == NULL || gridems_solver_shutdown(svc->solver, on_solver_shut) != 0) {
         svc->solver = NULL;
         svc->shutdown_steps_left--;
@@ -353,6 +357,8 @@ static void note_restart_only(const gridems_service_config_t *old, const gridems
                !same_text(old->http.password, cur->http.password) ||
                old->http.auth_reads != cur->http.auth_reads) {
         what = "http";
+    } else if (!gridems_openadr_config_same(&old->openadr, &cur->openadr)) {
+        what = "openadr";
     } else if (!same_text(old->state_dir, cur->state_dir)) {
         what = "state_dir";
     } else if (!same_text(old->plugin_dir, cur->plugin_dir)) {
@@ -776,6 +782,7 @@ static int start(gridems_service_t *svc, const gridems_service_driver_t *driver)
     if ((rc = gridems__service_http_start(svc)) != 0) {
         return rc;
     }
+    gridems__service_openadr_start(svc);
     int64_t replan_ms = (int64_t)cfg->planner.replan_seconds * 1000;
     gridems_timer_start(&svc->replan_timer, on_replan_timer, replan_ms, replan_ms);
     start_site_ticker(svc, &svc->control_timer, on_control_timer, CONTROL_TICK_SIM_MS);

@@ -1220,13 +1220,16 @@ static int read_top(ctx_t *c, const cJSON *root, gridems_service_config_t *cfg)
 {
     static const char *const keys[] = {"site",      "mqtt",        "planner",    "clock",
                                        "state_dir", "log_level",   "plugin_dir", "plugins",
-                                       "http",      "reliability", NULL};
+                                       "http",      "reliability", "openadr",    NULL};
     static const char *const levels[] = {"err", "warning", "notice", "info", "debug", NULL};
     int rc = check_keys(c, root, "", keys);
     if (rc != 0 || (rc = read_site(c, root, cfg)) != 0 || (rc = read_mqtt(c, root, cfg)) != 0 ||
         (rc = read_planner(c, root, cfg)) != 0 || (rc = read_clock(c, root, cfg)) != 0 ||
         (rc = gridems_http_config_read(root, &cfg->http, c->err, c->errlen)) != 0 ||
         (rc = read_reliability(c, root, cfg)) != 0) {
+        return rc;
+    }
+    if ((rc = gridems_openadr_config_read(root, &cfg->openadr, c->err, c->errlen)) != 0) {
         return rc;
     }
 
@@ -1435,6 +1438,7 @@ void gridems_service_config_free(gridems_service_config_t *cfg)
     }
     free(cfg->plugins);
     gridems_http_config_free(&cfg->http);
+    gridems_openadr_config_free(&cfg->openadr);
     cJSON_Delete(cfg->root);
     memset(cfg, 0, sizeof *cfg);
 }

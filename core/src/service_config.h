@@ -29,6 +29,7 @@
 #include "clock.h"
 #include "http_config.h"
 #include "log.h"
+#include "openadr_config.h"
 
 /* When the billing-period peak (for the demand charge) resets, in the site's local time. */
 typedef enum {
@@ -178,6 +179,7 @@ typedef struct gridems_service_config_s {
     char *plugin_dir;
     gridems_service_plugin_t *plugins; /* [n_plugins], in config order */
     int n_plugins;
+    gridems_openadr_config_t openadr; /* the "openadr" section (openadr_config.h) */
     cJSON *root; /* the parsed document; the plugins' instance pointers point into it */
 } gridems_service_config_t;
 

@@ -22,6 +22,7 @@
 #include "gridems/errors.h"
 #include "json_strict.h"
 #include "service_internal.h"
+#include "timeutil.h"
 
 /* One rejection line per topic per minute at most, with the count of the others. */
 #define REJECT_WINDOW_MS 60000u
@@ -185,6 +186,58 @@ void gridems__service_on_message(gridems_mqtt_t *m, const char *topic, const voi
     if (svc->lockstep != NULL) {
         gridems__lockstep_observe(svc->lockstep, topic, payload, len, retained);
     }
+}
+
+_Static_assert((int)GRIDEMS__INPUT_PRICE == INPUT_PRICE &&
+                   (int)GRIDEMS__INPUT_PRICE_EXPORT == INPUT_PRICE_EXPORT &&
+                   (int)GRIDEMS__INPUT_CARBON == INPUT_CARBON &&
+                   (int)GRIDEMS__INPUT_EVENT == INPUT_EVENT,
+               "the inputs other sources feed are the topics' inputs");
+
+static gridems_forecast_t *input_store(gridems_service_t *svc, gridems__input_t input)
+{
+    return input == GRIDEMS__INPUT_PRICE          ? &svc->import_price
+           : input == GRIDEMS__INPUT_PRICE_EXPORT ? &svc->export_price
+           : input == GRIDEMS__INPUT_CARBON       ? &svc->carbon
+                                                  : NULL;
+}
+
+void gridems__service_input(gridems_service_t *svc, gridems__input_t input, const char *source,
+                            const char *text, size_t len)
+{
+    if (svc->shutting_down) {
+        return;
+    }
+    gridems_forecast_t *store = input_store(svc, input);
+    if (store != NULL) {
+        accept_forecast(svc, (int)input, store, source, text, len,
+                        input == GRIDEMS__INPUT_CARBON ? GRIDEMS__REPLAN_CARBON
+                                                       : GRIDEMS__REPLAN_PRICE);
+    } else {
+        accept_event(svc, source, text, len);
+    }
+}
+
+void gridems__service_input_clear(gridems_service_t *svc, gridems__input_t input,
+                                  const char *source, int64_t start_ms, int64_t end_ms)
+{
+    gridems_forecast_t *store = input_store(svc, input);
+    if (svc->shutting_down || store == NULL) {
+        return;
+    }
+    int rc = gridems_forecast_clear(store, start_ms, end_ms);
+    if (rc != 0) {
+        gridems_log_warn("%s: cannot withdraw values: %s", source, gridems_strerror(rc));
+        return;
+    }
+    gridems__service_history_forecast_changed(svc, store);
+    char a[GRIDEMS_TIME_ISO_BUFLEN] = "";
+    char b[GRIDEMS_TIME_ISO_BUFLEN] = "";
+    gridems_time_format_iso(start_ms, 0, a, sizeof a);
+    gridems_time_format_iso(end_ms, 0, b, sizeof b);
+    gridems_log_info("%s: withdrawn from %s to %s; %zu intervals held", source, a, b, store->n);
+    gridems__service_request_replan(svc, input == GRIDEMS__INPUT_CARBON ? GRIDEMS__REPLAN_CARBON
+                                                                        : GRIDEMS__REPLAN_PRICE);
 }
 
 void gridems__service_subscribe_inputs(gridems_service_t *svc)

@@ -8,6 +8,7 @@
 #include <cjson/cJSON.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <uv.h>
 
 #include "clock.h"
@@ -249,6 +250,7 @@ typedef struct gridems_service_s {
     gridems_complaint_t rejected[5]; /* per input topic (service_inputs.c), rate-limits logs */
     int exit_code;
     gridems_lockstep_t *lockstep; /* a driver's run on a stepped clock; NULL for gridems run */
+    struct service_openadr_s *openadr; /* the OpenADR VEN and what it applied; NULL when off */
 } gridems_service_t;
 
 /* service.c */
@@ -262,6 +264,21 @@ char *gridems__service_status_json(gridems_service_t *svc, const char *state);
 void gridems__service_on_message(gridems_mqtt_t *m, const char *topic, const void *payload,
                                  size_t len, int qos, int retained, void *userdata);
 void gridems__service_subscribe_inputs(gridems_service_t *svc);
+
+/* The inputs a source other than MQTT (the OpenADR VEN, service_openadr.c) feeds: the same
+ * validation, logging, persistence and re-plan as a message on the input's topic; `source`
+ * (borrowed) names it in the logs instead of the topic. */
+typedef enum {
+    GRIDEMS__INPUT_PRICE = 0,
+    GRIDEMS__INPUT_PRICE_EXPORT = 1,
+    GRIDEMS__INPUT_CARBON = 2,
+    GRIDEMS__INPUT_EVENT = 3
+} gridems__input_t;
+void gridems__service_input(gridems_service_t *svc, gridems__input_t input, const char *source,
+                            const char *text, size_t len);
+/* Forget a forecast input's values over [start_ms, end_ms) (its source withdrew them). */
+void gridems__service_input_clear(gridems_service_t *svc, gridems__input_t input,
+                                  const char *source, int64_t start_ms, int64_t end_ms);
 
 /* service_devices.c: the host services (publish, subscribe, readings, device lifecycle). */
 void gridems__service_host_services(gridems_service_t *svc, gridems__host_services_t *out);
@@ -350,6 +367,15 @@ void gridems__service_problems(const gridems_service_t *svc, bool with_load, cha
 
 /* service_devices.c: the safe-mode set-point for one device (not for meters). */
 void gridems__service_device_safe(gridems_service_t *svc, service_device_t *sd);
+/* service_openadr.c: the OpenADR 3.1 VEN's events as inputs (docs/openadr.md). start does
+ * nothing without an "openadr" section; stop closes it and calls done(svc) once it is closed
+ * (returns false, calling nothing, when there is nothing to close). */
+void gridems__service_openadr_start(gridems_service_t *svc);
+bool gridems__service_openadr_stop(gridems_service_t *svc, void (*done)(gridems_service_t *svc));
+/* Add the VEN's figures to a status object as "openadr" (nothing when it is off). */
+void gridems__service_openadr_status(gridems_service_t *svc, cJSON *root);
+/* Write the VEN's metric families (docs/openadr.md) to f (nothing when it is off). */
+void gridems__service_openadr_metrics(gridems_service_t *svc, FILE *f);
 
 /* service_plan.c */
 int gridems__service_plan_init(gridems_service_t *svc);

@@ -267,6 +267,7 @@ char *gridems__service_metrics_text(gridems_service_t *svc, size_t *len)
     devices(svc, f);
     mqtt(svc, f);
     plugins(svc, f);
+    gridems__service_openadr_metrics(svc, f);
     if (fclose(f) != 0) {
         free(text);
         return NULL;

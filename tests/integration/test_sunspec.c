@@ -11,12 +11,10 @@
  *   - a device that drops the connection and returns, and one that answers with an exception;
  *   - a device that acknowledges writes but keeps its registers (not confirmed, retried), and the
  *     watchdog re-writing the command ahead of the device's reversion time;
- *   - examples/site-real.json pointed at three servers: an hour of simulated time with every
- *     device read, none stale, both batteries in the schedule and dispatched.
+ * examples/site-real.json against these servers and a real Slurm is test_site_real.c.
  * Needs mosquitto (skipped, exit 77, without it).
  */
 #include <check.h>
-#include <cjson/cJSON.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -280,118 +278,6 @@ START_TEST(test_write_verified_and_watchdog)
 }
 END_TEST
 
-/* examples/site-real.json, pointed at the test's peers and broker, on a simulated clock. */
-static char *example_config(site_t *s, const int *ports)
-{
-    char path[700];
-    snprintf(path, sizeof path, "%s/examples/site-real.json", GRIDEMS_TEST_SOURCE_DIR);
-    char *text = test_read_file(path, NULL);
-    ck_assert_ptr_nonnull(text);
-    cJSON *root = cJSON_Parse(text);
-    free(text);
-    ck_assert_ptr_nonnull(root);
-    cJSON *mqtt = cJSON_GetObjectItemCaseSensitive(root, "mqtt");
-    cJSON_ReplaceItemInObjectCaseSensitive(mqtt, "uri", cJSON_CreateString(s->broker.uri));
-    cJSON_AddStringToObject(mqtt, "topic_prefix", s->prefix);
-    char state[700];
-    snprintf(state, sizeof state, "%s/state", s->dir);
-    cJSON_ReplaceItemInObjectCaseSensitive(root, "state_dir", cJSON_CreateString(state));
-    cJSON_AddStringToObject(root, "plugin_dir", GRIDEMS_TEST_PLUGIN_DIR);
-    cJSON *clock = cJSON_CreateObject();
-    cJSON_AddStringToObject(clock, "mode", "simulated");
-    cJSON_AddStringToObject(clock, "start", "2023-05-08T00:00:00+09:00");
-    cJSON_AddNumberToObject(clock, "speed", 120);
-    cJSON_ReplaceItemInObjectCaseSensitive(root, "clock", clock);
-    cJSON *plugins = cJSON_GetObjectItemCaseSensitive(root, "plugins");
-    ck_assert_int_eq(cJSON_GetArraySize(plugins), 3);
-    for (int i = 0; i < 3; i++) {
-        cJSON *o = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(plugins, i), "options");
-        cJSON_ReplaceItemInObjectCaseSensitive(o, "host", cJSON_CreateString("127.0.0.1"));
-        cJSON_ReplaceItemInObjectCaseSensitive(o, "port", cJSON_CreateNumber(ports[i]));
-        /* Real-time polling on a clock 120 times faster: 2 s of real silence is stale. */
-        cJSON_ReplaceItemInObjectCaseSensitive(o, "poll_ms", cJSON_CreateNumber(100));
-        cJSON_ReplaceItemInObjectCaseSensitive(o, "timeout_ms", cJSON_CreateNumber(300));
-        cJSON_ReplaceItemInObjectCaseSensitive(o, "stale_after_ms", cJSON_CreateNumber(240000));
-    }
-    char *out = cJSON_Print(root);
-    cJSON_Delete(root);
-    ck_assert_ptr_nonnull(out);
-    return out;
-}
-
-START_TEST(test_site_example_runs_an_hour)
-{
-    site_t s;
-    site_init(&s, "sunspec-example");
-    img_t legacy, der, meter;
-    site_image_legacy(&legacy, 40000, NULL);
-    site_image_der(&der, 50000, NULL);
-    site_image_meter(&meter, 40000);
-    peer_t p[3];
-    start_image_server(&p[0], &s, &legacy, "bess1", 1);
-    start_image_server(&p[1], &s, &der, "bess2", 1);
-    start_image_server(&p[2], &s, &meter, "grid", 240); /* the example's gateway unit */
-    int ports[3] = {p[0].port, p[1].port, p[2].port};
-    char *cfg = example_config(&s, ports);
-    site_start_config(&s, cfg);
-    cJSON_free(cfg);
-    site_expect_state(&s, "bess1", LEGACY_POWER_KW, LEGACY_SOC_KWH, T_MS);
-    site_expect_state(&s, "bess2", DER_POWER_KW, DER_SOC_KWH, T_MS);
-    site_expect_state(&s, "grid", METER_POWER_KW, NAN, T_MS);
-    site_publish_prices(&s);
-
-    /* An hour of simulated time (30 s of real time): every state from here on has the three
-     * devices, none stale. */
-    char topic[200];
-    snprintf(topic, sizeof topic, "%s/state", s.prefix);
-    double deadline = test_now_ms() + 120000;
-    int states = 0;
-    for (;;) {
-        ck_assert_msg(test_now_ms() < deadline, "no state past 01:00 within 120 s");
-        wire_msg_t msg;
-        if (wire_next(s.bus, topic, NULL, 1000, &msg) != 0) {
-            ck_assert(test_service_running(&s.svc));
-            continue;
-        }
-        cJSON *root = cJSON_Parse(msg.payload);
-        wire_msg_free(&msg);
-        ck_assert_ptr_nonnull(root);
-        const cJSON *t = cJSON_GetObjectItemCaseSensitive(root, "time");
-        ck_assert(cJSON_IsString(t));
-        const cJSON *d;
-        int seen = 0;
-        cJSON_ArrayForEach(d, cJSON_GetObjectItemCaseSensitive(root, "devices"))
-        {
-            ck_assert_msg(!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(d, "stale")),
-                          "a device is stale at %s", t->valuestring);
-            seen++;
-        }
-        ck_assert_int_eq(seen, 3);
-        states++;
-        int done = strcmp(t->valuestring, "2023-05-08T01:00") > 0;
-        cJSON_Delete(root);
-        if (done) {
-            break;
-        }
-    }
-    ck_assert_int_ge(states, 30);
-    /* Both batteries are in the plan and were dispatched. */
-    char sched[200];
-    snprintf(sched, sizeof sched, "%s/schedule", s.prefix);
-    wire_msg_t msg;
-    ck_assert_int_eq(wire_read_one(s.broker.uri, sched, 5000, &msg), 0);
-    ck_assert_msg(strstr(msg.payload, "\"bess1\"") && strstr(msg.payload, "\"bess2\""),
-                  "schedule without both batteries: %.400s", msg.payload);
-    wire_msg_free(&msg);
-    site_expect_log(&s, 0, "[battery_sunspec:bess1] set-point written and read back", T_MS);
-    site_expect_log(&s, 0, "[battery_sunspec:bess2] set-point written and read back", T_MS);
-    site_finish(&s);
-    for (int i = 0; i < 3; i++) {
-        peer_stop(&p[i]);
-    }
-}
-END_TEST
-
 /* 1 when the SunSpec plugins (and, with server, the libmodbus test server) were built. */
 static int sunspec_built(int server)
 {
@@ -426,7 +312,6 @@ int main(void)
     tcase_add_test(tc, test_silent_battery_stale_safe_and_back);
     tcase_add_test(tc, test_disconnect_and_exception);
     tcase_add_test(tc, test_write_verified_and_watchdog);
-    tcase_add_test(tc, test_site_example_runs_an_hour);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

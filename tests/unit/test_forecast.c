@@ -615,6 +615,34 @@ START_TEST(test_currency_pin_and_cjson_entry)
 }
 END_TEST
 
+/* gridems_forecast_clear: a span becomes unknown; partly covered intervals are trimmed or split. */
+START_TEST(test_clear_span)
+{
+    gridems_forecast_t f;
+    gridems_forecast_init(&f, GRIDEMS_FORECAST_PRICE);
+    fill_known(&f);
+    ck_assert_int_eq(gridems_forecast_clear(&f, AT(40), AT(50)), 0); /* inside 30-60: split */
+    ck_assert_uint_eq(f.n, 5);
+    assert_iv(&f, 1, 30, 40, 11);
+    assert_iv(&f, 2, 50, 60, 11);
+    ck_assert_int_eq(gridems_forecast_clear(&f, AT(55), AT(100)), 0); /* trims, drops 60-90 */
+    ck_assert_uint_eq(f.n, 4);
+    assert_iv(&f, 2, 50, 55, 11);
+    assert_iv(&f, 3, 100, 120, 13);
+    ck_assert_int_eq(gridems_forecast_clear(&f, AT(500), AT(600)), 0); /* nothing there */
+    ck_assert_uint_eq(f.n, 4);
+    ck_assert_int_eq(gridems_forecast_clear(&f, AT(10), AT(10)), GRIDEMS_EINVAL);
+    ck_assert_uint_eq(f.n, 4);
+    double v[2];
+    ck_assert_int_eq(gridems_forecast_resample(&f, AT(60), STEP(30), 2, v), 1);
+    ck_assert(isnan(v[0])); /* 60-90 is not known any more */
+    ck_assert_int_eq(gridems_forecast_clear(&f, AT(-100), AT(1000)), 0);
+    ck_assert_uint_eq(f.n, 0);
+    ck_assert_str_eq(f.currency, "JPY"); /* the pin stays */
+    gridems_forecast_close(&f);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("forecast");
@@ -630,6 +658,7 @@ int main(void)
     tcase_add_test(tc, test_prune);
     tcase_add_test(tc, test_resample_time_weighted);
     tcase_add_test(tc, test_currency_pin_and_cjson_entry);
+    tcase_add_test(tc, test_clear_span);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -1,0 +1,549 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * The OpenADR VEN's events as the service's inputs (docs/openadr.md).
+ *
+ * Whenever the VEN's events may have changed, each signal is composed (openadr_event.h: priority
+ * decides where events overlap) and compared with what was applied last; only a difference is
+ * applied, through the same entry points as the MQTT inputs (gridems__service_input), so
+ * validation, logging, persistence, the devices' grid signals and the re-plan are the same:
+ *   PRICE, EXPORT_PRICE, GHG -> a rate-array message to the import price, export price or carbon
+ *     store (it replaces the span it covers); a span no event covers any more is withdrawn
+ *     (gridems__service_input_clear): a deleted price is not known any more, not kept;
+ *   IMPORT_CAPACITY_LIMIT -> one DR event per composed piece, id "oadr:<event>:<interval>"
+ *     (":<n>" when priority split an interval), cancelled when the piece goes.
+ * What was applied to the forecasts is kept in state_dir/openadr_applied.json (atomically, after
+ * each change): the forecasts themselves survive a restart, and the first poll after it must know
+ * which of their spans were OpenADR's, to withdraw those of events deleted meanwhile. The DR
+ * events the service restored with an "oadr:" id are the VEN's caps again, for the same reason.
+ * Thread: the loop thread.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "file_util.h"
+#include "gridems/errors.h"
+#include "openadr_ven.h"
+#include "service_internal.h"
+#include "timeutil.h"
+
+typedef struct dr_piece_s {
+    char id[GRIDEMS_DR_MAX_ID_LEN + 1];
+    int64_t start_ms;
+    int64_t end_ms;
+    double value;
+} dr_piece_t;
+
+typedef struct service_openadr_s {
+    gridems_service_t *svc;
+    gridems_ven_t *ven;
+    gridems_oadr_piece_t *last[GRIDEMS_OADR_SIGNALS]; /* applied, per forecast signal */
+    size_t n_last[GRIDEMS_OADR_SIGNALS];
+    dr_piece_t *caps; /* applied DR events */
+    size_t n_caps;
+    bool restored; /* last[] came from the file: apply the first composition whatever it is */
+    bool dirty;    /* last[] changed: save it */
+    int64_t last_poll_ms; /* service clock: the last completed poll; 0 = none yet */
+    void (*done)(gridems_service_t *svc);
+} service_openadr_t;
+
+static const gridems__input_t input_of[] = {GRIDEMS__INPUT_PRICE, GRIDEMS__INPUT_PRICE_EXPORT,
+                                            GRIDEMS__INPUT_CARBON, GRIDEMS__INPUT_EVENT};
+
+static bool same_pieces(const gridems_oadr_piece_t *a, size_t na, const gridems_oadr_piece_t *b,
+                        size_t nb)
+{
+    if (na != nb) {
+        return false;
+    }
+    for (size_t i = 0; i < na; i++) {
+        if (a[i].start_ms != b[i].start_ms || a[i].end_ms != b[i].end_ms ||
+            a[i].value != b[i].value) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static void iso(int64_t ms, char *buf)
+{
+    if (gridems_time_format_iso(ms, 0, buf, GRIDEMS_TIME_ISO_BUFLEN) != 0) {
+        snprintf(buf, GRIDEMS_TIME_ISO_BUFLEN, "?");
+    }
+}
+
+/* What of [a, b) the pieces (sorted, disjoint) leave uncovered is withdrawn. */
+static void withdraw_uncovered(service_openadr_t *oa, int s, int64_t a, int64_t b,
+                               const gridems_oadr_piece_t *p, size_t n, const char *source)
+{
+    int64_t at = a;
+    for (size_t i = 0; i < n && at < b; i++) {
+        if (p[i].end_ms <= at) {
+            continue;
+        }
+        if (p[i].start_ms >= b) {
+            break;
+        }
+        if (p[i].start_ms > at) {
+            gridems__service_input_clear(oa->svc, input_of[s], source, at, p[i].start_ms);
+        }
+        at = p[i].end_ms;
+    }
+    if (at < b) {
+        gridems__service_input_clear(oa->svc, input_of[s], source, at, b);
+    }
+}
+
+static void apply_forecast(service_openadr_t *oa, int s, gridems_oadr_piece_t *p, size_t n)
+{
+    if (!oa->restored && same_pieces(p, n, oa->last[s], oa->n_last[s])) {
+        free(p);
+        return;
+    }
+    char source[64];
+    snprintf(source, sizeof source, "openadr %s", gridems_oadr_signal_name(s));
+    /* Runs of adjacent pieces are withdrawn at once: each withdrawal saves the store. */
+    const gridems_oadr_piece_t *last = oa->last[s];
+    for (size_t i = 0; i < oa->n_last[s];) {
+        size_t j = i + 1;
+        while (j < oa->n_last[s] && last[j].start_ms == last[j - 1].end_ms) {
+            j++;
+        }
+        withdraw_uncovered(oa, s, last[i].start_ms, last[j - 1].end_ms, p, n, source);
+        i = j;
+    }
+    if (n > 0) {
+        cJSON *arr = cJSON_CreateArray();
+        for (size_t i = 0; arr != NULL && i < n; i++) {
+            char a[GRIDEMS_TIME_ISO_BUFLEN];
+            char b[GRIDEMS_TIME_ISO_BUFLEN];
+            iso(p[i].start_ms, a);
+            iso(p[i].end_ms, b);
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "start", a);
+            cJSON_AddStringToObject(o, "end", b);
+            cJSON_AddNumberToObject(o, "value", p[i].value);
+            cJSON_AddItemToArray(arr, o);
+        }
+        char *text = arr != NULL ? cJSON_PrintUnformatted(arr) : NULL;
+        cJSON_Delete(arr);
+        if (text == NULL) {
+            gridems_log_err("%s: out of memory", source);
+        } else {
+            gridems__service_input(oa->svc, input_of[s], source, text, strlen(text));
+            free(text);
+        }
+    }
+    free(oa->last[s]);
+    oa->last[s] = p;
+    oa->n_last[s] = n;
+    oa->dirty = true;
+}
+
+/* ---- ## What was applied, across restarts ---- */
+
+#define APPLIED_KIND "gridems-openadr-applied"
+
+static void applied_path(const service_openadr_t *oa, char *out, size_t size)
+{
+    snprintf(out, size, "%s/openadr_applied.json", oa->svc->cfg.state_dir);
+}
+
+static void save_applied(service_openadr_t *oa)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddNumberToObject(root, "version", 1);
+    cJSON_AddStringToObject(root, "kind", APPLIED_KIND);
+    cJSON *sigs = cJSON_AddObjectToObject(root, "signals");
+    for (int s = 0; s < GRIDEMS_OADR_IMPORT_CAP; s++) {
+        cJSON *arr = cJSON_AddArrayToObject(sigs, gridems_oadr_signal_name(s));
+        for (size_t i = 0; arr != NULL && i < oa->n_last[s]; i++) {
+            char a[GRIDEMS_TIME_ISO_BUFLEN];
+            char b[GRIDEMS_TIME_ISO_BUFLEN];
+            iso(oa->last[s][i].start_ms, a);
+            iso(oa->last[s][i].end_ms, b);
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "start", a);
+            cJSON_AddStringToObject(o, "end", b);
+            cJSON_AddNumberToObject(o, "value", oa->last[s][i].value);
+            cJSON_AddItemToArray(arr, o);
+        }
+    }
+    char *text = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    char path[4200];
+    applied_path(oa, path, sizeof path);
+    if (text == NULL || gridems_write_file_atomic(path, text, strlen(text)) != 0) {
+        gridems_log_warn("%s: cannot save what OpenADR applied (a restart may keep the prices of "
+                         "events deleted meanwhile)",
+                         path);
+    }
+    free(text);
+}
+
+/* The pieces of one signal in the file, or a rule it breaks. */
+static const char *load_signal(const cJSON *arr, gridems_oadr_piece_t **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    if (arr == NULL) {
+        return NULL;
+    }
+    int count = cJSON_GetArraySize(arr);
+    if (!cJSON_IsArray(arr) || count > GRIDEMS_FORECAST_MAX_STORED) {
+        return "must be an array of at most 200000 intervals";
+    }
+    if (count == 0) {
+        return NULL;
+    }
+    gridems_oadr_piece_t *p = calloc((size_t)count, sizeof *p);
+    if (p == NULL) {
+        return "out of memory";
+    }
+    size_t k = 0;
+    for (const cJSON *it = arr->child; it != NULL; it = it->next, k++) {
+        const cJSON *a = cJSON_GetObjectItemCaseSensitive(it, "start");
+        const cJSON *b = cJSON_GetObjectItemCaseSensitive(it, "end");
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(it, "value");
+        if (!cJSON_IsString(a) || !cJSON_IsString(b) || !cJSON_IsNumber(v) ||
+            gridems_time_parse_iso(a->valuestring, &p[k].start_ms, NULL, NULL, 0) != 0 ||
+            gridems_time_parse_iso(b->valuestring, &p[k].end_ms, NULL, NULL, 0) != 0 ||
+            p[k].start_ms >= p[k].end_ms || (k > 0 && p[k].start_ms < p[k - 1].end_ms)) {
+            free(p);
+            return "every interval needs a start, a later end and a value, in time order";
+        }
+        p[k].value = v->valuedouble;
+    }
+    *out = p;
+    *n = k;
+    return NULL;
+}
+
+static void load_applied(service_openadr_t *oa)
+{
+    char path[4200];
+    applied_path(oa, path, sizeof path);
+    char *text = NULL;
+    size_t len = 0;
+    if (gridems_read_file(path, &text, &len) != 0) {
+        return; /* none yet */
+    }
+    cJSON *root = cJSON_ParseWithLength(text, len);
+    free(text);
+    const cJSON *version = cJSON_GetObjectItemCaseSensitive(root, "version");
+    const cJSON *kind = cJSON_GetObjectItemCaseSensitive(root, "kind");
+    const cJSON *sigs = cJSON_GetObjectItemCaseSensitive(root, "signals");
+    const char *why = NULL;
+    if (!cJSON_IsObject(root)) {
+        why = "not a JSON object";
+    } else if (!cJSON_IsNumber(version) || version->valuedouble != 1) {
+        why = "version: must be 1";
+    } else if (!cJSON_IsString(kind) || strcmp(kind->valuestring, APPLIED_KIND) != 0) {
+        why = "kind: must be \"" APPLIED_KIND "\"";
+    } else if (!cJSON_IsObject(sigs)) {
+        why = "signals: must be an object";
+    }
+    gridems_oadr_piece_t *p[GRIDEMS_OADR_IMPORT_CAP] = {NULL};
+    size_t n[GRIDEMS_OADR_IMPORT_CAP] = {0};
+    for (int s = 0; why == NULL && s < GRIDEMS_OADR_IMPORT_CAP; s++) {
+        why = load_signal(cJSON_GetObjectItemCaseSensitive(sigs, gridems_oadr_signal_name(s)),
+                          &p[s], &n[s]);
+    }
+    cJSON_Delete(root);
+    if (why != NULL) {
+        gridems_log_warn("%s: ignored: %s", path, why);
+        for (int s = 0; s < GRIDEMS_OADR_IMPORT_CAP; s++) {
+            free(p[s]);
+        }
+        return;
+    }
+    for (int s = 0; s < GRIDEMS_OADR_IMPORT_CAP; s++) {
+        oa->last[s] = p[s];
+        oa->n_last[s] = n[s];
+    }
+    oa->restored = true;
+    gridems_log_info("%s: restored (%zu, %zu and %zu intervals of PRICE, EXPORT_PRICE and GHG)",
+                     path, n[0], n[1], n[2]);
+}
+
+static void send_event(service_openadr_t *oa, const dr_piece_t *d, bool cancel)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "id", d->id);
+    if (cancel) {
+        cJSON_AddBoolToObject(o, "cancel", 1);
+    } else {
+        char a[GRIDEMS_TIME_ISO_BUFLEN];
+        char b[GRIDEMS_TIME_ISO_BUFLEN];
+        iso(d->start_ms, a);
+        iso(d->end_ms, b);
+        cJSON_AddStringToObject(o, "start", a);
+        cJSON_AddStringToObject(o, "end", b);
+        cJSON_AddNumberToObject(o, "import_limit_kw", d->value);
+    }
+    char *text = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    if (text != NULL) {
+        gridems__service_input(oa->svc, GRIDEMS__INPUT_EVENT, "openadr IMPORT_CAPACITY_LIMIT", text,
+                               strlen(text));
+        free(text);
+    }
+}
+
+static const dr_piece_t *find_cap(const dr_piece_t *set, size_t n, const char *id)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(set[i].id, id) == 0) {
+            return &set[i];
+        }
+    }
+    return NULL;
+}
+
+static void apply_caps(service_openadr_t *oa, const gridems_oadr_event_t *const *events,
+                       gridems_oadr_piece_t *p, size_t n)
+{
+    dr_piece_t *caps = n > 0 ? calloc(n, sizeof *caps) : NULL;
+    if (n > 0 && caps == NULL) {
+        gridems_log_err("openadr: out of memory; capacity limits unchanged");
+        free(p);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char part[16] = "";
+        if (p[i].part > 0) {
+            snprintf(part, sizeof part, ":%d", p[i].part);
+        }
+        snprintf(caps[i].id, sizeof caps[i].id, "oadr:%.100s:%ld%s", events[p[i].event]->id,
+                 p[i].interval_id, part);
+        caps[i].start_ms = p[i].start_ms;
+        caps[i].end_ms = p[i].end_ms;
+        caps[i].value = p[i].value;
+    }
+    free(p);
+    for (size_t i = 0; i < oa->n_caps; i++) {
+        if (find_cap(caps, n, oa->caps[i].id) == NULL) {
+            send_event(oa, &oa->caps[i], true);
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        const dr_piece_t *was = find_cap(oa->caps, oa->n_caps, caps[i].id);
+        if (was == NULL || was->start_ms != caps[i].start_ms || was->end_ms != caps[i].end_ms ||
+            was->value != caps[i].value) {
+            send_event(oa, &caps[i], false);
+        }
+    }
+    free(oa->caps);
+    oa->caps = caps;
+    oa->n_caps = n;
+}
+
+/* Keep the pieces that end after now: what is over is pruned by the stores themselves, and
+ * dropping it here must not withdraw or cancel anything (nor cause a re-plan). */
+static size_t keep_current(gridems_oadr_piece_t *p, size_t n, int64_t now)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i].end_ms > now) {
+            p[k++] = p[i];
+        }
+    }
+    return k;
+}
+
+static size_t keep_current_caps(dr_piece_t *c, size_t n, int64_t now)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (c[i].end_ms > now) {
+            c[k++] = c[i];
+        }
+    }
+    return k;
+}
+
+static void on_change(gridems_ven_t *v, const gridems_oadr_event_t *const *events, size_t n,
+                      const char *how, void *userdata)
+{
+    service_openadr_t *oa = userdata;
+    (void)v;
+    int64_t now = gridems_clock_now_ms(&oa->svc->clock);
+    for (int s = 0; s < GRIDEMS_OADR_IMPORT_CAP; s++) {
+        oa->n_last[s] = keep_current(oa->last[s], oa->n_last[s], now);
+    }
+    oa->n_caps = keep_current_caps(oa->caps, oa->n_caps, now);
+    for (int s = 0; s < GRIDEMS_OADR_SIGNALS; s++) {
+        gridems_oadr_piece_t *p = NULL;
+        size_t np = 0;
+        if (gridems_oadr_compose(events, n, (gridems_oadr_signal_t)s, &p, &np) != 0) {
+            gridems_log_err("openadr: out of memory composing %s; unchanged",
+                            gridems_oadr_signal_name(s));
+            continue;
+        }
+        np = keep_current(p, np, now);
+        if (s == GRIDEMS_OADR_IMPORT_CAP) {
+            apply_caps(oa, events, p, np);
+        } else {
+            apply_forecast(oa, s, p, np);
+        }
+    }
+    if (strcmp(how, "poll") == 0) {
+        oa->last_poll_ms = gridems_clock_now_ms(&oa->svc->clock);
+    }
+    oa->restored = false;
+    if (oa->dirty) {
+        oa->dirty = false;
+        save_applied(oa);
+    }
+    gridems_log_debug("openadr: %zu events considered (%s)", n, how);
+}
+
+static void seed_caps(service_openadr_t *oa);
+
+void gridems__service_openadr_start(gridems_service_t *svc)
+{
+    const gridems_service_config_t *cfg = &svc->cfg;
+    if (!cfg->openadr.enabled) {
+        return;
+    }
+    if (svc->lockstep != NULL) {
+        gridems_log_warn("openadr: not used on a stepped clock (a backtest replays its inputs)");
+        return;
+    }
+    service_openadr_t *oa = calloc(1, sizeof *oa);
+    if (oa == NULL) {
+        gridems_log_err("openadr: out of memory; the VEN is off");
+        return;
+    }
+    oa->svc = svc;
+    load_applied(oa);
+    seed_caps(oa);
+    char client_id[300];
+    snprintf(client_id, sizeof client_id, "%.256s-ven", cfg->mqtt.client_id);
+    int rc = gridems_ven_start(&svc->loop, &svc->clock, &cfg->openadr, cfg->site.currency,
+                               client_id, on_change, oa, &oa->ven);
+    if (rc != 0) {
+        gridems_log_err("openadr: cannot start the VEN: %s", gridems_strerror(rc));
+        for (int s = 0; s < GRIDEMS_OADR_SIGNALS; s++) {
+            free(oa->last[s]);
+        }
+        free(oa);
+        return;
+    }
+    svc->openadr = oa;
+    gridems_log_notice("openadr: VEN for %d program(s) of %s (%s%s)", cfg->openadr.n_programs,
+                       cfg->openadr.vtn_url, cfg->openadr.poll_seconds > 0 ? "polling" : "",
+                       cfg->openadr.mqtt ? (cfg->openadr.poll_seconds > 0 ? ", MQTT" : "MQTT")
+                                         : "");
+}
+
+void gridems__service_openadr_status(gridems_service_t *svc, cJSON *root)
+{
+    service_openadr_t *oa = svc->openadr;
+    if (oa == NULL) {
+        return;
+    }
+    gridems_ven_stats_t st;
+    gridems_ven_get_stats(oa->ven, &st);
+    cJSON *o = cJSON_AddObjectToObject(root, "openadr");
+    cJSON_AddNumberToObject(o, "events", (double)st.events);
+    cJSON_AddNumberToObject(o, "polls", (double)st.polls);
+    cJSON_AddNumberToObject(o, "poll_failures", (double)st.poll_failures);
+    cJSON_AddNumberToObject(o, "notifications", (double)st.notifications);
+    cJSON_AddNumberToObject(o, "rejected_events", (double)st.rejected);
+    if (svc->cfg.openadr.mqtt) {
+        cJSON_AddBoolToObject(o, "mqtt_connected", st.mqtt_connected);
+    }
+    if (oa->last_poll_ms != 0) {
+        char at[GRIDEMS_TIME_ISO_BUFLEN];
+        if (gridems_time_format_iso(oa->last_poll_ms, svc->cfg.site.utc_offset_min, at,
+                                    sizeof at) == 0) {
+            cJSON_AddStringToObject(o, "last_poll", at);
+        }
+    }
+    if (st.problem[0] != '\0') {
+        cJSON_AddStringToObject(o, "problem", st.problem);
+    }
+}
+
+/* The service keeps its DR events across restarts (dr_store.h): those the VEN sent are its own
+ * again, so that the first poll cancels the ones deleted on the VTN while the service was down. */
+static void seed_caps(service_openadr_t *oa)
+{
+    const gridems_dr_events_t *set = &oa->svc->events;
+    size_t mine = 0;
+    for (size_t i = 0; i < set->n; i++) {
+        mine += strncmp(set->ev[i].id, "oadr:", 5) == 0;
+    }
+    if (mine == 0 || (oa->caps = calloc(mine, sizeof *oa->caps)) == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < set->n; i++) {
+        const gridems_dr_event_t *e = &set->ev[i];
+        if (strncmp(e->id, "oadr:", 5) == 0) {
+            dr_piece_t *d = &oa->caps[oa->n_caps++];
+            snprintf(d->id, sizeof d->id, "%s", e->id);
+            d->start_ms = e->start_ms;
+            d->end_ms = e->end_ms;
+            d->value = e->import_limit_kw;
+        }
+    }
+}
+
+void gridems__service_openadr_metrics(gridems_service_t *svc, FILE *f)
+{
+    service_openadr_t *oa = svc->openadr;
+    if (oa == NULL) {
+        return;
+    }
+    gridems_ven_stats_t st;
+    gridems_ven_get_stats(oa->ven, &st);
+    static const struct {
+        const char *name;
+        const char *type;
+        const char *help;
+    } fam[] = {
+        {"gridems_openadr_events", "gauge", "OpenADR events the VEN holds (current ones)."},
+        {"gridems_openadr_polls_total", "counter", "Completed polls of the VTN."},
+        {"gridems_openadr_poll_failures_total", "counter", "Failed polls of the VTN."},
+        {"gridems_openadr_notifications_total", "counter", "MQTT notifications applied."},
+        {"gridems_openadr_rejected_events_total", "counter", "Event versions rejected."},
+    };
+    double v[] = {(double)st.events, (double)st.polls, (double)st.poll_failures,
+                  (double)st.notifications, (double)st.rejected};
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        fprintf(f, "# HELP %s %s\n# TYPE %s %s\n%s %.17g\n", fam[i].name, fam[i].help, fam[i].name,
+                fam[i].type, fam[i].name, v[i]);
+    }
+    if (svc->cfg.openadr.mqtt) {
+        fprintf(f,
+                "# HELP gridems_openadr_mqtt_connected 1 while connected to the VTN's broker.\n"
+                "# TYPE gridems_openadr_mqtt_connected gauge\ngridems_openadr_mqtt_connected %d\n",
+                st.mqtt_connected ? 1 : 0);
+    }
+}
+
+static void on_ven_closed(void *userdata)
+{
+    service_openadr_t *oa = userdata;
+    gridems_service_t *svc = oa->svc;
+    void (*done)(gridems_service_t *) = oa->done;
+    for (int s = 0; s < GRIDEMS_OADR_SIGNALS; s++) {
+        free(oa->last[s]);
+    }
+    free(oa->caps);
+    free(oa);
+    svc->openadr = NULL;
+    done(svc);
+}
+
+bool gridems__service_openadr_stop(gridems_service_t *svc, void (*done)(gridems_service_t *svc))
+{
+    service_openadr_t *oa = svc->openadr;
+    if (oa == NULL) {
+        return false;
+    }
+    oa->done = done;
+    gridems_ven_stop(oa->ven, on_ven_closed, oa);
+    return true;
+}
