@@ -24,7 +24,7 @@ cmake --build "$build" -j"$(nproc 2>/dev/null || echo 2)" --target gridems_fuzz_
 t1=$(date +%s)
 echo "run-fuzz: built the targets in $((t1 - t0)) s; fuzzing each for $seconds s" >&2
 
-targets=(scenario config forecast dr_event command state history telemetry)
+targets=(scenario config forecast dr_event command state history telemetry openadr sunspec)
 work="$build/fuzz-work"
 artifacts="$build/fuzz-artifacts"
 rm -rf "$work"

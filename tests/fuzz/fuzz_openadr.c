@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * Fuzz target: what an OpenADR VTN sends the VEN (core/src/openadr_event.c). The first byte
+ * picks the answer: an MQTT notification, a GET /events array (each event parsed, then every
+ * signal composed by priority, as the VEN does), a /programs answer, a /notifiers answer, or
+ * a notifier topics answer.
+ */
+#include "fuzz.h"
+#include "json_strict.h"
+#include "log.h"
+#include "openadr_event.h"
+
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+    gridems_log_set_level(GRIDEMS_LOG_ERR);
+    return 0;
+}
+
+enum { MAX_EVENTS = 64 };
+
+static void events(const char *text, size_t len)
+{
+    cJSON *root = NULL;
+    if (gridems_json_parse_strict(text, len, &root, NULL, 0) != 0) {
+        return;
+    }
+    static gridems_oadr_event_t ev[MAX_EVENTS];
+    const gridems_oadr_event_t *ok[MAX_EVENTS];
+    size_t n = 0;
+    const cJSON *item = NULL;
+    cJSON_ArrayForEach(item, root)
+    {
+        if (n < MAX_EVENTS && gridems_oadr_event_parse(item, "JPY", &ev[n], NULL, 0) == 0) {
+            ok[n] = &ev[n];
+            n++;
+        }
+    }
+    for (int s = 0; s < GRIDEMS_OADR_SIGNALS; s++) {
+        gridems_oadr_piece_t *pieces = NULL;
+        size_t np = 0;
+        if (gridems_oadr_compose(ok, n, (gridems_oadr_signal_t)s, &pieces, &np) == 0) {
+            free(pieces);
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        gridems_oadr_event_free(&ev[i]);
+    }
+    cJSON_Delete(root);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size < 1) {
+        return 0;
+    }
+    const char *text = (const char *)data + 1;
+    size_t len = size - 1;
+    char err[256], out[512], topics[3][256];
+    switch (data[0] % 5) {
+    case 0: {
+        gridems_oadr_op_t op;
+        bool is_event = false;
+        gridems_oadr_event_t ev;
+        memset(&ev, 0, sizeof ev);
+        if (gridems_oadr_notification_parse(text, len, "JPY", &op, &is_event, &ev, err,
+                                            sizeof err) == 0) {
+            gridems_oadr_event_free(&ev);
+        }
+        break;
+    }
+    case 1:
+        events(text, len);
+        break;
+    case 2:
+        (void)gridems_oadr_program_id(text, len, "gridems", out, sizeof out, err, sizeof err);
+        break;
+    case 3:
+        (void)gridems_oadr_notifier_uri(text, len, out, sizeof out, err, sizeof err);
+        break;
+    default:
+        (void)gridems_oadr_topics(text, len, topics, err, sizeof err);
+        break;
+    }
+    return 0;
+}
