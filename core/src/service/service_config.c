@@ -840,7 +840,7 @@ static int read_mqtt(ctx_t *c, const cJSON *root, gridems_service_config_t *cfg)
     return 0;
 }
 
-/* planner.peak_guard: the real-time peak guard (core/src/service_guard.c). */
+/* planner.peak_guard: the real-time peak guard (core/src/service/service_guard.c). */
 static int read_peak_guard(ctx_t *c, const cJSON *pl, gridems_service_config_t *cfg)
 {
     static const char *const keys[] = {"enabled", "interval_seconds", "margin_kw", "shed_compute",

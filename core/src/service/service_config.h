@@ -53,7 +53,7 @@ typedef enum {
 typedef enum {
     GRIDEMS_PEAK_MARGIN_FIXED = 0, /* planner.peak_margin_kw alone */
     GRIDEMS_PEAK_MARGIN_AUTO = 1   /* a quantile of the plans' measured error, at least
-                                      planner.peak_margin_kw (core/src/peak_margin.h) */
+                                      planner.peak_margin_kw (core/src/planning/peak_margin.h) */
 } gridems_peak_margin_mode_t;
 
 /* What the automatic peak margin measures the plan's error on. */
