@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
- * bench_load_forecast: measure the base-load forecast (core/src/load_forecast.c) on a real series
- * read from a CSV file, against two baselines:
+ * bench_load_forecast: measure the base-load forecast (core/src/planning/load_forecast.c) on a real
+ * series read from a CSV file, against two baselines:
  *   - "last value": the newest reading, repeated over the whole horizon (the naive baseline);
  *   - "seasonal naive": the same step yesterday (the forecaster with one season day, no level
  *     correction and no blending), to show what those add.

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* Fuzz target: operator commands on the cmd topic (core/src/command_msg.c). */
+/* Fuzz target: operator commands on the cmd topic (core/src/inputs/command_msg.c). */
 #include "command_msg.h"
 #include "fuzz.h"
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* Fuzz target: demand-response event messages (core/src/dr_events.c), applied to a set that
+/* Fuzz target: demand-response event messages (core/src/inputs/dr_events.c), applied to a set that
  * already holds one event, as the service does. */
 #include "dr_events.h"
 #include "fuzz.h"

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* Fuzz target: price and carbon forecast messages (core/src/forecast.c), and merging an accepted
- * one into a store, as the service does. The first byte picks the kind. */
+/* Fuzz target: price and carbon forecast messages (core/src/inputs/forecast.c), and merging an
+ * accepted one into a store, as the service does. The first byte picks the kind. */
 #include "forecast.h"
 #include "fuzz.h"
 

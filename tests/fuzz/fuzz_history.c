@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* Fuzz target: the history files restored at start-up (core/src/history_store.c). The first
+/* Fuzz target: the history files restored at start-up (core/src/state/history_store.c). The first
  * byte picks the file: load_history.json, a forecast store, or peak_margin.json. */
 #include "forecast.h"
 #include "fuzz.h"

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
- * Fuzz target: what an OpenADR VTN sends the VEN (core/src/openadr_event.c). The first byte
+ * Fuzz target: what an OpenADR VTN sends the VEN (core/src/openadr/openadr_event.c). The first byte
  * picks the answer: an MQTT notification, a GET /events array (each event parsed, then every
  * signal composed by priority, as the VEN does), a /programs answer, a /notifiers answer, or
  * a notifier topics answer.

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* Fuzz target: state.json as read at start-up (core/src/state_store.c), and the last plan it
- * holds read back as the tie-break reference of the first re-plan (core/src/plan_reference.c). */
+/* Fuzz target: state.json as read at start-up (core/src/state/state_store.c), and the last plan it
+ * holds read back as the tie-break reference of the first re-plan
+ * (core/src/planning/plan_reference.c). */
 #include "fuzz.h"
 #include "log.h"
 #include "plan_reference.h"

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Fuzz target: device telemetry and device commands as they arrive from MQTT, through the real
- * host (core/src/host_api.c: topic matching, delivery, the checks on each posted reading) into
- * the real simulated-device plugins loaded by the real loader (their drivers parse telemetry,
+ * host (core/src/host/host_mqtt.c: topic matching, delivery, the checks on each posted reading)
+ * into the real simulated-device plugins loaded by the real loader (their drivers parse telemetry,
  * their gateways parse commands). The first byte picks one of the six topics; the rest is the
  * payload. What the plugins publish in answer is delivered too, as a broker would.
  */

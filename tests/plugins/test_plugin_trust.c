@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
- * Plugins others could replace are never loaded (core/src/trust.h, as sshd's StrictModes): a
+ * Plugins others could replace are never loaded (core/src/host/trust.h, as sshd's StrictModes): a
  * group- or world-writable plugin file or directory is refused by the real loader, naming the
  * path; fixing the mode makes the same file load.
  */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
- * Unit tests for core/src/dr_events.c: validation, add/replace/cancel by id, prune, the bound on
- * the number of events, and the mapping onto a planning grid. Times are minutes after
+ * Unit tests for core/src/inputs/dr_events.c: validation, add/replace/cancel by id, prune, the
+ * bound on the number of events, and the mapping onto a planning grid. Times are minutes after
  * 2026-05-11T00:00:00Z.
  */
 #include <check.h>

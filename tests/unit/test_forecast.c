@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
- * Unit tests for core/src/forecast.c: both message forms, every rejection (each must name its
- * field and leave the store unchanged), merge-replace with trimming, prune, resampling and
+ * Unit tests for core/src/inputs/forecast.c: both message forms, every rejection (each must name
+ * its field and leave the store unchanged), merge-replace with trimming, prune, resampling and
  * coverage. Times are minutes after 2026-05-11T00:00:00Z unless said otherwise.
  */
 #include <check.h>

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
- * Unit tests for the history files (core/src/history_store.h): the load history and the three
+ * Unit tests for the history files (core/src/state/history_store.h): the load history and the three
  * forecast stores survive a save and restore exactly (and the restored forecaster predicts as
  * the original does), a missing file is no error, and a corrupt or foreign file is refused whole
  * with the file and the field named, leaving the target empty. Also the warm-up entry point,

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
- * Unit tests for core/src/http_client.c: GETs driven by the libuv loop. The server is a libuv TCP
- * server on the same loop and thread, so every answer also proves that the client never blocks
- * the loop (a blocking client would wait for a server that cannot run). Cases: a 200 with its
- * body and the bearer header as sent, a 401 passed through, an answer above max_bytes refused, a
- * server that never answers (the timeout), a refused connection, and close() with a request in
+ * Unit tests for core/src/openadr/http_client.c: GETs driven by the libuv loop. The server is a
+ * libuv TCP server on the same loop and thread, so every answer also proves that the client never
+ * blocks the loop (a blocking client would wait for a server that cannot run). Cases: a 200 with
+ * its body and the bearer header as sent, a 401 passed through, an answer above max_bytes refused,
+ * a server that never answers (the timeout), a refused connection, and close() with a request in
  * flight (its callback is not called; every handle is closed).
  */
 #include "gridems/errors.h"

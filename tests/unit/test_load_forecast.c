@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
- * Unit tests for core/src/load_forecast.c: configuration checks, the fallback with less than a day
- * of history, exactness on perfectly periodic signals (also in a +05:30 zone), the level ratio and
- * its clamp and decay, the blend with persistence, ring wrap-around and stale buckets, and a
- * regression check on a real excerpt (tests/data/google2019_cell_avg_cpu_5min_9d.csv).
+ * Unit tests for core/src/planning/load_forecast.c: configuration checks, the fallback with less
+ * than a day of history, exactness on perfectly periodic signals (also in a +05:30 zone), the level
+ * ratio and its clamp and decay, the blend with persistence, ring wrap-around and stale buckets,
+ * and a regression check on a real excerpt (tests/data/google2019_cell_avg_cpu_5min_9d.csv).
  */
 #include <check.h>
 #include <math.h>

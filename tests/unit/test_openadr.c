@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
- * Unit tests for the OpenADR VEN's pure parts: core/src/openadr_event.c (events in camelCase and
- * snake_case, interval periods and their defaults, units and currency, every rejection naming
- * its field, notifications, programs, notifiers and topics, durations, and the composition of
- * overlapping events by priority) and the "openadr" config section (core/src/openadr_config.c,
- * through the service's config parser).
+ * Unit tests for the OpenADR VEN's pure parts: core/src/openadr/openadr_event.c (events in
+ * camelCase and snake_case, interval periods and their defaults, units and currency, every
+ * rejection naming its field, notifications, programs, notifiers and topics, durations, and the
+ * composition of overlapping events by priority) and the "openadr" config section
+ * (core/src/openadr/openadr_config.c, through the service's config parser).
  */
 #include "gridems/errors.h"
 #include "openadr_event.h"

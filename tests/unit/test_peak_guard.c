@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
- * Unit tests for core/src/peak_guard.c: the step's import energy from samples, the target, the
- * projection of the step's mean and the shed with its split. The numbers are worked out by hand
+ * Unit tests for core/src/planning/peak_guard.c: the step's import energy from samples, the target,
+ * the projection of the step's mean and the shed with its split. The numbers are worked out by hand
  * in the comments.
  */
 #include <check.h>

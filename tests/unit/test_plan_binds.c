@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
- * Unit tests for core/src/plan_binds.h: on a hand-made four-step plan, each step lists exactly
- * the constraints at their limit (the peak, a DR cap, the compute cap, a battery's energy and
- * power limits, a job held to its deadline), and nothing else; within tolerance counts, a hair
+ * Unit tests for core/src/planning/plan_binds.h: on a hand-made four-step plan, each step lists
+ * exactly the constraints at their limit (the peak, a DR cap, the compute cap, a battery's energy
+ * and power limits, a job held to its deadline), and nothing else; within tolerance counts, a hair
  * beyond it does not; a deadline past the horizon never binds.
  */
 #include "optimizer_internal.h"

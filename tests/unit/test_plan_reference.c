@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
- * A tie-break reference read back from a published schedule (core/src/plan_reference.c): the
+ * A tie-break reference read back from a published schedule (core/src/planning/plan_reference.c): the
  * same series, ids, start and step as the schedule the optimizer wrote; broken text refused.
  */
 #include <check.h>

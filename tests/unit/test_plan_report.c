@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
- * Unit tests for core/src/plan_report.h: a clean plan says nothing; unserved load names the DR
- * event that caps import below the inflexible load (or the site's limit); unmet job energy and a
- * battery short of its final target are named with their amounts; solver tolerance is not a
+ * Unit tests for core/src/planning/plan_report.h: a clean plan says nothing; unserved load names
+ * the DR event that caps import below the inflexible load (or the site's limit); unmet job energy
+ * and a battery short of its final target are named with their amounts; solver tolerance is not a
  * shortfall.
  */
 #include "plan_report.h"

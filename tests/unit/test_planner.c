@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
- * The planner's rules (core/src/planner.h), each on a hand-made input: the grid and horizon,
+ * The planner's rules (core/src/planning/planner.h), each on a hand-made input: the grid and horizon,
  * forecasts resampled, the base-load fallbacks, battery targets, the flexible-job window and
  * energy rule, the compute cap, DR events, and the refusal without prices.
  */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
- * Secrets in the config (core/src/trust.h, docs/security.md): mqtt.password_file and systemd
+ * Secrets in the config (core/src/host/trust.h, docs/security.md): mqtt.password_file and systemd
  * credentials, the mode rules for a secret file, and ssl:// without a tls section.
  */
 #include "gridems/errors.h"

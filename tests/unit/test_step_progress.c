@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
- * Unit tests for core/src/step_progress.c: a job's energy since the running step began, and the
- * power for the rest of a step planned as a whole.
+ * Unit tests for core/src/planning/step_progress.c: a job's energy since the running step began,
+ * and the power for the rest of a step planned as a whole.
  */
 #include <check.h>
 #include <math.h>

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
- * Unit tests for core/src/timeutil.c: ISO 8601 parsing and formatting, civil dates, grid alignment.
- * Expected epoch values were computed independently with Python's datetime.
+ * Unit tests for core/src/runtime/timeutil.c: ISO 8601 parsing and formatting, civil dates, grid
+ * alignment. Expected epoch values were computed independently with Python's datetime.
  */
 #include <check.h>
 #include <stdint.h>

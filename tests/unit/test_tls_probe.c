@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
- * The TLS probe's own failures (core/src/tls_probe.h): what it says when there is no TLS to
+ * The TLS probe's own failures (core/src/mqtt/tls_probe.h): what it says when there is no TLS to
  * check. The TLS causes themselves (wrong CA, wrong host) are tested against a real mosquitto in
  * tests/integration/test_security.c.
  */

@@ -10,7 +10,7 @@
  *
  * Everything here is a pure function of its arguments (readings, plan, clock): no clock reads, no
  * randomness, no state but what the caller passes in, so a backtest replays it exactly.
- * core/src/service_guard.c gathers the inputs and sends the set-points.
+ * core/src/service/service_guard.c gathers the inputs and sends the set-points.
  *
  * Thread: any; nothing is shared.
  */

@@ -12,7 +12,7 @@
  * failure again in 10 s.
  * MQTT (3.1 binding): GET {vtn}/notifiers gives the broker URI, GET
  * {vtn}/notifiers/mqtt/topics/programs/ID/events the CREATE/UPDATE/DELETE topics of each
- * program; a second MQTT client (core/src/mqtt_client.h: Paho's callbacks only post to a
+ * program; a second MQTT client (core/src/mqtt/mqtt_client.h: Paho's callbacks only post to a
  * mailbox) subscribes to them; a notification upserts or deletes one event at once.
  *
  * An event that fails validation (openadr_event.h) is logged with its id and the field, and the

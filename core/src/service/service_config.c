@@ -865,7 +865,7 @@ static int read_mqtt(ctx_t *c, const cJSON *root, gridems_service_config_t *cfg)
     return 0;
 }
 
-/* planner.peak_guard: the real-time peak guard (core/src/service_guard.c). */
+/* planner.peak_guard: the real-time peak guard (core/src/service/service_guard.c). */
 static int read_peak_guard(ctx_t *c, const cJSON *pl, gridems_service_config_t *cfg)
 {
     static const char *const keys[] = {"enabled", "interval_seconds", "margin_kw", "shed_compute",
@@ -1345,7 +1345,7 @@ int gridems_service_config_parse(const char *text, size_t len, gridems_service_c
     return rc;
 }
 
-/* The secrets named by a parsed config: read, or checked (core/src/trust.h). */
+/* The secrets named by a parsed config: read, or checked (core/src/host/trust.h). */
 static int load_secrets(const char *config_path, gridems_service_config_t *cfg, char *err,
                         size_t errlen)
 {

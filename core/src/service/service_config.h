@@ -53,7 +53,7 @@ typedef enum {
 typedef enum {
     GRIDEMS_PEAK_MARGIN_FIXED = 0, /* planner.peak_margin_kw alone */
     GRIDEMS_PEAK_MARGIN_AUTO = 1   /* a quantile of the plans' measured error, at least
-                                      planner.peak_margin_kw (core/src/peak_margin.h) */
+                                      planner.peak_margin_kw (core/src/planning/peak_margin.h) */
 } gridems_peak_margin_mode_t;
 
 /* What the automatic peak margin measures the plan's error on. */
@@ -201,7 +201,7 @@ int gridems_service_config_parse(const char *text, size_t len, gridems_service_c
 
 /*
  * gridems_service_config_load: read the file at path and parse it as above, then the secrets
- * (core/src/trust.h): mqtt.password from mqtt.password_file (refused when others may read it);
+ * (core/src/host/trust.h): mqtt.password from mqtt.password_file (refused when others may read it);
  * mqtt.tls.key_file checked the same way; a warning when the file holds an inline password and
  * is readable by group or others. Errors are prefixed with the file name
  * ("/etc/gridems.json: planner.horizon_steps: ...").
