@@ -8,6 +8,7 @@
 # --report FILE, --series FILE; see build/gridems backtest --help).
 # Usage: examples/demo.sh [gridems backtest options]
 set -euo pipefail
+umask 022 # the plugin loader refuses group- or world-writable plugins (docs/security.md)
 src="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 GRIDEMS_DEPS=build "$src/cmake/install-deps.sh"
 echo "building gridems into $src/build ..." >&2

@@ -9,6 +9,17 @@
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
+# Files the build makes are not group- or world-writable: the plugin loader refuses such
+# plugins (docs/security.md), whatever umask the caller had.
+umask 022
+# Every ctest run's counts, for the summary line at the end.
+results=$(mktemp)
+trap 'rm -f "$results"' EXIT
+run_ctest() { # DIR [ctest args...]
+    local dir=$1
+    shift
+    (cd "$dir" && ctest --output-on-failure -j"$jobs" "$@") | tee -a "$results"
+}
 # clang-format 14 for the format check below.
 extra=(clang-format)
 # The cross-check against the independent reference needs scipy, and only runs where the
@@ -31,12 +42,12 @@ tests/check_format.sh
 
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGRIDEMS_BUILD_TESTS=ON >/dev/null
 cmake --build build -j"$jobs"
-(cd build && ctest --output-on-failure -j"$jobs")
+run_ctest build
 
 if [ "${GRIDEMS_SKIP_SANITIZE:-0}" != 1 ]; then
     cmake -S . -B build-sanitize -DCMAKE_BUILD_TYPE=Debug -DGRIDEMS_SANITIZE=address,undefined >/dev/null
     cmake --build build-sanitize -j"$jobs"
-    (cd build-sanitize && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j"$jobs")
+    ASAN_OPTIONS=detect_leaks=1 run_ctest build-sanitize
 fi
 
 if [ "${GRIDEMS_SKIP_SANITIZE:-0}" != 1 ] && [ "${GRIDEMS_SKIP_TSAN:-0}" != 1 ]; then
@@ -45,9 +56,8 @@ if [ "${GRIDEMS_SKIP_SANITIZE:-0}" != 1 ] && [ "${GRIDEMS_SKIP_TSAN:-0}" != 1 ];
     start=$SECONDS
     cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DGRIDEMS_SANITIZE=thread >/dev/null
     cmake --build build-tsan -j"$jobs"
-    (cd build-tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 ctest \
-        --output-on-failure -j"$jobs" \
-        -R '^(test_solver_thread|test_mailbox|test_timers|test_mqtt_client|test_service|test_security|test_faults)$')
+    TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 run_ctest build-tsan \
+        -R '^(test_solver_thread|test_mailbox|test_timers|test_mqtt_client|test_service|test_security|test_faults)$'
     echo "run.sh: ThreadSanitizer stage took $((SECONDS - start)) s" >&2
 fi
 
@@ -63,3 +73,10 @@ if [ "${GRIDEMS_SKIP_SANITIZE:-0}" != 1 ] && [ "${GRIDEMS_SKIP_FUZZ:-0}" != 1 ];
     fi
     echo "run.sh: fuzz stage took $((SECONDS - start)) s" >&2
 fi
+
+# One closing line over every ctest run above (each stage stops the script if a test failed).
+awk '/tests passed, [0-9]+ tests failed out of/ {
+         for (i = 1; i <= NF; i++) if ($i == "of") total += $(i + 1)
+         for (i = 1; i <= NF; i++) if ($i == "failed") { failed += $(i - 2) }
+     }
+     END { printf "summary: %d passed, %d failed\n", total - failed, failed }' "$results"
