@@ -406,6 +406,17 @@ double gridems__service_job_in_step_kwh(gridems_service_t *svc, const gridems_fl
                                          job->energy_delivered_kwh);
 }
 
+/* How long a job's set-point in `step` lasts, in hours: to the step's end with
+ * planner.running_step "whole"; with "rest", a whole step, as the plan counts it. */
+static double setpoint_hours(const gridems_service_t *svc, int step)
+{
+    if (!svc->cfg.planner.running_step_whole) {
+        return (double)svc->plan.step_ms / 3600000.0;
+    }
+    int64_t step_end = svc->plan.grid_start_ms + (int64_t)(step + 1) * svc->plan.step_ms;
+    return (double)(step_end - gridems_clock_now_ms(&svc->clock)) / 3600000.0;
+}
+
 /* A job's power for the rest of its step. With planner.running_step "rest" it is the plan's
  * power. With "whole" the plan's power is the step's mean on top of what the job had delivered
  * in the step when the plan was made, so it is what is left of that energy over what is left of
@@ -417,30 +428,24 @@ static double job_rest_kw(gridems_service_t *svc, const gridems_flex_job_t *job,
         return plan_kw;
     }
     int64_t step_start = svc->plan.grid_start_ms + (int64_t)step * svc->plan.step_ms;
-    double rest_h =
-        (double)(step_start + svc->plan.step_ms - gridems_clock_now_ms(&svc->clock)) / 3600000.0;
     double step_h = (double)svc->plan.step_ms / 3600000.0;
     double since_plan = gridems__service_job_in_step_kwh(svc, job) -
                         gridems_step_progress_planned_kwh(&svc->step_progress, step_start, job->id);
-    return gridems_step_progress_rest_kw(plan_kw, step_h, rest_h, since_plan, job->power_max_kw);
+    return gridems_step_progress_rest_kw(plan_kw, step_h, setpoint_hours(svc, step), since_plan,
+                                         job->power_max_kw);
 }
 
 /* Full power until done for a job the plan finishes in this step: at the plan's power its last
  * kWh would come only as the step ends, and the seconds the device takes to act on each
  * set-point would leave a remainder for the reserve. And for a job within its reserve or late:
  * the plan has it due in the running step. rest_kw: its power for the rest of the step
- * (job_rest_kw), which with "rest" lasts a whole step as far as the plan knows. */
+ * (job_rest_kw). */
 static bool job_due(const gridems_service_t *svc, const gridems_flex_job_t *job, double rest_kw,
                     int step)
 {
     int64_t now = gridems_clock_now_ms(&svc->clock);
-    double rest_h = (double)svc->plan.step_ms / 3600000.0;
-    if (svc->cfg.planner.running_step_whole) {
-        int64_t step_end = svc->plan.grid_start_ms + (int64_t)(step + 1) * svc->plan.step_ms;
-        rest_h = (double)(step_end - now) / 3600000.0;
-    }
     return job->deadline_ms <= now + gridems__service_job_reserve_ms(svc) ||
-           (rest_kw > 0 && rest_kw * rest_h >= 0.95 * job->energy_remaining_kwh);
+           (rest_kw > 0 && rest_kw * setpoint_hours(svc, step) >= 0.95 * job->energy_remaining_kwh);
 }
 
 double gridems__service_flex_headroom_kw(gridems_service_t *svc, service_device_t *sd, int step)
@@ -738,8 +743,8 @@ static int tick_one(void *arg, gridems__device_t *dev)
         read_with_backoff(t->svc, sd, t->now);
     }
     bool jobs_changed = refresh_caps(sd);
-    if (t->svc->cfg.planner.running_step_whole && gridems__device_class(dev) == GRIDEMS_DEV_FLEX_LOAD &&
-        !gridems__service_device_out(sd)) {
+    if (t->svc->cfg.planner.running_step_whole &&
+        gridems__device_class(dev) == GRIDEMS_DEV_FLEX_LOAD && !gridems__service_device_out(sd)) {
         observe_jobs(t->svc, sd);
     }
     check_staleness(t->svc, sd, t->now);
