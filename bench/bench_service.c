@@ -224,8 +224,8 @@ static double proc_cpu_s(pid_t pid)
     /* Fields after the command name, which is in parentheses and may hold anything. */
     char *p = strrchr(buf, ')');
     unsigned long utime = 0, stime = 0;
-    if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime,
-                            &stime) != 2) {
+    if (p == NULL ||
+        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime) != 2) {
         return NAN;
     }
     return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
@@ -295,9 +295,9 @@ static pid_t spawn(char *const argv[], const char *out_path, const char *err_pat
         prctl(PR_SET_PDEATHSIG, SIGTERM);
         int in = open("/dev/null", O_RDONLY);
         int out = open(out_path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
-        int err = strcmp(out_path, err_path) == 0 ? out
-                                                   : open(err_path, O_WRONLY | O_CREAT | O_APPEND,
-                                                          0644);
+        int err = strcmp(out_path, err_path) == 0
+                      ? out
+                      : open(err_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
         if (in < 0 || out < 0 || err < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 ||
             dup2(err, 2) < 0) {
             _exit(126);
@@ -877,8 +877,9 @@ static int warm_up(results_t *r)
         }
     }
     if (!interrupted) {
-        fprintf(stderr, "bench_service: the plan never held %d batteries, %d jobs and %d steps "
-                        "(last: %d, %d, %d); see %s/gridems.log\n",
+        fprintf(stderr,
+                "bench_service: the plan never held %d batteries, %d jobs and %d steps "
+                "(last: %d, %d, %d); see %s/gridems.log\n",
                 N_BATTERIES, N_JOBS, STEPS, last_schedule.batteries, last_schedule.jobs,
                 last_schedule.steps, run.dir);
     }
@@ -964,9 +965,9 @@ static int phase_replans(const options_t *o, results_t *r)
         uint64_t after = last_schedule.id;
         double t1 = mono_ms();
         schedule_t s;
-        int rc = o->replan_by_price ? publish_price(20000 + (int)(r->replans_done % 100000))
-                                    : publish(run.ctl, SITE_PREFIX "/cmd",
-                                              "{\"cmd\":\"replan\"}", 1);
+        int rc = o->replan_by_price
+                     ? publish_price(20000 + (int)(r->replans_done % 100000))
+                     : publish(run.ctl, SITE_PREFIX "/cmd", "{\"cmd\":\"replan\"}", 1);
         if (rc != 0 ||
             wait_schedule(o->replan_by_price ? "price" : "command", after, 20000, &s) != 0) {
             fprintf(stderr, "bench_service: no schedule after a forced re-plan (%ld done)\n",
@@ -981,8 +982,8 @@ static int phase_replans(const options_t *o, results_t *r)
             r->rss_at[r->n_rss] = r->replans_done;
             r->rss_kb[r->n_rss] = proc_kb(run.service, "VmRSS");
             r->n_rss++;
-            fprintf(stderr, "bench_service: %ld re-plans, VmRSS %ld kB, %.0f s\n",
-                    r->replans_done, r->rss_kb[r->n_rss - 1], (mono_ms() - t0) / 1000.0);
+            fprintf(stderr, "bench_service: %ld re-plans, VmRSS %ld kB, %.0f s\n", r->replans_done,
+                    r->rss_kb[r->n_rss - 1], (mono_ms() - t0) / 1000.0);
         }
     }
     if (r->n_rss < 64 && r->rss_at[r->n_rss - 1] != r->replans_done) {
@@ -1067,8 +1068,18 @@ static int phase_telemetry(const options_t *o, results_t *r)
     snprintf(out, sizeof out, "%s/mosquitto_sub.out", run.dir);
     snprintf(err, sizeof err, "%s/mosquitto_sub.err", run.dir);
     snprintf(port, sizeof port, "%d", run.port);
-    char *argv[] = {(char *)o->mosquitto_sub, "-h", "127.0.0.1", "-p", port, "-q", "0",
-                    "-t", (char *)topic, "-F", "%U", NULL};
+    char *argv[] = {(char *)o->mosquitto_sub,
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    port,
+                    "-q",
+                    "0",
+                    "-t",
+                    (char *)topic,
+                    "-F",
+                    "%U",
+                    NULL};
     run.sub = spawn(argv, out, err);
     run.flood = connect_client("bench-flood");
     if (run.sub < 0 || run.flood == NULL) {
@@ -1178,8 +1189,8 @@ static void print_results(const options_t *o, const results_t *r)
     double pub_rate = r->sent / r->pub_s;
     double sub_rate = r->sub_count / r->sub_s;
     double svc_rate = r->svc_count / r->svc_s;
-    printf("| telemetry: publisher | %ld msgs in %.2f s = %.0f msg/s (%.2f CPU s) | | |\n",
-           r->sent, r->pub_s, pub_rate, r->cpu_pub);
+    printf("| telemetry: publisher | %ld msgs in %.2f s = %.0f msg/s (%.2f CPU s) | | |\n", r->sent,
+           r->pub_s, pub_rate, r->cpu_pub);
     printf("| telemetry: mosquitto (broker) | %.2f CPU s over the flood | | |\n", r->cpu_broker);
     printf("| telemetry: mosquitto_sub | %ld msgs (%.1f %% of sent), last at %.2f s = %.0f msg/s "
            "(%.2f CPU s: %.1f us/msg) | | |\n",
@@ -1218,8 +1229,8 @@ static void print_results(const options_t *o, const results_t *r)
                                                   : "MISSED");
     printf("| VmHWM after re-plans / after telemetry | %.1f MiB / %.1f MiB | | |\n",
            r->hwm_after_replans_kb / 1024.0, r->hwm_after_flood_kb / 1024.0);
-    printf("| VmRSS after telemetry | %.1f MiB | < 32 MiB | %s |\n",
-           r->rss_after_flood_kb / 1024.0, r->rss_after_flood_kb < 32 * 1024 ? "met" : "MISSED");
+    printf("| VmRSS after telemetry | %.1f MiB | < 32 MiB | %s |\n", r->rss_after_flood_kb / 1024.0,
+           r->rss_after_flood_kb < 32 * 1024 ? "met" : "MISSED");
     printf("\nAfter the flood, mqtt_received grew by %.0f more (device traffic) while it was "
            "polled; the broker %s Nagle's algorithm.\n",
            r->svc_extra, o->broker_nagle ? "kept" : "had TCP_NODELAY instead of");
@@ -1230,12 +1241,11 @@ static void print_results(const options_t *o, const results_t *r)
 
 static void usage(void)
 {
-    fprintf(stderr,
-            "usage: bench_service [--gridems PATH] [--plugin-dir DIR] [--mosquitto PATH]\n"
-            "                     [--mosquitto-sub PATH] [--updates N] [--gap-ms N]\n"
-            "                     [--telemetry N] [--telemetry-seconds S] [--replans N]\n"
-            "                     [--replan-minutes M] [--replan-by command|price]\n"
-            "                     [--log-level LEVEL] [--broker-nagle] [--keep]\n");
+    fprintf(stderr, "usage: bench_service [--gridems PATH] [--plugin-dir DIR] [--mosquitto PATH]\n"
+                    "                     [--mosquitto-sub PATH] [--updates N] [--gap-ms N]\n"
+                    "                     [--telemetry N] [--telemetry-seconds S] [--replans N]\n"
+                    "                     [--replan-minutes M] [--replan-by command|price]\n"
+                    "                     [--log-level LEVEL] [--broker-nagle] [--keep]\n");
 }
 
 static int parse_args(int argc, char **argv, options_t *o)
@@ -1251,7 +1261,7 @@ static int parse_args(int argc, char **argv, options_t *o)
     snprintf(o->gridems, sizeof o->gridems, "%s/gridems", self);
     snprintf(o->plugin_dir, sizeof o->plugin_dir, "%s/plugins", self);
     o->mosquitto = access("/usr/sbin/mosquitto", X_OK) == 0 ? "/usr/sbin/mosquitto"
-                                                              : "/usr/local/sbin/mosquitto";
+                                                            : "/usr/local/sbin/mosquitto";
     o->mosquitto_sub = "/usr/bin/mosquitto_sub";
     o->updates = 100;
     o->gap_ms = 100;

@@ -46,7 +46,7 @@ typedef struct measure_s {
     double tb_iterations; /* median of the second stage's */
 } measure_t;
 
-static bool nudge_prices;     /* run(): re-plan i gets bench_service's price variant i */
+static bool nudge_prices;        /* run(): re-plan i gets bench_service's price variant i */
 static int flex_match_steps = 1; /* as the service */
 
 static int compare_doubles(const void *a, const void *b)
@@ -109,9 +109,9 @@ static void advance(gridems_scenario_t *sc, const gridems_schedule_t *plan, doub
     double h = seconds / 3600.0;
     for (int b = 0; b < sc->n_batteries; b++) {
         gridems_battery_t *bat = &sc->batteries[b];
-        double e = bat->soc_kwh + h * (bat->charge_efficiency * plan->batteries[b].charge_kw[0] -
-                                       plan->batteries[b].discharge_kw[0] /
-                                           bat->discharge_efficiency);
+        double e =
+            bat->soc_kwh + h * (bat->charge_efficiency * plan->batteries[b].charge_kw[0] -
+                                plan->batteries[b].discharge_kw[0] / bat->discharge_efficiency);
         bat->soc_kwh = fmin(bat->capacity_kwh, fmax(0.0, e));
     }
     for (int j = 0; j < sc->n_flex_loads; j++) {
@@ -314,7 +314,8 @@ static measure_t run(const gridems_scenario_t *base, int replans, bool alternate
         }
         if (nudge_prices) {
             for (int t = 0; t < sc.steps; t++) {
-                sc.import_per_kwh[t] = base->import_per_kwh[t] + 0.02 * (double)((i * 31 + t * 7) % 11);
+                sc.import_per_kwh[t] =
+                    base->import_per_kwh[t] + 0.02 * (double)((i * 31 + t * 7) % 11);
             }
         }
         gridems_optimizer_t *opt = warm, *fresh = NULL;
@@ -400,11 +401,10 @@ int main(int argc, char **argv)
             return 1;
         }
         const char *name = strrchr(argv[a], '/') != NULL ? strrchr(argv[a], '/') + 1 : argv[a];
-        static const char *const modes[] = {"same scenario, cold/warm alternately",
-                                            "rolling, nothing new",
-                                            "rolling, cold/warm alternately",
-                                            "same step, 60 s apart",
-                                            "same step, 60 s apart, prices nudged"};
+        static const char *const modes[] = {
+            "same scenario, cold/warm alternately", "rolling, nothing new",
+            "rolling, cold/warm alternately", "same step, 60 s apart",
+            "same step, 60 s apart, prices nudged"};
         for (int mode = 0; mode < 5; mode++) {
             nudge_prices = mode == 4;
             for (int with_ref = 0; with_ref < 2; with_ref++) {
@@ -414,9 +414,9 @@ int main(int argc, char **argv)
                 printf("| %s (%d x %g min, %d batteries, %d jobs) | %s, %d re-plans | %s | "
                        "%.1f / %.1f | %.2f ms | %d / %d, %.0f | %.1e |\n",
                        name, sc.steps, sc.step_minutes, sc.n_batteries, sc.n_flex_loads,
-                       modes[mode], m.replans,
-                       with_ref ? "previous plan" : "none", m.mean_kw, m.max_kw, m.median_ms,
-                       m.tie_applied, m.tie_skipped, m.tb_iterations, m.worst_rel_gap);
+                       modes[mode], m.replans, with_ref ? "previous plan" : "none", m.mean_kw,
+                       m.max_kw, m.median_ms, m.tie_applied, m.tie_skipped, m.tb_iterations,
+                       m.worst_rel_gap);
                 fflush(stdout);
             }
         }

@@ -24,11 +24,25 @@ void gridems__lp_import_caps(const gridems_scenario_t *sc, double *caps)
 
 void gridems__lp_layout_free(lp_layout_t *l)
 {
-    int *const arrays[] = {l->g,        l->x,          l->k,           l->z,
-                           l->c,        l->d,          l->s,           l->f,
-                           l->p,        l->u,          l->balance,     l->storage,
-                           l->final_energy, l->flex_energy, l->compute_cap, l->peak_row,
-                           l->group_of, l->group_first, l->group_next};
+    int *const arrays[] = {l->g,
+                           l->x,
+                           l->k,
+                           l->z,
+                           l->c,
+                           l->d,
+                           l->s,
+                           l->f,
+                           l->p,
+                           l->u,
+                           l->balance,
+                           l->storage,
+                           l->final_energy,
+                           l->flex_energy,
+                           l->compute_cap,
+                           l->peak_row,
+                           l->group_of,
+                           l->group_first,
+                           l->group_next};
     for (size_t i = 0; i < sizeof arrays / sizeof arrays[0]; i++) {
         free(arrays[i]);
     }
@@ -357,15 +371,15 @@ static bool same_ids(char *const *a, char *const *b, int n)
 bool gridems__lp_layout_same(const lp_layout_t *a, const lp_layout_t *b)
 {
     if (a->steps != b->steps || a->n_batteries != b->n_batteries || a->n_flex != b->n_flex ||
-        a->n_groups != b->n_groups || a->dt != b->dt || a->n_cols != b->n_cols || a->n_rows != b->n_rows ||
-        a->peak != b->peak) {
+        a->n_groups != b->n_groups || a->dt != b->dt || a->n_cols != b->n_cols ||
+        a->n_rows != b->n_rows || a->peak != b->peak) {
         return false;
     }
     int T = a->steps, nbT = a->n_batteries * T, nfT = a->n_groups * T;
     return same_ints(a->g, b->g, T) && same_ints(a->x, b->x, T) && same_ints(a->k, b->k, T) &&
-           same_ints(a->c, b->c, nbT) && same_ints(a->d, b->d, nbT) &&
-           same_ints(a->p, b->p, nfT) && same_ints(a->group_of, b->group_of, a->n_flex) && same_ints(a->compute_cap, b->compute_cap, T) &&
-           same_ints(a->peak_row, b->peak_row, T) &&
+           same_ints(a->c, b->c, nbT) && same_ints(a->d, b->d, nbT) && same_ints(a->p, b->p, nfT) &&
+           same_ints(a->group_of, b->group_of, a->n_flex) &&
+           same_ints(a->compute_cap, b->compute_cap, T) && same_ints(a->peak_row, b->peak_row, T) &&
            same_doubles(a->charge_efficiency, b->charge_efficiency, a->n_batteries) &&
            same_doubles(a->discharge_efficiency, b->discharge_efficiency, a->n_batteries) &&
            same_ids(a->battery_ids, b->battery_ids, a->n_batteries) &&

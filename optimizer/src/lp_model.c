@@ -103,8 +103,7 @@ static int bound_type(double lb, double ub)
     return lb == ub ? GLP_FX : GLP_DB;
 }
 
-static bool same_bounds(int type, double lb, double ub, int old_type, double old_lb,
-                        double old_ub)
+static bool same_bounds(int type, double lb, double ub, int old_type, double old_lb, double old_ub)
 {
     if (type != old_type) {
         return false;
@@ -143,8 +142,8 @@ static void set_row(glp_prob *lp, int i, int type, double lb, double ub, bool fi
     if (i == 0) {
         return;
     }
-    if (first || !same_bounds(type, lb, ub, glp_get_row_type(lp, i),
-                              glp_get_row_lb(lp, i), glp_get_row_ub(lp, i))) {
+    if (first || !same_bounds(type, lb, ub, glp_get_row_type(lp, i), glp_get_row_lb(lp, i),
+                              glp_get_row_ub(lp, i))) {
         glp_set_row_bnds(lp, i, type, lb, ub);
         change->bounds = true;
     }
@@ -171,8 +170,7 @@ int gridems__lp_model_set_data(glp_prob *lp, const lp_layout_t *l, const gridems
     for (int t = 0; t < T; t++) {
         double carbon = sc->has_carbon ? sc->carbon_price_per_kg * sc->carbon_kg_per_kwh[t] : 0;
         set_col(lp, l->g[t], 0.0, caps[t], dt * (sc->import_per_kwh[t] + carbon), first, change);
-        set_col(lp, l->x[t], 0.0, sc->export_limit_kw, -dt * sc->export_per_kwh[t], first,
-                change);
+        set_col(lp, l->x[t], 0.0, sc->export_limit_kw, -dt * sc->export_per_kwh[t], first, change);
         set_col(lp, l->k[t], 0.0, sc->pv_kw[t], 0.0, first, change);
         set_col(lp, l->z[t], 0.0, HUGE_VAL, dt * sc->unserved_load_per_kwh, first, change);
         double net_load = sc->base_load_kw[t] - sc->pv_kw[t];
@@ -193,8 +191,8 @@ int gridems__lp_model_set_data(glp_prob *lp, const lp_layout_t *l, const gridems
         for (int t = 0; t < T; t++) {
             int bt = b * T + t;
             set_col(lp, l->c[bt], 0.0, bat->charge_max_kw, 0.0, first, change);
-            set_col(lp, l->d[bt], 0.0, bat->discharge_max_kw, dt * bat->cycle_cost_per_kwh,
-                    first, change);
+            set_col(lp, l->d[bt], 0.0, bat->discharge_max_kw, dt * bat->cycle_cost_per_kwh, first,
+                    change);
             set_col(lp, l->s[bt], lo, hi, 0.0, first, change);
             double rhs = t == 0 ? bat->soc_kwh : 0.0;
             set_row(lp, l->storage[bt], GLP_FX, rhs, rhs, first, change);
@@ -213,8 +211,7 @@ int gridems__lp_model_set_data(glp_prob *lp, const lp_layout_t *l, const gridems
     free(power);
     free(energy);
     if (l->peak != 0) {
-        set_col(lp, l->peak, sc->peak_so_far_kw, HUGE_VAL, sc->demand_charge_per_kw, first,
-                change);
+        set_col(lp, l->peak, sc->peak_so_far_kw, HUGE_VAL, sc->demand_charge_per_kw, first, change);
     }
     /* The demand cost is charged on the peak above what the billing period already has. */
     double constant = l->peak != 0 ? -sc->demand_charge_per_kw * sc->peak_so_far_kw : 0.0;
@@ -297,8 +294,8 @@ static void transfer_family(const transfer_t *tr, bool rows, const int *idx, int
  */
 typedef struct matcher_s {
     glp_prob *lp;
-    int *row_owner;  /* row -> covering column j > 0, -i for its own slack, 0 when free */
-    int *seen;       /* row -> search stamp */
+    int *row_owner; /* row -> covering column j > 0, -i for its own slack, 0 when free */
+    int *seen;      /* row -> search stamp */
     int stamp;
     double *val;     /* [m + 1] scratch for glp_get_mat_col */
     int *scratch;    /* [m + 1] */
@@ -456,8 +453,7 @@ void gridems__lp_model_transfer_basis(glp_prob *lp, const lp_layout_t *l, glp_pr
     transfer_family(&tr, true, l->compute_cap, T, o->compute_cap, oT, 1, NULL, true);
     transfer_family(&tr, true, l->peak_row, T, o->peak_row, oT, 1, NULL, true);
     transfer_family(&tr, true, l->storage, T, o->storage, oT, l->n_batteries, bmap, true);
-    transfer_family(&tr, true, l->final_energy, 1, o->final_energy, 1, l->n_batteries, bmap,
-                    false);
+    transfer_family(&tr, true, l->final_energy, 1, o->final_energy, 1, l->n_batteries, bmap, false);
     transfer_family(&tr, true, l->flex_energy, 1, o->flex_energy, 1, l->n_groups, fmap, false);
     free(bmap);
     free(fmap);
@@ -568,20 +564,23 @@ static int balancing_column(const lp_layout_t *l, int t, double net_demand, doub
     return l->z[t];
 }
 
-int gridems__lp_model_crash_basis(glp_prob *lp, const lp_layout_t *l,
-                                  const gridems_scenario_t *sc, const double *step_weight,
-                                  double import_ceiling_kw)
+int gridems__lp_model_crash_basis(glp_prob *lp, const lp_layout_t *l, const gridems_scenario_t *sc,
+                                  const double *step_weight, double import_ceiling_kw)
 {
     int T = l->steps;
     size_t n = (size_t)T;
     double *caps = malloc(n * sizeof *caps);
     size_t groups = (size_t)l->n_groups + 1;
-    crash_t cr = {malloc(n * sizeof(double)),      malloc(n * sizeof(double)),
-                  malloc(n * sizeof(double)),      malloc(n),
-                  sc->peak_so_far_kw,              malloc(groups * sizeof(double)),
-                  malloc(groups * sizeof(double)),  step_weight};
-    if (caps == NULL || cr.price == NULL || cr.room == NULL || cr.net == NULL ||
-        cr.taken == NULL || cr.power == NULL || cr.energy == NULL) {
+    crash_t cr = {malloc(n * sizeof(double)),
+                  malloc(n * sizeof(double)),
+                  malloc(n * sizeof(double)),
+                  malloc(n),
+                  sc->peak_so_far_kw,
+                  malloc(groups * sizeof(double)),
+                  malloc(groups * sizeof(double)),
+                  step_weight};
+    if (caps == NULL || cr.price == NULL || cr.room == NULL || cr.net == NULL || cr.taken == NULL ||
+        cr.power == NULL || cr.energy == NULL) {
         free(caps);
         free(cr.price);
         free(cr.room);

@@ -65,24 +65,24 @@
 
 struct gridems_optimizer_s {
     gridems_optimizer_opts_t opts;
-    glp_prob *lp;          /* NULL until the first build */
+    glp_prob *lp; /* NULL until the first build */
     unsigned lp_env_generation;
-    lp_layout_t layout;    /* the structure of lp */
-    lp_layout_t pending;   /* a layout under construction, freed on a GLPK error */
-    glp_prob *pending_lp;  /* a problem under construction */
-    bool has_basis;        /* lp holds an optimal basis of its current structure */
+    lp_layout_t layout;   /* the structure of lp */
+    lp_layout_t pending;  /* a layout under construction, freed on a GLPK error */
+    glp_prob *pending_lp; /* a problem under construction */
+    bool has_basis;       /* lp holds an optimal basis of its current structure */
     int shift_hint;
     const gridems_reference_t *reference; /* borrowed for the next solve only, or NULL */
     int64_t reference_start_ms;
-    int last_cold_iterations; /* of the last cold solve, for the warm cap; 0 before one */
-    int last_cold_rows;       /* rows of the program it solved */
-    int warm_cap_override;    /* tests: > 0 replaces the computed cap */
-    bool no_merge;            /* tests: one group per flexible load (lp_layout.h) */
-    bool no_sifting;          /* tests and benchmarks: plain simplex on cold starts */
-    bool warm_sifting_ok;     /* lp holds the duals of its last optimum (an update in place) */
+    int last_cold_iterations;     /* of the last cold solve, for the warm cap; 0 before one */
+    int last_cold_rows;           /* rows of the program it solved */
+    int warm_cap_override;        /* tests: > 0 replaces the computed cap */
+    bool no_merge;                /* tests: one group per flexible load (lp_layout.h) */
+    bool no_sifting;              /* tests and benchmarks: plain simplex on cold starts */
+    bool warm_sifting_ok;         /* lp holds the duals of its last optimum (an update in place) */
     sifting_stats_t last_sifting; /* of the last sifted solve (zeroed by a cold start) */
-    int inject_fault;      /* tests: make the next solve raise a GLPK error */
-    char glpk_said[512];   /* GLPK's last terminal output, for error messages */
+    int inject_fault;             /* tests: make the next solve raise a GLPK error */
+    char glpk_said[512];          /* GLPK's last terminal output, for error messages */
     jmp_buf on_glpk_error;
 };
 
@@ -274,8 +274,8 @@ static int prepare(gridems_optimizer_t *opt, const gridems_scenario_t *sc,
     int shift = opt->shift_hint;
     opt->shift_hint = 0;
     opt->warm_sifting_ok = false;
-    int rc = gridems__lp_layout_build(&opt->pending, sc,
-                                      opt->no_merge ? LP_MERGE_NONE : LP_MERGE_EXACT);
+    int rc =
+        gridems__lp_layout_build(&opt->pending, sc, opt->no_merge ? LP_MERGE_NONE : LP_MERGE_EXACT);
     if (rc != 0) {
         return rc;
     }
@@ -419,8 +419,8 @@ static bool basis_refused(int ret)
 }
 
 static int solve_prepared(gridems_optimizer_t *opt, const gridems_scenario_t *sc,
-                          gridems_start_kind_t *kind, const lp_change_t *change,
-                          double started_ms, int *cap, char *err, size_t errlen)
+                          gridems_start_kind_t *kind, const lp_change_t *change, double started_ms,
+                          int *cap, char *err, size_t errlen)
 {
     int meth = GLP_PRIMAL;
     simplex_start_t start = FROM_CURRENT;
@@ -649,8 +649,7 @@ static int run_guarded(gridems_optimizer_t *opt, const gridems_scenario_t *sc,
         for (char *nl = strchr(opt->glpk_said, '\n'); nl != NULL; nl = strchr(nl, '\n')) {
             *nl = ' '; /* one line for the log */
         }
-        set_err(err, errlen, "GLPK internal error (%s); the model will be rebuilt",
-                opt->glpk_said);
+        set_err(err, errlen, "GLPK internal error (%s); the model will be rebuilt", opt->glpk_said);
         return GRIDEMS_ESOLVER;
     }
     opt->glpk_said[0] = '\0';

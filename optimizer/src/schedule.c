@@ -116,8 +116,7 @@ static bool add_batteries(cJSON *root, const gridems_scenario_t *sc, const gride
     return true;
 }
 
-static bool add_flex_loads(cJSON *root, const gridems_scenario_t *sc,
-                           const gridems_schedule_t *s)
+static bool add_flex_loads(cJSON *root, const gridems_scenario_t *sc, const gridems_schedule_t *s)
 {
     cJSON *arr = cJSON_AddArrayToObject(root, "flexible_loads");
     if (arr == NULL) {
@@ -163,8 +162,7 @@ cJSON *gridems__schedule_to_cjson(const gridems_scenario_t *sc, const gridems_sc
     int T = s->steps;
     bool ok = gridems__json_add_number(root, "version", 1) &&
               cJSON_AddStringToObject(root, "status", "optimal") != NULL &&
-              gridems__json_add_number(root, "objective", s->objective) &&
-              add_costs(root, s) &&
+              gridems__json_add_number(root, "objective", s->objective) && add_costs(root, s) &&
               gridems__json_add_number(root, "emissions_kg", s->emissions_kg) &&
               (sc->start != NULL ? cJSON_AddStringToObject(root, "start", sc->start)
                                  : cJSON_AddNullToObject(root, "start")) != NULL &&

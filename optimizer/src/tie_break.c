@@ -48,8 +48,7 @@ static const gridems_reference_item_t *find_item(const gridems_reference_t *ref,
     for (int i = 0; i < ref->n_items; i++) {
         const gridems_reference_item_t *it = &ref->items[i];
         if (it->id != NULL && strcmp(it->id, id) == 0 &&
-            (battery ? it->charge_kw != NULL && it->discharge_kw != NULL
-                     : it->power_kw != NULL)) {
+            (battery ? it->charge_kw != NULL && it->discharge_kw != NULL : it->power_kw != NULL)) {
             return it;
         }
     }
@@ -82,9 +81,8 @@ static int match_columns(const lp_layout_t *l, const gridems_scenario_t *sc,
     }
     matched_t *m = glp_alloc(cap, sizeof *m);
     int n = 0;
-    int steps = ref->battery_match_steps > 0 && ref->battery_match_steps < T
-                    ? ref->battery_match_steps
-                    : T;
+    int steps =
+        ref->battery_match_steps > 0 && ref->battery_match_steps < T ? ref->battery_match_steps : T;
     for (int b = 0; b < l->n_batteries; b++) {
         const gridems_reference_item_t *it = find_item(ref, sc->batteries[b].id, true);
         if (it != NULL) {
@@ -200,8 +198,8 @@ static void set_distance_objective(glp_prob *lp, glp_prob *copy, const matched_t
 }
 
 void gridems__tie_break(glp_prob *lp, const lp_layout_t *layout, const gridems_scenario_t *sc,
-                        const gridems_reference_t *ref, int64_t start_ms, int it_lim,
-                        int tm_lim_ms, bool verbose, tie_break_result_t *res)
+                        const gridems_reference_t *ref, int64_t start_ms, int it_lim, int tm_lim_ms,
+                        bool verbose, tie_break_result_t *res)
 {
     memset(res, 0, sizeof *res);
     res->outcome = GRIDEMS_TIE_NONE;

@@ -15,9 +15,10 @@
  *   - the primal simplex starts from the first stage's basis, extended by one basic auxiliary
  *     column and one basic row slack per auxiliary pair, which is primal feasible at once.
  * When the first stage's schedule already is the reference (nothing new, and the simplex
- * stayed where it was), there is no second stage. The result is otherwise checked: its original objective must be within 1e-9 relative of the first
- * stage's (reduced costs within GLPK's tolerance of zero are left free, so this is where a
- * numerical drift would show); otherwise the first stage's schedule is kept.
+ * stayed where it was), there is no second stage. The result is otherwise checked: its original
+ * objective must be within 1e-9 relative of the first stage's (reduced costs within GLPK's
+ * tolerance of zero are left free, so this is where a numerical drift would show); otherwise the
+ * first stage's schedule is kept.
  *
  * Temporary arrays come from glp_alloc, so a GLPK error (a longjmp out of here, see optimizer.c)
  * frees them with the environment.
@@ -50,7 +51,7 @@ typedef struct tie_break_result_s {
  * Never changes lp. res->outcome is NONE when nothing in ref matches.
  */
 void gridems__tie_break(glp_prob *lp, const lp_layout_t *layout, const gridems_scenario_t *sc,
-                        const gridems_reference_t *ref, int64_t start_ms, int it_lim,
-                        int tm_lim_ms, bool verbose, tie_break_result_t *res);
+                        const gridems_reference_t *ref, int64_t start_ms, int it_lim, int tm_lim_ms,
+                        bool verbose, tie_break_result_t *res);
 
 #endif

@@ -325,8 +325,7 @@ static void gw_publish(battery_t *b)
     gridems__sim_json_kv_int(w, "cmd_ignored", (int64_t)g->ignored);
     gridems__sim_json_kv_int(w, "cmd_malformed", (int64_t)g->malformed);
     gridems__sim_json_end_object(w);
-    if (gridems__sim_send_telemetry(b->api, b->self, b->topic_telemetry, w,
-                                    &g->pub_failed)) {
+    if (gridems__sim_send_telemetry(b->api, b->self, b->topic_telemetry, w, &g->pub_failed)) {
         g->published = 1;
         g->last_pub_ms = g->t_ms;
     }

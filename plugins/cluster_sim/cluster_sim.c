@@ -627,8 +627,7 @@ static void gw_publish(cluster_t *c)
     }
     gridems__sim_json_end_array(w);
     gridems__sim_json_end_object(w);
-    if (gridems__sim_send_telemetry(c->api, c->self, c->topic_telemetry, w,
-                                    &g->pub_failed)) {
+    if (gridems__sim_send_telemetry(c->api, c->self, c->topic_telemetry, w, &g->pub_failed)) {
         g->published = 1;
         g->last_pub_ms = g->t_ms;
     }

@@ -363,8 +363,7 @@ static void gw_publish(meter_t *m)
     gridems__sim_json_kv_num(w, "power_kw", m->power_kw);
     gridems__sim_json_kv_num(w, "energy_kwh", to_milli(m->energy_kwh));
     gridems__sim_json_end_object(w);
-    if (gridems__sim_send_telemetry(m->api, m->self, m->topic_telemetry, w,
-                                    &m->pub_failed)) {
+    if (gridems__sim_send_telemetry(m->api, m->self, m->topic_telemetry, w, &m->pub_failed)) {
         m->published = 1;
         m->last_pub_ms = m->t_ms;
     }

@@ -170,7 +170,7 @@ typedef struct gridems__sim_common_opts_s {
     const char *topic_prefix;      /* required: <prefix>/telemetry and <prefix>/cmd */
     int64_t telemetry_interval_ms; /* host-clock ms between telemetry messages */
     int64_t stale_after_ms;        /* reported in the capabilities; 0 = the host's default */
-    int64_t tick_ms;               /* real ms between simulation steps (host-clock on a stepped clock) */
+    int64_t tick_ms; /* real ms between simulation steps (host-clock on a stepped clock) */
 } gridems__sim_common_opts_t;
 
 /* The option-table entries of gridems__sim_common_opts_t, for a context struct `type` that

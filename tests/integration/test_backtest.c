@@ -23,9 +23,22 @@
 static char *run_site(const char *site, const char *report, const char *prices, const char *days,
                       int *status, char **err)
 {
-    char *const argv[] = {GRIDEMS_TEST_BINARY, "backtest", "-c", (char *)site, "--prices", (char *)prices,
-                          "--price-adder", "4", "--days", (char *)days, "--warmup-days", "1",
-                          "--quiet", "--report", (char *)report, NULL};
+    char *const argv[] = {GRIDEMS_TEST_BINARY,
+                          "backtest",
+                          "-c",
+                          (char *)site,
+                          "--prices",
+                          (char *)prices,
+                          "--price-adder",
+                          "4",
+                          "--days",
+                          (char *)days,
+                          "--warmup-days",
+                          "1",
+                          "--quiet",
+                          "--report",
+                          (char *)report,
+                          NULL};
     char *out = NULL;
     *status = test_run_capture(argv, &out, err);
     return out;
@@ -96,11 +109,11 @@ START_TEST(test_two_runs_identical)
     ck_assert_int_eq((int)num(ra, "period", "steps"), 96);
     ck_assert_int_eq((int)num(ra, "gridems", "jobs"), (int)num(ra, "baseline", "jobs"));
     ck_assert_int_gt((int)num(ra, "gridems", "plans"), 48);
-    ck_assert_double_eq_tol(num(ra, "gridems", "total"),
-                            num(ra, "gridems", "energy_cost") + num(ra, "gridems", "demand_charge") +
-                                num(ra, "gridems", "battery_wear") -
-                                num(ra, "gridems", "stored_energy_value"),
-                            0.05);
+    ck_assert_double_eq_tol(
+        num(ra, "gridems", "total"),
+        num(ra, "gridems", "energy_cost") + num(ra, "gridems", "demand_charge") +
+            num(ra, "gridems", "battery_wear") - num(ra, "gridems", "stored_energy_value"),
+        0.05);
     cJSON_Delete(ra);
     cJSON_Delete(rb);
     free(ta);
@@ -142,7 +155,8 @@ START_TEST(test_running_step_whole)
             const cJSON *v = cJSON_GetObjectItemCaseSensitive(opts, keys[k]);
             if (cJSON_IsString(v)) {
                 char abs[1024];
-                snprintf(abs, sizeof abs, "%s/examples/%s", GRIDEMS_TEST_SOURCE_DIR, v->valuestring);
+                snprintf(abs, sizeof abs, "%s/examples/%s", GRIDEMS_TEST_SOURCE_DIR,
+                         v->valuestring);
                 cJSON_ReplaceItemInObjectCaseSensitive(opts, keys[k], cJSON_CreateString(abs));
             }
         }
@@ -186,8 +200,8 @@ static void expect_refused(const char *csv, const char *needle)
     char *err = NULL;
     char *out = run_backtest(report, prices, "1", &st, &err);
     ck_assert_msg(st == 2, "exit %d, stderr: %s", st, err);
-    ck_assert_msg(strstr(err, needle) != NULL && strstr(err, prices) != NULL,
-                  "\"%s\" not in: %s", needle, err);
+    ck_assert_msg(strstr(err, needle) != NULL && strstr(err, prices) != NULL, "\"%s\" not in: %s",
+                  needle, err);
     free(out);
     free(err);
     test_remove_tree(dir);

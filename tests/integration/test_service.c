@@ -92,13 +92,13 @@ static void ctx_abort(const char *file, int line, const char *expr, const char *
 }
 
 /* Like ck_assert_msg(), but cleans up first (Check's fork mode skips the rest of the test). */
-#define REQUIRE(cond, ...)                                                                        \
-    do {                                                                                          \
-        if (!(cond)) {                                                                            \
-            char require_msg_[4096];                                                              \
-            snprintf(require_msg_, sizeof require_msg_, __VA_ARGS__);                             \
-            ctx_abort(__FILE__, __LINE__, #cond, require_msg_);                                   \
-        }                                                                                         \
+#define REQUIRE(cond, ...)                                                                         \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            char require_msg_[4096];                                                               \
+            snprintf(require_msg_, sizeof require_msg_, __VA_ARGS__);                              \
+            ctx_abort(__FILE__, __LINE__, #cond, require_msg_);                                    \
+        }                                                                                          \
     } while (0)
 
 /* ---- ## Set-up and tear-down ---- */
@@ -145,8 +145,9 @@ static void check_log_clean(void)
 static void finish(void)
 {
     ctx.expect_running = false;
-    REQUIRE(test_service_signal(&ctx.svc, SIGTERM) == 0, "the service was no longer running "
-                                                         "(status %d)",
+    REQUIRE(test_service_signal(&ctx.svc, SIGTERM) == 0,
+            "the service was no longer running "
+            "(status %d)",
             ctx.svc.status);
     int status = test_service_wait_exit(&ctx.svc, STOP_TIMEOUT_MS);
     REQUIRE(status == 0, "SIGTERM: exit status %d (-1: still running after %d ms)", status,
@@ -170,9 +171,9 @@ typedef struct cfg_opts_s {
 
 static cfg_opts_t default_opts(void)
 {
-    cfg_opts_t o = {30, 60.0, 86400,
-                    "\"jobs_per_day\": 6, \"job_energy_kwh\": 4000, \"job_power_kw\": 1200", "",
-                    600, "", ""};
+    cfg_opts_t o = {
+        30, 60.0, 86400, "\"jobs_per_day\": 6, \"job_energy_kwh\": 4000, \"job_power_kw\": 1200",
+        "", 600,  "",    ""};
     return o;
 }
 
@@ -354,8 +355,7 @@ static int bus_wait(const char *topic, const char *needle, int timeout_ms, wire_
 /* The next schedule with plan.id > min_id and (unless NULL) plan.reason == reason; older or
  * other ones are skipped. *arrival_ms (may be NULL) receives when its last byte was read. The
  * caller deletes the result. */
-static cJSON *wait_schedule(const char *reason, double min_id, int timeout_ms,
-                            double *arrival_ms)
+static cJSON *wait_schedule(const char *reason, double min_id, int timeout_ms, double *arrival_ms)
 {
     double deadline = test_now_ms() + timeout_ms;
     for (;;) {
@@ -399,8 +399,8 @@ static cJSON *status_after_plan(double plan_id)
     char needle[64];
     snprintf(needle, sizeof needle, "\"plan_id\":%.0f,", plan_id);
     wire_msg_t msg;
-    REQUIRE(bus_wait(ctx.t_status, needle, PLAN_TIMEOUT_MS, &msg) == 0,
-            "no status for plan %.0f", plan_id);
+    REQUIRE(bus_wait(ctx.t_status, needle, PLAN_TIMEOUT_MS, &msg) == 0, "no status for plan %.0f",
+            plan_id);
     wire_msg_free(&msg);
     return read_retained(ctx.t_status);
 }
@@ -463,8 +463,7 @@ static size_t start_service(bool settle)
             break;
         }
     }
-    REQUIRE(test_service_wait_log(&ctx.svc, from, "device bess1: readings again",
-                                  START_TIMEOUT_MS),
+    REQUIRE(test_service_wait_log(&ctx.svc, from, "device bess1: readings again", START_TIMEOUT_MS),
             "the battery did not report within %d ms", START_TIMEOUT_MS);
     if (settle) {
         /* The devices' first readings request a re-plan; without prices it fails. Wait for that
@@ -569,8 +568,7 @@ START_TEST(test_price_gives_schedule)
     start_with_bus(NULL);
     double latency = 0;
     cJSON *live = publish_prices_and_plan("price", &latency);
-    fprintf(stderr, "test_service: price -> schedule latency %.1f ms (debounce 200 ms)\n",
-            latency);
+    fprintf(stderr, "test_service: price -> schedule latency %.1f ms (debounce 200 ms)\n", latency);
     REQUIRE(latency < 1000.0, "the schedule came %.1f ms after the price", latency);
     REQUIRE(strcmp(jstr(live, "status"), "optimal") == 0, "status %s", jstr(live, "status"));
     REQUIRE(jnum(live, "steps") == 48, "steps %.0f, expected the 48-step horizon",
@@ -652,8 +650,8 @@ START_TEST(test_malformed_price_rejected)
     char line[1024];
     log_line(from, needle, line, sizeof line);
     fprintf(stderr, "test_service: %s\n", line);
-    REQUIRE(lines == 1, "%d rejection lines for %d bad messages, expected 1 (rate-limited)",
-            lines, n_bad);
+    REQUIRE(lines == 1, "%d rejection lines for %d bad messages, expected 1 (rate-limited)", lines,
+            n_bad);
     REQUIRE(strstr(line, "values[2]") != NULL && strstr(line, "finite number") != NULL,
             "the rejection line does not name the field: %s", line);
 
@@ -921,8 +919,8 @@ START_TEST(test_restart_after_sigkill)
     for (;;) {
         cJSON *state = read_state_file();
         const cJSON *kw = jfind(state, "peak.kw");
-        bool ready = cJSON_IsNumber(kw) && kw->valuedouble > 0 &&
-                     persisted_delivered(state, "train-a") > 0;
+        bool ready =
+            cJSON_IsNumber(kw) && kw->valuedouble > 0 && persisted_delivered(state, "train-a") > 0;
         cJSON_Delete(state);
         if (ready) {
             break;
@@ -948,8 +946,9 @@ START_TEST(test_restart_after_sigkill)
             "test_service: persisted peak %.3f kW, train-a delivered %.3f kWh, last plan %.0f, "
             "highest published %.0f\n",
             peak, delivered, last_id, published_max);
-    REQUIRE(published_max < next_id, "plan %.0f was published, but state.json says the next "
-                                     "plan is %.0f",
+    REQUIRE(published_max < next_id,
+            "plan %.0f was published, but state.json says the next "
+            "plan is %.0f",
             published_max, next_id);
 
     bus_subscribe(ctx.t_state);
@@ -996,8 +995,8 @@ START_TEST(test_restart_after_sigkill)
     fprintf(stderr, "test_service: train-a after the restart: %.3f kWh planned (plan %.0f)\n",
             planned, id);
     REQUIRE(planned <= 2400 - delivered + 1e-6,
-            "train-a: %.3f kWh planned after the restart, but %.3f of 2400 were delivered",
-            planned, delivered);
+            "train-a: %.3f kWh planned after the restart, but %.3f of 2400 were delivered", planned,
+            delivered);
     finish();
 }
 END_TEST
@@ -1197,8 +1196,9 @@ START_TEST(test_restart_restores_forecasts)
     cJSON *next = wait_schedule(NULL, before, PLAN_TIMEOUT_MS, NULL);
     double intervals = jnum(next, "plan.inputs.import_price_intervals");
     const char *load = jstr(next, "plan.inputs.base_load");
-    fprintf(stderr, "test_service: after the restart plan %.0f: %.0f price intervals, base load "
-                    "from %s\n",
+    fprintf(stderr,
+            "test_service: after the restart plan %.0f: %.0f price intervals, base load "
+            "from %s\n",
             jnum(next, "plan.id"), intervals, load);
     REQUIRE(intervals > 0, "the first plan after the restart has no import prices");
     REQUIRE(strcmp(load, "forecast") == 0, "the first plan's base load comes from %s", load);
@@ -1235,8 +1235,9 @@ START_TEST(test_dr_event_below_load)
 
     /* The meter's load is about 9000 kW; a 5000 kW cap for two hours cannot be met. */
     size_t from = test_service_log_size(&ctx.svc);
-    publish(t_event, "{\"id\":\"evt-7\",\"start\":\"2023-05-08T03:00:00+09:00\",\"end\":"
-                     "\"2023-05-08T05:00:00+09:00\",\"import_limit_kw\":5000}",
+    publish(t_event,
+            "{\"id\":\"evt-7\",\"start\":\"2023-05-08T03:00:00+09:00\",\"end\":"
+            "\"2023-05-08T05:00:00+09:00\",\"import_limit_kw\":5000}",
             0);
     plan = wait_schedule("event", id, PLAN_TIMEOUT_MS, NULL);
     id = jnum(plan, "plan.id");
@@ -1339,8 +1340,10 @@ START_TEST(test_plugin_promises)
     size_t from = start_service(false);
 
     /* The host API table's strerror, which a plugin can call (gridems_strerror it cannot). */
-    REQUIRE(test_service_wait_log(&ctx.svc, from, "[test_events:probe] strerror(EINVAL) = "
-                                                  "invalid argument", 2000),
+    REQUIRE(test_service_wait_log(&ctx.svc, from,
+                                  "[test_events:probe] strerror(EINVAL) = "
+                                  "invalid argument",
+                                  2000),
             "no strerror line from the probe");
     /* One id rule: the device named after its instance is the instance; the one registered
      * after init, under another name, is <instance>.<name>. */
@@ -1353,8 +1356,7 @@ START_TEST(test_plugin_promises)
     /* The first read right after the device is added. */
     char line[1024];
     next_log_line(from, "device probe.aux (meter) added", line, sizeof line);
-    REQUIRE(strstr(line, "read #1 of aux") != NULL, "not read right after it was added: %s",
-            line);
+    REQUIRE(strstr(line, "read #1 of aux") != NULL, "not read right after it was added: %s", line);
     /* Polled at its interval, not only on the control tick: 12 more reads must come within
      * about 120 s of site time (a minute's tick alone would take 720 s). Measured on the host
      * clock the probe logs, so a busy machine that delays the reads cannot change the count. */
@@ -1377,8 +1379,9 @@ START_TEST(test_plugin_promises)
             "no price GRID_SIGNAL from the start of the forecast");
     REQUIRE(count_since(sig_from, "event 2 signal 1 id -") == 2,
             "the price signal did not reach both devices once each");
-    publish(t_event, "{\"id\":\"evt-9\",\"start\":\"2023-05-08T03:00:00+09:00\",\"end\":"
-                     "\"2023-05-08T05:00:00+09:00\",\"import_limit_kw\":15000}",
+    publish(t_event,
+            "{\"id\":\"evt-9\",\"start\":\"2023-05-08T03:00:00+09:00\",\"end\":"
+            "\"2023-05-08T05:00:00+09:00\",\"import_limit_kw\":15000}",
             0);
     REQUIRE(test_service_wait_log(&ctx.svc, sig_from,
                                   "event 2 signal 3 id evt-9 start 1683482400000 end "
@@ -1394,8 +1397,10 @@ START_TEST(test_plugin_promises)
 
     /* SIGHUP with the plugins unchanged: RELOAD to every device, no instance touched. */
     size_t hup_from = hup_and_wait();
-    REQUIRE(test_service_wait_log(&ctx.svc, hup_from, "event 1 signal 0 id - start 0 end 0 "
-                                                      "value 0 on probe", 2000),
+    REQUIRE(test_service_wait_log(&ctx.svc, hup_from,
+                                  "event 1 signal 0 id - start 0 end 0 "
+                                  "value 0 on probe",
+                                  2000),
             "no RELOAD event");
     REQUIRE(count_since(hup_from, "reload: plugin instance") == 0,
             "unchanged instances were reported as changed");

@@ -29,8 +29,8 @@ typedef struct wire_s wire_t;
 
 /* One received message. Free it with wire_msg_free(). */
 typedef struct wire_msg_s {
-    char *topic;       /* NUL-terminated */
-    char *payload;     /* len bytes plus a NUL that is not counted */
+    char *topic;   /* NUL-terminated */
+    char *payload; /* len bytes plus a NUL that is not counted */
     size_t len;
     int retained;      /* the broker sent it from its retained store (a subscription's start) */
     double arrived_ms; /* test_now_ms() when its last byte was read */

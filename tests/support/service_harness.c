@@ -207,8 +207,8 @@ int test_count_substr(const char *text, const char *needle)
 const char *test_sanitizer_report(const char *text)
 {
     /* ThreadSanitizer reports races as "WARNING: ThreadSanitizer: data race". */
-    static const char *const markers[] = {"ERROR: AddressSanitizer", "runtime error:",
-                                          "LeakSanitizer", "ThreadSanitizer:"};
+    static const char *const markers[] = {"ERROR: AddressSanitizer",
+                                          "runtime error:", "LeakSanitizer", "ThreadSanitizer:"};
     const char *first = NULL;
     if (text == NULL) {
         return NULL;

@@ -47,8 +47,9 @@ static void release(solved_t *r)
     gridems_scenario_free(&r->sc);
 }
 
-#define ASSERT_NEAR(a, b) ck_assert_msg(fabs((a) - (b)) <= EPS * fmax(1.0, fabs(b)), \
-                                        "%s = %.12g, want %.12g", #a, (double)(a), (double)(b))
+#define ASSERT_NEAR(a, b)                                                                          \
+    ck_assert_msg(fabs((a) - (b)) <= EPS * fmax(1.0, fabs(b)), "%s = %.12g, want %.12g", #a,       \
+                  (double)(a), (double)(b))
 
 /* ---- ## One case per constraint family ---- */
 
@@ -77,9 +78,9 @@ END_TEST
 
 /* The demand-charge case; %s is where peak_so_far_kw goes. */
 #define DEMAND_CASE                                                                                \
-    "{\"version\":1,\"step_minutes\":60,\"prices\":{\"import_per_kwh\":[10,10]},"                 \
+    "{\"version\":1,\"step_minutes\":60,\"prices\":{\"import_per_kwh\":[10,10]},"                  \
     "\"site\":{\"base_load_kw\":[100,100],\"demand_charge_per_kw\":5%s},"                          \
-    "\"batteries\":[{\"id\":\"b\",\"capacity_kwh\":50,\"soc_kwh\":50,\"final_soc_min_kwh\":0,"   \
+    "\"batteries\":[{\"id\":\"b\",\"capacity_kwh\":50,\"soc_kwh\":50,\"final_soc_min_kwh\":0,"     \
     "\"charge_max_kw\":50,\"discharge_max_kw\":50}]}"
 
 START_TEST(demand_charge_without_history)
@@ -294,8 +295,7 @@ START_TEST(schedule_json_round_trips)
     cJSON *root = cJSON_Parse(text);
     ck_assert_ptr_nonnull(root);
     ck_assert_str_eq(cJSON_GetObjectItem(root, "status")->valuestring, "optimal");
-    ck_assert_str_eq(cJSON_GetObjectItem(root, "start")->valuestring,
-                     "2026-05-11T00:00:00+09:00");
+    ck_assert_str_eq(cJSON_GetObjectItem(root, "start")->valuestring, "2026-05-11T00:00:00+09:00");
     /* Bit-exact doubles after printing and parsing again. */
     ck_assert(cJSON_GetObjectItem(root, "objective")->valuedouble == r.s.objective);
     cJSON *bats = cJSON_GetObjectItem(root, "batteries");
@@ -383,8 +383,8 @@ START_TEST(warm_after_price_update_equals_cold)
     int cold_iterations = 0;
     double cold = solve_cold(&sc, &cold_iterations);
     ck_assert_msg(fabs(warm - cold) <= 1e-9 * fabs(cold), "warm %.12g cold %.12g", warm, cold);
-    ck_assert_msg(warm_iterations < cold_iterations, "warm %d iterations, cold %d",
-                  warm_iterations, cold_iterations);
+    ck_assert_msg(warm_iterations < cold_iterations, "warm %d iterations, cold %d", warm_iterations,
+                  cold_iterations);
     /* A right-hand side change only (new initial energy) goes through the same path. */
     sc.batteries[0].soc_kwh = 1500;
     ck_assert_int_eq(gridems_optimizer_solve(opt, &sc, &s, err, sizeof err), 0);
@@ -532,11 +532,11 @@ END_TEST
  * ones costs the same: 10 * 400 + 30 * (400 - 400) = 4000 (no cycle cost, no losses).
  */
 #define TIES_CASE                                                                                  \
-    "{\"version\":1,\"step_minutes\":60,\"prices\":{\"import_per_kwh\":[10,10,%s,30]},"          \
-    "\"site\":{\"base_load_kw\":[0,0,200,200]},\"batteries\":["                                  \
-    "{\"id\":\"a\",\"capacity_kwh\":200,\"soc_kwh\":0,\"final_soc_min_kwh\":0,"                  \
-    "\"charge_max_kw\":150,\"discharge_max_kw\":150},"                                           \
-    "{\"id\":\"b\",\"capacity_kwh\":200,\"soc_kwh\":0,\"final_soc_min_kwh\":0,"                  \
+    "{\"version\":1,\"step_minutes\":60,\"prices\":{\"import_per_kwh\":[10,10,%s,30]},"            \
+    "\"site\":{\"base_load_kw\":[0,0,200,200]},\"batteries\":["                                    \
+    "{\"id\":\"a\",\"capacity_kwh\":200,\"soc_kwh\":0,\"final_soc_min_kwh\":0,"                    \
+    "\"charge_max_kw\":150,\"discharge_max_kw\":150},"                                             \
+    "{\"id\":\"b\",\"capacity_kwh\":200,\"soc_kwh\":0,\"final_soc_min_kwh\":0,"                    \
     "\"charge_max_kw\":150,\"discharge_max_kw\":150}]}"
 
 static void ties_scenario(gridems_scenario_t *sc, const char *price2)
@@ -553,8 +553,8 @@ static double battery_gap(const gridems_schedule_t *a, const gridems_schedule_t 
     for (int k = 0; k < a->n_batteries; k++) {
         for (int t = 0; t < a->steps; t++) {
             gap = fmax(gap, fabs(a->batteries[k].charge_kw[t] - b->batteries[k].charge_kw[t]));
-            gap = fmax(gap,
-                       fabs(a->batteries[k].discharge_kw[t] - b->batteries[k].discharge_kw[t]));
+            gap =
+                fmax(gap, fabs(a->batteries[k].discharge_kw[t] - b->batteries[k].discharge_kw[t]));
         }
     }
     return gap;

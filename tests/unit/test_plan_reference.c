@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
- * A tie-break reference read back from a published schedule (core/src/planning/plan_reference.c): the
- * same series, ids, start and step as the schedule the optimizer wrote; broken text refused.
+ * A tie-break reference read back from a published schedule (core/src/planning/plan_reference.c):
+ * the same series, ids, start and step as the schedule the optimizer wrote; broken text refused.
  */
 #include <check.h>
 #include <stdlib.h>
@@ -22,9 +22,8 @@ START_TEST(schedule_json_round_trips_to_a_reference)
 {
     gridems_scenario_t sc;
     char err[256] = "";
-    ck_assert_int_eq(gridems_scenario_parse_json(scenario_json, strlen(scenario_json), &sc, err,
-                                                 sizeof err),
-                     0);
+    ck_assert_int_eq(
+        gridems_scenario_parse_json(scenario_json, strlen(scenario_json), &sc, err, sizeof err), 0);
     gridems_optimizer_t *opt = NULL;
     ck_assert_int_eq(gridems_optimizer_create(&opt, NULL), 0);
     gridems_schedule_t s;

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
- * The planner's rules (core/src/planning/planner.h), each on a hand-made input: the grid and horizon,
- * forecasts resampled, the base-load fallbacks, battery targets, the flexible-job window and
- * energy rule, the compute cap, DR events, and the refusal without prices.
+ * The planner's rules (core/src/planning/planner.h), each on a hand-made input: the grid and
+ * horizon, forecasts resampled, the base-load fallbacks, battery targets, the flexible-job window
+ * and energy rule, the compute cap, DR events, and the refusal without prices.
  */
 #include <check.h>
 #include <math.h>
@@ -39,8 +39,8 @@ static void setup(fixture_t *f)
 {
     memset(f, 0, sizeof *f);
     char err[256] = "";
-    int rc = gridems_service_config_parse(config_text, strlen(config_text), &f->cfg, err,
-                                          sizeof err);
+    int rc =
+        gridems_service_config_parse(config_text, strlen(config_text), &f->cfg, err, sizeof err);
     ck_assert_msg(rc == 0, "%s", err);
     gridems_forecast_init(&f->import_price, GRIDEMS_FORECAST_PRICE);
     gridems_forecast_init(&f->export_price, GRIDEMS_FORECAST_PRICE);
@@ -177,8 +177,8 @@ START_TEST(battery_final_target_is_its_energy_now)
     fixture_t f;
     setup(&f);
     update(&f.import_price, six_prices);
-    gridems_planner_battery_t bat = {"bess1", {4000, 3900, 400, 3600, 1000, 1000, 0.95, 0.95,
-                                               1.5, 0}};
+    gridems_planner_battery_t bat = {"bess1",
+                                     {4000, 3900, 400, 3600, 1000, 1000, 0.95, 0.95, 1.5, 0}};
     f.in.batteries = &bat;
     f.in.n_batteries = 1;
     gridems_scenario_t sc;
@@ -414,9 +414,8 @@ START_TEST(dr_events_and_peak)
     char err[256] = "";
     const char *ev = "{\"id\":\"dr-1\",\"start\":\"2026-05-11T01:10:00+09:00\",\"end\":"
                      "\"2026-05-11T02:00:00+09:00\",\"import_limit_kw\":3000}";
-    ck_assert_int_eq(gridems_dr_events_update_json(&f.events, ev, strlen(ev), NULL, err,
-                                                   sizeof err),
-                     0);
+    ck_assert_int_eq(
+        gridems_dr_events_update_json(&f.events, ev, strlen(ev), NULL, err, sizeof err), 0);
     f.in.peak_so_far_kw = 4100;
     gridems_scenario_t sc;
     gridems_planner_output_t out;
@@ -442,8 +441,7 @@ START_TEST(invalid_device_data_is_refused_with_its_field)
     fixture_t f;
     setup(&f);
     update(&f.import_price, six_prices);
-    gridems_planner_battery_t bat = {"bess1", {4000, 2000, 400, 3600, 1000, 1000, 1.7, 0.95,
-                                               0, 0}};
+    gridems_planner_battery_t bat = {"bess1", {4000, 2000, 400, 3600, 1000, 1000, 1.7, 0.95, 0, 0}};
     f.in.batteries = &bat;
     f.in.n_batteries = 1;
     gridems_scenario_t sc;

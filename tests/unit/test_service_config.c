@@ -117,7 +117,8 @@ static const char *const full_config =
     "\"carbon_price_per_kg\":0.05,\"battery_final_soc\":\"none\",\"running_step\":\"whole\","
     "\"penalties\":{\"unmet_flexible_per_kwh\":5,\"unserved_load_per_kwh\":6,"
     "\"final_soc_shortfall_per_kwh\":7},"
-    "\"peak_guard\":{\"enabled\":true,\"interval_seconds\":5,\"margin_kw\":150,\"shed_compute\":false}},"
+    "\"peak_guard\":{\"enabled\":true,\"interval_seconds\":5,\"margin_kw\":150,\"shed_compute\":"
+    "false}},"
     "\"clock\":{\"mode\":\"simulated\",\"start\":\"2026-05-11T00:00:00+09:00\",\"speed\":60},"
     "\"state_dir\":\"var/state\",\"log_level\":\"debug\",\"plugin_dir\":\"/opt/gridems/plugins\","
     "\"plugins\":[{\"plugin\":\"battery_sim\",\"name\":\"bess1\","
@@ -323,7 +324,8 @@ static const bad_case_t bad_cases[] = {
     BAD(BASE ",\"planner\":{\"penalties\":{\"unmet_per_kwh\":1}}",
         "planner.penalties.unmet_per_kwh: unknown key"),
     BAD(BASE ",\"planner\":{\"battery_final_soc\":\"full\"}",
-        "planner.battery_final_soc: must be \"initial\", \"none\", \"mid\" or \"value\", got \"full\""),
+        "planner.battery_final_soc: must be \"initial\", \"none\", \"mid\" or \"value\", got "
+        "\"full\""),
     BAD(BASE ",\"planner\":{\"running_step\":\"mean\"}",
         "planner.running_step: must be \"rest\" or \"whole\", got \"mean\""),
     BAD(BASE ",\"planner\":{\"peak_guard\":true}",

@@ -147,7 +147,7 @@ START_TEST(real_clock_runs_libuv_timers)
     gridems_timer_start_real(&fx.t[1], on_real, 2, 0);
     ck_assert(gridems_timer_is_armed(&fx.t[0]));
     ck_assert_int_eq(gridems_timers_next_due(&fx.set), INT64_MAX); /* nothing waits for a step */
-    uv_run(&fx.loop, UV_RUN_DEFAULT);                               /* ends when both fired */
+    uv_run(&fx.loop, UV_RUN_DEFAULT);                              /* ends when both fired */
     ck_assert_int_eq(real_fired, 2);
     teardown();
 }

@@ -63,16 +63,16 @@ typedef struct bt_options_s {
     const char *jobs_path; /* NULL: the cluster's own jobs */
     bool has_start;
     int64_t start_ms;
-    int days;              /* 0: the whole file */
+    int days; /* 0: the whole file */
     int warmup_days;
-    int publish_at_min;    /* local minutes after midnight */
+    int publish_at_min; /* local minutes after midnight */
     long long seed;
-    int tick_seconds;      /* the simulated devices' telemetry period */
+    int tick_seconds; /* the simulated devices' telemetry period */
     const char *report_path;
     const char *series_path; /* NULL: no per-step CSV */
-    const char *keep_dir;  /* NULL: a temporary directory, removed at the end */
-    bool quiet;            /* no progress line */
-    double speed;          /* at most this many times real time; 0 = no pacing */
+    const char *keep_dir;    /* NULL: a temporary directory, removed at the end */
+    bool quiet;              /* no progress line */
+    double speed;            /* at most this many times real time; 0 = no pacing */
 } bt_options_t;
 
 /*
@@ -86,12 +86,12 @@ typedef struct bt_device_s {
     char name[80];
     char topic[300]; /* <topic_prefix>/telemetry */
     double cycle_cost_per_kwh;
-    bool load_role;  /* meter: role "load" (the inflexible load) */
+    bool load_role; /* meter: role "load" (the inflexible load) */
 } bt_device_t;
 
 int bt_write_config(const bt_options_t *o, const char *dir, int port, int64_t clock_start_ms,
-                    bt_device_t *devs, int *n_devs, int max_devs, char *out_path,
-                    size_t out_len, char *err, size_t errlen);
+                    bt_device_t *devs, int *n_devs, int max_devs, char *out_path, size_t out_len,
+                    char *err, size_t errlen);
 
 /* ---- ## The ledger (backtest_ledger.c) ---- */
 
@@ -120,14 +120,14 @@ typedef struct bt_ledger_s {
     bool *seen;
     double *soc_start, *soc_end; /* batteries: at the period's start and end */
     bool *soc_start_set;
-    cJSON **first_caps;          /* batteries: the first telemetry (limits, efficiencies) */
+    cJSON **first_caps; /* batteries: the first telemetry (limits, efficiencies) */
     double cluster_cap_kw;
     bt_job_t *jobs;
     int n_jobs, cap_jobs;
     uint64_t plans;
     double *planned_import_kw; /* per step: the import the last plan made in the step expected */
     double *forecast_base_kw;  /* per step: that plan's base-load forecast for the step */
-    double *solve_ms;            /* each plan's solve wall time, from P/schedule */
+    double *solve_ms;          /* each plan's solve wall time, from P/schedule */
     int n_solve, cap_solve;
     uint64_t last_plan_id;
 } bt_ledger_t;
@@ -146,7 +146,7 @@ typedef struct bt_result_s {
     double energy_cost, demand_charge, battery_wear, stored_energy_value, total;
     double peak_kw, import_kwh, late_kwh;
     int jobs, jobs_on_time;
-    double objective; /* perfect foresight only */
+    double objective;  /* perfect foresight only */
     double *import_kw; /* per step, owned */
 } bt_result_t;
 

@@ -319,8 +319,7 @@ static void pf_column(bt_compare_t *c, const bt_ledger_t *l, const gridems_servi
         }
         c->pf_error[0] = '\0';
     } else if (c->pf_error[0] == '\0') {
-        snprintf(c->pf_error, sizeof c->pf_error, "perfect foresight: cannot solve (error %d)",
-                 rc);
+        snprintf(c->pf_error, sizeof c->pf_error, "perfect foresight: cannot solve (error %d)", rc);
     }
     gridems_schedule_free(&s);
     gridems_optimizer_destroy(opt);
@@ -381,8 +380,7 @@ static double ratio(double num, double den)
     return fabs(den) < 1e-9 ? 0 : num / den;
 }
 
-static void add_result(cJSON *root, const char *key, const bt_result_t *r, bool pf,
-                       uint64_t plans)
+static void add_result(cJSON *root, const char *key, const bt_result_t *r, bool pf, uint64_t plans)
 {
     cJSON *o = cJSON_AddObjectToObject(root, key);
     cJSON_AddNumberToObject(o, "energy_cost", r2(r->energy_cost));
@@ -408,8 +406,8 @@ typedef struct week_s {
 
 /* Per week: energy + the demand charge on how far the week raised the running peak. Wear and
  * stored energy are period figures and stay out of the weeks. */
-static int weeks_of(const bt_compare_t *c, const bt_ledger_t *l, const gridems_service_config_t *cfg,
-                    week_t *out, int max)
+static int weeks_of(const bt_compare_t *c, const bt_ledger_t *l,
+                    const gridems_service_config_t *cfg, week_t *out, int max)
 {
     int per_week = (int)(7 * 86400000LL / l->step_ms), n = 0;
     double peak_g = 0, peak_b = 0, dt = dt_hours(l);
@@ -485,8 +483,10 @@ char *bt_report_json(const bt_compare_t *c, const bt_ledger_t *l, const bt_optio
     double e_g = c->gridems.total - c->gridems.demand_charge;
     double e_b = c->baseline.total - c->baseline.demand_charge;
     double e_p = c->pf.total - c->pf.demand_charge;
-    cJSON_AddNumberToObject(cap, "total", round(1e4 * ratio(c->baseline.total - c->gridems.total,
-                                                             c->baseline.total - c->pf.total)) / 1e4);
+    cJSON_AddNumberToObject(
+        cap, "total",
+        round(1e4 * ratio(c->baseline.total - c->gridems.total, c->baseline.total - c->pf.total)) /
+            1e4);
     cJSON_AddNumberToObject(cap, "energy", round(1e4 * ratio(e_b - e_g, e_b - e_p)) / 1e4);
     cJSON_AddNumberToObject(cap, "demand",
                             round(1e4 * ratio(c->baseline.demand_charge - c->gridems.demand_charge,
@@ -575,7 +575,8 @@ void bt_print_summary(FILE *f, const bt_compare_t *c, const bt_ledger_t *l,
     fprintf(f, "%-24s %16s %16s %18s\n", "jobs on time", jg, jb, jp);
     double e_g = g->total - g->demand_charge, e_b = base->total - base->demand_charge,
            e_p = pf->total - pf->demand_charge;
-    fprintf(f, "\ncapture of the achievable saving: total %.1f %%, energy %.1f %%, demand %.1f %%\n",
+    fprintf(f,
+            "\ncapture of the achievable saving: total %.1f %%, energy %.1f %%, demand %.1f %%\n",
             100 * ratio(base->total - g->total, base->total - pf->total),
             100 * ratio(e_b - e_g, e_b - e_p),
             100 * ratio(base->demand_charge - g->demand_charge,

@@ -161,9 +161,8 @@ int bt_prices_read(const char *path, const char *column, bool per_mwh, double ad
         }
         char *row[CSV_MAX_FIELDS];
         int nr = split(line, row, CSV_MAX_FIELDS);
-        if (ts_col < 0 &&
-            (rc = pick_columns(head, nh, row, nr, column, path, &ts_col, &price_col, err,
-                               errlen)) != 0) {
+        if (ts_col < 0 && (rc = pick_columns(head, nh, row, nr, column, path, &ts_col, &price_col,
+                                             err, errlen)) != 0) {
             break;
         }
         if (nr <= ts_col || nr <= price_col) {
@@ -178,8 +177,8 @@ int bt_prices_read(const char *path, const char *column, bool per_mwh, double ad
         }
         char *end = NULL;
         double v = strtod(row[price_col], &end);
-        if (row[price_col][0] == '\0' || end == NULL || *end != '\0' || v != v ||
-            v > 1e9 || v < -1e9) {
+        if (row[price_col][0] == '\0' || end == NULL || *end != '\0' || v != v || v > 1e9 ||
+            v < -1e9) {
             rc = fail(err, errlen, path, lineno, "column %s: not a number: \"%.40s\"",
                       head[price_col], row[price_col]);
             break;
@@ -193,7 +192,7 @@ int bt_prices_read(const char *path, const char *column, bool per_mwh, double ad
             }
         } else if (out->n > 1 && ms != prev_ms + out->step_ms) {
             rc = fail(err, errlen, path, lineno, "column %s: %s", head[ts_col],
-                      ms == prev_ms ? "duplicate timestamp"
+                      ms == prev_ms  ? "duplicate timestamp"
                       : ms < prev_ms ? "timestamp out of order"
                                      : "a gap: the rows are not evenly spaced");
             break;
@@ -308,8 +307,8 @@ static void resolve_path(cJSON *opts, const char *key, const char *config_path)
 }
 
 int bt_write_config(const bt_options_t *o, const char *dir, int port, int64_t clock_start_ms,
-                    bt_device_t *devs, int *n_devs, int max_devs, char *out_path,
-                    size_t out_len, char *err, size_t errlen)
+                    bt_device_t *devs, int *n_devs, int max_devs, char *out_path, size_t out_len,
+                    char *err, size_t errlen)
 {
     char *text = NULL;
     size_t len = 0;

@@ -241,10 +241,10 @@ static void note_plan_step(bt_ledger_t *l, const cJSON *msg, const cJSON *plan)
     const cJSON *g = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(msg, "grid_import_kw"), 0);
     const cJSON *sc = cJSON_GetObjectItemCaseSensitive(
         cJSON_GetObjectItemCaseSensitive(plan, "inputs"), "scenario");
-    const cJSON *base = cJSON_GetArrayItem(
-        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(sc, "site"),
-                                         "base_load_kw"),
-        0);
+    const cJSON *base =
+        cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(
+                               cJSON_GetObjectItemCaseSensitive(sc, "site"), "base_load_kw"),
+                           0);
     if (k >= l->steps || !cJSON_IsNumber(g)) {
         return;
     }

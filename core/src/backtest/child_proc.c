@@ -293,8 +293,9 @@ static int broker_try(gridems_broker_t *b, const char *bin, const char *dir, cha
         snprintf(err, errlen, "cannot write %s: %s", conf, strerror(errno));
         return -1;
     }
-    fprintf(f, "listener %d 127.0.0.1\nallow_anonymous true\npersistence false\n"
-               "max_inflight_messages 0\nmax_queued_messages 0\nset_tcp_nodelay true\n",
+    fprintf(f,
+            "listener %d 127.0.0.1\nallow_anonymous true\npersistence false\n"
+            "max_inflight_messages 0\nmax_queued_messages 0\nset_tcp_nodelay true\n",
             b->port);
     fclose(f);
     char *argv[] = {(char *)bin, "-c", conf, NULL};

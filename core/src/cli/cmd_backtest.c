@@ -28,42 +28,43 @@
 
 static void usage(FILE *out)
 {
-    fputs("usage: gridems backtest -c SITE.json --prices FILE.csv [options] [--report OUT.json]\n"
-          "\n"
-          "Run the real service over a period of real prices in simulated time, against a\n"
-          "private mosquitto and the simulated devices of SITE.json, and compare what the site\n"
-          "pays with gridems, without it (baseline) and with perfect foresight (one LP over the\n"
-          "period). The same inputs and seed give the same report on every run.\n"
-          "\n"
-          "options:\n"
-          "  -c, --config FILE      the site config (battery_sim, meter_sim, cluster_sim devices)\n"
-          "      --prices FILE      import prices, CSV with a timestamp column (required)\n"
-          "      --price-column N   the price column (default: the only one named like a price)\n"
-          "      --price-unit U     kWh (default) or MWh\n"
-          "      --price-adder X    added per kWh (network charges), default 0\n"
-          "      --load FILE        the inflexible load as timestamp,kw (default: the meter's own)\n"
-          "      --jobs FILE        training jobs, cluster_sim's CSV (default: the cluster's own)\n"
-          "      --start ISO        the period's start (default: the file's first local midnight)\n"
-          "      --days N           the period's length (default: the whole days of the file)\n"
-          "      --warmup-days N    days run before the period, not counted (default 3)\n"
-          "      --publish-at HH:MM local time the next day's prices are published (12:00)\n"
-          "      --seed N           seed of every random choice (meter noise), default 1\n"
-          "      --tick-seconds N   the devices' telemetry period, default 60\n"
-          "      --report FILE      write the report JSON there\n"
-          "      --pf-scenario FILE write the perfect-foresight scenario JSON there\n"
-          "      --series FILE      write the per-step figures there (CSV: price, loads, imports)\n"
-          "      --keep DIR         keep the run's files (config, state, broker log, every plan\n"
-          "                         as plans/plan-N.json) in DIR\n"
-          "      --speed X          at most X times real time, to watch it live (default: as\n"
-          "                         fast as the service settles; the results are the same)\n"
-          "      --verbose          the service's log at info level (default: warnings)\n"
-          "      --quiet            no progress line\n"
-          "  -h, --help             this text\n"
-          "\n"
-          "exit codes: 0 the period ran to its end and the service exited cleanly, 2 bad\n"
-          "            input (the message names the file, line and column or the option),\n"
-          "            1 otherwise\n",
-          out);
+    fputs(
+        "usage: gridems backtest -c SITE.json --prices FILE.csv [options] [--report OUT.json]\n"
+        "\n"
+        "Run the real service over a period of real prices in simulated time, against a\n"
+        "private mosquitto and the simulated devices of SITE.json, and compare what the site\n"
+        "pays with gridems, without it (baseline) and with perfect foresight (one LP over the\n"
+        "period). The same inputs and seed give the same report on every run.\n"
+        "\n"
+        "options:\n"
+        "  -c, --config FILE      the site config (battery_sim, meter_sim, cluster_sim devices)\n"
+        "      --prices FILE      import prices, CSV with a timestamp column (required)\n"
+        "      --price-column N   the price column (default: the only one named like a price)\n"
+        "      --price-unit U     kWh (default) or MWh\n"
+        "      --price-adder X    added per kWh (network charges), default 0\n"
+        "      --load FILE        the inflexible load as timestamp,kw (default: the meter's own)\n"
+        "      --jobs FILE        training jobs, cluster_sim's CSV (default: the cluster's own)\n"
+        "      --start ISO        the period's start (default: the file's first local midnight)\n"
+        "      --days N           the period's length (default: the whole days of the file)\n"
+        "      --warmup-days N    days run before the period, not counted (default 3)\n"
+        "      --publish-at HH:MM local time the next day's prices are published (12:00)\n"
+        "      --seed N           seed of every random choice (meter noise), default 1\n"
+        "      --tick-seconds N   the devices' telemetry period, default 60\n"
+        "      --report FILE      write the report JSON there\n"
+        "      --pf-scenario FILE write the perfect-foresight scenario JSON there\n"
+        "      --series FILE      write the per-step figures there (CSV: price, loads, imports)\n"
+        "      --keep DIR         keep the run's files (config, state, broker log, every plan\n"
+        "                         as plans/plan-N.json) in DIR\n"
+        "      --speed X          at most X times real time, to watch it live (default: as\n"
+        "                         fast as the service settles; the results are the same)\n"
+        "      --verbose          the service's log at info level (default: warnings)\n"
+        "      --quiet            no progress line\n"
+        "  -h, --help             this text\n"
+        "\n"
+        "exit codes: 0 the period ran to its end and the service exited cleanly, 2 bad\n"
+        "            input (the message names the file, line and column or the option),\n"
+        "            1 otherwise\n",
+        out);
 }
 
 /* ---- ## The driver ---- */
@@ -76,8 +77,8 @@ typedef struct run_s {
     char price_topic[300];
     char schedule_topic[300];
     int64_t period_start, period_end, run_start;
-    double warmup_price;   /* flat, where the file has no prices before the period */
-    int64_t next_publish;  /* INT64_MIN until the first publication */
+    double warmup_price;  /* flat, where the file has no prices before the period */
+    int64_t next_publish; /* INT64_MIN until the first publication */
     int64_t next_progress;
     bt_ledger_t ledger;
     const bt_device_t *devs;
@@ -146,7 +147,8 @@ static void progress(run_t *r, int64_t now)
     r->next_progress = now + MS_PER_DAY;
     char iso[GRIDEMS_TIME_ISO_BUFLEN];
     gridems_time_format_iso(now, r->offset_min, iso, sizeof iso);
-    fprintf(stderr, "\rbacktest: %.10s%s  (%.0f s)   ", iso, now < r->period_start ? " warm-up" : "",
+    fprintf(stderr, "\rbacktest: %.10s%s  (%.0f s)   ", iso,
+            now < r->period_start ? " warm-up" : "",
             (double)(gridems_child_mono_ms() - r->wall_start_ms) / 1000.0);
     fflush(stderr);
 }
@@ -247,18 +249,28 @@ static int bad_option(const char *opt, const char *rule, const char *got)
 
 static int parse_args(int argc, char **argv, bt_options_t *o, const char **pf_path, int *verbose)
 {
-    static const struct option longopts[] = {
-        {"config", required_argument, NULL, 'c'},     {"prices", required_argument, NULL, 'p'},
-        {"price-column", required_argument, NULL, 'C'}, {"price-unit", required_argument, NULL, 'U'},
-        {"price-adder", required_argument, NULL, 'A'}, {"load", required_argument, NULL, 'L'},
-        {"jobs", required_argument, NULL, 'J'},       {"start", required_argument, NULL, 'S'},
-        {"days", required_argument, NULL, 'D'},       {"warmup-days", required_argument, NULL, 'W'},
-        {"publish-at", required_argument, NULL, 'P'}, {"seed", required_argument, NULL, 's'},
-        {"tick-seconds", required_argument, NULL, 'T'}, {"report", required_argument, NULL, 'r'},
-        {"pf-scenario", required_argument, NULL, 'F'}, {"keep", required_argument, NULL, 'k'},
-        {"series", required_argument, NULL, 'E'},     {"speed", required_argument, NULL, 'X'},
-        {"verbose", no_argument, NULL, 'v'},          {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},             {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {{"config", required_argument, NULL, 'c'},
+                                             {"prices", required_argument, NULL, 'p'},
+                                             {"price-column", required_argument, NULL, 'C'},
+                                             {"price-unit", required_argument, NULL, 'U'},
+                                             {"price-adder", required_argument, NULL, 'A'},
+                                             {"load", required_argument, NULL, 'L'},
+                                             {"jobs", required_argument, NULL, 'J'},
+                                             {"start", required_argument, NULL, 'S'},
+                                             {"days", required_argument, NULL, 'D'},
+                                             {"warmup-days", required_argument, NULL, 'W'},
+                                             {"publish-at", required_argument, NULL, 'P'},
+                                             {"seed", required_argument, NULL, 's'},
+                                             {"tick-seconds", required_argument, NULL, 'T'},
+                                             {"report", required_argument, NULL, 'r'},
+                                             {"pf-scenario", required_argument, NULL, 'F'},
+                                             {"keep", required_argument, NULL, 'k'},
+                                             {"series", required_argument, NULL, 'E'},
+                                             {"speed", required_argument, NULL, 'X'},
+                                             {"verbose", no_argument, NULL, 'v'},
+                                             {"quiet", no_argument, NULL, 'q'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
     memset(o, 0, sizeof *o);
     o->warmup_days = 3;
     o->publish_at_min = 12 * 60;
@@ -270,9 +282,15 @@ static int parse_args(int argc, char **argv, bt_options_t *o, const char **pf_pa
     optind = 1;
     while ((c = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
         switch (c) {
-        case 'c': o->config_path = optarg; break;
-        case 'p': o->prices_path = optarg; break;
-        case 'C': o->price_column = optarg; break;
+        case 'c':
+            o->config_path = optarg;
+            break;
+        case 'p':
+            o->prices_path = optarg;
+            break;
+        case 'C':
+            o->price_column = optarg;
+            break;
         case 'U':
             if (strcmp(optarg, "kWh") != 0 && strcmp(optarg, "MWh") != 0) {
                 return bad_option("--price-unit", "must be kWh or MWh", optarg);
@@ -286,8 +304,12 @@ static int parse_args(int argc, char **argv, bt_options_t *o, const char **pf_pa
                 return bad_option("--price-adder", "must be a number", optarg);
             }
             break;
-        case 'L': o->load_path = optarg; break;
-        case 'J': o->jobs_path = optarg; break;
+        case 'L':
+            o->load_path = optarg;
+            break;
+        case 'J':
+            o->jobs_path = optarg;
+            break;
         case 'S': {
             char why[160];
             if (gridems_time_parse_iso(optarg, &o->start_ms, NULL, why, sizeof why) != 0) {
@@ -311,8 +333,8 @@ static int parse_args(int argc, char **argv, bt_options_t *o, const char **pf_pa
         case 'P': {
             int hh, mm;
             char tail;
-            if (sscanf(optarg, "%2d:%2d%c", &hh, &mm, &tail) != 2 || hh < 0 || hh > 23 ||
-                mm < 0 || mm > 59) {
+            if (sscanf(optarg, "%2d:%2d%c", &hh, &mm, &tail) != 2 || hh < 0 || hh > 23 || mm < 0 ||
+                mm > 59) {
                 return bad_option("--publish-at", "must be HH:MM", optarg);
             }
             o->publish_at_min = hh * 60 + mm;
@@ -333,20 +355,36 @@ static int parse_args(int argc, char **argv, bt_options_t *o, const char **pf_pa
             }
             o->tick_seconds = (int)v;
             break;
-        case 'r': o->report_path = optarg; break;
-        case 'F': *pf_path = optarg; break;
-        case 'E': o->series_path = optarg; break;
+        case 'r':
+            o->report_path = optarg;
+            break;
+        case 'F':
+            *pf_path = optarg;
+            break;
+        case 'E':
+            o->series_path = optarg;
+            break;
         case 'X':
             o->speed = strtod(optarg, &end);
             if (optarg[0] == '\0' || *end != '\0' || !(o->speed >= 1 && o->speed <= 1e7)) {
                 return bad_option("--speed", "must be a number in 1..1e7", optarg);
             }
             break;
-        case 'k': o->keep_dir = optarg; break;
-        case 'v': *verbose = 1; break;
-        case 'q': o->quiet = true; break;
-        case 'h': usage(stdout); return -1;
-        default: usage(stderr); return GRIDEMS_EXIT_USAGE;
+        case 'k':
+            o->keep_dir = optarg;
+            break;
+        case 'v':
+            *verbose = 1;
+            break;
+        case 'q':
+            o->quiet = true;
+            break;
+        case 'h':
+            usage(stdout);
+            return -1;
+        default:
+            usage(stderr);
+            return GRIDEMS_EXIT_USAGE;
         }
     }
     if (o->config_path == NULL || o->prices_path == NULL || optind != argc) {
@@ -375,8 +413,10 @@ static int choose_period(const bt_options_t *o, const bt_prices_t *p, int offset
         *start = o->start_ms;
         if (gridems_time_align_down(*start, step_ms, offset_min, start) != 0 ||
             *start != o->start_ms) {
-            fprintf(stderr, "gridems backtest: --start: must lie on the planner's %lld-minute "
-                            "grid\n", (long long)(step_ms / 60000));
+            fprintf(stderr,
+                    "gridems backtest: --start: must lie on the planner's %lld-minute "
+                    "grid\n",
+                    (long long)(step_ms / 60000));
             return GRIDEMS_EXIT_USAGE;
         }
     } else {
@@ -390,8 +430,10 @@ static int choose_period(const bt_options_t *o, const bt_prices_t *p, int offset
     }
     int64_t end = *start + days * MS_PER_DAY;
     if (days <= 0 || !bt_prices_cover(p, *start, end)) {
-        fprintf(stderr, "gridems backtest: %s: the prices do not cover the period (%d days from "
-                        "the start)\n", o->prices_path, days);
+        fprintf(stderr,
+                "gridems backtest: %s: the prices do not cover the period (%d days from "
+                "the start)\n",
+                o->prices_path, days);
         return GRIDEMS_EXIT_USAGE;
     }
     *steps = (int)((end - *start) / step_ms);

@@ -147,9 +147,9 @@ static int check_deeper(const char *path, const gridems_service_config_t *cfg)
 int gridems__cmd_run(int argc, char **argv)
 {
     static const struct option longopts[] = {{"config", required_argument, NULL, 'c'},
-                                              {"check", no_argument, NULL, 'k'},
-                                              {"help", no_argument, NULL, 'h'},
-                                              {NULL, 0, NULL, 0}};
+                                             {"check", no_argument, NULL, 'k'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
     const char *path = NULL;
     int check_only = 0, c;
     optind = 1;

@@ -20,7 +20,8 @@ static void usage(FILE *out)
           "options:\n"
           "  -o, --output FILE      write the schedule to FILE instead of stdout\n"
           "      --summary          print a readable summary instead of the JSON\n"
-          "                         (with --output, the JSON goes to FILE and the summary to stdout)\n"
+          "                         (with --output, the JSON goes to FILE and the summary to "
+          "stdout)\n"
           "      --write-lp FILE    also write the program in CPLEX LP format (glpsol --lp FILE)\n"
           "      --time-limit MS    give up after MS milliseconds (exit 1)\n"
           "  -v, --verbose          let GLPK print its progress on stderr\n"
@@ -106,11 +107,13 @@ typedef struct solve_args_s {
 
 static int parse_args(int argc, char **argv, solve_args_t *a)
 {
-    static const struct option longopts[] = {
-        {"output", required_argument, NULL, 'o'}, {"write-lp", required_argument, NULL, 'L'},
-        {"summary", no_argument, NULL, 's'},      {"time-limit", required_argument, NULL, 't'},
-        {"verbose", no_argument, NULL, 'v'},      {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {{"output", required_argument, NULL, 'o'},
+                                             {"write-lp", required_argument, NULL, 'L'},
+                                             {"summary", no_argument, NULL, 's'},
+                                             {"time-limit", required_argument, NULL, 't'},
+                                             {"verbose", no_argument, NULL, 'v'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
     memset(a, 0, sizeof *a);
     optind = 1;
     int c;
@@ -132,8 +135,9 @@ static int parse_args(int argc, char **argv, solve_args_t *a)
             char *end = NULL;
             a->time_limit_ms = strtod(optarg, &end);
             if (end == optarg || *end != '\0' || !(a->time_limit_ms > 0)) {
-                fprintf(stderr, "gridems solve: --time-limit: must be a positive number of "
-                                "milliseconds, got \"%s\"\n",
+                fprintf(stderr,
+                        "gridems solve: --time-limit: must be a positive number of "
+                        "milliseconds, got \"%s\"\n",
                         optarg);
                 return GRIDEMS_EXIT_USAGE;
             }
@@ -169,7 +173,8 @@ static int solve_loaded(const solve_args_t *a, const gridems_scenario_t *sc)
     gridems_schedule_t sched;
     memset(&sched, 0, sizeof sched);
     int rc = gridems_optimizer_solve(opt, sc, &sched, err, sizeof err);
-    if (a->lp_file != NULL && rc != GRIDEMS_EINVAL && gridems_optimizer_write_lp(opt, a->lp_file) != 0) {
+    if (a->lp_file != NULL && rc != GRIDEMS_EINVAL &&
+        gridems_optimizer_write_lp(opt, a->lp_file) != 0) {
         fprintf(stderr, "gridems solve: cannot write the LP to %s\n", a->lp_file);
         exit_code = GRIDEMS_EXIT_FAILURE;
     }

@@ -13,16 +13,18 @@ typedef struct command_s {
 
 static const command_t commands[] = {
     {"run", gridems__cmd_run, "run the service (gridems run -c CONFIG)"},
-    {"backtest", gridems__cmd_backtest, "run the service over real prices in simulated time and compare"},
+    {"backtest", gridems__cmd_backtest,
+     "run the service over real prices in simulated time and compare"},
     {"solve", gridems__cmd_solve, "solve one scenario file and write its schedule"},
     {"plugin-info", gridems__cmd_plugin_info, "print a device plugin's identity and options"},
 };
 
 static void usage(FILE *out)
 {
-    fprintf(out, "gridems %s: grid-interactive energy management for AI data centers\n\n"
-                 "usage: gridems COMMAND [options]   (gridems COMMAND --help for more)\n\n"
-                 "commands:\n",
+    fprintf(out,
+            "gridems %s: grid-interactive energy management for AI data centers\n\n"
+            "usage: gridems COMMAND [options]   (gridems COMMAND --help for more)\n\n"
+            "commands:\n",
             GRIDEMS_VERSION);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
         fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);

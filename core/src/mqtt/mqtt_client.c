@@ -530,8 +530,7 @@ static void disable_nagle(const gridems_mqtt_t *m)
             getpeername(fd, (struct sockaddr *)&peer, &peer_len) != 0) {
             continue;
         }
-        int peer_port = peer.ss_family == AF_INET
-                            ? ntohs(((struct sockaddr_in *)&peer)->sin_port)
+        int peer_port = peer.ss_family == AF_INET ? ntohs(((struct sockaddr_in *)&peer)->sin_port)
                         : peer.ss_family == AF_INET6
                             ? ntohs(((struct sockaddr_in6 *)&peer)->sin6_port)
                             : -1;

@@ -30,8 +30,8 @@ static void set_err(char *err, size_t errlen, const char *text)
 }
 
 /* Resample a forecast onto the grid; unknown steps get `missing`. */
-static void fill_series(const gridems_forecast_t *f, const gridems_planner_output_t *g,
-                        double *out, double missing)
+static void fill_series(const gridems_forecast_t *f, const gridems_planner_output_t *g, double *out,
+                        double missing)
 {
     if (gridems_forecast_resample(f, g->grid_start_ms, g->step_ms, g->steps, out) < 0) {
         for (int t = 0; t < g->steps; t++) {
@@ -141,10 +141,10 @@ static bool id_taken(const gridems_scenario_t *sc, const char *id)
 
 /* One job the rolling horizon may finish after the horizon ends. */
 typedef struct later_job_s {
-    int index;         /* into in->jobs */
-    double remaining;  /* kWh not yet placed after the horizon */
-    double placed;     /* kWh placed after the horizon */
-    double rate;       /* kW in the current stretch of the simulation */
+    int index;        /* into in->jobs */
+    double remaining; /* kWh not yet placed after the horizon */
+    double placed;    /* kWh placed after the horizon */
+    double rate;      /* kW in the current stretch of the simulation */
 } later_job_t;
 
 static int by_deadline(const void *a, const void *b, const gridems_planner_job_t *jobs)
@@ -375,8 +375,9 @@ int gridems_planner_build(const gridems_planner_inputs_t *in, gridems_scenario_t
     int covered = gridems_forecast_coverage(in->import_price, out->grid_start_ms, out->step_ms,
                                             cfg->planner.horizon_steps);
     if (covered <= 0) {
-        set_err(err, errlen, "no import price covers the current step; waiting for a price "
-                             "forecast");
+        set_err(err, errlen,
+                "no import price covers the current step; waiting for a price "
+                "forecast");
         return GRIDEMS_ENOENT;
     }
     out->steps = covered;

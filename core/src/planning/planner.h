@@ -78,7 +78,7 @@ typedef struct gridems_planner_inputs_s {
     int n_batteries;
     const gridems_planner_job_t *jobs;
     int n_jobs;
-    double device_compute_cap_kw; /* < 0: none */
+    double device_compute_cap_kw;               /* < 0: none */
     const gridems_peak_margin_t *margin_errors; /* may be NULL: planner.peak_margin_kw alone */
 } gridems_planner_inputs_t;
 
@@ -94,8 +94,8 @@ typedef struct gridems_planner_output_s {
     int64_t step_ms;
     int steps;
     gridems_load_source_t load_source;
-    int jobs_planned;   /* jobs in the scenario */
-    int jobs_left_out;  /* jobs with nothing to do inside the horizon */
+    int jobs_planned;      /* jobs in the scenario */
+    int jobs_left_out;     /* jobs with nothing to do inside the horizon */
     double peak_margin_kw; /* the margin applied below the billing-period peak */
 } gridems_planner_output_t;
 

@@ -29,7 +29,7 @@
 #include <stdint.h>
 
 typedef enum {
-    GRIDEMS_CLOCK_REAL = 0,     /* the wall clock */
+    GRIDEMS_CLOCK_REAL = 0,      /* the wall clock */
     GRIDEMS_CLOCK_SIMULATED = 1, /* start + speed * elapsed monotonic time */
     GRIDEMS_CLOCK_STEPPED = 2    /* stands still until gridems_clock_step_to() */
 } gridems_clock_mode_t;

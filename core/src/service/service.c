@@ -30,8 +30,12 @@
 #define GRIDEMS_VERSION "0"
 #endif
 
-enum { SHUTDOWN_LIMIT_MS = 8000, MQTT_SHUTDOWN_MS = 3000, CONTROL_TICK_SIM_MS = 60000,
-       CONTROL_TICK_MIN_REAL_MS = 100 };
+enum {
+    SHUTDOWN_LIMIT_MS = 8000,
+    MQTT_SHUTDOWN_MS = 3000,
+    CONTROL_TICK_SIM_MS = 60000,
+    CONTROL_TICK_MIN_REAL_MS = 100
+};
 
 /* ---- ## Status ---- */
 
@@ -168,11 +172,12 @@ static void on_handle_closed(uv_handle_t *handle)
 
 static void close_handles(gridems_service_t *svc)
 {
-    uv_handle_t *handles[] = {(uv_handle_t *)&svc->sig_term,       (uv_handle_t *)&svc->sig_int,
-                              (uv_handle_t *)&svc->sig_hup,        (uv_handle_t *)&svc->replan_timer.uv,
-                              (uv_handle_t *)&svc->debounce_timer.uv, (uv_handle_t *)&svc->control_timer.uv,
-                              (uv_handle_t *)&svc->shutdown_timer, (uv_handle_t *)&svc->step_timer.uv,
-                              (uv_handle_t *)&svc->guard_timer.uv};
+    uv_handle_t *handles[] = {
+        (uv_handle_t *)&svc->sig_term,          (uv_handle_t *)&svc->sig_int,
+        (uv_handle_t *)&svc->sig_hup,           (uv_handle_t *)&svc->replan_timer.uv,
+        (uv_handle_t *)&svc->debounce_timer.uv, (uv_handle_t *)&svc->control_timer.uv,
+        (uv_handle_t *)&svc->shutdown_timer,    (uv_handle_t *)&svc->step_timer.uv,
+        (uv_handle_t *)&svc->guard_timer.uv};
     gridems_timer_t *timers[] = {&svc->replan_timer, &svc->debounce_timer, &svc->control_timer,
                                  &svc->step_timer, &svc->guard_timer};
     for (size_t i = 0; i < sizeof timers / sizeof timers[0]; i++) {
@@ -340,7 +345,8 @@ static bool same_text(const char *a, const char *b)
 }
 
 /* Settings that only a restart applies: say so rather than half-apply them. */
-static void note_restart_only(const gridems_service_config_t *old, const gridems_service_config_t *cur)
+static void note_restart_only(const gridems_service_config_t *old,
+                              const gridems_service_config_t *cur)
 {
     const char *what = NULL;
     if (!same_text(old->mqtt.uri, cur->mqtt.uri) ||
@@ -796,7 +802,8 @@ static int start(gridems_service_t *svc, const gridems_service_driver_t *driver)
     gridems_log_notice("gridems %s running: site %s, MQTT %s, prefix %s, %s clock", GRIDEMS_VERSION,
                        cfg->site.id, cfg->mqtt.uri, cfg->mqtt.topic_prefix,
                        cfg->clock.mode == GRIDEMS_CLOCK_SIMULATED ? "simulated"
-                       : cfg->clock.mode == GRIDEMS_CLOCK_STEPPED ? "stepped" : "real");
+                       : cfg->clock.mode == GRIDEMS_CLOCK_STEPPED ? "stepped"
+                                                                  : "real");
     gridems__watchdog_ready(&svc->watchdog);
     return 0;
 }

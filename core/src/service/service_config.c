@@ -977,24 +977,15 @@ static int check_penalties_beat_margin(ctx_t *c, const gridems_service_config_t 
 
 static int read_planner(ctx_t *c, const cJSON *root, gridems_service_config_t *cfg)
 {
-    static const char *const keys[] = {"step_minutes",
-                                       "horizon_steps",
-                                       "replan_seconds",
-                                       "debounce_ms",
-                                       "solve_time_limit_ms",
-                                       "deviation_kw",
-                                       "carbon_price_per_kg",
-                                       "penalties",
-                                       "battery_final_soc",
-                                       "peak_margin_kw",
-                                       "peak_guard",
-                                       "peak_margin",
-                                       "peak_margin_quantile",
-                                       "peak_margin_window_steps",
-                                       "peak_margin_error",
-                                       "defer_power_fraction",
-                                       "running_step",
-                                       NULL};
+    static const char *const keys[] = {"step_minutes",         "horizon_steps",
+                                       "replan_seconds",       "debounce_ms",
+                                       "solve_time_limit_ms",  "deviation_kw",
+                                       "carbon_price_per_kg",  "penalties",
+                                       "battery_final_soc",    "peak_margin_kw",
+                                       "peak_guard",           "peak_margin",
+                                       "peak_margin_quantile", "peak_margin_window_steps",
+                                       "peak_margin_error",    "defer_power_fraction",
+                                       "running_step",         NULL};
     static const char *const penalty_keys[] = {"unmet_flexible_per_kwh", "unserved_load_per_kwh",
                                                "final_soc_shortfall_per_kwh", NULL};
     static const char *const final_soc[] = {"initial", "none", "mid", "value", NULL};

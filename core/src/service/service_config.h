@@ -104,16 +104,16 @@ typedef struct gridems_service_config_s {
     } site;
     struct {
         char *uri;
-        char *client_id;    /* default gridems-<site.id>-<pid> */
-        char *topic_prefix; /* default gridems/<site.id>; no wildcards, no trailing '/' */
-        int keepalive_s;    /* 5..3600 */
-        char *username;     /* may be NULL */
-        char *password;     /* may be NULL; only with a username; read from password_file by
-                               gridems_service_config_load() when that is given */
+        char *client_id;     /* default gridems-<site.id>-<pid> */
+        char *topic_prefix;  /* default gridems/<site.id>; no wildcards, no trailing '/' */
+        int keepalive_s;     /* 5..3600 */
+        char *username;      /* may be NULL */
+        char *password;      /* may be NULL; only with a username; read from password_file by
+                                gridems_service_config_load() when that is given */
         char *password_file; /* as written: an absolute path or a systemd credential name, or
                                 NULL; never together with an inline password */
-        bool has_tls; /* a tls section, or an ssl:// or mqtts:// URI without one (then every
-                         file is NULL: the system trust store, and verify is true) */
+        bool has_tls;        /* a tls section, or an ssl:// or mqtts:// URI without one (then every
+                                file is NULL: the system trust store, and verify is true) */
         struct {
             char *ca_file;   /* may be NULL */
             char *cert_file; /* may be NULL */

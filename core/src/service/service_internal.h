@@ -249,7 +249,7 @@ typedef struct gridems_service_s {
     int shutdown_steps_left;         /* solver and plugins still closing before MQTT goes */
     gridems_complaint_t rejected[5]; /* per input topic (service_inputs.c), rate-limits logs */
     int exit_code;
-    gridems_lockstep_t *lockstep; /* a driver's run on a stepped clock; NULL for gridems run */
+    gridems_lockstep_t *lockstep;      /* a driver's run on a stepped clock; NULL for gridems run */
     struct service_openadr_s *openadr; /* the OpenADR VEN and what it applied; NULL when off */
 } gridems_service_t;
 

@@ -138,8 +138,8 @@ int gridems__service_plan_init(gridems_service_t *svc)
     if (svc->state.has_plan) {
         /* So the first re-plan, a cold solve, stays with the last plan among equal costs. */
         gridems_reference_t *ref = calloc(1, sizeof *ref);
-        if (ref != NULL && gridems_plan_reference_from_json(svc->state.plan_json,
-                                                            svc->state.plan_len, ref) == 0) {
+        if (ref != NULL &&
+            gridems_plan_reference_from_json(svc->state.plan_json, svc->state.plan_len, ref) == 0) {
             svc->restored_reference = ref;
         } else {
             free(ref);
@@ -192,8 +192,8 @@ void gridems__service_request_replan(gridems_service_t *svc, gridems__replan_rea
         svc->pending_reason = reason;
     }
     if (!svc->solving && !gridems_timer_is_armed(&svc->debounce_timer)) {
-        gridems_timer_start_real(&svc->debounce_timer, on_debounce, (uint64_t)svc->cfg.planner.debounce_ms,
-                       0);
+        gridems_timer_start_real(&svc->debounce_timer, on_debounce,
+                                 (uint64_t)svc->cfg.planner.debounce_ms, 0);
     }
 }
 
@@ -252,8 +252,8 @@ static int add_job(gather_t *g, const gridems_flex_job_t *job, int64_t now)
     double in_step = g->svc->cfg.planner.running_step_whole
                          ? gridems__service_job_in_step_kwh(g->svc, job)
                          : 0.0;
-    g->jobs[g->n_jobs++] =
-        (gridems_planner_job_t){id, remaining, job->power_max_kw, job->earliest_ms, due_ms, in_step};
+    g->jobs[g->n_jobs++] = (gridems_planner_job_t){
+        id, remaining, job->power_max_kw, job->earliest_ms, due_ms, in_step};
     return 0;
 }
 
@@ -323,8 +323,7 @@ static void gather_free(gather_t *g)
 /* ---- ## Starting a solve ---- */
 
 static int build_scenario(gridems_service_t *svc, gridems_scenario_t *sc,
-                          gridems_planner_output_t *out, cJSON *left_out, char *err,
-                          size_t errlen)
+                          gridems_planner_output_t *out, cJSON *left_out, char *err, size_t errlen)
 {
     int64_t now = gridems_clock_now_ms(&svc->clock);
     gridems_forecast_prune(&svc->import_price, now);
@@ -382,9 +381,9 @@ void gridems__service_replan_now(gridems_service_t *svc, gridems__replan_reason_
     cJSON *left_out = cJSON_CreateArray();
     char err[512] = "";
     gridems_planner_output_t out;
-    int rc = sc == NULL || left_out == NULL ? GRIDEMS_ENOMEM
-                                            : build_scenario(svc, sc, &out, left_out, err,
-                                                             sizeof err);
+    int rc = sc == NULL || left_out == NULL
+                 ? GRIDEMS_ENOMEM
+                 : build_scenario(svc, sc, &out, left_out, err, sizeof err);
     if (rc != 0) {
         free(sc);
         cJSON_Delete(left_out);
@@ -408,9 +407,9 @@ void gridems__service_replan_now(gridems_service_t *svc, gridems__replan_reason_
     /* The last plan, matched by id and time: ties are broken toward it (the previous run's,
      * until this run has one). Without one (or out of memory) the solve has no tie-break. */
     gridems_reference_t *ref = svc->plan.valid ? calloc(1, sizeof *ref) : NULL;
-    if (ref != NULL && gridems_reference_from_schedule(ref, &svc->plan.scenario,
-                                                       &svc->plan.schedule,
-                                                       svc->plan.grid_start_ms) != 0) {
+    if (ref != NULL &&
+        gridems_reference_from_schedule(ref, &svc->plan.scenario, &svc->plan.schedule,
+                                        svc->plan.grid_start_ms) != 0) {
         free(ref);
         ref = NULL;
     }
@@ -424,8 +423,7 @@ void gridems__service_replan_now(gridems_service_t *svc, gridems__replan_reason_
          * (~230 ms) per price update on the canonical site, against ~60 this way. */
         ref->flex_match_steps = 1;
     }
-    rc = gridems_solver_submit_near(svc->solver, ++svc->job_seq, sc, shift, ref,
-                                    out.grid_start_ms);
+    rc = gridems_solver_submit_near(svc->solver, ++svc->job_seq, sc, shift, ref, out.grid_start_ms);
     if (rc != 0) {
         gridems_reference_free(ref);
         free(ref);
@@ -479,7 +477,8 @@ static cJSON *plan_record(gridems_service_t *svc, uint64_t id, const gridems_sce
         cJSON_AddNumberToObject(inputs, "jobs_outside_horizon", svc->solving_jobs_left_out);
         cJSON_AddNumberToObject(inputs, "peak_margin_kw", svc->solving_peak_margin_kw);
         cJSON_AddItemToObject(inputs, "stale_devices",
-                              svc->solving_left_out != NULL ? svc->solving_left_out : cJSON_CreateArray());
+                              svc->solving_left_out != NULL ? svc->solving_left_out
+                                                            : cJSON_CreateArray());
         svc->solving_left_out = NULL;
         cJSON_AddNumberToObject(inputs, "queue_ms", res->queue_wait_ms);
         /* The whole scenario, so anyone can re-solve it with `gridems solve`. It goes in as raw
@@ -591,8 +590,7 @@ void gridems__service_on_solver_result(gridems_solver_t *s, gridems_solver_resul
                          : "no controllable devices");
             gridems__service_set_status(svc, "online", reason);
         }
-        gridems__service_observe_result(svc, id, res->solve_wall_ms,
-                                        svc->plan.schedule.iterations,
+        gridems__service_observe_result(svc, id, res->solve_wall_ms, svc->plan.schedule.iterations,
                                         svc->plan.schedule.objective);
         gridems__service_dispatch(svc);
         /* Last: the schedule and the set-points are on their way (see the top of this file). */

@@ -47,9 +47,9 @@ typedef struct gridems_optimizer_opts_s {
 
 /* How a solve started, for logs and benchmarks. */
 typedef enum {
-    GRIDEMS_START_COLD = 0,    /* built from scratch, no basis */
-    GRIDEMS_START_UPDATE = 1,  /* updated in place, previous basis */
-    GRIDEMS_START_SHIFTED = 2, /* rebuilt, previous basis carried over with a time offset */
+    GRIDEMS_START_COLD = 0,     /* built from scratch, no basis */
+    GRIDEMS_START_UPDATE = 1,   /* updated in place, previous basis */
+    GRIDEMS_START_SHIFTED = 2,  /* rebuilt, previous basis carried over with a time offset */
     GRIDEMS_START_FALLBACK = 3, /* warm start refused by GLPK, solved cold */
     GRIDEMS_START_CAPPED = 4    /* warm start hit its iteration cap, solved cold from the crash */
 } gridems_start_kind_t;
@@ -107,23 +107,23 @@ typedef struct gridems_schedule_s {
     double cost_energy, cost_export, cost_degradation, cost_demand, cost_carbon, cost_penalty;
     double emissions_kg;
     double peak_import_kw;
-    double *grid_import_kw;         /* [T] */
-    double *grid_export_kw;         /* [T] */
-    double *pv_curtailed_kw;        /* [T] */
-    double *unserved_kw;            /* [T] */
-    double *marginal_price_per_kwh; /* [T] */
+    double *grid_import_kw;            /* [T] */
+    double *grid_export_kw;            /* [T] */
+    double *pv_curtailed_kw;           /* [T] */
+    double *unserved_kw;               /* [T] */
+    double *marginal_price_per_kwh;    /* [T] */
     gridems_battery_plan_t *batteries; /* [n_batteries], same order as the scenario */
     int n_batteries;
     gridems_flex_plan_t *flex_loads; /* [n_flex_loads], same order as the scenario */
     int n_flex_loads;
     /* Solver report. */
     int iterations;
-    double solve_ms;   /* wall time of the whole solve call, build included */
+    double solve_ms; /* wall time of the whole solve call, build included */
     gridems_start_kind_t start_kind;
     int iteration_cap; /* the warm start's cap (0: cold start, no cap) */
     int columns, rows; /* size of the program solved */
     gridems_tie_break_t tie_break;
-    int tie_break_iterations; /* simplex iterations of the second stage (in `iterations` too) */
+    int tie_break_iterations;     /* simplex iterations of the second stage (in `iterations` too) */
     double tie_break_distance_kw; /* applied: sum of |schedule - reference| over the matches */
 } gridems_schedule_t;
 

@@ -62,9 +62,9 @@ typedef struct gridems_scenario_s {
     char *start;    /* owned, may be NULL when the scenario has no start time */
     char *currency; /* owned, may be NULL */
 
-    double *import_per_kwh;       /* [T] */
-    double *export_per_kwh;       /* [T] */
-    double *carbon_kg_per_kwh;    /* [T], all 0 when has_carbon is false */
+    double *import_per_kwh;    /* [T] */
+    double *export_per_kwh;    /* [T] */
+    double *carbon_kg_per_kwh; /* [T], all 0 when has_carbon is false */
     bool has_carbon;
     double carbon_price_per_kg;
 
