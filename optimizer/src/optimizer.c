@@ -49,6 +49,7 @@
 #include <time.h>
 
 #include "gridems/errors.h"
+#include "basis_file.h"
 #include "lp_layout.h"
 #include "lp_model.h"
 #include "price_estimate.h"
@@ -71,6 +72,7 @@ struct gridems_optimizer_s {
     lp_layout_t pending;  /* a layout under construction, freed on a GLPK error */
     glp_prob *pending_lp; /* a problem under construction */
     bool has_basis;       /* lp holds an optimal basis of its current structure */
+    bool basis_from_file; /* ...taken from a file (basis_file.c): statuses only, no duals */
     int shift_hint;
     const gridems_reference_t *reference; /* borrowed for the next solve only, or NULL */
     int64_t reference_start_ms;
@@ -162,6 +164,7 @@ static void drop_problem(gridems_optimizer_t *opt)
     }
     opt->lp = NULL;
     opt->has_basis = false;
+    opt->basis_from_file = false;
     gridems__lp_layout_free(&opt->layout);
 }
 
@@ -280,7 +283,11 @@ static int prepare(gridems_optimizer_t *opt, const gridems_scenario_t *sc,
         return rc;
     }
     bool warm = opt->opts.allow_warm && opt->lp != NULL && opt->has_basis;
-    if (warm && shift == 0 && gridems__lp_layout_same(&opt->pending, &opt->layout)) {
+    /* A basis from a file is always carried over into a new problem: that is where it is repaired
+     * (a file's statuses may not form a basis of this data), and updating in place would take the
+     * duals of an optimum the problem never had (warm_sifting_ok). */
+    if (warm && shift == 0 && !opt->basis_from_file &&
+        gridems__lp_layout_same(&opt->pending, &opt->layout)) {
         gridems__lp_layout_free(&opt->pending);
         *kind = GRIDEMS_START_UPDATE;
         opt->warm_sifting_ok = true; /* the duals of the last optimum are still in lp */
@@ -468,6 +475,7 @@ static int solve_prepared(gridems_optimizer_t *opt, const gridems_scenario_t *sc
         return GRIDEMS_ESOLVER;
     }
     opt->has_basis = true;
+    opt->basis_from_file = false;
     return 0;
 }
 
@@ -564,6 +572,28 @@ static int extract(const gridems_optimizer_t *opt, glp_prob *lp, const gridems_s
     out->columns = l->n_cols;
     out->rows = l->n_rows;
     return 0;
+}
+
+/* ---- ## A basis kept across restarts (basis_file.h) ---- */
+
+glp_prob *gridems__optimizer_basis_lp(const gridems_optimizer_t *opt, bool optimal_only,
+                                      int *cold_iterations, int *cold_rows)
+{
+    *cold_iterations = opt->last_cold_iterations;
+    *cold_rows = opt->last_cold_rows;
+    bool alive = opt->lp != NULL && opt->lp_env_generation == env_generation;
+    return alive && (opt->has_basis || !optimal_only) ? opt->lp : NULL;
+}
+
+void gridems__optimizer_basis_adopted(gridems_optimizer_t *opt, int cold_iterations, int cold_rows)
+{
+    opt->has_basis = true;
+    opt->basis_from_file = true;
+    opt->warm_sifting_ok = false;
+    if (cold_iterations > 0 && cold_rows > 0) {
+        opt->last_cold_iterations = cold_iterations;
+        opt->last_cold_rows = cold_rows;
+    }
 }
 
 /* ---- ## Public entry points ---- */

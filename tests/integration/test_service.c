@@ -1177,13 +1177,16 @@ START_TEST(test_restart_restores_forecasts)
     free(price);
     cJSON *plan = wait_schedule("price", 0, PLAN_TIMEOUT_MS, NULL);
     double first = jnum(plan, "plan.id");
+    fprintf(stderr, "test_service: plan %.0f before the restart: %s start, %.0f iterations\n",
+            first, jstr(plan, "solver.start"), jnum(plan, "solver.iterations"));
     cJSON_Delete(plan);
 
     ctx.expect_running = false;
     REQUIRE(test_service_signal(&ctx.svc, SIGTERM) == 0, "the service was no longer running");
     int status = test_service_wait_exit(&ctx.svc, STOP_TIMEOUT_MS);
     REQUIRE(status == 0, "SIGTERM: exit status %d", status);
-    static const char *const files[] = {"forecast_import_price.json", "load_history.json"};
+    static const char *const files[] = {"forecast_import_price.json", "load_history.json",
+                                        "basis.json"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         char path[FILE_LEN];
         snprintf(path, sizeof path, "%s/%s", ctx.state_dir, files[i]);
@@ -1205,8 +1208,14 @@ START_TEST(test_restart_restores_forecasts)
     REQUIRE(jnum(next, "steps") == 48, "steps %.0f after the restart", jnum(next, "steps"));
     REQUIRE(jnum(next, "plan.inputs.peak_margin_kw") == 0, "peak margin %g without one configured",
             jnum(next, "plan.inputs.peak_margin_kw"));
+    /* The solver kept its basis: the first solve is carried over from it, not cold. */
+    fprintf(stderr, "test_service: first solve after the restart: %s start, %.0f iterations\n",
+            jstr(next, "solver.start"), jnum(next, "solver.iterations"));
+    REQUIRE(strcmp(jstr(next, "solver.start"), "shifted") == 0,
+            "the first solve after the restart started %s", jstr(next, "solver.start"));
     cJSON_Delete(next);
     char line[1024];
+    log_line(from, "the first solve starts from the basis kept in", line, sizeof line);
     log_line(from, "import_price forecast restored", line, sizeof line);
     REQUIRE(strstr(line, "intervals held") != NULL, "no restore line in the log: %s", line);
     log_line(from, "load history restored", line, sizeof line);

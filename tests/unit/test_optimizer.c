@@ -524,6 +524,143 @@ START_TEST(warm_start_past_its_cap_solves_cold)
 }
 END_TEST
 
+/* ---- ## A basis kept across restarts ---- */
+
+/* Solve sc cold on a new optimizer and keep its basis as text (start_ms 1e12). */
+static char *solved_basis(const gridems_scenario_t *sc, int *cold_iterations)
+{
+    gridems_optimizer_t *opt = NULL;
+    ck_assert_int_eq(gridems_optimizer_create(&opt, NULL), 0);
+    gridems_schedule_t s;
+    memset(&s, 0, sizeof s);
+    char err[256];
+    char *text = NULL;
+    ck_assert_int_eq(gridems_optimizer_basis_save(opt, sc, 0, &text, NULL), GRIDEMS_ESTATE);
+    ck_assert_int_eq(gridems_optimizer_solve(opt, sc, &s, err, sizeof err), 0);
+    *cold_iterations = s.iterations;
+    size_t len = 0;
+    ck_assert_int_eq(gridems_optimizer_basis_save(opt, sc, 1000000000000, &text, &len), 0);
+    ck_assert_uint_eq(len, strlen(text));
+    gridems_schedule_free(&s);
+    gridems_optimizer_destroy(opt);
+    return text;
+}
+
+START_TEST(restored_basis_starts_warm)
+{
+    /* A restart: a new optimizer takes the saved basis, and its first solve of the same horizon
+     * starts from it (a handful of iterations, not a cold solve's), to the same objective; one
+     * step later, it is carried over by the shift, to the cold objective of that horizon. */
+    gridems_scenario_t sc;
+    synthetic(&sc, 96, 0, 1);
+    int cold_iterations = 0;
+    char *text = solved_basis(&sc, &cold_iterations);
+    for (int offset = 0; offset < 2; offset++) {
+        gridems_optimizer_t *opt = NULL;
+        ck_assert_int_eq(gridems_optimizer_create(&opt, NULL), 0);
+        int64_t start_ms = 0;
+        char err[256] = "";
+        ck_assert_int_eq(
+            gridems_optimizer_basis_restore(opt, text, strlen(text), &start_ms, err, sizeof err),
+            0);
+        ck_assert(start_ms == 1000000000000);
+        gridems_scenario_t now;
+        synthetic(&now, 96, offset, 1);
+        gridems_optimizer_hint_shift(opt, offset);
+        gridems__optimizer_set_warm_cap(opt, 1000000);
+        gridems_schedule_t s;
+        memset(&s, 0, sizeof s);
+        ck_assert_int_eq(gridems_optimizer_solve(opt, &now, &s, err, sizeof err), 0);
+        ck_assert_int_eq(s.start_kind, GRIDEMS_START_SHIFTED);
+        int cold_now = 0;
+        double cold = solve_cold(&now, &cold_now);
+        ck_assert_msg(fabs(s.objective - cold) <= 1e-9 * fabs(cold), "offset %d: %.12g vs %.12g",
+                      offset, s.objective, cold);
+        if (offset == 0) {
+            ck_assert_msg(s.iterations * 10 < cold_iterations, "restored %d, cold %d iterations",
+                          s.iterations, cold_iterations);
+        }
+        gridems_schedule_free(&s);
+        gridems_scenario_free(&now);
+        gridems_optimizer_destroy(opt);
+    }
+    free(text);
+    gridems_scenario_free(&sc);
+}
+END_TEST
+
+/* Replace the first occurrence of what in text by with (same length or shorter). */
+static char *edited(const char *text, const char *what, const char *with)
+{
+    const char *at = strstr(text, what);
+    ck_assert_ptr_nonnull(at);
+    size_t n = strlen(text) + strlen(with) + 1;
+    char *out = malloc(n);
+    ck_assert_ptr_nonnull(out);
+    snprintf(out, n, "%.*s%s%s", (int)(at - text), text, with, at + strlen(what));
+    return out;
+}
+
+START_TEST(unusable_basis_is_refused_with_reason)
+{
+    gridems_scenario_t sc;
+    synthetic(&sc, 48, 0, 2);
+    int cold_iterations = 0;
+    char *text = solved_basis(&sc, &cold_iterations);
+    struct {
+        char *text;
+        int rc;
+        const char *says;
+    } cases[] = {
+        {strdup("{\"format\":"), GRIDEMS_EPARSE, "not JSON"},
+        {strdup("[1]"), GRIDEMS_EINVAL, "not a JSON object"},
+        {edited(text, "\"version\":1", "\"version\":2"), GRIDEMS_EINVAL, "\"version\" 2"},
+        {edited(text, "gridems-basis", "other-basis"), GRIDEMS_EINVAL, "\"format\""},
+        {edited(text, "\"rows\":\"", "\"rows\":\"X"), GRIDEMS_EINVAL, "\"rows\"[0] is 'X'"},
+        {edited(text, "\"columns\":\"", "\"columns\":\"B"), GRIDEMS_EINVAL, "do not fit"},
+        {edited(text, "\"start_ms\":", "\"start_ms\":0.5,\"x\":"), GRIDEMS_EINVAL, "\"start_ms\""},
+        {edited(text, "\"step_minutes\":", "\"step_minutes\":-1,\"x\":"), GRIDEMS_EINVAL,
+         "\"scenario\""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        gridems_optimizer_t *opt = NULL;
+        ck_assert_int_eq(gridems_optimizer_create(&opt, NULL), 0);
+        int64_t start_ms = 0;
+        char err[256] = "";
+        int rc = gridems_optimizer_basis_restore(opt, cases[i].text, strlen(cases[i].text),
+                                                 &start_ms, err, sizeof err);
+        ck_assert_msg(rc == cases[i].rc, "case %zu: rc %d, %s", i, rc, err);
+        ck_assert_msg(strstr(err, cases[i].says) != NULL, "case %zu: \"%s\"", i, err);
+        /* The next solve is cold and right. */
+        gridems_schedule_t s;
+        memset(&s, 0, sizeof s);
+        ck_assert_int_eq(gridems_optimizer_solve(opt, &sc, &s, err, sizeof err), 0);
+        ck_assert_int_eq(s.start_kind, GRIDEMS_START_COLD);
+        ck_assert_int_eq(s.iterations, cold_iterations);
+        gridems_schedule_free(&s);
+        gridems_optimizer_destroy(opt);
+        free(cases[i].text);
+    }
+    /* A basis whose letters do not form a basis (one basic status swapped for a bound) is
+     * refused for its count, before GLPK sees it. */
+    char *b = strchr(strstr(text, "\"rows\":\""), 'B');
+    if (b != NULL) {
+        *b = 'L';
+        gridems_optimizer_t *opt = NULL;
+        ck_assert_int_eq(gridems_optimizer_create(&opt, NULL), 0);
+        int64_t start_ms = 0;
+        char err[256] = "";
+        ck_assert_int_eq(
+            gridems_optimizer_basis_restore(opt, text, strlen(text), &start_ms, err, sizeof err),
+            GRIDEMS_EINVAL);
+        ck_assert_msg(strstr(err, "not one per row") != NULL, "%s", err);
+        gridems_optimizer_destroy(opt);
+    }
+    free(text);
+    gridems_scenario_free(&sc);
+}
+END_TEST
+
 /* ---- ## Tie-break toward a reference plan ---- */
 
 /*
@@ -687,6 +824,8 @@ static Suite *optimizer_suite(void)
     tcase_add_test(warm, glpk_error_is_caught_and_recovered);
     tcase_add_test(warm, invalid_scenario_never_reaches_glpk);
     tcase_add_test(warm, warm_start_past_its_cap_solves_cold);
+    tcase_add_test(warm, restored_basis_starts_warm);
+    tcase_add_test(warm, unusable_basis_is_refused_with_reason);
     suite_add_tcase(s, warm);
     TCase *ties = tcase_create("tie_break");
     tcase_add_test(ties, reference_breaks_ties_toward_previous_plan);

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #include "solver_thread.h"
 
+#include <errno.h>
 #include <glpk.h>
+#include <math.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -9,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "file_util.h"
 #include "gridems/errors.h"
 #include "log.h"
 
@@ -35,6 +38,7 @@ struct gridems_solver_s {
     int start_rc;                     /* the thread's gridems_optimizer_create() result */
     gridems_optimizer_opts_t opts;    /* the options for new optimizers */
     unsigned opts_gen;                /* bumped by set_options */
+    char *basis_path;                 /* gridems_solver_keep_basis: set once, then read-only */
 
     /* Loop thread only. */
     gridems_mailbox_t mb;
@@ -51,6 +55,81 @@ static double ms_since(uint64_t start_ns)
 
 /* ---- ## The solver thread ---- */
 
+/* What the thread knows of the basis file (thread only). */
+typedef struct basis_keeper_s {
+    const char *path;       /* NULL: not kept */
+    int64_t saved_start_ms; /* step 0 of the last basis written, INT64_MIN before one */
+    bool failing;           /* the last write failed (logged once until one succeeds) */
+} basis_keeper_t;
+
+/* A new optimizer's first job: start it from the basis file when there is a usable one, with
+ * the shift between the file's horizon and the job's. Returns true when it did. */
+static bool basis_restore(basis_keeper_t *bk, gridems_optimizer_t *opt,
+                          const gridems_solver_result_t *job)
+{
+    char *text = NULL;
+    size_t len = 0;
+    int rc = gridems_read_file(bk->path, &text, &len);
+    if (rc == GRIDEMS_ENOENT) {
+        return false; /* none kept yet: a first start */
+    }
+    if (rc != 0) {
+        gridems_log_warn("solver: cannot read the basis file %s (%s); the first solve is cold",
+                         bk->path, gridems_strerror(rc));
+        return false;
+    }
+    int64_t saved_ms = 0;
+    char err[256];
+    rc = gridems_optimizer_basis_restore(opt, text, len, &saved_ms, err, sizeof err);
+    free(text);
+    if (rc != 0) {
+        gridems_log_warn("solver: the basis file %s is not used (%s); the first solve is cold",
+                         bk->path, err);
+        return false;
+    }
+    /* The file's step t is the job's step t - shift. A horizon that is not a whole number of
+     * steps later (another step length, a clock set back) is carried over unshifted: a worse
+     * start, never a wrong answer. */
+    int64_t step_ms = llround(job->scenario->step_minutes * 60000.0);
+    int64_t gap_ms = job->start_ms - saved_ms;
+    int shift = 0;
+    if (job->start_ms > 0 && step_ms > 0 && gap_ms >= 0 && gap_ms % step_ms == 0 &&
+        gap_ms / step_ms <= job->scenario->steps) {
+        shift = (int)(gap_ms / step_ms);
+    }
+    gridems_optimizer_hint_shift(opt, shift);
+    gridems_log_info("solver: the first solve starts from the basis kept in %s (%d step(s) "
+                     "later)",
+                     bk->path, shift);
+    return true;
+}
+
+/* After a solved job's result is posted: write the basis when this horizon starts at another step
+ * than the last one written (at most once a plan step: the file is a speed-up, and a basis one
+ * step old carries over as well as a fresh one). sc is the job's scenario (a copy: the result
+ * has gone to the loop). */
+static void basis_save(basis_keeper_t *bk, gridems_optimizer_t *opt, const gridems_scenario_t *sc,
+                       int64_t start_ms)
+{
+    char *text = NULL;
+    size_t len = 0;
+    int rc = gridems_optimizer_basis_save(opt, sc, start_ms, &text, &len);
+    if (rc == 0) {
+        rc = gridems_write_file_atomic(bk->path, text, len);
+    }
+    free(text);
+    if (rc != 0 && !bk->failing) {
+        gridems_log_warn("solver: cannot keep the basis in %s (%s); a restart solves cold",
+                         bk->path, rc == GRIDEMS_EIO ? strerror(errno) : gridems_strerror(rc));
+    } else if (rc == 0 && bk->failing) {
+        gridems_log_info("solver: the basis is kept in %s again", bk->path);
+    }
+    bk->failing = rc != 0;
+    if (rc == 0) {
+        bk->saved_start_ms = start_ms;
+    }
+}
+
 static void solver_main(void *arg)
 {
     gridems_solver_t *s = arg;
@@ -60,6 +139,8 @@ static void solver_main(void *arg)
     gridems_optimizer_opts_t opts = s->opts;
     unsigned gen = s->opts_gen;
     uv_mutex_unlock(&s->lock);
+    basis_keeper_t bk = {NULL, INT64_MIN, false};
+    bool fresh_optimizer = true; /* no job solved by this optimizer yet */
 
     /* The optimizer, and the GLPK environment under it, are created on this thread: they belong
      * to it for good. */
@@ -89,6 +170,7 @@ static void solver_main(void *arg)
             opts = s->opts;
             gen = s->opts_gen;
         }
+        bk.path = s->basis_path;
         uv_mutex_unlock(&s->lock);
 
         uint64_t start = uv_hrtime();
@@ -97,6 +179,7 @@ static void solver_main(void *arg)
             gridems_optimizer_destroy(opt);
             opt = NULL;
             int crc = gridems_optimizer_create(&opt, &opts);
+            fresh_optimizer = true;
             if (crc != 0) {
                 /* opt stays NULL: the next job tries again. */
                 job->rc = crc;
@@ -106,6 +189,10 @@ static void solver_main(void *arg)
         }
         if (opt != NULL) {
             gridems_optimizer_hint_shift(opt, job->shift_steps);
+            if (fresh_optimizer && bk.path != NULL && opts.allow_warm) {
+                job->basis_from_file = basis_restore(&bk, opt, job);
+            }
+            fresh_optimizer = false;
             gridems_optimizer_hint_reference(opt, job->reference, job->start_ms);
             job->rc = gridems_optimizer_solve(opt, job->scenario, &job->schedule, job->err,
                                               sizeof job->err);
@@ -114,6 +201,13 @@ static void solver_main(void *arg)
             }
         }
         job->solve_wall_ms = ms_since(start);
+        /* The basis is written after the result is posted (off the path from solve to
+         * publication), from a copy of the scenario, which goes back to the loop with it. */
+        gridems_scenario_t keep;
+        int64_t keep_start_ms = job->start_ms;
+        bool save = bk.path != NULL && opt != NULL && job->rc == 0 && job->start_ms > 0 &&
+                    job->start_ms != bk.saved_start_ms &&
+                    gridems_scenario_copy(&keep, job->scenario) == 0;
 
         uv_mutex_lock(&s->lock);
         s->in_flight = 0;
@@ -134,6 +228,10 @@ static void solver_main(void *arg)
         s->posted++;
         uv_cond_broadcast(&s->done_cond);
         uv_mutex_unlock(&s->lock);
+        if (save) {
+            basis_save(&bk, opt, &keep, keep_start_ms);
+            gridems_scenario_free(&keep);
+        }
     }
 
     gridems_optimizer_destroy(opt);
@@ -174,6 +272,7 @@ static void on_mailbox_closed(gridems_mailbox_t *mb)
     uv_cond_destroy(&s->cond);
     uv_cond_destroy(&s->done_cond);
     uv_mutex_destroy(&s->lock);
+    free(s->basis_path);
     free(s);
 }
 
@@ -372,6 +471,22 @@ int gridems_solver_set_options(gridems_solver_t *s, const gridems_optimizer_opts
     s->opts_gen++;
     uv_mutex_unlock(&s->lock);
     return 0;
+}
+
+int gridems_solver_keep_basis(gridems_solver_t *s, const char *path)
+{
+    if (s->closing) {
+        return GRIDEMS_ESTATE;
+    }
+    uv_mutex_lock(&s->lock);
+    int rc = 0;
+    if (s->basis_path != NULL || s->taken > 0 || s->pending != NULL) {
+        rc = GRIDEMS_ESTATE;
+    } else if ((s->basis_path = strdup(path)) == NULL) {
+        rc = GRIDEMS_ENOMEM;
+    }
+    uv_mutex_unlock(&s->lock);
+    return rc;
 }
 
 int gridems_solver_busy(gridems_solver_t *s)

@@ -27,6 +27,7 @@
 #ifndef GRIDEMS_SOLVER_THREAD_H
 #define GRIDEMS_SOLVER_THREAD_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <uv.h>
 
@@ -35,6 +36,8 @@
 #include "mailbox.h"
 
 #define GRIDEMS_SOLVER_ERR_MAX 512
+/* The basis file's name in state_dir (gridems_solver_keep_basis). */
+#define GRIDEMS_BASIS_FILE "basis.json"
 
 typedef struct gridems_solver_s gridems_solver_t;
 
@@ -59,6 +62,7 @@ typedef struct gridems_solver_result_s {
     gridems_schedule_t schedule;      /* zeroed unless rc == 0 */
     double solve_wall_ms; /* wall time of the solve call on the thread (0 when not solved) */
     double queue_wait_ms; /* from submit to the start of the solve (or to the cancellation) */
+    bool basis_from_file; /* the solve started from the basis file (gridems_solver_keep_basis) */
 
     /* Private. */
     gridems_mailbox_node_t node;
@@ -155,6 +159,22 @@ int gridems_solver_submit_near(gridems_solver_t *s, uint64_t job_id, gridems_sce
  * Returns: 0 or GRIDEMS_ESTATE (shutdown has begun). Thread: the loop thread.
  */
 int gridems_solver_set_options(gridems_solver_t *s, const gridems_optimizer_opts_t *opts);
+
+/*
+ * gridems_solver_keep_basis: keep the optimal basis in a file across restarts
+ * (gridems_optimizer_basis_save). After a solve whose horizon starts at another step than the
+ * basis last written, the thread writes it (atomically, after the result is posted: never
+ * between a solve and its publication; so at most once a plan step). The first solve of each new
+ * optimizer of the thread (the first job, or the first after set_options) starts from the file
+ * when it is usable, carried over by the whole steps between the file's horizon and the job's
+ * (its start_ms; a job submitted without one is carried over unshifted); a missing file is a
+ * first start, an unusable one is logged and the solve is cold. Jobs submitted without a
+ * start_ms are not written.
+ * Parameters: s (borrowed); path (copied).
+ * Returns: 0; GRIDEMS_ESTATE (already set, a job was already submitted, or shutdown has begun);
+ *   GRIDEMS_ENOMEM. Thread: the loop thread, before the first submit.
+ */
+int gridems_solver_keep_basis(gridems_solver_t *s, const char *path);
 
 /*
  * gridems_solver_busy: 1 when a job is waiting or being solved, 0 when the thread is idle.

@@ -604,6 +604,19 @@ static void init_handle(gridems_service_t *svc, uv_handle_t *h)
     svc->open_handles++;
 }
 
+/* The solver keeps its optimal basis in state_dir, so the first plan after a restart starts
+ * warm (docs/service.md, "History across restarts"). Without it a restart only solves cold. */
+static void keep_basis(gridems_service_t *svc)
+{
+    char path[4096];
+    int n = snprintf(path, sizeof path, "%s/%s", svc->cfg.state_dir, GRIDEMS_BASIS_FILE);
+    int rc = n > 0 && (size_t)n < sizeof path ? gridems_solver_keep_basis(svc->solver, path)
+                                              : GRIDEMS_EINVAL;
+    if (rc != 0) {
+        gridems_log_warn("the solver's basis is not kept in state_dir: %s", gridems_strerror(rc));
+    }
+}
+
 static int start_mqtt(gridems_service_t *svc)
 {
     const gridems_service_config_t *cfg = &svc->cfg;
@@ -758,6 +771,7 @@ static int start(gridems_service_t *svc, const gridems_service_driver_t *driver)
         gridems_log_err("cannot start the solver thread: %s", gridems_strerror(rc));
         return rc;
     }
+    keep_basis(svc);
     rc = start_mqtt(svc);
     if (rc == 0) {
         rc = start_lockstep(svc, driver);

@@ -202,6 +202,41 @@ int gridems_optimizer_write_lp(gridems_optimizer_t *opt, const char *path);
 int gridems_optimizer_build(gridems_optimizer_t *opt, const gridems_scenario_t *sc, char *err,
                             size_t errlen);
 
+/*
+ * A basis kept across restarts (optimizer/src/basis_file.c). After a solve, the optimizer holds
+ * the optimal basis of the program it solved; a service that keeps it in a file starts its
+ * first solve after a restart from it, as after a shift of the rolling horizon, instead of cold.
+ * The text is JSON: the scenario solved (so the program can be built again), when its step 0
+ * began, the status of every row and column, and the size of the last cold solve (for the warm
+ * start's cap). A basis that no longer fits costs speed, never correctness: the carry-over
+ * repairs it, and a warm start GLPK refuses or that reaches its cap is solved cold.
+ *
+ * gridems_optimizer_basis_save: the basis of the last solve as text.
+ * Parameters: opt (borrowed); sc: the scenario of the last successful solve (borrowed);
+ *   start_ms: when its step 0 began (ms since the epoch); out: receives the text (malloc'd, the
+ *   caller frees it); len: receives its length (may be NULL).
+ * Returns: 0; GRIDEMS_ESTATE (no optimal basis held); GRIDEMS_EINVAL (sc has another size than
+ *   the program held); GRIDEMS_ENOMEM.
+ * Thread: the thread that created opt.
+ */
+int gridems_optimizer_basis_save(gridems_optimizer_t *opt, const gridems_scenario_t *sc,
+                                 int64_t start_ms, char **out, size_t *len);
+
+/*
+ * gridems_optimizer_basis_restore: make a saved basis the starting point of the next solve,
+ * carried over by meaning (batteries and flexible loads by id, steps by the shift hint: give
+ * gridems_optimizer_hint_shift the number of whole steps between *start_ms and the next
+ * scenario's step 0).
+ * Parameters: opt (borrowed); text/len (borrowed); start_ms: receives the saved start;
+ *   err/errlen: a one-line reason on failure (may be NULL).
+ * Returns: 0; GRIDEMS_EPARSE (not JSON); GRIDEMS_EINVAL (not a basis of this format version, or
+ *   its statuses do not fit its scenario; the field is named in err); GRIDEMS_ENOMEM;
+ *   GRIDEMS_ESOLVER. On failure opt holds no basis: the next solve is cold.
+ * Thread: the thread that created opt.
+ */
+int gridems_optimizer_basis_restore(gridems_optimizer_t *opt, const char *text, size_t len,
+                                    int64_t *start_ms, char *err, size_t errlen);
+
 /* gridems_schedule_free: release the arrays of a schedule and zero it. Safe on a zeroed one. */
 void gridems_schedule_free(gridems_schedule_t *sched);
 
