@@ -40,7 +40,8 @@ static char *browse(const char *what, const char *profile)
 {
     char url[64], user_dir[1200];
     snprintf(url, sizeof url, "http://127.0.0.1:%d/", site.port);
-    snprintf(user_dir, sizeof user_dir, "--user-data-dir=%s", profile);
+    int n = snprintf(user_dir, sizeof user_dir, "--user-data-dir=%s", profile);
+    REQUIRE(n > 0 && (size_t)n < sizeof user_dir, "profile path of %d bytes", n);
     /* timeout(1) bounds a browser that hangs; the page polls every 5 s, and 8 s of virtual time
      * covers the first fetches and drawing. */
     char *argv[] = {"/usr/bin/timeout",

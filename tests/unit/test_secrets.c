@@ -44,8 +44,10 @@ static int load_with(const char *mqtt_json, mode_t mode, gridems_service_config_
                      size_t errlen)
 {
     char text[2048], path[1024];
-    snprintf(text, sizeof text, "{\"site\":{\"id\":\"s1\"},\"mqtt\":%s,\"state_dir\":\"%s/state\"}",
-             mqtt_json, dir);
+    int n = snprintf(text, sizeof text,
+                     "{\"site\":{\"id\":\"s1\"},\"mqtt\":%s,\"state_dir\":\"%s/state\"}", mqtt_json,
+                     dir);
+    ck_assert_msg(n > 0 && (size_t)n < sizeof text, "config of %d bytes", n);
     put("gridems.json", text, mode, path, sizeof path);
     memset(cfg, 0, sizeof *cfg);
     return gridems_service_config_load(path, cfg, err, errlen);
