@@ -20,6 +20,7 @@
  */
 #include "broker.h"
 #include "mqtt_wire.h"
+#include "service_ctx.h"
 #include "service_harness.h"
 #include "state_store.h"
 #include "test_util.h"
@@ -37,68 +38,16 @@
 #include <string.h>
 #include <unistd.h>
 
-enum { START_TIMEOUT_MS = 15000, PLAN_TIMEOUT_MS = 15000, STOP_TIMEOUT_MS = 5000 };
+enum { START_TIMEOUT_MS = 15000, PLAN_TIMEOUT_MS = 15000, STOP_TIMEOUT_MS = SERVICE_CTX_STOP_MS };
 
 enum { BROKER_RESTARTS = 10, SERVICE_KILLS = 10 };
 
-typedef struct ctx_s {
-    broker_t broker;
-    test_service_t svc;
-    char *dir;
-    char site[32];
-    char prefix[64];
-    char t_status[96], t_schedule[96], t_price[96];
-    char cfg_path[1024], log_path[1024], state_dir[1024];
-    wire_t *bus;
-} ctx_t;
-
-static ctx_t ctx;
-
-static void release_all(void)
-{
-    test_service_cleanup(&ctx.svc);
-    wire_close(ctx.bus);
-    ctx.bus = NULL;
-    broker_cleanup(&ctx.broker);
-    if (ctx.dir != NULL) {
-        test_remove_tree(ctx.dir);
-        free(ctx.dir);
-        ctx.dir = NULL;
-    }
-}
-
-static void ctx_abort(const char *file, int line, const char *msg)
-{
-    char *log = test_service_log(&ctx.svc);
-    size_t n = log != NULL ? strlen(log) : 0;
-    fprintf(stderr, "---- gridems log (last 6000 bytes) ----\n%s---- end ----\n",
-            log != NULL ? log + (n > 6000 ? n - 6000 : 0) : "(none)\n");
-    free(log);
-    release_all();
-    ck_abort_msg("%s:%d: %s", file, line, msg);
-}
-
-#define REQUIRE(cond, ...)                                                                         \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            char require_msg_[2048];                                                               \
-            snprintf(require_msg_, sizeof require_msg_, __VA_ARGS__);                              \
-            ctx_abort(__FILE__, __LINE__, require_msg_);                                           \
-        }                                                                                          \
-    } while (0)
+/* The test's context is service_ctx.h's `ctx`. */
 
 static void ctx_init(const char *site, const char *cluster_options, double speed, int replan_s)
 {
-    memset(&ctx, 0, sizeof ctx);
-    ctx.dir = test_make_tmpdir(site);
-    snprintf(ctx.site, sizeof ctx.site, "%s", site);
-    snprintf(ctx.prefix, sizeof ctx.prefix, "gridems/%s", site);
-    snprintf(ctx.t_status, sizeof ctx.t_status, "%s/status", ctx.prefix);
-    snprintf(ctx.t_schedule, sizeof ctx.t_schedule, "%s/schedule", ctx.prefix);
-    snprintf(ctx.t_price, sizeof ctx.t_price, "%s/in/price", ctx.prefix);
-    snprintf(ctx.cfg_path, sizeof ctx.cfg_path, "%s/gridems.json", ctx.dir);
-    snprintf(ctx.log_path, sizeof ctx.log_path, "%s/gridems.log", ctx.dir);
-    snprintf(ctx.state_dir, sizeof ctx.state_dir, "%s/state", ctx.dir);
+    service_ctx_init(site);
+    ctx.log_tail_bytes = 6000; /* ten crashes and restarts make a long log */
     broker_start(&ctx.broker, site);
     char text[4096];
     snprintf(text, sizeof text,
@@ -244,7 +193,7 @@ START_TEST(broker_killed_ten_times)
             "reconnect after the broker came back: mean %.0f ms, worst %.0f ms\n",
             reconnects, BROKER_RESTARTS, sum / BROKER_RESTARTS, worst);
     stop_service();
-    release_all();
+    service_ctx_release();
 }
 END_TEST
 
@@ -395,7 +344,7 @@ START_TEST(kill9_during_saves)
         cJSON_Delete(root);
     }
     stop_service();
-    release_all();
+    service_ctx_release();
 }
 END_TEST
 

@@ -20,7 +20,9 @@
  */
 #include "broker.h"
 #include "mqtt_wire.h"
+#include "service_ctx.h"
 #include "service_harness.h"
+#include "service_site.h"
 #include "test_util.h"
 
 #include <check.h>
@@ -34,491 +36,15 @@
 #include <string.h>
 #include <unistd.h>
 
-enum {
-    START_TIMEOUT_MS = 15000, /* service start-up until it is connected and reads its devices */
-    PLAN_TIMEOUT_MS = 10000,  /* a trigger until its schedule */
-    STOP_TIMEOUT_MS = 5000,   /* "a few seconds" for SIGTERM */
-    SLICE_MS = 100,           /* waits look at the child this often */
-    PATH_LEN = 1024,          /* the test's own paths */
-    FILE_LEN = PATH_LEN + 64  /* a file inside one of them */
-};
+/* The test's context is service_ctx.h's `ctx`; this file adds the battery's command topic. */
+static char t_bess_cmd[SERVICE_CTX_TOPIC_LEN];
 
-/* Everything one test owns. Check's fork mode runs each test in a process of its own, so one
- * static context serves every test. */
-typedef struct ctx_s {
-    broker_t broker;
-    test_service_t svc;
-    bool expect_running; /* waits fail at once if the service ends while this is set */
-    char *dir;
-    char cfg_path[PATH_LEN];
-    char log_path[PATH_LEN];
-    char state_dir[PATH_LEN];
-    char site[64];
-    char prefix[128];
-    char t_status[192];
-    char t_schedule[192];
-    char t_state[192];
-    char t_price[192];
-    char t_cmd[192];
-    char t_bess_cmd[192];
-    wire_t *bus; /* the test's own MQTT connection: publishes, and receives what it watches */
-} ctx_t;
-
-static ctx_t ctx;
-
-/* ---- ## Failing with everything cleaned up ---- */
-
-static void release_all(void)
-{
-    test_service_cleanup(&ctx.svc);
-    wire_close(ctx.bus);
-    ctx.bus = NULL;
-    broker_cleanup(&ctx.broker);
-    if (ctx.dir != NULL) {
-        test_remove_tree(ctx.dir);
-        free(ctx.dir);
-        ctx.dir = NULL;
-    }
-}
-
-static void ctx_abort(const char *file, int line, const char *expr, const char *msg)
-{
-    char *log = test_service_log(&ctx.svc);
-    fprintf(stderr, "---- gridems log (%s) ----\n%s---- end of gridems log ----\n", ctx.log_path,
-            log != NULL ? log : "(none)\n");
-    free(log);
-    release_all();
-    ck_abort_msg("%s:%d: %s: %s", file, line, expr, msg);
-}
-
-/* Like ck_assert_msg(), but cleans up first (Check's fork mode skips the rest of the test). */
-#define REQUIRE(cond, ...)                                                                         \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            char require_msg_[4096];                                                               \
-            snprintf(require_msg_, sizeof require_msg_, __VA_ARGS__);                              \
-            ctx_abort(__FILE__, __LINE__, #cond, require_msg_);                                    \
-        }                                                                                          \
-    } while (0)
-
-/* ---- ## Set-up and tear-down ---- */
+/* ---- ## Set-up ---- */
 
 static void ctx_init(const char *site)
 {
-    memset(&ctx, 0, sizeof ctx);
-    ctx.dir = test_make_tmpdir(site);
-    snprintf(ctx.cfg_path, sizeof ctx.cfg_path, "%s/gridems.json", ctx.dir);
-    snprintf(ctx.log_path, sizeof ctx.log_path, "%s/gridems.log", ctx.dir);
-    snprintf(ctx.state_dir, sizeof ctx.state_dir, "%s/state", ctx.dir);
-    snprintf(ctx.site, sizeof ctx.site, "%s", site);
-    snprintf(ctx.prefix, sizeof ctx.prefix, "gridems/%s", site);
-    snprintf(ctx.t_status, sizeof ctx.t_status, "%s/status", ctx.prefix);
-    snprintf(ctx.t_schedule, sizeof ctx.t_schedule, "%s/schedule", ctx.prefix);
-    snprintf(ctx.t_state, sizeof ctx.t_state, "%s/state", ctx.prefix);
-    snprintf(ctx.t_price, sizeof ctx.t_price, "%s/in/price", ctx.prefix);
-    snprintf(ctx.t_cmd, sizeof ctx.t_cmd, "%s/cmd", ctx.prefix);
-    snprintf(ctx.t_bess_cmd, sizeof ctx.t_bess_cmd, "%s/dev/bess1/cmd", ctx.prefix);
-    static const char *const plugins[] = {"battery_sim", "meter_sim", "cluster_sim"};
-    for (size_t i = 0; i < sizeof plugins / sizeof plugins[0]; i++) {
-        char so[FILE_LEN];
-        snprintf(so, sizeof so, "%s/gridems_%s.so", GRIDEMS_TEST_PLUGIN_DIR, plugins[i]);
-        REQUIRE(access(so, R_OK) == 0, "%s is missing: build the target gridems_%s", so,
-                plugins[i]);
-    }
-    broker_start(&ctx.broker, site);
-}
-
-static void check_log_clean(void)
-{
-    char *log = test_service_log(&ctx.svc);
-    const char *report = test_sanitizer_report(log);
-    bool clean = report == NULL;
-    char excerpt[1500] = "";
-    if (!clean) {
-        snprintf(excerpt, sizeof excerpt, "%s", report);
-    }
-    free(log);
-    REQUIRE(clean, "sanitizer report in the service's log:\n%s", excerpt);
-}
-
-/* SIGTERM the service (it must exit 0 within a few seconds), check its log, release all. */
-static void finish(void)
-{
-    ctx.expect_running = false;
-    REQUIRE(test_service_signal(&ctx.svc, SIGTERM) == 0,
-            "the service was no longer running "
-            "(status %d)",
-            ctx.svc.status);
-    int status = test_service_wait_exit(&ctx.svc, STOP_TIMEOUT_MS);
-    REQUIRE(status == 0, "SIGTERM: exit status %d (-1: still running after %d ms)", status,
-            STOP_TIMEOUT_MS);
-    check_log_clean();
-    release_all();
-}
-
-/* ---- ## Config and messages ---- */
-
-typedef struct cfg_opts_s {
-    int step_minutes;
-    double speed;
-    int replan_seconds;
-    const char *cluster_options; /* cluster_sim options after topic_prefix and power_cap_kw */
-    const char *extra_plugins;   /* more plugin entries, each starting with ",", or "" */
-    double meter_swing_kw;       /* the load meter's daily swing around its 9000 kW */
-    const char *meter_options;   /* more meter_sim options, each starting with ",", or "" */
-    const char *planner_options; /* more planner keys, each starting with ",", or "" */
-} cfg_opts_t;
-
-static cfg_opts_t default_opts(void)
-{
-    cfg_opts_t o = {
-        30, 60.0, 86400, "\"jobs_per_day\": 6, \"job_energy_kwh\": 4000, \"job_power_kw\": 1200",
-        "", 600,  "",    ""};
-    return o;
-}
-
-static void write_config(const cfg_opts_t *o)
-{
-    char *text = NULL;
-    size_t size = 0;
-    FILE *f = open_memstream(&text, &size);
-    REQUIRE(f != NULL, "open_memstream failed");
-    fprintf(f,
-            "{\"site\": {\"id\": \"%s\", \"utc_offset\": \"+09:00\", \"currency\": \"JPY\",\n"
-            "          \"import_limit_kw\": 20000, \"demand_charge_per_kw\": 60,\n"
-            "          \"billing_period\": \"month\"},\n"
-            " \"mqtt\": {\"uri\": \"%s\"},\n"
-            " \"planner\": {\"step_minutes\": %d, \"horizon_steps\": 48, \"replan_seconds\": %d,\n"
-            "             \"debounce_ms\": 200%s},\n"
-            " \"clock\": {\"mode\": \"simulated\", \"start\": \"2023-05-08T00:00:00+09:00\",\n"
-            "           \"speed\": %g},\n"
-            " \"state_dir\": \"%s\", \"log_level\": \"info\", \"plugin_dir\": \"%s\",\n"
-            " \"plugins\": [\n"
-            "  {\"plugin\": \"battery_sim\", \"name\": \"bess1\", \"options\": {\n"
-            "    \"topic_prefix\": \"%s/dev/bess1\", \"capacity_kwh\": 4000, \"soc_kwh\": 2000,\n"
-            "    \"soc_min_kwh\": 400, \"charge_max_kw\": 2000, \"discharge_max_kw\": 2000}},\n"
-            "  {\"plugin\": \"meter_sim\", \"name\": \"it_load\", \"options\": {\n"
-            "    \"topic_prefix\": \"%s/dev/meter\", \"base_kw\": 9000, \"swing_kw\": %g,\n"
-            "    \"utc_offset_hours\": 9%s}},\n"
-            "  {\"plugin\": \"cluster_sim\", \"name\": \"gpu\", \"options\": {\n"
-            "    \"topic_prefix\": \"%s/dev/gpu\", \"power_cap_kw\": 3000, %s}}%s]}\n",
-            ctx.site, ctx.broker.uri, o->step_minutes, o->replan_seconds, o->planner_options,
-            o->speed, ctx.state_dir, GRIDEMS_TEST_PLUGIN_DIR, ctx.prefix, ctx.prefix,
-            o->meter_swing_kw, o->meter_options, ctx.prefix, o->cluster_options, o->extra_plugins);
-    fclose(f);
-    int rc = test_write_file(ctx.cfg_path, text);
-    free(text);
-    REQUIRE(rc == 0, "cannot write %s", ctx.cfg_path);
-}
-
-/* The first n half-hourly prices of the JEPX Kansai week from 2023-05-08 00:00 JST. */
-static int read_jepx_prices(double *out, int n)
-{
-    char path[FILE_LEN];
-    snprintf(path, sizeof path, "%s/examples/data/jepx_kansai_2023-05-08_week.csv",
-             GRIDEMS_TEST_SOURCE_DIR);
-    char *text = test_read_file(path, NULL);
-    REQUIRE(text != NULL, "cannot read %s", path);
-    int got = 0;
-    char *save = NULL;
-    for (char *line = strtok_r(text, "\n", &save); line != NULL && got < n;
-         line = strtok_r(NULL, "\n", &save)) {
-        const char *comma = strchr(line, ',');
-        char *end = NULL;
-        double v = comma != NULL ? strtod(comma + 1, &end) : NAN;
-        if (comma != NULL && end != comma + 1 && isfinite(v)) {
-            out[got++] = v; /* The header line has no number and is skipped. */
-        }
-    }
-    free(text);
-    return got;
-}
-
-/* A series-form price message from 2023-05-08 00:00 JST; the caller frees it. */
-static char *price_series(const double *values, int n)
-{
-    cJSON *root = cJSON_CreateObject();
-    cJSON_AddStringToObject(root, "start", "2023-05-08T00:00:00+09:00");
-    cJSON_AddNumberToObject(root, "step_minutes", 30);
-    cJSON_AddItemToObject(root, "values", cJSON_CreateDoubleArray(values, n));
-    cJSON_AddStringToObject(root, "unit", "kWh");
-    cJSON_AddStringToObject(root, "currency", "JPY");
-    char *text = cJSON_PrintUnformatted(root);
-    cJSON_Delete(root);
-    REQUIRE(text != NULL, "cannot print the price message");
-    return text;
-}
-
-static char *jepx_price_message(void)
-{
-    double values[96];
-    int n = read_jepx_prices(values, 96);
-    REQUIRE(n == 96, "the JEPX file has %d prices, expected at least 96", n);
-    return price_series(values, n);
-}
-
-/* ---- ## JSON ---- */
-
-static cJSON *parse(const char *text)
-{
-    cJSON *root = cJSON_Parse(text);
-    REQUIRE(root != NULL, "not JSON: %.300s", text);
-    return root;
-}
-
-/* The member at a dotted path ("plan.inputs.scenario"), or NULL. */
-static const cJSON *jfind(const cJSON *root, const char *path)
-{
-    char copy[256];
-    snprintf(copy, sizeof copy, "%s", path);
-    const cJSON *node = root;
-    char *save = NULL;
-    for (char *key = strtok_r(copy, ".", &save); key != NULL && node != NULL;
-         key = strtok_r(NULL, ".", &save)) {
-        node = cJSON_GetObjectItemCaseSensitive(node, key);
-    }
-    return node;
-}
-
-static const cJSON *jget(const cJSON *root, const char *path)
-{
-    const cJSON *node = jfind(root, path);
-    REQUIRE(node != NULL, "JSON member %s missing", path);
-    return node;
-}
-
-static double jnum(const cJSON *root, const char *path)
-{
-    const cJSON *node = jget(root, path);
-    REQUIRE(cJSON_IsNumber(node), "JSON member %s is not a number", path);
-    return node->valuedouble;
-}
-
-static const char *jstr(const cJSON *root, const char *path)
-{
-    const cJSON *node = jget(root, path);
-    REQUIRE(cJSON_IsString(node), "JSON member %s is not a string", path);
-    return node->valuestring;
-}
-
-/* ---- ## MQTT ---- */
-
-static void bus_subscribe(const char *topic)
-{
-    REQUIRE(wire_subscribe(ctx.bus, topic, 5000) == 0, "cannot subscribe to %s", topic);
-}
-
-/* Connect the test's own client and subscribe it to topics (NULL-terminated). */
-static void bus_open(const char *const *topics)
-{
-    ctx.bus = wire_connect(ctx.broker.uri, 5000);
-    REQUIRE(ctx.bus != NULL, "cannot connect to %s", ctx.broker.uri);
-    for (int i = 0; topics[i] != NULL; i++) {
-        bus_subscribe(topics[i]);
-    }
-}
-
-static void bus_close(void)
-{
-    wire_close(ctx.bus);
-    ctx.bus = NULL;
-}
-
-static void publish(const char *topic, const char *payload, int retain)
-{
-    REQUIRE(wire_publish(ctx.bus, topic, payload, 1, retain, 5000) == 0, "cannot publish on %s",
-            topic);
-}
-
-/* The next message on topic containing needle (NULL = any), within timeout_ms; earlier ones on
- * topic that do not match are dropped. Returns 0 with *msg filled (wire_msg_free() it), or -1 on
- * timeout. Fails the test at once when the service ends while ctx.expect_running is set. */
-static int bus_wait(const char *topic, const char *needle, int timeout_ms, wire_msg_t *msg)
-{
-    double deadline = test_now_ms() + timeout_ms;
-    for (;;) {
-        double left = deadline - test_now_ms();
-        int slice = left < SLICE_MS ? (int)fmax(left, 0) : SLICE_MS;
-        if (wire_next(ctx.bus, topic, needle, slice, msg) == 0) {
-            return 0;
-        }
-        if (ctx.expect_running) {
-            REQUIRE(test_service_running(&ctx.svc), "the service ended (status %d)",
-                    ctx.svc.status);
-        }
-        if (test_now_ms() >= deadline) {
-            return -1;
-        }
-    }
-}
-
-/* The next schedule with plan.id > min_id and (unless NULL) plan.reason == reason; older or
- * other ones are skipped. *arrival_ms (may be NULL) receives when its last byte was read. The
- * caller deletes the result. */
-static cJSON *wait_schedule(const char *reason, double min_id, int timeout_ms, double *arrival_ms)
-{
-    double deadline = test_now_ms() + timeout_ms;
-    for (;;) {
-        wire_msg_t msg;
-        int left = (int)(deadline - test_now_ms());
-        REQUIRE(left > 0 && bus_wait(ctx.t_schedule, NULL, left, &msg) == 0,
-                "no schedule (reason %s, id > %.0f) on %s within %d ms",
-                reason != NULL ? reason : "any", min_id, ctx.t_schedule, timeout_ms);
-        cJSON *root = parse(msg.payload);
-        double arrived = msg.arrived_ms;
-        wire_msg_free(&msg);
-        const cJSON *id = jfind(root, "plan.id");
-        const cJSON *why = jfind(root, "plan.reason");
-        if (cJSON_IsNumber(id) && id->valuedouble > min_id &&
-            (reason == NULL || (cJSON_IsString(why) && strcmp(why->valuestring, reason) == 0))) {
-            if (arrival_ms != NULL) {
-                *arrival_ms = arrived;
-            }
-            return root;
-        }
-        cJSON_Delete(root);
-    }
-}
-
-/* The retained message on topic, read by a fresh client; the caller deletes it. */
-static cJSON *read_retained(const char *topic)
-{
-    wire_msg_t msg;
-    REQUIRE(wire_read_one(ctx.broker.uri, topic, 2000, &msg) == 0, "no message on %s", topic);
-    int retained = msg.retained;
-    cJSON *root = parse(msg.payload);
-    wire_msg_free(&msg);
-    REQUIRE(retained, "the message on %s is not a retained one", topic);
-    return root;
-}
-
-/* Wait for the status published with plan plan_id (after the schedule, on the same
- * connection), then return the retained status; the caller deletes it. */
-static cJSON *status_after_plan(double plan_id)
-{
-    char needle[64];
-    snprintf(needle, sizeof needle, "\"plan_id\":%.0f,", plan_id);
-    wire_msg_t msg;
-    REQUIRE(bus_wait(ctx.t_status, needle, PLAN_TIMEOUT_MS, &msg) == 0, "no status for plan %.0f",
-            plan_id);
-    wire_msg_free(&msg);
-    return read_retained(ctx.t_status);
-}
-
-/* Take the messages queued on topic until none comes for quiet_ms; return the highest plan.id
- * among them (schedules), or floor when none is higher. */
-static double drain(const char *topic, double floor, int quiet_ms)
-{
-    wire_msg_t msg;
-    while (wire_next(ctx.bus, topic, NULL, quiet_ms, &msg) == 0) {
-        cJSON *root = cJSON_Parse(msg.payload);
-        wire_msg_free(&msg);
-        const cJSON *id = jfind(root, "plan.id");
-        if (cJSON_IsNumber(id) && id->valuedouble > floor) {
-            floor = id->valuedouble;
-        }
-        cJSON_Delete(root);
-    }
-    return floor;
-}
-
-/* ---- ## The service ---- */
-
-/* The log from byte offset `from` on; the caller frees it. */
-static char *log_since(size_t from)
-{
-    char *log = test_service_log(&ctx.svc);
-    REQUIRE(log != NULL, "cannot read %s", ctx.log_path);
-    size_t len = strlen(log);
-    if (from > 0) {
-        from = from > len ? len : from;
-        memmove(log, log + from, len - from + 1);
-    }
-    return log;
-}
-
-/*
- * Start the service on ctx.cfg_path and wait until it is connected and subscribed (its status
- * arrives: the service sends it after its subscriptions, on the same connection) and the battery
- * has reported (so that a plan includes it). ctx.bus must watch ctx.t_status. Status messages of
- * an earlier run still queued, and a retained or last-will "offline", are skipped. With settle
- * (only when no price is known yet), also wait until the re-plan the devices' first readings ask
- * for has failed. Returns the log offset where this run begins.
- */
-static size_t start_service(bool settle)
-{
-    drain(ctx.t_status, 0, 200);
-    size_t from = test_service_log_size(&ctx.svc);
-    test_service_start(&ctx.svc, ctx.cfg_path, ctx.log_path);
-    ctx.expect_running = true;
-    double deadline = test_now_ms() + START_TIMEOUT_MS;
-    for (;;) {
-        wire_msg_t msg;
-        int left = (int)(deadline - test_now_ms());
-        REQUIRE(left > 0 && bus_wait(ctx.t_status, "\"state\":", left, &msg) == 0,
-                "no status from the service within %d ms", START_TIMEOUT_MS);
-        bool offline = strstr(msg.payload, "\"state\":\"offline\"") != NULL;
-        wire_msg_free(&msg);
-        if (!offline) {
-            break;
-        }
-    }
-    REQUIRE(test_service_wait_log(&ctx.svc, from, "device bess1: readings again", START_TIMEOUT_MS),
-            "the battery did not report within %d ms", START_TIMEOUT_MS);
-    if (settle) {
-        /* The devices' first readings request a re-plan; without prices it fails. Wait for that
-         * failure, so that the next re-plan is the one the test triggers, with its own reason. */
-        char *log = log_since(from);
-        size_t readings = (size_t)(strstr(log, "device bess1: readings again") - log);
-        free(log);
-        REQUIRE(test_service_wait_log(&ctx.svc, from + readings, "no plan (", PLAN_TIMEOUT_MS),
-                "no re-plan attempt after the devices reported");
-    }
-    return from;
-}
-
-/* Open the bus on status and schedule (plus extra, may be NULL) and start the service. */
-static size_t start_with_bus(const char *extra)
-{
-    const char *topics[] = {ctx.t_status, ctx.t_schedule, extra, NULL};
-    bus_open(topics);
-    return start_service(true);
-}
-
-/* Publish the JEPX prices (retained) and return the first schedule, which must have plan.reason
- * reason unless that is NULL. */
-static cJSON *publish_prices_and_plan(const char *reason, double *latency_ms)
-{
-    char *price = jepx_price_message();
-    double t0 = test_now_ms();
-    publish(ctx.t_price, price, 1);
-    free(price);
-    double arrived = 0;
-    cJSON *plan = wait_schedule(NULL, 0, PLAN_TIMEOUT_MS, &arrived);
-    const char *got = jstr(plan, "plan.reason");
-    REQUIRE(reason == NULL || strcmp(got, reason) == 0, "the first plan has the reason %s, not %s",
-            got, reason);
-    if (latency_ms != NULL) {
-        *latency_ms = arrived - t0;
-    }
-    return plan;
-}
-
-/* The first log line (from `from` on) that contains needle, copied into out ("(none)" when
- * there is none). */
-static void log_line(size_t from, const char *needle, char *out, size_t size)
-{
-    char *log = log_since(from);
-    char *hit = strstr(log, needle);
-    snprintf(out, size, "(none)");
-    if (hit != NULL) {
-        char *start = hit;
-        while (start > log && start[-1] != '\n') {
-            start--;
-        }
-        snprintf(out, size, "%.*s", (int)strcspn(start, "\n"), start);
-    }
-    free(log);
+    site_ctx_init(site);
+    snprintf(t_bess_cmd, sizeof t_bess_cmd, "%s/dev/bess1/cmd", ctx.prefix);
 }
 
 /* Write the plan's scenario to a file, solve it with `gridems solve`, and check that the
@@ -585,31 +111,11 @@ START_TEST(test_price_gives_schedule)
     /* Anyone can re-solve the exact scenario the service solved. */
     check_resolve(live, "t1");
     cJSON_Delete(live);
-    finish();
+    service_ctx_finish();
 }
 END_TEST
 
 /* ---- ## 2. Malformed prices are rejected whole ---- */
-
-/* Ask for the status and return its rejected_messages once it is >= at_least. */
-static double rejected_count(double at_least)
-{
-    publish(ctx.t_cmd, "{\"cmd\":\"status\"}", 0);
-    double deadline = test_now_ms() + PLAN_TIMEOUT_MS;
-    for (;;) {
-        wire_msg_t msg;
-        int left = (int)(deadline - test_now_ms());
-        REQUIRE(left > 0 && bus_wait(ctx.t_status, "\"rejected_messages\":", left, &msg) == 0,
-                "no status with rejected_messages >= %.0f", at_least);
-        cJSON *root = parse(msg.payload);
-        wire_msg_free(&msg);
-        double n = jnum(root, "counters.rejected_messages");
-        cJSON_Delete(root);
-        if (n >= at_least) {
-            return n;
-        }
-    }
-}
 
 START_TEST(test_malformed_price_rejected)
 {
@@ -673,7 +179,7 @@ START_TEST(test_malformed_price_rejected)
     }
     cJSON_Delete(before);
     cJSON_Delete(after);
-    finish();
+    service_ctx_finish();
 }
 END_TEST
 
@@ -741,7 +247,7 @@ START_TEST(test_broker_restart)
     REQUIRE(strcmp(jstr(st, "state"), "online") == 0, "retained status %s (%s)", jstr(st, "state"),
             jstr(st, "reason"));
     cJSON_Delete(st);
-    finish();
+    service_ctx_finish();
 }
 END_TEST
 
@@ -752,7 +258,7 @@ START_TEST(test_sigterm)
     ctx_init("t4-sigterm");
     cfg_opts_t o = default_opts();
     write_config(&o);
-    start_with_bus(ctx.t_bess_cmd);
+    start_with_bus(t_bess_cmd);
     cJSON *plan = publish_prices_and_plan("price", NULL);
     double plan_id = jnum(plan, "plan.id");
     cJSON_Delete(plan);
@@ -760,7 +266,7 @@ START_TEST(test_sigterm)
     char needle[64];
     snprintf(needle, sizeof needle, "{\"plan_id\":%.0f,", plan_id);
     wire_msg_t cmd;
-    REQUIRE(bus_wait(ctx.t_bess_cmd, needle, PLAN_TIMEOUT_MS, &cmd) == 0,
+    REQUIRE(bus_wait(t_bess_cmd, needle, PLAN_TIMEOUT_MS, &cmd) == 0,
             "no battery command from plan %.0f", plan_id);
     bool normal = strstr(cmd.payload, "\"safe_mode\":false") != NULL;
     wire_msg_free(&cmd);
@@ -775,7 +281,7 @@ START_TEST(test_sigterm)
     REQUIRE(status == 0, "exit status %d after SIGTERM (-1: still running after %d ms)", status,
             STOP_TIMEOUT_MS);
 
-    REQUIRE(bus_wait(ctx.t_bess_cmd, "\"safe_mode\":true", 2000, &cmd) == 0,
+    REQUIRE(bus_wait(t_bess_cmd, "\"safe_mode\":true", 2000, &cmd) == 0,
             "the battery got no safe-mode command at shutdown");
     cJSON *safe = parse(cmd.payload);
     wire_msg_free(&cmd);
@@ -793,8 +299,8 @@ START_TEST(test_sigterm)
                  strstr(log, "published offline and disconnected") != NULL;
     free(log);
     REQUIRE(clean, "the log does not show the clean shutdown");
-    check_log_clean();
-    release_all();
+    service_ctx_check_log_clean();
+    service_ctx_release();
 }
 END_TEST
 
@@ -849,7 +355,7 @@ START_TEST(test_wrong_abi_plugin)
     REQUIRE(strstr(reason, "2 of 5 plugin instances failed to load") != NULL &&
                 strstr(reason, "old_abi") != NULL && strstr(reason, "bad_sig") != NULL,
             "the degraded status does not say which plugins failed: %s", reason);
-    finish();
+    service_ctx_finish();
 }
 END_TEST
 
@@ -997,7 +503,7 @@ START_TEST(test_restart_after_sigkill)
     REQUIRE(planned <= 2400 - delivered + 1e-6,
             "train-a: %.3f kWh planned after the restart, but %.3f of 2400 were delivered", planned,
             delivered);
-    finish();
+    service_ctx_finish();
 }
 END_TEST
 
@@ -1031,7 +537,7 @@ START_TEST(test_sighup_invalid_config)
     REQUIRE(jnum(plan, "step_minutes") == 30, "step_minutes %.0f after a refused reload",
             jnum(plan, "step_minutes"));
     cJSON_Delete(plan);
-    finish();
+    service_ctx_finish();
 }
 END_TEST
 
@@ -1082,7 +588,7 @@ START_TEST(test_peak_guard)
     write_config(&o);
     /* No settling: the meter's first readings come before the battery's here (every 10 s of
      * site time); the test takes whichever plan comes first. */
-    const char *topics[] = {ctx.t_status, ctx.t_schedule, ctx.t_bess_cmd, NULL};
+    const char *topics[] = {ctx.t_status, ctx.t_schedule, t_bess_cmd, NULL};
     bus_open(topics);
     size_t from = start_service(false);
     double flat[96];
@@ -1103,7 +609,7 @@ START_TEST(test_peak_guard)
     for (;;) {
         wire_msg_t msg;
         int left = (int)(deadline - test_now_ms());
-        REQUIRE(left > 0 && bus_wait(ctx.t_bess_cmd, NULL, left, &msg) == 0,
+        REQUIRE(left > 0 && bus_wait(t_bess_cmd, NULL, left, &msg) == 0,
                 "no battery command from the step after the jump within 30 s");
         cJSON *cmd = parse(msg.payload);
         wire_msg_free(&msg);
@@ -1159,7 +665,7 @@ START_TEST(test_peak_guard)
     /* About 1500 kW for 2 minutes: 50 kWh. */
     REQUIRE(engagements == 1, "%.0f engagements, expected 1", engagements);
     REQUIRE(shed > 35 && shed < 75, "%.1f kWh shed, expected about 50", shed);
-    finish();
+    service_ctx_finish();
 }
 END_TEST
 
@@ -1220,7 +726,7 @@ START_TEST(test_restart_restores_forecasts)
     REQUIRE(strstr(line, "intervals held") != NULL, "no restore line in the log: %s", line);
     log_line(from, "load history restored", line, sizeof line);
     REQUIRE(strstr(line, "steps") != NULL, "no load history line in the log: %s", line);
-    finish();
+    service_ctx_finish();
 }
 END_TEST
 
@@ -1278,7 +784,7 @@ START_TEST(test_dr_event_below_load)
     REQUIRE(strcmp(jstr(status, "state"), "online") == 0, "after the cancel: %s (%s)",
             jstr(status, "state"), jstr(status, "reason"));
     cJSON_Delete(status);
-    finish();
+    service_ctx_finish();
 }
 END_TEST
 
@@ -1468,8 +974,8 @@ START_TEST(test_plugin_promises)
     bool ordered = shut != NULL && shut2 != NULL && gone != NULL && shut < gone;
     free(log);
     REQUIRE(ordered, "SHUTDOWN did not reach both devices before destroy()");
-    check_log_clean();
-    release_all();
+    service_ctx_check_log_clean();
+    service_ctx_release();
 }
 END_TEST
 
