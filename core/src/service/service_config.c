@@ -43,6 +43,9 @@ typedef struct ctx_s {
 /* ---- ## Errors and paths ---- */
 
 static int vfail(ctx_t *c, int code, const char *path, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
+
+static int vfail(ctx_t *c, int code, const char *path, const char *fmt, va_list ap)
 {
     if (c->err != NULL && c->errlen > 0) {
         char msg[512];
