@@ -15,9 +15,11 @@
 #include <check.h>
 #include <glpk.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <uv.h>
 
 enum { MAX_RESULTS = 16 };
@@ -32,6 +34,7 @@ typedef struct seen_s {
     int on_loop_thread;
     int scenario_back; /* the scenario came back with the result */
     double queue_wait_ms, solve_wall_ms;
+    bool basis_from_file;
 } seen_t;
 
 typedef struct fixture_s {
@@ -121,6 +124,7 @@ static void on_result(gridems_solver_t *s, gridems_solver_result_t *res, void *u
     seen->tie_break = res->schedule.tie_break;
     seen->queue_wait_ms = res->queue_wait_ms;
     seen->solve_wall_ms = res->solve_wall_ms;
+    seen->basis_from_file = res->basis_from_file;
     seen->scenario_back = res->scenario != NULL && res->scenario->steps > 0;
     if (res->rc != 0) {
         /* A failed or canceled job carries no schedule. */
@@ -468,6 +472,62 @@ START_TEST(idle_shutdown)
 }
 END_TEST
 
+/* One job of make_scenario(96, 2, 0.0) whose step 0 begins at start_ms, solved by a new solver
+ * keeping its basis in path; the solver is shut down (joined) before this returns, so whatever it
+ * writes is written. */
+static seen_t solve_keeping_basis(const char *path, int64_t start_ms)
+{
+    fixture_t f;
+    fixture_init(&f, NULL);
+    ck_assert_int_eq(gridems_solver_keep_basis(f.solver, path), 0);
+    ck_assert_int_eq(gridems_solver_keep_basis(f.solver, path), GRIDEMS_ESTATE); /* once */
+    gridems_scenario_t *sc = make_scenario(96, 2, 0.0);
+    ck_assert_int_eq(gridems_solver_submit_near(f.solver, 1, sc, 0, NULL, start_ms), 0);
+    ck_assert(wait_count(&f, &f.n_seen, 1, 30000));
+    seen_t r = f.seen[0];
+    ck_assert_msg(r.rc == 0, "rc %d: %s", r.rc, r.err);
+    fixture_close(&f);
+    return r;
+}
+
+START_TEST(basis_kept_across_solvers)
+{
+    /* A restart: the first solver writes its basis, the next one starts from it (the same
+     * program one step later: carried over by the shift), to the direct solve's optimum; a file
+     * that is not a basis is refused and that solve is cold. */
+    char *dir = test_make_tmpdir("solver-basis");
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s", dir, GRIDEMS_BASIS_FILE);
+    const int64_t t0 = 1683471600000; /* 2023-05-08T00:00+09:00 */
+    seen_t first = solve_keeping_basis(path, t0);
+    ck_assert_int_eq(first.start_kind, GRIDEMS_START_COLD);
+    ck_assert(!first.basis_from_file);
+    ck_assert_msg(access(path, R_OK) == 0, "no %s after a solve", path);
+
+    gridems_scenario_t *same = make_scenario(96, 2, 0.0);
+    double want = direct_objective(same);
+    gridems_scenario_free(same);
+    free(same);
+    seen_t next = solve_keeping_basis(path, t0 + 15 * 60000);
+    ck_assert(next.basis_from_file);
+    ck_assert_int_eq(next.start_kind, GRIDEMS_START_SHIFTED);
+    ck_assert_msg(fabs(next.objective - want) <= 1e-6 * fmax(1.0, fabs(want)), "%.12g vs %.12g",
+                  next.objective, want);
+
+    ck_assert_int_eq(test_write_file(path, "{\"format\":\"something else\"}"), 0);
+    seen_t refused = solve_keeping_basis(path, t0);
+    ck_assert(!refused.basis_from_file);
+    ck_assert_int_eq(refused.start_kind, GRIDEMS_START_COLD);
+    /* ...and it was replaced by a good one. */
+    char *text = test_read_file(path, NULL);
+    ck_assert_ptr_nonnull(text);
+    ck_assert_msg(strstr(text, "\"format\":\"gridems-basis\"") != NULL, "%.80s", text);
+    free(text);
+    test_remove_tree(dir);
+    free(dir);
+}
+END_TEST
+
 static Suite *solver_suite(void)
 {
     Suite *s = suite_create("solver_thread");
@@ -484,6 +544,7 @@ static Suite *solver_suite(void)
     tcase_add_test(tc, shutdown_with_job_in_flight);
     tcase_add_test(tc, shutdown_inside_result_callback);
     tcase_add_test(tc, idle_shutdown);
+    tcase_add_test(tc, basis_kept_across_solvers);
     suite_add_tcase(s, tc);
     return s;
 }
