@@ -26,10 +26,10 @@
 
 static const char *store_name(const gridems_service_t *svc, const gridems_forecast_t *store)
 {
-    if (store == &svc->import_price) {
+    if (store == &svc->inputs.import_price) {
         return "import_price";
     }
-    return store == &svc->export_price ? "export_price" : "carbon";
+    return store == &svc->inputs.export_price ? "export_price" : "carbon";
 }
 
 static void restore_forecast(gridems_service_t *svc, gridems_forecast_t *store, int64_t now)
@@ -53,9 +53,9 @@ void gridems__service_history_start(gridems_service_t *svc)
     svc->history_saved_step_ms = INT64_MIN;
     svc->margin_step_ms = INT64_MIN;
     svc->margin_planned_kw = NAN;
-    restore_forecast(svc, &svc->import_price, now);
-    restore_forecast(svc, &svc->export_price, now);
-    restore_forecast(svc, &svc->carbon, now);
+    restore_forecast(svc, &svc->inputs.import_price, now);
+    restore_forecast(svc, &svc->inputs.export_price, now);
+    restore_forecast(svc, &svc->inputs.carbon, now);
     char err[512] = "";
     size_t n = 0;
     if (svc->margin_ready) {
@@ -98,7 +98,7 @@ static void save_load(gridems_service_t *svc)
         rc = gridems_history_save_load(svc->cfg.state_dir, &svc->load, err, sizeof err);
     }
     /* At shutdown the status is no longer published; the log still says it. */
-    if (svc->shutting_down && rc != 0) {
+    if (svc->lifecycle.shutting_down && rc != 0) {
         gridems_log_err("history: %s", err);
     } else if (svc->margin_ready || svc->load_ready) {
         gridems__service_persist_result(svc, GRIDEMS__PERSIST_HISTORY, rc, rc != 0 ? errno : 0,
