@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* Stuck plugins taken out and probed back (plugin_watch.h). */
+/* Stuck plugins taken out and probed back (plugin_watch.h). This file writes svc->plugin_watch
+ * (service_internal.h). */
 #include "plugin_watch.h"
 
 #include <stdio.h>

@@ -10,6 +10,8 @@
  *   4. publish "offline" (retained, QoS 1), disconnect, destroy the MQTT client;
  *   5. close the signal and timer handles; the loop ends; uv_loop_close().
  * A watchdog timer ends a shutdown that takes longer than SHUTDOWN_LIMIT_MS.
+ * State: this file writes svc->handles, svc->status and svc->lifecycle, and sets up the
+ * collaborators of gridems_service_t (service_internal.h).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -710,15 +712,6 @@ static int start_inputs(gridems_service_t *svc)
                                svc->cfg.state_dir, svc->inputs.events.n);
         }
     }
-    gridems_load_forecast_config_t lcfg;
-    gridems_load_forecast_config_default(&lcfg, (int64_t)svc->cfg.planner.step_minutes * 60000);
-    lcfg.offset_min = svc->cfg.site.utc_offset_min;
-    int rc = gridems_load_forecast_init(&svc->load, &lcfg);
-    if (rc != 0) {
-        gridems_log_warn("load forecast unavailable (%s); using the latest reading",
-                         gridems_strerror(rc));
-    }
-    svc->load_ready = rc == 0;
     gridems__service_history_start(svc);
     return 0;
 }
@@ -826,9 +819,6 @@ static void release(gridems_service_t *svc)
     gridems_forecast_close(&svc->inputs.export_price);
     gridems_forecast_close(&svc->inputs.carbon);
     gridems_dr_events_close(&svc->inputs.events);
-    if (svc->load_ready) {
-        gridems_load_forecast_close(&svc->load);
-    }
     gridems_service_config_free(&svc->cfg);
     gridems_state_dir_close(svc->lifecycle.state_lock_fd);
     svc->lifecycle.state_lock_fd = -1;

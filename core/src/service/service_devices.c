@@ -68,11 +68,7 @@ static void learn_load(gridems_service_t *svc, const service_device_t *sd, int64
     if (sd->klass != GRIDEMS_DEV_METER || sd->meter_role != GRIDEMS_METER_LOAD) {
         return;
     }
-    svc->has_latest_load = true;
-    svc->latest_load_kw = kw;
-    if (svc->load_ready) {
-        gridems_load_forecast_add(&svc->load, t, kw);
-    }
+    gridems__service_history_load_reading(svc, t, kw);
 }
 
 static void check_staleness(gridems_service_t *svc, service_device_t *sd, int64_t now);

@@ -16,6 +16,7 @@
  * gives the same set-points.
  *
  * Thread: the loop thread.
+ * State: this file writes svc->guard (service_internal.h).
  */
 #include <math.h>
 #include <stdio.h>

@@ -9,6 +9,7 @@
  *   - the standing problems every status carries until they clear: implausible devices, stuck
  *     plugin instances (plugin_watch.c) and a state_dir that cannot be written.
  * Thread: the loop thread.
+ * State: this file writes svc->health (service_internal.h).
  */
 #include <math.h>
 #include <stdio.h>

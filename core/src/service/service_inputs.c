@@ -12,6 +12,7 @@
  * Every input message first passes the one JSON policy (json_strict.h: UTF-8 only, no NUL, no
  * trailing data, no duplicate keys), whatever its parser; ids are logged through
  * gridems_log_safe(), never raw.
+ * State: this file writes svc->inputs (service_internal.h).
  */
 #include <errno.h>
 #include <stdio.h>

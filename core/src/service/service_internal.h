@@ -250,6 +250,12 @@ typedef struct service_health_s {
     gridems_complaint_t persist_log;
 } service_health_t;
 
+/* What is learnt from the past (service_history.c): the load forecast, the latest base load, the
+ * peak margin's errors. Opaque: its fields are private to service_history.c, and the others
+ * reach them through the gridems__service_history_* functions below. Owned by the service;
+ * NULL before gridems__service_history_start and after _stop. */
+typedef struct service_history_s service_history_t;
+
 /* One entry per plugin instance seen (host/plugin_watch.c). */
 typedef struct service_plugin_watch_s {
     plugin_watch_t *list; /* [n] (owned) */
@@ -282,6 +288,7 @@ typedef struct gridems_service_s {
 
     service_handles_t handles;           /* service.c */
     service_inputs_t inputs;             /* service_inputs.c */
+    service_history_t *history;          /* service_history.c (private to it; see there) */
     service_planning_t planning;         /* service_plan.c */
     service_plan_t plan;                 /* service_plan.c */
     service_guard_t guard;               /* service_guard.c */
@@ -291,17 +298,6 @@ typedef struct gridems_service_s {
     service_stats_t stats;               /* each counter by the file that counts it */
     service_obs_t obs;                   /* service_observe.c, service_http.c */
     service_lifecycle_t lifecycle;       /* service.c */
-
-    /* History (service_history.c). */
-    gridems_load_forecast_t load;
-    bool load_ready;
-    bool has_latest_load;
-    double latest_load_kw;
-    gridems_peak_margin_t margin;
-    bool margin_ready;
-    int64_t history_saved_step_ms;
-    int64_t margin_step_ms;
-    double margin_planned_kw;
 } gridems_service_t;
 
 /* service.c */
@@ -378,6 +374,14 @@ void gridems__service_history_step_import(gridems_service_t *svc, int64_t step_s
 void gridems__service_history_forecast_changed(gridems_service_t *svc,
                                                const gridems_forecast_t *store);
 void gridems__service_history_stop(gridems_service_t *svc);
+/* A LOAD meter's reading of kw at t (host clock): the latest base load, and the forecast's. */
+void gridems__service_history_load_reading(gridems_service_t *svc, int64_t t, double kw);
+/* For the planner (borrowed until the next call that writes the history): the load forecast, or
+ * NULL when there is none; the latest base-load reading (false when none, *kw left alone); the
+ * peak margin's measured errors, or NULL. */
+const gridems_load_forecast_t *gridems__service_history_load(const gridems_service_t *svc);
+bool gridems__service_history_latest_load(const gridems_service_t *svc, double *kw);
+const gridems_peak_margin_t *gridems__service_history_margin(const gridems_service_t *svc);
 
 /* service_observe.c: the operators' view (docs/http.md): the HTTP API and dashboard on
  * svc->obs.http, the metrics, the retained per-value topics, the schedule's step times. */

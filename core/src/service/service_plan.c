@@ -17,6 +17,7 @@
  * between loses that plan only, never the file (state_store.c replaces it atomically); and the
  * id the lost plan was published with is not handed out again, because every save already
  * reserves the next id (gridems_state_t.plan_id_reserve).
+ * State: this file writes svc->planning and svc->plan (service_internal.h).
  */
 #include <errno.h>
 #include <math.h>
@@ -344,6 +345,8 @@ static int build_scenario(gridems_service_t *svc, gridems_scenario_t *sc,
         snprintf(err, errlen, "%s", gridems_strerror(rc));
         return rc;
     }
+    double latest_load_kw = 0.0;
+    bool has_latest_load = gridems__service_history_latest_load(svc, &latest_load_kw);
     gridems_planner_inputs_t in = {
         &svc->cfg,
         now,
@@ -351,16 +354,16 @@ static int build_scenario(gridems_service_t *svc, gridems_scenario_t *sc,
         &svc->inputs.export_price,
         &svc->inputs.carbon,
         &svc->inputs.events,
-        svc->load_ready ? &svc->load : NULL,
-        svc->has_latest_load,
-        svc->latest_load_kw,
+        gridems__service_history_load(svc),
+        has_latest_load,
+        latest_load_kw,
         gridems_state_peak_kw(&svc->planning.state, svc->planning.period),
         g.batteries,
         g.n_batteries,
         g.jobs,
         g.n_jobs,
         g.any_flex && g.all_capped ? g.compute_cap_kw : -1.0,
-        svc->margin_ready ? &svc->margin : NULL};
+        gridems__service_history_margin(svc)};
     rc = gridems_planner_build(&in, sc, out, err, errlen);
     gridems_step_progress_snapshot(&svc->planning.step_progress);
     gather_free(&g);
