@@ -198,36 +198,20 @@ typedef struct service_inputs_s {
     gridems_complaint_t rejected[5]; /* per input topic (INPUT_*), rate-limits the logs */
 } service_inputs_t;
 
-/* What a solve in flight was started with, for its result (service_plan.c). */
-typedef struct service_solve_s {
-    gridems__replan_reason_t reason;
-    int64_t grid_start_ms;
-    int64_t started_ms;
-    int load_source;
-    int jobs_left_out;
-    double peak_margin_kw; /* the margin below the peak */
-    cJSON *left_out;       /* ids of the devices left out (owned) */
-} service_solve_t;
-
-/* Planning (service_plan.c): the persisted state, the billing period, the re-plan machinery. */
+/* Planning (service_plan.c): the persisted state and the billing period, which the others read
+ * for the billing peak, and the jobs' progress in the running step. */
 typedef struct service_planning_s {
     gridems_state_t state; /* persisted in state_dir: the billing peak, jobs, the last plan */
     char period[GRIDEMS_STATE_PERIOD_MAX]; /* the running billing period's key */
-    /* The previous run's last plan (from the state), the tie-break reference of the first
-     * re-plan; NULL once handed over or when there was none. */
-    gridems_reference_t *restored_reference;
-    gridems__replan_reason_t pending_reason; /* of the debounced re-plan, NONE when none */
-    uint64_t job_seq;
-    bool solving; /* a solve is in flight: solve holds what it was started with */
-    service_solve_t solve;
-    struct {
-        int64_t step_ms; /* the step whose import samples are being averaged */
-        double sum;
-        int samples;
-    } import; /* the running step's import, averaged for the billing peak */
     /* Jobs' energy since the running step began (service_devices.c notes what they report). */
     gridems_step_progress_t step_progress;
 } service_planning_t;
+
+/* The re-plan machinery (service_plan.c): the debounced request, the solve in flight, the
+ * tie-break reference restored from the state, the running step's import averaged for the
+ * billing peak. Opaque: its fields are private to service_plan.c. Owned by the service; NULL
+ * before gridems__service_plan_init and after _close. */
+typedef struct service_replan_s service_replan_t;
 
 /* The status message (service.c, gridems__service_set_status). */
 typedef struct service_status_s {
@@ -290,6 +274,7 @@ typedef struct gridems_service_s {
     service_inputs_t inputs;             /* service_inputs.c */
     service_history_t *history;          /* service_history.c (private to it; see there) */
     service_planning_t planning;         /* service_plan.c */
+    service_replan_t *replan;            /* service_plan.c (private to it; see there) */
     service_plan_t plan;                 /* service_plan.c */
     service_guard_t guard;               /* service_guard.c */
     service_status_t status;             /* service.c */
@@ -440,5 +425,8 @@ void gridems__service_on_solver_result(gridems_solver_t *s, gridems_solver_resul
                                        void *userdata);
 void gridems__service_plan_close(gridems_service_t *svc);
 void gridems__service_note_import(gridems_service_t *svc, double kw);
+/* The reason of the last re-plan submitted: the one in flight, or the one whose result is being
+ * handled (NONE before the first). */
+gridems__replan_reason_t gridems__service_replan_reason(const gridems_service_t *svc);
 
 #endif

@@ -50,7 +50,7 @@ void gridems__service_observe_result(gridems_service_t *svc, uint64_t id, double
     n->id = id;
     n->created_ms = gridems_clock_now_ms(&svc->clock);
     snprintf(n->trigger, sizeof n->trigger, "%s",
-             gridems__replan_reason_name(svc->planning.solve.reason));
+             gridems__replan_reason_name(gridems__service_replan_reason(svc)));
     snprintf(n->state, sizeof n->state, "%s", svc->status.word);
     snprintf(n->text, sizeof n->text, "%.255s", svc->status.reason);
     n->objective = objective;

@@ -17,7 +17,8 @@
  * between loses that plan only, never the file (state_store.c replaces it atomically); and the
  * id the lost plan was published with is not handed out again, because every save already
  * reserves the next id (gridems_state_t.plan_id_reserve).
- * State: this file writes svc->planning and svc->plan (service_internal.h).
+ * State: this file writes svc->planning and svc->plan (service_internal.h), and svc->replan,
+ * whose fields are private to it (struct service_replan_s below).
  */
 #include <errno.h>
 #include <math.h>
@@ -34,6 +35,35 @@
 #include "plugin_watch.h"
 #include "service_internal.h"
 #include "timeutil.h"
+
+/* The re-plan machinery, private to this file (service_internal.h has only its name). */
+struct service_replan_s {
+    /* The previous run's last plan (from the state), the tie-break reference of the first
+     * re-plan; NULL once handed over or when there was none. */
+    gridems_reference_t *restored_reference;
+    gridems__replan_reason_t pending_reason; /* of the debounced re-plan, NONE when none */
+    uint64_t job_seq;
+    bool solving; /* a solve is in flight: solve holds what it was started with */
+    struct {
+        gridems__replan_reason_t reason;
+        int64_t grid_start_ms;
+        int64_t started_ms;
+        int load_source;
+        int jobs_left_out;
+        double peak_margin_kw; /* the margin below the peak */
+        cJSON *left_out;       /* ids of the devices left out (owned) */
+    } solve;                   /* what the last solve submitted was started with */
+    struct {
+        int64_t step_ms; /* the step whose import samples are being averaged */
+        double sum;
+        int samples;
+    } import; /* the running step's import, averaged for the billing peak */
+};
+
+gridems__replan_reason_t gridems__service_replan_reason(const gridems_service_t *svc)
+{
+    return svc->replan != NULL ? svc->replan->solve.reason : GRIDEMS__REPLAN_NONE;
+}
 
 /* ---- ## State across restarts ---- */
 
@@ -61,7 +91,7 @@ static void update_period(gridems_service_t *svc, int64_t now)
 
 void gridems__service_note_import(gridems_service_t *svc, double kw)
 {
-    if (!isfinite(kw)) {
+    if (!isfinite(kw) || svc->replan == NULL) {
         return;
     }
     /* The billing peak can never be raised above what the site's connection can draw: a sum of
@@ -85,35 +115,39 @@ void gridems__service_note_import(gridems_service_t *svc, double kw)
     if (gridems_time_align_down(now, step_ms, svc->cfg.site.utc_offset_min, &step_start) != 0) {
         return;
     }
-    if (step_start != svc->planning.import.step_ms) {
+    if (step_start != svc->replan->import.step_ms) {
         char key[GRIDEMS_STATE_PERIOD_MAX];
-        if (svc->planning.import.samples > 0) {
-            gridems__service_history_step_import(svc, svc->planning.import.step_ms,
-                                                 svc->planning.import.sum /
-                                                     svc->planning.import.samples);
+        if (svc->replan->import.samples > 0) {
+            gridems__service_history_step_import(svc, svc->replan->import.step_ms,
+                                                 svc->replan->import.sum /
+                                                     svc->replan->import.samples);
         }
-        if (svc->planning.import.samples > 0 &&
-            gridems_state_billing_period(svc->planning.import.step_ms, svc->cfg.site.billing_period,
+        if (svc->replan->import.samples > 0 &&
+            gridems_state_billing_period(svc->replan->import.step_ms, svc->cfg.site.billing_period,
                                          svc->cfg.site.utc_offset_min, key, sizeof key, NULL,
                                          NULL) == 0 &&
             gridems_state_note_import(&svc->planning.state, key,
-                                      svc->planning.import.sum / svc->planning.import.samples) ==
-                1) {
+                                      svc->replan->import.sum / svc->replan->import.samples) == 1) {
             save_state(svc); /* a new billing-period peak must survive a crash */
         }
-        svc->planning.import.step_ms = step_start;
-        svc->planning.import.sum = 0.0;
-        svc->planning.import.samples = 0;
+        svc->replan->import.step_ms = step_start;
+        svc->replan->import.sum = 0.0;
+        svc->replan->import.samples = 0;
     }
     update_period(svc, now);
     gridems__service_history_step_planned(svc, step_start);
-    svc->planning.import.sum += kw;
-    svc->planning.import.samples++;
+    svc->replan->import.sum += kw;
+    svc->replan->import.samples++;
 }
 
 int gridems__service_plan_init(gridems_service_t *svc)
 {
     char err[512] = "";
+    svc->replan = calloc(1, sizeof *svc->replan);
+    if (svc->replan == NULL) {
+        gridems_log_err("cannot start planning: %s", gridems_strerror(GRIDEMS_ENOMEM));
+        return GRIDEMS_ENOMEM;
+    }
     gridems_state_init(&svc->planning.state);
     gridems_step_progress_init(&svc->planning.step_progress);
     update_period(svc, gridems_clock_now_ms(&svc->clock));
@@ -145,7 +179,7 @@ int gridems__service_plan_init(gridems_service_t *svc)
         if (ref != NULL &&
             gridems_plan_reference_from_json(svc->planning.state.plan_json,
                                              svc->planning.state.plan_len, ref) == 0) {
-            svc->planning.restored_reference = ref;
+            svc->replan->restored_reference = ref;
         } else {
             free(ref);
         }
@@ -160,11 +194,13 @@ void gridems__service_plan_close(gridems_service_t *svc)
     svc->plan.valid = false;
     gridems_state_free(&svc->planning.state);
     gridems_step_progress_free(&svc->planning.step_progress);
-    cJSON_Delete(svc->planning.solve.left_out);
-    svc->planning.solve.left_out = NULL;
-    gridems_reference_free(svc->planning.restored_reference);
-    free(svc->planning.restored_reference);
-    svc->planning.restored_reference = NULL;
+    if (svc->replan != NULL) {
+        cJSON_Delete(svc->replan->solve.left_out);
+        gridems_reference_free(svc->replan->restored_reference);
+        free(svc->replan->restored_reference);
+        free(svc->replan);
+        svc->replan = NULL;
+    }
 }
 
 /* ---- ## Triggers ---- */
@@ -172,8 +208,8 @@ void gridems__service_plan_close(gridems_service_t *svc)
 static void on_debounce(uv_timer_t *t)
 {
     gridems_service_t *svc = t->data;
-    gridems__replan_reason_t reason = svc->planning.pending_reason;
-    svc->planning.pending_reason = GRIDEMS__REPLAN_NONE;
+    gridems__replan_reason_t reason = svc->replan->pending_reason;
+    svc->replan->pending_reason = GRIDEMS__REPLAN_NONE;
     if (reason != GRIDEMS__REPLAN_NONE) {
         gridems__service_replan_now(svc, reason);
     }
@@ -188,15 +224,16 @@ const char *gridems__replan_reason_name(gridems__replan_reason_t reason)
 
 void gridems__service_request_replan(gridems_service_t *svc, gridems__replan_reason_t reason)
 {
-    if (svc->lifecycle.shutting_down || svc->handles.debounce_timer.uv.data == NULL) {
+    if (svc->lifecycle.shutting_down || svc->handles.debounce_timer.uv.data == NULL ||
+        svc->replan == NULL) {
         return;
     }
     /* Several triggers inside one debounce make one re-plan; it carries the most telling
      * reason, so a utility engineer sees "price" rather than the timer tick it coincided with. */
-    if (reason > svc->planning.pending_reason) {
-        svc->planning.pending_reason = reason;
+    if (reason > svc->replan->pending_reason) {
+        svc->replan->pending_reason = reason;
     }
-    if (!svc->planning.solving && !gridems_timer_is_armed(&svc->handles.debounce_timer)) {
+    if (!svc->replan->solving && !gridems_timer_is_armed(&svc->handles.debounce_timer)) {
         gridems_timer_start_real(&svc->handles.debounce_timer, on_debounce,
                                  (uint64_t)svc->cfg.planner.debounce_ms, 0);
     }
@@ -372,16 +409,16 @@ static int build_scenario(gridems_service_t *svc, gridems_scenario_t *sc,
 
 void gridems__service_replan_now(gridems_service_t *svc, gridems__replan_reason_t reason)
 {
-    if (svc->lifecycle.shutting_down || svc->solver == NULL) {
+    if (svc->lifecycle.shutting_down || svc->solver == NULL || svc->replan == NULL) {
         return;
     }
     if (svc->handles.debounce_timer.uv.data != NULL) {
         gridems_timer_stop(&svc->handles.debounce_timer);
     }
-    if (svc->planning.solving) {
+    if (svc->replan->solving) {
         /* Served when the running solve is done. */
-        if (reason > svc->planning.pending_reason) {
-            svc->planning.pending_reason = reason;
+        if (reason > svc->replan->pending_reason) {
+            svc->replan->pending_reason = reason;
         }
         return;
     }
@@ -422,8 +459,8 @@ void gridems__service_replan_now(gridems_service_t *svc, gridems__replan_reason_
         ref = NULL;
     }
     if (ref == NULL && !svc->plan.valid) {
-        ref = svc->planning.restored_reference;
-        svc->planning.restored_reference = NULL;
+        ref = svc->replan->restored_reference;
+        svc->replan->restored_reference = NULL;
     }
     if (ref != NULL) {
         /* Jobs in the running step only: across the whole horizon their shares of the compute
@@ -431,7 +468,7 @@ void gridems__service_replan_now(gridems_service_t *svc, gridems__replan_reason_
          * (~230 ms) per price update on the canonical site, against ~60 this way. */
         ref->flex_match_steps = 1;
     }
-    rc = gridems_solver_submit_near(svc->solver, ++svc->planning.job_seq, sc, shift, ref,
+    rc = gridems_solver_submit_near(svc->solver, ++svc->replan->job_seq, sc, shift, ref,
                                     out.grid_start_ms);
     if (rc != 0) {
         gridems_reference_free(ref);
@@ -442,15 +479,15 @@ void gridems__service_replan_now(gridems_service_t *svc, gridems__replan_reason_
         gridems_log_err("cannot submit the re-plan: %s", gridems_strerror(rc));
         return;
     }
-    cJSON_Delete(svc->planning.solve.left_out);
-    svc->planning.solve.left_out = left_out;
-    svc->planning.solving = true;
-    svc->planning.solve.reason = reason;
-    svc->planning.solve.grid_start_ms = out.grid_start_ms;
-    svc->planning.solve.started_ms = gridems_clock_now_ms(&svc->clock);
-    svc->planning.solve.load_source = (int)out.load_source;
-    svc->planning.solve.jobs_left_out = out.jobs_left_out;
-    svc->planning.solve.peak_margin_kw = out.peak_margin_kw;
+    cJSON_Delete(svc->replan->solve.left_out);
+    svc->replan->solve.left_out = left_out;
+    svc->replan->solving = true;
+    svc->replan->solve.reason = reason;
+    svc->replan->solve.grid_start_ms = out.grid_start_ms;
+    svc->replan->solve.started_ms = gridems_clock_now_ms(&svc->clock);
+    svc->replan->solve.load_source = (int)out.load_source;
+    svc->replan->solve.jobs_left_out = out.jobs_left_out;
+    svc->replan->solve.peak_margin_kw = out.peak_margin_kw;
     gridems_log_debug("re-plan (%s) submitted: %d steps from grid start, %d jobs, shift %d",
                       gridems__replan_reason_name(reason), out.steps, out.jobs_planned, shift);
     if (gridems_clock_mode(&svc->clock) == GRIDEMS_CLOCK_STEPPED) {
@@ -474,24 +511,23 @@ static cJSON *plan_record(gridems_service_t *svc, uint64_t id, const gridems_sce
                             created, sizeof created);
     cJSON_AddNumberToObject(plan, "id", (double)id);
     cJSON_AddStringToObject(plan, "created", created);
-    cJSON_AddStringToObject(plan, "reason",
-                            gridems__replan_reason_name(svc->planning.solve.reason));
+    cJSON_AddStringToObject(plan, "reason", gridems__replan_reason_name(svc->replan->solve.reason));
     cJSON *inputs = cJSON_AddObjectToObject(plan, "inputs");
     if (inputs != NULL) {
         cJSON_AddStringToObject(inputs, "base_load",
-                                gridems_load_source_name(svc->planning.solve.load_source));
+                                gridems_load_source_name(svc->replan->solve.load_source));
         cJSON_AddNumberToObject(inputs, "import_price_intervals",
                                 (double)svc->inputs.import_price.n);
         cJSON_AddNumberToObject(inputs, "export_price_intervals",
                                 (double)svc->inputs.export_price.n);
         cJSON_AddNumberToObject(inputs, "carbon_intervals", (double)svc->inputs.carbon.n);
         cJSON_AddNumberToObject(inputs, "dr_events", (double)svc->inputs.events.n);
-        cJSON_AddNumberToObject(inputs, "jobs_outside_horizon", svc->planning.solve.jobs_left_out);
-        cJSON_AddNumberToObject(inputs, "peak_margin_kw", svc->planning.solve.peak_margin_kw);
+        cJSON_AddNumberToObject(inputs, "jobs_outside_horizon", svc->replan->solve.jobs_left_out);
+        cJSON_AddNumberToObject(inputs, "peak_margin_kw", svc->replan->solve.peak_margin_kw);
         cJSON_AddItemToObject(inputs, "stale_devices",
-                              svc->planning.solve.left_out != NULL ? svc->planning.solve.left_out
-                                                                   : cJSON_CreateArray());
-        svc->planning.solve.left_out = NULL;
+                              svc->replan->solve.left_out != NULL ? svc->replan->solve.left_out
+                                                                  : cJSON_CreateArray());
+        svc->replan->solve.left_out = NULL;
         cJSON_AddNumberToObject(inputs, "queue_ms", res->queue_wait_ms);
         /* The whole scenario, so anyone can re-solve it with `gridems solve`. It goes in as raw
          * text: parsed and printed again, cJSON would write 15 digits wherever they read back
@@ -511,7 +547,7 @@ static void publish_plan(gridems_service_t *svc, uint64_t id, gridems_solver_res
 {
     cJSON *root = gridems__schedule_to_cjson(res->scenario, &res->schedule);
     if (root != NULL) {
-        gridems__service_add_step_times(svc, root, svc->planning.solve.grid_start_ms,
+        gridems__service_add_step_times(svc, root, svc->replan->solve.grid_start_ms,
                                         (int64_t)svc->cfg.planner.step_minutes * 60000,
                                         res->schedule.steps);
     }
@@ -552,7 +588,7 @@ static void adopt_plan(gridems_service_t *svc, uint64_t id, gridems_solver_resul
     svc->plan.valid = true;
     svc->plan.id = id;
     svc->plan.created_ms = gridems_clock_now_ms(&svc->clock);
-    svc->plan.grid_start_ms = svc->planning.solve.grid_start_ms;
+    svc->plan.grid_start_ms = svc->replan->solve.grid_start_ms;
     svc->plan.step_ms = (int64_t)svc->cfg.planner.step_minutes * 60000;
     gridems_step_progress_adopt(&svc->planning.step_progress);
 }
@@ -565,15 +601,15 @@ void gridems__service_on_solver_result(gridems_solver_t *s, gridems_solver_resul
     if (res->rc == GRIDEMS_ECANCELED) {
         return;
     }
-    svc->planning.solving = false;
+    svc->replan->solving = false;
     svc->stats.replans++;
     if (res->rc != 0) {
         svc->stats.replans_failed++;
-        cJSON_Delete(svc->planning.solve.left_out);
-        svc->planning.solve.left_out = NULL;
+        cJSON_Delete(svc->replan->solve.left_out);
+        svc->replan->solve.left_out = NULL;
         char reason[600];
         snprintf(reason, sizeof reason, "re-plan (%s) failed: %s; keeping plan %llu",
-                 gridems__replan_reason_name(svc->planning.solve.reason), res->err,
+                 gridems__replan_reason_name(svc->replan->solve.reason), res->err,
                  (unsigned long long)svc->plan.id);
         gridems__service_set_status(svc, "degraded", reason);
         gridems__service_observe_result(svc, 0, res->solve_wall_ms, 0, 0.0);
@@ -583,7 +619,7 @@ void gridems__service_on_solver_result(gridems_solver_t *s, gridems_solver_resul
         gridems_log_info(
             "plan %llu (%s): objective %.2f, %d steps, %d iterations, %.1f ms "
             "(%s start; tie-break %s, %d of the iterations)",
-            (unsigned long long)id, gridems__replan_reason_name(svc->planning.solve.reason),
+            (unsigned long long)id, gridems__replan_reason_name(svc->replan->solve.reason),
             res->schedule.objective, res->schedule.steps, res->schedule.iterations,
             res->solve_wall_ms, gridems_start_kind_name(res->schedule.start_kind),
             gridems_tie_break_name(res->schedule.tie_break), res->schedule.tie_break_iterations);
@@ -608,9 +644,9 @@ void gridems__service_on_solver_result(gridems_solver_t *s, gridems_solver_resul
         /* Last: the schedule and the set-points are on their way (see the top of this file). */
         save_state(svc);
     }
-    if (svc->planning.pending_reason != GRIDEMS__REPLAN_NONE && !svc->lifecycle.shutting_down) {
-        gridems__replan_reason_t reason = svc->planning.pending_reason;
-        svc->planning.pending_reason = GRIDEMS__REPLAN_NONE;
+    if (svc->replan->pending_reason != GRIDEMS__REPLAN_NONE && !svc->lifecycle.shutting_down) {
+        gridems__replan_reason_t reason = svc->replan->pending_reason;
+        svc->replan->pending_reason = GRIDEMS__REPLAN_NONE;
         gridems__service_request_replan(svc, reason);
     }
 }
