@@ -101,6 +101,14 @@ static inline bool gridems__service_device_out(const service_device_t *sd)
 
 typedef struct plugin_watch_s plugin_watch_t;
 
+/*
+ * The service's state (gridems_service_t, below) is composed of small parts. Each part has one
+ * owning file, the only one that writes it (the exceptions are named at the part); the others
+ * read it, or call the owner's functions below. Two parts are opaque, their fields private to
+ * their file: history (service_history.c) and replan (service_plan.c). A new field goes into
+ * the part of the file that writes it.
+ */
+
 /* The last good plan, kept to drive the devices step by step until the next one (service_plan.c
  * adopts it). */
 typedef struct service_plan_s {
@@ -164,12 +172,6 @@ typedef struct service_guard_s {
     uint64_t engagements; /* counters for the status */
     double shed_kwh;
 } service_guard_t;
-
-/*
- * The service's state is composed of small parts. Each part has one owning file, the only one
- * that writes it (the exceptions are named at the part); the others read it, or call the owner's
- * functions below. Everything is the loop thread's.
- */
 
 /* The loop's signal and timer handles (service.c: initialised at start-up, closed in the
  * shutdown). Other files only arm their own timer: service_plan.c the debounce, service_devices.c
@@ -344,8 +346,8 @@ bool gridems__service_battery_plan_kw(const gridems_service_t *svc, const servic
 double gridems__service_job_in_step_kwh(gridems_service_t *svc, const gridems_flex_job_t *job);
 double gridems__service_flex_headroom_kw(gridems_service_t *svc, service_device_t *sd, int step);
 
-/* service_guard.c: the real-time peak guard. The tick runs on svc->guard_timer; release puts
- * every set-point back to the plan (the guard was disabled). */
+/* service_guard.c: the real-time peak guard. The tick runs on svc->handles.guard_timer; release
+ * puts every set-point back to the plan (the guard was disabled). */
 void gridems__service_guard_tick(gridems_service_t *svc);
 void gridems__service_guard_release(gridems_service_t *svc);
 
