@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* Stuck plugins taken out and probed back (plugin_watch.h). */
+/* Stuck plugins taken out and probed back (plugin_watch.h). This file writes svc->plugin_watch
+ * (service_internal.h). */
 #include "plugin_watch.h"
 
 #include <stdio.h>
@@ -28,20 +29,21 @@ struct plugin_watch_s {
 
 static plugin_watch_t *find(gridems_service_t *svc, const gridems_plugin_t *inst, bool add)
 {
-    for (int i = 0; i < svc->n_watch; i++) {
-        if (strcmp(svc->watch[i].name, gridems__instance_name(inst)) == 0) {
-            return &svc->watch[i];
+    for (int i = 0; i < svc->plugin_watch.n; i++) {
+        if (strcmp(svc->plugin_watch.list[i].name, gridems__instance_name(inst)) == 0) {
+            return &svc->plugin_watch.list[i];
         }
     }
     if (!add) {
         return NULL;
     }
-    plugin_watch_t *bigger = realloc(svc->watch, (size_t)(svc->n_watch + 1) * sizeof *bigger);
+    plugin_watch_t *bigger =
+        realloc(svc->plugin_watch.list, (size_t)(svc->plugin_watch.n + 1) * sizeof *bigger);
     if (bigger == NULL) {
         return NULL;
     }
-    svc->watch = bigger;
-    plugin_watch_t *w = &svc->watch[svc->n_watch++];
+    svc->plugin_watch.list = bigger;
+    plugin_watch_t *w = &svc->plugin_watch.list[svc->plugin_watch.n++];
     memset(w, 0, sizeof *w);
     snprintf(w->name, sizeof w->name, "%s", gridems__instance_name(inst));
     w->inst = inst;
@@ -62,7 +64,7 @@ static int set_stuck(void *arg, gridems__device_t *dev)
         return 0;
     }
     sd->stuck = a->out;
-    if (a->out && sd->klass != GRIDEMS_DEV_METER && !a->svc->shutting_down) {
+    if (a->out && sd->klass != GRIDEMS_DEV_METER && !a->svc->lifecycle.shutting_down) {
         /* The last call it gets: a battery holds, a cluster runs uncapped jobs to no plan. */
         gridems__service_device_safe(a->svc, sd);
     }
@@ -240,8 +242,8 @@ void gridems__plugin_watch_describe(const gridems_service_t *svc, char *out, siz
                                     const char *sep)
 {
     int n = 0;
-    for (int i = 0; i < svc->n_watch; i++) {
-        const plugin_watch_t *w = &svc->watch[i];
+    for (int i = 0; i < svc->plugin_watch.n; i++) {
+        const plugin_watch_t *w = &svc->plugin_watch.list[i];
         size_t used = strlen(out);
         if (!w->out || used + 1 >= len) {
             continue;
@@ -255,7 +257,7 @@ void gridems__plugin_watch_describe(const gridems_service_t *svc, char *out, siz
 
 void gridems__plugin_watch_free(gridems_service_t *svc)
 {
-    free(svc->watch);
-    svc->watch = NULL;
-    svc->n_watch = 0;
+    free(svc->plugin_watch.list);
+    svc->plugin_watch.list = NULL;
+    svc->plugin_watch.n = 0;
 }

@@ -84,7 +84,7 @@ static void on_check(uv_check_t *check)
 {
     gridems_lockstep_t *ls = check->data;
     gridems_service_t *svc = ls->svc;
-    if (ls->ended || svc->shutting_down) {
+    if (ls->ended || svc->lifecycle.shutting_down) {
         wait_for_events(ls);
         return;
     }

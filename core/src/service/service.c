@@ -10,6 +10,8 @@
  *   4. publish "offline" (retained, QoS 1), disconnect, destroy the MQTT client;
  *   5. close the signal and timer handles; the loop ends; uv_loop_close().
  * A watchdog timer ends a shutdown that takes longer than SHUTDOWN_LIMIT_MS.
+ * State: this file writes svc->handles, svc->status and svc->lifecycle, and sets up the
+ * collaborators of gridems_service_t (service_internal.h).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -46,11 +48,12 @@ char *gridems__service_status_json(gridems_service_t *svc, const char *state)
         return NULL;
     }
     char since[64];
-    gridems_time_format_iso(svc->since_ms, svc->cfg.site.utc_offset_min, since, sizeof since);
+    gridems_time_format_iso(svc->status.since_ms, svc->cfg.site.utc_offset_min, since,
+                            sizeof since);
     cJSON_AddStringToObject(root, "state", state);
     cJSON_AddStringToObject(root, "since", since);
     cJSON_AddStringToObject(root, "version", GRIDEMS_VERSION);
-    cJSON_AddStringToObject(root, "reason", svc->reason);
+    cJSON_AddStringToObject(root, "reason", svc->status.reason);
     if (svc->plan.valid) {
         cJSON_AddNumberToObject(root, "plan_id", (double)svc->plan.id);
     }
@@ -94,10 +97,10 @@ char *gridems__service_status_json(gridems_service_t *svc, const char *state)
 
 void gridems__service_publish_status(gridems_service_t *svc)
 {
-    if (svc->mqtt == NULL || svc->shutting_down) {
+    if (svc->mqtt == NULL || svc->lifecycle.shutting_down) {
         return;
     }
-    char *json = gridems__service_status_json(svc, svc->state_word);
+    char *json = gridems__service_status_json(svc, svc->status.word);
     if (json != NULL) {
         gridems_mqtt_publish_status(svc->mqtt, json);
         free(json);
@@ -106,17 +109,17 @@ void gridems__service_publish_status(gridems_service_t *svc)
 
 void gridems__service_set_status(gridems_service_t *svc, const char *state, const char *reason)
 {
-    char full[sizeof svc->reason];
+    char full[sizeof svc->status.reason];
     bool kept_degraded = false;
-    svc->base_state = state;
-    if (reason != svc->base_reason) {
-        snprintf(svc->base_reason, sizeof svc->base_reason, "%s", reason);
+    svc->status.base_state = state;
+    if (reason != svc->status.base_reason) {
+        snprintf(svc->status.base_reason, sizeof svc->status.base_reason, "%s", reason);
     }
     /* Plugin instances that failed to load, implausible devices, stuck plugins and a state_dir
      * that cannot be written leave the service degraded however well the rest goes, and every
      * status says why (service_health.c). */
-    char problems[sizeof svc->reason / 2];
-    gridems__service_problems(svc, strcmp(reason, svc->load_problem) != 0, problems,
+    char problems[sizeof svc->status.reason / 2];
+    gridems__service_problems(svc, strcmp(reason, svc->status.load_problem) != 0, problems,
                               sizeof problems);
     if (problems[0] != '\0') {
         kept_degraded = strcmp(state, "degraded") != 0;
@@ -124,22 +127,22 @@ void gridems__service_set_status(gridems_service_t *svc, const char *state, cons
         state = "degraded";
         reason = full;
     }
-    if (strcmp(svc->state_word, state) == 0 && strcmp(svc->reason, reason) == 0) {
+    if (strcmp(svc->status.word, state) == 0 && strcmp(svc->status.reason, reason) == 0) {
         return;
     }
     if (strcmp(state, "degraded") == 0) {
         /* A good plan while degraded by the plugins is no news for the log. */
-        if (!kept_degraded || strcmp(svc->state_word, "degraded") != 0) {
+        if (!kept_degraded || strcmp(svc->status.word, "degraded") != 0) {
             gridems_log_warn("status degraded: %s", reason);
         }
-    } else if (strcmp(svc->state_word, state) != 0) {
+    } else if (strcmp(svc->status.word, state) != 0) {
         gridems_log_notice("status %s: %s", state, reason);
     }
-    if (strcmp(svc->state_word, state) != 0) {
-        svc->since_ms = gridems_clock_now_ms(&svc->clock);
+    if (strcmp(svc->status.word, state) != 0) {
+        svc->status.since_ms = gridems_clock_now_ms(&svc->clock);
     }
-    svc->state_word = state;
-    snprintf(svc->reason, sizeof svc->reason, "%s", reason);
+    svc->status.word = state;
+    snprintf(svc->status.reason, sizeof svc->status.reason, "%s", reason);
     gridems__service_publish_status(svc);
 }
 
@@ -167,23 +170,27 @@ static void on_disconnected(gridems_mqtt_t *m, void *userdata)
 static void on_handle_closed(uv_handle_t *handle)
 {
     gridems_service_t *svc = handle->data;
-    svc->open_handles--;
+    svc->handles.open--;
 }
 
 static void close_handles(gridems_service_t *svc)
 {
-    uv_handle_t *handles[] = {
-        (uv_handle_t *)&svc->sig_term,          (uv_handle_t *)&svc->sig_int,
-        (uv_handle_t *)&svc->sig_hup,           (uv_handle_t *)&svc->replan_timer.uv,
-        (uv_handle_t *)&svc->debounce_timer.uv, (uv_handle_t *)&svc->control_timer.uv,
-        (uv_handle_t *)&svc->shutdown_timer,    (uv_handle_t *)&svc->step_timer.uv,
-        (uv_handle_t *)&svc->guard_timer.uv};
-    gridems_timer_t *timers[] = {&svc->replan_timer, &svc->debounce_timer, &svc->control_timer,
-                                 &svc->step_timer, &svc->guard_timer};
+    uv_handle_t *handles[] = {(uv_handle_t *)&svc->handles.sig_term,
+                              (uv_handle_t *)&svc->handles.sig_int,
+                              (uv_handle_t *)&svc->handles.sig_hup,
+                              (uv_handle_t *)&svc->handles.replan_timer.uv,
+                              (uv_handle_t *)&svc->handles.debounce_timer.uv,
+                              (uv_handle_t *)&svc->handles.control_timer.uv,
+                              (uv_handle_t *)&svc->handles.shutdown_timer,
+                              (uv_handle_t *)&svc->handles.step_timer.uv,
+                              (uv_handle_t *)&svc->handles.guard_timer.uv};
+    gridems_timer_t *timers[] = {&svc->handles.replan_timer, &svc->handles.debounce_timer,
+                                 &svc->handles.control_timer, &svc->handles.step_timer,
+                                 &svc->handles.guard_timer};
     for (size_t i = 0; i < sizeof timers / sizeof timers[0]; i++) {
         gridems_timer_stop(timers[i]);
     }
-    gridems__watchdog_close_loop_handles(&svc->watchdog, NULL);
+    gridems__watchdog_close_loop_handles(&svc->lifecycle.watchdog, NULL);
     if (svc->lockstep != NULL) {
         gridems__lockstep_close(svc->lockstep);
         svc->lockstep = NULL;
@@ -212,7 +219,7 @@ static void on_mqtt_shut(gridems_mqtt_t *m, int status, void *userdata)
 
 static void shutdown_step_done(gridems_service_t *svc)
 {
-    if (--svc->shutdown_steps_left > 0) {
+    if (--svc->lifecycle.steps_left > 0) {
         return;
     }
     if (svc->mqtt != NULL) {
@@ -253,20 +260,20 @@ static void on_shutdown_watchdog(uv_timer_t *t)
 
 static void begin_shutdown(gridems_service_t *svc, const char *why)
 {
-    if (svc->shutting_down) {
+    if (svc->lifecycle.shutting_down) {
         return;
     }
     gridems_log_notice("%s: shutting down", why);
-    gridems__watchdog_stopping(&svc->watchdog);
-    if (svc->shutdown_timer.data != NULL) {
-        gridems_timer_stop(&svc->replan_timer);
-        gridems_timer_stop(&svc->debounce_timer);
-        gridems_timer_stop(&svc->control_timer);
-        gridems_timer_stop(&svc->step_timer);
-        gridems_timer_stop(&svc->guard_timer);
-        uv_signal_stop(&svc->sig_hup);
-        uv_timer_start(&svc->shutdown_timer, on_shutdown_watchdog, SHUTDOWN_LIMIT_MS, 0);
-        uv_unref((uv_handle_t *)&svc->shutdown_timer);
+    gridems__watchdog_stopping(&svc->lifecycle.watchdog);
+    if (svc->handles.shutdown_timer.data != NULL) {
+        gridems_timer_stop(&svc->handles.replan_timer);
+        gridems_timer_stop(&svc->handles.debounce_timer);
+        gridems_timer_stop(&svc->handles.control_timer);
+        gridems_timer_stop(&svc->handles.step_timer);
+        gridems_timer_stop(&svc->handles.guard_timer);
+        uv_signal_stop(&svc->handles.sig_hup);
+        uv_timer_start(&svc->handles.shutdown_timer, on_shutdown_watchdog, SHUTDOWN_LIMIT_MS, 0);
+        uv_unref((uv_handle_t *)&svc->handles.shutdown_timer);
     }
     gridems__service_http_stop(svc);
     gridems__service_all_safe(svc);
@@ -276,20 +283,20 @@ static void begin_shutdown(gridems_service_t *svc, const char *why)
     memset(&ev, 0, sizeof ev);
     ev.type = GRIDEMS_EVT_SHUTDOWN;
     gridems__service_notify_devices(svc, &ev);
-    svc->shutting_down = true;
-    svc->shutdown_steps_left = 3;
+    svc->lifecycle.shutting_down = true;
+    svc->lifecycle.steps_left = 3;
     if (!gridems__service_openadr_stop(svc, shutdown_step_done)) {
-        svc->shutdown_steps_left--;
+        svc->lifecycle.steps_left--;
     }
     if (svc->solver == NULL || gridems_solver_shutdown(svc->solver, on_solver_shut) != 0) {
         svc->solver = NULL;
-        svc->shutdown_steps_left--;
+        svc->lifecycle.steps_left--;
     }
     if (!svc->host_ready || gridems__host_unload_all(svc->host, on_plugins_unloaded, svc) != 0) {
-        svc->shutdown_steps_left--;
+        svc->lifecycle.steps_left--;
     }
-    if (svc->shutdown_steps_left == 0) {
-        svc->shutdown_steps_left = 1;
+    if (svc->lifecycle.steps_left == 0) {
+        svc->lifecycle.steps_left = 1;
         shutdown_step_done(svc);
     }
 }
@@ -329,11 +336,11 @@ static void arm_guard(gridems_service_t *svc)
 {
     const gridems_service_config_t *cfg = &svc->cfg;
     if (!cfg->planner.peak_guard.enabled) {
-        gridems_timer_stop(&svc->guard_timer);
+        gridems_timer_stop(&svc->handles.guard_timer);
         gridems__service_guard_release(svc);
         return;
     }
-    start_site_ticker(svc, &svc->guard_timer, on_guard_timer,
+    start_site_ticker(svc, &svc->handles.guard_timer, on_guard_timer,
                       (int64_t)cfg->planner.peak_guard.interval_seconds * 1000);
 }
 
@@ -417,10 +424,10 @@ static void on_reload_unloaded(void *arg)
     gridems_service_t *svc = job->svc;
     if (job->instance == NULL) {
         gridems_log_notice("reload: plugin instance \"%s\" unloaded", job->name);
-        if (!svc->shutting_down) {
+        if (!svc->lifecycle.shutting_down) {
             gridems__service_request_replan(svc, GRIDEMS__REPLAN_COMMAND);
         }
-    } else if (!svc->shutting_down) {
+    } else if (!svc->lifecycle.shutting_down) {
         reload_load(svc, job->instance, job->name);
     }
     cJSON_Delete(job->instance);
@@ -560,7 +567,8 @@ static void on_hup(uv_signal_t *sig, int signum)
         gridems_optimizer_opts_t opts = {svc->cfg.planner.solve_time_limit_ms, false, true};
         gridems_solver_set_options(svc->solver, &opts);
     }
-    gridems_timer_set_repeat(&svc->replan_timer, (int64_t)svc->cfg.planner.replan_seconds * 1000);
+    gridems_timer_set_repeat(&svc->handles.replan_timer,
+                             (int64_t)svc->cfg.planner.replan_seconds * 1000);
     arm_guard(svc);
     apply_plugin_changes(svc, &fresh);
     gridems_service_config_free(&fresh);
@@ -601,7 +609,7 @@ static int make_dirs(const char *path)
 static void init_handle(gridems_service_t *svc, uv_handle_t *h)
 {
     h->data = svc;
-    svc->open_handles++;
+    svc->handles.open++;
 }
 
 /* The solver keeps its optimal basis in state_dir, so the first plan after a restart starts
@@ -690,41 +698,33 @@ static void load_plugins(gridems_service_t *svc)
     gridems_log_info("%d of %d plugin instances loaded", loaded, svc->cfg.n_plugins);
     if (loaded < svc->cfg.n_plugins) {
         /* Kept in every status from now on (gridems__service_set_status). */
-        snprintf(svc->load_problem, sizeof svc->load_problem,
+        snprintf(svc->status.load_problem, sizeof svc->status.load_problem,
                  "%d of %d plugin instances failed to load (%s)", svc->cfg.n_plugins - loaded,
                  svc->cfg.n_plugins, failed);
-        gridems__service_set_status(svc, "degraded", svc->load_problem);
+        gridems__service_set_status(svc, "degraded", svc->status.load_problem);
     }
 }
 
 static int start_inputs(gridems_service_t *svc)
 {
-    gridems_forecast_init(&svc->import_price, GRIDEMS_FORECAST_PRICE);
-    gridems_forecast_init(&svc->export_price, GRIDEMS_FORECAST_PRICE);
-    gridems_forecast_init(&svc->carbon, GRIDEMS_FORECAST_CARBON);
-    gridems_forecast_set_currency(&svc->import_price, svc->cfg.site.currency);
-    gridems_forecast_set_currency(&svc->export_price, svc->cfg.site.currency);
-    gridems_dr_events_init(&svc->events);
+    gridems_forecast_init(&svc->inputs.import_price, GRIDEMS_FORECAST_PRICE);
+    gridems_forecast_init(&svc->inputs.export_price, GRIDEMS_FORECAST_PRICE);
+    gridems_forecast_init(&svc->inputs.carbon, GRIDEMS_FORECAST_CARBON);
+    gridems_forecast_set_currency(&svc->inputs.import_price, svc->cfg.site.currency);
+    gridems_forecast_set_currency(&svc->inputs.export_price, svc->cfg.site.currency);
+    gridems_dr_events_init(&svc->inputs.events);
     char dr_err[512] = "";
-    if (gridems_dr_store_load(svc->cfg.state_dir, &svc->events, dr_err, sizeof dr_err) != 0) {
+    if (gridems_dr_store_load(svc->cfg.state_dir, &svc->inputs.events, dr_err, sizeof dr_err) !=
+        0) {
         gridems_log_warn("%s; ignored, starting without DR events", dr_err);
     } else {
         int64_t now = gridems_clock_now_ms(&svc->clock);
-        gridems_dr_events_prune(&svc->events, now);
-        if (svc->events.n > 0) {
+        gridems_dr_events_prune(&svc->inputs.events, now);
+        if (svc->inputs.events.n > 0) {
             gridems_log_notice("DR events restored from %s: %zu still ahead or running",
-                               svc->cfg.state_dir, svc->events.n);
+                               svc->cfg.state_dir, svc->inputs.events.n);
         }
     }
-    gridems_load_forecast_config_t lcfg;
-    gridems_load_forecast_config_default(&lcfg, (int64_t)svc->cfg.planner.step_minutes * 60000);
-    lcfg.offset_min = svc->cfg.site.utc_offset_min;
-    int rc = gridems_load_forecast_init(&svc->load, &lcfg);
-    if (rc != 0) {
-        gridems_log_warn("load forecast unavailable (%s); using the latest reading",
-                         gridems_strerror(rc));
-    }
-    svc->load_ready = rc == 0;
     gridems__service_history_start(svc);
     return 0;
 }
@@ -738,9 +738,9 @@ static int start(gridems_service_t *svc, const gridems_service_driver_t *driver)
         gridems_log_err("clock: cannot start");
         return GRIDEMS_EINVAL;
     }
-    svc->state_word = "online";
-    snprintf(svc->reason, sizeof svc->reason, "starting");
-    svc->since_ms = gridems_clock_now_ms(&svc->clock);
+    svc->status.word = "online";
+    snprintf(svc->status.reason, sizeof svc->status.reason, "starting");
+    svc->status.since_ms = gridems_clock_now_ms(&svc->clock);
     if (make_dirs(cfg->state_dir) != 0) {
         gridems_log_err("state_dir %s: cannot create: %s", cfg->state_dir, strerror(errno));
         return GRIDEMS_EIO;
@@ -748,8 +748,8 @@ static int start(gridems_service_t *svc, const gridems_service_driver_t *driver)
     /* One service per state_dir; temporary files a crash left are removed (state_dir.h). */
     char lock_err[512] = "";
     int removed = 0;
-    int lrc = gridems_state_dir_open(cfg->state_dir, &svc->state_lock_fd, &removed, lock_err,
-                                     sizeof lock_err);
+    int lrc = gridems_state_dir_open(cfg->state_dir, &svc->lifecycle.state_lock_fd, &removed,
+                                     lock_err, sizeof lock_err);
     if (lrc != 0) {
         gridems_log_err("%s; not starting", lock_err);
         return lrc;
@@ -779,33 +779,34 @@ static int start(gridems_service_t *svc, const gridems_service_driver_t *driver)
     if (rc != 0) {
         return rc;
     }
-    uv_signal_t *signals[] = {&svc->sig_term, &svc->sig_int, &svc->sig_hup};
+    uv_signal_t *signals[] = {&svc->handles.sig_term, &svc->handles.sig_int, &svc->handles.sig_hup};
     for (int i = 0; i < 3; i++) {
         uv_signal_init(&svc->loop, signals[i]);
         init_handle(svc, (uv_handle_t *)signals[i]);
     }
-    uv_signal_start(&svc->sig_term, on_stop_signal, SIGTERM);
-    uv_signal_start(&svc->sig_int, on_stop_signal, SIGINT);
-    uv_signal_start(&svc->sig_hup, on_hup, SIGHUP);
+    uv_signal_start(&svc->handles.sig_term, on_stop_signal, SIGTERM);
+    uv_signal_start(&svc->handles.sig_int, on_stop_signal, SIGINT);
+    uv_signal_start(&svc->handles.sig_hup, on_hup, SIGHUP);
     /* A SIGTERM is bounded even when a plugin call blocks the loop (watchdog.h). */
-    gridems__watchdog_start(&svc->watchdog, &svc->loop, SHUTDOWN_LIMIT_MS);
+    gridems__watchdog_start(&svc->lifecycle.watchdog, &svc->loop, SHUTDOWN_LIMIT_MS);
     gridems_timers_init(&svc->timers, &svc->loop, &svc->clock);
-    gridems_timer_t *timers[] = {&svc->replan_timer, &svc->debounce_timer, &svc->control_timer,
-                                 &svc->step_timer, &svc->guard_timer};
+    gridems_timer_t *timers[] = {&svc->handles.replan_timer, &svc->handles.debounce_timer,
+                                 &svc->handles.control_timer, &svc->handles.step_timer,
+                                 &svc->handles.guard_timer};
     for (int i = 0; i < 5; i++) {
         gridems_timer_init(&svc->timers, timers[i]);
         init_handle(svc, (uv_handle_t *)&timers[i]->uv);
     }
-    uv_timer_init(&svc->loop, &svc->shutdown_timer);
-    init_handle(svc, (uv_handle_t *)&svc->shutdown_timer);
+    uv_timer_init(&svc->loop, &svc->handles.shutdown_timer);
+    init_handle(svc, (uv_handle_t *)&svc->handles.shutdown_timer);
     load_plugins(svc);
     if ((rc = gridems__service_http_start(svc)) != 0) {
         return rc;
     }
     gridems__service_openadr_start(svc);
     int64_t replan_ms = (int64_t)cfg->planner.replan_seconds * 1000;
-    gridems_timer_start(&svc->replan_timer, on_replan_timer, replan_ms, replan_ms);
-    start_site_ticker(svc, &svc->control_timer, on_control_timer, CONTROL_TICK_SIM_MS);
+    gridems_timer_start(&svc->handles.replan_timer, on_replan_timer, replan_ms, replan_ms);
+    start_site_ticker(svc, &svc->handles.control_timer, on_control_timer, CONTROL_TICK_SIM_MS);
     arm_guard(svc);
     rc = gridems_mqtt_connect(svc->mqtt);
     if (rc != 0) {
@@ -818,7 +819,7 @@ static int start(gridems_service_t *svc, const gridems_service_driver_t *driver)
                        cfg->clock.mode == GRIDEMS_CLOCK_SIMULATED ? "simulated"
                        : cfg->clock.mode == GRIDEMS_CLOCK_STEPPED ? "stepped"
                                                                   : "real");
-    gridems__watchdog_ready(&svc->watchdog);
+    gridems__watchdog_ready(&svc->lifecycle.watchdog);
     return 0;
 }
 
@@ -828,16 +829,13 @@ static void release(gridems_service_t *svc)
     gridems__service_history_stop(svc);
     gridems__service_plan_close(svc);
     gridems__plugin_watch_free(svc);
-    gridems_forecast_close(&svc->import_price);
-    gridems_forecast_close(&svc->export_price);
-    gridems_forecast_close(&svc->carbon);
-    gridems_dr_events_close(&svc->events);
-    if (svc->load_ready) {
-        gridems_load_forecast_close(&svc->load);
-    }
+    gridems_forecast_close(&svc->inputs.import_price);
+    gridems_forecast_close(&svc->inputs.export_price);
+    gridems_forecast_close(&svc->inputs.carbon);
+    gridems_dr_events_close(&svc->inputs.events);
     gridems_service_config_free(&svc->cfg);
-    gridems_state_dir_close(svc->state_lock_fd);
-    svc->state_lock_fd = -1;
+    gridems_state_dir_close(svc->lifecycle.state_lock_fd);
+    svc->lifecycle.state_lock_fd = -1;
 }
 
 static int run(gridems_service_config_t *cfg, const char *config_path,
@@ -851,21 +849,21 @@ static int run(gridems_service_config_t *cfg, const char *config_path,
     svc->cfg = *cfg;
     memset(cfg, 0, sizeof *cfg);
     svc->config_path = config_path;
-    svc->exit_code = 0;
-    svc->state_lock_fd = -1;
+    svc->lifecycle.exit_code = 0;
+    svc->lifecycle.state_lock_fd = -1;
     uv_loop_init(&svc->loop);
     int rc = start(svc, driver);
     if (rc != 0) {
-        svc->exit_code = 1;
+        svc->lifecycle.exit_code = 1;
         begin_shutdown(svc, "start-up failed");
     }
     uv_run(&svc->loop, UV_RUN_DEFAULT);
-    gridems__watchdog_join(&svc->watchdog);
+    gridems__watchdog_join(&svc->lifecycle.watchdog);
     int closed = uv_loop_close(&svc->loop);
     if (closed != 0) {
         gridems_log_warn("event loop closed with handles still open (%s)", uv_strerror(closed));
     }
-    int exit_code = svc->exit_code;
+    int exit_code = svc->lifecycle.exit_code;
     release(svc);
     free(svc);
     gridems_log_info("stopped");

@@ -68,11 +68,7 @@ static void learn_load(gridems_service_t *svc, const service_device_t *sd, int64
     if (sd->klass != GRIDEMS_DEV_METER || sd->meter_role != GRIDEMS_METER_LOAD) {
         return;
     }
-    svc->has_latest_load = true;
-    svc->latest_load_kw = kw;
-    if (svc->load_ready) {
-        gridems_load_forecast_add(&svc->load, t, kw);
-    }
+    gridems__service_history_load_reading(svc, t, kw);
 }
 
 static void check_staleness(gridems_service_t *svc, service_device_t *sd, int64_t now);
@@ -90,7 +86,7 @@ static void svc_measurement(void *ctx, gridems__device_t *dev, const gridems_mea
     }
     sd->last_reading_ms = m->timestamp_ms;
     sd->valid = m->valid;
-    if (sd->stale && !svc->shutting_down) {
+    if (sd->stale && !svc->lifecycle.shutting_down) {
         /* Back (or here for the first time): into the plan now rather than at the next
          * control tick, which is a minute away on a real clock. */
         check_staleness(svc, sd, gridems_clock_now_ms(&svc->clock));
@@ -145,7 +141,7 @@ static void on_read_timer(uv_timer_t *t)
 {
     service_device_t *sd = t->data;
     gridems_service_t *svc = sd->svc;
-    if (svc->shutting_down) {
+    if (svc->lifecycle.shutting_down) {
         return;
     }
     read_with_backoff(svc, sd, gridems_clock_now_ms(&svc->clock));
@@ -190,7 +186,7 @@ static void svc_device_added(void *ctx, gridems__device_t *dev)
                                                       : "flexible compute",
                      (long long)(sd->read_period_ms > 0 ? sd->read_period_ms : READ_TICK_MS));
     /* The first reading now, rather than a period (or a control tick) away. */
-    if (!svc->shutting_down) {
+    if (!svc->lifecycle.shutting_down) {
         read_with_backoff(svc, sd, gridems_clock_now_ms(&svc->clock));
     }
 }
@@ -270,7 +266,7 @@ void gridems__service_notify_devices(gridems_service_t *svc, gridems_device_even
 void gridems__service_grid_signal(gridems_service_t *svc, int signal, const char *id,
                                   int64_t start_ms, int64_t end_ms, double value)
 {
-    if (svc->shutting_down) {
+    if (svc->lifecycle.shutting_down) {
         return;
     }
     gridems_device_event_t ev;
@@ -402,7 +398,7 @@ double gridems__service_job_in_step_kwh(gridems_service_t *svc, const gridems_fl
                                 svc->cfg.site.utc_offset_min, &step_start) != 0) {
         return 0.0;
     }
-    return gridems_step_progress_observe(&svc->step_progress, step_start, job->id,
+    return gridems_step_progress_observe(&svc->planning.step_progress, step_start, job->id,
                                          job->energy_delivered_kwh);
 }
 
@@ -429,8 +425,9 @@ static double job_rest_kw(gridems_service_t *svc, const gridems_flex_job_t *job,
     }
     int64_t step_start = svc->plan.grid_start_ms + (int64_t)step * svc->plan.step_ms;
     double step_h = (double)svc->plan.step_ms / 3600000.0;
-    double since_plan = gridems__service_job_in_step_kwh(svc, job) -
-                        gridems_step_progress_planned_kwh(&svc->step_progress, step_start, job->id);
+    double since_plan =
+        gridems__service_job_in_step_kwh(svc, job) -
+        gridems_step_progress_planned_kwh(&svc->planning.step_progress, step_start, job->id);
     return gridems_step_progress_rest_kw(plan_kw, step_h, setpoint_hours(svc, step), since_plan,
                                          job->power_max_kw);
 }
@@ -584,7 +581,7 @@ static void on_step_timer(uv_timer_t *t)
 
 void gridems__service_dispatch(gridems_service_t *svc)
 {
-    if (!svc->host_ready || svc->shutting_down) {
+    if (!svc->host_ready || svc->lifecycle.shutting_down) {
         return;
     }
     dispatch_arg_t d = {svc, -1, 0};
@@ -599,9 +596,9 @@ void gridems__service_dispatch(gridems_service_t *svc)
     gridems__host_foreach_device(svc->host, dispatch_one, &d);
     /* Set-points expire at their step's end (valid_until): send the next step's as it begins,
      * rather than at the next control tick, until which every device would hold in safe mode. */
-    if (d.step >= 0 && svc->step_timer.uv.data != NULL) {
+    if (d.step >= 0 && svc->handles.step_timer.uv.data != NULL) {
         int64_t next = d.step_start_ms + svc->plan.step_ms;
-        gridems_timer_start(&svc->step_timer, on_step_timer,
+        gridems_timer_start(&svc->handles.step_timer, on_step_timer,
                             next - gridems_clock_now_ms(&svc->clock), 0);
     }
 }
@@ -806,7 +803,7 @@ static void publish_state(gridems_service_t *svc, cJSON *root)
 
 void gridems__service_control_tick(gridems_service_t *svc)
 {
-    if (!svc->host_ready || svc->shutting_down) {
+    if (!svc->host_ready || svc->lifecycle.shutting_down) {
         return;
     }
     int64_t now = gridems_clock_now_ms(&svc->clock);
@@ -830,7 +827,8 @@ void gridems__service_control_tick(gridems_service_t *svc)
     cJSON_AddNumberToObject(root, "import_kw", import_kw);
     cJSON_AddStringToObject(root, "import_source",
                             t.import.has_site ? "site meter" : "sum of devices");
-    cJSON_AddNumberToObject(root, "peak_kw", gridems_state_peak_kw(&svc->state, svc->period));
+    cJSON_AddNumberToObject(root, "peak_kw",
+                            gridems_state_peak_kw(&svc->planning.state, svc->planning.period));
     if (svc->plan.valid) {
         cJSON_AddNumberToObject(root, "plan_id", (double)svc->plan.id);
     }

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The real-time peak guard, wired into the service: every planner.peak_guard.interval_seconds of
- * clock time (svc->guard_timer, armed in service.c the way the control tick is) it samples the
- * import, lets peak_guard.c project the running step's mean and decide the shed, splits that over
- * the devices and sends the set-points that changed through dispatch (service_devices.c), which
- * adds each device's share to the plan's set-point for the rest of the step.
+ * clock time (svc->handles.guard_timer, armed in service.c the way the control tick is) it samples
+ * the import, lets peak_guard.c project the running step's mean and decide the shed, splits that
+ * over the devices and sends the set-points that changed through dispatch (service_devices.c),
+ * which adds each device's share to the plan's set-point for the rest of the step.
  *
  * The split: batteries first, then compute, each kind in proportion to every device's headroom.
  * A battery's headroom is its discharge limit (and what its stored energy above soc_min can give
@@ -16,6 +16,7 @@
  * gives the same set-points.
  *
  * Thread: the loop thread.
+ * State: this file writes svc->guard (service_internal.h).
  */
 #include <math.h>
 #include <stdio.h>
@@ -174,7 +175,7 @@ static double step_limit_kw(const service_plan_t *plan, int step)
 
 void gridems__service_guard_tick(gridems_service_t *svc)
 {
-    if (!svc->host_ready || svc->shutting_down) {
+    if (!svc->host_ready || svc->lifecycle.shutting_down) {
         return;
     }
     service_guard_t *g = &svc->guard;
@@ -216,7 +217,7 @@ void gridems__service_guard_tick(gridems_service_t *svc)
         return;
     }
     gridems__host_foreach_device(svc->host, measure_one, &a);
-    double peak = gridems_state_peak_kw(&svc->state, svc->period);
+    double peak = gridems_state_peak_kw(&svc->planning.state, svc->planning.period);
     double target = gridems_peak_guard_target_kw(peak, plan->schedule.grid_import_kw[k],
                                                  step_limit_kw(plan, a.step),
                                                  svc->cfg.site.demand_charge_per_kw > 0);

@@ -9,6 +9,7 @@
  *   - the standing problems every status carries until they clear: implausible devices, stuck
  *     plugin instances (plugin_watch.c) and a state_dir that cannot be written.
  * Thread: the loop thread.
+ * State: this file writes svc->health (service_internal.h).
  */
 #include <math.h>
 #include <stdio.h>
@@ -21,12 +22,12 @@
 void gridems__service_health_init(gridems_service_t *svc)
 {
     gridems_plausible_limits(svc->cfg.site.import_limit_kw, svc->cfg.reliability.max_power_factor,
-                             &svc->plausible);
+                             &svc->health.plausible);
 }
 
 double gridems__service_peak_ceiling_kw(const gridems_service_t *svc)
 {
-    return svc->plausible.power_kw;
+    return svc->health.plausible.power_kw;
 }
 
 /* Mark sd implausible (again) for why; the first time it goes to safe mode and out of plans. */
@@ -43,7 +44,7 @@ static void mark(gridems_service_t *svc, service_device_t *sd, const char *what,
     }
     sd->implausible = true;
     snprintf(sd->implausible_why, sizeof sd->implausible_why, "%s", why);
-    if (sd->klass != GRIDEMS_DEV_METER && !svc->shutting_down) {
+    if (sd->klass != GRIDEMS_DEV_METER && !svc->lifecycle.shutting_down) {
         gridems__service_device_safe(svc, sd);
     }
     gridems__service_health_changed(svc);
@@ -72,7 +73,7 @@ bool gridems__service_reading_ok(gridems_service_t *svc, service_device_t *sd,
                                  const gridems_measurement_t *m)
 {
     char why[160];
-    if (!gridems_plausible_reading(&svc->plausible, m, sd->capacity_kwh, why, sizeof why)) {
+    if (!gridems_plausible_reading(&svc->health.plausible, m, sd->capacity_kwh, why, sizeof why)) {
         mark(svc, sd, "reading", why);
         return false;
     }
@@ -83,7 +84,7 @@ bool gridems__service_caps_ok(gridems_service_t *svc, service_device_t *sd,
                               const gridems_caps_t *caps)
 {
     char why[160];
-    if (!gridems_plausible_caps(&svc->plausible, caps, why, sizeof why)) {
+    if (!gridems_plausible_caps(&svc->health.plausible, caps, why, sizeof why)) {
         mark(svc, sd, "capabilities", why);
         return false;
     }
@@ -96,24 +97,24 @@ void gridems__service_persist_result(gridems_service_t *svc, int what, int rc, i
     if (rc == 0) {
         /* Only a success of the same file clears its failure: another file in the directory
          * being writable says nothing about this one. */
-        svc->persist_failing &= ~what;
-        if (svc->persist_failing == 0 && svc->persist_problem[0] != '\0') {
-            gridems_log_release(&svc->persist_log, "state_dir %s: saves succeed again",
+        svc->health.persist_failing &= ~what;
+        if (svc->health.persist_failing == 0 && svc->health.persist_problem[0] != '\0') {
+            gridems_log_release(&svc->health.persist_log, "state_dir %s: saves succeed again",
                                 svc->cfg.state_dir);
-            svc->persist_problem[0] = '\0';
+            svc->health.persist_problem[0] = '\0';
             gridems__service_health_changed(svc);
         }
         return;
     }
-    svc->persist_failing |= what;
+    svc->health.persist_failing |= what;
     /* The real errno, not the generic I/O error code: "No space left on device" tells an
      * operator what to do. Logged rate-limited: a full disk fails every save. */
-    char problem[sizeof svc->persist_problem];
+    char problem[sizeof svc->health.persist_problem];
     snprintf(problem, sizeof problem, "state not persisted: %s",
              err_no != 0 ? strerror(err_no) : gridems_strerror(rc));
-    gridems_log_complain(&svc->persist_log, GRIDEMS_LOG_ERR, "%s", detail);
-    if (strcmp(problem, svc->persist_problem) != 0) {
-        snprintf(svc->persist_problem, sizeof svc->persist_problem, "%s", problem);
+    gridems_log_complain(&svc->health.persist_log, GRIDEMS_LOG_ERR, "%s", detail);
+    if (strcmp(problem, svc->health.persist_problem) != 0) {
+        snprintf(svc->health.persist_problem, sizeof svc->health.persist_problem, "%s", problem);
         gridems__service_health_changed(svc);
     }
 }
@@ -143,8 +144,8 @@ static int list_implausible(void *arg, gridems__device_t *dev)
 
 void gridems__service_problems(const gridems_service_t *svc, bool with_load, char *out, size_t len)
 {
-    snprintf(out, len, "%s", with_load ? svc->load_problem : "");
-    const char *parts[] = {svc->health_problem, svc->persist_problem};
+    snprintf(out, len, "%s", with_load ? svc->status.load_problem : "");
+    const char *parts[] = {svc->health.problem, svc->health.persist_problem};
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
         size_t used = strlen(out);
         if (parts[i][0] != '\0' && used < len) {
@@ -155,18 +156,18 @@ void gridems__service_problems(const gridems_service_t *svc, bool with_load, cha
 
 void gridems__service_health_changed(gridems_service_t *svc)
 {
-    char text[sizeof svc->health_problem] = "";
+    char text[sizeof svc->health.problem] = "";
     if (svc->host_ready) {
         list_arg_t l = {text, sizeof text, 0};
         gridems__host_foreach_device(svc->host, list_implausible, &l);
     }
     size_t used = strlen(text);
     gridems__plugin_watch_describe(svc, text + used, sizeof text - used, used > 0 ? "; " : "");
-    snprintf(svc->health_problem, sizeof svc->health_problem, "%s", text);
-    if (svc->base_state == NULL) {
+    snprintf(svc->health.problem, sizeof svc->health.problem, "%s", text);
+    if (svc->status.base_state == NULL) {
         return; /* before the first status */
     }
-    char reason[sizeof svc->base_reason];
-    snprintf(reason, sizeof reason, "%s", svc->base_reason);
-    gridems__service_set_status(svc, svc->base_state, reason);
+    char reason[sizeof svc->status.base_reason];
+    snprintf(reason, sizeof reason, "%s", svc->status.base_reason);
+    gridems__service_set_status(svc, svc->status.base_state, reason);
 }

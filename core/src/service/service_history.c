@@ -12,11 +12,15 @@
  *   - the load history and the margin's errors are saved once per completed step (at the first
  *     re-plan after it) and at shutdown.
  * A file that cannot be read or written is logged and planning goes on without it.
+ * The history's state (the load forecast, the latest base load, the margin's errors) is private
+ * to this file: struct service_history_s below; the others call the functions of
+ * service_internal.h.
  * Thread: the loop thread.
  */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "gridems/errors.h"
@@ -26,10 +30,10 @@
 
 static const char *store_name(const gridems_service_t *svc, const gridems_forecast_t *store)
 {
-    if (store == &svc->import_price) {
+    if (store == &svc->inputs.import_price) {
         return "import_price";
     }
-    return store == &svc->export_price ? "export_price" : "carbon";
+    return store == &svc->inputs.export_price ? "export_price" : "carbon";
 }
 
 static void restore_forecast(gridems_service_t *svc, gridems_forecast_t *store, int64_t now)
@@ -46,36 +50,96 @@ static void restore_forecast(gridems_service_t *svc, gridems_forecast_t *store, 
     }
 }
 
+/* The history's state, private to this file: the others call the functions below. */
+struct service_history_s {
+    gridems_load_forecast_t load; /* learnt from a LOAD meter's readings */
+    bool load_ready;
+    bool has_latest_load; /* the latest base-load reading, for plans without a forecast */
+    double latest_load_kw;
+    gridems_peak_margin_t margin; /* the load forecast's measured error */
+    bool margin_ready;
+    int64_t saved_step_ms;    /* the step whose start last saved the load history */
+    int64_t margin_step_ms;   /* the running step, and the import the plan in force */
+    double margin_planned_kw; /* planned for it (NAN: none known) */
+};
+
 void gridems__service_history_start(gridems_service_t *svc)
 {
+    svc->history = calloc(1, sizeof *svc->history);
+    if (svc->history == NULL) {
+        gridems_log_err("history: out of memory; planning without the load forecast, the "
+                        "restored forecasts and the peak margin's errors");
+        return;
+    }
+    gridems_load_forecast_config_t lcfg;
+    gridems_load_forecast_config_default(&lcfg, (int64_t)svc->cfg.planner.step_minutes * 60000);
+    lcfg.offset_min = svc->cfg.site.utc_offset_min;
+    int lrc = gridems_load_forecast_init(&svc->history->load, &lcfg);
+    if (lrc != 0) {
+        gridems_log_warn("load forecast unavailable (%s); using the latest reading",
+                         gridems_strerror(lrc));
+    }
+    svc->history->load_ready = lrc == 0;
     int64_t now = gridems_clock_now_ms(&svc->clock);
-    svc->margin_ready = gridems_peak_margin_init(&svc->margin) == 0;
-    svc->history_saved_step_ms = INT64_MIN;
-    svc->margin_step_ms = INT64_MIN;
-    svc->margin_planned_kw = NAN;
-    restore_forecast(svc, &svc->import_price, now);
-    restore_forecast(svc, &svc->export_price, now);
-    restore_forecast(svc, &svc->carbon, now);
+    svc->history->margin_ready = gridems_peak_margin_init(&svc->history->margin) == 0;
+    svc->history->saved_step_ms = INT64_MIN;
+    svc->history->margin_step_ms = INT64_MIN;
+    svc->history->margin_planned_kw = NAN;
+    restore_forecast(svc, &svc->inputs.import_price, now);
+    restore_forecast(svc, &svc->inputs.export_price, now);
+    restore_forecast(svc, &svc->inputs.carbon, now);
     char err[512] = "";
     size_t n = 0;
-    if (svc->margin_ready) {
-        int mrc =
-            gridems_history_restore_margin(svc->cfg.state_dir, &svc->margin, &n, err, sizeof err);
+    if (svc->history->margin_ready) {
+        int mrc = gridems_history_restore_margin(svc->cfg.state_dir, &svc->history->margin, &n, err,
+                                                 sizeof err);
         if (mrc == 0) {
             gridems_log_notice("peak margin errors restored: %zu steps", n);
         } else if (mrc != GRIDEMS_ENOENT) {
             gridems_log_warn("%s; ignored, the peak margin starts from its floor", err);
         }
     }
-    if (!svc->load_ready) {
+    if (!svc->history->load_ready) {
         return;
     }
-    int rc = gridems_history_restore_load(svc->cfg.state_dir, &svc->load, &n, err, sizeof err);
+    int rc =
+        gridems_history_restore_load(svc->cfg.state_dir, &svc->history->load, &n, err, sizeof err);
     if (rc == 0) {
         gridems_log_notice("load history restored: %zu steps", n);
     } else if (rc != GRIDEMS_ENOENT) {
         gridems_log_warn("%s; ignored, the load forecast starts without history", err);
     }
+}
+
+void gridems__service_history_load_reading(gridems_service_t *svc, int64_t t, double kw)
+{
+    if (svc->history == NULL) {
+        return;
+    }
+    svc->history->has_latest_load = true;
+    svc->history->latest_load_kw = kw;
+    if (svc->history->load_ready) {
+        gridems_load_forecast_add(&svc->history->load, t, kw);
+    }
+}
+
+const gridems_load_forecast_t *gridems__service_history_load(const gridems_service_t *svc)
+{
+    return svc->history != NULL && svc->history->load_ready ? &svc->history->load : NULL;
+}
+
+bool gridems__service_history_latest_load(const gridems_service_t *svc, double *kw)
+{
+    if (svc->history == NULL || !svc->history->has_latest_load) {
+        return false;
+    }
+    *kw = svc->history->latest_load_kw;
+    return true;
+}
+
+const gridems_peak_margin_t *gridems__service_history_margin(const gridems_service_t *svc)
+{
+    return svc->history != NULL && svc->history->margin_ready ? &svc->history->margin : NULL;
 }
 
 void gridems__service_history_forecast_changed(gridems_service_t *svc,
@@ -91,16 +155,17 @@ static void save_load(gridems_service_t *svc)
 {
     char err[512] = "";
     int rc = 0;
-    if (svc->margin_ready) {
-        rc = gridems_history_save_margin(svc->cfg.state_dir, &svc->margin, err, sizeof err);
+    if (svc->history->margin_ready) {
+        rc =
+            gridems_history_save_margin(svc->cfg.state_dir, &svc->history->margin, err, sizeof err);
     }
-    if (rc == 0 && svc->load_ready && svc->load.newest_slot != INT64_MIN) {
-        rc = gridems_history_save_load(svc->cfg.state_dir, &svc->load, err, sizeof err);
+    if (rc == 0 && svc->history->load_ready && svc->history->load.newest_slot != INT64_MIN) {
+        rc = gridems_history_save_load(svc->cfg.state_dir, &svc->history->load, err, sizeof err);
     }
     /* At shutdown the status is no longer published; the log still says it. */
-    if (svc->shutting_down && rc != 0) {
+    if (svc->lifecycle.shutting_down && rc != 0) {
         gridems_log_err("history: %s", err);
-    } else if (svc->margin_ready || svc->load_ready) {
+    } else if (svc->history->margin_ready || svc->history->load_ready) {
         gridems__service_persist_result(svc, GRIDEMS__PERSIST_HISTORY, rc, rc != 0 ? errno : 0,
                                         err);
     }
@@ -111,7 +176,7 @@ static void save_load(gridems_service_t *svc)
 static void score_plan(gridems_service_t *svc, int64_t step_start)
 {
     const service_plan_t *p = &svc->plan;
-    if (!svc->margin_ready || !svc->load_ready || !p->valid || p->step_ms <= 0 ||
+    if (!svc->history->margin_ready || !svc->history->load_ready || !p->valid || p->step_ms <= 0 ||
         svc->cfg.planner.peak_margin_error != GRIDEMS_MARGIN_ERROR_BASE_LOAD) {
         return;
     }
@@ -122,9 +187,10 @@ static void score_plan(gridems_service_t *svc, int64_t step_start)
             break;
         }
         /* Steps already scored are skipped by the tracker itself. */
-        if (a > svc->margin.last_step_ms &&
-            gridems_load_forecast_step_mean(&svc->load, a, &realised) == 0) {
-            gridems_peak_margin_add(&svc->margin, a, realised - p->scenario.base_load_kw[t]);
+        if (a > svc->history->margin.last_step_ms &&
+            gridems_load_forecast_step_mean(&svc->history->load, a, &realised) == 0) {
+            gridems_peak_margin_add(&svc->history->margin, a,
+                                    realised - p->scenario.base_load_kw[t]);
         }
     }
 }
@@ -134,10 +200,13 @@ static void score_plan(gridems_service_t *svc, int64_t step_start)
  * each sample: the last plan that covered the step is the one its error is charged to. */
 void gridems__service_history_step_planned(gridems_service_t *svc, int64_t step_start_ms)
 {
+    if (svc->history == NULL) {
+        return;
+    }
     const service_plan_t *p = &svc->plan;
-    if (step_start_ms != svc->margin_step_ms) {
-        svc->margin_step_ms = step_start_ms;
-        svc->margin_planned_kw = NAN;
+    if (step_start_ms != svc->history->margin_step_ms) {
+        svc->history->margin_step_ms = step_start_ms;
+        svc->history->margin_planned_kw = NAN;
     }
     if (!p->valid || p->step_ms <= 0 || step_start_ms < p->grid_start_ms ||
         p->schedule.grid_import_kw == NULL) {
@@ -145,41 +214,55 @@ void gridems__service_history_step_planned(gridems_service_t *svc, int64_t step_
     }
     int64_t t = (step_start_ms - p->grid_start_ms) / p->step_ms;
     if (t < p->schedule.steps && p->grid_start_ms + t * p->step_ms == step_start_ms) {
-        svc->margin_planned_kw = p->schedule.grid_import_kw[t];
+        svc->history->margin_planned_kw = p->schedule.grid_import_kw[t];
     }
 }
 
 void gridems__service_history_step_import(gridems_service_t *svc, int64_t step_start_ms,
                                           double mean_kw)
 {
-    if (svc->margin_ready && step_start_ms == svc->margin_step_ms &&
+    if (svc->history == NULL) {
+        return;
+    }
+    if (svc->history->margin_ready && step_start_ms == svc->history->margin_step_ms &&
         svc->cfg.planner.peak_margin_error == GRIDEMS_MARGIN_ERROR_IMPORT &&
-        isfinite(svc->margin_planned_kw)) {
-        gridems_peak_margin_add(&svc->margin, step_start_ms, mean_kw - svc->margin_planned_kw);
+        isfinite(svc->history->margin_planned_kw)) {
+        gridems_peak_margin_add(&svc->history->margin, step_start_ms,
+                                mean_kw - svc->history->margin_planned_kw);
     }
 }
 
 void gridems__service_history_tick(gridems_service_t *svc, int64_t now_ms)
 {
+    if (svc->history == NULL) {
+        return;
+    }
     int64_t step_ms = (int64_t)svc->cfg.planner.step_minutes * 60000;
     int64_t step_start;
     if (gridems_time_align_down(now_ms, step_ms, svc->cfg.site.utc_offset_min, &step_start) != 0) {
         return;
     }
     score_plan(svc, step_start);
-    if (step_start != svc->history_saved_step_ms) {
-        if (svc->history_saved_step_ms != INT64_MIN) {
+    if (step_start != svc->history->saved_step_ms) {
+        if (svc->history->saved_step_ms != INT64_MIN) {
             save_load(svc); /* a step completed since the last save */
         }
-        svc->history_saved_step_ms = step_start;
+        svc->history->saved_step_ms = step_start;
     }
 }
 
 void gridems__service_history_stop(gridems_service_t *svc)
 {
-    save_load(svc);
-    if (svc->margin_ready) {
-        gridems_peak_margin_close(&svc->margin);
-        svc->margin_ready = false;
+    if (svc->history == NULL) {
+        return;
     }
+    save_load(svc);
+    if (svc->history->margin_ready) {
+        gridems_peak_margin_close(&svc->history->margin);
+    }
+    if (svc->history->load_ready) {
+        gridems_load_forecast_close(&svc->history->load);
+    }
+    free(svc->history);
+    svc->history = NULL;
 }

@@ -109,7 +109,7 @@ static cJSON *plan_notes(gridems_service_t *svc)
 
 static void get_status(gridems_service_t *svc, gridems_http_response_t *r)
 {
-    char *text = gridems__service_status_json(svc, svc->state_word);
+    char *text = gridems__service_status_json(svc, svc->status.word);
     cJSON *root = text != NULL ? cJSON_Parse(text) : NULL;
     free(text);
     if (root == NULL) {
@@ -124,7 +124,7 @@ static void get_status(gridems_service_t *svc, gridems_http_response_t *r)
     cJSON_AddBoolToObject(root, "mqtt_connected",
                           svc->mqtt != NULL && gridems_mqtt_is_connected(svc->mqtt));
     cJSON_AddNumberToObject(root, "billing_peak_kw",
-                            gridems_state_peak_kw(&svc->state, svc->period));
+                            gridems_state_peak_kw(&svc->planning.state, svc->planning.period));
     if (svc->obs.has_import) {
         cJSON_AddNumberToObject(root, "import_kw", svc->obs.import_kw);
     }
@@ -151,7 +151,7 @@ static void add_context(gridems_service_t *svc, cJSON *root)
     /* The peak the plan defends (the billing-period peak less the margin), and the real one. */
     cJSON_AddNumberToObject(lim, "planned_peak_floor_kw", sc->peak_so_far_kw);
     cJSON_AddNumberToObject(lim, "billing_peak_kw",
-                            gridems_state_peak_kw(&svc->state, svc->period));
+                            gridems_state_peak_kw(&svc->planning.state, svc->planning.period));
     cJSON_AddNumberToObject(lim, "demand_charge_per_kw", sc->demand_charge_per_kw);
     if (sc->has_compute_limit) {
         cJSON_AddNumberToObject(lim, "compute_limit_kw", sc->compute_limit_kw);
@@ -236,12 +236,14 @@ static void get_forecasts(gridems_service_t *svc, gridems_http_response_t *r)
 {
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "currency", svc->cfg.site.currency);
-    cJSON_AddItemToObject(root, "import_price_per_kwh", forecast_json(svc, &svc->import_price));
-    cJSON_AddItemToObject(root, "export_price_per_kwh", forecast_json(svc, &svc->export_price));
-    cJSON_AddItemToObject(root, "carbon_kg_per_kwh", forecast_json(svc, &svc->carbon));
+    cJSON_AddItemToObject(root, "import_price_per_kwh",
+                          forecast_json(svc, &svc->inputs.import_price));
+    cJSON_AddItemToObject(root, "export_price_per_kwh",
+                          forecast_json(svc, &svc->inputs.export_price));
+    cJSON_AddItemToObject(root, "carbon_kg_per_kwh", forecast_json(svc, &svc->inputs.carbon));
     cJSON *events = cJSON_AddArrayToObject(root, "dr_events");
-    for (size_t i = 0; i < svc->events.n; i++) {
-        const gridems_dr_event_t *ev = &svc->events.ev[i];
+    for (size_t i = 0; i < svc->inputs.events.n; i++) {
+        const gridems_dr_event_t *ev = &svc->inputs.events.ev[i];
         char a[GRIDEMS_TIME_ISO_BUFLEN], b[GRIDEMS_TIME_ISO_BUFLEN];
         iso(svc, ev->start_ms, a, sizeof a);
         iso(svc, ev->end_ms, b, sizeof b);
@@ -386,7 +388,7 @@ static void on_request(void *userdata, const gridems_http_request_t *req,
         r->ask_auth = true;
         return;
     }
-    if (svc->shutting_down) {
+    if (svc->lifecycle.shutting_down) {
         reply_error(r, 503, "shutting down");
         return;
     }

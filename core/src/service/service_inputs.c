@@ -12,6 +12,7 @@
  * Every input message first passes the one JSON policy (json_strict.h: UTF-8 only, no NUL, no
  * trailing data, no duplicate keys), whatever its parser; ids are logged through
  * gridems_log_safe(), never raw.
+ * State: this file writes svc->inputs (service_internal.h).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -30,7 +31,7 @@
 enum { INPUT_PRICE, INPUT_PRICE_EXPORT, INPUT_CARBON, INPUT_EVENT, INPUT_CMD, INPUT_COUNT };
 
 _Static_assert(INPUT_COUNT ==
-                   sizeof(((gridems_service_t *)0)->rejected) / sizeof(gridems_complaint_t),
+                   sizeof(((service_inputs_t *)0)->rejected) / sizeof(gridems_complaint_t),
                "one complaint per input topic");
 _Static_assert(INPUT_COUNT == sizeof(((service_stats_t *)0)->accepted_by_input) / sizeof(uint64_t),
                "one counter per input topic");
@@ -40,7 +41,7 @@ static void reject(gridems_service_t *svc, int input, const char *topic, const c
 {
     svc->stats.rejected_messages++;
     svc->stats.rejected_by_input[input]++;
-    gridems_log_windowed(&svc->rejected[input], REJECT_WINDOW_MS, GRIDEMS_LOG_WARNING,
+    gridems_log_windowed(&svc->inputs.rejected[input], REJECT_WINDOW_MS, GRIDEMS_LOG_WARNING,
                          "rejected message on %s: %s (nothing changed)", topic, why);
 }
 
@@ -87,11 +88,11 @@ static void accept_event(gridems_service_t *svc, const char *topic, const char *
     gridems_dr_event_t cancelled; /* the period a cancel ends, for the devices */
     memset(&cancelled, 0, sizeof cancelled);
     if (rc == 0) {
-        const gridems_dr_event_t *held = gridems_dr_events_find(&svc->events, msg.event.id);
+        const gridems_dr_event_t *held = gridems_dr_events_find(&svc->inputs.events, msg.event.id);
         if (msg.cancel && held != NULL) {
             cancelled = *held;
         }
-        rc = gridems_dr_events_apply(&svc->events, &msg, &outcome);
+        rc = gridems_dr_events_apply(&svc->inputs.events, &msg, &outcome);
         if (rc == GRIDEMS_ENOSPC) {
             snprintf(err, sizeof err, "too many DR events held (at most %d)",
                      GRIDEMS_DR_MAX_EVENTS);
@@ -108,8 +109,9 @@ static void accept_event(gridems_service_t *svc, const char *topic, const char *
                        msg.event.import_limit_kw);
     /* Accepted means kept: the held set goes to state_dir before the re-plan (dr_store.h). */
     char save_err[512] = "";
-    gridems_dr_events_prune(&svc->events, gridems_clock_now_ms(&svc->clock));
-    int src = gridems_dr_store_save(svc->cfg.state_dir, &svc->events, save_err, sizeof save_err);
+    gridems_dr_events_prune(&svc->inputs.events, gridems_clock_now_ms(&svc->clock));
+    int src =
+        gridems_dr_store_save(svc->cfg.state_dir, &svc->inputs.events, save_err, sizeof save_err);
     gridems__service_persist_result(svc, GRIDEMS__PERSIST_DR, src, src != 0 ? errno : 0, save_err);
     if (!msg.cancel) {
         gridems__service_grid_signal(svc, GRIDEMS_SIGNAL_DR_EVENT, msg.event.id, msg.event.start_ms,
@@ -144,7 +146,7 @@ void gridems__service_on_message(gridems_mqtt_t *m, const char *topic, const voi
     const char *text = payload;
     const gridems_service_config_t *cfg = &svc->cfg;
     (void)m;
-    if (svc->shutting_down) {
+    if (svc->lifecycle.shutting_down) {
         return;
     }
     if (svc->lockstep != NULL && gridems__lockstep_on_barrier(svc->lockstep, topic, payload, len)) {
@@ -165,13 +167,14 @@ void gridems__service_on_message(gridems_mqtt_t *m, const char *topic, const voi
     } else if (input == INPUT_COUNT) {
         /* not one of ours */
     } else if (strcmp(topic, cfg->mqtt.topics.price) == 0) {
-        accept_forecast(svc, INPUT_PRICE, &svc->import_price, topic, text, len,
+        accept_forecast(svc, INPUT_PRICE, &svc->inputs.import_price, topic, text, len,
                         GRIDEMS__REPLAN_PRICE);
     } else if (strcmp(topic, cfg->mqtt.topics.price_export) == 0) {
-        accept_forecast(svc, INPUT_PRICE_EXPORT, &svc->export_price, topic, text, len,
+        accept_forecast(svc, INPUT_PRICE_EXPORT, &svc->inputs.export_price, topic, text, len,
                         GRIDEMS__REPLAN_PRICE);
     } else if (strcmp(topic, cfg->mqtt.topics.carbon) == 0) {
-        accept_forecast(svc, INPUT_CARBON, &svc->carbon, topic, text, len, GRIDEMS__REPLAN_CARBON);
+        accept_forecast(svc, INPUT_CARBON, &svc->inputs.carbon, topic, text, len,
+                        GRIDEMS__REPLAN_CARBON);
     } else if (strcmp(topic, cfg->mqtt.topics.event) == 0) {
         accept_event(svc, topic, text, len);
     } else if (strcmp(topic, cfg->mqtt.topics.cmd) == 0) {
@@ -196,16 +199,16 @@ _Static_assert((int)GRIDEMS__INPUT_PRICE == INPUT_PRICE &&
 
 static gridems_forecast_t *input_store(gridems_service_t *svc, gridems__input_t input)
 {
-    return input == GRIDEMS__INPUT_PRICE          ? &svc->import_price
-           : input == GRIDEMS__INPUT_PRICE_EXPORT ? &svc->export_price
-           : input == GRIDEMS__INPUT_CARBON       ? &svc->carbon
+    return input == GRIDEMS__INPUT_PRICE          ? &svc->inputs.import_price
+           : input == GRIDEMS__INPUT_PRICE_EXPORT ? &svc->inputs.export_price
+           : input == GRIDEMS__INPUT_CARBON       ? &svc->inputs.carbon
                                                   : NULL;
 }
 
 void gridems__service_input(gridems_service_t *svc, gridems__input_t input, const char *source,
                             const char *text, size_t len)
 {
-    if (svc->shutting_down) {
+    if (svc->lifecycle.shutting_down) {
         return;
     }
     gridems_forecast_t *store = input_store(svc, input);
@@ -222,7 +225,7 @@ void gridems__service_input_clear(gridems_service_t *svc, gridems__input_t input
                                   const char *source, int64_t start_ms, int64_t end_ms)
 {
     gridems_forecast_t *store = input_store(svc, input);
-    if (svc->shutting_down || store == NULL) {
+    if (svc->lifecycle.shutting_down || store == NULL) {
         return;
     }
     int rc = gridems_forecast_clear(store, start_ms, end_ms);

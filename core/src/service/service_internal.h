@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
- * The service's state, shared by service*.c. Everything is owned by the loop thread.
+ * The service's state, composed of small parts each written by one file (gridems_service_t,
+ * below), and the functions service*.c offer one another. Everything is the loop thread's.
  */
 #ifndef GRIDEMS_SERVICE_INTERNAL_H
 #define GRIDEMS_SERVICE_INTERNAL_H
@@ -100,7 +101,16 @@ static inline bool gridems__service_device_out(const service_device_t *sd)
 
 typedef struct plugin_watch_s plugin_watch_t;
 
-/* The last good plan, kept to drive the devices step by step until the next one. */
+/*
+ * The service's state (gridems_service_t, below) is composed of small parts. Each part has one
+ * owning file, the only one that writes it (the exceptions are named at the part); the others
+ * read it, or call the owner's functions below. Two parts are opaque, their fields private to
+ * their file: history (service_history.c) and replan (service_plan.c). A new field goes into
+ * the part of the file that writes it.
+ */
+
+/* The last good plan, kept to drive the devices step by step until the next one (service_plan.c
+ * adopts it). */
 typedef struct service_plan_s {
     bool valid;
     uint64_t id;
@@ -112,7 +122,7 @@ typedef struct service_plan_s {
 } service_plan_t;
 
 #define GRIDEMS__INPUT_CMD 4
-/* Counters for metrics and the status message. */
+/* Counters for metrics and the status message, each incremented by the file that counts it. */
 typedef struct service_stats_s {
     uint64_t accepted_by_input[5]; /* per input topic (service_inputs.c's INPUT_*; the commands'
                                       are GRIDEMS__INPUT_CMD, which HTTP's replan counts too) */
@@ -124,7 +134,8 @@ typedef struct service_stats_s {
     uint64_t setpoints_sent;
 } service_stats_t;
 
-/* What the HTTP API, the metrics and the per-value topics show (service_observe.c). */
+/* What the HTTP API, the metrics and the per-value topics show (service_observe.c; the http
+ * server's handle is service_http.c's). */
 enum { SERVICE_SOLVE_BUCKETS = 12, SERVICE_PLAN_HISTORY = 16 };
 typedef struct service_plan_note_s {
     uint64_t id; /* 0: the re-plan failed */
@@ -162,95 +173,118 @@ typedef struct service_guard_s {
     double shed_kwh;
 } service_guard_t;
 
-typedef struct gridems_service_s {
-    uv_loop_t loop;
-    gridems_service_config_t cfg;
-    const char *config_path;
-    gridems_clock_t clock;
-
-    /* Handles, closed in shutdown. */
+/* The loop's signal and timer handles (service.c: initialised at start-up, closed in the
+ * shutdown). Other files only arm their own timer: service_plan.c the debounce, service_devices.c
+ * the step timer. */
+typedef struct service_handles_s {
     uv_signal_t sig_term;
     uv_signal_t sig_int;
     uv_signal_t sig_hup;
-    gridems_timers_t timers;        /* every timer below but the watchdog, and the plugins' */
     gridems_timer_t replan_timer;   /* every planner.replan_seconds */
     gridems_timer_t debounce_timer; /* a requested re-plan, debounced */
     gridems_timer_t control_timer;  /* control tick: readings, staleness, set-points, P/state */
     uv_timer_t shutdown_timer;      /* bounds the shutdown: real time, whatever the clock */
     gridems_timer_t step_timer;     /* the next plan step's start: its set-points go out then */
     gridems_timer_t guard_timer;    /* the peak guard, every planner.peak_guard.interval_seconds */
-    int open_handles;
+    int open;                       /* handles not yet closed */
+} service_handles_t;
 
-    gridems_mqtt_t *mqtt;
-    gridems__host_t *host; /* owned; NULL until load_plugins and after the plugins closed */
-    bool host_ready;
-    gridems_solver_t *solver;
-
-    /* Inputs. */
+/* The grid's inputs as accepted (service_inputs.c applies the messages; service.c creates and
+ * closes the stores, service_history.c restores the forecasts at start-up, service_plan.c prunes
+ * what is past before each plan). */
+typedef struct service_inputs_s {
     gridems_forecast_t import_price;
     gridems_forecast_t export_price;
     gridems_forecast_t carbon;
     gridems_dr_events_t events;
-    gridems_load_forecast_t load;
-    bool load_ready;
-    bool has_latest_load;
-    double latest_load_kw;
-    gridems_peak_margin_t margin; /* the load forecast's measured error (service_history.c) */
-    bool margin_ready;
-    int64_t history_saved_step_ms; /* the step whose start last saved the load history */
-    int64_t margin_step_ms;        /* the running step, and the import the plan in force */
-    double margin_planned_kw;      /* planned for it (NAN: none known) */
+    gridems_complaint_t rejected[5]; /* per input topic (INPUT_*), rate-limits the logs */
+} service_inputs_t;
 
-    /* Planning. */
-    gridems_state_t state;
-    service_plan_t plan;
-    /* The previous run's last plan (from the state), the tie-break reference of the first
-     * re-plan; NULL once handed over or when there was none. */
-    gridems_reference_t *restored_reference;
-    gridems__replan_reason_t pending_reason; /* of the debounced re-plan, NONE when none */
-    uint64_t job_seq;
-    bool solving;
-    gridems__replan_reason_t solving_reason;
-    int64_t solving_grid_start_ms;
-    int64_t solving_started_ms;
-    int solving_load_source;
-    int solving_jobs_left_out;
-    double solving_peak_margin_kw; /* the margin below the peak in the solve in flight */
-    cJSON *solving_left_out;       /* ids of the devices left out of the solve in flight */
-    char period[GRIDEMS_STATE_PERIOD_MAX];
-    int64_t import_step_ms; /* the step whose import samples are being averaged */
-    double import_sum;
-    int import_samples;
-    service_guard_t guard;
-    gridems_step_progress_t step_progress; /* jobs' energy since the running step began */
-    service_obs_t obs;
+/* Planning (service_plan.c): the persisted state and the billing period, which the others read
+ * for the billing peak, and the jobs' progress in the running step. */
+typedef struct service_planning_s {
+    gridems_state_t state; /* persisted in state_dir: the billing peak, jobs, the last plan */
+    char period[GRIDEMS_STATE_PERIOD_MAX]; /* the running billing period's key */
+    /* Jobs' energy since the running step began (service_devices.c notes what they report). */
+    gridems_step_progress_t step_progress;
+} service_planning_t;
 
-    /* Status. */
-    const char *state_word; /* "online" or "degraded" */
+/* The re-plan machinery (service_plan.c): the debounced request, the solve in flight, the
+ * tie-break reference restored from the state, the running step's import averaged for the
+ * billing peak. Opaque: its fields are private to service_plan.c. Owned by the service; NULL
+ * before gridems__service_plan_init and after _close. */
+typedef struct service_replan_s service_replan_t;
+
+/* The status message (service.c, gridems__service_set_status). */
+typedef struct service_status_s {
+    const char *word; /* "online" or "degraded" */
     char reason[1024];
+    int64_t since_ms;       /* when word last changed */
     char load_problem[224]; /* plugin instances that failed to load; keeps the status degraded */
     /* What set_status was last asked for, before the standing problems are added to it. */
     const char *base_state;
     char base_reason[512];
-    /* Standing problems (service_health.c): implausible devices, stuck plugins, a failed save. */
+} service_status_t;
+
+/* Plausibility at the edge and the standing problems (service_health.c): implausible devices,
+ * stuck plugins, a failed save. */
+typedef struct service_health_s {
     gridems_plausible_t plausible;
-    char health_problem[480];
+    char problem[480];         /* implausible devices and stuck plugins, or "" */
     char persist_problem[160]; /* "state not persisted: <strerror>", or "" */
     int persist_failing;       /* GRIDEMS__PERSIST_* whose last save failed */
     gridems_complaint_t persist_log;
-    plugin_watch_t *watch; /* [n_watch], one per plugin instance seen (plugin_watch.c) */
-    int n_watch;
+} service_health_t;
+
+/* What is learnt from the past (service_history.c): the load forecast, the latest base load, the
+ * peak margin's errors. Opaque: its fields are private to service_history.c, and the others
+ * reach them through the gridems__service_history_* functions below. Owned by the service;
+ * NULL before gridems__service_history_start and after _stop. */
+typedef struct service_history_s service_history_t;
+
+/* One entry per plugin instance seen (host/plugin_watch.c). */
+typedef struct service_plugin_watch_s {
+    plugin_watch_t *list; /* [n] (owned) */
+    int n;
+} service_plugin_watch_t;
+
+/* Start-up and shutdown (service.c). */
+typedef struct service_lifecycle_s {
+    bool shutting_down;
+    int steps_left;    /* solver and plugins still closing before MQTT goes */
+    int exit_code;     /* of gridems_service_run */
     int state_lock_fd; /* the flock on state_dir/lock (state_dir.h); -1 when none */
     /* systemd notifications and the stop deadline (watchdog.h) */
     gridems_watchdog_t watchdog;
-    int64_t since_ms;
-    service_stats_t stats;
-    bool shutting_down;
-    int shutdown_steps_left;         /* solver and plugins still closing before MQTT goes */
-    gridems_complaint_t rejected[5]; /* per input topic (service_inputs.c), rate-limits logs */
-    int exit_code;
+} service_lifecycle_t;
+
+/* The service: what everyone uses (service.c sets it up), then the parts. */
+typedef struct gridems_service_s {
+    uv_loop_t loop;
+    gridems_service_config_t cfg; /* SIGHUP applies the live settings (service.c) */
+    const char *config_path;
+    gridems_clock_t clock;
+    gridems_timers_t timers; /* every timer of the handles but the shutdown's, and the plugins' */
+    gridems_mqtt_t *mqtt;    /* NULL once shut down */
+    gridems__host_t *host;   /* owned; NULL until load_plugins and after the plugins closed */
+    bool host_ready;
+    gridems_solver_t *solver;
     gridems_lockstep_t *lockstep;      /* a driver's run on a stepped clock; NULL for gridems run */
-    struct service_openadr_s *openadr; /* the OpenADR VEN and what it applied; NULL when off */
+    struct service_openadr_s *openadr; /* the OpenADR VEN (service_openadr.c); NULL when off */
+
+    service_handles_t handles;           /* service.c */
+    service_inputs_t inputs;             /* service_inputs.c */
+    service_history_t *history;          /* service_history.c (private to it; see there) */
+    service_planning_t planning;         /* service_plan.c */
+    service_replan_t *replan;            /* service_plan.c (private to it; see there) */
+    service_plan_t plan;                 /* service_plan.c */
+    service_guard_t guard;               /* service_guard.c */
+    service_status_t status;             /* service.c */
+    service_health_t health;             /* service_health.c */
+    service_plugin_watch_t plugin_watch; /* plugin_watch.c */
+    service_stats_t stats;               /* each counter by the file that counts it */
+    service_obs_t obs;                   /* service_observe.c, service_http.c */
+    service_lifecycle_t lifecycle;       /* service.c */
 } gridems_service_t;
 
 /* service.c */
@@ -312,8 +346,8 @@ bool gridems__service_battery_plan_kw(const gridems_service_t *svc, const servic
 double gridems__service_job_in_step_kwh(gridems_service_t *svc, const gridems_flex_job_t *job);
 double gridems__service_flex_headroom_kw(gridems_service_t *svc, service_device_t *sd, int step);
 
-/* service_guard.c: the real-time peak guard. The tick runs on svc->guard_timer; release puts
- * every set-point back to the plan (the guard was disabled). */
+/* service_guard.c: the real-time peak guard. The tick runs on svc->handles.guard_timer; release
+ * puts every set-point back to the plan (the guard was disabled). */
 void gridems__service_guard_tick(gridems_service_t *svc);
 void gridems__service_guard_release(gridems_service_t *svc);
 
@@ -327,6 +361,14 @@ void gridems__service_history_step_import(gridems_service_t *svc, int64_t step_s
 void gridems__service_history_forecast_changed(gridems_service_t *svc,
                                                const gridems_forecast_t *store);
 void gridems__service_history_stop(gridems_service_t *svc);
+/* A LOAD meter's reading of kw at t (host clock): the latest base load, and the forecast's. */
+void gridems__service_history_load_reading(gridems_service_t *svc, int64_t t, double kw);
+/* For the planner (borrowed until the next call that writes the history): the load forecast, or
+ * NULL when there is none; the latest base-load reading (false when none, *kw left alone); the
+ * peak margin's measured errors, or NULL. */
+const gridems_load_forecast_t *gridems__service_history_load(const gridems_service_t *svc);
+bool gridems__service_history_latest_load(const gridems_service_t *svc, double *kw);
+const gridems_peak_margin_t *gridems__service_history_margin(const gridems_service_t *svc);
 
 /* service_observe.c: the operators' view (docs/http.md): the HTTP API and dashboard on
  * svc->obs.http, the metrics, the retained per-value topics, the schedule's step times. */
@@ -385,5 +427,8 @@ void gridems__service_on_solver_result(gridems_solver_t *s, gridems_solver_resul
                                        void *userdata);
 void gridems__service_plan_close(gridems_service_t *svc);
 void gridems__service_note_import(gridems_service_t *svc, double kw);
+/* The reason of the last re-plan submitted: the one in flight, or the one whose result is being
+ * handled (NONE before the first). */
+gridems__replan_reason_t gridems__service_replan_reason(const gridems_service_t *svc);
 
 #endif

@@ -183,9 +183,9 @@ static void site(gridems_service_t *svc, FILE *f)
     label_value(f, svc->cfg.site.id);
     fprintf(f, "\"} 1\n");
     family(f, "gridems_status", "gauge", "1 for the service's current status, 0 for the other.");
-    sample_label(f, "gridems_status", "state", "online", strcmp(svc->state_word, "online") == 0);
+    sample_label(f, "gridems_status", "state", "online", strcmp(svc->status.word, "online") == 0);
     sample_label(f, "gridems_status", "state", "degraded",
-                 strcmp(svc->state_word, "degraded") == 0);
+                 strcmp(svc->status.word, "degraded") == 0);
     if (svc->obs.has_import) {
         family(f, "gridems_grid_import_watts", "gauge",
                "The site's import at the last control tick (site meter, else the devices' sum).");
@@ -194,7 +194,7 @@ static void site(gridems_service_t *svc, FILE *f)
     family(f, "gridems_billing_peak_watts", "gauge",
            "The billing period's peak so far (largest step mean import).");
     sample(f, "gridems_billing_peak_watts",
-           gridems_state_peak_kw(&svc->state, svc->period) * W_PER_KW);
+           gridems_state_peak_kw(&svc->planning.state, svc->planning.period) * W_PER_KW);
     family(f, "gridems_input_messages_total", "counter",
            "Messages on the service's input topics, by input and result.");
     for (int i = 0; i < 5; i++) {

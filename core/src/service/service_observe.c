@@ -49,9 +49,10 @@ void gridems__service_observe_result(gridems_service_t *svc, uint64_t id, double
     memset(n, 0, sizeof *n);
     n->id = id;
     n->created_ms = gridems_clock_now_ms(&svc->clock);
-    snprintf(n->trigger, sizeof n->trigger, "%s", gridems__replan_reason_name(svc->solving_reason));
-    snprintf(n->state, sizeof n->state, "%s", svc->state_word);
-    snprintf(n->text, sizeof n->text, "%.255s", svc->reason);
+    snprintf(n->trigger, sizeof n->trigger, "%s",
+             gridems__replan_reason_name(gridems__service_replan_reason(svc)));
+    snprintf(n->state, sizeof n->state, "%s", svc->status.word);
+    snprintf(n->text, sizeof n->text, "%.255s", svc->status.reason);
     n->objective = objective;
     n->solve_ms = solve_ms;
     n->iterations = iterations;
@@ -130,7 +131,8 @@ void gridems__service_observe_state(gridems_service_t *svc, const cJSON *state, 
     svc->obs.has_import = isfinite(import_kw);
     svc->obs.import_kw = import_kw;
     publish_value(svc, "import_kw", import_kw);
-    publish_value(svc, "peak_kw", gridems_state_peak_kw(&svc->state, svc->period));
+    publish_value(svc, "peak_kw",
+                  gridems_state_peak_kw(&svc->planning.state, svc->planning.period));
     if (svc->host_ready) {
         gridems__host_foreach_device(svc->host, publish_battery_values, svc);
     }

@@ -470,7 +470,7 @@ void gridems__service_openadr_status(gridems_service_t *svc, cJSON *root)
  * again, so that the first poll cancels the ones deleted on the VTN while the service was down. */
 static void seed_caps(service_openadr_t *oa)
 {
-    const gridems_dr_events_t *set = &oa->svc->events;
+    const gridems_dr_events_t *set = &oa->svc->inputs.events;
     size_t mine = 0;
     for (size_t i = 0; i < set->n; i++) {
         mine += strncmp(set->ev[i].id, "oadr:", 5) == 0;

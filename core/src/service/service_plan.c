@@ -17,6 +17,8 @@
  * between loses that plan only, never the file (state_store.c replaces it atomically); and the
  * id the lost plan was published with is not handed out again, because every save already
  * reserves the next id (gridems_state_t.plan_id_reserve).
+ * State: this file writes svc->planning and svc->plan (service_internal.h), and svc->replan,
+ * whose fields are private to it (struct service_replan_s below).
  */
 #include <errno.h>
 #include <math.h>
@@ -34,12 +36,41 @@
 #include "service_internal.h"
 #include "timeutil.h"
 
+/* The re-plan machinery, private to this file (service_internal.h has only its name). */
+struct service_replan_s {
+    /* The previous run's last plan (from the state), the tie-break reference of the first
+     * re-plan; NULL once handed over or when there was none. */
+    gridems_reference_t *restored_reference;
+    gridems__replan_reason_t pending_reason; /* of the debounced re-plan, NONE when none */
+    uint64_t job_seq;
+    bool solving; /* a solve is in flight: solve holds what it was started with */
+    struct {
+        gridems__replan_reason_t reason;
+        int64_t grid_start_ms;
+        int64_t started_ms;
+        int load_source;
+        int jobs_left_out;
+        double peak_margin_kw; /* the margin below the peak */
+        cJSON *left_out;       /* ids of the devices left out (owned) */
+    } solve;                   /* what the last solve submitted was started with */
+    struct {
+        int64_t step_ms; /* the step whose import samples are being averaged */
+        double sum;
+        int samples;
+    } import; /* the running step's import, averaged for the billing peak */
+};
+
+gridems__replan_reason_t gridems__service_replan_reason(const gridems_service_t *svc)
+{
+    return svc->replan != NULL ? svc->replan->solve.reason : GRIDEMS__REPLAN_NONE;
+}
+
 /* ---- ## State across restarts ---- */
 
 static void save_state(gridems_service_t *svc)
 {
     char err[512] = "";
-    int rc = gridems_state_save(svc->cfg.state_dir, &svc->state, err, sizeof err);
+    int rc = gridems_state_save(svc->cfg.state_dir, &svc->planning.state, err, sizeof err);
     /* Status degraded "state not persisted: <strerror>" until a save succeeds. */
     gridems__service_persist_result(svc, GRIDEMS__PERSIST_STATE, rc, rc != 0 ? errno : 0, err);
 }
@@ -50,17 +81,17 @@ static void update_period(gridems_service_t *svc, int64_t now)
     if (gridems_state_billing_period(now, svc->cfg.site.billing_period,
                                      svc->cfg.site.utc_offset_min, key, sizeof key, NULL,
                                      NULL) == 0 &&
-        strcmp(key, svc->period) != 0) {
-        if (svc->period[0] != '\0') {
+        strcmp(key, svc->planning.period) != 0) {
+        if (svc->planning.period[0] != '\0') {
             gridems_log_notice("billing period %s begins; the peak starts again from zero", key);
         }
-        snprintf(svc->period, sizeof svc->period, "%s", key);
+        snprintf(svc->planning.period, sizeof svc->planning.period, "%s", key);
     }
 }
 
 void gridems__service_note_import(gridems_service_t *svc, double kw)
 {
-    if (!isfinite(kw)) {
+    if (!isfinite(kw) || svc->replan == NULL) {
         return;
     }
     /* The billing peak can never be raised above what the site's connection can draw: a sum of
@@ -84,63 +115,71 @@ void gridems__service_note_import(gridems_service_t *svc, double kw)
     if (gridems_time_align_down(now, step_ms, svc->cfg.site.utc_offset_min, &step_start) != 0) {
         return;
     }
-    if (step_start != svc->import_step_ms) {
+    if (step_start != svc->replan->import.step_ms) {
         char key[GRIDEMS_STATE_PERIOD_MAX];
-        if (svc->import_samples > 0) {
-            gridems__service_history_step_import(svc, svc->import_step_ms,
-                                                 svc->import_sum / svc->import_samples);
+        if (svc->replan->import.samples > 0) {
+            gridems__service_history_step_import(svc, svc->replan->import.step_ms,
+                                                 svc->replan->import.sum /
+                                                     svc->replan->import.samples);
         }
-        if (svc->import_samples > 0 &&
-            gridems_state_billing_period(svc->import_step_ms, svc->cfg.site.billing_period,
+        if (svc->replan->import.samples > 0 &&
+            gridems_state_billing_period(svc->replan->import.step_ms, svc->cfg.site.billing_period,
                                          svc->cfg.site.utc_offset_min, key, sizeof key, NULL,
                                          NULL) == 0 &&
-            gridems_state_note_import(&svc->state, key, svc->import_sum / svc->import_samples) ==
-                1) {
+            gridems_state_note_import(&svc->planning.state, key,
+                                      svc->replan->import.sum / svc->replan->import.samples) == 1) {
             save_state(svc); /* a new billing-period peak must survive a crash */
         }
-        svc->import_step_ms = step_start;
-        svc->import_sum = 0.0;
-        svc->import_samples = 0;
+        svc->replan->import.step_ms = step_start;
+        svc->replan->import.sum = 0.0;
+        svc->replan->import.samples = 0;
     }
     update_period(svc, now);
     gridems__service_history_step_planned(svc, step_start);
-    svc->import_sum += kw;
-    svc->import_samples++;
+    svc->replan->import.sum += kw;
+    svc->replan->import.samples++;
 }
 
 int gridems__service_plan_init(gridems_service_t *svc)
 {
     char err[512] = "";
-    gridems_state_init(&svc->state);
-    gridems_step_progress_init(&svc->step_progress);
+    svc->replan = calloc(1, sizeof *svc->replan);
+    if (svc->replan == NULL) {
+        gridems_log_err("cannot start planning: %s", gridems_strerror(GRIDEMS_ENOMEM));
+        return GRIDEMS_ENOMEM;
+    }
+    gridems_state_init(&svc->planning.state);
+    gridems_step_progress_init(&svc->planning.step_progress);
     update_period(svc, gridems_clock_now_ms(&svc->clock));
-    if (gridems_state_load(svc->cfg.state_dir, &svc->state, err, sizeof err) != 0) {
+    if (gridems_state_load(svc->cfg.state_dir, &svc->planning.state, err, sizeof err) != 0) {
         gridems_log_err("state: %s; starting with an empty state", err);
-        gridems_state_free(&svc->state);
-        gridems_state_init(&svc->state);
-    } else if (svc->state.loaded) {
-        gridems_log_notice("state restored from %s: billing-period peak %.1f kW, %d jobs, last "
-                           "plan %llu",
-                           svc->cfg.state_dir, gridems_state_peak_kw(&svc->state, svc->period),
-                           svc->state.n_jobs, (unsigned long long)svc->state.plan_id);
+        gridems_state_free(&svc->planning.state);
+        gridems_state_init(&svc->planning.state);
+    } else if (svc->planning.state.loaded) {
+        gridems_log_notice(
+            "state restored from %s: billing-period peak %.1f kW, %d jobs, last "
+            "plan %llu",
+            svc->cfg.state_dir, gridems_state_peak_kw(&svc->planning.state, svc->planning.period),
+            svc->planning.state.n_jobs, (unsigned long long)svc->planning.state.plan_id);
     }
     double ceiling = gridems__service_peak_ceiling_kw(svc);
-    if (svc->state.has_peak && svc->state.peak_kw > ceiling) {
+    if (svc->planning.state.has_peak && svc->planning.state.peak_kw > ceiling) {
         /* A peak no connection of this site can draw came from a bad reading (before readings
          * were checked): it would hide the demand charge for the rest of the period. */
         gridems_log_err("state: the persisted billing-period peak %.1f kW is above the site's "
                         "physical bound of %.1f kW; it is capped there",
-                        svc->state.peak_kw, ceiling);
-        svc->state.peak_kw = ceiling;
+                        svc->planning.state.peak_kw, ceiling);
+        svc->planning.state.peak_kw = ceiling;
     }
     /* One plan at a time is published before it is saved (see the top of this file). */
-    svc->state.plan_id_reserve = 1;
-    if (svc->state.has_plan) {
+    svc->planning.state.plan_id_reserve = 1;
+    if (svc->planning.state.has_plan) {
         /* So the first re-plan, a cold solve, stays with the last plan among equal costs. */
         gridems_reference_t *ref = calloc(1, sizeof *ref);
         if (ref != NULL &&
-            gridems_plan_reference_from_json(svc->state.plan_json, svc->state.plan_len, ref) == 0) {
-            svc->restored_reference = ref;
+            gridems_plan_reference_from_json(svc->planning.state.plan_json,
+                                             svc->planning.state.plan_len, ref) == 0) {
+            svc->replan->restored_reference = ref;
         } else {
             free(ref);
         }
@@ -153,13 +192,15 @@ void gridems__service_plan_close(gridems_service_t *svc)
     gridems_scenario_free(&svc->plan.scenario);
     gridems_schedule_free(&svc->plan.schedule);
     svc->plan.valid = false;
-    gridems_state_free(&svc->state);
-    gridems_step_progress_free(&svc->step_progress);
-    cJSON_Delete(svc->solving_left_out);
-    svc->solving_left_out = NULL;
-    gridems_reference_free(svc->restored_reference);
-    free(svc->restored_reference);
-    svc->restored_reference = NULL;
+    gridems_state_free(&svc->planning.state);
+    gridems_step_progress_free(&svc->planning.step_progress);
+    if (svc->replan != NULL) {
+        cJSON_Delete(svc->replan->solve.left_out);
+        gridems_reference_free(svc->replan->restored_reference);
+        free(svc->replan->restored_reference);
+        free(svc->replan);
+        svc->replan = NULL;
+    }
 }
 
 /* ---- ## Triggers ---- */
@@ -167,8 +208,8 @@ void gridems__service_plan_close(gridems_service_t *svc)
 static void on_debounce(uv_timer_t *t)
 {
     gridems_service_t *svc = t->data;
-    gridems__replan_reason_t reason = svc->pending_reason;
-    svc->pending_reason = GRIDEMS__REPLAN_NONE;
+    gridems__replan_reason_t reason = svc->replan->pending_reason;
+    svc->replan->pending_reason = GRIDEMS__REPLAN_NONE;
     if (reason != GRIDEMS__REPLAN_NONE) {
         gridems__service_replan_now(svc, reason);
     }
@@ -183,16 +224,17 @@ const char *gridems__replan_reason_name(gridems__replan_reason_t reason)
 
 void gridems__service_request_replan(gridems_service_t *svc, gridems__replan_reason_t reason)
 {
-    if (svc->shutting_down || svc->debounce_timer.uv.data == NULL) {
+    if (svc->lifecycle.shutting_down || svc->handles.debounce_timer.uv.data == NULL ||
+        svc->replan == NULL) {
         return;
     }
     /* Several triggers inside one debounce make one re-plan; it carries the most telling
      * reason, so a utility engineer sees "price" rather than the timer tick it coincided with. */
-    if (reason > svc->pending_reason) {
-        svc->pending_reason = reason;
+    if (reason > svc->replan->pending_reason) {
+        svc->replan->pending_reason = reason;
     }
-    if (!svc->solving && !gridems_timer_is_armed(&svc->debounce_timer)) {
-        gridems_timer_start_real(&svc->debounce_timer, on_debounce,
+    if (!svc->replan->solving && !gridems_timer_is_armed(&svc->handles.debounce_timer)) {
+        gridems_timer_start_real(&svc->handles.debounce_timer, on_debounce,
                                  (uint64_t)svc->cfg.planner.debounce_ms, 0);
     }
 }
@@ -230,13 +272,13 @@ static int add_job(gather_t *g, const gridems_flex_job_t *job, int64_t now)
     /* The device may have lost count across a restart; what we persisted is a floor. */
     double delivered = job->energy_delivered_kwh;
     double remaining = job->energy_remaining_kwh;
-    const gridems_state_job_t *known = gridems_state_find_job(&g->svc->state, id);
+    const gridems_state_job_t *known = gridems_state_find_job(&g->svc->planning.state, id);
     if (known != NULL && known->delivered_kwh > delivered) {
         remaining = fmax(0.0, remaining - (known->delivered_kwh - delivered));
         delivered = known->delivered_kwh;
     }
     if (job->deadline_ms > now) {
-        gridems_state_set_job(&g->svc->state, id, delivered, job->deadline_ms);
+        gridems_state_set_job(&g->svc->planning.state, id, delivered, job->deadline_ms);
     }
     /* Planned to finish a reserve before its deadline (gridems__service_job_reserve_ms). Within
      * the reserve, or late, it is due in the running step, where dispatch runs it at full power:
@@ -326,11 +368,11 @@ static int build_scenario(gridems_service_t *svc, gridems_scenario_t *sc,
                           gridems_planner_output_t *out, cJSON *left_out, char *err, size_t errlen)
 {
     int64_t now = gridems_clock_now_ms(&svc->clock);
-    gridems_forecast_prune(&svc->import_price, now);
-    gridems_forecast_prune(&svc->export_price, now);
-    gridems_forecast_prune(&svc->carbon, now);
-    gridems_dr_events_prune(&svc->events, now);
-    gridems_state_prune_jobs(&svc->state, now);
+    gridems_forecast_prune(&svc->inputs.import_price, now);
+    gridems_forecast_prune(&svc->inputs.export_price, now);
+    gridems_forecast_prune(&svc->inputs.carbon, now);
+    gridems_dr_events_prune(&svc->inputs.events, now);
+    gridems_state_prune_jobs(&svc->planning.state, now);
     update_period(svc, now);
     gridems__service_history_tick(svc, now);
     gather_t g = {svc, NULL, 0, NULL, 0, 0, 0.0, true, false, left_out};
@@ -340,40 +382,43 @@ static int build_scenario(gridems_service_t *svc, gridems_scenario_t *sc,
         snprintf(err, errlen, "%s", gridems_strerror(rc));
         return rc;
     }
-    gridems_planner_inputs_t in = {&svc->cfg,
-                                   now,
-                                   &svc->import_price,
-                                   &svc->export_price,
-                                   &svc->carbon,
-                                   &svc->events,
-                                   svc->load_ready ? &svc->load : NULL,
-                                   svc->has_latest_load,
-                                   svc->latest_load_kw,
-                                   gridems_state_peak_kw(&svc->state, svc->period),
-                                   g.batteries,
-                                   g.n_batteries,
-                                   g.jobs,
-                                   g.n_jobs,
-                                   g.any_flex && g.all_capped ? g.compute_cap_kw : -1.0,
-                                   svc->margin_ready ? &svc->margin : NULL};
+    double latest_load_kw = 0.0;
+    bool has_latest_load = gridems__service_history_latest_load(svc, &latest_load_kw);
+    gridems_planner_inputs_t in = {
+        &svc->cfg,
+        now,
+        &svc->inputs.import_price,
+        &svc->inputs.export_price,
+        &svc->inputs.carbon,
+        &svc->inputs.events,
+        gridems__service_history_load(svc),
+        has_latest_load,
+        latest_load_kw,
+        gridems_state_peak_kw(&svc->planning.state, svc->planning.period),
+        g.batteries,
+        g.n_batteries,
+        g.jobs,
+        g.n_jobs,
+        g.any_flex && g.all_capped ? g.compute_cap_kw : -1.0,
+        gridems__service_history_margin(svc)};
     rc = gridems_planner_build(&in, sc, out, err, errlen);
-    gridems_step_progress_snapshot(&svc->step_progress);
+    gridems_step_progress_snapshot(&svc->planning.step_progress);
     gather_free(&g);
     return rc;
 }
 
 void gridems__service_replan_now(gridems_service_t *svc, gridems__replan_reason_t reason)
 {
-    if (svc->shutting_down || svc->solver == NULL) {
+    if (svc->lifecycle.shutting_down || svc->solver == NULL || svc->replan == NULL) {
         return;
     }
-    if (svc->debounce_timer.uv.data != NULL) {
-        gridems_timer_stop(&svc->debounce_timer);
+    if (svc->handles.debounce_timer.uv.data != NULL) {
+        gridems_timer_stop(&svc->handles.debounce_timer);
     }
-    if (svc->solving) {
+    if (svc->replan->solving) {
         /* Served when the running solve is done. */
-        if (reason > svc->pending_reason) {
-            svc->pending_reason = reason;
+        if (reason > svc->replan->pending_reason) {
+            svc->replan->pending_reason = reason;
         }
         return;
     }
@@ -414,8 +459,8 @@ void gridems__service_replan_now(gridems_service_t *svc, gridems__replan_reason_
         ref = NULL;
     }
     if (ref == NULL && !svc->plan.valid) {
-        ref = svc->restored_reference;
-        svc->restored_reference = NULL;
+        ref = svc->replan->restored_reference;
+        svc->replan->restored_reference = NULL;
     }
     if (ref != NULL) {
         /* Jobs in the running step only: across the whole horizon their shares of the compute
@@ -423,7 +468,8 @@ void gridems__service_replan_now(gridems_service_t *svc, gridems__replan_reason_
          * (~230 ms) per price update on the canonical site, against ~60 this way. */
         ref->flex_match_steps = 1;
     }
-    rc = gridems_solver_submit_near(svc->solver, ++svc->job_seq, sc, shift, ref, out.grid_start_ms);
+    rc = gridems_solver_submit_near(svc->solver, ++svc->replan->job_seq, sc, shift, ref,
+                                    out.grid_start_ms);
     if (rc != 0) {
         gridems_reference_free(ref);
         free(ref);
@@ -433,15 +479,15 @@ void gridems__service_replan_now(gridems_service_t *svc, gridems__replan_reason_
         gridems_log_err("cannot submit the re-plan: %s", gridems_strerror(rc));
         return;
     }
-    cJSON_Delete(svc->solving_left_out);
-    svc->solving_left_out = left_out;
-    svc->solving = true;
-    svc->solving_reason = reason;
-    svc->solving_grid_start_ms = out.grid_start_ms;
-    svc->solving_started_ms = gridems_clock_now_ms(&svc->clock);
-    svc->solving_load_source = (int)out.load_source;
-    svc->solving_jobs_left_out = out.jobs_left_out;
-    svc->solving_peak_margin_kw = out.peak_margin_kw;
+    cJSON_Delete(svc->replan->solve.left_out);
+    svc->replan->solve.left_out = left_out;
+    svc->replan->solving = true;
+    svc->replan->solve.reason = reason;
+    svc->replan->solve.grid_start_ms = out.grid_start_ms;
+    svc->replan->solve.started_ms = gridems_clock_now_ms(&svc->clock);
+    svc->replan->solve.load_source = (int)out.load_source;
+    svc->replan->solve.jobs_left_out = out.jobs_left_out;
+    svc->replan->solve.peak_margin_kw = out.peak_margin_kw;
     gridems_log_debug("re-plan (%s) submitted: %d steps from grid start, %d jobs, shift %d",
                       gridems__replan_reason_name(reason), out.steps, out.jobs_planned, shift);
     if (gridems_clock_mode(&svc->clock) == GRIDEMS_CLOCK_STEPPED) {
@@ -465,21 +511,23 @@ static cJSON *plan_record(gridems_service_t *svc, uint64_t id, const gridems_sce
                             created, sizeof created);
     cJSON_AddNumberToObject(plan, "id", (double)id);
     cJSON_AddStringToObject(plan, "created", created);
-    cJSON_AddStringToObject(plan, "reason", gridems__replan_reason_name(svc->solving_reason));
+    cJSON_AddStringToObject(plan, "reason", gridems__replan_reason_name(svc->replan->solve.reason));
     cJSON *inputs = cJSON_AddObjectToObject(plan, "inputs");
     if (inputs != NULL) {
         cJSON_AddStringToObject(inputs, "base_load",
-                                gridems_load_source_name(svc->solving_load_source));
-        cJSON_AddNumberToObject(inputs, "import_price_intervals", (double)svc->import_price.n);
-        cJSON_AddNumberToObject(inputs, "export_price_intervals", (double)svc->export_price.n);
-        cJSON_AddNumberToObject(inputs, "carbon_intervals", (double)svc->carbon.n);
-        cJSON_AddNumberToObject(inputs, "dr_events", (double)svc->events.n);
-        cJSON_AddNumberToObject(inputs, "jobs_outside_horizon", svc->solving_jobs_left_out);
-        cJSON_AddNumberToObject(inputs, "peak_margin_kw", svc->solving_peak_margin_kw);
+                                gridems_load_source_name(svc->replan->solve.load_source));
+        cJSON_AddNumberToObject(inputs, "import_price_intervals",
+                                (double)svc->inputs.import_price.n);
+        cJSON_AddNumberToObject(inputs, "export_price_intervals",
+                                (double)svc->inputs.export_price.n);
+        cJSON_AddNumberToObject(inputs, "carbon_intervals", (double)svc->inputs.carbon.n);
+        cJSON_AddNumberToObject(inputs, "dr_events", (double)svc->inputs.events.n);
+        cJSON_AddNumberToObject(inputs, "jobs_outside_horizon", svc->replan->solve.jobs_left_out);
+        cJSON_AddNumberToObject(inputs, "peak_margin_kw", svc->replan->solve.peak_margin_kw);
         cJSON_AddItemToObject(inputs, "stale_devices",
-                              svc->solving_left_out != NULL ? svc->solving_left_out
-                                                            : cJSON_CreateArray());
-        svc->solving_left_out = NULL;
+                              svc->replan->solve.left_out != NULL ? svc->replan->solve.left_out
+                                                                  : cJSON_CreateArray());
+        svc->replan->solve.left_out = NULL;
         cJSON_AddNumberToObject(inputs, "queue_ms", res->queue_wait_ms);
         /* The whole scenario, so anyone can re-solve it with `gridems solve`. It goes in as raw
          * text: parsed and printed again, cJSON would write 15 digits wherever they read back
@@ -499,7 +547,7 @@ static void publish_plan(gridems_service_t *svc, uint64_t id, gridems_solver_res
 {
     cJSON *root = gridems__schedule_to_cjson(res->scenario, &res->schedule);
     if (root != NULL) {
-        gridems__service_add_step_times(svc, root, svc->solving_grid_start_ms,
+        gridems__service_add_step_times(svc, root, svc->replan->solve.grid_start_ms,
                                         (int64_t)svc->cfg.planner.step_minutes * 60000,
                                         res->schedule.steps);
     }
@@ -516,7 +564,7 @@ static void publish_plan(gridems_service_t *svc, uint64_t id, gridems_solver_res
         return;
     }
     size_t len = strlen(text);
-    gridems_state_set_plan(&svc->state, id, gridems_clock_now_ms(&svc->clock), text, len);
+    gridems_state_set_plan(&svc->planning.state, id, gridems_clock_now_ms(&svc->clock), text, len);
     char topic[512];
     snprintf(topic, sizeof topic, "%s/schedule", svc->cfg.mqtt.topic_prefix);
     int rc = svc->mqtt != NULL ? gridems_mqtt_publish(svc->mqtt, topic, text, len, 1, 1)
@@ -540,9 +588,9 @@ static void adopt_plan(gridems_service_t *svc, uint64_t id, gridems_solver_resul
     svc->plan.valid = true;
     svc->plan.id = id;
     svc->plan.created_ms = gridems_clock_now_ms(&svc->clock);
-    svc->plan.grid_start_ms = svc->solving_grid_start_ms;
+    svc->plan.grid_start_ms = svc->replan->solve.grid_start_ms;
     svc->plan.step_ms = (int64_t)svc->cfg.planner.step_minutes * 60000;
-    gridems_step_progress_adopt(&svc->step_progress);
+    gridems_step_progress_adopt(&svc->planning.step_progress);
 }
 
 void gridems__service_on_solver_result(gridems_solver_t *s, gridems_solver_result_t *res,
@@ -553,33 +601,33 @@ void gridems__service_on_solver_result(gridems_solver_t *s, gridems_solver_resul
     if (res->rc == GRIDEMS_ECANCELED) {
         return;
     }
-    svc->solving = false;
+    svc->replan->solving = false;
     svc->stats.replans++;
     if (res->rc != 0) {
         svc->stats.replans_failed++;
-        cJSON_Delete(svc->solving_left_out);
-        svc->solving_left_out = NULL;
+        cJSON_Delete(svc->replan->solve.left_out);
+        svc->replan->solve.left_out = NULL;
         char reason[600];
         snprintf(reason, sizeof reason, "re-plan (%s) failed: %s; keeping plan %llu",
-                 gridems__replan_reason_name(svc->solving_reason), res->err,
+                 gridems__replan_reason_name(svc->replan->solve.reason), res->err,
                  (unsigned long long)svc->plan.id);
         gridems__service_set_status(svc, "degraded", reason);
         gridems__service_observe_result(svc, 0, res->solve_wall_ms, 0, 0.0);
-    } else if (!svc->shutting_down) {
-        uint64_t id = gridems_state_take_plan_id(&svc->state);
+    } else if (!svc->lifecycle.shutting_down) {
+        uint64_t id = gridems_state_take_plan_id(&svc->planning.state);
         publish_plan(svc, id, res);
-        gridems_log_info("plan %llu (%s): objective %.2f, %d steps, %d iterations, %.1f ms "
-                         "(%s start; tie-break %s, %d of the iterations)",
-                         (unsigned long long)id, gridems__replan_reason_name(svc->solving_reason),
-                         res->schedule.objective, res->schedule.steps, res->schedule.iterations,
-                         res->solve_wall_ms, gridems_start_kind_name(res->schedule.start_kind),
-                         gridems_tie_break_name(res->schedule.tie_break),
-                         res->schedule.tie_break_iterations);
+        gridems_log_info(
+            "plan %llu (%s): objective %.2f, %d steps, %d iterations, %.1f ms "
+            "(%s start; tie-break %s, %d of the iterations)",
+            (unsigned long long)id, gridems__replan_reason_name(svc->replan->solve.reason),
+            res->schedule.objective, res->schedule.steps, res->schedule.iterations,
+            res->solve_wall_ms, gridems_start_kind_name(res->schedule.start_kind),
+            gridems_tie_break_name(res->schedule.tie_break), res->schedule.tie_break_iterations);
         adopt_plan(svc, id, res);
         char reason[512];
         /* A plan that carries penalties (unserved load, unmet job energy, a battery short of
          * its target) is degraded, said once per plan with what and why (plan_report.h). */
-        if (gridems_plan_report(id, &svc->plan.scenario, &svc->plan.schedule, &svc->events,
+        if (gridems_plan_report(id, &svc->plan.scenario, &svc->plan.schedule, &svc->inputs.events,
                                 svc->plan.grid_start_ms, svc->plan.step_ms, reason,
                                 sizeof reason)) {
             gridems__service_set_status(svc, "degraded", reason);
@@ -596,9 +644,9 @@ void gridems__service_on_solver_result(gridems_solver_t *s, gridems_solver_resul
         /* Last: the schedule and the set-points are on their way (see the top of this file). */
         save_state(svc);
     }
-    if (svc->pending_reason != GRIDEMS__REPLAN_NONE && !svc->shutting_down) {
-        gridems__replan_reason_t reason = svc->pending_reason;
-        svc->pending_reason = GRIDEMS__REPLAN_NONE;
+    if (svc->replan->pending_reason != GRIDEMS__REPLAN_NONE && !svc->lifecycle.shutting_down) {
+        gridems__replan_reason_t reason = svc->replan->pending_reason;
+        svc->replan->pending_reason = GRIDEMS__REPLAN_NONE;
         gridems__service_request_replan(svc, reason);
     }
 }
