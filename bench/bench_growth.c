@@ -12,6 +12,7 @@
  *
  * usage: bench_growth [--runs N] [--series jobs|steps|batteries] [--max-jobs N]
  *                     [--max-steps N] [--glpsol-max-columns N] [--classes N] [--lpref PATH]
+ *                     [--keep DIR] [--peak-probe]
  *   --runs: repetitions per point (median; default 3). Warm: N price updates.
  *   --max-jobs / --max-steps: leave out the bigger points (defaults: all).
  *   --glpsol-max-columns: run glpsol only on programs up to this many columns (default 40000:
@@ -21,6 +22,8 @@
  *   --lpref: the reference (default ../shared/tools/lpref.py beside the source tree).
  *   --keep DIR: leave each point's scenario (growth-STEPSxBATTERIESxJOBS.json) and program
  *     (.lp) in DIR, for gridems solve, glpsol or lpref.py by hand.
+ *   --peak-probe: also solve each point without its demand charge and at its optimal peak as a
+ *     bound (LP(p*), see probe_peak), cold and warm, and print a table of those.
  * Times are CPU time of the solve (gridems: in-process; HiGHS: the linprog call; glpsol: the
  * child's user + system time, reading the LP file included); wall times are printed beside.
  * Exit status 1 when an objective disagrees.
@@ -51,6 +54,11 @@ typedef struct measured_s {
     double glpsol_cpu; /* < 0: not run */
     int columns, rows, it_cold, it_warm;
     bool objectives_ok;
+    /* --peak-probe: the one-dimensional decomposition in the peak, LP(p) (see probe_peak) */
+    bool probed;
+    double peak, nodc_cpu, fixed_cpu, fixed_warm_cpu, decomposition_gap;
+    int it_nodc, it_fixed, it_fixed_warm;
+    gridems_start_kind_t fixed_warm_start;
 } measured_t;
 
 static int runs = 3;
@@ -58,6 +66,7 @@ static int classes = 0;
 static long glpsol_max_columns = 40000;
 static const char *lpref = GRIDEMS_BENCH_SOURCE_DIR "/../shared/tools/lpref.py";
 static const char *keep_dir = NULL; /* --keep DIR: leave each point's scenario and LP there */
+static bool peak_probe = false;     /* --peak-probe: measure LP(p) (probe_peak) */
 static const char *highs_helper = GRIDEMS_BENCH_SOURCE_DIR "/bench/highs_time.py";
 
 static double clock_ms(clockid_t id)
@@ -214,6 +223,73 @@ static bool close_enough(double a, double b)
     return fabs(a - b) <= 1e-6 * fmax(1.0, fabs(b));
 }
 
+/*
+ * --peak-probe: is the demand charge's peak what makes the program hard?
+ *
+ * For a fixed peak level p, LP(p) is the program without the demand charge and with every
+ * g[t] <= min(cap[t], p) as a column bound (no P, no peak rows). Its optimum f(p) is convex and
+ * piecewise linear in p, and the full program's optimum is min over p >= peak_so_far of
+ * f(p) + demand_charge * (p - peak_so_far): a parametric method in p would solve a few LP(p).
+ * This measures what one LP(p) costs at the full program's own peak p* (the best case: one
+ * solve, no search), cold and warm from the optimum without a demand charge (the upper end of
+ * any bracket, where f is flat), against the full program and the one without a demand charge,
+ * and checks the identity f(p*) + c (p* - peak_so_far) = the full optimum (1e-9 relative).
+ * LP(p*) is a scenario with demand charge 0 and import limit min(limit, p*).
+ */
+static void probe_peak(measured_t *m, const gridems_scenario_t *sc, double peak, double full_obj)
+{
+    gridems_scenario_t nodc, fixed;
+    if (gridems_scenario_copy(&nodc, sc) != 0 || gridems_scenario_copy(&fixed, sc) != 0) {
+        abort();
+    }
+    nodc.demand_charge_per_kw = 0;
+    fixed.demand_charge_per_kw = 0;
+    fixed.import_limit_kw = fmin(sc->import_limit_kw, peak);
+    gridems_optimizer_opts_t cold_opts = {0, false, false};
+    gridems_schedule_t s;
+    memset(&s, 0, sizeof s);
+    double *cpu = calloc((size_t)runs, sizeof(double)), wall;
+    for (int r = 0; r < runs; r++) {
+        gridems_optimizer_t *opt = NULL;
+        gridems_optimizer_create(&opt, &cold_opts);
+        solve_timed(opt, &nodc, &s, &cpu[r], &wall);
+        gridems_optimizer_destroy(opt);
+    }
+    m->nodc_cpu = median(cpu, runs);
+    m->it_nodc = s.iterations;
+    for (int r = 0; r < runs; r++) {
+        gridems_optimizer_t *opt = NULL;
+        gridems_optimizer_create(&opt, &cold_opts);
+        solve_timed(opt, &fixed, &s, &cpu[r], &wall);
+        gridems_optimizer_destroy(opt);
+    }
+    m->fixed_cpu = median(cpu, runs);
+    m->it_fixed = s.iterations;
+    double f = s.objective;
+    double total = f + sc->demand_charge_per_kw * (peak - sc->peak_so_far_kw);
+    m->decomposition_gap = fabs(total - full_obj) / fmax(1.0, fabs(full_obj));
+    /* Warm: the optimum without a demand charge, then the bounds g[t] <= p* in place (the
+     * optimizer's warm path: the dual simplex after a bound change, capped at half a cold
+     * solve and then solved cold). */
+    for (int r = 0; r < runs; r++) {
+        gridems_optimizer_t *opt = NULL;
+        gridems_optimizer_create(&opt, NULL);
+        double unused;
+        solve_timed(opt, &nodc, &s, &unused, &wall);
+        solve_timed(opt, &fixed, &s, &cpu[r], &wall);
+        gridems_optimizer_destroy(opt);
+    }
+    m->fixed_warm_cpu = median(cpu, runs);
+    m->it_fixed_warm = s.iterations;
+    m->fixed_warm_start = s.start_kind;
+    m->peak = peak;
+    m->probed = true;
+    gridems_schedule_free(&s);
+    gridems_scenario_free(&nodc);
+    gridems_scenario_free(&fixed);
+    free(cpu);
+}
+
 static measured_t measure(const point_t *pt)
 {
     measured_t m;
@@ -238,6 +314,9 @@ static measured_t measure(const point_t *pt)
     m.rows = s.rows;
     m.it_cold = s.iterations;
     double objective = s.objective;
+    if (peak_probe && sc.demand_charge_per_kw > 0) {
+        probe_peak(&m, &sc, s.peak_import_kw, objective);
+    }
 
     /* Files for the other solvers: the scenario (HiGHS) and the program (glpsol). */
     char scen_path[] = "/tmp/gridems-growth-XXXXXX";
@@ -381,11 +460,14 @@ static bool run_series(const char *name, const point_t *points, int n)
            "cold / warm | objectives |\n");
     printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
     fflush(stdout);
-    double x[8], cold[8], warm[8], highs[8], glpsol[8];
+    double x[8] = {0}, cold[8] = {0}, warm[8] = {0}, highs[8] = {0}, glpsol[8] = {0};
+    measured_t all[8];
+    memset(all, 0, sizeof all);
     bool ok = true;
     for (int i = 0; i < n; i++) {
         const point_t *pt = &points[i];
         measured_t m = measure(pt);
+        all[i] = m;
         char glpsol_text[32];
         if (m.glpsol_cpu >= 0) {
             snprintf(glpsol_text, sizeof glpsol_text, "%.1f ms", m.glpsol_cpu);
@@ -412,6 +494,33 @@ static bool run_series(const char *name, const point_t *points, int n)
            "(points it ran)\n",
            name, loglog_slope(x, cold, n), loglog_slope(x, warm, n), loglog_slope(x, highs, n),
            loglog_slope(x, glpsol, n));
+    if (peak_probe) {
+        printf("\npeak probe (CPU ms / iterations): the full program cold; without a demand "
+               "charge, cold; LP(p*) (g[t] <= p*, no P), cold and warm from the optimum without "
+               "a demand charge; |f(p*) + c (p* - peak_so_far) - full| relative\n\n");
+        printf("| steps x batteries x jobs | p* kW | full cold | no demand charge | LP(p*) cold | "
+               "LP(p*) warm | identity |\n");
+        printf("| --- | --- | --- | --- | --- | --- | --- |\n");
+        for (int i = 0; i < n; i++) {
+            const measured_t *m = &all[i];
+            if (!m->probed) {
+                continue;
+            }
+            printf("| %d x %d x %d | %.6g | %.1f / %d | %.1f / %d | %.1f / %d | %.1f / %d (%s) | "
+                   "%.1e |\n",
+                   points[i].steps, points[i].batteries, points[i].jobs, m->peak, m->cold_cpu,
+                   m->it_cold, m->nodc_cpu, m->it_nodc, m->fixed_cpu, m->it_fixed,
+                   m->fixed_warm_cpu, m->it_fixed_warm,
+                   gridems_start_kind_name(m->fixed_warm_start), m->decomposition_gap);
+            if (!(m->decomposition_gap <= 1e-9)) {
+                fprintf(stderr,
+                        "peak probe: the identity f(p*) + c (p* - peak_so_far) = "
+                        "optimum is off by %.3g\n",
+                        m->decomposition_gap);
+                ok = false;
+            }
+        }
+    }
     fflush(stdout);
     return ok;
 }
@@ -437,11 +546,13 @@ int main(int argc, char **argv)
             keep_dir = argv[++i];
         } else if (strcmp(argv[i], "--lpref") == 0 && i + 1 < argc) {
             lpref = argv[++i];
+        } else if (strcmp(argv[i], "--peak-probe") == 0) {
+            peak_probe = true;
         } else {
             fprintf(stderr,
                     "usage: %s [--runs N] [--series jobs|steps|batteries] [--max-jobs N] "
                     "[--max-steps N] [--glpsol-max-columns N] [--classes N] [--lpref PATH] [--keep "
-                    "DIR]\n",
+                    "DIR] [--peak-probe]\n",
                     argv[0]);
             return 2;
         }
