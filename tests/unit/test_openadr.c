@@ -167,6 +167,9 @@ static const bad_t bad[] = {
      "intervals[0].payloads[0].values[0]: -5 is outside the bounds for GHG"},
     {EV(PERIOD "," IV("{\"type\":\"IMPORT_CAPACITY_LIMIT\",\"values\":[-1]}")),
      "is outside the bounds for IMPORT_CAPACITY_LIMIT"},
+    /* Two values of one signal for one interval (found by fuzzing: it overran the spans). */
+    {EV(PERIOD "," IV(PRICE("1") "," PRICE("2"))),
+     "intervals[0].payloads[1].type: PRICE appears twice in the interval"},
     {"[]", "event: must be an object"},
 };
 

@@ -330,15 +330,17 @@ static int read_intervals(const cJSON *arr, const period_t *top, const descripto
         return 0;
     }
     interval_ref_t *refs = calloc((size_t)n, sizeof *refs);
+    if (refs == NULL) {
+        return GRIDEMS_ENOMEM;
+    }
+    /* One span per interval and signal at most (a signal twice in one interval is refused
+     * below), so n of each is enough. */
     for (int s = 0; s < GRIDEMS_OADR_SIGNALS; s++) {
         ev->spans[s] = calloc((size_t)n, sizeof *ev->spans[s]);
         if (ev->spans[s] == NULL) {
             free(refs);
             return GRIDEMS_ENOMEM;
         }
-    }
-    if (refs == NULL) {
-        return GRIDEMS_ENOMEM;
     }
     int i = 0;
     int rc = 0;
@@ -397,6 +399,7 @@ static int read_intervals(const cJSON *arr, const period_t *top, const descripto
             break;
         }
         int j = 0;
+        bool seen[GRIDEMS_OADR_SIGNALS] = {false};
         for (const cJSON *p = payloads->child; p != NULL && rc == 0; p = p->next, j++) {
             const cJSON *type = cJSON_IsObject(p) ? member(p, "type", NULL) : NULL;
             const cJSON *values = cJSON_IsObject(p) ? member(p, "values", NULL) : NULL;
@@ -409,6 +412,14 @@ static int read_intervals(const cJSON *arr, const period_t *top, const descripto
             if (s < 0) {
                 continue;
             }
+            if (seen[s]) {
+                /* Which of two values would hold for the interval? Neither is guessed. */
+                rc = fail(err, errlen, GRIDEMS_EINVAL,
+                          "intervals[%d].payloads[%d].type: %s appears twice in the interval",
+                          refs[i].index, j, type->valuestring);
+                break;
+            }
+            seen[s] = true;
             const cJSON *v0 = cJSON_IsArray(values) ? values->child : NULL;
             if (!cJSON_IsNumber(v0) || !isfinite(v0->valuedouble)) {
                 rc = fail(err, errlen, GRIDEMS_EINVAL,
