@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "gridems/errors.h"
+#include "peak_target.h"
 #include "timeutil.h"
 
 const char *gridems_load_source_name(gridems_load_source_t source)
@@ -384,6 +385,15 @@ int gridems_planner_build(const gridems_planner_inputs_t *in, gridems_scenario_t
     int rc = gridems_scenario_init(sc, out->steps, cfg->planner.step_minutes);
     if (rc == 0) {
         rc = fill_scenario(in, sc, out);
+    }
+    /* The month-aware floor (peak_target.h): the peak the period will reach anyway is not
+     * worth defending below. */
+    if (rc == 0 && in->peak_target != NULL) {
+        rc = gridems_peak_target_floor(in->peak_target, in, sc, out->grid_start_ms,
+                                       &out->peak_target_kw);
+        if (rc == 0 && out->peak_target_kw > sc->peak_so_far_kw) {
+            sc->peak_so_far_kw = out->peak_target_kw;
+        }
     }
     if (rc == 0 && gridems_scenario_validate(sc, err, errlen) != 0) {
         rc = GRIDEMS_EINVAL;

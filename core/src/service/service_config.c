@@ -980,15 +980,25 @@ static int check_penalties_beat_margin(ctx_t *c, const gridems_service_config_t 
 
 static int read_planner(ctx_t *c, const cJSON *root, gridems_service_config_t *cfg)
 {
-    static const char *const keys[] = {"step_minutes",         "horizon_steps",
-                                       "replan_seconds",       "debounce_ms",
-                                       "solve_time_limit_ms",  "deviation_kw",
-                                       "carbon_price_per_kg",  "penalties",
-                                       "battery_final_soc",    "peak_margin_kw",
-                                       "peak_guard",           "peak_margin",
-                                       "peak_margin_quantile", "peak_margin_window_steps",
-                                       "peak_margin_error",    "defer_power_fraction",
-                                       "running_step",         NULL};
+    static const char *const keys[] = {"step_minutes",
+                                       "horizon_steps",
+                                       "replan_seconds",
+                                       "debounce_ms",
+                                       "solve_time_limit_ms",
+                                       "deviation_kw",
+                                       "carbon_price_per_kg",
+                                       "penalties",
+                                       "battery_final_soc",
+                                       "peak_margin_kw",
+                                       "peak_guard",
+                                       "peak_margin",
+                                       "peak_margin_quantile",
+                                       "peak_margin_window_steps",
+                                       "peak_margin_error",
+                                       "defer_power_fraction",
+                                       "running_step",
+                                       "peak_target_days",
+                                       NULL};
     static const char *const penalty_keys[] = {"unmet_flexible_per_kwh", "unserved_load_per_kwh",
                                                "final_soc_shortfall_per_kwh", NULL};
     static const char *const final_soc[] = {"initial", "none", "mid", "value", NULL};
@@ -1041,6 +1051,8 @@ static int read_planner(ctx_t *c, const cJSON *root, gridems_service_config_t *c
         (rc = get_enum(c, pl, "planner", "battery_final_soc", final_soc, GRIDEMS_FINAL_SOC_INITIAL,
                        &fs)) != 0 ||
         (rc = get_enum(c, pl, "planner", "running_step", running_step, 0, &rs)) != 0 ||
+        (rc = get_int(c, pl, "planner", "peak_target_days", 0, 7, 0,
+                      &cfg->planner.peak_target_days)) != 0 ||
         (rc = get_object(c, pl, "planner", "penalties", &pen)) != 0) {
         return rc;
     }

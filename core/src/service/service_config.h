@@ -153,6 +153,8 @@ typedef struct gridems_service_config_s {
          * sent for the rest of the step; true ("whole"): step 0 is planned as the whole step,
          * what jobs delivered in it counts as load, and dispatch delivers the step's energy. */
         bool running_step_whole;
+        int peak_target_days; /* 0..7: the month-aware peak target's look-ahead (peak_target.h);
+                                 0: off */
         struct {
             bool enabled;         /* default false */
             int interval_seconds; /* 1..3600, default 10 */

@@ -31,6 +31,7 @@
 #include "optimizer_internal.h"
 #include "plan_reference.h"
 #include "plan_report.h"
+#include "peak_target.h"
 #include "planner.h"
 #include "plugin_watch.h"
 #include "service_internal.h"
@@ -58,6 +59,7 @@ struct service_replan_s {
         double sum;
         int samples;
     } import; /* the running step's import, averaged for the billing peak */
+    gridems_peak_target_t peak_target; /* the month-aware floor under the plans' peak */
 };
 
 gridems__replan_reason_t gridems__service_replan_reason(const gridems_service_t *svc)
@@ -148,6 +150,7 @@ int gridems__service_plan_init(gridems_service_t *svc)
         gridems_log_err("cannot start planning: %s", gridems_strerror(GRIDEMS_ENOMEM));
         return GRIDEMS_ENOMEM;
     }
+    gridems_peak_target_init(&svc->replan->peak_target);
     gridems_state_init(&svc->planning.state);
     gridems_step_progress_init(&svc->planning.step_progress);
     update_period(svc, gridems_clock_now_ms(&svc->clock));
@@ -198,6 +201,7 @@ void gridems__service_plan_close(gridems_service_t *svc)
         cJSON_Delete(svc->replan->solve.left_out);
         gridems_reference_free(svc->replan->restored_reference);
         free(svc->replan->restored_reference);
+        gridems_peak_target_close(&svc->replan->peak_target);
         free(svc->replan);
         svc->replan = NULL;
     }
@@ -400,7 +404,8 @@ static int build_scenario(gridems_service_t *svc, gridems_scenario_t *sc,
         g.jobs,
         g.n_jobs,
         g.any_flex && g.all_capped ? g.compute_cap_kw : -1.0,
-        gridems__service_history_margin(svc)};
+        gridems__service_history_margin(svc),
+        &svc->replan->peak_target};
     rc = gridems_planner_build(&in, sc, out, err, errlen);
     gridems_step_progress_snapshot(&svc->planning.step_progress);
     gather_free(&g);
@@ -524,6 +529,11 @@ static cJSON *plan_record(gridems_service_t *svc, uint64_t id, const gridems_sce
         cJSON_AddNumberToObject(inputs, "dr_events", (double)svc->inputs.events.n);
         cJSON_AddNumberToObject(inputs, "jobs_outside_horizon", svc->replan->solve.jobs_left_out);
         cJSON_AddNumberToObject(inputs, "peak_margin_kw", svc->replan->solve.peak_margin_kw);
+        cJSON_AddNumberToObject(inputs, "peak_target_kw",
+                                svc->cfg.planner.peak_target_days > 0 &&
+                                        svc->replan->peak_target.has_target
+                                    ? svc->replan->peak_target.target_kw
+                                    : 0.0);
         cJSON_AddItemToObject(inputs, "stale_devices",
                               svc->replan->solve.left_out != NULL ? svc->replan->solve.left_out
                                                                   : cJSON_CreateArray());

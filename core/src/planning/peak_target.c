@@ -1,0 +1,317 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#include "peak_target.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "gridems/errors.h"
+#include "planner.h"
+#include "state_store.h"
+#include "timeutil.h"
+
+#define WEEK_MS (7 * 86400000LL)
+
+void gridems_peak_target_init(gridems_peak_target_t *pt)
+{
+    memset(pt, 0, sizeof *pt);
+}
+
+void gridems_peak_target_close(gridems_peak_target_t *pt)
+{
+    for (int i = 0; i < pt->n_seen; i++) {
+        free(pt->seen[i].id);
+    }
+    free(pt->seen);
+    if (pt->opt != NULL) {
+        gridems_optimizer_destroy(pt->opt);
+    }
+    memset(pt, 0, sizeof *pt);
+}
+
+/* Forget the jobs whose repeat a week later has begun (the real one is known by then), and
+ * record the jobs not seen before. */
+static int observe_jobs(gridems_peak_target_t *pt, const gridems_planner_inputs_t *in)
+{
+    int k = 0;
+    for (int i = 0; i < pt->n_seen; i++) {
+        if (pt->seen[i].earliest_ms + WEEK_MS > in->now_ms) {
+            pt->seen[k++] = pt->seen[i];
+        } else {
+            free(pt->seen[i].id);
+        }
+    }
+    pt->n_seen = k;
+    for (int j = 0; j < in->n_jobs; j++) {
+        const gridems_planner_job_t *job = &in->jobs[j];
+        if (job->id == NULL || !(job->earliest_ms + WEEK_MS > in->now_ms)) {
+            continue;
+        }
+        bool known = false;
+        for (int i = 0; i < pt->n_seen && !known; i++) {
+            known = strcmp(pt->seen[i].id, job->id) == 0;
+        }
+        if (known) {
+            continue;
+        }
+        if (pt->n_seen == pt->cap_seen) {
+            int cap = pt->cap_seen > 0 ? 2 * pt->cap_seen : 16;
+            gridems_peak_target_job_t *grown = realloc(pt->seen, (size_t)cap * sizeof *grown);
+            if (grown == NULL) {
+                return GRIDEMS_ENOMEM;
+            }
+            pt->seen = grown;
+            pt->cap_seen = cap;
+        }
+        char *id = strdup(job->id);
+        if (id == NULL) {
+            return GRIDEMS_ENOMEM;
+        }
+        double delivered = isfinite(job->delivered_in_step_kwh) && job->delivered_in_step_kwh > 0
+                               ? job->delivered_in_step_kwh
+                               : 0.0;
+        pt->seen[pt->n_seen++] = (gridems_peak_target_job_t){
+            id, job->earliest_ms, job->deadline_ms,
+            fmax(0.0, job->energy_remaining_kwh) + delivered, job->power_max_kw};
+        pt->new_job = true;
+    }
+    return 0;
+}
+
+/* A job of the look-ahead: its window as steps [first, last) of the grid, and its energy cut
+ * to the share of its window that lies inside. Returns false when nothing of it is inside. */
+static bool job_window(int64_t grid_start_ms, int64_t step_ms, int steps, int64_t now_ms,
+                       int64_t earliest_ms, int64_t deadline_ms, double energy_kwh,
+                       gridems_flex_load_t *fl)
+{
+    int64_t from = earliest_ms > now_ms ? earliest_ms : now_ms;
+    if (!(energy_kwh > 1e-9) || deadline_ms <= from) {
+        return false;
+    }
+    int64_t first = -gridems_time_floor_div(-(earliest_ms - grid_start_ms), step_ms);
+    int64_t last = gridems_time_floor_div(deadline_ms - grid_start_ms, step_ms);
+    if (earliest_ms <= now_ms || first < 0) {
+        first = 0;
+    }
+    int64_t end_ms = grid_start_ms + (int64_t)steps * step_ms;
+    if (deadline_ms > end_ms) {
+        energy_kwh *= (double)(end_ms - from) / (double)(deadline_ms - from);
+        last = steps;
+    }
+    if (first >= last || !(energy_kwh > 1e-9)) {
+        return false;
+    }
+    fl->energy_kwh = energy_kwh;
+    fl->earliest_step = (int)first;
+    fl->deadline_step = (int)last;
+    return true;
+}
+
+/* Ids in the look-ahead are its own ("j<n>"): a job and last week's repeat of it are two. */
+static int add_job(gridems_scenario_t *sc, double power_kw, gridems_flex_load_t *fl)
+{
+    char name[32];
+    snprintf(name, sizeof name, "j%d", sc->n_flex_loads);
+    fl->id = name;
+    fl->power_max_kw = power_kw;
+    return gridems_scenario_add_flex_load(sc, fl);
+}
+
+static int add_jobs(const gridems_peak_target_t *pt, const gridems_planner_inputs_t *in,
+                    int64_t grid_start_ms, int64_t step_ms, gridems_scenario_t *sc)
+{
+    int rc = 0;
+    for (int j = 0; j < in->n_jobs && rc == 0; j++) {
+        const gridems_planner_job_t *job = &in->jobs[j];
+        gridems_flex_load_t fl;
+        if (job->id != NULL && job->power_max_kw > 0 &&
+            job_window(grid_start_ms, step_ms, sc->steps, in->now_ms, job->earliest_ms,
+                       job->deadline_ms, job->energy_remaining_kwh, &fl)) {
+            rc = add_job(sc, job->power_max_kw, &fl);
+        }
+    }
+    /* Last week's jobs, a week later: only those that have not begun again yet. */
+    for (int i = 0; i < pt->n_seen && rc == 0; i++) {
+        const gridems_peak_target_job_t *h = &pt->seen[i];
+        gridems_flex_load_t fl;
+        if (h->earliest_ms + WEEK_MS > in->now_ms && h->power_max_kw > 0 &&
+            job_window(grid_start_ms, step_ms, sc->steps, in->now_ms, h->earliest_ms + WEEK_MS,
+                       h->deadline_ms + WEEK_MS, h->energy_kwh, &fl)) {
+            rc = add_job(sc, h->power_max_kw, &fl);
+        }
+    }
+    return rc;
+}
+
+int gridems_peak_target_build(const gridems_peak_target_t *pt, const gridems_planner_inputs_t *in,
+                              const gridems_scenario_t *plan, int64_t grid_start_ms,
+                              gridems_scenario_t *out)
+{
+    const gridems_service_config_t *cfg = in->cfg;
+    int days = cfg->planner.peak_target_days;
+    if (days <= 0 || plan->steps <= 0 || cfg->planner.step_minutes <= 0) {
+        return GRIDEMS_EINVAL;
+    }
+    int per_day = 1440 / cfg->planner.step_minutes;
+    int64_t step_ms = (int64_t)cfg->planner.step_minutes * 60000;
+    int steps = days * per_day;
+    int64_t period_end = INT64_MAX;
+    if (gridems_state_billing_period(in->now_ms, cfg->site.billing_period, cfg->site.utc_offset_min,
+                                     NULL, 0, NULL, &period_end) == 0 &&
+        period_end != INT64_MAX) {
+        int64_t left = (period_end - grid_start_ms) / step_ms;
+        if (left < steps) {
+            steps = (int)left;
+        }
+    }
+    if (steps < plan->steps) {
+        steps = plan->steps;
+    }
+    int rc = gridems_scenario_init(out, steps, plan->step_minutes);
+    if (rc != 0) {
+        return rc;
+    }
+    double *load = malloc((size_t)steps * sizeof *load);
+    if (load == NULL) {
+        gridems_scenario_free(out);
+        return GRIDEMS_ENOMEM;
+    }
+    bool have_forecast =
+        in->load != NULL &&
+        gridems_load_forecast_predict(in->load, in->now_ms, grid_start_ms, steps, load) == 0;
+    for (int t = 0; t < steps; t++) {
+        int src = t;
+        while (src >= plan->steps) {
+            src -= per_day; /* the same step one day earlier */
+        }
+        if (src < 0) {
+            src = plan->steps - 1; /* a plan shorter than a day: its last step */
+        }
+        out->import_per_kwh[t] = plan->import_per_kwh[src];
+        if (t < plan->steps) {
+            out->base_load_kw[t] = plan->base_load_kw[t];
+            out->pv_kw[t] = plan->pv_kw[t];
+        } else {
+            double v =
+                have_forecast && isfinite(load[t]) ? load[t] : plan->base_load_kw[plan->steps - 1];
+            out->base_load_kw[t] = v > 0 ? v : 0.0;
+            out->pv_kw[t] = 0.0;
+        }
+    }
+    free(load);
+    out->has_carbon = plan->has_carbon;
+    out->carbon_price_per_kg = plan->carbon_price_per_kg;
+    out->import_limit_kw = plan->import_limit_kw;
+    out->export_limit_kw = plan->export_limit_kw;
+    /* The whole demand charge: the period's charge rests on this peak (pro-rating it to the
+     * look-ahead's share of the month measured worse: the program then bought peak for
+     * arbitrage over repeated prices, and the target swung by 900 kW between solves). */
+    out->demand_charge_per_kw = plan->demand_charge_per_kw;
+    out->peak_so_far_kw = 0.0;
+    out->has_compute_limit = plan->has_compute_limit;
+    out->compute_limit_kw = plan->compute_limit_kw;
+    out->unmet_flexible_per_kwh = plan->unmet_flexible_per_kwh;
+    out->unserved_load_per_kwh = plan->unserved_load_per_kwh;
+    out->final_soc_shortfall_per_kwh = plan->final_soc_shortfall_per_kwh;
+    for (int b = 0; b < plan->n_batteries && rc == 0; b++) {
+        rc = gridems_scenario_add_battery(out, &plan->batteries[b]);
+    }
+    for (int e = 0; e < plan->n_events && rc == 0; e++) {
+        rc = gridems_scenario_add_event(out, &plan->events[e]);
+    }
+    if (rc == 0) {
+        rc = add_jobs(pt, in, grid_start_ms, step_ms, out);
+    }
+    if (rc == 0 && plan->start != NULL) {
+        rc = gridems_scenario_set_text(&out->start, plan->start);
+    }
+    if (rc == 0 && plan->currency != NULL) {
+        rc = gridems_scenario_set_text(&out->currency, plan->currency);
+    }
+    if (rc == 0 && gridems_scenario_validate(out, NULL, 0) != 0) {
+        rc = GRIDEMS_EINVAL;
+    }
+    if (rc != 0) {
+        gridems_scenario_free(out);
+    }
+    return rc;
+}
+
+static double wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static void solve(gridems_peak_target_t *pt, const gridems_planner_inputs_t *in,
+                  const gridems_scenario_t *plan, int64_t grid_start_ms)
+{
+    pt->solves++;
+    pt->new_job = false;
+    pt->solved_ms = in->now_ms;
+    double t0 = wall_ms();
+    if (pt->opt == NULL) {
+        gridems_optimizer_opts_t opts = {(double)in->cfg->planner.solve_time_limit_ms, false,
+                                         false};
+        if (gridems_optimizer_create(&pt->opt, &opts) != 0) {
+            pt->opt = NULL;
+            pt->failures++;
+            return;
+        }
+    }
+    gridems_scenario_t sc;
+    gridems_schedule_t sched;
+    memset(&sched, 0, sizeof sched);
+    if (gridems_peak_target_build(pt, in, plan, grid_start_ms, &sc) != 0) {
+        pt->failures++;
+        return;
+    }
+    if (gridems_optimizer_solve(pt->opt, &sc, &sched, NULL, 0) == 0) {
+        int64_t start = INT64_MIN;
+        gridems_state_billing_period(in->now_ms, in->cfg->site.billing_period,
+                                     in->cfg->site.utc_offset_min, NULL, 0, &start, NULL);
+        if (!pt->has_target || start != pt->period_start_ms) {
+            pt->target_kw = sched.peak_import_kw;
+        } else {
+            pt->target_kw = fmax(pt->target_kw, sched.peak_import_kw);
+        }
+        pt->period_start_ms = start;
+        pt->has_target = true;
+        gridems_schedule_free(&sched);
+    } else {
+        pt->failures++;
+    }
+    pt->last_solve_ms = wall_ms() - t0;
+    gridems_scenario_free(&sc);
+}
+
+int gridems_peak_target_floor(gridems_peak_target_t *pt, const gridems_planner_inputs_t *in,
+                              const gridems_scenario_t *plan, int64_t grid_start_ms,
+                              double *floor_kw)
+{
+    *floor_kw = 0.0;
+    if (in->cfg->planner.peak_target_days <= 0) {
+        return 0;
+    }
+    int64_t start = INT64_MIN;
+    gridems_state_billing_period(in->now_ms, in->cfg->site.billing_period,
+                                 in->cfg->site.utc_offset_min, NULL, 0, &start, NULL);
+    if (pt->has_target && start != pt->period_start_ms) {
+        pt->has_target = false; /* a new billing period: its peak starts again */
+        pt->solves = 0;
+    }
+    int rc = observe_jobs(pt, in);
+    if (rc != 0) {
+        return rc;
+    }
+    const int64_t day_ms = 86400000LL;
+    if (pt->solves == 0 || pt->new_job || in->now_ms - pt->solved_ms >= day_ms ||
+        in->now_ms < pt->solved_ms) {
+        solve(pt, in, plan, grid_start_ms);
+    }
+    *floor_kw = pt->has_target ? pt->target_kw : 0.0;
+    return 0;
+}

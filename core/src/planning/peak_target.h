@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * The month-aware peak target (planner.peak_target_days): an estimate of the billing-period
+ * peak the site will reach anyway, used as a floor for the peak a plan sees.
+ *
+ * Why: a month's demand charge is set by its one highest step, but a plan sees at most the
+ * horizon of known prices (about 36 h). Early in the period the peak so far is low, so each
+ * plan pays energy and battery to defend it, and a heavier day later raises it anyway; with
+ * planner.running_step "whole" that cost outweighed the demand charge it saved. Flooring the
+ * plan's peak at the peak the month would reach with perfect foresight measured well above
+ * both; this module estimates that peak from what the service knows now.
+ *
+ * Rule: a look-ahead program from the running step over planner.peak_target_days days, cut at
+ * the end of the billing period (but never shorter than the plan), solved with the optimizer:
+ *   - import, export prices and carbon: the plan's; past their end, each step takes the value
+ *     of the same step one day earlier (the last known day's time-of-day profile repeated);
+ *   - base load: the plan's for the plan's steps, then the load forecast (its 7-day
+ *     time-of-day profile), else the plan's last value held;
+ *   - batteries, compute cap, limits, DR events and penalties: the plan's;
+ *   - jobs: the jobs known now with what they have left (a job due past the look-ahead with
+ *     the share of its energy that its window inside the look-ahead is of the whole), and the
+ *     jobs seen in the last 7 days repeated 7 days later (their window and energy as first
+ *     seen), so the week's pattern of arrivals counts before it comes again; a job is
+ *     forgotten once its repeat has begun (the real one is known by then);
+ *   - the site's whole demand charge and no peak so far, so the program's peak is the least
+ *     the known and expected work needs, traded against energy as a plan trades it.
+ * The target is the highest peak import of the programs solved in the billing period (the
+ * period's peak will be at least each one); a new period starts again. It is never used as
+ * a plan step (the contract forbids planning past the known prices), only as a floor under
+ * the peak the plan defends (after the peak margin: the plan fills up to the target, and the
+ * margin keeps it below the real peak only). It is solved at the first plan of a period, when
+ * a job not seen before appears and when the last solve is a day old; between solves the last
+ * target holds. A solve that fails leaves the last target (or none) and is counted.
+ * Ownership: a gridems_peak_target_t is embedded by the caller (_init/_close) and owns its job
+ * history and its optimizer object.
+ * Threads: one tracker belongs to one thread (it holds a GLPK object of that thread); the
+ * service uses it on its loop thread, inside the planner call.
+ */
+#ifndef GRIDEMS_PEAK_TARGET_H
+#define GRIDEMS_PEAK_TARGET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gridems/optimizer.h"
+#include "gridems/scenario.h"
+
+struct gridems_planner_inputs_s;
+
+/* One job as first seen (its whole energy, window and power). */
+typedef struct gridems_peak_target_job_s {
+    char *id; /* owned */
+    int64_t earliest_ms;
+    int64_t deadline_ms;
+    double energy_kwh;
+    double power_max_kw;
+} gridems_peak_target_job_t;
+
+typedef struct gridems_peak_target_s {
+    gridems_optimizer_t *opt;        /* owned, created at the first solve */
+    gridems_peak_target_job_t *seen; /* [n_seen], owned: jobs seen in the last 7 days */
+    int n_seen, cap_seen;
+    bool new_job;            /* a job not seen before since the last solve */
+    bool has_target;         /* a solve succeeded */
+    double target_kw;        /* the last solve's peak import */
+    int64_t solved_ms;       /* when it was solved (the planner's now) */
+    int64_t period_start_ms; /* the billing period the target belongs to */
+    int solves;              /* solves attempted */
+    int failures;            /* solves that failed */
+    double last_solve_ms;    /* wall time of the last solve */
+} gridems_peak_target_t;
+
+/* An empty tracker. Thread: any (the optimizer is made at the first solve, on its thread). */
+void gridems_peak_target_init(gridems_peak_target_t *pt);
+
+/* Free the history and the optimizer and zero pt. Safe on a closed tracker. Thread: the owner. */
+void gridems_peak_target_close(gridems_peak_target_t *pt);
+
+/*
+ * gridems_peak_target_floor: record the jobs of `in`, re-solve the look-ahead when due (the
+ * rule above), and return the target in *floor_kw (0 when there is none yet or
+ * planner.peak_target_days is 0).
+ * Parameters: pt (borrowed); in (borrowed: now, jobs, load forecast, config); plan (borrowed:
+ *   the plan's scenario, built for the same inputs, read only); grid_start_ms (the plan's
+ *   first step); floor_kw (out).
+ * Returns: 0 (also when a solve failed: the last target holds, pt->failures counts it);
+ *   GRIDEMS_ENOMEM when the job history cannot grow.
+ * Thread: the owner.
+ */
+int gridems_peak_target_floor(gridems_peak_target_t *pt, const struct gridems_planner_inputs_s *in,
+                              const gridems_scenario_t *plan, int64_t grid_start_ms,
+                              double *floor_kw);
+
+/*
+ * gridems_peak_target_build: the look-ahead scenario of the rule above (exposed for the tests).
+ * Parameters as gridems_peak_target_floor; out (borrowed, overwritten; on success the caller
+ * frees it with gridems_scenario_free).
+ * Returns: 0, GRIDEMS_EINVAL (days 0 or the scenario breaks a rule), GRIDEMS_ENOMEM.
+ */
+int gridems_peak_target_build(const gridems_peak_target_t *pt,
+                              const struct gridems_planner_inputs_s *in,
+                              const gridems_scenario_t *plan, int64_t grid_start_ms,
+                              gridems_scenario_t *out);
+
+#endif
