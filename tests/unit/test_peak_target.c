@@ -167,8 +167,7 @@ START_TEST(last_weeks_jobs_repeat)
     ck_assert_int_eq(look.flex_loads[0].earliest_step, 28);
     ck_assert_int_eq(look.flex_loads[0].deadline_step, 40);
     ck_assert(fabs(look.flex_loads[0].energy_kwh - 3000) < 1e-9);
-    /* The plan's steps are copied, the rest repeats the last known day's profile (here the
-     * plan's last step, the plan being shorter than a day) and holds the latest load. */
+    /* The plan's steps are copied; after them the known prices' mean and the latest load. */
     ck_assert(fabs(look.import_per_kwh[95] - 20) < 1e-9);
     ck_assert(fabs(look.base_load_kw[95] - 1000) < 1e-9);
     /* The repeat needs 500 kW over its 6 h: the floor. */
@@ -229,6 +228,36 @@ START_TEST(target_holds_within_the_period)
 }
 END_TEST
 
+/* Past the known prices, their mean, flat: prices 10 .. 60 over the plan's six steps, 35 after;
+ * the look-ahead is a day (48 steps), the plan's steps copied as they are. */
+START_TEST(prices_past_the_known_are_their_mean)
+{
+    fixture_t f;
+    setup(&f, 1);
+    update(&f.import_price, "{\"start\":\"2026-05-11T00:00:00+09:00\",\"step_minutes\":30,"
+                            "\"values\":[10,20,30,40,50,60],\"unit\":\"kWh\"}");
+    gridems_scenario_t plan, look;
+    gridems_planner_output_t out;
+    char err[256] = "";
+    ck_assert_int_eq(gridems_planner_build(&f.in, &plan, &out, err, sizeof err), 0);
+    ck_assert_int_eq(plan.steps, 6);
+    ck_assert_int_eq(gridems_peak_target_build(&f.pt, &f.in, &plan, out.grid_start_ms, &look), 0);
+    ck_assert_int_eq(look.steps, 48);
+    for (int t = 0; t < 6; t++) {
+        ck_assert(fabs(look.import_per_kwh[t] - 10.0 * (t + 1)) < 1e-9);
+    }
+    for (int t = 6; t < 48; t++) {
+        ck_assert_msg(fabs(look.import_per_kwh[t] - 35) < 1e-9, "step %d: %g", t,
+                      look.import_per_kwh[t]);
+    }
+    ck_assert(fabs(look.demand_charge_per_kw - 10) < 1e-9);
+    ck_assert(look.peak_so_far_kw == 0);
+    gridems_scenario_free(&look);
+    gridems_scenario_free(&plan);
+    teardown(&f);
+}
+END_TEST
+
 START_TEST(config_bounds)
 {
     gridems_service_config_t cfg;
@@ -253,6 +282,7 @@ int main(void)
     tcase_add_test(tc, look_ahead_floors_the_peak);
     tcase_add_test(tc, last_weeks_jobs_repeat);
     tcase_add_test(tc, target_holds_within_the_period);
+    tcase_add_test(tc, prices_past_the_known_are_their_mean);
     tcase_add_test(tc, config_bounds);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

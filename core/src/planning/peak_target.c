@@ -181,19 +181,27 @@ int gridems_peak_target_build(const gridems_peak_target_t *pt, const gridems_pla
     bool have_forecast =
         in->load != NULL &&
         gridems_load_forecast_predict(in->load, in->now_ms, grid_start_ms, steps, load) == 0;
+    /* Past the known prices the program sees their mean, flat: a repeated day of prices would
+     * make it buy peak for arbitrage it only imagines (ERCOT's price spikes, repeated daily,
+     * raised the target by hundreds of kW), while the peak it should find is the one the work
+     * needs. */
+    double mean_import = 0, mean_export = 0, mean_carbon = 0;
+    for (int t = 0; t < plan->steps; t++) {
+        mean_import += plan->import_per_kwh[t] / plan->steps;
+        mean_export += plan->export_per_kwh[t] / plan->steps;
+        mean_carbon += plan->carbon_kg_per_kwh[t] / plan->steps;
+    }
     for (int t = 0; t < steps; t++) {
-        int src = t;
-        while (src >= plan->steps) {
-            src -= per_day; /* the same step one day earlier */
-        }
-        if (src < 0) {
-            src = plan->steps - 1; /* a plan shorter than a day: its last step */
-        }
-        out->import_per_kwh[t] = plan->import_per_kwh[src];
         if (t < plan->steps) {
+            out->import_per_kwh[t] = plan->import_per_kwh[t];
+            out->export_per_kwh[t] = plan->export_per_kwh[t];
+            out->carbon_kg_per_kwh[t] = plan->carbon_kg_per_kwh[t];
             out->base_load_kw[t] = plan->base_load_kw[t];
             out->pv_kw[t] = plan->pv_kw[t];
         } else {
+            out->import_per_kwh[t] = mean_import;
+            out->export_per_kwh[t] = mean_export;
+            out->carbon_kg_per_kwh[t] = mean_carbon;
             double v =
                 have_forecast && isfinite(load[t]) ? load[t] : plan->base_load_kw[plan->steps - 1];
             out->base_load_kw[t] = v > 0 ? v : 0.0;

@@ -12,8 +12,9 @@
  *
  * Rule: a look-ahead program from the running step over planner.peak_target_days days, cut at
  * the end of the billing period (but never shorter than the plan), solved with the optimizer:
- *   - import, export prices and carbon: the plan's; past their end, each step takes the value
- *     of the same step one day earlier (the last known day's time-of-day profile repeated);
+ *   - import, export prices and carbon: the plan's; past their end, their mean over the plan,
+ *     flat (the program should find the peak the work needs, not buy peak for arbitrage on
+ *     prices nobody knows yet);
  *   - base load: the plan's for the plan's steps, then the load forecast (its 7-day
  *     time-of-day profile), else the plan's last value held;
  *   - batteries, compute cap, limits, DR events and penalties: the plan's;
