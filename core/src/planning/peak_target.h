@@ -5,10 +5,12 @@
  *
  * Why: a month's demand charge is set by its one highest step, but a plan sees at most the
  * horizon of known prices (about 36 h). Early in the period the peak so far is low, so each
- * plan pays energy and battery to defend it, and a heavier day later raises it anyway; with
- * planner.running_step "whole" that cost outweighed the demand charge it saved. Flooring the
- * plan's peak at the peak the month would reach with perfect foresight measured well above
- * both; this module estimates that peak from what the service knows now.
+ * plan pays energy and battery to defend it; the batteries are then low when a heavy job's
+ * deadline comes, the job (behind its plan) runs flat out in its last step, and the month's
+ * peak is set there anyway. Flooring the plan's peak at the month peak of perfect foresight
+ * (not knowable) measured well above both defending and slipping; this module estimates that
+ * peak from what the service knows at the time. Measured: docs/service.md, "Month-aware peak
+ * target".
  *
  * Rule: a look-ahead program from the running step over planner.peak_target_days days, cut at
  * the end of the billing period (but never shorter than the plan), solved with the optimizer:
@@ -31,7 +33,10 @@
  * the peak the plan defends (after the peak margin: the plan fills up to the target, and the
  * margin keeps it below the real peak only). It is solved at the first plan of a period, when
  * a job not seen before appears and when the last solve is a day old; between solves the last
- * target holds. A solve that fails leaves the last target (or none) and is counted.
+ * target holds. A solve that fails leaves the last target (or none) and is counted. A solve
+ * runs on the caller's thread (tens of ms on the example site, at most
+ * planner.solve_time_limit_ms).
+ *
  * Ownership: a gridems_peak_target_t is embedded by the caller (_init/_close) and owns its job
  * history and its optimizer object.
  * Threads: one tracker belongs to one thread (it holds a GLPK object of that thread); the
