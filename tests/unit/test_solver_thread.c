@@ -35,6 +35,8 @@ typedef struct seen_s {
     int scenario_back; /* the scenario came back with the result */
     double queue_wait_ms, solve_wall_ms;
     bool basis_from_file;
+    bool lookahead_done, lookahead_ok;
+    double lookahead_peak_kw;
 } seen_t;
 
 typedef struct fixture_s {
@@ -125,6 +127,9 @@ static void on_result(gridems_solver_t *s, gridems_solver_result_t *res, void *u
     seen->queue_wait_ms = res->queue_wait_ms;
     seen->solve_wall_ms = res->solve_wall_ms;
     seen->basis_from_file = res->basis_from_file;
+    seen->lookahead_done = res->lookahead_done;
+    seen->lookahead_ok = res->lookahead_ok;
+    seen->lookahead_peak_kw = res->lookahead_peak_kw;
     seen->scenario_back = res->scenario != NULL && res->scenario->steps > 0;
     if (res->rc != 0) {
         /* A failed or canceled job carries no schedule. */
@@ -528,6 +533,61 @@ START_TEST(basis_kept_across_solvers)
 }
 END_TEST
 
+/* A look-ahead with a flat base load of kw and nothing else: its peak import is kw. */
+static gridems_scenario_t *flat_lookahead(double kw)
+{
+    gridems_scenario_t *sc = make_scenario(96, 0, 0.0);
+    for (int t = 0; t < sc->steps; t++) {
+        sc->base_load_kw[t] = kw;
+    }
+    sc->demand_charge_per_kw = 100;
+    return sc;
+}
+
+START_TEST(peak_lookahead_floors_the_plan)
+{
+    /* The look-ahead is solved on the thread first, and its peak becomes the floor under the
+     * plan's peak: the plan's optimum is that of the same scenario with peak_so_far raised. */
+    fixture_t f;
+    fixture_init(&f, NULL);
+    gridems_scenario_t *plan = make_scenario(96, 1, 0.0);
+    plan->demand_charge_per_kw = 100;
+    gridems_scenario_t *floored = make_scenario(96, 1, 0.0);
+    floored->demand_charge_per_kw = 100;
+    floored->peak_so_far_kw = 900;
+    double want = direct_objective(floored);
+    gridems_scenario_free(floored);
+    free(floored);
+    double unfloored = direct_objective(plan);
+    ck_assert_int_eq(gridems_solver_submit_plan(f.solver, 1, plan, 0, NULL, 0, flat_lookahead(900)),
+                     0);
+    ck_assert(wait_count(&f, &f.n_seen, 1, 30000));
+    const seen_t *r = &f.seen[0];
+    ck_assert_msg(r->rc == 0, "%s", r->err);
+    ck_assert(r->lookahead_done && r->lookahead_ok);
+    ck_assert_msg(fabs(r->lookahead_peak_kw - 900) < 1e-6, "look-ahead peak %.9g",
+                  r->lookahead_peak_kw);
+    ck_assert_msg(fabs(r->objective - want) <= 1e-6 * fmax(1.0, fabs(want)),
+                  "%.12g, floored %.12g, without the floor %.12g", r->objective, want, unfloored);
+    ck_assert(fabs(want - unfloored) > 1.0); /* the floor changes the plan here */
+
+    /* A job replaced while waiting hands its look-ahead on: it is solved once, by job 3 (or
+     * by job 2 if the thread took it before job 3 came). */
+    ck_assert_int_eq(gridems_solver_submit(f.solver, 10, make_scenario(1000, 3, 0.0), 0), 0);
+    ck_assert_int_eq(gridems_solver_submit_plan(f.solver, 2, make_scenario(96, 1, 0.1), 0, NULL, 0,
+                                                flat_lookahead(800)),
+                     0);
+    ck_assert_int_eq(gridems_solver_submit(f.solver, 3, make_scenario(96, 1, 0.2), 0), 0);
+    ck_assert(wait_count(&f, &f.n_seen, 4, 60000));
+    const seen_t *r2 = find(&f, 2), *r3 = find(&f, 3);
+    ck_assert(r2 != NULL && r3 != NULL);
+    ck_assert_int_eq(
+        (r2->lookahead_done && r2->lookahead_ok) + (r3->lookahead_done && r3->lookahead_ok), 1);
+    ck_assert(r2->rc == GRIDEMS_ECANCELED ? r3->lookahead_done : r2->lookahead_done);
+    fixture_close(&f);
+}
+END_TEST
+
 static Suite *solver_suite(void)
 {
     Suite *s = suite_create("solver_thread");
@@ -545,6 +605,7 @@ static Suite *solver_suite(void)
     tcase_add_test(tc, shutdown_inside_result_callback);
     tcase_add_test(tc, idle_shutdown);
     tcase_add_test(tc, basis_kept_across_solvers);
+    tcase_add_test(tc, peak_lookahead_floors_the_plan);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "gridems/errors.h"
 #include "planner.h"
@@ -25,9 +24,6 @@ void gridems_peak_target_close(gridems_peak_target_t *pt)
         free(pt->seen[i].id);
     }
     free(pt->seen);
-    if (pt->opt != NULL) {
-        gridems_optimizer_destroy(pt->opt);
-    }
     memset(pt, 0, sizeof *pt);
 }
 
@@ -247,79 +243,70 @@ int gridems_peak_target_build(const gridems_peak_target_t *pt, const gridems_pla
     return rc;
 }
 
-static double wall_ms(void)
+/* Start a new billing period's target when the period changed, and record the jobs. */
+static int observe(gridems_peak_target_t *pt, const gridems_planner_inputs_t *in, int64_t *start)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static void solve(gridems_peak_target_t *pt, const gridems_planner_inputs_t *in,
-                  const gridems_scenario_t *plan, int64_t grid_start_ms)
-{
-    pt->solves++;
-    pt->new_job = false;
-    pt->solved_ms = in->now_ms;
-    double t0 = wall_ms();
-    if (pt->opt == NULL) {
-        gridems_optimizer_opts_t opts = {(double)in->cfg->planner.solve_time_limit_ms, false,
-                                         false};
-        if (gridems_optimizer_create(&pt->opt, &opts) != 0) {
-            pt->opt = NULL;
-            pt->failures++;
-            return;
-        }
-    }
-    gridems_scenario_t sc;
-    gridems_schedule_t sched;
-    memset(&sched, 0, sizeof sched);
-    if (gridems_peak_target_build(pt, in, plan, grid_start_ms, &sc) != 0) {
-        pt->failures++;
-        return;
-    }
-    if (gridems_optimizer_solve(pt->opt, &sc, &sched, NULL, 0) == 0) {
-        int64_t start = INT64_MIN;
-        gridems_state_billing_period(in->now_ms, in->cfg->site.billing_period,
-                                     in->cfg->site.utc_offset_min, NULL, 0, &start, NULL);
-        if (!pt->has_target || start != pt->period_start_ms) {
-            pt->target_kw = sched.peak_import_kw;
-        } else {
-            pt->target_kw = fmax(pt->target_kw, sched.peak_import_kw);
-        }
-        pt->period_start_ms = start;
-        pt->has_target = true;
-        gridems_schedule_free(&sched);
-    } else {
-        pt->failures++;
-    }
-    pt->last_solve_ms = wall_ms() - t0;
-    gridems_scenario_free(&sc);
-}
-
-int gridems_peak_target_floor(gridems_peak_target_t *pt, const gridems_planner_inputs_t *in,
-                              const gridems_scenario_t *plan, int64_t grid_start_ms,
-                              double *floor_kw)
-{
-    *floor_kw = 0.0;
-    if (in->cfg->planner.peak_target_days <= 0) {
-        return 0;
-    }
-    int64_t start = INT64_MIN;
+    *start = INT64_MIN;
     gridems_state_billing_period(in->now_ms, in->cfg->site.billing_period,
-                                 in->cfg->site.utc_offset_min, NULL, 0, &start, NULL);
-    if (pt->has_target && start != pt->period_start_ms) {
+                                 in->cfg->site.utc_offset_min, NULL, 0, start, NULL);
+    if (pt->has_target && *start != pt->period_start_ms) {
         pt->has_target = false; /* a new billing period: its peak starts again */
         pt->solves = 0;
     }
-    int rc = observe_jobs(pt, in);
+    return observe_jobs(pt, in);
+}
+
+int gridems_peak_target_prepare(gridems_peak_target_t *pt, const gridems_planner_inputs_t *in,
+                                const gridems_scenario_t *plan, int64_t grid_start_ms,
+                                double *floor_kw, gridems_scenario_t **lookahead)
+{
+    *floor_kw = 0.0;
+    *lookahead = NULL;
+    if (in->cfg->planner.peak_target_days <= 0) {
+        return 0;
+    }
+    int64_t start;
+    int rc = observe(pt, in, &start);
     if (rc != 0) {
         return rc;
     }
-    const int64_t day_ms = 86400000LL;
-    if (pt->solves == 0 || pt->new_job || in->now_ms - pt->solved_ms >= day_ms ||
-        in->now_ms < pt->solved_ms) {
-        solve(pt, in, plan, grid_start_ms);
-    }
     *floor_kw = pt->has_target ? pt->target_kw : 0.0;
+    const int64_t day_ms = 86400000LL;
+    if (!(pt->solves == 0 || pt->new_job || in->now_ms - pt->solved_ms >= day_ms ||
+          in->now_ms < pt->solved_ms)) {
+        return 0;
+    }
+    pt->solves++;
+    pt->new_job = false;
+    pt->solved_ms = in->now_ms;
+    pt->pending_period_start_ms = start;
+    gridems_scenario_t *sc = calloc(1, sizeof *sc);
+    if (sc == NULL || gridems_peak_target_build(pt, in, plan, grid_start_ms, sc) != 0) {
+        free(sc);
+        pt->failures++;
+        return 0;
+    }
+    *lookahead = sc;
     return 0;
+}
+
+void gridems_peak_target_solved(gridems_peak_target_t *pt, bool ok, double peak_kw, double solve_ms)
+{
+    pt->last_solve_ms = solve_ms;
+    if (!ok || !isfinite(peak_kw)) {
+        pt->failures++;
+        return;
+    }
+    if (!pt->has_target || pt->pending_period_start_ms != pt->period_start_ms) {
+        pt->target_kw = peak_kw;
+    } else {
+        pt->target_kw = fmax(pt->target_kw, peak_kw);
+    }
+    pt->period_start_ms = pt->pending_period_start_ms;
+    pt->has_target = true;
+}
+
+void gridems_peak_target_lost(gridems_peak_target_t *pt)
+{
+    pt->new_job = true; /* asked for again with the next plan */
 }

@@ -33,14 +33,17 @@
  * the peak the plan defends (after the peak margin: the plan fills up to the target, and the
  * margin keeps it below the real peak only). It is solved at the first plan of a period, when
  * a job not seen before appears and when the last solve is a day old; between solves the last
- * target holds. A solve that fails leaves the last target (or none) and is counted. A solve
- * runs on the caller's thread (tens of ms on the example site, at most
- * planner.solve_time_limit_ms).
+ * target holds. A solve that fails leaves the last target (or none) and is counted.
+ *
+ * The solve (tens of ms on the example site, at most planner.solve_time_limit_ms) never runs on
+ * the service's loop: _prepare hands the look-ahead program out with the plan, the solver thread
+ * solves it before the plan and raises the plan's peak floor to its peak
+ * (gridems_solver_submit_plan), and _solved takes the outcome back.
  *
  * Ownership: a gridems_peak_target_t is embedded by the caller (_init/_close) and owns its job
- * history and its optimizer object.
- * Threads: one tracker belongs to one thread (it holds a GLPK object of that thread); the
- * service uses it on its loop thread, inside the planner call.
+ * history.
+ * Threads: one tracker belongs to one thread (the service's loop thread, inside the planner
+ * call and the solver's result callback).
  */
 #ifndef GRIDEMS_PEAK_TARGET_H
 #define GRIDEMS_PEAK_TARGET_H
@@ -64,43 +67,54 @@ typedef struct gridems_peak_target_job_s {
 } gridems_peak_target_job_t;
 
 typedef struct gridems_peak_target_s {
-    gridems_optimizer_t *opt;        /* owned, created at the first solve */
     gridems_peak_target_job_t *seen; /* [n_seen], owned: jobs seen in the last 7 days */
     int n_seen, cap_seen;
-    bool new_job;            /* a job not seen before since the last solve */
-    bool has_target;         /* a solve succeeded */
-    double target_kw;        /* the last solve's peak import */
-    int64_t solved_ms;       /* when it was solved (the planner's now) */
-    int64_t period_start_ms; /* the billing period the target belongs to */
-    int solves;              /* solves attempted */
-    int failures;            /* solves that failed */
-    double last_solve_ms;    /* wall time of the last solve */
+    bool new_job;                    /* a job not seen before since the last solve */
+    bool has_target;                 /* a solve succeeded */
+    double target_kw;                /* the last solve's peak import */
+    int64_t solved_ms;               /* when it was solved (the planner's now) */
+    int64_t period_start_ms;         /* the billing period the target belongs to */
+    int64_t pending_period_start_ms; /* the period of the look-ahead handed out last */
+    int solves;                      /* solves attempted */
+    int failures;                    /* solves that failed */
+    double last_solve_ms;            /* wall time of the last solve */
 } gridems_peak_target_t;
 
-/* An empty tracker. Thread: any (the optimizer is made at the first solve, on its thread). */
+/* An empty tracker. Thread: any. */
 void gridems_peak_target_init(gridems_peak_target_t *pt);
 
 /* Free the history and the optimizer and zero pt. Safe on a closed tracker. Thread: the owner. */
 void gridems_peak_target_close(gridems_peak_target_t *pt);
 
 /*
- * gridems_peak_target_floor: record the jobs of `in`, re-solve the look-ahead when due (the
- * rule above), and return the target in *floor_kw (0 when there is none yet or
- * planner.peak_target_days is 0).
+ * gridems_peak_target_prepare: record the jobs of `in`, give the target known now in *floor_kw
+ * (0 when there is none yet or planner.peak_target_days is 0) and, when a solve is due (the rule
+ * above), the look-ahead program in *lookahead (heap; the caller owns it: gridems_scenario_free
+ * and free), else NULL. Whoever solves it reports with gridems_peak_target_solved, or
+ * gridems_peak_target_lost when it was never solved.
  * Parameters: pt (borrowed); in (borrowed: now, jobs, load forecast, config); plan (borrowed:
  *   the plan's scenario, built for the same inputs, read only); grid_start_ms (the plan's
- *   first step); floor_kw (out).
- * Returns: 0 (also when a solve failed: the last target holds, pt->failures counts it);
- *   GRIDEMS_ENOMEM when the job history cannot grow.
+ *   first step); floor_kw, lookahead (out).
+ * Returns: 0 (a look-ahead that cannot be built is counted in pt->failures); GRIDEMS_ENOMEM
+ *   when the job history cannot grow.
  * Thread: the owner.
  */
-int gridems_peak_target_floor(gridems_peak_target_t *pt, const struct gridems_planner_inputs_s *in,
-                              const gridems_scenario_t *plan, int64_t grid_start_ms,
-                              double *floor_kw);
+int gridems_peak_target_prepare(gridems_peak_target_t *pt,
+                                const struct gridems_planner_inputs_s *in,
+                                const gridems_scenario_t *plan, int64_t grid_start_ms,
+                                double *floor_kw, gridems_scenario_t **lookahead);
+
+/* The last look-ahead handed out was solved (ok, with its schedule's peak_import_kw) or failed,
+ * in solve_ms of wall time. Thread: the owner. */
+void gridems_peak_target_solved(gridems_peak_target_t *pt, bool ok, double peak_kw,
+                                double solve_ms);
+
+/* The last look-ahead handed out was dropped unsolved: ask again with the next plan. */
+void gridems_peak_target_lost(gridems_peak_target_t *pt);
 
 /*
  * gridems_peak_target_build: the look-ahead scenario of the rule above (exposed for the tests).
- * Parameters as gridems_peak_target_floor; out (borrowed, overwritten; on success the caller
+ * Parameters as gridems_peak_target_prepare; out (borrowed, overwritten; on success the caller
  * frees it with gridems_scenario_free).
  * Returns: 0, GRIDEMS_EINVAL (days 0 or the scenario breaks a rule), GRIDEMS_ENOMEM.
  */

@@ -388,9 +388,10 @@ int gridems_planner_build(const gridems_planner_inputs_t *in, gridems_scenario_t
     }
     /* The month-aware floor (peak_target.h): the peak the period will reach anyway is not
      * worth defending below. */
+    gridems_scenario_t *lookahead = NULL;
     if (rc == 0 && in->peak_target != NULL) {
-        rc = gridems_peak_target_floor(in->peak_target, in, sc, out->grid_start_ms,
-                                       &out->peak_target_kw);
+        rc = gridems_peak_target_prepare(in->peak_target, in, sc, out->grid_start_ms,
+                                         &out->peak_target_kw, &lookahead);
         if (rc == 0 && out->peak_target_kw > sc->peak_so_far_kw) {
             sc->peak_so_far_kw = out->peak_target_kw;
         }
@@ -402,6 +403,13 @@ int gridems_planner_build(const gridems_planner_inputs_t *in, gridems_scenario_t
     }
     if (rc != 0) {
         gridems_scenario_free(sc);
+        if (lookahead != NULL) {
+            gridems_scenario_free(lookahead);
+            free(lookahead);
+            gridems_peak_target_lost(in->peak_target);
+        }
+        return rc;
     }
-    return rc;
+    out->peak_lookahead = lookahead;
+    return 0;
 }

@@ -30,7 +30,8 @@
  *     (planner.peak_margin_kw, or with "auto" at least that and the measured quantile of the
  *     plans' error against what the site drew, peak_margin.h).
  *   - Peak target (planner.peak_target_days > 0, peak_target.h): the peak the plan defends is
- *     at least the estimate of the period's peak from a look-ahead program.
+ *     at least the estimate of the period's peak from a look-ahead program (the last one solved;
+ *     a new one, when due, is handed out in out->peak_lookahead to be solved with the plan).
  *   - The compute cap is the smaller of site.compute_limit_kw and the sum of the devices' own
  *     caps (when every flexible device has one).
  * Threads: any; the inputs are borrowed for the call.
@@ -83,7 +84,7 @@ typedef struct gridems_planner_inputs_s {
     double device_compute_cap_kw;               /* < 0: none */
     const gridems_peak_margin_t *margin_errors; /* may be NULL: planner.peak_margin_kw alone */
     /* The month-aware peak target (peak_target.h), updated by the build (it records the jobs
-     * and re-solves when due); NULL: none. */
+     * and hands out a look-ahead when one is due); NULL: none. */
     struct gridems_peak_target_s *peak_target;
 } gridems_planner_inputs_t;
 
@@ -102,7 +103,12 @@ typedef struct gridems_planner_output_s {
     int jobs_planned;      /* jobs in the scenario */
     int jobs_left_out;     /* jobs with nothing to do inside the horizon */
     double peak_margin_kw; /* the margin applied below the billing-period peak */
-    double peak_target_kw; /* the month-aware floor under the plan's peak (0: none) */
+    double peak_target_kw; /* the month-aware floor known now, applied (0: none) */
+    /* When a look-ahead solve is due (peak_target.h): the program whose peak import raises the
+     * plan's peak floor further, owned by the caller (solve it with the plan, e.g.
+     * gridems_solver_submit_plan, and report to gridems_peak_target_solved); else NULL. Set on
+     * success only. */
+    gridems_scenario_t *peak_lookahead;
 } gridems_planner_output_t;
 
 /*

@@ -55,12 +55,45 @@ static double ms_since(uint64_t start_ns)
 
 /* ---- ## The solver thread ---- */
 
+static void free_lookahead(gridems_solver_result_t *res)
+{
+    if (res->peak_lookahead != NULL) {
+        gridems_scenario_free(res->peak_lookahead);
+        free(res->peak_lookahead);
+        res->peak_lookahead = NULL;
+    }
+}
+
 /* What the thread knows of the basis file (thread only). */
 typedef struct basis_keeper_s {
     const char *path;       /* NULL: not kept */
     int64_t saved_start_ms; /* step 0 of the last basis written, INT64_MIN before one */
     bool failing;           /* the last write failed (logged once until one succeeds) */
 } basis_keeper_t;
+
+/* The job's look-ahead (gridems_solver_submit_plan): solved cold on an optimizer of its own (it
+ * is another program than the plans, and solved about once a day), its peak import then a floor
+ * under the plan's peak. Reported in the result; the program is freed. */
+static void solve_lookahead(gridems_solver_result_t *job, const gridems_optimizer_opts_t *opts)
+{
+    uint64_t start = uv_hrtime();
+    gridems_optimizer_opts_t cold = *opts;
+    cold.allow_warm = false;
+    gridems_optimizer_t *opt = NULL;
+    gridems_schedule_t sched;
+    memset(&sched, 0, sizeof sched);
+    job->lookahead_done = true;
+    job->lookahead_ok = gridems_optimizer_create(&opt, &cold) == 0 &&
+                        gridems_optimizer_solve(opt, job->peak_lookahead, &sched, NULL, 0) == 0;
+    job->lookahead_peak_kw = job->lookahead_ok ? sched.peak_import_kw : NAN;
+    if (job->lookahead_ok && sched.peak_import_kw > job->scenario->peak_so_far_kw) {
+        job->scenario->peak_so_far_kw = sched.peak_import_kw;
+    }
+    gridems_schedule_free(&sched);
+    gridems_optimizer_destroy(opt);
+    free_lookahead(job);
+    job->lookahead_ms = ms_since(start);
+}
 
 /* A new optimizer's first job: start it from the basis file when there is a usable one, with
  * the shift between the file's horizon and the job's. Returns true when it did. */
@@ -187,6 +220,9 @@ static void solver_main(void *arg)
                          gridems_strerror(crc));
             }
         }
+        if (job->peak_lookahead != NULL) {
+            solve_lookahead(job, &opts);
+        }
         if (opt != NULL) {
             gridems_optimizer_hint_shift(opt, job->shift_steps);
             if (fresh_optimizer && bk.path != NULL && opts.allow_warm) {
@@ -253,6 +289,7 @@ static void solver_main(void *arg)
 
 static void release_result(gridems_solver_result_t *res)
 {
+    free_lookahead(res);
     gridems_schedule_free(&res->schedule);
     gridems_reference_free(res->reference);
     free(res->reference);
@@ -418,6 +455,13 @@ int gridems_solver_submit(gridems_solver_t *s, uint64_t job_id, gridems_scenario
 int gridems_solver_submit_near(gridems_solver_t *s, uint64_t job_id, gridems_scenario_t *sc,
                                int shift_steps, gridems_reference_t *ref, int64_t start_ms)
 {
+    return gridems_solver_submit_plan(s, job_id, sc, shift_steps, ref, start_ms, NULL);
+}
+
+int gridems_solver_submit_plan(gridems_solver_t *s, uint64_t job_id, gridems_scenario_t *sc,
+                               int shift_steps, gridems_reference_t *ref, int64_t start_ms,
+                               gridems_scenario_t *peak_lookahead)
+{
     if (s == NULL || sc == NULL) {
         return GRIDEMS_EINVAL;
     }
@@ -433,6 +477,7 @@ int gridems_solver_submit_near(gridems_solver_t *s, uint64_t job_id, gridems_sce
     job->shift_steps = shift_steps;
     job->reference = ref;
     job->start_ms = start_ms;
+    job->peak_lookahead = peak_lookahead;
     job->submitted_ns = uv_hrtime();
 
     uv_mutex_lock(&s->lock);
@@ -441,6 +486,11 @@ int gridems_solver_submit_near(gridems_solver_t *s, uint64_t job_id, gridems_sce
         /* The hint is relative to the previous submission; the thread never saw `old`, so this
          * job's start is old's shift plus ours after what the thread last solved. */
         job->shift_steps += old->shift_steps;
+        if (job->peak_lookahead == NULL && old->peak_lookahead != NULL) {
+            /* Its look-ahead was asked for once; this job solves it instead. */
+            job->peak_lookahead = old->peak_lookahead;
+            old->peak_lookahead = NULL;
+        }
     }
     s->pending = job;
     uv_cond_signal(&s->cond);

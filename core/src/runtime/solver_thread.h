@@ -63,12 +63,20 @@ typedef struct gridems_solver_result_s {
     double solve_wall_ms; /* wall time of the solve call on the thread (0 when not solved) */
     double queue_wait_ms; /* from submit to the start of the solve (or to the cancellation) */
     bool basis_from_file; /* the solve started from the basis file (gridems_solver_keep_basis) */
+    /* The job's peak look-ahead (gridems_solver_submit_plan), solved before the plan: done is
+     * false when it had none or it was never solved (a canceled job); ok with the look-ahead's
+     * peak import, which the plan's peak_so_far_kw was raised to if it was lower. */
+    bool lookahead_done;
+    bool lookahead_ok;
+    double lookahead_peak_kw;
+    double lookahead_ms; /* wall time of the look-ahead's solve */
 
     /* Private. */
     gridems_mailbox_node_t node;
     int shift_steps;
-    gridems_reference_t *reference; /* owned, or NULL */
-    int64_t start_ms;               /* when the scenario's step 0 begins, for the reference */
+    gridems_reference_t *reference;     /* owned, or NULL */
+    int64_t start_ms;                   /* when the scenario's step 0 begins, for the reference */
+    gridems_scenario_t *peak_lookahead; /* owned until solved, or NULL */
     uint64_t submitted_ns;
 } gridems_solver_result_t;
 
@@ -151,6 +159,20 @@ int gridems_solver_submit(gridems_solver_t *s, uint64_t job_id, gridems_scenario
  */
 int gridems_solver_submit_near(gridems_solver_t *s, uint64_t job_id, gridems_scenario_t *sc,
                                int shift_steps, gridems_reference_t *ref, int64_t start_ms);
+
+/*
+ * gridems_solver_submit_plan: as gridems_solver_submit_near, with a peak look-ahead: a second
+ * program (a heap scenario like sc; may be NULL) the thread solves first, cold, on an optimizer
+ * of its own; its schedule's peak_import_kw becomes a floor under sc's peak_so_far_kw (the
+ * month-aware peak target, core/src/planning/peak_target.h). The result reports it
+ * (lookahead_done, lookahead_ok, lookahead_peak_kw). Its ownership goes with sc's: transferred on
+ * success only. A job replaced while waiting hands its look-ahead to the job that replaces it
+ * when that one has none, so a look-ahead is solved once it is asked for.
+ * Returns: as submit. Thread: the loop thread.
+ */
+int gridems_solver_submit_plan(gridems_solver_t *s, uint64_t job_id, gridems_scenario_t *sc,
+                               int shift_steps, gridems_reference_t *ref, int64_t start_ms,
+                               gridems_scenario_t *peak_lookahead);
 
 /*
  * gridems_solver_set_options: use new optimizer options from the next job on (a config reload

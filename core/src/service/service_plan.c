@@ -473,9 +473,16 @@ void gridems__service_replan_now(gridems_service_t *svc, gridems__replan_reason_
          * (~230 ms) per price update on the canonical site, against ~60 this way. */
         ref->flex_match_steps = 1;
     }
-    rc = gridems_solver_submit_near(svc->solver, ++svc->replan->job_seq, sc, shift, ref,
-                                    out.grid_start_ms);
+    /* A look-ahead due for the month-aware peak target is solved on the solver thread, before
+     * the plan (peak_target.h): never on this loop. */
+    rc = gridems_solver_submit_plan(svc->solver, ++svc->replan->job_seq, sc, shift, ref,
+                                    out.grid_start_ms, out.peak_lookahead);
     if (rc != 0) {
+        if (out.peak_lookahead != NULL) {
+            gridems_scenario_free(out.peak_lookahead);
+            free(out.peak_lookahead);
+            gridems_peak_target_lost(&svc->replan->peak_target);
+        }
         gridems_reference_free(ref);
         free(ref);
         gridems_scenario_free(sc);
@@ -610,6 +617,19 @@ void gridems__service_on_solver_result(gridems_solver_t *s, gridems_solver_resul
     (void)s;
     if (res->rc == GRIDEMS_ECANCELED) {
         return;
+    }
+    if (res->lookahead_done) {
+        gridems_peak_target_t *pt = &svc->replan->peak_target;
+        gridems_peak_target_solved(pt, res->lookahead_ok, res->lookahead_peak_kw,
+                                   res->lookahead_ms);
+        if (res->lookahead_ok) {
+            gridems_log_debug("peak target: look-ahead peak %.1f kW in %.1f ms; target %.1f kW",
+                              res->lookahead_peak_kw, res->lookahead_ms, pt->target_kw);
+        } else {
+            gridems_log_warn("peak target: the look-ahead program was not solved (%d failures); "
+                             "%s",
+                             pt->failures, pt->has_target ? "the last target holds" : "none yet");
+        }
     }
     svc->replan->solving = false;
     svc->stats.replans++;
