@@ -249,6 +249,7 @@ START_TEST(target_holds_within_the_period)
     gridems_scenario_t plan, look;
     char err[256] = "";
     ck_assert_int_eq(gridems_planner_build(&f.in, &plan, &out, err, sizeof err), 0);
+    solve_lookahead(&f, &out, &plan);
     ck_assert_int_eq(gridems_peak_target_build(&f.pt, &f.in, &plan, out.grid_start_ms, &look), 0);
     ck_assert_int_eq(look.steps, 12);
     gridems_scenario_free(&look);
@@ -269,6 +270,7 @@ START_TEST(prices_past_the_known_are_their_mean)
     gridems_planner_output_t out;
     char err[256] = "";
     ck_assert_int_eq(gridems_planner_build(&f.in, &plan, &out, err, sizeof err), 0);
+    solve_lookahead(&f, &out, &plan);
     ck_assert_int_eq(plan.steps, 6);
     ck_assert_int_eq(gridems_peak_target_build(&f.pt, &f.in, &plan, out.grid_start_ms, &look), 0);
     ck_assert_int_eq(look.steps, 48);
