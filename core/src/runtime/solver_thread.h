@@ -60,7 +60,8 @@ typedef struct gridems_solver_result_s {
     char err[GRIDEMS_SOLVER_ERR_MAX]; /* one line when rc != 0, else "" */
     gridems_scenario_t *scenario;     /* the submitted scenario, returned to the loop */
     gridems_schedule_t schedule;      /* zeroed unless rc == 0 */
-    double solve_wall_ms; /* wall time of the solve call on the thread (0 when not solved) */
+    double solve_wall_ms; /* wall time of the plan's solve on the thread, its look-ahead not
+                             included (0 when not solved) */
     double queue_wait_ms; /* from submit to the start of the solve (or to the cancellation) */
     bool basis_from_file; /* the solve started from the basis file (gridems_solver_keep_basis) */
     /* The job's peak look-ahead (gridems_solver_submit_plan), solved before the plan: done is
