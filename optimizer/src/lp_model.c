@@ -564,6 +564,57 @@ static int balancing_column(const lp_layout_t *l, int t, double net_demand, doub
     return l->z[t];
 }
 
+/* A group and how much room it has to move: the steps of its window less those it must run at
+ * full power. */
+typedef struct slack_s {
+    double slack;
+    int group;
+} slack_t;
+
+static int least_slack_first(const void *pa, const void *pb)
+{
+    const slack_t *a = pa, *b = pb;
+    if (a->slack != b->slack) {
+        return a->slack < b->slack ? -1 : 1;
+    }
+    return (a->group > b->group) - (a->group < b->group);
+}
+
+/* The order the groups are placed in, or NULL for their own order. Under estimated step prices
+ * the steps where the import ceiling binds are priced alike, and who gets their room decides
+ * how many job-steps the simplex must move afterwards: the least flexible groups go first, as
+ * in scheduling by least slack. Measured at 2,000 jobs (bench_growth): 10,944 -> 6,398
+ * iterations (4,842 -> 5,118 in the first restricted round but far nearer the optimum);
+ * by earliest deadline 10,190, by window length 17,554. With the tariff (no estimate) the
+ * order was measured too and not kept: the canonical site went from 740 to 828 iterations. */
+static int *placement_order(const lp_layout_t *l, const crash_t *cr)
+{
+    if (cr->weight == NULL || l->n_groups == 0) {
+        return NULL;
+    }
+    slack_t *keyed = malloc((size_t)l->n_groups * sizeof *keyed);
+    int *order = malloc((size_t)l->n_groups * sizeof *order);
+    if (keyed == NULL || order == NULL) {
+        free(keyed);
+        free(order);
+        return NULL;
+    }
+    for (int g = 0; g < l->n_groups; g++) {
+        int window = 0;
+        for (int t = 0; t < l->steps; t++) {
+            window += l->p[g * l->steps + t] != 0;
+        }
+        double full = cr->power[g] > 0 ? cr->energy[g] / (cr->power[g] * l->dt) : 0.0;
+        keyed[g] = (slack_t){window - full, g};
+    }
+    qsort(keyed, (size_t)l->n_groups, sizeof *keyed, least_slack_first);
+    for (int g = 0; g < l->n_groups; g++) {
+        order[g] = keyed[g].group;
+    }
+    free(keyed);
+    return order;
+}
+
 int gridems__lp_model_crash_basis(glp_prob *lp, const lp_layout_t *l, const gridems_scenario_t *sc,
                                   const double *step_weight, double import_ceiling_kw)
 {
@@ -612,9 +663,11 @@ int gridems__lp_model_crash_basis(glp_prob *lp, const lp_layout_t *l, const grid
             cr.peak = cr.net[t];
         }
     }
-    for (int g = 0; g < l->n_groups; g++) {
-        place_load(lp, l, sc, g, &cr);
+    int *order = placement_order(l, &cr);
+    for (int i = 0; i < l->n_groups; i++) {
+        place_load(lp, l, sc, order != NULL ? order[i] : i, &cr);
     }
+    free(order);
     int peak_t = -1;
     double peak = sc->peak_so_far_kw;
     for (int t = 0; t < T; t++) {

@@ -2,19 +2,29 @@
 /* Sifting for the flexible power columns (sifting.h). */
 #include "sifting.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
-/* Steps on either side of a group's margin (in the price order of its window) that stay free in
- * the first round: the margin moves when batteries, the peak and the other jobs shift the
- * step prices away from the estimate. 1, 3, 6 and 12 took about the same iterations at 800
- * jobs; 3 was the fastest. */
-#define MARGIN_STEPS 3
-/* ... and so do the steps whose price is within this share of the window's price spread from
- * the price at the margin (flat stretches, where the margin is anyone's guess). Measured at
- * 800 jobs (bench_growth): 0 -> 7,200 iterations and 11,000 released columns, 0.05 -> 5,200
- * and 600, 0.2 -> 4,900 and 130 but a larger restricted problem; 0.05 was the fastest. */
-#define BAND_SHARE 0.05
+/* Which columns stay free in the first round: a group's margin step (in the price order of
+ * its window) and the basic ones; everything else is held at the bound the crash gave it.
+ * Measured at 2,000 jobs (bench_growth): keeping 3 steps either side of the margin and every step
+ * priced within 5 % of the window's spread of the margin price left 40,000 of 88,000 flexible
+ * columns free (the estimated prices tie over whole plateaus of steps where the import ceiling
+ * binds), and each restricted round cost 0.5 ms an iteration; holding all but the margin, then
+ * releasing by pricing a bounded number at a time (RELEASE_SHARE) and holding again what
+ * settles (SETTLED_BAND), keeps the working problem small: 6.1 s -> 1.3 s. */
+/* Released per round: at most this many times the rows, those whose reduced costs are the most
+ * wrong first (a sifting round should add what the next basis needs, not everything priced
+ * out). Measured at 2,000 jobs (2,627 rows): 2,000 released a round 1.37 s, 5,000 1.30 s,
+ * 10,000 1.61 s, no limit 2.03 s (25,000 released after the first round); 800 jobs (1,428 rows):
+ * 3,000 1.14 s, 5,000 1.26 s. */
+#define RELEASE_SHARE 2
+/* After a round, free non-basic columns whose reduced cost keeps them at their bound by more
+ * than this share of the mean step price are held again. 0.001 and 0.01 took the same time at
+ * 2,000 jobs (1.32 and 1.26 s); without it 1.47 s. */
+#define SETTLED_BAND 0.01
 /* Warm starts hold the columns whose last reduced cost is beyond this share of the mean step
  * price. Measured on price updates at 800 jobs (bench_growth's site, CPU ms of three updates):
  * 0.2 held 5,400 of 35,000 columns and gained nothing (620/102/138 against 660/109/149
@@ -61,8 +71,9 @@ static int by_key_then_step(const void *pa, const void *pb)
     return (a->step > b->step) - (a->step < b->step);
 }
 
-/* Which flexible columns to hold, and where: every non-basic p[g,t] more than MARGIN_STEPS
- * away, in the price order of g's window, from the number of steps g runs at full power. */
+/* Which flexible columns to hold, and where: every non-basic p[g,t] at the bound the crash gave
+ * it, except the group's margin: the first step, in the price order of g's window, after the
+ * steps it runs at full power. */
 static int choose_held(glp_prob *lp, const lp_layout_t *l, const gridems_scenario_t *sc,
                        const double *step_weight, held_t *held)
 {
@@ -106,13 +117,9 @@ static int choose_held(glp_prob *lp, const lp_layout_t *l, const gridems_scenari
         if (w == 0) {
             continue;
         }
-        /* The step price at the margin, and how far from it a step must be to be held. */
-        double margin = price[window[full < w ? full : w - 1]];
-        double band = BAND_SHARE * (price[window[w - 1]] - price[window[0]]);
         for (int k = 0; k < w; k++) {
             int t = window[k], stat = glp_get_col_stat(lp, p[t]);
-            if (stat == GLP_BS || abs(k - full) <= MARGIN_STEPS ||
-                fabs(price[t] - margin) <= band) {
+            if (stat == GLP_BS || k == full) {
                 continue;
             }
             held[n++] = (held_t){p[t], g, t, glp_get_col_ub(lp, p[t]), stat == GLP_NU, true};
@@ -121,33 +128,6 @@ static int choose_held(glp_prob *lp, const lp_layout_t *l, const gridems_scenari
     free(price);
     free(order);
     free(window);
-    return n;
-}
-
-/* After an update in place (warm): hold every non-basic p[g,t] whose reduced cost at the last
- * optimum (still stored in lp) puts it firmly on its bound, more than WARM_BAND of the mean
- * step price away from zero. A price update moves few of them. */
-static int choose_held_warm(glp_prob *lp, const lp_layout_t *l, held_t *held)
-{
-    int T = l->steps, n = 0;
-    double mean = 0.0;
-    for (int t = 0; t < T; t++) {
-        mean += fabs(glp_get_row_dual(lp, l->balance[t])) / T;
-    }
-    double band = WARM_BAND * mean;
-    for (int g = 0; g < l->n_groups; g++) {
-        for (int t = 0; t < T; t++) {
-            int col = l->p[g * T + t];
-            if (col == 0) {
-                continue;
-            }
-            int stat = glp_get_col_stat(lp, col);
-            double d = glp_get_col_dual(lp, col);
-            if ((stat == GLP_NU && d < -band) || (stat == GLP_NL && d > band)) {
-                held[n++] = (held_t){col, g, t, glp_get_col_ub(lp, col), stat == GLP_NU, true};
-            }
-        }
-    }
     return n;
 }
 
@@ -165,12 +145,72 @@ static void release(glp_prob *lp, held_t *h)
     h->held = false;
 }
 
-/* Release every held column whose reduced cost says it would move. Returns how many. */
-static int price_held(glp_prob *lp, const lp_layout_t *l, held_t *held, int n)
+/* Where each held column is in the held array (index + 1, 0 for none) and how many entries it
+ * has: columns released and held again keep their entry. */
+typedef struct held_set_s {
+    held_t *held;
+    int n;
+    int *where; /* [n_cols + 1] */
+} held_set_t;
+
+/* Hold every free non-basic p[g,t] whose reduced cost at the last optimum (still stored in lp)
+ * keeps it firmly at its bound, more than `share` of the mean step price away from zero: after
+ * an update in place (a price update moves few of them), and after each round for those that
+ * have settled. Returns how many were newly held. */
+static int hold_settled(glp_prob *lp, const lp_layout_t *l, held_set_t *set, double share)
 {
-    int released = 0;
-    for (int k = 0; k < n; k++) {
-        held_t *h = &held[k];
+    int T = l->steps, count = 0;
+    double mean = 0.0;
+    for (int t = 0; t < T; t++) {
+        mean += fabs(glp_get_row_dual(lp, l->balance[t])) / T;
+    }
+    double band = share * mean;
+    for (int g = 0; g < l->n_groups; g++) {
+        for (int t = 0; t < T; t++) {
+            int col = l->p[g * T + t];
+            if (col == 0 || (set->where[col] != 0 && set->held[set->where[col] - 1].held)) {
+                continue;
+            }
+            int stat = glp_get_col_stat(lp, col);
+            double d = glp_get_col_dual(lp, col);
+            if ((stat == GLP_NU && d < -band) || (stat == GLP_NL && d > band)) {
+                held_t h = {col, g, t, glp_get_col_ub(lp, col), stat == GLP_NU, true};
+                if (set->where[col] == 0) {
+                    set->where[col] = ++set->n;
+                }
+                set->held[set->where[col] - 1] = h;
+                hold(lp, &h);
+                count++;
+            }
+        }
+    }
+    return count;
+}
+
+/* A held column priced out: how wrong its bound is (relative to the step's price). */
+typedef struct priced_out_s {
+    double wrong;
+    int index; /* into the held array */
+} priced_out_t;
+
+static int most_wrong_first(const void *pa, const void *pb)
+{
+    const priced_out_t *a = pa, *b = pb;
+    if (a->wrong != b->wrong) {
+        return a->wrong > b->wrong ? -1 : 1;
+    }
+    return (a->index > b->index) - (a->index < b->index);
+}
+
+/* Release the held columns whose reduced cost says they would move, at most `limit` of them,
+ * the most wrong first (ties in the order they were held, so every run releases the same).
+ * out: scratch of the held array's size. Returns how many were released. */
+static int price_held(glp_prob *lp, const lp_layout_t *l, held_set_t *set, priced_out_t *out,
+                      int limit)
+{
+    int found = 0;
+    for (int k = 0; k < set->n; k++) {
+        const held_t *h = &set->held[k];
         if (!h->held) {
             continue;
         }
@@ -179,13 +219,38 @@ static int price_held(glp_prob *lp, const lp_layout_t *l, held_t *held, int n)
         int cap = l->compute_cap[h->step];
         double d = pi_balance - (cap != 0 ? glp_get_row_dual(lp, cap) : 0.0) -
                    l->dt * glp_get_row_dual(lp, l->flex_energy[h->group]);
-        double tol = RELEASE_TOL * (1.0 + fabs(pi_balance));
-        if (h->at_upper ? d > tol : d < -tol) {
-            release(lp, h);
-            released++;
+        double scale = 1.0 + fabs(pi_balance);
+        if (h->at_upper ? d > RELEASE_TOL * scale : d < -RELEASE_TOL * scale) {
+            out[found++] = (priced_out_t){fabs(d) / scale, k};
         }
     }
-    return released;
+    if (found > limit) {
+        qsort(out, (size_t)found, sizeof *out, most_wrong_first);
+        found = limit;
+    }
+    for (int i = 0; i < found; i++) {
+        release(lp, &set->held[out[i].index]);
+    }
+    return found;
+}
+
+/* What is left of parm's limits for the next glp_simplex run: 0, or GLP_EITLIM / GLP_ETMLIM when
+ * nothing is (the codes glp_simplex itself would have returned). */
+static int limit_round(glp_smcp *round, const glp_smcp *parm, glp_prob *lp, int it_start,
+                       double started)
+{
+    round->it_lim = parm->it_lim - (glp_get_it_cnt(lp) - it_start);
+    if (round->it_lim <= 0) {
+        return GLP_EITLIM;
+    }
+    if (parm->tm_lim < INT_MAX) {
+        double left = parm->tm_lim - (glp_time() - started);
+        if (left < 1.0) {
+            return GLP_ETMLIM;
+        }
+        round->tm_lim = (int)left;
+    }
+    return 0;
 }
 
 int gridems__sifting_solve(glp_prob *lp, const lp_layout_t *l, const gridems_scenario_t *sc,
@@ -195,40 +260,61 @@ int gridems__sifting_solve(glp_prob *lp, const lp_layout_t *l, const gridems_sce
     stats->estimated = step_weight != NULL;
     stats->rounds = stats->held = stats->released = 0;
     size_t cap = (size_t)l->n_groups * (size_t)l->steps;
+    int cols = glp_get_num_cols(lp);
     /* From GLPK's allocator: a GLPK error (a longjmp out of glp_simplex, see optimizer.c)
-     * frees it with the environment. */
-    held_t *held = glp_alloc((int)(cap > 0 ? cap : 1), sizeof *held);
-    int n = 0;
-    if (held != NULL) {
-        n = warm ? choose_held_warm(lp, l, held) : choose_held(lp, l, sc, step_weight, held);
+     * frees them with the environment. */
+    held_set_t set = {glp_alloc((int)(cap > 0 ? cap : 1), sizeof(held_t)), 0,
+                      glp_alloc(cols + 1, sizeof(int))};
+    priced_out_t *out = glp_alloc((int)(cap > 0 ? cap : 1), sizeof *out);
+    memset(set.where, 0, (size_t)(cols + 1) * sizeof(int));
+    if (warm) {
+        hold_settled(lp, l, &set, WARM_BAND);
+    } else {
+        set.n = choose_held(lp, l, sc, step_weight, set.held);
+        for (int k = 0; k < set.n; k++) {
+            set.where[set.held[k].col] = k + 1;
+            hold(lp, &set.held[k]);
+        }
     }
-    for (int k = 0; k < n; k++) {
-        hold(lp, &held[k]);
-    }
-    stats->held = n;
+    stats->held = set.n;
+    int release_limit = RELEASE_SHARE * glp_get_num_rows(lp);
+    /* parm's iteration and time limits bound all the rounds together, not each. */
+    glp_smcp round = *parm;
+    int it_start = glp_get_it_cnt(lp);
+    double started = glp_time();
     int ret = 0;
-    while (n > 0 && stats->rounds < MAX_ROUNDS) {
+    while (set.n > 0 && stats->rounds < MAX_ROUNDS) {
         stats->rounds++;
-        ret = glp_simplex(lp, parm);
+        ret = limit_round(&round, parm, lp, it_start, started);
+        if (ret != 0) {
+            break;
+        }
+        ret = glp_simplex(lp, &round);
         if (ret != 0 || glp_get_status(lp) != GLP_OPT) {
             break;
         }
-        int released = price_held(lp, l, held, n);
+        int released = price_held(lp, l, &set, out, release_limit);
         stats->released += released;
         if (released == 0) {
             break;
         }
+        hold_settled(lp, l, &set, SETTLED_BAND);
     }
-    for (int k = 0; k < n; k++) {
-        if (held[k].held) {
-            release(lp, &held[k]);
+    for (int k = 0; k < set.n; k++) {
+        if (set.held[k].held) {
+            release(lp, &set.held[k]);
         }
     }
-    glp_free(held);
+    glp_free(set.held);
+    glp_free(set.where);
+    glp_free(out);
     /* The whole problem from the basis found: GLPK's own proof of optimality (or the rest of
      * the way, when a round failed or the rounds ran out). */
     if (ret == 0) {
-        ret = glp_simplex(lp, parm);
+        ret = limit_round(&round, parm, lp, it_start, started);
+    }
+    if (ret == 0) {
+        ret = glp_simplex(lp, &round);
     }
     return ret;
 }

@@ -11,6 +11,11 @@
  * problem (glp_smcp.excl, on by default), so fixing the columns far from the margin at the bound
  * they will end on shrinks every pass.
  *
+ * Rounds: the first holds every non-basic flexible column but each group's margin step; after
+ * each, at most twice the rows of the held columns are released, those priced most wrong
+ * first, and the free columns that have settled at a bound (reduced cost clear of zero) are
+ * held again, so the working problem stays small (docs/optimizer.md, "Sifting").
+ *
  * Exact: held columns are only ever fixed at one of their own bounds, so the restricted
  * problem's optimum is a feasible point of the full one; after each round every held column is
  * priced with the row duals (reduced cost d = pi_balance[t] - pi_cap[t] - dt pi_energy[g]) and
@@ -42,9 +47,10 @@ bool gridems__sifting_pays(const glp_prob *lp, const lp_layout_t *layout);
 
 /*
  * Solve lp (its basis already set: the crash basis, or a previous optimum) with glp_simplex and
- * parm (borrowed; its it_lim and tm_lim bound each round), holding the flexible power columns
- * that the current basis puts far from their group's margin at their bound. The margin is
- * found in the order of step_weight ([T], price_estimate.h) or, when NULL, of the tariff.
+ * parm (borrowed; its it_lim and tm_lim bound all the rounds together), holding the flexible
+ * power columns that the current basis puts away from their group's margin at their bound. The
+ * margin is found in the order of step_weight ([T], price_estimate.h) or, when NULL, of the
+ * tariff.
  * warm: lp holds the optimal basis and duals of the previous data (an update in place): the
  * columns held are those whose last reduced cost keeps them firmly at their bound.
  * Returns glp_simplex's code (0 with glp_get_status telling optimality) of the last run; every
