@@ -451,6 +451,48 @@ START_TEST(warm_start_after_a_sifted_cold_start)
 }
 END_TEST
 
+/* A sifted cold start, then the price update of warm_start_after_a_sifted_cold_start with the
+ * given warm cap (0: the optimizer's own). */
+static void sifted_price_update(int warm_cap, gridems_schedule_t *s)
+{
+    gridems_scenario_t sc;
+    many_jobs_site(&sc, 250, 58, 11);
+    gridems_optimizer_t *opt = NULL;
+    ck_assert_int_eq(gridems_optimizer_create(&opt, NULL), 0);
+    memset(s, 0, sizeof *s);
+    char err[256];
+    ck_assert_int_eq(gridems_optimizer_solve(opt, &sc, s, err, sizeof err), 0);
+    gridems_schedule_free(s);
+    for (int t = 0; t < sc.steps; t++) {
+        sc.import_per_kwh[t] *= 1.0 + 0.05 * sin(t * 0.37);
+    }
+    gridems__optimizer_set_warm_cap(opt, warm_cap);
+    ck_assert_int_eq(gridems_optimizer_solve(opt, &sc, s, err, sizeof err), 0);
+    gridems__optimizer_last_sifting(opt, &last_rounds, &last_estimated);
+    gridems_optimizer_destroy(opt);
+    gridems_scenario_free(&sc);
+}
+
+START_TEST(warm_cap_bounds_all_sifting_rounds_together)
+{
+    /* The cap is on the whole warm solve, not on each restricted round: one iteration under what
+     * the uncapped update took (over several rounds) is a capped start, solved cold to the same
+     * optimum. */
+    gridems_schedule_t free_run, capped;
+    sifted_price_update(1000000, &free_run);
+    ck_assert_int_eq(free_run.start_kind, GRIDEMS_START_UPDATE);
+    ck_assert_msg(last_rounds >= 2, "the update took %d round(s): nothing to bound together",
+                  last_rounds);
+    ck_assert_int_gt(free_run.iterations, 1);
+    sifted_price_update(free_run.iterations - 1, &capped);
+    ck_assert_int_eq(capped.start_kind, GRIDEMS_START_CAPPED);
+    ck_assert_msg(fabs(capped.objective - free_run.objective) <= 1e-9 * fabs(free_run.objective),
+                  "capped %.15g, uncapped %.15g", capped.objective, free_run.objective);
+    gridems_schedule_free(&free_run);
+    gridems_schedule_free(&capped);
+}
+END_TEST
+
 static Suite *reductions_suite(void)
 {
     Suite *s = suite_create("optimizer_reductions");
@@ -466,6 +508,7 @@ static Suite *reductions_suite(void)
     tcase_set_timeout(sift, 300);
     tcase_add_test(sift, sifting_reaches_the_plain_optimum);
     tcase_add_test(sift, warm_start_after_a_sifted_cold_start);
+    tcase_add_test(sift, warm_cap_bounds_all_sifting_rounds_together);
     suite_add_tcase(s, sift);
     return s;
 }
