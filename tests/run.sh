@@ -7,6 +7,13 @@
 # the TSan and fuzz stages too); GRIDEMS_SKIP_TSAN=1, GRIDEMS_SKIP_FUZZ=1 skip one stage;
 # GRIDEMS_FUZZ_SECONDS (default 60) is each fuzz target's time.
 set -euo pipefail
+# Many tests send output to /dev/null and spawn children with it as stdin. Once a command removed
+# it on this machine class (`glpsol -o /dev/null` deletes its output file) and the next redirection
+# made it a regular file; tests then fail far from the cause, so say it here.
+if [ ! -c /dev/null ]; then
+    echo "tests/run.sh: /dev/null is not a character device (recreate it: mknod -m 666 /dev/null c 1 3)" >&2
+    exit 1
+fi
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 # Files the build makes are not group- or world-writable: the plugin loader refuses such
