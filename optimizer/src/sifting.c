@@ -50,9 +50,9 @@ bool gridems__sifting_pays(const glp_prob *lp, const lp_layout_t *l)
     for (int k = 0; k < l->n_groups * l->steps; k++) {
         flex += l->p[k] != 0;
     }
-    /* Measured (CPU, same run): the canonical 50 jobs (2,400 flexible columns, 685 rows) 50 ms
-     * with sifting against 40 ms without; 200 jobs (9,500 and 828) 341 against 387 ms; 800 and
-     * 2,000 jobs 3-6 times faster with it. */
+    /* Measured (CPU, gridems solve): the canonical 50 jobs (2,400 flexible columns, 685 rows)
+     * 50-60 ms with sifting against 40 ms without; 200 jobs (9,500 and 828) 210-240 against 390
+     * ms; 768 steps (25,000 and 5,098) 1.43 against 1.54 s, not enough to lower the bar. */
     return flex >= 5000 && flex >= 6 * glp_get_num_rows((glp_prob *)lp);
 }
 
