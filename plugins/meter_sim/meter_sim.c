@@ -376,10 +376,7 @@ static void gw_tick(gridems_plugin_t *self, gridems_timer_id_t id, void *arg)
     meter_t *m = arg;
     int64_t now = m->api->now_ms(m->self);
     if (m->sampled && now < m->t_ms) {
-        gridems__sim_complain(m->api, m->self, &m->clock_back, GRIDEMS_PLUGIN_LOG_WARNING,
-                              "gateway: the host clock went back by %" PRId64
-                              " ms; the simulation continues from the new time",
-                              m->t_ms - now);
+        gridems__sim_complain_clock_back(m->api, m->self, &m->clock_back, m->t_ms - now);
         m->sampled = 0;
         m->published = 0;
     }
@@ -440,9 +437,8 @@ static void drv_on_telemetry(gridems_plugin_t *self, const gridems_message_t *ms
         gridems__sim_jr_fail(&r, "ts or power_kw is missing");
     }
     if (r.error != NULL) {
-        gridems__sim_complain(m->api, m->self, &m->bad_telemetry, GRIDEMS_PLUGIN_LOG_WARNING,
-                              "driver: malformed telemetry on %s ignored: %s at byte %zu",
-                              msg->topic, r.error, r.at);
+        gridems__sim_complain_malformed(m->api, m->self, &m->bad_telemetry,
+                                        "driver: malformed telemetry", msg->topic, &r);
         return;
     }
     if (m->have && ts < m->tel_ts) {

@@ -1047,6 +1047,23 @@ void gridems__sim_complain(const gridems_host_api_t *api, gridems_plugin_t *self
     }
 }
 
+void gridems__sim_complain_malformed(const gridems_host_api_t *api, gridems_plugin_t *self,
+                                     gridems__sim_complaint_t *c, const char *what,
+                                     const char *topic, const gridems__sim_jr_t *r)
+{
+    gridems__sim_complain(api, self, c, GRIDEMS_PLUGIN_LOG_WARNING,
+                          "%s on %s ignored: %s at byte %zu", what, topic, r->error, r->at);
+}
+
+void gridems__sim_complain_clock_back(const gridems_host_api_t *api, gridems_plugin_t *self,
+                                      gridems__sim_complaint_t *c, int64_t behind_ms)
+{
+    gridems__sim_complain(api, self, c, GRIDEMS_PLUGIN_LOG_WARNING,
+                          "gateway: the host clock went back by %" PRId64
+                          " ms; the simulation continues from the new time",
+                          behind_ms);
+}
+
 int gridems__sim_wire(gridems_plugin_t *self, const gridems_host_api_t *api, void *userdata,
                       const char *topic_telemetry, gridems_message_fn on_telemetry,
                       const char *topic_cmd, gridems_message_fn on_cmd, int tick_ms,

@@ -13,6 +13,7 @@
  *     files;
  *   - a deterministic random generator (noise and job arrivals must repeat for a given seed);
  *   - a count-based complaint limiter for log lines about bad messages.
+ * The command protocol of the simulators that take commands is in sim_command.h.
  *
  * Everything here uses only the C library, runs on the caller's thread and keeps no global
  * state, so several instances may use it at once.
@@ -246,6 +247,21 @@ typedef struct gridems__sim_complaint_s {
 void gridems__sim_complain(const gridems_host_api_t *api, gridems_plugin_t *self,
                            gridems__sim_complaint_t *c, int level, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
+
+/*
+ * Complain (warning) about a message that reader r refused, naming what it was (the half and the
+ * message, e.g. "driver: malformed telemetry"), its topic, the reason and the byte offset.
+ */
+void gridems__sim_complain_malformed(const gridems_host_api_t *api, gridems_plugin_t *self,
+                                     gridems__sim_complaint_t *c, const char *what,
+                                     const char *topic, const gridems__sim_jr_t *r);
+
+/*
+ * A gateway's complaint (warning) that the host clock went back by behind_ms (a simulation
+ * restarted); the gateway then continues from the new time.
+ */
+void gridems__sim_complain_clock_back(const gridems_host_api_t *api, gridems_plugin_t *self,
+                                      gridems__sim_complaint_t *c, int64_t behind_ms);
 
 /*
  * A gateway sends the telemetry it has written into w on topic (QoS 0, not retained). Out of
