@@ -566,13 +566,6 @@ static void drv_destroy(gridems_device_id_t dev, void *userdata)
 
 /* ---- ## Init ---- */
 
-static int bad_option(const gridems_host_api_t *api, gridems_plugin_t *self, const char *key,
-                      const char *rule, double got)
-{
-    api->log(self, GRIDEMS_PLUGIN_LOG_ERR, "option \"%s\" %s (got %g)", key, rule, got);
-    return GRIDEMS_ECONFIG;
-}
-
 /* Fill in the defaults that depend on other options and check every value. */
 static int check_options(const gridems_host_api_t *api, gridems_plugin_t *self,
                          const gridems_config_t *cfg, battery_opts_t *o)
@@ -583,7 +576,7 @@ static int check_options(const gridems_host_api_t *api, gridems_plugin_t *self,
     }
     double v;
     if (!(o->capacity_kwh > 0)) {
-        return bad_option(api, self, "capacity_kwh", "must be > 0", o->capacity_kwh);
+        return gridems__sim_bad_option(api, self, "capacity_kwh", "must be > 0", o->capacity_kwh);
     }
     if (api->config_get_double(cfg, "soc_max_kwh", &v) != 0) {
         o->soc_max_kwh = o->capacity_kwh;
@@ -592,33 +585,39 @@ static int check_options(const gridems_host_api_t *api, gridems_plugin_t *self,
         o->soc_kwh = o->capacity_kwh / 2;
     }
     if (o->soc_min_kwh < 0) {
-        return bad_option(api, self, "soc_min_kwh", "must be >= 0", o->soc_min_kwh);
+        return gridems__sim_bad_option(api, self, "soc_min_kwh", "must be >= 0", o->soc_min_kwh);
     }
     if (o->soc_max_kwh > o->capacity_kwh) {
-        return bad_option(api, self, "soc_max_kwh", "must be <= capacity_kwh", o->soc_max_kwh);
+        return gridems__sim_bad_option(api, self, "soc_max_kwh", "must be <= capacity_kwh",
+                                       o->soc_max_kwh);
     }
     if (o->soc_min_kwh > o->soc_max_kwh) {
-        return bad_option(api, self, "soc_min_kwh", "must be <= soc_max_kwh", o->soc_min_kwh);
+        return gridems__sim_bad_option(api, self, "soc_min_kwh", "must be <= soc_max_kwh",
+                                       o->soc_min_kwh);
     }
     if (o->soc_kwh < 0 || o->soc_kwh > o->capacity_kwh) {
-        return bad_option(api, self, "soc_kwh", "must be within [0, capacity_kwh]", o->soc_kwh);
+        return gridems__sim_bad_option(api, self, "soc_kwh", "must be within [0, capacity_kwh]",
+                                       o->soc_kwh);
     }
     if (o->charge_max_kw < 0) {
-        return bad_option(api, self, "charge_max_kw", "must be >= 0", o->charge_max_kw);
+        return gridems__sim_bad_option(api, self, "charge_max_kw", "must be >= 0",
+                                       o->charge_max_kw);
     }
     if (o->discharge_max_kw < 0) {
-        return bad_option(api, self, "discharge_max_kw", "must be >= 0", o->discharge_max_kw);
+        return gridems__sim_bad_option(api, self, "discharge_max_kw", "must be >= 0",
+                                       o->discharge_max_kw);
     }
     if (!(o->charge_efficiency > 0 && o->charge_efficiency <= 1)) {
-        return bad_option(api, self, "charge_efficiency", "must be within (0, 1]",
-                          o->charge_efficiency);
+        return gridems__sim_bad_option(api, self, "charge_efficiency", "must be within (0, 1]",
+                                       o->charge_efficiency);
     }
     if (!(o->discharge_efficiency > 0 && o->discharge_efficiency <= 1)) {
-        return bad_option(api, self, "discharge_efficiency", "must be within (0, 1]",
-                          o->discharge_efficiency);
+        return gridems__sim_bad_option(api, self, "discharge_efficiency", "must be within (0, 1]",
+                                       o->discharge_efficiency);
     }
     if (o->cycle_cost_per_kwh < 0) {
-        return bad_option(api, self, "cycle_cost_per_kwh", "must be >= 0", o->cycle_cost_per_kwh);
+        return gridems__sim_bad_option(api, self, "cycle_cost_per_kwh", "must be >= 0",
+                                       o->cycle_cost_per_kwh);
     }
     return 0;
 }

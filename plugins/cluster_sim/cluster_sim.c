@@ -1152,8 +1152,6 @@ static int check_options(const gridems_host_api_t *api, gridems_plugin_t *self,
     if (rc < 0) {
         return rc;
     }
-    const char *bad = NULL;
-    double got = 0;
     if (o->safe_policy == NULL ||
         (strcmp(o->safe_policy, "hold") != 0 && strcmp(o->safe_policy, "run") != 0)) {
         api->log(self, GRIDEMS_PLUGIN_LOG_ERR,
@@ -1163,27 +1161,26 @@ static int check_options(const gridems_host_api_t *api, gridems_plugin_t *self,
     }
     *safe_run = strcmp(o->safe_policy, "run") == 0;
     if (!(o->power_cap_kw > 0)) {
-        bad = "\"power_cap_kw\" must be > 0";
-        got = o->power_cap_kw;
-    } else if (!(o->jobs_per_day >= 0 && o->jobs_per_day <= 100000)) {
-        bad = "\"jobs_per_day\" must be within [0, 100000]";
-        got = o->jobs_per_day;
-    } else if (!(o->job_energy_kwh > 0)) {
-        bad = "\"job_energy_kwh\" must be > 0";
-        got = o->job_energy_kwh;
-    } else if (!(o->job_power_kw > 0)) {
-        bad = "\"job_power_kw\" must be > 0";
-        got = o->job_power_kw;
-    } else if (!(o->deadline_slack_hours >= 0)) {
-        bad = "\"deadline_slack_hours\" must be >= 0";
-        got = o->deadline_slack_hours;
-    } else if (!(o->keep_finished_hours >= 0 && o->keep_finished_hours <= 24.0 * 366)) {
-        bad = "\"keep_finished_hours\" must be within [0, 8784]";
-        got = o->keep_finished_hours;
+        return gridems__sim_bad_option(api, self, "power_cap_kw", "must be > 0", o->power_cap_kw);
     }
-    if (bad != NULL) {
-        api->log(self, GRIDEMS_PLUGIN_LOG_ERR, "option %s (got %g)", bad, got);
-        return GRIDEMS_ECONFIG;
+    if (!(o->jobs_per_day >= 0 && o->jobs_per_day <= 100000)) {
+        return gridems__sim_bad_option(api, self, "jobs_per_day", "must be within [0, 100000]",
+                                       o->jobs_per_day);
+    }
+    if (!(o->job_energy_kwh > 0)) {
+        return gridems__sim_bad_option(api, self, "job_energy_kwh", "must be > 0",
+                                       o->job_energy_kwh);
+    }
+    if (!(o->job_power_kw > 0)) {
+        return gridems__sim_bad_option(api, self, "job_power_kw", "must be > 0", o->job_power_kw);
+    }
+    if (!(o->deadline_slack_hours >= 0)) {
+        return gridems__sim_bad_option(api, self, "deadline_slack_hours", "must be >= 0",
+                                       o->deadline_slack_hours);
+    }
+    if (!(o->keep_finished_hours >= 0 && o->keep_finished_hours <= 24.0 * 366)) {
+        return gridems__sim_bad_option(api, self, "keep_finished_hours", "must be within [0, 8784]",
+                                       o->keep_finished_hours);
     }
     return 0;
 }

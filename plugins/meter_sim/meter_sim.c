@@ -512,32 +512,29 @@ static int check_options(const gridems_host_api_t *api, gridems_plugin_t *self,
     if (rc < 0) {
         return rc;
     }
-    const char *bad = NULL;
-    double got = 0;
     if (parse_role(o->role, role) < 0) {
         api->log(self, GRIDEMS_PLUGIN_LOG_ERR,
                  "option \"role\" must be site, load, pv or other (got \"%s\")", o->role);
         return GRIDEMS_ECONFIG;
     }
     if (!(o->noise_pct >= 0 && o->noise_pct <= 100)) {
-        bad = "\"noise_pct\" must be within [0, 100]";
-        got = o->noise_pct;
-    } else if (!(fabs(o->utc_offset_hours) <= 24)) {
-        bad = "\"utc_offset_hours\" must be within [-24, 24]";
-        got = o->utc_offset_hours;
-    } else if (!(o->peak_hour >= 0 && o->peak_hour < 24)) {
-        bad = "\"peak_hour\" must be within [0, 24)";
-        got = o->peak_hour;
-    } else if (!(o->jump_minutes >= 0 && o->jump_minutes <= 1e9)) {
-        bad = "\"jump_minutes\" must be within [0, 1e9]";
-        got = o->jump_minutes;
-    } else if (o->jump_kw != 0 && o->jump_at == NULL) {
-        bad = "\"jump_kw\" needs \"jump_at\"";
-        got = o->jump_kw;
+        return gridems__sim_bad_option(api, self, "noise_pct", "must be within [0, 100]",
+                                       o->noise_pct);
     }
-    if (bad != NULL) {
-        api->log(self, GRIDEMS_PLUGIN_LOG_ERR, "option %s (got %g)", bad, got);
-        return GRIDEMS_ECONFIG;
+    if (!(fabs(o->utc_offset_hours) <= 24)) {
+        return gridems__sim_bad_option(api, self, "utc_offset_hours", "must be within [-24, 24]",
+                                       o->utc_offset_hours);
+    }
+    if (!(o->peak_hour >= 0 && o->peak_hour < 24)) {
+        return gridems__sim_bad_option(api, self, "peak_hour", "must be within [0, 24)",
+                                       o->peak_hour);
+    }
+    if (!(o->jump_minutes >= 0 && o->jump_minutes <= 1e9)) {
+        return gridems__sim_bad_option(api, self, "jump_minutes", "must be within [0, 1e9]",
+                                       o->jump_minutes);
+    }
+    if (o->jump_kw != 0 && o->jump_at == NULL) {
+        return gridems__sim_bad_option(api, self, "jump_kw", "needs \"jump_at\"", o->jump_kw);
     }
     int64_t at;
     if (o->jump_at != NULL && gridems__sim_parse_iso(o->jump_at, &at) < 0) {

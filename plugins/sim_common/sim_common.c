@@ -956,6 +956,13 @@ int gridems__sim_check_common(const gridems_host_api_t *api, gridems_plugin_t *s
     return 0;
 }
 
+int gridems__sim_bad_option(const gridems_host_api_t *api, gridems_plugin_t *self, const char *key,
+                            const char *rule, double got)
+{
+    api->log(self, GRIDEMS_PLUGIN_LOG_ERR, "option \"%s\" %s (got %g)", key, rule, got);
+    return GRIDEMS_ECONFIG;
+}
+
 /* ---- ## Validation ---- */
 
 int gridems__sim_topic_prefix_valid(const char *prefix)

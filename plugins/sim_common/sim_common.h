@@ -191,10 +191,6 @@ typedef struct gridems__sim_common_opts_s {
 /* clang-format on */
 
 /*
- * Check the common options; log (ERR) the first bad one, naming it.
- * Returns: 0 or GRIDEMS_ECONFIG. Thread: loop.
- */
-/*
  * The wiring every simulated device shares once it is registered: its driver half subscribes to
  * the gateway's telemetry, its gateway half to its commands (when on_cmd is not NULL), and the
  * gateway ticks every tick_ms real milliseconds. Strings are copied by the host.
@@ -205,8 +201,19 @@ int gridems__sim_wire(gridems_plugin_t *self, const gridems_host_api_t *api, voi
                       const char *topic_cmd, gridems_message_fn on_cmd, int tick_ms,
                       gridems_timer_fn tick);
 
+/*
+ * Check the common options; log (ERR) the first bad one, naming it.
+ * Returns: 0 or GRIDEMS_ECONFIG. Thread: loop.
+ */
 int gridems__sim_check_common(const gridems_host_api_t *api, gridems_plugin_t *self,
                               const gridems__sim_common_opts_t *o);
+
+/*
+ * Log (ERR) that option `key` breaks `rule`, with the value it has: option "key" rule (got v).
+ * Returns GRIDEMS_ECONFIG, so that a check reads `return gridems__sim_bad_option(...)`.
+ */
+int gridems__sim_bad_option(const gridems_host_api_t *api, gridems_plugin_t *self, const char *key,
+                            const char *rule, double got);
 
 /* ---- ## Validation ---- */
 
