@@ -77,7 +77,7 @@
 /* ---- ## Options ---- */
 
 typedef struct battery_opts_s {
-    gridems__sim_common_opts_t common;
+    gridems__sim_common_opts_t common; /* first: gridems__sim_init_check reads it */
     double capacity_kwh;
     double soc_kwh;
     double soc_min_kwh;
@@ -88,6 +88,8 @@ typedef struct battery_opts_s {
     double discharge_efficiency;
     double cycle_cost_per_kwh;
 } battery_opts_t;
+_Static_assert(offsetof(battery_opts_t, common) == 0,
+               "gridems__sim_init_check reads the common options");
 
 static const gridems_option_t battery_options[] = {
     GRIDEMS__SIM_COMMON_OPTIONS(battery_opts_t),
@@ -570,10 +572,6 @@ static void drv_destroy(gridems_device_id_t dev, void *userdata)
 static int check_options(const gridems_host_api_t *api, gridems_plugin_t *self,
                          const gridems_config_t *cfg, battery_opts_t *o)
 {
-    int rc = gridems__sim_check_common(api, self, &o->common);
-    if (rc < 0) {
-        return rc;
-    }
     double v;
     if (!(o->capacity_kwh > 0)) {
         return gridems__sim_bad_option(api, self, "capacity_kwh", "must be > 0", o->capacity_kwh);
@@ -626,11 +624,12 @@ int gridems_plugin_init(gridems_plugin_t *self, const gridems_host_api_t *api,
                         const gridems_config_t *cfg, void **userdata)
 {
     (void)userdata;
-    if (!GRIDEMS_API_HAS(api, now_ms) || cfg->context == NULL) {
-        return GRIDEMS_EABI;
+    int rc = gridems__sim_init_check(api, self, cfg);
+    if (rc < 0) {
+        return rc;
     }
     battery_opts_t *o = cfg->context; /* the plugin may write its non-string fields */
-    int rc = check_options(api, self, cfg, o);
+    rc = check_options(api, self, cfg, o);
     if (rc < 0) {
         return rc;
     }

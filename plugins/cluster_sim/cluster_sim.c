@@ -109,7 +109,7 @@
 /* ---- ## Options ---- */
 
 typedef struct cluster_opts_s {
-    gridems__sim_common_opts_t common;
+    gridems__sim_common_opts_t common; /* first: gridems__sim_init_check reads it */
     double power_cap_kw;
     const char *jobs;
     int64_t seed;
@@ -120,6 +120,8 @@ typedef struct cluster_opts_s {
     double keep_finished_hours;
     const char *safe_policy;
 } cluster_opts_t;
+_Static_assert(offsetof(cluster_opts_t, common) == 0,
+               "gridems__sim_init_check reads the common options");
 
 static const gridems_option_t cluster_options[] = {
     GRIDEMS__SIM_COMMON_OPTIONS(cluster_opts_t),
@@ -1148,10 +1150,6 @@ static int jobs_load(cluster_t *c, const char *path, int64_t start_ms)
 static int check_options(const gridems_host_api_t *api, gridems_plugin_t *self,
                          const cluster_opts_t *o, int *safe_run)
 {
-    int rc = gridems__sim_check_common(api, self, &o->common);
-    if (rc < 0) {
-        return rc;
-    }
     if (o->safe_policy == NULL ||
         (strcmp(o->safe_policy, "hold") != 0 && strcmp(o->safe_policy, "run") != 0)) {
         api->log(self, GRIDEMS_PLUGIN_LOG_ERR,
@@ -1189,12 +1187,13 @@ int gridems_plugin_init(gridems_plugin_t *self, const gridems_host_api_t *api,
                         const gridems_config_t *cfg, void **userdata)
 {
     (void)userdata;
-    if (!GRIDEMS_API_HAS(api, now_ms) || cfg->context == NULL) {
-        return GRIDEMS_EABI;
+    int rc = gridems__sim_init_check(api, self, cfg);
+    if (rc < 0) {
+        return rc;
     }
     const cluster_opts_t *o = cfg->context;
     int safe_run = 0;
-    int rc = check_options(api, self, o, &safe_run);
+    rc = check_options(api, self, o, &safe_run);
     if (rc < 0) {
         return rc;
     }

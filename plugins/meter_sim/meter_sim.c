@@ -67,7 +67,7 @@
 /* ---- ## Options ---- */
 
 typedef struct meter_opts_s {
-    gridems__sim_common_opts_t common;
+    gridems__sim_common_opts_t common; /* first: gridems__sim_init_check reads it */
     const char *profile;
     const char *role;
     double scale;
@@ -82,6 +82,8 @@ typedef struct meter_opts_s {
     double jump_kw;
     double jump_minutes;
 } meter_opts_t;
+_Static_assert(offsetof(meter_opts_t, common) == 0,
+               "gridems__sim_init_check reads the common options");
 
 static const gridems_option_t meter_options[] = {
     GRIDEMS__SIM_COMMON_OPTIONS(meter_opts_t),
@@ -508,10 +510,6 @@ static int parse_role(const char *s, int32_t *out)
 static int check_options(const gridems_host_api_t *api, gridems_plugin_t *self,
                          const meter_opts_t *o, int32_t *role)
 {
-    int rc = gridems__sim_check_common(api, self, &o->common);
-    if (rc < 0) {
-        return rc;
-    }
     if (parse_role(o->role, role) < 0) {
         api->log(self, GRIDEMS_PLUGIN_LOG_ERR,
                  "option \"role\" must be site, load, pv or other (got \"%s\")", o->role);
@@ -550,12 +548,13 @@ int gridems_plugin_init(gridems_plugin_t *self, const gridems_host_api_t *api,
                         const gridems_config_t *cfg, void **userdata)
 {
     (void)userdata;
-    if (!GRIDEMS_API_HAS(api, now_ms) || cfg->context == NULL) {
-        return GRIDEMS_EABI;
+    int rc = gridems__sim_init_check(api, self, cfg);
+    if (rc < 0) {
+        return rc;
     }
     const meter_opts_t *o = cfg->context;
     int32_t role = GRIDEMS_METER_LOAD;
-    int rc = check_options(api, self, o, &role);
+    rc = check_options(api, self, o, &role);
     if (rc < 0) {
         return rc;
     }

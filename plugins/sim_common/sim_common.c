@@ -926,8 +926,8 @@ int gridems__sim_parse_double(const char *s, double *out)
 
 /* ---- ## Common options ---- */
 
-int gridems__sim_check_common(const gridems_host_api_t *api, gridems_plugin_t *self,
-                              const gridems__sim_common_opts_t *o)
+static int check_common(const gridems_host_api_t *api, gridems_plugin_t *self,
+                        const gridems__sim_common_opts_t *o)
 {
     if (!gridems__sim_topic_prefix_valid(o->topic_prefix)) {
         api->log(self, GRIDEMS_PLUGIN_LOG_ERR,
@@ -954,6 +954,16 @@ int gridems__sim_check_common(const gridems_host_api_t *api, gridems_plugin_t *s
         return GRIDEMS_ECONFIG;
     }
     return 0;
+}
+
+int gridems__sim_init_check(const gridems_host_api_t *api, gridems_plugin_t *self,
+                            const gridems_config_t *cfg)
+{
+    if (!GRIDEMS_API_HAS(api, now_ms) || cfg->context == NULL) {
+        return GRIDEMS_EABI;
+    }
+    const gridems__sim_common_opts_t *o = cfg->context; /* the first member of the options */
+    return check_common(api, self, o);
 }
 
 int gridems__sim_bad_option(const gridems_host_api_t *api, gridems_plugin_t *self, const char *key,

@@ -202,11 +202,13 @@ int gridems__sim_wire(gridems_plugin_t *self, const gridems_host_api_t *api, voi
                       gridems_timer_fn tick);
 
 /*
- * Check the common options; log (ERR) the first bad one, naming it.
- * Returns: 0 or GRIDEMS_ECONFIG. Thread: loop.
+ * The start of every simulator's init: the host must offer now_ms and the options
+ * (cfg->context, a struct whose first member is gridems__sim_common_opts_t), and the common
+ * options must be valid; the first bad one is logged (ERR), naming it.
+ * Returns: 0, GRIDEMS_EABI or GRIDEMS_ECONFIG. Thread: loop.
  */
-int gridems__sim_check_common(const gridems_host_api_t *api, gridems_plugin_t *self,
-                              const gridems__sim_common_opts_t *o);
+int gridems__sim_init_check(const gridems_host_api_t *api, gridems_plugin_t *self,
+                            const gridems_config_t *cfg);
 
 /*
  * Log (ERR) that option `key` breaks `rule`, with the value it has: option "key" rule (got v).
