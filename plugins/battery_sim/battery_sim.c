@@ -150,9 +150,7 @@ typedef struct gateway_s {
     gridems__sim_cmd_head_t cmd; /* the last executed command, valid with have_cmd */
     gridems__sim_cmd_counts_t cmds;
 
-    int published;
-    int64_t last_pub_ms;
-    gridems__sim_complaint_t pub_failed;
+    gridems__sim_telemetry_t telemetry;
     gridems__sim_complaint_t clock_back;
 } gateway_t;
 
@@ -229,7 +227,7 @@ static void gw_advance(battery_t *b, int64_t now)
         /* The host clock went back (a simulation restarted): resume from the new time. */
         gridems__sim_complain_clock_back(b->api, b->self, &g->clock_back, g->t_ms - now);
         g->t_ms = now;
-        g->published = 0;
+        g->telemetry.sent = 0;
         return;
     }
     gw_watchdog(g);
@@ -312,10 +310,7 @@ static void gw_publish(battery_t *b)
     }
     gridems__sim_json_cmd_counts(w, &g->cmds);
     gridems__sim_json_end_object(w);
-    if (gridems__sim_send_telemetry(b->api, b->self, b->topic_telemetry, w, &g->pub_failed)) {
-        g->published = 1;
-        g->last_pub_ms = g->t_ms;
-    }
+    gridems__sim_send_telemetry(b->api, b->self, b->topic_telemetry, w, g->t_ms, &g->telemetry);
 }
 
 static void gw_tick(gridems_plugin_t *self, gridems_timer_id_t id, void *arg)
@@ -324,8 +319,8 @@ static void gw_tick(gridems_plugin_t *self, gridems_timer_id_t id, void *arg)
     (void)id;
     battery_t *b = arg;
     gw_advance(b, b->api->now_ms(b->self));
-    if (!b->gw.published ||
-        b->gw.t_ms - b->gw.last_pub_ms >= b->opts->common.telemetry_interval_ms) {
+    if (gridems__sim_telemetry_due(&b->gw.telemetry, b->gw.t_ms,
+                                   b->opts->common.telemetry_interval_ms)) {
         gw_publish(b);
     }
 }

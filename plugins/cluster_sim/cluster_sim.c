@@ -216,9 +216,7 @@ typedef struct gateway_s {
     uint64_t late;
     uint64_t dropped;
 
-    int published;
-    int64_t last_pub_ms;
-    gridems__sim_complaint_t pub_failed;
+    gridems__sim_telemetry_t telemetry;
     gridems__sim_complaint_t clock_back;
     gridems__sim_complaint_t too_many;
 } gateway_t;
@@ -490,7 +488,7 @@ static void gw_advance(cluster_t *c, int64_t now)
     if (now < g->t_ms) {
         gridems__sim_complain_clock_back(c->api, c->self, &g->clock_back, g->t_ms - now);
         g->t_ms = now;
-        g->published = 0;
+        g->telemetry.sent = 0;
         allocate(c);
         return;
     }
@@ -616,10 +614,7 @@ static void gw_publish(cluster_t *c)
     }
     gridems__sim_json_end_array(w);
     gridems__sim_json_end_object(w);
-    if (gridems__sim_send_telemetry(c->api, c->self, c->topic_telemetry, w, &g->pub_failed)) {
-        g->published = 1;
-        g->last_pub_ms = g->t_ms;
-    }
+    gridems__sim_send_telemetry(c->api, c->self, c->topic_telemetry, w, g->t_ms, &g->telemetry);
 }
 
 static void gw_tick(gridems_plugin_t *self, gridems_timer_id_t id, void *arg)
@@ -628,8 +623,8 @@ static void gw_tick(gridems_plugin_t *self, gridems_timer_id_t id, void *arg)
     (void)id;
     cluster_t *c = arg;
     gw_advance(c, c->api->now_ms(c->self));
-    if (!c->gw.published ||
-        c->gw.t_ms - c->gw.last_pub_ms >= c->opts->common.telemetry_interval_ms) {
+    if (gridems__sim_telemetry_due(&c->gw.telemetry, c->gw.t_ms,
+                                   c->opts->common.telemetry_interval_ms)) {
         gw_publish(c);
     }
 }

@@ -153,9 +153,7 @@ typedef struct meter_s {
     double power_kw;
     double energy_kwh;
     int sampled;
-    int published;
-    int64_t last_pub_ms;
-    gridems__sim_complaint_t pub_failed;
+    gridems__sim_telemetry_t telemetry;
     gridems__sim_complaint_t clock_back;
 
     /* Driver: the last telemetry message. */
@@ -365,10 +363,7 @@ static void gw_publish(meter_t *m)
     gridems__sim_json_kv_num(w, "power_kw", m->power_kw);
     gridems__sim_json_kv_num(w, "energy_kwh", to_milli(m->energy_kwh));
     gridems__sim_json_end_object(w);
-    if (gridems__sim_send_telemetry(m->api, m->self, m->topic_telemetry, w, &m->pub_failed)) {
-        m->published = 1;
-        m->last_pub_ms = m->t_ms;
-    }
+    gridems__sim_send_telemetry(m->api, m->self, m->topic_telemetry, w, m->t_ms, &m->telemetry);
 }
 
 static void gw_tick(gridems_plugin_t *self, gridems_timer_id_t id, void *arg)
@@ -380,7 +375,7 @@ static void gw_tick(gridems_plugin_t *self, gridems_timer_id_t id, void *arg)
     if (m->sampled && now < m->t_ms) {
         gridems__sim_complain_clock_back(m->api, m->self, &m->clock_back, m->t_ms - now);
         m->sampled = 0;
-        m->published = 0;
+        m->telemetry.sent = 0;
     }
     if (!m->sampled || now > m->t_ms) {
         double p = meter_value(m, now);
@@ -392,7 +387,7 @@ static void gw_tick(gridems_plugin_t *self, gridems_timer_id_t id, void *arg)
         m->t_ms = now;
         m->sampled = 1;
     }
-    if (!m->published || m->t_ms - m->last_pub_ms >= m->opts->common.telemetry_interval_ms) {
+    if (gridems__sim_telemetry_due(&m->telemetry, m->t_ms, m->opts->common.telemetry_interval_ms)) {
         gw_publish(m);
     }
 }

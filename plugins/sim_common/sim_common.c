@@ -1097,19 +1097,27 @@ int gridems__sim_wire(gridems_plugin_t *self, const gridems_host_api_t *api, voi
     return rc < 0 ? rc : 0;
 }
 
-int gridems__sim_send_telemetry(const gridems_host_api_t *api, gridems_plugin_t *self,
-                                const char *topic, const gridems__sim_buf_t *w,
-                                gridems__sim_complaint_t *failed)
+/* ---- ## Telemetry schedule ---- */
+
+int gridems__sim_telemetry_due(const gridems__sim_telemetry_t *t, int64_t now, int64_t interval_ms)
+{
+    return !t->sent || now - t->last_ms >= interval_ms;
+}
+
+void gridems__sim_send_telemetry(const gridems_host_api_t *api, gridems_plugin_t *self,
+                                 const char *topic, const gridems__sim_buf_t *w, int64_t state_ms,
+                                 gridems__sim_telemetry_t *t)
 {
     if (w->oom) {
-        gridems__sim_complain(api, self, failed, GRIDEMS_PLUGIN_LOG_ERR,
+        gridems__sim_complain(api, self, &t->failed, GRIDEMS_PLUGIN_LOG_ERR,
                               "gateway: out of memory writing telemetry");
-        return 0;
+        return;
     }
     int rc = api->publish(self, topic, w->data, w->len, 0, 0);
     if (rc < 0) {
-        gridems__sim_complain(api, self, failed, GRIDEMS_PLUGIN_LOG_WARNING,
+        gridems__sim_complain(api, self, &t->failed, GRIDEMS_PLUGIN_LOG_WARNING,
                               "gateway: cannot publish telemetry on %s (error %d)", topic, rc);
     }
-    return 1;
+    t->sent = 1;
+    t->last_ms = state_ms;
 }

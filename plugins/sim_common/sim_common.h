@@ -272,14 +272,30 @@ void gridems__sim_complain_malformed(const gridems_host_api_t *api, gridems_plug
 void gridems__sim_complain_clock_back(const gridems_host_api_t *api, gridems_plugin_t *self,
                                       gridems__sim_complaint_t *c, int64_t behind_ms);
 
+/* ---- ## Telemetry schedule ---- */
+
 /*
- * A gateway sends the telemetry it has written into w on topic (QoS 0, not retained). Out of
- * memory while writing (w->oom) or a refused publish is complained about through *failed.
- * Returns 1 when the message was written out (so the caller notes the time), 0 when w was
- * incomplete. A refused publish still counts as sent: the next one follows the interval.
+ * When a gateway sends telemetry: at once when it has sent none yet (also after the host clock
+ * went back: the caller clears sent), then whenever telemetry_interval_ms of host-clock time
+ * have passed since the last one. Zero-initialise.
  */
-int gridems__sim_send_telemetry(const gridems_host_api_t *api, gridems_plugin_t *self,
-                                const char *topic, const gridems__sim_buf_t *w,
-                                gridems__sim_complaint_t *failed);
+typedef struct gridems__sim_telemetry_s {
+    int sent;        /* a message was sent since the start (or the clock going back) */
+    int64_t last_ms; /* host-clock time of the state the last message reported */
+    gridems__sim_complaint_t failed;
+} gridems__sim_telemetry_t;
+
+/* 1 when the next message is due at host-clock time now, else 0. */
+int gridems__sim_telemetry_due(const gridems__sim_telemetry_t *t, int64_t now, int64_t interval_ms);
+
+/*
+ * A gateway sends the telemetry it has written into w, about host-clock time state_ms, on topic
+ * (QoS 0, not retained), and notes it in *t. Out of memory while writing (w->oom: nothing is
+ * sent or noted) or a refused publish is complained about through t->failed. A refused publish
+ * still counts as sent: the next one follows the interval.
+ */
+void gridems__sim_send_telemetry(const gridems_host_api_t *api, gridems_plugin_t *self,
+                                 const char *topic, const gridems__sim_buf_t *w, int64_t state_ms,
+                                 gridems__sim_telemetry_t *t);
 
 #endif
