@@ -332,6 +332,7 @@ typedef struct command_s {
     int have_power;
 } command_t;
 
+/* The battery's own member of a command (gridems__sim_cmd_member_fn). */
 static int command_member(gridems__sim_jr_t *r, const char *key, void *arg)
 {
     command_t *c = arg;
@@ -342,6 +343,7 @@ static int command_member(gridems__sim_jr_t *r, const char *key, void *arg)
     return gridems__sim_jr_number(r, &c->power_kw);
 }
 
+/* Only a safe-mode command may leave out the power (gridems__sim_cmd_check_fn). */
 static const char *command_check(const void *arg, const gridems__sim_cmd_head_t *h)
 {
     const command_t *c = arg;
