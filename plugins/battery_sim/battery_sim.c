@@ -71,12 +71,13 @@
 #include <string.h>
 
 #include "gridems/plugin.h"
+#include "sim_command.h"
 #include "sim_common.h"
 
 /* ---- ## Options ---- */
 
 typedef struct battery_opts_s {
-    gridems__sim_common_opts_t common;
+    gridems__sim_common_opts_t common; /* first: gridems__sim_init_check reads it */
     double capacity_kwh;
     double soc_kwh;
     double soc_min_kwh;
@@ -87,6 +88,8 @@ typedef struct battery_opts_s {
     double discharge_efficiency;
     double cycle_cost_per_kwh;
 } battery_opts_t;
+_Static_assert(offsetof(battery_opts_t, common) == 0,
+               "gridems__sim_init_check reads the common options");
 
 static const gridems_option_t battery_options[] = {
     GRIDEMS__SIM_COMMON_OPTIONS(battery_opts_t),
@@ -144,18 +147,10 @@ typedef struct gateway_s {
     int safe;                /* 1: hold at zero power */
     const char *safe_reason; /* static text */
     int have_cmd;
-    int cmd_safe; /* the last executed command was a safe-mode one */
-    int64_t plan_id;
-    int64_t cmd_ts;
-    int64_t valid_until_ms; /* 0 = none */
-    uint64_t accepted;
-    uint64_t ignored;
-    uint64_t malformed;
+    gridems__sim_cmd_head_t cmd; /* the last executed command, valid with have_cmd */
+    gridems__sim_cmd_counts_t cmds;
 
-    int published;
-    int64_t last_pub_ms;
-    gridems__sim_complaint_t bad_cmd;
-    gridems__sim_complaint_t pub_failed;
+    gridems__sim_telemetry_t telemetry;
     gridems__sim_complaint_t clock_back;
 } gateway_t;
 
@@ -175,11 +170,8 @@ typedef struct driver_s {
     double discharged_kwh;
     int safe_mode;
 
-    int sent;          /* a command was published */
-    int64_t sent_plan; /* (plan_id, ts) of the last command published */
-    int64_t sent_ts;
+    gridems__sim_cmd_sent_t sent;
     gridems__sim_complaint_t bad_telemetry;
-    gridems__sim_complaint_t pub_failed;
 } driver_t;
 
 typedef struct battery_s {
@@ -221,7 +213,7 @@ static double gw_actual_power(const gateway_t *g)
 /* Enter safe mode once the last command's valid_until has passed. */
 static void gw_watchdog(gateway_t *g)
 {
-    if (!g->safe && g->valid_until_ms > 0 && g->t_ms >= g->valid_until_ms) {
+    if (!g->safe && g->cmd.valid_until > 0 && g->t_ms >= g->cmd.valid_until) {
         g->safe = 1;
         g->safe_reason = "watchdog";
     }
@@ -233,19 +225,16 @@ static void gw_advance(battery_t *b, int64_t now)
     gateway_t *g = &b->gw;
     if (now < g->t_ms) {
         /* The host clock went back (a simulation restarted): resume from the new time. */
-        gridems__sim_complain(b->api, b->self, &g->clock_back, GRIDEMS_PLUGIN_LOG_WARNING,
-                              "gateway: the host clock went back by %" PRId64
-                              " ms; the simulation continues from the new time",
-                              g->t_ms - now);
+        gridems__sim_complain_clock_back(b->api, b->self, &g->clock_back, g->t_ms - now);
         g->t_ms = now;
-        g->published = 0;
+        g->telemetry.sent = 0;
         return;
     }
     gw_watchdog(g);
     while (g->t_ms < now) {
         int64_t end = now;
-        if (!g->safe && g->valid_until_ms > g->t_ms && g->valid_until_ms < end) {
-            end = g->valid_until_ms;
+        if (!g->safe && g->cmd.valid_until > g->t_ms && g->cmd.valid_until < end) {
+            end = g->cmd.valid_until;
         }
         double p = gw_actual_power(g);
         int hit = 0;
@@ -317,18 +306,11 @@ static void gw_publish(battery_t *b)
         gridems__sim_json_kv_str(w, "safe_reason", g->safe_reason);
     }
     if (g->have_cmd) {
-        gridems__sim_json_kv_int(w, "plan_id", g->plan_id);
-        gridems__sim_json_kv_int(w, "cmd_ts", g->cmd_ts);
-        gridems__sim_json_kv_int(w, "valid_until", g->valid_until_ms);
+        gridems__sim_json_last_cmd(w, &g->cmd);
     }
-    gridems__sim_json_kv_int(w, "cmd_accepted", (int64_t)g->accepted);
-    gridems__sim_json_kv_int(w, "cmd_ignored", (int64_t)g->ignored);
-    gridems__sim_json_kv_int(w, "cmd_malformed", (int64_t)g->malformed);
+    gridems__sim_json_cmd_counts(w, &g->cmds);
     gridems__sim_json_end_object(w);
-    if (gridems__sim_send_telemetry(b->api, b->self, b->topic_telemetry, w, &g->pub_failed)) {
-        g->published = 1;
-        g->last_pub_ms = g->t_ms;
-    }
+    gridems__sim_send_telemetry(b->api, b->self, b->topic_telemetry, w, g->t_ms, &g->telemetry);
 }
 
 static void gw_tick(gridems_plugin_t *self, gridems_timer_id_t id, void *arg)
@@ -337,68 +319,35 @@ static void gw_tick(gridems_plugin_t *self, gridems_timer_id_t id, void *arg)
     (void)id;
     battery_t *b = arg;
     gw_advance(b, b->api->now_ms(b->self));
-    if (!b->gw.published ||
-        b->gw.t_ms - b->gw.last_pub_ms >= b->opts->common.telemetry_interval_ms) {
+    if (gridems__sim_telemetry_due(&b->gw.telemetry, b->gw.t_ms,
+                                   b->opts->common.telemetry_interval_ms)) {
         gw_publish(b);
     }
 }
 
+/* A battery command: the common head and the power. */
 typedef struct command_s {
-    int64_t plan_id;
-    int64_t ts;
-    int64_t valid_until;
-    int safe_mode;
+    gridems__sim_cmd_head_t head;
     double power_kw;
+    int have_power;
 } command_t;
 
-/* Parse a command message. Returns 0, or -1 with the reason in r->error. */
-static int parse_command(gridems__sim_jr_t *r, command_t *c)
+/* The battery's own member of a command (gridems__sim_cmd_member_fn). */
+static int command_member(gridems__sim_jr_t *r, const char *key, void *arg)
 {
-    int have_plan = 0, have_ts = 0, have_power = 0;
-    memset(c, 0, sizeof *c);
-    if (gridems__sim_jr_begin_object(r) < 0) {
-        return -1;
+    command_t *c = arg;
+    if (strcmp(key, "power_kw") != 0) {
+        return 1;
     }
-    char key[64];
-    int more;
-    while ((more = gridems__sim_jr_next_key(r, key, sizeof key)) == 1) {
-        int rc;
-        if (strcmp(key, "plan_id") == 0) {
-            rc = gridems__sim_jr_int64(r, &c->plan_id);
-            have_plan = 1;
-        } else if (strcmp(key, "ts") == 0) {
-            rc = gridems__sim_jr_int64(r, &c->ts);
-            have_ts = 1;
-        } else if (strcmp(key, "valid_until") == 0) {
-            rc = gridems__sim_jr_int64(r, &c->valid_until);
-        } else if (strcmp(key, "safe_mode") == 0) {
-            rc = gridems__sim_jr_bool(r, &c->safe_mode);
-        } else if (strcmp(key, "power_kw") == 0) {
-            rc = gridems__sim_jr_number(r, &c->power_kw);
-            have_power = 1;
-        } else {
-            rc = gridems__sim_jr_skip(r);
-        }
-        if (rc < 0) {
-            return -1;
-        }
-    }
-    if (more < 0 || gridems__sim_jr_finish(r) < 0) {
-        return -1;
-    }
-    if (!have_plan || c->plan_id < 0) {
-        return gridems__sim_jr_fail(r, "plan_id (an integer >= 0) is missing");
-    }
-    if (!have_ts) {
-        return gridems__sim_jr_fail(r, "ts is missing");
-    }
-    if (!c->safe_mode && !have_power) {
-        return gridems__sim_jr_fail(r, "power_kw is missing");
-    }
-    if (c->valid_until < 0) {
-        return gridems__sim_jr_fail(r, "valid_until is negative");
-    }
-    return 0;
+    c->have_power = 1;
+    return gridems__sim_jr_number(r, &c->power_kw);
+}
+
+/* Only a safe-mode command may leave out the power (gridems__sim_cmd_check_fn). */
+static const char *command_check(const void *arg, const gridems__sim_cmd_head_t *h)
+{
+    const command_t *c = arg;
+    return !h->safe_mode && !c->have_power ? "power_kw is missing" : NULL;
 }
 
 static void gw_on_command(gridems_plugin_t *self, const gridems_message_t *msg, void *arg)
@@ -408,34 +357,19 @@ static void gw_on_command(gridems_plugin_t *self, const gridems_message_t *msg, 
     gateway_t *g = &b->gw;
     gridems__sim_jr_t r;
     command_t c;
+    memset(&c, 0, sizeof c);
     gridems__sim_jr_init(&r, msg->payload, msg->len);
-    if (parse_command(&r, &c) < 0) {
-        g->malformed++;
-        gridems__sim_complain(b->api, b->self, &g->bad_cmd, GRIDEMS_PLUGIN_LOG_WARNING,
-                              "gateway: malformed command on %s ignored: %s at byte %zu",
-                              msg->topic, r.error, r.at);
-        return;
-    }
-    int newer =
-        !g->have_cmd || c.plan_id > g->plan_id || (c.plan_id == g->plan_id && c.ts > g->cmd_ts);
-    int same = g->have_cmd && c.plan_id == g->plan_id && c.ts == g->cmd_ts;
-    if (!newer && !(same && c.safe_mode && !g->cmd_safe)) {
-        g->ignored++;
-        b->api->log(b->self, GRIDEMS_PLUGIN_LOG_DEBUG,
-                    "gateway: command (plan %" PRId64 ", ts %" PRId64 ") is not newer than "
-                    "(plan %" PRId64 ", ts %" PRId64 "): ignored",
-                    c.plan_id, c.ts, g->plan_id, g->cmd_ts);
+    int parsed = gridems__sim_cmd_parse(&r, &c.head, command_member, command_check, &c);
+    if (!gridems__sim_cmd_admit(b->api, b->self, &g->cmds, msg->topic, parsed, &r,
+                                g->have_cmd ? &g->cmd : NULL, &c.head)) {
         return;
     }
     /* Everything up to now happened under the previous command. */
     gw_advance(b, b->api->now_ms(b->self));
     g->have_cmd = 1;
-    g->plan_id = c.plan_id;
-    g->cmd_ts = c.ts;
-    g->valid_until_ms = c.valid_until;
-    g->cmd_safe = c.safe_mode;
-    g->accepted++;
-    if (c.safe_mode) {
+    g->cmd = c.head;
+    g->cmds.accepted++;
+    if (c.head.safe_mode) {
         g->safe = 1;
         g->safe_reason = "command";
         g->setpoint_kw = 0.0;
@@ -543,9 +477,8 @@ static void drv_on_telemetry(gridems_plugin_t *self, const gridems_message_t *ms
     gridems__sim_jr_t r;
     gridems__sim_jr_init(&r, msg->payload, msg->len);
     if (parse_telemetry(&r, &t) < 0) {
-        gridems__sim_complain(b->api, b->self, &d->bad_telemetry, GRIDEMS_PLUGIN_LOG_WARNING,
-                              "driver: malformed telemetry on %s ignored: %s at byte %zu",
-                              msg->topic, r.error, r.at);
+        gridems__sim_complain_malformed(b->api, b->self, &d->bad_telemetry,
+                                        "driver: malformed telemetry", msg->topic, &r);
         return;
     }
     if (d->have && t.ts < d->ts) {
@@ -587,47 +520,26 @@ static int drv_caps(gridems_device_id_t dev, void *userdata, gridems_caps_t *out
     return 0;
 }
 
-static int drv_send(battery_t *b, int64_t plan_id, int64_t ts, int64_t valid_until, int safe,
-                    double power_kw)
+static int drv_send(battery_t *b, const gridems__sim_cmd_head_t *h, double power_kw)
 {
     gridems__sim_buf_t *w = &b->buf;
-    gridems__sim_buf_reset(w);
-    gridems__sim_json_begin_object(w);
-    gridems__sim_json_kv_int(w, "plan_id", plan_id);
-    gridems__sim_json_kv_int(w, "ts", ts);
-    if (valid_until > 0) {
-        gridems__sim_json_kv_int(w, "valid_until", valid_until);
-    }
-    gridems__sim_json_kv_bool(w, "safe_mode", safe);
-    gridems__sim_json_kv_num(w, "power_kw", safe ? 0.0 : power_kw);
-    gridems__sim_json_end_object(w);
-    if (w->oom) {
-        return GRIDEMS_ENOMEM;
-    }
-    int rc = b->api->publish(b->self, b->topic_cmd, w->data, w->len, 1, 0);
-    if (rc < 0) {
-        gridems__sim_complain(b->api, b->self, &b->drv.pub_failed, GRIDEMS_PLUGIN_LOG_WARNING,
-                              "driver: cannot publish the command on %s (error %d)", b->topic_cmd,
-                              rc);
-        return rc;
-    }
-    b->drv.sent = 1;
-    b->drv.sent_plan = plan_id;
-    b->drv.sent_ts = ts;
-    return 0;
+    gridems__sim_cmd_begin(w, h);
+    gridems__sim_json_kv_num(w, "power_kw", h->safe_mode ? 0.0 : power_kw);
+    return gridems__sim_cmd_send(b->api, b->self, b->topic_cmd, w, h, &b->drv.sent);
 }
 
 static int drv_setpoint(gridems_device_id_t dev, void *userdata, const gridems_setpoint_t *sp)
 {
     (void)dev;
     battery_t *b = userdata;
-    if (sp->plan_id > (uint64_t)INT64_MAX || sp->valid_until_ms < 0) {
-        return GRIDEMS_EINVAL;
+    gridems__sim_cmd_head_t h;
+    int rc = gridems__sim_cmd_from_setpoint(sp, &h);
+    if (rc < 0) {
+        return rc;
     }
     /* Every set-point is sent, repeats included: the gateway drops duplicates, and a repeat
      * heals a command lost while the broker was away. */
-    return drv_send(b, (int64_t)sp->plan_id, sp->timestamp_ms, sp->valid_until_ms, sp->safe_mode,
-                    sp->power_kw);
+    return drv_send(b, &h, sp->power_kw);
 }
 
 static int drv_event(gridems_device_id_t dev, void *userdata, const gridems_device_event_t *ev)
@@ -637,14 +549,10 @@ static int drv_event(gridems_device_id_t dev, void *userdata, const gridems_devi
     if (ev->type != GRIDEMS_EVT_SHUTDOWN) {
         return 0;
     }
-    /* Hold at zero power. The key must not be older than the last command, or the gateway
-     * would ignore it; the same key is fine for a safe-mode command. */
-    int64_t plan = b->drv.sent ? b->drv.sent_plan : 0;
-    int64_t ts = ev->time_ms;
-    if (b->drv.sent && ts < b->drv.sent_ts) {
-        ts = b->drv.sent_ts;
-    }
-    return drv_send(b, plan, ts, 0, 1, 0.0);
+    /* Hold at zero power. */
+    gridems__sim_cmd_head_t h;
+    gridems__sim_cmd_for_shutdown(&b->drv.sent, ev->time_ms, &h);
+    return drv_send(b, &h, 0.0);
 }
 
 static void drv_destroy(gridems_device_id_t dev, void *userdata)
@@ -657,24 +565,13 @@ static void drv_destroy(gridems_device_id_t dev, void *userdata)
 
 /* ---- ## Init ---- */
 
-static int bad_option(const gridems_host_api_t *api, gridems_plugin_t *self, const char *key,
-                      const char *rule, double got)
-{
-    api->log(self, GRIDEMS_PLUGIN_LOG_ERR, "option \"%s\" %s (got %g)", key, rule, got);
-    return GRIDEMS_ECONFIG;
-}
-
 /* Fill in the defaults that depend on other options and check every value. */
 static int check_options(const gridems_host_api_t *api, gridems_plugin_t *self,
                          const gridems_config_t *cfg, battery_opts_t *o)
 {
-    int rc = gridems__sim_check_common(api, self, &o->common);
-    if (rc < 0) {
-        return rc;
-    }
     double v;
     if (!(o->capacity_kwh > 0)) {
-        return bad_option(api, self, "capacity_kwh", "must be > 0", o->capacity_kwh);
+        return gridems__sim_bad_option(api, self, "capacity_kwh", "must be > 0", o->capacity_kwh);
     }
     if (api->config_get_double(cfg, "soc_max_kwh", &v) != 0) {
         o->soc_max_kwh = o->capacity_kwh;
@@ -683,33 +580,39 @@ static int check_options(const gridems_host_api_t *api, gridems_plugin_t *self,
         o->soc_kwh = o->capacity_kwh / 2;
     }
     if (o->soc_min_kwh < 0) {
-        return bad_option(api, self, "soc_min_kwh", "must be >= 0", o->soc_min_kwh);
+        return gridems__sim_bad_option(api, self, "soc_min_kwh", "must be >= 0", o->soc_min_kwh);
     }
     if (o->soc_max_kwh > o->capacity_kwh) {
-        return bad_option(api, self, "soc_max_kwh", "must be <= capacity_kwh", o->soc_max_kwh);
+        return gridems__sim_bad_option(api, self, "soc_max_kwh", "must be <= capacity_kwh",
+                                       o->soc_max_kwh);
     }
     if (o->soc_min_kwh > o->soc_max_kwh) {
-        return bad_option(api, self, "soc_min_kwh", "must be <= soc_max_kwh", o->soc_min_kwh);
+        return gridems__sim_bad_option(api, self, "soc_min_kwh", "must be <= soc_max_kwh",
+                                       o->soc_min_kwh);
     }
     if (o->soc_kwh < 0 || o->soc_kwh > o->capacity_kwh) {
-        return bad_option(api, self, "soc_kwh", "must be within [0, capacity_kwh]", o->soc_kwh);
+        return gridems__sim_bad_option(api, self, "soc_kwh", "must be within [0, capacity_kwh]",
+                                       o->soc_kwh);
     }
     if (o->charge_max_kw < 0) {
-        return bad_option(api, self, "charge_max_kw", "must be >= 0", o->charge_max_kw);
+        return gridems__sim_bad_option(api, self, "charge_max_kw", "must be >= 0",
+                                       o->charge_max_kw);
     }
     if (o->discharge_max_kw < 0) {
-        return bad_option(api, self, "discharge_max_kw", "must be >= 0", o->discharge_max_kw);
+        return gridems__sim_bad_option(api, self, "discharge_max_kw", "must be >= 0",
+                                       o->discharge_max_kw);
     }
     if (!(o->charge_efficiency > 0 && o->charge_efficiency <= 1)) {
-        return bad_option(api, self, "charge_efficiency", "must be within (0, 1]",
-                          o->charge_efficiency);
+        return gridems__sim_bad_option(api, self, "charge_efficiency", "must be within (0, 1]",
+                                       o->charge_efficiency);
     }
     if (!(o->discharge_efficiency > 0 && o->discharge_efficiency <= 1)) {
-        return bad_option(api, self, "discharge_efficiency", "must be within (0, 1]",
-                          o->discharge_efficiency);
+        return gridems__sim_bad_option(api, self, "discharge_efficiency", "must be within (0, 1]",
+                                       o->discharge_efficiency);
     }
     if (o->cycle_cost_per_kwh < 0) {
-        return bad_option(api, self, "cycle_cost_per_kwh", "must be >= 0", o->cycle_cost_per_kwh);
+        return gridems__sim_bad_option(api, self, "cycle_cost_per_kwh", "must be >= 0",
+                                       o->cycle_cost_per_kwh);
     }
     return 0;
 }
@@ -718,11 +621,12 @@ int gridems_plugin_init(gridems_plugin_t *self, const gridems_host_api_t *api,
                         const gridems_config_t *cfg, void **userdata)
 {
     (void)userdata;
-    if (!GRIDEMS_API_HAS(api, now_ms) || cfg->context == NULL) {
-        return GRIDEMS_EABI;
+    int rc = gridems__sim_init_check(api, self, cfg);
+    if (rc < 0) {
+        return rc;
     }
     battery_opts_t *o = cfg->context; /* the plugin may write its non-string fields */
-    int rc = check_options(api, self, cfg, o);
+    rc = check_options(api, self, cfg, o);
     if (rc < 0) {
         return rc;
     }

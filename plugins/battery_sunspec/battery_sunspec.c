@@ -46,7 +46,7 @@
 /* ---- ## Options ---- */
 
 typedef struct battery_opts_s {
-    ss_common_opts_t common;
+    ss_common_opts_t common; /* first: ss_init_check reads it from the context */
     const char *family;
     int64_t revert_s;
     double capacity_kwh;
@@ -54,6 +54,7 @@ typedef struct battery_opts_s {
     double discharge_efficiency;
     double cycle_cost_per_kwh;
 } battery_opts_t;
+_Static_assert(offsetof(battery_opts_t, common) == 0, "ss_init_check reads the common options");
 
 static const gridems_option_t battery_options[] = {
     SS_COMMON_OPTIONS(battery_opts_t),
@@ -529,14 +530,11 @@ int gridems_plugin_init(gridems_plugin_t *self, const gridems_host_api_t *api,
                         const gridems_config_t *cfg, void **userdata)
 {
     (void)userdata;
-    if (!GRIDEMS_API_HAS(api, now_ms) || cfg->context == NULL) {
-        return GRIDEMS_EABI;
-    }
-    const battery_opts_t *o = cfg->context;
-    int rc = ss_check_common(api, self, &o->common);
+    int rc = ss_init_check(api, self, cfg);
     if (rc < 0) {
         return rc;
     }
+    const battery_opts_t *o = cfg->context;
     int fam;
     if (strcmp(o->family, "auto") == 0) {
         fam = FAM_AUTO;
@@ -580,12 +578,9 @@ int gridems_plugin_init(gridems_plugin_t *self, const gridems_host_api_t *api,
     b->opts = o;
     b->want_family = fam;
     ss_link_setup(&b->link, &o->common);
-    char inst[32];
-    snprintf(inst, sizeof inst, "unit %d", (int)o->common.unit_id);
     gridems_device_desc_t desc = {
         .struct_size = sizeof desc,
         .name = cfg->instance,
-        .instance = inst,
         .klass = GRIDEMS_DEV_BATTERY,
         .options = battery_options,
         .get_capabilities = dev_caps,
@@ -593,12 +588,7 @@ int gridems_plugin_init(gridems_plugin_t *self, const gridems_host_api_t *api,
         .on_event = dev_event,
         .destroy = dev_destroy,
     };
-    rc = api->register_device(self, &desc, b, &b->dev);
-    if (rc < 0) {
-        free(b);
-        return rc;
-    }
-    rc = api->timer_start(self, 0, (uint64_t)o->common.poll_ms, on_timer, b, &b->timer);
+    rc = ss_register_polled(api, self, &o->common, &desc, b, &b->dev, on_timer, &b->timer);
     if (rc < 0) {
         return rc;
     }

@@ -98,6 +98,7 @@
 #include <string.h>
 
 #include "gridems/plugin.h"
+#include "sim_command.h"
 #include "sim_common.h"
 
 /* Bounds that keep one instance's memory and message sizes sane. */
@@ -108,7 +109,7 @@
 /* ---- ## Options ---- */
 
 typedef struct cluster_opts_s {
-    gridems__sim_common_opts_t common;
+    gridems__sim_common_opts_t common; /* first: gridems__sim_init_check reads it */
     double power_cap_kw;
     const char *jobs;
     int64_t seed;
@@ -119,6 +120,8 @@ typedef struct cluster_opts_s {
     double keep_finished_hours;
     const char *safe_policy;
 } cluster_opts_t;
+_Static_assert(offsetof(cluster_opts_t, common) == 0,
+               "gridems__sim_init_check reads the common options");
 
 static const gridems_option_t cluster_options[] = {
     GRIDEMS__SIM_COMMON_OPTIONS(cluster_opts_t),
@@ -177,10 +180,7 @@ typedef struct cmd_job_s {
 } cmd_job_t;
 
 typedef struct command_s {
-    int64_t plan_id;
-    int64_t ts;
-    int64_t valid_until;
-    int safe_mode;
+    gridems__sim_cmd_head_t head;
     double cap_kw;
     cmd_job_t *jobs; /* owned */
     size_t n_jobs;
@@ -206,7 +206,8 @@ typedef struct gateway_s {
     int safe;
     const char *safe_reason;
     int have_cmd;
-    command_t cmd;
+    command_t cmd; /* the last executed command, valid with have_cmd */
+    gridems__sim_cmd_counts_t cmds;
 
     double energy_kwh;
     uint64_t arrived;
@@ -214,14 +215,8 @@ typedef struct gateway_s {
     uint64_t on_time;
     uint64_t late;
     uint64_t dropped;
-    uint64_t accepted;
-    uint64_t ignored;
-    uint64_t malformed;
 
-    int published;
-    int64_t last_pub_ms;
-    gridems__sim_complaint_t bad_cmd;
-    gridems__sim_complaint_t pub_failed;
+    gridems__sim_telemetry_t telemetry;
     gridems__sim_complaint_t clock_back;
     gridems__sim_complaint_t too_many;
 } gateway_t;
@@ -249,11 +244,8 @@ typedef struct driver_s {
     gridems_flex_job_t *caps; /* owned: the array handed to get_capabilities */
     size_t cap_caps;
 
-    int sent;
-    int64_t sent_plan;
-    int64_t sent_ts;
+    gridems__sim_cmd_sent_t sent;
     gridems__sim_complaint_t bad_telemetry;
-    gridems__sim_complaint_t pub_failed;
 } driver_t;
 
 typedef struct cluster_s {
@@ -444,7 +436,8 @@ static void allocate(cluster_t *c)
 
 static void watchdog(gateway_t *g)
 {
-    if (!g->safe && g->have_cmd && g->cmd.valid_until > 0 && g->t_ms >= g->cmd.valid_until) {
+    if (!g->safe && g->have_cmd && g->cmd.head.valid_until > 0 &&
+        g->t_ms >= g->cmd.head.valid_until) {
         g->safe = 1;
         g->safe_reason = "watchdog";
     }
@@ -493,12 +486,9 @@ static void gw_advance(cluster_t *c, int64_t now)
 {
     gateway_t *g = &c->gw;
     if (now < g->t_ms) {
-        gridems__sim_complain(c->api, c->self, &g->clock_back, GRIDEMS_PLUGIN_LOG_WARNING,
-                              "gateway: the host clock went back by %" PRId64
-                              " ms; the simulation continues from the new time",
-                              g->t_ms - now);
+        gridems__sim_complain_clock_back(c->api, c->self, &g->clock_back, g->t_ms - now);
         g->t_ms = now;
-        g->published = 0;
+        g->telemetry.sent = 0;
         allocate(c);
         return;
     }
@@ -506,8 +496,9 @@ static void gw_advance(cluster_t *c, int64_t now)
     watchdog(g);
     while (g->t_ms < now) {
         int64_t end = now;
-        if (!g->safe && g->have_cmd && g->cmd.valid_until > g->t_ms && g->cmd.valid_until < end) {
-            end = g->cmd.valid_until;
+        if (!g->safe && g->have_cmd && g->cmd.head.valid_until > g->t_ms &&
+            g->cmd.head.valid_until < end) {
+            end = g->cmd.head.valid_until;
         }
         int64_t arr = next_arrival(g);
         if (arr > g->t_ms && arr < end) {
@@ -581,14 +572,10 @@ static void gw_publish(cluster_t *c)
     }
     gridems__sim_json_kv_str(w, "safe_policy", c->safe_run ? "run" : "hold");
     if (g->have_cmd) {
-        gridems__sim_json_kv_int(w, "plan_id", g->cmd.plan_id);
-        gridems__sim_json_kv_int(w, "cmd_ts", g->cmd.ts);
-        gridems__sim_json_kv_int(w, "valid_until", g->cmd.valid_until);
+        gridems__sim_json_last_cmd(w, &g->cmd.head);
         gridems__sim_json_kv_num(w, "cmd_cap_kw", g->cmd.cap_kw);
     }
-    gridems__sim_json_kv_int(w, "cmd_accepted", (int64_t)g->accepted);
-    gridems__sim_json_kv_int(w, "cmd_ignored", (int64_t)g->ignored);
-    gridems__sim_json_kv_int(w, "cmd_malformed", (int64_t)g->malformed);
+    gridems__sim_json_cmd_counts(w, &g->cmds);
     gridems__sim_json_key(w, "stats");
     gridems__sim_json_begin_object(w);
     gridems__sim_json_kv_int(w, "arrived", (int64_t)g->arrived);
@@ -627,10 +614,7 @@ static void gw_publish(cluster_t *c)
     }
     gridems__sim_json_end_array(w);
     gridems__sim_json_end_object(w);
-    if (gridems__sim_send_telemetry(c->api, c->self, c->topic_telemetry, w, &g->pub_failed)) {
-        g->published = 1;
-        g->last_pub_ms = g->t_ms;
-    }
+    gridems__sim_send_telemetry(c->api, c->self, c->topic_telemetry, w, g->t_ms, &g->telemetry);
 }
 
 static void gw_tick(gridems_plugin_t *self, gridems_timer_id_t id, void *arg)
@@ -639,8 +623,8 @@ static void gw_tick(gridems_plugin_t *self, gridems_timer_id_t id, void *arg)
     (void)id;
     cluster_t *c = arg;
     gw_advance(c, c->api->now_ms(c->self));
-    if (!c->gw.published ||
-        c->gw.t_ms - c->gw.last_pub_ms >= c->opts->common.telemetry_interval_ms) {
+    if (gridems__sim_telemetry_due(&c->gw.telemetry, c->gw.t_ms,
+                                   c->opts->common.telemetry_interval_ms)) {
         gw_publish(c);
     }
 }
@@ -700,54 +684,26 @@ static int parse_cmd_jobs(gridems__sim_jr_t *r, command_t *cmd)
     return more < 0 ? -1 : 0;
 }
 
+/* The cluster's own members of a command (gridems__sim_cmd_member_fn). */
+static int command_member(gridems__sim_jr_t *r, const char *key, void *arg)
+{
+    command_t *cmd = arg;
+    if (strcmp(key, "power_cap_kw") == 0) {
+        return gridems__sim_jr_number(r, &cmd->cap_kw);
+    }
+    if (strcmp(key, "jobs") == 0) {
+        return cmd->n_jobs > 0 ? gridems__sim_jr_fail(r, "jobs given twice")
+                               : parse_cmd_jobs(r, cmd);
+    }
+    return 1;
+}
+
 /* Parse a command message into cmd (whose jobs the caller frees, also on failure). */
 static int parse_command(gridems__sim_jr_t *r, command_t *cmd)
 {
-    int have_plan = 0, have_ts = 0;
     memset(cmd, 0, sizeof *cmd);
     cmd->cap_kw = -1;
-    if (gridems__sim_jr_begin_object(r) < 0) {
-        return -1;
-    }
-    char key[64];
-    int more;
-    while ((more = gridems__sim_jr_next_key(r, key, sizeof key)) == 1) {
-        int rc;
-        if (strcmp(key, "plan_id") == 0) {
-            rc = gridems__sim_jr_int64(r, &cmd->plan_id);
-            have_plan = 1;
-        } else if (strcmp(key, "ts") == 0) {
-            rc = gridems__sim_jr_int64(r, &cmd->ts);
-            have_ts = 1;
-        } else if (strcmp(key, "valid_until") == 0) {
-            rc = gridems__sim_jr_int64(r, &cmd->valid_until);
-        } else if (strcmp(key, "safe_mode") == 0) {
-            rc = gridems__sim_jr_bool(r, &cmd->safe_mode);
-        } else if (strcmp(key, "power_cap_kw") == 0) {
-            rc = gridems__sim_jr_number(r, &cmd->cap_kw);
-        } else if (strcmp(key, "jobs") == 0) {
-            rc = cmd->n_jobs > 0 ? gridems__sim_jr_fail(r, "jobs given twice")
-                                 : parse_cmd_jobs(r, cmd);
-        } else {
-            rc = gridems__sim_jr_skip(r);
-        }
-        if (rc < 0) {
-            return -1;
-        }
-    }
-    if (more < 0 || gridems__sim_jr_finish(r) < 0) {
-        return -1;
-    }
-    if (!have_plan || cmd->plan_id < 0) {
-        return gridems__sim_jr_fail(r, "plan_id (an integer >= 0) is missing");
-    }
-    if (!have_ts) {
-        return gridems__sim_jr_fail(r, "ts is missing");
-    }
-    if (cmd->valid_until < 0) {
-        return gridems__sim_jr_fail(r, "valid_until is negative");
-    }
-    return 0;
+    return gridems__sim_cmd_parse(r, &cmd->head, command_member, NULL, cmd);
 }
 
 static void gw_on_command(gridems_plugin_t *self, const gridems_message_t *msg, void *arg)
@@ -758,24 +714,9 @@ static void gw_on_command(gridems_plugin_t *self, const gridems_message_t *msg, 
     gridems__sim_jr_t r;
     command_t cmd;
     gridems__sim_jr_init(&r, msg->payload, msg->len);
-    if (parse_command(&r, &cmd) < 0) {
-        free(cmd.jobs);
-        g->malformed++;
-        gridems__sim_complain(c->api, c->self, &g->bad_cmd, GRIDEMS_PLUGIN_LOG_WARNING,
-                              "gateway: malformed command on %s ignored: %s at byte %zu",
-                              msg->topic, r.error, r.at);
-        return;
-    }
-    const command_t *last = &g->cmd;
-    int newer = !g->have_cmd || cmd.plan_id > last->plan_id ||
-                (cmd.plan_id == last->plan_id && cmd.ts > last->ts);
-    int same = g->have_cmd && cmd.plan_id == last->plan_id && cmd.ts == last->ts;
-    if (!newer && !(same && cmd.safe_mode && !last->safe_mode)) {
-        g->ignored++;
-        c->api->log(c->self, GRIDEMS_PLUGIN_LOG_DEBUG,
-                    "gateway: command (plan %" PRId64 ", ts %" PRId64 ") is not newer than "
-                    "(plan %" PRId64 ", ts %" PRId64 "): ignored",
-                    cmd.plan_id, cmd.ts, last->plan_id, last->ts);
+    int parsed = parse_command(&r, &cmd);
+    if (!gridems__sim_cmd_admit(c->api, c->self, &g->cmds, msg->topic, parsed, &r,
+                                g->have_cmd ? &g->cmd.head : NULL, &cmd.head)) {
         free(cmd.jobs);
         return;
     }
@@ -784,8 +725,8 @@ static void gw_on_command(gridems_plugin_t *self, const gridems_message_t *msg, 
     free(g->cmd.jobs);
     g->cmd = cmd;
     g->have_cmd = 1;
-    g->accepted++;
-    if (cmd.safe_mode) {
+    g->cmds.accepted++;
+    if (cmd.head.safe_mode) {
         g->safe = 1;
         g->safe_reason = "command";
     } else {
@@ -952,9 +893,8 @@ static void drv_on_telemetry(gridems_plugin_t *self, const gridems_message_t *ms
     gridems__sim_jr_init(&r, msg->payload, msg->len);
     if (parse_telemetry(&r, &t) < 0) {
         free(t.jobs);
-        gridems__sim_complain(c->api, c->self, &d->bad_telemetry, GRIDEMS_PLUGIN_LOG_WARNING,
-                              "driver: malformed telemetry on %s ignored: %s at byte %zu",
-                              msg->topic, r.error, r.at);
+        gridems__sim_complain_malformed(c->api, c->self, &d->bad_telemetry,
+                                        "driver: malformed telemetry", msg->topic, &r);
         return;
     }
     if (d->have && t.ts < d->ts) {
@@ -1034,19 +974,12 @@ static int drv_caps(gridems_device_id_t dev, void *userdata, gridems_caps_t *out
     return 0;
 }
 
-static int drv_send(cluster_t *c, int64_t plan_id, int64_t ts, const gridems_setpoint_t *sp)
+/* Send the command with head h; sp gives the jobs' powers unless the head is a safe-mode one. */
+static int drv_send(cluster_t *c, const gridems__sim_cmd_head_t *h, const gridems_setpoint_t *sp)
 {
     gridems__sim_buf_t *w = &c->buf;
-    gridems__sim_buf_reset(w);
-    gridems__sim_json_begin_object(w);
-    gridems__sim_json_kv_int(w, "plan_id", plan_id);
-    gridems__sim_json_kv_int(w, "ts", ts);
-    if (sp != NULL && sp->valid_until_ms > 0) {
-        gridems__sim_json_kv_int(w, "valid_until", sp->valid_until_ms);
-    }
-    int safe = sp == NULL || sp->safe_mode;
-    gridems__sim_json_kv_bool(w, "safe_mode", safe);
-    if (!safe) {
+    gridems__sim_cmd_begin(w, h);
+    if (!h->safe_mode) {
         gridems__sim_json_kv_num(w, "power_cap_kw", sp->power_cap_kw);
         gridems__sim_json_key(w, "jobs");
         gridems__sim_json_begin_array(w);
@@ -1062,32 +995,20 @@ static int drv_send(cluster_t *c, int64_t plan_id, int64_t ts, const gridems_set
         }
         gridems__sim_json_end_array(w);
     }
-    gridems__sim_json_end_object(w);
-    if (w->oom) {
-        return GRIDEMS_ENOMEM;
-    }
-    int rc = c->api->publish(c->self, c->topic_cmd, w->data, w->len, 1, 0);
-    if (rc < 0) {
-        gridems__sim_complain(c->api, c->self, &c->drv.pub_failed, GRIDEMS_PLUGIN_LOG_WARNING,
-                              "driver: cannot publish the command on %s (error %d)", c->topic_cmd,
-                              rc);
-        return rc;
-    }
-    c->drv.sent = 1;
-    c->drv.sent_plan = plan_id;
-    c->drv.sent_ts = ts;
-    return 0;
+    return gridems__sim_cmd_send(c->api, c->self, c->topic_cmd, w, h, &c->drv.sent);
 }
 
 static int drv_setpoint(gridems_device_id_t dev, void *userdata, const gridems_setpoint_t *sp)
 {
     (void)dev;
     cluster_t *c = userdata;
-    if (sp->plan_id > (uint64_t)INT64_MAX || sp->valid_until_ms < 0) {
-        return GRIDEMS_EINVAL;
+    gridems__sim_cmd_head_t h;
+    int rc = gridems__sim_cmd_from_setpoint(sp, &h);
+    if (rc < 0) {
+        return rc;
     }
     /* Repeats are sent too: the gateway drops duplicates, and a repeat heals a lost command. */
-    return drv_send(c, (int64_t)sp->plan_id, sp->timestamp_ms, sp);
+    return drv_send(c, &h, sp);
 }
 
 static int drv_event(gridems_device_id_t dev, void *userdata, const gridems_device_event_t *ev)
@@ -1097,13 +1018,9 @@ static int drv_event(gridems_device_id_t dev, void *userdata, const gridems_devi
     if (ev->type != GRIDEMS_EVT_SHUTDOWN) {
         return 0;
     }
-    /* A safe-mode command whose key is not older than the last one sent. */
-    int64_t plan = c->drv.sent ? c->drv.sent_plan : 0;
-    int64_t ts = ev->time_ms;
-    if (c->drv.sent && ts < c->drv.sent_ts) {
-        ts = c->drv.sent_ts;
-    }
-    return drv_send(c, plan, ts, NULL);
+    gridems__sim_cmd_head_t h;
+    gridems__sim_cmd_for_shutdown(&c->drv.sent, ev->time_ms, &h);
+    return drv_send(c, &h, NULL);
 }
 
 static void cluster_free(cluster_t *c)
@@ -1228,12 +1145,6 @@ static int jobs_load(cluster_t *c, const char *path, int64_t start_ms)
 static int check_options(const gridems_host_api_t *api, gridems_plugin_t *self,
                          const cluster_opts_t *o, int *safe_run)
 {
-    int rc = gridems__sim_check_common(api, self, &o->common);
-    if (rc < 0) {
-        return rc;
-    }
-    const char *bad = NULL;
-    double got = 0;
     if (o->safe_policy == NULL ||
         (strcmp(o->safe_policy, "hold") != 0 && strcmp(o->safe_policy, "run") != 0)) {
         api->log(self, GRIDEMS_PLUGIN_LOG_ERR,
@@ -1243,27 +1154,26 @@ static int check_options(const gridems_host_api_t *api, gridems_plugin_t *self,
     }
     *safe_run = strcmp(o->safe_policy, "run") == 0;
     if (!(o->power_cap_kw > 0)) {
-        bad = "\"power_cap_kw\" must be > 0";
-        got = o->power_cap_kw;
-    } else if (!(o->jobs_per_day >= 0 && o->jobs_per_day <= 100000)) {
-        bad = "\"jobs_per_day\" must be within [0, 100000]";
-        got = o->jobs_per_day;
-    } else if (!(o->job_energy_kwh > 0)) {
-        bad = "\"job_energy_kwh\" must be > 0";
-        got = o->job_energy_kwh;
-    } else if (!(o->job_power_kw > 0)) {
-        bad = "\"job_power_kw\" must be > 0";
-        got = o->job_power_kw;
-    } else if (!(o->deadline_slack_hours >= 0)) {
-        bad = "\"deadline_slack_hours\" must be >= 0";
-        got = o->deadline_slack_hours;
-    } else if (!(o->keep_finished_hours >= 0 && o->keep_finished_hours <= 24.0 * 366)) {
-        bad = "\"keep_finished_hours\" must be within [0, 8784]";
-        got = o->keep_finished_hours;
+        return gridems__sim_bad_option(api, self, "power_cap_kw", "must be > 0", o->power_cap_kw);
     }
-    if (bad != NULL) {
-        api->log(self, GRIDEMS_PLUGIN_LOG_ERR, "option %s (got %g)", bad, got);
-        return GRIDEMS_ECONFIG;
+    if (!(o->jobs_per_day >= 0 && o->jobs_per_day <= 100000)) {
+        return gridems__sim_bad_option(api, self, "jobs_per_day", "must be within [0, 100000]",
+                                       o->jobs_per_day);
+    }
+    if (!(o->job_energy_kwh > 0)) {
+        return gridems__sim_bad_option(api, self, "job_energy_kwh", "must be > 0",
+                                       o->job_energy_kwh);
+    }
+    if (!(o->job_power_kw > 0)) {
+        return gridems__sim_bad_option(api, self, "job_power_kw", "must be > 0", o->job_power_kw);
+    }
+    if (!(o->deadline_slack_hours >= 0)) {
+        return gridems__sim_bad_option(api, self, "deadline_slack_hours", "must be >= 0",
+                                       o->deadline_slack_hours);
+    }
+    if (!(o->keep_finished_hours >= 0 && o->keep_finished_hours <= 24.0 * 366)) {
+        return gridems__sim_bad_option(api, self, "keep_finished_hours", "must be within [0, 8784]",
+                                       o->keep_finished_hours);
     }
     return 0;
 }
@@ -1272,12 +1182,13 @@ int gridems_plugin_init(gridems_plugin_t *self, const gridems_host_api_t *api,
                         const gridems_config_t *cfg, void **userdata)
 {
     (void)userdata;
-    if (!GRIDEMS_API_HAS(api, now_ms) || cfg->context == NULL) {
-        return GRIDEMS_EABI;
+    int rc = gridems__sim_init_check(api, self, cfg);
+    if (rc < 0) {
+        return rc;
     }
     const cluster_opts_t *o = cfg->context;
     int safe_run = 0;
-    int rc = check_options(api, self, o, &safe_run);
+    rc = check_options(api, self, o, &safe_run);
     if (rc < 0) {
         return rc;
     }

@@ -67,7 +67,7 @@
 /* ---- ## Options ---- */
 
 typedef struct meter_opts_s {
-    gridems__sim_common_opts_t common;
+    gridems__sim_common_opts_t common; /* first: gridems__sim_init_check reads it */
     const char *profile;
     const char *role;
     double scale;
@@ -82,6 +82,8 @@ typedef struct meter_opts_s {
     double jump_kw;
     double jump_minutes;
 } meter_opts_t;
+_Static_assert(offsetof(meter_opts_t, common) == 0,
+               "gridems__sim_init_check reads the common options");
 
 static const gridems_option_t meter_options[] = {
     GRIDEMS__SIM_COMMON_OPTIONS(meter_opts_t),
@@ -151,9 +153,7 @@ typedef struct meter_s {
     double power_kw;
     double energy_kwh;
     int sampled;
-    int published;
-    int64_t last_pub_ms;
-    gridems__sim_complaint_t pub_failed;
+    gridems__sim_telemetry_t telemetry;
     gridems__sim_complaint_t clock_back;
 
     /* Driver: the last telemetry message. */
@@ -363,10 +363,7 @@ static void gw_publish(meter_t *m)
     gridems__sim_json_kv_num(w, "power_kw", m->power_kw);
     gridems__sim_json_kv_num(w, "energy_kwh", to_milli(m->energy_kwh));
     gridems__sim_json_end_object(w);
-    if (gridems__sim_send_telemetry(m->api, m->self, m->topic_telemetry, w, &m->pub_failed)) {
-        m->published = 1;
-        m->last_pub_ms = m->t_ms;
-    }
+    gridems__sim_send_telemetry(m->api, m->self, m->topic_telemetry, w, m->t_ms, &m->telemetry);
 }
 
 static void gw_tick(gridems_plugin_t *self, gridems_timer_id_t id, void *arg)
@@ -376,12 +373,9 @@ static void gw_tick(gridems_plugin_t *self, gridems_timer_id_t id, void *arg)
     meter_t *m = arg;
     int64_t now = m->api->now_ms(m->self);
     if (m->sampled && now < m->t_ms) {
-        gridems__sim_complain(m->api, m->self, &m->clock_back, GRIDEMS_PLUGIN_LOG_WARNING,
-                              "gateway: the host clock went back by %" PRId64
-                              " ms; the simulation continues from the new time",
-                              m->t_ms - now);
+        gridems__sim_complain_clock_back(m->api, m->self, &m->clock_back, m->t_ms - now);
         m->sampled = 0;
-        m->published = 0;
+        m->telemetry.sent = 0;
     }
     if (!m->sampled || now > m->t_ms) {
         double p = meter_value(m, now);
@@ -393,7 +387,7 @@ static void gw_tick(gridems_plugin_t *self, gridems_timer_id_t id, void *arg)
         m->t_ms = now;
         m->sampled = 1;
     }
-    if (!m->published || m->t_ms - m->last_pub_ms >= m->opts->common.telemetry_interval_ms) {
+    if (gridems__sim_telemetry_due(&m->telemetry, m->t_ms, m->opts->common.telemetry_interval_ms)) {
         gw_publish(m);
     }
 }
@@ -440,9 +434,8 @@ static void drv_on_telemetry(gridems_plugin_t *self, const gridems_message_t *ms
         gridems__sim_jr_fail(&r, "ts or power_kw is missing");
     }
     if (r.error != NULL) {
-        gridems__sim_complain(m->api, m->self, &m->bad_telemetry, GRIDEMS_PLUGIN_LOG_WARNING,
-                              "driver: malformed telemetry on %s ignored: %s at byte %zu",
-                              msg->topic, r.error, r.at);
+        gridems__sim_complain_malformed(m->api, m->self, &m->bad_telemetry,
+                                        "driver: malformed telemetry", msg->topic, &r);
         return;
     }
     if (m->have && ts < m->tel_ts) {
@@ -512,36 +505,29 @@ static int parse_role(const char *s, int32_t *out)
 static int check_options(const gridems_host_api_t *api, gridems_plugin_t *self,
                          const meter_opts_t *o, int32_t *role)
 {
-    int rc = gridems__sim_check_common(api, self, &o->common);
-    if (rc < 0) {
-        return rc;
-    }
-    const char *bad = NULL;
-    double got = 0;
     if (parse_role(o->role, role) < 0) {
         api->log(self, GRIDEMS_PLUGIN_LOG_ERR,
                  "option \"role\" must be site, load, pv or other (got \"%s\")", o->role);
         return GRIDEMS_ECONFIG;
     }
     if (!(o->noise_pct >= 0 && o->noise_pct <= 100)) {
-        bad = "\"noise_pct\" must be within [0, 100]";
-        got = o->noise_pct;
-    } else if (!(fabs(o->utc_offset_hours) <= 24)) {
-        bad = "\"utc_offset_hours\" must be within [-24, 24]";
-        got = o->utc_offset_hours;
-    } else if (!(o->peak_hour >= 0 && o->peak_hour < 24)) {
-        bad = "\"peak_hour\" must be within [0, 24)";
-        got = o->peak_hour;
-    } else if (!(o->jump_minutes >= 0 && o->jump_minutes <= 1e9)) {
-        bad = "\"jump_minutes\" must be within [0, 1e9]";
-        got = o->jump_minutes;
-    } else if (o->jump_kw != 0 && o->jump_at == NULL) {
-        bad = "\"jump_kw\" needs \"jump_at\"";
-        got = o->jump_kw;
+        return gridems__sim_bad_option(api, self, "noise_pct", "must be within [0, 100]",
+                                       o->noise_pct);
     }
-    if (bad != NULL) {
-        api->log(self, GRIDEMS_PLUGIN_LOG_ERR, "option %s (got %g)", bad, got);
-        return GRIDEMS_ECONFIG;
+    if (!(fabs(o->utc_offset_hours) <= 24)) {
+        return gridems__sim_bad_option(api, self, "utc_offset_hours", "must be within [-24, 24]",
+                                       o->utc_offset_hours);
+    }
+    if (!(o->peak_hour >= 0 && o->peak_hour < 24)) {
+        return gridems__sim_bad_option(api, self, "peak_hour", "must be within [0, 24)",
+                                       o->peak_hour);
+    }
+    if (!(o->jump_minutes >= 0 && o->jump_minutes <= 1e9)) {
+        return gridems__sim_bad_option(api, self, "jump_minutes", "must be within [0, 1e9]",
+                                       o->jump_minutes);
+    }
+    if (o->jump_kw != 0 && o->jump_at == NULL) {
+        return gridems__sim_bad_option(api, self, "jump_kw", "needs \"jump_at\"", o->jump_kw);
     }
     int64_t at;
     if (o->jump_at != NULL && gridems__sim_parse_iso(o->jump_at, &at) < 0) {
@@ -557,12 +543,13 @@ int gridems_plugin_init(gridems_plugin_t *self, const gridems_host_api_t *api,
                         const gridems_config_t *cfg, void **userdata)
 {
     (void)userdata;
-    if (!GRIDEMS_API_HAS(api, now_ms) || cfg->context == NULL) {
-        return GRIDEMS_EABI;
+    int rc = gridems__sim_init_check(api, self, cfg);
+    if (rc < 0) {
+        return rc;
     }
     const meter_opts_t *o = cfg->context;
     int32_t role = GRIDEMS_METER_LOAD;
-    int rc = check_options(api, self, o, &role);
+    rc = check_options(api, self, o, &role);
     if (rc < 0) {
         return rc;
     }

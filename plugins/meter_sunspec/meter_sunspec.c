@@ -25,10 +25,11 @@
 #include "sunspec_regs.h"
 
 typedef struct meter_opts_s {
-    ss_common_opts_t common;
+    ss_common_opts_t common; /* first: ss_init_check reads it from the context */
     const char *role;
     int invert;
 } meter_opts_t;
+_Static_assert(offsetof(meter_opts_t, common) == 0, "ss_init_check reads the common options");
 
 static const gridems_option_t meter_options[] = {
     SS_COMMON_OPTIONS(meter_opts_t),
@@ -209,14 +210,11 @@ int gridems_plugin_init(gridems_plugin_t *self, const gridems_host_api_t *api,
                         const gridems_config_t *cfg, void **userdata)
 {
     (void)userdata;
-    if (!GRIDEMS_API_HAS(api, now_ms) || cfg->context == NULL) {
-        return GRIDEMS_EABI;
-    }
-    const meter_opts_t *o = cfg->context;
-    int rc = ss_check_common(api, self, &o->common);
+    int rc = ss_init_check(api, self, cfg);
     if (rc < 0) {
         return rc;
     }
+    const meter_opts_t *o = cfg->context;
     static const struct {
         const char *name;
         int32_t role;
@@ -244,23 +242,15 @@ int gridems_plugin_init(gridems_plugin_t *self, const gridems_host_api_t *api,
     mt->opts = o;
     mt->role = role;
     ss_link_setup(&mt->link, &o->common);
-    char inst[32];
-    snprintf(inst, sizeof inst, "unit %d", (int)o->common.unit_id);
     gridems_device_desc_t desc = {
         .struct_size = sizeof desc,
         .name = cfg->instance,
-        .instance = inst,
         .klass = GRIDEMS_DEV_METER,
         .options = meter_options,
         .get_capabilities = dev_caps,
         .destroy = dev_destroy,
     };
-    rc = api->register_device(self, &desc, mt, &mt->dev);
-    if (rc < 0) {
-        free(mt);
-        return rc;
-    }
-    rc = api->timer_start(self, 0, (uint64_t)o->common.poll_ms, on_timer, mt, &mt->timer);
+    rc = ss_register_polled(api, self, &o->common, &desc, mt, &mt->dev, on_timer, &mt->timer);
     if (rc < 0) {
         return rc;
     }

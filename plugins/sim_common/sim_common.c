@@ -926,8 +926,8 @@ int gridems__sim_parse_double(const char *s, double *out)
 
 /* ---- ## Common options ---- */
 
-int gridems__sim_check_common(const gridems_host_api_t *api, gridems_plugin_t *self,
-                              const gridems__sim_common_opts_t *o)
+static int check_common(const gridems_host_api_t *api, gridems_plugin_t *self,
+                        const gridems__sim_common_opts_t *o)
 {
     if (!gridems__sim_topic_prefix_valid(o->topic_prefix)) {
         api->log(self, GRIDEMS_PLUGIN_LOG_ERR,
@@ -954,6 +954,23 @@ int gridems__sim_check_common(const gridems_host_api_t *api, gridems_plugin_t *s
         return GRIDEMS_ECONFIG;
     }
     return 0;
+}
+
+int gridems__sim_init_check(const gridems_host_api_t *api, gridems_plugin_t *self,
+                            const gridems_config_t *cfg)
+{
+    if (!GRIDEMS_API_HAS(api, now_ms) || cfg->context == NULL) {
+        return GRIDEMS_EABI;
+    }
+    const gridems__sim_common_opts_t *o = cfg->context; /* the first member of the options */
+    return check_common(api, self, o);
+}
+
+int gridems__sim_bad_option(const gridems_host_api_t *api, gridems_plugin_t *self, const char *key,
+                            const char *rule, double got)
+{
+    api->log(self, GRIDEMS_PLUGIN_LOG_ERR, "option \"%s\" %s (got %g)", key, rule, got);
+    return GRIDEMS_ECONFIG;
 }
 
 /* ---- ## Validation ---- */
@@ -1047,6 +1064,23 @@ void gridems__sim_complain(const gridems_host_api_t *api, gridems_plugin_t *self
     }
 }
 
+void gridems__sim_complain_malformed(const gridems_host_api_t *api, gridems_plugin_t *self,
+                                     gridems__sim_complaint_t *c, const char *what,
+                                     const char *topic, const gridems__sim_jr_t *r)
+{
+    gridems__sim_complain(api, self, c, GRIDEMS_PLUGIN_LOG_WARNING,
+                          "%s on %s ignored: %s at byte %zu", what, topic, r->error, r->at);
+}
+
+void gridems__sim_complain_clock_back(const gridems_host_api_t *api, gridems_plugin_t *self,
+                                      gridems__sim_complaint_t *c, int64_t behind_ms)
+{
+    gridems__sim_complain(api, self, c, GRIDEMS_PLUGIN_LOG_WARNING,
+                          "gateway: the host clock went back by %" PRId64
+                          " ms; the simulation continues from the new time",
+                          behind_ms);
+}
+
 int gridems__sim_wire(gridems_plugin_t *self, const gridems_host_api_t *api, void *userdata,
                       const char *topic_telemetry, gridems_message_fn on_telemetry,
                       const char *topic_cmd, gridems_message_fn on_cmd, int tick_ms,
@@ -1063,19 +1097,27 @@ int gridems__sim_wire(gridems_plugin_t *self, const gridems_host_api_t *api, voi
     return rc < 0 ? rc : 0;
 }
 
-int gridems__sim_send_telemetry(const gridems_host_api_t *api, gridems_plugin_t *self,
-                                const char *topic, const gridems__sim_buf_t *w,
-                                gridems__sim_complaint_t *failed)
+/* ---- ## Telemetry schedule ---- */
+
+int gridems__sim_telemetry_due(const gridems__sim_telemetry_t *t, int64_t now, int64_t interval_ms)
+{
+    return !t->sent || now - t->last_ms >= interval_ms;
+}
+
+void gridems__sim_send_telemetry(const gridems_host_api_t *api, gridems_plugin_t *self,
+                                 const char *topic, const gridems__sim_buf_t *w, int64_t state_ms,
+                                 gridems__sim_telemetry_t *t)
 {
     if (w->oom) {
-        gridems__sim_complain(api, self, failed, GRIDEMS_PLUGIN_LOG_ERR,
+        gridems__sim_complain(api, self, &t->failed, GRIDEMS_PLUGIN_LOG_ERR,
                               "gateway: out of memory writing telemetry");
-        return 0;
+        return;
     }
     int rc = api->publish(self, topic, w->data, w->len, 0, 0);
     if (rc < 0) {
-        gridems__sim_complain(api, self, failed, GRIDEMS_PLUGIN_LOG_WARNING,
+        gridems__sim_complain(api, self, &t->failed, GRIDEMS_PLUGIN_LOG_WARNING,
                               "gateway: cannot publish telemetry on %s (error %d)", topic, rc);
     }
-    return 1;
+    t->sent = 1;
+    t->last_ms = state_ms;
 }

@@ -2,6 +2,9 @@
 # the helpers every simulator compiles in, and the hook that makes the simulator test build them.
 # Included by each simulator's CMakeLists.txt (variables are per directory, so no include guard).
 set(GRIDEMS_SIM_COMMON_SOURCES ${CMAKE_CURRENT_LIST_DIR}/sim_common.c)
+# The command protocol (sim_command.c), for the simulators that take commands (battery_sim,
+# cluster_sim); meter_sim takes none.
+set(GRIDEMS_SIM_COMMAND_SOURCES ${CMAKE_CURRENT_LIST_DIR}/sim_command.c)
 set(GRIDEMS_SIM_COMMON_DIR ${CMAKE_CURRENT_LIST_DIR})
 
 # gridems_sim_plugin_setup(<class>_<name>): after gridems_add_plugin(), give the plugin the

@@ -13,6 +13,7 @@
  *     files;
  *   - a deterministic random generator (noise and job arrivals must repeat for a given seed);
  *   - a count-based complaint limiter for log lines about bad messages.
+ * The command protocol of the simulators that take commands is in sim_command.h.
  *
  * Everything here uses only the C library, runs on the caller's thread and keeps no global
  * state, so several instances may use it at once.
@@ -190,10 +191,6 @@ typedef struct gridems__sim_common_opts_s {
 /* clang-format on */
 
 /*
- * Check the common options; log (ERR) the first bad one, naming it.
- * Returns: 0 or GRIDEMS_ECONFIG. Thread: loop.
- */
-/*
  * The wiring every simulated device shares once it is registered: its driver half subscribes to
  * the gateway's telemetry, its gateway half to its commands (when on_cmd is not NULL), and the
  * gateway ticks every tick_ms real milliseconds. Strings are copied by the host.
@@ -204,8 +201,21 @@ int gridems__sim_wire(gridems_plugin_t *self, const gridems_host_api_t *api, voi
                       const char *topic_cmd, gridems_message_fn on_cmd, int tick_ms,
                       gridems_timer_fn tick);
 
-int gridems__sim_check_common(const gridems_host_api_t *api, gridems_plugin_t *self,
-                              const gridems__sim_common_opts_t *o);
+/*
+ * The start of every simulator's init: the host must offer now_ms and the options
+ * (cfg->context, a struct whose first member is gridems__sim_common_opts_t), and the common
+ * options must be valid; the first bad one is logged (ERR), naming it.
+ * Returns: 0, GRIDEMS_EABI or GRIDEMS_ECONFIG. Thread: loop.
+ */
+int gridems__sim_init_check(const gridems_host_api_t *api, gridems_plugin_t *self,
+                            const gridems_config_t *cfg);
+
+/*
+ * Log (ERR) that option `key` breaks `rule`, with the value it has: option "key" rule (got v).
+ * Returns GRIDEMS_ECONFIG, so that a check reads `return gridems__sim_bad_option(...)`.
+ */
+int gridems__sim_bad_option(const gridems_host_api_t *api, gridems_plugin_t *self, const char *key,
+                            const char *rule, double got);
 
 /* ---- ## Validation ---- */
 
@@ -248,13 +258,44 @@ void gridems__sim_complain(const gridems_host_api_t *api, gridems_plugin_t *self
     __attribute__((format(printf, 5, 6)));
 
 /*
- * A gateway sends the telemetry it has written into w on topic (QoS 0, not retained). Out of
- * memory while writing (w->oom) or a refused publish is complained about through *failed.
- * Returns 1 when the message was written out (so the caller notes the time), 0 when w was
- * incomplete. A refused publish still counts as sent: the next one follows the interval.
+ * Complain (warning) about a message that reader r refused, naming what it was (the half and the
+ * message, e.g. "driver: malformed telemetry"), its topic, the reason and the byte offset.
  */
-int gridems__sim_send_telemetry(const gridems_host_api_t *api, gridems_plugin_t *self,
-                                const char *topic, const gridems__sim_buf_t *w,
-                                gridems__sim_complaint_t *failed);
+void gridems__sim_complain_malformed(const gridems_host_api_t *api, gridems_plugin_t *self,
+                                     gridems__sim_complaint_t *c, const char *what,
+                                     const char *topic, const gridems__sim_jr_t *r);
+
+/*
+ * A gateway's complaint (warning) that the host clock went back by behind_ms (a simulation
+ * restarted); the gateway then continues from the new time.
+ */
+void gridems__sim_complain_clock_back(const gridems_host_api_t *api, gridems_plugin_t *self,
+                                      gridems__sim_complaint_t *c, int64_t behind_ms);
+
+/* ---- ## Telemetry schedule ---- */
+
+/*
+ * When a gateway sends telemetry: at once when it has sent none yet (also after the host clock
+ * went back: the caller clears sent), then whenever telemetry_interval_ms of host-clock time
+ * have passed since the last one. Zero-initialise.
+ */
+typedef struct gridems__sim_telemetry_s {
+    int sent;        /* a message was sent since the start (or the clock going back) */
+    int64_t last_ms; /* host-clock time of the state the last message reported */
+    gridems__sim_complaint_t failed;
+} gridems__sim_telemetry_t;
+
+/* 1 when the next message is due at host-clock time now, else 0. */
+int gridems__sim_telemetry_due(const gridems__sim_telemetry_t *t, int64_t now, int64_t interval_ms);
+
+/*
+ * A gateway sends the telemetry it has written into w, about host-clock time state_ms, on topic
+ * (QoS 0, not retained), and notes it in *t. Out of memory while writing (w->oom: nothing is
+ * sent or noted) or a refused publish is complained about through t->failed. A refused publish
+ * still counts as sent: the next one follows the interval.
+ */
+void gridems__sim_send_telemetry(const gridems_host_api_t *api, gridems_plugin_t *self,
+                                 const char *topic, const gridems__sim_buf_t *w, int64_t state_ms,
+                                 gridems__sim_telemetry_t *t);
 
 #endif

@@ -12,10 +12,7 @@
 #define NI_I16 0x8000u
 #define NI_U16 0xFFFFu
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
+int ss_fail(char *err, size_t errlen, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -167,11 +164,11 @@ void ss_chain_describe(const ss_chain_t *c, char *buf, size_t len)
 static int check_battery(ss_battery_t *o, char *err, size_t errlen)
 {
     if (!(o->capacity_kwh > 0)) {
-        return fail(err, errlen, "capacity must be > 0 kWh, got %g", o->capacity_kwh);
+        return ss_fail(err, errlen, "capacity must be > 0 kWh, got %g", o->capacity_kwh);
     }
     if (o->soc_min_kwh < 0 || o->soc_min_kwh > o->soc_max_kwh || o->soc_max_kwh > o->capacity_kwh) {
-        return fail(err, errlen, "state-of-charge window %g..%g kWh is not within 0..%g",
-                    o->soc_min_kwh, o->soc_max_kwh, o->capacity_kwh);
+        return ss_fail(err, errlen, "state-of-charge window %g..%g kWh is not within 0..%g",
+                       o->soc_min_kwh, o->soc_max_kwh, o->capacity_kwh);
     }
     /* The stored energy may read slightly outside the window; gridems wants it inside 0..cap. */
     if (o->soc_kwh < 0) {
@@ -181,8 +178,8 @@ static int check_battery(ss_battery_t *o, char *err, size_t errlen)
         o->soc_kwh = o->capacity_kwh;
     }
     if (o->charge_max_kw < 0 || o->discharge_max_kw < 0) {
-        return fail(err, errlen, "negative rate limit (charge %g kW, discharge %g kW)",
-                    o->charge_max_kw, o->discharge_max_kw);
+        return ss_fail(err, errlen, "negative rate limit (charge %g kW, discharge %g kW)",
+                       o->charge_max_kw, o->discharge_max_kw);
     }
     return 0;
 }
@@ -193,13 +190,13 @@ int ss_decode_legacy(const ss_block_t *inv, const ss_block_t *m124, const ss_blo
     memset(out, 0, sizeof *out);
     double w, wchamax, soc_pct, rsv_pct = 0, wh;
     if (!ss_i16(inv, SS10X_W, SS10X_W_SF, &w)) {
-        return fail(err, errlen, "inverter W (or W_SF) is not implemented");
+        return ss_fail(err, errlen, "inverter W (or W_SF) is not implemented");
     }
     if (!ss_u16(m124, SS124_WCHAMAX, SS124_WCHAMAX_SF, &wchamax)) {
-        return fail(err, errlen, "124 WChaMax (or WChaMax_SF) is not implemented");
+        return ss_fail(err, errlen, "124 WChaMax (or WChaMax_SF) is not implemented");
     }
     if (!ss_u16(m124, SS124_CHASTATE, SS124_CHASTATE_SF, &soc_pct)) {
-        return fail(err, errlen, "124 ChaState (or ChaState_SF) is not implemented");
+        return ss_fail(err, errlen, "124 ChaState (or ChaState_SF) is not implemented");
     }
     (void)ss_u16(m124, SS124_MINRSVPCT, SS124_MINRSVPCT_SF, &rsv_pct); /* absent = no reserve */
     if (capacity_kwh > 0) {
@@ -207,11 +204,11 @@ int ss_decode_legacy(const ss_block_t *inv, const ss_block_t *m124, const ss_blo
     } else if (m120 != NULL && ss_u16(m120, SS120_WHRTG, SS120_WHRTG_SF, &wh)) {
         out->capacity_kwh = wh / 1000.0;
     } else {
-        return fail(err, errlen, "no capacity: 120 WHRtg is absent and capacity_kwh is not set");
+        return ss_fail(err, errlen, "no capacity: 120 WHRtg is absent and capacity_kwh is not set");
     }
     if (soc_pct < 0 || soc_pct > 100 || rsv_pct < 0 || rsv_pct > 100) {
-        return fail(err, errlen, "124 ChaState %g %% or MinRsvPct %g %% is outside 0..100", soc_pct,
-                    rsv_pct);
+        return ss_fail(err, errlen, "124 ChaState %g %% or MinRsvPct %g %% is outside 0..100",
+                       soc_pct, rsv_pct);
     }
     out->power_kw = w / 1000.0;
     out->soc_kwh = out->capacity_kwh * soc_pct / 100.0;
@@ -244,16 +241,16 @@ int ss_decode_der(const ss_block_t *m701, const ss_block_t *m702, const ss_block
     memset(out, 0, sizeof *out);
     double w, whrtg, soc_pct;
     if (!ss_i16(m701, SS701_W, SS701_W_SF, &w)) {
-        return fail(err, errlen, "701 W (or W_SF) is not implemented");
+        return ss_fail(err, errlen, "701 W (or W_SF) is not implemented");
     }
     if (!ss_u16(m713, SS713_WHRTG, SS713_WH_SF, &whrtg)) {
-        return fail(err, errlen, "713 WHRtg (or WH_SF) is not implemented");
+        return ss_fail(err, errlen, "713 WHRtg (or WH_SF) is not implemented");
     }
     if (!ss_u16(m713, SS713_SOC, SS713_PCT_SF, &soc_pct)) {
-        return fail(err, errlen, "713 SoC (or Pct_SF) is not implemented");
+        return ss_fail(err, errlen, "713 SoC (or Pct_SF) is not implemented");
     }
     if (soc_pct < 0 || soc_pct > 100) {
-        return fail(err, errlen, "713 SoC %g %% is outside 0..100", soc_pct);
+        return ss_fail(err, errlen, "713 SoC %g %% is outside 0..100", soc_pct);
     }
     /* Charge limit: the setting, else the rating, of 702; 802's own limit when lower. */
     double cha[3], dis[4];
@@ -277,14 +274,14 @@ int ss_decode_der(const ss_block_t *m701, const ss_block_t *m702, const ss_block
     }
     double c = min_present(cha, cha_ok, 3), d = min_present(dis, dis_ok, 4);
     if (c < 0) {
-        return fail(err, errlen,
-                    "no charge limit: 702 WChaRteMax/WChaRteMaxRtg and 802 "
-                    "WChaRteMax are absent");
+        return ss_fail(err, errlen,
+                       "no charge limit: 702 WChaRteMax/WChaRteMaxRtg and 802 "
+                       "WChaRteMax are absent");
     }
     if (d < 0) {
-        return fail(err, errlen,
-                    "no discharge limit: 702 WDisChaRteMax/WDisChaRteMaxRtg and "
-                    "802 WDisChaRteMax are absent");
+        return ss_fail(err, errlen,
+                       "no discharge limit: 702 WDisChaRteMax/WDisChaRteMaxRtg and "
+                       "802 WDisChaRteMax are absent");
     }
     out->power_kw = w / 1000.0;
     out->capacity_kwh = whrtg / 1000.0;
@@ -312,7 +309,7 @@ int ss_decode_meter(const ss_block_t *m, ss_meter_t *out, char *err, size_t errl
     memset(out, 0, sizeof *out);
     double w;
     if (!ss_i16(m, SS20X_W, SS20X_W_SF, &w)) {
-        return fail(err, errlen, "meter W (or W_SF) is not implemented");
+        return ss_fail(err, errlen, "meter W (or W_SF) is not implemented");
     }
     out->power_kw = w / 1000.0;
     double wh;
@@ -346,14 +343,14 @@ int ss_encode_124(double power_kw, uint32_t revert_s, const ss_block_t *m124, ss
     double wchamax;
     int sf;
     if (!ss_u16(m124, SS124_WCHAMAX, SS124_WCHAMAX_SF, &wchamax) || !(wchamax > 0)) {
-        return fail(err, errlen, "124 WChaMax is absent or 0: the rates cannot be set");
+        return ss_fail(err, errlen, "124 WChaMax is absent or 0: the rates cannot be set");
     }
     if (!ss_sf(m124, SS124_INOUTWRTE_SF, &sf)) {
-        return fail(err, errlen, "124 InOutWRte_SF is not implemented: the rates cannot be set");
+        return ss_fail(err, errlen, "124 InOutWRte_SF is not implemented: the rates cannot be set");
     }
     if (revert_s > 0xFFFEu) {
-        return fail(err, errlen, "revert time %u s does not fit 124 InOutWRte_RvrtTms",
-                    (unsigned)revert_s);
+        return ss_fail(err, errlen, "revert time %u s does not fit 124 InOutWRte_RvrtTms",
+                       (unsigned)revert_s);
     }
     double pct = power_kw * 1000.0 / wchamax * 100.0;
     if (pct > 100) {
@@ -366,7 +363,8 @@ int ss_encode_124(double power_kw, uint32_t revert_s, const ss_block_t *m124, ss
     /* int16 without the 0x8000 sentinel */
     if (!ss_encode(pct, sf, -32767, 32767, &out_raw) ||
         !ss_encode(-pct, sf, -32767, 32767, &in_raw)) {
-        return fail(err, errlen, "%g %% does not fit 124 OutWRte/InWRte with scale 10^%d", pct, sf);
+        return ss_fail(err, errlen, "%g %% does not fit 124 OutWRte/InWRte with scale 10^%d", pct,
+                       sf);
     }
     uint16_t win = has(m124, SS124_RVRTTMS - 1, 1) ? m124->r[SS124_RVRTTMS - 1] : 0;
     w[0].off = SS124_OUTWRTE;
@@ -386,11 +384,11 @@ int ss_encode_704(double power_kw, uint32_t revert_s, const ss_block_t *m704, ss
 {
     int sf;
     if (!ss_sf(m704, SS704_WSET_SF, &sf)) {
-        return fail(err, errlen, "704 WSet_SF is not implemented: WSet cannot be set");
+        return ss_fail(err, errlen, "704 WSet_SF is not implemented: WSet cannot be set");
     }
     int64_t raw;
     if (!ss_encode(power_kw * 1000.0, sf, -2147483647, 2147483647, &raw)) {
-        return fail(err, errlen, "%g kW does not fit 704 WSet with scale 10^%d", power_kw, sf);
+        return ss_fail(err, errlen, "%g kW does not fit 704 WSet with scale 10^%d", power_kw, sf);
     }
     uint32_t u = (uint32_t)(int32_t)raw;
     w[0].off = SS704_WSETENA;

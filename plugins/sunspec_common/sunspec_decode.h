@@ -27,6 +27,12 @@ typedef struct ss_block_s {
     size_t n;
 } ss_block_t;
 
+/* ---- ## Errors ---- */
+
+/* Format a reason into err (errlen bytes, truncated to fit) and return -1: the error path of
+ * every function here and in sunspec_link.c that reports through an err buffer. */
+int ss_fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* ---- ## Points ---- */
 
 /* A scale factor at off: 1 and *sf set when implemented and within -10..10, else 0. */

@@ -4,23 +4,10 @@
 
 #include <errno.h>
 #include <modbus.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "sunspec_regs.h"
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 void ss_link_close(ss_link_t *l)
 {
@@ -36,12 +23,13 @@ static int read_regs(ss_link_t *l, uint32_t addr, unsigned n, uint16_t *out, cha
                      size_t errlen)
 {
     if (addr + n > 65536u) {
-        return fail(err, errlen, "register %u+%u is beyond the address space", (unsigned)addr, n);
+        return ss_fail(err, errlen, "register %u+%u is beyond the address space", (unsigned)addr,
+                       n);
     }
     int got = modbus_read_registers(l->ctx, (int)addr, (int)n, out);
     if (got != (int)n) {
-        return fail(err, errlen, "reading %u registers at %u: %s", n, (unsigned)addr,
-                    got < 0 ? modbus_strerror(errno) : "short answer");
+        return ss_fail(err, errlen, "reading %u registers at %u: %s", n, (unsigned)addr,
+                       got < 0 ? modbus_strerror(errno) : "short answer");
     }
     return 0;
 }
@@ -83,8 +71,8 @@ static int walk(ss_link_t *l, uint32_t base, char *err, size_t errlen)
             return 0;
         }
         if (c->n == SS_CHAIN_MAX) {
-            return fail(err, errlen, "more than %d models after SunS at %u", SS_CHAIN_MAX,
-                        (unsigned)base);
+            return ss_fail(err, errlen, "more than %d models after SunS at %u", SS_CHAIN_MAX,
+                           (unsigned)base);
         }
         c->m[c->n].id = hdr[0];
         c->m[c->n].len = hdr[1];
@@ -92,7 +80,7 @@ static int walk(ss_link_t *l, uint32_t base, char *err, size_t errlen)
         c->n++;
         addr += 2u + hdr[1];
         if (addr > 65534u) {
-            return fail(err, errlen, "the model chain runs past the address space");
+            return ss_fail(err, errlen, "the model chain runs past the address space");
         }
     }
 }
@@ -124,8 +112,8 @@ static int discover(ss_link_t *l, char *err, size_t errlen)
             return 0;
         }
         if (got < 0 && !is_exception(errno)) {
-            return fail(err, errlen, "probing for SunS at %u: %s", (unsigned)base,
-                        modbus_strerror(errno));
+            return ss_fail(err, errlen, "probing for SunS at %u: %s", (unsigned)base,
+                           modbus_strerror(errno));
         }
         int w = snprintf(tried + at, sizeof tried - at, "%s%u (%s)", at ? ", " : "", (unsigned)base,
                          got < 0 ? modbus_strerror(errno) : "no SunS marker");
@@ -136,7 +124,7 @@ static int discover(ss_link_t *l, char *err, size_t errlen)
             break;
         }
     }
-    return fail(err, errlen, "no SunSpec map found: tried %s", tried);
+    return ss_fail(err, errlen, "no SunSpec map found: tried %s", tried);
 }
 
 int ss_link_ensure(ss_link_t *l, int *discovered_now, char *err, size_t errlen)
@@ -150,8 +138,8 @@ int ss_link_ensure(ss_link_t *l, int *discovered_now, char *err, size_t errlen)
     snprintf(port, sizeof port, "%d", l->port);
     modbus_t *ctx = modbus_new_tcp_pi(l->host, port);
     if (ctx == NULL) {
-        return fail(err, errlen, "modbus_new_tcp_pi(%s, %s): %s", l->host, port,
-                    modbus_strerror(errno));
+        return ss_fail(err, errlen, "modbus_new_tcp_pi(%s, %s): %s", l->host, port,
+                       modbus_strerror(errno));
     }
     uint32_t s = (uint32_t)(l->timeout_ms / 1000), us = (uint32_t)(l->timeout_ms % 1000) * 1000u;
     modbus_set_response_timeout(ctx, s, us);
@@ -159,12 +147,13 @@ int ss_link_ensure(ss_link_t *l, int *discovered_now, char *err, size_t errlen)
     if (modbus_set_slave(ctx, l->unit_id) < 0) {
         int e = errno;
         modbus_free(ctx);
-        return fail(err, errlen, "unit id %d: %s", l->unit_id, modbus_strerror(e));
+        return ss_fail(err, errlen, "unit id %d: %s", l->unit_id, modbus_strerror(e));
     }
     if (modbus_connect(ctx) < 0) {
         int e = errno;
         modbus_free(ctx);
-        return fail(err, errlen, "connecting to %s:%d: %s", l->host, l->port, modbus_strerror(e));
+        return ss_fail(err, errlen, "connecting to %s:%d: %s", l->host, l->port,
+                       modbus_strerror(e));
     }
     l->ctx = ctx;
     if (discover(l, err, errlen) < 0) {
@@ -180,7 +169,7 @@ int ss_link_read_model(ss_link_t *l, uint16_t id, unsigned want, uint16_t *buf, 
 {
     const ss_model_ref_t *m = ss_chain_find(&l->chain, id);
     if (m == NULL) {
-        return fail(err, errlen, "model %u is not in the chain", (unsigned)id);
+        return ss_fail(err, errlen, "model %u is not in the chain", (unsigned)id);
     }
     unsigned count = want;
     if (count > m->len + 2u) {
@@ -195,8 +184,8 @@ int ss_link_read_model(ss_link_t *l, uint16_t id, unsigned want, uint16_t *buf, 
     if (buf[0] != id) {
         /* The device rebooted with another map: discover again on the next job. */
         l->discovered = 0;
-        return fail(err, errlen, "model %u expected at %u, found %u: the map changed", (unsigned)id,
-                    (unsigned)m->addr, (unsigned)buf[0]);
+        return ss_fail(err, errlen, "model %u expected at %u, found %u: the map changed",
+                       (unsigned)id, (unsigned)m->addr, (unsigned)buf[0]);
     }
     *n = count;
     return 0;
@@ -206,16 +195,17 @@ int ss_link_write(ss_link_t *l, uint16_t id, const ss_write_t *w, char *err, siz
 {
     const ss_model_ref_t *m = ss_chain_find(&l->chain, id);
     if (m == NULL) {
-        return fail(err, errlen, "model %u is not in the chain", (unsigned)id);
+        return ss_fail(err, errlen, "model %u is not in the chain", (unsigned)id);
     }
     if (w->off + w->n > m->len + 2u) {
-        return fail(err, errlen, "write at %u+%u is outside model %u", w->off, w->n, (unsigned)id);
+        return ss_fail(err, errlen, "write at %u+%u is outside model %u", w->off, w->n,
+                       (unsigned)id);
     }
     int got = modbus_write_registers(l->ctx, (int)(m->addr + w->off), (int)w->n, w->v);
     if (got != (int)w->n) {
-        return fail(err, errlen, "writing %u registers at %u (model %u offset %u): %s", w->n,
-                    (unsigned)(m->addr + w->off), (unsigned)id, w->off,
-                    got < 0 ? modbus_strerror(errno) : "short answer");
+        return ss_fail(err, errlen, "writing %u registers at %u (model %u offset %u): %s", w->n,
+                       (unsigned)(m->addr + w->off), (unsigned)id, w->off,
+                       got < 0 ? modbus_strerror(errno) : "short answer");
     }
     return 0;
 }

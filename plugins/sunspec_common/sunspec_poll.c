@@ -3,6 +3,7 @@
 #include "sunspec_poll.h"
 
 #include <inttypes.h>
+#include <stdio.h>
 #include <time.h>
 
 int64_t ss_mono_ms(void)
@@ -49,6 +50,33 @@ int ss_check_common(const gridems_host_api_t *api, gridems_plugin_t *self,
                    o->reconnect_max_ms);
     }
     return 0;
+}
+
+int ss_init_check(const gridems_host_api_t *api, gridems_plugin_t *self,
+                  const gridems_config_t *cfg)
+{
+    if (!GRIDEMS_API_HAS(api, now_ms) || cfg->context == NULL) {
+        return GRIDEMS_EABI;
+    }
+    const ss_common_opts_t *o = cfg->context; /* the first member of the plugin's options */
+    return ss_check_common(api, self, o);
+}
+
+int ss_register_polled(const gridems_host_api_t *api, gridems_plugin_t *self,
+                       const ss_common_opts_t *o, const gridems_device_desc_t *desc, void *userdata,
+                       gridems_device_id_t *dev, gridems_timer_fn on_timer,
+                       gridems_timer_id_t *timer)
+{
+    char inst[32];
+    snprintf(inst, sizeof inst, "unit %d", (int)o->unit_id);
+    gridems_device_desc_t named = *desc;
+    named.instance = inst; /* copied by the host */
+    int rc = api->register_device(self, &named, userdata, dev);
+    if (rc < 0) {
+        desc->destroy(0, userdata);
+        return rc;
+    }
+    return api->timer_start(self, 0, (uint64_t)o->poll_ms, on_timer, userdata, timer);
 }
 
 void ss_link_setup(ss_link_t *l, const ss_common_opts_t *o)

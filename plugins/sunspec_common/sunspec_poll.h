@@ -2,7 +2,8 @@
 /*
  * The part of a SunSpec driver that both plugins share and that runs on the loop thread: the
  * connection's health (failures, reconnect back-off, how long the device has been silent) and
- * the option checks. The Modbus I/O itself is in sunspec_link (pool thread).
+ * the option checks and the steps of init both plugins take. The Modbus I/O itself is in
+ * sunspec_link (pool thread).
  *
  * Thread: loop only (from plugin callbacks). Real time for the back-off comes from
  * CLOCK_MONOTONIC: a device's TCP timeouts and reversion timers run in real time, whatever the
@@ -61,6 +62,26 @@ int64_t ss_mono_ms(void);
 /* Check the common options; logs the offending key and returns GRIDEMS_ECONFIG. */
 int ss_check_common(const gridems_host_api_t *api, gridems_plugin_t *self,
                     const ss_common_opts_t *o);
+
+/*
+ * The start of both plugins' init: the host must offer now_ms and the options (cfg->context,
+ * a struct that begins with ss_common_opts_t), and the common options must be valid.
+ * Returns 0, GRIDEMS_EABI, or GRIDEMS_ECONFIG (logged by ss_check_common).
+ */
+int ss_init_check(const gridems_host_api_t *api, gridems_plugin_t *self,
+                  const gridems_config_t *cfg);
+
+/*
+ * The end of both plugins' init: register the device that desc describes (filled by the caller
+ * but for its instance name, which becomes "unit N" from o) with userdata, then poll it every
+ * poll_ms with on_timer(userdata). userdata belongs to the device from this call on, whatever the
+ * result: if the registration fails, desc->destroy (with device id 0) releases it here, as the
+ * host does later for a registered device. Returns 0 or the host's error.
+ */
+int ss_register_polled(const gridems_host_api_t *api, gridems_plugin_t *self,
+                       const ss_common_opts_t *o, const gridems_device_desc_t *desc, void *userdata,
+                       gridems_device_id_t *dev, gridems_timer_fn on_timer,
+                       gridems_timer_id_t *timer);
 
 /* Fill a link's settings from the options (the strings stay borrowed from the host). */
 void ss_link_setup(ss_link_t *l, const ss_common_opts_t *o);
