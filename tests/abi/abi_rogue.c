@@ -5,10 +5,14 @@
  *   - block_read_ms > 0: every read() blocks that long (nanosleep), after logging
  *     "read #<n> blocking <ms> ms" so a test can act while it blocks; with block_reads > 0, only
  *     the first block_reads reads do (then it recovers);
+ *   - timer_interval_ms > 0: a timer of its own fires that often and logs "timer #<n>" each
+ *     time; with block_timer_ms > 0 the callback then blocks that long (the first block_timers
+ *     calls only, when block_timers > 0), as a vendor plugin polling synchronously would;
  *   - power_kw: the power every read posts (e.g. -1e12: a reading no site can draw);
  *   - capacity_kwh: the capacity get_capabilities reports.
  * Otherwise it is a plain 100 kW battery holding half its capacity, with set-points accepted.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +25,9 @@ typedef struct rogue_opts_s {
     int64_t block_read_ms;
     int64_t block_reads;
     int64_t read_interval_ms;
+    int64_t timer_interval_ms;
+    int64_t block_timer_ms;
+    int64_t block_timers;
     double power_kw;
     double capacity_kwh;
 } rogue_opts_t;
@@ -32,6 +39,12 @@ static const gridems_option_t rogue_options[] = {
      "only the first this many reads block (0: all)"},
     {GRIDEMS_OPT_INT, "read_interval_ms", "0", 0, offsetof(rogue_opts_t, read_interval_ms),
      "the device's read_interval_ms"},
+    {GRIDEMS_OPT_INT, "timer_interval_ms", "0", 0, offsetof(rogue_opts_t, timer_interval_ms),
+     "a timer of its own fires this often (0: none)"},
+    {GRIDEMS_OPT_INT, "block_timer_ms", "0", 0, offsetof(rogue_opts_t, block_timer_ms),
+     "every timer callback blocks this long"},
+    {GRIDEMS_OPT_INT, "block_timers", "0", 0, offsetof(rogue_opts_t, block_timers),
+     "only the first this many timer callbacks block (0: all)"},
     {GRIDEMS_OPT_DOUBLE, "power_kw", "0", 0, offsetof(rogue_opts_t, power_kw),
      "the power each read posts"},
     {GRIDEMS_OPT_DOUBLE, "capacity_kwh", "200", 0, offsetof(rogue_opts_t, capacity_kwh),
@@ -55,8 +68,30 @@ typedef struct rogue_s {
     const gridems_host_api_t *api;
     const rogue_opts_t *opts;
     gridems_device_id_t id;
+    gridems_timer_id_t timer;
     int reads;
+    int ticks;
 } rogue_t;
+
+static void block_ms(int64_t ms)
+{
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0) {
+    }
+}
+
+static void rogue_tick(gridems_plugin_t *self, gridems_timer_id_t id, void *arg)
+{
+    (void)id;
+    rogue_t *r = arg;
+    r->ticks++;
+    bool block = r->opts->block_timer_ms > 0 &&
+                 (r->opts->block_timers == 0 || r->ticks <= r->opts->block_timers);
+    r->api->log(self, GRIDEMS_PLUGIN_LOG_INFO, "timer #%d%s", r->ticks, block ? " blocking" : "");
+    if (block) {
+        block_ms(r->opts->block_timer_ms);
+    }
+}
 
 static int rogue_read(gridems_device_id_t dev, void *userdata)
 {
@@ -66,10 +101,7 @@ static int rogue_read(gridems_device_id_t dev, void *userdata)
         (r->opts->block_reads == 0 || r->reads <= r->opts->block_reads)) {
         r->api->log(r->self, GRIDEMS_PLUGIN_LOG_INFO, "read #%d blocking %lld ms", r->reads,
                     (long long)r->opts->block_read_ms);
-        struct timespec ts = {(time_t)(r->opts->block_read_ms / 1000),
-                              (long)(r->opts->block_read_ms % 1000) * 1000000L};
-        while (nanosleep(&ts, &ts) != 0) {
-        }
+        block_ms(r->opts->block_read_ms);
     }
     gridems_measurement_t m = {.struct_size = sizeof m,
                                .device = dev,
@@ -110,7 +142,8 @@ int gridems_plugin_init(gridems_plugin_t *self, const gridems_host_api_t *api,
                         const gridems_config_t *cfg, void **userdata)
 {
     const rogue_opts_t *o = cfg->context;
-    if (o->read_interval_ms < 0 || o->read_interval_ms > UINT32_MAX || o->block_read_ms < 0) {
+    if (o->read_interval_ms < 0 || o->read_interval_ms > UINT32_MAX || o->block_read_ms < 0 ||
+        o->timer_interval_ms < 0 || o->block_timer_ms < 0) {
         return GRIDEMS_ECONFIG;
     }
     rogue_t *r = calloc(1, sizeof *r);
@@ -131,7 +164,12 @@ int gridems_plugin_init(gridems_plugin_t *self, const gridems_host_api_t *api,
         .apply_setpoint = rogue_setpoint,
         .destroy = rogue_destroy,
     };
-    return api->register_device(self, &desc, r, &r->id);
+    int rc = api->register_device(self, &desc, r, &r->id);
+    if (rc == 0 && o->timer_interval_ms > 0) {
+        rc = api->timer_start(self, (uint64_t)o->timer_interval_ms, (uint64_t)o->timer_interval_ms,
+                              rogue_tick, r, &r->timer);
+    }
+    return rc;
 }
 
 void gridems_plugin_cleanup(gridems_plugin_t *self, void *userdata)

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Reliability tests of `gridems run` (docs/service.md, "Reliability"): what a poisoned reading,
- * an absurd device, a stuck plugin, a crash, a second instance, a state_dir that cannot be
- * written and malformed input do to the real service. Each case failed before the change it
- * tests. The harness below is test_service.c's (same broker, bus and service helpers).
+ * an absurd device, a stuck plugin (a blocking call or timer callback), a crash, a second instance,
+ * a state_dir that cannot be written and malformed input do to the real service. Each case failed
+ * before the change it tests. The harness below is test_service.c's (same broker, bus and service
+ * helpers).
  *
  * The real service binary runs as a child process, with a private mosquitto on a free loopback
  * port, and the simulated device plugins (and tests/abi/abi_rogue.c) through the real loader.
@@ -362,6 +363,159 @@ START_TEST(test_stuck_plugin_recovers)
 }
 END_TEST
 
+/* ---- ## 3c. A plugin whose own timer callback blocks is taken out too ---- */
+
+/* The log offset just past the n-th line containing needle from `from` on, waiting up to
+ * timeout_ms for each (fails the test when one does not come). */
+static size_t wait_log_lines(size_t from, const char *needle, int n, int timeout_ms)
+{
+    for (int i = 0; i < n; i++) {
+        REQUIRE(test_service_wait_log(&ctx.svc, from, needle, timeout_ms),
+                "no \"%s\" (%d of %d) within %d ms", needle, i + 1, n, timeout_ms);
+        char *log = log_since(from);
+        char *at = strstr(log, needle);
+        REQUIRE(at != NULL, "\"%s\" left the log", needle);
+        from += (size_t)(at - log) + strlen(needle);
+        free(log);
+    }
+    return from;
+}
+
+/* Two rogue instances with timers of their own every 100 ms: "slowt", whose timer callback
+ * blocks 300 ms (first `blocking` calls only, 0: all), and "ticker", whose does not and serves
+ * as the test's clock. The budget is 200 ms, 3 overruns, the first probe after retry_s. */
+static void write_timer_config(int blocking, int retry_s)
+{
+    static char extra[2 * FILE_LEN + 512];
+    snprintf(
+        extra, sizeof extra,
+        ",\n  {\"path\": \"%s\", \"name\": \"slowt\", \"options\": {\"timer_interval_ms\": 100,"
+        " \"read_interval_ms\": 100, \"block_timer_ms\": 300, \"block_timers\": %d}},"
+        "\n  {\"path\": \"%s\", \"name\": \"ticker\", \"options\": {\"timer_interval_ms\": 100}}",
+        rogue_so(), blocking, rogue_so());
+    static char top[256];
+    snprintf(top, sizeof top,
+             ",\n \"reliability\": {\"plugin_call_budget_ms\": 200, \"plugin_overruns\": 3,"
+             " \"plugin_retry_seconds\": %d}",
+             retry_s);
+    cfg_opts_t o = default_opts();
+    o.extra_plugins = extra;
+    o.top_options = top;
+    write_config(&o);
+}
+
+/* The time of day of a log line ("2026-...T06:23:11.541Z gridems[...] ...") in ms. */
+static double log_stamp_ms(const char *line)
+{
+    int h = 0;
+    int m = 0;
+    double sec = 0;
+    REQUIRE(strlen(line) > 23 && sscanf(line + 11, "%d:%d:%lfZ", &h, &m, &sec) == 3,
+            "no time stamp in \"%s\"", line);
+    return ((h * 60.0 + m) * 60.0 + sec) * 1000.0;
+}
+
+START_TEST(test_stuck_timer_callback)
+{
+    site_ctx_init("r3c-timer");
+    write_timer_config(0, 600);
+    const char *topics[] = {ctx.t_status, ctx.t_schedule, NULL};
+    bus_open(topics);
+    double t_start = test_now_ms();
+    size_t from = start_service(false);
+    REQUIRE(
+        test_service_wait_log(&ctx.svc, from, "plugin instance slowt: timer callback took", 20000),
+        "no overrun of the blocking timer callback was counted");
+    REQUIRE(test_service_wait_log(&ctx.svc, from,
+                                  "plugin instance slowt: 3 calls over the 200 ms budget (the "
+                                  "last: timer callback",
+                                  20000),
+            "the plugin whose timer callback blocks was not taken out");
+    double t_out = test_now_ms();
+    char *log = log_since(from);
+    size_t out_at = from + (size_t)(strstr(log, "plugin instance slowt: 3 calls") - log);
+    int blocked = test_count_substr(log, "[test_rogue:slowt] timer #");
+    free(log);
+    char line[1024];
+    log_line(from, "plugin instance slowt: 3 calls", line, sizeof line);
+    char first[1024];
+    log_line(from, "plugin instance slowt: timer callback took", first, sizeof first);
+    /* Its three blocking ticks (300 ms each, 100 ms apart) take about 1.1 s from its init; the
+     * log's own time stamps give the span from the first overrun to the take-out. */
+    fprintf(stderr,
+            "test_reliability: %s\ntest_reliability: %s (seen %.0f ms after the service was "
+            "started; %.0f ms after the first overrun)\n",
+            first, line, t_out - t_start, log_stamp_ms(line) - log_stamp_ms(first));
+    REQUIRE(blocked == 3, "%d timer callbacks ran before the take-out, expected 3", blocked);
+
+    /* The loop answers at once again, and the site still plans (without slowt's battery). */
+    double latency = 0;
+    cJSON *plan = publish_prices_and_plan(NULL, &latency);
+    fprintf(stderr, "test_reliability: price -> schedule %.1f ms with slowt out\n", latency);
+    REQUIRE(latency < 1000.0, "the schedule came %.1f ms after the price", latency);
+    REQUIRE(has_id(jget(plan, "plan.inputs.stale_devices"), "slowt", false),
+            "the stuck plugin's device is not left out of the plan");
+    REQUIRE(has_id(jget(plan, "batteries"), "bess1", true) &&
+                has_id(jget(plan, "batteries"), "ticker", true),
+            "bess1 or ticker is not planned");
+    cJSON_Delete(plan);
+    cJSON *status = wait_status("plugin stuck: slowt (timer callback", NULL, PLAN_TIMEOUT_MS);
+    fprintf(stderr, "test_reliability: status %s: %s\n", jstr(status, "state"),
+            jstr(status, "reason"));
+    REQUIRE(strcmp(jstr(status, "state"), "degraded") == 0, "the status is %s",
+            jstr(status, "state"));
+    cJSON_Delete(status);
+
+    /* Ten ticks of the other instance's timer (same 100 ms) later, slowt's was not called once. */
+    size_t until = wait_log_lines(out_at, "[test_rogue:ticker] timer #", 10, 5000);
+    log = log_since(out_at);
+    log[until - out_at] = '\0';
+    int after = test_count_substr(log, "[test_rogue:slowt] timer #");
+    free(log);
+    fprintf(stderr, "test_reliability: %d calls of slowt's timer during 10 ticks of ticker's\n",
+            after);
+    REQUIRE(after == 0, "slowt's timer callback ran %d times after the take-out", after);
+    service_ctx_finish();
+}
+END_TEST
+
+/* ---- ## 3d. Recovered, its timer callback is called again ---- */
+
+START_TEST(test_stuck_timer_callback_recovers)
+{
+    site_ctx_init("r3d-timer-recover");
+    /* Its first three timer callbacks block 300 ms, then it answers at once. */
+    write_timer_config(3, 2);
+    const char *topics[] = {ctx.t_status, ctx.t_schedule, NULL};
+    bus_open(topics);
+    size_t from = start_service(false);
+    REQUIRE(test_service_wait_log(&ctx.svc, from, "plugin instance slowt: 3 calls over", 20000),
+            "the plugin whose timer callback blocks was not taken out");
+    double t_out = test_now_ms();
+    REQUIRE(test_service_wait_log(&ctx.svc, from, "plugin instance slowt: probe answered", 10000),
+            "no probe brought the plugin back");
+    double after = test_now_ms() - t_out;
+    char *log = log_since(from);
+    size_t back_at = from + (size_t)(strstr(log, "plugin instance slowt: probe answered") - log);
+    free(log);
+    /* Its timer resumes: the next call is its fourth (the held ticks were dropped, not queued). */
+    REQUIRE(test_service_wait_log(&ctx.svc, back_at, "[test_rogue:slowt] timer #4", 5000),
+            "slowt's timer callback was not called again after the recovery");
+    REQUIRE(test_service_wait_log(&ctx.svc, from, "device slowt: readings again", 10000),
+            "the device did not rejoin the plan");
+    fprintf(stderr, "test_reliability: slowt back %.0f ms after the take-out (retry 2 s)\n", after);
+    REQUIRE(after >= 1500, "the probe came %.0f ms after the take-out, before its 2 s", after);
+    cJSON *plan = publish_prices_and_plan(NULL, NULL);
+    REQUIRE(has_id(jget(plan, "batteries"), "slowt", true), "the recovered device is not planned");
+    cJSON_Delete(plan);
+    cJSON *status = read_retained(ctx.t_status);
+    REQUIRE(strstr(jstr(status, "reason"), "plugin stuck") == NULL,
+            "the status still says the plugin is stuck: %s", jstr(status, "reason"));
+    cJSON_Delete(status);
+    service_ctx_finish();
+}
+END_TEST
+
 /* ---- ## 4. SIGTERM while a plugin call blocks: bounded; systemd's watchdog stops ---- */
 
 /* A datagram socket at path, as systemd's NOTIFY_SOCKET. */
@@ -675,6 +829,8 @@ static Suite *reliability_suite(void)
         {"absurd_devices", test_absurd_devices, 60},
         {"stuck_plugin", test_stuck_plugin, 60},
         {"stuck_plugin_recovers", test_stuck_plugin_recovers, 60},
+        {"stuck_timer_callback", test_stuck_timer_callback, 60},
+        {"stuck_timer_callback_recovers", test_stuck_timer_callback_recovers, 60},
         {"sigterm_blocked_plugin", test_sigterm_blocked_plugin, 60},
         {"dr_event_restart", test_dr_event_restart, 60},
         {"state_dir_lock", test_state_dir_lock, 45},

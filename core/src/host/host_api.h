@@ -92,6 +92,15 @@ typedef struct gridems__host_services_s {
     /* The timers plugin timers are armed on (borrowed; on a stepped clock they wait for it).
      * NULL: the host's own, on the real clock. */
     gridems_timers_t *timers;
+    /*
+     * One of the plugin's own callbacks, which the host calls directly (timer, fd, work done,
+     * message), took ns nanoseconds of the loop (what: "timer callback", "fd callback",
+     * "work done callback", "message callback"). Loop thread, right after the callback returned;
+     * never for an unloading instance. It may call into inst's devices and
+     * gridems__instance_hold. NULL: not reported. The service's plugin watch (plugin_watch.h)
+     * sets it.
+     */
+    void (*callback_timed)(void *ctx, gridems_plugin_t *inst, const char *what, uint64_t ns);
 } gridems__host_services_t;
 
 /* ---- ## The host ---- */
@@ -176,6 +185,15 @@ gridems_plugin_t *gridems__host_find_instance(gridems__host_t *host, const char 
 /* The instance's name ("bess1", owned by the instance) and whether it is unloading. */
 const char *gridems__instance_name(const gridems_plugin_t *inst);
 bool gridems__instance_closing(const gridems_plugin_t *inst);
+/*
+ * gridems__instance_hold: held true: the host calls none of inst's own timer, fd, work done and
+ * message callbacks (each is dropped, not queued: timers stay armed, fd watches stop polling, a
+ * finished work item's done_fn is not called and its arg is the plugin's loss, messages are not
+ * delivered to it). held false: they are called again (fd watches poll again). Device calls are
+ * not affected (the service's own watch gates those). A new instance starts released. Loop
+ * thread.
+ */
+void gridems__instance_hold(gridems_plugin_t *inst, bool held);
 /* How many of the instance's callbacks overran the 5 ms budget of a loop callback. */
 uint64_t gridems__instance_overruns(const gridems_plugin_t *inst);
 /* gridems__host_foreach_instance: fn(arg, inst) for every loaded instance (unloading ones

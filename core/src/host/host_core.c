@@ -94,6 +94,30 @@ void gridems__check_budget(gridems_plugin_t *inst, const char *what, uint64_t st
     }
 }
 
+void gridems__callback_ran(gridems_plugin_t *inst, const char *what, uint64_t start_ns)
+{
+    uint64_t spent = uv_hrtime() - start_ns;
+    gridems__check_budget(inst, what, start_ns);
+    const gridems__host_services_t *sv = &inst->host->services;
+    /* An unloading instance is not judged: its record belongs to whatever replaces it. */
+    if (sv->callback_timed != NULL && inst->state != GRIDEMS__INST_CLOSING) {
+        sv->callback_timed(sv->ctx, inst, what, spent);
+    }
+}
+
+void gridems__instance_hold(gridems_plugin_t *inst, bool held)
+{
+    if (inst->held == (int)held) {
+        return;
+    }
+    inst->held = held;
+    /* A readable fd whose callback is skipped would wake the loop on every turn. A closing
+     * instance's watches are stopped by its drain and stay so. */
+    if (inst->state != GRIDEMS__INST_CLOSING) {
+        gridems__loop_poll_all(inst, !held);
+    }
+}
+
 bool gridems__ident_valid(const char *s)
 {
     if (s == NULL) {

@@ -152,6 +152,7 @@ struct gridems_plugin_s {
     uint64_t log_dropped;
     gridems_complaint_t slow; /* callbacks over the 5 ms budget */
     uint64_t overruns;        /* how many callbacks overran it (metrics) */
+    int held; /* gridems__instance_hold: its own callbacks are not called (host_loop.c) */
 };
 
 /*
@@ -203,11 +204,16 @@ int64_t gridems__host_now(gridems__host_t *host);
 /* Warn (rate-limited) when one plugin callback took longer than the 5 ms budget. */
 void gridems__check_budget(gridems_plugin_t *inst, const char *what, uint64_t start_ns);
 
+/* After one of the plugin's own callbacks (timer, fd, work done, message) ran from start_ns:
+ * gridems__check_budget, and the report to services.callback_timed. */
+void gridems__callback_ran(gridems_plugin_t *inst, const char *what, uint64_t start_ns);
+
 /* ---- ## Records the other files keep per instance ---- */
 
 /* host_loop.c */
-void gridems__loop_drain(gridems_plugin_t *inst);     /* stop polling, cancel queued work */
-void gridems__loop_close_all(gridems_plugin_t *inst); /* close every timer and watch */
+void gridems__loop_drain(gridems_plugin_t *inst);             /* stop polling, cancel queued work */
+void gridems__loop_close_all(gridems_plugin_t *inst);         /* close every timer and watch */
+void gridems__loop_poll_all(gridems_plugin_t *inst, bool on); /* stop or restart fd polling */
 
 /* host_mqtt.c */
 void gridems__mqtt_drop_instance(gridems_plugin_t *inst); /* every subscription of inst */

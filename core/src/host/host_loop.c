@@ -1,5 +1,9 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* The plugin host's loop services: timers, fd watches and work on the thread pool. */
+/* The plugin host's loop services: timers, fd watches and work on the thread pool. Loop thread
+ * (work_fn runs on a pool thread). While an instance is held (gridems__instance_hold) its timers
+ * stay armed but their callback is skipped, its fd watches stop polling, and a finished work
+ * item is freed without its done_fn; every callback that runs is reported (gridems__callback_ran).
+ */
 #include <stdlib.h>
 
 #include "gridems/errors.h"
@@ -24,6 +28,7 @@ typedef struct plugin_watch_s {
     uv_poll_t handle;
     gridems_fd_fn fn;
     void *arg;
+    int uv_events; /* what uv_poll_start was given, to poll again after a hold */
     int stopped;
 } plugin_watch_t;
 
@@ -72,9 +77,12 @@ static void timer_fired(uv_timer_t *h)
     if (t->stopped || inst->state == GRIDEMS__INST_CLOSING) {
         return;
     }
-    uint64_t t0 = uv_hrtime();
-    t->fn(inst, t->id, t->arg);
-    gridems__check_budget(inst, "timer callback", t0);
+    /* Held: this tick is dropped (a one-shot is then done); a repeating timer fires again. */
+    if (!inst->held) {
+        uint64_t t0 = uv_hrtime();
+        t->fn(inst, t->id, t->arg);
+        gridems__callback_ran(inst, "timer callback", t0);
+    }
     /* The record is freed only in its close callback, so it is still valid here even if the
      * callback stopped the timer. */
     if (!t->repeating && !t->stopped) {
@@ -159,7 +167,7 @@ static void watch_ready(uv_poll_t *h, int status, int events)
 {
     plugin_watch_t *w = h->data;
     gridems_plugin_t *inst = w->inst;
-    if (w->stopped || inst->state == GRIDEMS__INST_CLOSING) {
+    if (w->stopped || inst->state == GRIDEMS__INST_CLOSING || inst->held) {
         return;
     }
     int ev = 0;
@@ -169,7 +177,7 @@ static void watch_ready(uv_poll_t *h, int status, int events)
     }
     uint64_t t0 = uv_hrtime();
     w->fn(inst, w->fd, status < 0 ? status : 0, ev, w->arg);
-    gridems__check_budget(inst, "fd callback", t0);
+    gridems__callback_ran(inst, "fd callback", t0);
 }
 
 int gridems__watch_fd(gridems_plugin_t *inst, int fd, int events, gridems_fd_fn fn, void *arg,
@@ -204,9 +212,9 @@ int gridems__watch_fd(gridems_plugin_t *inst, int fd, int events, gridems_fd_fn 
     w->id = gridems__host_alloc_id(inst->host, inst, watch_id_in_use);
     gridems__list_insert_tail(&inst->watches, &w->link);
     inst->pending++;
-    int uv_events = ((events & GRIDEMS_FD_READABLE) ? UV_READABLE : 0) |
-                    ((events & GRIDEMS_FD_WRITABLE) ? UV_WRITABLE : 0);
-    rc = uv_poll_start(&w->handle, uv_events, watch_ready);
+    w->uv_events = ((events & GRIDEMS_FD_READABLE) ? UV_READABLE : 0) |
+                   ((events & GRIDEMS_FD_WRITABLE) ? UV_WRITABLE : 0);
+    rc = inst->held ? 0 : uv_poll_start(&w->handle, w->uv_events, watch_ready);
     if (rc < 0) {
         watch_close(w);
         return rc;
@@ -251,10 +259,15 @@ static void work_after(uv_work_t *req, int status)
     plugin_work_t *w = req->data;
     gridems_plugin_t *inst = w->inst;
     gridems__list_remove(&w->link);
-    int st = (status < 0 || inst->state == GRIDEMS__INST_CLOSING) ? GRIDEMS_ECANCELED : 0;
-    uint64_t t0 = uv_hrtime();
-    w->done_fn(inst, st, w->arg);
-    gridems__check_budget(inst, "work done callback", t0);
+    bool closing = inst->state == GRIDEMS__INST_CLOSING;
+    int st = (status < 0 || closing) ? GRIDEMS_ECANCELED : 0;
+    /* An unloading instance still gets its GRIDEMS_ECANCELED (the ABI promises it, to free arg),
+     * held or not: cleanup() follows anyway. */
+    if (closing || !inst->held) {
+        uint64_t t0 = uv_hrtime();
+        w->done_fn(inst, st, w->arg);
+        gridems__callback_ran(inst, "work done callback", t0);
+    }
     free(w);
     gridems__instance_handle_closed(inst);
 }
@@ -317,6 +330,21 @@ void gridems__loop_drain(gridems_plugin_t *inst)
      * loop with GRIDEMS_ECANCELED (work_after), and the last one continues the teardown. */
     for (gridems__link_t *l = inst->works.next; l != &inst->works; l = l->next) {
         uv_cancel((uv_req_t *)&GRIDEMS__CONTAINER_OF(l, plugin_work_t, link)->req);
+    }
+}
+
+void gridems__loop_poll_all(gridems_plugin_t *inst, bool on)
+{
+    for (gridems__link_t *l = inst->watches.next; l != &inst->watches; l = l->next) {
+        plugin_watch_t *w = GRIDEMS__CONTAINER_OF(l, plugin_watch_t, link);
+        if (!on) {
+            uv_poll_stop(&w->handle);
+        } else if (uv_poll_start(&w->handle, w->uv_events, watch_ready) < 0) {
+            /* The fd was closed while held: the plugin hears nothing more from it, as when
+             * uv_poll reports an error it cannot recover from. */
+            gridems__log(inst, GRIDEMS_LOG_WARNING, "fd %d cannot be polled again after a hold",
+                         w->fd);
+        }
     }
 }
 

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* The plugin host's MQTT side: topic validation and matching, publish, subscriptions, delivery. */
+/* The plugin host's MQTT side: topic validation and matching, publish, subscriptions, delivery.
+ * Loop thread. A held instance (gridems__instance_hold) is not delivered to; every message
+ * callback that runs is reported (gridems__callback_ran). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -149,7 +151,7 @@ int gridems__host_deliver(gridems__host_t *host, const char *topic, const void *
     gridems__link_t *last = host->subs.prev;
     for (gridems__link_t *l = host->subs.next; l != &host->subs; l = l->next) {
         plugin_sub_t *s = GRIDEMS__CONTAINER_OF(l, plugin_sub_t, link);
-        if (!s->dead && s->inst->state == GRIDEMS__INST_ACTIVE &&
+        if (!s->dead && s->inst->state == GRIDEMS__INST_ACTIVE && !s->inst->held &&
             gridems__topic_matches(s->filter, topic)) {
             if (copy == NULL) {
                 copy = malloc(len + 1);
@@ -165,7 +167,7 @@ int gridems__host_deliver(gridems__host_t *host, const char *topic, const void *
             gridems_message_t msg = {sizeof msg, topic, copy, len, qos, retained, {NULL, NULL}};
             uint64_t t0 = uv_hrtime();
             s->fn(s->inst, &msg, s->arg);
-            gridems__check_budget(s->inst, "message callback", t0);
+            gridems__callback_ran(s->inst, "message callback", t0);
             delivered++;
         }
         if (l == last) {

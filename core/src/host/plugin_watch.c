@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* Stuck plugins taken out and probed back (plugin_watch.h). This file writes svc->plugin_watch
- * (service_internal.h). */
+ * (service_internal.h) and holds or releases instances in the host (gridems__instance_hold). */
 #include "plugin_watch.h"
 
 #include <stdio.h>
@@ -27,11 +27,20 @@ struct plugin_watch_s {
     bool taking_out;   /* its last safe-mode set-points are going out: not counted */
 };
 
+/* The record of inst's name; a record of another instance of that name (a reload) is started
+ * afresh first. With add, a record is made when there is none (NULL only when out of memory). */
 static plugin_watch_t *find(gridems_service_t *svc, const gridems_plugin_t *inst, bool add)
 {
     for (int i = 0; i < svc->plugin_watch.n; i++) {
-        if (strcmp(svc->plugin_watch.list[i].name, gridems__instance_name(inst)) == 0) {
-            return &svc->plugin_watch.list[i];
+        plugin_watch_t *w = &svc->plugin_watch.list[i];
+        if (strcmp(w->name, gridems__instance_name(inst)) == 0) {
+            if (w->inst != inst) {
+                memset(w, 0, sizeof *w);
+                snprintf(w->name, sizeof w->name, "%s", gridems__instance_name(inst));
+                w->inst = inst;
+                gridems__service_health_changed(svc);
+            }
+            return w;
         }
     }
     if (!add) {
@@ -71,7 +80,7 @@ static int set_stuck(void *arg, gridems__device_t *dev)
     return 0;
 }
 
-static void take_out(gridems_service_t *svc, plugin_watch_t *w, const gridems_plugin_t *inst)
+static void take_out(gridems_service_t *svc, plugin_watch_t *w, gridems_plugin_t *inst)
 {
     uint64_t retry = (uint64_t)svc->cfg.reliability.plugin_retry_seconds * 1000000000ull;
     w->wait_ns = w->out ? w->wait_ns * 2 : retry;
@@ -79,6 +88,8 @@ static void take_out(gridems_service_t *svc, plugin_watch_t *w, const gridems_pl
         w->wait_ns = retry * RETRY_MAX_FACTOR;
     }
     w->retry_ns = uv_hrtime() + w->wait_ns;
+    /* Its own timer, fd, work done and message callbacks are skipped from now on. */
+    gridems__instance_hold(inst, true);
     if (w->out) {
         gridems_log_warn("plugin instance %s: probe %s took %.0f ms; still out, next probe in "
                          "%.0f s",
@@ -102,12 +113,12 @@ static void take_out(gridems_service_t *svc, plugin_watch_t *w, const gridems_pl
     gridems__service_request_replan(svc, GRIDEMS__REPLAN_DEVIATION);
 }
 
-static void bring_back(gridems_service_t *svc, plugin_watch_t *w, const gridems_plugin_t *inst,
-                       double ms)
+static void bring_back(gridems_service_t *svc, plugin_watch_t *w, gridems_plugin_t *inst, double ms)
 {
     gridems_log_notice("plugin instance %s: probe answered in %.1f ms; called again", w->name, ms);
     w->out = false;
     w->overruns = 0;
+    gridems__instance_hold(inst, false);
     each_arg_t a = {svc, inst, false};
     gridems__host_foreach_device(svc->host, set_stuck, &a);
     gridems__service_health_changed(svc);
@@ -129,12 +140,13 @@ static bool may_call(gridems_service_t *svc, service_device_t *sd, bool is_read,
     return false;
 }
 
-static void after_call(gridems_service_t *svc, service_device_t *sd, const char *what, uint64_t t0,
-                       bool probe)
+/* One call into inst (`what`; of device dev_id, or NULL for the plugin's own callbacks) took
+ * spent_ns: count an overrun, take the instance out, or answer a probe. */
+static void judge(gridems_service_t *svc, gridems_plugin_t *inst, const char *what,
+                  const char *dev_id, uint64_t spent_ns, bool probe)
 {
     uint64_t now = uv_hrtime();
-    double ms = (double)(now - t0) / 1e6;
-    const gridems_plugin_t *inst = gridems__device_instance(sd->dev);
+    double ms = (double)spent_ns / 1e6;
     /* On the stepped clock of a backtest nothing real waits on the loop, and a verdict drawn from
      * real time would make the run depend on the machine's load (docs/backtest.md): a slow call
      * there is only slow. */
@@ -157,17 +169,39 @@ static void after_call(gridems_service_t *svc, service_device_t *sd, const char 
         take_out(svc, w, inst);
         return;
     }
+    if (w->out) {
+        /* A callback already running when its instance was taken out: nothing more to count. */
+        return;
+    }
     if (w->overruns == 0 || now - w->first_ns > WATCH_WINDOW_NS) {
         w->overruns = 0;
         w->first_ns = now;
     }
     w->overruns++;
-    gridems_log_warn("plugin instance %s: %s of %s took %.0f ms, over the %d ms budget (%d of %d)",
-                     w->name, what, sd->id, ms, svc->cfg.reliability.plugin_call_budget_ms,
-                     w->overruns, svc->cfg.reliability.plugin_overruns);
+    gridems_log_warn("plugin instance %s: %s%s%s took %.0f ms, over the %d ms budget (%d of %d)",
+                     w->name, what, dev_id != NULL ? " of " : "", dev_id != NULL ? dev_id : "", ms,
+                     svc->cfg.reliability.plugin_call_budget_ms, w->overruns,
+                     svc->cfg.reliability.plugin_overruns);
     if (w->overruns >= svc->cfg.reliability.plugin_overruns) {
         take_out(svc, w, inst);
     }
+}
+
+static void after_call(gridems_service_t *svc, service_device_t *sd, const char *what, uint64_t t0,
+                       bool probe)
+{
+    judge(svc, gridems__device_instance(sd->dev), what, sd->id, uv_hrtime() - t0, probe);
+}
+
+/* The host's report of one of the plugin's own callbacks (gridems__host_services_t). */
+static void callback_timed(void *ctx, gridems_plugin_t *inst, const char *what, uint64_t ns)
+{
+    judge(ctx, inst, what, NULL, ns, false);
+}
+
+void gridems__plugin_watch_host_services(gridems__host_services_t *out)
+{
+    out->callback_timed = callback_timed;
 }
 
 int gridems__watched_read(gridems_service_t *svc, service_device_t *sd)
@@ -222,20 +256,11 @@ int gridems__watched_event(gridems_service_t *svc, service_device_t *sd,
 
 void gridems__plugin_watch_device_added(gridems_service_t *svc, service_device_t *sd)
 {
+    /* A reloaded instance's record starts afresh in find(). */
     plugin_watch_t *w = find(svc, gridems__device_instance(sd->dev), false);
-    if (w == NULL) {
-        return;
+    if (w != NULL) {
+        sd->stuck = w->out;
     }
-    if (w->inst != gridems__device_instance(sd->dev)) {
-        /* Another instance of that name: a reload. It starts with a clean record. */
-        memset(w, 0, sizeof *w);
-        snprintf(w->name, sizeof w->name, "%s",
-                 gridems__instance_name(gridems__device_instance(sd->dev)));
-        w->inst = gridems__device_instance(sd->dev);
-        gridems__service_health_changed(svc);
-        return;
-    }
-    sd->stuck = w->out;
 }
 
 void gridems__plugin_watch_describe(const gridems_service_t *svc, char *out, size_t len,

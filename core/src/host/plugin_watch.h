@@ -2,22 +2,26 @@
 /*
  * A stuck plugin cannot stall the site (docs/service.md, "Reliability"): every call the service
  * makes into a device (read, get_capabilities, apply_setpoint, on_event) goes through these
- * wrappers, which time it on the real clock (uv_hrtime). A call longer than
- * reliability.plugin_call_budget_ms is an overrun; reliability.plugin_overruns overruns of one
- * instance within ten minutes take the instance out: its devices are marked stuck (left out of
- * plans, of the import sum and of set-points), each gets one last safe-mode set-point, and the
- * service stops calling it.
+ * wrappers, which time it on the real clock (uv_hrtime), and the host reports the time of every
+ * one of the plugin's own callbacks it calls directly (timer, fd, work done, message: the
+ * callback_timed member of gridems__host_services_t, which gridems__plugin_watch_host_services
+ * sets). Either kind longer than reliability.plugin_call_budget_ms is an overrun;
+ * reliability.plugin_overruns overruns of one instance within ten minutes, of any kinds, take the
+ * instance out: its devices are marked stuck (left out of plans, of the import sum and of
+ * set-points), each gets one last safe-mode set-point, the service stops calling it, and the
+ * host is told to hold it (gridems__instance_hold: its own callbacks are skipped, its timers
+ * stay armed).
  *
  * Recovery: reliability.plugin_retry_seconds (real time) after it was taken out, the next read
  * of one of its devices is let through as a probe. A probe within the budget brings the instance
- * back (its devices rejoin the plan with their next reading); an overrun keeps it out and
- * doubles the wait, up to ten times plugin_retry_seconds. A reload of the instance (SIGHUP with
- * a changed entry) starts it afresh.
+ * back (its devices rejoin the plan with their next reading, the host calls its callbacks
+ * again); an overrun keeps it out and doubles the wait, up to ten times plugin_retry_seconds. An
+ * instance without devices is never probed: it stays out until a reload. A reload of the
+ * instance (SIGHUP with a changed entry) starts it afresh (a new instance is never held).
  *
- * What this cannot do: interrupt a call already blocking (it runs on the loop thread), or watch
- * the plugin's own timer, message and fd callbacks, which the host calls directly (the host
- * logs their overruns). The process-level bounds for those are the systemd watchdog and the
- * shutdown deadline (watchdog.h).
+ * What this cannot do: interrupt a call already blocking (it runs on the loop thread). The
+ * process-level bounds for that are the systemd watchdog and the shutdown deadline
+ * (watchdog.h).
  *
  * Thread: the loop thread. State lives in gridems_service_t.watch, freed by
  * gridems__plugin_watch_free().
@@ -46,6 +50,9 @@ void gridems__plugin_watch_device_added(gridems_service_t *svc, service_device_t
 /* Append "<sep>plugin stuck: a (read 10012 ms), b (...)" to out when any instance is out. */
 void gridems__plugin_watch_describe(const gridems_service_t *svc, char *out, size_t len,
                                     const char *sep);
+
+/* Set the host's callback_timed member to the watch (its ctx must be the service). */
+void gridems__plugin_watch_host_services(gridems__host_services_t *out);
 
 void gridems__plugin_watch_free(gridems_service_t *svc);
 

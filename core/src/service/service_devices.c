@@ -215,6 +215,7 @@ void gridems__service_host_services(gridems_service_t *svc, gridems__host_servic
     out->device_removed = svc_device_removed;
     out->now_ms = svc_now;
     out->timers = &svc->timers;
+    gridems__plugin_watch_host_services(out);
 }
 
 /* ---- ## Device ids ---- */
