@@ -47,6 +47,8 @@ typedef struct mock_s {
     int added;
     int removed;
     gridems__device_t *last_added;
+    int timed; /* callback_timed reports */
+    char last_timed[64];
 } mock_t;
 
 static mock_t mock;
@@ -108,6 +110,15 @@ static int64_t mock_now(void *ctx)
     return MOCK_NOW_MS;
 }
 
+static void mock_timed(void *ctx, gridems_plugin_t *inst, const char *what, uint64_t ns)
+{
+    (void)ctx;
+    (void)inst;
+    (void)ns;
+    mock.timed++;
+    snprintf(mock.last_timed, sizeof mock.last_timed, "%s", what);
+}
+
 static const gridems__host_services_t mock_services = {
     .ctx = &mock,
     .publish = mock_publish,
@@ -117,6 +128,7 @@ static const gridems__host_services_t mock_services = {
     .device_added = mock_added,
     .device_removed = mock_removed,
     .now_ms = mock_now,
+    .callback_timed = mock_timed,
 };
 
 /* ---- ## Helpers ---- */
@@ -750,6 +762,55 @@ START_TEST(watch_fd_reports_readable)
 }
 END_TEST
 
+/* A held instance (what the service's plugin watch does to a stuck one) gets neither fd events
+ * nor messages; released, it gets what waited. Each callback that ran was reported. */
+START_TEST(held_instance_skips_its_callbacks)
+{
+    void *h;
+    abi_probe_t *probe = open_probe("good", &h);
+    int held_fds[2];
+    int other_fds[2];
+    ck_assert_int_eq(pipe(held_fds), 0);
+    ck_assert_int_eq(pipe(other_fds), 0);
+    char json[256];
+    snprintf(json, sizeof json,
+             "{\"plugin\":\"test_good\",\"name\":\"held\",\"options\":{\"watch_fd\":%d}}",
+             held_fds[0]);
+    gridems_plugin_t *held = load_ok(json);
+    snprintf(json, sizeof json,
+             "{\"plugin\":\"test_good\",\"name\":\"other\",\"options\":{\"watch_fd\":%d}}",
+             other_fds[0]);
+    load_ok(json);
+    gridems__instance_hold(held, true);
+    ck_assert_int_eq(gridems__host_deliver(host, "test/held/cmd/x", "p", 1, 1, 0), 0);
+    ck_assert_int_eq(probe->messages, 0);
+    /* Both fds readable before the loop runs: one epoll turn would see both. */
+    ck_assert_int_eq(write(held_fds[1], "x", 1), 1);
+    ck_assert_int_eq(write(other_fds[1], "y", 1), 1);
+    ck_assert(wait_for(&probe->fd_events, 1, 2000));
+    for (int i = 0; i < 5; i++) {
+        uv_run(&loop, UV_RUN_NOWAIT);
+    }
+    ck_assert_int_eq(probe->fd_events, 1);
+    ck_assert_int_eq(mock.timed, 1);
+    ck_assert_str_eq(mock.last_timed, "fd callback");
+
+    gridems__instance_hold(held, false);
+    ck_assert_msg(wait_for(&probe->fd_events, 2, 2000),
+                  "the released instance's fd was not polled");
+    ck_assert_int_eq(gridems__host_deliver(host, "test/held/cmd/x", "p", 1, 1, 0), 1);
+    ck_assert_int_eq(probe->messages, 1);
+    ck_assert_int_eq(mock.timed, 3);
+    ck_assert_str_eq(mock.last_timed, "message callback");
+    finish();
+    for (int i = 0; i < 2; i++) {
+        close(held_fds[i]);
+        close(other_fds[i]);
+    }
+    dlclose(h);
+}
+END_TEST
+
 static int collect_filter(void *arg, const char *filter)
 {
     char *seen = arg;
@@ -1075,6 +1136,7 @@ static Suite *loader_suite(void)
     tcase_add_test(tc, queue_work_done_on_loop_thread);
     tcase_add_test(tc, unload_waits_for_running_work);
     tcase_add_test(tc, watch_fd_reports_readable);
+    tcase_add_test(tc, held_instance_skips_its_callbacks);
     tcase_add_test(tc, subscriptions_and_delivery);
     tcase_add_test(tc, log_lines_carry_the_prefix);
     tcase_add_test(tc, bad_capabilities_rejected);

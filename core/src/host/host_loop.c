@@ -340,8 +340,8 @@ void gridems__loop_poll_all(gridems_plugin_t *inst, bool on)
         if (!on) {
             uv_poll_stop(&w->handle);
         } else if (uv_poll_start(&w->handle, w->uv_events, watch_ready) < 0) {
-            /* The fd was closed while held: the plugin hears nothing more from it, as when
-             * uv_poll reports an error it cannot recover from. */
+            /* Not expected for a handle that polled before (the ABI keeps a watched fd open);
+             * were it to happen, the plugin would hear nothing more from that fd. */
             gridems__log(inst, GRIDEMS_LOG_WARNING, "fd %d cannot be polled again after a hold",
                          w->fd);
         }
