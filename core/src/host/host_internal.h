@@ -7,7 +7,8 @@
  *
  * Who does what:
  *   host_core.c     the host, the instance lifecycle (init, activate, shutdown, teardown), the
- *                   table of live instances every plugin handle is checked against, ids;
+ *                   table of live instances every plugin handle is checked against, ids, the
+ *                   hold of a stuck instance and the report of each callback's time;
  *   host_log.c      the log entries of the API table, with the per-instance rate limit;
  *   host_config.c   the option getters (by config pointer and by handle);
  *   host_loop.c     timers, fd watches, work on the thread pool;
