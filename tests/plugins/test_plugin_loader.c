@@ -762,6 +762,66 @@ START_TEST(watch_fd_reports_readable)
 }
 END_TEST
 
+/* Loop turns until the held instance has finished work waiting for its done_fn. */
+static bool wait_held_done(gridems_plugin_t *inst, int timeout_ms)
+{
+    double end = test_now_ms() + timeout_ms;
+    while (gridems__list_empty(&inst->held_done)) {
+        if (test_now_ms() > end) {
+            return false;
+        }
+        uv_run(&loop, UV_RUN_NOWAIT);
+        test_sleep_ms(1);
+    }
+    return true;
+}
+
+/* Work that finishes while its instance is held: done_fn is called once, when the hold ends,
+ * with the work's own status (queue_work's promise: exactly once for every accepted job). */
+START_TEST(held_work_is_done_after_release)
+{
+    void *h;
+    abi_probe_t *probe = open_probe("good", &h);
+    gridems_plugin_t *inst = load_ok("{\"plugin\":\"test_good\",\"name\":\"hw\",\"options\":"
+                                     "{\"work\":true,\"work_sleep_ms\":20}}");
+    gridems__instance_hold(inst, true);
+    ck_assert_msg(wait_held_done(inst, 5000), "the work never finished");
+    for (int i = 0; i < 5; i++) {
+        uv_run(&loop, UV_RUN_NOWAIT);
+    }
+    ck_assert_int_eq(probe->work_runs, 1);
+    ck_assert_int_eq(probe->done_calls, 0);
+    gridems__instance_hold(inst, false);
+    ck_assert_int_eq(probe->done_calls, 1);
+    ck_assert_int_eq(probe->done_status, 0);
+    ck_assert(gridems__list_empty(&inst->held_done));
+    finish();
+    ck_assert_int_eq(probe->done_calls, 1);
+    dlclose(h);
+}
+END_TEST
+
+/* ... and when the held instance is unloaded first: GRIDEMS_ECANCELED, once, before cleanup. */
+START_TEST(held_work_is_cancelled_at_unload)
+{
+    void *h;
+    abi_probe_t *probe = open_probe("good", &h);
+    gridems_plugin_t *inst = load_ok("{\"plugin\":\"test_good\",\"name\":\"hu\",\"options\":"
+                                     "{\"work\":true,\"work_sleep_ms\":20}}");
+    gridems__instance_hold(inst, true);
+    ck_assert_msg(wait_held_done(inst, 5000), "the work never finished");
+    ck_assert_int_eq(probe->done_calls, 0);
+    int unloaded = 0;
+    ck_assert_int_eq(gridems__plugin_unload(inst, count_cb, &unloaded), 0);
+    ck_assert(wait_for(&unloaded, 1, 5000));
+    ck_assert_int_eq(probe->done_calls, 1);
+    ck_assert_int_eq(probe->done_status, GRIDEMS_ECANCELED);
+    ck_assert_int_eq(probe->cleanup_calls, 1);
+    finish();
+    dlclose(h);
+}
+END_TEST
+
 /* A held instance (what the service's plugin watch does to a stuck one) gets neither fd events
  * nor messages; released, it gets what waited. Each callback that ran was reported. */
 START_TEST(held_instance_skips_its_callbacks)
@@ -1137,6 +1197,8 @@ static Suite *loader_suite(void)
     tcase_add_test(tc, unload_waits_for_running_work);
     tcase_add_test(tc, watch_fd_reports_readable);
     tcase_add_test(tc, held_instance_skips_its_callbacks);
+    tcase_add_test(tc, held_work_is_done_after_release);
+    tcase_add_test(tc, held_work_is_cancelled_at_unload);
     tcase_add_test(tc, subscriptions_and_delivery);
     tcase_add_test(tc, log_lines_carry_the_prefix);
     tcase_add_test(tc, bad_capabilities_rejected);

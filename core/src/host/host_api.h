@@ -186,12 +186,13 @@ gridems_plugin_t *gridems__host_find_instance(gridems__host_t *host, const char 
 const char *gridems__instance_name(const gridems_plugin_t *inst);
 bool gridems__instance_closing(const gridems_plugin_t *inst);
 /*
- * gridems__instance_hold: held true: the host calls none of inst's own timer, fd, work done and
- * message callbacks (each is dropped, not queued: timers stay armed, fd watches stop polling, a
- * finished work item's done_fn is not called and its arg is the plugin's loss, messages are not
- * delivered to it). held false: they are called again (fd watches poll again). Device calls are
- * not affected (the service's own watch gates those). A new instance starts released. Loop
- * thread.
+ * gridems__instance_hold: held true: the host calls none of inst's own timer, fd and message
+ * callbacks (each is dropped, not queued: timers stay armed, fd watches stop polling, messages
+ * are not delivered to it), and a finished work item's done_fn waits. held false: they are
+ * called again (fd watches poll again) and the waiting done_fns are called now, each with its
+ * work's status (GRIDEMS_ECANCELED instead if inst is unloaded while held: done_fn stays
+ * exactly once per accepted job). Device calls are not affected (the service's own watch gates
+ * those). A new instance starts released. Loop thread.
  */
 void gridems__instance_hold(gridems_plugin_t *inst, bool held);
 /* How many of the instance's callbacks overran the 5 ms budget of a loop callback. */

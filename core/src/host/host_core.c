@@ -116,6 +116,9 @@ void gridems__instance_hold(gridems_plugin_t *inst, bool held)
     if (inst->state != GRIDEMS__INST_CLOSING) {
         gridems__loop_poll_all(inst, !held);
     }
+    if (!held) {
+        gridems__loop_deliver_held(inst); /* the work that finished meanwhile */
+    }
 }
 
 bool gridems__ident_valid(const char *s)
@@ -292,6 +295,7 @@ int gridems__instance_init(gridems_plugin_t *inst, gridems__host_t *host, const 
     gridems__list_init(&inst->timers);
     gridems__list_init(&inst->watches);
     gridems__list_init(&inst->works);
+    gridems__list_init(&inst->held_done);
     if (pthread_mutex_init(&inst->log_lock, NULL) != 0) {
         return GRIDEMS_ENOMEM;
     }

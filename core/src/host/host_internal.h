@@ -142,10 +142,11 @@ struct gridems_plugin_s {
     gridems__link_t timers;
     gridems__link_t watches;
     gridems__link_t works;
-    unsigned pending; /* handles not yet closed + work not yet done (+1 for the anchor) */
-    uv_idle_t anchor; /* never started; closing it defers the teardown out of the caller */
-    uv_idle_t later;  /* started for one loop turn: announces devices registered while active,
-                         destroys unregistered ones (host_devices.c) */
+    gridems__link_t held_done; /* finished work whose done_fn waits for the hold to end */
+    unsigned pending;          /* handles not yet closed + work not yet done (+1 for the anchor) */
+    uv_idle_t anchor;          /* never started; closing it defers the teardown out of the caller */
+    uv_idle_t later; /* started for one loop turn: announces devices registered while active,
+                        destroys unregistered ones (host_devices.c) */
 
     pthread_mutex_t log_lock; /* guards the log rate counters (work_fn may log) */
     uint64_t log_window_ms;
@@ -215,6 +216,7 @@ void gridems__callback_ran(gridems_plugin_t *inst, const char *what, uint64_t st
 void gridems__loop_drain(gridems_plugin_t *inst);             /* stop polling, cancel queued work */
 void gridems__loop_close_all(gridems_plugin_t *inst);         /* close every timer and watch */
 void gridems__loop_poll_all(gridems_plugin_t *inst, bool on); /* stop or restart fd polling */
+void gridems__loop_deliver_held(gridems_plugin_t *inst);      /* done_fns held back, now */
 
 /* host_mqtt.c */
 void gridems__mqtt_drop_instance(gridems_plugin_t *inst); /* every subscription of inst */

@@ -2,7 +2,8 @@
 /* The plugin host's loop services: timers, fd watches and work on the thread pool. Loop thread
  * (work_fn runs on a pool thread). While an instance is held (gridems__instance_hold) its timers
  * stay armed but their callback is skipped, its fd watches stop polling, and a finished work
- * item is freed without its done_fn; every callback that runs is reported (gridems__callback_ran).
+ * item's done_fn waits for the hold to end (GRIDEMS_ECANCELED if the instance is unloaded
+ * first); every callback that runs is reported (gridems__callback_ran).
  */
 #include <stdlib.h>
 
@@ -33,7 +34,8 @@ typedef struct plugin_watch_s {
 } plugin_watch_t;
 
 typedef struct plugin_work_s {
-    gridems__link_t link; /* in inst->works until done */
+    gridems__link_t link; /* in inst->works until done; then in inst->held_done while held */
+    int status;           /* what done_fn is given, once the work has finished */
     gridems_plugin_t *inst;
     gridems_work_id_t id;
     uv_work_t req;
@@ -254,22 +256,43 @@ static void work_run(uv_work_t *req)
     w->work_fn(w->inst, w->arg);
 }
 
+/* Call w's done_fn with its status and let go of it (its share of inst->pending too). */
+static void deliver_done(gridems_plugin_t *inst, plugin_work_t *w)
+{
+    uint64_t t0 = uv_hrtime();
+    w->done_fn(inst, w->status, w->arg);
+    gridems__callback_ran(inst, "work done callback", t0);
+    free(w);
+    gridems__instance_handle_closed(inst);
+}
+
+void gridems__loop_deliver_held(gridems_plugin_t *inst)
+{
+    while (!gridems__list_empty(&inst->held_done)) {
+        plugin_work_t *w = GRIDEMS__CONTAINER_OF(inst->held_done.next, plugin_work_t, link);
+        gridems__list_remove(&w->link);
+        if (inst->state == GRIDEMS__INST_CLOSING) {
+            w->status = GRIDEMS_ECANCELED;
+        }
+        deliver_done(inst, w);
+    }
+}
+
 static void work_after(uv_work_t *req, int status)
 {
     plugin_work_t *w = req->data;
     gridems_plugin_t *inst = w->inst;
     gridems__list_remove(&w->link);
     bool closing = inst->state == GRIDEMS__INST_CLOSING;
-    int st = (status < 0 || closing) ? GRIDEMS_ECANCELED : 0;
-    /* An unloading instance still gets its GRIDEMS_ECANCELED (the ABI promises it, to free arg),
-     * held or not: cleanup() follows anyway. */
-    if (closing || !inst->held) {
-        uint64_t t0 = uv_hrtime();
-        w->done_fn(inst, st, w->arg);
-        gridems__callback_ran(inst, "work done callback", t0);
+    w->status = (status < 0 || closing) ? GRIDEMS_ECANCELED : 0;
+    /* Held: the result waits, and the plugin hears it when the hold ends (or GRIDEMS_ECANCELED
+     * when it is unloaded first), so it never loses track of its work nor leaks arg. An
+     * unloading instance gets its GRIDEMS_ECANCELED now, held or not: cleanup() follows. */
+    if (inst->held && !closing) {
+        gridems__list_insert_tail(&inst->held_done, &w->link);
+        return;
     }
-    free(w);
-    gridems__instance_handle_closed(inst);
+    deliver_done(inst, w);
 }
 
 int gridems__work_submit(gridems_plugin_t *inst, gridems_work_fn work_fn, gridems_done_fn done_fn,
@@ -331,6 +354,8 @@ void gridems__loop_drain(gridems_plugin_t *inst)
     for (gridems__link_t *l = inst->works.next; l != &inst->works; l = l->next) {
         uv_cancel((uv_req_t *)&GRIDEMS__CONTAINER_OF(l, plugin_work_t, link)->req);
     }
+    /* Work that finished while the instance was held is told now, cancelled. */
+    gridems__loop_deliver_held(inst);
 }
 
 void gridems__loop_poll_all(gridems_plugin_t *inst, bool on)
