@@ -322,6 +322,44 @@ END_TEST
 
 /* ---- ## 3b. The recovery rule: a probe that answers in time brings the plugin back ---- */
 
+/* Waits (from the log offset `from` on) for instance `name` to be taken out after 3 overruns and
+ * for a probe to bring it back, not before its retry (2 s in these tests). Returns the log
+ * offset of the probe's line; *after_ms: how long after the take-out it came. */
+static size_t wait_taken_out_and_back(size_t from, const char *name, double *after_ms)
+{
+    char out[128], back[128];
+    snprintf(out, sizeof out, "plugin instance %s: 3 calls over", name);
+    snprintf(back, sizeof back, "plugin instance %s: probe answered", name);
+    REQUIRE(test_service_wait_log(&ctx.svc, from, out, 20000), "%s was not taken out", name);
+    double t_out = test_now_ms();
+    REQUIRE(test_service_wait_log(&ctx.svc, from, back, 10000), "no probe brought %s back", name);
+    *after_ms = test_now_ms() - t_out;
+    REQUIRE(*after_ms >= 1500, "the probe came %.0f ms after the take-out, before its 2 s",
+            *after_ms);
+    char *log = log_since(from);
+    size_t at = from + (size_t)(strstr(log, back) - log);
+    free(log);
+    return at;
+}
+
+/* The recovered instance's device `name` rejoins: readings again, planned, and the status no
+ * longer says a plugin is stuck. */
+static void assert_rejoined(size_t from, const char *name)
+{
+    char again[128];
+    snprintf(again, sizeof again, "device %s: readings again", name);
+    REQUIRE(test_service_wait_log(&ctx.svc, from, again, 10000),
+            "the device %s did not rejoin the plan", name);
+    cJSON *plan = publish_prices_and_plan(NULL, NULL);
+    REQUIRE(has_id(jget(plan, "batteries"), name, true), "the recovered device %s is not planned",
+            name);
+    cJSON_Delete(plan);
+    cJSON *status = read_retained(ctx.t_status);
+    REQUIRE(strstr(jstr(status, "reason"), "plugin stuck") == NULL,
+            "the status still says the plugin is stuck: %s", jstr(status, "reason"));
+    cJSON_Delete(status);
+}
+
 START_TEST(test_stuck_plugin_recovers)
 {
     site_ctx_init("r3b-recover");
@@ -339,26 +377,13 @@ START_TEST(test_stuck_plugin_recovers)
     const char *topics[] = {ctx.t_status, ctx.t_schedule, NULL};
     bus_open(topics);
     size_t from = start_service(false);
-    REQUIRE(test_service_wait_log(&ctx.svc, from, "plugin instance slow: 3 calls over", 20000),
-            "the blocking plugin was not taken out");
-    double t_out = test_now_ms();
-    REQUIRE(test_service_wait_log(&ctx.svc, from, "plugin instance slow: probe answered", 10000),
-            "no probe brought the plugin back");
-    double after = test_now_ms() - t_out;
-    REQUIRE(test_service_wait_log(&ctx.svc, from, "device slow: readings again", 10000),
-            "the device did not rejoin the plan");
+    double after;
+    wait_taken_out_and_back(from, "slow", &after);
     char line[1024];
     log_line(from, "plugin instance slow: probe answered", line, sizeof line);
     fprintf(stderr, "test_reliability: %s (%.0f ms after it was taken out; retry 2 s)\n", line,
             after);
-    REQUIRE(after >= 1500, "the probe came %.0f ms after the take-out, before its 2 s", after);
-    cJSON *plan = publish_prices_and_plan(NULL, NULL);
-    REQUIRE(has_id(jget(plan, "batteries"), "slow", true), "the recovered device is not planned");
-    cJSON_Delete(plan);
-    cJSON *status = read_retained(ctx.t_status);
-    REQUIRE(strstr(jstr(status, "reason"), "plugin stuck") == NULL,
-            "the status still says the plugin is stuck: %s", jstr(status, "reason"));
-    cJSON_Delete(status);
+    assert_rejoined(from, "slow");
     service_ctx_finish();
 }
 END_TEST
@@ -489,29 +514,13 @@ START_TEST(test_stuck_timer_callback_recovers)
     const char *topics[] = {ctx.t_status, ctx.t_schedule, NULL};
     bus_open(topics);
     size_t from = start_service(false);
-    REQUIRE(test_service_wait_log(&ctx.svc, from, "plugin instance slowt: 3 calls over", 20000),
-            "the plugin whose timer callback blocks was not taken out");
-    double t_out = test_now_ms();
-    REQUIRE(test_service_wait_log(&ctx.svc, from, "plugin instance slowt: probe answered", 10000),
-            "no probe brought the plugin back");
-    double after = test_now_ms() - t_out;
-    char *log = log_since(from);
-    size_t back_at = from + (size_t)(strstr(log, "plugin instance slowt: probe answered") - log);
-    free(log);
+    double after;
+    size_t back_at = wait_taken_out_and_back(from, "slowt", &after);
     /* Its timer resumes: the next call is its fourth (the held ticks were dropped, not queued). */
     REQUIRE(test_service_wait_log(&ctx.svc, back_at, "[test_rogue:slowt] timer #4", 5000),
             "slowt's timer callback was not called again after the recovery");
-    REQUIRE(test_service_wait_log(&ctx.svc, from, "device slowt: readings again", 10000),
-            "the device did not rejoin the plan");
     fprintf(stderr, "test_reliability: slowt back %.0f ms after the take-out (retry 2 s)\n", after);
-    REQUIRE(after >= 1500, "the probe came %.0f ms after the take-out, before its 2 s", after);
-    cJSON *plan = publish_prices_and_plan(NULL, NULL);
-    REQUIRE(has_id(jget(plan, "batteries"), "slowt", true), "the recovered device is not planned");
-    cJSON_Delete(plan);
-    cJSON *status = read_retained(ctx.t_status);
-    REQUIRE(strstr(jstr(status, "reason"), "plugin stuck") == NULL,
-            "the status still says the plugin is stuck: %s", jstr(status, "reason"));
-    cJSON_Delete(status);
+    assert_rejoined(from, "slowt");
     service_ctx_finish();
 }
 END_TEST

@@ -194,10 +194,11 @@ static abi_probe_t *open_probe(const char *name, void **handle)
 }
 
 /* Run the loop until *value >= want or timeout_ms passes. */
-static bool wait_for(const int *value, int want, int timeout_ms)
+/* Turn the loop until reached(arg) says so, at most timeout_ms. */
+static bool wait_until(bool (*reached)(const void *arg), const void *arg, int timeout_ms)
 {
     double end = test_now_ms() + timeout_ms;
-    while (*(const volatile int *)value < want) {
+    while (!reached(arg)) {
         if (test_now_ms() > end) {
             return false;
         }
@@ -205,6 +206,23 @@ static bool wait_for(const int *value, int want, int timeout_ms)
         test_sleep_ms(1);
     }
     return true;
+}
+
+typedef struct counter_goal_s {
+    const int *value;
+    int want;
+} counter_goal_t;
+
+static bool counter_reached(const void *arg)
+{
+    const counter_goal_t *g = arg;
+    return *(const volatile int *)g->value >= g->want;
+}
+
+static bool wait_for(const int *value, int want, int timeout_ms)
+{
+    counter_goal_t goal = {value, want};
+    return wait_until(counter_reached, &goal, timeout_ms);
 }
 
 static void count_cb(void *arg)
@@ -762,18 +780,15 @@ START_TEST(watch_fd_reports_readable)
 }
 END_TEST
 
+static bool has_held_done(const void *inst)
+{
+    return !gridems__list_empty(&((const gridems_plugin_t *)inst)->held_done);
+}
+
 /* Loop turns until the held instance has finished work waiting for its done_fn. */
 static bool wait_held_done(gridems_plugin_t *inst, int timeout_ms)
 {
-    double end = test_now_ms() + timeout_ms;
-    while (gridems__list_empty(&inst->held_done)) {
-        if (test_now_ms() > end) {
-            return false;
-        }
-        uv_run(&loop, UV_RUN_NOWAIT);
-        test_sleep_ms(1);
-    }
-    return true;
+    return wait_until(has_held_done, inst, timeout_ms);
 }
 
 /* Work that finishes while its instance is held: done_fn is called once, when the hold ends,
