@@ -10,10 +10,12 @@
  * horizon): jobs 50, 200, 800, 2000 at 96 steps and 4 batteries; steps 96, 192, 384, 768 with 4
  * batteries and 50 jobs; batteries 4, 16, 64 at 96 steps and 50 jobs.
  *
- * usage: bench_growth [--runs N] [--series jobs|steps|batteries] [--max-jobs N]
+ * usage: bench_growth [--runs N] [--updates N] [--series jobs|steps|batteries] [--max-jobs N]
  *                     [--max-steps N] [--glpsol-max-columns N] [--classes N] [--lpref PATH]
  *                     [--keep DIR] [--peak-probe]
- *   --runs: repetitions per point (median; default 3). Warm: N price updates.
+ *   --runs: repetitions per point (median; default 3).
+ *   --updates: warm price updates per point, one after the other in place (median and slowest;
+ *     default 10).
  *   --max-jobs / --max-steps: leave out the bigger points (defaults: all).
  *   --glpsol-max-columns: run glpsol only on programs up to this many columns (default 40000:
  *     beyond it glpsol takes minutes per run on this machine class).
@@ -50,6 +52,8 @@ typedef struct point_s {
 
 typedef struct measured_s {
     double cold_cpu, cold_wall, warm_cpu, warm_wall;
+    double warm_max_cpu; /* the slowest price update */
+    int warm_capped;     /* updates that reached the warm cap and were solved cold */
     double highs_cpu, highs_wall;
     double glpsol_cpu; /* < 0: not run */
     int columns, rows, it_cold, it_warm;
@@ -62,6 +66,7 @@ typedef struct measured_s {
 } measured_t;
 
 static int runs = 3;
+static int updates = 10;
 static int classes = 0;
 static long glpsol_max_columns = 40000;
 static const char *lpref = GRIDEMS_BENCH_SOURCE_DIR "/../shared/tools/lpref.py";
@@ -294,8 +299,9 @@ static measured_t measure(const point_t *pt)
 {
     measured_t m;
     memset(&m, 0, sizeof m);
-    double *cpu = calloc((size_t)runs, sizeof(double));
-    double *wall = calloc((size_t)runs, sizeof(double));
+    int samples = runs > updates ? runs : updates;
+    double *cpu = calloc((size_t)samples, sizeof(double));
+    double *wall = calloc((size_t)samples, sizeof(double));
     gridems_scenario_t sc;
     make_scenario(&sc, pt);
     gridems_schedule_t s;
@@ -344,19 +350,21 @@ static measured_t measure(const point_t *pt)
     gridems_optimizer_create(&opt, NULL);
     double unused_cpu, unused_wall;
     solve_timed(opt, &sc, &s, &unused_cpu, &unused_wall);
-    for (int r = 0; r < runs; r++) {
+    for (int r = 0; r < updates; r++) {
         for (int t = 0; t < sc.steps; t++) {
             sc.import_per_kwh[t] *= 1.0 + 0.05 * sin(r + t * 0.37);
         }
         solve_timed(opt, &sc, &s, &cpu[r], &wall[r]);
-        if (s.start_kind != GRIDEMS_START_UPDATE) {
+        m.warm_max_cpu = fmax(m.warm_max_cpu, cpu[r]);
+        m.warm_capped += s.start_kind == GRIDEMS_START_CAPPED;
+        if (s.start_kind != GRIDEMS_START_UPDATE && s.start_kind != GRIDEMS_START_CAPPED) {
             fprintf(stderr, "warning: a price update started %s\n",
                     gridems_start_kind_name(s.start_kind));
         }
     }
     gridems_optimizer_destroy(opt);
-    m.warm_cpu = median(cpu, runs);
-    m.warm_wall = median(wall, runs);
+    m.warm_cpu = median(cpu, updates);
+    m.warm_wall = median(wall, updates);
     m.it_warm = s.iterations;
 
     /* HiGHS on the scenario. */
@@ -456,9 +464,9 @@ static bool run_series(const char *name, const point_t *points, int n)
 {
     printf("\n### %s\n\n", name);
     printf("| steps x batteries x jobs | columns x rows | gridems cold | gridems warm (price "
-           "update) | HiGHS cold | glpsol --lp | cold / HiGHS | warm / HiGHS | iterations "
-           "cold / warm | objectives |\n");
-    printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
+           "update) | slowest update / cold (capped) | HiGHS cold | glpsol --lp | cold / HiGHS | "
+           "warm / HiGHS | iterations cold / warm | objectives |\n");
+    printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
     fflush(stdout);
     double x[8] = {0}, cold[8] = {0}, warm[8] = {0}, highs[8] = {0}, glpsol[8] = {0};
     measured_t all[8];
@@ -474,10 +482,11 @@ static bool run_series(const char *name, const point_t *points, int n)
         } else {
             snprintf(glpsol_text, sizeof glpsol_text, "not run");
         }
-        printf("| %d x %d x %d | %d x %d | %.1f ms (wall %.1f) | %.1f ms (wall %.1f) | %.1f ms "
-               "(wall %.1f) | %s | %.2f | %.3f | %d / %d | %s |\n",
+        printf("| %d x %d x %d | %d x %d | %.1f ms (wall %.1f) | %.1f ms (wall %.1f) | %.2f (%d) "
+               "| %.1f ms (wall %.1f) | %s | %.2f | %.3f | %d / %d | %s |\n",
                pt->steps, pt->batteries, pt->jobs, m.columns, m.rows, m.cold_cpu, m.cold_wall,
-               m.warm_cpu, m.warm_wall, m.highs_cpu, m.highs_wall, glpsol_text,
+               m.warm_cpu, m.warm_wall, m.warm_max_cpu / m.cold_cpu, m.warm_capped, m.highs_cpu,
+               m.highs_wall, glpsol_text,
                m.cold_cpu / m.highs_cpu, m.warm_cpu / m.highs_cpu, m.it_cold, m.it_warm,
                m.objectives_ok ? "equal" : "MISMATCH");
         fflush(stdout);
@@ -532,6 +541,8 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--runs") == 0 && i + 1 < argc) {
             runs = atoi(argv[++i]);
+        } else if (strcmp(argv[i], "--updates") == 0 && i + 1 < argc) {
+            updates = atoi(argv[++i]);
         } else if (strcmp(argv[i], "--series") == 0 && i + 1 < argc) {
             only = argv[++i];
         } else if (strcmp(argv[i], "--max-jobs") == 0 && i + 1 < argc) {
@@ -550,7 +561,7 @@ int main(int argc, char **argv)
             peak_probe = true;
         } else {
             fprintf(stderr,
-                    "usage: %s [--runs N] [--series jobs|steps|batteries] [--max-jobs N] "
+                    "usage: %s [--runs N] [--updates N] [--series jobs|steps|batteries] [--max-jobs N] "
                     "[--max-steps N] [--glpsol-max-columns N] [--classes N] [--lpref PATH] [--keep "
                     "DIR] [--peak-probe]\n",
                     argv[0]);
@@ -560,12 +571,16 @@ int main(int argc, char **argv)
     if (runs < 1) {
         runs = 1;
     }
+    if (updates < 1) {
+        updates = 1;
+    }
     if (access(lpref, R_OK) != 0) {
         fprintf(stderr, "the HiGHS reference %s is not there (--lpref PATH)\n", lpref);
         return 2;
     }
-    printf("CPU ms, median of %d runs (warm: %d price updates; glpsol: up to 3 runs)%s\n", runs,
-           runs, classes > 0 ? "; jobs drawn from classes" : "");
+    printf("CPU ms, median of %d runs (warm: median of %d price updates; glpsol: up to 3 "
+           "runs)%s\n",
+           runs, updates, classes > 0 ? "; jobs drawn from classes" : "");
     const point_t jobs[] = {{96, 4, 50}, {96, 4, 200}, {96, 4, 800}, {96, 4, 2000}};
     const point_t steps[] = {{96, 4, 50}, {192, 4, 50}, {384, 4, 50}, {768, 4, 50}};
     const point_t batteries[] = {{96, 4, 50}, {96, 16, 50}, {96, 64, 50}};

@@ -24,10 +24,12 @@
  *     but some took 1463-3300 (95-400 ms, against 55 ms cold; most of them were the two-phase
  *     dual, no longer used for that case): past half a cold solve, starting again is the
  *     better bet, and the worst case is bounded by 1.5 cold solves instead of unbounded.
+ *     A sifted warm start (below) may take one and a half cold solves' iterations
+ *     (WARM_SIFTED_CAP_SHARE): each of its iterations costs about two thirds of a cold one.
  *   - Many jobs (at least 5,000 flexible power columns and 6 per row): cold starts and warm
  *     price updates sift the flexible columns (sifting.h), cold starts from a crash that
  *     places the jobs by step prices estimated on a coarse relaxation (price_estimate.h).
- *     bench_growth, 2,000 jobs at 96 steps: 6.1 s cold against 40 s with the plain simplex.
+ *     bench_growth, 2,000 jobs at 96 steps: 1.4 s cold against 40 s with the plain simplex.
  *   - With a reference plan, a second stage picks the optimal schedule closest to it
  *     (tie_break.h), on a copy of the problem so the optimal basis here stays for the next warm
  *     start. It is capped at a cold solve's iterations (cold_estimate); at the cap the first
@@ -59,6 +61,14 @@
 /* A warm start may use this share of a cold solve's iterations (cold_estimate) before it is
  * abandoned for a cold start (see the header comment). */
 #define WARM_CAP_SHARE 0.5
+/* ... and a sifted warm start (sifting.h) this share: its iterations are cheaper than a cold
+ * solve's (every non-basic flexible column held against the cold rounds' wider working problem,
+ * and no relaxation or crash), so half a cold solve's iterations was far less than half its
+ * time. Measured on 10 price updates at each of 200, 800 and 2,000 jobs (bench_growth's site,
+ * uncapped): the most any took was 1.26 cold solves' iterations and 0.88 of a cold solve's CPU
+ * time (2,000 jobs: 0.15 against 0.23 ms an iteration); with a cap of 0.5, two of the ten at
+ * 2,000 jobs reached it and cost 1.4-1.9 cold solves with the restart. */
+#define WARM_SIFTED_CAP_SHARE 1.5
 /* No cap below this many iterations. On small programs the crash basis is so good that a
  * carried-over one needs about half a cold solve's iterations (96 steps, 2 batteries: 82-96
  * after a shift against 169 cold), and a restart there would cost three times the warm solve. */
@@ -345,14 +355,24 @@ static double cold_estimate(const gridems_optimizer_t *opt)
     return rows;
 }
 
-/* The iteration cap of a warm start. */
-static int warm_cap(const gridems_optimizer_t *opt)
+/* The iteration cap of a warm start (sifted: it will sift, see sifts()). */
+static int warm_cap(const gridems_optimizer_t *opt, bool sifted)
 {
     if (opt->warm_cap_override > 0) {
         return opt->warm_cap_override;
     }
-    double cap = cold_estimate(opt) * WARM_CAP_SHARE;
+    double cap = cold_estimate(opt) * (sifted ? WARM_SIFTED_CAP_SHARE : WARM_CAP_SHARE);
     return cap < WARM_CAP_MIN ? WARM_CAP_MIN : (cap > 1e9 ? 1000000000 : (int)cap);
+}
+
+/* Whether a run from `start` with method `meth` sifts the flexible columns (sifting.h): cold
+ * starts and warm price updates (primal, with the last optimum's duals) of programs with many
+ * flexible columns. */
+static bool sifts(const gridems_optimizer_t *opt, simplex_start_t start, int meth)
+{
+    bool warm_sift = start == FROM_CURRENT && meth == GLP_PRIMAL && opt->warm_sifting_ok;
+    return (start == FROM_CRASH || warm_sift) && !opt->no_sifting &&
+           gridems__sifting_pays(opt->lp, &opt->layout);
 }
 
 /* it_lim: GLPK's iteration limit for this run, 0 for none. */
@@ -372,9 +392,7 @@ static int run_simplex(gridems_optimizer_t *opt, const gridems_scenario_t *sc,
         parm.it_lim = it_lim;
     }
     /* Many flexible columns: estimated step prices for the crash, then sifting. */
-    bool warm_sift = start == FROM_CURRENT && meth == GLP_PRIMAL && opt->warm_sifting_ok;
-    bool sift = (start == FROM_CRASH || warm_sift) && !opt->no_sifting &&
-                gridems__sifting_pays(opt->lp, &opt->layout);
+    bool sift = sifts(opt, start, meth);
     double *weight = NULL, ceiling = HUGE_VAL;
     if (sift && start == FROM_CRASH) {
         /* GLPK's allocator: freed with the environment on a GLPK error. */
@@ -444,7 +462,7 @@ static int solve_prepared(gridems_optimizer_t *opt, const gridems_scenario_t *sc
      * little primal infeasible and far from dual feasible; in the service benchmark the
      * two-phase dual took 1300-3300 iterations (150-400 ms) on half of those re-plans, the
      * primal simplex 10-150. */
-    *cap = start == FROM_CURRENT ? warm_cap(opt) : 0;
+    *cap = start == FROM_CURRENT ? warm_cap(opt, sifts(opt, start, meth)) : 0;
     int ret = run_simplex(opt, sc, start, meth, *cap, started_ms);
     if (ret == GLP_EITLIM && *cap > 0) {
         /* Too far from the new optimum: a cold start is the cheaper way there. */

@@ -51,8 +51,8 @@ bool gridems__sifting_pays(const glp_prob *lp, const lp_layout_t *layout);
  * power columns that the current basis puts away from their group's margin at their bound. The
  * margin is found in the order of step_weight ([T], price_estimate.h) or, when NULL, of the
  * tariff.
- * warm: lp holds the optimal basis and duals of the previous data (an update in place): the
- * columns held are those whose last reduced cost keeps them firmly at their bound.
+ * warm: lp holds the optimal basis of the previous data (an update in place): every non-basic
+ * flexible column is held where that basis has it (its basic ones are the groups' margins).
  * Returns glp_simplex's code (0 with glp_get_status telling optimality) of the last run; every
  * column has its own bounds back whatever happens.
  */

@@ -493,6 +493,42 @@ START_TEST(warm_cap_bounds_all_sifting_rounds_together)
 }
 END_TEST
 
+START_TEST(sifted_warm_cap_is_one_and_a_half_cold_solves)
+{
+    /* A sifted warm start's iterations cost about two thirds of a cold solve's, so its cap is
+     * one and a half cold solves' iterations (the plain simplex's is half, test_optimizer
+     * warm_start_past_its_cap_solves_cold): the price update of the tests above stays an
+     * update under it and reaches the cold optimum. */
+    gridems_scenario_t sc;
+    many_jobs_site(&sc, 250, 58, 11);
+    gridems_optimizer_t *opt = NULL;
+    ck_assert_int_eq(gridems_optimizer_create(&opt, NULL), 0);
+    gridems_schedule_t s;
+    memset(&s, 0, sizeof s);
+    char err[256];
+    ck_assert_int_eq(gridems_optimizer_solve(opt, &sc, &s, err, sizeof err), 0);
+    ck_assert_int_eq(s.start_kind, GRIDEMS_START_COLD);
+    int cold_iterations = s.iterations;
+    for (int t = 0; t < sc.steps; t++) {
+        sc.import_per_kwh[t] *= 1.0 + 0.05 * sin(t * 0.37);
+    }
+    ck_assert_int_eq(gridems_optimizer_solve(opt, &sc, &s, err, sizeof err), 0);
+    gridems__optimizer_last_sifting(opt, &last_rounds, &last_estimated);
+    ck_assert_int_gt(last_rounds, 0);
+    ck_assert_int_eq(s.start_kind, GRIDEMS_START_UPDATE);
+    ck_assert_int_eq(s.iteration_cap, (int)(cold_iterations * 1.5));
+    ck_assert_int_le(s.iterations, s.iteration_cap);
+    gridems_schedule_t cold;
+    solve_sifting(&sc, false, &cold);
+    ck_assert_msg(fabs(s.objective - cold.objective) <= 1e-9 * fabs(cold.objective),
+                  "warm %.15g, cold %.15g", s.objective, cold.objective);
+    gridems_schedule_free(&s);
+    gridems_schedule_free(&cold);
+    gridems_optimizer_destroy(opt);
+    gridems_scenario_free(&sc);
+}
+END_TEST
+
 static Suite *reductions_suite(void)
 {
     Suite *s = suite_create("optimizer_reductions");
@@ -509,6 +545,7 @@ static Suite *reductions_suite(void)
     tcase_add_test(sift, sifting_reaches_the_plain_optimum);
     tcase_add_test(sift, warm_start_after_a_sifted_cold_start);
     tcase_add_test(sift, warm_cap_bounds_all_sifting_rounds_together);
+    tcase_add_test(sift, sifted_warm_cap_is_one_and_a_half_cold_solves);
     suite_add_tcase(s, sift);
     return s;
 }
