@@ -486,9 +486,8 @@ static bool run_series(const char *name, const point_t *points, int n)
                "| %.1f ms (wall %.1f) | %s | %.2f | %.3f | %d / %d | %s |\n",
                pt->steps, pt->batteries, pt->jobs, m.columns, m.rows, m.cold_cpu, m.cold_wall,
                m.warm_cpu, m.warm_wall, m.warm_max_cpu / m.cold_cpu, m.warm_capped, m.highs_cpu,
-               m.highs_wall, glpsol_text,
-               m.cold_cpu / m.highs_cpu, m.warm_cpu / m.highs_cpu, m.it_cold, m.it_warm,
-               m.objectives_ok ? "equal" : "MISMATCH");
+               m.highs_wall, glpsol_text, m.cold_cpu / m.highs_cpu, m.warm_cpu / m.highs_cpu,
+               m.it_cold, m.it_warm, m.objectives_ok ? "equal" : "MISMATCH");
         fflush(stdout);
         ok = ok && m.objectives_ok;
         x[i] = strcmp(name, "jobs") == 0    ? pt->jobs
@@ -560,11 +559,12 @@ int main(int argc, char **argv)
         } else if (strcmp(argv[i], "--peak-probe") == 0) {
             peak_probe = true;
         } else {
-            fprintf(stderr,
-                    "usage: %s [--runs N] [--updates N] [--series jobs|steps|batteries] [--max-jobs N] "
-                    "[--max-steps N] [--glpsol-max-columns N] [--classes N] [--lpref PATH] [--keep "
-                    "DIR] [--peak-probe]\n",
-                    argv[0]);
+            fprintf(
+                stderr,
+                "usage: %s [--runs N] [--updates N] [--series jobs|steps|batteries] [--max-jobs N] "
+                "[--max-steps N] [--glpsol-max-columns N] [--classes N] [--lpref PATH] [--keep "
+                "DIR] [--peak-probe]\n",
+                argv[0]);
             return 2;
         }
     }

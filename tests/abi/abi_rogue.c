@@ -9,7 +9,8 @@
  *     time; with block_timer_ms > 0 the callback then blocks that long (the first block_timers
  *     calls only, when block_timers > 0), as a vendor plugin polling synchronously would;
  *   - power_kw: the power every read posts (e.g. -1e12: a reading no site can draw);
- *   - capacity_kwh: the capacity get_capabilities reports.
+ *   - capacity_kwh: the capacity get_capabilities reports;
+ *   - device: false registers no device at all (an instance with only a timer of its own).
  * Otherwise it is a plain 100 kW battery holding half its capacity, with set-points accepted.
  */
 #include <stdbool.h>
@@ -30,6 +31,7 @@ typedef struct rogue_opts_s {
     int64_t block_timers;
     double power_kw;
     double capacity_kwh;
+    int device;
 } rogue_opts_t;
 
 static const gridems_option_t rogue_options[] = {
@@ -49,6 +51,8 @@ static const gridems_option_t rogue_options[] = {
      "the power each read posts"},
     {GRIDEMS_OPT_DOUBLE, "capacity_kwh", "200", 0, offsetof(rogue_opts_t, capacity_kwh),
      "the capacity reported"},
+    {GRIDEMS_OPT_BOOL, "device", "true", 0, offsetof(rogue_opts_t, device),
+     "register the battery device (false: none)"},
     GRIDEMS_OPTION_END};
 
 GRIDEMS_PLUGIN_DECLARE_VERSION(1);
@@ -164,7 +168,7 @@ int gridems_plugin_init(gridems_plugin_t *self, const gridems_host_api_t *api,
         .apply_setpoint = rogue_setpoint,
         .destroy = rogue_destroy,
     };
-    int rc = api->register_device(self, &desc, r, &r->id);
+    int rc = o->device ? api->register_device(self, &desc, r, &r->id) : 0;
     if (rc == 0 && o->timer_interval_ms > 0) {
         rc = api->timer_start(self, (uint64_t)o->timer_interval_ms, (uint64_t)o->timer_interval_ms,
                               rogue_tick, r, &r->timer);

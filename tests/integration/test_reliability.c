@@ -525,6 +525,94 @@ START_TEST(test_stuck_timer_callback_recovers)
 }
 END_TEST
 
+/* ---- ## 3e. Back, on probation: one overrun takes it out again, the wait doubles ---- */
+
+/* Instance `name`, whose 100 ms timer callback blocks 300 ms for its first 4 calls (budget
+ * 200 ms, 3 overruns, retry 2 s), comes back after 2 s by `back` (a read probe, or, without
+ * devices, its wait being over); its 4th callback blocks again and takes it out at once (not
+ * after 3 more), for twice the wait; back again about 4 s later, its 5th callback does not
+ * block and it stays. */
+static void assert_probation(size_t from, const char *name, const char *back)
+{
+    char out[128], back_line[256], relapse[128], tick4[64], tick6[64], line[1024];
+    snprintf(out, sizeof out, "plugin instance %s: 3 calls over", name);
+    snprintf(back_line, sizeof back_line, "plugin instance %s: %s", name, back);
+    snprintf(relapse, sizeof relapse, "plugin instance %s: timer callback took", name);
+    snprintf(tick4, sizeof tick4, "[test_rogue:%s] timer #4", name);
+    snprintf(tick6, sizeof tick6, "[test_rogue:%s] timer #6", name);
+    REQUIRE(test_service_wait_log(&ctx.svc, from, out, 20000), "%s was not taken out", name);
+    size_t first_back = wait_log_lines(from, back_line, 1, 10000);
+    char out_line[1024];
+    log_line(from, out, out_line, sizeof out_line);
+    log_line(from, back_line, line, sizeof line);
+    REQUIRE(strstr(line, "on probation for 2 s") != NULL, "not on probation: %s", line);
+    fprintf(stderr, "test_reliability: %s back %.0f ms after it was taken out (retry 2 s)\n", name,
+            log_stamp_ms(line) - log_stamp_ms(out_line));
+    REQUIRE(test_service_wait_log(&ctx.svc, first_back, tick4, 5000),
+            "%s's timer callback was not called again", name);
+    char relapse_line[128];
+    snprintf(relapse_line, sizeof relapse_line, "plugin instance %s: timer callback took", name);
+    size_t again = wait_log_lines(first_back, " on probation; out again", 1, 5000);
+    log_line(first_back, " on probation; out again", line, sizeof line);
+    fprintf(stderr, "test_reliability: %s\n", line);
+    REQUIRE(strstr(line, relapse) != NULL && strstr(line, "next probe in 4 s") != NULL,
+            "not taken out again at its first overrun on probation, for twice the wait: %s", line);
+    /* One overrun, not three: the relapse line follows the 4th callback directly. */
+    char *log = log_since(first_back);
+    log[again - first_back] = '\0';
+    int overruns = test_count_substr(log, relapse_line);
+    free(log);
+    REQUIRE(overruns == 1, "%d overruns counted on probation before the take-out", overruns);
+    double t_again = log_stamp_ms(line);
+    size_t second_back = wait_log_lines(again, back_line, 1, 10000);
+    log_line(again, back_line, line, sizeof line);
+    double waited = log_stamp_ms(line) - t_again; /* the service's own time stamps */
+    fprintf(stderr, "test_reliability: %s back again %.0f ms after the relapse (wait 4 s)\n", name,
+            waited);
+    REQUIRE(waited >= 3500, "back %.0f ms after the relapse, before its doubled 4 s", waited);
+    REQUIRE(test_service_wait_log(&ctx.svc, second_back, tick6, 5000),
+            "%s's timer did not run on after its second return", name);
+    log = log_since(second_back);
+    REQUIRE(strstr(log, " on probation; out again") == NULL,
+            "%s was taken out again though its callbacks no longer block", name);
+    free(log);
+}
+
+START_TEST(test_relapse_on_probation)
+{
+    site_ctx_init("r3e-relapse");
+    write_timer_config(4, 2);
+    const char *topics[] = {ctx.t_status, ctx.t_schedule, NULL};
+    bus_open(topics);
+    size_t from = start_service(false);
+    /* Its read answers in time (the probe) while its timer callback still blocks. */
+    assert_probation(from, "slowt", "probe answered");
+    service_ctx_finish();
+}
+END_TEST
+
+START_TEST(test_deviceless_instance_recovers)
+{
+    site_ctx_init("r3f-deviceless");
+    /* An instance with no device (no read to probe it with): its timer alone. */
+    static char extra[FILE_LEN + 512];
+    snprintf(extra, sizeof extra,
+             ",\n  {\"path\": \"%s\", \"name\": \"quiet\", \"options\": {\"device\": false,"
+             " \"timer_interval_ms\": 100, \"block_timer_ms\": 300, \"block_timers\": 4}}",
+             rogue_so());
+    cfg_opts_t o = default_opts();
+    o.extra_plugins = extra;
+    o.top_options = ",\n \"reliability\": {\"plugin_call_budget_ms\": 200, \"plugin_overruns\": 3,"
+                    " \"plugin_retry_seconds\": 2}";
+    write_config(&o);
+    const char *topics[] = {ctx.t_status, ctx.t_schedule, NULL};
+    bus_open(topics);
+    size_t from = start_service(false);
+    assert_probation(from, "quiet", "its wait is over and it has no device to probe; called again");
+    service_ctx_finish();
+}
+END_TEST
+
 /* ---- ## 4. SIGTERM while a plugin call blocks: bounded; systemd's watchdog stops ---- */
 
 /* A datagram socket at path, as systemd's NOTIFY_SOCKET. */
@@ -840,6 +928,8 @@ static Suite *reliability_suite(void)
         {"stuck_plugin_recovers", test_stuck_plugin_recovers, 60},
         {"stuck_timer_callback", test_stuck_timer_callback, 60},
         {"stuck_timer_callback_recovers", test_stuck_timer_callback_recovers, 60},
+        {"relapse_on_probation", test_relapse_on_probation, 60},
+        {"deviceless_instance_recovers", test_deviceless_instance_recovers, 60},
         {"sigterm_blocked_plugin", test_sigterm_blocked_plugin, 60},
         {"dr_event_restart", test_dr_event_restart, 60},
         {"state_dir_lock", test_state_dir_lock, 45},

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* Stuck plugins taken out and probed back (plugin_watch.h). This file writes svc->plugin_watch
- * (service_internal.h) and holds or releases instances in the host (gridems__instance_hold). */
+ * (service_internal.h), arms svc->handles.watch_timer (service.c opens and closes it) and holds
+ * or releases instances in the host (gridems__instance_hold). */
 #include "plugin_watch.h"
 
 #include <stdio.h>
@@ -20,11 +21,12 @@ struct plugin_watch_s {
     int overruns;                 /* within WATCH_WINDOW_NS of first_ns */
     uint64_t first_ns;
     bool out;
-    uint64_t retry_ns; /* when the next probe may go */
-    uint64_t wait_ns;  /* the current wait between probes */
-    double last_ms;    /* the last overrun's length */
-    const char *what;  /* and its call */
-    bool taking_out;   /* its last safe-mode set-points are going out: not counted */
+    uint64_t retry_ns;     /* when the next probe may go */
+    uint64_t wait_ns;      /* the current wait between probes, kept across a return */
+    uint64_t probation_ns; /* back, but until then one overrun takes it out again */
+    double last_ms;        /* the last overrun's length */
+    const char *what;      /* and its call */
+    bool taking_out;       /* its last safe-mode set-points are going out: not counted */
 };
 
 /* The record of inst's name; a record of another instance of that name (a reload) is started
@@ -59,6 +61,8 @@ static plugin_watch_t *find(gridems_service_t *svc, const gridems_plugin_t *inst
     return w;
 }
 
+static void arm_watch_timer(gridems_service_t *svc);
+
 typedef struct each_arg_s {
     gridems_service_t *svc;
     const gridems_plugin_t *inst;
@@ -82,26 +86,38 @@ static int set_stuck(void *arg, gridems__device_t *dev)
 
 static void take_out(gridems_service_t *svc, plugin_watch_t *w, gridems_plugin_t *inst)
 {
+    uint64_t now = uv_hrtime();
     uint64_t retry = (uint64_t)svc->cfg.reliability.plugin_retry_seconds * 1000000000ull;
-    w->wait_ns = w->out ? w->wait_ns * 2 : retry;
+    /* A failed probe, or an overrun on probation: the wait doubles instead of starting over, so
+     * an instance that answers its probe but still blocks comes back less and less often. */
+    bool relapse = !w->out && now < w->probation_ns;
+    w->wait_ns = w->out || relapse ? w->wait_ns * 2 : retry;
     if (w->wait_ns > retry * RETRY_MAX_FACTOR) {
         w->wait_ns = retry * RETRY_MAX_FACTOR;
     }
-    w->retry_ns = uv_hrtime() + w->wait_ns;
+    w->retry_ns = now + w->wait_ns;
+    w->probation_ns = 0;
     /* Its own timer, fd, work done and message callbacks are skipped from now on. */
     gridems__instance_hold(inst, true);
     if (w->out) {
         gridems_log_warn("plugin instance %s: probe %s took %.0f ms; still out, next probe in "
                          "%.0f s",
                          w->name, w->what, w->last_ms, (double)w->wait_ns / 1e9);
+        arm_watch_timer(svc);
         return;
     }
     w->out = true;
-    gridems_log_err("plugin instance %s: %d calls over the %d ms budget (the last: %s, %.0f ms); "
-                    "its devices are left out of plans in safe mode and it is not called until a "
-                    "probe in %.0f s answers in time",
-                    w->name, w->overruns, svc->cfg.reliability.plugin_call_budget_ms, w->what,
-                    w->last_ms, (double)w->wait_ns / 1e9);
+    if (relapse) {
+        gridems_log_err("plugin instance %s: %s took %.0f ms on probation; out again (its "
+                        "devices left out of plans, in safe mode), next probe in %.0f s",
+                        w->name, w->what, w->last_ms, (double)w->wait_ns / 1e9);
+    } else {
+        gridems_log_err("plugin instance %s: %d calls over the %d ms budget (the last: %s, %.0f "
+                        "ms); its devices are left out of plans in safe mode and it is not called "
+                        "until a probe in %.0f s answers in time",
+                        w->name, w->overruns, svc->cfg.reliability.plugin_call_budget_ms, w->what,
+                        w->last_ms, (double)w->wait_ns / 1e9);
+    }
     /* The safe-mode set-points below are the last calls it gets (let through, not counted). */
     each_arg_t a = {svc, inst, true};
     w->out = false;
@@ -111,13 +127,18 @@ static void take_out(gridems_service_t *svc, plugin_watch_t *w, gridems_plugin_t
     w->out = true;
     gridems__service_health_changed(svc);
     gridems__service_request_replan(svc, GRIDEMS__REPLAN_DEVIATION);
+    arm_watch_timer(svc);
 }
 
-static void bring_back(gridems_service_t *svc, plugin_watch_t *w, gridems_plugin_t *inst, double ms)
+/* how: what let it back, for the log ("probe answered in 3.1 ms"). */
+static void bring_back(gridems_service_t *svc, plugin_watch_t *w, gridems_plugin_t *inst,
+                       const char *how)
 {
-    gridems_log_notice("plugin instance %s: probe answered in %.1f ms; called again", w->name, ms);
+    gridems_log_notice("plugin instance %s: %s; called again, on probation for %.0f s", w->name,
+                       how, (double)w->wait_ns / 1e9);
     w->out = false;
     w->overruns = 0;
+    w->probation_ns = uv_hrtime() + w->wait_ns;
     gridems__instance_hold(inst, false);
     each_arg_t a = {svc, inst, false};
     gridems__host_foreach_device(svc->host, set_stuck, &a);
@@ -160,7 +181,9 @@ static void judge(gridems_service_t *svc, gridems_plugin_t *inst, const char *wh
         return;
     }
     if (!over) {
-        bring_back(svc, w, inst, ms);
+        char how[64];
+        snprintf(how, sizeof how, "probe answered in %.1f ms", ms);
+        bring_back(svc, w, inst, how);
         return;
     }
     w->last_ms = ms;
@@ -171,6 +194,10 @@ static void judge(gridems_service_t *svc, gridems_plugin_t *inst, const char *wh
     }
     if (w->out) {
         /* A callback already running when its instance was taken out: nothing more to count. */
+        return;
+    }
+    if (now < w->probation_ns) {
+        take_out(svc, w, inst); /* logs the overrun itself */
         return;
     }
     if (w->overruns == 0 || now - w->first_ns > WATCH_WINDOW_NS) {
@@ -252,6 +279,72 @@ int gridems__watched_event(gridems_service_t *svc, service_device_t *sd,
     int rc = gridems__device_on_event(sd->dev, ev);
     after_call(svc, sd, "on_event", t0, false);
     return rc;
+}
+
+static int count_device(void *arg, gridems__device_t *dev)
+{
+    each_arg_t *a = arg;
+    if (gridems__device_instance(dev) == a->inst) {
+        a->out = true; /* here: "has a device" */
+    }
+    return 0;
+}
+
+static bool has_devices(gridems_service_t *svc, const gridems_plugin_t *inst)
+{
+    each_arg_t a = {svc, inst, false};
+    gridems__host_foreach_device(svc->host, count_device, &a);
+    return a.out;
+}
+
+/* The live instance a record is about, or NULL when it is gone or was reloaded (a reloaded
+ * instance's record starts afresh on its first call, find()). */
+static gridems_plugin_t *live_instance(gridems_service_t *svc, const plugin_watch_t *w)
+{
+    gridems_plugin_t *inst = gridems__host_find_instance(svc->host, w->name);
+    return inst == w->inst ? inst : NULL;
+}
+
+static void on_watch_timer(uv_timer_t *t);
+
+/* Arm svc->handles.watch_timer for the earliest instance out without devices (those have no
+ * read to probe them with; the timer lets them back when their wait is over). */
+static void arm_watch_timer(gridems_service_t *svc)
+{
+    uv_timer_t *timer = &svc->handles.watch_timer;
+    if (timer->data == NULL || uv_is_closing((uv_handle_t *)timer)) {
+        return; /* not started yet, or shutting down */
+    }
+    uint64_t due = UINT64_MAX;
+    for (int i = 0; i < svc->plugin_watch.n; i++) {
+        const plugin_watch_t *w = &svc->plugin_watch.list[i];
+        gridems_plugin_t *inst = w->out ? live_instance(svc, w) : NULL;
+        if (inst != NULL && !has_devices(svc, inst) && w->retry_ns < due) {
+            due = w->retry_ns;
+        }
+    }
+    if (due == UINT64_MAX) {
+        uv_timer_stop(timer);
+        return;
+    }
+    uint64_t now = uv_hrtime();
+    uint64_t ms = due > now ? (due - now + 999999) / 1000000 : 0;
+    uv_timer_start(timer, on_watch_timer, ms, 0);
+}
+
+static void on_watch_timer(uv_timer_t *t)
+{
+    gridems_service_t *svc = t->data;
+    uint64_t now = uv_hrtime();
+    for (int i = 0; i < svc->plugin_watch.n; i++) {
+        plugin_watch_t *w = &svc->plugin_watch.list[i];
+        gridems_plugin_t *inst = w->out ? live_instance(svc, w) : NULL;
+        if (inst != NULL && now >= w->retry_ns && !has_devices(svc, inst)) {
+            /* Its own callbacks are the probe: on probation, one overrun takes it out again. */
+            bring_back(svc, w, inst, "its wait is over and it has no device to probe");
+        }
+    }
+    arm_watch_timer(svc);
 }
 
 void gridems__plugin_watch_device_added(gridems_service_t *svc, service_device_t *sd)

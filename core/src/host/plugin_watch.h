@@ -16,8 +16,13 @@
  * of one of its devices is let through as a probe. A probe within the budget brings the instance
  * back (its devices rejoin the plan with their next reading, the host calls its callbacks
  * again); an overrun keeps it out and doubles the wait, up to ten times plugin_retry_seconds. An
- * instance without devices is never probed: it stays out until a reload. A reload of the
- * instance (SIGHUP with a changed entry) starts it afresh (a new instance is never held).
+ * instance without devices has no read to probe: when its wait is over it is simply let back (a
+ * real-time timer, svc->handles.watch_timer, which this file arms), and its own callbacks are
+ * the probe. Back, an instance is on
+ * probation for as long as its last wait: one overrun then takes it out again at once and
+ * doubles the wait (a read may answer in time while a timer callback still blocks); after that
+ * the record is clean. A reload of the instance (SIGHUP with a changed entry) starts it afresh
+ * (a new instance is never held).
  *
  * What this cannot do: interrupt a call already blocking (it runs on the loop thread). The
  * process-level bounds for that are the systemd watchdog and the shutdown deadline

@@ -182,6 +182,7 @@ static void close_handles(gridems_service_t *svc)
                               (uv_handle_t *)&svc->handles.debounce_timer.uv,
                               (uv_handle_t *)&svc->handles.control_timer.uv,
                               (uv_handle_t *)&svc->handles.shutdown_timer,
+                              (uv_handle_t *)&svc->handles.watch_timer,
                               (uv_handle_t *)&svc->handles.step_timer.uv,
                               (uv_handle_t *)&svc->handles.guard_timer.uv};
     gridems_timer_t *timers[] = {&svc->handles.replan_timer, &svc->handles.debounce_timer,
@@ -799,6 +800,8 @@ static int start(gridems_service_t *svc, const gridems_service_driver_t *driver)
     }
     uv_timer_init(&svc->loop, &svc->handles.shutdown_timer);
     init_handle(svc, (uv_handle_t *)&svc->handles.shutdown_timer);
+    uv_timer_init(&svc->loop, &svc->handles.watch_timer);
+    init_handle(svc, (uv_handle_t *)&svc->handles.watch_timer);
     load_plugins(svc);
     if ((rc = gridems__service_http_start(svc)) != 0) {
         return rc;

@@ -175,7 +175,7 @@ typedef struct service_guard_s {
 
 /* The loop's signal and timer handles (service.c: initialised at start-up, closed in the
  * shutdown). Other files only arm their own timer: service_plan.c the debounce, service_devices.c
- * the step timer. */
+ * the step timer, plugin_watch.c the watch timer. */
 typedef struct service_handles_s {
     uv_signal_t sig_term;
     uv_signal_t sig_int;
@@ -184,9 +184,10 @@ typedef struct service_handles_s {
     gridems_timer_t debounce_timer; /* a requested re-plan, debounced */
     gridems_timer_t control_timer;  /* control tick: readings, staleness, set-points, P/state */
     uv_timer_t shutdown_timer;      /* bounds the shutdown: real time, whatever the clock */
-    gridems_timer_t step_timer;     /* the next plan step's start: its set-points go out then */
-    gridems_timer_t guard_timer;    /* the peak guard, every planner.peak_guard.interval_seconds */
-    int open;                       /* handles not yet closed */
+    uv_timer_t watch_timer; /* plugin_watch.c: the next deviceless instance due back, real time */
+    gridems_timer_t step_timer;  /* the next plan step's start: its set-points go out then */
+    gridems_timer_t guard_timer; /* the peak guard, every planner.peak_guard.interval_seconds */
+    int open;                    /* handles not yet closed */
 } service_handles_t;
 
 /* The grid's inputs as accepted (service_inputs.c applies the messages; service.c creates and
