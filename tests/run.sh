@@ -68,12 +68,13 @@ fi
 
 if [ "${GRIDEMS_SKIP_SANITIZE:-0}" != 1 ] && [ "${GRIDEMS_SKIP_TSAN:-0}" != 1 ]; then
     # ThreadSanitizer over the code that runs threads: the solver thread, the mailbox, the
-    # timers, the MQTT client (Paho's threads), and the service with its plugins end to end.
+    # timers, the MQTT client (Paho's threads), the plugin host's work pool (queue_work, held
+    # and cancelled done_fn), and the service with its plugins end to end.
     start=$SECONDS
     cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DGRIDEMS_SANITIZE=thread >/dev/null
     cmake --build build-tsan -j"$jobs"
     TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 run_ctest build-tsan \
-        -R '^(test_solver_thread|test_mailbox|test_timers|test_mqtt_client|test_service|test_security|test_faults)$'
+        -R '^(test_solver_thread|test_mailbox|test_timers|test_mqtt_client|test_plugin_loader|test_service|test_security|test_faults)$'
     echo "run.sh: ThreadSanitizer stage took $((SECONDS - start)) s" >&2
 fi
 

@@ -136,6 +136,7 @@ static void work_fn(gridems_plugin_t *self, void *arg)
     good_state_t *st = arg;
     abi_probe.work_thread = pthread_self();
     abi_probe.work_runs++;
+    sem_post(&abi_probe.work_started);
     if (st->opts->work_sleep_ms > 0) {
         struct timespec ts = {0, (long)st->opts->work_sleep_ms * 1000000L};
         nanosleep(&ts, NULL);

@@ -9,6 +9,7 @@
 #define GRIDEMS_ABI_PROBE_H
 
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdint.h>
 
 #include "gridems/plugin.h"
@@ -18,7 +19,8 @@ typedef struct abi_probe_s {
     int destroy_calls;
     int cleanup_calls;
     int timer_fires;
-    int work_runs;
+    int work_runs;      /* written on the pool thread: read it after work_started */
+    sem_t work_started; /* posted by the work function (the test sem_init()s it first) */
     int done_calls;
     int done_status;
     pthread_t work_thread;
