@@ -36,6 +36,8 @@
  *
  * Readers must ignore members they do not know. Numbers are written so that they read back as
  * the exact double the gateway holds.
+ * The driver takes the newest message by ts, and refuses one stamped more than a minute ahead
+ * of the host clock (GRIDEMS__SIM_AHEAD_MS: it would make every later message look older).
  *
  * ---- ## Command: <topic_prefix>/cmd, QoS 1, not retained ----
  *
@@ -481,8 +483,9 @@ static void drv_on_telemetry(gridems_plugin_t *self, const gridems_message_t *ms
                                         "driver: malformed telemetry", msg->topic, &r);
         return;
     }
-    if (d->have && t.ts < d->ts) {
-        return; /* older than what we hold: a late redelivery */
+    if (!gridems__sim_telemetry_takes(b->api, b->self, &d->bad_telemetry, msg->topic, t.ts, d->have,
+                                      d->ts)) {
+        return;
     }
     t.have = 1;
     *d = t;

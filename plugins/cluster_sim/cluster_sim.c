@@ -47,6 +47,8 @@
  * "jobs" lists every unfinished job that has arrived and the jobs that finished within the last
  * keep_finished_hours; the counts in "stats" cover every job since start. Readers ignore members
  * they do not know.
+ * The driver takes the newest message by ts, and refuses one stamped more than a minute ahead
+ * of the host clock (GRIDEMS__SIM_AHEAD_MS: it would make every later message look older).
  *
  * ---- ## Command: <topic_prefix>/cmd, QoS 1, not retained ----
  *
@@ -897,8 +899,9 @@ static void drv_on_telemetry(gridems_plugin_t *self, const gridems_message_t *ms
                                         "driver: malformed telemetry", msg->topic, &r);
         return;
     }
-    if (d->have && t.ts < d->ts) {
-        free(t.jobs); /* older than what we hold: a late redelivery */
+    if (!gridems__sim_telemetry_takes(c->api, c->self, &d->bad_telemetry, msg->topic, t.ts, d->have,
+                                      d->ts)) {
+        free(t.jobs);
         return;
     }
     /* Report each job that finished since the last message, for the operator's log. */

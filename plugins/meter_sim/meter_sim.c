@@ -22,6 +22,8 @@
  * Both are rounded to the meter's resolution, 1 W and 1 Wh.
  *
  * Required: ts and power_kw; readers ignore members they do not know.
+ * The driver takes the newest message by ts, and refuses one stamped more than a minute ahead
+ * of the host clock (GRIDEMS__SIM_AHEAD_MS: it would make every later message look older).
  *
  * ---- ## The profile ----
  *
@@ -438,8 +440,9 @@ static void drv_on_telemetry(gridems_plugin_t *self, const gridems_message_t *ms
                                         "driver: malformed telemetry", msg->topic, &r);
         return;
     }
-    if (m->have && ts < m->tel_ts) {
-        return; /* older than what we hold: a late redelivery */
+    if (!gridems__sim_telemetry_takes(m->api, m->self, &m->bad_telemetry, msg->topic, ts, m->have,
+                                      m->tel_ts)) {
+        return;
     }
     m->have = 1;
     m->tel_ts = ts;

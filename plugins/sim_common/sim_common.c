@@ -1072,6 +1072,21 @@ void gridems__sim_complain_malformed(const gridems_host_api_t *api, gridems_plug
                           "%s on %s ignored: %s at byte %zu", what, topic, r->error, r->at);
 }
 
+int gridems__sim_telemetry_takes(const gridems_host_api_t *api, gridems_plugin_t *self,
+                                 gridems__sim_complaint_t *c, const char *topic, int64_t ts,
+                                 int have, int64_t held_ts)
+{
+    int64_t now = api->now_ms(self);
+    if (ts - now > GRIDEMS__SIM_AHEAD_MS) {
+        gridems__sim_complain(api, self, c, GRIDEMS_PLUGIN_LOG_WARNING,
+                              "driver: telemetry on %s ignored: ts %" PRId64
+                              " is %.0f s ahead of the host clock (at most %d s)",
+                              topic, ts, (double)(ts - now) / 1000.0, GRIDEMS__SIM_AHEAD_MS / 1000);
+        return 0;
+    }
+    return !have || ts >= held_ts || held_ts - now > GRIDEMS__SIM_AHEAD_MS;
+}
+
 void gridems__sim_complain_clock_back(const gridems_host_api_t *api, gridems_plugin_t *self,
                                       gridems__sim_complaint_t *c, int64_t behind_ms)
 {

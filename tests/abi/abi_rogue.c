@@ -10,7 +10,8 @@
  *     calls only, when block_timers > 0), as a vendor plugin polling synchronously would;
  *   - power_kw: the power every read posts (e.g. -1e12: a reading no site can draw);
  *   - capacity_kwh: the capacity get_capabilities reports;
- *   - device: false registers no device at all (an instance with only a timer of its own).
+ *   - device: false registers no device at all (an instance with only a timer of its own);
+ *   - ts_ahead_ms: every read's measurement is stamped this far ahead of the host clock.
  * Otherwise it is a plain 100 kW battery holding half its capacity, with set-points accepted.
  */
 #include <stdbool.h>
@@ -32,6 +33,7 @@ typedef struct rogue_opts_s {
     double power_kw;
     double capacity_kwh;
     int device;
+    int64_t ts_ahead_ms;
 } rogue_opts_t;
 
 static const gridems_option_t rogue_options[] = {
@@ -53,6 +55,8 @@ static const gridems_option_t rogue_options[] = {
      "the capacity reported"},
     {GRIDEMS_OPT_BOOL, "device", "true", 0, offsetof(rogue_opts_t, device),
      "register the battery device (false: none)"},
+    {GRIDEMS_OPT_INT, "ts_ahead_ms", "0", 0, offsetof(rogue_opts_t, ts_ahead_ms),
+     "stamp each measurement this far ahead of the host clock"},
     GRIDEMS_OPTION_END};
 
 GRIDEMS_PLUGIN_DECLARE_VERSION(1);
@@ -109,7 +113,7 @@ static int rogue_read(gridems_device_id_t dev, void *userdata)
     }
     gridems_measurement_t m = {.struct_size = sizeof m,
                                .device = dev,
-                               .timestamp_ms = r->api->now_ms(r->self),
+                               .timestamp_ms = r->api->now_ms(r->self) + r->opts->ts_ahead_ms,
                                .valid = GRIDEMS_MEAS_POWER | GRIDEMS_MEAS_SOC,
                                .power_kw = r->opts->power_kw,
                                .soc_kwh = r->opts->capacity_kwh / 2};

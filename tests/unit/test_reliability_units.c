@@ -114,6 +114,22 @@ START_TEST(plausible_bounds)
 }
 END_TEST
 
+START_TEST(plausible_reading_time)
+{
+    /* A minute ahead of the site clock is a device clock a little fast; more would look fresh
+     * until its time came. The past is the staleness check's business. */
+    const int64_t now = 1683471600000;
+    char why[160];
+    ck_assert(gridems_plausible_time(now + 60000, now, why, sizeof why));
+    ck_assert(gridems_plausible_time(now - 86400000, now, why, sizeof why));
+    ck_assert(!gridems_plausible_time(now + 60001, now, why, sizeof why));
+    ck_assert(!gridems_plausible_time(now + 86400000, now, why, sizeof why));
+    ck_assert_msg(strstr(why, "timestamp_ms 1683558000000 is 86400 s ahead of the site clock (at "
+                              "most 60 s)") != NULL,
+                  "%s", why);
+}
+END_TEST
+
 START_TEST(state_dir_lock_and_clean)
 {
     char *dir = test_make_tmpdir("statedir");
@@ -186,6 +202,7 @@ static Suite *suite(void)
     tcase_add_test(tc, json_policy);
     tcase_add_test(tc, log_safe_escapes);
     tcase_add_test(tc, plausible_bounds);
+    tcase_add_test(tc, plausible_reading_time);
     tcase_add_test(tc, state_dir_lock_and_clean);
     tcase_add_test(tc, dr_store_round_trip);
     suite_add_tcase(s, tc);

@@ -53,6 +53,17 @@ bool gridems_plausible_reading(const gridems_plausible_t *lim, const gridems_mea
     return true;
 }
 
+bool gridems_plausible_time(int64_t timestamp_ms, int64_t now_ms, char *why, size_t whylen)
+{
+    if (timestamp_ms - now_ms <= GRIDEMS_PLAUSIBLE_AHEAD_MS) {
+        return true;
+    }
+    snprintf(why, whylen, "timestamp_ms %lld is %.0f s ahead of the site clock (at most %d s)",
+             (long long)timestamp_ms, (double)(timestamp_ms - now_ms) / 1000.0,
+             GRIDEMS_PLAUSIBLE_AHEAD_MS / 1000);
+    return false;
+}
+
 bool gridems_plausible_caps(const gridems_plausible_t *lim, const gridems_caps_t *caps, char *why,
                             size_t whylen)
 {

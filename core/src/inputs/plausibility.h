@@ -17,6 +17,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "gridems/plugin.h"
 
@@ -24,6 +25,10 @@
 #define GRIDEMS_PLAUSIBLE_ENERGY_HOURS 8760.0
 /* Slack on a battery's state of charge against its capacity (meter rounding). */
 #define GRIDEMS_PLAUSIBLE_SOC_SLACK 1.001
+/* How far ahead of the site clock a reading's time may be (a device clock a little fast). A
+ * reading from later than that would look fresh until its time came, hiding a device that went
+ * silent from the staleness check. */
+#define GRIDEMS_PLAUSIBLE_AHEAD_MS 60000
 
 typedef struct gridems_plausible_s {
     double power_kw;   /* largest |power| of any reading or capability */
@@ -47,6 +52,13 @@ void gridems_plausible_limits(double import_limit_kw, double factor, gridems_pla
  */
 bool gridems_plausible_reading(const gridems_plausible_t *lim, const gridems_measurement_t *m,
                                double capacity_kwh, char *why, size_t whylen);
+
+/*
+ * gridems_plausible_time: whether a reading taken at timestamp_ms can be real at site time
+ * now_ms: not more than GRIDEMS_PLAUSIBLE_AHEAD_MS ahead of it. Returns true, or false with the
+ * field, how far ahead and the bound in why.
+ */
+bool gridems_plausible_time(int64_t timestamp_ms, int64_t now_ms, char *why, size_t whylen);
 
 /*
  * gridems_plausible_caps: the same for a device's capabilities (as the host validated them: the

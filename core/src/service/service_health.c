@@ -2,10 +2,11 @@
 /*
  * What keeps the service degraded while the rest of the site goes on (docs/service.md,
  * "Reliability"):
- *   - plausibility at the edge: a reading or a capability beyond the site's physical bounds
- *     (plausibility.h) is dropped before anything keeps it (the billing peak, the load history,
- *     the state file, a plan), and its device is held out of plans, in safe mode, until it has
- *     reported nothing implausible for reliability.implausible_hold_seconds of site time;
+ *   - plausibility at the edge: a reading or a capability beyond the site's physical bounds, or
+ *     a reading stamped more than a minute ahead of the site clock (plausibility.h), is dropped
+ * before anything keeps it (the billing peak, the load history, the state file, a plan), and its
+ * device is held out of plans, in safe mode, until it has reported nothing implausible for
+ * reliability.implausible_hold_seconds of site time;
  *   - the standing problems every status carries until they clear: implausible devices, stuck
  *     plugin instances (plugin_watch.c) and a state_dir that cannot be written.
  * Thread: the loop thread.
@@ -73,7 +74,9 @@ bool gridems__service_reading_ok(gridems_service_t *svc, service_device_t *sd,
                                  const gridems_measurement_t *m)
 {
     char why[160];
-    if (!gridems_plausible_reading(&svc->health.plausible, m, sd->capacity_kwh, why, sizeof why)) {
+    if (!gridems_plausible_time(m->timestamp_ms, gridems_clock_now_ms(&svc->clock), why,
+                                sizeof why) ||
+        !gridems_plausible_reading(&svc->health.plausible, m, sd->capacity_kwh, why, sizeof why)) {
         mark(svc, sd, "reading", why);
         return false;
     }
