@@ -143,6 +143,24 @@ static long long newest_genuine_ts(const char *topic, long long newest)
     return newest;
 }
 
+/* The ts of the next telemetry on topic stamped after `after` whose power is not skip_kw (the
+ * test's own forgeries), waiting up to 5 s for each message. */
+static long long next_meter_ts(const char *topic, double skip_kw, long long after)
+{
+    for (;;) {
+        wire_msg_t m;
+        REQUIRE(bus_wait(topic, "\"ts\":", 5000, &m) == 0, "no meter telemetry");
+        cJSON *tel = parse(m.payload);
+        wire_msg_free(&m);
+        long long ts = (long long)jnum(tel, "ts");
+        double kw = jnum(tel, "power_kw");
+        cJSON_Delete(tel);
+        if (kw != skip_kw && ts > after) {
+            return ts;
+        }
+    }
+}
+
 START_TEST(test_telemetry_poisoning)
 {
     site_ctx_init("r1-poison");
@@ -159,12 +177,7 @@ START_TEST(test_telemetry_poisoning)
 
     /* The meter's own clock, so the fake readings are the newest its driver has seen (and not
      * ahead of the site clock, which its driver refuses: test_future_readings). */
-    wire_msg_t msg;
-    REQUIRE(bus_wait(t_meter, "\"ts\":", 5000, &msg) == 0, "no meter telemetry");
-    cJSON *tel = parse(msg.payload);
-    wire_msg_free(&msg);
-    long long ts = (long long)jnum(tel, "ts");
-    cJSON_Delete(tel);
+    long long ts = next_meter_ts(t_meter, 9e8, 0);
     cJSON *st = state_after("", 5000);
     char start[64], until[128];
     snprintf(start, sizeof start, "%.40s", jstr(st, "time"));
@@ -336,12 +349,7 @@ START_TEST(test_future_readings)
 
     /* A forged meter message a day ahead: its driver refuses it, so the meter's next genuine
      * telemetry is not held back as "older" and the meter stays fresh. */
-    wire_msg_t msg;
-    REQUIRE(bus_wait(t_meter, "\"ts\":", 5000, &msg) == 0, "no meter telemetry");
-    cJSON *tel = parse(msg.payload);
-    wire_msg_free(&msg);
-    long long genuine = (long long)jnum(tel, "ts");
-    cJSON_Delete(tel);
+    long long genuine = next_meter_ts(t_meter, 1234.5, 0);
     char forged[128];
     snprintf(forged, sizeof forged, "{\"ts\":%lld,\"power_kw\":1234.5}", genuine + 86400000);
     publish(t_meter, forged, 0);
@@ -352,23 +360,10 @@ START_TEST(test_future_readings)
     fprintf(stderr, "test_reliability: %s\n", line);
     REQUIRE(strstr(line, "s ahead of the host clock (at most 60 s)") != NULL, "%s", line);
     /* Two genuine messages later (so the service has read one after the forgery), P/state. */
-    long long seen = genuine;
-    for (int k = 0; k < 2; k++) {
-        for (;;) {
-            REQUIRE(bus_wait(t_meter, "\"ts\":", 5000, &msg) == 0, "no meter telemetry");
-            tel = parse(msg.payload);
-            wire_msg_free(&msg);
-            long long ts = (long long)jnum(tel, "ts");
-            double kw = jnum(tel, "power_kw");
-            cJSON_Delete(tel);
-            if (kw != 1234.5 && ts > seen) {
-                seen = ts;
-                break;
-            }
-        }
-    }
+    long long seen = next_meter_ts(t_meter, 1234.5, genuine);
+    next_meter_ts(t_meter, 1234.5, seen);
+    cJSON_Delete(state_after("", 5000)); /* the snapshot in flight may predate the last one */
     cJSON *st = state_after("", 5000);
-    st = (cJSON_Delete(st), state_after("", 5000));
     const cJSON *meter = state_device(st, "it_load");
     REQUIRE(meter != NULL, "no it_load in P/state");
     double kw = jnum(meter, "power_kw"), age = jnum(meter, "age_s");
@@ -436,6 +431,25 @@ END_TEST
 
 /* ---- ## 3b. The recovery rule: a probe that answers in time brings the plugin back ---- */
 
+/* Write the site's config with more plugin entries (extra: ",\n  {...}") and a reliability
+ * section of budget_ms, 3 overruns and retry_s; open the bus on status and schedule; start the
+ * service (unsettled). Returns the run's log offset. */
+static size_t start_rogue_site(const char *extra, int budget_ms, int retry_s)
+{
+    static char top[256];
+    snprintf(top, sizeof top,
+             ",\n \"reliability\": {\"plugin_call_budget_ms\": %d, \"plugin_overruns\": 3,"
+             " \"plugin_retry_seconds\": %d}",
+             budget_ms, retry_s);
+    cfg_opts_t o = default_opts();
+    o.extra_plugins = extra;
+    o.top_options = top;
+    write_config(&o);
+    const char *topics[] = {ctx.t_status, ctx.t_schedule, NULL};
+    bus_open(topics);
+    return start_service(false);
+}
+
 /* Waits (from the log offset `from` on) for instance `name` to be taken out after 3 overruns and
  * for a probe to bring it back, not before its retry (2 s in these tests). Returns the log
  * offset of the probe's line; *after_ms: how long after the take-out it came. */
@@ -483,14 +497,7 @@ START_TEST(test_stuck_plugin_recovers)
              ",\n  {\"path\": \"%s\", \"name\": \"slow\", \"options\": {\"block_read_ms\": 1500,"
              " \"block_reads\": 3, \"read_interval_ms\": 100}}",
              rogue_so());
-    cfg_opts_t o = default_opts();
-    o.extra_plugins = extra;
-    o.top_options = ",\n \"reliability\": {\"plugin_call_budget_ms\": 500, \"plugin_overruns\": 3,"
-                    " \"plugin_retry_seconds\": 2}";
-    write_config(&o);
-    const char *topics[] = {ctx.t_status, ctx.t_schedule, NULL};
-    bus_open(topics);
-    size_t from = start_service(false);
+    size_t from = start_rogue_site(extra, 500, 2);
     double after;
     wait_taken_out_and_back(from, "slow", &after);
     char line[1024];
@@ -520,10 +527,10 @@ static size_t wait_log_lines(size_t from, const char *needle, int n, int timeout
     return from;
 }
 
-/* Two rogue instances with timers of their own every 100 ms: "slowt", whose timer callback
- * blocks 300 ms (first `blocking` calls only, 0: all), and "ticker", whose does not and serves
- * as the test's clock. The budget is 200 ms, 3 overruns, the first probe after retry_s. */
-static void write_timer_config(int blocking, int retry_s)
+/* Two rogue instances with timers of their own every 100 ms (plugin entries for
+ * start_rogue_site): "slowt", whose timer callback blocks 300 ms (first `blocking` calls only, 0:
+ * all), and "ticker", whose does not and serves as the test's clock. */
+static const char *timer_plugins(int blocking)
 {
     static char extra[2 * FILE_LEN + 512];
     snprintf(
@@ -532,15 +539,7 @@ static void write_timer_config(int blocking, int retry_s)
         " \"read_interval_ms\": 100, \"block_timer_ms\": 300, \"block_timers\": %d}},"
         "\n  {\"path\": \"%s\", \"name\": \"ticker\", \"options\": {\"timer_interval_ms\": 100}}",
         rogue_so(), blocking, rogue_so());
-    static char top[256];
-    snprintf(top, sizeof top,
-             ",\n \"reliability\": {\"plugin_call_budget_ms\": 200, \"plugin_overruns\": 3,"
-             " \"plugin_retry_seconds\": %d}",
-             retry_s);
-    cfg_opts_t o = default_opts();
-    o.extra_plugins = extra;
-    o.top_options = top;
-    write_config(&o);
+    return extra;
 }
 
 /* The time of day of a log line ("2026-...T06:23:11.541Z gridems[...] ...") in ms. */
@@ -557,11 +556,8 @@ static double log_stamp_ms(const char *line)
 START_TEST(test_stuck_timer_callback)
 {
     site_ctx_init("r3c-timer");
-    write_timer_config(0, 600);
-    const char *topics[] = {ctx.t_status, ctx.t_schedule, NULL};
-    bus_open(topics);
     double t_start = test_now_ms();
-    size_t from = start_service(false);
+    size_t from = start_rogue_site(timer_plugins(0), 200, 600);
     REQUIRE(
         test_service_wait_log(&ctx.svc, from, "plugin instance slowt: timer callback took", 20000),
         "no overrun of the blocking timer callback was counted");
@@ -624,10 +620,7 @@ START_TEST(test_stuck_timer_callback_recovers)
 {
     site_ctx_init("r3d-timer-recover");
     /* Its first three timer callbacks block 300 ms, then it answers at once. */
-    write_timer_config(3, 2);
-    const char *topics[] = {ctx.t_status, ctx.t_schedule, NULL};
-    bus_open(topics);
-    size_t from = start_service(false);
+    size_t from = start_rogue_site(timer_plugins(3), 200, 2);
     double after;
     size_t back_at = wait_taken_out_and_back(from, "slowt", &after);
     /* Its timer resumes: the next call is its fourth (the held ticks were dropped, not queued). */
@@ -664,8 +657,6 @@ static void assert_probation(size_t from, const char *name, const char *back)
             log_stamp_ms(line) - log_stamp_ms(out_line));
     REQUIRE(test_service_wait_log(&ctx.svc, first_back, tick4, 5000),
             "%s's timer callback was not called again", name);
-    char relapse_line[128];
-    snprintf(relapse_line, sizeof relapse_line, "plugin instance %s: timer callback took", name);
     size_t again = wait_log_lines(first_back, " on probation; out again", 1, 5000);
     log_line(first_back, " on probation; out again", line, sizeof line);
     fprintf(stderr, "test_reliability: %s\n", line);
@@ -674,7 +665,7 @@ static void assert_probation(size_t from, const char *name, const char *back)
     /* One overrun, not three: the relapse line follows the 4th callback directly. */
     char *log = log_since(first_back);
     log[again - first_back] = '\0';
-    int overruns = test_count_substr(log, relapse_line);
+    int overruns = test_count_substr(log, relapse);
     free(log);
     REQUIRE(overruns == 1, "%d overruns counted on probation before the take-out", overruns);
     double t_again = log_stamp_ms(line);
@@ -695,10 +686,7 @@ static void assert_probation(size_t from, const char *name, const char *back)
 START_TEST(test_relapse_on_probation)
 {
     site_ctx_init("r3e-relapse");
-    write_timer_config(4, 2);
-    const char *topics[] = {ctx.t_status, ctx.t_schedule, NULL};
-    bus_open(topics);
-    size_t from = start_service(false);
+    size_t from = start_rogue_site(timer_plugins(4), 200, 2);
     /* Its read answers in time (the probe) while its timer callback still blocks. */
     assert_probation(from, "slowt", "probe answered");
     service_ctx_finish();
@@ -714,14 +702,7 @@ START_TEST(test_deviceless_instance_recovers)
              ",\n  {\"path\": \"%s\", \"name\": \"quiet\", \"options\": {\"device\": false,"
              " \"timer_interval_ms\": 100, \"block_timer_ms\": 300, \"block_timers\": 4}}",
              rogue_so());
-    cfg_opts_t o = default_opts();
-    o.extra_plugins = extra;
-    o.top_options = ",\n \"reliability\": {\"plugin_call_budget_ms\": 200, \"plugin_overruns\": 3,"
-                    " \"plugin_retry_seconds\": 2}";
-    write_config(&o);
-    const char *topics[] = {ctx.t_status, ctx.t_schedule, NULL};
-    bus_open(topics);
-    size_t from = start_service(false);
+    size_t from = start_rogue_site(extra, 200, 2);
     assert_probation(from, "quiet", "its wait is over and it has no device to probe; called again");
     service_ctx_finish();
 }
