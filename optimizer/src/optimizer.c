@@ -26,9 +26,10 @@
  *     better bet, and the worst case is bounded by 1.5 cold solves instead of unbounded.
  *     A sifted warm start (below) may take one and a half cold solves' iterations
  *     (WARM_SIFTED_CAP_SHARE): each of its iterations costs about two thirds of a cold one.
- *   - Many jobs (at least 5,000 flexible power columns and 6 per row): cold starts and warm
- *     price updates sift the flexible columns (sifting.h), cold starts from a crash that
- *     places the jobs by step prices estimated on a coarse relaxation (price_estimate.h).
+ *   - Many jobs (at least 5,000 flexible power columns and 6 per row): cold starts and primal
+ *     warm starts (price updates, shifts) sift the flexible columns (sifting.h), cold starts
+ *     from a crash that places the jobs by step prices estimated on a coarse relaxation
+ *     (price_estimate.h).
  *     bench_growth, 2,000 jobs at 96 steps: 1.4 s cold against 40 s with the plain simplex.
  *   - With a reference plan, a second stage picks the optimal schedule closest to it
  *     (tie_break.h), on a copy of the problem so the optimal basis here stays for the next warm
@@ -90,9 +91,8 @@ struct gridems_optimizer_s {
     int last_cold_rows;           /* rows of the program it solved */
     int warm_cap_override;        /* tests: > 0 replaces the computed cap */
     bool no_merge;                /* tests: one group per flexible load (lp_layout.h) */
-    bool no_sifting;              /* tests and benchmarks: plain simplex on cold starts */
-    bool warm_sifting_ok;         /* lp holds the duals of its last optimum (an update in place) */
-    sifting_stats_t last_sifting; /* of the last sifted solve (zeroed by a cold start) */
+    bool no_sifting;              /* tests and benchmarks: plain simplex on every start */
+    sifting_stats_t last_sifting; /* of the last simplex run (zero when it did not sift) */
     int inject_fault;             /* tests: make the next solve raise a GLPK error */
     char glpk_said[512];          /* GLPK's last terminal output, for error messages */
     jmp_buf on_glpk_error;
@@ -283,7 +283,6 @@ static int prepare(gridems_optimizer_t *opt, const gridems_scenario_t *sc,
     }
     int shift = opt->shift_hint;
     opt->shift_hint = 0;
-    opt->warm_sifting_ok = false;
     int rc =
         gridems__lp_layout_build(&opt->pending, sc, opt->no_merge ? LP_MERGE_NONE : LP_MERGE_EXACT);
     if (rc != 0) {
@@ -291,13 +290,11 @@ static int prepare(gridems_optimizer_t *opt, const gridems_scenario_t *sc,
     }
     bool warm = opt->opts.allow_warm && opt->lp != NULL && opt->has_basis;
     /* A basis from a file is always carried over into a new problem: that is where it is repaired
-     * (a file's statuses may not form a basis of this data), and updating in place would take the
-     * duals of an optimum the problem never had (warm_sifting_ok). */
+     * (a file's statuses may not form a basis of this data). */
     if (warm && shift == 0 && !opt->basis_from_file &&
         gridems__lp_layout_same(&opt->pending, &opt->layout)) {
         gridems__lp_layout_free(&opt->pending);
         *kind = GRIDEMS_START_UPDATE;
-        opt->warm_sifting_ok = true; /* the duals of the last optimum are still in lp */
         return gridems__lp_model_set_data(opt->lp, &opt->layout, sc, false, change);
     }
     glp_prob *lp = new_problem(opt, &opt->pending, sc, &rc);
@@ -366,11 +363,11 @@ static int warm_cap(const gridems_optimizer_t *opt, bool sifted)
 }
 
 /* Whether a run from `start` with method `meth` sifts the flexible columns (sifting.h): cold
- * starts and warm price updates (primal, with the last optimum's duals) of programs with many
- * flexible columns. */
+ * starts and primal warm starts (price updates, shifts) of programs with many flexible
+ * columns. */
 static bool sifts(const gridems_optimizer_t *opt, simplex_start_t start, int meth)
 {
-    bool warm_sift = start == FROM_CURRENT && meth == GLP_PRIMAL && opt->warm_sifting_ok;
+    bool warm_sift = start == FROM_CURRENT && meth == GLP_PRIMAL;
     return (start == FROM_CRASH || warm_sift) && !opt->no_sifting &&
            gridems__sifting_pays(opt->lp, &opt->layout);
 }
@@ -408,9 +405,7 @@ static int run_simplex(gridems_optimizer_t *opt, const gridems_scenario_t *sc,
     }
     int it_before = glp_get_it_cnt(opt->lp);
     int ret;
-    if (start == FROM_CRASH) {
-        memset(&opt->last_sifting, 0, sizeof opt->last_sifting);
-    }
+    memset(&opt->last_sifting, 0, sizeof opt->last_sifting); /* of this run only */
     if (sift) {
         sifting_stats_t *stats = &opt->last_sifting;
         ret = gridems__sifting_solve(opt->lp, &opt->layout, sc, weight, start == FROM_CURRENT,
@@ -606,7 +601,6 @@ void gridems__optimizer_basis_adopted(gridems_optimizer_t *opt, int cold_iterati
 {
     opt->has_basis = true;
     opt->basis_from_file = true;
-    opt->warm_sifting_ok = false;
     if (cold_iterations > 0 && cold_rows > 0) {
         opt->last_cold_iterations = cold_iterations;
         opt->last_cold_rows = cold_rows;

@@ -46,12 +46,12 @@ void gridems__optimizer_set_warm_cap(gridems_optimizer_t *opt, int iterations);
  * Applies from the next build. */
 void gridems__optimizer_set_merge(gridems_optimizer_t *opt, bool merge);
 
-/* Tests and benchmarks: solve cold starts of many flexible columns by sifting (sifting.h; true,
- * the default) or with the plain simplex (false). */
+/* Tests and benchmarks: solve cold and primal warm starts of many flexible columns by sifting
+ * (sifting.h; true, the default) or with the plain simplex (false). */
 void gridems__optimizer_set_sifting(gridems_optimizer_t *opt, bool sifting);
 
-/* Tests: how the last sifted solve went: restricted sifting rounds (0: the last cold start did
- * not sift) and whether its margins came from estimated step prices. */
+/* Tests: how the last simplex run went (the cold one, after a capped warm start): restricted
+ * sifting rounds (0: it did not sift) and whether its margins came from estimated step prices. */
 void gridems__optimizer_last_sifting(const gridems_optimizer_t *opt, int *rounds, bool *estimated);
 
 /* Tests only: make the next solve or build of opt raise a GLPK error inside the protected region,

@@ -51,8 +51,9 @@ bool gridems__sifting_pays(const glp_prob *lp, const lp_layout_t *layout);
  * power columns that the current basis puts away from their group's margin at their bound. The
  * margin is found in the order of step_weight ([T], price_estimate.h) or, when NULL, of the
  * tariff.
- * warm: lp holds the optimal basis of the previous data (an update in place): every non-basic
- * flexible column is held where that basis has it (its basic ones are the groups' margins).
+ * warm: lp holds a basis of earlier data (the last optimum, updated in place or carried over a
+ * shift or from a basis file): every non-basic flexible column is held where that basis has it
+ * (its basic ones are the groups' margins); no duals are needed.
  * Returns glp_simplex's code (0 with glp_get_status telling optimality) of the last run; every
  * column has its own bounds back whatever happens.
  */
