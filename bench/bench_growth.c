@@ -14,8 +14,8 @@
  *                     [--max-steps N] [--glpsol-max-columns N] [--classes N] [--lpref PATH]
  *                     [--keep DIR] [--peak-probe]
  *   --runs: repetitions per point (median; default 3).
- *   --updates: warm price updates per point, one after the other in place (median and slowest;
- *     default 10).
+ *   --updates: warm price updates per point, one after the other in place, then as many
+ *     one-step shifts of the horizon (median and slowest of each; default 10).
  *   --max-jobs / --max-steps: leave out the bigger points (defaults: all).
  *   --glpsol-max-columns: run glpsol only on programs up to this many columns (default 40000:
  *     beyond it glpsol takes minutes per run on this machine class).
@@ -52,8 +52,10 @@ typedef struct point_s {
 
 typedef struct measured_s {
     double cold_cpu, cold_wall, warm_cpu, warm_wall;
-    double warm_max_cpu; /* the slowest price update */
-    int warm_capped;     /* updates that reached the warm cap and were solved cold */
+    double warm_max_cpu;             /* the slowest price update */
+    int warm_capped;                 /* updates that reached the warm cap and were solved cold */
+    double shift_cpu, shift_max_cpu; /* one-step shifts of the horizon: median, slowest */
+    int shift_capped;
     double highs_cpu, highs_wall;
     double glpsol_cpu; /* < 0: not run */
     int columns, rows, it_cold, it_warm;
@@ -163,6 +165,25 @@ static double median(double *v, int n)
 {
     qsort(v, (size_t)n, sizeof *v, compare_doubles);
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* The horizon one step on: every series rotated by one step (the day repeats), every job's
+ * window a step earlier (a window that would close stays one step long). */
+static void shift_one_step(gridems_scenario_t *sc)
+{
+    double *series[] = {sc->import_per_kwh, sc->export_per_kwh, sc->base_load_kw, sc->pv_kw,
+                        sc->carbon_kg_per_kwh};
+    int T = sc->steps;
+    for (size_t k = 0; k < sizeof series / sizeof series[0]; k++) {
+        double first = series[k][0];
+        memmove(series[k], series[k] + 1, (size_t)(T - 1) * sizeof(double));
+        series[k][T - 1] = first;
+    }
+    for (int j = 0; j < sc->n_flex_loads; j++) {
+        gridems_flex_load_t *l = &sc->flex_loads[j];
+        l->earliest_step -= l->earliest_step > 0;
+        l->deadline_step -= l->deadline_step > l->earliest_step + 1;
+    }
 }
 
 static void solve_timed(gridems_optimizer_t *opt, const gridems_scenario_t *sc,
@@ -362,10 +383,24 @@ static measured_t measure(const point_t *pt)
                     gridems_start_kind_name(s.start_kind));
         }
     }
-    gridems_optimizer_destroy(opt);
     m.warm_cpu = median(cpu, updates);
     m.warm_wall = median(wall, updates);
     m.it_warm = s.iterations;
+
+    /* Shifted: the horizon moves on a step with the basis carried over, as in the service at
+     * every step. */
+    for (int r = 0; r < updates; r++) {
+        shift_one_step(&sc);
+        gridems_optimizer_hint_shift(opt, 1);
+        solve_timed(opt, &sc, &s, &cpu[r], &wall[r]);
+        m.shift_max_cpu = fmax(m.shift_max_cpu, cpu[r]);
+        m.shift_capped += s.start_kind == GRIDEMS_START_CAPPED;
+        if (s.start_kind != GRIDEMS_START_SHIFTED && s.start_kind != GRIDEMS_START_CAPPED) {
+            fprintf(stderr, "warning: a shift started %s\n", gridems_start_kind_name(s.start_kind));
+        }
+    }
+    gridems_optimizer_destroy(opt);
+    m.shift_cpu = median(cpu, updates);
 
     /* HiGHS on the scenario. */
     char runs_text[16], out[4096];
@@ -464,9 +499,10 @@ static bool run_series(const char *name, const point_t *points, int n)
 {
     printf("\n### %s\n\n", name);
     printf("| steps x batteries x jobs | columns x rows | gridems cold | gridems warm (price "
-           "update) | slowest update / cold (capped) | HiGHS cold | glpsol --lp | cold / HiGHS | "
-           "warm / HiGHS | iterations cold / warm | objectives |\n");
-    printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
+           "update) | slowest update / cold (capped) | warm: 1-step shift | slowest shift / cold "
+           "(capped) | HiGHS cold | glpsol --lp | cold / HiGHS | warm / HiGHS | iterations cold / "
+           "warm | objectives |\n");
+    printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
     fflush(stdout);
     double x[8] = {0}, cold[8] = {0}, warm[8] = {0}, highs[8] = {0}, glpsol[8] = {0};
     measured_t all[8];
@@ -483,11 +519,12 @@ static bool run_series(const char *name, const point_t *points, int n)
             snprintf(glpsol_text, sizeof glpsol_text, "not run");
         }
         printf("| %d x %d x %d | %d x %d | %.1f ms (wall %.1f) | %.1f ms (wall %.1f) | %.2f (%d) "
-               "| %.1f ms (wall %.1f) | %s | %.2f | %.3f | %d / %d | %s |\n",
+               "| %.1f ms | %.2f (%d) | %.1f ms (wall %.1f) | %s | %.2f | %.3f | %d / %d | %s |\n",
                pt->steps, pt->batteries, pt->jobs, m.columns, m.rows, m.cold_cpu, m.cold_wall,
-               m.warm_cpu, m.warm_wall, m.warm_max_cpu / m.cold_cpu, m.warm_capped, m.highs_cpu,
-               m.highs_wall, glpsol_text, m.cold_cpu / m.highs_cpu, m.warm_cpu / m.highs_cpu,
-               m.it_cold, m.it_warm, m.objectives_ok ? "equal" : "MISMATCH");
+               m.warm_cpu, m.warm_wall, m.warm_max_cpu / m.cold_cpu, m.warm_capped, m.shift_cpu,
+               m.shift_max_cpu / m.cold_cpu, m.shift_capped, m.highs_cpu, m.highs_wall, glpsol_text,
+               m.cold_cpu / m.highs_cpu, m.warm_cpu / m.highs_cpu, m.it_cold, m.it_warm,
+               m.objectives_ok ? "equal" : "MISMATCH");
         fflush(stdout);
         ok = ok && m.objectives_ok;
         x[i] = strcmp(name, "jobs") == 0    ? pt->jobs
