@@ -281,20 +281,23 @@ int gridems__watched_event(gridems_service_t *svc, service_device_t *sd,
     return rc;
 }
 
-static int count_device(void *arg, gridems__device_t *dev)
+typedef struct device_of_s {
+    const gridems_plugin_t *inst;
+    bool found;
+} device_of_t;
+
+static int find_device_of(void *arg, gridems__device_t *dev)
 {
-    each_arg_t *a = arg;
-    if (gridems__device_instance(dev) == a->inst) {
-        a->out = true; /* here: "has a device" */
-    }
+    device_of_t *a = arg;
+    a->found = a->found || gridems__device_instance(dev) == a->inst;
     return 0;
 }
 
 static bool has_devices(gridems_service_t *svc, const gridems_plugin_t *inst)
 {
-    each_arg_t a = {svc, inst, false};
-    gridems__host_foreach_device(svc->host, count_device, &a);
-    return a.out;
+    device_of_t a = {inst, false};
+    gridems__host_foreach_device(svc->host, find_device_of, &a);
+    return a.found;
 }
 
 /* The live instance a record is about, or NULL when it is gone or was reloaded (a reloaded
@@ -312,8 +315,8 @@ static void on_watch_timer(uv_timer_t *t);
 static void arm_watch_timer(gridems_service_t *svc)
 {
     uv_timer_t *timer = &svc->handles.watch_timer;
-    if (timer->data == NULL || uv_is_closing((uv_handle_t *)timer)) {
-        return; /* not started yet, or shutting down */
+    if (timer->data == NULL || svc->lifecycle.shutting_down || svc->host == NULL) {
+        return; /* not started yet, or shutting down (begin_shutdown stopped it) */
     }
     uint64_t due = UINT64_MAX;
     for (int i = 0; i < svc->plugin_watch.n; i++) {

@@ -272,6 +272,7 @@ static void begin_shutdown(gridems_service_t *svc, const char *why)
         gridems_timer_stop(&svc->handles.control_timer);
         gridems_timer_stop(&svc->handles.step_timer);
         gridems_timer_stop(&svc->handles.guard_timer);
+        uv_timer_stop(&svc->handles.watch_timer);
         uv_signal_stop(&svc->handles.sig_hup);
         uv_timer_start(&svc->handles.shutdown_timer, on_shutdown_watchdog, SHUTDOWN_LIMIT_MS, 0);
         uv_unref((uv_handle_t *)&svc->handles.shutdown_timer);
