@@ -25,12 +25,13 @@
  * than this share of the mean step price are held again. 0.001 and 0.01 took the same time at
  * 2,000 jobs (1.32 and 1.26 s); without it 1.47 s. */
 #define SETTLED_BAND 0.01
-/* Warm starts (an update in place) hold every non-basic flexible column at its bound: the old
- * optimal basis already has each group's margin basic, so this is the cold rule with the margin
- * known. Measured on 5 price updates each (bench_growth's site and updates, CPU ms, no cap):
- * 2,000 jobs mean 433 against 681 when only the columns with a reduced cost beyond 0.1 % of the
- * mean step price were held (exact ties on the price plateaus left tens of thousands free),
- * the slowest 1,025 against 1,593 (cold 1,400); 800 jobs mean 85 against 118. */
+/* Warm starts (an update in place, a shift, a basis from the file) hold every non-basic
+ * flexible column at its bound: the basis already has each group's margin basic, so this is the
+ * cold rule with the margin known, and it needs no duals. Measured on 5 price updates each
+ * (bench_growth's site and updates, CPU ms, no cap): 2,000 jobs mean 433 against 681 when only the
+ * columns with a reduced cost beyond 0.1 % of the mean step price were held (exact ties on the
+ * price plateaus left tens of thousands free), the slowest 1,025 against 1,593 (cold 1,400); 800
+ * jobs mean 85 against 118. */
 /* Restricted rounds before everything is let go (then the last run is the plain simplex). */
 #define MAX_ROUNDS 40
 /* A reduced cost beyond this (relative to the step's price) releases a held column. Anything
