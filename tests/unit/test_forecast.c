@@ -188,9 +188,9 @@ START_TEST(test_rejections_leave_store_unchanged)
     /* Not JSON, or the wrong shape. */
     CASE(GRIDEMS_EPARSE, "message: not JSON", "not json");
     CASE(GRIDEMS_EPARSE, "message: not JSON", "[{\"start\":%s", t0);
-    CASE(GRIDEMS_EPARSE, "message: not JSON (unexpected text after the value",
+    CASE(GRIDEMS_EPARSE, "message: trailing data at byte 74 after the document",
          "[{\"start\":%s,\"end\":%s,\"value\":1}] x", t0, t30);
-    CASE(GRIDEMS_EPARSE, "message: not JSON", "%s", "");
+    CASE(GRIDEMS_EPARSE, "message: empty message", "%s", "");
     CASE(GRIDEMS_EINVAL, "message: must be a rate array", "42");
     CASE(GRIDEMS_EINVAL, "message: must be a rate array", "\"text\"");
     CASE(GRIDEMS_EINVAL, "message: the rate array has no intervals", "[]");
@@ -592,13 +592,18 @@ START_TEST(test_currency_pin_and_cjson_entry)
     gridems_forecast_msg_free(&msg);
     cJSON_Delete(root);
 
-    /* Trailing whitespace and a trailing NUL are fine; a failed parse empties the message. */
+    /* Trailing whitespace is fine, a trailing NUL is not (the one JSON policy, json_strict.h);
+     * a failed parse empties the message. */
     const char text[] =
         "{\"start\":\"2026-05-11T00:00:00Z\",\"step_minutes\":60,\"values\":[1]} \n";
-    ck_assert_int_eq(gridems_forecast_msg_parse_json(GRIDEMS_FORECAST_PRICE, text, sizeof text,
+    ck_assert_int_eq(gridems_forecast_msg_parse_json(GRIDEMS_FORECAST_PRICE, text, sizeof text - 1,
                                                      &msg, err, sizeof err),
                      0);
     gridems_forecast_msg_free(&msg);
+    ck_assert_int_eq(gridems_forecast_msg_parse_json(GRIDEMS_FORECAST_PRICE, text, sizeof text,
+                                                     &msg, err, sizeof err),
+                     GRIDEMS_EPARSE);
+    ck_assert_msg(strstr(err, "message: NUL byte at byte 65") != NULL, "%s", err);
     ck_assert_int_eq(
         gridems_forecast_msg_parse_json(GRIDEMS_FORECAST_PRICE, "[1]", 3, &msg, NULL, 0),
         GRIDEMS_EINVAL);

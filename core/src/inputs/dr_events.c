@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "gridems/errors.h"
+#include "json_strict.h"
 #include "timeutil.h"
 
 static void fail(char *err, size_t errlen, const char *fmt, ...)
@@ -157,29 +158,12 @@ int gridems_dr_msg_parse_json(const char *text, size_t len, gridems_dr_msg_t *ms
         return GRIDEMS_EINVAL;
     }
     memset(msg, 0, sizeof *msg);
-    if (text == NULL) {
-        fail(err, errlen, "message: empty");
-        return GRIDEMS_EPARSE;
-    }
-    if (len > GRIDEMS_DR_MAX_MESSAGE_BYTES) {
-        fail(err, errlen, "message: larger than %u bytes", GRIDEMS_DR_MAX_MESSAGE_BYTES);
-        return GRIDEMS_ETOOBIG;
-    }
-    const char *end = text;
-    cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
-    if (root == NULL) {
-        size_t at = (end >= text && end <= text + len) ? (size_t)(end - text) : 0;
-        fail(err, errlen, "message: not JSON (syntax error near byte %zu)", at);
-        return GRIDEMS_EPARSE;
-    }
-    /* Only whitespace (or the NUL some publishers append) may follow the value. */
-    for (const char *p = end; p < text + len; p++) {
-        if (*p != ' ' && *p != '\t' && *p != '\r' && *p != '\n' && *p != '\0') {
-            cJSON_Delete(root);
-            fail(err, errlen, "message: not JSON (unexpected text after the value at byte %zu)",
-                 (size_t)(p - text));
-            return GRIDEMS_EPARSE;
-        }
+    /* The one JSON policy for input messages (json_strict.h). */
+    cJSON *root = NULL;
+    int parsed =
+        gridems_json_parse_message(text, len, GRIDEMS_DR_MAX_MESSAGE_BYTES, &root, err, errlen);
+    if (parsed != 0) {
+        return parsed;
     }
     int rc = gridems_dr_msg_parse_cjson(root, msg, err, errlen);
     cJSON_Delete(root);

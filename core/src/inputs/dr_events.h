@@ -82,11 +82,12 @@ void gridems_dr_events_close(gridems_dr_events_t *set);
 
 /*
  * gridems_dr_msg_parse_json: parse and validate an event message.
- * Parameters: text (borrowed): len bytes, need not be NUL-terminated, only whitespace may follow;
+ * Parameters: text (borrowed): len bytes, need not be NUL-terminated, held to the one JSON
+ *   policy (json_strict.h: UTF-8, no NUL, only whitespace after the document, no duplicate keys);
  *   msg (borrowed, overwritten; zeroed on failure); err/errlen (borrowed buffer, may be NULL): on
  *   failure one line naming the field, e.g. "import_limit_kw: must be a finite number >= 0".
- * Returns: 0, GRIDEMS_EPARSE (not JSON), GRIDEMS_EINVAL (breaks a rule), GRIDEMS_ETOOBIG (longer
- *   than GRIDEMS_DR_MAX_MESSAGE_BYTES). Thread: any.
+ * Returns: 0, GRIDEMS_EPARSE (not JSON, or against the policy), GRIDEMS_EINVAL (breaks a rule),
+ * GRIDEMS_ETOOBIG (longer than GRIDEMS_DR_MAX_MESSAGE_BYTES). Thread: any.
  */
 int gridems_dr_msg_parse_json(const char *text, size_t len, gridems_dr_msg_t *msg, char *err,
                               size_t errlen);

@@ -14,6 +14,7 @@
 #include <strings.h>
 
 #include "gridems/errors.h"
+#include "json_strict.h"
 #include "timeutil.h"
 
 /* ---- ## Helpers ---- */
@@ -350,29 +351,12 @@ int gridems_forecast_msg_parse_json(gridems_forecast_kind_t kind, const char *te
         return GRIDEMS_EINVAL;
     }
     msg_reset(msg);
-    if (text == NULL) {
-        fail(err, errlen, "message: empty");
-        return GRIDEMS_EPARSE;
-    }
-    if (len > GRIDEMS_FORECAST_MAX_MESSAGE_BYTES) {
-        fail(err, errlen, "message: larger than %u bytes", GRIDEMS_FORECAST_MAX_MESSAGE_BYTES);
-        return GRIDEMS_ETOOBIG;
-    }
-    const char *end = text;
-    cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
-    if (root == NULL) {
-        size_t at = (end >= text && end <= text + len) ? (size_t)(end - text) : 0;
-        fail(err, errlen, "message: not JSON (syntax error near byte %zu)", at);
-        return GRIDEMS_EPARSE;
-    }
-    /* Only whitespace (or the NUL some publishers append) may follow the value. */
-    for (const char *p = end; p < text + len; p++) {
-        if (*p != ' ' && *p != '\t' && *p != '\r' && *p != '\n' && *p != '\0') {
-            cJSON_Delete(root);
-            fail(err, errlen, "message: not JSON (unexpected text after the value at byte %zu)",
-                 (size_t)(p - text));
-            return GRIDEMS_EPARSE;
-        }
+    /* The one JSON policy for input messages (json_strict.h). */
+    cJSON *root = NULL;
+    int parsed = gridems_json_parse_message(text, len, GRIDEMS_FORECAST_MAX_MESSAGE_BYTES, &root,
+                                            err, errlen);
+    if (parsed != 0) {
+        return parsed;
     }
     int rc = gridems_forecast_msg_parse_cjson(kind, root, msg, err, errlen);
     cJSON_Delete(root);

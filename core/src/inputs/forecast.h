@@ -126,10 +126,12 @@ int gridems_forecast_set_currency(gridems_forecast_t *f, const char *currency);
  * gridems_forecast_msg_parse_json: parse and validate a message in either form.
  * Parameters:
  *   kind: which bounds apply (price or carbon);
- *   text (borrowed): len bytes, need not be NUL-terminated; only whitespace may follow the JSON;
+ *   text (borrowed): len bytes, need not be NUL-terminated, held to the one JSON policy
+ *     (json_strict.h: UTF-8, no NUL, only whitespace after the document, no duplicate keys);
  *   msg (borrowed, overwritten): filled on success, left empty ({NULL, 0, ""}) on failure;
  *   err/errlen (borrowed buffer, may be NULL): on failure, one line naming the field and the rule.
- * Returns: 0; GRIDEMS_EPARSE (not JSON: "message: not JSON (syntax error near byte 17)");
+ * Returns: 0; GRIDEMS_EPARSE (not JSON or against the policy: "message: not JSON (syntax error
+ *   near byte 17)", "message: trailing data at byte 42 after the document");
  *   GRIDEMS_EINVAL (breaks a rule); GRIDEMS_ETOOBIG (more than GRIDEMS_FORECAST_MAX_INTERVALS
  *   intervals or GRIDEMS_FORECAST_MAX_MESSAGE_BYTES bytes); GRIDEMS_ENOMEM.
  * Thread: any.

@@ -190,6 +190,22 @@ int gridems_json_parse_strict(const char *text, size_t len, cJSON **out, char *e
     return 0;
 }
 
+int gridems_json_parse_message(const char *text, size_t len, size_t max_bytes, cJSON **out,
+                               char *err, size_t errlen)
+{
+    *out = NULL;
+    if (len > max_bytes) {
+        snprintf(err, err != NULL ? errlen : 0, "message: larger than %zu bytes", max_bytes);
+        return GRIDEMS_ETOOBIG;
+    }
+    char why[256];
+    int rc = gridems_json_parse_strict(text, len, out, why, sizeof why);
+    if (rc != 0) {
+        snprintf(err, err != NULL ? errlen : 0, "message: %s", why);
+    }
+    return rc;
+}
+
 int gridems_json_check_strict(const char *text, size_t len, char *err, size_t errlen)
 {
     cJSON *root = NULL;

@@ -29,6 +29,16 @@
  */
 int gridems_json_parse_strict(const char *text, size_t len, cJSON **out, char *err, size_t errlen);
 
+/*
+ * gridems_json_parse_message: an input message (text borrowed, len bytes, at most max_bytes)
+ * parsed under the policy, refusals as one line starting "message: " ("message: larger than
+ * 65536 bytes", "message: trailing data at byte 42 after the document"). On success *out is the
+ * tree (the caller cJSON_Delete()s it), else NULL.
+ * Returns 0, GRIDEMS_ETOOBIG, GRIDEMS_EPARSE or GRIDEMS_ENOMEM.
+ */
+int gridems_json_parse_message(const char *text, size_t len, size_t max_bytes, cJSON **out,
+                               char *err, size_t errlen);
+
 /* gridems_json_check_strict: the same check without keeping the tree. */
 int gridems_json_check_strict(const char *text, size_t len, char *err, size_t errlen);
 

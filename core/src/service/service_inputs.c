@@ -9,9 +9,9 @@
  * log either), a counter in the status message, and nothing held changes. An accepted one
  * triggers a debounced re-plan.
  *
- * Every input message first passes the one JSON policy (json_strict.h: UTF-8 only, no NUL, no
- * trailing data, no duplicate keys), whatever its parser; ids are logged through
- * gridems_log_safe(), never raw.
+ * Every input message is held to the one JSON policy (json_strict.h: UTF-8 only, no NUL, no
+ * trailing data, no duplicate keys) by its own parser, which parses it once; ids are logged
+ * through gridems_log_safe(), never raw.
  * State: this file writes svc->inputs (service_internal.h).
  */
 #include <errno.h>
@@ -158,13 +158,9 @@ void gridems__service_on_message(gridems_mqtt_t *m, const char *topic, const voi
                 : strcmp(topic, cfg->mqtt.topics.event) == 0        ? INPUT_EVENT
                 : strcmp(topic, cfg->mqtt.topics.cmd) == 0          ? INPUT_CMD
                                                                     : INPUT_COUNT;
-    char why[256];
-    if (input != INPUT_CMD && input != INPUT_COUNT &&
-        gridems_json_check_strict(text, len, why, sizeof why) != 0) {
-        /* One policy for every input, before its own parser (the command parses strictly
-         * itself, once it is known not to be retained). */
-        reject(svc, input, topic, why);
-    } else if (input == INPUT_COUNT) {
+    /* Every input's own parser applies the one JSON policy (json_strict.h) as it parses: the
+     * forecasts, the DR events and the command (once it is known not to be retained). */
+    if (input == INPUT_COUNT) {
         /* not one of ours */
     } else if (strcmp(topic, cfg->mqtt.topics.price) == 0) {
         accept_forecast(svc, INPUT_PRICE, &svc->inputs.import_price, topic, text, len,
