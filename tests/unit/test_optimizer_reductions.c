@@ -415,29 +415,44 @@ START_TEST(sifting_reaches_the_plain_optimum)
 }
 END_TEST
 
+/* The 250-job site of the sifting tests (into *sc) solved cold by a new optimizer into *s;
+ * returns the optimizer (the caller destroys it). */
+static gridems_optimizer_t *solved_cold(gridems_scenario_t *sc, gridems_schedule_t *s)
+{
+    many_jobs_site(sc, 250, 58, 11);
+    gridems_optimizer_t *opt = NULL;
+    ck_assert_int_eq(gridems_optimizer_create(&opt, NULL), 0);
+    memset(s, 0, sizeof *s);
+    char err[256];
+    ck_assert_int_eq(gridems_optimizer_solve(opt, sc, s, err, sizeof err), 0);
+    ck_assert_int_eq(s->start_kind, GRIDEMS_START_COLD);
+    return opt;
+}
+
+/* The sifting tests' price update: every price moved by a few percent. */
+static void update_prices(gridems_scenario_t *sc)
+{
+    for (int t = 0; t < sc->steps; t++) {
+        sc->import_per_kwh[t] *= 1.0 + 0.05 * sin(t * 0.37);
+    }
+}
+
 START_TEST(warm_start_after_a_sifted_cold_start)
 {
     /* The basis a sifted cold start leaves is the whole program's: a price update re-solves in
      * place from it to the cold optimum, and a reference is followed. */
     gridems_scenario_t sc;
-    many_jobs_site(&sc, 250, 58, 11);
-    gridems_optimizer_t *opt = NULL;
-    ck_assert_int_eq(gridems_optimizer_create(&opt, NULL), 0);
     gridems_schedule_t s, cold;
-    memset(&s, 0, sizeof s);
+    gridems_optimizer_t *opt = solved_cold(&sc, &s);
     char err[256];
-    ck_assert_int_eq(gridems_optimizer_solve(opt, &sc, &s, err, sizeof err), 0);
-    ck_assert_int_eq(s.start_kind, GRIDEMS_START_COLD);
     gridems_reference_t ref;
     ck_assert_int_eq(gridems_reference_from_schedule(&ref, &sc, &s, 0), 0);
-    for (int t = 0; t < sc.steps; t++) {
-        sc.import_per_kwh[t] *= 1.0 + 0.05 * sin(t * 0.37);
-    }
+    update_prices(&sc);
     gridems_optimizer_hint_reference(opt, &ref, 0);
     ck_assert_int_eq(gridems_optimizer_solve(opt, &sc, &s, err, sizeof err), 0);
     ck_assert(s.start_kind == GRIDEMS_START_UPDATE || s.start_kind == GRIDEMS_START_CAPPED);
     gridems__optimizer_last_sifting(opt, &last_rounds, &last_estimated);
-    ck_assert_int_gt(last_rounds, 0); /* the warm start sifted too, from the last duals */
+    ck_assert_int_gt(last_rounds, 0); /* the warm start sifted too, from the optimal basis */
     ck_assert(s.tie_break != GRIDEMS_TIE_NONE);
     solve_sifting(&sc, false, &cold);
     ck_assert_msg(fabs(s.objective - cold.objective) <= 1e-9 * fabs(cold.objective),
@@ -456,19 +471,13 @@ END_TEST
 static void sifted_price_update(int warm_cap, gridems_schedule_t *s, int *cold_iterations)
 {
     gridems_scenario_t sc;
-    many_jobs_site(&sc, 250, 58, 11);
-    gridems_optimizer_t *opt = NULL;
-    ck_assert_int_eq(gridems_optimizer_create(&opt, NULL), 0);
-    memset(s, 0, sizeof *s);
-    char err[256];
-    ck_assert_int_eq(gridems_optimizer_solve(opt, &sc, s, err, sizeof err), 0);
+    gridems_optimizer_t *opt = solved_cold(&sc, s);
     if (cold_iterations != NULL) {
         *cold_iterations = s->iterations;
     }
     gridems_schedule_free(s);
-    for (int t = 0; t < sc.steps; t++) {
-        sc.import_per_kwh[t] *= 1.0 + 0.05 * sin(t * 0.37);
-    }
+    update_prices(&sc);
+    char err[256];
     gridems__optimizer_set_warm_cap(opt, warm_cap);
     ck_assert_int_eq(gridems_optimizer_solve(opt, &sc, s, err, sizeof err), 0);
     gridems__optimizer_last_sifting(opt, &last_rounds, &last_estimated);
@@ -536,13 +545,9 @@ START_TEST(shifted_start_sifts)
      * non-basic flexible column is held where the carried basis has it. The shifted start sifts
      * and reaches the plain cold optimum of the shifted scenario. */
     gridems_scenario_t sc;
-    many_jobs_site(&sc, 250, 58, 11);
-    gridems_optimizer_t *opt = NULL;
-    ck_assert_int_eq(gridems_optimizer_create(&opt, NULL), 0);
     gridems_schedule_t s, cold;
-    memset(&s, 0, sizeof s);
+    gridems_optimizer_t *opt = solved_cold(&sc, &s);
     char err[256];
-    ck_assert_int_eq(gridems_optimizer_solve(opt, &sc, &s, err, sizeof err), 0);
     for (int k = 0; k < 2; k++) {
         shift_one_step(&sc);
         gridems_optimizer_hint_shift(opt, 1);
