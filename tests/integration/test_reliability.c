@@ -106,6 +106,17 @@ static const char *rogue_so(void)
     return so;
 }
 
+/* Append to extra (a NUL-terminated buffer of len bytes) one config entry ",\n  {...}" of the
+ * rogue plugin named `name` with `options` (the members of its options object). */
+static void add_rogue(char *extra, size_t len, const char *name, const char *options)
+{
+    size_t used = strlen(extra);
+    int n = snprintf(extra + used, len - used,
+                     ",\n  {\"path\": \"%s\", \"name\": \"%s\", \"options\": {%s}}", rogue_so(),
+                     name, options);
+    REQUIRE(n > 0 && (size_t)n < len - used, "config entry for %s does not fit", name);
+}
+
 /* Wait on P/state until its site time has passed `until` (ISO text compare works: same offset);
  * returns that snapshot. The bus must watch ctx.t_state. */
 static cJSON *state_after(const char *until, int timeout_ms)
@@ -252,9 +263,9 @@ START_TEST(test_absurd_devices)
     snprintf(extra, sizeof extra,
              ",\n  {\"plugin\": \"battery_sim\", \"name\": \"bess_big\", \"options\": {\n"
              "    \"topic_prefix\": \"%s/dev/big\", \"capacity_kwh\": 1e300,\n"
-             "    \"charge_max_kw\": 1000, \"discharge_max_kw\": 1000}},\n"
-             "  {\"path\": \"%s\", \"name\": \"liar\", \"options\": {\"power_kw\": -1e12}}",
-             ctx.prefix, rogue_so());
+             "    \"charge_max_kw\": 1000, \"discharge_max_kw\": 1000}}",
+             ctx.prefix);
+    add_rogue(extra, sizeof extra, "liar", "\"power_kw\": -1e12");
     cfg_opts_t o = default_opts();
     o.speed = 300.0;
     o.extra_plugins = extra;
@@ -323,11 +334,9 @@ START_TEST(test_future_readings)
 {
     site_ctx_init("r2b-future");
     /* A plugin that stamps every reading a day ahead of the clock. */
-    char extra[FILE_LEN + 256];
-    snprintf(extra, sizeof extra,
-             ",\n  {\"path\": \"%s\", \"name\": \"ahead\", \"options\": {\"ts_ahead_ms\": 86400000,"
-             " \"read_interval_ms\": 1000}}",
-             rogue_so());
+    char extra[FILE_LEN + 256] = "";
+    add_rogue(extra, sizeof extra, "ahead",
+              "\"ts_ahead_ms\": 86400000, \"read_interval_ms\": 1000");
     cfg_opts_t o = default_opts();
     o.speed = 300.0;
     o.extra_plugins = extra;
@@ -383,11 +392,8 @@ END_TEST
 START_TEST(test_stuck_plugin)
 {
     site_ctx_init("r3-stuck");
-    char extra[FILE_LEN + 256];
-    snprintf(extra, sizeof extra,
-             ",\n  {\"path\": \"%s\", \"name\": \"slow\", \"options\": {\"block_read_ms\": 1500,"
-             " \"read_interval_ms\": 100}}",
-             rogue_so());
+    char extra[FILE_LEN + 256] = "";
+    add_rogue(extra, sizeof extra, "slow", "\"block_read_ms\": 1500, \"read_interval_ms\": 100");
     cfg_opts_t o = default_opts();
     o.extra_plugins = extra;
     /* The defaults: a 1000 ms budget, 3 overruns, the first probe a minute later. */
@@ -491,12 +497,10 @@ static void assert_rejoined(size_t from, const char *name)
 START_TEST(test_stuck_plugin_recovers)
 {
     site_ctx_init("r3b-recover");
-    char extra[FILE_LEN + 256];
+    char extra[FILE_LEN + 256] = "";
     /* Its first three reads block 1.5 s, then it answers at once. */
-    snprintf(extra, sizeof extra,
-             ",\n  {\"path\": \"%s\", \"name\": \"slow\", \"options\": {\"block_read_ms\": 1500,"
-             " \"block_reads\": 3, \"read_interval_ms\": 100}}",
-             rogue_so());
+    add_rogue(extra, sizeof extra, "slow",
+              "\"block_read_ms\": 1500, \"block_reads\": 3, \"read_interval_ms\": 100");
     size_t from = start_rogue_site(extra, 500, 2);
     double after;
     wait_taken_out_and_back(from, "slow", &after);
@@ -533,12 +537,14 @@ static size_t wait_log_lines(size_t from, const char *needle, int n, int timeout
 static const char *timer_plugins(int blocking)
 {
     static char extra[2 * FILE_LEN + 512];
-    snprintf(
-        extra, sizeof extra,
-        ",\n  {\"path\": \"%s\", \"name\": \"slowt\", \"options\": {\"timer_interval_ms\": 100,"
-        " \"read_interval_ms\": 100, \"block_timer_ms\": 300, \"block_timers\": %d}},"
-        "\n  {\"path\": \"%s\", \"name\": \"ticker\", \"options\": {\"timer_interval_ms\": 100}}",
-        rogue_so(), blocking, rogue_so());
+    char options[160];
+    snprintf(options, sizeof options,
+             "\"timer_interval_ms\": 100, \"read_interval_ms\": 100, \"block_timer_ms\": 300,"
+             " \"block_timers\": %d",
+             blocking);
+    extra[0] = '\0';
+    add_rogue(extra, sizeof extra, "slowt", options);
+    add_rogue(extra, sizeof extra, "ticker", "\"timer_interval_ms\": 100");
     return extra;
 }
 
@@ -697,11 +703,10 @@ START_TEST(test_deviceless_instance_recovers)
 {
     site_ctx_init("r3f-deviceless");
     /* An instance with no device (no read to probe it with): its timer alone. */
-    static char extra[FILE_LEN + 512];
-    snprintf(extra, sizeof extra,
-             ",\n  {\"path\": \"%s\", \"name\": \"quiet\", \"options\": {\"device\": false,"
-             " \"timer_interval_ms\": 100, \"block_timer_ms\": 300, \"block_timers\": 4}}",
-             rogue_so());
+    char extra[FILE_LEN + 512] = "";
+    add_rogue(extra, sizeof extra, "quiet",
+              "\"device\": false, \"timer_interval_ms\": 100, \"block_timer_ms\": 300,"
+              " \"block_timers\": 4");
     size_t from = start_rogue_site(extra, 200, 2);
     assert_probation(from, "quiet", "its wait is over and it has no device to probe; called again");
     service_ctx_finish();
@@ -739,11 +744,8 @@ static int notify_next(int fd, char *buf, size_t len, int timeout_ms)
 START_TEST(test_sigterm_blocked_plugin)
 {
     site_ctx_init("r4-sigterm");
-    char extra[FILE_LEN + 256];
-    snprintf(extra, sizeof extra,
-             ",\n  {\"path\": \"%s\", \"name\": \"slow\", \"options\": {\"block_read_ms\": 4000,"
-             " \"read_interval_ms\": 100}}",
-             rogue_so());
+    char extra[FILE_LEN + 256] = "";
+    add_rogue(extra, sizeof extra, "slow", "\"block_read_ms\": 4000, \"read_interval_ms\": 100");
     cfg_opts_t o = default_opts();
     o.extra_plugins = extra;
     /* Never taken out: the worst case, every read blocks the loop for 4 s. */
