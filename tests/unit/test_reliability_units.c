@@ -13,6 +13,7 @@
 
 #include <check.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,6 +128,9 @@ START_TEST(plausible_reading_time)
     ck_assert_msg(strstr(why, "timestamp_ms 1683558000000 is 86400 s ahead of the site clock (at "
                               "most 60 s)") != NULL,
                   "%s", why);
+    /* Any int64_t a plugin may post, without overflow (UBSan watches this test). */
+    ck_assert(gridems_plausible_time(INT64_MIN, now, why, sizeof why));
+    ck_assert(!gridems_plausible_time(INT64_MAX, now, why, sizeof why));
 }
 END_TEST
 

@@ -55,11 +55,13 @@ bool gridems_plausible_reading(const gridems_plausible_t *lim, const gridems_mea
 
 bool gridems_plausible_time(int64_t timestamp_ms, int64_t now_ms, char *why, size_t whylen)
 {
-    if (timestamp_ms - now_ms <= GRIDEMS_PLAUSIBLE_AHEAD_MS) {
+    /* Compared against now + the bound: a plugin's timestamp may be any int64_t, and
+     * timestamp_ms - now_ms could overflow. */
+    if (timestamp_ms <= now_ms + GRIDEMS_PLAUSIBLE_AHEAD_MS) {
         return true;
     }
     snprintf(why, whylen, "timestamp_ms %lld is %.0f s ahead of the site clock (at most %d s)",
-             (long long)timestamp_ms, (double)(timestamp_ms - now_ms) / 1000.0,
+             (long long)timestamp_ms, ((double)timestamp_ms - (double)now_ms) / 1000.0,
              GRIDEMS_PLAUSIBLE_AHEAD_MS / 1000);
     return false;
 }
