@@ -37,6 +37,10 @@ cJSON *gridems__json_number(double v);
 bool gridems__json_add_number(cJSON *obj, const char *key, double v);
 cJSON *gridems__json_number_array(const double *values, int n);
 
+/* The type of a JSON value for error messages: "boolean", "null", "number", "string", "array",
+ * "object", or "nothing" for NULL (a missing member). Static strings. */
+const char *gridems__json_type_name(const cJSON *v);
+
 /* Tests only: cap every warm start of opt at `iterations` simplex iterations instead of the
  * share of the last cold solve (0 restores that). */
 void gridems__optimizer_set_warm_cap(gridems_optimizer_t *opt, int iterations);

@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "gridems/errors.h"
+#include "optimizer_internal.h"
 
 /* cJSON_ParseWithLengthOpts appeared in 1.7.13; earlier releases could read past the length. */
 #if CJSON_VERSION_MAJOR < 1 ||                                                                     \
@@ -116,27 +117,6 @@ static void path_pop(reader_t *r, size_t saved)
     r->path[saved] = '\0';
 }
 
-static const char *type_name(const cJSON *item)
-{
-    switch (item->type & 0xFF) {
-    case cJSON_False:
-    case cJSON_True:
-        return "boolean";
-    case cJSON_NULL:
-        return "null";
-    case cJSON_Number:
-        return "number";
-    case cJSON_String:
-        return "string";
-    case cJSON_Array:
-        return "array";
-    case cJSON_Object:
-        return "object";
-    default:
-        return "unknown";
-    }
-}
-
 /* ---- ## Field readers ---- */
 
 /*
@@ -172,7 +152,7 @@ static int member(reader_t *r, const cJSON *obj, const char *key, int type, cons
     if (found == NULL && required) {
         rc = fail_at(r, "scenario", GRIDEMS_EINVAL, "missing required field %s", r->path);
     } else if (found != NULL && (found->type & 0xFF) != type) {
-        rc = FAIL(r, GRIDEMS_EINVAL, "must be %s, got %s", what, type_name(found));
+        rc = FAIL(r, GRIDEMS_EINVAL, "must be %s, got %s", what, gridems__json_type_name(found));
     }
     path_pop(r, saved);
     if (rc == 0) {
@@ -247,7 +227,8 @@ static int read_series_items(reader_t *r, const cJSON *array, double *dst)
     {
         if (!cJSON_IsNumber(item)) {
             size_t saved = path_push_index(r, t);
-            int rc = FAIL(r, GRIDEMS_EINVAL, "must be a number, got %s", type_name(item));
+            int rc =
+                FAIL(r, GRIDEMS_EINVAL, "must be a number, got %s", gridems__json_type_name(item));
             path_pop(r, saved);
             return rc;
         }
@@ -281,7 +262,7 @@ static int read_series(reader_t *r, const cJSON *obj, const char *key, bool requ
 static int read_battery(reader_t *r, const cJSON *obj, gridems_battery_t *b)
 {
     if (!cJSON_IsObject(obj)) {
-        return FAIL(r, GRIDEMS_EINVAL, "must be an object, got %s", type_name(obj));
+        return FAIL(r, GRIDEMS_EINVAL, "must be an object, got %s", gridems__json_type_name(obj));
     }
     /* Defaults of the spec; soc_max and final_soc_min depend on other fields, set below. */
     b->charge_efficiency = 1.0;
@@ -335,7 +316,7 @@ static int read_battery(reader_t *r, const cJSON *obj, gridems_battery_t *b)
 static int read_flex_load(reader_t *r, const cJSON *obj, gridems_flex_load_t *j)
 {
     if (!cJSON_IsObject(obj)) {
-        return FAIL(r, GRIDEMS_EINVAL, "must be an object, got %s", type_name(obj));
+        return FAIL(r, GRIDEMS_EINVAL, "must be an object, got %s", gridems__json_type_name(obj));
     }
     j->earliest_step = 0;
     j->deadline_step = r->steps;
@@ -358,7 +339,7 @@ static int read_flex_load(reader_t *r, const cJSON *obj, gridems_flex_load_t *j)
 static int read_event(reader_t *r, const cJSON *obj, gridems_event_t *ev)
 {
     if (!cJSON_IsObject(obj)) {
-        return FAIL(r, GRIDEMS_EINVAL, "must be an object, got %s", type_name(obj));
+        return FAIL(r, GRIDEMS_EINVAL, "must be an object, got %s", gridems__json_type_name(obj));
     }
     int rc = read_int(r, obj, "start_step", true, &ev->start_step);
     if (rc == 0) {
@@ -538,7 +519,8 @@ static int read_costs(reader_t *r, const cJSON *root, gridems_scenario_t *sc)
 static int read_scenario(reader_t *r, const cJSON *root, gridems_scenario_t *sc)
 {
     if (!cJSON_IsObject(root)) {
-        return FAIL(r, GRIDEMS_EINVAL, "must be a JSON object, got %s", type_name(root));
+        return FAIL(r, GRIDEMS_EINVAL, "must be a JSON object, got %s",
+                    gridems__json_type_name(root));
     }
     const cJSON *site = NULL;
     int rc = read_header(r, root, sc, &site);

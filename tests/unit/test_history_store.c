@@ -223,6 +223,12 @@ typedef struct bad_s {
 
 static const bad_t bad_load[] = {
     {"{\"version\":1,\"kind\":\"load_history\",\"step_minutes\":30,\"steps\":[", "not JSON"},
+    /* The one JSON policy of every input (json_strict.h), as for state.json. */
+    {"{\"version\":1,\"kind\":\"load_history\",\"step_minutes\":30,\"steps\":[]} x",
+     "trailing data at byte 65 after the document"},
+    {"{\"version\":1,\"kind\":\"load_history\",\"step_minutes\":30,\"step_minutes\":15,"
+     "\"steps\":[]}",
+     "duplicate key \"step_minutes\" in $"},
     {"[]", "must be a JSON object"},
     {"{\"version\":2,\"kind\":\"load_history\",\"step_minutes\":30,\"steps\":[]}",
      "version: must be 1"},
@@ -285,7 +291,7 @@ static const bad_t bad_forecast[] = {
      "intervals: [0].value"},
     {"{\"version\":1,\"kind\":\"forecast\",\"store\":\"import_price\",\"intervals\":{}}",
      "intervals: must be an array"},
-    {"\xff\xfe garbage", "not JSON"},
+    {"\xff\xfe garbage", "invalid UTF-8 at byte 0"},
 };
 
 START_TEST(corrupt_forecast_is_refused_whole)

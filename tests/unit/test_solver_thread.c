@@ -519,6 +519,22 @@ START_TEST(basis_kept_across_solvers)
     ck_assert_msg(fabs(next.objective - want) <= 1e-6 * fmax(1.0, fabs(want)), "%.12g vs %.12g",
                   next.objective, want);
 
+    /* A good basis with something after the document is refused: every file read back from
+     * state_dir obeys the one JSON policy (json_strict.h); cJSON alone would stop at the end of
+     * the document and take it. */
+    char *good = test_read_file(path, NULL);
+    ck_assert_ptr_nonnull(good);
+    size_t good_len = strlen(good);
+    char *trailing = malloc(good_len + 3);
+    ck_assert_ptr_nonnull(trailing);
+    snprintf(trailing, good_len + 3, "%s x", good);
+    ck_assert_int_eq(test_write_file(path, trailing), 0);
+    free(trailing);
+    free(good);
+    seen_t after_trailing = solve_keeping_basis(path, t0 + 30 * 60000);
+    ck_assert(!after_trailing.basis_from_file);
+    ck_assert_int_eq(after_trailing.start_kind, GRIDEMS_START_COLD);
+
     ck_assert_int_eq(test_write_file(path, "{\"format\":\"something else\"}"), 0);
     seen_t refused = solve_keeping_basis(path, t0);
     ck_assert(!refused.basis_from_file);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "gridems/errors.h"
+#include "optimizer_internal.h"
 #include "host_internal.h"
 #include "log.h"
 #include "plugin_dir.h"
@@ -509,26 +510,6 @@ fail:
 
 /* ---- ## Instance options ---- */
 
-static const char *json_type_name(const cJSON *v)
-{
-    if (cJSON_IsString(v)) {
-        return "string";
-    }
-    if (cJSON_IsNumber(v)) {
-        return "number";
-    }
-    if (cJSON_IsBool(v)) {
-        return "boolean";
-    }
-    if (cJSON_IsNull(v)) {
-        return "null";
-    }
-    if (cJSON_IsArray(v)) {
-        return "array";
-    }
-    return "object";
-}
-
 static void free_optvals(gridems__optval_t *vals, size_t n)
 {
     if (vals == NULL) {
@@ -655,7 +636,7 @@ static int validate_options(const gridems__plugin_lib_t *lib, const cJSON *optio
         if (expected != NULL) {
             *bad_key = key;
             set_err(err, errlen, "%s: option \"%s\": expected %s, got %s", who, key, expected,
-                    json_type_name(item));
+                    gridems__json_type_name(item));
             free_optvals(vals, lib->n_options);
             return GRIDEMS_ECONFIG;
         }
@@ -760,7 +741,7 @@ static int resolve_instance(const cJSON *instance, const char *plugin_dir, const
     }
     if (jopts != NULL && !cJSON_IsObject(jopts)) {
         set_err(err, errlen, "plugin %s: \"options\" must be an object, got %s", *name,
-                json_type_name(jopts));
+                gridems__json_type_name(jopts));
         return GRIDEMS_ECONFIG;
     }
     *options = jopts;

@@ -13,6 +13,7 @@
 
 #include "file_util.h"
 #include "gridems/errors.h"
+#include "json_strict.h"
 #include "log.h"
 
 #define container_of(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
@@ -113,7 +114,11 @@ static bool basis_restore(basis_keeper_t *bk, gridems_optimizer_t *opt,
     }
     int64_t saved_ms = 0;
     char err[256];
-    rc = gridems_optimizer_basis_restore(opt, text, len, &saved_ms, err, sizeof err);
+    /* The one JSON policy of every file read back from state_dir (json_strict.h). */
+    rc = gridems_json_check_strict(text, len, err, sizeof err);
+    if (rc == 0) {
+        rc = gridems_optimizer_basis_restore(opt, text, len, &saved_ms, err, sizeof err);
+    }
     free(text);
     if (rc != 0) {
         gridems_log_warn("solver: the basis file %s is not used (%s); the first solve is cold",

@@ -10,6 +10,7 @@
 
 #include "file_util.h"
 #include "gridems/errors.h"
+#include "optimizer_internal.h"
 #include "plugin_dir.h"
 #include "timeutil.h"
 #include "trust.h"
@@ -96,29 +97,6 @@ static void join(char *buf, const char *parent, const char *key)
         }
     }
     buf[used] = '\0';
-}
-
-static const char *type_name(const cJSON *v)
-{
-    if (cJSON_IsString(v)) {
-        return "string";
-    }
-    if (cJSON_IsNumber(v)) {
-        return "number";
-    }
-    if (cJSON_IsBool(v)) {
-        return "boolean";
-    }
-    if (cJSON_IsNull(v)) {
-        return "null";
-    }
-    if (cJSON_IsArray(v)) {
-        return "array";
-    }
-    if (cJSON_IsObject(v)) {
-        return "object";
-    }
-    return "invalid value";
 }
 
 /* ---- ## Document-wide checks ---- */
@@ -253,7 +231,7 @@ static int get_object(ctx_t *c, const cJSON *obj, const char *parent, const char
     if (!cJSON_IsObject(v)) {
         char path[PATH_CAP];
         join(path, parent, key);
-        return fail(c, path, "must be an object, got %s", type_name(v));
+        return fail(c, path, "must be an object, got %s", gridems__json_type_name(v));
     }
     *out = v;
     return 0;
@@ -271,7 +249,7 @@ static int get_string(ctx_t *c, const cJSON *obj, const char *parent, const char
     char path[PATH_CAP];
     join(path, parent, key);
     if (!cJSON_IsString(v) || v->valuestring == NULL) {
-        return fail(c, path, "must be a string, got %s", type_name(v));
+        return fail(c, path, "must be a string, got %s", gridems__json_type_name(v));
     }
     if (v->valuestring[0] == '\0') {
         return fail(c, path, "must not be empty");
@@ -292,7 +270,7 @@ static int get_number(ctx_t *c, const cJSON *obj, const char *parent, const char
     char path[PATH_CAP];
     join(path, parent, key);
     if (!cJSON_IsNumber(v)) {
-        return fail(c, path, "must be a number, got %s", type_name(v));
+        return fail(c, path, "must be a number, got %s", gridems__json_type_name(v));
     }
     if (!isfinite(v->valuedouble)) {
         return fail(c, path, "must be a finite number");
@@ -363,7 +341,7 @@ static int get_bool(ctx_t *c, const cJSON *obj, const char *parent, const char *
     if (!cJSON_IsBool(v)) {
         char path[PATH_CAP];
         join(path, parent, key);
-        return fail(c, path, "must be true or false, got %s", type_name(v));
+        return fail(c, path, "must be true or false, got %s", gridems__json_type_name(v));
     }
     *out = cJSON_IsTrue(v);
     return 0;
@@ -1138,7 +1116,7 @@ static int read_plugin(ctx_t *c, const cJSON *item, int index, gridems_service_c
     char path[PATH_CAP];
     snprintf(path, sizeof path, "plugins[%d]", index);
     if (!cJSON_IsObject(item)) {
-        return fail(c, path, "must be an object, got %s", type_name(item));
+        return fail(c, path, "must be an object, got %s", gridems__json_type_name(item));
     }
     int rc = check_keys(c, item, path, keys);
     if (rc != 0) {
@@ -1271,7 +1249,7 @@ static int read_top(ctx_t *c, const cJSON *root, gridems_service_config_t *cfg)
         return 0;
     }
     if (!cJSON_IsArray(plugins)) {
-        return fail(c, "plugins", "must be an array, got %s", type_name(plugins));
+        return fail(c, "plugins", "must be an array, got %s", gridems__json_type_name(plugins));
     }
     int n = cJSON_GetArraySize(plugins);
     if (n > GRIDEMS_SERVICE_CONFIG_MAX_PLUGINS) {
@@ -1341,7 +1319,7 @@ int gridems_service_config_parse(const char *text, size_t len, gridems_service_c
     cfg->root = root;
     int rc;
     if (!cJSON_IsObject(root)) {
-        rc = fail(&c, "", "the top level must be an object, got %s", type_name(root));
+        rc = fail(&c, "", "the top level must be an object, got %s", gridems__json_type_name(root));
     } else if ((rc = check_duplicates(&c, root, "", 0)) == 0) {
         rc = read_top(&c, root, cfg);
     }

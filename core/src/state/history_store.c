@@ -13,34 +13,11 @@
 
 #include "file_util.h"
 #include "gridems/errors.h"
+#include "state_reader.h"
 #include "timeutil.h"
 
 /* A mean load beyond this (1 TW) is an encoding error, not a site. */
 #define MAX_LOAD_KW 1e9
-
-typedef struct reader_s {
-    const char *name;
-    char *err;
-    size_t errlen;
-} reader_t;
-
-__attribute__((format(printf, 4, 5))) static int fail(const reader_t *r, int code, const char *path,
-                                                      const char *fmt, ...)
-{
-    if (r->err != NULL && r->errlen > 0) {
-        char msg[384];
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(msg, sizeof msg, fmt, ap);
-        va_end(ap);
-        if (path != NULL && path[0] != '\0') {
-            snprintf(r->err, r->errlen, "%s: %s: %s", r->name, path, msg);
-        } else {
-            snprintf(r->err, r->errlen, "%s: %s", r->name, msg);
-        }
-    }
-    return code;
-}
 
 __attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t errlen, const char *fmt,
                                                           ...)
@@ -70,11 +47,11 @@ static void forecast_file(const char *store, char *name, size_t len)
 }
 
 /* The root keys of a file: every one is required but those marked optional, no other. */
-static int check_root(const reader_t *r, const cJSON *root, const char *kind,
+static int check_root(const state_reader_t *r, const cJSON *root, const char *kind,
                       const char *const *keys)
 {
     if (!cJSON_IsObject(root)) {
-        return fail(r, GRIDEMS_EINVAL, NULL, "must be a JSON object");
+        return gridems_state_reader_fail(r, GRIDEMS_EINVAL, NULL, "must be a JSON object");
     }
     for (const cJSON *it = root->child; it != NULL; it = it->next) {
         bool known = false;
@@ -82,28 +59,19 @@ static int check_root(const reader_t *r, const cJSON *root, const char *kind,
             known = known || strcmp(it->string, keys[i]) == 0;
         }
         if (!known) {
-            return fail(r, GRIDEMS_EINVAL, it->string, "unknown key");
+            return gridems_state_reader_fail(r, GRIDEMS_EINVAL, it->string, "unknown key");
         }
     }
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, "version");
     if (!cJSON_IsNumber(v) || v->valuedouble != GRIDEMS_HISTORY_VERSION) {
-        return fail(r, GRIDEMS_EINVAL, "version",
-                    "must be %d (another program or version wrote it)", GRIDEMS_HISTORY_VERSION);
+        return gridems_state_reader_fail(r, GRIDEMS_EINVAL, "version",
+                                         "must be %d (another program or version wrote it)",
+                                         GRIDEMS_HISTORY_VERSION);
     }
     const cJSON *k = cJSON_GetObjectItemCaseSensitive(root, "kind");
     if (!cJSON_IsString(k) || strcmp(k->valuestring, kind) != 0) {
-        return fail(r, GRIDEMS_EINVAL, "kind", "must be \"%s\" (a foreign file)", kind);
-    }
-    return 0;
-}
-
-static int parse_root(const reader_t *r, const char *text, size_t len, cJSON **root)
-{
-    const char *end = NULL;
-    *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
-    if (*root == NULL) {
-        size_t at = end != NULL && end >= text ? (size_t)(end - text) : 0;
-        return fail(r, GRIDEMS_EPARSE, NULL, "not JSON (syntax error near byte %zu)", at);
+        return gridems_state_reader_fail(r, GRIDEMS_EINVAL, "kind",
+                                         "must be \"%s\" (a foreign file)", kind);
     }
     return 0;
 }
@@ -208,13 +176,14 @@ typedef struct step_entry_s {
     uint32_t count;
 } step_entry_t;
 
-static int read_step(const reader_t *r, const gridems_load_forecast_t *lf, const cJSON *e, int i,
-                     step_entry_t *out)
+static int read_step(const state_reader_t *r, const gridems_load_forecast_t *lf, const cJSON *e,
+                     int i, step_entry_t *out)
 {
     char path[48];
     snprintf(path, sizeof path, "steps[%d]", i);
     if (!cJSON_IsArray(e) || cJSON_GetArraySize(e) != 3) {
-        return fail(r, GRIDEMS_EINVAL, path, "must be [start, mean_kw, count]");
+        return gridems_state_reader_fail(r, GRIDEMS_EINVAL, path,
+                                         "must be [start, mean_kw, count]");
     }
     const cJSON *s = cJSON_GetArrayItem(e, 0), *m = cJSON_GetArrayItem(e, 1),
                 *c = cJSON_GetArrayItem(e, 2);
@@ -222,22 +191,26 @@ static int read_step(const reader_t *r, const gridems_load_forecast_t *lf, const
     if (!cJSON_IsString(s) ||
         gridems_time_parse_iso(s->valuestring, &out->start_ms, NULL, ts_err, sizeof ts_err) != 0) {
         snprintf(path, sizeof path, "steps[%d][0]", i);
-        return fail(r, GRIDEMS_EINVAL, path, "must be an ISO time with offset%s%s",
-                    ts_err[0] ? ": " : "", ts_err);
+        return gridems_state_reader_fail(r, GRIDEMS_EINVAL, path,
+                                         "must be an ISO time with offset%s%s",
+                                         ts_err[0] ? ": " : "", ts_err);
     }
     double mean = 0.0;
     if (gridems_load_forecast_step_mean(lf, out->start_ms, &mean) == GRIDEMS_EINVAL) {
         snprintf(path, sizeof path, "steps[%d][0]", i);
-        return fail(r, GRIDEMS_EINVAL, path, "must start a step of the planning grid");
+        return gridems_state_reader_fail(r, GRIDEMS_EINVAL, path,
+                                         "must start a step of the planning grid");
     }
     if (!cJSON_IsNumber(m) || !isfinite(m->valuedouble) || fabs(m->valuedouble) > MAX_LOAD_KW) {
         snprintf(path, sizeof path, "steps[%d][1]", i);
-        return fail(r, GRIDEMS_EINVAL, path, "must be a number within +-%g", MAX_LOAD_KW);
+        return gridems_state_reader_fail(r, GRIDEMS_EINVAL, path, "must be a number within +-%g",
+                                         MAX_LOAD_KW);
     }
     if (!cJSON_IsNumber(c) || c->valuedouble != floor(c->valuedouble) || c->valuedouble < 1 ||
         c->valuedouble > (double)UINT32_MAX) {
         snprintf(path, sizeof path, "steps[%d][2]", i);
-        return fail(r, GRIDEMS_EINVAL, path, "must be an integer in 1..%u", UINT32_MAX);
+        return gridems_state_reader_fail(r, GRIDEMS_EINVAL, path, "must be an integer in 1..%u",
+                                         UINT32_MAX);
     }
     out->mean_kw = m->valuedouble;
     out->count = (uint32_t)c->valuedouble;
@@ -249,13 +222,13 @@ int gridems_history_parse_load(const char *text, size_t len, const char *name,
                                size_t errlen)
 {
     static const char *const keys[] = {"version", "kind", "step_minutes", "steps", NULL};
-    reader_t r = {name, err, errlen};
+    state_reader_t r = {name, err, errlen};
     cJSON *root = NULL;
     step_entry_t *v = NULL;
     if (n_restored != NULL) {
         *n_restored = 0;
     }
-    int rc = parse_root(&r, text, len, &root);
+    int rc = gridems_state_reader_parse(&r, text, len, &root);
     if (rc == 0) {
         rc = check_root(&r, root, "load_history", keys);
     }
@@ -263,16 +236,16 @@ int gridems_history_parse_load(const char *text, size_t len, const char *name,
     const cJSON *steps = cJSON_GetObjectItemCaseSensitive(root, "steps");
     double mine = (double)(lf->cfg.step_ms / 60000);
     if (rc == 0 && (!cJSON_IsNumber(step) || step->valuedouble != mine)) {
-        rc = fail(&r, GRIDEMS_EINVAL, "step_minutes", "must be the service's step, %g minutes",
-                  mine);
+        rc = gridems_state_reader_fail(&r, GRIDEMS_EINVAL, "step_minutes",
+                                       "must be the service's step, %g minutes", mine);
     }
     int n = cJSON_IsArray(steps) ? cJSON_GetArraySize(steps) : -1;
     if (rc == 0 && (n < 0 || (size_t)n > lf->n_buckets)) {
-        rc = fail(&r, GRIDEMS_EINVAL, "steps", "must be an array of at most %zu steps",
-                  lf->n_buckets);
+        rc = gridems_state_reader_fail(&r, GRIDEMS_EINVAL, "steps",
+                                       "must be an array of at most %zu steps", lf->n_buckets);
     }
     if (rc == 0 && n > 0 && (v = malloc((size_t)n * sizeof *v)) == NULL) {
-        rc = fail(&r, GRIDEMS_ENOMEM, NULL, "out of memory");
+        rc = gridems_state_reader_fail(&r, GRIDEMS_ENOMEM, NULL, "out of memory");
     }
     int i = 0;
     for (const cJSON *e = rc == 0 ? steps->child : NULL; e != NULL && rc == 0; e = e->next, i++) {
@@ -280,7 +253,8 @@ int gridems_history_parse_load(const char *text, size_t len, const char *name,
         if (rc == 0 && i > 0 && v[i].start_ms <= v[i - 1].start_ms) {
             char path[48];
             snprintf(path, sizeof path, "steps[%d][0]", i);
-            rc = fail(&r, GRIDEMS_EINVAL, path, "must be after the step before it");
+            rc = gridems_state_reader_fail(&r, GRIDEMS_EINVAL, path,
+                                           "must be after the step before it");
         }
     }
     /* Added only once the whole file has passed. */
@@ -362,12 +336,12 @@ int gridems_history_parse_forecast(const char *text, size_t len, const char *nam
                                    char *err, size_t errlen)
 {
     static const char *const keys[] = {"version", "kind", "store", "currency", "intervals", NULL};
-    reader_t r = {name, err, errlen};
+    state_reader_t r = {name, err, errlen};
     cJSON *root = NULL;
     if (n_restored != NULL) {
         *n_restored = 0;
     }
-    int rc = parse_root(&r, text, len, &root);
+    int rc = gridems_state_reader_parse(&r, text, len, &root);
     if (rc == 0) {
         rc = check_root(&r, root, "forecast", keys);
     }
@@ -375,17 +349,19 @@ int gridems_history_parse_forecast(const char *text, size_t len, const char *nam
     const cJSON *cur = cJSON_GetObjectItemCaseSensitive(root, "currency");
     const cJSON *iv = cJSON_GetObjectItemCaseSensitive(root, "intervals");
     if (rc == 0 && (!cJSON_IsString(st) || strcmp(st->valuestring, store) != 0)) {
-        rc = fail(&r, GRIDEMS_EINVAL, "store", "must be \"%s\" (a foreign file)", store);
+        rc = gridems_state_reader_fail(&r, GRIDEMS_EINVAL, "store",
+                                       "must be \"%s\" (a foreign file)", store);
     }
     if (rc == 0 && cur != NULL &&
         (!cJSON_IsString(cur) ||
          (f->currency[0] != '\0' && strcasecmp(cur->valuestring, f->currency) != 0))) {
-        rc =
-            fail(&r, GRIDEMS_EINVAL, "currency", "must be the site's currency \"%s\"", f->currency);
+        rc = gridems_state_reader_fail(&r, GRIDEMS_EINVAL, "currency",
+                                       "must be the site's currency \"%s\"", f->currency);
     }
     if (rc == 0 && (!cJSON_IsArray(iv) || cJSON_GetArraySize(iv) > GRIDEMS_FORECAST_MAX_STORED)) {
-        rc = fail(&r, GRIDEMS_EINVAL, "intervals", "must be an array of at most %d intervals",
-                  GRIDEMS_FORECAST_MAX_STORED);
+        rc = gridems_state_reader_fail(&r, GRIDEMS_EINVAL, "intervals",
+                                       "must be an array of at most %d intervals",
+                                       GRIDEMS_FORECAST_MAX_STORED);
     }
     if (rc == 0 && cJSON_GetArraySize(iv) > 0) {
         /* The forecast parser's own rules, as for a received message. */
@@ -403,7 +379,8 @@ int gridems_history_parse_forecast(const char *text, size_t len, const char *nam
             gridems_forecast_msg_free(&msg);
         }
         if (rc != 0) {
-            rc = fail(&r, rc, "intervals", "%s", why[0] != '\0' ? why : gridems_strerror(rc));
+            rc = gridems_state_reader_fail(&r, rc, "intervals", "%s",
+                                           why[0] != '\0' ? why : gridems_strerror(rc));
         }
     }
     cJSON_Delete(root);
@@ -473,14 +450,14 @@ int gridems_history_parse_margin(const char *text, size_t len, const char *name,
                                  size_t errlen)
 {
     static const char *const keys[] = {"version", "kind", "last_step", "errors", NULL};
-    reader_t r = {name, err, errlen};
+    state_reader_t r = {name, err, errlen};
     cJSON *root = NULL;
     double *v = NULL;
     int64_t last_ms = 0;
     if (n_restored != NULL) {
         *n_restored = 0;
     }
-    int rc = parse_root(&r, text, len, &root);
+    int rc = gridems_state_reader_parse(&r, text, len, &root);
     if (rc == 0) {
         rc = check_root(&r, root, "peak_margin", keys);
     }
@@ -488,22 +465,25 @@ int gridems_history_parse_margin(const char *text, size_t len, const char *name,
     const cJSON *errors = cJSON_GetObjectItemCaseSensitive(root, "errors");
     if (rc == 0 && (!cJSON_IsString(last) ||
                     gridems_time_parse_iso(last->valuestring, &last_ms, NULL, NULL, 0) != 0)) {
-        rc = fail(&r, GRIDEMS_EINVAL, "last_step", "must be an ISO time with offset");
+        rc = gridems_state_reader_fail(&r, GRIDEMS_EINVAL, "last_step",
+                                       "must be an ISO time with offset");
     }
     int n = cJSON_IsArray(errors) ? cJSON_GetArraySize(errors) : -1;
     if (rc == 0 && (n < 1 || n > GRIDEMS_SERVICE_CONFIG_MAX_MARGIN_WINDOW)) {
-        rc = fail(&r, GRIDEMS_EINVAL, "errors", "must be an array of 1 to %d numbers",
-                  GRIDEMS_SERVICE_CONFIG_MAX_MARGIN_WINDOW);
+        rc = gridems_state_reader_fail(&r, GRIDEMS_EINVAL, "errors",
+                                       "must be an array of 1 to %d numbers",
+                                       GRIDEMS_SERVICE_CONFIG_MAX_MARGIN_WINDOW);
     }
     if (rc == 0 && (v = malloc((size_t)n * sizeof *v)) == NULL) {
-        rc = fail(&r, GRIDEMS_ENOMEM, NULL, "out of memory");
+        rc = gridems_state_reader_fail(&r, GRIDEMS_ENOMEM, NULL, "out of memory");
     }
     int i = 0;
     for (const cJSON *e = rc == 0 ? errors->child : NULL; e != NULL && rc == 0; e = e->next, i++) {
         if (!cJSON_IsNumber(e) || !isfinite(e->valuedouble) || fabs(e->valuedouble) > MAX_LOAD_KW) {
             char path[48];
             snprintf(path, sizeof path, "errors[%d]", i);
-            rc = fail(&r, GRIDEMS_EINVAL, path, "must be a number within +-%g", MAX_LOAD_KW);
+            rc = gridems_state_reader_fail(&r, GRIDEMS_EINVAL, path, "must be a number within +-%g",
+                                           MAX_LOAD_KW);
         } else {
             v[i] = e->valuedouble;
         }

@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,59 +12,14 @@
 
 #include "file_util.h"
 #include "gridems/errors.h"
+#include "state_reader.h"
+#include "optimizer_internal.h"
 #include "timeutil.h"
 
 /* Room for the longest field path we print, e.g. "jobs[9999].delivered_kwh". */
 #define PATH_CAP 64
 
-typedef struct reader_s {
-    const char *name; /* the file, for messages */
-    char *err;
-    size_t errlen;
-} reader_t;
-
 /* ---- ## Small helpers ---- */
-
-__attribute__((format(printf, 4, 5))) static int fail(const reader_t *r, int code, const char *path,
-                                                      const char *fmt, ...)
-{
-    if (r->err != NULL && r->errlen > 0) {
-        char msg[384];
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(msg, sizeof msg, fmt, ap);
-        va_end(ap);
-        if (path != NULL && path[0] != '\0') {
-            snprintf(r->err, r->errlen, "%s: %s: %s", r->name, path, msg);
-        } else {
-            snprintf(r->err, r->errlen, "%s: %s", r->name, msg);
-        }
-    }
-    return code;
-}
-
-static const char *type_name(const cJSON *v)
-{
-    if (v == NULL) {
-        return "nothing";
-    }
-    if (cJSON_IsString(v)) {
-        return "string";
-    }
-    if (cJSON_IsNumber(v)) {
-        return "number";
-    }
-    if (cJSON_IsBool(v)) {
-        return "boolean";
-    }
-    if (cJSON_IsNull(v)) {
-        return "null";
-    }
-    if (cJSON_IsArray(v)) {
-        return "array";
-    }
-    return cJSON_IsObject(v) ? "object" : "invalid value";
-}
 
 static bool printable_ascii(const char *s)
 {
@@ -204,23 +158,23 @@ int gridems_state_save(const char *dir, const gridems_state_t *st, char *err, si
         return GRIDEMS_ENOMEM;
     }
     snprintf(path, plen, "%s/%s", dir, GRIDEMS_STATE_FILE);
-    reader_t r = {.name = path, .err = err, .errlen = errlen};
+    state_reader_t r = {.name = path, .err = err, .errlen = errlen};
     int rc = 0;
     /* The service may start on a fresh machine: create the directory itself (not its parents;
      * a missing parent more likely means a wrong path than a fresh install). */
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-        rc =
-            fail(&r, GRIDEMS_EIO, NULL, "cannot create the directory %s: %s", dir, strerror(errno));
+        rc = gridems_state_reader_fail(&r, GRIDEMS_EIO, NULL, "cannot create the directory %s: %s",
+                                       dir, strerror(errno));
     }
     char *text = rc == 0 ? gridems_state_to_json(st) : NULL;
     if (rc == 0 && text == NULL) {
-        rc = fail(&r, GRIDEMS_ENOMEM, NULL, "out of memory");
+        rc = gridems_state_reader_fail(&r, GRIDEMS_ENOMEM, NULL, "out of memory");
     }
     if (rc == 0) {
         rc = gridems_write_file_atomic(path, text, strlen(text));
         if (rc != 0) {
             int cause = errno;
-            rc = fail(&r, rc, NULL, "cannot write: %s", strerror(cause));
+            rc = gridems_state_reader_fail(&r, rc, NULL, "cannot write: %s", strerror(cause));
             errno = cause;
         }
     }
@@ -233,8 +187,9 @@ int gridems_state_save(const char *dir, const gridems_state_t *st, char *err, si
 
 /* ---- ## Reading ---- */
 
-/* Keys written by a newer format, or by hand, are refused: the version says what is allowed. */
-static int check_keys(const reader_t *r, const cJSON *obj, const char *path,
+/* Keys written by a newer format, or by hand, are refused: the version says what is allowed.
+ * (Duplicate keys never get here: the parse refuses them, state_reader.h.) */
+static int check_keys(const state_reader_t *r, const cJSON *obj, const char *path,
                       const char *const *allowed)
 {
     for (const cJSON *it = obj->child; it != NULL; it = it->next) {
@@ -242,71 +197,71 @@ static int check_keys(const reader_t *r, const cJSON *obj, const char *path,
         for (const char *const *k = allowed; *k != NULL; k++) {
             known = known || strcmp(*k, it->string) == 0;
         }
-        for (const cJSON *prev = obj->child; known && prev != it; prev = prev->next) {
-            if (strcmp(prev->string, it->string) == 0) {
-                char p[PATH_CAP * 2];
-                snprintf(p, sizeof p, "%s%s%.40s", path, path[0] != '\0' ? "." : "", it->string);
-                return fail(r, GRIDEMS_EINVAL, p, "duplicate key");
-            }
-        }
         if (!known) {
             char p[PATH_CAP * 2];
             snprintf(p, sizeof p, "%s%s%.40s", path, path[0] != '\0' ? "." : "", it->string);
-            return fail(r, GRIDEMS_EINVAL, p, "unknown key");
+            return gridems_state_reader_fail(r, GRIDEMS_EINVAL, p, "unknown key");
         }
     }
     return 0;
 }
 
-static int want_object(const reader_t *r, const cJSON *v, const char *path)
+static int want_object(const state_reader_t *r, const cJSON *v, const char *path)
 {
     return cJSON_IsObject(v)
                ? 0
-               : fail(r, GRIDEMS_EINVAL, path, "must be an object, got %s", type_name(v));
+               : gridems_state_reader_fail(r, GRIDEMS_EINVAL, path, "must be an object, got %s",
+                                           gridems__json_type_name(v));
 }
 
 /* A finite number >= 0 (and <= max). */
-static int read_nonneg(const reader_t *r, const cJSON *v, const char *path, double max, double *out)
+static int read_nonneg(const state_reader_t *r, const cJSON *v, const char *path, double max,
+                       double *out)
 {
     if (!cJSON_IsNumber(v)) {
-        return fail(r, GRIDEMS_EINVAL, path, "must be a number >= 0, got %s", type_name(v));
+        return gridems_state_reader_fail(r, GRIDEMS_EINVAL, path, "must be a number >= 0, got %s",
+                                         gridems__json_type_name(v));
     }
     if (!isfinite(v->valuedouble) || v->valuedouble < 0 || v->valuedouble > max) {
-        return fail(r, GRIDEMS_EINVAL, path, "must be a number in 0..%g, got %g", max,
-                    v->valuedouble);
+        return gridems_state_reader_fail(r, GRIDEMS_EINVAL, path,
+                                         "must be a number in 0..%g, got %g", max, v->valuedouble);
     }
     *out = v->valuedouble;
     return 0;
 }
 
-static int read_id(const reader_t *r, const cJSON *v, const char *path, uint64_t lo, uint64_t *out)
+static int read_id(const state_reader_t *r, const cJSON *v, const char *path, uint64_t lo,
+                   uint64_t *out)
 {
     if (!cJSON_IsNumber(v)) {
-        return fail(r, GRIDEMS_EINVAL, path, "must be an integer, got %s", type_name(v));
+        return gridems_state_reader_fail(r, GRIDEMS_EINVAL, path, "must be an integer, got %s",
+                                         gridems__json_type_name(v));
     }
     double d = v->valuedouble;
     if (!isfinite(d) || d != floor(d) || d < (double)lo || d > (double)GRIDEMS_STATE_MAX_PLAN_ID) {
-        return fail(r, GRIDEMS_EINVAL, path,
-                    "must be an integer in %" PRIu64 "..%" PRIu64 ", got %g", lo,
-                    GRIDEMS_STATE_MAX_PLAN_ID, d);
+        return gridems_state_reader_fail(r, GRIDEMS_EINVAL, path,
+                                         "must be an integer in %" PRIu64 "..%" PRIu64 ", got %g",
+                                         lo, GRIDEMS_STATE_MAX_PLAN_ID, d);
     }
     *out = (uint64_t)d;
     return 0;
 }
 
-static int read_time(const reader_t *r, const cJSON *v, const char *path, int64_t *out)
+static int read_time(const state_reader_t *r, const cJSON *v, const char *path, int64_t *out)
 {
     if (!cJSON_IsString(v)) {
-        return fail(r, GRIDEMS_EINVAL, path, "must be an ISO time string, got %s", type_name(v));
+        return gridems_state_reader_fail(r, GRIDEMS_EINVAL, path,
+                                         "must be an ISO time string, got %s",
+                                         gridems__json_type_name(v));
     }
     char why[160] = "";
     if (gridems_time_parse_iso(v->valuestring, out, NULL, why, sizeof why) != 0) {
-        return fail(r, GRIDEMS_EINVAL, path, "%s", why);
+        return gridems_state_reader_fail(r, GRIDEMS_EINVAL, path, "%s", why);
     }
     return 0;
 }
 
-static int read_peak(const reader_t *r, const cJSON *peak, gridems_state_t *st)
+static int read_peak(const state_reader_t *r, const cJSON *peak, gridems_state_t *st)
 {
     static const char *const keys[] = {"kw", "period", NULL};
     int rc = want_object(r, peak, "peak");
@@ -317,13 +272,15 @@ static int read_peak(const reader_t *r, const cJSON *peak, gridems_state_t *st)
     }
     const cJSON *period = cJSON_GetObjectItemCaseSensitive(peak, "period");
     if (!cJSON_IsString(period)) {
-        return fail(r, GRIDEMS_EINVAL, "peak.period", "must be a string, got %s",
-                    type_name(period));
+        return gridems_state_reader_fail(r, GRIDEMS_EINVAL, "peak.period",
+                                         "must be a string, got %s",
+                                         gridems__json_type_name(period));
     }
     size_t n = strlen(period->valuestring);
     if (n == 0 || n >= GRIDEMS_STATE_PERIOD_MAX || !printable_ascii(period->valuestring)) {
-        return fail(r, GRIDEMS_EINVAL, "peak.period", "must be 1 to %d printable characters",
-                    GRIDEMS_STATE_PERIOD_MAX - 1);
+        return gridems_state_reader_fail(r, GRIDEMS_EINVAL, "peak.period",
+                                         "must be 1 to %d printable characters",
+                                         GRIDEMS_STATE_PERIOD_MAX - 1);
     }
     memcpy(st->peak_period, period->valuestring, n + 1);
     st->has_peak = true;
@@ -339,23 +296,24 @@ static int compare_job_ids(const void *a, const void *b)
     return c != 0 ? c : (*ja < *jb ? -1 : (*ja > *jb));
 }
 
-static int read_jobs(const reader_t *r, const cJSON *jobs, gridems_state_t *st)
+static int read_jobs(const state_reader_t *r, const cJSON *jobs, gridems_state_t *st)
 {
     static const char *const keys[] = {"id", "delivered_kwh", "deadline", NULL};
     if (!cJSON_IsArray(jobs)) {
-        return fail(r, GRIDEMS_EINVAL, "jobs", "must be an array, got %s", type_name(jobs));
+        return gridems_state_reader_fail(r, GRIDEMS_EINVAL, "jobs", "must be an array, got %s",
+                                         gridems__json_type_name(jobs));
     }
     int n = cJSON_GetArraySize(jobs);
     if (n > GRIDEMS_STATE_MAX_JOBS) {
-        return fail(r, GRIDEMS_EINVAL, "jobs", "at most %d entries, got %d", GRIDEMS_STATE_MAX_JOBS,
-                    n);
+        return gridems_state_reader_fail(r, GRIDEMS_EINVAL, "jobs", "at most %d entries, got %d",
+                                         GRIDEMS_STATE_MAX_JOBS, n);
     }
     if (n == 0) {
         return 0;
     }
     st->jobs = calloc((size_t)n, sizeof *st->jobs);
     if (st->jobs == NULL) {
-        return fail(r, GRIDEMS_ENOMEM, NULL, "out of memory");
+        return gridems_state_reader_fail(r, GRIDEMS_ENOMEM, NULL, "out of memory");
     }
     st->cap_jobs = n;
     int i = 0;
@@ -370,12 +328,13 @@ static int read_jobs(const reader_t *r, const cJSON *jobs, gridems_state_t *st)
         const cJSON *id = cJSON_GetObjectItemCaseSensitive(it, "id");
         snprintf(field, sizeof field, "%s.id", path);
         if (!cJSON_IsString(id)) {
-            return fail(r, GRIDEMS_EINVAL, field, "must be a string, got %s", type_name(id));
+            return gridems_state_reader_fail(r, GRIDEMS_EINVAL, field, "must be a string, got %s",
+                                             gridems__json_type_name(id));
         }
         size_t len = strlen(id->valuestring);
         if (len == 0 || len > GRIDEMS_STATE_MAX_ID_BYTES) {
-            return fail(r, GRIDEMS_EINVAL, field, "must be 1 to %d bytes long",
-                        GRIDEMS_STATE_MAX_ID_BYTES);
+            return gridems_state_reader_fail(r, GRIDEMS_EINVAL, field, "must be 1 to %d bytes long",
+                                             GRIDEMS_STATE_MAX_ID_BYTES);
         }
         snprintf(field, sizeof field, "%s.delivered_kwh", path);
         if ((rc = read_nonneg(r, cJSON_GetObjectItemCaseSensitive(it, "delivered_kwh"), field, 1e15,
@@ -389,7 +348,7 @@ static int read_jobs(const reader_t *r, const cJSON *jobs, gridems_state_t *st)
         }
         j->id = strdup(id->valuestring);
         if (j->id == NULL) {
-            return fail(r, GRIDEMS_ENOMEM, NULL, "out of memory");
+            return gridems_state_reader_fail(r, GRIDEMS_ENOMEM, NULL, "out of memory");
         }
         st->n_jobs = i + 1;
     }
@@ -397,7 +356,7 @@ static int read_jobs(const reader_t *r, const cJSON *jobs, gridems_state_t *st)
      * n log n, which matters at the 10000-job bound. */
     const gridems_state_job_t **sorted = malloc((size_t)n * sizeof *sorted);
     if (sorted == NULL) {
-        return fail(r, GRIDEMS_ENOMEM, NULL, "out of memory");
+        return gridems_state_reader_fail(r, GRIDEMS_ENOMEM, NULL, "out of memory");
     }
     for (int k = 0; k < n; k++) {
         sorted[k] = &st->jobs[k];
@@ -408,15 +367,16 @@ static int read_jobs(const reader_t *r, const cJSON *jobs, gridems_state_t *st)
         if (strcmp(sorted[k - 1]->id, sorted[k]->id) == 0) {
             char path[PATH_CAP];
             snprintf(path, sizeof path, "jobs[%d].id", (int)(sorted[k] - st->jobs));
-            rc = fail(r, GRIDEMS_EINVAL, path, "duplicate id \"%.80s\" (also jobs[%d])",
-                      sorted[k]->id, (int)(sorted[k - 1] - st->jobs));
+            rc = gridems_state_reader_fail(r, GRIDEMS_EINVAL, path,
+                                           "duplicate id \"%.80s\" (also jobs[%d])", sorted[k]->id,
+                                           (int)(sorted[k - 1] - st->jobs));
         }
     }
     free(sorted);
     return rc;
 }
 
-static int read_plan(const reader_t *r, const cJSON *plan, gridems_state_t *st)
+static int read_plan(const state_reader_t *r, const cJSON *plan, gridems_state_t *st)
 {
     static const char *const keys[] = {"id", "created", "schedule", NULL};
     int rc = want_object(r, plan, "last_plan");
@@ -429,13 +389,15 @@ static int read_plan(const reader_t *r, const cJSON *plan, gridems_state_t *st)
     }
     const cJSON *sched = cJSON_GetObjectItemCaseSensitive(plan, "schedule");
     if (!cJSON_IsString(sched)) {
-        return fail(r, GRIDEMS_EINVAL, "last_plan.schedule", "must be a string, got %s",
-                    type_name(sched));
+        return gridems_state_reader_fail(r, GRIDEMS_EINVAL, "last_plan.schedule",
+                                         "must be a string, got %s",
+                                         gridems__json_type_name(sched));
     }
     size_t len = strlen(sched->valuestring);
     if (len == 0 || len > GRIDEMS_STATE_MAX_PLAN_BYTES) {
-        return fail(r, GRIDEMS_EINVAL, "last_plan.schedule", "must be 1 to %zu bytes long",
-                    GRIDEMS_STATE_MAX_PLAN_BYTES);
+        return gridems_state_reader_fail(r, GRIDEMS_EINVAL, "last_plan.schedule",
+                                         "must be 1 to %zu bytes long",
+                                         GRIDEMS_STATE_MAX_PLAN_BYTES);
     }
     /* The service republishes this text as the retained schedule: make sure it is a JSON
      * object, so a damaged file cannot put garbage on the wire. */
@@ -443,34 +405,37 @@ static int read_plan(const reader_t *r, const cJSON *plan, gridems_state_t *st)
     bool is_object = cJSON_IsObject(doc);
     cJSON_Delete(doc);
     if (!is_object) {
-        return fail(r, GRIDEMS_EINVAL, "last_plan.schedule", "must hold a JSON object");
+        return gridems_state_reader_fail(r, GRIDEMS_EINVAL, "last_plan.schedule",
+                                         "must hold a JSON object");
     }
     st->plan_json = strdup(sched->valuestring);
     if (st->plan_json == NULL) {
-        return fail(r, GRIDEMS_ENOMEM, NULL, "out of memory");
+        return gridems_state_reader_fail(r, GRIDEMS_ENOMEM, NULL, "out of memory");
     }
     st->plan_len = len;
     st->has_plan = true;
     return 0;
 }
 
-static int read_root(const reader_t *r, const cJSON *root, gridems_state_t *st)
+static int read_root(const state_reader_t *r, const cJSON *root, gridems_state_t *st)
 {
     static const char *const keys[] = {"version", "next_plan_id", "peak",
                                        "jobs",    "last_plan",    NULL};
     if (!cJSON_IsObject(root)) {
-        return fail(r, GRIDEMS_EINVAL, NULL, "the top level must be an object, got %s",
-                    type_name(root));
+        return gridems_state_reader_fail(r, GRIDEMS_EINVAL, NULL,
+                                         "the top level must be an object, got %s",
+                                         gridems__json_type_name(root));
     }
     /* The version first: a newer file may legitimately have keys this program does not know. */
     const cJSON *version = cJSON_GetObjectItemCaseSensitive(root, "version");
     if (!cJSON_IsNumber(version)) {
-        return fail(r, GRIDEMS_EINVAL, "version", "must be a number, got %s", type_name(version));
+        return gridems_state_reader_fail(r, GRIDEMS_EINVAL, "version", "must be a number, got %s",
+                                         gridems__json_type_name(version));
     }
     if (version->valuedouble != GRIDEMS_STATE_VERSION) {
-        return fail(r, GRIDEMS_EINVAL, "version",
-                    "unsupported version %g (this program reads version %d)", version->valuedouble,
-                    GRIDEMS_STATE_VERSION);
+        return gridems_state_reader_fail(r, GRIDEMS_EINVAL, "version",
+                                         "unsupported version %g (this program reads version %d)",
+                                         version->valuedouble, GRIDEMS_STATE_VERSION);
     }
     int rc = check_keys(r, root, "", keys);
     if (rc != 0 || (rc = read_id(r, cJSON_GetObjectItemCaseSensitive(root, "next_plan_id"),
@@ -487,9 +452,10 @@ static int read_root(const reader_t *r, const cJSON *root, gridems_state_t *st)
     }
     if (st->has_plan && st->next_plan_id <= st->plan_id &&
         st->plan_id < GRIDEMS_STATE_MAX_PLAN_ID) {
-        return fail(r, GRIDEMS_EINVAL, "next_plan_id",
-                    "must be greater than last_plan.id (%" PRIu64 "), got %" PRIu64, st->plan_id,
-                    st->next_plan_id);
+        return gridems_state_reader_fail(r, GRIDEMS_EINVAL, "next_plan_id",
+                                         "must be greater than last_plan.id (%" PRIu64
+                                         "), got %" PRIu64,
+                                         st->plan_id, st->next_plan_id);
     }
     return 0;
 }
@@ -497,28 +463,18 @@ static int read_root(const reader_t *r, const cJSON *root, gridems_state_t *st)
 int gridems_state_parse(const char *text, size_t len, const char *name, gridems_state_t *st,
                         char *err, size_t errlen)
 {
-    reader_t r = {.name = name != NULL ? name : GRIDEMS_STATE_FILE, .err = err, .errlen = errlen};
+    state_reader_t r = {
+        .name = name != NULL ? name : GRIDEMS_STATE_FILE, .err = err, .errlen = errlen};
     gridems_state_init(st);
     if (err != NULL && errlen > 0) {
         err[0] = '\0';
     }
-    if (text == NULL || len == 0) {
-        return fail(&r, GRIDEMS_EPARSE, NULL, "empty file (not JSON)");
+    cJSON *root = NULL;
+    int rc = gridems_state_reader_parse(&r, text, len, &root);
+    if (rc != 0) {
+        return rc;
     }
-    const char *end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, false);
-    if (root == NULL) {
-        size_t at = end != NULL && end >= text && end <= text + len ? (size_t)(end - text) : 0;
-        return fail(&r, GRIDEMS_EPARSE, NULL, "not valid JSON (syntax error near byte %zu)", at);
-    }
-    for (size_t at = (size_t)(end - text); at < len; at++) {
-        char ch = text[at];
-        if (ch != ' ' && ch != '\t' && ch != '\n' && ch != '\r') {
-            cJSON_Delete(root);
-            return fail(&r, GRIDEMS_EPARSE, NULL, "unexpected data after the JSON at byte %zu", at);
-        }
-    }
-    int rc = read_root(&r, root, st);
+    rc = read_root(&r, root, st);
     cJSON_Delete(root);
     if (rc != 0) {
         gridems_state_free(st);
@@ -544,8 +500,8 @@ int gridems_state_load(const char *dir, gridems_state_t *st, char *err, size_t e
         return 0;
     }
     if (rc != 0) {
-        reader_t r = {.name = path, .err = err, .errlen = errlen};
-        fail(&r, rc, NULL, "cannot read: %s", gridems_strerror(rc));
+        state_reader_t r = {.name = path, .err = err, .errlen = errlen};
+        gridems_state_reader_fail(&r, rc, NULL, "cannot read: %s", gridems_strerror(rc));
         free(path);
         return rc;
     }
