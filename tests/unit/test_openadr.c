@@ -3,10 +3,12 @@
  * Unit tests for the OpenADR VEN's pure parts: core/src/openadr/openadr_event.c (events in
  * camelCase and snake_case, interval periods and their defaults, units and currency, every
  * rejection naming its field, notifications, programs, notifiers and topics, durations, and the
- * composition of overlapping events by priority) and the "openadr" config section
+ * composition of overlapping events by priority), the file of what the VEN applied
+ * (core/src/openadr/openadr_applied.c) and the "openadr" config section
  * (core/src/openadr/openadr_config.c, through the service's config parser).
  */
 #include "gridems/errors.h"
+#include "openadr_applied.h"
 #include "openadr_event.h"
 #include "service_config.h"
 #include "timeutil.h"
@@ -519,6 +521,86 @@ START_TEST(config_rules_name_their_key)
 }
 END_TEST
 
+/* ---- What the VEN applied, across restarts ---- */
+
+START_TEST(applied_file_round_trip)
+{
+    gridems_oadr_piece_t price[2] = {
+        {.start_ms = T0, .end_ms = T0 + MIN(30), .value = 12.25},
+        {.start_ms = T0 + MIN(60), .end_ms = T0 + MIN(90), .value = -3}};
+    gridems_oadr_piece_t ghg[1] = {{.start_ms = T0, .end_ms = T0 + MIN(60), .value = 0.45}};
+    gridems_oadr_piece_t *pieces[GRIDEMS_OADR_IMPORT_CAP] = {price, NULL, ghg};
+    size_t n[GRIDEMS_OADR_IMPORT_CAP] = {2, 0, 1};
+    char *text = gridems_oadr_applied_to_json(pieces, n);
+    ck_assert_ptr_nonnull(text);
+    gridems_oadr_piece_t *back[GRIDEMS_OADR_IMPORT_CAP];
+    size_t nb[GRIDEMS_OADR_IMPORT_CAP];
+    char err[300] = "";
+    int rc = gridems_oadr_applied_parse(text, strlen(text), back, nb, err, sizeof err);
+    ck_assert_msg(rc == 0, "%s in %s", err, text);
+    for (int s = 0; s < GRIDEMS_OADR_IMPORT_CAP; s++) {
+        ck_assert_uint_eq(nb[s], n[s]);
+        for (size_t i = 0; i < n[s]; i++) {
+            ck_assert_int_eq(back[s][i].start_ms, pieces[s][i].start_ms);
+            ck_assert_int_eq(back[s][i].end_ms, pieces[s][i].end_ms);
+            ck_assert_double_eq(back[s][i].value, pieces[s][i].value);
+        }
+        free(back[s]);
+    }
+    free(text);
+}
+END_TEST
+
+#define APPLIED_HEAD "{\"version\":1,\"kind\":\"gridems-openadr-applied\",\"signals\":"
+#define PIECE(a, b, v)                                                                             \
+    "{\"start\":\"2026-12-01T" a "Z\",\"end\":\"2026-12-01T" b "Z\",\"value\":" v "}"
+
+typedef struct bad_applied_s {
+    const char *text;
+    int rc;
+    const char *want;
+} bad_applied_t;
+
+static const bad_applied_t bad_applied[] = {
+    {APPLIED_HEAD "{\"PRICE\":[" PIECE("00:00:00", "00:30:00", "1") "]}} x", GRIDEMS_EPARSE,
+     "trailing data at byte"},
+    {APPLIED_HEAD "{\"PRICE\":[],\"PRICE\":[]}}", GRIDEMS_EPARSE,
+     "duplicate key \"PRICE\" in $.signals"},
+    {"{\"version\":2,\"kind\":\"gridems-openadr-applied\",\"signals\":{}}", GRIDEMS_EINVAL,
+     "version: must be 1"},
+    {"{\"version\":1,\"kind\":\"forecast\",\"signals\":{}}", GRIDEMS_EINVAL,
+     "kind: must be \"gridems-openadr-applied\""},
+    {APPLIED_HEAD "[]}", GRIDEMS_EINVAL, "signals: must be an object"},
+    {APPLIED_HEAD "{\"GHG\":{}}}", GRIDEMS_EINVAL, "signals.GHG: must be an array"},
+    {APPLIED_HEAD "{\"PRICE\":[" PIECE("00:30:00", "00:00:00", "1") "]}}", GRIDEMS_EINVAL,
+     "signals.PRICE[0].end: must be after start"},
+    {APPLIED_HEAD
+     "{\"PRICE\":[" PIECE("00:00:00", "01:00:00", "1") "," PIECE("00:30:00", "01:30:00", "1") "]}}",
+     GRIDEMS_EINVAL, "signals.PRICE[1].start: must not be before the previous interval's end"},
+    {APPLIED_HEAD "{\"EXPORT_PRICE\":[" PIECE("00:00:00", "00:30:00", "1e999") "]}}",
+     GRIDEMS_EINVAL, "signals.EXPORT_PRICE[0].value: must be a finite number"},
+    {APPLIED_HEAD "{\"PRICE\":[{\"start\":\"yesterday\",\"end\":\"2026-12-01T00:30:00Z\","
+                  "\"value\":1}]}}",
+     GRIDEMS_EINVAL, "signals.PRICE[0].start: must be an ISO 8601 time"},
+    {APPLIED_HEAD "{\"PRICE\":[7]}}", GRIDEMS_EINVAL, "signals.PRICE[0]: must be an object"},
+};
+
+START_TEST(applied_file_refused_whole)
+{
+    const bad_applied_t *c = &bad_applied[_i];
+    gridems_oadr_piece_t *back[GRIDEMS_OADR_IMPORT_CAP];
+    size_t nb[GRIDEMS_OADR_IMPORT_CAP];
+    char err[300] = "";
+    int rc = gridems_oadr_applied_parse(c->text, strlen(c->text), back, nb, err, sizeof err);
+    ck_assert_msg(rc == c->rc, "case %d: rc %d, want %d (%s)", _i, rc, c->rc, err);
+    ck_assert_msg(strstr(err, c->want) != NULL, "case %d: \"%s\" lacks \"%s\"", _i, err, c->want);
+    for (int s = 0; s < GRIDEMS_OADR_IMPORT_CAP; s++) {
+        ck_assert_ptr_null(back[s]);
+        ck_assert_uint_eq(nb[s], 0);
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("openadr");
@@ -531,6 +613,9 @@ int main(void)
     tcase_add_test(tc, programs_notifiers_topics);
     tcase_add_test(tc, compose_by_priority);
     tcase_add_loop_test(tc, compose_matches_brute_force, 0, 50);
+    tcase_add_test(tc, applied_file_round_trip);
+    tcase_add_loop_test(tc, applied_file_refused_whole, 0,
+                        (int)(sizeof bad_applied / sizeof bad_applied[0]));
     tcase_add_test(tc, config_section);
     tcase_add_loop_test(tc, config_rules_name_their_key, 0,
                         (int)(sizeof bad_cfg / sizeof bad_cfg[0]));

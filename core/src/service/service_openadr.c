@@ -23,6 +23,7 @@
 
 #include "file_util.h"
 #include "gridems/errors.h"
+#include "openadr_applied.h"
 #include "openadr_ven.h"
 #include "service_internal.h"
 #include "timeutil.h"
@@ -142,35 +143,14 @@ static void apply_forecast(service_openadr_t *oa, int s, gridems_oadr_piece_t *p
 
 /* ---- ## What was applied, across restarts ---- */
 
-#define APPLIED_KIND "gridems-openadr-applied"
-
 static void applied_path(const service_openadr_t *oa, char *out, size_t size)
 {
-    snprintf(out, size, "%s/openadr_applied.json", oa->svc->cfg.state_dir);
+    snprintf(out, size, "%s/%s", oa->svc->cfg.state_dir, GRIDEMS_OADR_APPLIED_FILE);
 }
 
 static void save_applied(service_openadr_t *oa)
 {
-    cJSON *root = cJSON_CreateObject();
-    cJSON_AddNumberToObject(root, "version", 1);
-    cJSON_AddStringToObject(root, "kind", APPLIED_KIND);
-    cJSON *sigs = cJSON_AddObjectToObject(root, "signals");
-    for (int s = 0; s < GRIDEMS_OADR_IMPORT_CAP; s++) {
-        cJSON *arr = cJSON_AddArrayToObject(sigs, gridems_oadr_signal_name(s));
-        for (size_t i = 0; arr != NULL && i < oa->n_last[s]; i++) {
-            char a[GRIDEMS_TIME_ISO_BUFLEN];
-            char b[GRIDEMS_TIME_ISO_BUFLEN];
-            iso(oa->last[s][i].start_ms, a);
-            iso(oa->last[s][i].end_ms, b);
-            cJSON *o = cJSON_CreateObject();
-            cJSON_AddStringToObject(o, "start", a);
-            cJSON_AddStringToObject(o, "end", b);
-            cJSON_AddNumberToObject(o, "value", oa->last[s][i].value);
-            cJSON_AddItemToArray(arr, o);
-        }
-    }
-    char *text = cJSON_PrintUnformatted(root);
-    cJSON_Delete(root);
+    char *text = gridems_oadr_applied_to_json(oa->last, oa->n_last);
     char path[4200];
     applied_path(oa, path, sizeof path);
     if (text == NULL || gridems_write_file_atomic(path, text, strlen(text)) != 0) {
@@ -179,44 +159,6 @@ static void save_applied(service_openadr_t *oa)
                          path);
     }
     free(text);
-}
-
-/* The pieces of one signal in the file, or a rule it breaks. */
-static const char *load_signal(const cJSON *arr, gridems_oadr_piece_t **out, size_t *n)
-{
-    *out = NULL;
-    *n = 0;
-    if (arr == NULL) {
-        return NULL;
-    }
-    int count = cJSON_GetArraySize(arr);
-    if (!cJSON_IsArray(arr) || count > GRIDEMS_FORECAST_MAX_STORED) {
-        return "must be an array of at most 200000 intervals";
-    }
-    if (count == 0) {
-        return NULL;
-    }
-    gridems_oadr_piece_t *p = calloc((size_t)count, sizeof *p);
-    if (p == NULL) {
-        return "out of memory";
-    }
-    size_t k = 0;
-    for (const cJSON *it = arr->child; it != NULL; it = it->next, k++) {
-        const cJSON *a = cJSON_GetObjectItemCaseSensitive(it, "start");
-        const cJSON *b = cJSON_GetObjectItemCaseSensitive(it, "end");
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(it, "value");
-        if (!cJSON_IsString(a) || !cJSON_IsString(b) || !cJSON_IsNumber(v) ||
-            gridems_time_parse_iso(a->valuestring, &p[k].start_ms, NULL, NULL, 0) != 0 ||
-            gridems_time_parse_iso(b->valuestring, &p[k].end_ms, NULL, NULL, 0) != 0 ||
-            p[k].start_ms >= p[k].end_ms || (k > 0 && p[k].start_ms < p[k - 1].end_ms)) {
-            free(p);
-            return "every interval needs a start, a later end and a value, in time order";
-        }
-        p[k].value = v->valuedouble;
-    }
-    *out = p;
-    *n = k;
-    return NULL;
 }
 
 static void load_applied(service_openadr_t *oa)
@@ -228,33 +170,13 @@ static void load_applied(service_openadr_t *oa)
     if (gridems_read_file(path, &text, &len) != 0) {
         return; /* none yet */
     }
-    cJSON *root = cJSON_ParseWithLength(text, len);
+    gridems_oadr_piece_t *p[GRIDEMS_OADR_IMPORT_CAP];
+    size_t n[GRIDEMS_OADR_IMPORT_CAP];
+    char why[300];
+    int rc = gridems_oadr_applied_parse(text, len, p, n, why, sizeof why);
     free(text);
-    const cJSON *version = cJSON_GetObjectItemCaseSensitive(root, "version");
-    const cJSON *kind = cJSON_GetObjectItemCaseSensitive(root, "kind");
-    const cJSON *sigs = cJSON_GetObjectItemCaseSensitive(root, "signals");
-    const char *why = NULL;
-    if (!cJSON_IsObject(root)) {
-        why = "not a JSON object";
-    } else if (!cJSON_IsNumber(version) || version->valuedouble != 1) {
-        why = "version: must be 1";
-    } else if (!cJSON_IsString(kind) || strcmp(kind->valuestring, APPLIED_KIND) != 0) {
-        why = "kind: must be \"" APPLIED_KIND "\"";
-    } else if (!cJSON_IsObject(sigs)) {
-        why = "signals: must be an object";
-    }
-    gridems_oadr_piece_t *p[GRIDEMS_OADR_IMPORT_CAP] = {NULL};
-    size_t n[GRIDEMS_OADR_IMPORT_CAP] = {0};
-    for (int s = 0; why == NULL && s < GRIDEMS_OADR_IMPORT_CAP; s++) {
-        why = load_signal(cJSON_GetObjectItemCaseSensitive(sigs, gridems_oadr_signal_name(s)),
-                          &p[s], &n[s]);
-    }
-    cJSON_Delete(root);
-    if (why != NULL) {
+    if (rc != 0) {
         gridems_log_warn("%s: ignored: %s", path, why);
-        for (int s = 0; s < GRIDEMS_OADR_IMPORT_CAP; s++) {
-            free(p[s]);
-        }
         return;
     }
     for (int s = 0; s < GRIDEMS_OADR_IMPORT_CAP; s++) {
