@@ -285,6 +285,19 @@ START_TEST(test_bad_requests)
     http_resp_free(&r);
     cJSON_Delete(call("DELETE", "/api/v1/schedule", NULL, NULL, 405, NULL));
     cJSON_Delete(call("POST", "/api/v1/replan", NULL, "not json", 400, NULL));
+    /* The one JSON policy of every input holds for a request's body too. */
+    cJSON *refused = call("POST", "/api/v1/replan", NULL, "{\"why\":\"peak\"} x", 400, NULL);
+    REQUIRE(strstr(str(refused, "error"), "body: trailing data at byte 15") != NULL, "%s",
+            str(refused, "error"));
+    cJSON_Delete(refused);
+    refused = call("POST", "/api/v1/replan", NULL, "{\"why\":1,\"why\":2}", 400, NULL);
+    REQUIRE(strstr(str(refused, "error"), "body: duplicate key \"why\" in $") != NULL, "%s",
+            str(refused, "error"));
+    cJSON_Delete(refused);
+    refused = call("POST", "/api/v1/replan", NULL, "[1]", 400, NULL);
+    REQUIRE(strcmp(str(refused, "error"), "body: must be empty or a JSON object") == 0, "%s",
+            str(refused, "error"));
+    cJSON_Delete(refused);
     /* A body over the 4 KiB limit is refused before it is read. */
     char *big = malloc(100001);
     memset(big, 'x', 100000);

@@ -21,6 +21,7 @@
 
 #include "gridems/errors.h"
 #include "http_server.h"
+#include "json_strict.h"
 #include "optimizer_internal.h"
 #include "plan_binds.h"
 #include "service_internal.h"
@@ -333,11 +334,16 @@ static void route_replan(gridems_service_t *svc, const gridems_http_request_t *r
                          gridems_http_response_t *r)
 {
     if (req->body_len > 0) {
-        cJSON *body = cJSON_ParseWithLength(req->body, req->body_len);
-        bool ok = body != NULL && cJSON_IsObject(body);
+        /* The one JSON policy of every input (json_strict.h), then the shape. */
+        cJSON *body = NULL;
+        char why[256];
+        int rc = gridems_json_parse_strict(req->body, req->body_len, &body, why, sizeof why);
+        bool object = cJSON_IsObject(body);
         cJSON_Delete(body);
-        if (!ok) {
-            reply_error(r, 400, "body: must be empty or a JSON object");
+        if (rc != 0 || !object) {
+            char msg[300];
+            snprintf(msg, sizeof msg, "body: %s", rc != 0 ? why : "must be empty or a JSON object");
+            reply_error(r, 400, msg);
             return;
         }
     }
