@@ -260,6 +260,20 @@ START_TEST(notifications)
     ck_assert_int_eq(
         gridems_oadr_notification_parse("{", 1, "JPY", &op, &is_event, &ev, err, sizeof err),
         GRIDEMS_EPARSE);
+    /* The one JSON policy of every input (json_strict.h): a good notification with something
+     * after it, or with a key twice (which "operation" would win?), is refused whole. */
+    char trailing[sizeof camel + 2];
+    snprintf(trailing, sizeof trailing, "%s x", camel);
+    ck_assert_int_eq(gridems_oadr_notification_parse(trailing, strlen(trailing), "JPY", &op,
+                                                     &is_event, &ev, err, sizeof err),
+                     GRIDEMS_EPARSE);
+    ck_assert_msg(strstr(err, "message: trailing data at byte") != NULL, "%s", err);
+    const char twice[] = "{\"objectType\":\"EVENT\",\"operation\":\"DELETE\",\"operation\":"
+                         "\"CREATE\",\"object\":{\"id\":\"4\",\"programID\":\"0\"}}";
+    ck_assert_int_eq(gridems_oadr_notification_parse(twice, strlen(twice), "JPY", &op, &is_event,
+                                                     &ev, err, sizeof err),
+                     GRIDEMS_EPARSE);
+    ck_assert_msg(strstr(err, "message: duplicate key \"operation\" in $") != NULL, "%s", err);
 }
 END_TEST
 

@@ -15,6 +15,7 @@
 #include "forecast.h"
 #include "dr_events.h"
 #include "gridems/errors.h"
+#include "json_strict.h"
 #include "timeutil.h"
 
 #define MS_PER_DAY INT64_C(86400000)
@@ -536,19 +537,13 @@ int gridems_oadr_event_parse(const cJSON *obj, const char *site_currency, gridem
     return rc;
 }
 
+/* A VTN's answer or notification under the one JSON policy of every input (json_strict.h), with
+ * its size limit: "message: larger than 4194304 bytes", "message: trailing data at byte 42 after
+ * the document". */
 static cJSON *parse_text(const char *text, size_t len, char *err, size_t errlen, int *rc)
 {
-    if (len > GRIDEMS_OADR_MAX_BYTES) {
-        *rc = fail(err, errlen, GRIDEMS_ETOOBIG, "message: larger than %u bytes",
-                   GRIDEMS_OADR_MAX_BYTES);
-        return NULL;
-    }
-    const char *end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
-    if (root == NULL) {
-        *rc = fail(err, errlen, GRIDEMS_EPARSE, "message: not JSON (syntax error near byte %zu)",
-                   end != NULL && end >= text ? (size_t)(end - text) : (size_t)0);
-    }
+    cJSON *root = NULL;
+    *rc = gridems_json_parse_message(text, len, GRIDEMS_OADR_MAX_BYTES, &root, err, errlen);
     return root;
 }
 

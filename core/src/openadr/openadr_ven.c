@@ -19,6 +19,7 @@
 
 #include "file_util.h"
 #include "gridems/errors.h"
+#include "json_strict.h"
 #include "http_client.h"
 #include "log.h"
 #include "mqtt_client.h"
@@ -292,11 +293,12 @@ static bool note_rejected(gridems_ven_t *v, const cJSON *obj, const char *id)
 
 static void take_events(gridems_ven_t *v, const char *body, size_t len)
 {
-    const char *end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts(body, len, &end, 0);
-    if (!cJSON_IsArray(root)) {
+    /* The one JSON policy of every input (json_strict.h), then the shape. */
+    cJSON *root = NULL;
+    char why[256] = "must be a JSON array";
+    if (gridems_json_parse_strict(body, len, &root, why, sizeof why) != 0 || !cJSON_IsArray(root)) {
         cJSON_Delete(root);
-        poll_failed(v, "GET /events?programID=%s: the answer is not a JSON array", v->ids[v->prog]);
+        poll_failed(v, "GET /events?programID=%s: the answer: %s", v->ids[v->prog], why);
         return;
     }
     int count = 0;
