@@ -553,6 +553,14 @@ int gridems_solver_busy(gridems_solver_t *s)
     return busy;
 }
 
+int gridems_solver_solving(gridems_solver_t *s)
+{
+    uv_mutex_lock(&s->lock);
+    int solving = s->in_flight;
+    uv_mutex_unlock(&s->lock);
+    return solving;
+}
+
 void gridems_solver_stats(const gridems_solver_t *s, gridems_solver_stats_t *out)
 {
     *out = s->stats;

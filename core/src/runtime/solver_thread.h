@@ -205,6 +205,13 @@ int gridems_solver_keep_basis(gridems_solver_t *s, const char *path);
  */
 int gridems_solver_busy(gridems_solver_t *s);
 
+/*
+ * gridems_solver_solving: 1 when the thread has picked up a job and is solving it (a job only
+ * waiting in the slot does not count), 0 otherwise. A newly submitted job waits until that solve
+ * ends. Parameters: s (borrowed). Thread: the loop thread.
+ */
+int gridems_solver_solving(gridems_solver_t *s);
+
 /* gridems_solver_stats: copy the counters into *out (borrowed). Thread: the loop thread. */
 void gridems_solver_stats(const gridems_solver_t *s, gridems_solver_stats_t *out);
 
