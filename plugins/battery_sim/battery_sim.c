@@ -37,7 +37,7 @@
  * Readers must ignore members they do not know. Numbers are written so that they read back as
  * the exact double the gateway holds.
  * The driver takes the newest message by ts, and refuses one stamped more than a minute ahead
- * of the host clock (GRIDEMS__SIM_AHEAD_MS: it would make every later message look older).
+ * of the host clock (GRIDEMS_READING_MAX_AHEAD_MS: it would make every later message look older).
  *
  * ---- ## Command: <topic_prefix>/cmd, QoS 1, not retained ----
  *

@@ -48,7 +48,7 @@
  * keep_finished_hours; the counts in "stats" cover every job since start. Readers ignore members
  * they do not know.
  * The driver takes the newest message by ts, and refuses one stamped more than a minute ahead
- * of the host clock (GRIDEMS__SIM_AHEAD_MS: it would make every later message look older).
+ * of the host clock (GRIDEMS_READING_MAX_AHEAD_MS: it would make every later message look older).
  *
  * ---- ## Command: <topic_prefix>/cmd, QoS 1, not retained ----
  *

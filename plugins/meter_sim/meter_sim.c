@@ -23,7 +23,7 @@
  *
  * Required: ts and power_kw; readers ignore members they do not know.
  * The driver takes the newest message by ts, and refuses one stamped more than a minute ahead
- * of the host clock (GRIDEMS__SIM_AHEAD_MS: it would make every later message look older).
+ * of the host clock (GRIDEMS_READING_MAX_AHEAD_MS: it would make every later message look older).
  *
  * ---- ## The profile ----
  *

@@ -1079,13 +1079,13 @@ int gridems__sim_telemetry_takes(const gridems_host_api_t *api, gridems_plugin_t
     /* Compared against now + the bound: ts is any int64_t a message carried, and ts - now could
      * overflow. */
     int64_t now = api->now_ms(self);
-    int64_t limit = now + GRIDEMS__SIM_AHEAD_MS;
+    int64_t limit = now + GRIDEMS_READING_MAX_AHEAD_MS;
     if (ts > limit) {
         gridems__sim_complain(api, self, c, GRIDEMS_PLUGIN_LOG_WARNING,
                               "driver: telemetry on %s ignored: ts %" PRId64
                               " is %.0f s ahead of the host clock (at most %d s)",
                               topic, ts, ((double)ts - (double)now) / 1000.0,
-                              GRIDEMS__SIM_AHEAD_MS / 1000);
+                              GRIDEMS_READING_MAX_AHEAD_MS / 1000);
         return 0;
     }
     return !have || ts >= held_ts || held_ts > limit;

@@ -265,13 +265,9 @@ void gridems__sim_complain_malformed(const gridems_host_api_t *api, gridems_plug
                                      gridems__sim_complaint_t *c, const char *what,
                                      const char *topic, const gridems__sim_jr_t *r);
 
-/* How far ahead of the host clock a driver accepts telemetry's ts (the service's own bound on a
- * reading's time is the same minute). */
-#define GRIDEMS__SIM_AHEAD_MS 60000
-
 /*
  * Whether a driver takes telemetry stamped ts (host-clock ms, received on topic) over what it
- * holds (have, held_ts): never one stamped more than GRIDEMS__SIM_AHEAD_MS ahead of the host
+ * holds (have, held_ts): never one stamped more than GRIDEMS_READING_MAX_AHEAD_MS ahead of the host
  * clock (forged, or from a clock far ahead: held, it would make every later message look older
  * and be dropped; complained about on c), and not one older than what it holds (a late
  * redelivery, dropped quietly) unless what it holds is itself that far ahead (the host clock

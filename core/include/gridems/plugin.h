@@ -134,8 +134,10 @@
  * (GRIDEMS_API_HAS); gridems_plugin_info_t.flex_job_size (set by GRIDEMS_PLUGIN_INFO_HEADER),
  * gridems_flex_caps_t.job_size and gridems_setpoint_t.job_size (element sizes); and the host's
  * check of every gridems_plugin_t and gridems_config_t pointer it is handed (GRIDEMS_EINVAL for
- * one that is not a live instance of this host, instead of a crash). A 1.0 plugin runs unchanged
- * in a 1.1 host, and a 1.1 plugin runs in a 1.0 host as long as it checks each addition first.
+ * one that is not a live instance of this host, instead of a crash); and the bound on a
+ * reading's time, GRIDEMS_READING_MAX_AHEAD_MS (a constant: nothing to check). A 1.0 plugin runs
+ * unchanged in a 1.1 host, and a 1.1 plugin runs in a 1.0 host as long as it checks each
+ * addition first.
  */
 #ifndef GRIDEMS_PLUGIN_H
 #define GRIDEMS_PLUGIN_H
@@ -537,12 +539,19 @@ enum {
  * A reading, posted by the plugin with post_measurement() (copied).
  *   struct_size  sizeof(gridems_measurement_t) as the plugin was compiled.
  *   device       the id register_device() returned; must belong to the posting instance.
- *   timestamp_ms host-clock time of the reading; 0 = now.
+ *   timestamp_ms host-clock time of the reading; 0 = now. One stamped more than
+ *                GRIDEMS_READING_MAX_AHEAD_MS ahead of now_ms() is implausible: the service
+ *                logs it and ignores it (it would look fresh until its time came, hiding a
+ *                device that went silent), and the device counts as silent until a good one.
  *   valid        GRIDEMS_MEAS_* bits of the values that are present; each must be finite.
  *   power_kw     see the sign convention above.
  *   soc_kwh      stored energy (battery).
  *   energy_kwh   a cumulative counter in the direction of positive power (meter register).
  */
+/* How far ahead of the host clock a reading's timestamp_ms may be (a device clock a little
+ * fast): one minute. Added in 1.1. */
+#define GRIDEMS_READING_MAX_AHEAD_MS 60000
+
 typedef struct gridems_measurement_s {
     uint32_t struct_size;
     gridems_device_id_t device;

@@ -25,10 +25,10 @@
 #define GRIDEMS_PLAUSIBLE_ENERGY_HOURS 8760.0
 /* Slack on a battery's state of charge against its capacity (meter rounding). */
 #define GRIDEMS_PLAUSIBLE_SOC_SLACK 1.001
-/* How far ahead of the site clock a reading's time may be (a device clock a little fast). A
- * reading from later than that would look fresh until its time came, hiding a device that went
- * silent from the staleness check. */
-#define GRIDEMS_PLAUSIBLE_AHEAD_MS 60000
+/* How far ahead of the site clock a reading's time may be (a device clock a little fast): the
+ * SDK's promise to plugins (plugin.h). A reading from later than that would look fresh until its
+ * time came, hiding a device that went silent from the staleness check. */
+#define GRIDEMS_PLAUSIBLE_AHEAD_MS GRIDEMS_READING_MAX_AHEAD_MS
 
 typedef struct gridems_plausible_s {
     double power_kw;   /* largest |power| of any reading or capability */
