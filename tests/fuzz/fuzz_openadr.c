@@ -2,12 +2,14 @@
 /*
  * Fuzz target: what an OpenADR VTN sends the VEN (core/src/openadr/openadr_event.c). The first byte
  * picks the answer: an MQTT notification, a GET /events array (each event parsed, then every
- * signal composed by priority, as the VEN does), a /programs answer, a /notifiers answer, or
- * a notifier topics answer.
+ * signal composed by priority, as the VEN does), a /programs answer, a /notifiers answer, a
+ * notifier topics answer, or the file of what the VEN applied (openadr_applied.c), read back
+ * from state_dir at start-up.
  */
 #include "fuzz.h"
 #include "json_strict.h"
 #include "log.h"
+#include "openadr_applied.h"
 #include "openadr_event.h"
 
 #include <cjson/cJSON.h>
@@ -62,7 +64,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *text = (const char *)data + 1;
     size_t len = size - 1;
     char err[256], out[512], topics[3][256];
-    switch (data[0] % 5) {
+    switch (data[0] % 6) {
     case 0: {
         gridems_oadr_op_t op;
         bool is_event = false;
@@ -83,9 +85,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case 3:
         (void)gridems_oadr_notifier_uri(text, len, out, sizeof out, err, sizeof err);
         break;
-    default:
+    case 4:
         (void)gridems_oadr_topics(text, len, topics, err, sizeof err);
         break;
+    default: {
+        gridems_oadr_piece_t *pieces[GRIDEMS_OADR_IMPORT_CAP];
+        size_t n[GRIDEMS_OADR_IMPORT_CAP];
+        if (gridems_oadr_applied_parse(text, len, pieces, n, err, sizeof err) == 0) {
+            for (int s = 0; s < GRIDEMS_OADR_IMPORT_CAP; s++) {
+                free(pieces[s]);
+            }
+        }
+        break;
+    }
     }
     return 0;
 }
