@@ -16,9 +16,9 @@
 #include <unistd.h>
 
 #include "gridems/errors.h"
-#include "optimizer_internal.h"
 #include "host_internal.h"
 #include "log.h"
+#include "optimizer_internal.h"
 #include "plugin_dir.h"
 #include "trust.h"
 

@@ -12,8 +12,8 @@
 
 #include "file_util.h"
 #include "gridems/errors.h"
-#include "state_reader.h"
 #include "optimizer_internal.h"
+#include "state_reader.h"
 #include "timeutil.h"
 
 /* Room for the longest field path we print, e.g. "jobs[9999].delivered_kwh". */
