@@ -2,9 +2,9 @@
 /*
  * Reliability tests of `gridems run` (docs/service.md, "Reliability"): what a poisoned reading,
  * an absurd device, a stuck plugin (a blocking call or timer callback), a crash, a second instance,
- * a state_dir that cannot be written and malformed input do to the real service. Each case failed
- * before the change it tests. The harness below is test_service.c's (same broker, bus and service
- * helpers).
+ * a state_dir that cannot be written, malformed input and refused state files do to the real
+ * service. Each case failed before the change it tests. The harness below is test_service.c's
+ * (same broker, bus and service helpers).
  *
  * The real service binary runs as a child process, with a private mosquitto on a free loopback
  * port, and the simulated device plugins (and tests/abi/abi_rogue.c) through the real loader.
@@ -1011,6 +1011,58 @@ START_TEST(test_strict_inputs)
 }
 END_TEST
 
+/* ---- ## 9. Files refused at start-up are kept aside, not overwritten ---- */
+
+/* The file's text, or fail. */
+static char *read_whole(const char *path)
+{
+    char *text = test_read_file(path, NULL);
+    REQUIRE(text != NULL, "cannot read %s", path);
+    return text;
+}
+
+START_TEST(test_refused_files_kept)
+{
+    site_ctx_init("r9-kept");
+    cfg_opts_t o = default_opts();
+    write_config(&o);
+    REQUIRE(mkdir(ctx.state_dir, 0700) == 0 || errno == EEXIST, "cannot create %s", ctx.state_dir);
+    /* A state whose billing-period peak an operator would want back, refused for the text after
+     * it, and DR events refused for a duplicate key: before, the service started empty and its
+     * next save overwrote both. */
+    static const char state[] = "{\"version\":1,\"next_plan_id\":5,\"peak\":{\"kw\":9000}} x";
+    static const char events[] =
+        "{\"version\":1,\"kind\":\"gridems-dr-events\",\"events\":[],\"events\":[]}";
+    char state_path[FILE_LEN], events_path[FILE_LEN], kept[FILE_LEN + 16];
+    snprintf(state_path, sizeof state_path, "%s/state.json", ctx.state_dir);
+    snprintf(events_path, sizeof events_path, "%s/dr_events.json", ctx.state_dir);
+    REQUIRE(test_write_file(state_path, state) == 0, "cannot write %s", state_path);
+    REQUIRE(test_write_file(events_path, events) == 0, "cannot write %s", events_path);
+    size_t from = start_with_bus(NULL);
+    char needle[FILE_LEN + 64];
+    snprintf(needle, sizeof needle, "the file is kept as %s.rejected", state_path);
+    REQUIRE(test_service_wait_log(&ctx.svc, from, needle, START_TIMEOUT_MS), "no \"%s\"", needle);
+    snprintf(needle, sizeof needle, "the file is kept as %s.rejected", events_path);
+    REQUIRE(test_service_wait_log(&ctx.svc, from, needle, START_TIMEOUT_MS), "no \"%s\"", needle);
+    /* It plans on an empty state, and saves a new state.json beside the one kept. */
+    cJSON_Delete(publish_prices_and_plan("price", NULL));
+    double deadline = test_now_ms() + PLAN_TIMEOUT_MS;
+    while (access(state_path, F_OK) != 0) {
+        REQUIRE(test_now_ms() < deadline, "no new %s after a plan", state_path);
+        test_sleep_ms(20);
+    }
+    snprintf(kept, sizeof kept, "%s.rejected", state_path);
+    char *text = read_whole(kept);
+    REQUIRE(strcmp(text, state) == 0, "%s holds \"%s\"", kept, text);
+    free(text);
+    snprintf(kept, sizeof kept, "%s.rejected", events_path);
+    text = read_whole(kept);
+    REQUIRE(strcmp(text, events) == 0, "%s holds \"%s\"", kept, text);
+    free(text);
+    service_ctx_finish();
+}
+END_TEST
+
 static Suite *reliability_suite(void)
 {
     Suite *s = suite_create("reliability");
@@ -1033,6 +1085,7 @@ static Suite *reliability_suite(void)
         {"state_dir_lock", test_state_dir_lock, 45},
         {"state_not_persisted", test_state_not_persisted, 45},
         {"strict_inputs", test_strict_inputs, 45},
+        {"refused_files_kept", test_refused_files_kept, 45},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         TCase *tc = tcase_create(cases[i].name);

@@ -160,6 +160,40 @@ START_TEST(state_dir_lock_and_clean)
 }
 END_TEST
 
+START_TEST(refused_state_file_kept_aside)
+{
+    /* A file its reader refused is moved to <file>.rejected (the service's next save would
+     * overwrite it), replacing an older one; a missing or unreadable one is left alone. */
+    char *dir = test_make_tmpdir("statedir-kept");
+    char path[1024], kept[1100], note[4400];
+    snprintf(path, sizeof path, "%s/state.json", dir);
+    snprintf(kept, sizeof kept, "%s.rejected", path);
+    ck_assert_int_eq(test_write_file(path, "{\"version\":1} x"), 0);
+    gridems_state_dir_keep_refused(dir, "state.json", GRIDEMS_EPARSE, note, sizeof note);
+    char want[1200];
+    snprintf(want, sizeof want, "; the file is kept as %s", kept);
+    ck_assert_str_eq(note, want);
+    ck_assert(access(path, F_OK) != 0);
+    char *text = test_read_file(kept, NULL);
+    ck_assert_str_eq(text, "{\"version\":1} x");
+    free(text);
+    ck_assert_int_eq(test_write_file(path, "{\"version\":7}"), 0);
+    gridems_state_dir_keep_refused(dir, "state.json", GRIDEMS_EINVAL, note, sizeof note);
+    text = test_read_file(kept, NULL);
+    ck_assert_str_eq(text, "{\"version\":7}");
+    free(text);
+    ck_assert_int_eq(test_write_file(path, "{}"), 0);
+    gridems_state_dir_keep_refused(dir, "state.json", GRIDEMS_EIO, note, sizeof note);
+    ck_assert_str_eq(note, "");
+    ck_assert(access(path, F_OK) == 0);
+    gridems_state_dir_keep_refused(dir, "none.json", GRIDEMS_EPARSE, note, sizeof note);
+    ck_assert_msg(strstr(note, "could not be kept aside (No such file or directory)") != NULL, "%s",
+                  note);
+    test_remove_tree(dir);
+    free(dir);
+}
+END_TEST
+
 START_TEST(dr_store_round_trip)
 {
     gridems_dr_events_t set, back;
@@ -208,6 +242,7 @@ static Suite *suite(void)
     tcase_add_test(tc, plausible_bounds);
     tcase_add_test(tc, plausible_reading_time);
     tcase_add_test(tc, state_dir_lock_and_clean);
+    tcase_add_test(tc, refused_state_file_kept_aside);
     tcase_add_test(tc, dr_store_round_trip);
     suite_add_tcase(s, tc);
     return s;

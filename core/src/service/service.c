@@ -716,9 +716,13 @@ static int start_inputs(gridems_service_t *svc)
     gridems_forecast_set_currency(&svc->inputs.export_price, svc->cfg.site.currency);
     gridems_dr_events_init(&svc->inputs.events);
     char dr_err[512] = "";
-    if (gridems_dr_store_load(svc->cfg.state_dir, &svc->inputs.events, dr_err, sizeof dr_err) !=
-        0) {
-        gridems_log_warn("%s; ignored, starting without DR events", dr_err);
+    int dr_rc =
+        gridems_dr_store_load(svc->cfg.state_dir, &svc->inputs.events, dr_err, sizeof dr_err);
+    if (dr_rc != 0) {
+        char kept[4400];
+        gridems_state_dir_keep_refused(svc->cfg.state_dir, GRIDEMS_DR_STORE_FILE, dr_rc, kept,
+                                       sizeof kept);
+        gridems_log_warn("%s; ignored, starting without DR events%s", dr_err, kept);
     } else {
         int64_t now = gridems_clock_now_ms(&svc->clock);
         gridems_dr_events_prune(&svc->inputs.events, now);

@@ -26,6 +26,7 @@
 #include "gridems/errors.h"
 #include "history_store.h"
 #include "service_internal.h"
+#include "state_dir.h"
 #include "timeutil.h"
 
 static const char *store_name(const gridems_service_t *svc, const gridems_forecast_t *store)
@@ -46,7 +47,10 @@ static void restore_forecast(gridems_service_t *svc, gridems_forecast_t *store, 
         gridems_forecast_prune(store, now);
         gridems_log_notice("%s forecast restored: %zu intervals held", name, store->n);
     } else if (rc != GRIDEMS_ENOENT) {
-        gridems_log_warn("%s; ignored, waiting for new %s messages", err, name);
+        char file[96], kept[4400];
+        gridems_history_forecast_file(name, file, sizeof file);
+        gridems_state_dir_keep_refused(svc->cfg.state_dir, file, rc, kept, sizeof kept);
+        gridems_log_warn("%s; ignored, waiting for new %s messages%s", err, name, kept);
     }
 }
 
@@ -96,7 +100,10 @@ void gridems__service_history_start(gridems_service_t *svc)
         if (mrc == 0) {
             gridems_log_notice("peak margin errors restored: %zu steps", n);
         } else if (mrc != GRIDEMS_ENOENT) {
-            gridems_log_warn("%s; ignored, the peak margin starts from its floor", err);
+            char kept[4400];
+            gridems_state_dir_keep_refused(svc->cfg.state_dir, GRIDEMS_HISTORY_MARGIN_FILE, mrc,
+                                           kept, sizeof kept);
+            gridems_log_warn("%s; ignored, the peak margin starts from its floor%s", err, kept);
         }
     }
     if (!svc->history->load_ready) {
@@ -107,7 +114,10 @@ void gridems__service_history_start(gridems_service_t *svc)
     if (rc == 0) {
         gridems_log_notice("load history restored: %zu steps", n);
     } else if (rc != GRIDEMS_ENOENT) {
-        gridems_log_warn("%s; ignored, the load forecast starts without history", err);
+        char kept[4400];
+        gridems_state_dir_keep_refused(svc->cfg.state_dir, GRIDEMS_HISTORY_LOAD_FILE, rc, kept,
+                                       sizeof kept);
+        gridems_log_warn("%s; ignored, the load forecast starts without history%s", err, kept);
     }
 }
 

@@ -26,6 +26,7 @@
 #include "openadr_applied.h"
 #include "openadr_ven.h"
 #include "service_internal.h"
+#include "state_dir.h"
 #include "timeutil.h"
 
 typedef struct dr_piece_s {
@@ -176,7 +177,10 @@ static void load_applied(service_openadr_t *oa)
     int rc = gridems_oadr_applied_parse(text, len, p, n, why, sizeof why);
     free(text);
     if (rc != 0) {
-        gridems_log_warn("%s: ignored: %s", path, why);
+        char kept[4400];
+        gridems_state_dir_keep_refused(oa->svc->cfg.state_dir, GRIDEMS_OADR_APPLIED_FILE, rc, kept,
+                                       sizeof kept);
+        gridems_log_warn("%s: ignored: %s%s", path, why, kept);
         return;
     }
     for (int s = 0; s < GRIDEMS_OADR_IMPORT_CAP; s++) {

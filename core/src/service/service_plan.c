@@ -35,6 +35,7 @@
 #include "planner.h"
 #include "plugin_watch.h"
 #include "service_internal.h"
+#include "state_dir.h"
 #include "timeutil.h"
 
 /* The re-plan machinery, private to this file (service_internal.h has only its name). */
@@ -154,8 +155,12 @@ int gridems__service_plan_init(gridems_service_t *svc)
     gridems_state_init(&svc->planning.state);
     gridems_step_progress_init(&svc->planning.step_progress);
     update_period(svc, gridems_clock_now_ms(&svc->clock));
-    if (gridems_state_load(svc->cfg.state_dir, &svc->planning.state, err, sizeof err) != 0) {
-        gridems_log_err("state: %s; starting with an empty state", err);
+    int state_rc = gridems_state_load(svc->cfg.state_dir, &svc->planning.state, err, sizeof err);
+    if (state_rc != 0) {
+        char kept[4400];
+        gridems_state_dir_keep_refused(svc->cfg.state_dir, GRIDEMS_STATE_FILE, state_rc, kept,
+                                       sizeof kept);
+        gridems_log_err("state: %s; starting with an empty state%s", err, kept);
         gridems_state_free(&svc->planning.state);
         gridems_state_init(&svc->planning.state);
     } else if (svc->planning.state.loaded) {

@@ -41,7 +41,7 @@ static int join_path(const char *dir, const char *file, char **out)
     return 0;
 }
 
-static void forecast_file(const char *store, char *name, size_t len)
+void gridems_history_forecast_file(const char *store, char *name, size_t len)
 {
     snprintf(name, len, "forecast_%.40s.json", store);
 }
@@ -391,7 +391,7 @@ int gridems_history_save_forecast(const char *dir, const char *store, const grid
                                   char *err, size_t errlen)
 {
     char name[64];
-    forecast_file(store, name, sizeof name);
+    gridems_history_forecast_file(store, name, sizeof name);
     return save_in(dir, name, gridems_history_forecast_to_json(store, f), err, errlen);
 }
 
@@ -404,7 +404,7 @@ int gridems_history_restore_forecast(const char *dir, const char *store, gridems
         *n_restored = 0;
     }
     char name[64];
-    forecast_file(store, name, sizeof name);
+    gridems_history_forecast_file(store, name, sizeof name);
     int rc = read_in(dir, name, &path, &text, &len, err, errlen);
     if (rc == 0) {
         rc = gridems_history_parse_forecast(text, len, path, store, f, n_restored, err, errlen);

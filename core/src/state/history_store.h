@@ -50,6 +50,9 @@
 #define GRIDEMS_HISTORY_LOAD_FILE "load_history.json"
 #define GRIDEMS_HISTORY_MARGIN_FILE "peak_margin.json"
 
+/* The file name of the forecast store `store` ("forecast_<store>.json") into name[len]. */
+void gridems_history_forecast_file(const char *store, char *name, size_t len);
+
 /*
  * gridems_history_save_load / gridems_history_save_forecast: write lf's buckets, or store f under
  * `store` ("import_price", "export_price" or "carbon"), to their file in dir, atomically.

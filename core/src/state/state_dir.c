@@ -107,3 +107,23 @@ void gridems_state_dir_close(int fd)
         close(fd);
     }
 }
+
+void gridems_state_dir_keep_refused(const char *dir, const char *file, int rc, char *note,
+                                    size_t notelen)
+{
+    if (notelen > 0) {
+        note[0] = '\0';
+    }
+    if (rc != GRIDEMS_EPARSE && rc != GRIDEMS_EINVAL) {
+        return;
+    }
+    char from[4096], to[4200];
+    snprintf(from, sizeof from, "%s/%s", dir, file);
+    snprintf(to, sizeof to, "%s.rejected", from);
+    if (rename(from, to) == 0) {
+        snprintf(note, notelen, "; the file is kept as %s", to);
+    } else {
+        snprintf(note, notelen, "; it could not be kept aside (%s) and will be overwritten",
+                 strerror(errno));
+    }
+}

@@ -31,4 +31,19 @@ int gridems_state_dir_open(const char *dir, int *fd, int *removed, char *err, si
 /* Release the lock (close the descriptor; the file stays). fd < 0 is a no-op. */
 void gridems_state_dir_close(int fd);
 
+/*
+ * gridems_state_dir_keep_refused: a file of dir that its reader refused at start-up (rc
+ * GRIDEMS_EPARSE or GRIDEMS_EINVAL: not JSON under the policy, another version, a field that
+ * breaks a rule) is renamed <file>.rejected, replacing an older one, before the service's next
+ * save writes the file anew: what it held (a billing-period peak, DR events, a newer version's
+ * data after a downgrade) stays there for an operator to read or repair, instead of being
+ * overwritten. Other codes (missing, unreadable) leave the file alone.
+ * Parameters: dir, file (borrowed); rc: the reader's code; note (borrowed, notelen bytes): a
+ * clause for the caller's log line, "; the file is kept as <dir>/<file>.rejected", or "; it
+ * could not be kept aside (<errno text>) and will be overwritten", or "" when nothing was done.
+ * Thread: the caller's (start-up).
+ */
+void gridems_state_dir_keep_refused(const char *dir, const char *file, int rc, char *note,
+                                    size_t notelen);
+
 #endif
