@@ -221,6 +221,17 @@ int dm_extract(const char *payload, size_t len, const char *path, double *out, c
         }
         return 0;
     }
+    /* The whole message first: a value read out of a message that is not one JSON document
+     * (cut short, or followed by something else) may be anything. */
+    scan_t whole = {payload, payload + len, payload, 0};
+    if (skip_value(&whole) < 0) {
+        return fail(err, errlen, "not JSON at byte %zu", (size_t)(whole.p - payload));
+    }
+    ws(&whole);
+    if (whole.p < whole.end) {
+        return fail(err, errlen, "trailing data at byte %zu after the document",
+                    (size_t)(whole.p - payload));
+    }
     scan_t s = {payload, payload + len, payload, 0};
     const char *seg = path;
     char where[128] = "";
@@ -262,7 +273,8 @@ int dm_extract(const char *payload, size_t len, const char *path, double *out, c
                 return fail(err, errlen, "no object for \"%s\"", where);
             }
             s.p++;
-            int found = 0;
+            /* Every member is looked at: a key given twice is refused (which would hold?). */
+            const char *value = NULL;
             if (!eat(&s, '}')) {
                 for (;;) {
                     ws(&s);
@@ -272,8 +284,11 @@ int dm_extract(const char *payload, size_t len, const char *path, double *out, c
                         return fail(err, errlen, "not JSON at byte %zu", (size_t)(s.p - s.start));
                     }
                     if (key_equals(body, blen, seg, klen)) {
-                        found = 1;
-                        break;
+                        if (value != NULL) {
+                            return fail(err, errlen, "member \"%s\" given twice", where);
+                        }
+                        ws(&s);
+                        value = s.p;
                     }
                     if (skip_value(&s) < 0) {
                         return fail(err, errlen, "not JSON at byte %zu", (size_t)(s.p - s.start));
@@ -283,9 +298,10 @@ int dm_extract(const char *payload, size_t len, const char *path, double *out, c
                     }
                 }
             }
-            if (!found) {
+            if (value == NULL) {
                 return fail(err, errlen, "no member \"%s\"", where);
             }
+            s.p = value;
             seg += klen;
         }
     }

@@ -15,8 +15,10 @@
  * The number at path in a message (payload borrowed, len bytes, need not be NUL-terminated).
  * path: "" for the raw payload (a number, with surrounding blanks allowed); else members and
  * indexes, "battery.soc", "data[2].p", "[0]". The value found may be a JSON number, a string
- * holding a number ("12.5"), or true/false (1/0). Returns 0 and *out, or -1 with the reason in
- * err ("no member \"soc\" at \"battery\"", "null at \"p\"", "not JSON at byte 7").
+ * holding a number ("12.5"), or true/false (1/0). With a path, the whole message must be one
+ * JSON document (nothing after it) and each member on the path given once. Returns 0 and *out,
+ * or -1 with the reason in err ("no member \"soc\" at \"battery\"", "null at \"p\"", "not JSON
+ * at byte 7", "trailing data at byte 12 after the document", "member \"p\" given twice").
  */
 int dm_extract(const char *payload, size_t len, const char *path, double *out, char *err,
                size_t errlen);

@@ -54,10 +54,15 @@ START_TEST(test_errors)
     expect_error("{\"a\":[1,2]}", "a", "not a number");
     expect_error("{\"a\":[1,2]}", "a[2]", "no element");
     expect_error("{\"a\":1}", "a[0]", "no array");
-    expect_error("{\"a\":", "a", "no value");
+    expect_error("{\"a\":", "a", "not JSON at byte 5"); /* cut short */
     expect_error("{\"a\" 1}", "a", "not JSON");
     expect_error("on", "", "not a number");
     expect_error("12abc", "", "not a number");
+    /* With a path, the message must be one document, and the member on the path given once. */
+    expect_error("{\"a\":1} {\"a\":2}", "a", "trailing data at byte 8 after the document");
+    expect_error("{\"a\":1,\"b\":", "a", "not JSON at byte 11");
+    expect_error("{\"b\":{\"a\":1,\"a\":2}}", "b.a", "member \"b.a\" given twice");
+    ck_assert(get("{\"a\":{\"x\":1},\"b\":{\"x\":2}}", "b.x") == 2); /* same key, other objects */
     expect_error("{\"a\":1}", "a..b", "empty member");
     /* A deeply nested message is refused, not recursed into without bound. */
     char deep[400];
