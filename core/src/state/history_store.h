@@ -23,14 +23,16 @@
  *     the automatic peak margin's measured errors (peak_margin.h), oldest first, the last one
  *     for the step starting at last_step; at most GRIDEMS_SERVICE_CONFIG_MAX_MARGIN_WINDOW.
  *
- * Reading is strict and all or nothing: a file that is not JSON, has an unknown key, a wrong
- * type, a value out of range, another version, another kind or store (a foreign file), a step
- * other than the service's, a step off the grid, or a currency other than the site's is refused
- * with one line naming the file and the field and the rule
+ * Reading is strict and all or nothing: a file that is not JSON under the one policy of every
+ * input (state_reader.h), has an unknown key, a wrong type, a value out of range, another
+ * version, another kind or store (a foreign file), a step other than the service's, a step off
+ * the grid, or a currency other than the site's is refused with one line naming the file and
+ * the field and the rule
  * ("/var/lib/gridems/load_history.json: steps[12][2]: must be an integer in 1..4294967295"),
- * and the target is left empty. The caller logs it and starts without that history: history is
- * an optimisation, never a reason not to run. Forecast intervals are validated by the forecast
- * parser itself (forecast.h), so a restored store obeys every rule a received message does.
+ * and the target is left empty. The caller logs it, keeps the file aside as <file>.rejected
+ * (state_dir.h) and starts without that history: history is an optimisation, never a reason not
+ * to run. Forecast intervals are validated by the forecast parser itself (forecast.h), so a
+ * restored store obeys every rule a received message does.
  *
  * A backtest driver can warm the load forecast up either by writing load_history.json into the
  * state_dir before start-up (this format), or in-process with gridems_load_forecast_add_step().

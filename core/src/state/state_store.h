@@ -18,12 +18,14 @@
  * The last plan is kept as a string, not as a JSON object, so that the text republished after a
  * restart is byte for byte what was published before it.
  *
- * Reading is strict: a file that is not JSON, has an unknown key, a wrong type or a value out of
- * range is refused with a message naming the file and the field
+ * Reading is strict: a file that is not JSON under the one policy of every input (state_reader.h),
+ * has an unknown key, a wrong type or a value out of range is refused with a message naming the
+ * file and the field
  * ("/var/lib/gridems/state.json: jobs[3].delivered_kwh: must be a number >= 0, got string"), and a
  * version other than GRIDEMS_STATE_VERSION is refused (a newer program wrote it; guessing could
- * double-count energy). The caller logs the message and starts from an empty state: state is an
- * optimisation of what the service knows, never a reason not to run.
+ * double-count energy). The caller logs the message, keeps the file aside as state.json.rejected
+ * (state_dir.h) and starts from an empty state: state is an optimisation of what the service
+ * knows, never a reason not to run.
  *
  * The billing period is identified by a key string (gridems_state_billing_period()): a peak
  * recorded under "month:2026-04" does not count in May, so a restart in a new period resets it.
