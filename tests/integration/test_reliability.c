@@ -53,12 +53,19 @@
 /* The site's physical bound: reliability.max_power_factor (4) x site.import_limit_kw (20000). */
 #define SITE_BOUND_KW 80000.0
 
+/* The file's text (the caller frees it), or fail. */
+static char *read_whole(const char *path)
+{
+    char *text = test_read_file(path, NULL);
+    REQUIRE(text != NULL, "cannot read %s", path);
+    return text;
+}
+
 static cJSON *read_state_file(void)
 {
     char path[FILE_LEN];
     snprintf(path, sizeof path, "%s/state.json", ctx.state_dir);
-    char *text = test_read_file(path, NULL);
-    REQUIRE(text != NULL, "cannot read %s", path);
+    char *text = read_whole(path);
     cJSON *root = parse(text);
     free(text);
     return root;
@@ -1012,14 +1019,6 @@ START_TEST(test_strict_inputs)
 END_TEST
 
 /* ---- ## 9. Files refused at start-up are kept aside, not overwritten ---- */
-
-/* The file's text, or fail. */
-static char *read_whole(const char *path)
-{
-    char *text = test_read_file(path, NULL);
-    REQUIRE(text != NULL, "cannot read %s", path);
-    return text;
-}
 
 START_TEST(test_refused_files_kept)
 {
