@@ -183,6 +183,47 @@ START_TEST(test_malformed_price_rejected)
 }
 END_TEST
 
+/* A re-plan that fails for the same reason as the last one leaves the status's words as they
+ * are, but its counters must still be current on the retained topic: an operator who sees
+ * replans_failed stand still takes it that the re-plans work. */
+static double next_failed_status(const char *needle)
+{
+    wire_msg_t msg;
+    REQUIRE(bus_wait(ctx.t_status, needle, PLAN_TIMEOUT_MS, &msg) == 0,
+            "no status saying \"%s\" within %d ms", needle, PLAN_TIMEOUT_MS);
+    cJSON *root = parse(msg.payload);
+    wire_msg_free(&msg);
+    REQUIRE(strcmp(jstr(root, "state"), "degraded") == 0, "state %s, expected degraded",
+            jstr(root, "state"));
+    double failed = jnum(root, "counters.replans_failed");
+    cJSON_Delete(root);
+    return failed;
+}
+
+START_TEST(test_failed_replan_counted)
+{
+    ctx_init("t2-failed-count");
+    cfg_opts_t o = default_opts();
+    write_config(&o);
+    start_with_bus(NULL);
+    /* No price yet: every re-plan fails with the same words. */
+    const char *needle = "no plan (command)";
+    publish(ctx.t_cmd, "{\"cmd\":\"replan\"}", 0);
+    double first = next_failed_status(needle);
+    REQUIRE(first >= 1, "replans_failed %.0f after a failed re-plan", first);
+    double last = first;
+    for (int i = 1; i <= 2; i++) {
+        /* A timed re-plan between two commands would count as well, hence "more than". */
+        publish(ctx.t_cmd, "{\"cmd\":\"replan\"}", 0);
+        double now = next_failed_status(needle);
+        REQUIRE(now > last, "replans_failed %.0f after another failed re-plan, was %.0f", now,
+                last);
+        last = now;
+    }
+    service_ctx_finish();
+}
+END_TEST
+
 /* ---- ## 3. The broker dies and comes back ---- */
 
 START_TEST(test_broker_restart)
@@ -989,6 +1030,7 @@ static Suite *service_suite(void)
     } cases[] = {
         {"price_to_schedule", test_price_gives_schedule, 30},
         {"malformed_price", test_malformed_price_rejected, 30},
+        {"failed_replan_counted", test_failed_replan_counted, 30},
         {"broker_restart", test_broker_restart, 45},
         {"sigterm", test_sigterm, 30},
         {"wrong_abi_plugin", test_wrong_abi_plugin, 30},

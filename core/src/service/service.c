@@ -107,7 +107,7 @@ void gridems__service_publish_status(gridems_service_t *svc)
     }
 }
 
-void gridems__service_set_status(gridems_service_t *svc, const char *state, const char *reason)
+bool gridems__service_set_status(gridems_service_t *svc, const char *state, const char *reason)
 {
     char full[sizeof svc->status.reason];
     bool kept_degraded = false;
@@ -128,7 +128,7 @@ void gridems__service_set_status(gridems_service_t *svc, const char *state, cons
         reason = full;
     }
     if (strcmp(svc->status.word, state) == 0 && strcmp(svc->status.reason, reason) == 0) {
-        return;
+        return false;
     }
     if (strcmp(state, "degraded") == 0) {
         /* A good plan while degraded by the plugins is no news for the log. */
@@ -144,6 +144,7 @@ void gridems__service_set_status(gridems_service_t *svc, const char *state, cons
     svc->status.word = state;
     snprintf(svc->status.reason, sizeof svc->status.reason, "%s", reason);
     gridems__service_publish_status(svc);
+    return true;
 }
 
 static void on_connected(gridems_mqtt_t *m, int reconnect, void *userdata)

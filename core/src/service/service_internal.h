@@ -291,7 +291,9 @@ typedef struct gridems_service_s {
 /* service.c */
 /* Begin the clean shutdown (as on SIGTERM), logging why. */
 void gridems__service_stop(gridems_service_t *svc, const char *why);
-void gridems__service_set_status(gridems_service_t *svc, const char *state, const char *reason);
+/* Set the status word and reason (the lasting problems of service_health.c are added); publish
+ * it and log the change. Returns false when nothing changed (nothing published or logged). */
+bool gridems__service_set_status(gridems_service_t *svc, const char *state, const char *reason);
 void gridems__service_publish_status(gridems_service_t *svc);
 char *gridems__service_status_json(gridems_service_t *svc, const char *state);
 

@@ -417,6 +417,17 @@ static int build_scenario(gridems_service_t *svc, gridems_scenario_t *sc,
     return rc;
 }
 
+/* A re-plan that gave no plan: counted, and the status (degraded with why, or unchanged when
+ * why is NULL) published even when its words stay the same, so that the retained status's
+ * counters say how many re-plans failed, not how many had when the words last changed. */
+static void replan_failed(gridems_service_t *svc, const char *why)
+{
+    svc->stats.replans_failed++;
+    if (why == NULL || !gridems__service_set_status(svc, "degraded", why)) {
+        gridems__service_publish_status(svc);
+    }
+}
+
 void gridems__service_replan_now(gridems_service_t *svc, gridems__replan_reason_t reason)
 {
     if (svc->lifecycle.shutting_down || svc->solver == NULL || svc->replan == NULL) {
@@ -442,15 +453,15 @@ void gridems__service_replan_now(gridems_service_t *svc, gridems__replan_reason_
     if (rc != 0) {
         free(sc);
         cJSON_Delete(left_out);
-        svc->stats.replans_failed++;
         char reason_text[600];
         snprintf(reason_text, sizeof reason_text, "no plan (%s): %s",
                  gridems__replan_reason_name(reason), err);
         if (!svc->plan.valid || rc != GRIDEMS_ENOENT) {
-            gridems__service_set_status(svc, "degraded", reason_text);
+            replan_failed(svc, reason_text);
         } else {
             gridems_log_warn("%s; keeping plan %llu", reason_text,
                              (unsigned long long)svc->plan.id);
+            replan_failed(svc, NULL);
         }
         return;
     }
@@ -639,14 +650,13 @@ void gridems__service_on_solver_result(gridems_solver_t *s, gridems_solver_resul
     svc->replan->solving = false;
     svc->stats.replans++;
     if (res->rc != 0) {
-        svc->stats.replans_failed++;
         cJSON_Delete(svc->replan->solve.left_out);
         svc->replan->solve.left_out = NULL;
         char reason[600];
         snprintf(reason, sizeof reason, "re-plan (%s) failed: %s; keeping plan %llu",
                  gridems__replan_reason_name(svc->replan->solve.reason), res->err,
                  (unsigned long long)svc->plan.id);
-        gridems__service_set_status(svc, "degraded", reason);
+        replan_failed(svc, reason);
         gridems__service_observe_result(svc, 0, res->solve_wall_ms, 0, 0.0);
     } else if (!svc->lifecycle.shutting_down) {
         uint64_t id = gridems_state_take_plan_id(&svc->planning.state);
