@@ -295,6 +295,7 @@ static int jr_open(gridems__sim_jr_t *r, char c, const char *why)
     r->p++;
     r->depth++;
     r->need_comma &= ~(UINT32_C(1) << r->depth);
+    r->seen_from[r->depth] = r->n_seen;
     return 0;
 }
 
@@ -323,6 +324,7 @@ static int jr_next(gridems__sim_jr_t *r, char close)
     }
     if (*r->p == close) {
         r->p++;
+        r->n_seen = r->seen_from[r->depth];
         r->depth--;
         return 0;
     }
@@ -494,15 +496,40 @@ static int jr_string_token(gridems__sim_jr_t *r, char *out, size_t outlen)
     return gridems__sim_jr_fail(r, "unterminated string");
 }
 
+/* Whether the member name at name (an earlier one of this text) reads as key. */
+static int jr_name_is(const gridems__sim_jr_t *r, const char *name, const char *key)
+{
+    gridems__sim_jr_t again = *r;
+    char text[257];
+    again.p = name;
+    again.error = NULL;
+    return jr_string_token(&again, text, sizeof text) == 0 && strcmp(text, key) == 0;
+}
+
 int gridems__sim_jr_next_key(gridems__sim_jr_t *r, char *key, size_t keylen)
 {
     int rc = jr_next(r, '}');
     if (rc <= 0) {
         return rc;
     }
+    const char *name = r->p;
+    if (keylen > 257) {
+        keylen = 257; /* the longest name jr_name_is can read back */
+    }
     if (r->p >= r->end || jr_string_token(r, key, keylen) < 0) {
         return gridems__sim_jr_fail(r, "expected a member name");
     }
+    for (int i = r->seen_from[r->depth]; i < r->n_seen; i++) {
+        if (jr_name_is(r, r->seen[i], key)) {
+            r->p = name;
+            return gridems__sim_jr_fail(r, "a member name given twice");
+        }
+    }
+    if (r->n_seen == GRIDEMS__SIM_JR_MAX_MEMBERS) {
+        r->p = name;
+        return gridems__sim_jr_fail(r, "too many members in the open objects");
+    }
+    r->seen[r->n_seen++] = name;
     jr_ws(r);
     if (r->p >= r->end || *r->p != ':') {
         return gridems__sim_jr_fail(r, "expected ':'");

@@ -96,8 +96,11 @@ void gridems__sim_json_kv_str(gridems__sim_buf_t *b, const char *key, const char
  *
  * Every function returns a negative value on a syntax or type error and records the first error
  * (error, at); after an error every call fails, so a loop always ends. Nesting is limited to 31
- * levels.
+ * levels. A member name given twice in one object is an error (the host's JSON rule: which of
+ * the two meant it is a guess), and so are more than GRIDEMS__SIM_JR_MAX_MEMBERS members in
+ * the open objects together (the messages and files read this way are small and flat).
  */
+#define GRIDEMS__SIM_JR_MAX_MEMBERS 64
 typedef struct gridems__sim_jr_s {
     const char *start;
     const char *p;
@@ -106,14 +109,20 @@ typedef struct gridems__sim_jr_s {
     size_t at;         /* byte offset of the error */
     uint32_t need_comma;
     int depth;
+    /* Where each member name of the open objects starts in the text (innermost object last;
+     * seen_from[d] is the first of level d), so that a name given twice is an error. */
+    const char *seen[GRIDEMS__SIM_JR_MAX_MEMBERS];
+    int n_seen;
+    int seen_from[32];
 } gridems__sim_jr_t;
 
 void gridems__sim_jr_init(gridems__sim_jr_t *r, const char *text, size_t len);
 /* Consume '{' / '['. Returns 0 or -1. */
 int gridems__sim_jr_begin_object(gridems__sim_jr_t *r);
 int gridems__sim_jr_begin_array(gridems__sim_jr_t *r);
-/* The next member of the current object: 1 with its key in key (truncation is an error) and the
- * reader before the value; 0 at the closing '}' (consumed); -1 on error. */
+/* The next member of the current object: 1 with its key in key (truncation is an error; keylen
+ * at most 256) and the reader before the value; 0 at the closing '}' (consumed); -1 on error,
+ * also for a key the object already had. */
 int gridems__sim_jr_next_key(gridems__sim_jr_t *r, char *key, size_t keylen);
 /* The next element of the current array: 1 with the reader before it; 0 at ']' (consumed); -1. */
 int gridems__sim_jr_next_item(gridems__sim_jr_t *r);
