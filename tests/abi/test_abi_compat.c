@@ -22,6 +22,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "check_run.h"
 #include "compat_probe.h"
 #include "gridems/errors.h"
 #include "gridems/plugin.h"
@@ -616,9 +617,5 @@ int main(void)
 {
     /* cancel_queued_work fills the pool: its size must be known (libuv's default is 4). */
     setenv("UV_THREADPOOL_SIZE", "4", 1);
-    SRunner *sr = srunner_create(compat_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return test_run_suite(compat_suite());
 }

@@ -8,6 +8,7 @@
  *     columns, every job is counted, capture is the ratio the spec defines);
  *   - bad price files are refused with exit 2 and a message naming the file, line and column.
  */
+#include "check_run.h"
 #include "test_util.h"
 
 #include <check.h>
@@ -246,9 +247,5 @@ int main(void)
     tcase_add_test(tc, test_bad_prices_refused);
     tcase_add_test(tc, test_running_step_whole);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return test_run_suite(s);
 }

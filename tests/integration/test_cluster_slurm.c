@@ -35,6 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "check_run.h"
 #include "broker.h"
 #include "service_harness.h"
 #include "slurm_cluster.h"
@@ -447,13 +448,8 @@ int main(void)
     tcase_add_test(tc, plan_drives_jobs);
     tcase_add_test(tc, controller_outage);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
     /* Without fork, a failed assertion returns to the runner, which then runs the checked
      * teardown: the jobs are cancelled and the daemons stopped even then (slurmd's job steps
      * would outlive a test process that just exited). */
-    srunner_set_fork_status(sr, CK_NOFORK);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+    return test_run_suite_in_process(s);
 }

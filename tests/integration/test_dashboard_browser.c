@@ -10,6 +10,7 @@
  *     <build>/test-artifacts/dashboard.png (and dashboard-dom.html beside it).
  * Skipped (77) when chromium or mosquitto is missing.
  */
+#include "check_run.h"
 #include "http_site.h"
 #include "test_util.h"
 
@@ -195,9 +196,5 @@ int main(void)
     tcase_set_timeout(tc, 240);
     tcase_add_test(tc, test_dashboard);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return test_run_suite(s);
 }

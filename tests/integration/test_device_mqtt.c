@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "check_run.h"
 #include "sunspec_peer.h"
 #include "sunspec_site.h"
 #include "test_util.h"
@@ -176,9 +177,5 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_mapped_devices);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return test_run_suite(s);
 }

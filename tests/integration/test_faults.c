@@ -18,6 +18,7 @@
  *
  * The figures (restarts survived, reconnect times, kills) are printed for the README.
  */
+#include "check_run.h"
 #include "broker.h"
 #include "mqtt_wire.h"
 #include "service_ctx.h"
@@ -363,9 +364,5 @@ int main(void)
     tcase_set_timeout(k, 180);
     tcase_add_test(k, kill9_during_saves);
     suite_add_tcase(s, k);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return test_run_suite(s);
 }

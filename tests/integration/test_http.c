@@ -6,6 +6,7 @@
  * requests (404, 405, 413, 400), basic authentication in both scopes (401), and config errors
  * that name the key.
  */
+#include "check_run.h"
 #include "http_site.h"
 #include "mqtt_wire.h"
 #include "test_util.h"
@@ -448,23 +449,12 @@ END_TEST
 
 static Suite *http_suite(void)
 {
-    Suite *s = suite_create("http");
-    struct {
-        const char *name;
-        const TTest *test;
-        int timeout_s;
-    } cases[] = {
+    const test_case_t cases[] = {
         {"endpoints", test_endpoints, 60},         {"bad_requests", test_bad_requests, 45},
         {"auth_all", test_auth_all, 45},           {"auth_write", test_auth_write, 45},
         {"config_errors", test_config_errors, 30},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        TCase *tc = tcase_create(cases[i].name);
-        tcase_set_timeout(tc, cases[i].timeout_s);
-        tcase_add_test(tc, cases[i].test);
-        suite_add_tcase(s, tc);
-    }
-    return s;
+    return test_suite_from_cases("http", cases, sizeof cases / sizeof cases[0]);
 }
 
 int main(void)
@@ -473,9 +463,5 @@ int main(void)
         fprintf(stderr, "mosquitto not found: skipping the HTTP integration tests\n");
         return 77;
     }
-    SRunner *sr = srunner_create(http_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return test_run_suite(http_suite());
 }

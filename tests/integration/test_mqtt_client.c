@@ -10,6 +10,7 @@
  * The last-will test needs a process that dies without disconnecting. Rather than fork a copy of
  * a process that already runs Paho threads, it runs this executable again with --will-child.
  */
+#include "check_run.h"
 #include "broker.h"
 #include "gridems/errors.h"
 #include "mqtt_client.h"
@@ -579,9 +580,5 @@ int main(int argc, char **argv)
         fprintf(stderr, "mosquitto not found: skipping the MQTT integration tests\n");
         return 77;
     }
-    SRunner *sr = srunner_create(mqtt_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return test_run_suite(mqtt_suite());
 }

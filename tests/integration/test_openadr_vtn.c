@@ -15,6 +15,7 @@
  * them when ../shared is present). Every wait is on an event (a schedule, a log line, an HTTP
  * answer) with a deadline.
  */
+#include "check_run.h"
 #include "broker.h"
 #include "mqtt_wire.h"
 #include "service_harness.h"
@@ -847,10 +848,7 @@ int main(void)
     tcase_add_test(tc, over_rest_polling);
     tcase_add_test(tc, over_mqtt_binding);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    rc = test_run_suite(s);
     curl_global_cleanup();
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return rc;
 }

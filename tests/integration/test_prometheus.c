@@ -7,6 +7,7 @@
  * Its first sample takes several seconds, so the query API is polled with a deadline.
  * Skipped (77) when prometheus, promtool or mosquitto is missing.
  */
+#include "check_run.h"
 #include "http_site.h"
 #include "test_util.h"
 
@@ -190,9 +191,5 @@ int main(void)
     tcase_set_timeout(tc, 180);
     tcase_add_test(tc, test_scrape);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return test_run_suite(s);
 }

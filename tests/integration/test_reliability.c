@@ -24,6 +24,7 @@
  * When an assertion fails, REQUIRE() prints the service's log, kills the service, stops the
  * broker and removes the temporary directory before Check ends the test.
  */
+#include "check_run.h"
 #include "broker.h"
 #include "mqtt_wire.h"
 #include "service_ctx.h"
@@ -1064,12 +1065,7 @@ END_TEST
 
 static Suite *reliability_suite(void)
 {
-    Suite *s = suite_create("reliability");
-    struct {
-        const char *name;
-        const TTest *test;
-        int timeout_s;
-    } cases[] = {
+    const test_case_t cases[] = {
         {"telemetry_poisoning", test_telemetry_poisoning, 60},
         {"absurd_devices", test_absurd_devices, 60},
         {"future_readings", test_future_readings, 60},
@@ -1086,13 +1082,7 @@ static Suite *reliability_suite(void)
         {"strict_inputs", test_strict_inputs, 45},
         {"refused_files_kept", test_refused_files_kept, 45},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        TCase *tc = tcase_create(cases[i].name);
-        tcase_set_timeout(tc, cases[i].timeout_s);
-        tcase_add_test(tc, cases[i].test);
-        suite_add_tcase(s, tc);
-    }
-    return s;
+    return test_suite_from_cases("reliability", cases, sizeof cases / sizeof cases[0]);
 }
 
 int main(void)
@@ -1101,9 +1091,5 @@ int main(void)
         fprintf(stderr, "mosquitto not found: skipping the reliability integration tests\n");
         return 77;
     }
-    SRunner *sr = srunner_create(reliability_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return test_run_suite(reliability_suite());
 }

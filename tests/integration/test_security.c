@@ -19,6 +19,7 @@
  *
  * Waits are bounded and event-driven (a message, a log line of the service or of the broker).
  */
+#include "check_run.h"
 #include "broker.h"
 #include "mqtt_wire.h"
 #include "service_ctx.h"
@@ -445,9 +446,5 @@ int main(void)
     tcase_set_timeout(tls, 90);
     tcase_add_test(tls, tls_failures_named);
     suite_add_tcase(s, tls);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return test_run_suite(s);
 }

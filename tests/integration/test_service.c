@@ -18,6 +18,7 @@
  * When an assertion fails, REQUIRE() prints the service's log, kills the service, stops the
  * broker and removes the temporary directory before Check ends the test.
  */
+#include "check_run.h"
 #include "broker.h"
 #include "mqtt_wire.h"
 #include "service_ctx.h"
@@ -1022,12 +1023,7 @@ END_TEST
 
 static Suite *service_suite(void)
 {
-    Suite *s = suite_create("service");
-    struct {
-        const char *name;
-        const TTest *test;
-        int timeout_s;
-    } cases[] = {
+    const test_case_t cases[] = {
         {"price_to_schedule", test_price_gives_schedule, 30},
         {"malformed_price", test_malformed_price_rejected, 30},
         {"failed_replan_counted", test_failed_replan_counted, 30},
@@ -1041,13 +1037,7 @@ static Suite *service_suite(void)
         {"dr_event_below_load", test_dr_event_below_load, 45},
         {"plugin_promises", test_plugin_promises, 45},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        TCase *tc = tcase_create(cases[i].name);
-        tcase_set_timeout(tc, cases[i].timeout_s);
-        tcase_add_test(tc, cases[i].test);
-        suite_add_tcase(s, tc);
-    }
-    return s;
+    return test_suite_from_cases("service", cases, sizeof cases / sizeof cases[0]);
 }
 
 int main(void)
@@ -1056,9 +1046,5 @@ int main(void)
         fprintf(stderr, "mosquitto not found: skipping the service integration tests\n");
         return 77;
     }
-    SRunner *sr = srunner_create(service_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return test_run_suite(service_suite());
 }

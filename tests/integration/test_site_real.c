@@ -36,6 +36,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "check_run.h"
 #include "slurm_cluster.h"
 #include "sunspec_peer.h"
 #include "sunspec_site.h"
@@ -411,11 +412,7 @@ int main(void)
     tcase_add_checked_fixture(tc, NULL, teardown);
     tcase_add_test(tc, test_site_example_runs_an_hour);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_set_fork_status(sr, CK_NOFORK);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int rc = test_run_suite_in_process(s);
     teardown();
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return rc;
 }

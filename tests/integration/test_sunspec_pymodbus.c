@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "check_run.h"
 #include "sunspec_peer.h"
 #include "sunspec_site.h"
 #include "test_util.h"
@@ -163,13 +164,6 @@ int main(void)
     tcase_set_timeout(tc, 180);
     tcase_add_test(tc, test_pymodbus_peer);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_set_fork_status(sr, CK_NOFORK); /* so that main sees `skipped` */
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    if (failed == 0 && skipped) {
-        return 77;
-    }
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    int rc = test_run_suite_in_process(s); /* so that main sees `skipped` */
+    return rc == EXIT_SUCCESS && skipped ? 77 : rc;
 }

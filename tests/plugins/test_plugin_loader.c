@@ -20,6 +20,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "check_run.h"
 #include "abi_probe.h"
 #include "commands.h"
 #include "gridems/errors.h"
@@ -1242,9 +1243,5 @@ static Suite *loader_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(loader_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return test_run_suite(loader_suite());
 }

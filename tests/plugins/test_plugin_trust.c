@@ -4,6 +4,7 @@
  * group- or world-writable plugin file or directory is refused by the real loader, naming the
  * path; fixing the mode makes the same file load.
  */
+#include "check_run.h"
 #include "gridems/errors.h"
 #include "plugin_loader.h"
 #include "test_util.h"
@@ -146,9 +147,5 @@ int main(void)
     tcase_add_test(tc, symlink_target_checked);
     tcase_add_test(tc, owner_checked);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return test_run_suite(s);
 }

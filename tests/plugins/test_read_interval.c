@@ -16,6 +16,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "check_run.h"
 #include "gridems/errors.h"
 #include "plugin_loader.h"
 #include "service_internal.h"
@@ -144,9 +145,5 @@ int main(void)
     tcase_add_test(tc, test_polled_at_interval);
     tcase_add_test(tc, test_default_and_long_intervals_use_the_tick);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+    return test_run_suite(s);
 }

@@ -23,6 +23,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "check_run.h"
 #include "gridems/errors.h"
 #include "gridems/plugin.h"
 #include "host_api.h"
@@ -1414,9 +1415,5 @@ static Suite *sim_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(sim_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return test_run_suite(sim_suite());
 }

@@ -4,6 +4,7 @@
  * conversion of simulated durations into real timer delays, the real mode, pinning for tests, and
  * lock-free reads from another thread.
  */
+#include "check_run.h"
 #include "clock.h"
 #include "gridems/errors.h"
 #include "test_util.h"
@@ -218,9 +219,5 @@ static Suite *clock_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(clock_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return test_run_suite(clock_suite());
 }

@@ -11,6 +11,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "check_run.h"
 #include "dr_events.h"
 #include "gridems/errors.h"
 #include "timeutil.h"
@@ -361,9 +362,5 @@ int main(void)
     tcase_add_test(tc, test_to_grid);
     tcase_add_test(tc, test_cjson_entry);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return test_run_suite(s);
 }

@@ -12,6 +12,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "check_run.h"
 #include "forecast.h"
 #include "gridems/errors.h"
 #include "timeutil.h"
@@ -665,9 +666,5 @@ int main(void)
     tcase_add_test(tc, test_currency_pin_and_cjson_entry);
     tcase_add_test(tc, test_clear_span);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return test_run_suite(s);
 }

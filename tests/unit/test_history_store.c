@@ -6,6 +6,7 @@
  * with the file and the field named, leaving the target empty. Also the warm-up entry point,
  * gridems_load_forecast_add_step().
  */
+#include "check_run.h"
 #include "gridems/errors.h"
 #include "history_store.h"
 #include "test_util.h"
@@ -329,9 +330,5 @@ int main(void)
     tcase_add_loop_test(tc, corrupt_forecast_is_refused_whole, 0,
                         (int)(sizeof bad_forecast / sizeof bad_forecast[0]));
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+    return test_run_suite(s);
 }

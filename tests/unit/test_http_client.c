@@ -7,6 +7,7 @@
  * a server that never answers (the timeout), a refused connection, and close() with a request in
  * flight (its callback is not called; every handle is closed).
  */
+#include "check_run.h"
 #include "gridems/errors.h"
 #include "http_client.h"
 
@@ -269,9 +270,5 @@ int main(void)
     tcase_add_test(tc, refused);
     tcase_add_test(tc, close_in_flight);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return test_run_suite(s);
 }

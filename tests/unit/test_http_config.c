@@ -4,6 +4,7 @@
  * 8080, no auth); the password read from the first line of its file; the scope; errors naming the
  * key.
  */
+#include "check_run.h"
 #include "http_config.h"
 #include "test_util.h"
 
@@ -106,9 +107,5 @@ int main(void)
     tcase_add_test(tc, test_password_file);
     tcase_add_test(tc, test_errors);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return test_run_suite(s);
 }

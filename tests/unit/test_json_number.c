@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_run.h"
 #include "optimizer_internal.h"
 #include "shortest_double.h"
 
@@ -194,9 +195,5 @@ int main(void)
     tcase_add_test(tc, edge_cases_print_exactly);
     tcase_add_test(tc, random_doubles_round_trip_with_fewest_digits);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+    return test_run_suite(s);
 }

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_run.h"
 #include "gridems/errors.h"
 #include "load_forecast.h"
 #include "test_util.h"
@@ -514,9 +515,5 @@ int main(void)
     tcase_add_test(tc, test_ring_wraparound);
     tcase_add_test(tc, test_real_excerpt_beats_last_value);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return test_run_suite(s);
 }

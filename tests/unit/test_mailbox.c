@@ -3,6 +3,7 @@
  * Unit tests for the mailbox: producer threads against a real libuv loop, FIFO order per
  * producer, the close protocol (drain, reject, close callback) and uv_loop_close() == 0.
  */
+#include "check_run.h"
 #include "gridems/errors.h"
 #include "mailbox.h"
 #include "test_util.h"
@@ -311,9 +312,5 @@ static Suite *mailbox_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(mailbox_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return test_run_suite(mailbox_suite());
 }

@@ -7,6 +7,7 @@
  * (core/src/openadr/openadr_applied.c) and the "openadr" config section
  * (core/src/openadr/openadr_config.c, through the service's config parser).
  */
+#include "check_run.h"
 #include "gridems/errors.h"
 #include "openadr_applied.h"
 #include "openadr_event.h"
@@ -634,9 +635,5 @@ int main(void)
     tcase_add_loop_test(tc, config_rules_name_their_key, 0,
                         (int)(sizeof bad_cfg / sizeof bad_cfg[0]));
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return test_run_suite(s);
 }

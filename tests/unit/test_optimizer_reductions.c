@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_run.h"
 #include "gridems/errors.h"
 #include "gridems/optimizer.h"
 #include "optimizer_internal.h"
@@ -591,9 +592,5 @@ static Suite *reductions_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(reductions_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+    return test_run_suite(reductions_suite());
 }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_run.h"
 #include "gridems/errors.h"
 #include "peak_target.h"
 #include "planner.h"
@@ -316,9 +317,5 @@ int main(void)
     tcase_add_test(tc, prices_past_the_known_are_their_mean);
     tcase_add_test(tc, config_bounds);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+    return test_run_suite(s);
 }

@@ -5,6 +5,7 @@
  * and power limits, a job held to its deadline), and nothing else; within tolerance counts, a hair
  * beyond it does not; a deadline past the horizon never binds.
  */
+#include "check_run.h"
 #include "optimizer_internal.h"
 #include "plan_binds.h"
 
@@ -131,9 +132,5 @@ int main(void)
     tcase_add_test(tc, test_each_kind);
     tcase_add_test(tc, test_tolerance_and_no_charge);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return test_run_suite(s);
 }

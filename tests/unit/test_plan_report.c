@@ -5,6 +5,7 @@
  * and a battery short of its final target are named with their amounts; solver tolerance is not a
  * shortfall.
  */
+#include "check_run.h"
 #include "plan_report.h"
 #include "timeutil.h"
 
@@ -126,9 +127,5 @@ int main(void)
     tcase_add_test(tc, dr_event_below_the_load_is_named);
     tcase_add_test(tc, site_limit_and_job_only);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+    return test_run_suite(s);
 }

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "check_run.h"
 #include "gridems/errors.h"
 #include "planner.h"
 #include "timeutil.h"
@@ -470,9 +471,5 @@ int main(void)
     tcase_add_test(tc, dr_events_and_peak);
     tcase_add_test(tc, invalid_device_data_is_refused_with_its_field);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+    return test_run_suite(s);
 }

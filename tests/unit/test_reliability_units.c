@@ -4,6 +4,7 @@
  * physical plausibility bounds (plausibility.h), the state_dir lock and clean-up (state_dir.h),
  * and the DR event store (dr_store.h).
  */
+#include "check_run.h"
 #include "dr_store.h"
 #include "gridems/errors.h"
 #include "json_strict.h"
@@ -250,9 +251,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return test_run_suite(suite());
 }

@@ -3,6 +3,7 @@
  * Secrets in the config (core/src/host/trust.h, docs/security.md): mqtt.password_file and systemd
  * credentials, the mode rules for a secret file, and ssl:// without a tls section.
  */
+#include "check_run.h"
 #include "gridems/errors.h"
 #include "service_config.h"
 #include "test_util.h"
@@ -280,9 +281,5 @@ int main(void)
     tcase_add_test(tc, key_file_mode_checked);
     tcase_add_test(tc, inline_password_in_readable_config_warned);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return test_run_suite(s);
 }

@@ -4,6 +4,7 @@
  * one, one table row per rule (each error must name the key path and the rule), unknown and
  * duplicate keys, wrong types, broken JSON, file loading, and the shipped example config.
  */
+#include "check_run.h"
 #include "gridems/errors.h"
 #include "service_config.h"
 #include "test_util.h"
@@ -675,9 +676,5 @@ static Suite *config_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(config_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return test_run_suite(config_suite());
 }

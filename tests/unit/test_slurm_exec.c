@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "check_run.h"
 #include "gridems/errors.h"
 #include "slurm_exec.h"
 
@@ -122,9 +123,5 @@ int main(void)
     tcase_add_test(tc, grandchild_keeps_pipe);
     tcase_add_test(tc, output_is_bounded);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+    return test_run_suite(s);
 }

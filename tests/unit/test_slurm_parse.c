@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_run.h"
 #include "gridems/errors.h"
 #include "slurm_parse.h"
 #include "slurm_policy.h"
@@ -471,9 +472,5 @@ int main(void)
     tcase_add_test(tc, flex_eval_rules);
     tcase_add_test(tc, decide_mapping);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+    return test_run_suite(s);
 }

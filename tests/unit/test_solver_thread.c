@@ -7,6 +7,7 @@
  * solver; a time limit is honoured; shutdown with a job in flight delivers
  * every result before its callback; and every test ends with uv_loop_close() == 0.
  */
+#include "check_run.h"
 #include "gridems/errors.h"
 #include "gridems/optimizer.h"
 #include "solver_thread.h"
@@ -645,9 +646,5 @@ static Suite *solver_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(solver_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return test_run_suite(solver_suite());
 }

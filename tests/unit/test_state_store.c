@@ -4,6 +4,7 @@
  * leave no temporary file, missing and corrupt files (each refused with the file and the field
  * named, never a crash), the billing-period keys, the peak rule, job pruning and the size bound.
  */
+#include "check_run.h"
 #include "gridems/errors.h"
 #include "state_store.h"
 #include "test_util.h"
@@ -588,9 +589,5 @@ static Suite *state_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(state_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return test_run_suite(state_suite());
 }

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "check_run.h"
 #include "step_progress.h"
 
 #define STEP INT64_C(1800000)
@@ -107,9 +108,5 @@ int main(void)
     tcase_add_test(tc, test_rest_of_the_step);
     tcase_add_test(tc, test_the_plan_in_force_counts_from_its_snapshot);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return test_run_suite(s);
 }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_run.h"
 #include "sunspec_decode.h"
 #include "sunspec_regs.h"
 
@@ -355,9 +356,5 @@ int main(void)
     tcase_add_test(tc, test_encode_704);
     tcase_add_test(tc, test_clamp_and_chain);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return test_run_suite(s);
 }

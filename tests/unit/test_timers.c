@@ -5,6 +5,7 @@
  * repeat on the host clock, may be stopped or re-armed from a callback; on a real clock the same
  * calls run a libuv timer.
  */
+#include "check_run.h"
 #include "clock.h"
 #include "gridems/errors.h"
 #include "timers.h"
@@ -162,9 +163,5 @@ int main(void)
     tcase_add_test(tc, repeat_on_host_clock_and_stop_from_callback);
     tcase_add_test(tc, real_clock_runs_libuv_timers);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return test_run_suite(s);
 }

@@ -4,6 +4,7 @@
  * check. The TLS causes themselves (wrong CA, wrong host) are tested against a real mosquitto in
  * tests/integration/test_security.c.
  */
+#include "check_run.h"
 #include "test_util.h"
 #include "tls_probe.h"
 
@@ -75,9 +76,5 @@ int main(void)
     tcase_add_test(tc, refused_connection_named);
     tcase_add_test(tc, bad_trust_store_named);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return test_run_suite(s);
 }
