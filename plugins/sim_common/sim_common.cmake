@@ -1,7 +1,8 @@
 # Shared by the simulated-device plugins (battery_sim, meter_sim, cluster_sim): the sources of
 # the helpers every simulator compiles in, and the hook that makes the simulator test build them.
 # Included by each simulator's CMakeLists.txt (variables are per directory, so no include guard).
-set(GRIDEMS_SIM_COMMON_SOURCES ${CMAKE_CURRENT_LIST_DIR}/sim_common.c)
+set(GRIDEMS_SIM_COMMON_SOURCES ${CMAKE_CURRENT_LIST_DIR}/sim_common.c
+    ${CMAKE_CURRENT_LIST_DIR}/sim_json.c ${CMAKE_CURRENT_LIST_DIR}/sim_files.c)
 # The command protocol (sim_command.c), for the simulators that take commands (battery_sim,
 # cluster_sim); meter_sim takes none.
 set(GRIDEMS_SIM_COMMAND_SOURCES ${CMAKE_CURRENT_LIST_DIR}/sim_command.c)

@@ -1,18 +1,18 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Helpers shared by the simulated-device plugins (battery_sim, meter_sim, cluster_sim). This is
- * not a plugin (the directory has no CMakeLists.txt): each simulator compiles sim_common.c into
- * its own shared object, where -fvisibility=hidden keeps these symbols private.
+ * not a plugin (the directory has no CMakeLists.txt): each simulator compiles sim_common.c,
+ * sim_json.c and sim_files.c (sim_common.cmake) into its own shared object, where
+ * -fvisibility=hidden keeps these symbols private.
  *
  * What is here, and why each plugin needs it:
- *   - a growable text buffer with a small JSON writer, for the telemetry and command messages
- *     (the plugins must not depend on cJSON, so that they survive a cJSON upgrade of the host);
- *   - a tolerant pull reader for the same flat JSON messages: unknown keys are skipped, so a
- *     newer gateway can add fields without breaking an older driver;
+ *   - the JSON of the telemetry and command messages (sim_json.h, included here);
  *   - ISO 8601 timestamps, a CSV line splitter and a bounded file reader for profile and job
- *     files;
+ *     files (sim_files.h, included here);
+ *   - the options every simulator has, and their validation;
  *   - a deterministic random generator (noise and job arrivals must repeat for a given seed);
- *   - a count-based complaint limiter for log lines about bad messages.
+ *   - a count-based complaint limiter for log lines about bad messages;
+ *   - the telemetry schedule and the wiring of a simulator's MQTT topics and timer.
  * The command protocol of the simulators that take commands is in sim_command.h.
  *
  * Everything here uses only the C library, runs on the caller's thread and keeps no global
@@ -25,153 +25,14 @@
 #include <stdint.h>
 
 #include "gridems/plugin.h"
+#include "sim_files.h"
+#include "sim_json.h"
 
 /* Host-clock milliseconds per hour, as a double for energy integration. */
 #define GRIDEMS__SIM_MS_PER_HOUR 3600000.0
 
 /* Longest topic prefix accepted by the simulators (the suffixes are added to it). */
 #define GRIDEMS__SIM_TOPIC_MAX 200
-
-/* ---- ## Text buffer and JSON writer ---- */
-
-/*
- * A growable NUL-terminated text buffer. Embedded by the caller and zero-initialised; release it
- * with gridems__sim_buf_free(). An allocation failure sets oom and makes every later append a
- * no-op, so a writer checks oom once at the end.
- */
-typedef struct gridems__sim_buf_s {
-    char *data;
-    size_t len;
-    size_t cap;
-    int oom;
-    /* JSON writer state: one bit per nesting level, set when the level already holds an item
-     * (so the next item needs a comma). */
-    uint32_t need_comma;
-    int depth;
-    int after_key; /* a key was just written: its value needs no comma */
-} gridems__sim_buf_t;
-
-void gridems__sim_buf_free(gridems__sim_buf_t *b);
-void gridems__sim_buf_reset(gridems__sim_buf_t *b);
-void gridems__sim_buf_printf(gridems__sim_buf_t *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-/*
- * The JSON writer. Objects and arrays nest up to 31 levels; commas are inserted automatically.
- * Numbers are written in the shortest form that reads back to the same double, so a reader gets
- * exactly the value the writer had (the tests compare integrated energies exactly). Non-finite
- * numbers are written as null. Strings are escaped.
- */
-void gridems__sim_json_begin_object(gridems__sim_buf_t *b);
-void gridems__sim_json_end_object(gridems__sim_buf_t *b);
-void gridems__sim_json_begin_array(gridems__sim_buf_t *b);
-void gridems__sim_json_end_array(gridems__sim_buf_t *b);
-void gridems__sim_json_key(gridems__sim_buf_t *b, const char *key);
-void gridems__sim_json_num(gridems__sim_buf_t *b, double v);
-void gridems__sim_json_int(gridems__sim_buf_t *b, int64_t v);
-void gridems__sim_json_bool(gridems__sim_buf_t *b, int v);
-void gridems__sim_json_str(gridems__sim_buf_t *b, const char *s);
-/* Shorthands for a key and its value inside an object. */
-void gridems__sim_json_kv_num(gridems__sim_buf_t *b, const char *key, double v);
-void gridems__sim_json_kv_int(gridems__sim_buf_t *b, const char *key, int64_t v);
-void gridems__sim_json_kv_bool(gridems__sim_buf_t *b, const char *key, int v);
-void gridems__sim_json_kv_str(gridems__sim_buf_t *b, const char *key, const char *s);
-
-/* ---- ## JSON pull reader ---- */
-
-/*
- * A reader over one JSON text (borrowed; it must stay valid while the reader is used). The caller
- * walks the structure it expects and skips the rest:
- *
- *   gridems__sim_jr_t r;
- *   gridems__sim_jr_init(&r, text, len);
- *   if (gridems__sim_jr_begin_object(&r) == 0) {
- *       char key[64];
- *       while (gridems__sim_jr_next_key(&r, key, sizeof key) == 1) {
- *           if (strcmp(key, "power_kw") == 0) gridems__sim_jr_number(&r, &power);
- *           else gridems__sim_jr_skip(&r);
- *       }
- *   }
- *   if (gridems__sim_jr_finish(&r) < 0) ... r.error says why ...
- *
- * Every function returns a negative value on a syntax or type error and records the first error
- * (error, at); after an error every call fails, so a loop always ends. Nesting is limited to 31
- * levels. A member name given twice in one object is an error (the host's JSON rule: which of
- * the two meant it is a guess), and so are more than GRIDEMS__SIM_JR_MAX_MEMBERS members in
- * the open objects together (the messages and files read this way are small and flat).
- */
-#define GRIDEMS__SIM_JR_MAX_MEMBERS 64
-typedef struct gridems__sim_jr_s {
-    const char *start;
-    const char *p;
-    const char *end;
-    const char *error; /* static text, NULL while the text is fine */
-    size_t at;         /* byte offset of the error */
-    uint32_t need_comma;
-    int depth;
-    /* Where each member name of the open objects starts in the text (innermost object last;
-     * seen_from[d] is the first of level d), so that a name given twice is an error. */
-    const char *seen[GRIDEMS__SIM_JR_MAX_MEMBERS];
-    int n_seen;
-    int seen_from[32];
-} gridems__sim_jr_t;
-
-void gridems__sim_jr_init(gridems__sim_jr_t *r, const char *text, size_t len);
-/* Consume '{' / '['. Returns 0 or -1. */
-int gridems__sim_jr_begin_object(gridems__sim_jr_t *r);
-int gridems__sim_jr_begin_array(gridems__sim_jr_t *r);
-/* The next member of the current object: 1 with its key in key (truncation is an error; keylen
- * at most 256) and the reader before the value; 0 at the closing '}' (consumed); -1 on error,
- * also for a key the object already had. */
-int gridems__sim_jr_next_key(gridems__sim_jr_t *r, char *key, size_t keylen);
-/* The next element of the current array: 1 with the reader before it; 0 at ']' (consumed); -1. */
-int gridems__sim_jr_next_item(gridems__sim_jr_t *r);
-/* Read one value of the given type. number: any finite JSON number. int64: a JSON number without
- * fraction or exponent, within int64_t. bool: true/false. string: unescaped into out (outlen
- * bytes with the NUL; longer is an error). Return 0 or -1 (wrong type is an error). */
-int gridems__sim_jr_number(gridems__sim_jr_t *r, double *out);
-int gridems__sim_jr_int64(gridems__sim_jr_t *r, int64_t *out);
-int gridems__sim_jr_bool(gridems__sim_jr_t *r, int *out);
-int gridems__sim_jr_string(gridems__sim_jr_t *r, char *out, size_t outlen);
-/* Skip one value of any type. Returns 0 or -1. */
-int gridems__sim_jr_skip(gridems__sim_jr_t *r);
-/* After the top-level value: only whitespace may follow. Returns 0 or -1 (also for an earlier
- * error). */
-int gridems__sim_jr_finish(gridems__sim_jr_t *r);
-/* Record an error of the caller's own (a missing member, a value out of range). Returns -1. */
-int gridems__sim_jr_fail(gridems__sim_jr_t *r, const char *why);
-
-/* ---- ## Time, text files, CSV ---- */
-
-/*
- * Parse an ISO 8601 / RFC 3339 timestamp "YYYY-MM-DDTHH:MM[:SS[.fff]]" followed by "Z" or an
- * offset "+HH:MM" / "-HH:MM" ("+HHMM" too; 'T' may be a space). The offset is required: a local
- * time without one is ambiguous. Returns 0 with *ms (Unix epoch milliseconds), or -1.
- */
-int gridems__sim_parse_iso(const char *s, int64_t *ms);
-
-/*
- * Read a whole regular file of at most max_bytes into a NUL-terminated buffer.
- * Returns the buffer (caller frees with free()), or NULL with a reason in err (errlen bytes).
- * This blocks, briefly: the simulators call it only from init, on small local files.
- */
-char *gridems__sim_read_file(const char *path, size_t max_bytes, char *err, size_t errlen);
-
-/*
- * Iterate the lines of a text buffer in place: returns the next line (its '\n' and a trailing
- * '\r' replaced by NUL, surrounding blanks trimmed) and advances *cursor, or NULL at the end.
- * *lineno counts lines from 1. Blank lines and lines starting with '#' are skipped.
- */
-char *gridems__sim_next_line(char **cursor, int *lineno);
-
-/*
- * Split a line in place at commas into at most max fields (blanks around each field trimmed).
- * Returns the number of fields found (more than max counts as max + 1).
- */
-int gridems__sim_split_csv(char *line, char **fields, int max);
-
-/* Parse a whole field as a finite double. Returns 0 or -1. */
-int gridems__sim_parse_double(const char *s, double *out);
 
 /* ---- ## Options every simulator has ---- */
 
