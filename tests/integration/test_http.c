@@ -421,7 +421,7 @@ START_TEST(test_config_errors)
         {"{\"listen\": \"localhost:80\"}", "http.listen"},
         {"{\"listen\": \"127.0.0.1:70000\"}", "http.listen"},
         {"{\"listen\": 8080}", "http.listen: must be a string"},
-        {"{\"port\": 8080}", "http: unknown key \"port\""},
+        {"{\"port\": 8080}", "http.port: unknown key; expected one of: listen, basic_auth"},
         {"true", "http: must be an object"},
         {"{\"basic_auth\": {\"user\": \"ops\"}}", "http.basic_auth.password_file: required"},
         {"{\"basic_auth\": {\"user\": \"ops\", \"password_file\": \"/nonexistent/p\"}}",

@@ -85,7 +85,10 @@ START_TEST(test_errors)
         {"{\"http\": {\"basic_auth\": {\"user\": \"\", \"password_file\": \"/x\"}}}",
          "http.basic_auth.user"},
         {"{\"http\": {\"basic_auth\": {\"user\": \"u\", \"pass\": \"x\"}}}",
-         "http.basic_auth: unknown key \"pass\""},
+         "http.basic_auth.pass: unknown key; expected one of: user, password_file, scope"},
+        /* The same wording as every other section's, with the nearest key when there is one. */
+        {"{\"http\": {\"listn\": \"127.0.0.1:8080\"}}",
+         "http.listn: unknown key (did you mean \"listen\"?)"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         gridems_http_config_t c;

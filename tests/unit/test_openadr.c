@@ -521,7 +521,8 @@ static const bad_t bad_cfg[] = {
     {OA(URL "," TOK "," PROG ",\"mqtt\":1"), "openadr.mqtt: must be true or false"},
     {OA(URL "," TOK "," PROG ",\"timeout_seconds\":0"), "openadr.timeout_seconds: must be an "
                                                         "integer in 1..300"},
-    {OA(URL "," TOK "," PROG ",\"program\":[]"), "openadr.program: unknown key"},
+    {OA(URL "," TOK "," PROG ",\"program\":[]"),
+     "openadr.program: unknown key (did you mean \"programs\"?)"},
 };
 
 START_TEST(config_rules_name_their_key)

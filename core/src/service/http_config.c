@@ -3,53 +3,19 @@
 #include "http_config.h"
 
 #include <arpa/inet.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "config_reader.h"
 #include "file_util.h"
 #include "gridems/errors.h"
 
 /* A password file is one short line; anything larger is the wrong file. */
 enum { MAX_PASSWORD_FILE = 4096 };
 
-__attribute__((format(printf, 4, 5))) static int fail(char *err, size_t errlen, const char *path,
-                                                      const char *fmt, ...)
-{
-    char msg[400];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    snprintf(err, errlen, "%s: %s", path, msg);
-    return GRIDEMS_ECONFIG;
-}
-
-/* Every member of obj must be in allowed (NULL-terminated). */
-static int only_keys(const cJSON *obj, const char *path, const char *const *allowed, char *err,
-                     size_t errlen)
-{
-    for (const cJSON *it = obj->child; it != NULL; it = it->next) {
-        bool known = false;
-        for (const char *const *k = allowed; *k != NULL && !known; k++) {
-            known = strcmp(it->string, *k) == 0;
-        }
-        if (!known) {
-            char list[200] = "";
-            for (const char *const *k = allowed; *k != NULL; k++) {
-                size_t used = strlen(list);
-                snprintf(list + used, sizeof list - used, "%s%s", k == allowed ? "" : ", ", *k);
-            }
-            return fail(err, errlen, path, "unknown key \"%.60s\"; expected one of: %s", it->string,
-                        list);
-        }
-    }
-    return 0;
-}
-
 /* "HOST:PORT" with an IPv4 HOST. */
-static int read_listen(const char *text, gridems_http_config_t *out, char *err, size_t errlen)
+static int read_listen(const char *text, gridems_http_config_t *out, gridems_cfg_t *c)
 {
     const char *colon = strrchr(text, ':');
     char *end = NULL;
@@ -62,45 +28,47 @@ static int read_listen(const char *text, gridems_http_config_t *out, char *err, 
     }
     if (colon == NULL || end == colon + 1 || *end != '\0' || port < 0 || port > 65535 ||
         host[0] == '\0' || inet_pton(AF_INET, host, &addr) != 1) {
-        return fail(err, errlen, "http.listen",
-                    "must be \"IPV4:PORT\" with a port 0..65535 (e.g. \"127.0.0.1:8080\"), got "
-                    "\"%.80s\"",
-                    text);
+        return gridems_cfg_fail(
+            c, "http.listen",
+            "must be \"IPV4:PORT\" with a port 0..65535 (e.g. \"127.0.0.1:8080\"), got "
+            "\"%.80s\"",
+            text);
     }
     snprintf(out->host, sizeof out->host, "%s", host);
     out->port = (int)port;
     return 0;
 }
 
-static int read_password(const char *path, gridems_http_config_t *out, char *err, size_t errlen)
+static int read_password(const char *path, gridems_http_config_t *out, gridems_cfg_t *c)
 {
     char *text = NULL;
     size_t len = 0;
     int rc = gridems_read_file(path, &text, &len);
     if (rc != 0) {
-        return fail(err, errlen, "http.basic_auth.password_file", "cannot read \"%.200s\": %s",
-                    path, gridems_strerror(rc));
+        return gridems_cfg_fail(c, "http.basic_auth.password_file", "cannot read \"%.200s\": %s",
+                                path, gridems_strerror(rc));
     }
     text[strcspn(text, "\r\n")] = '\0';
     size_t n = strlen(text);
     if (len > MAX_PASSWORD_FILE || n == 0) {
         memset(text, 0, len);
         free(text);
-        return fail(err, errlen, "http.basic_auth.password_file",
-                    "must hold the password on its first line (1 to %d bytes), \"%.200s\" %s",
-                    MAX_PASSWORD_FILE, path, n == 0 ? "has an empty first line" : "is too large");
+        return gridems_cfg_fail(
+            c, "http.basic_auth.password_file",
+            "must hold the password on its first line (1 to %d bytes), \"%.200s\" %s",
+            MAX_PASSWORD_FILE, path, n == 0 ? "has an empty first line" : "is too large");
     }
     out->password = text;
     return 0;
 }
 
-static int read_auth(const cJSON *auth, gridems_http_config_t *out, char *err, size_t errlen)
+static int read_auth(const cJSON *auth, gridems_http_config_t *out, gridems_cfg_t *c)
 {
     static const char *const keys[] = {"user", "password_file", "scope", NULL};
     if (!cJSON_IsObject(auth)) {
-        return fail(err, errlen, "http.basic_auth", "must be an object");
+        return gridems_cfg_fail(c, "http.basic_auth", "must be an object");
     }
-    int rc = only_keys(auth, "http.basic_auth", keys, err, errlen);
+    int rc = gridems_cfg_check_keys(c, auth, "http.basic_auth", keys);
     if (rc != 0) {
         return rc;
     }
@@ -109,18 +77,18 @@ static int read_auth(const cJSON *auth, gridems_http_config_t *out, char *err, s
     const cJSON *scope = cJSON_GetObjectItemCaseSensitive(auth, "scope");
     if (!cJSON_IsString(user) || user->valuestring[0] == '\0' ||
         strchr(user->valuestring, ':') != NULL || strlen(user->valuestring) > 64) {
-        return fail(err, errlen, "http.basic_auth.user",
-                    "required: a string of 1 to 64 characters without ':'");
+        return gridems_cfg_fail(c, "http.basic_auth.user",
+                                "required: a string of 1 to 64 characters without ':'");
     }
     if (!cJSON_IsString(file) || file->valuestring[0] == '\0') {
-        return fail(err, errlen, "http.basic_auth.password_file",
-                    "required: the path of a file whose first line is the password");
+        return gridems_cfg_fail(c, "http.basic_auth.password_file",
+                                "required: the path of a file whose first line is the password");
     }
     out->auth_reads = true;
     if (scope != NULL) {
         if (!cJSON_IsString(scope) ||
             (strcmp(scope->valuestring, "all") != 0 && strcmp(scope->valuestring, "write") != 0)) {
-            return fail(err, errlen, "http.basic_auth.scope", "must be \"all\" or \"write\"");
+            return gridems_cfg_fail(c, "http.basic_auth.scope", "must be \"all\" or \"write\"");
         }
         out->auth_reads = strcmp(scope->valuestring, "all") == 0;
     }
@@ -128,36 +96,37 @@ static int read_auth(const cJSON *auth, gridems_http_config_t *out, char *err, s
     if (out->user == NULL) {
         return GRIDEMS_ENOMEM;
     }
-    return read_password(file->valuestring, out, err, errlen);
+    return read_password(file->valuestring, out, c);
 }
 
 int gridems_http_config_read(const cJSON *root, gridems_http_config_t *out, char *err,
                              size_t errlen)
 {
     static const char *const keys[] = {"listen", "basic_auth", NULL};
+    gridems_cfg_t reader = {.err = err, .errlen = errlen}, *c = &reader;
     memset(out, 0, sizeof *out);
     const cJSON *http = cJSON_GetObjectItemCaseSensitive(root, "http");
     if (http == NULL) {
         return 0;
     }
     if (!cJSON_IsObject(http)) {
-        return fail(err, errlen, "http",
-                    "must be an object (e.g. {\"listen\": \"127.0.0.1:8080\"})");
+        return gridems_cfg_fail(c, "http",
+                                "must be an object (e.g. {\"listen\": \"127.0.0.1:8080\"})");
     }
-    int rc = only_keys(http, "http", keys, err, errlen);
+    int rc = gridems_cfg_check_keys(c, http, "http", keys);
     if (rc != 0) {
         return rc;
     }
     out->enabled = true;
     const cJSON *listen = cJSON_GetObjectItemCaseSensitive(http, "listen");
     if (listen != NULL && !cJSON_IsString(listen)) {
-        rc = fail(err, errlen, "http.listen", "must be a string such as \"127.0.0.1:8080\"");
+        rc = gridems_cfg_fail(c, "http.listen", "must be a string such as \"127.0.0.1:8080\"");
     } else {
-        rc = read_listen(listen != NULL ? listen->valuestring : "127.0.0.1:8080", out, err, errlen);
+        rc = read_listen(listen != NULL ? listen->valuestring : "127.0.0.1:8080", out, c);
     }
     const cJSON *auth = cJSON_GetObjectItemCaseSensitive(http, "basic_auth");
     if (rc == 0 && auth != NULL) {
-        rc = read_auth(auth, out, err, errlen);
+        rc = read_auth(auth, out, c);
     }
     if (rc != 0) {
         gridems_http_config_free(out);

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config_reader.h"
 #include "file_util.h"
 #include "gridems/errors.h"
 #include "optimizer_internal.h"
@@ -25,388 +26,12 @@
 /* A config is a hand-written file of a few kilobytes; anything this large is a mistake (a data
  * file passed by accident) and is refused before cJSON allocates a tree for it. */
 #define MAX_CONFIG_BYTES ((size_t)16 * 1024 * 1024)
-/* Room for the longest key path we print; longer paths are truncated, never overflowed. */
-#define PATH_CAP 256
-/* The largest magnitude accepted for a power or a price, as the scenario validator's bound. */
-#define MAX_MAGNITUDE 1e15
 /* MQTT limits a topic to 65535 bytes; the prefix leaves room for the suffixes we append. */
 #define MAX_TOPIC_BYTES 65535
 #define MAX_PREFIX_BYTES (MAX_TOPIC_BYTES - 64)
 #define MAX_CLIENT_ID 256
 /* state_dir gets "/state.json.tmp.XXXXXX" appended and must still fit PATH_MAX (4096). */
 #define MAX_DIR_BYTES 4000
-
-typedef struct ctx_s {
-    char *err;
-    size_t errlen;
-} ctx_t;
-
-/* ---- ## Errors and paths ---- */
-
-static int vfail(ctx_t *c, int code, const char *path, const char *fmt, va_list ap)
-    __attribute__((format(printf, 4, 0)));
-
-static int vfail(ctx_t *c, int code, const char *path, const char *fmt, va_list ap)
-{
-    if (c->err != NULL && c->errlen > 0) {
-        char msg[512];
-        vsnprintf(msg, sizeof msg, fmt, ap);
-        snprintf(c->err, c->errlen, "%s: %s", path[0] != '\0' ? path : "config", msg);
-    }
-    return code;
-}
-
-__attribute__((format(printf, 3, 4))) static int fail(ctx_t *c, const char *path, const char *fmt,
-                                                      ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int rc = vfail(c, GRIDEMS_ECONFIG, path, fmt, ap);
-    va_end(ap);
-    return rc;
-}
-
-/* As fail(), with another code (GRIDEMS_EPARSE, GRIDEMS_ETOOBIG). */
-__attribute__((format(printf, 4, 5))) static int fail_code(ctx_t *c, int code, const char *path,
-                                                           const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int rc = vfail(c, code, path, fmt, ap);
-    va_end(ap);
-    return rc;
-}
-
-static int oom(ctx_t *c)
-{
-    if (c->err != NULL && c->errlen > 0) {
-        snprintf(c->err, c->errlen, "config: out of memory");
-    }
-    return GRIDEMS_ENOMEM;
-}
-
-/* parent.key, or key at the top level. A path too long for the buffer is cut short: it only
- * ever appears in a message. */
-static void join(char *buf, const char *parent, const char *key)
-{
-    size_t used = 0;
-    const char *parts[3] = {parent, parent[0] != '\0' ? "." : "", key};
-    for (int i = 0; i < 3; i++) {
-        for (const char *p = parts[i]; *p != '\0' && used + 1 < PATH_CAP; p++) {
-            buf[used++] = *p;
-        }
-    }
-    buf[used] = '\0';
-}
-
-/* ---- ## Document-wide checks ---- */
-
-/* Line and column (both from 1) of byte offset `at`, for syntax errors. */
-static void line_col(const char *text, size_t at, size_t *line, size_t *col)
-{
-    *line = 1;
-    *col = 1;
-    for (size_t i = 0; i < at; i++) {
-        if (text[i] == '\n') {
-            (*line)++;
-            *col = 1;
-        } else {
-            (*col)++;
-        }
-    }
-}
-
-/*
- * cJSON keeps both members of a duplicated key and lookups see only the first, so a second
- * "step_minutes" further down a file would be ignored without a word. Refuse duplicates anywhere
- * in the document, plugin options included.
- */
-static int check_duplicates(ctx_t *c, const cJSON *node, const char *path, int depth)
-{
-    int index = 0;
-    for (const cJSON *it = node->child; it != NULL; it = it->next, index++) {
-        char child_path[PATH_CAP];
-        if (cJSON_IsObject(node)) {
-            for (const cJSON *prev = node->child; prev != it; prev = prev->next) {
-                if (strcmp(prev->string, it->string) == 0) {
-                    join(child_path, path, it->string);
-                    return fail(c, child_path, "duplicate key");
-                }
-            }
-            join(child_path, path, it->string);
-        } else {
-            /* A path too long for the buffer is cut short, as join() cuts it. */
-            if (snprintf(child_path, sizeof child_path, "%s[%d]", path, index) < 0) {
-                child_path[0] = '\0';
-            }
-        }
-        if ((cJSON_IsObject(it) || cJSON_IsArray(it)) && depth < 64) {
-            int rc = check_duplicates(c, it, child_path, depth + 1);
-            if (rc != 0) {
-                return rc;
-            }
-        }
-    }
-    return 0;
-}
-
-/* Levenshtein distance, capped: only "is it within 2" matters for suggestions. */
-static size_t edit_distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 63 || lb > 63) {
-        return 99;
-    }
-    size_t row[64];
-    for (size_t j = 0; j <= lb; j++) {
-        row[j] = j;
-    }
-    for (size_t i = 1; i <= la; i++) {
-        size_t diag = row[0];
-        row[0] = i;
-        for (size_t j = 1; j <= lb; j++) {
-            size_t up = row[j];
-            size_t best = diag + (a[i - 1] == b[j - 1] ? 0 : 1);
-            if (up + 1 < best) {
-                best = up + 1;
-            }
-            if (row[j - 1] + 1 < best) {
-                best = row[j - 1] + 1;
-            }
-            row[j] = best;
-            diag = up;
-        }
-    }
-    return row[lb];
-}
-
-/* Every member of obj must be one of `allowed` (NULL-terminated). The message suggests the
- * nearest allowed key, or lists them all, so an operator sees at once what was meant. */
-static int check_keys(ctx_t *c, const cJSON *obj, const char *path, const char *const *allowed)
-{
-    for (const cJSON *it = obj->child; it != NULL; it = it->next) {
-        int known = 0;
-        const char *nearest = NULL;
-        size_t nearest_d = 3;
-        for (const char *const *k = allowed; *k != NULL; k++) {
-            if (strcmp(*k, it->string) == 0) {
-                known = 1;
-                break;
-            }
-            size_t d = edit_distance(*k, it->string);
-            if (d < nearest_d) {
-                nearest_d = d;
-                nearest = *k;
-            }
-        }
-        if (known) {
-            continue;
-        }
-        char key_path[PATH_CAP];
-        join(key_path, path, it->string);
-        if (nearest != NULL) {
-            return fail(c, key_path, "unknown key (did you mean \"%s\"?)", nearest);
-        }
-        char list[400] = "";
-        size_t used = 0;
-        for (const char *const *k = allowed; *k != NULL && used < sizeof list; k++) {
-            int n = snprintf(list + used, sizeof list - used, "%s%s", k == allowed ? "" : ", ", *k);
-            used += n > 0 ? (size_t)n : 0;
-        }
-        return fail(c, key_path, "unknown key; expected one of: %s", list);
-    }
-    return 0;
-}
-
-/* ---- ## Typed getters: absent keep the default; a present value of the wrong type fails ---- */
-
-static int get_object(ctx_t *c, const cJSON *obj, const char *parent, const char *key,
-                      const cJSON **out)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-    *out = NULL;
-    if (v == NULL) {
-        return 0;
-    }
-    if (!cJSON_IsObject(v)) {
-        char path[PATH_CAP];
-        join(path, parent, key);
-        return fail(c, path, "must be an object, got %s", gridems__json_type_name(v));
-    }
-    *out = v;
-    return 0;
-}
-
-/* A non-empty string, or NULL when absent. */
-static int get_string(ctx_t *c, const cJSON *obj, const char *parent, const char *key,
-                      const char **out)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-    *out = NULL;
-    if (v == NULL) {
-        return 0;
-    }
-    char path[PATH_CAP];
-    join(path, parent, key);
-    if (!cJSON_IsString(v) || v->valuestring == NULL) {
-        return fail(c, path, "must be a string, got %s", gridems__json_type_name(v));
-    }
-    if (v->valuestring[0] == '\0') {
-        return fail(c, path, "must not be empty");
-    }
-    *out = v->valuestring;
-    return 0;
-}
-
-/* A finite number; *present tells whether the key was there. */
-static int get_number(ctx_t *c, const cJSON *obj, const char *parent, const char *key,
-                      bool *present, double *out)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-    *present = false;
-    if (v == NULL) {
-        return 0;
-    }
-    char path[PATH_CAP];
-    join(path, parent, key);
-    if (!cJSON_IsNumber(v)) {
-        return fail(c, path, "must be a number, got %s", gridems__json_type_name(v));
-    }
-    if (!isfinite(v->valuedouble)) {
-        return fail(c, path, "must be a finite number");
-    }
-    *present = true;
-    *out = v->valuedouble;
-    return 0;
-}
-
-/* A number checked against lo (strictly when lo_open) and MAX_MAGNITUDE; def when absent. */
-static int get_bounded(ctx_t *c, const cJSON *obj, const char *parent, const char *key, double lo,
-                       bool lo_open, double def, bool *present, double *out)
-{
-    double v = def;
-    bool here = false;
-    int rc = get_number(c, obj, parent, key, &here, &v);
-    if (rc != 0) {
-        return rc;
-    }
-    if (present != NULL) {
-        *present = here;
-    }
-    if (here) {
-        char path[PATH_CAP];
-        join(path, parent, key);
-        if (lo_open ? !(v > lo) : !(v >= lo)) {
-            return fail(c, path, "must be a number %s %g, got %g", lo_open ? ">" : ">=", lo, v);
-        }
-        if (v > MAX_MAGNITUDE) {
-            return fail(c, path, "must be at most %g, got %g", MAX_MAGNITUDE, v);
-        }
-    }
-    *out = v;
-    return 0;
-}
-
-/* An integer in lo..hi; def when absent. */
-static int get_int(ctx_t *c, const cJSON *obj, const char *parent, const char *key, int lo, int hi,
-                   int def, int *out)
-{
-    double v = 0;
-    bool here = false;
-    int rc = get_number(c, obj, parent, key, &here, &v);
-    if (rc != 0) {
-        return rc;
-    }
-    if (!here) {
-        *out = def;
-        return 0;
-    }
-    char path[PATH_CAP];
-    join(path, parent, key);
-    if (v != floor(v) || v < lo || v > hi) {
-        return fail(c, path, "must be an integer in %d..%d, got %g", lo, hi, v);
-    }
-    *out = (int)v;
-    return 0;
-}
-
-static int get_bool(ctx_t *c, const cJSON *obj, const char *parent, const char *key, bool def,
-                    bool *out)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-    *out = def;
-    if (v == NULL) {
-        return 0;
-    }
-    if (!cJSON_IsBool(v)) {
-        char path[PATH_CAP];
-        join(path, parent, key);
-        return fail(c, path, "must be true or false, got %s", gridems__json_type_name(v));
-    }
-    *out = cJSON_IsTrue(v);
-    return 0;
-}
-
-/* One of the NULL-terminated `names`; *out is its index, def when absent. */
-static int get_enum(ctx_t *c, const cJSON *obj, const char *parent, const char *key,
-                    const char *const *names, int def, int *out)
-{
-    const char *s = NULL;
-    int rc = get_string(c, obj, parent, key, &s);
-    if (rc != 0) {
-        return rc;
-    }
-    *out = def;
-    if (s == NULL) {
-        return 0;
-    }
-    char list[200] = "";
-    size_t used = 0;
-    for (int i = 0; names[i] != NULL; i++) {
-        if (strcmp(names[i], s) == 0) {
-            *out = i;
-            return 0;
-        }
-        int n = snprintf(list + used, sizeof list - used, "%s\"%s\"",
-                         names[i + 1] == NULL ? " or " : (i > 0 ? ", " : ""), names[i]);
-        used += n > 0 && (size_t)n < sizeof list - used ? (size_t)n : 0;
-    }
-    char path[PATH_CAP];
-    join(path, parent, key);
-    return fail(c, path, "must be %s, got \"%.64s\"", list, s);
-}
-
-static int dup_into(ctx_t *c, const char *s, char **out)
-{
-    *out = NULL;
-    if (s == NULL) {
-        return 0;
-    }
-    *out = strdup(s);
-    return *out != NULL ? 0 : oom(c);
-}
-
-/* printf into a new heap string. */
-__attribute__((format(printf, 3, 4))) static int aprintf(ctx_t *c, char **out, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    *out = NULL;
-    if (n < 0) {
-        return oom(c);
-    }
-    char *s = malloc((size_t)n + 1);
-    if (s == NULL) {
-        return oom(c);
-    }
-    va_start(ap, fmt);
-    vsnprintf(s, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    *out = s;
-    return 0;
-}
 
 /* ---- ## Value rules ---- */
 
@@ -549,7 +174,7 @@ static bool printable_ascii(const char *s)
 
 /* ---- ## Sections ---- */
 
-static int read_site(ctx_t *c, const cJSON *root, gridems_service_config_t *cfg)
+static int read_site(gridems_cfg_t *c, const cJSON *root, gridems_service_config_t *cfg)
 {
     static const char *const keys[] = {"id",
                                        "utc_offset",
@@ -562,36 +187,37 @@ static int read_site(ctx_t *c, const cJSON *root, gridems_service_config_t *cfg)
                                        NULL};
     static const char *const billing[] = {"month", "day", "none", NULL};
     const cJSON *site = NULL;
-    int rc = get_object(c, root, "", "site", &site);
+    int rc = gridems_cfg_get_object(c, root, "", "site", &site);
     if (rc != 0) {
         return rc;
     }
     if (site == NULL) {
-        return fail(c, "site", "required (an object with at least \"id\")");
+        return gridems_cfg_fail(c, "site", "required (an object with at least \"id\")");
     }
-    if ((rc = check_keys(c, site, "site", keys)) != 0) {
+    if ((rc = gridems_cfg_check_keys(c, site, "site", keys)) != 0) {
         return rc;
     }
     const char *id = NULL, *offset = NULL, *currency = NULL;
-    if ((rc = get_string(c, site, "site", "id", &id)) != 0) {
+    if ((rc = gridems_cfg_get_string(c, site, "site", "id", &id)) != 0) {
         return rc;
     }
     if (id == NULL) {
-        return fail(c, "site.id", "required");
+        return gridems_cfg_fail(c, "site.id", "required");
     }
     if (!ident_ok(id, 64, false)) {
-        return fail(c, "site.id", "must be 1 to 64 characters of [A-Za-z0-9_-], got \"%.80s\"", id);
+        return gridems_cfg_fail(c, "site.id",
+                                "must be 1 to 64 characters of [A-Za-z0-9_-], got \"%.80s\"", id);
     }
-    if ((rc = get_string(c, site, "site", "utc_offset", &offset)) != 0) {
+    if ((rc = gridems_cfg_get_string(c, site, "site", "utc_offset", &offset)) != 0) {
         return rc;
     }
     cfg->site.utc_offset_min = 0;
     if (offset != NULL && !parse_offset(offset, &cfg->site.utc_offset_min)) {
-        return fail(c, "site.utc_offset",
-                    "must be +HH:MM or -HH:MM within +-18:00 (e.g. \"+09:00\"), got \"%.40s\"",
-                    offset);
+        return gridems_cfg_fail(
+            c, "site.utc_offset",
+            "must be +HH:MM or -HH:MM within +-18:00 (e.g. \"+09:00\"), got \"%.40s\"", offset);
     }
-    if ((rc = get_string(c, site, "site", "currency", &currency)) != 0) {
+    if ((rc = gridems_cfg_get_string(c, site, "site", "currency", &currency)) != 0) {
         return rc;
     }
     if (currency == NULL) {
@@ -599,51 +225,52 @@ static int read_site(ctx_t *c, const cJSON *root, gridems_service_config_t *cfg)
     }
     if (strlen(currency) != 3 || currency[0] < 'A' || currency[0] > 'Z' || currency[1] < 'A' ||
         currency[1] > 'Z' || currency[2] < 'A' || currency[2] > 'Z') {
-        return fail(c, "site.currency",
-                    "must be an ISO 4217 code of three upper-case letters, got \"%.40s\"",
-                    currency);
+        return gridems_cfg_fail(
+            c, "site.currency",
+            "must be an ISO 4217 code of three upper-case letters, got \"%.40s\"", currency);
     }
-    if ((rc = get_bounded(c, site, "site", "import_limit_kw", 0, true, 1e9, NULL,
-                          &cfg->site.import_limit_kw)) != 0 ||
-        (rc = get_bounded(c, site, "site", "export_limit_kw", 0, false, 0, NULL,
-                          &cfg->site.export_limit_kw)) != 0 ||
-        (rc = get_bounded(c, site, "site", "demand_charge_per_kw", 0, false, 0, NULL,
-                          &cfg->site.demand_charge_per_kw)) != 0 ||
-        (rc = get_bounded(c, site, "site", "compute_limit_kw", 0, true, 0,
-                          &cfg->site.has_compute_limit, &cfg->site.compute_limit_kw)) != 0) {
+    if ((rc = gridems_cfg_get_bounded(c, site, "site", "import_limit_kw", 0, true, 1e9, NULL,
+                                      &cfg->site.import_limit_kw)) != 0 ||
+        (rc = gridems_cfg_get_bounded(c, site, "site", "export_limit_kw", 0, false, 0, NULL,
+                                      &cfg->site.export_limit_kw)) != 0 ||
+        (rc = gridems_cfg_get_bounded(c, site, "site", "demand_charge_per_kw", 0, false, 0, NULL,
+                                      &cfg->site.demand_charge_per_kw)) != 0 ||
+        (rc = gridems_cfg_get_bounded(c, site, "site", "compute_limit_kw", 0, true, 0,
+                                      &cfg->site.has_compute_limit, &cfg->site.compute_limit_kw)) !=
+            0) {
         return rc;
     }
     int bp = 0;
-    if ((rc = get_enum(c, site, "site", "billing_period", billing, GRIDEMS_BILLING_MONTH, &bp)) !=
-        0) {
+    if ((rc = gridems_cfg_get_enum(c, site, "site", "billing_period", billing,
+                                   GRIDEMS_BILLING_MONTH, &bp)) != 0) {
         return rc;
     }
     cfg->site.billing_period = (gridems_billing_period_t)bp;
-    if ((rc = dup_into(c, id, &cfg->site.id)) != 0) {
+    if ((rc = gridems_cfg_strdup(c, id, &cfg->site.id)) != 0) {
         return rc;
     }
-    return dup_into(c, currency, &cfg->site.currency);
+    return gridems_cfg_strdup(c, currency, &cfg->site.currency);
 }
 
 /* One input topic: the configured name or <prefix><suffix>. */
-static int read_topic(ctx_t *c, const cJSON *topics, const char *key, const char *prefix,
+static int read_topic(gridems_cfg_t *c, const cJSON *topics, const char *key, const char *prefix,
                       const char *suffix, char **out)
 {
     const char *t = NULL;
-    int rc = topics != NULL ? get_string(c, topics, "mqtt.topics", key, &t) : 0;
+    int rc = topics != NULL ? gridems_cfg_get_string(c, topics, "mqtt.topics", key, &t) : 0;
     if (rc != 0) {
         return rc;
     }
     if (t == NULL) {
-        return aprintf(c, out, "%s%s", prefix, suffix);
+        return gridems_cfg_aprintf(c, out, "%s%s", prefix, suffix);
     }
     const char *why = topic_problem(t, MAX_TOPIC_BYTES);
     if (why != NULL) {
-        char path[PATH_CAP];
-        join(path, "mqtt.topics", key);
-        return fail(c, path, "%s, got \"%.80s\"", why, t);
+        char path[GRIDEMS_CFG_PATH_CAP];
+        gridems_cfg_join(path, "mqtt.topics", key);
+        return gridems_cfg_fail(c, path, "%s, got \"%.80s\"", why, t);
     }
-    return dup_into(c, t, out);
+    return gridems_cfg_strdup(c, t, out);
 }
 
 static bool uri_is_tls(const char *uri)
@@ -651,11 +278,12 @@ static bool uri_is_tls(const char *uri)
     return strncmp(uri, "ssl://", 6) == 0 || strncmp(uri, "mqtts://", 8) == 0;
 }
 
-static int read_tls(ctx_t *c, const cJSON *mqtt, const char *uri, gridems_service_config_t *cfg)
+static int read_tls(gridems_cfg_t *c, const cJSON *mqtt, const char *uri,
+                    gridems_service_config_t *cfg)
 {
     static const char *const keys[] = {"ca_file", "cert_file", "key_file", "verify", NULL};
     const cJSON *tls = NULL;
-    int rc = get_object(c, mqtt, "mqtt", "tls", &tls);
+    int rc = gridems_cfg_get_object(c, mqtt, "mqtt", "tls", &tls);
     if (rc != 0) {
         return rc;
     }
@@ -667,34 +295,36 @@ static int read_tls(ctx_t *c, const cJSON *mqtt, const char *uri, gridems_servic
         cfg->mqtt.tls.verify = cfg->mqtt.has_tls;
         return 0;
     }
-    if ((rc = check_keys(c, tls, "mqtt.tls", keys)) != 0) {
+    if ((rc = gridems_cfg_check_keys(c, tls, "mqtt.tls", keys)) != 0) {
         return rc;
     }
     if (!uri_is_tls(uri)) {
         /* Paho would ignore the TLS settings and send the credentials in clear. */
-        return fail(c, "mqtt.tls", "needs an ssl:// or mqtts:// mqtt.uri, got \"%.80s\"", uri);
+        return gridems_cfg_fail(c, "mqtt.tls",
+                                "needs an ssl:// or mqtts:// mqtt.uri, got \"%.80s\"", uri);
     }
     const char *ca = NULL, *cert = NULL, *key = NULL;
-    if ((rc = get_string(c, tls, "mqtt.tls", "ca_file", &ca)) != 0 ||
-        (rc = get_string(c, tls, "mqtt.tls", "cert_file", &cert)) != 0 ||
-        (rc = get_string(c, tls, "mqtt.tls", "key_file", &key)) != 0 ||
-        (rc = get_bool(c, tls, "mqtt.tls", "verify", true, &cfg->mqtt.tls.verify)) != 0) {
+    if ((rc = gridems_cfg_get_string(c, tls, "mqtt.tls", "ca_file", &ca)) != 0 ||
+        (rc = gridems_cfg_get_string(c, tls, "mqtt.tls", "cert_file", &cert)) != 0 ||
+        (rc = gridems_cfg_get_string(c, tls, "mqtt.tls", "key_file", &key)) != 0 ||
+        (rc = gridems_cfg_get_bool(c, tls, "mqtt.tls", "verify", true, &cfg->mqtt.tls.verify)) !=
+            0) {
         return rc;
     }
     if (key != NULL && cert == NULL) {
-        return fail(c, "mqtt.tls.key_file",
-                    "needs mqtt.tls.cert_file (a key without a "
-                    "certificate is useless)");
+        return gridems_cfg_fail(c, "mqtt.tls.key_file",
+                                "needs mqtt.tls.cert_file (a key without a "
+                                "certificate is useless)");
     }
     cfg->mqtt.has_tls = true;
-    if ((rc = dup_into(c, ca, &cfg->mqtt.tls.ca_file)) != 0 ||
-        (rc = dup_into(c, cert, &cfg->mqtt.tls.cert_file)) != 0) {
+    if ((rc = gridems_cfg_strdup(c, ca, &cfg->mqtt.tls.ca_file)) != 0 ||
+        (rc = gridems_cfg_strdup(c, cert, &cfg->mqtt.tls.cert_file)) != 0) {
         return rc;
     }
-    return dup_into(c, key, &cfg->mqtt.tls.key_file);
+    return gridems_cfg_strdup(c, key, &cfg->mqtt.tls.key_file);
 }
 
-static int read_mqtt(ctx_t *c, const cJSON *root, gridems_service_config_t *cfg)
+static int read_mqtt(gridems_cfg_t *c, const cJSON *root, gridems_service_config_t *cfg)
 {
     static const char *const keys[] = {"uri",      "client_id", "topic_prefix",  "keepalive_s",
                                        "username", "password",  "password_file", "tls",
@@ -702,23 +332,23 @@ static int read_mqtt(ctx_t *c, const cJSON *root, gridems_service_config_t *cfg)
     static const char *const topic_keys[] = {"price", "price_export", "carbon",
                                              "event", "cmd",          NULL};
     const cJSON *mqtt = NULL;
-    int rc = get_object(c, root, "", "mqtt", &mqtt);
+    int rc = gridems_cfg_get_object(c, root, "", "mqtt", &mqtt);
     if (rc != 0) {
         return rc;
     }
     if (mqtt == NULL) {
-        return fail(c, "mqtt", "required (an object with at least \"uri\")");
+        return gridems_cfg_fail(c, "mqtt", "required (an object with at least \"uri\")");
     }
-    if ((rc = check_keys(c, mqtt, "mqtt", keys)) != 0) {
+    if ((rc = gridems_cfg_check_keys(c, mqtt, "mqtt", keys)) != 0) {
         return rc;
     }
     const char *uri = NULL, *client_id = NULL, *prefix = NULL, *user = NULL, *pass = NULL,
                *pass_file = NULL;
-    if ((rc = get_string(c, mqtt, "mqtt", "uri", &uri)) != 0) {
+    if ((rc = gridems_cfg_get_string(c, mqtt, "mqtt", "uri", &uri)) != 0) {
         return rc;
     }
     if (uri == NULL) {
-        return fail(c, "mqtt.uri", "required (e.g. \"tcp://127.0.0.1:1883\")");
+        return gridems_cfg_fail(c, "mqtt.uri", "required (e.g. \"tcp://127.0.0.1:1883\")");
     }
     static const char *const schemes[] = {"tcp://", "ssl://", "mqtt://", "mqtts://", NULL};
     size_t scheme_len = 0;
@@ -728,27 +358,28 @@ static int read_mqtt(ctx_t *c, const cJSON *root, gridems_service_config_t *cfg)
         }
     }
     if (scheme_len == 0) {
-        return fail(c, "mqtt.uri",
-                    "must start with tcp://, ssl://, mqtt:// or mqtts://, got "
-                    "\"%.80s\"",
-                    uri);
+        return gridems_cfg_fail(c, "mqtt.uri",
+                                "must start with tcp://, ssl://, mqtt:// or mqtts://, got "
+                                "\"%.80s\"",
+                                uri);
     }
     if (uri[scheme_len] == '\0' || uri[scheme_len] == ':' || uri[scheme_len] == '/' ||
         !printable_ascii(uri)) {
-        return fail(c, "mqtt.uri",
-                    "must name a host after the scheme, without spaces, got "
-                    "\"%.80s\"",
-                    uri);
+        return gridems_cfg_fail(c, "mqtt.uri",
+                                "must name a host after the scheme, without spaces, got "
+                                "\"%.80s\"",
+                                uri);
     }
-    if ((rc = get_string(c, mqtt, "mqtt", "client_id", &client_id)) != 0) {
+    if ((rc = gridems_cfg_get_string(c, mqtt, "mqtt", "client_id", &client_id)) != 0) {
         return rc;
     }
     if (client_id != NULL && (strlen(client_id) > MAX_CLIENT_ID || !printable_ascii(client_id))) {
-        return fail(c, "mqtt.client_id",
-                    "must be 1 to %d printable ASCII characters without spaces, got \"%.80s\"",
-                    MAX_CLIENT_ID, client_id);
+        return gridems_cfg_fail(
+            c, "mqtt.client_id",
+            "must be 1 to %d printable ASCII characters without spaces, got \"%.80s\"",
+            MAX_CLIENT_ID, client_id);
     }
-    if ((rc = get_string(c, mqtt, "mqtt", "topic_prefix", &prefix)) != 0) {
+    if ((rc = gridems_cfg_get_string(c, mqtt, "mqtt", "topic_prefix", &prefix)) != 0) {
         return rc;
     }
     if (prefix != NULL) {
@@ -757,59 +388,64 @@ static int read_mqtt(ctx_t *c, const cJSON *root, gridems_service_config_t *cfg)
             why = "must not end with '/'";
         }
         if (why != NULL) {
-            return fail(c, "mqtt.topic_prefix", "%s, got \"%.80s\"", why, prefix);
+            return gridems_cfg_fail(c, "mqtt.topic_prefix", "%s, got \"%.80s\"", why, prefix);
         }
     }
-    if ((rc = get_int(c, mqtt, "mqtt", "keepalive_s", 5, 3600, 30, &cfg->mqtt.keepalive_s)) != 0 ||
-        (rc = get_string(c, mqtt, "mqtt", "username", &user)) != 0 ||
-        (rc = get_string(c, mqtt, "mqtt", "password", &pass)) != 0 ||
-        (rc = get_string(c, mqtt, "mqtt", "password_file", &pass_file)) != 0) {
+    if ((rc = gridems_cfg_get_int(c, mqtt, "mqtt", "keepalive_s", 5, 3600, 30,
+                                  &cfg->mqtt.keepalive_s)) != 0 ||
+        (rc = gridems_cfg_get_string(c, mqtt, "mqtt", "username", &user)) != 0 ||
+        (rc = gridems_cfg_get_string(c, mqtt, "mqtt", "password", &pass)) != 0 ||
+        (rc = gridems_cfg_get_string(c, mqtt, "mqtt", "password_file", &pass_file)) != 0) {
         return rc;
     }
     if (pass != NULL && user == NULL) {
-        return fail(c, "mqtt.password", "needs mqtt.username");
+        return gridems_cfg_fail(c, "mqtt.password", "needs mqtt.username");
     }
     if (pass_file != NULL && user == NULL) {
-        return fail(c, "mqtt.password_file", "needs mqtt.username");
+        return gridems_cfg_fail(c, "mqtt.password_file", "needs mqtt.username");
     }
     if (pass_file != NULL && pass != NULL) {
-        return fail(c, "mqtt.password_file",
-                    "give mqtt.password or mqtt.password_file, not both (the file is preferred: "
-                    "it keeps the secret out of the config)");
+        return gridems_cfg_fail(
+            c, "mqtt.password_file",
+            "give mqtt.password or mqtt.password_file, not both (the file is preferred: "
+            "it keeps the secret out of the config)");
     }
     if (pass_file != NULL && (pass_file[0] == '\0' || strlen(pass_file) > MAX_DIR_BYTES)) {
-        return fail(c, "mqtt.password_file",
-                    "must be an absolute path or a systemd credential name of 1 to %d bytes",
-                    MAX_DIR_BYTES);
+        return gridems_cfg_fail(
+            c, "mqtt.password_file",
+            "must be an absolute path or a systemd credential name of 1 to %d bytes",
+            MAX_DIR_BYTES);
     }
     if ((rc = read_tls(c, mqtt, uri, cfg)) != 0) {
         return rc;
     }
-    if ((rc = dup_into(c, uri, &cfg->mqtt.uri)) != 0 ||
-        (rc = dup_into(c, user, &cfg->mqtt.username)) != 0 ||
-        (rc = dup_into(c, pass, &cfg->mqtt.password)) != 0 ||
-        (rc = dup_into(c, pass_file, &cfg->mqtt.password_file)) != 0) {
+    if ((rc = gridems_cfg_strdup(c, uri, &cfg->mqtt.uri)) != 0 ||
+        (rc = gridems_cfg_strdup(c, user, &cfg->mqtt.username)) != 0 ||
+        (rc = gridems_cfg_strdup(c, pass, &cfg->mqtt.password)) != 0 ||
+        (rc = gridems_cfg_strdup(c, pass_file, &cfg->mqtt.password_file)) != 0) {
         return rc;
     }
     /* The pid makes two instances of the same site (a test and a live service, or a restart
      * overlapping the old process) distinct on the broker, which would otherwise kick one off. */
-    rc = client_id != NULL
-             ? dup_into(c, client_id, &cfg->mqtt.client_id)
-             : aprintf(c, &cfg->mqtt.client_id, "gridems-%s-%ld", cfg->site.id, (long)getpid());
+    rc = client_id != NULL ? gridems_cfg_strdup(c, client_id, &cfg->mqtt.client_id)
+                           : gridems_cfg_aprintf(c, &cfg->mqtt.client_id, "gridems-%s-%ld",
+                                                 cfg->site.id, (long)getpid());
     if (rc != 0) {
         return rc;
     }
-    rc = prefix != NULL ? dup_into(c, prefix, &cfg->mqtt.topic_prefix)
-                        : aprintf(c, &cfg->mqtt.topic_prefix, "gridems/%s", cfg->site.id);
+    rc = prefix != NULL
+             ? gridems_cfg_strdup(c, prefix, &cfg->mqtt.topic_prefix)
+             : gridems_cfg_aprintf(c, &cfg->mqtt.topic_prefix, "gridems/%s", cfg->site.id);
     if (rc != 0) {
         return rc;
     }
 
     const cJSON *topics = NULL;
-    if ((rc = get_object(c, mqtt, "mqtt", "topics", &topics)) != 0) {
+    if ((rc = gridems_cfg_get_object(c, mqtt, "mqtt", "topics", &topics)) != 0) {
         return rc;
     }
-    if (topics != NULL && (rc = check_keys(c, topics, "mqtt.topics", topic_keys)) != 0) {
+    if (topics != NULL &&
+        (rc = gridems_cfg_check_keys(c, topics, "mqtt.topics", topic_keys)) != 0) {
         return rc;
     }
     const char *p = cfg->mqtt.topic_prefix;
@@ -828,18 +464,19 @@ static int read_mqtt(ctx_t *c, const cJSON *root, gridems_service_config_t *cfg)
                         cfg->mqtt.topics.carbon, cfg->mqtt.topics.event, cfg->mqtt.topics.cmd};
     static const char *const outputs[] = {"/status", "/schedule", "/state"};
     for (int i = 0; i < 5; i++) {
-        char path[PATH_CAP];
-        join(path, "mqtt.topics", topic_keys[i]);
+        char path[GRIDEMS_CFG_PATH_CAP];
+        gridems_cfg_join(path, "mqtt.topics", topic_keys[i]);
         for (int j = 0; j < i; j++) {
             if (strcmp(in[i], in[j]) == 0) {
-                return fail(c, path, "same topic as mqtt.topics.%s (\"%.80s\")", topic_keys[j],
-                            in[i]);
+                return gridems_cfg_fail(c, path, "same topic as mqtt.topics.%s (\"%.80s\")",
+                                        topic_keys[j], in[i]);
             }
         }
         size_t plen = strlen(p);
         for (int k = 0; k < 3; k++) {
             if (strncmp(in[i], p, plen) == 0 && strcmp(in[i] + plen, outputs[k]) == 0) {
-                return fail(c, path, "\"%.80s\" is one of the service's own output topics", in[i]);
+                return gridems_cfg_fail(
+                    c, path, "\"%.80s\" is one of the service's own output topics", in[i]);
             }
         }
     }
@@ -847,12 +484,12 @@ static int read_mqtt(ctx_t *c, const cJSON *root, gridems_service_config_t *cfg)
 }
 
 /* planner.peak_guard: the real-time peak guard (core/src/service/service_guard.c). */
-static int read_peak_guard(ctx_t *c, const cJSON *pl, gridems_service_config_t *cfg)
+static int read_peak_guard(gridems_cfg_t *c, const cJSON *pl, gridems_service_config_t *cfg)
 {
     static const char *const keys[] = {"enabled", "interval_seconds", "margin_kw", "shed_compute",
                                        NULL};
     const cJSON *pg = NULL;
-    int rc = get_object(c, pl, "planner", "peak_guard", &pg);
+    int rc = gridems_cfg_get_object(c, pl, "planner", "peak_guard", &pg);
     cJSON empty;
     memset(&empty, 0, sizeof empty);
     empty.type = cJSON_Object;
@@ -862,35 +499,37 @@ static int read_peak_guard(ctx_t *c, const cJSON *pl, gridems_service_config_t *
     if (pg == NULL) {
         pg = &empty;
     }
-    if ((rc = check_keys(c, pg, "planner.peak_guard", keys)) != 0 ||
-        (rc = get_bool(c, pg, "planner.peak_guard", "enabled", false,
-                       &cfg->planner.peak_guard.enabled)) != 0 ||
-        (rc = get_int(c, pg, "planner.peak_guard", "interval_seconds", 1, 3600, 10,
-                      &cfg->planner.peak_guard.interval_seconds)) != 0 ||
-        (rc = get_bounded(c, pg, "planner.peak_guard", "margin_kw", 0, false, 0, NULL,
-                          &cfg->planner.peak_guard.margin_kw)) != 0 ||
-        (rc = get_bool(c, pg, "planner.peak_guard", "shed_compute", true,
-                       &cfg->planner.peak_guard.shed_compute)) != 0) {
+    if ((rc = gridems_cfg_check_keys(c, pg, "planner.peak_guard", keys)) != 0 ||
+        (rc = gridems_cfg_get_bool(c, pg, "planner.peak_guard", "enabled", false,
+                                   &cfg->planner.peak_guard.enabled)) != 0 ||
+        (rc = gridems_cfg_get_int(c, pg, "planner.peak_guard", "interval_seconds", 1, 3600, 10,
+                                  &cfg->planner.peak_guard.interval_seconds)) != 0 ||
+        (rc = gridems_cfg_get_bounded(c, pg, "planner.peak_guard", "margin_kw", 0, false, 0, NULL,
+                                      &cfg->planner.peak_guard.margin_kw)) != 0 ||
+        (rc = gridems_cfg_get_bool(c, pg, "planner.peak_guard", "shed_compute", true,
+                                   &cfg->planner.peak_guard.shed_compute)) != 0) {
         return rc;
     }
     return 0;
 }
 
 /* The peak margin's rule (planner.peak_margin*) and the deferral assumption. */
-static int read_margin(ctx_t *c, const cJSON *pl, gridems_service_config_t *cfg)
+static int read_margin(gridems_cfg_t *c, const cJSON *pl, gridems_service_config_t *cfg)
 {
     static const char *const modes[] = {"fixed", "auto", NULL};
     static const char *const errors[] = {"import", "base_load", NULL};
     int mode = 0, what = 0, week = 7 * 1440 / cfg->planner.step_minutes;
     bool q_here = false, w_here = false, f_here = false;
     double q = 0.99, f = 0.5, w = 0;
-    int rc = get_enum(c, pl, "planner", "peak_margin", modes, GRIDEMS_PEAK_MARGIN_FIXED, &mode);
+    int rc = gridems_cfg_get_enum(c, pl, "planner", "peak_margin", modes, GRIDEMS_PEAK_MARGIN_FIXED,
+                                  &mode);
     if (rc != 0 ||
-        (rc = get_enum(c, pl, "planner", "peak_margin_error", errors, GRIDEMS_MARGIN_ERROR_IMPORT,
-                       &what)) != 0 ||
-        (rc = get_number(c, pl, "planner", "peak_margin_quantile", &q_here, &q)) != 0 ||
-        (rc = get_number(c, pl, "planner", "peak_margin_window_steps", &w_here, &w)) != 0 ||
-        (rc = get_number(c, pl, "planner", "defer_power_fraction", &f_here, &f)) != 0) {
+        (rc = gridems_cfg_get_enum(c, pl, "planner", "peak_margin_error", errors,
+                                   GRIDEMS_MARGIN_ERROR_IMPORT, &what)) != 0 ||
+        (rc = gridems_cfg_get_number(c, pl, "planner", "peak_margin_quantile", &q_here, &q)) != 0 ||
+        (rc = gridems_cfg_get_number(c, pl, "planner", "peak_margin_window_steps", &w_here, &w)) !=
+            0 ||
+        (rc = gridems_cfg_get_number(c, pl, "planner", "defer_power_fraction", &f_here, &f)) != 0) {
         return rc;
     }
     cfg->planner.peak_margin = (gridems_peak_margin_mode_t)mode;
@@ -898,26 +537,28 @@ static int read_margin(ctx_t *c, const cJSON *pl, gridems_service_config_t *cfg)
     cfg->planner.peak_margin_error = (gridems_margin_error_t)what;
     if (mode != GRIDEMS_PEAK_MARGIN_AUTO && (q_here || w_here || what_here)) {
         /* Refused rather than ignored, so nobody believes the margin follows the error. */
-        return fail(c,
-                    q_here   ? "planner.peak_margin_quantile"
-                    : w_here ? "planner.peak_margin_window_steps"
-                             : "planner.peak_margin_error",
-                    "only allowed with planner.peak_margin \"auto\"");
+        return gridems_cfg_fail(c,
+                                q_here   ? "planner.peak_margin_quantile"
+                                : w_here ? "planner.peak_margin_window_steps"
+                                         : "planner.peak_margin_error",
+                                "only allowed with planner.peak_margin \"auto\"");
     }
     if (q_here && !(q > 0 && q < 1)) {
-        return fail(c, "planner.peak_margin_quantile", "must be a number in (0, 1), got %g", q);
+        return gridems_cfg_fail(c, "planner.peak_margin_quantile",
+                                "must be a number in (0, 1), got %g", q);
     }
     cfg->planner.peak_margin_quantile = q;
-    if ((rc = get_int(c, pl, "planner", "peak_margin_window_steps", 1,
-                      GRIDEMS_SERVICE_CONFIG_MAX_MARGIN_WINDOW,
-                      week < GRIDEMS_SERVICE_CONFIG_MAX_MARGIN_WINDOW
-                          ? week
-                          : GRIDEMS_SERVICE_CONFIG_MAX_MARGIN_WINDOW,
-                      &cfg->planner.peak_margin_window_steps)) != 0) {
+    if ((rc = gridems_cfg_get_int(c, pl, "planner", "peak_margin_window_steps", 1,
+                                  GRIDEMS_SERVICE_CONFIG_MAX_MARGIN_WINDOW,
+                                  week < GRIDEMS_SERVICE_CONFIG_MAX_MARGIN_WINDOW
+                                      ? week
+                                      : GRIDEMS_SERVICE_CONFIG_MAX_MARGIN_WINDOW,
+                                  &cfg->planner.peak_margin_window_steps)) != 0) {
         return rc;
     }
     if (f_here && !(f > 0 && f <= 1)) {
-        return fail(c, "planner.defer_power_fraction", "must be a number in (0, 1], got %g", f);
+        return gridems_cfg_fail(c, "planner.defer_power_fraction",
+                                "must be a number in (0, 1], got %g", f);
     }
     cfg->planner.defer_power_fraction = f;
     return 0;
@@ -931,7 +572,7 @@ static int read_margin(ctx_t *c, const cJSON *pl, gridems_service_config_t *cfg)
  * worth at least the demand charge per step-hour, or the margin would defend a phantom peak at
  * the cost of late jobs (measured: at 1800 JPY/kW and 1000 JPY/kWh on 30-minute steps it did).
  */
-static int check_penalties_beat_margin(ctx_t *c, const gridems_service_config_t *cfg)
+static int check_penalties_beat_margin(gridems_cfg_t *c, const gridems_service_config_t *cfg)
 {
     if (cfg->planner.peak_margin != GRIDEMS_PEAK_MARGIN_AUTO &&
         !(cfg->planner.peak_margin_kw > 0)) {
@@ -940,23 +581,25 @@ static int check_penalties_beat_margin(ctx_t *c, const gridems_service_config_t 
     double hours = cfg->planner.step_minutes / 60.0;
     double least = cfg->site.demand_charge_per_kw / hours;
     if (cfg->planner.unmet_flexible_per_kwh < least) {
-        return fail(c, "planner.penalties.unmet_flexible_per_kwh",
-                    "must be at least site.demand_charge_per_kw / step hours (%g) while a peak "
-                    "margin is set, got %g (plans would leave jobs unfinished rather than draw "
-                    "inside the margin)",
-                    least, cfg->planner.unmet_flexible_per_kwh);
+        return gridems_cfg_fail(
+            c, "planner.penalties.unmet_flexible_per_kwh",
+            "must be at least site.demand_charge_per_kw / step hours (%g) while a peak "
+            "margin is set, got %g (plans would leave jobs unfinished rather than draw "
+            "inside the margin)",
+            least, cfg->planner.unmet_flexible_per_kwh);
     }
     if (cfg->planner.final_soc_shortfall_per_kwh < least) {
-        return fail(c, "planner.penalties.final_soc_shortfall_per_kwh",
-                    "must be at least site.demand_charge_per_kw / step hours (%g) while a peak "
-                    "margin is set, got %g (plans would leave batteries short rather than draw "
-                    "inside the margin)",
-                    least, cfg->planner.final_soc_shortfall_per_kwh);
+        return gridems_cfg_fail(
+            c, "planner.penalties.final_soc_shortfall_per_kwh",
+            "must be at least site.demand_charge_per_kw / step hours (%g) while a peak "
+            "margin is set, got %g (plans would leave batteries short rather than draw "
+            "inside the margin)",
+            least, cfg->planner.final_soc_shortfall_per_kwh);
     }
     return 0;
 }
 
-static int read_planner(ctx_t *c, const cJSON *root, gridems_service_config_t *cfg)
+static int read_planner(gridems_cfg_t *c, const cJSON *root, gridems_service_config_t *cfg)
 {
     static const char *const keys[] = {"step_minutes",
                                        "horizon_steps",
@@ -982,7 +625,7 @@ static int read_planner(ctx_t *c, const cJSON *root, gridems_service_config_t *c
     static const char *const final_soc[] = {"initial", "none", "mid", "value", NULL};
     static const char *const running_step[] = {"rest", "whole", NULL};
     const cJSON *pl = NULL, *pen = NULL;
-    int rc = get_object(c, root, "", "planner", &pl);
+    int rc = gridems_cfg_get_object(c, root, "", "planner", &pl);
     if (rc != 0) {
         return rc;
     }
@@ -993,45 +636,47 @@ static int read_planner(ctx_t *c, const cJSON *root, gridems_service_config_t *c
     if (pl == NULL) {
         pl = &empty;
     }
-    if ((rc = check_keys(c, pl, "planner", keys)) != 0) {
+    if ((rc = gridems_cfg_check_keys(c, pl, "planner", keys)) != 0) {
         return rc;
     }
     bool step_here = false;
     double step = 15;
-    if ((rc = get_number(c, pl, "planner", "step_minutes", &step_here, &step)) != 0) {
+    if ((rc = gridems_cfg_get_number(c, pl, "planner", "step_minutes", &step_here, &step)) != 0) {
         return rc;
     }
     if (step_here &&
         (step != floor(step) || step < 1 || step > 1440 || !step_minutes_ok((int)step))) {
-        return fail(c, "planner.step_minutes",
-                    "must divide 60 or be a multiple of 60 dividing 1440, got %g", step);
+        return gridems_cfg_fail(c, "planner.step_minutes",
+                                "must divide 60 or be a multiple of 60 dividing 1440, got %g",
+                                step);
     }
     cfg->planner.step_minutes = (int)step;
     int fs = 0;
     int rs = 0;
-    if ((rc = get_int(c, pl, "planner", "horizon_steps", 1,
-                      GRIDEMS_SERVICE_CONFIG_MAX_HORIZON_STEPS, 96, &cfg->planner.horizon_steps)) !=
+    if ((rc = gridems_cfg_get_int(c, pl, "planner", "horizon_steps", 1,
+                                  GRIDEMS_SERVICE_CONFIG_MAX_HORIZON_STEPS, 96,
+                                  &cfg->planner.horizon_steps)) != 0 ||
+        (rc = gridems_cfg_get_int(c, pl, "planner", "replan_seconds", 1,
+                                  GRIDEMS_SERVICE_CONFIG_MAX_REPLAN_SECONDS, 300,
+                                  &cfg->planner.replan_seconds)) != 0 ||
+        (rc = gridems_cfg_get_int(c, pl, "planner", "debounce_ms", 0, 60000, 500,
+                                  &cfg->planner.debounce_ms)) != 0 ||
+        (rc = gridems_cfg_get_int(c, pl, "planner", "solve_time_limit_ms", 1,
+                                  GRIDEMS_SERVICE_CONFIG_MAX_SOLVE_TIME_LIMIT_MS, 10000,
+                                  &cfg->planner.solve_time_limit_ms)) != 0 ||
+        (rc = gridems_cfg_get_bounded(c, pl, "planner", "deviation_kw", 0, true, 0,
+                                      &cfg->planner.has_deviation, &cfg->planner.deviation_kw)) !=
             0 ||
-        (rc = get_int(c, pl, "planner", "replan_seconds", 1,
-                      GRIDEMS_SERVICE_CONFIG_MAX_REPLAN_SECONDS, 300,
-                      &cfg->planner.replan_seconds)) != 0 ||
-        (rc = get_int(c, pl, "planner", "debounce_ms", 0, 60000, 500, &cfg->planner.debounce_ms)) !=
-            0 ||
-        (rc = get_int(c, pl, "planner", "solve_time_limit_ms", 1,
-                      GRIDEMS_SERVICE_CONFIG_MAX_SOLVE_TIME_LIMIT_MS, 10000,
-                      &cfg->planner.solve_time_limit_ms)) != 0 ||
-        (rc = get_bounded(c, pl, "planner", "deviation_kw", 0, true, 0, &cfg->planner.has_deviation,
-                          &cfg->planner.deviation_kw)) != 0 ||
-        (rc = get_bounded(c, pl, "planner", "carbon_price_per_kg", 0, false, 0, NULL,
-                          &cfg->planner.carbon_price_per_kg)) != 0 ||
-        (rc = get_bounded(c, pl, "planner", "peak_margin_kw", 0, false, 0, NULL,
-                          &cfg->planner.peak_margin_kw)) != 0 ||
-        (rc = get_enum(c, pl, "planner", "battery_final_soc", final_soc, GRIDEMS_FINAL_SOC_INITIAL,
-                       &fs)) != 0 ||
-        (rc = get_enum(c, pl, "planner", "running_step", running_step, 0, &rs)) != 0 ||
-        (rc = get_int(c, pl, "planner", "peak_target_days", 0, 7, 0,
-                      &cfg->planner.peak_target_days)) != 0 ||
-        (rc = get_object(c, pl, "planner", "penalties", &pen)) != 0) {
+        (rc = gridems_cfg_get_bounded(c, pl, "planner", "carbon_price_per_kg", 0, false, 0, NULL,
+                                      &cfg->planner.carbon_price_per_kg)) != 0 ||
+        (rc = gridems_cfg_get_bounded(c, pl, "planner", "peak_margin_kw", 0, false, 0, NULL,
+                                      &cfg->planner.peak_margin_kw)) != 0 ||
+        (rc = gridems_cfg_get_enum(c, pl, "planner", "battery_final_soc", final_soc,
+                                   GRIDEMS_FINAL_SOC_INITIAL, &fs)) != 0 ||
+        (rc = gridems_cfg_get_enum(c, pl, "planner", "running_step", running_step, 0, &rs)) != 0 ||
+        (rc = gridems_cfg_get_int(c, pl, "planner", "peak_target_days", 0, 7, 0,
+                                  &cfg->planner.peak_target_days)) != 0 ||
+        (rc = gridems_cfg_get_object(c, pl, "planner", "penalties", &pen)) != 0) {
         return rc;
     }
     cfg->planner.battery_final_soc = (gridems_final_soc_t)fs;
@@ -1042,13 +687,15 @@ static int read_planner(ctx_t *c, const cJSON *root, gridems_service_config_t *c
     if (pen == NULL) {
         pen = &empty;
     }
-    if ((rc = check_keys(c, pen, "planner.penalties", penalty_keys)) != 0 ||
-        (rc = get_bounded(c, pen, "planner.penalties", "unmet_flexible_per_kwh", 0, true, 1000,
-                          NULL, &cfg->planner.unmet_flexible_per_kwh)) != 0 ||
-        (rc = get_bounded(c, pen, "planner.penalties", "unserved_load_per_kwh", 0, true, 10000,
-                          NULL, &cfg->planner.unserved_load_per_kwh)) != 0 ||
-        (rc = get_bounded(c, pen, "planner.penalties", "final_soc_shortfall_per_kwh", 0, true, 1000,
-                          NULL, &cfg->planner.final_soc_shortfall_per_kwh)) != 0) {
+    if ((rc = gridems_cfg_check_keys(c, pen, "planner.penalties", penalty_keys)) != 0 ||
+        (rc = gridems_cfg_get_bounded(c, pen, "planner.penalties", "unmet_flexible_per_kwh", 0,
+                                      true, 1000, NULL, &cfg->planner.unmet_flexible_per_kwh)) !=
+            0 ||
+        (rc = gridems_cfg_get_bounded(c, pen, "planner.penalties", "unserved_load_per_kwh", 0, true,
+                                      10000, NULL, &cfg->planner.unserved_load_per_kwh)) != 0 ||
+        (rc = gridems_cfg_get_bounded(c, pen, "planner.penalties", "final_soc_shortfall_per_kwh", 0,
+                                      true, 1000, NULL,
+                                      &cfg->planner.final_soc_shortfall_per_kwh)) != 0) {
         return rc;
     }
     if ((rc = read_peak_guard(c, pl, cfg)) != 0) {
@@ -1057,124 +704,132 @@ static int read_planner(ctx_t *c, const cJSON *root, gridems_service_config_t *c
     return check_penalties_beat_margin(c, cfg);
 }
 
-static int read_clock(ctx_t *c, const cJSON *root, gridems_service_config_t *cfg)
+static int read_clock(gridems_cfg_t *c, const cJSON *root, gridems_service_config_t *cfg)
 {
     static const char *const keys[] = {"mode", "start", "speed", NULL};
     static const char *const modes[] = {"real", "simulated", NULL};
     const cJSON *ck = NULL;
-    int rc = get_object(c, root, "", "clock", &ck);
+    int rc = gridems_cfg_get_object(c, root, "", "clock", &ck);
     cfg->clock.mode = GRIDEMS_CLOCK_REAL;
     cfg->clock.start_ms = 0;
     cfg->clock.speed = 1.0;
     if (rc != 0 || ck == NULL) {
         return rc;
     }
-    if ((rc = check_keys(c, ck, "clock", keys)) != 0) {
+    if ((rc = gridems_cfg_check_keys(c, ck, "clock", keys)) != 0) {
         return rc;
     }
     int mode = 0;
     const char *start = NULL;
     bool speed_here = false;
     double speed = 1.0;
-    if ((rc = get_enum(c, ck, "clock", "mode", modes, GRIDEMS_CLOCK_REAL, &mode)) != 0 ||
-        (rc = get_string(c, ck, "clock", "start", &start)) != 0 ||
-        (rc = get_number(c, ck, "clock", "speed", &speed_here, &speed)) != 0) {
+    if ((rc = gridems_cfg_get_enum(c, ck, "clock", "mode", modes, GRIDEMS_CLOCK_REAL, &mode)) !=
+            0 ||
+        (rc = gridems_cfg_get_string(c, ck, "clock", "start", &start)) != 0 ||
+        (rc = gridems_cfg_get_number(c, ck, "clock", "speed", &speed_here, &speed)) != 0) {
         return rc;
     }
     if (mode == GRIDEMS_CLOCK_REAL) {
         /* Settings that would be ignored are refused, so nobody believes the service is
          * replaying a day while it runs on the wall clock. */
         if (start != NULL) {
-            return fail(c, "clock.start", "only allowed with clock.mode \"simulated\"");
+            return gridems_cfg_fail(c, "clock.start", "only allowed with clock.mode \"simulated\"");
         }
         if (speed_here) {
-            return fail(c, "clock.speed", "only allowed with clock.mode \"simulated\"");
+            return gridems_cfg_fail(c, "clock.speed", "only allowed with clock.mode \"simulated\"");
         }
         return 0;
     }
     if (start == NULL) {
-        return fail(c, "clock.start",
-                    "required when clock.mode is \"simulated\" (an ISO time "
-                    "with offset, e.g. \"2026-05-11T00:00:00+09:00\")");
+        return gridems_cfg_fail(c, "clock.start",
+                                "required when clock.mode is \"simulated\" (an ISO time "
+                                "with offset, e.g. \"2026-05-11T00:00:00+09:00\")");
     }
     char why[160] = "";
     if (gridems_time_parse_iso(start, &cfg->clock.start_ms, NULL, why, sizeof why) != 0) {
-        return fail(c, "clock.start", "%s, got \"%.60s\"", why, start);
+        return gridems_cfg_fail(c, "clock.start", "%s, got \"%.60s\"", why, start);
     }
     if (!(speed > 0) || speed > GRIDEMS_CLOCK_MAX_SPEED) {
-        return fail(c, "clock.speed", "must be a number > 0 and <= %g, got %g",
-                    GRIDEMS_CLOCK_MAX_SPEED, speed);
+        return gridems_cfg_fail(c, "clock.speed", "must be a number > 0 and <= %g, got %g",
+                                GRIDEMS_CLOCK_MAX_SPEED, speed);
     }
     cfg->clock.mode = GRIDEMS_CLOCK_SIMULATED;
     cfg->clock.speed = speed;
     return 0;
 }
 
-static int read_plugin(ctx_t *c, const cJSON *item, int index, gridems_service_config_t *cfg)
+static int read_plugin(gridems_cfg_t *c, const cJSON *item, int index,
+                       gridems_service_config_t *cfg)
 {
     static const char *const keys[] = {"plugin", "name", "path", "options", NULL};
-    char path[PATH_CAP];
+    char path[GRIDEMS_CFG_PATH_CAP];
     snprintf(path, sizeof path, "plugins[%d]", index);
     if (!cJSON_IsObject(item)) {
-        return fail(c, path, "must be an object, got %s", gridems__json_type_name(item));
+        return gridems_cfg_fail(c, path, "must be an object, got %s",
+                                gridems__json_type_name(item));
     }
-    int rc = check_keys(c, item, path, keys);
+    int rc = gridems_cfg_check_keys(c, item, path, keys);
     if (rc != 0) {
         return rc;
     }
     const char *plugin = NULL, *name = NULL, *so = NULL;
     const cJSON *options = NULL;
-    char key_path[PATH_CAP];
-    if ((rc = get_string(c, item, path, "name", &name)) != 0) {
+    char key_path[GRIDEMS_CFG_PATH_CAP];
+    if ((rc = gridems_cfg_get_string(c, item, path, "name", &name)) != 0) {
         return rc;
     }
-    join(key_path, path, "name");
+    gridems_cfg_join(key_path, path, "name");
     if (name == NULL) {
-        return fail(c, key_path, "required (the instance name, e.g. \"bess1\")");
+        return gridems_cfg_fail(c, key_path, "required (the instance name, e.g. \"bess1\")");
     }
     if (!ident_ok(name, GRIDEMS_SERVICE_CONFIG_MAX_NAME, false)) {
-        return fail(c, key_path, "must be 1 to %d characters of [A-Za-z0-9_-], got \"%.80s\"",
-                    GRIDEMS_SERVICE_CONFIG_MAX_NAME, name);
+        return gridems_cfg_fail(c, key_path,
+                                "must be 1 to %d characters of [A-Za-z0-9_-], got \"%.80s\"",
+                                GRIDEMS_SERVICE_CONFIG_MAX_NAME, name);
     }
     for (int j = 0; j < index; j++) {
         if (strcmp(cfg->plugins[j].name, name) == 0) {
-            return fail(c, key_path, "duplicate instance name \"%s\" (also plugins[%d].name)", name,
-                        j);
+            return gridems_cfg_fail(
+                c, key_path, "duplicate instance name \"%s\" (also plugins[%d].name)", name, j);
         }
     }
-    if ((rc = get_string(c, item, path, "plugin", &plugin)) != 0 ||
-        (rc = get_string(c, item, path, "path", &so)) != 0 ||
-        (rc = get_object(c, item, path, "options", &options)) != 0) {
+    if ((rc = gridems_cfg_get_string(c, item, path, "plugin", &plugin)) != 0 ||
+        (rc = gridems_cfg_get_string(c, item, path, "path", &so)) != 0 ||
+        (rc = gridems_cfg_get_object(c, item, path, "options", &options)) != 0) {
         return rc;
     }
     if (plugin != NULL && !ident_ok(plugin, 63, true)) {
-        join(key_path, path, "plugin");
-        return fail(c, key_path, "must be 1 to 63 characters of [a-z0-9_], got \"%.80s\"", plugin);
+        gridems_cfg_join(key_path, path, "plugin");
+        return gridems_cfg_fail(c, key_path,
+                                "must be 1 to 63 characters of [a-z0-9_], got \"%.80s\"", plugin);
     }
     if (plugin == NULL && so == NULL) {
-        return fail(c, path,
-                    "give \"plugin\" (a plugin name such as \"battery_sim\") or \"path\" "
-                    "(a shared object file)");
+        return gridems_cfg_fail(
+            c, path,
+            "give \"plugin\" (a plugin name such as \"battery_sim\") or \"path\" "
+            "(a shared object file)");
     }
     gridems_service_plugin_t *p = &cfg->plugins[index];
     p->instance = item;
     p->options = options;
     p->explicit_path = so != NULL;
-    if ((rc = dup_into(c, name, &p->name)) != 0 || (rc = dup_into(c, plugin, &p->plugin)) != 0) {
+    if ((rc = gridems_cfg_strdup(c, name, &p->name)) != 0 ||
+        (rc = gridems_cfg_strdup(c, plugin, &p->plugin)) != 0) {
         return rc;
     }
-    return so != NULL ? dup_into(c, so, &p->path)
-                      : aprintf(c, &p->path, "%s/gridems_%s.so", cfg->plugin_dir, plugin);
+    return so != NULL
+               ? gridems_cfg_strdup(c, so, &p->path)
+               : gridems_cfg_aprintf(c, &p->path, "%s/gridems_%s.so", cfg->plugin_dir, plugin);
 }
 
 /* reliability: plausibility bounds and the stuck-plugin rule (docs/service.md, "Reliability"). */
-static int read_reliability(ctx_t *c, const cJSON *root, gridems_service_config_t *cfg)
+static int read_reliability(gridems_cfg_t *c, const cJSON *root, gridems_service_config_t *cfg)
 {
     static const char *const keys[] = {"max_power_factor",      "implausible_hold_seconds",
                                        "plugin_call_budget_ms", "plugin_overruns",
                                        "plugin_retry_seconds",  NULL};
     const cJSON *r = NULL;
-    int rc = get_object(c, root, "", "reliability", &r);
+    int rc = gridems_cfg_get_object(c, root, "", "reliability", &r);
     cJSON empty;
     memset(&empty, 0, sizeof empty);
     empty.type = cJSON_Object;
@@ -1184,29 +839,29 @@ static int read_reliability(ctx_t *c, const cJSON *root, gridems_service_config_
     if (r == NULL) {
         r = &empty;
     }
-    if ((rc = check_keys(c, r, "reliability", keys)) != 0 ||
-        (rc = get_bounded(c, r, "reliability", "max_power_factor", 1, false, 4, NULL,
-                          &cfg->reliability.max_power_factor)) != 0 ||
-        (rc = get_int(c, r, "reliability", "implausible_hold_seconds", 0, 86400, 300,
-                      &cfg->reliability.implausible_hold_seconds)) != 0 ||
-        (rc = get_int(c, r, "reliability", "plugin_call_budget_ms", 1, 60000, 1000,
-                      &cfg->reliability.plugin_call_budget_ms)) != 0 ||
-        (rc = get_int(c, r, "reliability", "plugin_overruns", 1, 1000, 3,
-                      &cfg->reliability.plugin_overruns)) != 0 ||
-        (rc = get_int(c, r, "reliability", "plugin_retry_seconds", 1, 86400, 60,
-                      &cfg->reliability.plugin_retry_seconds)) != 0) {
+    if ((rc = gridems_cfg_check_keys(c, r, "reliability", keys)) != 0 ||
+        (rc = gridems_cfg_get_bounded(c, r, "reliability", "max_power_factor", 1, false, 4, NULL,
+                                      &cfg->reliability.max_power_factor)) != 0 ||
+        (rc = gridems_cfg_get_int(c, r, "reliability", "implausible_hold_seconds", 0, 86400, 300,
+                                  &cfg->reliability.implausible_hold_seconds)) != 0 ||
+        (rc = gridems_cfg_get_int(c, r, "reliability", "plugin_call_budget_ms", 1, 60000, 1000,
+                                  &cfg->reliability.plugin_call_budget_ms)) != 0 ||
+        (rc = gridems_cfg_get_int(c, r, "reliability", "plugin_overruns", 1, 1000, 3,
+                                  &cfg->reliability.plugin_overruns)) != 0 ||
+        (rc = gridems_cfg_get_int(c, r, "reliability", "plugin_retry_seconds", 1, 86400, 60,
+                                  &cfg->reliability.plugin_retry_seconds)) != 0) {
         return rc;
     }
     return 0;
 }
 
-static int read_top(ctx_t *c, const cJSON *root, gridems_service_config_t *cfg)
+static int read_top(gridems_cfg_t *c, const cJSON *root, gridems_service_config_t *cfg)
 {
     static const char *const keys[] = {"site",      "mqtt",        "planner",    "clock",
                                        "state_dir", "log_level",   "plugin_dir", "plugins",
                                        "http",      "reliability", "openadr",    NULL};
     static const char *const levels[] = {"err", "warning", "notice", "info", "debug", NULL};
-    int rc = check_keys(c, root, "", keys);
+    int rc = gridems_cfg_check_keys(c, root, "", keys);
     if (rc != 0 || (rc = read_site(c, root, cfg)) != 0 || (rc = read_mqtt(c, root, cfg)) != 0 ||
         (rc = read_planner(c, root, cfg)) != 0 || (rc = read_clock(c, root, cfg)) != 0 ||
         (rc = gridems_http_config_read(root, &cfg->http, c->err, c->errlen)) != 0 ||
@@ -1218,29 +873,30 @@ static int read_top(ctx_t *c, const cJSON *root, gridems_service_config_t *cfg)
     }
 
     const char *state_dir = NULL, *plugin_dir = NULL;
-    if ((rc = get_string(c, root, "", "state_dir", &state_dir)) != 0) {
+    if ((rc = gridems_cfg_get_string(c, root, "", "state_dir", &state_dir)) != 0) {
         return rc;
     }
     if (state_dir == NULL) {
-        return fail(c, "state_dir", "required (the directory where state.json is kept)");
+        return gridems_cfg_fail(c, "state_dir",
+                                "required (the directory where state.json is kept)");
     }
     if (strlen(state_dir) > MAX_DIR_BYTES) {
-        return fail(c, "state_dir", "must be at most %d bytes long", MAX_DIR_BYTES);
+        return gridems_cfg_fail(c, "state_dir", "must be at most %d bytes long", MAX_DIR_BYTES);
     }
     int level = 3;
-    if ((rc = get_enum(c, root, "", "log_level", levels, 3, &level)) != 0) {
+    if ((rc = gridems_cfg_get_enum(c, root, "", "log_level", levels, 3, &level)) != 0) {
         return rc;
     }
     gridems_log_level_parse(levels[level], &cfg->log_level);
-    if ((rc = get_string(c, root, "", "plugin_dir", &plugin_dir)) != 0) {
+    if ((rc = gridems_cfg_get_string(c, root, "", "plugin_dir", &plugin_dir)) != 0) {
         return rc;
     }
     if (plugin_dir != NULL && strlen(plugin_dir) > MAX_DIR_BYTES) {
-        return fail(c, "plugin_dir", "must be at most %d bytes long", MAX_DIR_BYTES);
+        return gridems_cfg_fail(c, "plugin_dir", "must be at most %d bytes long", MAX_DIR_BYTES);
     }
-    if ((rc = dup_into(c, state_dir, &cfg->state_dir)) != 0 ||
-        (rc = dup_into(c, plugin_dir != NULL ? plugin_dir : gridems__default_plugin_dir(),
-                       &cfg->plugin_dir)) != 0) {
+    if ((rc = gridems_cfg_strdup(c, state_dir, &cfg->state_dir)) != 0 ||
+        (rc = gridems_cfg_strdup(c, plugin_dir != NULL ? plugin_dir : gridems__default_plugin_dir(),
+                                 &cfg->plugin_dir)) != 0) {
         return rc;
     }
 
@@ -1249,19 +905,20 @@ static int read_top(ctx_t *c, const cJSON *root, gridems_service_config_t *cfg)
         return 0;
     }
     if (!cJSON_IsArray(plugins)) {
-        return fail(c, "plugins", "must be an array, got %s", gridems__json_type_name(plugins));
+        return gridems_cfg_fail(c, "plugins", "must be an array, got %s",
+                                gridems__json_type_name(plugins));
     }
     int n = cJSON_GetArraySize(plugins);
     if (n > GRIDEMS_SERVICE_CONFIG_MAX_PLUGINS) {
-        return fail(c, "plugins", "at most %d instances, got %d",
-                    GRIDEMS_SERVICE_CONFIG_MAX_PLUGINS, n);
+        return gridems_cfg_fail(c, "plugins", "at most %d instances, got %d",
+                                GRIDEMS_SERVICE_CONFIG_MAX_PLUGINS, n);
     }
     if (n == 0) {
         return 0;
     }
     cfg->plugins = calloc((size_t)n, sizeof *cfg->plugins);
     if (cfg->plugins == NULL) {
-        return oom(c);
+        return gridems_cfg_oom(c);
     }
     int i = 0;
     for (const cJSON *it = plugins->child; it != NULL; it = it->next, i++) {
@@ -1279,49 +936,17 @@ static int read_top(ctx_t *c, const cJSON *root, gridems_service_config_t *cfg)
 int gridems_service_config_parse(const char *text, size_t len, gridems_service_config_t *cfg,
                                  char *err, size_t errlen)
 {
-    ctx_t c = {.err = err, .errlen = errlen};
+    gridems_cfg_t c = {.err = err, .errlen = errlen};
     if (err != NULL && errlen > 0) {
         err[0] = '\0';
     }
-    if (cfg == NULL || (text == NULL && len > 0)) {
-        return fail_code(&c, GRIDEMS_EINVAL, "", "no config given");
+    if (cfg == NULL) {
+        return gridems_cfg_fail_code(&c, GRIDEMS_EINVAL, "", "no config given");
     }
     memset(cfg, 0, sizeof *cfg);
-    if (len > MAX_CONFIG_BYTES) {
-        return fail_code(&c, GRIDEMS_ETOOBIG, "", "larger than 16 MiB; is this really the config?");
-    }
-    const char *nul = len > 0 ? memchr(text, '\0', len) : NULL;
-    if (nul != NULL) {
-        size_t line = 0, col = 0;
-        line_col(text, (size_t)(nul - text), &line, &col);
-        return fail_code(&c, GRIDEMS_EPARSE, "", "NUL byte at line %zu, column %zu", line, col);
-    }
-    const char *end = NULL;
-    cJSON *root = len > 0 ? cJSON_ParseWithLengthOpts(text, len, &end, false) : NULL;
-    if (root == NULL) {
-        size_t at = end != NULL && end >= text && end <= text + len ? (size_t)(end - text) : len;
-        size_t line = 0, col = 0;
-        line_col(text, at, &line, &col);
-        return fail_code(&c, GRIDEMS_EPARSE, "", "JSON syntax error at line %zu, column %zu", line,
-                         col);
-    }
-    for (size_t at = (size_t)(end - text); at < len; at++) {
-        char ch = text[at];
-        if (ch != ' ' && ch != '\t' && ch != '\n' && ch != '\r') {
-            size_t line = 0, col = 0;
-            line_col(text, at, &line, &col);
-            cJSON_Delete(root);
-            return fail_code(&c, GRIDEMS_EPARSE, "",
-                             "unexpected data after the JSON document at line %zu, column %zu",
-                             line, col);
-        }
-    }
-    cfg->root = root;
-    int rc;
-    if (!cJSON_IsObject(root)) {
-        rc = fail(&c, "", "the top level must be an object, got %s", gridems__json_type_name(root));
-    } else if ((rc = check_duplicates(&c, root, "", 0)) == 0) {
-        rc = read_top(&c, root, cfg);
+    int rc = gridems_cfg_parse_document(&c, text, len, MAX_CONFIG_BYTES, &cfg->root);
+    if (rc == 0) {
+        rc = read_top(&c, cfg->root, cfg);
     }
     if (rc != 0) {
         gridems_service_config_free(cfg);
