@@ -243,7 +243,7 @@ typedef struct service_health_s {
  * NULL before gridems__service_history_start and after _stop. */
 typedef struct service_history_s service_history_t;
 
-/* One entry per plugin instance seen (host/plugin_watch.c). */
+/* One entry per plugin instance seen (plugin_watch.c). */
 typedef struct service_plugin_watch_s {
     plugin_watch_t *list; /* [n] (owned) */
     int n;
