@@ -118,36 +118,6 @@ void gridems__optimizer_set_err(char *err, size_t errlen, const char *fmt, ...)
     }
 }
 
-const char *gridems_start_kind_name(gridems_start_kind_t kind)
-{
-    switch (kind) {
-    case GRIDEMS_START_COLD:
-        return "cold";
-    case GRIDEMS_START_UPDATE:
-        return "update";
-    case GRIDEMS_START_SHIFTED:
-        return "shifted";
-    case GRIDEMS_START_FALLBACK:
-        return "fallback";
-    case GRIDEMS_START_CAPPED:
-        return "capped";
-    }
-    return "unknown";
-}
-
-const char *gridems_tie_break_name(gridems_tie_break_t tb)
-{
-    switch (tb) {
-    case GRIDEMS_TIE_NONE:
-        return "none";
-    case GRIDEMS_TIE_APPLIED:
-        return "applied";
-    case GRIDEMS_TIE_SKIPPED:
-        return "skipped";
-    }
-    return "unknown";
-}
-
 int gridems_optimizer_create(gridems_optimizer_t **out, const gridems_optimizer_opts_t *opts)
 {
     gridems_optimizer_t *opt = calloc(1, sizeof *opt);

@@ -198,3 +198,34 @@ char *gridems_schedule_to_json(const gridems_scenario_t *sc, const gridems_sched
     cJSON_free(text);
     return copy;
 }
+
+/* The names the schedule JSON and the logs give a solve's start and tie-break. */
+const char *gridems_start_kind_name(gridems_start_kind_t kind)
+{
+    switch (kind) {
+    case GRIDEMS_START_COLD:
+        return "cold";
+    case GRIDEMS_START_UPDATE:
+        return "update";
+    case GRIDEMS_START_SHIFTED:
+        return "shifted";
+    case GRIDEMS_START_FALLBACK:
+        return "fallback";
+    case GRIDEMS_START_CAPPED:
+        return "capped";
+    }
+    return "unknown";
+}
+
+const char *gridems_tie_break_name(gridems_tie_break_t tb)
+{
+    switch (tb) {
+    case GRIDEMS_TIE_NONE:
+        return "none";
+    case GRIDEMS_TIE_APPLIED:
+        return "applied";
+    case GRIDEMS_TIE_SKIPPED:
+        return "skipped";
+    }
+    return "unknown";
+}
