@@ -98,16 +98,15 @@ static const char *letters(const cJSON *root, const char *key, int *n, char *err
 {
     const cJSON *item = cJSON_GetObjectItemCaseSensitive(root, key);
     if (!cJSON_IsString(item)) {
-        gridems__optimizer_set_err(err, errlen, "basis: \"%s\" must be a string of status letters",
-                                   key);
+        gridems_set_err(err, errlen, "basis: \"%s\" must be a string of status letters", key);
         return NULL;
     }
     const char *s = item->valuestring;
     size_t len = strlen(s);
     for (size_t i = 0; i < len; i++) {
         if (status_of_letter(s[i]) == 0) {
-            gridems__optimizer_set_err(
-                err, errlen, "basis: \"%s\"[%zu] is '%c', not one of B, L, U, F, S", key, i, s[i]);
+            gridems_set_err(err, errlen, "basis: \"%s\"[%zu] is '%c', not one of B, L, U, F, S",
+                            key, i, s[i]);
             return NULL;
         }
     }
@@ -122,8 +121,8 @@ static bool whole(const cJSON *root, const char *key, double lo, double hi, doub
     const cJSON *item = cJSON_GetObjectItemCaseSensitive(root, key);
     if (!cJSON_IsNumber(item) || item->valuedouble != floor(item->valuedouble) ||
         item->valuedouble < lo || item->valuedouble > hi) {
-        gridems__optimizer_set_err(
-            err, errlen, "basis: \"%s\" must be a whole number in [%.0f, %.0f]", key, lo, hi);
+        gridems_set_err(err, errlen, "basis: \"%s\" must be a whole number in [%.0f, %.0f]", key,
+                        lo, hi);
         return false;
     }
     *v = item->valuedouble;
@@ -135,7 +134,7 @@ static int restore_tree(gridems_optimizer_t *opt, const cJSON *root, int64_t *st
 {
     const cJSON *format = cJSON_GetObjectItemCaseSensitive(root, "format");
     if (!cJSON_IsString(format) || strcmp(format->valuestring, BASIS_FORMAT) != 0) {
-        gridems__optimizer_set_err(err, errlen, "basis: \"format\" must be \"%s\"", BASIS_FORMAT);
+        gridems_set_err(err, errlen, "basis: \"format\" must be \"%s\"", BASIS_FORMAT);
         return GRIDEMS_EINVAL;
     }
     double version, start, cold_iterations, cold_rows;
@@ -143,9 +142,9 @@ static int restore_tree(gridems_optimizer_t *opt, const cJSON *root, int64_t *st
         return GRIDEMS_EINVAL;
     }
     if (version != BASIS_VERSION) {
-        gridems__optimizer_set_err(err, errlen,
-                                   "basis: \"version\" %.0f is not %d (written by another gridems)",
-                                   version, BASIS_VERSION);
+        gridems_set_err(err, errlen,
+                        "basis: \"version\" %.0f is not %d (written by another gridems)", version,
+                        BASIS_VERSION);
         return GRIDEMS_EINVAL;
     }
     if (!whole(root, "start_ms", -9007199254740992.0, 9007199254740992.0, &start, err, errlen) ||
@@ -161,7 +160,7 @@ static int restore_tree(gridems_optimizer_t *opt, const cJSON *root, int64_t *st
     }
     const cJSON *scenario = cJSON_GetObjectItemCaseSensitive(root, "scenario");
     if (!cJSON_IsObject(scenario)) {
-        gridems__optimizer_set_err(err, errlen, "basis: \"scenario\" must be an object");
+        gridems_set_err(err, errlen, "basis: \"scenario\" must be an object");
         return GRIDEMS_EINVAL;
     }
     char *text = cJSON_PrintUnformatted(scenario);
@@ -173,29 +172,26 @@ static int restore_tree(gridems_optimizer_t *opt, const cJSON *root, int64_t *st
     int rc = gridems_scenario_parse_json(text, strlen(text), &sc, why, sizeof why);
     free(text);
     if (rc != 0) {
-        gridems__optimizer_set_err(err, errlen, "basis: \"scenario\": %s", why);
+        gridems_set_err(err, errlen, "basis: \"scenario\": %s", why);
         return rc == GRIDEMS_ENOMEM ? rc : GRIDEMS_EINVAL;
     }
     rc = gridems_optimizer_build(opt, &sc, why, sizeof why);
     gridems_scenario_free(&sc);
     if (rc != 0) {
-        gridems__optimizer_set_err(err, errlen,
-                                   "basis: the program of its scenario cannot be built: %s", why);
+        gridems_set_err(err, errlen, "basis: the program of its scenario cannot be built: %s", why);
         return rc;
     }
     int unused_iterations, unused_rows;
     glp_prob *lp = gridems__optimizer_basis_lp(opt, false, &unused_iterations, &unused_rows);
     if (lp == NULL) {
-        gridems__optimizer_set_err(err, errlen,
-                                   "basis: the program of its scenario cannot be built");
+        gridems_set_err(err, errlen, "basis: the program of its scenario cannot be built");
         return GRIDEMS_ESOLVER;
     }
     if (m != glp_get_num_rows(lp) || n != glp_get_num_cols(lp)) {
-        gridems__optimizer_set_err(
-            err, errlen,
-            "basis: %d rows and %d columns do not fit its scenario's program (%d x %d; "
-            "written by another gridems)",
-            m, n, glp_get_num_rows(lp), glp_get_num_cols(lp));
+        gridems_set_err(err, errlen,
+                        "basis: %d rows and %d columns do not fit its scenario's program (%d x %d; "
+                        "written by another gridems)",
+                        m, n, glp_get_num_rows(lp), glp_get_num_cols(lp));
         return GRIDEMS_EINVAL;
     }
     int basic = 0;
@@ -206,8 +202,8 @@ static int restore_tree(gridems_optimizer_t *opt, const cJSON *root, int64_t *st
         basic += columns[j] == 'B';
     }
     if (basic != m) {
-        gridems__optimizer_set_err(
-            err, errlen, "basis: %d basic rows and columns, not one per row (%d)", basic, m);
+        gridems_set_err(err, errlen, "basis: %d basic rows and columns, not one per row (%d)",
+                        basic, m);
         return GRIDEMS_EINVAL;
     }
     for (int i = 1; i <= m; i++) {
@@ -226,12 +222,12 @@ int gridems_optimizer_basis_restore(gridems_optimizer_t *opt, const char *text, 
 {
     cJSON *root = cJSON_ParseWithLength(text, len);
     if (root == NULL) {
-        gridems__optimizer_set_err(err, errlen, "basis: not JSON");
+        gridems_set_err(err, errlen, "basis: not JSON");
         return GRIDEMS_EPARSE;
     }
     int rc = cJSON_IsObject(root) ? restore_tree(opt, root, start_ms, err, errlen) : GRIDEMS_EINVAL;
     if (rc == GRIDEMS_EINVAL && !cJSON_IsObject(root)) {
-        gridems__optimizer_set_err(err, errlen, "basis: not a JSON object");
+        gridems_set_err(err, errlen, "basis: not a JSON object");
     }
     cJSON_Delete(root);
     return rc;

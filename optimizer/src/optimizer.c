@@ -108,16 +108,6 @@ static double monotonic_ms(void)
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-void gridems__optimizer_set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err != NULL && errlen > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-}
-
 int gridems_optimizer_create(gridems_optimizer_t **out, const gridems_optimizer_opts_t *opts)
 {
     gridems_optimizer_t *opt = calloc(1, sizeof *opt);
@@ -442,18 +432,17 @@ static int solve_prepared(gridems_optimizer_t *opt, const gridems_scenario_t *sc
     }
     opt->has_basis = false;
     if (ret == GLP_ETMLIM) {
-        gridems__optimizer_set_err(err, errlen, "%s",
-                                   "solver time limit reached before optimality was proven");
+        gridems_set_err(err, errlen, "%s",
+                        "solver time limit reached before optimality was proven");
         return GRIDEMS_ETIMEDOUT;
     }
     if (ret != 0) {
-        gridems__optimizer_set_err(err, errlen, "GLPK glp_simplex failed with code %d", ret);
+        gridems_set_err(err, errlen, "GLPK glp_simplex failed with code %d", ret);
         return GRIDEMS_ESOLVER;
     }
     int status = glp_get_status(opt->lp);
     if (status != GLP_OPT) {
-        gridems__optimizer_set_err(err, errlen,
-                                   "GLPK did not prove optimality (solution status %d)", status);
+        gridems_set_err(err, errlen, "GLPK did not prove optimality (solution status %d)", status);
         return GRIDEMS_ESOLVER;
     }
     opt->has_basis = true;
@@ -589,7 +578,7 @@ static int guarded_solve(gridems_optimizer_t *opt, const gridems_scenario_t *sc,
     int it_before = 0;
     int rc = prepare(opt, sc, &kind, &change);
     if (rc != 0) {
-        gridems__optimizer_set_err(err, errlen, "%s", gridems_strerror(rc));
+        gridems_set_err(err, errlen, "%s", gridems_strerror(rc));
         return rc;
     }
     if (opt->inject_fault) {
@@ -619,7 +608,7 @@ static int guarded_solve(gridems_optimizer_t *opt, const gridems_scenario_t *sc,
         glp_delete_prob(tb.lp);
     }
     if (rc != 0) {
-        gridems__optimizer_set_err(err, errlen, "%s", gridems_strerror(rc));
+        gridems_set_err(err, errlen, "%s", gridems_strerror(rc));
         return rc;
     }
     if (tb.outcome == GRIDEMS_TIE_APPLIED) {
@@ -660,8 +649,8 @@ static int run_guarded(gridems_optimizer_t *opt, const gridems_scenario_t *sc,
         for (char *nl = strchr(opt->glpk_said, '\n'); nl != NULL; nl = strchr(nl, '\n')) {
             *nl = ' '; /* one line for the log */
         }
-        gridems__optimizer_set_err(
-            err, errlen, "GLPK internal error (%s); the model will be rebuilt", opt->glpk_said);
+        gridems_set_err(err, errlen, "GLPK internal error (%s); the model will be rebuilt",
+                        opt->glpk_said);
         return GRIDEMS_ESOLVER;
     }
     opt->glpk_said[0] = '\0';

@@ -10,11 +10,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "error_text.h" /* gridems_set_err: the one-line reason into err[errlen] */
 #include "gridems/optimizer.h"
-
-/* A one-line reason into err[errlen] (printf format; nothing when err is NULL or errlen 0). */
-void gridems__optimizer_set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 
 /* Allocate zeroed arrays for a schedule of T steps. Returns 0 or GRIDEMS_ENOMEM (sched freed). */
 int gridems__schedule_alloc(gridems_schedule_t *sched, int steps, int n_batteries, int n_flex);

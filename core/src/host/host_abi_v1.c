@@ -16,24 +16,11 @@
 #include <time.h>
 
 #include "gridems/errors.h"
+#include "error_text.h"
 #include "host_internal.h"
 
 /* Largest option table accepted (a missing GRIDEMS_OPTION_END runs into other data). */
 #define MAX_OPTIONS 256
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err == NULL || errlen == 0) {
-        return;
-    }
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* Copy min(size, host_size) bytes of src into a zeroed host-size dst. */
 static void copy_min(void *dst, size_t host_size, const void *src, size_t size)
@@ -53,10 +40,10 @@ static int v1_read_info(const void *exported, const char *path, gridems_plugin_i
     /* Everything up to context_size is needed; reserved (1.0) and later members are not. */
     size_t min_size = offsetof(gridems_plugin_info_t, context_size) + sizeof(size_t);
     if (pinfo->struct_size < min_size || pinfo->abi_major != 1) {
-        set_err(err, errlen,
-                "plugin %s: gridems_plugin_info is not an ABI 1 struct (struct_size %u, "
-                "abi_major %u): set GRIDEMS_PLUGIN_INFO_HEADER",
-                path, (unsigned)pinfo->struct_size, (unsigned)pinfo->abi_major);
+        gridems_set_err(err, errlen,
+                        "plugin %s: gridems_plugin_info is not an ABI 1 struct (struct_size %u, "
+                        "abi_major %u): set GRIDEMS_PLUGIN_INFO_HEADER",
+                        path, (unsigned)pinfo->struct_size, (unsigned)pinfo->abi_major);
         return GRIDEMS_EABI;
     }
     copy_min(info, sizeof *info, pinfo, pinfo->struct_size);
@@ -69,18 +56,20 @@ static int v1_read_info(const void *exported, const char *path, gridems_plugin_i
      * up, of which the members this host knows are read. */
     size_t stride = info->option_size;
     if (stride < GRIDEMS__V1_0_OPTION_SIZE || stride % _Alignof(gridems_option_t) != 0) {
-        set_err(err, errlen,
-                "plugin %s: gridems_plugin_info.option_size %zu is not valid (at least %zu, a "
-                "multiple of %zu)",
-                path, stride, (size_t)GRIDEMS__V1_0_OPTION_SIZE, _Alignof(gridems_option_t));
+        gridems_set_err(
+            err, errlen,
+            "plugin %s: gridems_plugin_info.option_size %zu is not valid (at least %zu, a "
+            "multiple of %zu)",
+            path, stride, (size_t)GRIDEMS__V1_0_OPTION_SIZE, _Alignof(gridems_option_t));
         return GRIDEMS_EABI;
     }
     const char *base = (const char *)info->options;
     size_t n = 0;
     while (((const gridems_option_t *)(const void *)(base + n * stride))->key != NULL) {
         if (++n > MAX_OPTIONS) {
-            set_err(err, errlen, "plugin %s: more than %d options (missing GRIDEMS_OPTION_END?)",
-                    path, MAX_OPTIONS);
+            gridems_set_err(err, errlen,
+                            "plugin %s: more than %d options (missing GRIDEMS_OPTION_END?)", path,
+                            MAX_OPTIONS);
             return GRIDEMS_EABI;
         }
     }

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "error_text.h"
 #include "gridems/errors.h"
 #include "host_internal.h"
 #include "log.h"
@@ -27,20 +28,6 @@
 /* Bounds on the ELF data read before dlopen. */
 #define MAX_SECTIONS 65536u
 #define MAX_SHSTRTAB (4u * 1024u * 1024u)
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err == NULL || errlen == 0) {
-        return;
-    }
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 const char *gridems__host_signature(void)
 {
@@ -99,21 +86,23 @@ static int find_signature(int fd, uint64_t size, const char *path, char *sig, si
 {
     ElfW(Ehdr) eh;
     if (read_at(fd, &eh, sizeof eh, 0) != 0) {
-        set_err(err, errlen, "plugin %s is not an ELF shared object (truncated header)", path);
+        gridems_set_err(err, errlen, "plugin %s is not an ELF shared object (truncated header)",
+                        path);
         return GRIDEMS_EABI;
     }
     if (eh.e_type != ET_DYN) {
-        set_err(err, errlen, "plugin %s is not a shared object", path);
+        gridems_set_err(err, errlen, "plugin %s is not a shared object", path);
         return GRIDEMS_EABI;
     }
     if (eh.e_shoff == 0 || eh.e_shentsize != sizeof(ElfW(Shdr))) {
-        set_err(err, errlen, MISSING_SIGNATURE_FMT, path);
+        gridems_set_err(err, errlen, MISSING_SIGNATURE_FMT, path);
         return GRIDEMS_EABI;
     }
     ElfW(Shdr) first;
     if (!in_file(eh.e_shoff, sizeof first, size) ||
         read_at(fd, &first, sizeof first, (off_t)eh.e_shoff) != 0) {
-        set_err(err, errlen, "plugin %s is not an ELF shared object (bad section table)", path);
+        gridems_set_err(err, errlen, "plugin %s is not an ELF shared object (bad section table)",
+                        path);
         return GRIDEMS_EABI;
     }
     /* Large section counts and string-table indexes spill into the first section header. */
@@ -121,7 +110,8 @@ static int find_signature(int fd, uint64_t size, const char *path, char *sig, si
     uint64_t shstrndx = eh.e_shstrndx != SHN_XINDEX ? eh.e_shstrndx : first.sh_link;
     if (shnum == 0 || shnum > MAX_SECTIONS || shstrndx >= shnum ||
         !in_file(eh.e_shoff, shnum * sizeof(ElfW(Shdr)), size)) {
-        set_err(err, errlen, "plugin %s is not an ELF shared object (bad section table)", path);
+        gridems_set_err(err, errlen, "plugin %s is not an ELF shared object (bad section table)",
+                        path);
         return GRIDEMS_EABI;
     }
     ElfW(Shdr) *sh = malloc(shnum * sizeof *sh);
@@ -131,13 +121,15 @@ static int find_signature(int fd, uint64_t size, const char *path, char *sig, si
     char *names = NULL;
     int rc = GRIDEMS_EABI;
     if (read_at(fd, sh, shnum * sizeof *sh, (off_t)eh.e_shoff) != 0) {
-        set_err(err, errlen, "plugin %s is not an ELF shared object (bad section table)", path);
+        gridems_set_err(err, errlen, "plugin %s is not an ELF shared object (bad section table)",
+                        path);
         goto out;
     }
     const ElfW(Shdr) *strtab = &sh[shstrndx];
     if (strtab->sh_size == 0 || strtab->sh_size > MAX_SHSTRTAB ||
         !in_file(strtab->sh_offset, strtab->sh_size, size)) {
-        set_err(err, errlen, "plugin %s is not an ELF shared object (bad section names)", path);
+        gridems_set_err(err, errlen, "plugin %s is not an ELF shared object (bad section names)",
+                        path);
         goto out;
     }
     names = malloc(strtab->sh_size + 1);
@@ -146,7 +138,8 @@ static int find_signature(int fd, uint64_t size, const char *path, char *sig, si
         goto out;
     }
     if (read_at(fd, names, strtab->sh_size, (off_t)strtab->sh_offset) != 0) {
-        set_err(err, errlen, "plugin %s is not an ELF shared object (bad section names)", path);
+        gridems_set_err(err, errlen, "plugin %s is not an ELF shared object (bad section names)",
+                        path);
         goto out;
     }
     names[strtab->sh_size] = '\0';
@@ -159,18 +152,20 @@ static int find_signature(int fd, uint64_t size, const char *path, char *sig, si
         uint64_t len = sh[i].sh_size < sizeof buf ? sh[i].sh_size : sizeof buf;
         if (sh[i].sh_type == SHT_NOBITS || len == 0 || !in_file(sh[i].sh_offset, len, size) ||
             read_at(fd, buf, len, (off_t)sh[i].sh_offset) != 0 || memchr(buf, '\0', len) == NULL) {
-            set_err(err, errlen, "plugin %s is not binary compatible (unreadable signature)", path);
+            gridems_set_err(err, errlen,
+                            "plugin %s is not binary compatible (unreadable signature)", path);
             goto out;
         }
         if (strlen(buf) >= siglen) {
-            set_err(err, errlen, "plugin %s is not binary compatible (signature too long)", path);
+            gridems_set_err(err, errlen, "plugin %s is not binary compatible (signature too long)",
+                            path);
             goto out;
         }
         memcpy(sig, buf, strlen(buf) + 1);
         rc = 0;
         goto out;
     }
-    set_err(err, errlen, MISSING_SIGNATURE_FMT, path);
+    gridems_set_err(err, errlen, MISSING_SIGNATURE_FMT, path);
 out:
     free(names);
     free(sh);
@@ -183,23 +178,24 @@ int gridems__plugin_read_signature(const char *path, char *sig, size_t siglen, c
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         int e = errno;
-        set_err(err, errlen, "plugin %s cannot be opened: %s", path, strerror(e));
+        gridems_set_err(err, errlen, "plugin %s cannot be opened: %s", path, strerror(e));
         return e == ENOENT ? GRIDEMS_ENOENT : GRIDEMS_EABI;
     }
     struct stat st;
     unsigned char ident[EI_NIDENT];
     int rc = GRIDEMS_EABI;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        set_err(err, errlen, "plugin %s is not a regular file", path);
+        gridems_set_err(err, errlen, "plugin %s is not a regular file", path);
     } else if (read_at(fd, ident, sizeof ident, 0) != 0 || memcmp(ident, ELFMAG, SELFMAG) != 0) {
-        set_err(err, errlen, "plugin %s is not an ELF shared object", path);
+        gridems_set_err(err, errlen, "plugin %s is not an ELF shared object", path);
     } else if (ident[EI_CLASS] != (sizeof(void *) == 8 ? ELFCLASS64 : ELFCLASS32)) {
-        set_err(err, errlen, "plugin %s is not binary compatible (%s ELF object, host is %d-bit)",
-                path, ident[EI_CLASS] == ELFCLASS64 ? "64-bit" : "32-bit",
-                (int)(8 * sizeof(void *)));
+        gridems_set_err(
+            err, errlen, "plugin %s is not binary compatible (%s ELF object, host is %d-bit)", path,
+            ident[EI_CLASS] == ELFCLASS64 ? "64-bit" : "32-bit", (int)(8 * sizeof(void *)));
     } else if (ident[EI_DATA] !=
                (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? ELFDATA2LSB : ELFDATA2MSB)) {
-        set_err(err, errlen, "plugin %s is not binary compatible (foreign byte order)", path);
+        gridems_set_err(err, errlen, "plugin %s is not binary compatible (foreign byte order)",
+                        path);
     } else {
         rc = find_signature(fd, (uint64_t)st.st_size, path, sig, siglen, err, errlen);
     }
@@ -300,53 +296,55 @@ static int check_info(gridems__plugin_lib_t *lib, const void *pinfo, char *err, 
     }
     const gridems_plugin_info_t *info = &lib->info;
     if (!plugin_name_valid(info->name)) {
-        set_err(err, errlen,
-                "plugin %s: gridems_plugin_info.name must be 1 to 63 characters of [a-z0-9_]",
-                path);
+        gridems_set_err(
+            err, errlen,
+            "plugin %s: gridems_plugin_info.name must be 1 to 63 characters of [a-z0-9_]", path);
         return GRIDEMS_EABI;
     }
     uint32_t known = GRIDEMS_CLASS_BIT(GRIDEMS_DEV_BATTERY) | GRIDEMS_CLASS_BIT(GRIDEMS_DEV_METER) |
                      GRIDEMS_CLASS_BIT(GRIDEMS_DEV_FLEX_LOAD);
     if (info->classes == 0 || (info->classes & ~known) != 0) {
-        set_err(err, errlen,
-                "plugin %s: gridems_plugin_info.classes 0x%x is not a set of known "
-                "GRIDEMS_CLASS_BIT(GRIDEMS_DEV_*) bits",
-                path, (unsigned)info->classes);
+        gridems_set_err(err, errlen,
+                        "plugin %s: gridems_plugin_info.classes 0x%x is not a set of known "
+                        "GRIDEMS_CLASS_BIT(GRIDEMS_DEV_*) bits",
+                        path, (unsigned)info->classes);
         return GRIDEMS_EABI;
     }
     if (info->context_size > MAX_CONTEXT_SIZE) {
-        set_err(err, errlen, "plugin %s: context_size %zu is larger than 1 MiB", path,
-                info->context_size);
+        gridems_set_err(err, errlen, "plugin %s: context_size %zu is larger than 1 MiB", path,
+                        info->context_size);
         return GRIDEMS_EABI;
     }
     size_t n = lib->n_options;
     for (size_t i = 0; i < n; i++) {
         gridems_option_t *o = &lib->options[i];
         if (!gridems__ident_valid(o->key)) {
-            set_err(err, errlen,
-                    "plugin %s: option %zu: key must be 1 to 63 characters of "
-                    "[A-Za-z0-9_.-]",
-                    path, i);
+            gridems_set_err(err, errlen,
+                            "plugin %s: option %zu: key must be 1 to 63 characters of "
+                            "[A-Za-z0-9_.-]",
+                            path, i);
             return GRIDEMS_EABI;
         }
         for (size_t j = 0; j < i; j++) {
             if (strcmp(lib->options[j].key, o->key) == 0) {
-                set_err(err, errlen, "plugin %s: option \"%s\" is declared twice", path, o->key);
+                gridems_set_err(err, errlen, "plugin %s: option \"%s\" is declared twice", path,
+                                o->key);
                 return GRIDEMS_EABI;
             }
         }
         if (o->type < GRIDEMS_OPT_STRING || o->type > GRIDEMS_OPT_BOOL) {
-            set_err(err, errlen, "plugin %s: option \"%s\" has unknown type %d", path, o->key,
-                    (int)o->type);
+            gridems_set_err(err, errlen, "plugin %s: option \"%s\" has unknown type %d", path,
+                            o->key, (int)o->type);
             return GRIDEMS_EABI;
         }
         if (o->required != 0 && o->required != 1) {
-            set_err(err, errlen, "plugin %s: option \"%s\": required must be 0 or 1", path, o->key);
+            gridems_set_err(err, errlen, "plugin %s: option \"%s\": required must be 0 or 1", path,
+                            o->key);
             return GRIDEMS_EABI;
         }
         if (o->required && o->def != NULL) {
-            set_err(err, errlen, "plugin %s: option \"%s\" is required and has a default", path,
-                    o->key);
+            gridems_set_err(err, errlen, "plugin %s: option \"%s\" is required and has a default",
+                            path, o->key);
             return GRIDEMS_EABI;
         }
         if (o->def != NULL) {
@@ -357,8 +355,9 @@ static int check_info(gridems__plugin_lib_t *lib, const void *pinfo, char *err, 
                       (o->type == GRIDEMS_OPT_DOUBLE && parse_double_text(o->def, &d) != 0) ||
                       (o->type == GRIDEMS_OPT_BOOL && parse_bool_text(o->def, &b) != 0);
             if (bad) {
-                set_err(err, errlen, "plugin %s: option \"%s\": default \"%s\" is not a valid %s",
-                        path, o->key, o->def, gridems__option_type_name(o->type));
+                gridems_set_err(err, errlen,
+                                "plugin %s: option \"%s\": default \"%s\" is not a valid %s", path,
+                                o->key, o->def, gridems__option_type_name(o->type));
                 return GRIDEMS_EABI;
             }
         }
@@ -366,11 +365,11 @@ static int check_info(gridems__plugin_lib_t *lib, const void *pinfo, char *err, 
             size_t sz = option_storage_size(o->type);
             if (o->offset > info->context_size || sz > info->context_size - o->offset ||
                 o->offset % option_storage_align(o->type) != 0) {
-                set_err(err, errlen,
-                        "plugin %s: option \"%s\": offset %zu does not hold a %s inside "
-                        "context_size %zu",
-                        path, o->key, o->offset, gridems__option_type_name(o->type),
-                        info->context_size);
+                gridems_set_err(err, errlen,
+                                "plugin %s: option \"%s\": offset %zu does not hold a %s inside "
+                                "context_size %zu",
+                                path, o->key, o->offset, gridems__option_type_name(o->type),
+                                info->context_size);
                 return GRIDEMS_EABI;
             }
         }
@@ -392,7 +391,7 @@ int gridems__plugin_open(const char *path, gridems__plugin_lib_t *lib, char *err
 {
     memset(lib, 0, sizeof *lib);
     if (path == NULL || path[0] == '\0') {
-        set_err(err, errlen, "plugin path is empty");
+        gridems_set_err(err, errlen, "plugin path is empty");
         return GRIDEMS_EINVAL;
     }
     /* dlopen() searches the library path for a name without '/': never let it. */
@@ -416,8 +415,9 @@ int gridems__plugin_open(const char *path, gridems__plugin_lib_t *lib, char *err
         goto fail;
     }
     if (strcmp(lib->signature, gridems__host_signature()) != 0) {
-        set_err(err, errlen, "plugin %s is not binary compatible (signature \"%s\" != host \"%s\")",
-                lib->path, lib->signature, gridems__host_signature());
+        gridems_set_err(err, errlen,
+                        "plugin %s is not binary compatible (signature \"%s\" != host \"%s\")",
+                        lib->path, lib->signature, gridems__host_signature());
         rc = GRIDEMS_EABI;
         goto fail;
     }
@@ -427,23 +427,23 @@ int gridems__plugin_open(const char *path, gridems__plugin_lib_t *lib, char *err
     lib->dl = dlopen(lib->path, RTLD_NOW | RTLD_LOCAL);
     if (lib->dl == NULL) {
         const char *why = dlerror();
-        set_err(err, errlen, "plugin %s could not be loaded: %s", lib->path,
-                why != NULL ? why : "unknown dlopen error");
+        gridems_set_err(err, errlen, "plugin %s could not be loaded: %s", lib->path,
+                        why != NULL ? why : "unknown dlopen error");
         rc = GRIDEMS_EPLUGIN;
         goto fail;
     }
     const char *exported_sig = dlsym(lib->dl, "gridems_plugin_signature");
     if (exported_sig == NULL || strncmp(exported_sig, lib->signature, sizeof lib->signature) != 0) {
-        set_err(err, errlen, "plugin %s is not binary compatible (%s)", lib->path,
-                exported_sig == NULL ? "gridems_plugin_signature is not exported"
-                                     : "exported signature differs from its ELF section");
+        gridems_set_err(err, errlen, "plugin %s is not binary compatible (%s)", lib->path,
+                        exported_sig == NULL ? "gridems_plugin_signature is not exported"
+                                             : "exported signature differs from its ELF section");
         rc = GRIDEMS_EABI;
         goto fail;
     }
     int (*version_fn)(int, const int *) =
         (int (*)(int, const int *))dlsym(lib->dl, "gridems_plugin_version");
     if (version_fn == NULL) {
-        set_err(err, errlen, "plugin %s does not export gridems_plugin_version", lib->path);
+        gridems_set_err(err, errlen, "plugin %s does not export gridems_plugin_version", lib->path);
         rc = GRIDEMS_EABI;
         goto fail;
     }
@@ -467,14 +467,15 @@ int gridems__plugin_open(const char *path, gridems__plugin_lib_t *lib, char *err
     }
     if (lib->abi == NULL) {
         if (major < 0) {
-            set_err(err, errlen,
-                    "plugin %s implements none of the plugin ABI versions this host supports "
-                    "(%s)",
-                    lib->path, listed);
+            gridems_set_err(
+                err, errlen,
+                "plugin %s implements none of the plugin ABI versions this host supports "
+                "(%s)",
+                lib->path, listed);
         } else {
-            set_err(err, errlen,
-                    "plugin %s answered plugin ABI %d, which this host did not offer (%s)",
-                    lib->path, major, listed);
+            gridems_set_err(err, errlen,
+                            "plugin %s answered plugin ABI %d, which this host did not offer (%s)",
+                            lib->path, major, listed);
         }
         rc = GRIDEMS_EABI;
         goto fail;
@@ -484,7 +485,7 @@ int gridems__plugin_open(const char *path, gridems__plugin_lib_t *lib, char *err
     /* 4. Identity, option table and the remaining entry points. */
     const void *pinfo = dlsym(lib->dl, "gridems_plugin_info");
     if (pinfo == NULL) {
-        set_err(err, errlen, "plugin %s does not export gridems_plugin_info", lib->path);
+        gridems_set_err(err, errlen, "plugin %s does not export gridems_plugin_info", lib->path);
         rc = GRIDEMS_EABI;
         goto fail;
     }
@@ -492,7 +493,7 @@ int gridems__plugin_open(const char *path, gridems__plugin_lib_t *lib, char *err
         (int (*)(gridems_plugin_t *, const gridems_host_api_t *, const gridems_config_t *,
                  void **))dlsym(lib->dl, "gridems_plugin_init");
     if (lib->init_fn == NULL) {
-        set_err(err, errlen, "plugin %s does not export gridems_plugin_init", lib->path);
+        gridems_set_err(err, errlen, "plugin %s does not export gridems_plugin_init", lib->path);
         rc = GRIDEMS_EABI;
         goto fail;
     }
@@ -540,13 +541,13 @@ static int validate_options(const gridems__plugin_lib_t *lib, const cJSON *optio
         }
         if (!known) {
             *bad_key = item->string;
-            set_err(err, errlen, "%s: unknown option \"%s\"", who, item->string);
+            gridems_set_err(err, errlen, "%s: unknown option \"%s\"", who, item->string);
             return GRIDEMS_ECONFIG;
         }
         for (const cJSON *prev = options->child; prev != item; prev = prev->next) {
             if (strcmp(prev->string, item->string) == 0) {
                 *bad_key = item->string;
-                set_err(err, errlen, "%s: option \"%s\" is given twice", who, item->string);
+                gridems_set_err(err, errlen, "%s: option \"%s\" is given twice", who, item->string);
                 return GRIDEMS_ECONFIG;
             }
         }
@@ -563,7 +564,7 @@ static int validate_options(const gridems__plugin_lib_t *lib, const cJSON *optio
         if (item == NULL) {
             if (v->opt.required) {
                 *bad_key = key;
-                set_err(err, errlen, "%s: missing required option \"%s\"", who, key);
+                gridems_set_err(err, errlen, "%s: missing required option \"%s\"", who, key);
                 free_optvals(vals, lib->n_options);
                 return GRIDEMS_ECONFIG;
             }
@@ -610,8 +611,8 @@ static int validate_options(const gridems__plugin_lib_t *lib, const cJSON *optio
                        item->valuedouble < -9223372036854775808.0 ||
                        item->valuedouble >= 9223372036854775808.0) {
                 *bad_key = key;
-                set_err(err, errlen, "%s: option \"%s\": expected an integer, got %.17g", who, key,
-                        item->valuedouble);
+                gridems_set_err(err, errlen, "%s: option \"%s\": expected an integer, got %.17g",
+                                who, key, item->valuedouble);
                 free_optvals(vals, lib->n_options);
                 return GRIDEMS_ECONFIG;
             } else {
@@ -635,8 +636,8 @@ static int validate_options(const gridems__plugin_lib_t *lib, const cJSON *optio
         }
         if (expected != NULL) {
             *bad_key = key;
-            set_err(err, errlen, "%s: option \"%s\": expected %s, got %s", who, key, expected,
-                    gridems__json_type_name(item));
+            gridems_set_err(err, errlen, "%s: option \"%s\": expected %s, got %s", who, key,
+                            expected, gridems__json_type_name(item));
             free_optvals(vals, lib->n_options);
             return GRIDEMS_ECONFIG;
         }
@@ -711,7 +712,7 @@ static int resolve_instance(const cJSON *instance, const char *plugin_dir, const
                             const cJSON **options, char **path, char *err, size_t errlen)
 {
     if (!cJSON_IsObject(instance)) {
-        set_err(err, errlen, "plugin instance: expected an object");
+        gridems_set_err(err, errlen, "plugin instance: expected an object");
         return GRIDEMS_ECONFIG;
     }
     const cJSON *jname = cJSON_GetObjectItemCaseSensitive(instance, "name");
@@ -720,28 +721,30 @@ static int resolve_instance(const cJSON *instance, const char *plugin_dir, const
     const cJSON *jopts = cJSON_GetObjectItemCaseSensitive(instance, "options");
     const char *plugin = cJSON_IsString(jplugin) ? jplugin->valuestring : NULL;
     if (!cJSON_IsString(jname) || !gridems__ident_valid(jname->valuestring)) {
-        set_err(err, errlen,
-                "plugin instance%s%s: \"name\" must be 1 to 63 characters of [A-Za-z0-9_.-]",
-                plugin != NULL ? " of " : "", plugin != NULL ? plugin : "");
+        gridems_set_err(
+            err, errlen,
+            "plugin instance%s%s: \"name\" must be 1 to 63 characters of [A-Za-z0-9_.-]",
+            plugin != NULL ? " of " : "", plugin != NULL ? plugin : "");
         return GRIDEMS_ECONFIG;
     }
     *name = jname->valuestring;
     if (jplugin != NULL && !plugin_name_valid(plugin)) {
-        set_err(err, errlen, "plugin %s: \"plugin\" must be 1 to 63 characters of [a-z0-9_]",
-                *name);
+        gridems_set_err(err, errlen,
+                        "plugin %s: \"plugin\" must be 1 to 63 characters of [a-z0-9_]", *name);
         return GRIDEMS_ECONFIG;
     }
     if (jpath != NULL && (!cJSON_IsString(jpath) || jpath->valuestring[0] == '\0')) {
-        set_err(err, errlen, "plugin %s: \"path\" must be a non-empty string", *name);
+        gridems_set_err(err, errlen, "plugin %s: \"path\" must be a non-empty string", *name);
         return GRIDEMS_ECONFIG;
     }
     if (jplugin == NULL && jpath == NULL) {
-        set_err(err, errlen, "plugin %s: give \"plugin\" (a name) or \"path\" (a file)", *name);
+        gridems_set_err(err, errlen, "plugin %s: give \"plugin\" (a name) or \"path\" (a file)",
+                        *name);
         return GRIDEMS_ECONFIG;
     }
     if (jopts != NULL && !cJSON_IsObject(jopts)) {
-        set_err(err, errlen, "plugin %s: \"options\" must be an object, got %s", *name,
-                gridems__json_type_name(jopts));
+        gridems_set_err(err, errlen, "plugin %s: \"options\" must be an object, got %s", *name,
+                        gridems__json_type_name(jopts));
         return GRIDEMS_ECONFIG;
     }
     *options = jopts;
@@ -769,7 +772,7 @@ static int load_instance(gridems__host_t *host, const cJSON *instance, const cha
         return rc;
     }
     if (instance_name_taken(host, name)) {
-        set_err(err, errlen, "plugin %s: an instance of that name is already loaded", name);
+        gridems_set_err(err, errlen, "plugin %s: an instance of that name is already loaded", name);
         free(path);
         return GRIDEMS_ECONFIG;
     }
@@ -839,9 +842,9 @@ static int load_instance(gridems__host_t *host, const cJSON *instance, const cha
     inst->in_init = 0;
     if (rc < 0) {
         /* The plugin's own words (init_error, 1.1) when it gave some, else the code's. */
-        set_err(err, errlen, "%s: init failed: %s (%s)", who,
-                inst->init_error[0] != '\0' ? inst->init_error : gridems_strerror(rc),
-                gridems_err_name(rc));
+        gridems_set_err(err, errlen, "%s: init failed: %s (%s)", who,
+                        inst->init_error[0] != '\0' ? inst->init_error : gridems_strerror(rc),
+                        gridems_err_name(rc));
         gridems__instance_shutdown(inst);
         return GRIDEMS_EPLUGIN;
     }
@@ -874,13 +877,13 @@ int gridems__plugin_load(gridems__host_t *host, const cJSON *instance, const cha
     }
     err[0] = '\0';
     if (host == NULL || out == NULL) {
-        set_err(err, errlen, "plugin load: no host");
+        gridems_set_err(err, errlen, "plugin load: no host");
         return GRIDEMS_EINVAL;
     }
     int rc = load_instance(host, instance, plugin_dir, out, err, errlen);
     if (rc < 0) {
         if (err[0] == '\0') {
-            set_err(err, errlen, "plugin load failed: %s", gridems_strerror(rc));
+            gridems_set_err(err, errlen, "plugin load failed: %s", gridems_strerror(rc));
         }
         gridems_log_err("%s", err);
     }

@@ -12,20 +12,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "error_text.h"
 #include "gridems/errors.h"
 #include "log.h"
-
-__attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t errlen, const char *fmt,
-                                                          ...)
-{
-    if (err == NULL || errlen == 0) {
-        return;
-    }
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* ---- ## Secrets ---- */
 
@@ -39,17 +28,18 @@ int gridems__secret_path(const char *value, const char *key, char **out, char *e
     /* A credential name must stay inside the credentials directory. */
     if (value[0] == '\0' || strchr(value, '/') != NULL || strcmp(value, ".") == 0 ||
         strcmp(value, "..") == 0) {
-        set_err(err, errlen,
-                "%s: must be an absolute path or a systemd credential name (no '/'), got \"%.80s\"",
-                key, value);
+        gridems_set_err(
+            err, errlen,
+            "%s: must be an absolute path or a systemd credential name (no '/'), got \"%.80s\"",
+            key, value);
         return GRIDEMS_ECONFIG;
     }
     const char *dir = getenv("CREDENTIALS_DIRECTORY");
     if (dir == NULL || dir[0] != '/') {
-        set_err(err, errlen,
-                "%s: \"%.80s\" is a credential name, but $CREDENTIALS_DIRECTORY is not set "
-                "(give an absolute path, or LoadCredential=%.80s:FILE in the unit)",
-                key, value, value);
+        gridems_set_err(err, errlen,
+                        "%s: \"%.80s\" is a credential name, but $CREDENTIALS_DIRECTORY is not set "
+                        "(give an absolute path, or LoadCredential=%.80s:FILE in the unit)",
+                        key, value, value);
         return GRIDEMS_ECONFIG;
     }
     size_t n = strlen(dir) + 1 + strlen(value) + 1;
@@ -66,17 +56,17 @@ static int check_secret_mode(const struct stat *st, const char *path, const char
 {
     unsigned mode = (unsigned)st->st_mode & 07777;
     if (!S_ISREG(st->st_mode)) {
-        set_err(err, errlen, "%s: %s is not a regular file", key, path);
+        gridems_set_err(err, errlen, "%s: %s is not a regular file", key, path);
         return GRIDEMS_ECONFIG;
     }
     if ((st->st_mode & (S_IRWXO | S_IWGRP)) != 0) {
         const char *why = (st->st_mode & S_IWOTH) != 0   ? "writable by others"
                           : (st->st_mode & S_IRWXO) != 0 ? "readable by others"
                                                          : "writable by its group";
-        set_err(err, errlen,
-                "%s: %s is %s (mode %04o); a secret must be readable by the service only: "
-                "chmod 0600 it (or 0640 with the service's group)",
-                key, path, why, mode);
+        gridems_set_err(err, errlen,
+                        "%s: %s is %s (mode %04o); a secret must be readable by the service only: "
+                        "chmod 0600 it (or 0640 with the service's group)",
+                        key, path, why, mode);
         return GRIDEMS_ECONFIG;
     }
     if ((st->st_mode & S_IRGRP) != 0) {
@@ -92,7 +82,7 @@ int gridems__secret_check(const char *path, const char *key, char *err, size_t e
     struct stat st;
     if (stat(path, &st) != 0) {
         int e = errno;
-        set_err(err, errlen, "%s: cannot use %s: %s", key, path, strerror(e));
+        gridems_set_err(err, errlen, "%s: cannot use %s: %s", key, path, strerror(e));
         return e == ENOENT ? GRIDEMS_ENOENT : GRIDEMS_ECONFIG;
     }
     return check_secret_mode(&st, path, key, err, errlen);
@@ -104,7 +94,7 @@ int gridems__secret_read(const char *path, const char *key, char **out, char *er
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
     if (fd < 0) {
         int e = errno;
-        set_err(err, errlen, "%s: cannot open %s: %s", key, path, strerror(e));
+        gridems_set_err(err, errlen, "%s: cannot open %s: %s", key, path, strerror(e));
         return e == ENOENT ? GRIDEMS_ENOENT : GRIDEMS_EIO;
     }
     /* The mode of the file opened, not of whatever the name points at a moment later. */
@@ -118,7 +108,7 @@ int gridems__secret_read(const char *path, const char *key, char **out, char *er
             continue;
         }
         if (n < 0) {
-            set_err(err, errlen, "%s: cannot read %s: %s", key, path, strerror(errno));
+            gridems_set_err(err, errlen, "%s: cannot read %s: %s", key, path, strerror(errno));
             rc = GRIDEMS_EIO;
         }
         if (n <= 0) {
@@ -134,22 +124,22 @@ int gridems__secret_read(const char *path, const char *key, char **out, char *er
         }
     }
     if (rc == 0 && len > GRIDEMS_SECRET_MAX_BYTES) {
-        set_err(err, errlen, "%s: %s is longer than %d bytes; is it really a password?", key, path,
-                GRIDEMS_SECRET_MAX_BYTES);
+        gridems_set_err(err, errlen, "%s: %s is longer than %d bytes; is it really a password?",
+                        key, path, GRIDEMS_SECRET_MAX_BYTES);
         rc = GRIDEMS_ECONFIG;
     }
     if (rc == 0 && len == 0) {
-        set_err(err, errlen, "%s: %s is empty", key, path);
+        gridems_set_err(err, errlen, "%s: %s is empty", key, path);
         rc = GRIDEMS_ECONFIG;
     }
     for (size_t i = 0; rc == 0 && i < len; i++) {
         unsigned char ch = (unsigned char)buf[i];
         if (ch < 0x20 || ch == 0x7f) {
             /* The position only: the secret itself is never printed. */
-            set_err(err, errlen,
-                    "%s: %s holds a control character (byte %zu, code %u); the file is the "
-                    "password and at most one final line break",
-                    key, path, i, ch);
+            gridems_set_err(err, errlen,
+                            "%s: %s holds a control character (byte %zu, code %u); the file is the "
+                            "password and at most one final line break",
+                            key, path, i, ch);
             rc = GRIDEMS_ECONFIG;
         }
     }
@@ -189,7 +179,8 @@ static int check_one(const char *path, bool is_target, const char *plugin, char 
     struct stat st;
     if (lstat(path, &st) != 0) {
         int e = errno;
-        set_err(err, errlen, "plugin %s cannot be checked: %s: %s", plugin, path, strerror(e));
+        gridems_set_err(err, errlen, "plugin %s cannot be checked: %s: %s", plugin, path,
+                        strerror(e));
         return e == ENOENT ? GRIDEMS_ENOENT : GRIDEMS_EPLUGIN;
     }
     if (S_ISLNK(st.st_mode)) {
@@ -200,19 +191,20 @@ static int check_one(const char *path, bool is_target, const char *plugin, char 
     const char *what = is_target ? "file" : "directory";
     uid_t me = geteuid();
     if (st.st_uid != 0 && st.st_uid != me) {
-        set_err(err, errlen,
-                "plugin %s refused: %s %s is owned by uid %ld, neither root nor the service's "
-                "uid %ld (chown it)",
-                plugin, what, path, (long)st.st_uid, (long)me);
+        gridems_set_err(
+            err, errlen,
+            "plugin %s refused: %s %s is owned by uid %ld, neither root nor the service's "
+            "uid %ld (chown it)",
+            plugin, what, path, (long)st.st_uid, (long)me);
         return GRIDEMS_EPLUGIN;
     }
     bool sticky_root_dir =
         !is_target && S_ISDIR(st.st_mode) && (st.st_mode & S_ISVTX) != 0 && st.st_uid == 0;
     if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0 && !sticky_root_dir) {
-        set_err(err, errlen,
-                "plugin %s refused: %s %s is writable by %s (mode %04o); chmod go-w it", plugin,
-                what, path, (st.st_mode & S_IWOTH) != 0 ? "others" : "its group",
-                (unsigned)st.st_mode & 07777);
+        gridems_set_err(err, errlen,
+                        "plugin %s refused: %s %s is writable by %s (mode %04o); chmod go-w it",
+                        plugin, what, path, (st.st_mode & S_IWOTH) != 0 ? "others" : "its group",
+                        (unsigned)st.st_mode & 07777);
         return GRIDEMS_EPLUGIN;
     }
     return 0;
@@ -223,7 +215,7 @@ static int check_chain(const char *abs, const char *plugin, char *err, size_t er
 {
     char buf[PATH_MAX];
     if (snprintf(buf, sizeof buf, "%s", abs) >= (int)sizeof buf) {
-        set_err(err, errlen, "plugin %s: path too long", plugin);
+        gridems_set_err(err, errlen, "plugin %s: path too long", plugin);
         return GRIDEMS_EPLUGIN;
     }
     int rc = check_one(buf, true, plugin, err, errlen);
@@ -249,7 +241,7 @@ int gridems__code_trusted(const char *path, char *err, size_t errlen)
         char cwd[PATH_MAX];
         if (getcwd(cwd, sizeof cwd) == NULL ||
             snprintf(given, sizeof given, "%s/%s", cwd, path) >= (int)sizeof given) {
-            set_err(err, errlen, "plugin %s: cannot make the path absolute", path);
+            gridems_set_err(err, errlen, "plugin %s: cannot make the path absolute", path);
             return GRIDEMS_EPLUGIN;
         }
     }
@@ -260,7 +252,7 @@ int gridems__code_trusted(const char *path, char *err, size_t errlen)
     char resolved[PATH_MAX];
     if (realpath(path, resolved) == NULL) {
         int e = errno;
-        set_err(err, errlen, "plugin %s cannot be resolved: %s", path, strerror(e));
+        gridems_set_err(err, errlen, "plugin %s cannot be resolved: %s", path, strerror(e));
         return e == ENOENT ? GRIDEMS_ENOENT : GRIDEMS_EPLUGIN;
     }
     return strcmp(resolved, given) == 0 ? 0 : check_chain(resolved, path, err, errlen);

@@ -13,23 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "error_text.h"
 #include "gridems/errors.h"
 #include "json_strict.h"
 #include "timeutil.h"
-
-static void fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err == NULL || errlen == 0) {
-        return;
-    }
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 #define GRIDEMS_DR_STR2_(x) #x
 #define GRIDEMS_DR_STR_(x) GRIDEMS_DR_STR2_(x)
@@ -62,16 +49,16 @@ static int parse_time(const cJSON *root, const char *key, int64_t *out, char *er
 {
     const cJSON *item = cJSON_GetObjectItemCaseSensitive(root, key);
     if (item == NULL) {
-        fail(err, errlen, "%s: missing", key);
+        gridems_set_err(err, errlen, "%s: missing", key);
         return GRIDEMS_EINVAL;
     }
     if (!cJSON_IsString(item) || item->valuestring == NULL) {
-        fail(err, errlen, "%s: must be an ISO 8601 timestamp string", key);
+        gridems_set_err(err, errlen, "%s: must be an ISO 8601 timestamp string", key);
         return GRIDEMS_EINVAL;
     }
     char why[128];
     if (gridems_time_parse_iso(item->valuestring, out, NULL, why, sizeof why) != 0) {
-        fail(err, errlen, "%s: %s", key, why);
+        gridems_set_err(err, errlen, "%s: %s", key, why);
         return GRIDEMS_EINVAL;
     }
     return 0;
@@ -80,12 +67,12 @@ static int parse_time(const cJSON *root, const char *key, int64_t *out, char *er
 int gridems_dr_msg_parse_cjson(const cJSON *root, gridems_dr_msg_t *msg, char *err, size_t errlen)
 {
     if (msg == NULL) {
-        fail(err, errlen, "message: no output");
+        gridems_set_err(err, errlen, "message: no output");
         return GRIDEMS_EINVAL;
     }
     memset(msg, 0, sizeof *msg);
     if (!cJSON_IsObject(root)) {
-        fail(err, errlen, "message: must be a JSON object");
+        gridems_set_err(err, errlen, "message: must be a JSON object");
         return GRIDEMS_EINVAL;
     }
     gridems_dr_msg_t m;
@@ -93,23 +80,23 @@ int gridems_dr_msg_parse_cjson(const cJSON *root, gridems_dr_msg_t *msg, char *e
 
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(root, "id");
     if (id == NULL) {
-        fail(err, errlen, "id: missing");
+        gridems_set_err(err, errlen, "id: missing");
         return GRIDEMS_EINVAL;
     }
     if (!cJSON_IsString(id) || id->valuestring == NULL) {
-        fail(err, errlen, "id: must be a string");
+        gridems_set_err(err, errlen, "id: must be a string");
         return GRIDEMS_EINVAL;
     }
     const char *why = id_problem(id->valuestring, GRIDEMS_DR_MAX_ID_LEN);
     if (why != NULL) {
-        fail(err, errlen, "id: %s", why);
+        gridems_set_err(err, errlen, "id: %s", why);
         return GRIDEMS_EINVAL;
     }
     snprintf(m.event.id, sizeof m.event.id, "%s", id->valuestring);
 
     const cJSON *cancel = cJSON_GetObjectItemCaseSensitive(root, "cancel");
     if (cancel != NULL && !cJSON_IsBool(cancel)) {
-        fail(err, errlen, "cancel: must be true or false");
+        gridems_set_err(err, errlen, "cancel: must be true or false");
         return GRIDEMS_EINVAL;
     }
     if (cJSON_IsTrue(cancel)) {
@@ -127,22 +114,22 @@ int gridems_dr_msg_parse_cjson(const cJSON *root, gridems_dr_msg_t *msg, char *e
         return rc;
     }
     if (m.event.end_ms <= m.event.start_ms) {
-        fail(err, errlen, "end: must be after start");
+        gridems_set_err(err, errlen, "end: must be after start");
         return GRIDEMS_EINVAL;
     }
     const cJSON *lim = cJSON_GetObjectItemCaseSensitive(root, "import_limit_kw");
     if (lim == NULL) {
-        fail(err, errlen, "import_limit_kw: missing");
+        gridems_set_err(err, errlen, "import_limit_kw: missing");
         return GRIDEMS_EINVAL;
     }
     if (!cJSON_IsNumber(lim) || !isfinite(lim->valuedouble)) {
-        fail(err, errlen, "import_limit_kw: must be a finite number");
+        gridems_set_err(err, errlen, "import_limit_kw: must be a finite number");
         return GRIDEMS_EINVAL;
     }
     double v = lim->valuedouble;
     if (!(v >= 0.0 && v <= GRIDEMS_DR_MAX_LIMIT_KW)) {
-        fail(err, errlen, "import_limit_kw: must be in [0, %g] kW, got %g", GRIDEMS_DR_MAX_LIMIT_KW,
-             v);
+        gridems_set_err(err, errlen, "import_limit_kw: must be in [0, %g] kW, got %g",
+                        GRIDEMS_DR_MAX_LIMIT_KW, v);
         return GRIDEMS_EINVAL;
     }
     m.event.import_limit_kw = v;
@@ -154,7 +141,7 @@ int gridems_dr_msg_parse_json(const char *text, size_t len, gridems_dr_msg_t *ms
                               size_t errlen)
 {
     if (msg == NULL) {
-        fail(err, errlen, "message: no output");
+        gridems_set_err(err, errlen, "message: no output");
         return GRIDEMS_EINVAL;
     }
     memset(msg, 0, sizeof *msg);
@@ -283,12 +270,12 @@ static int apply_with_reason(gridems_dr_events_t *set, const gridems_dr_msg_t *m
 {
     int rc = gridems_dr_events_apply(set, msg, outcome);
     if (rc == GRIDEMS_ENOSPC) {
-        fail(err, errlen, "id: cannot add \"%s\": already holding %d events", msg->event.id,
-             GRIDEMS_DR_MAX_EVENTS);
+        gridems_set_err(err, errlen, "id: cannot add \"%s\": already holding %d events",
+                        msg->event.id, GRIDEMS_DR_MAX_EVENTS);
     } else if (rc == GRIDEMS_ENOMEM) {
-        fail(err, errlen, "message: out of memory");
+        gridems_set_err(err, errlen, "message: out of memory");
     } else if (rc != 0) {
-        fail(err, errlen, "message: %s", gridems_strerror(rc));
+        gridems_set_err(err, errlen, "message: %s", gridems_strerror(rc));
     }
     return rc;
 }

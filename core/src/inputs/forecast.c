@@ -13,25 +13,12 @@
 #include <string.h>
 #include <strings.h>
 
+#include "error_text.h"
 #include "gridems/errors.h"
 #include "json_strict.h"
 #include "timeutil.h"
 
 /* ---- ## Helpers ---- */
-
-static void fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err == NULL || errlen == 0) {
-        return;
-    }
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static void msg_reset(gridems_forecast_msg_t *msg)
 {
@@ -62,13 +49,13 @@ static bool check_value(gridems_forecast_kind_t kind, double v, const char *path
 {
     if (kind == GRIDEMS_FORECAST_CARBON) {
         if (!(v >= 0.0 && v <= GRIDEMS_FORECAST_MAX_CARBON)) {
-            fail(err, errlen, "%s: carbon intensity must be in [0, %g] kg/kWh, got %g", path,
-                 GRIDEMS_FORECAST_MAX_CARBON, v);
+            gridems_set_err(err, errlen, "%s: carbon intensity must be in [0, %g] kg/kWh, got %g",
+                            path, GRIDEMS_FORECAST_MAX_CARBON, v);
             return false;
         }
     } else if (!(fabs(v) <= GRIDEMS_FORECAST_MAX_PRICE)) {
-        fail(err, errlen, "%s: price must be within +-%g per kWh, got %g", path,
-             GRIDEMS_FORECAST_MAX_PRICE, v);
+        gridems_set_err(err, errlen, "%s: price must be within +-%g per kWh, got %g", path,
+                        GRIDEMS_FORECAST_MAX_PRICE, v);
         return false;
     }
     return true;
@@ -89,16 +76,16 @@ static int parse_time_field(const cJSON *item, const char *path, int64_t *ms, ch
                             size_t errlen)
 {
     if (item == NULL) {
-        fail(err, errlen, "%s: missing", path);
+        gridems_set_err(err, errlen, "%s: missing", path);
         return GRIDEMS_EINVAL;
     }
     if (!cJSON_IsString(item) || item->valuestring == NULL) {
-        fail(err, errlen, "%s: must be an ISO 8601 timestamp string", path);
+        gridems_set_err(err, errlen, "%s: must be an ISO 8601 timestamp string", path);
         return GRIDEMS_EINVAL;
     }
     char why[128];
     if (gridems_time_parse_iso(item->valuestring, ms, NULL, why, sizeof why) != 0) {
-        fail(err, errlen, "%s: %s", path, why);
+        gridems_set_err(err, errlen, "%s: %s", path, why);
         return GRIDEMS_EINVAL;
     }
     return 0;
@@ -125,16 +112,17 @@ static int parse_rate_array(gridems_forecast_kind_t kind, const cJSON *root,
 {
     int count = cJSON_GetArraySize(root);
     if (count == 0) {
-        fail(err, errlen, "message: the rate array has no intervals");
+        gridems_set_err(err, errlen, "message: the rate array has no intervals");
         return GRIDEMS_EINVAL;
     }
     if (count > GRIDEMS_FORECAST_MAX_INTERVALS) {
-        fail(err, errlen, "message: more than %d intervals", GRIDEMS_FORECAST_MAX_INTERVALS);
+        gridems_set_err(err, errlen, "message: more than %d intervals",
+                        GRIDEMS_FORECAST_MAX_INTERVALS);
         return GRIDEMS_ETOOBIG;
     }
     indexed_interval_t *tmp = malloc((size_t)count * sizeof *tmp);
     if (tmp == NULL) {
-        fail(err, errlen, "message: out of memory");
+        gridems_set_err(err, errlen, "message: out of memory");
         return GRIDEMS_ENOMEM;
     }
     int rc = 0;
@@ -144,7 +132,7 @@ static int parse_rate_array(gridems_forecast_kind_t kind, const cJSON *root,
     cJSON_ArrayForEach(el, root)
     {
         if (!cJSON_IsObject(el)) {
-            fail(err, errlen, "[%d]: must be an object with start, end and value", i);
+            gridems_set_err(err, errlen, "[%d]: must be an object with start, end and value", i);
             rc = GRIDEMS_EINVAL;
             goto out;
         }
@@ -163,18 +151,18 @@ static int parse_rate_array(gridems_forecast_kind_t kind, const cJSON *root,
             goto out;
         }
         if (t->iv.end_ms <= t->iv.start_ms) {
-            fail(err, errlen, "[%d].end: must be after start", i);
+            gridems_set_err(err, errlen, "[%d].end: must be after start", i);
             rc = GRIDEMS_EINVAL;
             goto out;
         }
         const cJSON *val = cJSON_GetObjectItemCaseSensitive(el, "value");
         if (val == NULL) {
-            fail(err, errlen, "[%d].value: missing", i);
+            gridems_set_err(err, errlen, "[%d].value: missing", i);
             rc = GRIDEMS_EINVAL;
             goto out;
         }
         if (!finite_number(val, &t->iv.value)) {
-            fail(err, errlen, "[%d].value: must be a finite number", i);
+            gridems_set_err(err, errlen, "[%d].value: must be a finite number", i);
             rc = GRIDEMS_EINVAL;
             goto out;
         }
@@ -190,14 +178,14 @@ static int parse_rate_array(gridems_forecast_kind_t kind, const cJSON *root,
     for (int k = 1; k < count; k++) {
         if (tmp[k].iv.start_ms < tmp[k - 1].iv.end_ms) {
             int a = tmp[k].index, b = tmp[k - 1].index;
-            fail(err, errlen, "[%d]: overlaps [%d]", a > b ? a : b, a > b ? b : a);
+            gridems_set_err(err, errlen, "[%d]: overlaps [%d]", a > b ? a : b, a > b ? b : a);
             rc = GRIDEMS_EINVAL;
             goto out;
         }
     }
     msg->iv = malloc((size_t)count * sizeof *msg->iv);
     if (msg->iv == NULL) {
-        fail(err, errlen, "message: out of memory");
+        gridems_set_err(err, errlen, "message: out of memory");
         rc = GRIDEMS_ENOMEM;
         goto out;
     }
@@ -225,21 +213,22 @@ static int parse_series(gridems_forecast_kind_t kind, const cJSON *root,
     const cJSON *step = cJSON_GetObjectItemCaseSensitive(root, "step_minutes");
     double step_min = 0.0;
     if (step == NULL) {
-        fail(err, errlen, "step_minutes: missing");
+        gridems_set_err(err, errlen, "step_minutes: missing");
         return GRIDEMS_EINVAL;
     }
     if (!finite_number(step, &step_min)) {
-        fail(err, errlen, "step_minutes: must be a finite number");
+        gridems_set_err(err, errlen, "step_minutes: must be a finite number");
         return GRIDEMS_EINVAL;
     }
     if (!(step_min > 0.0 && step_min <= GRIDEMS_FORECAST_MAX_STEP_MINUTES)) {
-        fail(err, errlen, "step_minutes: must be in (0, %g], got %g",
-             GRIDEMS_FORECAST_MAX_STEP_MINUTES, step_min);
+        gridems_set_err(err, errlen, "step_minutes: must be in (0, %g], got %g",
+                        GRIDEMS_FORECAST_MAX_STEP_MINUTES, step_min);
         return GRIDEMS_EINVAL;
     }
     int64_t step_ms = llround(step_min * (double)GRIDEMS_TIME_MS_PER_MINUTE);
     if (step_ms < 1) {
-        fail(err, errlen, "step_minutes: must be at least one millisecond, got %g", step_min);
+        gridems_set_err(err, errlen, "step_minutes: must be at least one millisecond, got %g",
+                        step_min);
         return GRIDEMS_EINVAL;
     }
 
@@ -247,13 +236,14 @@ static int parse_series(gridems_forecast_kind_t kind, const cJSON *root,
     const cJSON *unit = cJSON_GetObjectItemCaseSensitive(root, "unit");
     if (unit != NULL) {
         if (!cJSON_IsString(unit) || unit->valuestring == NULL) {
-            fail(err, errlen, "unit: must be \"kWh\" or \"MWh\"");
+            gridems_set_err(err, errlen, "unit: must be \"kWh\" or \"MWh\"");
             return GRIDEMS_EINVAL;
         }
         if (strcasecmp(unit->valuestring, "MWh") == 0) {
             divisor = 1000.0;
         } else if (strcasecmp(unit->valuestring, "kWh") != 0) {
-            fail(err, errlen, "unit: must be \"kWh\" or \"MWh\", got \"%.32s\"", unit->valuestring);
+            gridems_set_err(err, errlen, "unit: must be \"kWh\" or \"MWh\", got \"%.32s\"",
+                            unit->valuestring);
             return GRIDEMS_EINVAL;
         }
     }
@@ -261,30 +251,32 @@ static int parse_series(gridems_forecast_kind_t kind, const cJSON *root,
     const cJSON *cur = cJSON_GetObjectItemCaseSensitive(root, "currency");
     if (cur != NULL) {
         if (!cJSON_IsString(cur) || cur->valuestring == NULL || !valid_currency(cur->valuestring)) {
-            fail(err, errlen, "currency: must be a string of 1 to %d printable characters",
-                 GRIDEMS_FORECAST_CURRENCY_SIZE - 1);
+            gridems_set_err(err, errlen,
+                            "currency: must be a string of 1 to %d printable characters",
+                            GRIDEMS_FORECAST_CURRENCY_SIZE - 1);
             return GRIDEMS_EINVAL;
         }
     }
 
     const cJSON *values = cJSON_GetObjectItemCaseSensitive(root, "values");
     if (!cJSON_IsArray(values)) {
-        fail(err, errlen, "values: must be an array of numbers");
+        gridems_set_err(err, errlen, "values: must be an array of numbers");
         return GRIDEMS_EINVAL;
     }
     int count = cJSON_GetArraySize(values);
     if (count == 0) {
-        fail(err, errlen, "values: must not be empty");
+        gridems_set_err(err, errlen, "values: must not be empty");
         return GRIDEMS_EINVAL;
     }
     if (count > GRIDEMS_FORECAST_MAX_INTERVALS) {
-        fail(err, errlen, "values: more than %d entries", GRIDEMS_FORECAST_MAX_INTERVALS);
+        gridems_set_err(err, errlen, "values: more than %d entries",
+                        GRIDEMS_FORECAST_MAX_INTERVALS);
         return GRIDEMS_ETOOBIG;
     }
     /* start is within years 0..9999 and count * step_ms <= 1e5 * 8.64e7, so no overflow. */
     gridems_forecast_interval_t *iv = malloc((size_t)count * sizeof *iv);
     if (iv == NULL) {
-        fail(err, errlen, "message: out of memory");
+        gridems_set_err(err, errlen, "message: out of memory");
         return GRIDEMS_ENOMEM;
     }
     int i = 0;
@@ -294,7 +286,7 @@ static int parse_series(gridems_forecast_kind_t kind, const cJSON *root,
     {
         double v = 0.0;
         if (!finite_number(el, &v)) {
-            fail(err, errlen, "values[%d]: must be a finite number", i);
+            gridems_set_err(err, errlen, "values[%d]: must be a finite number", i);
             free(iv);
             return GRIDEMS_EINVAL;
         }
@@ -323,12 +315,12 @@ int gridems_forecast_msg_parse_cjson(gridems_forecast_kind_t kind, const cJSON *
                                      gridems_forecast_msg_t *msg, char *err, size_t errlen)
 {
     if (msg == NULL) {
-        fail(err, errlen, "message: no output");
+        gridems_set_err(err, errlen, "message: no output");
         return GRIDEMS_EINVAL;
     }
     msg_reset(msg);
     if (kind != GRIDEMS_FORECAST_PRICE && kind != GRIDEMS_FORECAST_CARBON) {
-        fail(err, errlen, "message: unknown forecast kind");
+        gridems_set_err(err, errlen, "message: unknown forecast kind");
         return GRIDEMS_EINVAL;
     }
     if (cJSON_IsArray(root)) {
@@ -337,9 +329,9 @@ int gridems_forecast_msg_parse_cjson(gridems_forecast_kind_t kind, const cJSON *
     if (cJSON_IsObject(root)) {
         return parse_series(kind, root, msg, err, errlen);
     }
-    fail(err, errlen,
-         "message: must be a rate array [{start, end, value}, ...] or a series object "
-         "{start, step_minutes, values}");
+    gridems_set_err(err, errlen,
+                    "message: must be a rate array [{start, end, value}, ...] or a series object "
+                    "{start, step_minutes, values}");
     return GRIDEMS_EINVAL;
 }
 
@@ -347,7 +339,7 @@ int gridems_forecast_msg_parse_json(gridems_forecast_kind_t kind, const char *te
                                     gridems_forecast_msg_t *msg, char *err, size_t errlen)
 {
     if (msg == NULL) {
-        fail(err, errlen, "message: no output");
+        gridems_set_err(err, errlen, "message: no output");
         return GRIDEMS_EINVAL;
     }
     msg_reset(msg);
@@ -426,7 +418,7 @@ int gridems_forecast_apply(gridems_forecast_t *f, const gridems_forecast_msg_t *
                            size_t errlen)
 {
     if (f == NULL || msg == NULL || (msg->n > 0 && msg->iv == NULL)) {
-        fail(err, errlen, "message: no store or message");
+        gridems_set_err(err, errlen, "message: no store or message");
         return GRIDEMS_EINVAL;
     }
     const gridems_forecast_interval_t *m = msg->iv;
@@ -434,7 +426,7 @@ int gridems_forecast_apply(gridems_forecast_t *f, const gridems_forecast_msg_t *
     /* The message struct is public, so re-check the invariant the merge relies on. */
     for (size_t k = 0; k < nm; k++) {
         if (m[k].end_ms <= m[k].start_ms || (k > 0 && m[k].start_ms < m[k - 1].end_ms)) {
-            fail(err, errlen, "message: intervals not sorted and disjoint at [%zu]", k);
+            gridems_set_err(err, errlen, "message: intervals not sorted and disjoint at [%zu]", k);
             return GRIDEMS_EINVAL;
         }
     }
@@ -443,8 +435,8 @@ int gridems_forecast_apply(gridems_forecast_t *f, const gridems_forecast_msg_t *
         if (f->currency[0] == '\0') {
             adopt_currency = true;
         } else if (strcasecmp(f->currency, msg->currency) != 0) {
-            fail(err, errlen, "currency: \"%s\" does not match the forecast's \"%s\"",
-                 msg->currency, f->currency);
+            gridems_set_err(err, errlen, "currency: \"%s\" does not match the forecast's \"%s\"",
+                            msg->currency, f->currency);
             return GRIDEMS_EINVAL;
         }
     }
@@ -468,7 +460,7 @@ int gridems_forecast_apply(gridems_forecast_t *f, const gridems_forecast_msg_t *
     if (pieces == NULL || out == NULL) {
         free(pieces);
         free(out);
-        fail(err, errlen, "message: out of memory");
+        gridems_set_err(err, errlen, "message: out of memory");
         return GRIDEMS_ENOMEM;
     }
     size_t np = 0;
@@ -501,8 +493,8 @@ int gridems_forecast_apply(gridems_forecast_t *f, const gridems_forecast_msg_t *
     free(pieces);
     if (no > GRIDEMS_FORECAST_MAX_STORED) {
         free(out);
-        fail(err, errlen, "message: the forecast would hold more than %d intervals",
-             GRIDEMS_FORECAST_MAX_STORED);
+        gridems_set_err(err, errlen, "message: the forecast would hold more than %d intervals",
+                        GRIDEMS_FORECAST_MAX_STORED);
         return GRIDEMS_ETOOBIG;
     }
     /* Give back the slack; a failed shrink keeps the larger block, which is just as valid. */
@@ -523,7 +515,7 @@ int gridems_forecast_update_cjson(gridems_forecast_t *f, const cJSON *root, char
                                   size_t errlen)
 {
     if (f == NULL) {
-        fail(err, errlen, "message: no store");
+        gridems_set_err(err, errlen, "message: no store");
         return GRIDEMS_EINVAL;
     }
     gridems_forecast_msg_t msg;
@@ -539,7 +531,7 @@ int gridems_forecast_update_json(gridems_forecast_t *f, const char *text, size_t
                                  size_t errlen)
 {
     if (f == NULL) {
-        fail(err, errlen, "message: no store");
+        gridems_set_err(err, errlen, "message: no store");
         return GRIDEMS_EINVAL;
     }
     gridems_forecast_msg_t msg;

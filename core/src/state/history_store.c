@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "error_text.h"
 #include "file_util.h"
 #include "gridems/errors.h"
 #include "state_reader.h"
@@ -18,17 +19,6 @@
 
 /* A mean load beyond this (1 TW) is an encoding error, not a site. */
 #define MAX_LOAD_KW 1e9
-
-__attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t errlen, const char *fmt,
-                                                          ...)
-{
-    if (err != NULL && errlen > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-}
 
 static int join_path(const char *dir, const char *file, char **out)
 {
@@ -79,14 +69,14 @@ static int check_root(const state_reader_t *r, const cJSON *root, const char *ki
 static int write_text(const char *path, char *text, char *err, size_t errlen)
 {
     if (text == NULL) {
-        set_err(err, errlen, "%s: %s", path, "out of memory");
+        gridems_set_err(err, errlen, "%s: %s", path, "out of memory");
         return GRIDEMS_ENOMEM;
     }
     int rc = gridems_write_file_atomic(path, text, strlen(text));
     int cause = errno; /* the real cause (file_util.h), for the status */
     free(text);
     if (rc != 0) {
-        set_err(err, errlen, "%s: cannot write: %s", path, strerror(cause));
+        gridems_set_err(err, errlen, "%s: cannot write: %s", path, strerror(cause));
     }
     errno = cause;
     return rc;
@@ -96,7 +86,7 @@ static int read_text(const char *path, char **text, size_t *len, char *err, size
 {
     int rc = gridems_read_file(path, text, len);
     if (rc != 0 && rc != GRIDEMS_ENOENT) {
-        set_err(err, errlen, "%s: cannot read: %s", path, gridems_strerror(rc));
+        gridems_set_err(err, errlen, "%s: cannot read: %s", path, gridems_strerror(rc));
     }
     return rc;
 }
