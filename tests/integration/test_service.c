@@ -197,7 +197,12 @@ static double next_failed_status(const char *needle)
     REQUIRE(strcmp(jstr(root, "state"), "degraded") == 0, "state %s, expected degraded",
             jstr(root, "state"));
     double failed = jnum(root, "counters.replans_failed");
+    double replans = jnum(root, "counters.replans");
     cJSON_Delete(root);
+    REQUIRE(replans >= failed,
+            "counters.replans %.0f < replans_failed %.0f: a failed re-plan is "
+            "a re-plan",
+            replans, failed);
     return failed;
 }
 

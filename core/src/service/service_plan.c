@@ -453,6 +453,7 @@ void gridems__service_replan_now(gridems_service_t *svc, gridems__replan_reason_
     if (rc != 0) {
         free(sc);
         cJSON_Delete(left_out);
+        svc->stats.replans++; /* a re-plan too, one that failed before the solver */
         char reason_text[600];
         snprintf(reason_text, sizeof reason_text, "no plan (%s): %s",
                  gridems__replan_reason_name(reason), err);
