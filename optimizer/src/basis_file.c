@@ -163,7 +163,7 @@ static int restore_tree(gridems_optimizer_t *opt, const cJSON *root, int64_t *st
         gridems_set_err(err, errlen, "basis: \"scenario\" must be an object");
         return GRIDEMS_EINVAL;
     }
-    char *text = cJSON_PrintUnformatted(scenario);
+    char *text = gridems__json_print(scenario);
     if (text == NULL) {
         return GRIDEMS_ENOMEM;
     }

@@ -38,6 +38,10 @@ cJSON *gridems__json_number_array(const double *values, int n);
  * "object", or "nothing" for NULL (a missing member). Static strings. */
 const char *gridems__json_type_name(const cJSON *v);
 
+/* v printed compactly, in memory the caller frees with free() (whatever allocator cJSON uses);
+ * NULL when v is NULL or memory runs out. v stays the caller's. */
+char *gridems__json_print(const cJSON *v);
+
 /* Tests only: cap every warm start of opt at `iterations` simplex iterations instead of the
  * share of the last cold solve (0 restores that). */
 void gridems__optimizer_set_warm_cap(gridems_optimizer_t *opt, int iterations);

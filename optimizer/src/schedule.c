@@ -188,15 +188,9 @@ char *gridems_schedule_to_json(const gridems_scenario_t *sc, const gridems_sched
     if (root == NULL) {
         return NULL;
     }
-    char *text = cJSON_PrintUnformatted(root);
+    char *text = gridems__json_print(root);
     cJSON_Delete(root);
-    if (text == NULL) {
-        return NULL;
-    }
-    /* Hand back memory the caller can release with free(), whatever allocator cJSON uses. */
-    char *copy = strdup(text);
-    cJSON_free(text);
-    return copy;
+    return text;
 }
 
 /* The names the schedule JSON and the logs give a solve's start and tie-break. */

@@ -20,6 +20,7 @@
 #include "child_proc.h"
 #include "commands.h"
 #include "gridems/errors.h"
+#include "optimizer_internal.h"
 #include "service.h"
 #include "timeutil.h"
 
@@ -129,7 +130,7 @@ static void publish_prices(gridems_service_t *svc, run_t *r, int64_t from, int64
     }
     cJSON_AddStringToObject(msg, "unit", "kWh");
     cJSON_AddStringToObject(msg, "currency", r->currency);
-    char *text = cJSON_PrintUnformatted(msg);
+    char *text = gridems__json_print(msg);
     cJSON_Delete(msg);
     if (text == NULL ||
         gridems_service_publish(svc, r->price_topic, text, strlen(text), 1, 1) != 0) {

@@ -36,7 +36,7 @@ char *gridems_oadr_applied_to_json(gridems_oadr_piece_t *const *pieces, const si
                  gridems__json_add_number(o, "value", pieces[s][i].value);
         }
     }
-    char *text = ok ? cJSON_PrintUnformatted(root) : NULL;
+    char *text = ok ? gridems__json_print(root) : NULL;
     cJSON_Delete(root);
     return text;
 }

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "gridems/errors.h"
+#include "optimizer_internal.h"
 #include "plugin_loader.h"
 #include "dr_store.h"
 #include "plugin_watch.h"
@@ -85,14 +86,9 @@ char *gridems__service_status_json(gridems_service_t *svc, const char *state)
         }
     }
     gridems__service_openadr_status(svc, root);
-    char *text = cJSON_PrintUnformatted(root);
+    char *text = gridems__json_print(root);
     cJSON_Delete(root);
-    if (text == NULL) {
-        return NULL;
-    }
-    char *copy = strdup(text);
-    cJSON_free(text);
-    return copy;
+    return text;
 }
 
 void gridems__service_publish_status(gridems_service_t *svc)

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "service_internal.h"
+#include "optimizer_internal.h"
 #include "timeutil.h"
 
 /* Upper bounds (seconds) of the solve-time histogram's buckets; docs/http.md lists them. */
@@ -122,11 +123,10 @@ static int publish_battery_values(void *arg, gridems__device_t *dev)
 
 void gridems__service_observe_state(gridems_service_t *svc, const cJSON *state, double import_kw)
 {
-    char *text = cJSON_PrintUnformatted(state);
+    char *text = gridems__json_print(state);
     if (text != NULL) {
         free(svc->obs.state_json);
-        svc->obs.state_json = strdup(text);
-        cJSON_free(text);
+        svc->obs.state_json = text;
     }
     svc->obs.has_import = isfinite(import_kw);
     svc->obs.import_kw = import_kw;

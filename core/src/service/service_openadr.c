@@ -25,6 +25,7 @@
 #include "gridems/errors.h"
 #include "openadr_applied.h"
 #include "openadr_ven.h"
+#include "optimizer_internal.h"
 #include "service_internal.h"
 #include "state_dir.h"
 #include "timeutil.h"
@@ -127,7 +128,7 @@ static void apply_forecast(service_openadr_t *oa, int s, gridems_oadr_piece_t *p
             cJSON_AddNumberToObject(o, "value", p[i].value);
             cJSON_AddItemToArray(arr, o);
         }
-        char *text = arr != NULL ? cJSON_PrintUnformatted(arr) : NULL;
+        char *text = gridems__json_print(arr);
         cJSON_Delete(arr);
         if (text == NULL) {
             gridems_log_err("%s: out of memory", source);
@@ -207,7 +208,7 @@ static void send_event(service_openadr_t *oa, const dr_piece_t *d, bool cancel)
         cJSON_AddStringToObject(o, "end", b);
         cJSON_AddNumberToObject(o, "import_limit_kw", d->value);
     }
-    char *text = cJSON_PrintUnformatted(o);
+    char *text = gridems__json_print(o);
     cJSON_Delete(o);
     if (text != NULL) {
         gridems__service_input(oa->svc, GRIDEMS__INPUT_EVENT, "openadr IMPORT_CAPACITY_LIMIT", text,

@@ -14,6 +14,7 @@
 #include "error_text.h"
 #include "file_util.h"
 #include "gridems/errors.h"
+#include "optimizer_internal.h"
 #include "state_reader.h"
 #include "timeutil.h"
 
@@ -150,14 +151,9 @@ char *gridems_history_load_to_json(const gridems_load_forecast_t *lf)
              cJSON_AddItemToArray(e, cJSON_CreateNumber(b->sum / (double)b->count)) &&
              cJSON_AddItemToArray(e, cJSON_CreateNumber((double)b->count));
     }
-    char *text = ok ? cJSON_PrintUnformatted(root) : NULL;
+    char *text = ok ? gridems__json_print(root) : NULL;
     cJSON_Delete(root);
-    if (text == NULL) {
-        return NULL;
-    }
-    char *copy = strdup(text);
-    cJSON_free(text);
-    return copy;
+    return text;
 }
 
 typedef struct step_entry_s {
@@ -311,14 +307,9 @@ char *gridems_history_forecast_to_json(const char *store, const gridems_forecast
              cJSON_AddStringToObject(e, "end", b) != NULL &&
              cJSON_AddNumberToObject(e, "value", f->iv[i].value) != NULL;
     }
-    char *text = ok ? cJSON_PrintUnformatted(root) : NULL;
+    char *text = ok ? gridems__json_print(root) : NULL;
     cJSON_Delete(root);
-    if (text == NULL) {
-        return NULL;
-    }
-    char *copy = strdup(text);
-    cJSON_free(text);
-    return copy;
+    return text;
 }
 
 int gridems_history_parse_forecast(const char *text, size_t len, const char *name,
@@ -425,14 +416,9 @@ char *gridems_history_margin_to_json(const gridems_peak_margin_t *pm)
     for (int i = 0; ok && i < pm->n; i++) {
         ok = cJSON_AddItemToArray(errors, cJSON_CreateNumber(gridems_peak_margin_error_at(pm, i)));
     }
-    char *text = ok ? cJSON_PrintUnformatted(root) : NULL;
+    char *text = ok ? gridems__json_print(root) : NULL;
     cJSON_Delete(root);
-    if (text == NULL) {
-        return NULL;
-    }
-    char *copy = strdup(text);
-    cJSON_free(text);
-    return copy;
+    return text;
 }
 
 int gridems_history_parse_margin(const char *text, size_t len, const char *name,
