@@ -45,25 +45,6 @@ static bool valid_time(int64_t t)
     return t >= GRIDEMS_TIME_MIN_MS && t <= GRIDEMS_TIME_MAX_MS;
 }
 
-static int parse_time(const cJSON *root, const char *key, int64_t *out, char *err, size_t errlen)
-{
-    const cJSON *item = cJSON_GetObjectItemCaseSensitive(root, key);
-    if (item == NULL) {
-        gridems_set_err(err, errlen, "%s: missing", key);
-        return GRIDEMS_EINVAL;
-    }
-    if (!cJSON_IsString(item) || item->valuestring == NULL) {
-        gridems_set_err(err, errlen, "%s: must be an ISO 8601 timestamp string", key);
-        return GRIDEMS_EINVAL;
-    }
-    char why[128];
-    if (gridems_time_parse_iso(item->valuestring, out, NULL, why, sizeof why) != 0) {
-        gridems_set_err(err, errlen, "%s: %s", key, why);
-        return GRIDEMS_EINVAL;
-    }
-    return 0;
-}
-
 int gridems_dr_msg_parse_cjson(const cJSON *root, gridems_dr_msg_t *msg, char *err, size_t errlen)
 {
     if (msg == NULL) {
@@ -105,11 +86,13 @@ int gridems_dr_msg_parse_cjson(const cJSON *root, gridems_dr_msg_t *msg, char *e
         return 0;
     }
 
-    int rc = parse_time(root, "start", &m.event.start_ms, err, errlen);
+    int rc = gridems_json_time(cJSON_GetObjectItemCaseSensitive(root, "start"), "start",
+                               &m.event.start_ms, err, errlen);
     if (rc != 0) {
         return rc;
     }
-    rc = parse_time(root, "end", &m.event.end_ms, err, errlen);
+    rc = gridems_json_time(cJSON_GetObjectItemCaseSensitive(root, "end"), "end", &m.event.end_ms,
+                           err, errlen);
     if (rc != 0) {
         return rc;
     }

@@ -71,26 +71,6 @@ static bool finite_number(const cJSON *item, double *out)
     return true;
 }
 
-/* Parse the ISO timestamp held by item (a string) into *ms; on failure "<path>: reason". */
-static int parse_time_field(const cJSON *item, const char *path, int64_t *ms, char *err,
-                            size_t errlen)
-{
-    if (item == NULL) {
-        gridems_set_err(err, errlen, "%s: missing", path);
-        return GRIDEMS_EINVAL;
-    }
-    if (!cJSON_IsString(item) || item->valuestring == NULL) {
-        gridems_set_err(err, errlen, "%s: must be an ISO 8601 timestamp string", path);
-        return GRIDEMS_EINVAL;
-    }
-    char why[128];
-    if (gridems_time_parse_iso(item->valuestring, ms, NULL, why, sizeof why) != 0) {
-        gridems_set_err(err, errlen, "%s: %s", path, why);
-        return GRIDEMS_EINVAL;
-    }
-    return 0;
-}
-
 /* ---- ## Rate array form ---- */
 
 typedef struct {
@@ -139,14 +119,14 @@ static int parse_rate_array(gridems_forecast_kind_t kind, const cJSON *root,
         indexed_interval_t *t = &tmp[i];
         t->index = i;
         snprintf(path, sizeof path, "[%d].start", i);
-        rc = parse_time_field(cJSON_GetObjectItemCaseSensitive(el, "start"), path, &t->iv.start_ms,
-                              err, errlen);
+        rc = gridems_json_time(cJSON_GetObjectItemCaseSensitive(el, "start"), path, &t->iv.start_ms,
+                               err, errlen);
         if (rc != 0) {
             goto out;
         }
         snprintf(path, sizeof path, "[%d].end", i);
-        rc = parse_time_field(cJSON_GetObjectItemCaseSensitive(el, "end"), path, &t->iv.end_ms, err,
-                              errlen);
+        rc = gridems_json_time(cJSON_GetObjectItemCaseSensitive(el, "end"), path, &t->iv.end_ms,
+                               err, errlen);
         if (rc != 0) {
             goto out;
         }
@@ -204,8 +184,8 @@ static int parse_series(gridems_forecast_kind_t kind, const cJSON *root,
                         gridems_forecast_msg_t *msg, char *err, size_t errlen)
 {
     int64_t start = 0;
-    int rc = parse_time_field(cJSON_GetObjectItemCaseSensitive(root, "start"), "start", &start, err,
-                              errlen);
+    int rc = gridems_json_time(cJSON_GetObjectItemCaseSensitive(root, "start"), "start", &start,
+                               err, errlen);
     if (rc != 0) {
         return rc;
     }

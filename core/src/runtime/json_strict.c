@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "error_text.h"
 #include "gridems/errors.h"
+#include "timeutil.h"
 
 bool gridems_utf8_valid(const char *s, size_t len, size_t *bad)
 {
@@ -237,4 +239,22 @@ void gridems_log_safe(const char *s, size_t max_in, char *out, size_t outlen)
         o += 3;
     }
     out[o] = '\0';
+}
+
+int gridems_json_time(const cJSON *item, const char *path, int64_t *ms, char *err, size_t errlen)
+{
+    if (item == NULL) {
+        gridems_set_err(err, errlen, "%s: missing", path);
+        return GRIDEMS_EINVAL;
+    }
+    if (!cJSON_IsString(item) || item->valuestring == NULL) {
+        gridems_set_err(err, errlen, "%s: must be an ISO 8601 timestamp string", path);
+        return GRIDEMS_EINVAL;
+    }
+    char why[128];
+    if (gridems_time_parse_iso(item->valuestring, ms, NULL, why, sizeof why) != 0) {
+        gridems_set_err(err, errlen, "%s: %s", path, why);
+        return GRIDEMS_EINVAL;
+    }
+    return 0;
 }

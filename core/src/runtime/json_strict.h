@@ -18,6 +18,7 @@
 #define GRIDEMS_JSON_STRICT_H
 
 #include <cjson/cJSON.h>
+#include <stdint.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -41,6 +42,11 @@ int gridems_json_parse_message(const char *text, size_t len, size_t max_bytes, c
 
 /* gridems_json_check_strict: the same check without keeping the tree. */
 int gridems_json_check_strict(const char *text, size_t len, char *err, size_t errlen);
+
+/* A message's timestamp member: item (NULL when the member is missing) must be an ISO 8601 string
+ * with an offset (timeutil.h, gridems_time_parse_iso). Returns 0 with *ms, or GRIDEMS_EINVAL with
+ * "path: missing", "path: must be an ISO 8601 timestamp string" or "path: <why>" in err. */
+int gridems_json_time(const cJSON *item, const char *path, int64_t *ms, char *err, size_t errlen);
 
 /* Whether len bytes at s are well-formed UTF-8 (RFC 3629). On false, *bad (may be NULL) is the
  * offset of the first bad byte. */
