@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* Fuzz target: the service config (core/src/service/service_config.c). */
+/* Fuzz target: the service config (core/src/config/service_config.c). */
 #include "fuzz.h"
 #include "log.h"
 #include "service_config.h"

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
- * Unit tests for core/src/service/http_config.h: no section, no server; the defaults (loopback
+ * Unit tests for core/src/config/http_config.h: no section, no server; the defaults (loopback
  * 8080, no auth); the password read from the first line of its file; the scope; errors naming the
  * key.
  */

@@ -5,7 +5,7 @@
  * rejection naming its field, notifications, programs, notifiers and topics, durations, and the
  * composition of overlapping events by priority), the file of what the VEN applied
  * (core/src/openadr/openadr_applied.c) and the "openadr" config section
- * (core/src/openadr/openadr_config.c, through the service's config parser).
+ * (core/src/config/openadr_config.c, through the service's config parser).
  */
 #include "check_run.h"
 #include "gridems/errors.h"

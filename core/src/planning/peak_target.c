@@ -8,7 +8,7 @@
 
 #include "gridems/errors.h"
 #include "planner.h"
-#include "state_store.h"
+#include "billing_period.h"
 #include "timeutil.h"
 
 #define WEEK_MS (7 * 86400000LL)
@@ -154,8 +154,8 @@ int gridems_peak_target_build(const gridems_peak_target_t *pt, const gridems_pla
     int64_t step_ms = (int64_t)cfg->planner.step_minutes * 60000;
     int steps = days * per_day;
     int64_t period_end = INT64_MAX;
-    if (gridems_state_billing_period(in->now_ms, cfg->site.billing_period, cfg->site.utc_offset_min,
-                                     NULL, 0, NULL, &period_end) == 0 &&
+    if (gridems_billing_period(in->now_ms, cfg->site.billing_period, cfg->site.utc_offset_min, NULL,
+                               0, NULL, &period_end) == 0 &&
         period_end != INT64_MAX) {
         int64_t left = (period_end - grid_start_ms) / step_ms;
         if (left < steps) {
@@ -247,8 +247,8 @@ int gridems_peak_target_build(const gridems_peak_target_t *pt, const gridems_pla
 static int observe(gridems_peak_target_t *pt, const gridems_planner_inputs_t *in, int64_t *start)
 {
     *start = INT64_MIN;
-    gridems_state_billing_period(in->now_ms, in->cfg->site.billing_period,
-                                 in->cfg->site.utc_offset_min, NULL, 0, start, NULL);
+    gridems_billing_period(in->now_ms, in->cfg->site.billing_period, in->cfg->site.utc_offset_min,
+                           NULL, 0, start, NULL);
     if (pt->has_target && *start != pt->period_start_ms) {
         pt->has_target = false; /* a new billing period: its peak starts again */
         pt->solves = 0;

@@ -205,7 +205,7 @@ typedef struct service_inputs_s {
  * for the billing peak, and the jobs' progress in the running step. */
 typedef struct service_planning_s {
     gridems_state_t state; /* persisted in state_dir: the billing peak, jobs, the last plan */
-    char period[GRIDEMS_STATE_PERIOD_MAX]; /* the running billing period's key */
+    char period[GRIDEMS_BILLING_KEY_MAX]; /* the running billing period's key */
     /* Jobs' energy since the running step began (service_devices.c notes what they report). */
     gridems_step_progress_t step_progress;
 } service_planning_t;

@@ -80,10 +80,9 @@ static void save_state(gridems_service_t *svc)
 
 static void update_period(gridems_service_t *svc, int64_t now)
 {
-    char key[GRIDEMS_STATE_PERIOD_MAX];
-    if (gridems_state_billing_period(now, svc->cfg.site.billing_period,
-                                     svc->cfg.site.utc_offset_min, key, sizeof key, NULL,
-                                     NULL) == 0 &&
+    char key[GRIDEMS_BILLING_KEY_MAX];
+    if (gridems_billing_period(now, svc->cfg.site.billing_period, svc->cfg.site.utc_offset_min, key,
+                               sizeof key, NULL, NULL) == 0 &&
         strcmp(key, svc->planning.period) != 0) {
         if (svc->planning.period[0] != '\0') {
             gridems_log_notice("billing period %s begins; the peak starts again from zero", key);
@@ -119,16 +118,16 @@ void gridems__service_note_import(gridems_service_t *svc, double kw)
         return;
     }
     if (step_start != svc->replan->import.step_ms) {
-        char key[GRIDEMS_STATE_PERIOD_MAX];
+        char key[GRIDEMS_BILLING_KEY_MAX];
         if (svc->replan->import.samples > 0) {
             gridems__service_history_step_import(svc, svc->replan->import.step_ms,
                                                  svc->replan->import.sum /
                                                      svc->replan->import.samples);
         }
         if (svc->replan->import.samples > 0 &&
-            gridems_state_billing_period(svc->replan->import.step_ms, svc->cfg.site.billing_period,
-                                         svc->cfg.site.utc_offset_min, key, sizeof key, NULL,
-                                         NULL) == 0 &&
+            gridems_billing_period(svc->replan->import.step_ms, svc->cfg.site.billing_period,
+                                   svc->cfg.site.utc_offset_min, key, sizeof key, NULL,
+                                   NULL) == 0 &&
             gridems_state_note_import(&svc->planning.state, key,
                                       svc->replan->import.sum / svc->replan->import.samples) == 1) {
             save_state(svc); /* a new billing-period peak must survive a crash */

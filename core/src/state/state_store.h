@@ -27,8 +27,9 @@
  * (state_dir.h) and starts from an empty state: state is an optimisation of what the service
  * knows, never a reason not to run.
  *
- * The billing period is identified by a key string (gridems_state_billing_period()): a peak
- * recorded under "month:2026-04" does not count in May, so a restart in a new period resets it.
+ * The billing period is identified by a key string (gridems_billing_period(), billing_period.h): a
+ * peak recorded under "month:2026-04" does not count in May, so a restart in a new period resets
+ * it.
  *
  * Sizes are bounded: at most GRIDEMS_STATE_MAX_JOBS jobs (jobs past their deadline are pruned;
  * when still full, the job with the earliest deadline is evicted), job ids up to
@@ -43,6 +44,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "billing_period.h"
 #include "service_config.h"
 
 #define GRIDEMS_STATE_VERSION 1
@@ -52,8 +54,6 @@
 #define GRIDEMS_STATE_MAX_PLAN_BYTES ((size_t)64 * 1024 * 1024)
 /* Plan ids are stored as JSON numbers, exact up to 2^53 - 1. */
 #define GRIDEMS_STATE_MAX_PLAN_ID ((uint64_t)9007199254740991ULL)
-/* Buffer size that fits every billing-period key, NUL included ("month:2026-05"). */
-#define GRIDEMS_STATE_PERIOD_MAX 32
 
 typedef struct gridems_state_job_s {
     char *id;             /* owned; 1..GRIDEMS_STATE_MAX_ID_BYTES bytes */
@@ -67,8 +67,8 @@ typedef struct gridems_state_s {
     bool loaded; /* set by gridems_state_load(): true when state.json existed and was read */
 
     bool has_peak;
-    double peak_kw;                             /* >= 0 */
-    char peak_period[GRIDEMS_STATE_PERIOD_MAX]; /* the period key the peak belongs to */
+    double peak_kw;                            /* >= 0 */
+    char peak_period[GRIDEMS_BILLING_KEY_MAX]; /* the period key the peak belongs to */
 
     gridems_state_job_t *jobs; /* [n_jobs], owned, in no particular order */
     int n_jobs;
@@ -137,18 +137,6 @@ char *gridems_state_to_json(const gridems_state_t *st);
 /* ---- ## Billing-period peak ---- */
 
 /*
- * gridems_state_billing_period: the billing period that contains now_ms, in the site's local time
- * (offset_min minutes east of UTC): its key ("month:2026-05", "day:2026-05-11", or "all" for
- * GRIDEMS_BILLING_NONE) and its bounds [start, end) in ms (INT64_MIN / INT64_MAX for "all").
- * Parameters: now_ms (within the ISO range of timeutil.h); kind; offset_min (within +-18:00);
- *   key (borrowed buffer, may be NULL), keylen (GRIDEMS_STATE_PERIOD_MAX suffices);
- *   start_ms, end_ms (borrowed, may be NULL).
- * Returns: 0 or GRIDEMS_EINVAL (out-of-range input or a too small key buffer). Thread: any.
- */
-int gridems_state_billing_period(int64_t now_ms, gridems_billing_period_t kind, int offset_min,
-                                 char *key, size_t keylen, int64_t *start_ms, int64_t *end_ms);
-
-/*
  * gridems_state_peak_kw: the peak recorded for `period`, or 0 when none is recorded or the
  * recorded one belongs to another period (a new period starts from zero).
  * Parameters: st (borrowed); period (borrowed key). Thread: the owner.
@@ -158,7 +146,7 @@ double gridems_state_peak_kw(const gridems_state_t *st, const char *period);
 /*
  * gridems_state_note_import: record an observed import of kw in `period`: the peak becomes
  * max(peak of that period, kw); a different recorded period is replaced.
- * Parameters: st (borrowed); period (copied; 1..GRIDEMS_STATE_PERIOD_MAX-1 bytes); kw (finite).
+ * Parameters: st (borrowed); period (copied; 1..GRIDEMS_BILLING_KEY_MAX-1 bytes); kw (finite).
  * Returns: 1 when the stored state changed (worth saving), 0 when not, GRIDEMS_EINVAL for a bad
  *   period or kw (negative kw is clamped to 0: export is not a peak). Thread: the owner.
  */
