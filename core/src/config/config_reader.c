@@ -351,6 +351,16 @@ int gridems_cfg_get_enum(gridems_cfg_t *c, const cJSON *obj, const char *parent,
     return gridems_cfg_fail(c, path, "must be %s, got \"%.64s\"", list, s);
 }
 
+bool gridems_cfg_printable(const char *s)
+{
+    for (; *s != '\0'; s++) {
+        if ((unsigned char)*s < 0x21 || (unsigned char)*s > 0x7E) {
+            return false;
+        }
+    }
+    return true;
+}
+
 int gridems_cfg_strdup(gridems_cfg_t *c, const char *s, char **out)
 {
     *out = NULL;

@@ -77,6 +77,10 @@ int gridems_cfg_get_bool(gridems_cfg_t *c, const cJSON *obj, const char *parent,
 int gridems_cfg_get_enum(gridems_cfg_t *c, const cJSON *obj, const char *parent, const char *key,
                          const char *const *names, int def, int *out);
 
+/* Whether s is printable ASCII without spaces (0x21..0x7E): what a URI, a client id or a URL in
+ * the config may hold. */
+bool gridems_cfg_printable(const char *s);
+
 /* A heap copy of s (NULL stays NULL) / a printf into a new heap string, for the caller to free;
  * GRIDEMS_ENOMEM with the message when memory runs out. */
 int gridems_cfg_strdup(gridems_cfg_t *c, const char *s, char **out);

@@ -12,16 +12,6 @@
 #include "config_reader.h"
 #include "gridems/errors.h"
 
-static bool printable(const char *s)
-{
-    for (; *s != '\0'; s++) {
-        if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f) {
-            return false;
-        }
-    }
-    return true;
-}
-
 static int read_section(gridems_cfg_t *c, const cJSON *sec, gridems_openadr_config_t *out)
 {
     static const char *const keys[] = {"vtn_url", "token_file",      "programs", "poll_seconds",
@@ -40,7 +30,8 @@ static int read_section(gridems_cfg_t *c, const cJSON *sec, gridems_openadr_conf
     }
     const char *u = url->valuestring;
     size_t scheme = strncmp(u, "http://", 7) == 0 ? 7 : strncmp(u, "https://", 8) == 0 ? 8 : 0;
-    if (scheme == 0 || u[scheme] == '\0' || u[scheme] == '/' || !printable(u) || strlen(u) > 1024) {
+    if (scheme == 0 || u[scheme] == '\0' || u[scheme] == '/' || !gridems_cfg_printable(u) ||
+        strlen(u) > 1024) {
         return gridems_cfg_fail(c, "openadr.vtn_url",
                                 "must be an http:// or https:// URL naming a host, without "
                                 "spaces, at most 1024 bytes, got \"%.80s\"",

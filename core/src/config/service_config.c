@@ -162,16 +162,6 @@ static bool step_minutes_ok(int m)
     return m % 60 == 0 && 1440 % m == 0;
 }
 
-static bool printable_ascii(const char *s)
-{
-    for (; *s != '\0'; s++) {
-        if (*s < 0x21 || *s > 0x7E) {
-            return false;
-        }
-    }
-    return true;
-}
-
 /* ---- ## Sections ---- */
 
 static int read_site(gridems_cfg_t *c, const cJSON *root, gridems_service_config_t *cfg)
@@ -364,7 +354,7 @@ static int read_mqtt(gridems_cfg_t *c, const cJSON *root, gridems_service_config
                                 uri);
     }
     if (uri[scheme_len] == '\0' || uri[scheme_len] == ':' || uri[scheme_len] == '/' ||
-        !printable_ascii(uri)) {
+        !gridems_cfg_printable(uri)) {
         return gridems_cfg_fail(c, "mqtt.uri",
                                 "must name a host after the scheme, without spaces, got "
                                 "\"%.80s\"",
@@ -373,7 +363,8 @@ static int read_mqtt(gridems_cfg_t *c, const cJSON *root, gridems_service_config
     if ((rc = gridems_cfg_get_string(c, mqtt, "mqtt", "client_id", &client_id)) != 0) {
         return rc;
     }
-    if (client_id != NULL && (strlen(client_id) > MAX_CLIENT_ID || !printable_ascii(client_id))) {
+    if (client_id != NULL &&
+        (strlen(client_id) > MAX_CLIENT_ID || !gridems_cfg_printable(client_id))) {
         return gridems_cfg_fail(
             c, "mqtt.client_id",
             "must be 1 to %d printable ASCII characters without spaces, got \"%.80s\"",
