@@ -105,15 +105,30 @@ static int save_in(const char *dir, const char *file, char *text, char *err, siz
     return rc;
 }
 
-/* Read dir/file: *path (for the parser's messages) and *text, both for the caller to free. */
-static int read_in(const char *dir, const char *file, char **path, char **text, size_t *len,
-                   char *err, size_t errlen)
+/* What restore does after reading a file: text (len bytes) validated and applied to the target;
+ * name prefixes the errors. The three kinds of file each have one (parse_*_into below). */
+typedef int (*history_parser_t)(const char *text, size_t len, const char *name, void *target,
+                                size_t *n_restored, char *err, size_t errlen);
+
+/* Read dir/file and hand it to parse: the skeleton of every restore function. */
+static int restore_file(const char *dir, const char *file, history_parser_t parse, void *target,
+                        size_t *n_restored, char *err, size_t errlen)
 {
-    *text = NULL;
-    if (join_path(dir, file, path) != 0) {
-        return GRIDEMS_ENOMEM;
+    char *path = NULL, *text = NULL;
+    size_t len = 0;
+    if (n_restored != NULL) {
+        *n_restored = 0;
     }
-    return read_text(*path, text, len, err, errlen);
+    int rc = join_path(dir, file, &path);
+    if (rc == 0) {
+        rc = read_text(path, &text, &len, err, errlen);
+    }
+    if (rc == 0) {
+        rc = parse(text, len, path, target, n_restored, err, errlen);
+    }
+    free(text);
+    free(path);
+    return rc;
 }
 
 /* ---- ## Load history ---- */
@@ -261,21 +276,17 @@ int gridems_history_save_load(const char *dir, const gridems_load_forecast_t *lf
     return save_in(dir, GRIDEMS_HISTORY_LOAD_FILE, gridems_history_load_to_json(lf), err, errlen);
 }
 
+static int parse_load_into(const char *text, size_t len, const char *name, void *lf,
+                           size_t *n_restored, char *err, size_t errlen)
+{
+    return gridems_history_parse_load(text, len, name, lf, n_restored, err, errlen);
+}
+
 int gridems_history_restore_load(const char *dir, gridems_load_forecast_t *lf, size_t *n_restored,
                                  char *err, size_t errlen)
 {
-    char *path = NULL, *text = NULL;
-    size_t len = 0;
-    if (n_restored != NULL) {
-        *n_restored = 0;
-    }
-    int rc = read_in(dir, GRIDEMS_HISTORY_LOAD_FILE, &path, &text, &len, err, errlen);
-    if (rc == 0) {
-        rc = gridems_history_parse_load(text, len, path, lf, n_restored, err, errlen);
-    }
-    free(text);
-    free(path);
-    return rc;
+    return restore_file(dir, GRIDEMS_HISTORY_LOAD_FILE, parse_load_into, lf, n_restored, err,
+                        errlen);
 }
 
 /* ---- ## Forecast stores ---- */
@@ -376,23 +387,25 @@ int gridems_history_save_forecast(const char *dir, const char *store, const grid
     return save_in(dir, name, gridems_history_forecast_to_json(store, f), err, errlen);
 }
 
+typedef struct forecast_target_s {
+    const char *store;
+    gridems_forecast_t *f;
+} forecast_target_t;
+
+static int parse_forecast_into(const char *text, size_t len, const char *name, void *target,
+                               size_t *n_restored, char *err, size_t errlen)
+{
+    forecast_target_t *t = target;
+    return gridems_history_parse_forecast(text, len, name, t->store, t->f, n_restored, err, errlen);
+}
+
 int gridems_history_restore_forecast(const char *dir, const char *store, gridems_forecast_t *f,
                                      size_t *n_restored, char *err, size_t errlen)
 {
-    char *path = NULL, *text = NULL;
-    size_t len = 0;
-    if (n_restored != NULL) {
-        *n_restored = 0;
-    }
     char name[64];
     gridems_history_forecast_file(store, name, sizeof name);
-    int rc = read_in(dir, name, &path, &text, &len, err, errlen);
-    if (rc == 0) {
-        rc = gridems_history_parse_forecast(text, len, path, store, f, n_restored, err, errlen);
-    }
-    free(text);
-    free(path);
-    return rc;
+    forecast_target_t target = {store, f};
+    return restore_file(dir, name, parse_forecast_into, &target, n_restored, err, errlen);
 }
 
 /* ---- ## Peak margin errors ---- */
@@ -485,19 +498,15 @@ int gridems_history_save_margin(const char *dir, const gridems_peak_margin_t *pm
                    errlen);
 }
 
+static int parse_margin_into(const char *text, size_t len, const char *name, void *pm,
+                             size_t *n_restored, char *err, size_t errlen)
+{
+    return gridems_history_parse_margin(text, len, name, pm, n_restored, err, errlen);
+}
+
 int gridems_history_restore_margin(const char *dir, gridems_peak_margin_t *pm, size_t *n_restored,
                                    char *err, size_t errlen)
 {
-    char *path = NULL, *text = NULL;
-    size_t len = 0;
-    if (n_restored != NULL) {
-        *n_restored = 0;
-    }
-    int rc = read_in(dir, GRIDEMS_HISTORY_MARGIN_FILE, &path, &text, &len, err, errlen);
-    if (rc == 0) {
-        rc = gridems_history_parse_margin(text, len, path, pm, n_restored, err, errlen);
-    }
-    free(text);
-    free(path);
-    return rc;
+    return restore_file(dir, GRIDEMS_HISTORY_MARGIN_FILE, parse_margin_into, pm, n_restored, err,
+                        errlen);
 }
