@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cluster_sim.h"
+#include "cluster_driver.h"
 
 /* ---- ## Driver ---- */
 
@@ -294,8 +294,8 @@ int cluster_drv_event(gridems_device_id_t dev, void *userdata, const gridems_dev
     return drv_send(c, &h, NULL);
 }
 
-void cluster_drv_destroy(gridems_device_id_t dev, void *userdata)
+void cluster_drv_free(driver_t *d)
 {
-    (void)dev;
-    cluster_free(userdata);
+    free(d->jobs);
+    free(d->caps);
 }

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cluster_sim.h"
+#include "cluster_gateway.h"
 
 /* ---- ## Gateway: jobs arriving ---- */
 
@@ -609,4 +609,12 @@ int cluster_gw_start(cluster_t *c)
         g->next_gen_ms = draw_gap(c, g->t_ms);
     }
     return jobs_reserve(g, 16) < 0 ? GRIDEMS_ENOMEM : 0;
+}
+
+void cluster_gw_free(gateway_t *g)
+{
+    free(g->jobs);
+    free(g->order);
+    free(g->pending);
+    free(g->cmd.jobs);
 }

@@ -99,9 +99,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cluster_sim.h"
+#include "cluster_driver.h"
+#include "cluster_gateway.h"
+#include "cluster_state.h"
 
-/* ---- ## Options (cluster_opts_t is in cluster_sim.h) ---- */
+/* ---- ## Options (cluster_opts_t is in cluster_state.h) ---- */
 
 static const gridems_option_t cluster_options[] = {
     GRIDEMS__SIM_COMMON_OPTIONS(cluster_opts_t),
@@ -139,16 +141,21 @@ const gridems_plugin_info_t gridems_plugin_info = {
     .context_size = sizeof(cluster_opts_t),
 };
 
-void cluster_free(cluster_t *c)
+/* The instance and all both halves hold. */
+static void cluster_free(cluster_t *c)
 {
-    free(c->gw.jobs);
-    free(c->gw.order);
-    free(c->gw.pending);
-    free(c->gw.cmd.jobs);
-    free(c->drv.jobs);
-    free(c->drv.caps);
+    cluster_gw_free(&c->gw);
+    cluster_drv_free(&c->drv);
     gridems__sim_buf_free(&c->buf);
     free(c);
+}
+
+/* The device's destroy callback: the host calls it once the device is gone, also when init fails
+ * after registering it. */
+static void cluster_destroy(gridems_device_id_t dev, void *userdata)
+{
+    (void)dev;
+    cluster_free(userdata);
 }
 
 /* ---- ## Init ---- */
@@ -230,14 +237,14 @@ int gridems_plugin_init(gridems_plugin_t *self, const gridems_host_api_t *api,
         .get_capabilities = cluster_drv_caps,
         .apply_setpoint = cluster_drv_setpoint,
         .on_event = cluster_drv_event,
-        .destroy = cluster_drv_destroy,
+        .destroy = cluster_destroy,
     };
     rc = api->register_device(self, &desc, c, &c->dev);
     if (rc < 0) {
         cluster_free(c);
         return rc;
     }
-    /* From here on c belongs to the device: the host calls cluster_drv_destroy even if init fails.
+    /* From here on c belongs to the device: the host calls cluster_destroy even if init fails.
      */
     rc = gridems__sim_wire(self, api, c, c->topic_telemetry, cluster_drv_on_telemetry, c->topic_cmd,
                            cluster_gw_on_command, o->common.tick_ms, cluster_gw_tick);

@@ -1,19 +1,20 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
- * cluster_sim's two halves and what they share (plugin-internal; cluster_sim.c documents the
- * messages and the options):
+ * The state of a cluster_sim instance, which its two halves share (plugin-internal;
+ * cluster_sim.c documents the messages and the options):
  *   - cluster_gateway.c, the simulated scheduler gateway: the jobs (from the file or generated),
  *     their power and energy, the commands it executes and the telemetry it publishes;
  *   - cluster_driver.c, the gridems side: telemetry into measurements and capabilities,
  *     set-points into commands;
- *   - cluster_sim.c: the options, and gridems_plugin_init, which starts both.
+ *   - cluster_sim.c: the options, and gridems_plugin_init, which starts both and owns the
+ *     instance.
  * The halves share nothing but the MQTT topics; cluster_t holds both only because one plugin
  * instance runs both.
  *
  * Threads: everything runs on the host's loop thread (the plugin API's callbacks and timers).
  */
-#ifndef GRIDEMS_CLUSTER_SIM_H
-#define GRIDEMS_CLUSTER_SIM_H
+#ifndef GRIDEMS_CLUSTER_STATE_H
+#define GRIDEMS_CLUSTER_STATE_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -144,25 +145,5 @@ typedef struct cluster_s {
     driver_t drv;
     gridems__sim_buf_t buf;
 } cluster_t;
-
-/* cluster_sim.c: free the instance (both halves' memory). */
-void cluster_free(cluster_t *c);
-
-/* cluster_gateway.c. cluster_gw_start: the gateway's state at init (the clock, safe mode, the
- * jobs file read or the generator seeded); GRIDEMS_ECONFIG (logged) on a bad jobs file,
- * GRIDEMS_ENOMEM. cluster_gw_tick and cluster_gw_on_command: its timer and its command
- * subscription (arg: the cluster_t). */
-int cluster_gw_start(cluster_t *c);
-void cluster_gw_tick(gridems_plugin_t *self, gridems_timer_id_t id, void *arg);
-void cluster_gw_on_command(gridems_plugin_t *self, const gridems_message_t *msg, void *arg);
-
-/* cluster_driver.c: the device's callbacks (gridems_device_desc_t; userdata: the cluster_t) and
- * its telemetry subscription (arg: the cluster_t). */
-int cluster_drv_read(gridems_device_id_t dev, void *userdata);
-int cluster_drv_caps(gridems_device_id_t dev, void *userdata, gridems_caps_t *out);
-int cluster_drv_setpoint(gridems_device_id_t dev, void *userdata, const gridems_setpoint_t *sp);
-int cluster_drv_event(gridems_device_id_t dev, void *userdata, const gridems_device_event_t *ev);
-void cluster_drv_destroy(gridems_device_id_t dev, void *userdata);
-void cluster_drv_on_telemetry(gridems_plugin_t *self, const gridems_message_t *msg, void *arg);
 
 #endif
