@@ -28,10 +28,13 @@
  *   --peak-probe: also solve each point without its demand charge and at its optimal peak as a
  *     bound (LP(p*), see probe_peak), cold and warm, and print a table of those.
  * Times are CPU time of the solve (gridems: in-process; HiGHS: the linprog call; glpsol: the
- * child's user + system time, reading the LP file included); wall times are printed beside.
+ * child's user + system time, reading the LP file included); wall times are printed beside. All
+ * three run on one CPU (pin_to_one_cpu), gridems' cold solves alternating with HiGHS's.
  * Exit status 1 when an objective disagrees.
  */
+#define _GNU_SOURCE /* sched_getcpu, CPU_SET */
 #include <math.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -258,6 +261,76 @@ static bool close_enough(double a, double b)
     return fabs(a - b) <= 1e-6 * fmax(1.0, fabs(b));
 }
 
+/* ---- HiGHS, one helper process for the whole run ----
+ * gridems' cold solves and HiGHS's alternate, one of each in turn, so that both sides of a ratio
+ * see the same moments of the machine: on these shared 2-core machines the same binary's median
+ * moved by up to 40 % between runs (canonical: 35-49 ms), and measuring all of one side first
+ * put whole bursts of load on one side only. */
+typedef struct highs_helper_s {
+    pid_t pid;
+    FILE *requests; /* to the helper's stdin */
+    FILE *answers;  /* from its stdout */
+} highs_helper_t;
+
+static highs_helper_t helper = {-1, NULL, NULL};
+
+static void highs_start(void)
+{
+    int to_child[2], from_child[2];
+    if (pipe(to_child) != 0 || pipe(from_child) != 0) {
+        perror("pipe");
+        exit(1);
+    }
+    helper.pid = fork();
+    if (helper.pid == 0) {
+        dup2(to_child[0], STDIN_FILENO);
+        dup2(from_child[1], STDOUT_FILENO);
+        close(to_child[0]);
+        close(to_child[1]);
+        close(from_child[0]);
+        close(from_child[1]);
+        char *argv[] = {"/usr/bin/python3", (char *)highs_helper, (char *)lpref, "--serve", NULL};
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    close(to_child[0]);
+    close(from_child[1]);
+    helper.requests = fdopen(to_child[1], "w");
+    helper.answers = fdopen(from_child[0], "r");
+    if (helper.pid < 0 || helper.requests == NULL || helper.answers == NULL) {
+        fprintf(stderr, "cannot start the HiGHS helper %s\n", highs_helper);
+        exit(1);
+    }
+}
+
+/* One HiGHS solve of the scenario file: CPU and wall ms of its linprog call, and the objective. */
+static void highs_solve(const char *scenario_path, double *cpu, double *wall, double *objective)
+{
+    char answer[4096];
+    if (helper.pid < 0) {
+        highs_start();
+    }
+    if (fprintf(helper.requests, "%s 1\n", scenario_path) < 0 || fflush(helper.requests) != 0 ||
+        fgets(answer, sizeof answer, helper.answers) == NULL || strstr(answer, "\"error\"")) {
+        fprintf(stderr, "HiGHS reference failed on %s: %s\n", scenario_path,
+                helper.answers != NULL && !feof(helper.answers) ? answer : "(no answer)");
+        exit(1);
+    }
+    *cpu = json_number_after(answer, "\"cpu_ms\": ");
+    *wall = json_number_after(answer, "\"wall_ms\": ");
+    *objective = json_number_after(answer, "\"objective\": ");
+}
+
+static void highs_stop(void)
+{
+    if (helper.pid > 0) {
+        fclose(helper.requests); /* end of input: the helper exits */
+        fclose(helper.answers);
+        waitpid(helper.pid, NULL, 0);
+        helper.pid = -1;
+    }
+}
+
 /*
  * --peak-probe: is the demand charge's peak what makes the program hard?
  *
@@ -338,27 +411,6 @@ static measured_t measure(const point_t *pt)
     gridems_schedule_t s;
     memset(&s, 0, sizeof s);
 
-    gridems_optimizer_opts_t cold_opts = {0, false, false};
-    m.runs = runs;
-    for (int r = 0; r < m.runs; r++) {
-        gridems_optimizer_t *opt = NULL;
-        gridems_optimizer_create(&opt, &cold_opts);
-        solve_timed(opt, &sc, &s, &cpu[r], &wall[r]);
-        gridems_optimizer_destroy(opt);
-        if (r == 0 && cpu[0] < SHORT_SOLVE_MS && m.runs < SHORT_SOLVE_RUNS) {
-            m.runs = SHORT_SOLVE_RUNS;
-        }
-    }
-    m.cold_cpu = median(cpu, m.runs);
-    m.cold_wall = median(wall, m.runs);
-    m.columns = s.columns;
-    m.rows = s.rows;
-    m.it_cold = s.iterations;
-    double objective = s.objective;
-    if (peak_probe && sc.demand_charge_per_kw > 0) {
-        probe_peak(&m, &sc, s.peak_import_kw, objective);
-    }
-
     /* Files for the other solvers: the scenario (HiGHS) and the program (glpsol). */
     char scen_path[] = "/tmp/gridems-growth-XXXXXX";
     char lp_path[] = "/tmp/gridems-growth-lp-XXXXXX";
@@ -373,6 +425,36 @@ static measured_t measure(const point_t *pt)
         exit(1);
     }
     free(json);
+    /* Cold, gridems and HiGHS in turn (see highs_helper_t). */
+    gridems_optimizer_opts_t cold_opts = {0, false, false};
+    double *highs_cpu = calloc((size_t)samples, sizeof(double));
+    double *highs_wall = calloc((size_t)samples, sizeof(double));
+    double highs_objective = NAN;
+    m.runs = runs;
+    for (int r = 0; r < m.runs; r++) {
+        gridems_optimizer_t *opt = NULL;
+        gridems_optimizer_create(&opt, &cold_opts);
+        solve_timed(opt, &sc, &s, &cpu[r], &wall[r]);
+        gridems_optimizer_destroy(opt);
+        highs_solve(scen_path, &highs_cpu[r], &highs_wall[r], &highs_objective);
+        if (r == 0 && cpu[0] < SHORT_SOLVE_MS && m.runs < SHORT_SOLVE_RUNS) {
+            m.runs = SHORT_SOLVE_RUNS;
+        }
+    }
+    m.cold_cpu = median(cpu, m.runs);
+    m.cold_wall = median(wall, m.runs);
+    m.highs_cpu = median(highs_cpu, m.runs);
+    m.highs_wall = median(highs_wall, m.runs);
+    free(highs_cpu);
+    free(highs_wall);
+    m.columns = s.columns;
+    m.rows = s.rows;
+    m.it_cold = s.iterations;
+    double objective = s.objective;
+    if (peak_probe && sc.demand_charge_per_kw > 0) {
+        probe_peak(&m, &sc, s.peak_import_kw, objective);
+    }
+
     gridems_optimizer_t *opt = NULL;
     gridems_optimizer_create(&opt, &cold_opts);
     char err[256];
@@ -416,18 +498,6 @@ static measured_t measure(const point_t *pt)
     gridems_optimizer_destroy(opt);
     m.shift_cpu = median(cpu, updates);
 
-    /* HiGHS on the scenario. */
-    char runs_text[16], out[4096];
-    snprintf(runs_text, sizeof runs_text, "%d", m.runs);
-    char *highs_argv[] = {
-        "/usr/bin/python3", (char *)highs_helper, (char *)lpref, scen_path, runs_text, NULL};
-    if (run_child(highs_argv, out, sizeof out) < 0) {
-        fprintf(stderr, "HiGHS reference failed: %s\n", out);
-        exit(1);
-    }
-    m.highs_cpu = json_number_after(out, "\"cpu_ms\": ");
-    m.highs_wall = json_number_after(out, "\"wall_ms\": ");
-    double highs_objective = json_number_after(out, "\"objective\": ");
     m.objectives_ok = close_enough(objective, highs_objective);
     if (!m.objectives_ok) {
         fprintf(stderr, "objective mismatch: gridems %.12g, HiGHS %.12g\n", objective,
@@ -584,6 +654,23 @@ static bool run_series(const char *name, const point_t *points, int n)
     return ok;
 }
 
+/* Every solver on one CPU: this process, and with it the HiGHS helper and glpsol, which inherit
+ * the mask. On these 2-vCPU machines one CPU can run slower than the other for minutes (a busy
+ * neighbour on its core): unpinned, the canonical point's ratio to HiGHS ranged 0.74-1.36 in
+ * five runs of the same binary, one side having landed on the slow CPU; pinned together,
+ * 0.93-0.97 in six. Returns the CPU, or -1 when pinning is not possible (then unpinned). */
+static int pin_to_one_cpu(void)
+{
+    int cpu = sched_getcpu();
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (cpu < 0) {
+        return -1;
+    }
+    CPU_SET(cpu, &set);
+    return sched_setaffinity(0, sizeof set, &set) == 0 ? cpu : -1;
+}
+
 int main(int argc, char **argv)
 {
     const char *only = NULL;
@@ -629,11 +716,16 @@ int main(int argc, char **argv)
         fprintf(stderr, "the HiGHS reference %s is not there (--lpref PATH)\n", lpref);
         return 2;
     }
+    char pinned_text[64] = "not pinned to one CPU";
+    int cpu = pin_to_one_cpu();
+    if (cpu >= 0) {
+        snprintf(pinned_text, sizeof pinned_text, "every solver pinned to CPU %d", cpu);
+    }
     printf(
         "CPU ms, median of %d runs, %d where a cold solve takes under %.0f ms (warm: median of %d "
-        "price updates; glpsol: up to 3 runs)%s\n",
+        "price updates; glpsol: up to 3 runs)%s; %s\n",
         runs, runs > SHORT_SOLVE_RUNS ? runs : SHORT_SOLVE_RUNS, SHORT_SOLVE_MS, updates,
-        classes > 0 ? "; jobs drawn from classes" : "");
+        classes > 0 ? "; jobs drawn from classes" : "", pinned_text);
     const point_t jobs[] = {{96, 4, 50}, {96, 4, 200}, {96, 4, 800}, {96, 4, 2000}};
     const point_t steps[] = {{96, 4, 50}, {192, 4, 50}, {384, 4, 50}, {768, 4, 50}};
     const point_t batteries[] = {{96, 4, 50}, {96, 16, 50}, {96, 64, 50}};
@@ -660,5 +752,6 @@ int main(int argc, char **argv)
     if (only == NULL || strcmp(only, "batteries") == 0) {
         ok = run_series("batteries", batteries, 3) && ok;
     }
+    highs_stop();
     return ok ? 0 : 1;
 }
