@@ -262,10 +262,9 @@ static bool close_enough(double a, double b)
 }
 
 /* ---- HiGHS, one helper process for the whole run ----
- * gridems' cold solves and HiGHS's alternate, one of each in turn, so that both sides of a ratio
- * see the same moments of the machine: on these shared 2-core machines the same binary's median
- * moved by up to 40 % between runs (canonical: 35-49 ms), and measuring all of one side first
- * put whole bursts of load on one side only. */
+ * gridems' cold solves and HiGHS's alternate, one of each in turn, so that a burst of load on
+ * the machine falls on both sides of a ratio rather than on one. (Alone this did not make the
+ * ratios steady; running both on one CPU did: pin_to_one_cpu.) */
 typedef struct highs_helper_s {
     pid_t pid;
     FILE *requests; /* to the helper's stdin */
@@ -656,9 +655,9 @@ static bool run_series(const char *name, const point_t *points, int n)
 
 /* Every solver on one CPU: this process, and with it the HiGHS helper and glpsol, which inherit
  * the mask. On these 2-vCPU machines one CPU can run slower than the other for minutes (a busy
- * neighbour on its core): unpinned, the canonical point's ratio to HiGHS ranged 0.74-1.36 in
- * five runs of the same binary, one side having landed on the slow CPU; pinned together,
- * 0.93-0.97 in six. Returns the CPU, or -1 when pinning is not possible (then unpinned). */
+ * neighbour on its core): unpinned, the canonical point's ratio to HiGHS ranged 0.74-1.36
+ * between runs of the same binary, one side having landed on the slow CPU; pinned together,
+ * 0.93-0.99 in 17 runs. Returns the CPU, or -1 when pinning is not possible (then unpinned). */
 static int pin_to_one_cpu(void)
 {
     int cpu = sched_getcpu();
