@@ -11,6 +11,10 @@
 
 #include "cluster_gateway.h"
 
+/* Bounds that keep the gateway's memory sane: jobs it holds, and the jobs file it reads. */
+#define MAX_JOBS 10000
+#define JOBS_FILE_MAX_BYTES ((size_t)4 << 20)
+
 /* ---- ## Gateway: jobs arriving ---- */
 
 static double round_tenth(double v)

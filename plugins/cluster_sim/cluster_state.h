@@ -23,10 +23,8 @@
 #include "sim_command.h"
 #include "sim_common.h"
 
-/* Bounds that keep one instance's memory and message sizes sane. */
-#define MAX_JOBS 10000
+/* The most jobs one message (a command, or telemetry) may list: bounds an instance's memory. */
 #define MAX_CMD_JOBS 100000
-#define JOBS_FILE_MAX_BYTES ((size_t)4 << 20)
 
 typedef struct cluster_opts_s {
     gridems__sim_common_opts_t common; /* first: gridems__sim_init_check reads it */

@@ -9,6 +9,10 @@
 
 #include "meter_gateway.h"
 
+#define MS_PER_DAY INT64_C(86400000)
+/* Largest profile file read (it is read once, in init). */
+#define PROFILE_MAX_BYTES ((size_t)16 << 20)
+
 /* ---- ## Profile ---- */
 
 static int64_t floor_mod(int64_t a, int64_t m)

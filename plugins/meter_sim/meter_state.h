@@ -21,10 +21,6 @@
 #include "gridems/plugin.h"
 #include "sim_common.h"
 
-#define MS_PER_DAY INT64_C(86400000)
-/* Largest profile file read (it is read once, in init). */
-#define PROFILE_MAX_BYTES ((size_t)16 << 20)
-
 typedef struct meter_opts_s {
     gridems__sim_common_opts_t common; /* first: gridems__sim_init_check reads it */
     const char *profile;
