@@ -305,14 +305,14 @@ static void highs_start(void)
 /* One HiGHS solve of the scenario file: CPU and wall ms of its linprog call, and the objective. */
 static void highs_solve(const char *scenario_path, double *cpu, double *wall, double *objective)
 {
-    char answer[4096];
+    char answer[4096] = "";
     if (helper.pid < 0) {
         highs_start();
     }
     if (fprintf(helper.requests, "%s 1\n", scenario_path) < 0 || fflush(helper.requests) != 0 ||
         fgets(answer, sizeof answer, helper.answers) == NULL || strstr(answer, "\"error\"")) {
         fprintf(stderr, "HiGHS reference failed on %s: %s\n", scenario_path,
-                helper.answers != NULL && !feof(helper.answers) ? answer : "(no answer)");
+                answer[0] != '\0' ? answer : "(no answer)");
         exit(1);
     }
     *cpu = json_number_after(answer, "\"cpu_ms\": ");
