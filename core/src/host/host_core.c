@@ -1,15 +1,18 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* The plugin host: the host itself, the instance lifecycle, the live-instance table, ids. */
+/* The plugin host: the host itself, the instance lifecycle, the live-instance table, the hold of
+ * a stuck instance. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "gridems/errors.h"
 #include "host_internal.h"
 
-/* The per-call budget of a plugin callback on the loop thread (gridems/plugin.h). */
-#define CALLBACK_BUDGET_NS UINT64_C(5000000)
+/* The teardown's steps (## Instances, below). */
+static void instance_release(gridems_plugin_t *inst); /* destroy, cleanup, close handles */
+static void instance_maybe_finish(gridems_plugin_t *inst);
+/* A handle or work item of inst finished closing: count it, continue the teardown. */
+static void instance_handle_closed(gridems_plugin_t *inst);
 
 /* ---- ## The live-instance table ---- */
 
@@ -55,55 +58,7 @@ gridems_plugin_t *gridems__config_lookup(const gridems_config_t *p)
     return found;
 }
 
-/* ---- ## Small helpers ---- */
-
-uint32_t gridems__host_alloc_id(gridems__host_t *host, gridems_plugin_t *inst,
-                                bool (*in_use)(gridems_plugin_t *inst, uint32_t id))
-{
-    /* At most as many tries as ids are held, which is far below 2^32. */
-    for (;;) {
-        host->next_id++;
-        if (host->next_id == 0) {
-            host->next_id = 1;
-        }
-        if (in_use == NULL || !in_use(inst, host->next_id)) {
-            return host->next_id;
-        }
-    }
-}
-
-int64_t gridems__host_now(gridems__host_t *host)
-{
-    if (host->services.now_ms != NULL) {
-        return host->services.now_ms(host->services.ctx);
-    }
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-void gridems__check_budget(gridems_plugin_t *inst, const char *what, uint64_t start_ns)
-{
-    uint64_t spent = uv_hrtime() - start_ns;
-    if (spent > CALLBACK_BUDGET_NS) {
-        inst->overruns++;
-        gridems_log_complain(&inst->slow, GRIDEMS_LOG_WARNING,
-                             "%s %s took %.1f ms, over the 5 ms budget of a loop callback "
-                             "(blocking I/O belongs in queue_work)",
-                             inst->prefix, what, (double)spent / 1e6);
-    }
-}
-
-void gridems__callback_ran(gridems_plugin_t *inst, const char *what, uint64_t start_ns)
-{
-    uint64_t spent = uv_hrtime() - start_ns;
-    gridems__check_budget(inst, what, start_ns);
-    const gridems__host_services_t *sv = &inst->host->services;
-    /* An unloading instance is not judged: its record belongs to whatever replaces it. */
-    if (sv->callback_timed != NULL && inst->state != GRIDEMS__INST_CLOSING) {
-        sv->callback_timed(sv->ctx, inst, what, spent);
-    }
-}
+/* ---- ## The hold of a stuck instance ---- */
 
 void gridems__instance_hold(gridems_plugin_t *inst, bool held)
 {
@@ -119,26 +74,6 @@ void gridems__instance_hold(gridems_plugin_t *inst, bool held)
     if (!held) {
         gridems__loop_deliver_held(inst); /* the work that finished meanwhile */
     }
-}
-
-bool gridems__ident_valid(const char *s)
-{
-    if (s == NULL) {
-        return false;
-    }
-    size_t n = strlen(s);
-    if (n == 0 || n >= GRIDEMS__IDENT_MAX) {
-        return false;
-    }
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  c == '_' || c == '.' || c == '-';
-        if (!ok) {
-            return false;
-        }
-    }
-    return true;
 }
 
 const gridems_host_api_t *gridems__host_api(void)
@@ -159,6 +94,7 @@ int gridems__host_create(uv_loop_t *loop, const gridems__host_services_t *servic
     if (services != NULL) {
         host->services = *services;
     }
+    host->resource_closed = instance_handle_closed;
     gridems__list_init(&host->instances);
     gridems__list_init(&host->subs);
     host->timers = host->services.timers;
@@ -325,18 +261,18 @@ void gridems__instance_activate(gridems_plugin_t *inst)
     gridems__devices_announce_all(inst);
 }
 
-void gridems__instance_handle_closed(gridems_plugin_t *inst)
+static void instance_handle_closed(gridems_plugin_t *inst)
 {
     inst->pending--;
     if (inst->draining && !inst->teardown && gridems__list_empty(&inst->works)) {
-        gridems__instance_release(inst);
+        instance_release(inst);
     }
-    gridems__instance_maybe_finish(inst);
+    instance_maybe_finish(inst);
 }
 
 static void later_closed(uv_handle_t *h)
 {
-    gridems__instance_handle_closed(h->data);
+    instance_handle_closed(h->data);
 }
 
 /*
@@ -347,7 +283,7 @@ static void later_closed(uv_handle_t *h)
  * already running on a pool thread cannot be stopped, and its work_fn may use the plugin's state,
  * so the devices are destroyed (release) only once every done_fn has run.
  */
-void gridems__instance_release(gridems_plugin_t *inst)
+static void instance_release(gridems_plugin_t *inst)
 {
     inst->teardown = 1; /* first: the handle closes below must not release again */
     gridems__devices_destroy_all(inst);
@@ -369,10 +305,10 @@ static void anchor_closed(uv_handle_t *h)
     gridems__loop_drain(inst);
     inst->draining = 1;
     if (gridems__list_empty(&inst->works)) {
-        gridems__instance_release(inst);
+        instance_release(inst);
     }
     inst->pending--;
-    gridems__instance_maybe_finish(inst);
+    instance_maybe_finish(inst);
 }
 
 void gridems__instance_shutdown(gridems_plugin_t *inst)
@@ -385,7 +321,7 @@ void gridems__instance_shutdown(gridems_plugin_t *inst)
     uv_close((uv_handle_t *)&inst->anchor, anchor_closed);
 }
 
-void gridems__instance_maybe_finish(gridems_plugin_t *inst)
+static void instance_maybe_finish(gridems_plugin_t *inst)
 {
     if (inst->state != GRIDEMS__INST_CLOSING || !inst->teardown || inst->pending > 0) {
         return;

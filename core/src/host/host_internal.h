@@ -7,8 +7,11 @@
  *
  * Who does what:
  *   host_core.c     the host, the instance lifecycle (init, activate, shutdown, teardown), the
- *                   table of live instances every plugin handle is checked against, ids, the
- *                   hold of a stuck instance and the report of each callback's time;
+ *                   table of live instances every plugin handle is checked against, the hold
+ *                   of a stuck instance; it calls down into the files below, never the other
+ *                   way (host_loop.c reports closed handles through host->resource_closed);
+ *   host_runtime.c  what they all share: ids, the host clock, the identifier rule, the
+ *                   callback budget and the report of each callback's time;
  *   host_log.c      the log entries of the API table, with the per-instance rate limit;
  *   host_config.c   the option getters (by config pointer and by handle);
  *   host_loop.c     timers, fd watches, work on the thread pool;
@@ -87,6 +90,10 @@ struct gridems__host_s {
     int subs_dirty;            /* unsubscribed entries wait to be swept after delivery */
     gridems__done_cb all_closed_cb;
     void *all_closed_arg;
+    /* Set by gridems__host_create to the lifecycle's count of an instance's handles and work
+     * (host_core.c). The loop's resources (host_loop.c) report through it when
+     * one has closed, so the files below the lifecycle never call up into it. */
+    void (*resource_closed)(gridems_plugin_t *inst);
 };
 
 /* ---- ## Instances ---- */
@@ -187,11 +194,7 @@ void gridems__instance_shutdown(gridems_plugin_t *inst);
 gridems_plugin_t *gridems__instance_lookup(const gridems_plugin_t *p);
 gridems_plugin_t *gridems__config_lookup(const gridems_config_t *p);
 
-/* Teardown steps the other files call back into (host_core.c). */
-void gridems__instance_release(gridems_plugin_t *inst); /* destroy, cleanup, close handles */
-void gridems__instance_maybe_finish(gridems_plugin_t *inst);
-/* A handle or work item of inst finished closing: count it, continue the teardown. */
-void gridems__instance_handle_closed(gridems_plugin_t *inst);
+/* ---- ## Shared by every host file (host_runtime.c) ---- */
 
 /*
  * gridems__host_alloc_id: the next non-zero id for which in_use(inst, id) is false (in_use may

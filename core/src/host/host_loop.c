@@ -61,7 +61,7 @@ static void timer_closed(uv_handle_t *h)
     plugin_timer_t *t = h->data;
     gridems_plugin_t *inst = t->inst;
     free(t);
-    gridems__instance_handle_closed(inst);
+    inst->host->resource_closed(inst);
 }
 
 static void timer_close(plugin_timer_t *t)
@@ -155,7 +155,7 @@ static void watch_closed(uv_handle_t *h)
     plugin_watch_t *w = h->data;
     gridems_plugin_t *inst = w->inst;
     free(w);
-    gridems__instance_handle_closed(inst);
+    inst->host->resource_closed(inst);
 }
 
 static void watch_close(plugin_watch_t *w)
@@ -263,7 +263,7 @@ static void deliver_done(gridems_plugin_t *inst, plugin_work_t *w)
     w->done_fn(inst, w->status, w->arg);
     gridems__callback_ran(inst, "work done callback", t0);
     free(w);
-    gridems__instance_handle_closed(inst);
+    inst->host->resource_closed(inst);
 }
 
 void gridems__loop_deliver_held(gridems_plugin_t *inst)
