@@ -29,12 +29,11 @@
  *     bound (LP(p*), see probe_peak), cold and warm, and print a table of those.
  * Times are CPU time of the solve (gridems: in-process; HiGHS: the linprog call; glpsol: the
  * child's user + system time, reading the LP file included); wall times are printed beside. All
- * three run on one CPU (pin_to_one_cpu), gridems' cold solves alternating with HiGHS's.
+ * three run on one CPU (pin_cpu.h), gridems' cold solves alternating with HiGHS's.
  * Exit status 1 when an objective disagrees.
  */
 #define _GNU_SOURCE /* sched_getcpu, CPU_SET */
 #include <math.h>
-#include <sched.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +43,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pin_cpu.h"
 #include "gridems/optimizer.h"
 
 #ifndef GRIDEMS_BENCH_SOURCE_DIR
@@ -264,7 +264,7 @@ static bool close_enough(double a, double b)
 /* ---- HiGHS, one helper process for the whole run ----
  * gridems' cold solves and HiGHS's alternate, one of each in turn, so that a burst of load on
  * the machine falls on both sides of a ratio rather than on one. (Alone this did not make the
- * ratios steady; running both on one CPU did: pin_to_one_cpu.) */
+ * ratios steady; running both on one CPU did: pin_cpu.h.) */
 typedef struct highs_helper_s {
     pid_t pid;
     FILE *requests; /* to the helper's stdin */
@@ -653,23 +653,6 @@ static bool run_series(const char *name, const point_t *points, int n)
     return ok;
 }
 
-/* Every solver on one CPU: this process, and with it the HiGHS helper and glpsol, which inherit
- * the mask. On these 2-vCPU machines one CPU can run slower than the other for minutes (a busy
- * neighbour on its core): unpinned, the canonical point's ratio to HiGHS ranged 0.74-1.36
- * between runs of the same binary, one side having landed on the slow CPU; pinned together,
- * 0.93-0.99 in 17 runs. Returns the CPU, or -1 when pinning is not possible (then unpinned). */
-static int pin_to_one_cpu(void)
-{
-    int cpu = sched_getcpu();
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    if (cpu < 0) {
-        return -1;
-    }
-    CPU_SET(cpu, &set);
-    return sched_setaffinity(0, sizeof set, &set) == 0 ? cpu : -1;
-}
-
 int main(int argc, char **argv)
 {
     const char *only = NULL;
@@ -716,7 +699,7 @@ int main(int argc, char **argv)
         return 2;
     }
     char pinned_text[64] = "not pinned to one CPU";
-    int cpu = pin_to_one_cpu();
+    int cpu = bench_pin_to_one_cpu();
     if (cpu >= 0) {
         snprintf(pinned_text, sizeof pinned_text, "every solver pinned to CPU %d", cpu);
     }

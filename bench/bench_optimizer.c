@@ -11,8 +11,10 @@
  *   --only: run one size (small, canonical, large).
  *   --write-scenarios: write each size's scenario as DIR/NAME.json (for gridems solve, glpsol
  *             via --write-lp, or lpref.py) and exit.
- * Each size runs in its own child process so that its peak RSS is its own.
+ * Each size runs in its own child process so that its peak RSS is its own. The benchmark pins
+ * itself to the CPU it starts on, and its children and glpsol inherit it (pin_cpu.h).
  */
+#define _GNU_SOURCE /* sched_getcpu, CPU_SET */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pin_cpu.h"
 #include "gridems/optimizer.h"
 #include "optimizer_internal.h"
 
@@ -465,7 +468,13 @@ int main(int argc, char **argv)
     if (scenario_dir != NULL) {
         return write_scenarios(scenario_dir);
     }
-    printf("median of %d runs, ms; iterations of the last cold / update / shifted solve\n\n", runs);
+    int cpu = bench_pin_to_one_cpu();
+    char pinned_text[64] = "not pinned to one CPU";
+    if (cpu >= 0) {
+        snprintf(pinned_text, sizeof pinned_text, "gridems and glpsol pinned to CPU %d", cpu);
+    }
+    printf("median of %d runs, ms; iterations of the last cold / update / shifted solve; %s\n\n",
+           runs, pinned_text);
     printf("| scenario | shape | columns x rows | cold | warm: price update | warm: 1-step shift "
            "| glpsol --lp | iterations | peak RSS MiB | glpsol RSS MiB | objective |\n");
     printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");

@@ -3,9 +3,11 @@
  * Unit tests for core/src/planning/plan_report.h: a clean plan says nothing; unserved load names
  * the DR event that caps import below the inflexible load (or the site's limit); unmet job energy
  * and a battery short of its final target are named with their amounts; solver tolerance is not a
- * shortfall.
+ * shortfall. And how the service's log treats a shortfall that lasts (log.h, gridems_news_t): the
+ * same kind of report is printed once and again hourly, a new kind at once.
  */
 #include "check_run.h"
+#include "log.h"
 #include "plan_report.h"
 #include "timeutil.h"
 
@@ -119,6 +121,59 @@ START_TEST(site_limit_and_job_only)
 }
 END_TEST
 
+/* The reports of a shortfall that lasts, plan after plan, through the log's news filter. */
+START_TEST(lasting_shortfall_is_news_once_an_hour)
+{
+    fix_t f;
+    setup(&f);
+    const int64_t hour = 3600000, t = f.t0;
+    gridems_news_t news;
+    gridems_news_reset(&news);
+    uint64_t held = 99;
+    char out[512] = "";
+    f.sc.import_limit_kw = 8000;
+    f.unserved[0] = 2.5;
+    ck_assert_int_eq(gridems_plan_report(3, &f.sc, &f.s, NULL, t, 1800000, out, sizeof out), 1);
+    ck_assert_int_eq(gridems_news_check(&news, out, t, hour, &held), 1);
+    ck_assert_uint_eq(held, 0);
+    /* Later plans, other amounts: the same kind, held back within the hour. */
+    f.unserved[0] = 40;
+    ck_assert_int_eq(gridems_plan_report(4, &f.sc, &f.s, NULL, t, 1800000, out, sizeof out), 1);
+    ck_assert_str_eq(out, "plan 4: 20 kWh unserved load (the site's import limit is 8000 kW "
+                          "below the 9000 kW inflexible load)");
+    ck_assert_int_eq(gridems_news_check(&news, out, t + 300000, hour, &held), 0);
+    f.sc.import_limit_kw = 7500;
+    ck_assert_int_eq(gridems_plan_report(5, &f.sc, &f.s, NULL, t, 1800000, out, sizeof out), 1);
+    ck_assert_int_eq(gridems_news_check(&news, out, t + hour - 1, hour, &held), 0);
+    /* An hour after the last line: printed again, with how many were held back. */
+    ck_assert_int_eq(gridems_news_check(&news, out, t + hour, hour, &held), 1);
+    ck_assert_uint_eq(held, 2);
+    /* Another job short: another kind, at once. Names keep their digits (j3 is not j4). */
+    f.flex[1].unmet_kwh = 7.25;
+    ck_assert_int_eq(gridems_plan_report(6, &f.sc, &f.s, NULL, t, 1800000, out, sizeof out), 1);
+    ck_assert_int_eq(gridems_news_check(&news, out, t + hour + 1, hour, &held), 1);
+    ck_assert_uint_eq(held, 0);
+    f.unserved[0] = 0;
+    f.flex[1].unmet_kwh = 0;
+    f.flex[0].unmet_kwh = 3;
+    ck_assert_int_eq(gridems_plan_report(7, &f.sc, &f.s, NULL, t, 1800000, out, sizeof out), 1);
+    ck_assert_str_eq(out, "plan 7: 3 kWh of job j3 unmet");
+    ck_assert_int_eq(gridems_news_check(&news, out, t + hour + 2, hour, &held), 1);
+    f.flex[0].unmet_kwh = 0;
+    f.flex[1].unmet_kwh = 3;
+    ck_assert_int_eq(gridems_plan_report(8, &f.sc, &f.s, NULL, t, 1800000, out, sizeof out), 1);
+    ck_assert_int_eq(gridems_news_check(&news, out, t + hour + 3, hour, &held), 1);
+    ck_assert_int_eq(
+        gridems_news_check(&news, "plan 9: 3.5 kWh of job j4 unmet", t + hour + 4, hour, &held), 0);
+    /* Forgotten when the cause went away: the next one is news. */
+    gridems_news_reset(&news);
+    ck_assert_int_eq(
+        gridems_news_check(&news, "plan 10: 3.5 kWh of job j4 unmet", t + hour + 5, hour, &held),
+        1);
+    teardown(&f);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("plan_report");
@@ -126,6 +181,7 @@ int main(void)
     tcase_add_test(tc, clean_plan_says_nothing);
     tcase_add_test(tc, dr_event_below_the_load_is_named);
     tcase_add_test(tc, site_limit_and_job_only);
+    tcase_add_test(tc, lasting_shortfall_is_news_once_an_hour);
     suite_add_tcase(s, tc);
     return test_run_suite(s);
 }

@@ -3,6 +3,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -145,4 +146,52 @@ void gridems_log_release(gridems_complaint_t *c, const char *fmt, ...)
     va_end(ap);
     gridems_log(GRIDEMS_LOG_NOTICE, "%s", text);
     memset(c, 0, sizeof *c);
+}
+
+static int is_name_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-';
+}
+
+/* text with each number that stands alone (not inside a name such as evt-7 or j3) as '#'. */
+static void kind_of(const char *text, char *out, size_t len)
+{
+    size_t o = 0;
+    for (size_t i = 0; text[i] != '\0' && o + 1 < len;) {
+        bool starts = text[i] >= '0' && text[i] <= '9' && (i == 0 || !is_name_char(text[i - 1]));
+        size_t end = i;
+        while (starts && ((text[end] >= '0' && text[end] <= '9') || text[end] == '.')) {
+            end++;
+        }
+        if (starts && !is_name_char(text[end])) {
+            out[o++] = '#';
+            i = end;
+        } else {
+            out[o++] = text[i++];
+        }
+    }
+    out[o] = '\0';
+}
+
+int gridems_news_check(gridems_news_t *n, const char *text, int64_t now_ms, int64_t interval_ms,
+                       uint64_t *held_since)
+{
+    char kind[sizeof n->kind];
+    kind_of(text, kind, sizeof kind);
+    if (n->printed && strcmp(kind, n->kind) == 0 && now_ms - n->printed_ms < interval_ms) {
+        n->held++;
+        return 0;
+    }
+    *held_since = n->held;
+    snprintf(n->kind, sizeof n->kind, "%s", kind);
+    n->printed_ms = now_ms;
+    n->held = 0;
+    n->printed = 1;
+    return 1;
+}
+
+void gridems_news_reset(gridems_news_t *n)
+{
+    memset(n, 0, sizeof *n);
 }

@@ -15,6 +15,7 @@
 #define GRIDEMS_LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 
 typedef enum {
@@ -63,6 +64,30 @@ void gridems_log_windowed(gridems_complaint_t *c, uint64_t window_ms, gridems_lo
 /* The condition cleared: print fmt once at NOTICE if a complaint was active, and reset c. */
 void gridems_log_release(gridems_complaint_t *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/*
+ * A message that repeats with other numbers while its cause lasts (a plan's shortfall: "plan 12:
+ * 340 kWh unserved load ...", then "plan 13: 352 kWh ..."). It is news when its kind changes
+ * (the text with every number that stands alone left out: "12" and "340" are numbers, "evt-7"
+ * and "j3" are names), or when interval_ms of the caller's clock have passed since it was last
+ * printed; gridems_news_check says whether to print and how many were held back since.
+ * Pure: no clock or I/O of its own. Thread: the owner of n.
+ */
+typedef struct gridems_news_s {
+    char kind[1024];    /* the last printed text without its numbers */
+    int64_t printed_ms; /* when it was printed, on the caller's clock */
+    uint64_t held;      /* messages of that kind not printed since */
+    int printed;        /* 0 until the first */
+} gridems_news_t;
+
+/* Returns 1 when text is news at now_ms (then *held_since is how many messages of the last
+ * printed kind were held back since it was printed, and the count restarts), 0 when it is not
+ * (counted). */
+int gridems_news_check(gridems_news_t *n, const char *text, int64_t now_ms, int64_t interval_ms,
+                       uint64_t *held_since);
+
+/* Forget what was printed: the next message is news (the cause went away and came back). */
+void gridems_news_reset(gridems_news_t *n);
 
 #define gridems_log_err(...) gridems_log(GRIDEMS_LOG_ERR, __VA_ARGS__)
 #define gridems_log_warn(...) gridems_log(GRIDEMS_LOG_WARNING, __VA_ARGS__)

@@ -40,6 +40,9 @@ enum {
     CONTROL_TICK_MIN_REAL_MS = 100
 };
 
+/* A degraded status whose reason keeps its kind is logged again after this much service time. */
+#define DEGRADED_REMINDER_MS INT64_C(3600000)
+
 /* ---- ## Status ---- */
 
 char *gridems__service_status_json(gridems_service_t *svc, const char *state)
@@ -103,6 +106,27 @@ void gridems__service_publish_status(gridems_service_t *svc)
     }
 }
 
+/* The status turned or stays degraded with reason: a warning when the service has just become
+ * degraded or the reason changed in kind, and hourly (service clock) while it lasts, so a
+ * shortfall that lasts a day is a few lines, not one per plan. */
+static void log_degraded(gridems_service_t *svc, const char *reason)
+{
+    if (strcmp(svc->status.word, "degraded") != 0) {
+        gridems_news_reset(&svc->status.degraded_news);
+    }
+    uint64_t held = 0;
+    if (!gridems_news_check(&svc->status.degraded_news, reason, gridems_clock_now_ms(&svc->clock),
+                            DEGRADED_REMINDER_MS, &held)) {
+        return;
+    }
+    if (held > 0) {
+        gridems_log_warn("status degraded: %s (%llu more like it since the last line)", reason,
+                         (unsigned long long)held);
+    } else {
+        gridems_log_warn("status degraded: %s", reason);
+    }
+}
+
 bool gridems__service_set_status(gridems_service_t *svc, const char *state, const char *reason)
 {
     char full[sizeof svc->status.reason];
@@ -129,7 +153,7 @@ bool gridems__service_set_status(gridems_service_t *svc, const char *state, cons
     if (strcmp(state, "degraded") == 0) {
         /* A good plan while degraded by the plugins is no news for the log. */
         if (!kept_degraded || strcmp(svc->status.word, "degraded") != 0) {
-            gridems_log_warn("status degraded: %s", reason);
+            log_degraded(svc, reason);
         }
     } else if (strcmp(svc->status.word, state) != 0) {
         gridems_log_notice("status %s: %s", state, reason);

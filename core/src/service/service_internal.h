@@ -225,6 +225,9 @@ typedef struct service_status_s {
     /* What set_status was last asked for, before the standing problems are added to it. */
     const char *base_state;
     char base_reason[512];
+    /* The log's "status degraded" lines: each kind of reason once, again hourly while it lasts
+     * (a shortfall that lasts names every plan and its amounts). */
+    gridems_news_t degraded_news;
 } service_status_t;
 
 /* Plausibility at the edge and the standing problems (service_health.c): implausible devices,
