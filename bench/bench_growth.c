@@ -12,7 +12,7 @@
  *
  * usage: bench_growth [--runs N] [--updates N] [--series jobs|steps|batteries] [--max-jobs N]
  *                     [--max-steps N] [--glpsol-max-columns N] [--classes N] [--lpref PATH]
- *                     [--keep DIR] [--peak-probe]
+ *                     [--keep DIR] [--peak-probe] [--prices CSV]
  *   --runs: repetitions per point (median; default 3), at least SHORT_SOLVE_RUNS (11) where a
  *     cold solve takes under SHORT_SOLVE_MS (100 ms).
  *   --updates: warm price updates per point, one after the other in place, then as many
@@ -27,6 +27,9 @@
  *     (.lp) in DIR, for gridems solve, glpsol or lpref.py by hand.
  *   --peak-probe: also solve each point without its demand charge and at its optimal peak as a
  *     bound (LP(p*), see probe_peak), cold and warm, and print a table of those.
+ *   --prices CSV: import prices from a real series (last column, per kWh, 30-min slots; plus 4,
+ *     as bench_optimizer's; examples/data/jepx_kansai_2023-05-08_week.csv) instead of the
+ *     synthetic ones.
  * Times are CPU time of the solve (gridems: in-process; HiGHS: the linprog call; glpsol: the
  * child's user + system time, reading the LP file included); wall times are printed beside. All
  * three run on one CPU (pin_cpu.h), gridems' cold solves alternating with HiGHS's.
@@ -43,8 +46,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "pin_cpu.h"
 #include "gridems/optimizer.h"
+#include "pin_cpu.h"
+#include "price_csv.h"
 
 #ifndef GRIDEMS_BENCH_SOURCE_DIR
 #define GRIDEMS_BENCH_SOURCE_DIR "."
@@ -86,6 +90,7 @@ static long glpsol_max_columns = 40000;
 static const char *lpref = GRIDEMS_BENCH_SOURCE_DIR "/../shared/tools/lpref.py";
 static const char *keep_dir = NULL; /* --keep DIR: leave each point's scenario and LP there */
 static bool peak_probe = false;     /* --peak-probe: measure LP(p) (probe_peak) */
+static bench_prices_t prices;       /* --prices CSV; count 0: the synthetic prices */
 static const char *highs_helper = GRIDEMS_BENCH_SOURCE_DIR "/bench/highs_time.py";
 
 static double clock_ms(clockid_t id)
@@ -102,7 +107,8 @@ static double uniform(double lo, double hi)
     return lo + (hi - lo) * (double)(rng_state >> 11) / 9007199254740992.0;
 }
 
-/* The canonical site of bench_optimizer, for any shape: 15-min steps, synthetic prices, a demand
+/* The canonical site of bench_optimizer, for any shape: 15-min steps, synthetic prices (or the
+ * --prices series, as bench_optimizer's), a demand
  * charge, PV, batteries of 2-8 MWh, and jobs with random windows in the horizon. The site grows
  * with the jobs (load, PV, limits, billing-period peak and battery sizes times jobs / 50), so
  * that 2,000 jobs are a data center 40 times the canonical one rather than 2,000 jobs
@@ -117,8 +123,9 @@ static void make_scenario(gridems_scenario_t *sc, const point_t *pt)
     double dt = 0.25, q = pt->jobs / 50.0;
     for (int t = 0; t < T; t++) {
         double hours = t * dt;
-        sc->import_per_kwh[t] =
-            12 + 7 * sin(2 * M_PI * (hours - 9) / 24) + 2 * sin(2 * M_PI * hours / 5.3);
+        sc->import_per_kwh[t] = prices.count > 0 ? bench_prices_at(&prices, t, 15)
+                                                 : 12 + 7 * sin(2 * M_PI * (hours - 9) / 24) +
+                                                       2 * sin(2 * M_PI * hours / 5.3);
         sc->export_per_kwh[t] = 0.5 * sc->import_per_kwh[t];
         sc->base_load_kw[t] = q * (20000 + 2000 * sin(2 * M_PI * (hours - 15) / 24));
         sc->pv_kw[t] = q * fmax(0.0, 3000 * sin(M_PI * (fmod(hours, 24) - 6) / 12));
@@ -678,12 +685,16 @@ int main(int argc, char **argv)
             lpref = argv[++i];
         } else if (strcmp(argv[i], "--peak-probe") == 0) {
             peak_probe = true;
+        } else if (strcmp(argv[i], "--prices") == 0 && i + 1 < argc) {
+            if (bench_prices_load(&prices, argv[++i]) != 0) {
+                return 2;
+            }
         } else {
             fprintf(
                 stderr,
                 "usage: %s [--runs N] [--updates N] [--series jobs|steps|batteries] [--max-jobs N] "
                 "[--max-steps N] [--glpsol-max-columns N] [--classes N] [--lpref PATH] [--keep "
-                "DIR] [--peak-probe]\n",
+                "DIR] [--peak-probe] [--prices CSV]\n",
                 argv[0]);
             return 2;
         }
@@ -705,9 +716,10 @@ int main(int argc, char **argv)
     }
     printf(
         "CPU ms, median of %d runs, %d where a cold solve takes under %.0f ms (warm: median of %d "
-        "price updates; glpsol: up to 3 runs)%s; %s\n",
+        "price updates; glpsol: up to 3 runs)%s; %s; %s prices\n",
         runs, runs > SHORT_SOLVE_RUNS ? runs : SHORT_SOLVE_RUNS, SHORT_SOLVE_MS, updates,
-        classes > 0 ? "; jobs drawn from classes" : "", pinned_text);
+        classes > 0 ? "; jobs drawn from classes" : "", pinned_text,
+        prices.count > 0 ? "real (--prices)" : "synthetic");
     const point_t jobs[] = {{96, 4, 50}, {96, 4, 200}, {96, 4, 800}, {96, 4, 2000}};
     const point_t steps[] = {{96, 4, 50}, {192, 4, 50}, {384, 4, 50}, {768, 4, 50}};
     const point_t batteries[] = {{96, 4, 50}, {96, 16, 50}, {96, 64, 50}};

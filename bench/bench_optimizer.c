@@ -24,9 +24,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "pin_cpu.h"
 #include "gridems/optimizer.h"
 #include "optimizer_internal.h"
+#include "pin_cpu.h"
+#include "price_csv.h"
 
 typedef struct size_spec_s {
     const char *name;
@@ -42,8 +43,7 @@ static const size_spec_t sizes[] = {
     {"large", 288, 5, 32, 500},
 };
 
-static double *price_series;
-static int price_count;
+static bench_prices_t prices; /* --prices; count 0: synthetic */
 
 static double now_ms(void)
 {
@@ -62,10 +62,8 @@ static double uniform(double lo, double hi)
 
 static double price_at(int index, int step_minutes)
 {
-    if (price_count > 0) {
-        /* The excerpt is at 30 min; finer steps repeat the half-hour's price. */
-        int slot = (index * step_minutes / 30) % price_count;
-        return price_series[slot] + 4.0;
+    if (prices.count > 0) {
+        return bench_prices_at(&prices, index, step_minutes);
     }
     double hours = index * step_minutes / 60.0;
     return 12 + 7 * sin(2 * M_PI * (hours - 9) / 24) + 2 * sin(2 * M_PI * hours / 5.3);
@@ -392,31 +390,6 @@ static void bench_size(const size_spec_t *spec, int runs, const char *glpsol)
     free(external);
 }
 
-static void load_prices(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (f == NULL) {
-        perror(path);
-        exit(2);
-    }
-    char line[512];
-    int cap = 0;
-    while (fgets(line, sizeof line, f) != NULL) {
-        char *comma = strrchr(line, ',');
-        char *end = NULL;
-        double v = comma != NULL ? strtod(comma + 1, &end) : NAN;
-        if (comma == NULL || end == comma + 1 || !isfinite(v)) {
-            continue; /* the header */
-        }
-        if (price_count == cap) {
-            cap = cap ? cap * 2 : 512;
-            price_series = realloc(price_series, (size_t)cap * sizeof *price_series);
-        }
-        price_series[price_count++] = v;
-    }
-    fclose(f);
-}
-
 static int write_scenarios(const char *dir)
 {
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
@@ -447,7 +420,9 @@ int main(int argc, char **argv)
         if (strcmp(argv[i], "--runs") == 0 && i + 1 < argc) {
             runs = atoi(argv[++i]);
         } else if (strcmp(argv[i], "--prices") == 0 && i + 1 < argc) {
-            load_prices(argv[++i]);
+            if (bench_prices_load(&prices, argv[++i]) != 0) {
+                return 2;
+            }
         } else if (strcmp(argv[i], "--glpsol") == 0 && i + 1 < argc) {
             glpsol = argv[++i];
         } else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
@@ -495,6 +470,6 @@ int main(int argc, char **argv)
             return 1;
         }
     }
-    free(price_series);
+    bench_prices_free(&prices);
     return 0;
 }
