@@ -227,6 +227,7 @@ typedef struct transfer_s {
     glp_prob *lp;
     glp_prob *old;
     int shift;
+    bool scale; /* carry the scale factors, not the basis statuses */
 } transfer_t;
 
 /* Entity map: new index -> old index with the same id, or -1. */
@@ -269,11 +270,21 @@ static void transfer_family(const transfer_t *tr, bool rows, const int *idx, int
                 continue;
             }
             int old_t = timed ? t + tr->shift : t;
+            if (tr->scale) {
+                /* A step past the old horizon takes the old last step's factor. */
+                old_t = old_t < 0 ? 0 : (old_t >= old_T ? old_T - 1 : old_t);
+            }
             int old_i = 0;
             if (old_e >= 0 && old_t >= 0 && old_t < old_T) {
                 old_i = old_idx[old_e * old_T + old_t];
             }
-            if (rows) {
+            if (tr->scale) {
+                if (rows) {
+                    glp_set_rii(tr->lp, i, old_i != 0 ? glp_get_rii(tr->old, old_i) : 1.0);
+                } else {
+                    glp_set_sjj(tr->lp, i, old_i != 0 ? glp_get_sjj(tr->old, old_i) : 1.0);
+                }
+            } else if (rows) {
                 glp_set_row_stat(tr->lp, i, old_i != 0 ? glp_get_row_stat(tr->old, old_i) : GLP_BS);
             } else {
                 glp_set_col_stat(tr->lp, i, old_i != 0 ? glp_get_col_stat(tr->old, old_i) : GLP_NL);
@@ -421,10 +432,37 @@ static void repair_basis(glp_prob *lp)
     free(mt.flat);
 }
 
+/* Every family of rows and columns, carried over from (tr->old, o) by meaning. */
+static void transfer_all(const transfer_t *tr, const lp_layout_t *l, const lp_layout_t *o,
+                         const int *bmap, const int *fmap)
+{
+    int T = l->steps, oT = o->steps;
+    const int zero = 0;
+    /* Columns. */
+    transfer_family(tr, false, l->g, T, o->g, oT, 1, NULL, true);
+    transfer_family(tr, false, l->x, T, o->x, oT, 1, NULL, true);
+    transfer_family(tr, false, l->k, T, o->k, oT, 1, NULL, true);
+    transfer_family(tr, false, l->z, T, o->z, oT, 1, NULL, true);
+    transfer_family(tr, false, l->c, T, o->c, oT, l->n_batteries, bmap, true);
+    transfer_family(tr, false, l->d, T, o->d, oT, l->n_batteries, bmap, true);
+    transfer_family(tr, false, l->s, T, o->s, oT, l->n_batteries, bmap, true);
+    transfer_family(tr, false, l->f, 1, o->f, 1, l->n_batteries, bmap, false);
+    transfer_family(tr, false, l->p, T, o->p, oT, l->n_groups, fmap, true);
+    transfer_family(tr, false, l->u, 1, o->u, 1, l->n_groups, fmap, false);
+    transfer_family(tr, false, &l->peak, 1, o->peak != 0 ? &o->peak : &zero, 1, 1, NULL, false);
+    /* Rows. */
+    transfer_family(tr, true, l->balance, T, o->balance, oT, 1, NULL, true);
+    transfer_family(tr, true, l->compute_cap, T, o->compute_cap, oT, 1, NULL, true);
+    transfer_family(tr, true, l->peak_row, T, o->peak_row, oT, 1, NULL, true);
+    transfer_family(tr, true, l->storage, T, o->storage, oT, l->n_batteries, bmap, true);
+    transfer_family(tr, true, l->final_energy, 1, o->final_energy, 1, l->n_batteries, bmap, false);
+    transfer_family(tr, true, l->flex_energy, 1, o->flex_energy, 1, l->n_groups, fmap, false);
+}
+
 void gridems__lp_model_transfer_basis(glp_prob *lp, const lp_layout_t *l, glp_prob *old_lp,
                                       const lp_layout_t *o, int shift)
 {
-    transfer_t tr = {lp, old_lp, shift};
+    transfer_t tr = {lp, old_lp, shift, false};
     int *bmap = match_ids(l->battery_ids, l->n_batteries, o->battery_ids, o->n_batteries);
     /* Groups of flexible loads are matched by the id of their first load. */
     int *fmap = match_ids(l->flex_ids, l->n_groups, o->flex_ids, o->n_groups);
@@ -434,30 +472,46 @@ void gridems__lp_model_transfer_basis(glp_prob *lp, const lp_layout_t *l, glp_pr
         glp_std_basis(lp); /* out of memory: a valid if cold basis */
         return;
     }
-    int T = l->steps, oT = o->steps;
-    const int zero = 0;
-    /* Columns. */
-    transfer_family(&tr, false, l->g, T, o->g, oT, 1, NULL, true);
-    transfer_family(&tr, false, l->x, T, o->x, oT, 1, NULL, true);
-    transfer_family(&tr, false, l->k, T, o->k, oT, 1, NULL, true);
-    transfer_family(&tr, false, l->z, T, o->z, oT, 1, NULL, true);
-    transfer_family(&tr, false, l->c, T, o->c, oT, l->n_batteries, bmap, true);
-    transfer_family(&tr, false, l->d, T, o->d, oT, l->n_batteries, bmap, true);
-    transfer_family(&tr, false, l->s, T, o->s, oT, l->n_batteries, bmap, true);
-    transfer_family(&tr, false, l->f, 1, o->f, 1, l->n_batteries, bmap, false);
-    transfer_family(&tr, false, l->p, T, o->p, oT, l->n_groups, fmap, true);
-    transfer_family(&tr, false, l->u, 1, o->u, 1, l->n_groups, fmap, false);
-    transfer_family(&tr, false, &l->peak, 1, o->peak != 0 ? &o->peak : &zero, 1, 1, NULL, false);
-    /* Rows. */
-    transfer_family(&tr, true, l->balance, T, o->balance, oT, 1, NULL, true);
-    transfer_family(&tr, true, l->compute_cap, T, o->compute_cap, oT, 1, NULL, true);
-    transfer_family(&tr, true, l->peak_row, T, o->peak_row, oT, 1, NULL, true);
-    transfer_family(&tr, true, l->storage, T, o->storage, oT, l->n_batteries, bmap, true);
-    transfer_family(&tr, true, l->final_energy, 1, o->final_energy, 1, l->n_batteries, bmap, false);
-    transfer_family(&tr, true, l->flex_energy, 1, o->flex_energy, 1, l->n_groups, fmap, false);
+    transfer_all(&tr, l, o, bmap, fmap);
     free(bmap);
     free(fmap);
     repair_basis(lp);
+}
+
+/* True when every entity of the new program has a counterpart with the same coefficients. */
+static bool same_coefficients(const lp_layout_t *l, const lp_layout_t *o, const int *bmap,
+                              const int *fmap)
+{
+    if (l->dt != o->dt || (l->peak != 0) != (o->peak != 0)) {
+        return false;
+    }
+    for (int b = 0; b < l->n_batteries; b++) {
+        if (bmap[b] < 0 || l->charge_efficiency[b] != o->charge_efficiency[bmap[b]] ||
+            l->discharge_efficiency[b] != o->discharge_efficiency[bmap[b]]) {
+            return false;
+        }
+    }
+    for (int g = 0; g < l->n_groups; g++) {
+        if (fmap[g] < 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
+bool gridems__lp_model_transfer_scale(glp_prob *lp, const lp_layout_t *l, glp_prob *old_lp,
+                                      const lp_layout_t *o, int shift)
+{
+    int *bmap = match_ids(l->battery_ids, l->n_batteries, o->battery_ids, o->n_batteries);
+    int *fmap = match_ids(l->flex_ids, l->n_groups, o->flex_ids, o->n_groups);
+    bool carried = bmap != NULL && fmap != NULL && same_coefficients(l, o, bmap, fmap);
+    if (carried) {
+        transfer_t tr = {lp, old_lp, shift, true};
+        transfer_all(&tr, l, o, bmap, fmap);
+    }
+    free(bmap);
+    free(fmap);
+    return carried;
 }
 
 /* ---- ## A starting basis for cold solves ---- */

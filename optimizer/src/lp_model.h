@@ -51,6 +51,18 @@ void gridems__lp_model_transfer_basis(glp_prob *lp, const lp_layout_t *layout, g
                                       const lp_layout_t *old_layout, int shift);
 
 /*
+ * Give (lp, layout) the scale factors of their counterparts in (old_lp, old_layout), matched as
+ * by gridems__lp_model_transfer_basis; a step past the old horizon takes the old last step's,
+ * a row or column with none keeps 1. GLPK's scaling (glp_scale_prob) depends on the matrix
+ * alone, and a counterpart's coefficients are the same, so this is the scale GLPK's passes over
+ * every non-zero would find again, in one pass over the rows and columns. Returns false, and
+ * sets nothing, unless every battery and load group has a counterpart with the same step
+ * length and efficiencies: the caller scales the program anew then.
+ */
+bool gridems__lp_model_transfer_scale(glp_prob *lp, const lp_layout_t *layout, glp_prob *old_lp,
+                                      const lp_layout_t *old_layout, int shift);
+
+/*
  * Give a freshly built program a starting basis close to the optimum, so a cold solve needs far
  * fewer simplex iterations than from the all-slack basis: each flexible load is placed greedily
  * in the cheapest steps of its window (within the compute cap), batteries start idle, the grid
