@@ -123,9 +123,7 @@ static void make_scenario(gridems_scenario_t *sc, const point_t *pt)
     double dt = 0.25, q = pt->jobs / 50.0;
     for (int t = 0; t < T; t++) {
         double hours = t * dt;
-        sc->import_per_kwh[t] = prices.count > 0 ? bench_prices_at(&prices, t, 15)
-                                                 : 12 + 7 * sin(2 * M_PI * (hours - 9) / 24) +
-                                                       2 * sin(2 * M_PI * hours / 5.3);
+        sc->import_per_kwh[t] = bench_prices_at(&prices, t, 15);
         sc->export_per_kwh[t] = 0.5 * sc->import_per_kwh[t];
         sc->base_load_kw[t] = q * (20000 + 2000 * sin(2 * M_PI * (hours - 15) / 24));
         sc->pv_kw[t] = q * fmax(0.0, 3000 * sin(M_PI * (fmod(hours, 24) - 6) / 12));

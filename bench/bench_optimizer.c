@@ -60,15 +60,6 @@ static double uniform(double lo, double hi)
     return lo + (hi - lo) * (double)(rng_state >> 11) / 9007199254740992.0;
 }
 
-static double price_at(int index, int step_minutes)
-{
-    if (prices.count > 0) {
-        return bench_prices_at(&prices, index, step_minutes);
-    }
-    double hours = index * step_minutes / 60.0;
-    return 12 + 7 * sin(2 * M_PI * (hours - 9) / 24) + 2 * sin(2 * M_PI * hours / 5.3);
-}
-
 /* The scenario of a size, starting `offset` steps into the price series. */
 static void make_scenario(gridems_scenario_t *sc, const size_spec_t *spec, int offset)
 {
@@ -80,7 +71,7 @@ static void make_scenario(gridems_scenario_t *sc, const size_spec_t *spec, int o
     for (int t = 0; t < spec->steps; t++) {
         int at = t + offset;
         double hours = at * dt;
-        sc->import_per_kwh[t] = price_at(at, spec->step_minutes);
+        sc->import_per_kwh[t] = bench_prices_at(&prices, at, spec->step_minutes);
         sc->export_per_kwh[t] = 0.5 * sc->import_per_kwh[t];
         sc->base_load_kw[t] = 20000 + 2000 * sin(2 * M_PI * (hours - 15) / 24);
         sc->pv_kw[t] = fmax(0.0, 3000 * sin(M_PI * (fmod(hours, 24) - 6) / 12));

@@ -42,6 +42,10 @@ int bench_prices_load(bench_prices_t *p, const char *path)
 
 double bench_prices_at(const bench_prices_t *p, int index, int step_minutes)
 {
+    if (p->count == 0) {
+        double hours = index * step_minutes / 60.0;
+        return 12 + 7 * sin(2 * M_PI * (hours - 9) / 24) + 2 * sin(2 * M_PI * hours / 5.3);
+    }
     int slot = (int)((long)index * step_minutes / 30 % p->count);
     return p->per_kwh[slot] + BENCH_PRICE_ADDER;
 }
