@@ -95,7 +95,6 @@ struct gridems_optimizer_s {
     int warm_cap_override;        /* tests: > 0 replaces the computed cap */
     bool no_merge;                /* tests: one group per flexible load (lp_layout.h) */
     bool no_sifting;              /* tests and benchmarks: plain simplex on every start */
-    bool glpk_scaled;             /* GLPK's scaling changed opt->lp's factors (carried on) */
     sifting_stats_t last_sifting; /* of the last simplex run (zero when it did not sift) */
     int inject_fault;             /* tests: make the next solve raise a GLPK error */
     char glpk_said[512];          /* GLPK's last terminal output, for error messages */
@@ -215,7 +214,8 @@ static void glpk_error_hook(void *info)
 
 /* ---- ## Building ---- */
 
-/* Whether GLPK's automatic scaling changed any factor (it leaves a well-scaled matrix alone). */
+/* Whether lp has any scale factor but 1: GLPK's automatic scaling left it alone when not. Stops
+ * at the first one, so a scaled program costs a row or two. */
 static bool is_scaled(glp_prob *lp)
 {
     for (int i = 1, m = glp_get_num_rows(lp); i <= m; i++) {
@@ -287,7 +287,7 @@ static int prepare(gridems_optimizer_t *opt, const gridems_scenario_t *sc,
     if (warm) {
         gridems__lp_model_transfer_basis(lp, &opt->pending, opt->lp, &opt->layout, shift);
         *kind = GRIDEMS_START_SHIFTED;
-        scaled = opt->glpk_scaled &&
+        scaled = is_scaled(opt->lp) &&
                  gridems__lp_model_transfer_scale(lp, &opt->pending, opt->lp, &opt->layout, shift);
     } else {
         *kind = GRIDEMS_START_COLD;
@@ -306,7 +306,6 @@ static int prepare(gridems_optimizer_t *opt, const gridems_scenario_t *sc,
      * was left unscaled (then GLPK's check is cheap, and a new battery may need scaling). */
     if (!scaled) {
         glp_scale_prob(opt->lp, GLP_SF_AUTO);
-        opt->glpk_scaled = is_scaled(opt->lp);
     }
     return 0;
 }
