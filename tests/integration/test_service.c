@@ -835,6 +835,63 @@ START_TEST(test_dr_event_below_load)
 }
 END_TEST
 
+/* ---- ## 10b. A job planned into its reserve is no shortfall ---- */
+
+START_TEST(test_job_in_reserve)
+{
+    ctx_init("t10-reserve");
+    /* 2000 kWh at 1200 kW, arriving at 00:15 and due at 02:15: a plan must finish it a reserve
+     * earlier, by the 01:30 step boundary (the reserve is at least a step, 30 minutes), and the
+     * three steps from 00:00 (the running one counted whole, planner.running_step "rest") hold
+     * 1800 kWh. The rest, 200 kWh less what the cluster ran before the plan that follows the
+     * arrival, is for the reserve, which holds 900 (45 minutes at 1200 kW): the job is on time,
+     * the status is online, and it and a notice say so. */
+    char jobs_path[FILE_LEN], cluster[FILE_LEN + 64];
+    snprintf(jobs_path, sizeof jobs_path, "%s/jobs.csv", ctx.dir);
+    REQUIRE(test_write_file(jobs_path, "id,arrival,energy_kwh,power_max_kw,deadline_hours\n"
+                                       "train-r,0.25,2000,1200,2\n") == 0,
+            "cannot write %s", jobs_path);
+    snprintf(cluster, sizeof cluster, "\"jobs\": \"%s\"", jobs_path);
+    cfg_opts_t o = default_opts();
+    o.cluster_options = cluster;
+    write_config(&o);
+    start_with_bus(NULL);
+    size_t from = test_service_log_size(&ctx.svc);
+    cJSON *plan = publish_prices_and_plan(NULL, NULL);
+    double id = jnum(plan, "plan.id");
+    while (planned_energy(plan, "train-r") < 0) {
+        cJSON_Delete(plan);
+        /* The job arrives 15 s (simulated 15 minutes) after the service started. */
+        plan = wait_schedule(NULL, id, 30000, NULL);
+        id = jnum(plan, "plan.id");
+    }
+    double asked = planned_energy(plan, "train-r");
+    cJSON_Delete(plan);
+    cJSON *status = status_after_plan(id);
+    const char *reason = jstr(status, "reason");
+    fprintf(stderr, "test_service: train-r %.1f kWh to plan; status %s: %s\n", asked,
+            jstr(status, "state"), reason);
+    REQUIRE(strcmp(jstr(status, "state"), "online") == 0, "a job in its reserve: %s (%s)",
+            jstr(status, "state"), reason);
+    char want[128];
+    snprintf(want, sizeof want, "plan %.0f: job train-r runs into its reserve (", id);
+    double unmet = -1, reserve = -1;
+    REQUIRE(strncmp(reason, want, strlen(want)) == 0 &&
+                sscanf(reason + strlen(want), "%lf of %lf kWh)", &unmet, &reserve) == 2,
+            "the reason is not \"%s<unmet> of <reserve> kWh)\": %s", want, reason);
+    REQUIRE(reserve == 900 && unmet > 0 && unmet <= 200 && fabs(asked - 1800 - unmet) < 1,
+            "%.1f kWh to plan, %g for the reserve of %g kWh: expected 200 less what ran before "
+            "the plan, and 900",
+            asked, unmet, reserve);
+    cJSON_Delete(status);
+    char line[1024];
+    log_line(from, "runs into its reserve", line, sizeof line);
+    REQUIRE(strstr(line, "[notice] ") != NULL && strstr(line, "job train-r") != NULL,
+            "no notice of the reserve in the log: %s", line);
+    service_ctx_finish();
+}
+END_TEST
+
 /* ---- ## 11. What gridems/plugin.h promises a device, through the real loader and binary ---- */
 
 /* The log line right after the first one (from `from` on) that contains needle ("(none)"). */
@@ -1040,6 +1097,7 @@ static Suite *service_suite(void)
         {"peak_guard", test_peak_guard, 60},
         {"restart_restores_forecasts", test_restart_restores_forecasts, 60},
         {"dr_event_below_load", test_dr_event_below_load, 45},
+        {"job_in_reserve", test_job_in_reserve, 60},
         {"plugin_promises", test_plugin_promises, 45},
     };
     return test_suite_from_cases("service", cases, sizeof cases / sizeof cases[0]);

@@ -72,15 +72,30 @@ static void explain_unserved(text_t *t, const gridems_scenario_t *sc,
     }
 }
 
+static void number(text_t *t, double kwh)
+{
+    add(t, kwh >= 10 ? "%.0f" : "%.2g", kwh);
+}
+
 static void amount(text_t *t, double kwh)
 {
-    add(t, kwh >= 10 ? "%.0f kWh" : "%.2g kWh", kwh);
+    number(t, kwh);
+    add(t, " kWh");
+}
+
+/* Whether job j's unmet energy fits in what its reserve can still deliver. */
+static bool in_reserve(const double *reserve_kwh, int j, double unmet_kwh)
+{
+    return reserve_kwh != NULL && unmet_kwh <= reserve_kwh[j];
 }
 
 int gridems_plan_report(uint64_t plan_id, const gridems_scenario_t *sc, const gridems_schedule_t *s,
                         const gridems_dr_events_t *events, int64_t grid_start_ms, int64_t step_ms,
-                        char *out, size_t outlen)
+                        const double *reserve_kwh, char *out, size_t outlen)
 {
+    if (out != NULL && outlen > 0) {
+        out[0] = '\0';
+    }
     if (sc == NULL || s == NULL || out == NULL || outlen == 0 || s->steps != sc->steps) {
         return 0;
     }
@@ -106,7 +121,7 @@ int gridems_plan_report(uint64_t plan_id, const gridems_scenario_t *sc, const gr
     int named = 0, more = 0;
     for (int j = 0; j < s->n_flex_loads && j < sc->n_flex_loads; j++) {
         double unmet = s->flex_loads[j].unmet_kwh;
-        if (!(unmet >= GRIDEMS_PLAN_REPORT_MIN_KWH)) {
+        if (!(unmet >= GRIDEMS_PLAN_REPORT_MIN_KWH) || in_reserve(reserve_kwh, j, unmet)) {
             continue;
         }
         if (named++ >= MAX_NAMED) {
@@ -138,9 +153,29 @@ int gridems_plan_report(uint64_t plan_id, const gridems_scenario_t *sc, const gr
     if (more > 0) {
         add(&t, " (and %d more batteries)", more);
     }
-    if (t.parts == 0) {
-        return 0;
+    int shortfalls = t.parts;
+    named = more = 0;
+    for (int j = 0; j < s->n_flex_loads && j < sc->n_flex_loads; j++) {
+        double unmet = s->flex_loads[j].unmet_kwh;
+        if (!(unmet >= GRIDEMS_PLAN_REPORT_MIN_KWH) || !in_reserve(reserve_kwh, j, unmet)) {
+            continue;
+        }
+        if (named++ >= MAX_NAMED) {
+            more++;
+            continue;
+        }
+        part(&t);
+        add(&t, "job %s runs into its reserve (", sc->flex_loads[j].id);
+        number(&t, unmet);
+        add(&t, " of ");
+        amount(&t, reserve_kwh[j]);
+        add(&t, ")");
     }
-    snprintf(out, outlen, "%s", buf);
-    return 1;
+    if (more > 0) {
+        add(&t, " (and %d more jobs)", more);
+    }
+    if (t.parts > 0) {
+        snprintf(out, outlen, "%s", buf);
+    }
+    return shortfalls > 0;
 }

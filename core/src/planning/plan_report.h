@@ -12,6 +12,13 @@
  * 9000 kW inflexible load); 120 kWh of job j3 unmet". Amounts under GRIDEMS_PLAN_REPORT_MIN_KWH
  * are solver tolerance, not shortfalls.
  *
+ * A job's reserve is not a shortfall. The service plans each job to finish a reserve before its
+ * deadline (docs/service.md, "Deadlines with a reserve") and runs a job in its reserve at full
+ * power, so energy a plan leaves for the reserve, up to what the reserve can deliver at the
+ * job's power, still arrives by the deadline. It is said, after the shortfalls: "plan 14: job
+ * j3 runs into its reserve (94 of 600 kWh)". More than the reserve can deliver is a shortfall,
+ * and the whole amount is named as unmet.
+ *
  * Pure: no I/O, no clock. Threads: any; the inputs are borrowed for the call.
  */
 #ifndef GRIDEMS_PLAN_REPORT_H
@@ -30,12 +37,15 @@
  * gridems_plan_report: describe the shortfalls of plan `plan_id` (schedule s solved for sc, whose
  * grid starts at grid_start_ms with steps of step_ms).
  * Parameters: sc, s (borrowed); events (borrowed, may be NULL: a cap is then named by its
- *   limit only); out/outlen (borrowed buffer): written only when there is a shortfall, truncated
- *   to fit.
- * Returns: 1 when the plan carries a shortfall (out says which), 0 when it is clean.
+ *   limit only); reserve_kwh (borrowed, may be NULL: no job has a reserve): for each flexible
+ *   load of sc, the energy its reserve can still deliver after the step the plan must finish it
+ *   by, kWh >= 0; out/outlen (borrowed buffer): the shortfalls, then the jobs that run into
+ *   their reserve, truncated to fit; "" when there is nothing to say.
+ * Returns: 1 when the plan carries a shortfall, 0 when it is clean (out may still name jobs
+ *   that run into their reserve).
  */
 int gridems_plan_report(uint64_t plan_id, const gridems_scenario_t *sc, const gridems_schedule_t *s,
                         const gridems_dr_events_t *events, int64_t grid_start_ms, int64_t step_ms,
-                        char *out, size_t outlen);
+                        const double *reserve_kwh, char *out, size_t outlen);
 
 #endif

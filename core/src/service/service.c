@@ -40,9 +40,6 @@ enum {
     CONTROL_TICK_MIN_REAL_MS = 100
 };
 
-/* A degraded status whose reason keeps its kind is logged again after this much service time. */
-#define DEGRADED_REMINDER_MS INT64_C(3600000)
-
 /* ---- ## Status ---- */
 
 char *gridems__service_status_json(gridems_service_t *svc, const char *state)
@@ -116,7 +113,7 @@ static void log_degraded(gridems_service_t *svc, const char *reason)
     }
     uint64_t held = 0;
     if (!gridems_news_check(&svc->status.degraded_news, reason, gridems_clock_now_ms(&svc->clock),
-                            DEGRADED_REMINDER_MS, &held)) {
+                            GRIDEMS__STATUS_REMINDER_MS, &held)) {
         return;
     }
     if (held > 0) {

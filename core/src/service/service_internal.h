@@ -228,7 +228,12 @@ typedef struct service_status_s {
     /* The log's "status degraded" lines: each kind of reason once, again hourly while it lasts
      * (a shortfall that lasts names every plan and its amounts). */
     gridems_news_t degraded_news;
+    /* The log's notices of jobs that a plan runs into their reserve (plan_report.h), alike. */
+    gridems_news_t reserve_news;
 } service_status_t;
+
+/* A status reason or notice that keeps its kind is logged again after this much service time. */
+#define GRIDEMS__STATUS_REMINDER_MS INT64_C(3600000)
 
 /* Plausibility at the edge and the standing problems (service_health.c): implausible devices,
  * stuck plugins, a failed save. */

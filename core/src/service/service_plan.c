@@ -609,6 +609,50 @@ static void publish_plan(gridems_service_t *svc, uint64_t id, gridems_solver_res
     cJSON_free(text);
 }
 
+/* What the reserve of each job of the plan can still deliver after the step the plan must finish
+ * it by: the job's power from there to its own deadline (plan_report.h). Nothing for a job whose
+ * deadline is past the horizon (the plan's finish there is the horizon's end, not a reserve) or
+ * unknown, or already past. NULL when out of memory: the report then counts no reserves. */
+static double *plan_reserves(const gridems_service_t *svc)
+{
+    const gridems_scenario_t *sc = &svc->plan.scenario;
+    double *reserve =
+        calloc((size_t)(sc->n_flex_loads > 0 ? sc->n_flex_loads : 1), sizeof *reserve);
+    if (reserve == NULL) {
+        return NULL;
+    }
+    int64_t horizon_end = svc->plan.grid_start_ms + (int64_t)sc->steps * svc->plan.step_ms;
+    for (int j = 0; j < sc->n_flex_loads; j++) {
+        const gridems_flex_load_t *fl = &sc->flex_loads[j];
+        const gridems_state_job_t *known = gridems_state_find_job(&svc->planning.state, fl->id);
+        int64_t finish = svc->plan.grid_start_ms + (int64_t)fl->deadline_step * svc->plan.step_ms;
+        if (known != NULL && known->deadline_ms <= horizon_end && known->deadline_ms > finish) {
+            reserve[j] = fl->power_max_kw * (double)(known->deadline_ms - finish) / 3600000.0;
+        }
+    }
+    return reserve;
+}
+
+/* A plan that runs jobs into their reserve (text: the report naming them): a notice when that
+ * is news in kind, else hourly. Not forgotten between such plans: a job that falls behind
+ * after each step's start and catches up within the step (planner.running_step "rest") is one
+ * line an hour, not one per step. */
+static void note_reserve_use(gridems_service_t *svc, const char *text)
+{
+    gridems_news_t *news = &svc->status.reserve_news;
+    uint64_t held = 0;
+    if (!gridems_news_check(news, text, gridems_clock_now_ms(&svc->clock),
+                            GRIDEMS__STATUS_REMINDER_MS, &held)) {
+        return;
+    }
+    if (held > 0) {
+        gridems_log_notice("%s (%llu more like it since the last line)", text,
+                           (unsigned long long)held);
+    } else {
+        gridems_log_notice("%s", text);
+    }
+}
+
 static void adopt_plan(gridems_service_t *svc, uint64_t id, gridems_solver_result_t *res)
 {
     gridems_scenario_free(&svc->plan.scenario);
@@ -671,11 +715,20 @@ void gridems__service_on_solver_result(gridems_solver_t *s, gridems_solver_resul
         adopt_plan(svc, id, res);
         char reason[512];
         /* A plan that carries penalties (unserved load, unmet job energy, a battery short of
-         * its target) is degraded, said once per plan with what and why (plan_report.h). */
-        if (gridems_plan_report(id, &svc->plan.scenario, &svc->plan.schedule, &svc->inputs.events,
-                                svc->plan.grid_start_ms, svc->plan.step_ms, reason,
-                                sizeof reason)) {
+         * its target) is degraded, said once per plan with what and why (plan_report.h); energy
+         * a job's reserve can still deliver is no shortfall, and is said too. */
+        double *reserves = plan_reserves(svc);
+        int shortfall = gridems_plan_report(id, &svc->plan.scenario, &svc->plan.schedule,
+                                            &svc->inputs.events, svc->plan.grid_start_ms,
+                                            svc->plan.step_ms, reserves, reason, sizeof reason);
+        free(reserves);
+        if (strstr(reason, "runs into its reserve") != NULL) {
+            note_reserve_use(svc, reason);
+        }
+        if (shortfall) {
             gridems__service_set_status(svc, "degraded", reason);
+        } else if (reason[0] != '\0') {
+            gridems__service_set_status(svc, "online", reason);
         } else {
             snprintf(reason, sizeof reason, "plan %llu (%s)", (unsigned long long)id,
                      svc->plan.scenario.n_batteries + svc->plan.scenario.n_flex_loads > 0
