@@ -195,3 +195,18 @@ void gridems_news_reset(gridems_news_t *n)
 {
     memset(n, 0, sizeof *n);
 }
+
+void gridems_news_log(gridems_news_t *n, gridems_log_level_t level, const char *prefix,
+                      const char *text, int64_t now_ms, int64_t interval_ms)
+{
+    uint64_t held = 0;
+    if (!gridems_news_check(n, text, now_ms, interval_ms, &held)) {
+        return;
+    }
+    if (held > 0) {
+        gridems_log(level, "%s%s (%llu more like it since the last line)", prefix, text,
+                    (unsigned long long)held);
+    } else {
+        gridems_log(level, "%s%s", prefix, text);
+    }
+}

@@ -89,6 +89,12 @@ int gridems_news_check(gridems_news_t *n, const char *text, int64_t now_ms, int6
 /* Forget what was printed: the next message is news (the cause went away and came back). */
 void gridems_news_reset(gridems_news_t *n);
 
+/* Log "<prefix><text>" at level when text is news at now_ms (gridems_news_check), with
+ * " (N more like it since the last line)" when N were held back since; nothing otherwise.
+ * prefix may be "". Thread: the owner of n. */
+void gridems_news_log(gridems_news_t *n, gridems_log_level_t level, const char *prefix,
+                      const char *text, int64_t now_ms, int64_t interval_ms);
+
 #define gridems_log_err(...) gridems_log(GRIDEMS_LOG_ERR, __VA_ARGS__)
 #define gridems_log_warn(...) gridems_log(GRIDEMS_LOG_WARNING, __VA_ARGS__)
 #define gridems_log_notice(...) gridems_log(GRIDEMS_LOG_NOTICE, __VA_ARGS__)

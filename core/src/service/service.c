@@ -111,17 +111,8 @@ static void log_degraded(gridems_service_t *svc, const char *reason)
     if (strcmp(svc->status.word, "degraded") != 0) {
         gridems_news_reset(&svc->status.degraded_news);
     }
-    uint64_t held = 0;
-    if (!gridems_news_check(&svc->status.degraded_news, reason, gridems_clock_now_ms(&svc->clock),
-                            GRIDEMS__STATUS_REMINDER_MS, &held)) {
-        return;
-    }
-    if (held > 0) {
-        gridems_log_warn("status degraded: %s (%llu more like it since the last line)", reason,
-                         (unsigned long long)held);
-    } else {
-        gridems_log_warn("status degraded: %s", reason);
-    }
+    gridems_news_log(&svc->status.degraded_news, GRIDEMS_LOG_WARNING, "status degraded: ", reason,
+                     gridems_clock_now_ms(&svc->clock), GRIDEMS__STATUS_REMINDER_MS);
 }
 
 bool gridems__service_set_status(gridems_service_t *svc, const char *state, const char *reason)

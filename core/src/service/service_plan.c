@@ -633,26 +633,6 @@ static double *plan_reserves(const gridems_service_t *svc)
     return reserve;
 }
 
-/* A plan that runs jobs into their reserve (text: the report naming them): a notice when that
- * is news in kind, else hourly. Not forgotten between such plans: a job that falls behind
- * after each step's start and catches up within the step (planner.running_step "rest") is one
- * line an hour, not one per step. */
-static void note_reserve_use(gridems_service_t *svc, const char *text)
-{
-    gridems_news_t *news = &svc->status.reserve_news;
-    uint64_t held = 0;
-    if (!gridems_news_check(news, text, gridems_clock_now_ms(&svc->clock),
-                            GRIDEMS__STATUS_REMINDER_MS, &held)) {
-        return;
-    }
-    if (held > 0) {
-        gridems_log_notice("%s (%llu more like it since the last line)", text,
-                           (unsigned long long)held);
-    } else {
-        gridems_log_notice("%s", text);
-    }
-}
-
 static void adopt_plan(gridems_service_t *svc, uint64_t id, gridems_solver_result_t *res)
 {
     gridems_scenario_free(&svc->plan.scenario);
@@ -723,7 +703,11 @@ void gridems__service_on_solver_result(gridems_solver_t *s, gridems_solver_resul
                                             svc->plan.step_ms, reserves, reason, sizeof reason);
         free(reserves);
         if (strstr(reason, "runs into its reserve") != NULL) {
-            note_reserve_use(svc, reason);
+            /* Not forgotten between such plans: a job that falls behind after each step's start
+             * and catches up within the step (planner.running_step "rest") is a line an hour,
+             * not one a step. */
+            gridems_news_log(&svc->status.reserve_news, GRIDEMS_LOG_NOTICE, "", reason,
+                             gridems_clock_now_ms(&svc->clock), GRIDEMS__STATUS_REMINDER_MS);
         }
         if (shortfall) {
             gridems__service_set_status(svc, "degraded", reason);
