@@ -840,7 +840,8 @@ END_TEST
 START_TEST(test_job_in_reserve)
 {
     ctx_init("t10-reserve");
-    /* 2000 kWh at 1200 kW, arriving at 00:15 and due at 02:15: a plan must finish it a reserve
+    /* 2000 kWh at 1200 kW, arriving at 00:15 and due at 02:15 (the cluster's start, about the
+     * clock's, plus 15 minutes and 2 h 15 minutes): a plan must finish it a reserve
      * earlier, by the 01:30 step boundary (the reserve is at least a step, 30 minutes), and the
      * three steps from 00:00 (the running one counted whole, planner.running_step "rest") hold
      * 1800 kWh. The rest, 200 kWh less what the cluster ran before the plan that follows the
@@ -879,9 +880,13 @@ START_TEST(test_job_in_reserve)
     REQUIRE(strncmp(reason, want, strlen(want)) == 0 &&
                 sscanf(reason + strlen(want), "%lf of %lf kWh)", &unmet, &reserve) == 2,
             "the reason is not \"%s<unmet> of <reserve> kWh)\": %s", want, reason);
-    REQUIRE(reserve == 900 && unmet > 0 && unmet <= 200 && fabs(asked - 1800 - unmet) < 1,
+    /* The job's hours count from the cluster's start, a few simulated seconds after the clock's
+     * (more under the sanitizers): its deadline and so its reserve come that much later (up to
+     * 3 simulated minutes, 60 kWh, allowed). */
+    REQUIRE(reserve >= 900 && reserve <= 960 && unmet > 0 && unmet <= 200 &&
+                fabs(asked - 1800 - unmet) < 1,
             "%.1f kWh to plan, %g for the reserve of %g kWh: expected 200 less what ran before "
-            "the plan, and 900",
+            "the plan, and 900 (a little more when the cluster started late)",
             asked, unmet, reserve);
     cJSON_Delete(status);
     char line[1024];
