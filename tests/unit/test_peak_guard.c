@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Unit tests for core/src/planning/peak_guard.c: the step's import energy from samples, the target,
- * the projection of the step's mean and the shed with its split. The numbers are worked out by hand
- * in the comments.
+ * the projection of the step's mean and the shed with its split, and what a job can give up. The
+ * numbers are worked out by hand in the comments.
  */
 #include <check.h>
 #include <math.h>
@@ -209,6 +209,30 @@ START_TEST(test_late_in_the_step)
 }
 END_TEST
 
+/* What a job not due in the step can give up: the step 00:00-00:30, now 00:10 (20 minutes
+ * left), a job of 400 kW due (deadline less the reserve) at 01:30, so 1 h at full power after
+ * the step = 400 kWh. */
+START_TEST(test_job_sheddable)
+{
+    const int64_t now = T0 + 10 * MIN_MS, end = T0 + STEP, due = T0 + 90 * MIN_MS;
+    /* 300 kWh left: the hour after the step holds it all; all of its 250 kW may wait. */
+    assert_near(gridems_peak_guard_job_sheddable_kw(250, 300, 400, now, end, due), 250);
+    /* 500 kWh left: 100 must come in the 20 minutes left, 300 kW; of 400, 100 may wait. */
+    assert_near(gridems_peak_guard_job_sheddable_kw(400, 500, 400, now, end, due), 100);
+    /* ... and a plan that gives it less than it needs now (behind its plan) offers nothing. */
+    assert_near(gridems_peak_guard_job_sheddable_kw(250, 500, 400, now, end, due), 0);
+    /* Due at the step's end with more left than the step can hold (the plan leaves energy for
+     * the reserve): 150 kWh in 20 minutes is 450 kW, over its 400; nothing may wait. With 55
+     * kWh left it needs 165 kW, and 235 may wait. */
+    assert_near(gridems_peak_guard_job_sheddable_kw(400, 150, 400, now, end, end), 0);
+    assert_near(gridems_peak_guard_job_sheddable_kw(400, 55, 400, now, end, end), 235);
+    /* Exactly enough after the step: nothing is needed now, all may wait. */
+    assert_near(gridems_peak_guard_job_sheddable_kw(120, 400, 400, now, end, due), 120);
+    /* No time left in the step. */
+    assert_near(gridems_peak_guard_job_sheddable_kw(400, 500, 400, end, end, due), 0);
+}
+END_TEST
+
 START_TEST(test_deterministic)
 {
     /* Same inputs, same decision, bit for bit (a backtest replays it). */
@@ -235,6 +259,7 @@ int main(void)
     tcase_add_test(tc, test_release_when_the_jump_ends);
     tcase_add_test(tc, test_margin_and_tolerance);
     tcase_add_test(tc, test_late_in_the_step);
+    tcase_add_test(tc, test_job_sheddable);
     tcase_add_test(tc, test_deterministic);
     suite_add_tcase(s, tc);
     return test_run_suite(s);

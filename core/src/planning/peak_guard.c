@@ -63,3 +63,17 @@ void gridems_peak_guard_decide(const gridems_peak_guard_in_t *in, gridems_peak_g
     out->compute_kw = fmin(out->shed_kw - out->battery_kw, fmax(0.0, in->compute_headroom_kw));
     out->uncovered_kw = out->shed_kw - out->battery_kw - out->compute_kw;
 }
+
+double gridems_peak_guard_job_sheddable_kw(double rest_kw, double remaining_kwh,
+                                           double power_max_kw, int64_t now_ms, int64_t step_end_ms,
+                                           int64_t due_ms)
+{
+    double after_kwh =
+        due_ms > step_end_ms ? power_max_kw * (double)(due_ms - step_end_ms) / MS_PER_HOUR : 0.0;
+    double need_kwh = remaining_kwh - after_kwh; /* in what is left of this step */
+    if (!(need_kwh > 0)) {
+        return rest_kw;
+    }
+    double left_h = (double)(step_end_ms - now_ms) / MS_PER_HOUR;
+    return left_h > 0 ? fmax(0.0, rest_kw - need_kwh / left_h) : 0.0;
+}

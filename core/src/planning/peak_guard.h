@@ -105,4 +105,20 @@ typedef struct gridems_peak_guard_out_s {
  */
 void gridems_peak_guard_decide(const gridems_peak_guard_in_t *in, gridems_peak_guard_out_t *out);
 
+/*
+ * gridems_peak_guard_job_sheddable_kw: how much of a job's power for the rest of the step the
+ * guard may hold back: what the job can give up and still finish by due_ms (its deadline less
+ * the reserve) running at full power from the step's end. A job behind its plan needs the rest
+ * of the step, all of it or part, and holding that back would make it late, so it is not
+ * offered. The reserve stays the reserve: for the seconds devices take to act, not for the
+ * guard.
+ * Parameters: rest_kw (>= 0, the job's power for the rest of the step), remaining_kwh,
+ *   power_max_kw: the job's; now_ms, step_end_ms: the clock and the running step's end;
+ *   due_ms: the deadline less the reserve.
+ * Returns: 0..rest_kw; 0 when no time is left in the step.
+ */
+double gridems_peak_guard_job_sheddable_kw(double rest_kw, double remaining_kwh,
+                                           double power_max_kw, int64_t now_ms, int64_t step_end_ms,
+                                           int64_t due_ms);
+
 #endif

@@ -446,6 +446,18 @@ static bool job_due(const gridems_service_t *svc, const gridems_flex_job_t *job,
            (rest_kw > 0 && rest_kw * setpoint_hours(svc, step) >= 0.95 * job->energy_remaining_kwh);
 }
 
+/* How much of rest_kw (a job's power for the rest of step `step`, not due in it) the peak guard
+ * may hold back (peak_guard.h: what it can give up and still finish a reserve before its
+ * deadline). */
+static double job_sheddable_kw(const gridems_service_t *svc, const gridems_flex_job_t *job,
+                               double rest_kw, int step)
+{
+    int64_t step_end = svc->plan.grid_start_ms + (int64_t)(step + 1) * svc->plan.step_ms;
+    return gridems_peak_guard_job_sheddable_kw(
+        rest_kw, job->energy_remaining_kwh, job->power_max_kw, gridems_clock_now_ms(&svc->clock),
+        step_end, job->deadline_ms - gridems__service_job_reserve_ms(svc));
+}
+
 double gridems__service_flex_headroom_kw(gridems_service_t *svc, service_device_t *sd, int step)
 {
     gridems_caps_t caps;
@@ -458,7 +470,7 @@ double gridems__service_flex_headroom_kw(gridems_service_t *svc, service_device_
         const gridems_flex_job_t *job = &caps.u.flex.jobs[i];
         double rest_kw = job_rest_kw(svc, job, planned_job_kw(&svc->plan, job->id, step), step);
         if (rest_kw > 0 && !job_due(svc, job, rest_kw, step)) {
-            kw += rest_kw;
+            kw += job_sheddable_kw(svc, job, rest_kw, step);
         }
     }
     return kw;
@@ -479,13 +491,13 @@ static void dispatch_flex(gridems_service_t *svc, service_device_t *sd, int step
     }
     /* Copy the plugin's job ids before calling into it again (they are borrowed). */
     char **ids = calloc(n > 0 ? n : 1, sizeof *ids);
-    bool *waits = calloc(n > 0 ? n : 1, sizeof *waits);
-    if (waits == NULL) {
+    double *sheddable = calloc(n > 0 ? n : 1, sizeof *sheddable);
+    if (sheddable == NULL) {
         free(ids);
         ids = NULL;
     }
     double can_wait_kw = 0.0;
-    for (uint32_t i = 0; ids != NULL && waits != NULL && i < n; i++) {
+    for (uint32_t i = 0; ids != NULL && sheddable != NULL && i < n; i++) {
         ids[i] = strdup(caps.u.flex.jobs[i].id);
         jobs[i].job_id = ids[i];
         const gridems_flex_job_t *job = &caps.u.flex.jobs[i];
@@ -493,19 +505,17 @@ static void dispatch_flex(gridems_service_t *svc, service_device_t *sd, int step
         if (job_due(svc, job, jobs[i].power_kw, step)) {
             jobs[i].power_kw = job->power_max_kw;
         } else if (jobs[i].power_kw > 0) {
-            waits[i] = true;
-            can_wait_kw += jobs[i].power_kw;
+            sheddable[i] = job_sheddable_kw(svc, job, jobs[i].power_kw, step);
+            can_wait_kw += sheddable[i];
         }
     }
-    /* The peak guard's share comes from the jobs that can wait, in proportion to their power;
-     * a job due in this step keeps its full power. */
+    /* The peak guard's share comes from what the jobs can give up and still finish on time
+     * (job_sheddable_kw), in proportion to it; a job due in this step keeps its full power. */
     double held = fmin(fmax(guard_kw, 0.0), can_wait_kw);
-    for (uint32_t i = 0; held > 0 && waits != NULL && i < n; i++) {
-        if (waits[i]) {
-            jobs[i].power_kw *= 1.0 - held / can_wait_kw;
-        }
+    for (uint32_t i = 0; held > 0 && sheddable != NULL && i < n; i++) {
+        jobs[i].power_kw -= held * sheddable[i] / can_wait_kw;
     }
-    free(waits);
+    free(sheddable);
     sd->guard_sent_kw = guard_kw;
     sd->guard_applied_kw = held;
     if (ids != NULL) {

@@ -352,8 +352,9 @@ bool gridems__service_import_now(gridems_service_t *svc, double *kw);
  * false when the plan does not hold it. */
 bool gridems__service_battery_plan_kw(const gridems_service_t *svc, const service_device_t *sd,
                                       int step, double *kw);
-/* How much of a flexible device's planned power in step `step` can wait: the jobs not due in the
- * step (dispatch runs those at full power, gridems__service_job_reserve_ms). */
+/* How much of a flexible device's planned power in step `step` can wait: of the jobs not due in
+ * the step (dispatch runs those at full power, gridems__service_job_reserve_ms), what each can
+ * give up and still finish a reserve before its deadline at full power after the step. */
 double gridems__service_job_in_step_kwh(gridems_service_t *svc, const gridems_flex_job_t *job);
 double gridems__service_flex_headroom_kw(gridems_service_t *svc, service_device_t *sd, int step);
 
