@@ -230,28 +230,74 @@ typedef struct transfer_s {
     bool scale; /* carry the scale factors, not the basis statuses */
 } transfer_t;
 
-/* Entity map: new index -> old index with the same id, or -1. */
+/* An old entity's id and index, sorted by id for the lookups of match_ids. */
+typedef struct id_index_s {
+    const char *id;
+    int index;
+} id_index_t;
+
+static int by_id(const void *a, const void *b)
+{
+    return strcmp(((const id_index_t *)a)->id, ((const id_index_t *)b)->id);
+}
+
+/*
+ * Entity map: new index -> old index with the same id, or -1. Most re-plans keep the order,
+ * perhaps with a job gone or come: so the entity after the previous one's match is tried first
+ * (linear then), and a sorted copy of the old ids answers the rest (2,000 job groups whose first
+ * one left took up to 2 million string compares by scanning).
+ */
 static int *match_ids(char *const *ids, int n, char *const *old_ids, int old_n)
 {
     int *map = malloc((size_t)(n > 0 ? n : 1) * sizeof *map);
-    if (map == NULL) {
+    id_index_t *sorted = malloc((size_t)(old_n > 0 ? old_n : 1) * sizeof *sorted);
+    if (map == NULL || sorted == NULL) {
+        free(map);
+        free(sorted);
         return NULL;
     }
+    for (int k = 0; k < old_n; k++) {
+        sorted[k] = (id_index_t){old_ids[k], k};
+    }
+    bool is_sorted = false;
+    int guess = 0;
     for (int i = 0; i < n; i++) {
         map[i] = -1;
-        /* Most re-plans keep the order, so look at the same position first. */
-        if (i < old_n && strcmp(ids[i], old_ids[i]) == 0) {
-            map[i] = i;
+        if (guess < old_n && strcmp(ids[i], old_ids[guess]) == 0) {
+            map[i] = guess++;
             continue;
         }
-        for (int k = 0; k < old_n; k++) {
-            if (strcmp(ids[i], old_ids[k]) == 0) {
-                map[i] = k;
-                break;
-            }
+        if (!is_sorted) {
+            qsort(sorted, (size_t)old_n, sizeof *sorted, by_id);
+            is_sorted = true;
+        }
+        id_index_t key = {ids[i], 0};
+        const id_index_t *hit = bsearch(&key, sorted, (size_t)old_n, sizeof *sorted, by_id);
+        if (hit != NULL) {
+            map[i] = hit->index;
+            guess = hit->index + 1;
         }
     }
+    free(sorted);
     return map;
+}
+
+int gridems__lp_model_match(lp_match_t *m, const lp_layout_t *l, const lp_layout_t *o)
+{
+    m->battery = match_ids(l->battery_ids, l->n_batteries, o->battery_ids, o->n_batteries);
+    m->group = match_ids(l->flex_ids, l->n_groups, o->flex_ids, o->n_groups);
+    if (m->battery == NULL || m->group == NULL) {
+        gridems__lp_model_match_free(m);
+        return GRIDEMS_ENOMEM;
+    }
+    return 0;
+}
+
+void gridems__lp_model_match_free(lp_match_t *m)
+{
+    free(m->battery);
+    free(m->group);
+    m->battery = m->group = NULL;
 }
 
 /*
@@ -460,21 +506,10 @@ static void transfer_all(const transfer_t *tr, const lp_layout_t *l, const lp_la
 }
 
 void gridems__lp_model_transfer_basis(glp_prob *lp, const lp_layout_t *l, glp_prob *old_lp,
-                                      const lp_layout_t *o, int shift)
+                                      const lp_layout_t *o, const lp_match_t *m, int shift)
 {
     transfer_t tr = {lp, old_lp, shift, false};
-    int *bmap = match_ids(l->battery_ids, l->n_batteries, o->battery_ids, o->n_batteries);
-    /* Groups of flexible loads are matched by the id of their first load. */
-    int *fmap = match_ids(l->flex_ids, l->n_groups, o->flex_ids, o->n_groups);
-    if (bmap == NULL || fmap == NULL) {
-        free(bmap);
-        free(fmap);
-        glp_std_basis(lp); /* out of memory: a valid if cold basis */
-        return;
-    }
-    transfer_all(&tr, l, o, bmap, fmap);
-    free(bmap);
-    free(fmap);
+    transfer_all(&tr, l, o, m->battery, m->group);
     repair_basis(lp);
 }
 
@@ -500,18 +535,14 @@ static bool same_coefficients(const lp_layout_t *l, const lp_layout_t *o, const 
 }
 
 bool gridems__lp_model_transfer_scale(glp_prob *lp, const lp_layout_t *l, glp_prob *old_lp,
-                                      const lp_layout_t *o, int shift)
+                                      const lp_layout_t *o, const lp_match_t *m, int shift)
 {
-    int *bmap = match_ids(l->battery_ids, l->n_batteries, o->battery_ids, o->n_batteries);
-    int *fmap = match_ids(l->flex_ids, l->n_groups, o->flex_ids, o->n_groups);
-    bool carried = bmap != NULL && fmap != NULL && same_coefficients(l, o, bmap, fmap);
-    if (carried) {
-        transfer_t tr = {lp, old_lp, shift, true};
-        transfer_all(&tr, l, o, bmap, fmap);
+    if (!same_coefficients(l, o, m->battery, m->group)) {
+        return false;
     }
-    free(bmap);
-    free(fmap);
-    return carried;
+    transfer_t tr = {lp, old_lp, shift, true};
+    transfer_all(&tr, l, o, m->battery, m->group);
+    return true;
 }
 
 /* ---- ## A starting basis for cold solves ---- */

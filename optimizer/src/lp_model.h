@@ -40,15 +40,32 @@ int gridems__lp_model_set_data(glp_prob *lp, const lp_layout_t *layout,
                                const gridems_scenario_t *sc, bool first, lp_change_t *change);
 
 /*
+ * Which battery and which load group of an older program each one of a newer program is: the
+ * index with the same id (a group goes by the id of its first load), or -1. Built once per new
+ * program and used by both transfers below.
+ */
+typedef struct lp_match_s {
+    int *battery; /* [layout->n_batteries] */
+    int *group;   /* [layout->n_groups] */
+} lp_match_t;
+
+/* Match (layout) to (old_layout) by id; O(n log n) whatever the order. Returns 0 or
+ * GRIDEMS_ENOMEM (nothing to free then). */
+int gridems__lp_model_match(lp_match_t *match, const lp_layout_t *layout,
+                            const lp_layout_t *old_layout);
+void gridems__lp_model_match_free(lp_match_t *match);
+
+/*
  * Give the rows and columns of (lp, layout) the basis statuses of their counterparts in
  * (old_lp, old_layout), where step t of the new program is step t + shift of the old one and
- * batteries and loads are matched by id. What has no counterpart gets a natural status (a row
- * basic, a column at its lower bound). The basis is then repaired to one basic variable per row
- * by a row matching, so it is structurally non-singular. GLPK may still find it numerically
- * singular; the caller falls back to a cold start then.
+ * batteries and loads are matched by id (match). What has no counterpart gets a natural status
+ * (a row basic, a column at its lower bound). The basis is then repaired to one basic variable
+ * per row by a row matching, so it is structurally non-singular. GLPK may still find it
+ * numerically singular; the caller falls back to a cold start then.
  */
 void gridems__lp_model_transfer_basis(glp_prob *lp, const lp_layout_t *layout, glp_prob *old_lp,
-                                      const lp_layout_t *old_layout, int shift);
+                                      const lp_layout_t *old_layout, const lp_match_t *match,
+                                      int shift);
 
 /*
  * Give (lp, layout) the scale factors of their counterparts in (old_lp, old_layout), matched as
@@ -60,7 +77,8 @@ void gridems__lp_model_transfer_basis(glp_prob *lp, const lp_layout_t *layout, g
  * length and efficiencies: the caller scales the program anew then.
  */
 bool gridems__lp_model_transfer_scale(glp_prob *lp, const lp_layout_t *layout, glp_prob *old_lp,
-                                      const lp_layout_t *old_layout, int shift);
+                                      const lp_layout_t *old_layout, const lp_match_t *match,
+                                      int shift);
 
 /*
  * Give a freshly built program a starting basis close to the optimum, so a cold solve needs far

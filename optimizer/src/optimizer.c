@@ -284,11 +284,14 @@ static int prepare(gridems_optimizer_t *opt, const gridems_scenario_t *sc,
     }
     change->costs = change->bounds = true;
     bool scaled = false;
-    if (warm) {
-        gridems__lp_model_transfer_basis(lp, &opt->pending, opt->lp, &opt->layout, shift);
+    lp_match_t match;
+    /* Out of memory for the match: a cold start, which is as correct. */
+    if (warm && gridems__lp_model_match(&match, &opt->pending, &opt->layout) == 0) {
+        gridems__lp_model_transfer_basis(lp, &opt->pending, opt->lp, &opt->layout, &match, shift);
         *kind = GRIDEMS_START_SHIFTED;
-        scaled = is_scaled(opt->lp) &&
-                 gridems__lp_model_transfer_scale(lp, &opt->pending, opt->lp, &opt->layout, shift);
+        scaled = is_scaled(opt->lp) && gridems__lp_model_transfer_scale(
+                                           lp, &opt->pending, opt->lp, &opt->layout, &match, shift);
+        gridems__lp_model_match_free(&match);
     } else {
         *kind = GRIDEMS_START_COLD;
     }

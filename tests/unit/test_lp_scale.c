@@ -5,12 +5,14 @@
  * program, and a shift of the horizon carries those factors over by meaning instead of scaling
  * anew; a program with a battery or job group the old one lacks, or other coefficients, is not
  * given them. And through the optimizer: shifted solves on the carried scale reach the cold
- * optimum of the shifted scenario.
+ * optimum of the shifted scenario. The transfers find each battery's and job group's
+ * counterpart by id (gridems__lp_model_match), in any order.
  */
 #include <check.h>
 #include <glpk.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "check_run.h"
@@ -78,6 +80,17 @@ static void drop(program_t *p)
     gridems_scenario_free(&p->sc);
 }
 
+/* now takes old's scale factors, shifted by a step (gridems__lp_model_transfer_scale). */
+static bool carry_scale(program_t *now, const program_t *old)
+{
+    lp_match_t match;
+    ck_assert_int_eq(gridems__lp_model_match(&match, &now->layout, &old->layout), 0);
+    bool carried =
+        gridems__lp_model_transfer_scale(now->lp, &now->layout, old->lp, &old->layout, &match, 1);
+    gridems__lp_model_match_free(&match);
+    return carried;
+}
+
 /* The new program's factor of a timed family's member at step t is the old one's at t + 1, the
  * last step's at the old last step. */
 static void assert_family_carried(const program_t *now, const program_t *old, bool rows,
@@ -108,7 +121,7 @@ START_TEST(a_shift_carries_glpk_scale)
     /* GLPK did scale it: the storage rows are not left at 1. */
     ck_assert(glp_get_rii(old.lp, old.layout.storage[3]) != 1.0);
     build(&now, 1);
-    ck_assert(gridems__lp_model_transfer_scale(now.lp, &now.layout, old.lp, &old.layout, 1));
+    ck_assert(carry_scale(&now, &old));
     const lp_layout_t *l = &now.layout, *o = &old.layout;
     assert_family_carried(&now, &old, true, l->balance, o->balance, 1);
     assert_family_carried(&now, &old, true, l->storage, o->storage, l->n_batteries);
@@ -141,7 +154,7 @@ START_TEST(a_new_entity_or_coefficient_is_scaled_anew)
     ck_assert_int_eq(gridems__lp_layout_build(&now.layout, &now.sc, LP_MERGE_EXACT), 0);
     now.lp = glp_create_prob();
     ck_assert_int_eq(gridems__lp_model_load_matrix(now.lp, &now.layout), 0);
-    ck_assert(!gridems__lp_model_transfer_scale(now.lp, &now.layout, old.lp, &old.layout, 1));
+    ck_assert(!carry_scale(&now, &old));
     for (int i = 1; i <= glp_get_num_rows(now.lp); i++) {
         ck_assert(glp_get_rii(now.lp, i) == 1.0); /* nothing set */
     }
@@ -149,7 +162,7 @@ START_TEST(a_new_entity_or_coefficient_is_scaled_anew)
     /* A battery whose efficiency changed: its storage rows have other coefficients. */
     build(&now, 1);
     now.layout.discharge_efficiency[1] = 0.9;
-    ck_assert(!gridems__lp_model_transfer_scale(now.lp, &now.layout, old.lp, &old.layout, 1));
+    ck_assert(!carry_scale(&now, &old));
     drop(&now);
     drop(&old);
 }
@@ -186,6 +199,80 @@ START_TEST(shifted_solves_on_the_carried_scale_are_optimal)
 }
 END_TEST
 
+/* A layout with only the ids set: all gridems__lp_model_match reads. */
+static lp_layout_t ids_only(char **battery_ids, int n_batteries, char **flex_ids, int n_groups)
+{
+    lp_layout_t l;
+    memset(&l, 0, sizeof l);
+    l.battery_ids = battery_ids;
+    l.n_batteries = n_batteries;
+    l.flex_ids = flex_ids;
+    l.n_groups = n_groups;
+    return l;
+}
+
+START_TEST(ids_are_matched_in_any_order)
+{
+    char *old_jobs[] = {"a", "b", "c", "d", "e"};
+    char *new_jobs[] = {"b", "c", "x", "e", "a"}; /* d gone, x new, a moved to the end */
+    char *old_bess[] = {"bess-1", "bess-2"};
+    char *new_bess[] = {"bess-2", "bess-3", "bess-1"};
+    lp_layout_t old = ids_only(old_bess, 2, old_jobs, 5), now = ids_only(new_bess, 3, new_jobs, 5);
+    lp_match_t m;
+    ck_assert_int_eq(gridems__lp_model_match(&m, &now, &old), 0);
+    const int want_group[] = {1, 2, -1, 4, 0}, want_battery[] = {1, -1, 0};
+    for (int g = 0; g < 5; g++) {
+        ck_assert_msg(m.group[g] == want_group[g], "group %s: %d, want %d", new_jobs[g], m.group[g],
+                      want_group[g]);
+    }
+    for (int b = 0; b < 3; b++) {
+        ck_assert_int_eq(m.battery[b], want_battery[b]);
+    }
+    gridems__lp_model_match_free(&m);
+
+    /* Nothing old (a first program) and nothing new. */
+    lp_layout_t none = ids_only(NULL, 0, NULL, 0);
+    ck_assert_int_eq(gridems__lp_model_match(&m, &now, &none), 0);
+    for (int g = 0; g < 5; g++) {
+        ck_assert_int_eq(m.group[g], -1);
+    }
+    gridems__lp_model_match_free(&m);
+    ck_assert_int_eq(gridems__lp_model_match(&m, &none, &old), 0);
+    gridems__lp_model_match_free(&m);
+}
+END_TEST
+
+/* The case the fast path is for: 2,000 job groups, the first gone, one new at the end. */
+START_TEST(a_job_gone_from_the_front_keeps_every_other_match)
+{
+    enum { N = 2000 };
+    char **old_ids = calloc(N, sizeof *old_ids), **new_ids = calloc(N, sizeof *new_ids);
+    ck_assert(old_ids != NULL && new_ids != NULL);
+    for (int i = 0; i < N; i++) {
+        old_ids[i] = malloc(16);
+        ck_assert(old_ids[i] != NULL);
+        snprintf(old_ids[i], 16, "job-%04d", i);
+    }
+    for (int i = 0; i < N - 1; i++) {
+        new_ids[i] = old_ids[i + 1];
+    }
+    new_ids[N - 1] = "job-new";
+    lp_layout_t old = ids_only(NULL, 0, old_ids, N), now = ids_only(NULL, 0, new_ids, N);
+    lp_match_t m;
+    ck_assert_int_eq(gridems__lp_model_match(&m, &now, &old), 0);
+    for (int i = 0; i < N - 1; i++) {
+        ck_assert_int_eq(m.group[i], i + 1);
+    }
+    ck_assert_int_eq(m.group[N - 1], -1);
+    gridems__lp_model_match_free(&m);
+    for (int i = 0; i < N; i++) {
+        free(old_ids[i]);
+    }
+    free(old_ids);
+    free(new_ids);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("lp_scale");
@@ -193,6 +280,8 @@ int main(void)
     tcase_add_test(tc, a_shift_carries_glpk_scale);
     tcase_add_test(tc, a_new_entity_or_coefficient_is_scaled_anew);
     tcase_add_test(tc, shifted_solves_on_the_carried_scale_are_optimal);
+    tcase_add_test(tc, ids_are_matched_in_any_order);
+    tcase_add_test(tc, a_job_gone_from_the_front_keeps_every_other_match);
     suite_add_tcase(s, tc);
     return test_run_suite(s);
 }
