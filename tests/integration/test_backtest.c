@@ -118,6 +118,20 @@ START_TEST(test_two_runs_identical)
         num(ra, "gridems", "energy_cost") + num(ra, "gridems", "demand_charge") +
             num(ra, "gridems", "battery_wear") - num(ra, "gridems", "stored_energy_value"),
         0.05);
+    /* The weeks add up to the period, wear and stored energy included (one week here). */
+    double weeks_g = 0, weeks_b = 0;
+    int n_weeks = 0;
+    const cJSON *week;
+    cJSON_ArrayForEach(week, cJSON_GetObjectItemCaseSensitive(ra, "weeks"))
+    {
+        weeks_g += cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(week, "gridems_total"));
+        weeks_b += cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(week, "baseline_total"));
+        n_weeks++;
+    }
+    ck_assert_int_eq(n_weeks, 1);
+    ck_assert_msg(num(ra, "gridems", "battery_wear") > 0, "no battery wear to count");
+    ck_assert_double_eq_tol(weeks_g, g, 0.02);
+    ck_assert_double_eq_tol(weeks_b, base, 0.02);
     cJSON_Delete(ra);
     cJSON_Delete(rb);
     free(ta);

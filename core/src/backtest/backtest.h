@@ -112,6 +112,7 @@ typedef struct bt_ledger_s {
     double *cluster_kwh;   /* delivered to the jobs */
     double *charge_kwh;    /* taken by the batteries */
     double *discharge_kwh; /* given by the batteries */
+    double *wear_cost;     /* each battery's discharge x its cycle_cost_per_kwh */
     /* Registers, per device (same order as the devices). */
     int n_devs;
     const bt_device_t *devs;
@@ -120,6 +121,11 @@ typedef struct bt_ledger_s {
     bool *seen;
     double *soc_start, *soc_end; /* batteries: at the period's start and end */
     bool *soc_start_set;
+    /* Weeks of the period (7 days from its start, the last may be shorter) and, per battery,
+     * its energy at each week's end: soc_week_end[i * weeks + w], the last reading at or before
+     * it (so the last week's is soc_end). */
+    int week_steps, weeks;
+    double *soc_week_end;
     cJSON **first_caps; /* batteries: the first telemetry (limits, efficiencies) */
     double cluster_cap_kw;
     bt_job_t *jobs;

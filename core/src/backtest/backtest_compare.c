@@ -10,7 +10,8 @@
  * mean import, once for the period; wear = cycle cost x kWh discharged; the change in stored
  * energy is valued at the period's mean import price, and total = energy + demand + wear - that
  * value. A week's figures (weeks[]) count its energy, wear and stored-energy change, and the
- * part of the demand charge it added: the charge on how far it raised the period's running peak.
+ * part of the demand charge it added: the charge on how far it raised the period's running peak;
+ * so the weeks add up to the period.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -71,21 +72,9 @@ static void gridems_column(bt_compare_t *c, const bt_ledger_t *l,
             stored += l->soc_end[i] - l->soc_start[i];
         }
     }
-    double discharged = 0;
     for (int k = 0; k < l->steps; k++) {
-        discharged += l->discharge_kwh[k];
+        wear += l->wear_cost[k];
     }
-    /* One cycle cost per battery; with several, each battery's share is not in the ledger's
-     * sums, so the mean of their costs weighs them equally. */
-    double cycle = 0;
-    int nb = 0;
-    for (int i = 0; i < l->n_devs; i++) {
-        if (l->devs[i].kind == BT_DEV_BATTERY) {
-            cycle += l->devs[i].cycle_cost_per_kwh;
-            nb++;
-        }
-    }
-    wear = nb > 0 ? discharged * cycle / nb : 0;
     price_out(r, c, l, cfg, wear, stored);
     for (int i = 0; i < l->n_jobs; i++) {
         const bt_job_t *j = &l->jobs[i];
@@ -404,25 +393,41 @@ typedef struct week_s {
     double gridems, baseline;
 } week_t;
 
-/* Per week: energy + the demand charge on how far the week raised the running peak. Wear and
- * stored energy are period figures and stay out of the weeks. */
+/* A battery's stored energy at the end of week w (-1: the period's start). */
+static double soc_at_week_end(const bt_ledger_t *l, int i, int w)
+{
+    return w < 0 ? l->soc_start[i] : l->soc_week_end[(size_t)i * (size_t)l->weeks + (size_t)w];
+}
+
+/* Per week, with the period's rules: energy, the demand charge on how far the week raised the
+ * running peak, and for gridems the week's battery wear less its change of stored energy (at
+ * the period's mean price), so that the weeks add up to the period's totals. */
 static int weeks_of(const bt_compare_t *c, const bt_ledger_t *l,
                     const gridems_service_config_t *cfg, week_t *out, int max)
 {
-    int per_week = (int)(7 * 86400000LL / l->step_ms), n = 0;
+    int n = 0;
     double peak_g = 0, peak_b = 0, dt = dt_hours(l);
-    for (int first = 0; first < l->steps && n < max; first += per_week, n++) {
-        week_t *w = &out[n];
-        w->start_ms = l->start_ms + first * l->step_ms;
-        double e_g = 0, e_b = 0, pg = peak_g, pb = peak_b;
-        for (int k = first; k < l->steps && k < first + per_week; k++) {
+    for (int w = 0; w < l->weeks && n < max; w++, n++) {
+        int first = w * l->week_steps;
+        week_t *wk = &out[n];
+        wk->start_ms = l->start_ms + first * l->step_ms;
+        double e_g = 0, e_b = 0, wear = 0, pg = peak_g, pb = peak_b;
+        for (int k = first; k < l->steps && k < first + l->week_steps; k++) {
             e_g += c->gridems.import_kw[k] * dt * c->price[k];
             e_b += c->baseline.import_kw[k] * dt * c->price[k];
+            wear += l->wear_cost[k];
             pg = fmax(pg, c->gridems.import_kw[k]);
             pb = fmax(pb, c->baseline.import_kw[k]);
         }
-        w->gridems = e_g + cfg->site.demand_charge_per_kw * (pg - peak_g);
-        w->baseline = e_b + cfg->site.demand_charge_per_kw * (pb - peak_b);
+        double stored = 0;
+        for (int i = 0; i < l->n_devs; i++) {
+            if (l->devs[i].kind == BT_DEV_BATTERY) {
+                stored += soc_at_week_end(l, i, w) - soc_at_week_end(l, i, w - 1);
+            }
+        }
+        wk->gridems =
+            e_g + cfg->site.demand_charge_per_kw * (pg - peak_g) + wear - stored * c->mean_price;
+        wk->baseline = e_b + cfg->site.demand_charge_per_kw * (pb - peak_b);
         peak_g = pg;
         peak_b = pb;
     }

@@ -28,6 +28,11 @@ int bt_ledger_init(bt_ledger_t *l, int64_t start_ms, int64_t step_ms, int steps,
     l->cluster_kwh = calloc(n, sizeof(double));
     l->charge_kwh = calloc(n, sizeof(double));
     l->discharge_kwh = calloc(n, sizeof(double));
+    l->wear_cost = calloc(n, sizeof(double));
+    l->week_steps = (int)(7 * 86400000LL / step_ms);
+    l->week_steps = l->week_steps > 0 ? l->week_steps : 1;
+    l->weeks = (steps + l->week_steps - 1) / l->week_steps;
+    l->soc_week_end = calloc(d * (size_t)(l->weeks > 0 ? l->weeks : 1), sizeof(double));
     l->last_ts = calloc(d, sizeof *l->last_ts);
     l->last_reg = calloc(d, sizeof *l->last_reg);
     l->seen = calloc(d, sizeof *l->seen);
@@ -37,9 +42,10 @@ int bt_ledger_init(bt_ledger_t *l, int64_t start_ms, int64_t step_ms, int steps,
     l->first_caps = calloc(d, sizeof(cJSON *));
     l->planned_import_kw = calloc(n, sizeof(double));
     l->forecast_base_kw = calloc(n, sizeof(double));
-    if (!l->base_kwh || !l->cluster_kwh || !l->charge_kwh || !l->discharge_kwh || !l->last_ts ||
-        !l->last_reg || !l->seen || !l->soc_start || !l->soc_end || !l->soc_start_set ||
-        !l->first_caps || !l->planned_import_kw || !l->forecast_base_kw) {
+    if (!l->base_kwh || !l->cluster_kwh || !l->charge_kwh || !l->discharge_kwh || !l->wear_cost ||
+        !l->soc_week_end || !l->last_ts || !l->last_reg || !l->seen || !l->soc_start ||
+        !l->soc_end || !l->soc_start_set || !l->first_caps || !l->planned_import_kw ||
+        !l->forecast_base_kw) {
         bt_ledger_free(l);
         return -1;
     }
@@ -55,6 +61,8 @@ void bt_ledger_free(bt_ledger_t *l)
     free(l->cluster_kwh);
     free(l->charge_kwh);
     free(l->discharge_kwh);
+    free(l->wear_cost);
+    free(l->soc_week_end);
     free(l->last_ts);
     free(l->last_reg);
     free(l->seen);
@@ -185,6 +193,7 @@ void bt_ledger_telemetry(bt_ledger_t *l, int i, const char *payload, size_t len)
         case BT_DEV_BATTERY:
             spread(l, l->charge_kwh, l->last_ts[i], ts, da);
             spread(l, l->discharge_kwh, l->last_ts[i], ts, db);
+            spread(l, l->wear_cost, l->last_ts[i], ts, db * d->cycle_cost_per_kwh);
             break;
         case BT_DEV_METER:
             if (d->load_role) {
@@ -210,6 +219,15 @@ void bt_ledger_telemetry(bt_ledger_t *l, int i, const char *payload, size_t len)
             }
             if (ts <= end) {
                 l->soc_end[i] = soc;
+            }
+            /* Every week that ends at or after this reading (readings come in time order, so
+             * the last one before a week's end stays). */
+            for (int w = l->weeks - 1; w >= 0; w--) {
+                int last = (w + 1) * l->week_steps < l->steps ? (w + 1) * l->week_steps : l->steps;
+                if (ts > l->start_ms + (int64_t)last * l->step_ms) {
+                    break;
+                }
+                l->soc_week_end[(size_t)i * (size_t)l->weeks + (size_t)w] = soc;
             }
         }
         if (l->first_caps[i] == NULL) {
