@@ -17,6 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define SITE GRIDEMS_TEST_SOURCE_DIR "/examples/sakai-site.json"
 #define WEEK GRIDEMS_TEST_SOURCE_DIR "/examples/data/jepx_kansai_2023-05-08_week.csv"
@@ -145,29 +147,15 @@ START_TEST(test_two_runs_identical)
 }
 END_TEST
 
-/* planner.running_step "whole" (docs/service.md, "The running step"): step 0 is planned whole and
- * each job delivers its planned step energy however late in the step its plan came. On these two
- * days of the demo site that holds the peak lower than "rest" (9,796 against 9,884 kW when this
- * was written; the inputs are fixed, so the runs are too); every job stays on time. Both runs
- * leave the month-aware peak target (planner.peak_target_days) off: it floors the peak both
- * defend, which is not the rule under test. */
-START_TEST(test_running_step_whole)
+/* The example site's config, its device files made absolute, to be changed and written
+ * elsewhere. */
+static cJSON *site_copy(void)
 {
-    char *dir = test_make_tmpdir("backtest-whole");
-    char site[1024], site_rest[1024], rest[1024], whole[1024];
-    snprintf(site, sizeof site, "%s/site.json", dir);
-    snprintf(site_rest, sizeof site_rest, "%s/site-rest.json", dir);
-    snprintf(rest, sizeof rest, "%s/rest.json", dir);
-    snprintf(whole, sizeof whole, "%s/whole.json", dir);
     char *text = test_read_file(SITE, NULL);
     ck_assert_ptr_nonnull(text);
     cJSON *cfg = cJSON_Parse(text);
     free(text);
     ck_assert_ptr_nonnull(cfg);
-    cJSON *planner = cJSON_GetObjectItemCaseSensitive(cfg, "planner");
-    cJSON_DeleteItemFromObjectCaseSensitive(planner, "peak_target_days");
-    cJSON_AddNumberToObject(planner, "peak_target_days", 0);
-    /* The device files are relative to the config: make them absolute in the copy. */
     const cJSON *plugin;
     cJSON_ArrayForEach(plugin, cJSON_GetObjectItemCaseSensitive(cfg, "plugins"))
     {
@@ -183,6 +171,27 @@ START_TEST(test_running_step_whole)
             }
         }
     }
+    return cfg;
+}
+
+/* planner.running_step "whole" (docs/service.md, "The running step"): step 0 is planned whole and
+ * each job delivers its planned step energy however late in the step its plan came. On these two
+ * days of the demo site that holds the peak lower than "rest" (9,796 against 9,884 kW when this
+ * was written; the inputs are fixed, so the runs are too); every job stays on time. Both runs
+ * leave the month-aware peak target (planner.peak_target_days) off: it floors the peak both
+ * defend, which is not the rule under test. */
+START_TEST(test_running_step_whole)
+{
+    char *dir = test_make_tmpdir("backtest-whole");
+    char site[1024], site_rest[1024], rest[1024], whole[1024];
+    snprintf(site, sizeof site, "%s/site.json", dir);
+    snprintf(site_rest, sizeof site_rest, "%s/site-rest.json", dir);
+    snprintf(rest, sizeof rest, "%s/rest.json", dir);
+    snprintf(whole, sizeof whole, "%s/whole.json", dir);
+    cJSON *cfg = site_copy();
+    cJSON *planner = cJSON_GetObjectItemCaseSensitive(cfg, "planner");
+    cJSON_DeleteItemFromObjectCaseSensitive(planner, "peak_target_days");
+    cJSON_AddNumberToObject(planner, "peak_target_days", 0);
     char *printed = cJSON_Print(cfg);
     ck_assert_int_eq(test_write_file(site_rest, printed), 0);
     free(printed);
@@ -252,6 +261,45 @@ START_TEST(test_bad_prices_refused)
 }
 END_TEST
 
+/* A device that never reports (here: the cluster, whose plugin is not in plugin_dir) stops the
+ * run within its first simulated hour with an error that names it, and exit 1: a backtest
+ * without it would print figures of a site that has no cluster. */
+START_TEST(test_silent_device_refused)
+{
+    char *dir = test_make_tmpdir("backtest-silent");
+    char plugins[1024], site[1024], report[1024], link[1200], target[1200];
+    snprintf(plugins, sizeof plugins, "%s/plugins", dir);
+    snprintf(site, sizeof site, "%s/site.json", dir);
+    snprintf(report, sizeof report, "%s/r.json", dir);
+    ck_assert_int_eq(mkdir(plugins, 0755), 0);
+    const char *present[] = {"gridems_battery_sim.so", "gridems_meter_sim.so"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(target, sizeof target, "%s/%s", GRIDEMS_TEST_PLUGIN_DIR, present[i]);
+        snprintf(link, sizeof link, "%s/%s", plugins, present[i]);
+        ck_assert_int_eq(symlink(target, link), 0);
+    }
+    cJSON *cfg = site_copy();
+    cJSON_AddStringToObject(cfg, "plugin_dir", plugins);
+    char *printed = cJSON_Print(cfg);
+    cJSON_Delete(cfg);
+    ck_assert_int_eq(test_write_file(site, printed), 0);
+    free(printed);
+    int st;
+    char *err = NULL;
+    char *out = run_site(site, report, WEEK, "2", &st, &err);
+    ck_assert_msg(st == 1, "exit %d, stderr: %s", st, err);
+    ck_assert_msg(strstr(err, "gridems backtest: no telemetry from gpu in the run's first "
+                              "simulated hour: its plugin did not load") != NULL,
+                  "stderr: %s", err);
+    ck_assert_msg(strstr(out, "perfect foresight") == NULL, "figures printed: %s", out);
+    ck_assert_msg(access(report, F_OK) != 0, "a report was written");
+    free(out);
+    free(err);
+    test_remove_tree(dir);
+    free(dir);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("backtest");
@@ -260,6 +308,7 @@ int main(void)
     tcase_add_test(tc, test_two_runs_identical);
     tcase_add_test(tc, test_bad_prices_refused);
     tcase_add_test(tc, test_running_step_whole);
+    tcase_add_test(tc, test_silent_device_refused);
     suite_add_tcase(s, tc);
     return test_run_suite(s);
 }

@@ -86,7 +86,31 @@ typedef struct run_s {
     int n_devs;
     int publish_failures;
     int64_t wall_start_ms;
+    bool silent_checked; /* the devices were asked for a first reading (check_devices_heard) */
+    char silent[512];    /* the devices that had sent none: the run stopped */
+    int n_silent;
 } run_t;
+
+/* A device that has sent no telemetry an hour into the run (warm-up included) never will: its
+ * plugin did not load, or it cannot reach its gateway. The service runs on without it, as it
+ * should, but a backtest without it would compare figures of nothing (a battery that never
+ * moves, a load of 0), so the run stops and says which. */
+#define FIRST_READING_MS 3600000LL
+
+static bool check_devices_heard(run_t *r)
+{
+    r->silent_checked = true;
+    size_t used = 0;
+    for (int i = 0; i < r->n_devs; i++) {
+        if (!r->ledger.seen[i] && used < sizeof r->silent) {
+            int n = snprintf(r->silent + used, sizeof r->silent - used, "%s%s",
+                             used > 0 ? ", " : "", r->devs[i].name);
+            used += n > 0 ? (size_t)n : 0;
+            r->n_silent++;
+        }
+    }
+    return used == 0;
+}
 
 static int64_t local_day_start(const run_t *r, int64_t t)
 {
@@ -175,6 +199,9 @@ static int64_t on_settled(gridems_service_t *svc, int64_t now, void *userdata)
     if (now >= r->period_end) {
         return -1;
     }
+    if (!r->silent_checked && now >= r->run_start + FIRST_READING_MS && !check_devices_heard(r)) {
+        return -1;
+    }
     pace(r, now);
     progress(r, now);
     int64_t day = local_day_start(r, now);
@@ -189,6 +216,9 @@ static int64_t on_settled(gridems_service_t *svc, int64_t now, void *userdata)
         r->next_publish += MS_PER_DAY;
     }
     int64_t next = r->next_publish < r->period_end ? r->next_publish : r->period_end;
+    if (!r->silent_checked && r->run_start + FIRST_READING_MS < next) {
+        next = r->run_start + FIRST_READING_MS;
+    }
     return next > r->next_progress || r->o->quiet ? next : r->next_progress;
 }
 
@@ -544,6 +574,16 @@ static int run_backtest(bt_options_t *o, const char *pf_path, int verbose)
     }
     double wall_s = (double)(gridems_child_mono_ms() - r.wall_start_ms) / 1000.0;
     gridems_broker_stop(&broker);
+    if (r.silent[0] != '\0') {
+        fprintf(stderr,
+                "gridems backtest: no telemetry from %s in the run's first simulated hour: %s "
+                "(the service's log above says why); no figures without %s\n",
+                r.silent,
+                r.n_silent > 1 ? "their plugins did not load or cannot reach their devices"
+                               : "its plugin did not load or cannot reach its device",
+                r.n_silent > 1 ? "them" : "it");
+        goto done;
+    }
     if (svc_rc != 0 || r.publish_failures > 0) {
         fprintf(stderr, "gridems backtest: the service %s\n",
                 svc_rc != 0 ? "did not run to the end cleanly" : "could not be sent every price");
