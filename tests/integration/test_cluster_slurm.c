@@ -125,7 +125,7 @@ static void start_service(void)
     real_t0_ms = test_now_ms();
     test_service_start(&svc, cfg_path, log);
     svc_started = 1;
-    ck_assert_msg(test_service_wait_log(&svc, 0, "device gpu: readings again", WAIT_MS),
+    ck_assert_msg(test_service_wait_log(&svc, 0, "device gpu: first reading", WAIT_MS),
                   "the Slurm device never reported");
 }
 

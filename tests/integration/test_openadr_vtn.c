@@ -596,9 +596,9 @@ static void run_scenario(bool mqtt)
             "the VEN did not poll");
     }
     /* The simulated devices report over MQTT: wait until both are in the plans. */
-    REQUIRE(test_service_wait_log(&ctx.svc, 0, "device bess1: readings again", START_TIMEOUT_MS),
+    REQUIRE(test_service_wait_log(&ctx.svc, 0, "device bess1: first reading", START_TIMEOUT_MS),
             "the battery did not report");
-    REQUIRE(test_service_wait_log(&ctx.svc, 0, "device it_load: readings again", START_TIMEOUT_MS),
+    REQUIRE(test_service_wait_log(&ctx.svc, 0, "device it_load: first reading", START_TIMEOUT_MS),
             "the load meter did not report");
 
     /* The baseline: a flat 20 JPY/kWh on MQTT, as before OpenADR. */

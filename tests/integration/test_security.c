@@ -272,7 +272,7 @@ START_TEST(acl_keeps_the_plan)
     REQUIRE(wire_next(ctx.bus, PREFIX "/status", "\"state\":", START_TIMEOUT_MS, &msg) == 0,
             "no status: the service did not log in with its password file");
     wire_msg_free(&msg);
-    REQUIRE(test_service_wait_log(&ctx.svc, from, "device bess1: readings again", START_TIMEOUT_MS),
+    REQUIRE(test_service_wait_log(&ctx.svc, from, "device bess1: first reading", START_TIMEOUT_MS),
             "the battery's telemetry did not reach the service through the ACL");
 
     /* The utility's prices make a plan. */

@@ -366,7 +366,7 @@ void http_site_start(http_site_t *s, const char *site, const char *http_json, co
     if (s->port <= 0) {
         http_site_fail(s, "no HTTP port in the log");
     }
-    if (!test_service_wait_log(&s->svc, 0, "device bess1: readings again", START_TIMEOUT_MS)) {
+    if (!test_service_wait_log(&s->svc, 0, "device bess1: first reading", START_TIMEOUT_MS)) {
         http_site_fail(s, "the battery did not report");
     }
     char *price = price_message();

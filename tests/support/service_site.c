@@ -309,13 +309,13 @@ size_t start_service(bool settle)
             break;
         }
     }
-    REQUIRE(test_service_wait_log(&ctx.svc, from, "device bess1: readings again", START_TIMEOUT_MS),
+    REQUIRE(test_service_wait_log(&ctx.svc, from, "device bess1: first reading", START_TIMEOUT_MS),
             "the battery did not report within %d ms", START_TIMEOUT_MS);
     if (settle) {
         /* The devices' first readings request a re-plan; without prices it fails. Wait for that
          * failure, so that the next re-plan is the one the test triggers, with its own reason. */
         char *log = log_since(from);
-        size_t readings = (size_t)(strstr(log, "device bess1: readings again") - log);
+        size_t readings = (size_t)(strstr(log, "device bess1: first reading") - log);
         free(log);
         REQUIRE(test_service_wait_log(&ctx.svc, from + readings, "no plan (", PLAN_TIMEOUT_MS),
                 "no re-plan attempt after the devices reported");

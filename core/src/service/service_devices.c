@@ -698,7 +698,12 @@ static void check_staleness(gridems_service_t *svc, service_device_t *sd, int64_
             send_safe(svc, sd);
         }
     } else if (!stale && sd->stale) {
-        gridems_log_notice("device %s: readings again; back in the plan", sd->id);
+        if (sd->heard) {
+            gridems_log_notice("device %s: readings again; back in the plan", sd->id);
+        } else {
+            gridems_log_notice("device %s: first reading; in the plan", sd->id);
+        }
+        sd->heard = true;
         sd->stale = false;
         gridems__service_request_replan(svc, GRIDEMS__REPLAN_DEVIATION);
     }

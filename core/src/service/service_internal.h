@@ -44,6 +44,7 @@ typedef struct service_device_s {
     double power_kw;
     double soc_kwh;
     bool stale;              /* left out of plans and held in safe mode */
+    bool heard;              /* it has left the stale state once: the next return is "again" */
     bool safe_sent;          /* the safe-mode set-point went out since it became stale */
     uint32_t stale_after_ms; /* from its capabilities; 0 = the service default */
     double setpoint_kw;      /* battery: the last set-point sent (positive = discharge) */
