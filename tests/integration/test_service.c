@@ -48,6 +48,22 @@ static void ctx_init(const char *site)
     snprintf(t_bess_cmd, sizeof t_bess_cmd, "%s/dev/bess1/cmd", ctx.prefix);
 }
 
+/* Write the jobs file cluster_sim reads (the CSV header and csv_rows, one job a line) into the
+ * test's directory, and the cluster option naming it (`"jobs": "<path>"`) into out. */
+static void jobs_cluster_option(const char *csv_rows, char *out, size_t size)
+{
+    char path[FILE_LEN];
+    snprintf(path, sizeof path, "%s/jobs.csv", ctx.dir);
+    char text[1024];
+    int n = snprintf(text, sizeof text, "id,arrival,energy_kwh,power_max_kw,deadline_hours\n%s",
+                     csv_rows);
+    REQUIRE(n > 0 && (size_t)n < sizeof text, "the jobs do not fit in %zu bytes", sizeof text);
+    REQUIRE(test_write_file(path, text) == 0, "cannot write %s", path);
+    n = snprintf(out, size, "\"jobs\": \"%s\"", path);
+    REQUIRE(n > 0 && (size_t)n < size, "the cluster option for %s does not fit in %zu bytes", path,
+            size);
+}
+
 /* Write the plan's scenario to a file, solve it with `gridems solve`, and check that the
  * objective and the step count are those of the published schedule. */
 static void check_resolve(const cJSON *schedule, const char *tag)
@@ -453,12 +469,8 @@ START_TEST(test_restart_after_sigkill)
     /* One job that must run at once at full power (2400 kWh at 1200 kW, due in 2 h), a clock
      * 720 times real time and a re-plan every 10 simulated minutes: within seconds the state
      * holds a billing-period peak and the job's delivered energy. */
-    char jobs_path[FILE_LEN], cluster[FILE_LEN + 64];
-    snprintf(jobs_path, sizeof jobs_path, "%s/jobs.csv", ctx.dir);
-    REQUIRE(test_write_file(jobs_path, "id,arrival,energy_kwh,power_max_kw,deadline_hours\n"
-                                       "train-a,0,2400,1200,2\n") == 0,
-            "cannot write %s", jobs_path);
-    snprintf(cluster, sizeof cluster, "\"jobs\": \"%s\"", jobs_path);
+    char cluster[FILE_LEN + 64];
+    jobs_cluster_option("train-a,0,2400,1200,2\n", cluster, sizeof cluster);
     cfg_opts_t o = default_opts();
     o.speed = 720;
     o.replan_seconds = 600;
@@ -716,6 +728,197 @@ START_TEST(test_peak_guard)
 }
 END_TEST
 
+/* ---- ## 8b. The peak guard takes nothing from a job behind its plan ---- */
+
+/* A job's power in a cluster command, or -1 when the command does not list the job (the
+ * cluster then runs it at 0 kW). */
+static double commanded_kw(const cJSON *cmd, const char *id)
+{
+    const cJSON *job = NULL;
+    cJSON_ArrayForEach(job, cJSON_GetObjectItemCaseSensitive(cmd, "jobs"))
+    {
+        const cJSON *jid = cJSON_GetObjectItemCaseSensitive(job, "id");
+        if (cJSON_IsString(jid) && strcmp(jid->valuestring, id) == 0) {
+            return jnum(job, "power_kw");
+        }
+    }
+    return -1;
+}
+
+/* The number right after key in line ("batteries " in the engage line), or NAN. */
+static double figure_after(const char *line, const char *key)
+{
+    const char *at = strstr(line, key);
+    return at != NULL ? strtod(at + strlen(key), NULL) : NAN;
+}
+
+START_TEST(test_peak_guard_spares_late_job)
+{
+    ctx_init("t8b-guard-jobs");
+    /* Two jobs from the cluster's start. train-full must run at its full 1200 kW until its
+     * deadline (1800 kWh in 1.5 h): it can only finish by running into its reserve, so it needs
+     * all of every step, and gridems_peak_guard_job_sheddable_kw lets the guard take nothing from
+     * it (a job behind its plan gives nothing). train-slack (1500 kWh at up to 600 kW in 3.5 h)
+     * has an hour to spare. Energy costs 10 JPY/kWh until 01:00 and 500 after, so every plan runs
+     * both jobs at full power and charges the battery at its full 2000 kW in every step until
+     * 01:00: the price gap is worth far more than the 60 JPY per kW of peak. The load is a flat
+     * 9000 kW, so a step imports 12800 kW, which is also the peak. From 00:46 to 00:48 the load
+     * jumps by 5500 kW in the step 00:45-00:50: the guard must shed 5500 kW. The battery can give
+     * at most 4000 (stop charging and discharge 2000), train-slack its 600; the 900 left are
+     * uncovered: the step's mean runs above the target while the jump lasts (the battery may make
+     * up for it after) rather than train-full give up power. Had the guard counted train-full's
+     * 1200 kW as sheddable it would have taken 1500 kW of compute, 1000 of them from train-full.
+     * Steps of 5 minutes at 120 times real time: the step lasts 2.5 s, the guard looks every 12 s
+     * of site time (its 100 ms real floor). The jobs' hours count from the cluster's start, a few
+     * simulated seconds after the clock's (more under the sanitizers, where a second of real
+     * start-up is two simulated minutes): that delay moves both deadlines later, which changes
+     * nothing here, since train-full's energy is its full power over its own window whenever that
+     * starts, and train-slack keeps its hour. */
+    const double full_kw = 1200, slack_kw = 600, jump_kw = 5500;
+    char cluster[FILE_LEN + 64];
+    jobs_cluster_option("train-full,0,1800,1200,1.5\n"
+                        "train-slack,0,1500,600,3.5\n",
+                        cluster, sizeof cluster);
+    cfg_opts_t o = default_opts();
+    o.step_minutes = 5;
+    o.speed = 120;
+    o.cluster_options = cluster;
+    o.meter_swing_kw = 0;
+    char meter[256];
+    snprintf(meter, sizeof meter,
+             ", \"telemetry_interval_ms\": 10000, \"jump_at\": \"2023-05-08T00:46:00+09:00\", "
+             "\"jump_kw\": %.0f, \"jump_minutes\": 2",
+             jump_kw);
+    o.meter_options = meter;
+    /* shed_compute is true by default; spelled out because the test is about it. */
+    o.planner_options = ", \"peak_guard\": {\"enabled\": true, \"interval_seconds\": 10, "
+                        "\"shed_compute\": true}";
+    write_config(&o);
+    char t_gpu_cmd[SERVICE_CTX_TOPIC_LEN];
+    snprintf(t_gpu_cmd, sizeof t_gpu_cmd, "%s/dev/gpu/cmd", ctx.prefix);
+    /* No settling, as in test_peak_guard: the meter reports before the battery here. */
+    const char *topics[] = {ctx.t_status, ctx.t_schedule, t_gpu_cmd, t_bess_cmd, NULL};
+    bus_open(topics);
+    size_t from = start_service(false);
+    double prices[96];
+    for (int i = 0; i < 96; i++) {
+        prices[i] = i < 2 ? 10.0 : 500.0;
+    }
+    char *price = price_series(prices, 96);
+    publish(ctx.t_price, price, 1);
+    free(price);
+    cJSON_Delete(wait_schedule(NULL, 0, PLAN_TIMEOUT_MS, NULL));
+
+    /* The cluster's commands until the step after the jump's begins: the plan's as the step
+     * begins, then the guard's corrections within it (any time in the step: a loaded machine may
+     * delay them; the engage line below shows that the guard acted on the jump). */
+    const double step = GUARD_T0 + 45 * GUARD_MIN, step_end = step + 5 * GUARD_MIN;
+    double plan_full = -1, plan_slack = -1, lowest_full = INFINITY, held_slack = INFINITY;
+    int corrections = 0;
+    double deadline = test_now_ms() + 45000;
+    for (;;) {
+        wire_msg_t msg;
+        int left = (int)(deadline - test_now_ms());
+        REQUIRE(left > 0 && bus_wait(t_gpu_cmd, NULL, left, &msg) == 0,
+                "no cluster command from the step after the jump's within 45 s");
+        cJSON *cmd = parse(msg.payload);
+        wire_msg_free(&msg);
+        double ts = jnum(cmd, "ts");
+        /* A safe-mode command lists no job: the cluster holds them at 0 kW. */
+        bool safe = cJSON_IsTrue(jfind(cmd, "safe_mode"));
+        double full = safe ? 0 : commanded_kw(cmd, "train-full");
+        double slack = safe ? 0 : commanded_kw(cmd, "train-slack");
+        cJSON_Delete(cmd);
+        if (ts >= step_end) {
+            break;
+        }
+        if (ts < step) {
+            continue;
+        }
+        lowest_full = fmin(lowest_full, full);
+        if (ts == step) {
+            plan_full = full;
+            plan_slack = slack;
+        } else {
+            corrections++;
+            held_slack = fmin(held_slack, slack);
+        }
+    }
+    /* The battery's commands of the same step, queued meanwhile. */
+    double plan_bess = NAN, guard_bess = -INFINITY;
+    for (;;) {
+        wire_msg_t msg;
+        REQUIRE(bus_wait(t_bess_cmd, NULL, PLAN_TIMEOUT_MS, &msg) == 0,
+                "no battery command from the step after the jump's");
+        cJSON *cmd = parse(msg.payload);
+        wire_msg_free(&msg);
+        double ts = jnum(cmd, "ts"), kw = jnum(cmd, "power_kw");
+        bool safe = cJSON_IsTrue(jfind(cmd, "safe_mode"));
+        cJSON_Delete(cmd);
+        if (ts >= step_end) {
+            break;
+        }
+        if (safe || ts < step) {
+            continue;
+        }
+        if (ts == step) {
+            plan_bess = kw;
+        } else {
+            guard_bess = fmax(guard_bess, kw);
+        }
+    }
+    fprintf(stderr,
+            "test_service: jobs under the guard: plan train-full %.1f kW, train-slack %.1f kW, "
+            "battery %.1f kW; %d corrections in the step: train-full at least %.1f kW, "
+            "train-slack down to %.1f kW, battery up to %.1f kW\n",
+            plan_full, plan_slack, plan_bess, corrections, lowest_full, held_slack, guard_bess);
+    char line[1024];
+    REQUIRE(test_service_wait_log(&ctx.svc, from, "until 2023-05-08T00:50:00+09:00: batteries",
+                                  PLAN_TIMEOUT_MS),
+            "the guard did not engage in the step 00:45-00:50");
+    log_line(from, "until 2023-05-08T00:50:00+09:00: batteries", line, sizeof line);
+    fprintf(stderr, "test_service: %s\n", line);
+    double shed = figure_after(line, "shedding "), batteries = figure_after(line, "batteries ");
+    double compute = figure_after(line, "compute "), uncovered = figure_after(line, "uncovered ");
+    cJSON *status = guard_status();
+    double engagements = jnum(status, "counters.peak_guard_engagements");
+    double shed_kwh = jnum(status, "counters.peak_guard_shed_kwh");
+    cJSON_Delete(status);
+    fprintf(stderr, "test_service: peak guard: %.0f engagements, %.1f kWh shed\n", engagements,
+            shed_kwh);
+
+    /* The scenario: both jobs at full power in the plan, the battery charging. */
+    REQUIRE(fabs(plan_full - full_kw) < 0.5 && fabs(plan_slack - slack_kw) < 0.5,
+            "the plan's set-points for the step 00:45-00:50: train-full %.1f kW, train-slack "
+            "%.1f kW; expected both at full power (%.0f, %.0f)",
+            plan_full, plan_slack, full_kw, slack_kw);
+    REQUIRE(plan_bess < 0, "the plan's battery set-point is %.1f kW, expected charging", plan_bess);
+    REQUIRE(shed > jump_kw - 100 && shed < jump_kw + 100,
+            "the guard shed %.1f kW for the %.0f kW jump: %s", shed, jump_kw, line);
+    /* The guard took no power from the job behind its plan, through the whole step. */
+    REQUIRE(lowest_full >= full_kw - 0.5,
+            "train-full was commanded %.1f kW in the step of the jump, expected its full %.0f",
+            lowest_full, full_kw);
+    REQUIRE(compute > 0 && compute <= plan_slack + 0.5,
+            "the guard took %.1f kW of compute, only train-slack's %.1f kW could wait: %s", compute,
+            plan_slack, line);
+    /* It held back the job with time to spare instead (the correction carries it). */
+    REQUIRE(corrections > 0 && held_slack <= plan_slack - compute + 0.5,
+            "train-slack was commanded down to %.1f kW in %d corrections in the step, "
+            "expected %.1f less than the plan's %.1f",
+            held_slack, corrections, compute, plan_slack);
+    /* And for the rest, the battery, as far as it could go; what neither could give was left
+     * uncovered: the step's mean rose for those minutes. */
+    REQUIRE(batteries > 0 && guard_bess >= plan_bess + batteries - 0.5,
+            "the battery was asked for %.1f kW in the step, plan %.1f kW, its share %.1f kW",
+            guard_bess, plan_bess, batteries);
+    REQUIRE(uncovered > 0 && fabs(batteries + compute + uncovered - shed) < 0.5,
+            "the engage line does not leave the rest uncovered: %s", line);
+    REQUIRE(shed_kwh > 0, "%.1f kWh shed after an engagement", shed_kwh);
+    service_ctx_finish();
+}
+END_TEST
+
 /* ---- ## 9. A restart plans at once with the forecasts and load history it had ---- */
 
 START_TEST(test_restart_restores_forecasts)
@@ -847,12 +1050,8 @@ START_TEST(test_job_in_reserve)
      * 1800 kWh. The rest, 200 kWh less what the cluster ran before the plan that follows the
      * arrival, is for the reserve, which holds 900 (45 minutes at 1200 kW): the job is on time,
      * the status is online, and it and a notice say so. */
-    char jobs_path[FILE_LEN], cluster[FILE_LEN + 64];
-    snprintf(jobs_path, sizeof jobs_path, "%s/jobs.csv", ctx.dir);
-    REQUIRE(test_write_file(jobs_path, "id,arrival,energy_kwh,power_max_kw,deadline_hours\n"
-                                       "train-r,0.25,2000,1200,2\n") == 0,
-            "cannot write %s", jobs_path);
-    snprintf(cluster, sizeof cluster, "\"jobs\": \"%s\"", jobs_path);
+    char cluster[FILE_LEN + 64];
+    jobs_cluster_option("train-r,0.25,2000,1200,2\n", cluster, sizeof cluster);
     cfg_opts_t o = default_opts();
     o.cluster_options = cluster;
     write_config(&o);
@@ -1100,6 +1299,7 @@ static Suite *service_suite(void)
         {"restart_after_sigkill", test_restart_after_sigkill, 60},
         {"sighup_invalid_config", test_sighup_invalid_config, 30},
         {"peak_guard", test_peak_guard, 60},
+        {"peak_guard_spares_late_job", test_peak_guard_spares_late_job, 90},
         {"restart_restores_forecasts", test_restart_restores_forecasts, 60},
         {"dr_event_below_load", test_dr_event_below_load, 45},
         {"job_in_reserve", test_job_in_reserve, 60},

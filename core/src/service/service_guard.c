@@ -8,9 +8,11 @@
  *
  * The split: batteries first, then compute, each kind in proportion to every device's headroom.
  * A battery's headroom is its discharge limit (and what its stored energy above soc_min can give
- * for the rest of the step) above its planned set-point; a flexible device's is the planned
- * power of its jobs that are not due in the step, so no job the plan finishes in this step is
- * held back. At the step's end every share lapses: the next step starts from the plan.
+ * for the rest of the step) above its planned set-point; a flexible device's is what its jobs
+ * not due in the step can give up and still finish a reserve before their deadlines at full
+ * power afterwards (gridems_peak_guard_job_sheddable_kw), so no job the plan finishes in this
+ * step, and no job behind its plan, is held back. At the step's end every share lapses: the next
+ * step starts from the plan.
  *
  * The decision uses only the readings, the plan and the clock, so a replay of the same inputs
  * gives the same set-points.
