@@ -214,22 +214,63 @@ END_TEST
  * the step = 400 kWh. */
 START_TEST(test_job_sheddable)
 {
-    const int64_t now = T0 + 10 * MIN_MS, end = T0 + STEP, due = T0 + 90 * MIN_MS;
+    const int64_t now = T0 + 10 * MIN_MS, end = T0 + STEP;
+    /* A job of 400 kW due (deadline less reserve) an hour after the step: 400 kWh after it. */
+    const double after = 400;
     /* 300 kWh left: the hour after the step holds it all; all of its 250 kW may wait. */
-    assert_near(gridems_peak_guard_job_sheddable_kw(250, 300, 400, now, end, due), 250);
+    assert_near(gridems_peak_guard_job_sheddable_kw(250, 300, after, now, end), 250);
     /* 500 kWh left: 100 must come in the 20 minutes left, 300 kW; of 400, 100 may wait. */
-    assert_near(gridems_peak_guard_job_sheddable_kw(400, 500, 400, now, end, due), 100);
+    assert_near(gridems_peak_guard_job_sheddable_kw(400, 500, after, now, end), 100);
     /* ... and a plan that gives it less than it needs now (behind its plan) offers nothing. */
-    assert_near(gridems_peak_guard_job_sheddable_kw(250, 500, 400, now, end, due), 0);
+    assert_near(gridems_peak_guard_job_sheddable_kw(250, 500, after, now, end), 0);
     /* Due at the step's end with more left than the step can hold (the plan leaves energy for
      * the reserve): 150 kWh in 20 minutes is 450 kW, over its 400; nothing may wait. With 55
      * kWh left it needs 165 kW, and 235 may wait. */
-    assert_near(gridems_peak_guard_job_sheddable_kw(400, 150, 400, now, end, end), 0);
-    assert_near(gridems_peak_guard_job_sheddable_kw(400, 55, 400, now, end, end), 235);
+    assert_near(gridems_peak_guard_job_sheddable_kw(400, 150, 0, now, end), 0);
+    assert_near(gridems_peak_guard_job_sheddable_kw(400, 55, 0, now, end), 235);
     /* Exactly enough after the step: nothing is needed now, all may wait. */
-    assert_near(gridems_peak_guard_job_sheddable_kw(120, 400, 400, now, end, due), 120);
+    assert_near(gridems_peak_guard_job_sheddable_kw(120, 400, after, now, end), 120);
     /* No time left in the step. */
-    assert_near(gridems_peak_guard_job_sheddable_kw(400, 500, 400, end, end, due), 0);
+    assert_near(gridems_peak_guard_job_sheddable_kw(400, 500, after, end, end), 0);
+}
+END_TEST
+
+/* A plan of four 30-minute steps from T0 with a compute cap of 1000 kW: what a 400 kW job can
+ * still run after a step is its own planned power plus the free room under the cap, each step. */
+START_TEST(test_catch_up_under_the_cap)
+{
+    const double total[4] = {1000, 1000, 800, 200}; /* every job's planned power */
+    const double job[4] = {400, 100, 0, 0};         /* this job's */
+    gridems_peak_guard_room_t room = {T0, STEP, 4, total, 1000};
+    /* From the end of step 0 to the plan's end: step 1 its own 100 (the cap is full), step 2
+     * 200 free, step 3 400 (its limit, of 800 free): 0.5 h x (100 + 200 + 400). */
+    assert_near(gridems_peak_guard_catch_up_kwh(&room, job, 400, T0 + STEP, T0 + 4 * STEP), 350);
+    /* Without the cap it is its full power throughout: 1.5 h x 400. */
+    room.cap_kw = HUGE_VAL;
+    assert_near(gridems_peak_guard_catch_up_kwh(&room, job, 400, T0 + STEP, T0 + 4 * STEP), 600);
+    room.cap_kw = 1000;
+    /* Due half-way into step 2: 0.5 h x 100 + 0.25 h x 200. */
+    assert_near(
+        gridems_peak_guard_catch_up_kwh(&room, job, 400, T0 + STEP, T0 + 2 * STEP + STEP / 2), 100);
+    /* A job the plan does not hold has only the free room: 0.5 h x (0 + 200 + 400). */
+    assert_near(gridems_peak_guard_catch_up_kwh(&room, NULL, 400, T0 + STEP, T0 + 4 * STEP), 300);
+    /* Past the plan's end, its full power: an hour more, 400 kWh. */
+    assert_near(gridems_peak_guard_catch_up_kwh(&room, job, 400, T0 + STEP, T0 + 6 * STEP), 750);
+    /* Nothing when due before the step's end. */
+    assert_near(gridems_peak_guard_catch_up_kwh(&room, job, 400, T0 + STEP, T0 + STEP), 0);
+    /* Where the cap is full after the step, a job behind its plan cannot catch up: it gives
+     * nothing now. 500 kWh left, 300 planned after the step (step 1 at 400, step 2 at 200),
+     * the cap full in both: it needs 200 kWh in the 20 minutes left, its whole 600 kW. */
+    const double full[3] = {1000, 1000, 1000}, planned[3] = {600, 400, 200};
+    gridems_peak_guard_room_t tight = {T0, STEP, 3, full, 1000};
+    double after = gridems_peak_guard_catch_up_kwh(&tight, planned, 600, T0 + STEP, T0 + 3 * STEP);
+    assert_near(after, 300);
+    assert_near(gridems_peak_guard_job_sheddable_kw(600, 500, after, T0 + 10 * MIN_MS, T0 + STEP),
+                0);
+    /* Judged at its full power after the step (the rule before the cap was counted: 600 kWh
+     * after it), it needed nothing now and gave all its 600 kW. */
+    assert_near(gridems_peak_guard_job_sheddable_kw(600, 500, 600, T0 + 10 * MIN_MS, T0 + STEP),
+                600);
 }
 END_TEST
 
@@ -260,6 +301,7 @@ int main(void)
     tcase_add_test(tc, test_margin_and_tolerance);
     tcase_add_test(tc, test_late_in_the_step);
     tcase_add_test(tc, test_job_sheddable);
+    tcase_add_test(tc, test_catch_up_under_the_cap);
     tcase_add_test(tc, test_deterministic);
     suite_add_tcase(s, tc);
     return test_run_suite(s);

@@ -64,16 +64,39 @@ void gridems_peak_guard_decide(const gridems_peak_guard_in_t *in, gridems_peak_g
     out->uncovered_kw = out->shed_kw - out->battery_kw - out->compute_kw;
 }
 
-double gridems_peak_guard_job_sheddable_kw(double rest_kw, double remaining_kwh,
-                                           double power_max_kw, int64_t now_ms, int64_t step_end_ms,
-                                           int64_t due_ms)
+double gridems_peak_guard_job_sheddable_kw(double rest_kw, double remaining_kwh, double after_kwh,
+                                           int64_t now_ms, int64_t step_end_ms)
 {
-    double after_kwh =
-        due_ms > step_end_ms ? power_max_kw * (double)(due_ms - step_end_ms) / MS_PER_HOUR : 0.0;
     double need_kwh = remaining_kwh - after_kwh; /* in what is left of this step */
     if (!(need_kwh > 0)) {
         return rest_kw;
     }
     double left_h = (double)(step_end_ms - now_ms) / MS_PER_HOUR;
     return left_h > 0 ? fmax(0.0, rest_kw - need_kwh / left_h) : 0.0;
+}
+
+double gridems_peak_guard_catch_up_kwh(const gridems_peak_guard_room_t *room, const double *job_kw,
+                                       double power_max_kw, int64_t from_ms, int64_t due_ms)
+{
+    if (due_ms <= from_ms) {
+        return 0.0;
+    }
+    double kwh = 0.0;
+    int64_t plan_end = room->grid_start_ms + (int64_t)room->steps * room->step_ms;
+    for (int t = 0; t < room->steps; t++) {
+        int64_t a = room->grid_start_ms + (int64_t)t * room->step_ms, b = a + room->step_ms;
+        a = a > from_ms ? a : from_ms;
+        b = b < due_ms ? b : due_ms;
+        if (b <= a) {
+            continue;
+        }
+        double own = job_kw != NULL ? job_kw[t] : 0.0;
+        double free_kw = fmax(0.0, room->cap_kw - room->compute_kw[t]);
+        kwh += fmin(power_max_kw, own + free_kw) * (double)(b - a) / MS_PER_HOUR;
+    }
+    int64_t beyond = from_ms > plan_end ? from_ms : plan_end;
+    if (due_ms > beyond) {
+        kwh += power_max_kw * (double)(due_ms - beyond) / MS_PER_HOUR;
+    }
+    return kwh;
 }

@@ -107,18 +107,39 @@ void gridems_peak_guard_decide(const gridems_peak_guard_in_t *in, gridems_peak_g
 
 /*
  * gridems_peak_guard_job_sheddable_kw: how much of a job's power for the rest of the step the
- * guard may hold back: what the job can give up and still finish by due_ms (its deadline less
- * the reserve) running at full power from the step's end. A job behind its plan needs the rest
- * of the step, all of it or part, and holding that back would make it late, so it is not
- * offered. The reserve stays the reserve: for the seconds devices take to act, not for the
- * guard.
- * Parameters: rest_kw (>= 0, the job's power for the rest of the step), remaining_kwh,
- *   power_max_kw: the job's; now_ms, step_end_ms: the clock and the running step's end;
- *   due_ms: the deadline less the reserve.
+ * guard may hold back: what the job can give up and still finish by its deadline less the
+ * reserve, given what it can still run after the step (after_kwh, from
+ * gridems_peak_guard_catch_up_kwh). A job behind its plan needs the rest of the step, all of it
+ * or part, and holding that back would make it late, so it is not offered. The reserve stays
+ * the reserve: for the seconds devices take to act, not for the guard.
+ * Parameters: rest_kw (>= 0, the job's power for the rest of the step), remaining_kwh: the
+ *   job's; after_kwh: the most it can run from the step's end to its deadline less the reserve;
+ *   now_ms, step_end_ms: the clock and the running step's end.
  * Returns: 0..rest_kw; 0 when no time is left in the step.
  */
-double gridems_peak_guard_job_sheddable_kw(double rest_kw, double remaining_kwh,
-                                           double power_max_kw, int64_t now_ms, int64_t step_end_ms,
-                                           int64_t due_ms);
+double gridems_peak_guard_job_sheddable_kw(double rest_kw, double remaining_kwh, double after_kwh,
+                                           int64_t now_ms, int64_t step_end_ms);
+
+/* The plan's flexible power, for gridems_peak_guard_catch_up_kwh (all borrowed). */
+typedef struct gridems_peak_guard_room_s {
+    int64_t grid_start_ms; /* the plan's step 0 */
+    int64_t step_ms;
+    int steps;
+    const double *compute_kw; /* [steps] every job's planned power together */
+    double cap_kw;            /* the compute cap the plan keeps to; HUGE_VAL: none */
+} gridems_peak_guard_room_t;
+
+/*
+ * gridems_peak_guard_catch_up_kwh: the most a job can run from from_ms to due_ms: in each plan
+ * step its own planned power plus what the plan leaves free under the compute cap, at most its
+ * power_max_kw (so jobs that fill the cap after the step leave a held-back job no room to catch
+ * up); past the plan's last step, its full power. Each job is counted alone: two jobs may both
+ * count the same free room.
+ * Parameters: room (borrowed); job_kw (borrowed, [room->steps], or NULL: the plan does not hold
+ *   the job); power_max_kw; from_ms, due_ms.
+ * Returns: kWh >= 0 (0 when due_ms <= from_ms).
+ */
+double gridems_peak_guard_catch_up_kwh(const gridems_peak_guard_room_t *room, const double *job_kw,
+                                       double power_max_kw, int64_t from_ms, int64_t due_ms);
 
 #endif

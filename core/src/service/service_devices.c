@@ -380,15 +380,22 @@ static void dispatch_battery(gridems_service_t *svc, service_device_t *sd, int s
     sd->guard_applied_kw = kw - plan_kw;
 }
 
-/* The plan's power for a job in a step; 0 when the plan does not hold the job. */
-static double planned_job_kw(const service_plan_t *plan, const char *id, int step)
+/* The plan's power for a job in every step, or NULL when the plan does not hold the job. */
+static const double *planned_job_row(const service_plan_t *plan, const char *id)
 {
     for (int j = 0; j < plan->scenario.n_flex_loads; j++) {
         if (id != NULL && strcmp(plan->scenario.flex_loads[j].id, id) == 0) {
-            return plan->schedule.flex_loads[j].power_kw[step];
+            return plan->schedule.flex_loads[j].power_kw;
         }
     }
-    return 0.0;
+    return NULL;
+}
+
+/* The plan's power for a job in a step; 0 when the plan does not hold the job. */
+static double planned_job_kw(const service_plan_t *plan, const char *id, int step)
+{
+    const double *row = planned_job_row(plan, id);
+    return row != NULL ? row[step] : 0.0;
 }
 
 double gridems__service_job_in_step_kwh(gridems_service_t *svc, const gridems_flex_job_t *job)
@@ -452,10 +459,21 @@ static bool job_due(const gridems_service_t *svc, const gridems_flex_job_t *job,
 static double job_sheddable_kw(const gridems_service_t *svc, const gridems_flex_job_t *job,
                                double rest_kw, int step)
 {
-    int64_t step_end = svc->plan.grid_start_ms + (int64_t)(step + 1) * svc->plan.step_ms;
-    return gridems_peak_guard_job_sheddable_kw(
-        rest_kw, job->energy_remaining_kwh, job->power_max_kw, gridems_clock_now_ms(&svc->clock),
-        step_end, job->deadline_ms - gridems__service_job_reserve_ms(svc));
+    const service_plan_t *plan = &svc->plan;
+    int64_t step_end = plan->grid_start_ms + (int64_t)(step + 1) * plan->step_ms;
+    int64_t due = job->deadline_ms - gridems__service_job_reserve_ms(svc);
+    double after_kwh;
+    if (plan->compute_kw != NULL) {
+        gridems_peak_guard_room_t room = {
+            plan->grid_start_ms, plan->step_ms, plan->schedule.steps, plan->compute_kw,
+            plan->scenario.has_compute_limit ? plan->scenario.compute_limit_kw : HUGE_VAL};
+        after_kwh = gridems_peak_guard_catch_up_kwh(&room, planned_job_row(plan, job->id),
+                                                    job->power_max_kw, step_end, due);
+    } else {
+        after_kwh = 0.0; /* nothing known of the room after the step: the job gives nothing */
+    }
+    return gridems_peak_guard_job_sheddable_kw(rest_kw, job->energy_remaining_kwh, after_kwh,
+                                               gridems_clock_now_ms(&svc->clock), step_end);
 }
 
 double gridems__service_flex_headroom_kw(gridems_service_t *svc, service_device_t *sd, int step)

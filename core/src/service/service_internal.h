@@ -120,6 +120,8 @@ typedef struct service_plan_s {
     int64_t step_ms;
     gridems_scenario_t scenario; /* ids and grid of the schedule */
     gridems_schedule_t schedule;
+    double *compute_kw; /* [schedule.steps] every job's planned power together (the room the
+                         * peak guard sees under the compute cap), or NULL: out of memory */
 } service_plan_t;
 
 #define GRIDEMS__INPUT_CMD 4

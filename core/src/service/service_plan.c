@@ -198,6 +198,8 @@ void gridems__service_plan_close(gridems_service_t *svc)
 {
     gridems_scenario_free(&svc->plan.scenario);
     gridems_schedule_free(&svc->plan.schedule);
+    free(svc->plan.compute_kw);
+    svc->plan.compute_kw = NULL;
     svc->plan.valid = false;
     gridems_state_free(&svc->planning.state);
     gridems_step_progress_free(&svc->planning.step_progress);
@@ -647,6 +649,14 @@ static void adopt_plan(gridems_service_t *svc, uint64_t id, gridems_solver_resul
     svc->plan.created_ms = gridems_clock_now_ms(&svc->clock);
     svc->plan.grid_start_ms = svc->replan->solve.grid_start_ms;
     svc->plan.step_ms = (int64_t)svc->cfg.planner.step_minutes * 60000;
+    free(svc->plan.compute_kw);
+    const gridems_schedule_t *s = &svc->plan.schedule;
+    svc->plan.compute_kw = calloc((size_t)(s->steps > 0 ? s->steps : 1), sizeof(double));
+    for (int j = 0; svc->plan.compute_kw != NULL && j < s->n_flex_loads; j++) {
+        for (int t = 0; t < s->steps; t++) {
+            svc->plan.compute_kw[t] += s->flex_loads[j].power_kw[t];
+        }
+    }
     gridems_step_progress_adopt(&svc->planning.step_progress);
 }
 
