@@ -495,6 +495,16 @@ START_TEST(test_restart_after_sigkill)
         REQUIRE(test_service_running(&ctx.svc), "the service ended (status %d)", ctx.svc.status);
         test_sleep_ms(50);
     }
+    /* The billing period's first noted step is a notice with its peak (docs/service.md,
+     * "Peak"); later rises say what they add to the demand charge. */
+    const char *noted = "(the period's first step noted)";
+    REQUIRE(test_service_wait_log(&ctx.svc, 0, noted, PLAN_TIMEOUT_MS), "no \"%s\" in the log",
+            noted);
+    char first_peak[1024];
+    log_line(0, noted, first_peak, sizeof first_peak);
+    fprintf(stderr, "test_service: %s\n", first_peak);
+    REQUIRE(strstr(first_peak, "[notice] billing period month:2023-05: peak ") != NULL,
+            "the first peak line: %s", first_peak);
 
     ctx.expect_running = false;
     test_service_kill(&ctx.svc);

@@ -59,7 +59,8 @@ struct service_replan_s {
         int64_t step_ms; /* the step whose import samples are being averaged */
         double sum;
         int samples;
-    } import; /* the running step's import, averaged for the billing peak */
+        gridems_news_t peak_news; /* the notices of a new billing-period peak */
+    } import;                     /* the running step's import, averaged for the billing peak */
     gridems_peak_target_t peak_target; /* the month-aware floor under the plans' peak */
 };
 
@@ -88,6 +89,40 @@ static void update_period(gridems_service_t *svc, int64_t now)
             gridems_log_notice("billing period %s begins; the peak starts again from zero", key);
         }
         snprintf(svc->planning.period, sizeof svc->planning.period, "%s", key);
+    }
+}
+
+/* A new billing-period peak is what the site will be billed for: a notice, with what it adds
+ * to the demand charge. Early in a period the peak climbs step by step, so the first rise and
+ * then one an hour are noticed (with how many came between); the rest go to info. */
+#define PEAK_NEWS_MS 3600000LL
+
+static void log_new_peak(gridems_service_t *svc, const char *period, int64_t step_start,
+                         double before_kw, double kw, int64_t now)
+{
+    char when[GRIDEMS_TIME_ISO_BUFLEN];
+    gridems_time_format_iso(step_start, svc->cfg.site.utc_offset_min, when, sizeof when);
+    char text[400];
+    if (before_kw > 0) {
+        snprintf(text, sizeof text,
+                 "billing period %s: new peak %.1f kW, the mean import of the step from %s (was "
+                 "%.1f kW: %.0f %s more demand charge)",
+                 period, kw, when, before_kw, (kw - before_kw) * svc->cfg.site.demand_charge_per_kw,
+                 svc->cfg.site.currency);
+    } else {
+        snprintf(text, sizeof text,
+                 "billing period %s: peak %.1f kW, the mean import of the step from %s (the "
+                 "period's first step noted)",
+                 period, kw, when);
+    }
+    uint64_t held = 0;
+    if (!gridems_news_check(&svc->replan->import.peak_news, "new billing-period peak", now,
+                            PEAK_NEWS_MS, &held)) {
+        gridems_log_info("%s", text);
+    } else if (held > 0) {
+        gridems_log_notice("%s (%llu more since the last notice)", text, (unsigned long long)held);
+    } else {
+        gridems_log_notice("%s", text);
     }
 }
 
@@ -127,10 +162,13 @@ void gridems__service_note_import(gridems_service_t *svc, double kw)
         if (svc->replan->import.samples > 0 &&
             gridems_billing_period(svc->replan->import.step_ms, svc->cfg.site.billing_period,
                                    svc->cfg.site.utc_offset_min, key, sizeof key, NULL,
-                                   NULL) == 0 &&
-            gridems_state_note_import(&svc->planning.state, key,
-                                      svc->replan->import.sum / svc->replan->import.samples) == 1) {
-            save_state(svc); /* a new billing-period peak must survive a crash */
+                                   NULL) == 0) {
+            double before = gridems_state_peak_kw(&svc->planning.state, key);
+            double mean = svc->replan->import.sum / svc->replan->import.samples;
+            if (gridems_state_note_import(&svc->planning.state, key, mean) == 1) {
+                save_state(svc); /* a new billing-period peak must survive a crash */
+                log_new_peak(svc, key, svc->replan->import.step_ms, before, mean, now);
+            }
         }
         svc->replan->import.step_ms = step_start;
         svc->replan->import.sum = 0.0;
