@@ -138,6 +138,24 @@ static void count_shed(service_guard_t *g, int64_t now, int64_t step_ms)
     g->last_tick_ms = now;
 }
 
+/* Engagements are routine control where plans hold the import at the peak (on the demo week
+ * about four a step), so each is logged at info, and the first and then one an hour at notice,
+ * with how many came since (the status counts them all). */
+#define ENGAGE_NEWS_MS 3600000LL
+
+static void log_engaged(service_guard_t *g, int64_t now, const char *text)
+{
+    uint64_t held = 0;
+    if (!gridems_news_check(&g->engage_news, "peak guard engaged", now, ENGAGE_NEWS_MS, &held)) {
+        gridems_log_info("%s", text);
+    } else if (held > 0) {
+        gridems_log_notice("%s (%llu more engagements since the last notice)", text,
+                           (unsigned long long)held);
+    } else {
+        gridems_log_notice("%s", text);
+    }
+}
+
 static void release(gridems_service_t *svc, const char *why)
 {
     service_guard_t *g = &svc->guard;
@@ -146,8 +164,8 @@ static void release(gridems_service_t *svc, const char *why)
     }
     g->engaged = false;
     g->shed_kw = 0.0;
-    gridems_log_notice("peak guard released: %s; set-points back to plan %llu", why,
-                       (unsigned long long)svc->plan.id);
+    gridems_log_info("peak guard released: %s; set-points back to plan %llu", why,
+                     (unsigned long long)svc->plan.id);
     if (svc->host_ready) {
         gridems__host_foreach_device(svc->host, clear_one, NULL);
         gridems__service_dispatch(svc);
@@ -247,12 +265,15 @@ void gridems__service_guard_tick(gridems_service_t *svc)
         gridems_time_format_iso(step_start + step_ms, svc->cfg.site.utc_offset_min, until,
                                 sizeof until);
         g->engagements++;
-        gridems_log_notice("peak guard engaged: step mean projected at %.1f kW, target %.1f kW "
-                           "(peak %.1f, planned %.1f, margin %.1f); shedding %.1f kW until %s: "
-                           "batteries %.1f, compute %.1f, uncovered %.1f",
-                           out.projected_kw, target, peak, plan->schedule.grid_import_kw[k],
-                           svc->cfg.planner.peak_guard.margin_kw, out.shed_kw, until,
-                           out.battery_kw, out.compute_kw, out.uncovered_kw);
+        char text[400];
+        snprintf(text, sizeof text,
+                 "peak guard engaged: step mean projected at %.1f kW, target %.1f kW (peak %.1f, "
+                 "planned %.1f, margin %.1f); shedding %.1f kW until %s: batteries %.1f, compute "
+                 "%.1f, uncovered %.1f",
+                 out.projected_kw, target, peak, plan->schedule.grid_import_kw[k],
+                 svc->cfg.planner.peak_guard.margin_kw, out.shed_kw, until, out.battery_kw,
+                 out.compute_kw, out.uncovered_kw);
+        log_engaged(g, now, text);
     } else {
         gridems_log_debug("peak guard: projected %.1f kW, target %.1f kW, shedding %.1f kW",
                           out.projected_kw, target, out.shed_kw);

@@ -174,6 +174,7 @@ typedef struct service_guard_s {
     int64_t last_tick_ms; /* to count the energy shed */
     uint64_t engagements; /* counters for the status */
     double shed_kwh;
+    gridems_news_t engage_news; /* the engagements noticed (service_guard.c) */
 } service_guard_t;
 
 /* The loop's signal and timer handles (service.c: initialised at start-up, closed in the
