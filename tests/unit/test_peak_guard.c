@@ -241,7 +241,7 @@ START_TEST(test_catch_up_under_the_cap)
 {
     const double total[4] = {1000, 1000, 800, 200}; /* every job's planned power */
     const double job[4] = {400, 100, 0, 0};         /* this job's */
-    gridems_peak_guard_room_t room = {T0, STEP, 4, total, 1000};
+    gridems_peak_guard_room_t room = {T0, STEP, 4, total, 1000, NULL};
     /* From the end of step 0 to the plan's end: step 1 its own 100 (the cap is full), step 2
      * 200 free, step 3 400 (its limit, of 800 free): 0.5 h x (100 + 200 + 400). */
     assert_near(gridems_peak_guard_catch_up_kwh(&room, job, 400, T0 + STEP, T0 + 4 * STEP), 350);
@@ -262,7 +262,7 @@ START_TEST(test_catch_up_under_the_cap)
      * nothing now. 500 kWh left, 300 planned after the step (step 1 at 400, step 2 at 200),
      * the cap full in both: it needs 200 kWh in the 20 minutes left, its whole 600 kW. */
     const double full[3] = {1000, 1000, 1000}, planned[3] = {600, 400, 200};
-    gridems_peak_guard_room_t tight = {T0, STEP, 3, full, 1000};
+    gridems_peak_guard_room_t tight = {T0, STEP, 3, full, 1000, NULL};
     double after = gridems_peak_guard_catch_up_kwh(&tight, planned, 600, T0 + STEP, T0 + 3 * STEP);
     assert_near(after, 300);
     assert_near(gridems_peak_guard_job_sheddable_kw(600, 500, after, T0 + 10 * MIN_MS, T0 + STEP),
@@ -271,6 +271,37 @@ START_TEST(test_catch_up_under_the_cap)
      * after it), it needed nothing now and gave all its 600 kW. */
     assert_near(gridems_peak_guard_job_sheddable_kw(600, 500, 600, T0 + 10 * MIN_MS, T0 + STEP),
                 600);
+}
+END_TEST
+
+/* Two jobs held back now share the free room after the step: the first claims what it needs to
+ * catch up, the second sees only the rest. */
+START_TEST(test_held_back_jobs_share_the_room)
+{
+    /* Two 30-minute steps after the running one, 300 kW free under the cap in each; neither job
+     * is planned there. */
+    const double total[3] = {1000, 700, 700};
+    double claimed[3] = {0, 0, 0};
+    gridems_peak_guard_room_t room = {T0, STEP, 3, total, 1000, claimed};
+    const int64_t end = T0 + STEP, due = T0 + 3 * STEP;
+    /* Each alone could catch up 0.5 h x 300 x 2 = 300 kWh. */
+    assert_near(gridems_peak_guard_catch_up_kwh(&room, NULL, 400, end, due), 300);
+    /* The first must run 200 kWh after the step: 300 kW in step 1 (150 kWh), 100 in step 2. */
+    gridems_peak_guard_claim_room(&room, NULL, 400, end, due, 200);
+    assert_near(claimed[1], 300);
+    assert_near(claimed[2], 100);
+    /* The second sees 200 kW free in step 2 only: 100 kWh. */
+    assert_near(gridems_peak_guard_catch_up_kwh(&room, NULL, 400, end, due), 100);
+    /* A job's own plan comes first: one planned at 250 kW in step 1 that needs 150 kWh claims
+     * nothing (0.5 h x 250 = 125, then 25 kWh of step 2's free 200 kW: 50 kW). */
+    const double own[3] = {0, 250, 0};
+    gridems_peak_guard_claim_room(&room, own, 400, end, due, 150);
+    assert_near(claimed[1], 300);
+    assert_near(claimed[2], 150);
+    /* Without a claims array nothing is noted. */
+    room.claimed_kw = NULL;
+    gridems_peak_guard_claim_room(&room, NULL, 400, end, due, 200);
+    assert_near(claimed[2], 150);
 }
 END_TEST
 
@@ -302,6 +333,7 @@ int main(void)
     tcase_add_test(tc, test_late_in_the_step);
     tcase_add_test(tc, test_job_sheddable);
     tcase_add_test(tc, test_catch_up_under_the_cap);
+    tcase_add_test(tc, test_held_back_jobs_share_the_room);
     tcase_add_test(tc, test_deterministic);
     suite_add_tcase(s, tc);
     return test_run_suite(s);

@@ -75,6 +75,29 @@ double gridems_peak_guard_job_sheddable_kw(double rest_kw, double remaining_kwh,
     return left_h > 0 ? fmax(0.0, rest_kw - need_kwh / left_h) : 0.0;
 }
 
+/* The hours of plan step t within [from_ms, due_ms) (0 when none). */
+static double overlap_h(const gridems_peak_guard_room_t *room, int t, int64_t from_ms,
+                        int64_t due_ms)
+{
+    int64_t a = room->grid_start_ms + (int64_t)t * room->step_ms, b = a + room->step_ms;
+    a = a > from_ms ? a : from_ms;
+    b = b < due_ms ? b : due_ms;
+    return b > a ? (double)(b - a) / MS_PER_HOUR : 0.0;
+}
+
+/* What a job can add above its own plan in step t: the free room under the cap that no other
+ * job claimed, within its power limit. */
+static double extra_kw(const gridems_peak_guard_room_t *room, const double *job_kw,
+                       double power_max_kw, int t, double *own_kw)
+{
+    *own_kw = fmin(power_max_kw, job_kw != NULL ? job_kw[t] : 0.0);
+    double free_kw = room->cap_kw - room->compute_kw[t];
+    if (room->claimed_kw != NULL) {
+        free_kw -= room->claimed_kw[t];
+    }
+    return fmax(0.0, fmin(power_max_kw - *own_kw, free_kw));
+}
+
 double gridems_peak_guard_catch_up_kwh(const gridems_peak_guard_room_t *room, const double *job_kw,
                                        double power_max_kw, int64_t from_ms, int64_t due_ms)
 {
@@ -82,21 +105,35 @@ double gridems_peak_guard_catch_up_kwh(const gridems_peak_guard_room_t *room, co
         return 0.0;
     }
     double kwh = 0.0;
-    int64_t plan_end = room->grid_start_ms + (int64_t)room->steps * room->step_ms;
     for (int t = 0; t < room->steps; t++) {
-        int64_t a = room->grid_start_ms + (int64_t)t * room->step_ms, b = a + room->step_ms;
-        a = a > from_ms ? a : from_ms;
-        b = b < due_ms ? b : due_ms;
-        if (b <= a) {
-            continue;
+        double h = overlap_h(room, t, from_ms, due_ms), own;
+        if (h > 0) {
+            kwh += (extra_kw(room, job_kw, power_max_kw, t, &own) + own) * h;
         }
-        double own = job_kw != NULL ? job_kw[t] : 0.0;
-        double free_kw = fmax(0.0, room->cap_kw - room->compute_kw[t]);
-        kwh += fmin(power_max_kw, own + free_kw) * (double)(b - a) / MS_PER_HOUR;
     }
+    int64_t plan_end = room->grid_start_ms + (int64_t)room->steps * room->step_ms;
     int64_t beyond = from_ms > plan_end ? from_ms : plan_end;
     if (due_ms > beyond) {
         kwh += power_max_kw * (double)(due_ms - beyond) / MS_PER_HOUR;
     }
     return kwh;
+}
+
+void gridems_peak_guard_claim_room(const gridems_peak_guard_room_t *room, const double *job_kw,
+                                   double power_max_kw, int64_t from_ms, int64_t due_ms,
+                                   double need_kwh)
+{
+    for (int t = 0; room->claimed_kw != NULL && need_kwh > 0 && t < room->steps; t++) {
+        double h = overlap_h(room, t, from_ms, due_ms), own;
+        if (!(h > 0)) {
+            continue;
+        }
+        double extra = extra_kw(room, job_kw, power_max_kw, t, &own);
+        need_kwh -= own * h;
+        if (need_kwh > 0 && extra > 0) {
+            double take_kw = fmin(extra, need_kwh / h);
+            room->claimed_kw[t] += take_kw;
+            need_kwh -= take_kw * h;
+        }
+    }
 }

@@ -127,19 +127,31 @@ typedef struct gridems_peak_guard_room_s {
     int steps;
     const double *compute_kw; /* [steps] every job's planned power together */
     double cap_kw;            /* the compute cap the plan keeps to; HUGE_VAL: none */
+    double *claimed_kw;       /* [steps] free room other jobs held back now will take to catch
+                               * up (gridems_peak_guard_claim_room), or NULL: none counted */
 } gridems_peak_guard_room_t;
 
 /*
  * gridems_peak_guard_catch_up_kwh: the most a job can run from from_ms to due_ms: in each plan
- * step its own planned power plus what the plan leaves free under the compute cap, at most its
- * power_max_kw (so jobs that fill the cap after the step leave a held-back job no room to catch
- * up); past the plan's last step, its full power. Each job is counted alone: two jobs may both
- * count the same free room.
+ * step its own planned power plus what the plan leaves free under the compute cap and other
+ * held-back jobs have not claimed, at most its power_max_kw (so jobs that fill the cap after the
+ * step leave a held-back job no room to catch up); past the plan's last step, its full power.
  * Parameters: room (borrowed); job_kw (borrowed, [room->steps], or NULL: the plan does not hold
  *   the job); power_max_kw; from_ms, due_ms.
  * Returns: kWh >= 0 (0 when due_ms <= from_ms).
  */
 double gridems_peak_guard_catch_up_kwh(const gridems_peak_guard_room_t *room, const double *job_kw,
                                        double power_max_kw, int64_t from_ms, int64_t due_ms);
+
+/*
+ * gridems_peak_guard_claim_room: note in room->claimed_kw the free room a job held back now
+ * takes to run need_kwh from from_ms on: step by step from the earliest, its own planned power
+ * first, then the free room not yet claimed, at most its power_max_kw, until need_kwh is run
+ * (what is left past the plan's end claims nothing). So the next job's catch-up does not count
+ * the same room. Does nothing without room->claimed_kw.
+ */
+void gridems_peak_guard_claim_room(const gridems_peak_guard_room_t *room, const double *job_kw,
+                                   double power_max_kw, int64_t from_ms, int64_t due_ms,
+                                   double need_kwh);
 
 #endif

@@ -455,25 +455,44 @@ static bool job_due(const gridems_service_t *svc, const gridems_flex_job_t *job,
 
 /* How much of rest_kw (a job's power for the rest of step `step`, not due in it) the peak guard
  * may hold back (peak_guard.h: what it can give up and still finish a reserve before its
- * deadline). */
+ * deadline). claimed_kw ([plan steps], or NULL): the free room under the compute cap that the
+ * jobs counted before it take to catch up; this job's is added, so a device's jobs do not all
+ * count the same room. */
 static double job_sheddable_kw(const gridems_service_t *svc, const gridems_flex_job_t *job,
-                               double rest_kw, int step)
+                               double rest_kw, int step, double *claimed_kw)
 {
     const service_plan_t *plan = &svc->plan;
+    if (plan->compute_kw == NULL) {
+        return 0.0; /* nothing known of the room after the step: the job gives nothing */
+    }
+    int64_t now = gridems_clock_now_ms(&svc->clock);
     int64_t step_end = plan->grid_start_ms + (int64_t)(step + 1) * plan->step_ms;
     int64_t due = job->deadline_ms - gridems__service_job_reserve_ms(svc);
-    double after_kwh;
-    if (plan->compute_kw != NULL) {
-        gridems_peak_guard_room_t room = {
-            plan->grid_start_ms, plan->step_ms, plan->schedule.steps, plan->compute_kw,
-            plan->scenario.has_compute_limit ? plan->scenario.compute_limit_kw : HUGE_VAL};
-        after_kwh = gridems_peak_guard_catch_up_kwh(&room, planned_job_row(plan, job->id),
-                                                    job->power_max_kw, step_end, due);
-    } else {
-        after_kwh = 0.0; /* nothing known of the room after the step: the job gives nothing */
-    }
-    return gridems_peak_guard_job_sheddable_kw(rest_kw, job->energy_remaining_kwh, after_kwh,
-                                               gridems_clock_now_ms(&svc->clock), step_end);
+    gridems_peak_guard_room_t room = {
+        plan->grid_start_ms,
+        plan->step_ms,
+        plan->schedule.steps,
+        plan->compute_kw,
+        plan->scenario.has_compute_limit ? plan->scenario.compute_limit_kw : HUGE_VAL,
+        claimed_kw};
+    const double *row = planned_job_row(plan, job->id);
+    double after_kwh =
+        gridems_peak_guard_catch_up_kwh(&room, row, job->power_max_kw, step_end, due);
+    double kw = gridems_peak_guard_job_sheddable_kw(rest_kw, job->energy_remaining_kwh, after_kwh,
+                                                    now, step_end);
+    /* Held back by kw, it runs the rest after the step. */
+    double left_h = (double)(step_end - now) / 3600000.0;
+    gridems_peak_guard_claim_room(&room, row, job->power_max_kw, step_end, due,
+                                  job->energy_remaining_kwh - (rest_kw - kw) * fmax(0.0, left_h));
+    return kw;
+}
+
+/* A zeroed [plan steps] array for job_sheddable_kw's claims (NULL: out of memory, then the
+ * claims are not counted). */
+static double *new_claims(const gridems_service_t *svc)
+{
+    int n = svc->plan.schedule.steps;
+    return calloc((size_t)(n > 0 ? n : 1), sizeof(double));
 }
 
 double gridems__service_flex_headroom_kw(gridems_service_t *svc, service_device_t *sd, int step)
@@ -484,13 +503,15 @@ double gridems__service_flex_headroom_kw(gridems_service_t *svc, service_device_
         return 0.0;
     }
     double kw = 0.0;
+    double *claimed = new_claims(svc);
     for (uint32_t i = 0; i < caps.u.flex.n_jobs; i++) {
         const gridems_flex_job_t *job = &caps.u.flex.jobs[i];
         double rest_kw = job_rest_kw(svc, job, planned_job_kw(&svc->plan, job->id, step), step);
         if (rest_kw > 0 && !job_due(svc, job, rest_kw, step)) {
-            kw += job_sheddable_kw(svc, job, rest_kw, step);
+            kw += job_sheddable_kw(svc, job, rest_kw, step, claimed);
         }
     }
+    free(claimed);
     return kw;
 }
 
@@ -515,6 +536,7 @@ static void dispatch_flex(gridems_service_t *svc, service_device_t *sd, int step
         ids = NULL;
     }
     double can_wait_kw = 0.0;
+    double *claimed = new_claims(svc); /* in the order gridems__service_flex_headroom_kw counts */
     for (uint32_t i = 0; ids != NULL && sheddable != NULL && i < n; i++) {
         ids[i] = strdup(caps.u.flex.jobs[i].id);
         jobs[i].job_id = ids[i];
@@ -523,10 +545,11 @@ static void dispatch_flex(gridems_service_t *svc, service_device_t *sd, int step
         if (job_due(svc, job, jobs[i].power_kw, step)) {
             jobs[i].power_kw = job->power_max_kw;
         } else if (jobs[i].power_kw > 0) {
-            sheddable[i] = job_sheddable_kw(svc, job, jobs[i].power_kw, step);
+            sheddable[i] = job_sheddable_kw(svc, job, jobs[i].power_kw, step, claimed);
             can_wait_kw += sheddable[i];
         }
     }
+    free(claimed);
     /* The peak guard's share comes from what the jobs can give up and still finish on time
      * (job_sheddable_kw), in proportion to it; a job due in this step keeps its full power. */
     double held = fmin(fmax(guard_kw, 0.0), can_wait_kw);
