@@ -635,6 +635,20 @@ static cJSON *guard_status(void)
     }
 }
 
+/* The battery's next command (its time stamp, power and safe-mode flag), within timeout_ms. */
+static void next_bess_command(int timeout_ms, double *ts, double *kw, bool *safe)
+{
+    wire_msg_t msg;
+    REQUIRE(timeout_ms > 0 && bus_wait(t_bess_cmd, NULL, timeout_ms, &msg) == 0,
+            "no battery command from the step after the jump's");
+    cJSON *cmd = parse(msg.payload);
+    wire_msg_free(&msg);
+    *ts = jnum(cmd, "ts");
+    *kw = jnum(cmd, "power_kw");
+    *safe = cJSON_IsTrue(jfind(cmd, "safe_mode"));
+    cJSON_Delete(cmd);
+}
+
 START_TEST(test_peak_guard)
 {
     ctx_init("t8-guard");
@@ -676,15 +690,9 @@ START_TEST(test_peak_guard)
     double plan_kw = 0, guard_kw = 0, guard_ts = 0, release_ts = 0;
     double deadline = test_now_ms() + 30000;
     for (;;) {
-        wire_msg_t msg;
-        int left = (int)(deadline - test_now_ms());
-        REQUIRE(left > 0 && bus_wait(t_bess_cmd, NULL, left, &msg) == 0,
-                "no battery command from the step after the jump within 30 s");
-        cJSON *cmd = parse(msg.payload);
-        wire_msg_free(&msg);
-        double ts = jnum(cmd, "ts"), kw = jnum(cmd, "power_kw");
-        bool safe = cJSON_IsTrue(jfind(cmd, "safe_mode"));
-        cJSON_Delete(cmd);
+        double ts, kw;
+        bool safe;
+        next_bess_command((int)(deadline - test_now_ms()), &ts, &kw, &safe);
         if (ts >= step_end) {
             break;
         }
@@ -857,14 +865,9 @@ START_TEST(test_peak_guard_spares_late_job)
     /* The battery's commands of the same step, queued meanwhile. */
     double plan_bess = NAN, guard_bess = -INFINITY;
     for (;;) {
-        wire_msg_t msg;
-        REQUIRE(bus_wait(t_bess_cmd, NULL, PLAN_TIMEOUT_MS, &msg) == 0,
-                "no battery command from the step after the jump's");
-        cJSON *cmd = parse(msg.payload);
-        wire_msg_free(&msg);
-        double ts = jnum(cmd, "ts"), kw = jnum(cmd, "power_kw");
-        bool safe = cJSON_IsTrue(jfind(cmd, "safe_mode"));
-        cJSON_Delete(cmd);
+        double ts, kw;
+        bool safe;
+        next_bess_command(PLAN_TIMEOUT_MS, &ts, &kw, &safe);
         if (ts >= step_end) {
             break;
         }
