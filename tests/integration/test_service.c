@@ -434,33 +434,33 @@ static cJSON *read_state_file(void)
     return root;
 }
 
+/* The member of a JSON array of objects whose "id" is id, or NULL. */
+static const cJSON *with_id(const cJSON *array, const char *id)
+{
+    const cJSON *item = NULL;
+    cJSON_ArrayForEach(item, array)
+    {
+        const cJSON *jid = cJSON_GetObjectItemCaseSensitive(item, "id");
+        if (cJSON_IsString(jid) && strcmp(jid->valuestring, id) == 0) {
+            return item;
+        }
+    }
+    return NULL;
+}
+
 /* The delivered energy state.json holds for job id, or -1. */
 static double persisted_delivered(const cJSON *state, const char *id)
 {
-    const cJSON *job = NULL;
-    cJSON_ArrayForEach(job, cJSON_GetObjectItemCaseSensitive(state, "jobs"))
-    {
-        const cJSON *jid = cJSON_GetObjectItemCaseSensitive(job, "id");
-        const cJSON *kwh = cJSON_GetObjectItemCaseSensitive(job, "delivered_kwh");
-        if (cJSON_IsString(jid) && strcmp(jid->valuestring, id) == 0 && cJSON_IsNumber(kwh)) {
-            return kwh->valuedouble;
-        }
-    }
-    return -1;
+    const cJSON *kwh = cJSON_GetObjectItemCaseSensitive(
+        with_id(cJSON_GetObjectItemCaseSensitive(state, "jobs"), id), "delivered_kwh");
+    return cJSON_IsNumber(kwh) ? kwh->valuedouble : -1;
 }
 
 /* The energy a schedule's scenario plans for job id, or -1 when the job is not in it. */
 static double planned_energy(const cJSON *schedule, const char *id)
 {
-    const cJSON *job = NULL;
-    cJSON_ArrayForEach(job, jget(schedule, "plan.inputs.scenario.flexible_loads"))
-    {
-        const cJSON *jid = cJSON_GetObjectItemCaseSensitive(job, "id");
-        if (cJSON_IsString(jid) && strcmp(jid->valuestring, id) == 0) {
-            return jnum(job, "energy_kwh");
-        }
-    }
-    return -1;
+    const cJSON *job = with_id(jget(schedule, "plan.inputs.scenario.flexible_loads"), id);
+    return job != NULL ? jnum(job, "energy_kwh") : -1;
 }
 
 START_TEST(test_restart_after_sigkill)
@@ -752,15 +752,8 @@ END_TEST
  * cluster then runs it at 0 kW). */
 static double commanded_kw(const cJSON *cmd, const char *id)
 {
-    const cJSON *job = NULL;
-    cJSON_ArrayForEach(job, cJSON_GetObjectItemCaseSensitive(cmd, "jobs"))
-    {
-        const cJSON *jid = cJSON_GetObjectItemCaseSensitive(job, "id");
-        if (cJSON_IsString(jid) && strcmp(jid->valuestring, id) == 0) {
-            return jnum(job, "power_kw");
-        }
-    }
-    return -1;
+    const cJSON *job = with_id(cJSON_GetObjectItemCaseSensitive(cmd, "jobs"), id);
+    return job != NULL ? jnum(job, "power_kw") : -1;
 }
 
 /* The number right after key in line ("batteries " in the engage line), or NAN. */
