@@ -210,3 +210,17 @@ void gridems_news_log(gridems_news_t *n, gridems_log_level_t level, const char *
         gridems_log(level, "%s%s", prefix, text);
     }
 }
+
+void gridems_news_log_or_info(gridems_news_t *n, const char *kind, const char *text, int64_t now_ms,
+                              int64_t interval_ms)
+{
+    uint64_t held = 0;
+    if (!gridems_news_check(n, kind, now_ms, interval_ms, &held)) {
+        gridems_log(GRIDEMS_LOG_INFO, "%s", text);
+    } else if (held > 0) {
+        gridems_log(GRIDEMS_LOG_NOTICE, "%s (%llu more since the last notice)", text,
+                    (unsigned long long)held);
+    } else {
+        gridems_log(GRIDEMS_LOG_NOTICE, "%s", text);
+    }
+}

@@ -95,6 +95,13 @@ void gridems_news_reset(gridems_news_t *n);
 void gridems_news_log(gridems_news_t *n, gridems_log_level_t level, const char *prefix,
                       const char *text, int64_t now_ms, int64_t interval_ms);
 
+/* Log text at notice when kind is news at now_ms (gridems_news_check on the kind, not the
+ * text: the text may carry times that make every line a new kind), with " (N more since the
+ * last notice)" when N were held back since; at info otherwise. For routine events an operator
+ * should see now and then, every one kept at info. Thread: the owner of n. */
+void gridems_news_log_or_info(gridems_news_t *n, const char *kind, const char *text, int64_t now_ms,
+                              int64_t interval_ms);
+
 #define gridems_log_err(...) gridems_log(GRIDEMS_LOG_ERR, __VA_ARGS__)
 #define gridems_log_warn(...) gridems_log(GRIDEMS_LOG_WARNING, __VA_ARGS__)
 #define gridems_log_notice(...) gridems_log(GRIDEMS_LOG_NOTICE, __VA_ARGS__)

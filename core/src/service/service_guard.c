@@ -9,9 +9,10 @@
  * The split: batteries first, then compute, each kind in proportion to every device's headroom.
  * A battery's headroom is its discharge limit (and what its stored energy above soc_min can give
  * for the rest of the step) above its planned set-point; a flexible device's is what its jobs
- * not due in the step can give up and still finish a reserve before their deadlines at full
- * power afterwards (gridems_peak_guard_job_sheddable_kw), so no job the plan finishes in this
- * step, and no job behind its plan, is held back. At the step's end every share lapses: the next
+ * not due in the step can give up and still finish a reserve before their deadlines with what
+ * they can run afterwards under the compute cap (gridems_peak_guard_job_sheddable_kw,
+ * gridems_peak_guard_catch_up_kwh), so no job the plan finishes in this step, and no job behind
+ * its plan, is held back. At the step's end every share lapses: the next
  * step starts from the plan.
  *
  * The decision uses only the readings, the plan and the clock, so a replay of the same inputs
@@ -143,19 +144,6 @@ static void count_shed(service_guard_t *g, int64_t now, int64_t step_ms)
  * with how many came since (the status counts them all). */
 #define ENGAGE_NEWS_MS 3600000LL
 
-static void log_engaged(service_guard_t *g, int64_t now, const char *text)
-{
-    uint64_t held = 0;
-    if (!gridems_news_check(&g->engage_news, "peak guard engaged", now, ENGAGE_NEWS_MS, &held)) {
-        gridems_log_info("%s", text);
-    } else if (held > 0) {
-        gridems_log_notice("%s (%llu more engagements since the last notice)", text,
-                           (unsigned long long)held);
-    } else {
-        gridems_log_notice("%s", text);
-    }
-}
-
 static void release(gridems_service_t *svc, const char *why)
 {
     service_guard_t *g = &svc->guard;
@@ -273,7 +261,7 @@ void gridems__service_guard_tick(gridems_service_t *svc)
                  out.projected_kw, target, peak, plan->schedule.grid_import_kw[k],
                  svc->cfg.planner.peak_guard.margin_kw, out.shed_kw, until, out.battery_kw,
                  out.compute_kw, out.uncovered_kw);
-        log_engaged(g, now, text);
+        gridems_news_log_or_info(&g->engage_news, "peak guard engaged", text, now, ENGAGE_NEWS_MS);
     } else {
         gridems_log_debug("peak guard: projected %.1f kW, target %.1f kW, shedding %.1f kW",
                           out.projected_kw, target, out.shed_kw);

@@ -115,15 +115,8 @@ static void log_new_peak(gridems_service_t *svc, const char *period, int64_t ste
                  "period's first step noted)",
                  period, kw, when);
     }
-    uint64_t held = 0;
-    if (!gridems_news_check(&svc->replan->import.peak_news, "new billing-period peak", now,
-                            PEAK_NEWS_MS, &held)) {
-        gridems_log_info("%s", text);
-    } else if (held > 0) {
-        gridems_log_notice("%s (%llu more since the last notice)", text, (unsigned long long)held);
-    } else {
-        gridems_log_notice("%s", text);
-    }
+    gridems_news_log_or_info(&svc->replan->import.peak_news, "new billing-period peak", text, now,
+                             PEAK_NEWS_MS);
 }
 
 void gridems__service_note_import(gridems_service_t *svc, double kw)
