@@ -383,12 +383,8 @@ static void dispatch_battery(gridems_service_t *svc, service_device_t *sd, int s
 /* The plan's power for a job in every step, or NULL when the plan does not hold the job. */
 static const double *planned_job_row(const service_plan_t *plan, const char *id)
 {
-    for (int j = 0; j < plan->scenario.n_flex_loads; j++) {
-        if (id != NULL && strcmp(plan->scenario.flex_loads[j].id, id) == 0) {
-            return plan->schedule.flex_loads[j].power_kw;
-        }
-    }
-    return NULL;
+    int j = gridems__service_plan_job(plan, id);
+    return j >= 0 ? plan->schedule.flex_loads[j].power_kw : NULL;
 }
 
 /* The plan's power for a job in a step; 0 when the plan does not hold the job. */

@@ -112,6 +112,12 @@ typedef struct plugin_watch_s plugin_watch_t;
 
 /* The last good plan, kept to drive the devices step by step until the next one (service_plan.c
  * adopts it). */
+/* A job of the plan: its id (borrowed from the plan's scenario) and index there. */
+typedef struct service_plan_job_s {
+    const char *id;
+    int index;
+} service_plan_job_t;
+
 typedef struct service_plan_s {
     bool valid;
     uint64_t id;
@@ -120,9 +126,16 @@ typedef struct service_plan_s {
     int64_t step_ms;
     gridems_scenario_t scenario; /* ids and grid of the schedule */
     gridems_schedule_t schedule;
+    /* Derived when the plan is adopted (service_plan.c), NULL when out of memory: */
     double *compute_kw; /* [schedule.steps] every job's planned power together (the room the
-                         * peak guard sees under the compute cap), or NULL: out of memory */
+                         * peak guard sees under the compute cap) */
+    service_plan_job_t *jobs_by_id; /* [scenario.n_flex_loads] sorted by id, for
+                                     * gridems__service_plan_job */
 } service_plan_t;
+
+/* The index of job id in the plan (its flex_loads), or -1 when the plan does not hold it; a
+ * binary search (the guard and dispatch look up every job of the cluster at every tick). */
+int gridems__service_plan_job(const service_plan_t *plan, const char *id);
 
 #define GRIDEMS__INPUT_CMD 4
 /* Counters for metrics and the status message, each incremented by the file that counts it. */

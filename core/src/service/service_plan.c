@@ -225,12 +225,66 @@ int gridems__service_plan_init(gridems_service_t *svc)
     return 0;
 }
 
+/* ---- ## What is derived from the plan once ---- */
+
+static void plan_derived_free(service_plan_t *plan)
+{
+    free(plan->compute_kw);
+    free(plan->jobs_by_id);
+    plan->compute_kw = NULL;
+    plan->jobs_by_id = NULL;
+}
+
+static int by_job_id(const void *a, const void *b)
+{
+    return strcmp(((const service_plan_job_t *)a)->id, ((const service_plan_job_t *)b)->id);
+}
+
+static void plan_derive(service_plan_t *plan)
+{
+    plan_derived_free(plan);
+    const gridems_schedule_t *s = &plan->schedule;
+    plan->compute_kw = calloc((size_t)(s->steps > 0 ? s->steps : 1), sizeof(double));
+    for (int j = 0; plan->compute_kw != NULL && j < s->n_flex_loads; j++) {
+        for (int t = 0; t < s->steps; t++) {
+            plan->compute_kw[t] += s->flex_loads[j].power_kw[t];
+        }
+    }
+    int n = plan->scenario.n_flex_loads;
+    plan->jobs_by_id = malloc((size_t)(n > 0 ? n : 1) * sizeof *plan->jobs_by_id);
+    if (plan->jobs_by_id != NULL) {
+        for (int j = 0; j < n; j++) {
+            plan->jobs_by_id[j] = (service_plan_job_t){plan->scenario.flex_loads[j].id, j};
+        }
+        qsort(plan->jobs_by_id, (size_t)n, sizeof *plan->jobs_by_id, by_job_id);
+    }
+}
+
+int gridems__service_plan_job(const service_plan_t *plan, const char *id)
+{
+    const gridems_scenario_t *sc = &plan->scenario;
+    if (id == NULL || !plan->valid) {
+        return -1;
+    }
+    if (plan->jobs_by_id == NULL) {
+        for (int j = 0; j < sc->n_flex_loads; j++) {
+            if (strcmp(sc->flex_loads[j].id, id) == 0) {
+                return j;
+            }
+        }
+        return -1;
+    }
+    service_plan_job_t key = {id, 0};
+    const service_plan_job_t *hit =
+        bsearch(&key, plan->jobs_by_id, (size_t)sc->n_flex_loads, sizeof key, by_job_id);
+    return hit != NULL ? hit->index : -1;
+}
+
 void gridems__service_plan_close(gridems_service_t *svc)
 {
     gridems_scenario_free(&svc->plan.scenario);
     gridems_schedule_free(&svc->plan.schedule);
-    free(svc->plan.compute_kw);
-    svc->plan.compute_kw = NULL;
+    plan_derived_free(&svc->plan);
     svc->plan.valid = false;
     gridems_state_free(&svc->planning.state);
     gridems_step_progress_free(&svc->planning.step_progress);
@@ -680,14 +734,7 @@ static void adopt_plan(gridems_service_t *svc, uint64_t id, gridems_solver_resul
     svc->plan.created_ms = gridems_clock_now_ms(&svc->clock);
     svc->plan.grid_start_ms = svc->replan->solve.grid_start_ms;
     svc->plan.step_ms = (int64_t)svc->cfg.planner.step_minutes * 60000;
-    free(svc->plan.compute_kw);
-    const gridems_schedule_t *s = &svc->plan.schedule;
-    svc->plan.compute_kw = calloc((size_t)(s->steps > 0 ? s->steps : 1), sizeof(double));
-    for (int j = 0; svc->plan.compute_kw != NULL && j < s->n_flex_loads; j++) {
-        for (int t = 0; t < s->steps; t++) {
-            svc->plan.compute_kw[t] += s->flex_loads[j].power_kw[t];
-        }
-    }
+    plan_derive(&svc->plan);
     gridems_step_progress_adopt(&svc->planning.step_progress);
 }
 
