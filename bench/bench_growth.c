@@ -12,7 +12,7 @@
  *
  * usage: bench_growth [--runs N] [--updates N] [--series jobs|steps|batteries] [--max-jobs N]
  *                     [--max-steps N] [--glpsol-max-columns N] [--classes N] [--lpref PATH]
- *                     [--keep DIR] [--peak-probe] [--prices CSV]
+ *                     [--keep DIR] [--peak-probe] [--prices CSV] [--heap-default]
  *   --runs: repetitions per point (median; default 3), at least SHORT_SOLVE_RUNS (11) where a
  *     cold solve takes under SHORT_SOLVE_MS (100 ms).
  *   --updates: warm price updates per point, one after the other in place, then as many
@@ -30,6 +30,9 @@
  *   --prices CSV: import prices from a real series (last column, per kWh, 30-min slots; plus 4,
  *     as bench_optimizer's; examples/data/jepx_kansai_2023-05-08_week.csv) instead of the
  *     synthetic ones.
+ *   --heap-default: leave glibc's heap settings alone; by default the benchmark keeps freed
+ *     memory between solves as the gridems binary does (gridems_optimizer_keep_memory; HiGHS
+ *     and glpsol run in processes of their own, with their defaults).
  * Times are CPU time of the solve (gridems: in-process; HiGHS: the linprog call; glpsol: the
  * child's user + system time, reading the LP file included); wall times are printed beside. All
  * three run on one CPU (pin_cpu.h), gridems' cold solves alternating with HiGHS's.
@@ -90,6 +93,7 @@ static long glpsol_max_columns = 40000;
 static const char *lpref = GRIDEMS_BENCH_SOURCE_DIR "/../shared/tools/lpref.py";
 static const char *keep_dir = NULL; /* --keep DIR: leave each point's scenario and LP there */
 static bool peak_probe = false;     /* --peak-probe: measure LP(p) (probe_peak) */
+static bool heap_default = false;   /* --heap-default: glibc's heap settings as they are */
 static bench_prices_t prices;       /* --prices CSV; count 0: the synthetic prices */
 static const char *highs_helper = GRIDEMS_BENCH_SOURCE_DIR "/bench/highs_time.py";
 
@@ -683,6 +687,8 @@ int main(int argc, char **argv)
             lpref = argv[++i];
         } else if (strcmp(argv[i], "--peak-probe") == 0) {
             peak_probe = true;
+        } else if (strcmp(argv[i], "--heap-default") == 0) {
+            heap_default = true;
         } else if (strcmp(argv[i], "--prices") == 0 && i + 1 < argc) {
             if (bench_prices_load(&prices, argv[++i]) != 0) {
                 return 2;
@@ -692,7 +698,7 @@ int main(int argc, char **argv)
                 stderr,
                 "usage: %s [--runs N] [--updates N] [--series jobs|steps|batteries] [--max-jobs N] "
                 "[--max-steps N] [--glpsol-max-columns N] [--classes N] [--lpref PATH] [--keep "
-                "DIR] [--peak-probe] [--prices CSV]\n",
+                "DIR] [--peak-probe] [--prices CSV] [--heap-default]\n",
                 argv[0]);
             return 2;
         }
@@ -712,12 +718,14 @@ int main(int argc, char **argv)
     if (cpu >= 0) {
         snprintf(pinned_text, sizeof pinned_text, "every solver pinned to CPU %d", cpu);
     }
+    bool kept = !heap_default && gridems_optimizer_keep_memory();
     printf(
         "CPU ms, median of %d runs, %d where a cold solve takes under %.0f ms (warm: median of %d "
-        "price updates; glpsol: up to 3 runs)%s; %s; %s prices\n",
+        "price updates; glpsol: up to 3 runs)%s; %s; %s prices; gridems' freed memory %s\n",
         runs, runs > SHORT_SOLVE_RUNS ? runs : SHORT_SOLVE_RUNS, SHORT_SOLVE_MS, updates,
         classes > 0 ? "; jobs drawn from classes" : "", pinned_text,
-        prices.count > 0 ? "real (--prices)" : "synthetic");
+        prices.count > 0 ? "real (--prices)" : "synthetic",
+        kept ? "kept between solves (as the gridems binary)" : "given back (glibc's default)");
     const point_t jobs[] = {{96, 4, 50}, {96, 4, 200}, {96, 4, 800}, {96, 4, 2000}};
     const point_t steps[] = {{96, 4, 50}, {192, 4, 50}, {384, 4, 50}, {768, 4, 50}};
     const point_t batteries[] = {{96, 4, 50}, {96, 16, 50}, {96, 64, 50}};

@@ -5,12 +5,14 @@
  * `glpsol --lp` on the same program written by gridems_optimizer_write_lp, and peak memory.
  *
  * usage: bench_optimizer [--runs N] [--prices CSV] [--glpsol PATH] [--only NAME]
- *                        [--write-scenarios DIR]
+ *                        [--write-scenarios DIR] [--heap-default]
  *   --prices: a CSV whose last column is a price per kWh (examples/data/ JEPX excerpt);
  *             without it prices are synthetic.
  *   --only: run one size (small, canonical, large).
  *   --write-scenarios: write each size's scenario as DIR/NAME.json (for gridems solve, glpsol
  *             via --write-lp, or lpref.py) and exit.
+ *   --heap-default: leave glibc's heap settings alone; by default the benchmark keeps freed
+ *             memory between solves as the gridems binary does (gridems_optimizer_keep_memory).
  * Each size runs in its own child process so that its peak RSS is its own. The benchmark pins
  * itself to the CPU it starts on, and its children and glpsol inherit it (pin_cpu.h).
  */
@@ -407,8 +409,11 @@ int main(int argc, char **argv)
     const char *glpsol = "glpsol";
     const char *only = NULL;
     const char *scenario_dir = NULL;
+    bool heap_default = false;
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--runs") == 0 && i + 1 < argc) {
+        if (strcmp(argv[i], "--heap-default") == 0) {
+            heap_default = true;
+        } else if (strcmp(argv[i], "--runs") == 0 && i + 1 < argc) {
             runs = atoi(argv[++i]);
         } else if (strcmp(argv[i], "--prices") == 0 && i + 1 < argc) {
             if (bench_prices_load(&prices, argv[++i]) != 0) {
@@ -423,7 +428,7 @@ int main(int argc, char **argv)
         } else {
             fprintf(stderr,
                     "usage: %s [--runs N] [--prices CSV] [--glpsol PATH] [--only NAME] "
-                    "[--write-scenarios DIR]\n",
+                    "[--write-scenarios DIR] [--heap-default]\n",
                     argv[0]);
             return 2;
         }
@@ -439,8 +444,11 @@ int main(int argc, char **argv)
     if (cpu >= 0) {
         snprintf(pinned_text, sizeof pinned_text, "gridems and glpsol pinned to CPU %d", cpu);
     }
-    printf("median of %d runs, ms; iterations of the last cold / update / shifted solve; %s\n\n",
-           runs, pinned_text);
+    bool kept = !heap_default && gridems_optimizer_keep_memory();
+    printf("median of %d runs, ms; iterations of the last cold / update / shifted solve; %s; "
+           "freed memory %s\n\n",
+           runs, pinned_text,
+           kept ? "kept between solves (as the gridems binary)" : "given back (glibc's default)");
     printf("| scenario | shape | columns x rows | cold | warm: price update | warm: 1-step shift "
            "| glpsol --lp | iterations | peak RSS MiB | glpsol RSS MiB | objective |\n");
     printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");

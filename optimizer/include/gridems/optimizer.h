@@ -139,6 +139,22 @@ int gridems_optimizer_create(gridems_optimizer_t **out, const gridems_optimizer_
 void gridems_optimizer_destroy(gridems_optimizer_t *opt);
 
 /*
+ * gridems_optimizer_keep_memory: for a program that solves again and again (the service, a
+ * backtest, a benchmark), keep the memory one solve frees for the next. GLPK allocates its
+ * working arrays for every new program (a cold solve, a shift of the horizon) and frees them
+ * after; glibc's default then gives the top of the heap back to the kernel, and the next solve
+ * faults every page in again: 8 % of a cold solve of the canonical site (docs/optimizer.md,
+ * "Memory kept between solves"). This sets glibc's trim threshold to 64 MiB and its mmap
+ * threshold to 32 MiB (the most glibc takes), so up to 64 MiB of freed memory stays with the
+ * process. The setting is the whole process's, so the library never makes it by itself: the
+ * gridems binary calls this once at start.
+ * Returns: true when the C library took the setting; false where it is not glibc's (nothing
+ *   changed) or refused it.
+ * Thread: call from main before other threads start.
+ */
+bool gridems_optimizer_keep_memory(void);
+
+/*
  * gridems_optimizer_solve: solve the scenario to optimality.
  * Parameters: opt (borrowed), sc (borrowed; validated inside, never kept), out (borrowed; any
  *   previous content is freed first; on success it owns new arrays; on failure it is left freed),
