@@ -1102,6 +1102,62 @@ START_TEST(test_job_in_reserve)
 }
 END_TEST
 
+/* ---- ## 10c. Two clusters: the operator is told their caps are pooled ---- */
+
+/* The occurrences of needle in the log from `from` on. */
+static int log_count(size_t from, const char *needle)
+{
+    char *log = log_since(from);
+    int n = 0;
+    for (const char *at = strstr(log, needle); at != NULL; at = strstr(at + 1, needle)) {
+        n++;
+    }
+    free(log);
+    return n;
+}
+
+START_TEST(test_two_clusters_pooled_cap)
+{
+    ctx_init("t10c-two-clusters");
+    /* A second GPU cluster (cap 2000 kW) beside the usual one (3000 kW). The program has one
+     * compute cap for the site (docs/service.md, "Several flexible devices share one compute
+     * cap"), 5000 kW here: once both clusters are in a plan the log says so at notice level,
+     * naming each device and cap, and says it once, not at every plan. */
+    char extra[FILE_LEN];
+    snprintf(extra, sizeof extra,
+             ",\n  {\"plugin\": \"cluster_sim\", \"name\": \"gpu2\", \"options\": {\n"
+             "    \"topic_prefix\": \"%s/dev/gpu2\", \"power_cap_kw\": 2000, "
+             "\"jobs_per_day\": 0}}",
+             ctx.prefix);
+    cfg_opts_t o = default_opts();
+    o.extra_plugins = extra;
+    write_config(&o);
+    size_t from = start_with_bus(NULL);
+    cJSON_Delete(publish_prices_and_plan(NULL, NULL));
+    const char *note = "flexible devices gpu (cap 3000 kW), gpu2 (cap 2000 kW) share one compute "
+                       "cap of 5000 kW in the plan";
+    /* gpu2's first reading may come after the first plan: then the notice comes with the plan
+     * its reading asks for. */
+    REQUIRE(test_service_wait_log(&ctx.svc, from, note, PLAN_TIMEOUT_MS),
+            "no notice of the pooled caps");
+    char line[1024];
+    log_line(from, note, line, sizeof line);
+    fprintf(stderr, "test_service: %s\n", line);
+    REQUIRE(strstr(line, "[notice] ") != NULL, "not a notice: %s", line);
+    /* Two more plans with the same devices and caps: nothing new to say. */
+    double id = drain(ctx.t_schedule, 0, 500);
+    for (int i = 0; i < 2; i++) {
+        publish(ctx.t_cmd, "{\"cmd\":\"replan\"}", 0);
+        cJSON *plan = wait_schedule("command", id, PLAN_TIMEOUT_MS, NULL);
+        id = jnum(plan, "plan.id");
+        cJSON_Delete(plan);
+    }
+    int n = log_count(from, "share one compute cap of ");
+    REQUIRE(n == 1, "the pooled caps were noted %d times in three plans or more", n);
+    service_ctx_finish();
+}
+END_TEST
+
 /* ---- ## 11. What gridems/plugin.h promises a device, through the real loader and binary ---- */
 
 /* The log line right after the first one (from `from` on) that contains needle ("(none)"). */
@@ -1309,6 +1365,7 @@ static Suite *service_suite(void)
         {"restart_restores_forecasts", test_restart_restores_forecasts, 60},
         {"dr_event_below_load", test_dr_event_below_load, 45},
         {"job_in_reserve", test_job_in_reserve, 60},
+        {"two_clusters_pooled_cap", test_two_clusters_pooled_cap, 45},
         {"plugin_promises", test_plugin_promises, 45},
     };
     return test_suite_from_cases("service", cases, sizeof cases / sizeof cases[0]);

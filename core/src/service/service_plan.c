@@ -346,7 +346,9 @@ typedef struct gather_s {
     double compute_cap_kw;
     bool all_capped;
     bool any_flex;
-    cJSON *left_out; /* ids of stale devices */
+    cJSON *left_out;     /* ids of stale devices */
+    int n_flex;          /* flexible devices in the plan */
+    char flex_caps[384]; /* each as "id (cap N kW)" or "id (no cap)", for note_pooled_caps */
 } gather_t;
 
 static int add_job(gather_t *g, const gridems_flex_job_t *job, int64_t now)
@@ -430,11 +432,17 @@ static int gather_device(void *arg, gridems__device_t *dev)
         return 0;
     }
     g->any_flex = true;
+    size_t used = strlen(g->flex_caps);
     if (caps.u.flex.power_cap_kw >= 0) {
         g->compute_cap_kw += caps.u.flex.power_cap_kw;
+        snprintf(g->flex_caps + used, sizeof g->flex_caps - used, "%s%s (cap %.0f kW)",
+                 g->n_flex > 0 ? ", " : "", sd->id, caps.u.flex.power_cap_kw);
     } else {
         g->all_capped = false;
+        snprintf(g->flex_caps + used, sizeof g->flex_caps - used, "%s%s (no cap)",
+                 g->n_flex > 0 ? ", " : "", sd->id);
     }
+    g->n_flex++;
     int64_t now = gridems_clock_now_ms(&g->svc->clock);
     for (uint32_t i = 0; i < caps.u.flex.n_jobs; i++) {
         int rc = add_job(g, &caps.u.flex.jobs[i], now);
@@ -459,6 +467,41 @@ static void gather_free(gather_t *g)
 
 /* ---- ## Starting a solve ---- */
 
+/* The program has one compute cap for the site (docs/service.md, "Several flexible devices
+ * share one compute cap"): with two or more flexible devices an operator is told, once for each
+ * set of devices and caps, that a device's own cap is not held by the plan. */
+static void note_pooled_caps(gridems_service_t *svc, const gather_t *g)
+{
+    char *last = svc->planning.pooled_caps_note;
+    if (g->n_flex < 2) {
+        last[0] = '\0';
+        return;
+    }
+    const gridems_service_config_t *cfg = &svc->cfg;
+    double cap = cfg->site.has_compute_limit ? cfg->site.compute_limit_kw : HUGE_VAL;
+    if (g->all_capped) {
+        cap = fmin(cap, g->compute_cap_kw);
+    }
+    char text[sizeof svc->planning.pooled_caps_note];
+    if (isfinite(cap)) {
+        snprintf(text, sizeof text,
+                 "flexible devices %s share one compute cap of %.0f kW in the plan: a device's "
+                 "own cap is not held by the plan (docs/service.md, \"Several flexible devices "
+                 "share one compute cap\")",
+                 g->flex_caps, cap);
+    } else {
+        snprintf(text, sizeof text,
+                 "flexible devices %s: the plan has no compute cap, so a device's own cap is not "
+                 "held by the plan (docs/service.md, \"Several flexible devices share one compute "
+                 "cap\")",
+                 g->flex_caps);
+    }
+    if (strcmp(text, last) != 0) {
+        gridems_log_notice("%s", text);
+        snprintf(last, sizeof svc->planning.pooled_caps_note, "%s", text);
+    }
+}
+
 static int build_scenario(gridems_service_t *svc, gridems_scenario_t *sc,
                           gridems_planner_output_t *out, cJSON *left_out, char *err, size_t errlen)
 {
@@ -470,13 +513,14 @@ static int build_scenario(gridems_service_t *svc, gridems_scenario_t *sc,
     gridems_state_prune_jobs(&svc->planning.state, now);
     update_period(svc, now);
     gridems__service_history_tick(svc, now);
-    gather_t g = {svc, NULL, 0, NULL, 0, 0, 0.0, true, false, left_out};
+    gather_t g = {svc, NULL, 0, NULL, 0, 0, 0.0, true, false, left_out, 0, ""};
     int rc = svc->host_ready ? gridems__host_foreach_device(svc->host, gather_device, &g) : 0;
     if (rc != 0) {
         gather_free(&g);
         snprintf(err, errlen, "%s", gridems_strerror(rc));
         return rc;
     }
+    note_pooled_caps(svc, &g);
     double latest_load_kw = 0.0;
     bool has_latest_load = gridems__service_history_latest_load(svc, &latest_load_kw);
     gridems_planner_inputs_t in = {
