@@ -1132,7 +1132,12 @@ START_TEST(test_two_clusters_pooled_cap)
     cfg_opts_t o = default_opts();
     o.extra_plugins = extra;
     write_config(&o);
-    size_t from = start_with_bus(NULL);
+    char t_gpu_cmd[SERVICE_CTX_TOPIC_LEN], t_gpu2_cmd[SERVICE_CTX_TOPIC_LEN];
+    snprintf(t_gpu_cmd, sizeof t_gpu_cmd, "%s/dev/gpu/cmd", ctx.prefix);
+    snprintf(t_gpu2_cmd, sizeof t_gpu2_cmd, "%s/dev/gpu2/cmd", ctx.prefix);
+    const char *topics[] = {ctx.t_status, ctx.t_schedule, t_gpu_cmd, t_gpu2_cmd, NULL};
+    bus_open(topics);
+    size_t from = start_service(false);
     cJSON_Delete(publish_prices_and_plan(NULL, NULL));
     const char *note = "flexible devices gpu (cap 3000 kW), gpu2 (cap 2000 kW) share one compute "
                        "cap of 5000 kW in the plan";
@@ -1154,6 +1159,25 @@ START_TEST(test_two_clusters_pooled_cap)
     }
     int n = log_count(from, "share one compute cap of ");
     REQUIRE(n == 1, "the pooled caps were noted %d times in three plans or more", n);
+    /* Each cluster's command carries its own cap, not the site's 5000 kW (a safe-mode command,
+     * before the cluster is in a plan, carries none). */
+    const char *cmd_topics[] = {t_gpu_cmd, t_gpu2_cmd};
+    const double own_caps[] = {3000, 2000};
+    for (int i = 0; i < 2; i++) {
+        double deadline = test_now_ms() + PLAN_TIMEOUT_MS, cap = -1;
+        while (cap < 0) {
+            wire_msg_t msg;
+            int left = (int)(deadline - test_now_ms());
+            REQUIRE(left > 0 && bus_wait(cmd_topics[i], "\"power_cap_kw\"", left, &msg) == 0,
+                    "no command with a cap on %s", cmd_topics[i]);
+            cJSON *cmd = parse(msg.payload);
+            wire_msg_free(&msg);
+            cap = jnum(cmd, "power_cap_kw");
+            cJSON_Delete(cmd);
+        }
+        REQUIRE(cap == own_caps[i], "%s: cap %.0f kW, expected the device's own %.0f",
+                cmd_topics[i], cap, own_caps[i]);
+    }
     service_ctx_finish();
 }
 END_TEST

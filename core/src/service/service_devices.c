@@ -558,7 +558,13 @@ static void dispatch_flex(gridems_service_t *svc, service_device_t *sd, int step
     if (ids != NULL) {
         sp->jobs = jobs;
         sp->n_jobs = n;
-        sp->power_cap_kw = plan->scenario.has_compute_limit ? plan->scenario.compute_limit_kw : -1;
+        /* The plan's cap is the site's, the devices' caps pooled (docs/service.md, "Several
+         * flexible devices share one compute cap"): a device is never told more than its own. */
+        double cap = plan->scenario.has_compute_limit ? plan->scenario.compute_limit_kw : -1;
+        if (caps.u.flex.power_cap_kw >= 0 && (cap < 0 || caps.u.flex.power_cap_kw < cap)) {
+            cap = caps.u.flex.power_cap_kw;
+        }
+        sp->power_cap_kw = cap;
         send_setpoint(svc, sd, sp);
         sd->has_setpoint = true;
     }
