@@ -1108,10 +1108,7 @@ END_TEST
 static int log_count(size_t from, const char *needle)
 {
     char *log = log_since(from);
-    int n = 0;
-    for (const char *at = strstr(log, needle); at != NULL; at = strstr(at + 1, needle)) {
-        n++;
-    }
+    int n = test_count_substr(log, needle);
     free(log);
     return n;
 }
