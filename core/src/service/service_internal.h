@@ -110,14 +110,14 @@ typedef struct plugin_watch_s plugin_watch_t;
  * the part of the file that writes it.
  */
 
-/* The last good plan, kept to drive the devices step by step until the next one (service_plan.c
- * adopts it). */
 /* A job of the plan: its id (borrowed from the plan's scenario) and index there. */
 typedef struct service_plan_job_s {
     const char *id;
     int index;
 } service_plan_job_t;
 
+/* The last good plan, kept to drive the devices step by step until the next one (service_plan.c
+ * adopts it). */
 typedef struct service_plan_s {
     bool valid;
     uint64_t id;
