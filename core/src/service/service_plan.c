@@ -469,26 +469,23 @@ static void gather_free(gather_t *g)
 
 /* The program has one compute cap for the site (docs/service.md, "Several flexible devices
  * share one compute cap"): with two or more flexible devices an operator is told, once for each
- * set of devices and caps, that a device's own cap is not held by the plan. */
-static void note_pooled_caps(gridems_service_t *svc, const gather_t *g)
+ * set of devices and caps, that a device's own cap is not held by the plan. sc: the scenario the
+ * planner built from g, whose cap is the one the plan keeps. */
+static void note_pooled_caps(gridems_service_t *svc, const gather_t *g,
+                             const gridems_scenario_t *sc)
 {
     char *last = svc->planning.pooled_caps_note;
     if (g->n_flex < 2) {
         last[0] = '\0';
         return;
     }
-    const gridems_service_config_t *cfg = &svc->cfg;
-    double cap = cfg->site.has_compute_limit ? cfg->site.compute_limit_kw : HUGE_VAL;
-    if (g->all_capped) {
-        cap = fmin(cap, g->compute_cap_kw);
-    }
     char text[sizeof svc->planning.pooled_caps_note];
-    if (isfinite(cap)) {
+    if (sc->has_compute_limit) {
         snprintf(text, sizeof text,
                  "flexible devices %s share one compute cap of %.0f kW in the plan: a device's "
                  "own cap is not held by the plan (docs/service.md, \"Several flexible devices "
                  "share one compute cap\")",
-                 g->flex_caps, cap);
+                 g->flex_caps, sc->compute_limit_kw);
     } else {
         snprintf(text, sizeof text,
                  "flexible devices %s: the plan has no compute cap, so a device's own cap is not "
@@ -520,7 +517,6 @@ static int build_scenario(gridems_service_t *svc, gridems_scenario_t *sc,
         snprintf(err, errlen, "%s", gridems_strerror(rc));
         return rc;
     }
-    note_pooled_caps(svc, &g);
     double latest_load_kw = 0.0;
     bool has_latest_load = gridems__service_history_latest_load(svc, &latest_load_kw);
     gridems_planner_inputs_t in = {
@@ -542,6 +538,9 @@ static int build_scenario(gridems_service_t *svc, gridems_scenario_t *sc,
         gridems__service_history_margin(svc),
         &svc->replan->peak_target};
     rc = gridems_planner_build(&in, sc, out, err, errlen);
+    if (rc == 0) {
+        note_pooled_caps(svc, &g, sc);
+    }
     gridems_step_progress_snapshot(&svc->planning.step_progress);
     gather_free(&g);
     return rc;
