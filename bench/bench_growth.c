@@ -167,8 +167,8 @@ static void make_scenario(gridems_scenario_t *sc, const point_t *pt)
             fill = uniform(0.2, 0.9);
         }
         deadline = deadline > T ? T : deadline;
-        gridems_flex_load_t job = {id, power * dt * (deadline - earliest) * fill, power, earliest,
-                                   deadline};
+        gridems_flex_load_t job = {
+            id, power * dt * (deadline - earliest) * fill, power, earliest, deadline, NULL};
         gridems_scenario_add_flex_load(sc, &job);
     }
     sc->has_compute_limit = true;

@@ -101,8 +101,9 @@ static void make_scenario(gridems_scenario_t *sc, const size_spec_t *spec, int o
             deadline = T;
         }
         double power = uniform(100, 1500);
-        gridems_flex_load_t job = {id, power * dt * (deadline - earliest) * uniform(0.2, 0.9),
-                                   power, earliest, deadline};
+        gridems_flex_load_t job = {id,       power * dt * (deadline - earliest) * uniform(0.2, 0.9),
+                                   power,    earliest,
+                                   deadline, NULL};
         /* Jobs keep their absolute window: moving the horizon on moves it back by offset. */
         job.earliest_step = earliest - offset > 0 ? earliest - offset : 0;
         job.deadline_step =

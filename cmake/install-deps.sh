@@ -11,12 +11,13 @@ packages=(build-essential cmake pkg-config libssl-dev libuv1-dev libpaho-mqtt-de
           mosquitto-clients python3)
 # What only the tests use: Check; chromium and prometheus for the browser and scrape tests;
 # slurm-wlm, slurm-client and munge for the real Slurm that the Slurm tests start; pymodbus for
-# the independent Modbus server; openssl for the TLS test's certificates, made at run time;
+# the independent Modbus server; python3-scipy for the clusters' cross-check (its own reference
+# LP, solved with HiGHS); openssl for the TLS test's certificates, made at run time;
 # clang and libclang-rt-14-dev (libFuzzer, only recommended by clang) for tests/fuzz/run-fuzz.sh.
 # GRIDEMS_DEPS=build (the demo) leaves them out.
 if [ "${GRIDEMS_DEPS:-all}" != build ]; then
     packages+=(check chromium prometheus slurm-wlm slurm-client munge python3-pymodbus
-               python3-serial-asyncio openssl clang libclang-rt-14-dev)
+               python3-serial-asyncio python3-scipy openssl clang libclang-rt-14-dev)
 fi
 packages+=("$@")
 missing=()

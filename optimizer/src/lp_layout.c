@@ -42,7 +42,9 @@ void gridems__lp_layout_free(lp_layout_t *l)
                            l->peak_row,
                            l->group_of,
                            l->group_first,
-                           l->group_next};
+                           l->group_next,
+                           l->cluster_of,
+                           l->cluster_cap};
     for (size_t i = 0; i < sizeof arrays / sizeof arrays[0]; i++) {
         free(arrays[i]);
     }
@@ -55,6 +57,10 @@ void gridems__lp_layout_free(lp_layout_t *l)
     for (int j = 0; l->member_ids != NULL && j < l->n_flex; j++) {
         free(l->member_ids[j]);
     }
+    for (int c = 0; l->cluster_ids != NULL && c < l->n_clusters; c++) {
+        free(l->cluster_ids[c]);
+    }
+    free(l->cluster_ids);
     free(l->battery_ids);
     free(l->flex_ids);
     free(l->member_ids);
@@ -75,6 +81,7 @@ static int *zeroed_ints(size_t n, bool *failed)
 static bool allocate(lp_layout_t *l)
 {
     size_t T = (size_t)l->steps, nb = (size_t)l->n_batteries, nf = (size_t)l->n_flex;
+    size_t nc = (size_t)l->n_clusters;
     bool failed = false;
     l->g = zeroed_ints(T, &failed);
     l->x = zeroed_ints(T, &failed);
@@ -96,13 +103,17 @@ static bool allocate(lp_layout_t *l)
     l->flex_energy = zeroed_ints(nf, &failed);
     l->compute_cap = zeroed_ints(T, &failed);
     l->peak_row = zeroed_ints(T, &failed);
+    l->cluster_of = zeroed_ints(nf, &failed);
+    l->cluster_cap = zeroed_ints(nc * T, &failed);
     l->charge_efficiency = calloc(nb + 1, sizeof(double));
     l->discharge_efficiency = calloc(nb + 1, sizeof(double));
     l->battery_ids = calloc(nb + 1, sizeof(char *));
     l->flex_ids = calloc(nf + 1, sizeof(char *));
     l->member_ids = calloc(nf + 1, sizeof(char *));
+    l->cluster_ids = calloc(nc + 1, sizeof(char *));
     return !failed && l->charge_efficiency != NULL && l->discharge_efficiency != NULL &&
-           l->battery_ids != NULL && l->flex_ids != NULL && l->member_ids != NULL;
+           l->battery_ids != NULL && l->flex_ids != NULL && l->member_ids != NULL &&
+           l->cluster_ids != NULL;
 }
 
 /* ---- ## Grouping flexible loads (exact aggregation) ---- */
@@ -116,8 +127,9 @@ static bool allocate(lp_layout_t *l)
  * Why this is exact (the two programs have the same optimal value, and the split below turns an
  * optimal solution of the merged program into an optimal solution of the original one):
  *   - The loads' columns enter the rest of the program only through sum_j p[j,t] (the power
- *     balance and the compute cap of step t, both with coefficient 1 for every load) and their
- *     unmet energy only through the objective, sum_j pen * u[j] with one penalty for all loads.
+ *     balance, the compute cap and the cap of their cluster at step t, each with coefficient 1
+ *     for every load; a group never spans two clusters, so all its loads are in the same rows) and
+ * their unmet energy only through the objective, sum_j pen * u[j] with one penalty for all loads.
  *     So any feasible original solution gives a feasible merged one, p[G,t] = sum_j p[j,t] and
  *     u[G] = sum_j u[j], with the same objective: merged optimum <= original optimum.
  *   - Conversely, given a feasible merged solution, let w_j = P_j / P_G (so sum_j w_j = 1) and
@@ -132,7 +144,7 @@ static bool allocate(lp_layout_t *l)
  * Loads with a zero power limit have no power columns and stay alone.
  */
 typedef struct group_key_s {
-    int earliest, deadline;
+    int cluster, earliest, deadline;
     double ratio;
     int index;
 } group_key_t;
@@ -140,6 +152,9 @@ typedef struct group_key_s {
 static int compare_keys(const void *pa, const void *pb)
 {
     const group_key_t *a = pa, *b = pb;
+    if (a->cluster != b->cluster) {
+        return a->cluster < b->cluster ? -1 : 1;
+    }
     if (a->earliest != b->earliest) {
         return a->earliest < b->earliest ? -1 : 1;
     }
@@ -154,7 +169,20 @@ static int compare_keys(const void *pa, const void *pb)
 
 static bool same_group(const group_key_t *a, const group_key_t *b)
 {
-    return a->earliest == b->earliest && a->deadline == b->deadline && a->ratio == b->ratio;
+    return a->cluster == b->cluster && a->earliest == b->earliest && a->deadline == b->deadline &&
+           a->ratio == b->ratio;
+}
+
+/* The index of load j's cluster in sc->clusters, or -1 (validated: a named cluster exists). */
+static int cluster_index(const gridems_scenario_t *sc, int j)
+{
+    const char *name = sc->flex_loads[j].cluster;
+    for (int c = 0; name != NULL && c < sc->n_clusters; c++) {
+        if (strcmp(sc->clusters[c].id, name) == 0) {
+            return c;
+        }
+    }
+    return -1;
 }
 
 /* Fill group_of, group_first, group_next and n_groups. Groups are numbered in the order of
@@ -175,7 +203,8 @@ static int group_loads(lp_layout_t *l, const gridems_scenario_t *sc, lp_merge_t 
         rep[j] = j;
         if (merge != LP_MERGE_NONE && fl->power_max_kw > 0) {
             double ratio = merge == LP_MERGE_EXACT ? fl->energy_kwh / fl->power_max_kw : 0.0;
-            keys[m++] = (group_key_t){fl->earliest_step, fl->deadline_step, ratio, j};
+            keys[m++] =
+                (group_key_t){cluster_index(sc, j), fl->earliest_step, fl->deadline_step, ratio, j};
         }
     }
     qsort(keys, (size_t)m, sizeof *keys, compare_keys);
@@ -197,6 +226,9 @@ static int group_loads(lp_layout_t *l, const gridems_scenario_t *sc, lp_merge_t 
         int g = l->group_of[j];
         l->group_next[j] = l->group_first[g];
         l->group_first[g] = j;
+    }
+    for (int g = 0; g < l->n_groups; g++) {
+        l->cluster_of[g] = cluster_index(sc, l->group_first[g]);
     }
     return 0;
 }
@@ -246,7 +278,9 @@ static void number_columns(lp_layout_t *l, const gridems_scenario_t *sc, const d
     l->n_cols = n;
 }
 
-static void number_rows(lp_layout_t *l, const gridems_scenario_t *sc, const double *caps)
+/* cluster_power and open_groups: scratch of n_clusters entries. */
+static void number_rows(lp_layout_t *l, const gridems_scenario_t *sc, const double *caps,
+                        double *cluster_power, int *open_groups)
 {
     int T = l->steps, n = 0, nz = 0;
     for (int t = 0; t < T; t++) {
@@ -273,6 +307,24 @@ static void number_rows(lp_layout_t *l, const gridems_scenario_t *sc, const doub
         if (sc->has_compute_limit && open > 0 && open_power > sc->compute_limit_kw) {
             l->compute_cap[t] = ++n;
             nz += open;
+        }
+        /* A cluster's cap, likewise, only where its open loads could pass it. */
+        for (int c = 0; c < l->n_clusters; c++) {
+            open_groups[c] = 0;
+            cluster_power[c] = 0.0;
+        }
+        for (int j = 0; l->n_clusters > 0 && j < l->n_flex; j++) {
+            int g = l->group_of[j], c = l->cluster_of[g];
+            if (c >= 0 && l->p[g * T + t] != 0) {
+                cluster_power[c] += sc->flex_loads[j].power_max_kw;
+                open_groups[c] += l->group_first[g] == j;
+            }
+        }
+        for (int c = 0; c < l->n_clusters; c++) {
+            if (open_groups[c] > 0 && cluster_power[c] > sc->clusters[c].compute_limit_kw) {
+                l->cluster_cap[c * T + t] = ++n;
+                nz += open_groups[c];
+            }
         }
         /* P >= g[t] is implied when g[t]'s bound is at most P's (the billing-period peak). */
         if (l->peak != 0 && l->g[t] != 0 && caps[t] > sc->peak_so_far_kw) {
@@ -301,22 +353,25 @@ int gridems__lp_layout_build(lp_layout_t *l, const gridems_scenario_t *sc, lp_me
     l->steps = sc->steps;
     l->n_batteries = sc->n_batteries;
     l->n_flex = sc->n_flex_loads;
+    l->n_clusters = sc->n_clusters;
     l->dt = gridems_scenario_dt_hours(sc);
     double *caps = malloc((size_t)sc->steps * sizeof *caps);
-    if (caps == NULL || !allocate(l)) {
+    double *cluster_power = malloc((size_t)(sc->n_clusters + 1) * sizeof *cluster_power);
+    int *open_groups = malloc((size_t)(sc->n_clusters + 1) * sizeof *open_groups);
+    if (caps == NULL || cluster_power == NULL || open_groups == NULL || !allocate(l) ||
+        group_loads(l, sc, merge) != 0) {
         free(caps);
-        gridems__lp_layout_free(l);
-        return GRIDEMS_ENOMEM;
-    }
-    if (group_loads(l, sc, merge) != 0) {
-        free(caps);
+        free(cluster_power);
+        free(open_groups);
         gridems__lp_layout_free(l);
         return GRIDEMS_ENOMEM;
     }
     gridems__lp_import_caps(sc, caps);
     number_columns(l, sc, caps);
-    number_rows(l, sc, caps);
+    number_rows(l, sc, caps, cluster_power, open_groups);
     free(caps);
+    free(cluster_power);
+    free(open_groups);
     for (int b = 0; b < l->n_batteries; b++) {
         l->charge_efficiency[b] = sc->batteries[b].charge_efficiency;
         l->discharge_efficiency[b] = sc->batteries[b].discharge_efficiency;
@@ -336,6 +391,13 @@ int gridems__lp_layout_build(lp_layout_t *l, const gridems_scenario_t *sc, lp_me
     for (int g = 0; g < l->n_groups; g++) {
         l->flex_ids[g] = strdup(sc->flex_loads[l->group_first[g]].id);
         if (l->flex_ids[g] == NULL) {
+            gridems__lp_layout_free(l);
+            return GRIDEMS_ENOMEM;
+        }
+    }
+    for (int c = 0; c < l->n_clusters; c++) {
+        l->cluster_ids[c] = strdup(sc->clusters[c].id);
+        if (l->cluster_ids[c] == NULL) {
             gridems__lp_layout_free(l);
             return GRIDEMS_ENOMEM;
         }
@@ -372,7 +434,7 @@ bool gridems__lp_layout_same(const lp_layout_t *a, const lp_layout_t *b)
 {
     if (a->steps != b->steps || a->n_batteries != b->n_batteries || a->n_flex != b->n_flex ||
         a->n_groups != b->n_groups || a->dt != b->dt || a->n_cols != b->n_cols ||
-        a->n_rows != b->n_rows || a->peak != b->peak) {
+        a->n_rows != b->n_rows || a->peak != b->peak || a->n_clusters != b->n_clusters) {
         return false;
     }
     int T = a->steps, nbT = a->n_batteries * T, nfT = a->n_groups * T;
@@ -383,5 +445,8 @@ bool gridems__lp_layout_same(const lp_layout_t *a, const lp_layout_t *b)
            same_doubles(a->charge_efficiency, b->charge_efficiency, a->n_batteries) &&
            same_doubles(a->discharge_efficiency, b->discharge_efficiency, a->n_batteries) &&
            same_ids(a->battery_ids, b->battery_ids, a->n_batteries) &&
-           same_ids(a->member_ids, b->member_ids, a->n_flex);
+           same_ids(a->member_ids, b->member_ids, a->n_flex) &&
+           same_ints(a->cluster_of, b->cluster_of, a->n_groups) &&
+           same_ints(a->cluster_cap, b->cluster_cap, a->n_clusters * T) &&
+           same_ids(a->cluster_ids, b->cluster_ids, a->n_clusters);
 }

@@ -12,7 +12,8 @@
  * lp_layout.c): loads with the same window and the same energy/power ratio share one set of
  * power columns p[g,t], one unmet column u[g] and one energy row, sized by the group's summed
  * power and energy; the schedule splits the group's values back to its loads in proportion to
- * their power limits. A load alone in its group is the plain formulation of the spec.
+ * their power limits. A load alone in its group is the plain formulation of the spec. Loads of
+ * different clusters are never merged, so each cluster's cap row sums whole groups.
  *
  * Two layouts with equal structure (gridems__lp_layout_same) give the same constraint matrix, so a
  * new scenario with the same structure can be loaded by changing bounds, costs and right-hand
@@ -40,6 +41,11 @@ typedef struct lp_layout_s {
     int *group_first; /* [n_groups] its first load (lowest index): window and id */
     int *group_next;  /* [n_flex] the next load of the same group, -1 at the end */
 
+    /* Clusters (loads sharing a compute cap of their own): a group's loads are all in one. */
+    int n_clusters;
+    int *cluster_of;    /* [n_groups] the cluster of each group, -1 for none */
+    char **cluster_ids; /* [n_clusters], owned copies */
+
     /* Columns. */
     int *g, *x, *k, *z; /* [T] */
     int *c, *d, *s;     /* [n_batteries * T]; s[b*T + t] is the energy at the end of step t */
@@ -56,6 +62,7 @@ typedef struct lp_layout_s {
     int *flex_energy;  /* [n_groups] */
     int *compute_cap;  /* [T], 0 where no p column exists or without a compute limit */
     int *peak_row;     /* [T], 0 where g[t] is absent or without a demand charge */
+    int *cluster_cap;  /* [n_clusters * T], 0 where the cluster's open loads cannot reach it */
     int n_rows;
     int n_nonzeros;
 

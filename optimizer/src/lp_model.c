@@ -71,6 +71,9 @@ int gridems__lp_model_load_matrix(glp_prob *lp, const lp_layout_t *l)
         for (int g = 0; g < l->n_groups; g++) {
             put(&m, bal, l->p[g * T + t], -1.0);
             put(&m, l->compute_cap[t], l->p[g * T + t], 1.0);
+            if (l->cluster_of[g] >= 0) {
+                put(&m, l->cluster_cap[l->cluster_of[g] * T + t], l->p[g * T + t], 1.0);
+            }
         }
         put(&m, l->peak_row[t], l->g[t], 1.0);
         put(&m, l->peak_row[t], l->peak, -1.0);
@@ -181,6 +184,10 @@ int gridems__lp_model_set_data(glp_prob *lp, const lp_layout_t *l, const gridems
         if (l->peak_row[t] != 0) {
             set_row(lp, l->peak_row[t], GLP_UP, 0.0, 0.0, first, change);
         }
+        for (int c = 0; c < l->n_clusters; c++) {
+            set_row(lp, l->cluster_cap[c * T + t], GLP_UP, 0.0, sc->clusters[c].compute_limit_kw,
+                    first, change);
+        }
     }
     free(caps);
     for (int b = 0; b < l->n_batteries; b++) {
@@ -286,7 +293,8 @@ int gridems__lp_model_match(lp_match_t *m, const lp_layout_t *l, const lp_layout
 {
     m->battery = match_ids(l->battery_ids, l->n_batteries, o->battery_ids, o->n_batteries);
     m->group = match_ids(l->flex_ids, l->n_groups, o->flex_ids, o->n_groups);
-    if (m->battery == NULL || m->group == NULL) {
+    m->cluster = match_ids(l->cluster_ids, l->n_clusters, o->cluster_ids, o->n_clusters);
+    if (m->battery == NULL || m->group == NULL || m->cluster == NULL) {
         gridems__lp_model_match_free(m);
         return GRIDEMS_ENOMEM;
     }
@@ -297,7 +305,8 @@ void gridems__lp_model_match_free(lp_match_t *m)
 {
     free(m->battery);
     free(m->group);
-    m->battery = m->group = NULL;
+    free(m->cluster);
+    m->battery = m->group = m->cluster = NULL;
 }
 
 /*
@@ -480,8 +489,9 @@ static void repair_basis(glp_prob *lp)
 
 /* Every family of rows and columns, carried over from (tr->old, o) by meaning. */
 static void transfer_all(const transfer_t *tr, const lp_layout_t *l, const lp_layout_t *o,
-                         const int *bmap, const int *fmap)
+                         const lp_match_t *m)
 {
+    const int *bmap = m->battery, *fmap = m->group;
     int T = l->steps, oT = o->steps;
     const int zero = 0;
     /* Columns. */
@@ -500,6 +510,8 @@ static void transfer_all(const transfer_t *tr, const lp_layout_t *l, const lp_la
     transfer_family(tr, true, l->balance, T, o->balance, oT, 1, NULL, true);
     transfer_family(tr, true, l->compute_cap, T, o->compute_cap, oT, 1, NULL, true);
     transfer_family(tr, true, l->peak_row, T, o->peak_row, oT, 1, NULL, true);
+    transfer_family(tr, true, l->cluster_cap, T, o->cluster_cap, oT, l->n_clusters, m->cluster,
+                    true);
     transfer_family(tr, true, l->storage, T, o->storage, oT, l->n_batteries, bmap, true);
     transfer_family(tr, true, l->final_energy, 1, o->final_energy, 1, l->n_batteries, bmap, false);
     transfer_family(tr, true, l->flex_energy, 1, o->flex_energy, 1, l->n_groups, fmap, false);
@@ -509,14 +521,19 @@ void gridems__lp_model_transfer_basis(glp_prob *lp, const lp_layout_t *l, glp_pr
                                       const lp_layout_t *o, const lp_match_t *m, int shift)
 {
     transfer_t tr = {lp, old_lp, shift, false};
-    transfer_all(&tr, l, o, m->battery, m->group);
+    transfer_all(&tr, l, o, m);
     repair_basis(lp);
 }
 
 /* True when every entity of the new program has a counterpart with the same coefficients. */
-static bool same_coefficients(const lp_layout_t *l, const lp_layout_t *o, const int *bmap,
-                              const int *fmap)
+static bool same_coefficients(const lp_layout_t *l, const lp_layout_t *o, const lp_match_t *m)
 {
+    const int *bmap = m->battery, *fmap = m->group;
+    for (int c = 0; c < l->n_clusters; c++) {
+        if (m->cluster[c] < 0) {
+            return false; /* a new cluster's cap rows: scaled anew with the rest */
+        }
+    }
     if (l->dt != o->dt || (l->peak != 0) != (o->peak != 0)) {
         return false;
     }
@@ -537,11 +554,11 @@ static bool same_coefficients(const lp_layout_t *l, const lp_layout_t *o, const 
 bool gridems__lp_model_transfer_scale(glp_prob *lp, const lp_layout_t *l, glp_prob *old_lp,
                                       const lp_layout_t *o, const lp_match_t *m, int shift)
 {
-    if (!same_coefficients(l, o, m->battery, m->group)) {
+    if (!same_coefficients(l, o, m)) {
         return false;
     }
     transfer_t tr = {lp, old_lp, shift, true};
-    transfer_all(&tr, l, o, m->battery, m->group);
+    transfer_all(&tr, l, o, m);
     return true;
 }
 
@@ -557,6 +574,7 @@ typedef struct crash_s {
     double *power;        /* [n_groups] each group's power limit (lp_group_sums) */
     double *energy;       /* [n_groups] and energy */
     const double *weight; /* [T] estimated cost of a kW per step, or NULL: the tariff */
+    double *cluster_room; /* [n_clusters * T] what still fits under each cluster's cap */
 } crash_t;
 
 /* What running one more `kw` at step t adds to the objective: its energy, and the demand charge
@@ -580,7 +598,9 @@ static int cheapest_step(const lp_layout_t *l, const gridems_scenario_t *sc, con
     int best = -1;
     double best_cost = HUGE_VAL;
     for (int t = fl->earliest_step; t < fl->deadline_step; t++) {
-        if (l->p[g * l->steps + t] == 0 || cr->taken[t] || cr->room[t] < kw) {
+        int c = l->cluster_of[g];
+        if (l->p[g * l->steps + t] == 0 || cr->taken[t] || cr->room[t] < kw ||
+            (c >= 0 && cr->cluster_room[c * l->steps + t] < kw)) {
             continue;
         }
         double cost = placement_cost(sc, cr, t, kw, l->dt);
@@ -592,8 +612,11 @@ static int cheapest_step(const lp_layout_t *l, const gridems_scenario_t *sc, con
     return best;
 }
 
-static void run_at(crash_t *cr, int t, double kw)
+static void run_at(crash_t *cr, const lp_layout_t *l, int g, int t, double kw)
 {
+    if (l->cluster_of[g] >= 0) {
+        cr->cluster_room[l->cluster_of[g] * l->steps + t] -= kw;
+    }
     cr->taken[t] = 1;
     cr->room[t] -= kw;
     cr->net[t] += kw;
@@ -618,14 +641,14 @@ static void place_load(glp_prob *lp, const lp_layout_t *l, const gridems_scenari
             break;
         }
         glp_set_col_stat(lp, l->p[g * T + t], GLP_NU);
-        run_at(cr, t, power);
+        run_at(cr, l, g, t, power);
         left -= full;
     }
     if (left > 0 && left < full) {
         int t = cheapest_step(l, sc, cr, g, left / l->dt);
         if (t >= 0) {
             partial = l->p[g * T + t];
-            run_at(cr, t, left / l->dt);
+            run_at(cr, l, g, t, left / l->dt);
         }
     }
     glp_set_row_stat(lp, l->flex_energy[g], GLP_NS);
@@ -700,6 +723,17 @@ static int *placement_order(const lp_layout_t *l, const crash_t *cr)
     return order;
 }
 
+static void free_crash(crash_t *cr)
+{
+    free(cr->price);
+    free(cr->room);
+    free(cr->net);
+    free(cr->taken);
+    free(cr->power);
+    free(cr->energy);
+    free(cr->cluster_room);
+}
+
 int gridems__lp_model_crash_basis(glp_prob *lp, const lp_layout_t *l, const gridems_scenario_t *sc,
                                   const double *step_weight, double import_ceiling_kw)
 {
@@ -714,18 +748,19 @@ int gridems__lp_model_crash_basis(glp_prob *lp, const lp_layout_t *l, const grid
                   sc->peak_so_far_kw,
                   malloc(groups * sizeof(double)),
                   malloc(groups * sizeof(double)),
-                  step_weight};
+                  step_weight,
+                  malloc(((size_t)l->n_clusters * n + 1) * sizeof(double))};
     if (caps == NULL || cr.price == NULL || cr.room == NULL || cr.net == NULL || cr.taken == NULL ||
-        cr.power == NULL || cr.energy == NULL) {
+        cr.power == NULL || cr.energy == NULL || cr.cluster_room == NULL) {
         free(caps);
-        free(cr.price);
-        free(cr.room);
-        free(cr.net);
-        free(cr.taken);
-        free(cr.power);
-        free(cr.energy);
+        free_crash(&cr);
         glp_std_basis(lp);
         return GRIDEMS_ENOMEM;
+    }
+    for (int c = 0; c < l->n_clusters; c++) {
+        for (int t = 0; t < T; t++) {
+            cr.cluster_room[c * T + t] = sc->clusters[c].compute_limit_kw;
+        }
     }
     gridems__lp_group_sums(l, sc, cr.power, cr.energy);
     /* Everything non-basic at its lower bound first; rows are then given one basic each. */
@@ -780,12 +815,7 @@ int gridems__lp_model_crash_basis(glp_prob *lp, const lp_layout_t *l, const grid
         glp_set_row_stat(lp, l->peak_row[peak_t], GLP_NU);
     }
     free(caps);
-    free(cr.price);
-    free(cr.room);
-    free(cr.net);
-    free(cr.taken);
-    free(cr.power);
-    free(cr.energy);
+    free_crash(&cr);
     repair_basis(lp); /* a safety net: the basis above is already one basic per row */
     return 0;
 }

@@ -40,13 +40,14 @@ int gridems__lp_model_set_data(glp_prob *lp, const lp_layout_t *layout,
                                const gridems_scenario_t *sc, bool first, lp_change_t *change);
 
 /*
- * Which battery and which load group of an older program each one of a newer program is: the
+ * Which battery, load group and cluster of an older program each one of a newer program is: the
  * index with the same id (a group goes by the id of its first load), or -1. Built once per new
  * program and used by both transfers below.
  */
 typedef struct lp_match_s {
     int *battery; /* [layout->n_batteries] */
     int *group;   /* [layout->n_groups] */
+    int *cluster; /* [layout->n_clusters] */
 } lp_match_t;
 
 /* Match (layout) to (old_layout) by id; O(n log n) whatever the order. Returns 0 or

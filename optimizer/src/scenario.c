@@ -139,19 +139,42 @@ int gridems_scenario_add_flex_load(gridems_scenario_t *sc, const gridems_flex_lo
     if (sc == NULL || j == NULL) {
         return GRIDEMS_EINVAL;
     }
-    char *id = dup_text(j->id);
-    if (j->id != NULL && id == NULL) {
-        return GRIDEMS_ENOMEM;
-    }
-    gridems_flex_load_t *items = grow_by_one(sc->flex_loads, sc->n_flex_loads, sizeof *items);
+    char *id = dup_text(j->id), *cluster = dup_text(j->cluster);
+    gridems_flex_load_t *items =
+        (j->id != NULL && id == NULL) || (j->cluster != NULL && cluster == NULL)
+            ? NULL
+            : grow_by_one(sc->flex_loads, sc->n_flex_loads, sizeof *items);
     if (items == NULL) {
         free(id);
+        free(cluster);
         return GRIDEMS_ENOMEM;
     }
     sc->flex_loads = items;
     items[sc->n_flex_loads] = *j;
     items[sc->n_flex_loads].id = id;
+    items[sc->n_flex_loads].cluster = cluster;
     sc->n_flex_loads++;
+    return 0;
+}
+
+int gridems_scenario_add_cluster(gridems_scenario_t *sc, const gridems_cluster_t *cl)
+{
+    if (sc == NULL || cl == NULL) {
+        return GRIDEMS_EINVAL;
+    }
+    char *id = dup_text(cl->id);
+    if (cl->id != NULL && id == NULL) {
+        return GRIDEMS_ENOMEM;
+    }
+    gridems_cluster_t *items = grow_by_one(sc->clusters, sc->n_clusters, sizeof *items);
+    if (items == NULL) {
+        free(id);
+        return GRIDEMS_ENOMEM;
+    }
+    sc->clusters = items;
+    items[sc->n_clusters] = *cl;
+    items[sc->n_clusters].id = id;
+    sc->n_clusters++;
     return 0;
 }
 
@@ -206,8 +229,15 @@ void gridems_scenario_free(gridems_scenario_t *sc)
     if (sc->flex_loads != NULL) {
         for (int j = 0; j < sc->n_flex_loads; j++) {
             free(sc->flex_loads[j].id);
+            free(sc->flex_loads[j].cluster);
         }
         free(sc->flex_loads);
+    }
+    if (sc->clusters != NULL) {
+        for (int c = 0; c < sc->n_clusters; c++) {
+            free(sc->clusters[c].id);
+        }
+        free(sc->clusters);
     }
     free(sc->events);
     memset(sc, 0, sizeof *sc);
@@ -239,7 +269,23 @@ static int copy_items(gridems_scenario_t *dst, const gridems_scenario_t *src)
         for (int j = 0; j < src->n_flex_loads; j++) {
             dst->flex_loads[j] = src->flex_loads[j];
             dst->flex_loads[j].id = dup_text(src->flex_loads[j].id);
-            if (src->flex_loads[j].id != NULL && dst->flex_loads[j].id == NULL) {
+            dst->flex_loads[j].cluster = dup_text(src->flex_loads[j].cluster);
+            if ((src->flex_loads[j].id != NULL && dst->flex_loads[j].id == NULL) ||
+                (src->flex_loads[j].cluster != NULL && dst->flex_loads[j].cluster == NULL)) {
+                return GRIDEMS_ENOMEM;
+            }
+        }
+    }
+    if (src->n_clusters > 0 && src->clusters != NULL) {
+        dst->clusters = calloc((size_t)src->n_clusters, sizeof *dst->clusters);
+        if (dst->clusters == NULL) {
+            return GRIDEMS_ENOMEM;
+        }
+        dst->n_clusters = src->n_clusters;
+        for (int c = 0; c < src->n_clusters; c++) {
+            dst->clusters[c] = src->clusters[c];
+            dst->clusters[c].id = dup_text(src->clusters[c].id);
+            if (src->clusters[c].id != NULL && dst->clusters[c].id == NULL) {
                 return GRIDEMS_ENOMEM;
             }
         }
@@ -279,6 +325,8 @@ int gridems_scenario_copy(gridems_scenario_t *dst, const gridems_scenario_t *src
     dst->n_flex_loads = 0;
     dst->events = NULL;
     dst->n_events = 0;
+    dst->clusters = NULL;
+    dst->n_clusters = 0;
 
     int n = src->steps;
     dst->start = dup_text(src->start);
@@ -585,6 +633,53 @@ static int check_flex_load(const sink_t *s, const gridems_flex_load_t *j, int in
     return rc;
 }
 
+/* Clusters: valid unique ids (their own id space: a cluster is a device, not a load), limits. */
+static int check_clusters(const sink_t *s, const gridems_scenario_t *sc)
+{
+    char path[PATH_MAX_LEN];
+    if (sc->n_clusters > GRIDEMS_SCENARIO_MAX_CLUSTERS) {
+        return reject(s, "clusters: at most %d clusters, got %d", GRIDEMS_SCENARIO_MAX_CLUSTERS,
+                      sc->n_clusters);
+    }
+    for (int c = 0; c < sc->n_clusters; c++) {
+        const gridems_cluster_t *cl = &sc->clusters[c];
+        snprintf(path, sizeof path, "clusters[%d].id", c);
+        int rc = check_id(s, path, cl->id);
+        for (int a = 0; rc == 0 && a < c; a++) {
+            if (strcmp(sc->clusters[a].id, cl->id) == 0) {
+                rc = reject(s, "%s: duplicate id \"%s\" (already used by clusters[%d].id)", path,
+                            cl->id, a);
+            }
+        }
+        if (rc == 0) {
+            snprintf(path, sizeof path, "clusters[%d].compute_limit_kw", c);
+            rc = check_number(s, path, cl->compute_limit_kw, NON_NEGATIVE);
+        }
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
+/* A load's cluster, when it names one, must be listed (ids are valid by now). */
+static int check_load_cluster(const sink_t *s, const gridems_scenario_t *sc, int index)
+{
+    const char *name = sc->flex_loads[index].cluster;
+    if (name == NULL) {
+        return 0;
+    }
+    for (int c = 0; c < sc->n_clusters; c++) {
+        if (strcmp(sc->clusters[c].id, name) == 0) {
+            return 0;
+        }
+    }
+    char path[PATH_MAX_LEN];
+    snprintf(path, sizeof path, "flexible_loads[%d].cluster", index);
+    int rc = check_id(s, path, name);
+    return rc != 0 ? rc : reject(s, "%s: no cluster has the id \"%s\"", path, name);
+}
+
 static int check_event(const sink_t *s, const gridems_event_t *ev, int index, int steps)
 {
     char item[ITEM_MAX_LEN], path[PATH_MAX_LEN];
@@ -680,6 +775,12 @@ static int check_items(const sink_t *s, const gridems_scenario_t *sc)
     if (rc == 0) {
         rc = check_list(s, "events", sc->n_events, sc->events);
     }
+    if (rc == 0) {
+        rc = check_list(s, "clusters", sc->n_clusters, sc->clusters);
+    }
+    if (rc == 0) {
+        rc = check_clusters(s, sc);
+    }
     if (rc == 0 && (long long)sc->n_batteries + sc->n_flex_loads > INT_MAX) {
         rc = reject(s, "batteries: too many batteries and flexible loads");
     }
@@ -688,6 +789,9 @@ static int check_items(const sink_t *s, const gridems_scenario_t *sc)
     }
     for (int j = 0; rc == 0 && j < sc->n_flex_loads; j++) {
         rc = check_flex_load(s, &sc->flex_loads[j], j, sc->steps);
+        if (rc == 0) {
+            rc = check_load_cluster(s, sc, j);
+        }
     }
     for (int e = 0; rc == 0 && e < sc->n_events; e++) {
         rc = check_event(s, &sc->events[e], e, sc->steps);

@@ -333,6 +333,21 @@ static int read_flex_load(reader_t *r, const cJSON *obj, gridems_flex_load_t *j)
     if (rc == 0) {
         rc = read_int(r, obj, "deadline_step", false, &j->deadline_step);
     }
+    if (rc == 0) {
+        rc = read_text(r, obj, "cluster", false, &j->cluster);
+    }
+    return rc;
+}
+
+static int read_cluster(reader_t *r, const cJSON *obj, gridems_cluster_t *cl)
+{
+    if (!cJSON_IsObject(obj)) {
+        return FAIL(r, GRIDEMS_EINVAL, "must be an object, got %s", gridems__json_type_name(obj));
+    }
+    int rc = read_text(r, obj, "id", true, &cl->id);
+    if (rc == 0) {
+        rc = read_number(r, obj, "compute_limit_kw", true, &cl->compute_limit_kw, NULL);
+    }
     return rc;
 }
 
@@ -408,6 +423,11 @@ static int read_flex_item(reader_t *r, const cJSON *obj, void *item)
 static int read_event_item(reader_t *r, const cJSON *obj, void *item)
 {
     return read_event(r, obj, item);
+}
+
+static int read_cluster_item(reader_t *r, const cJSON *obj, void *item)
+{
+    return read_cluster(r, obj, item);
 }
 
 /* version, step_minutes and site.base_load_kw, which fix T; then allocate sc with defaults. */
@@ -557,6 +577,12 @@ static int read_scenario(reader_t *r, const cJSON *root, gridems_scenario_t *sc)
         rc = read_list(r, root, "events", sizeof(gridems_event_t), read_event_item, &items,
                        &sc->n_events);
         sc->events = items;
+    }
+    if (rc == 0) {
+        items = NULL;
+        rc = read_list(r, root, "clusters", sizeof(gridems_cluster_t), read_cluster_item, &items,
+                       &sc->n_clusters);
+        sc->clusters = items;
     }
     return rc;
 }
@@ -757,7 +783,18 @@ static bool write_flex_load(cJSON *list, const gridems_flex_load_t *j)
     return add_text(obj, "id", j->id) && add_number(obj, "energy_kwh", j->energy_kwh) &&
            add_number(obj, "power_max_kw", j->power_max_kw) &&
            add_number(obj, "earliest_step", j->earliest_step) &&
-           add_number(obj, "deadline_step", j->deadline_step);
+           add_number(obj, "deadline_step", j->deadline_step) &&
+           (j->cluster == NULL || add_text(obj, "cluster", j->cluster));
+}
+
+static bool write_cluster(cJSON *list, const gridems_cluster_t *cl)
+{
+    cJSON *obj = cJSON_CreateObject();
+    if (obj == NULL || !cJSON_AddItemToArray(list, obj)) {
+        cJSON_Delete(obj);
+        return false;
+    }
+    return add_text(obj, "id", cl->id) && add_number(obj, "compute_limit_kw", cl->compute_limit_kw);
 }
 
 static bool write_event(cJSON *list, const gridems_event_t *ev)
@@ -789,11 +826,18 @@ static bool write_items(cJSON *root, const gridems_scenario_t *sc)
     for (int e = 0; ok && sc->events != NULL && e < sc->n_events; e++) {
         ok = write_event(events, &sc->events[e]);
     }
+    if (ok && sc->n_clusters > 0 && sc->clusters != NULL) {
+        cJSON *clusters = cJSON_AddArrayToObject(root, "clusters");
+        ok = clusters != NULL;
+        for (int c = 0; ok && c < sc->n_clusters; c++) {
+            ok = write_cluster(clusters, &sc->clusters[c]);
+        }
+    }
     return ok;
 }
 
 /* Optional parts are written only when present: absence is their default (no start, no
- * currency, no carbon data, no compute cap) and JSON has no other way to say it. */
+ * currency, no carbon data, no compute cap, no clusters) and JSON has no other way to say it. */
 static bool write_scenario(cJSON *root, const gridems_scenario_t *sc)
 {
     int T = sc->steps;

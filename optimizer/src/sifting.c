@@ -242,10 +242,13 @@ static int price_held(glp_prob *lp, const lp_layout_t *l, held_set_t *set, price
         if (!h->held) {
             continue;
         }
-        /* d = c - sum_i a_i pi_i with c = 0 and a = -1 (balance), +1 (cap), dt (energy). */
+        /* d = c - sum_i a_i pi_i with c = 0 and a = -1 (balance), +1 (the compute cap and the
+         * cluster's cap), dt (energy). */
         double pi_balance = glp_get_row_dual(lp, l->balance[h->step]);
-        int cap = l->compute_cap[h->step];
+        int cap = l->compute_cap[h->step], cluster = l->cluster_of[h->group];
+        int cluster_cap = cluster >= 0 ? l->cluster_cap[cluster * l->steps + h->step] : 0;
         double d = pi_balance - (cap != 0 ? glp_get_row_dual(lp, cap) : 0.0) -
+                   (cluster_cap != 0 ? glp_get_row_dual(lp, cluster_cap) : 0.0) -
                    l->dt * glp_get_row_dual(lp, l->flex_energy[h->group]);
         double scale = 1.0 + fabs(pi_balance);
         if (h->at_upper ? d > RELEASE_TOL * scale : d < -RELEASE_TOL * scale) {

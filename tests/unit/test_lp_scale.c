@@ -49,7 +49,7 @@ static void five_minute_site(gridems_scenario_t *sc, int offset)
         snprintf(id, sizeof id, "job-%d", j);
         int earliest = j * 3 - offset, deadline = 20 + j * 2 - offset;
         earliest = earliest < 0 ? 0 : earliest;
-        gridems_flex_load_t job = {id, 40.0 + 9 * j, 300.0 + 50 * j, earliest, deadline};
+        gridems_flex_load_t job = {id, 40.0 + 9 * j, 300.0 + 50 * j, earliest, deadline, NULL};
         ck_assert_int_eq(gridems_scenario_add_flex_load(sc, &job), 0);
     }
     sc->has_compute_limit = true;
@@ -149,7 +149,7 @@ START_TEST(a_new_entity_or_coefficient_is_scaled_anew)
     glp_scale_prob(old.lp, GLP_SF_AUTO);
     /* A job the old program did not have. */
     five_minute_site(&now.sc, 1);
-    gridems_flex_load_t late = {"job-new", 30, 200, 2, 30};
+    gridems_flex_load_t late = {"job-new", 30, 200, 2, 30, NULL};
     ck_assert_int_eq(gridems_scenario_add_flex_load(&now.sc, &late), 0);
     ck_assert_int_eq(gridems__lp_layout_build(&now.layout, &now.sc, LP_MERGE_EXACT), 0);
     now.lp = glp_create_prob();

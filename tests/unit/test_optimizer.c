@@ -313,6 +313,26 @@ END_TEST
 /* ---- ## Warm starts ---- */
 
 /* A mid-sized scenario with everything in it, from a seed, so cold and warm can be compared. */
+START_TEST(cluster_caps_hold_each_clusters_jobs)
+{
+    /* Both jobs want the cheap step 0; cluster A's cap of 15 kW sends 5 kWh of job a to the
+     * dear step (15 * 10 + 20 * 10 + 5 * 20 = 450; 400 without clusters). */
+    solved_t r;
+    solve_text("{\"version\":1,\"step_minutes\":60,\"prices\":{\"import_per_kwh\":[10,20]},"
+               "\"site\":{\"base_load_kw\":[0,0]},\"clusters\":["
+               "{\"id\":\"A\",\"compute_limit_kw\":15},{\"id\":\"B\",\"compute_limit_kw\":30}],"
+               "\"flexible_loads\":["
+               "{\"id\":\"a\",\"energy_kwh\":20,\"power_max_kw\":20,\"cluster\":\"A\"},"
+               "{\"id\":\"b\",\"energy_kwh\":20,\"power_max_kw\":20,\"cluster\":\"B\"}]}",
+               &r);
+    ASSERT_NEAR(r.s.objective, 450.0);
+    ASSERT_NEAR(r.s.flex_loads[0].power_kw[0], 15.0);
+    ASSERT_NEAR(r.s.flex_loads[0].power_kw[1], 5.0);
+    ASSERT_NEAR(r.s.flex_loads[1].power_kw[0], 20.0);
+    release(&r);
+}
+END_TEST
+
 static void synthetic(gridems_scenario_t *sc, int steps, int offset, unsigned seed)
 {
     ck_assert_int_eq(gridems_scenario_init(sc, steps, 15), 0);
@@ -338,7 +358,7 @@ static void synthetic(gridems_scenario_t *sc, int steps, int offset, unsigned se
         char id[16];
         snprintf(id, sizeof id, "job-%d", j);
         int earliest = (j * 5) % (steps / 2);
-        gridems_flex_load_t job = {id, 150 + 20 * j, 300, earliest, steps - (j % 3)};
+        gridems_flex_load_t job = {id, 150 + 20 * j, 300, earliest, steps - (j % 3), NULL};
         ck_assert_int_eq(gridems_scenario_add_flex_load(sc, &job), 0);
     }
     sc->has_compute_limit = true;
@@ -424,6 +444,74 @@ START_TEST(warm_after_shift_equals_cold)
         double cold = solve_cold(&sc, &cold_iterations);
         ck_assert_msg(fabs(s.objective - cold) <= 1e-9 * fabs(cold), "offset %d: %.12g vs %.12g",
                       offset, s.objective, cold);
+        gridems_scenario_free(&sc);
+    }
+    gridems_schedule_free(&s);
+    gridems_optimizer_destroy(opt);
+}
+END_TEST
+
+/* The synthetic site with its jobs split over two clusters whose caps bind. */
+static void clustered(gridems_scenario_t *sc, int offset, double cap_b)
+{
+    synthetic(sc, 96, offset, 1);
+    gridems_cluster_t a = {"gpu-a", 350}, b = {"gpu-b", cap_b};
+    ck_assert_int_eq(gridems_scenario_add_cluster(sc, &a), 0);
+    ck_assert_int_eq(gridems_scenario_add_cluster(sc, &b), 0);
+    for (int j = 0; j < sc->n_flex_loads; j++) {
+        if (j % 3 != 2) { /* every third job in no cluster */
+            ck_assert_int_eq(gridems_scenario_set_text(&sc->flex_loads[j].cluster,
+                                                       j % 3 == 0 ? "gpu-a" : "gpu-b"),
+                             0);
+        }
+    }
+}
+
+START_TEST(warm_with_clusters_equals_cold)
+{
+    /* Price updates, a cluster's new cap (in place) and shifts of the horizon (the cap rows
+     * carried over by the clusters' ids), each to the cold objective of the same scenario. */
+    gridems_optimizer_t *opt = NULL;
+    ck_assert_int_eq(gridems_optimizer_create(&opt, NULL), 0);
+    gridems__optimizer_set_warm_cap(opt, 1000000);
+    gridems_schedule_t s;
+    memset(&s, 0, sizeof s);
+    char err[256];
+    const double caps_b[] = {400, 400, 320, 320, 320};
+    const int offsets[] = {0, 0, 0, 1, 2};
+    for (int k = 0; k < 5; k++) {
+        gridems_scenario_t sc;
+        clustered(&sc, offsets[k], caps_b[k]);
+        if (k == 1) {
+            for (int t = 48; t < 96; t++) {
+                sc.import_per_kwh[t] *= 1.3;
+            }
+        }
+        if (offsets[k] > 0) {
+            gridems_optimizer_hint_shift(opt, 1);
+        }
+        ck_assert_int_eq(gridems_optimizer_solve(opt, &sc, &s, err, sizeof err), 0);
+        /* Warm after the first (a lower cap may add cap rows: then rebuilt, basis carried). */
+        ck_assert_msg(k == 0 ? s.start_kind == GRIDEMS_START_COLD
+                             : s.start_kind == GRIDEMS_START_UPDATE ||
+                                   s.start_kind == GRIDEMS_START_SHIFTED,
+                      "solve %d started %d", k, (int)s.start_kind);
+        int cold_iterations = 0;
+        double cold = solve_cold(&sc, &cold_iterations);
+        ck_assert_msg(fabs(s.objective - cold) <= 1e-9 * fabs(cold), "solve %d: %.12g vs %.12g", k,
+                      s.objective, cold);
+        /* Each cluster's cap holds in the schedule. */
+        for (int t = 0; t < sc.steps; t++) {
+            double used[2] = {0, 0};
+            for (int j = 0; j < sc.n_flex_loads; j++) {
+                if (j % 3 != 2) {
+                    used[j % 3] += s.flex_loads[j].power_kw[t];
+                }
+            }
+            ck_assert_msg(used[0] <= 350 * (1 + 1e-9) && used[1] <= caps_b[k] * (1 + 1e-9),
+                          "solve %d step %d: clusters run %.6f and %.6f kW", k, t, used[0],
+                          used[1]);
+        }
         gridems_scenario_free(&sc);
     }
     gridems_schedule_free(&s);
@@ -815,6 +903,7 @@ static Suite *optimizer_suite(void)
     tcase_add_test(tc, final_energy_shortfall);
     tcase_add_test(tc, flexible_load_window_and_unmet);
     tcase_add_test(tc, compute_cap_spreads_jobs);
+    tcase_add_test(tc, cluster_caps_hold_each_clusters_jobs);
     tcase_add_test(tc, carbon_price_shifts_load);
     tcase_add_test(tc, schedule_json_round_trips);
     suite_add_tcase(s, tc);
@@ -822,6 +911,7 @@ static Suite *optimizer_suite(void)
     tcase_set_timeout(warm, 60);
     tcase_add_test(warm, warm_after_price_update_equals_cold);
     tcase_add_test(warm, warm_after_shift_equals_cold);
+    tcase_add_test(warm, warm_with_clusters_equals_cold);
     tcase_add_test(warm, glpk_error_is_caught_and_recovered);
     tcase_add_test(warm, invalid_scenario_never_reaches_glpk);
     tcase_add_test(warm, warm_start_past_its_cap_solves_cold);

@@ -54,7 +54,7 @@ static void class_site(gridems_scenario_t *sc, int steps, int classes, int per_c
             double power = 100.0 * (1 << (k % 3));
             /* k == per_class: same window, another ratio (a fifth more energy). */
             double energy = power * ratio * (k == per_class ? 1.2 : 1.0);
-            gridems_flex_load_t job = {id, energy, power, earliest, deadline};
+            gridems_flex_load_t job = {id, energy, power, earliest, deadline, NULL};
             ck_assert_int_eq(gridems_scenario_add_flex_load(sc, &job), 0);
         }
     }
@@ -363,8 +363,8 @@ static void many_jobs_site(gridems_scenario_t *sc, int jobs, int latest_start, u
         int deadline = earliest + 20 + rand() % (96 - earliest - 19);
         double power = 100 + rand() % 1400;
         double fill = 0.2 + 0.7 * (rand() % 1000) / 1000.0;
-        gridems_flex_load_t job = {id, power * 0.25 * (deadline - earliest) * fill, power, earliest,
-                                   deadline};
+        gridems_flex_load_t job = {
+            id, power * 0.25 * (deadline - earliest) * fill, power, earliest, deadline, NULL};
         ck_assert_int_eq(gridems_scenario_add_flex_load(sc, &job), 0);
     }
     sc->has_compute_limit = true;

@@ -140,7 +140,7 @@ START_TEST(look_ahead_floors_the_peak)
     fixture_t f;
     setup(&f, 2);
     gridems_planner_job_t jobs[] = {
-        {"big", 10000, 1000, f.in.now_ms, at("2026-05-11T20:00:00+09:00"), 0},
+        {"big", 10000, 1000, f.in.now_ms, at("2026-05-11T20:00:00+09:00"), 0, NULL},
     };
     f.in.jobs = jobs;
     f.in.n_jobs = 1;
@@ -175,7 +175,8 @@ START_TEST(last_weeks_jobs_repeat)
     fixture_t f;
     setup(&f, 2);
     gridems_planner_job_t jobs[] = {
-        {"weekly", 3000, 1000, at("2026-05-11T02:00:00+09:00"), at("2026-05-11T08:00:00+09:00"), 0},
+        {"weekly", 3000, 1000, at("2026-05-11T02:00:00+09:00"), at("2026-05-11T08:00:00+09:00"), 0,
+         NULL},
     };
     f.in.jobs = jobs;
     f.in.n_jobs = 1;
@@ -220,7 +221,7 @@ START_TEST(target_holds_within_the_period)
     fixture_t f;
     setup(&f, 7);
     gridems_planner_job_t big[] = {
-        {"big", 10000, 1000, f.in.now_ms, at("2026-05-11T20:00:00+09:00"), 0},
+        {"big", 10000, 1000, f.in.now_ms, at("2026-05-11T20:00:00+09:00"), 0, NULL},
     };
     f.in.jobs = big;
     f.in.n_jobs = 1;
@@ -229,7 +230,8 @@ START_TEST(target_holds_within_the_period)
     ck_assert(fabs(out.peak_target_kw - 1500) < 1e-6);
     /* A day later, a small job: solved again (a new job), lower, but 1500 holds. */
     gridems_planner_job_t small[] = {
-        {"small", 100, 1000, at("2026-05-12T00:00:00+09:00"), at("2026-05-12T10:00:00+09:00"), 0},
+        {"small", 100, 1000, at("2026-05-12T00:00:00+09:00"), at("2026-05-12T10:00:00+09:00"), 0,
+         NULL},
     };
     f.in.jobs = small;
     f.in.now_ms = at("2026-05-12T00:00:00+09:00");

@@ -30,8 +30,8 @@ static void setup(fix_t *f)
     f->sc.compute_limit_kw = 40;
     gridems_battery_t b = {"b1", 100, 50, 10, 100, 50, 20, 30, 0.95, 0.95, 0};
     ck_assert_int_eq(gridems_scenario_add_battery(&f->sc, &b), 0);
-    gridems_flex_load_t j1 = {"j1", 80, 40, 0, 3};
-    gridems_flex_load_t j2 = {"j2", 10, 40, 0, 5}; /* deadline past the horizon */
+    gridems_flex_load_t j1 = {"j1", 80, 40, 0, 3, NULL};
+    gridems_flex_load_t j2 = {"j2", 10, 40, 0, 5, NULL}; /* deadline past the horizon */
     ck_assert_int_eq(gridems_scenario_add_flex_load(&f->sc, &j1), 0);
     ck_assert_int_eq(gridems_scenario_add_flex_load(&f->sc, &j2), 0);
     gridems_event_t ev = {1, 2, 50};

@@ -37,8 +37,8 @@ static void setup(fix_t *f)
     }
     gridems_battery_t b = {"bess1", 4000, 2000, 400, 3600, 2000, 2000, 2000, 0.95, 0.95, 0};
     ck_assert_int_eq(gridems_scenario_add_battery(&f->sc, &b), 0);
-    gridems_flex_load_t j3 = {"j3", 500, 300, 0, 4};
-    gridems_flex_load_t j4 = {"j4", 100, 300, 0, 4};
+    gridems_flex_load_t j3 = {"j3", 500, 300, 0, 4, NULL};
+    gridems_flex_load_t j4 = {"j4", 100, 300, 0, 4, NULL};
     ck_assert_int_eq(gridems_scenario_add_flex_load(&f->sc, &j3), 0);
     ck_assert_int_eq(gridems_scenario_add_flex_load(&f->sc, &j4), 0);
     for (int t = 0; t <= 4; t++) {

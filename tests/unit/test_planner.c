@@ -225,16 +225,17 @@ START_TEST(flexible_job_window_and_energy_rule)
     gridems_planner_job_t jobs[] = {
         /* Inside: may start 00:45 (first whole step 01:00 = 2), due 02:15 (last whole step
          * ends 02:00 = step 4). */
-        {"inside", 100, 200, at("2026-05-11T00:45:00+09:00"), at("2026-05-11T02:15:00+09:00"), 0},
+        {"inside", 100, 200, at("2026-05-11T00:45:00+09:00"), at("2026-05-11T02:15:00+09:00"), 0,
+         NULL},
         /* Due 2 h after the horizon at 300 kW: after it, at half power (150 kW, within half
          * the 700 kW cap), 300 kWh can wait, so 450 of 750 must happen now. */
-        {"later", 750, 300, f.t0, at("2026-05-11T05:00:00+09:00"), 0},
+        {"later", 750, 300, f.t0, at("2026-05-11T05:00:00+09:00"), 0, NULL},
         /* Due long after: nothing is forced into this horizon, so it is left out. */
-        {"far", 100, 300, f.t0, at("2026-05-12T05:00:00+09:00"), 0},
+        {"far", 100, 300, f.t0, at("2026-05-12T05:00:00+09:00"), 0, NULL},
         /* Already running (earliest in the past): may use step 0. */
-        {"running", 50, 100, f.t0 - 3600000, at("2026-05-11T01:00:00+09:00"), 0},
+        {"running", 50, 100, f.t0 - 3600000, at("2026-05-11T01:00:00+09:00"), 0, NULL},
         /* A second device reusing an id: left out rather than failing the plan. */
-        {"inside", 10, 100, f.t0, at("2026-05-11T02:00:00+09:00"), 0},
+        {"inside", 10, 100, f.t0, at("2026-05-11T02:00:00+09:00"), 0, NULL},
     };
     f.in.jobs = jobs;
     f.in.n_jobs = 5;
@@ -276,9 +277,9 @@ START_TEST(running_step_is_planned_whole)
      * happened, so it is load in step 0 (45 kWh over half an hour: 90 kW), and each job is
      * planned with what it has left. */
     gridems_planner_job_t jobs[] = {
-        {"running", 60, 200, f.t0 - 3600000, at("2026-05-11T02:00:00+09:00"), 40},
-        {"new", 80, 200, f.t0 + 10 * 60000, at("2026-05-11T02:00:00+09:00"), 0},
-        {"done", 0, 200, f.t0 - 3600000, at("2026-05-11T02:00:00+09:00"), 5},
+        {"running", 60, 200, f.t0 - 3600000, at("2026-05-11T02:00:00+09:00"), 40, NULL},
+        {"new", 80, 200, f.t0 + 10 * 60000, at("2026-05-11T02:00:00+09:00"), 0, NULL},
+        {"done", 0, 200, f.t0 - 3600000, at("2026-05-11T02:00:00+09:00"), 5, NULL},
     };
     f.in.jobs = jobs;
     f.in.n_jobs = 3;
@@ -300,6 +301,41 @@ START_TEST(running_step_is_planned_whole)
 }
 END_TEST
 
+START_TEST(devices_with_own_caps_become_clusters)
+{
+    fixture_t f;
+    setup(&f);
+    update(&f.import_price, six_prices);
+    /* Two devices with caps of their own: each is a cluster of the scenario and its jobs name
+     * it; a job of a device that is not listed (no cap of its own) names none. */
+    gridems_planner_cluster_t clusters[] = {{"gpu", 3000}, {"gpu2", 2000}};
+    gridems_planner_job_t jobs[] = {
+        {"a", 100, 400, f.t0, at("2026-05-11T02:00:00+09:00"), 0, "gpu"},
+        {"b", 100, 400, f.t0, at("2026-05-11T02:00:00+09:00"), 0, "gpu2"},
+        {"c", 100, 400, f.t0, at("2026-05-11T02:00:00+09:00"), 0, "gpu3"},
+    };
+    f.in.jobs = jobs;
+    f.in.n_jobs = 3;
+    f.in.clusters = clusters;
+    f.in.n_clusters = 2;
+    gridems_scenario_t sc;
+    gridems_planner_output_t out;
+    char err[256] = "";
+    ck_assert_int_eq(gridems_planner_build(&f.in, &sc, &out, err, sizeof err), 0);
+    ck_assert_int_eq(sc.n_clusters, 2);
+    ck_assert_str_eq(sc.clusters[0].id, "gpu");
+    ck_assert(sc.clusters[0].compute_limit_kw == 3000);
+    ck_assert_str_eq(sc.clusters[1].id, "gpu2");
+    ck_assert(sc.clusters[1].compute_limit_kw == 2000);
+    ck_assert_int_eq(sc.n_flex_loads, 3);
+    ck_assert_str_eq(sc.flex_loads[0].cluster, "gpu");
+    ck_assert_str_eq(sc.flex_loads[1].cluster, "gpu2");
+    ck_assert_ptr_null(sc.flex_loads[2].cluster);
+    gridems_scenario_free(&sc);
+    teardown(&f);
+}
+END_TEST
+
 START_TEST(jobs_share_the_cap_after_the_horizon)
 {
     fixture_t f;
@@ -311,10 +347,10 @@ START_TEST(jobs_share_the_cap_after_the_horizon)
      * power (200 kW): "a" (first by id order at equal deadlines) gets 200 kW, "b" the 150 kW
      * left; 400 and 300 kWh wait, 200 and 300 kWh must happen now. */
     gridems_planner_job_t jobs[] = {
-        {"a", 600, 400, f.t0, at("2026-05-11T05:00:00+09:00"), 0},
-        {"b", 600, 400, f.t0, at("2026-05-11T05:00:00+09:00"), 0},
+        {"a", 600, 400, f.t0, at("2026-05-11T05:00:00+09:00"), 0, NULL},
+        {"b", 600, 400, f.t0, at("2026-05-11T05:00:00+09:00"), 0, NULL},
         /* Due inside the horizon: it takes nothing from the cap after it. */
-        {"c", 100, 400, f.t0, at("2026-05-11T02:00:00+09:00"), 0},
+        {"c", 100, 400, f.t0, at("2026-05-11T02:00:00+09:00"), 0, NULL},
     };
     f.in.jobs = jobs;
     f.in.n_jobs = 3;
@@ -470,6 +506,7 @@ int main(void)
     tcase_add_test(tc, peak_margin_follows_the_measured_error);
     tcase_add_test(tc, dr_events_and_peak);
     tcase_add_test(tc, invalid_device_data_is_refused_with_its_field);
+    tcase_add_test(tc, devices_with_own_caps_become_clusters);
     suite_add_tcase(s, tc);
     return test_run_suite(s);
 }

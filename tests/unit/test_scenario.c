@@ -34,10 +34,11 @@ static const char BASE[] =
     " \"charge_max_kw\": 1000, \"discharge_max_kw\": 900, \"charge_efficiency\": 0.95,"
     " \"discharge_efficiency\": 0.96, \"cycle_cost_per_kwh\": 0.02}],"
     " \"flexible_loads\": [{\"id\": \"train-1\", \"energy_kwh\": 3000, \"power_max_kw\": 800,"
-    " \"earliest_step\": 0, \"deadline_step\": 4},"
+    " \"earliest_step\": 0, \"deadline_step\": 4, \"cluster\": \"gpu-a\"},"
     " {\"id\": \"train-2\", \"energy_kwh\": 100, \"power_max_kw\": 50, \"earliest_step\": 1,"
     " \"deadline_step\": 3}],"
     " \"compute_limit_kw\": 5000,"
+    " \"clusters\": [{\"id\": \"gpu-a\", \"compute_limit_kw\": 900}],"
     " \"events\": [{\"start_step\": 1, \"end_step\": 3, \"import_limit_kw\": 6000}],"
     " \"penalties\": {\"unmet_flexible_per_kwh\": 1001, \"unserved_load_per_kwh\": 10001,"
     " \"final_soc_shortfall_per_kwh\": 1002}}";
@@ -155,6 +156,13 @@ static void assert_same_scenario(const gridems_scenario_t *a, const gridems_scen
         same_double("power_max_kw", i, x->power_max_kw, y->power_max_kw);
         ck_assert_int_eq(x->earliest_step, y->earliest_step);
         ck_assert_int_eq(x->deadline_step, y->deadline_step);
+        same_text("flex cluster", x->cluster, y->cluster);
+    }
+    ck_assert_int_eq(a->n_clusters, b->n_clusters);
+    for (int i = 0; i < a->n_clusters; i++) {
+        same_text("cluster id", a->clusters[i].id, b->clusters[i].id);
+        same_double("cluster compute_limit_kw", i, a->clusters[i].compute_limit_kw,
+                    b->clusters[i].compute_limit_kw);
     }
     ck_assert_int_eq(a->n_events, b->n_events);
     for (int i = 0; i < a->n_events; i++) {
@@ -494,6 +502,26 @@ static const rule_case_t RULES[] = {
     {"events[0].end_step", NULL, EI, "missing required field events[0].end_step", NULL},
     {"events[0].import_limit_kw", NULL, EI, "missing required field events[0].import_limit_kw",
      NULL},
+    {"clusters[0].id", NULL, EI, "missing required field clusters[0].id", NULL},
+    {"clusters[0].compute_limit_kw", NULL, EI,
+     "missing required field clusters[0].compute_limit_kw", NULL},
+    /* Clusters (gridems's extension): types, limits, unique ids, references. */
+    {"clusters", "{}", EI, "clusters: must be an array, got object", NULL},
+    {"clusters[0]", "7", EI, "clusters[0]: must be an object, got number", NULL},
+    {"clusters[0].id", "\"\"", EI, "clusters[0].id: must be a non-empty string", NULL},
+    {"clusters[0].compute_limit_kw", "-1", EI, "clusters[0].compute_limit_kw: must be >= 0, got -1",
+     NULL},
+    {"clusters[0].compute_limit_kw", "\"900\"", EI,
+     "clusters[0].compute_limit_kw: must be a number, got string", NULL},
+    {"clusters[1]", "{\"id\": \"gpu-a\", \"compute_limit_kw\": 1}", EI,
+     "clusters[1].id: duplicate id \"gpu-a\" (already used by clusters[0].id)", NULL},
+    {"flexible_loads[1].cluster", "\"gpu-z\"", EI,
+     "flexible_loads[1].cluster: no cluster has the id \"gpu-z\"", NULL},
+    {"flexible_loads[1].cluster", "\"\"", EI, "flexible_loads[1].cluster: must be a non-empty",
+     NULL},
+    {"flexible_loads[1].cluster", "5", EI,
+     "flexible_loads[1].cluster: must be a string, got number", NULL},
+    {"clusters", NULL, EI, "flexible_loads[0].cluster: no cluster has the id \"gpu-a\"", NULL},
     /* version must be 1. */
     {"version", "2", EI, "version: must be 1, got 2", NULL},
     {"version", "1.5", EI, "version: must be 1, got 1.5", NULL},
@@ -783,13 +811,28 @@ START_TEST(test_validate_in_memory)
     ck_assert_str_eq(err, "flexible_loads[0].id: must be a non-empty string of at most 256 bytes");
     sc.flex_loads[0].id = id;
 
+    /* More clusters than a site has devices (the bound keeps each load's lookup short). */
+    for (int c = 0; c <= GRIDEMS_SCENARIO_MAX_CLUSTERS; c++) {
+        char name[16];
+        snprintf(name, sizeof name, "gpu-%d", c);
+        gridems_cluster_t cl = {name, 100};
+        ck_assert_int_eq(gridems_scenario_add_cluster(&sc, &cl), 0);
+    }
+    ck_assert_int_eq(gridems_scenario_validate(&sc, err, sizeof err), GRIDEMS_EINVAL);
+    ck_assert_str_eq(err, "clusters: at most 64 clusters, got 65");
+    sc.n_clusters = GRIDEMS_SCENARIO_MAX_CLUSTERS;
+    ck_assert_int_eq(gridems_scenario_validate(&sc, err, sizeof err), 0);
+    sc.n_clusters = GRIDEMS_SCENARIO_MAX_CLUSTERS + 1; /* freed with the scenario */
+
     /* A step count out of range. */
     sc.steps = 0;
     ck_assert_int_eq(gridems_scenario_validate(&sc, err, sizeof err), GRIDEMS_EINVAL);
     ck_assert_str_eq(err, "site.base_load_kw: must have 1 to 100000 values, got 0");
     sc.steps = 3;
 
+    sc.n_clusters = 0;
     ck_assert_int_eq(gridems_scenario_validate(&sc, err, sizeof err), 0);
+    sc.n_clusters = GRIDEMS_SCENARIO_MAX_CLUSTERS + 1;
     ck_assert_int_eq(gridems_scenario_validate(NULL, err, sizeof err), GRIDEMS_EINVAL);
     ck_assert_ptr_nonnull(strstr(err, "scenario:"));
     gridems_scenario_free(&sc);
@@ -1031,6 +1074,9 @@ START_TEST(test_copy_is_deep)
     ck_assert_ptr_ne(dst.batteries[0].id, src.batteries[0].id);
     ck_assert_ptr_ne(dst.flex_loads, src.flex_loads);
     ck_assert_ptr_ne(dst.flex_loads[1].id, src.flex_loads[1].id);
+    ck_assert_ptr_ne(dst.flex_loads[0].cluster, src.flex_loads[0].cluster);
+    ck_assert_ptr_ne(dst.clusters, src.clusters);
+    ck_assert_ptr_ne(dst.clusters[0].id, src.clusters[0].id);
     ck_assert_ptr_ne(dst.events, src.events);
     ck_assert_ptr_ne(dst.start, src.start);
     ck_assert_ptr_ne(dst.currency, src.currency);
@@ -1039,7 +1085,10 @@ START_TEST(test_copy_is_deep)
     src.import_per_kwh[0] = -99;
     src.batteries[0].id[0] = 'X';
     src.events[0].end_step = 2;
+    src.clusters[0].id[0] = 'X';
     gridems_scenario_free(&src);
+    ck_assert_str_eq(dst.clusters[0].id, "gpu-a");
+    ck_assert_str_eq(dst.flex_loads[0].cluster, "gpu-a");
     ck_assert(dst.import_per_kwh[0] == 20.5);
     ck_assert_str_eq(dst.batteries[0].id, "bess-1");
     ck_assert_int_eq(dst.events[0].end_step, 3);

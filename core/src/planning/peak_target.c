@@ -112,6 +112,7 @@ static int add_job(gridems_scenario_t *sc, double power_kw, gridems_flex_load_t 
     snprintf(name, sizeof name, "j%d", sc->n_flex_loads);
     fl->id = name;
     fl->power_max_kw = power_kw;
+    fl->cluster = NULL; /* the look-ahead keeps the site's pooled cap only */
     return gridems_scenario_add_flex_load(sc, fl);
 }
 

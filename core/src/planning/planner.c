@@ -246,6 +246,17 @@ static int deferrable_energy(const gridems_planner_inputs_t *in, int64_t horizon
     return 0;
 }
 
+/* The job's cluster when the inputs list it (a device without a cap of its own has none). */
+static const char *job_cluster(const gridems_planner_inputs_t *in, const gridems_planner_job_t *job)
+{
+    for (int c = 0; job->cluster != NULL && c < in->n_clusters; c++) {
+        if (strcmp(in->clusters[c].id, job->cluster) == 0) {
+            return job->cluster;
+        }
+    }
+    return NULL;
+}
+
 static int add_jobs(const gridems_planner_inputs_t *in, const gridems_planner_output_t *g,
                     double cap, gridems_scenario_t *sc, int *planned, int *left_out)
 {
@@ -273,8 +284,8 @@ static int add_jobs(const gridems_planner_inputs_t *in, const gridems_planner_ou
             (*left_out)++;
             continue;
         }
-        gridems_flex_load_t fl = {(char *)job->id, energy, job->power_max_kw, (int)first,
-                                  (int)last};
+        gridems_flex_load_t fl = {(char *)job->id, energy,    job->power_max_kw,
+                                  (int)first,      (int)last, (char *)job_cluster(in, job)};
         rc = gridems_scenario_add_flex_load(sc, &fl);
         if (rc == 0) {
             (*planned)++;
@@ -336,7 +347,16 @@ static int fill_scenario(const gridems_planner_inputs_t *in, gridems_scenario_t 
         sc->has_compute_limit = true;
         sc->compute_limit_kw = cap;
     }
-    int rc = add_batteries(in, sc);
+    /* Each listed device's own cap is a cluster of the program; the pooled cap above stays (it
+     * is what the deferral and the month's look-ahead count on). */
+    int rc = 0;
+    for (int c = 0; c < in->n_clusters && rc == 0; c++) {
+        gridems_cluster_t cl = {(char *)in->clusters[c].id, in->clusters[c].compute_limit_kw};
+        rc = gridems_scenario_add_cluster(sc, &cl);
+    }
+    if (rc == 0) {
+        rc = add_batteries(in, sc);
+    }
     if (rc == 0) {
         rc = add_jobs(in, g, cap, sc, &g->jobs_planned, &g->jobs_left_out);
     }

@@ -64,7 +64,16 @@ typedef struct gridems_planner_job_s {
      * "whole": step 0 is planned as a whole step, so this counts as load in step 0 (it has
      * happened). 0 otherwise. */
     double delivered_in_step_kwh;
+    /* The id of the cluster (planner inputs' clusters) whose cap it shares, or NULL. Borrowed. */
+    const char *cluster;
 } gridems_planner_job_t;
+
+/* A flexible device whose own compute cap the plan must hold besides the site's (the scenario's
+ * clusters, docs/optimizer.md "Clusters"). */
+typedef struct gridems_planner_cluster_s {
+    const char *id; /* borrowed: the device's id */
+    double compute_limit_kw;
+} gridems_planner_cluster_t;
 
 typedef struct gridems_planner_inputs_s {
     const gridems_service_config_t *cfg;
@@ -81,7 +90,9 @@ typedef struct gridems_planner_inputs_s {
     int n_batteries;
     const gridems_planner_job_t *jobs;
     int n_jobs;
-    double device_compute_cap_kw;               /* < 0: none */
+    double device_compute_cap_kw;              /* < 0: none */
+    const gridems_planner_cluster_t *clusters; /* [n_clusters]: may be NULL when 0 */
+    int n_clusters;
     const gridems_peak_margin_t *margin_errors; /* may be NULL: planner.peak_margin_kw alone */
     /* The month-aware peak target (peak_target.h), updated by the build (it records the jobs
      * and hands out a look-ahead when one is due); NULL: none. */

@@ -558,8 +558,9 @@ static void dispatch_flex(gridems_service_t *svc, service_device_t *sd, int step
     if (ids != NULL) {
         sp->jobs = jobs;
         sp->n_jobs = n;
-        /* The plan's cap is the site's, the devices' caps pooled (docs/service.md, "Several
-         * flexible devices share one compute cap"): a device is never told more than its own. */
+        /* The scenario's compute cap is the site's, the devices' caps pooled; with two or more
+         * devices each one's own cap is a cluster of the plan (docs/service.md, "Several
+         * flexible devices"). Either way a device is told the lower of the two. */
         double cap = plan->scenario.has_compute_limit ? plan->scenario.compute_limit_kw : -1;
         if (caps.u.flex.power_cap_kw >= 0 && (cap < 0 || caps.u.flex.power_cap_kw < cap)) {
             cap = caps.u.flex.power_cap_kw;

@@ -225,9 +225,6 @@ typedef struct service_planning_s {
     char period[GRIDEMS_BILLING_KEY_MAX]; /* the running billing period's key */
     /* Jobs' energy since the running step began (service_devices.c notes what they report). */
     gridems_step_progress_t step_progress;
-    /* What the last notice said of flexible devices sharing one compute cap (said again only
-     * when the devices or their caps change; "" while there is at most one). */
-    char pooled_caps_note[640];
 } service_planning_t;
 
 /* The re-plan machinery (service_plan.c): the debounced request, the solve in flight, the

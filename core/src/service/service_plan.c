@@ -346,12 +346,17 @@ typedef struct gather_s {
     double compute_cap_kw;
     bool all_capped;
     bool any_flex;
-    cJSON *left_out;     /* ids of stale devices */
-    int n_flex;          /* flexible devices in the plan */
-    char flex_caps[384]; /* each as "id (cap N kW)" or "id (no cap)", for note_pooled_caps */
+    cJSON *left_out; /* ids of stale devices */
+    int n_flex;      /* flexible devices in the plan */
+    /* Each flexible device with a cap of its own, a cluster of the program when there are two
+     * or more (with one, its cap is the pooled cap above). Ids borrowed from the devices, which
+     * outlive the gathering. */
+    gridems_planner_cluster_t *clusters;
+    int n_clusters;
 } gather_t;
 
-static int add_job(gather_t *g, const gridems_flex_job_t *job, int64_t now)
+/* cluster: the id of the job's device, borrowed (gather_t). */
+static int add_job(gather_t *g, const gridems_flex_job_t *job, int64_t now, const char *cluster)
 {
     if (g->n_jobs == g->cap_jobs) {
         int cap = g->cap_jobs ? g->cap_jobs * 2 : 16;
@@ -392,7 +397,7 @@ static int add_job(gather_t *g, const gridems_flex_job_t *job, int64_t now)
                          ? gridems__service_job_in_step_kwh(g->svc, job)
                          : 0.0;
     g->jobs[g->n_jobs++] = (gridems_planner_job_t){
-        id, remaining, job->power_max_kw, job->earliest_ms, due_ms, in_step};
+        id, remaining, job->power_max_kw, job->earliest_ms, due_ms, in_step, cluster};
     return 0;
 }
 
@@ -432,20 +437,23 @@ static int gather_device(void *arg, gridems__device_t *dev)
         return 0;
     }
     g->any_flex = true;
-    size_t used = strlen(g->flex_caps);
     if (caps.u.flex.power_cap_kw >= 0) {
         g->compute_cap_kw += caps.u.flex.power_cap_kw;
-        snprintf(g->flex_caps + used, sizeof g->flex_caps - used, "%s%s (cap %.0f kW)",
-                 g->n_flex > 0 ? ", " : "", sd->id, caps.u.flex.power_cap_kw);
+        gridems_planner_cluster_t *bigger =
+            realloc(g->clusters, (size_t)(g->n_clusters + 1) * sizeof *bigger);
+        if (bigger == NULL) {
+            return GRIDEMS_ENOMEM;
+        }
+        g->clusters = bigger;
+        g->clusters[g->n_clusters++] =
+            (gridems_planner_cluster_t){sd->id, caps.u.flex.power_cap_kw};
     } else {
         g->all_capped = false;
-        snprintf(g->flex_caps + used, sizeof g->flex_caps - used, "%s%s (no cap)",
-                 g->n_flex > 0 ? ", " : "", sd->id);
     }
     g->n_flex++;
     int64_t now = gridems_clock_now_ms(&g->svc->clock);
     for (uint32_t i = 0; i < caps.u.flex.n_jobs; i++) {
-        int rc = add_job(g, &caps.u.flex.jobs[i], now);
+        int rc = add_job(g, &caps.u.flex.jobs[i], now, sd->id);
         if (rc != 0) {
             return rc;
         }
@@ -463,41 +471,10 @@ static void gather_free(gather_t *g)
     }
     free(g->batteries);
     free(g->jobs);
+    free(g->clusters);
 }
 
 /* ---- ## Starting a solve ---- */
-
-/* The program has one compute cap for the site (docs/service.md, "Several flexible devices
- * share one compute cap"): with two or more flexible devices an operator is told, once for each
- * set of devices and caps, that a device's own cap is not held by the plan. sc: the scenario the
- * planner built from g, whose cap is the one the plan keeps. */
-static void note_pooled_caps(gridems_service_t *svc, const gather_t *g,
-                             const gridems_scenario_t *sc)
-{
-    char *last = svc->planning.pooled_caps_note;
-    if (g->n_flex < 2) {
-        last[0] = '\0';
-        return;
-    }
-    char text[sizeof svc->planning.pooled_caps_note];
-    if (sc->has_compute_limit) {
-        snprintf(text, sizeof text,
-                 "flexible devices %s share one compute cap of %.0f kW in the plan: a device's "
-                 "own cap is not held by the plan (docs/service.md, \"Several flexible devices "
-                 "share one compute cap\")",
-                 g->flex_caps, sc->compute_limit_kw);
-    } else {
-        snprintf(text, sizeof text,
-                 "flexible devices %s: the plan has no compute cap, so a device's own cap is not "
-                 "held by the plan (docs/service.md, \"Several flexible devices share one compute "
-                 "cap\")",
-                 g->flex_caps);
-    }
-    if (strcmp(text, last) != 0) {
-        gridems_log_notice("%s", text);
-        snprintf(last, sizeof svc->planning.pooled_caps_note, "%s", text);
-    }
-}
 
 static int build_scenario(gridems_service_t *svc, gridems_scenario_t *sc,
                           gridems_planner_output_t *out, cJSON *left_out, char *err, size_t errlen)
@@ -510,7 +487,7 @@ static int build_scenario(gridems_service_t *svc, gridems_scenario_t *sc,
     gridems_state_prune_jobs(&svc->planning.state, now);
     update_period(svc, now);
     gridems__service_history_tick(svc, now);
-    gather_t g = {svc, NULL, 0, NULL, 0, 0, 0.0, true, false, left_out, 0, ""};
+    gather_t g = {svc, NULL, 0, NULL, 0, 0, 0.0, true, false, left_out, 0, NULL, 0};
     int rc = svc->host_ready ? gridems__host_foreach_device(svc->host, gather_device, &g) : 0;
     if (rc != 0) {
         gather_free(&g);
@@ -535,12 +512,11 @@ static int build_scenario(gridems_service_t *svc, gridems_scenario_t *sc,
         g.jobs,
         g.n_jobs,
         g.any_flex && g.all_capped ? g.compute_cap_kw : -1.0,
+        g.clusters,
+        g.n_flex >= 2 ? g.n_clusters : 0,
         gridems__service_history_margin(svc),
         &svc->replan->peak_target};
     rc = gridems_planner_build(&in, sc, out, err, errlen);
-    if (rc == 0) {
-        note_pooled_caps(svc, &g, sc);
-    }
     gridems_step_progress_snapshot(&svc->planning.step_progress);
     gather_free(&g);
     return rc;

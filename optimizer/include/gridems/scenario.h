@@ -21,6 +21,9 @@
 #define GRIDEMS_SCENARIO_MAX_MAGNITUDE 1e15
 /* Longest accepted id, start timestamp or currency label, in bytes. */
 #define GRIDEMS_SCENARIO_MAX_TEXT 256
+/* Most clusters a scenario may name (gridems's extension, docs/optimizer.md "Clusters"): a site's
+ * flexible devices, not its jobs; the bound keeps checking each load's cluster O(loads). */
+#define GRIDEMS_SCENARIO_MAX_CLUSTERS 64
 
 /* Default penalties of the spec. */
 #define GRIDEMS_DEFAULT_UNMET_FLEXIBLE_PER_KWH 1000.0
@@ -48,7 +51,16 @@ typedef struct gridems_flex_load_s {
     double power_max_kw;
     int earliest_step; /* first step it may run, inclusive */
     int deadline_step; /* first step it may no longer run, exclusive */
+    char *cluster;     /* owned, may be NULL: the id of the cluster whose cap it shares (an
+                        * extension of format v1, docs/optimizer.md "Clusters") */
 } gridems_flex_load_t;
+
+/* A set of flexible loads with a compute cap of its own (one AI cluster of the site), besides the
+ * site's compute_limit_kw: every step, the summed power of its loads <= compute_limit_kw. */
+typedef struct gridems_cluster_s {
+    char *id; /* owned */
+    double compute_limit_kw;
+} gridems_cluster_t;
 
 typedef struct gridems_event_s {
     int start_step; /* inclusive */
@@ -84,6 +96,8 @@ typedef struct gridems_scenario_s {
 
     bool has_compute_limit;
     double compute_limit_kw;
+    gridems_cluster_t *clusters; /* [n_clusters], owned; flexible loads name them by id */
+    int n_clusters;
 
     double unmet_flexible_per_kwh;
     double unserved_load_per_kwh;
@@ -100,12 +114,13 @@ typedef struct gridems_scenario_s {
 int gridems_scenario_init(gridems_scenario_t *sc, int steps, double step_minutes);
 
 /*
- * gridems_scenario_add_battery / _add_flex_load / _add_event: append one item (copied, the id
- * string too) and return 0 or GRIDEMS_ENOMEM. Validation is separate.
+ * gridems_scenario_add_battery / _add_flex_load / _add_event / _add_cluster: append one item
+ * (copied, its strings too) and return 0 or GRIDEMS_ENOMEM. Validation is separate.
  */
 int gridems_scenario_add_battery(gridems_scenario_t *sc, const gridems_battery_t *b);
 int gridems_scenario_add_flex_load(gridems_scenario_t *sc, const gridems_flex_load_t *j);
 int gridems_scenario_add_event(gridems_scenario_t *sc, const gridems_event_t *ev);
+int gridems_scenario_add_cluster(gridems_scenario_t *sc, const gridems_cluster_t *cl);
 
 /* gridems_scenario_set_text: replace *field (sc->start or sc->currency) by a copy of text (may be
  * NULL). Returns 0 or GRIDEMS_ENOMEM. */
