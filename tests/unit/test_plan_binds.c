@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Unit tests for core/src/planning/plan_binds.h: on a hand-made four-step plan, each step lists
- * exactly the constraints at their limit (the peak, a DR cap, the compute cap, a battery's energy
- * and power limits, a job held to its deadline), and nothing else; within tolerance counts, a hair
- * beyond it does not; a deadline past the horizon never binds.
+ * exactly the constraints at their limit (the peak, a DR cap, the compute cap and a cluster's, a
+ * battery's energy and power limits, a job held to its deadline), and nothing else; within
+ * tolerance counts, a hair beyond it does not; a deadline past the horizon never binds.
  */
 #include "check_run.h"
 #include "optimizer_internal.h"
@@ -96,6 +96,27 @@ START_TEST(test_each_kind)
 }
 END_TEST
 
+START_TEST(test_cluster_cap)
+{
+    /* j1 in cluster gpu (cap 40 kW): at its cap in steps 1 and 2; gpu2 (no running job) and a
+     * cluster with no job at all never bind. */
+    fix_t f;
+    setup(&f);
+    gridems_cluster_t gpu = {"gpu", 40}, gpu2 = {"gpu2", 40}, idle = {"idle", 0};
+    ck_assert_int_eq(gridems_scenario_add_cluster(&f.sc, &gpu), 0);
+    ck_assert_int_eq(gridems_scenario_add_cluster(&f.sc, &gpu2), 0);
+    ck_assert_int_eq(gridems_scenario_add_cluster(&f.sc, &idle), 0);
+    ck_assert_int_eq(gridems_scenario_set_text(&f.sc.flex_loads[0].cluster, "gpu"), 0);
+    cJSON *all = gridems_plan_binds_json(&f.sc, &f.s);
+    expect(all, 0, "battery_empty:b1,battery_discharge_max:b1");
+    expect(all, 1, "dr_cap,compute_cap,cluster_cap:gpu,battery_empty:b1,deadline:j1");
+    expect(all, 2, "peak,compute_cap,cluster_cap:gpu,battery_charge_max:b1,deadline:j1");
+    expect(all, 3, "peak,compute_cap,battery_full:b1");
+    cJSON_Delete(all);
+    teardown(&f);
+}
+END_TEST
+
 START_TEST(test_tolerance_and_no_charge)
 {
     fix_t f;
@@ -131,6 +152,7 @@ int main(void)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_each_kind);
     tcase_add_test(tc, test_tolerance_and_no_charge);
+    tcase_add_test(tc, test_cluster_cap);
     suite_add_tcase(s, tc);
     return test_run_suite(s);
 }

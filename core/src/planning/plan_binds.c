@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
 
 static bool at_limit(double value, double limit)
 {
@@ -78,6 +79,20 @@ static bool step_tags(const gridems_scenario_t *sc, const gridems_schedule_t *s,
         }
         if (at_limit(sum, sc->compute_limit_kw)) {
             ok = ok && tag(step, "compute_cap", NULL);
+        }
+    }
+    for (int c = 0; c < sc->n_clusters; c++) {
+        double sum = 0.0;
+        bool any = false;
+        for (int j = 0; j < s->n_flex_loads && j < sc->n_flex_loads; j++) {
+            const char *in = sc->flex_loads[j].cluster;
+            if (in != NULL && strcmp(in, sc->clusters[c].id) == 0) {
+                sum += s->flex_loads[j].power_kw[k];
+                any = true;
+            }
+        }
+        if (any && at_limit(sum, sc->clusters[c].compute_limit_kw)) {
+            ok = ok && tag(step, "cluster_cap", sc->clusters[c].id);
         }
     }
     for (int b = 0; b < s->n_batteries && b < sc->n_batteries; b++) {

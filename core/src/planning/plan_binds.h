@@ -6,6 +6,7 @@
  *   "dr_cap"                    import at a DR event's cap
  *   "import_limit"              import at the site's contracted limit
  *   "compute_cap"               flexible compute at the site's compute cap
+ *   "cluster_cap:ID"            the jobs of cluster ID at its own cap (scenario.h, clusters)
  *   "battery_empty:ID"          the battery ends the step at its minimum energy
  *   "battery_full:ID"           ... at its maximum energy
  *   "battery_charge_max:ID"     charging at its rated power
