@@ -241,7 +241,7 @@ START_TEST(test_catch_up_under_the_cap)
 {
     const double total[4] = {1000, 1000, 800, 200}; /* every job's planned power */
     const double job[4] = {400, 100, 0, 0};         /* this job's */
-    gridems_peak_guard_room_t room = {T0, STEP, 4, total, 1000, NULL};
+    gridems_peak_guard_room_t room = {T0, STEP, 4, total, 1000, NULL, NULL, HUGE_VAL};
     /* From the end of step 0 to the plan's end: step 1 its own 100 (the cap is full), step 2
      * 200 free, step 3 400 (its limit, of 800 free): 0.5 h x (100 + 200 + 400). */
     assert_near(gridems_peak_guard_catch_up_kwh(&room, job, 400, T0 + STEP, T0 + 4 * STEP), 350);
@@ -258,11 +258,19 @@ START_TEST(test_catch_up_under_the_cap)
     assert_near(gridems_peak_guard_catch_up_kwh(&room, job, 400, T0 + STEP, T0 + 6 * STEP), 750);
     /* Nothing when due before the step's end. */
     assert_near(gridems_peak_guard_catch_up_kwh(&room, job, 400, T0 + STEP, T0 + STEP), 0);
+    /* Its device a cluster of the plan, cap 500 kW, its jobs planned at 100 / 300 / 200 after
+     * the step: step 2 has 200 kW free under the cluster's cap (of the site's 200), step 3
+     * 300 (of the site's 800): 0.5 h x (100 + 200 + 300). */
+    const double device[4] = {400, 100, 300, 200};
+    room.cluster_kw = device;
+    room.cluster_cap_kw = 500;
+    assert_near(gridems_peak_guard_catch_up_kwh(&room, job, 400, T0 + STEP, T0 + 4 * STEP), 300);
+    room.cluster_kw = NULL;
     /* Where the cap is full after the step, a job behind its plan cannot catch up: it gives
      * nothing now. 500 kWh left, 300 planned after the step (step 1 at 400, step 2 at 200),
      * the cap full in both: it needs 200 kWh in the 20 minutes left, its whole 600 kW. */
     const double full[3] = {1000, 1000, 1000}, planned[3] = {600, 400, 200};
-    gridems_peak_guard_room_t tight = {T0, STEP, 3, full, 1000, NULL};
+    gridems_peak_guard_room_t tight = {T0, STEP, 3, full, 1000, NULL, NULL, HUGE_VAL};
     double after = gridems_peak_guard_catch_up_kwh(&tight, planned, 600, T0 + STEP, T0 + 3 * STEP);
     assert_near(after, 300);
     assert_near(gridems_peak_guard_job_sheddable_kw(600, 500, after, T0 + 10 * MIN_MS, T0 + STEP),
@@ -282,7 +290,7 @@ START_TEST(test_held_back_jobs_share_the_room)
      * is planned there. */
     const double total[3] = {1000, 700, 700};
     double claimed[3] = {0, 0, 0};
-    gridems_peak_guard_room_t room = {T0, STEP, 3, total, 1000, claimed};
+    gridems_peak_guard_room_t room = {T0, STEP, 3, total, 1000, claimed, NULL, HUGE_VAL};
     const int64_t end = T0 + STEP, due = T0 + 3 * STEP;
     /* Each alone could catch up 0.5 h x 300 x 2 = 300 kWh. */
     assert_near(gridems_peak_guard_catch_up_kwh(&room, NULL, 400, end, due), 300);

@@ -85,13 +85,16 @@ static double overlap_h(const gridems_peak_guard_room_t *room, int t, int64_t fr
     return b > a ? (double)(b - a) / MS_PER_HOUR : 0.0;
 }
 
-/* What a job can add above its own plan in step t: the free room under the cap that no other
- * job claimed, within its power limit. */
+/* What a job can add above its own plan in step t: the free room under the cap (and its
+ * device's, with a cluster) that no other job claimed, within its power limit. */
 static double extra_kw(const gridems_peak_guard_room_t *room, const double *job_kw,
                        double power_max_kw, int t, double *own_kw)
 {
     *own_kw = fmin(power_max_kw, job_kw != NULL ? job_kw[t] : 0.0);
     double free_kw = room->cap_kw - room->compute_kw[t];
+    if (room->cluster_kw != NULL) {
+        free_kw = fmin(free_kw, room->cluster_cap_kw - room->cluster_kw[t]);
+    }
     if (room->claimed_kw != NULL) {
         free_kw -= room->claimed_kw[t];
     }

@@ -129,11 +129,17 @@ typedef struct gridems_peak_guard_room_s {
     double cap_kw;            /* the compute cap the plan keeps to; HUGE_VAL: none */
     double *claimed_kw;       /* [steps] free room other jobs held back now will take to catch
                                * up (gridems_peak_guard_claim_room), or NULL: none counted */
+    /* The job's device as a cluster of the plan (its own cap, scenario.h): the planned power of
+     * the device's jobs together, and the cap. NULL / HUGE_VAL: the device is no cluster. The
+     * claims above count against both caps (they are one device's jobs). */
+    const double *cluster_kw; /* [steps] */
+    double cluster_cap_kw;
 } gridems_peak_guard_room_t;
 
 /*
  * gridems_peak_guard_catch_up_kwh: the most a job can run from from_ms to due_ms: in each plan
- * step its own planned power plus what the plan leaves free under the compute cap and other
+ * step its own planned power plus what the plan leaves free under the compute cap (and under its
+ * device's own cap, with a cluster) and other
  * held-back jobs have not claimed, at most its power_max_kw (so jobs that fill the cap after the
  * step leave a held-back job no room to catch up); past the plan's last step, its full power.
  * Parameters: room (borrowed); job_kw (borrowed, [room->steps], or NULL: the plan does not hold

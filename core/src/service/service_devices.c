@@ -449,13 +449,45 @@ static bool job_due(const gridems_service_t *svc, const gridems_flex_job_t *job,
            (rest_kw > 0 && rest_kw * setpoint_hours(svc, step) >= 0.95 * job->energy_remaining_kwh);
 }
 
+/* A flexible device as a cluster of the plan (its own cap held, docs/service.md "Several
+ * flexible devices"): its jobs' planned power together, [plan steps], and its cap; cluster_kw
+ * NULL when the plan has no cluster of that id (one flexible device, no cap of its own) or
+ * out of memory, and then only the site's cap counts. */
+typedef struct device_room_s {
+    double *cluster_kw;
+    double cap_kw;
+} device_room_t;
+
+static device_room_t device_room(const service_plan_t *plan, const char *device_id)
+{
+    device_room_t room = {NULL, HUGE_VAL};
+    const gridems_scenario_t *sc = &plan->scenario;
+    for (int c = 0; c < sc->n_clusters; c++) {
+        if (strcmp(sc->clusters[c].id, device_id) != 0) {
+            continue;
+        }
+        int steps = plan->schedule.steps;
+        room.cluster_kw = calloc((size_t)(steps > 0 ? steps : 1), sizeof *room.cluster_kw);
+        for (int j = 0; room.cluster_kw != NULL && j < sc->n_flex_loads; j++) {
+            const char *in = sc->flex_loads[j].cluster;
+            for (int t = 0; in != NULL && strcmp(in, device_id) == 0 && t < steps; t++) {
+                room.cluster_kw[t] += plan->schedule.flex_loads[j].power_kw[t];
+            }
+        }
+        room.cap_kw = sc->clusters[c].compute_limit_kw;
+        break;
+    }
+    return room;
+}
+
 /* How much of rest_kw (a job's power for the rest of step `step`, not due in it) the peak guard
  * may hold back (peak_guard.h: what it can give up and still finish a reserve before its
  * deadline). claimed_kw ([plan steps], or NULL): the free room under the compute cap that the
  * jobs counted before it take to catch up; this job's is added, so a device's jobs do not all
  * count the same room. */
 static double job_sheddable_kw(const gridems_service_t *svc, const gridems_flex_job_t *job,
-                               double rest_kw, int step, double *claimed_kw)
+                               double rest_kw, int step, double *claimed_kw,
+                               const device_room_t *device)
 {
     const service_plan_t *plan = &svc->plan;
     if (plan->compute_kw == NULL) {
@@ -470,7 +502,9 @@ static double job_sheddable_kw(const gridems_service_t *svc, const gridems_flex_
         plan->schedule.steps,
         plan->compute_kw,
         plan->scenario.has_compute_limit ? plan->scenario.compute_limit_kw : HUGE_VAL,
-        claimed_kw};
+        claimed_kw,
+        device->cluster_kw,
+        device->cap_kw};
     const double *row = planned_job_row(plan, job->id);
     double after_kwh =
         gridems_peak_guard_catch_up_kwh(&room, row, job->power_max_kw, step_end, due);
@@ -500,14 +534,16 @@ double gridems__service_flex_headroom_kw(gridems_service_t *svc, service_device_
     }
     double kw = 0.0;
     double *claimed = new_claims(svc);
+    device_room_t device = device_room(&svc->plan, sd->id);
     for (uint32_t i = 0; i < caps.u.flex.n_jobs; i++) {
         const gridems_flex_job_t *job = &caps.u.flex.jobs[i];
         double rest_kw = job_rest_kw(svc, job, planned_job_kw(&svc->plan, job->id, step), step);
         if (rest_kw > 0 && !job_due(svc, job, rest_kw, step)) {
-            kw += job_sheddable_kw(svc, job, rest_kw, step, claimed);
+            kw += job_sheddable_kw(svc, job, rest_kw, step, claimed, &device);
         }
     }
     free(claimed);
+    free(device.cluster_kw);
     return kw;
 }
 
@@ -533,6 +569,7 @@ static void dispatch_flex(gridems_service_t *svc, service_device_t *sd, int step
     }
     double can_wait_kw = 0.0;
     double *claimed = new_claims(svc); /* in the order gridems__service_flex_headroom_kw counts */
+    device_room_t device = device_room(plan, sd->id);
     for (uint32_t i = 0; ids != NULL && sheddable != NULL && i < n; i++) {
         ids[i] = strdup(caps.u.flex.jobs[i].id);
         jobs[i].job_id = ids[i];
@@ -541,11 +578,12 @@ static void dispatch_flex(gridems_service_t *svc, service_device_t *sd, int step
         if (job_due(svc, job, jobs[i].power_kw, step)) {
             jobs[i].power_kw = job->power_max_kw;
         } else if (jobs[i].power_kw > 0) {
-            sheddable[i] = job_sheddable_kw(svc, job, jobs[i].power_kw, step, claimed);
+            sheddable[i] = job_sheddable_kw(svc, job, jobs[i].power_kw, step, claimed, &device);
             can_wait_kw += sheddable[i];
         }
     }
     free(claimed);
+    free(device.cluster_kw);
     /* The peak guard's share comes from what the jobs can give up and still finish on time
      * (job_sheddable_kw), in proportion to it; a job due in this step keeps its full power. */
     double held = fmin(fmax(guard_kw, 0.0), can_wait_kw);
