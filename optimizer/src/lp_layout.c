@@ -127,14 +127,14 @@ static bool allocate(lp_layout_t *l)
  * Why this is exact (the two programs have the same optimal value, and the split below turns an
  * optimal solution of the merged program into an optimal solution of the original one):
  *   - The loads' columns enter the rest of the program only through sum_j p[j,t] (the power
- *     balance, the compute cap and the cap of their cluster at step t, each with coefficient 1
- *     for every load; a group never spans two clusters, so all its loads are in the same rows) and
- * their unmet energy only through the objective, sum_j pen * u[j] with one penalty for all loads.
+ *     balance, the compute cap and their cluster's cap at step t, each with coefficient 1 for
+ *     every load: a group never spans two clusters, so its loads share those rows) and their
+ *     unmet energy only through the objective, sum_j pen * u[j] with one penalty for all loads.
  *     So any feasible original solution gives a feasible merged one, p[G,t] = sum_j p[j,t] and
  *     u[G] = sum_j u[j], with the same objective: merged optimum <= original optimum.
  *   - Conversely, given a feasible merged solution, let w_j = P_j / P_G (so sum_j w_j = 1) and
  *     p[j,t] = w_j * p[G,t], u[j] = w_j * u[G]. Then 0 <= p[j,t] <= w_j * P_G = P_j, u[j] >= 0,
- *     sum_j p[j,t] = p[G,t], sum_j u[j] = u[G] (same balance, cap and objective), and
+ *     sum_j p[j,t] = p[G,t], sum_j u[j] = u[G] (same balance, caps and objective), and
  *     dt * sum_t p[j,t] + u[j] = w_j * E_G = P_j * (E_G / P_G) = P_j * r = E_j, because
  *     E_G / P_G = sum_j r P_j / sum_j P_j = r when every load of the group has the ratio r.
  *     So original optimum <= merged optimum, and the split of a merged optimum is optimal.
