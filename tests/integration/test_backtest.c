@@ -14,6 +14,7 @@
 #include <check.h>
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -224,6 +225,126 @@ START_TEST(test_running_step_whole)
 }
 END_TEST
 
+/* Two clusters with caps of their own (docs/service.md, "Several flexible devices"): the demo
+ * site's GPU cluster split in two, gpu (2,800 kW) with every other job of the week and gpu2
+ * (1,200 kW) with the rest, among them two pretraining jobs of 1,500 kW. The perfect-foresight
+ * program holds each cluster's cap as the service's plans do (a cluster per device, each job in
+ * its device's), and gridems runs every job on time. */
+START_TEST(test_two_clusters)
+{
+    char *dir = test_make_tmpdir("backtest-clusters");
+    char site[1024], report[1024], pf[1024], jobs[2][1024];
+    snprintf(site, sizeof site, "%s/site.json", dir);
+    snprintf(report, sizeof report, "%s/r.json", dir);
+    snprintf(pf, sizeof pf, "%s/pf.json", dir);
+    char *week = test_read_file(GRIDEMS_TEST_SOURCE_DIR "/examples/data/sakai_jobs_week.csv", NULL);
+    ck_assert_ptr_nonnull(week);
+    char *text[2] = {calloc(1, strlen(week) + 1), calloc(1, strlen(week) + 1)};
+    ck_assert(text[0] != NULL && text[1] != NULL);
+    int row = 0;
+    for (char *line = strtok(week, "\n"); line != NULL; line = strtok(NULL, "\n")) {
+        bool header = line[0] == '#' || strncmp(line, "id,", 3) == 0;
+        for (int c = 0; c < 2; c++) {
+            if (header || row % 2 == c) {
+                strcat(strcat(text[c], line), "\n");
+            }
+        }
+        row += !header;
+    }
+    for (int c = 0; c < 2; c++) {
+        snprintf(jobs[c], sizeof jobs[c], "%s/jobs-%d.csv", dir, c);
+        ck_assert_int_eq(test_write_file(jobs[c], text[c]), 0);
+        free(text[c]);
+    }
+    free(week);
+    cJSON *cfg = site_copy();
+    cJSON *plugins = cJSON_GetObjectItemCaseSensitive(cfg, "plugins");
+    cJSON *gpu = NULL, *plugin;
+    cJSON_ArrayForEach(plugin, plugins)
+    {
+        if (strcmp(cJSON_GetObjectItemCaseSensitive(plugin, "name")->valuestring, "gpu") == 0) {
+            gpu = plugin;
+        }
+    }
+    ck_assert_ptr_nonnull(gpu);
+    cJSON *gpu2 = cJSON_Duplicate(gpu, 1);
+    cJSON_ReplaceItemInObjectCaseSensitive(gpu2, "name", cJSON_CreateString("gpu2"));
+    cJSON *opts[2] = {cJSON_GetObjectItemCaseSensitive(gpu, "options"),
+                      cJSON_GetObjectItemCaseSensitive(gpu2, "options")};
+    const double caps[2] = {2800, 1200};
+    for (int c = 0; c < 2; c++) {
+        cJSON_ReplaceItemInObjectCaseSensitive(opts[c], "power_cap_kw",
+                                               cJSON_CreateNumber(caps[c]));
+        cJSON_ReplaceItemInObjectCaseSensitive(opts[c], "jobs", cJSON_CreateString(jobs[c]));
+    }
+    cJSON_ReplaceItemInObjectCaseSensitive(opts[1], "topic_prefix",
+                                           cJSON_CreateString("gridems/sakai/dev/gpu2"));
+    cJSON_AddItemToArray(plugins, gpu2);
+    char *printed = cJSON_Print(cfg);
+    cJSON_Delete(cfg);
+    ck_assert_int_eq(test_write_file(site, printed), 0);
+    free(printed);
+    char *const argv[] = {GRIDEMS_TEST_BINARY,
+                          "backtest",
+                          "-c",
+                          site,
+                          "--prices",
+                          WEEK,
+                          "--price-adder",
+                          "4",
+                          "--days",
+                          "3",
+                          "--warmup-days",
+                          "1",
+                          "--quiet",
+                          "--report",
+                          report,
+                          "--pf-scenario",
+                          pf,
+                          NULL};
+    char *out = NULL, *err = NULL;
+    int st = test_run_capture(argv, &out, &err);
+    ck_assert_msg(st == 0, "exit %d: %s", st, err);
+    free(out);
+    free(err);
+    cJSON *r;
+    free(without_run(report, &r));
+    ck_assert_int_gt((int)num(r, "gridems", "jobs"), 0);
+    ck_assert_int_eq((int)num(r, "gridems", "jobs_on_time"), (int)num(r, "gridems", "jobs"));
+    cJSON_Delete(r);
+    char *pf_text = test_read_file(pf, NULL);
+    ck_assert_ptr_nonnull(pf_text);
+    cJSON *sc = cJSON_Parse(pf_text);
+    free(pf_text);
+    const cJSON *clusters = cJSON_GetObjectItemCaseSensitive(sc, "clusters");
+    ck_assert_int_eq(cJSON_GetArraySize(clusters), 2);
+    const char *names[2] = {"gpu", "gpu2"};
+    for (int c = 0; c < 2; c++) {
+        const cJSON *cl = cJSON_GetArrayItem(clusters, c);
+        ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(cl, "id")->valuestring, names[c]);
+        ck_assert(cJSON_GetObjectItemCaseSensitive(cl, "compute_limit_kw")->valuedouble == caps[c]);
+    }
+    /* Every job in its device's cluster: the pretraining job of 2023-05-09 is gpu2's. */
+    int in[2] = {0, 0};
+    const cJSON *load;
+    cJSON_ArrayForEach(load, cJSON_GetObjectItemCaseSensitive(sc, "flexible_loads"))
+    {
+        const cJSON *cl = cJSON_GetObjectItemCaseSensitive(load, "cluster");
+        ck_assert_msg(cJSON_IsString(cl), "a job without its cluster");
+        in[strcmp(cl->valuestring, "gpu2") == 0]++;
+        if (strcmp(cJSON_GetObjectItemCaseSensitive(load, "id")->valuestring, "llm-pretrain-04") ==
+            0) {
+            ck_assert_str_eq(cl->valuestring, "gpu2");
+        }
+    }
+    ck_assert_msg(in[0] > 0 && in[1] > 0, "jobs in gpu %d, in gpu2 %d", in[0], in[1]);
+    ck_assert(cJSON_GetObjectItemCaseSensitive(sc, "compute_limit_kw")->valuedouble == 4000);
+    cJSON_Delete(sc);
+    test_remove_tree(dir);
+    free(dir);
+}
+END_TEST
+
 static void expect_refused(const char *csv, const char *needle)
 {
     char *dir = test_make_tmpdir("backtest-bad");
@@ -309,6 +430,7 @@ int main(void)
     tcase_add_test(tc, test_bad_prices_refused);
     tcase_add_test(tc, test_running_step_whole);
     tcase_add_test(tc, test_silent_device_refused);
+    tcase_add_test(tc, test_two_clusters);
     suite_add_tcase(s, tc);
     return test_run_suite(s);
 }

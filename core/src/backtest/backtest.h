@@ -97,6 +97,7 @@ int bt_write_config(const bt_options_t *o, const char *dir, int port, int64_t cl
 
 typedef struct bt_job_s {
     char id[64];
+    int dev; /* the cluster device that reports it (index into the devices) */
     int64_t arrival_ms, deadline_ms;
     double energy_kwh, power_max_kw;
     bool finished;
@@ -126,8 +127,8 @@ typedef struct bt_ledger_s {
      * it (so the last week's is soc_end). */
     int week_steps, weeks;
     double *soc_week_end;
-    cJSON **first_caps; /* batteries: the first telemetry (limits, efficiencies) */
-    double cluster_cap_kw;
+    cJSON **first_caps;     /* batteries: the first telemetry (limits, efficiencies) */
+    double *cluster_cap_kw; /* [n_devs] clusters: the cap they report (0: none) */
     bt_job_t *jobs;
     int n_jobs, cap_jobs;
     uint64_t plans;

@@ -105,8 +105,25 @@ static int by_value(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* The baseline cluster: jobs in arrival order at full power within the cap, minute by minute
- * (every arrival and deadline of the jobs lies on whole minutes). */
+/* The clusters among the devices, how many report a cap, and those caps summed. */
+static int count_clusters(const bt_ledger_t *l, int *capped, double *caps_kw)
+{
+    int n = 0;
+    *capped = 0;
+    *caps_kw = 0.0;
+    for (int i = 0; i < l->n_devs; i++) {
+        if (l->devs[i].kind == BT_DEV_CLUSTER) {
+            n++;
+            *capped += l->cluster_cap_kw[i] > 0;
+            *caps_kw += l->cluster_cap_kw[i];
+        }
+    }
+    return n;
+}
+
+/* The baseline clusters: each runs its own jobs in arrival order at full power within its cap
+ * (and all of them within the site's compute limit, in device order), minute by minute (every
+ * arrival and deadline of the jobs lies on whole minutes). */
 static void baseline_column(bt_compare_t *c, const bt_ledger_t *l,
                             const gridems_service_config_t *cfg)
 {
@@ -127,28 +144,34 @@ static void baseline_column(bt_compare_t *c, const bt_ledger_t *l,
         sorted[i] = &l->jobs[i];
     }
     qsort(sorted, (size_t)l->n_jobs, sizeof *sorted, by_arrival);
-    double cap = l->cluster_cap_kw > 0 ? l->cluster_cap_kw : INFINITY;
-    if (cfg->site.has_compute_limit) {
-        cap = fmin(cap, cfg->site.compute_limit_kw);
-    }
+    double site_cap = cfg->site.has_compute_limit ? cfg->site.compute_limit_kw : INFINITY;
     double *cluster = calloc((size_t)l->steps, sizeof(double));
     for (int64_t t = l->start_ms; cluster != NULL && t < period_end(l); t += tick) {
-        double room = cap;
-        for (int n = 0; n < l->n_jobs; n++) {
-            int i = (int)(sorted[n] - l->jobs);
-            const bt_job_t *j = &l->jobs[i];
-            if (j->arrival_ms > t || left[i] <= 0 || room <= 0) {
+        double site_room = site_cap;
+        for (int d = 0; d < l->n_devs; d++) {
+            if (l->devs[d].kind != BT_DEV_CLUSTER) {
                 continue;
             }
-            double p = fmin(j->power_max_kw, room);
-            double kwh = fmin(left[i], p * (double)tick / 3600000.0);
-            left[i] -= kwh;
-            room -= p;
-            cluster[(t - l->start_ms) / l->step_ms] += kwh;
-            if (left[i] <= 1e-9) {
-                left[i] = 0;
-                done_at[i] = t + tick;
+            double own = l->cluster_cap_kw[d] > 0 ? l->cluster_cap_kw[d] : INFINITY;
+            double room = fmin(own, site_room), used = 0.0;
+            for (int n = 0; n < l->n_jobs; n++) {
+                int i = (int)(sorted[n] - l->jobs);
+                const bt_job_t *j = &l->jobs[i];
+                if (j->dev != d || j->arrival_ms > t || left[i] <= 0 || room <= 0) {
+                    continue;
+                }
+                double p = fmin(j->power_max_kw, room);
+                double kwh = fmin(left[i], p * (double)tick / 3600000.0);
+                left[i] -= kwh;
+                room -= p;
+                used += p;
+                cluster[(t - l->start_ms) / l->step_ms] += kwh;
+                if (left[i] <= 1e-9) {
+                    left[i] = 0;
+                    done_at[i] = t + tick;
+                }
             }
+            site_room -= used;
         }
     }
     for (int k = 0; k < l->steps; k++) {
@@ -204,13 +227,25 @@ static int pf_scenario(const bt_compare_t *c, const bt_ledger_t *l,
     sc->unmet_flexible_per_kwh = cfg->planner.unmet_flexible_per_kwh;
     sc->unserved_load_per_kwh = cfg->planner.unserved_load_per_kwh;
     sc->final_soc_shortfall_per_kwh = cfg->planner.final_soc_shortfall_per_kwh;
-    double cap = l->cluster_cap_kw > 0 ? l->cluster_cap_kw : -1;
+    /* The compute cap as the service plans it (docs/service.md, "Several flexible devices"):
+     * the site's limit and the clusters' caps summed when every cluster has one; with two or
+     * more clusters each capped one is a cluster of the program and holds its own jobs. */
+    int capped;
+    double caps_kw;
+    int clusters = count_clusters(l, &capped, &caps_kw);
+    double cap = clusters > 0 && capped == clusters ? caps_kw : -1;
     if (cfg->site.has_compute_limit) {
         cap = cap > 0 ? fmin(cap, cfg->site.compute_limit_kw) : cfg->site.compute_limit_kw;
     }
     if (cap > 0) {
         sc->has_compute_limit = true;
         sc->compute_limit_kw = cap;
+    }
+    for (int i = 0; clusters >= 2 && i < l->n_devs && rc == 0; i++) {
+        if (l->devs[i].kind == BT_DEV_CLUSTER && l->cluster_cap_kw[i] > 0) {
+            gridems_cluster_t cl = {(char *)l->devs[i].name, l->cluster_cap_kw[i]};
+            rc = gridems_scenario_add_cluster(sc, &cl);
+        }
     }
     for (int i = 0; i < l->n_devs && rc == 0; i++) {
         if (l->devs[i].kind != BT_DEV_BATTERY || l->first_caps[i] == NULL) {
@@ -250,6 +285,9 @@ static int pf_scenario(const bt_compare_t *c, const bt_ledger_t *l,
          * full power. */
         double after_h = j->deadline_ms > end ? (double)(j->deadline_ms - end) / 3600000.0 : 0;
         f.energy_kwh = fmax(0.0, j->energy_kwh - j->power_max_kw * after_h);
+        if (clusters >= 2 && l->cluster_cap_kw[j->dev] > 0) {
+            f.cluster = (char *)l->devs[j->dev].name;
+        }
         if (f.deadline_step <= f.earliest_step || f.energy_kwh <= 0) {
             continue;
         }

@@ -40,12 +40,13 @@ int bt_ledger_init(bt_ledger_t *l, int64_t start_ms, int64_t step_ms, int steps,
     l->soc_end = calloc(d, sizeof(double));
     l->soc_start_set = calloc(d, sizeof(bool));
     l->first_caps = calloc(d, sizeof(cJSON *));
+    l->cluster_cap_kw = calloc(d, sizeof(double));
     l->planned_import_kw = calloc(n, sizeof(double));
     l->forecast_base_kw = calloc(n, sizeof(double));
     if (!l->base_kwh || !l->cluster_kwh || !l->charge_kwh || !l->discharge_kwh || !l->wear_cost ||
         !l->soc_week_end || !l->last_ts || !l->last_reg || !l->seen || !l->soc_start ||
-        !l->soc_end || !l->soc_start_set || !l->first_caps || !l->planned_import_kw ||
-        !l->forecast_base_kw) {
+        !l->soc_end || !l->soc_start_set || !l->first_caps || !l->cluster_cap_kw ||
+        !l->planned_import_kw || !l->forecast_base_kw) {
         bt_ledger_free(l);
         return -1;
     }
@@ -70,6 +71,7 @@ void bt_ledger_free(bt_ledger_t *l)
     free(l->soc_end);
     free(l->soc_start_set);
     free(l->first_caps);
+    free(l->cluster_cap_kw);
     free(l->planned_import_kw);
     free(l->forecast_base_kw);
     free(l->jobs);
@@ -127,7 +129,8 @@ static bt_job_t *job_slot(bt_ledger_t *l, const char *id)
     return j;
 }
 
-static void note_jobs(bt_ledger_t *l, const cJSON *jobs, int64_t ts)
+/* The jobs that cluster device `dev` reports. */
+static void note_jobs(bt_ledger_t *l, int dev, const cJSON *jobs, int64_t ts)
 {
     const cJSON *it;
     cJSON_ArrayForEach(it, jobs)
@@ -143,6 +146,7 @@ static void note_jobs(bt_ledger_t *l, const cJSON *jobs, int64_t ts)
         if (j == NULL) {
             continue;
         }
+        j->dev = dev;
         j->arrival_ms = (int64_t)arrival;
         j->deadline_ms = (int64_t)deadline;
         j->energy_kwh = energy;
@@ -237,9 +241,9 @@ void bt_ledger_telemetry(bt_ledger_t *l, int i, const char *payload, size_t len)
     } else if (d->kind == BT_DEV_CLUSTER) {
         double cap;
         if (number(msg, "power_cap_kw", &cap) && cap > 0) {
-            l->cluster_cap_kw = cap;
+            l->cluster_cap_kw[i] = cap;
         }
-        note_jobs(l, cJSON_GetObjectItemCaseSensitive(msg, "jobs"), ts);
+        note_jobs(l, i, cJSON_GetObjectItemCaseSensitive(msg, "jobs"), ts);
     }
     cJSON_Delete(msg);
 }
