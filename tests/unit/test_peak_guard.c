@@ -241,7 +241,7 @@ START_TEST(test_catch_up_under_the_cap)
 {
     const double total[4] = {1000, 1000, 800, 200}; /* every job's planned power */
     const double job[4] = {400, 100, 0, 0};         /* this job's */
-    gridems_peak_guard_room_t room = {T0, STEP, 4, total, 1000, NULL, NULL, HUGE_VAL};
+    gridems_peak_guard_room_t room = {T0, STEP, 4, total, 1000, NULL, NULL, HUGE_VAL, NULL};
     /* From the end of step 0 to the plan's end: step 1 its own 100 (the cap is full), step 2
      * 200 free, step 3 400 (its limit, of 800 free): 0.5 h x (100 + 200 + 400). */
     assert_near(gridems_peak_guard_catch_up_kwh(&room, job, 400, T0 + STEP, T0 + 4 * STEP), 350);
@@ -270,7 +270,7 @@ START_TEST(test_catch_up_under_the_cap)
      * nothing now. 500 kWh left, 300 planned after the step (step 1 at 400, step 2 at 200),
      * the cap full in both: it needs 200 kWh in the 20 minutes left, its whole 600 kW. */
     const double full[3] = {1000, 1000, 1000}, planned[3] = {600, 400, 200};
-    gridems_peak_guard_room_t tight = {T0, STEP, 3, full, 1000, NULL, NULL, HUGE_VAL};
+    gridems_peak_guard_room_t tight = {T0, STEP, 3, full, 1000, NULL, NULL, HUGE_VAL, NULL};
     double after = gridems_peak_guard_catch_up_kwh(&tight, planned, 600, T0 + STEP, T0 + 3 * STEP);
     assert_near(after, 300);
     assert_near(gridems_peak_guard_job_sheddable_kw(600, 500, after, T0 + 10 * MIN_MS, T0 + STEP),
@@ -290,7 +290,7 @@ START_TEST(test_held_back_jobs_share_the_room)
      * is planned there. */
     const double total[3] = {1000, 700, 700};
     double claimed[3] = {0, 0, 0};
-    gridems_peak_guard_room_t room = {T0, STEP, 3, total, 1000, claimed, NULL, HUGE_VAL};
+    gridems_peak_guard_room_t room = {T0, STEP, 3, total, 1000, claimed, NULL, HUGE_VAL, NULL};
     const int64_t end = T0 + STEP, due = T0 + 3 * STEP;
     /* Each alone could catch up 0.5 h x 300 x 2 = 300 kWh. */
     assert_near(gridems_peak_guard_catch_up_kwh(&room, NULL, 400, end, due), 300);
@@ -310,6 +310,38 @@ START_TEST(test_held_back_jobs_share_the_room)
     room.claimed_kw = NULL;
     gridems_peak_guard_claim_room(&room, NULL, 400, end, due, 200);
     assert_near(claimed[2], 150);
+}
+END_TEST
+
+/* Two devices, each a cluster of the plan, under one site cap: the site's claims are shared by
+ * both devices' jobs, each device's own claims only by its jobs. */
+START_TEST(test_claims_of_two_clusters)
+{
+    /* The site's cap 1000 kW with 600 planned after the step (400 free); device a (cap 300)
+     * planned 100 kW there, device b (cap 500) 200 kW. */
+    const double total[3] = {1000, 600, 600};
+    const double dev_a[3] = {0, 100, 100}, dev_b[3] = {0, 200, 200};
+    double site[3] = {0, 0, 0}, own_a[3] = {0, 0, 0}, own_b[3] = {0, 0, 0};
+    const int64_t end = T0 + STEP, due = T0 + 3 * STEP;
+    gridems_peak_guard_room_t a = {T0, STEP, 3, total, 1000, site, dev_a, 300, own_a};
+    gridems_peak_guard_room_t b = {T0, STEP, 3, total, 1000, site, dev_b, 500, own_b};
+    /* Alone, a job of a can use 200 kW (its device's cap), one of b 300: 0.5 h x 2 steps. */
+    assert_near(gridems_peak_guard_catch_up_kwh(&a, NULL, 400, end, due), 200);
+    assert_near(gridems_peak_guard_catch_up_kwh(&b, NULL, 400, end, due), 300);
+    /* a's job needs all its 200 kWh: it claims 200 kW of both steps, of the site's room and of
+     * its device's. */
+    gridems_peak_guard_claim_room(&a, NULL, 400, end, due, 200);
+    assert_near(site[1], 200);
+    assert_near(own_a[1], 200);
+    assert_near(own_b[1], 0);
+    /* Another job of a finds its device full; one of b finds 200 kW of the site's room left,
+     * under its own 300. */
+    assert_near(gridems_peak_guard_catch_up_kwh(&a, NULL, 400, end, due), 0);
+    assert_near(gridems_peak_guard_catch_up_kwh(&b, NULL, 400, end, due), 200);
+    /* Counted apart (each device its own site claims, as before), b would count 300. */
+    double apart[3] = {0, 0, 0};
+    b.claimed_kw = apart;
+    assert_near(gridems_peak_guard_catch_up_kwh(&b, NULL, 400, end, due), 300);
 }
 END_TEST
 
@@ -342,6 +374,7 @@ int main(void)
     tcase_add_test(tc, test_job_sheddable);
     tcase_add_test(tc, test_catch_up_under_the_cap);
     tcase_add_test(tc, test_held_back_jobs_share_the_room);
+    tcase_add_test(tc, test_claims_of_two_clusters);
     tcase_add_test(tc, test_deterministic);
     suite_add_tcase(s, tc);
     return test_run_suite(s);

@@ -92,11 +92,15 @@ static double extra_kw(const gridems_peak_guard_room_t *room, const double *job_
 {
     *own_kw = fmin(power_max_kw, job_kw != NULL ? job_kw[t] : 0.0);
     double free_kw = room->cap_kw - room->compute_kw[t];
-    if (room->cluster_kw != NULL) {
-        free_kw = fmin(free_kw, room->cluster_cap_kw - room->cluster_kw[t]);
-    }
     if (room->claimed_kw != NULL) {
         free_kw -= room->claimed_kw[t];
+    }
+    if (room->cluster_kw != NULL) {
+        double own_room = room->cluster_cap_kw - room->cluster_kw[t];
+        if (room->cluster_claimed_kw != NULL) {
+            own_room -= room->cluster_claimed_kw[t];
+        }
+        free_kw = fmin(free_kw, own_room);
     }
     return fmax(0.0, fmin(power_max_kw - *own_kw, free_kw));
 }
@@ -126,7 +130,8 @@ void gridems_peak_guard_claim_room(const gridems_peak_guard_room_t *room, const 
                                    double power_max_kw, int64_t from_ms, int64_t due_ms,
                                    double need_kwh)
 {
-    for (int t = 0; room->claimed_kw != NULL && need_kwh > 0 && t < room->steps; t++) {
+    bool noted = room->claimed_kw != NULL || room->cluster_claimed_kw != NULL;
+    for (int t = 0; noted && need_kwh > 0 && t < room->steps; t++) {
         double h = overlap_h(room, t, from_ms, due_ms), own;
         if (!(h > 0)) {
             continue;
@@ -135,7 +140,12 @@ void gridems_peak_guard_claim_room(const gridems_peak_guard_room_t *room, const 
         need_kwh -= own * h;
         if (need_kwh > 0 && extra > 0) {
             double take_kw = fmin(extra, need_kwh / h);
-            room->claimed_kw[t] += take_kw;
+            if (room->claimed_kw != NULL) {
+                room->claimed_kw[t] += take_kw;
+            }
+            if (room->cluster_claimed_kw != NULL) {
+                room->cluster_claimed_kw[t] += take_kw;
+            }
             need_kwh -= take_kw * h;
         }
     }

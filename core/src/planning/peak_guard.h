@@ -127,13 +127,15 @@ typedef struct gridems_peak_guard_room_s {
     int steps;
     const double *compute_kw; /* [steps] every job's planned power together */
     double cap_kw;            /* the compute cap the plan keeps to; HUGE_VAL: none */
-    double *claimed_kw;       /* [steps] free room other jobs held back now will take to catch
-                               * up (gridems_peak_guard_claim_room), or NULL: none counted */
+    double *claimed_kw;       /* [steps] free room under cap_kw that other jobs held back now
+                               * (of every device) will take to catch up
+                               * (gridems_peak_guard_claim_room), or NULL: none counted */
     /* The job's device as a cluster of the plan (its own cap, scenario.h): the planned power of
-     * the device's jobs together, and the cap. NULL / HUGE_VAL: the device is no cluster. The
-     * claims above count against both caps (they are one device's jobs). */
+     * the device's jobs together, the cap, and the room under it that the device's other
+     * held-back jobs claim. NULL / HUGE_VAL / NULL: the device is no cluster. */
     const double *cluster_kw; /* [steps] */
     double cluster_cap_kw;
+    double *cluster_claimed_kw; /* [steps] */
 } gridems_peak_guard_room_t;
 
 /*
@@ -154,7 +156,8 @@ double gridems_peak_guard_catch_up_kwh(const gridems_peak_guard_room_t *room, co
  * takes to run need_kwh from from_ms on: step by step from the earliest, its own planned power
  * first, then the free room not yet claimed, at most its power_max_kw, until need_kwh is run
  * (what is left past the plan's end claims nothing). So the next job's catch-up does not count
- * the same room. Does nothing without room->claimed_kw.
+ * the same room. Noted in room->claimed_kw and, with a cluster, room->cluster_claimed_kw (each
+ * when not NULL).
  */
 void gridems_peak_guard_claim_room(const gridems_peak_guard_room_t *room, const double *job_kw,
                                    double power_max_kw, int64_t from_ms, int64_t due_ms,

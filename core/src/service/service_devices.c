@@ -456,11 +456,12 @@ static bool job_due(const gridems_service_t *svc, const gridems_flex_job_t *job,
 typedef struct device_room_s {
     double *cluster_kw;
     double cap_kw;
+    double *claimed_kw; /* [plan steps] what the device's own held-back jobs claim under its cap */
 } device_room_t;
 
 static device_room_t device_room(const service_plan_t *plan, const char *device_id)
 {
-    device_room_t room = {NULL, HUGE_VAL};
+    device_room_t room = {NULL, HUGE_VAL, NULL};
     const gridems_scenario_t *sc = &plan->scenario;
     for (int c = 0; c < sc->n_clusters; c++) {
         if (strcmp(sc->clusters[c].id, device_id) != 0) {
@@ -475,16 +476,29 @@ static device_room_t device_room(const service_plan_t *plan, const char *device_
             }
         }
         room.cap_kw = sc->clusters[c].compute_limit_kw;
+        room.claimed_kw = calloc((size_t)(steps > 0 ? steps : 1), sizeof *room.claimed_kw);
+        if (room.claimed_kw == NULL) {
+            free(room.cluster_kw);
+            room.cluster_kw = NULL;
+            room.cap_kw = HUGE_VAL;
+        }
         break;
     }
     return room;
 }
 
+static void device_room_free(device_room_t *room)
+{
+    free(room->cluster_kw);
+    free(room->claimed_kw);
+}
+
 /* How much of rest_kw (a job's power for the rest of step `step`, not due in it) the peak guard
  * may hold back (peak_guard.h: what it can give up and still finish a reserve before its
  * deadline). claimed_kw ([plan steps], or NULL): the free room under the compute cap that the
- * jobs counted before it take to catch up; this job's is added, so a device's jobs do not all
- * count the same room. */
+ * jobs counted before it (of every device, in the order of the devices) take to catch up; this
+ * job's is added, so the jobs do not all count the same room. device: the room under its
+ * device's own cap, with the device's own claims. */
 static double job_sheddable_kw(const gridems_service_t *svc, const gridems_flex_job_t *job,
                                double rest_kw, int step, double *claimed_kw,
                                const device_room_t *device)
@@ -504,7 +518,8 @@ static double job_sheddable_kw(const gridems_service_t *svc, const gridems_flex_
         plan->scenario.has_compute_limit ? plan->scenario.compute_limit_kw : HUGE_VAL,
         claimed_kw,
         device->cluster_kw,
-        device->cap_kw};
+        device->cap_kw,
+        device->claimed_kw};
     const double *row = planned_job_row(plan, job->id);
     double after_kwh =
         gridems_peak_guard_catch_up_kwh(&room, row, job->power_max_kw, step_end, due);
@@ -525,7 +540,8 @@ static double *new_claims(const gridems_service_t *svc)
     return calloc((size_t)(n > 0 ? n : 1), sizeof(double));
 }
 
-double gridems__service_flex_headroom_kw(gridems_service_t *svc, service_device_t *sd, int step)
+double gridems__service_flex_headroom_kw(gridems_service_t *svc, service_device_t *sd, int step,
+                                         double *claimed_kw)
 {
     gridems_caps_t caps;
     if (!svc->plan.valid || step < 0 || step >= svc->plan.schedule.steps ||
@@ -533,22 +549,26 @@ double gridems__service_flex_headroom_kw(gridems_service_t *svc, service_device_
         return 0.0;
     }
     double kw = 0.0;
-    double *claimed = new_claims(svc);
     device_room_t device = device_room(&svc->plan, sd->id);
     for (uint32_t i = 0; i < caps.u.flex.n_jobs; i++) {
         const gridems_flex_job_t *job = &caps.u.flex.jobs[i];
         double rest_kw = job_rest_kw(svc, job, planned_job_kw(&svc->plan, job->id, step), step);
         if (rest_kw > 0 && !job_due(svc, job, rest_kw, step)) {
-            kw += job_sheddable_kw(svc, job, rest_kw, step, claimed, &device);
+            kw += job_sheddable_kw(svc, job, rest_kw, step, claimed_kw, &device);
         }
     }
-    free(claimed);
-    free(device.cluster_kw);
+    device_room_free(&device);
     return kw;
 }
 
+double *gridems__service_new_claims(const gridems_service_t *svc)
+{
+    return new_claims(svc);
+}
+
+/* claimed: the pass's claims (job_sheddable_kw), or NULL. */
 static void dispatch_flex(gridems_service_t *svc, service_device_t *sd, int step, double guard_kw,
-                          gridems_setpoint_t *sp)
+                          gridems_setpoint_t *sp, double *claimed)
 {
     const service_plan_t *plan = &svc->plan;
     gridems_caps_t caps;
@@ -568,7 +588,6 @@ static void dispatch_flex(gridems_service_t *svc, service_device_t *sd, int step
         ids = NULL;
     }
     double can_wait_kw = 0.0;
-    double *claimed = new_claims(svc); /* in the order gridems__service_flex_headroom_kw counts */
     device_room_t device = device_room(plan, sd->id);
     for (uint32_t i = 0; ids != NULL && sheddable != NULL && i < n; i++) {
         ids[i] = strdup(caps.u.flex.jobs[i].id);
@@ -582,8 +601,7 @@ static void dispatch_flex(gridems_service_t *svc, service_device_t *sd, int step
             can_wait_kw += sheddable[i];
         }
     }
-    free(claimed);
-    free(device.cluster_kw);
+    device_room_free(&device);
     /* The peak guard's share comes from what the jobs can give up and still finish on time
      * (job_sheddable_kw), in proportion to it; a job due in this step keeps its full power. */
     double held = fmin(fmax(guard_kw, 0.0), can_wait_kw);
@@ -618,6 +636,9 @@ typedef struct dispatch_arg_s {
     gridems_service_t *svc;
     int step;
     int64_t step_start_ms;
+    /* The catch-up room the flexible devices' jobs claim, counted over all of them in the order
+     * the peak guard counts (gridems__service_flex_headroom_kw), or NULL. */
+    double *claimed;
 } dispatch_arg_t;
 
 static int dispatch_one(void *arg, gridems__device_t *dev)
@@ -646,6 +667,10 @@ static int dispatch_one(void *arg, gridems__device_t *dev)
     bool sent = sd->setpoint_plan == svc->plan.id && sd->setpoint_step_ms == d->step_start_ms &&
                 !sd->safe_sent;
     if (sent && guard_kw == sd->guard_sent_kw) {
+        if (sd->klass == GRIDEMS_DEV_FLEX_LOAD && d->claimed != NULL) {
+            /* Nothing to send, but its jobs claim their room as in the guard's count. */
+            gridems__service_flex_headroom_kw(svc, sd, d->step, d->claimed);
+        }
         return 0;
     }
     gridems_setpoint_t sp;
@@ -662,7 +687,7 @@ static int dispatch_one(void *arg, gridems__device_t *dev)
     if (sd->klass == GRIDEMS_DEV_BATTERY) {
         dispatch_battery(svc, sd, d->step, guard_kw, &sp);
     } else {
-        dispatch_flex(svc, sd, d->step, guard_kw, &sp);
+        dispatch_flex(svc, sd, d->step, guard_kw, &sp, d->claimed);
     }
     return 0;
 }
@@ -677,7 +702,7 @@ void gridems__service_dispatch(gridems_service_t *svc)
     if (!svc->host_ready || svc->lifecycle.shutting_down) {
         return;
     }
-    dispatch_arg_t d = {svc, -1, 0};
+    dispatch_arg_t d = {svc, -1, 0, NULL};
     if (svc->plan.valid) {
         int64_t now = gridems_clock_now_ms(&svc->clock);
         int64_t k = gridems_time_floor_div(now - svc->plan.grid_start_ms, svc->plan.step_ms);
@@ -686,7 +711,9 @@ void gridems__service_dispatch(gridems_service_t *svc)
             d.step_start_ms = svc->plan.grid_start_ms + k * svc->plan.step_ms;
         }
     }
+    d.claimed = d.step >= 0 ? new_claims(svc) : NULL;
     gridems__host_foreach_device(svc->host, dispatch_one, &d);
+    free(d.claimed);
     /* Set-points expire at their step's end (valid_until): send the next step's as it begins,
      * rather than at the next control tick, until which every device would hold in safe mode. */
     if (d.step >= 0 && svc->handles.step_timer.uv.data != NULL) {

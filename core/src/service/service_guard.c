@@ -23,6 +23,7 @@
  */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "plugin_watch.h"
@@ -48,6 +49,9 @@ typedef struct guard_arg_s {
     /* Second pass: what to share out. */
     double battery_kw;
     double compute_kw;
+    /* Each pass: the catch-up room the flexible devices' jobs claim, over all of them (zeroed
+     * at the start of a pass), or NULL. */
+    double *claimed;
 } guard_arg_t;
 
 /* Whether the guard may move the device, and how far. */
@@ -59,7 +63,7 @@ static bool headroom(const guard_arg_t *a, service_device_t *sd, double *kw)
         return false;
     }
     if (sd->klass == GRIDEMS_DEV_FLEX_LOAD) {
-        *kw = gridems__service_flex_headroom_kw(a->svc, sd, a->step);
+        *kw = gridems__service_flex_headroom_kw(a->svc, sd, a->step, a->claimed);
         return true;
     }
     double plan_kw;
@@ -224,6 +228,7 @@ void gridems__service_guard_tick(gridems_service_t *svc)
     if (!(a.left_h > 0)) {
         return;
     }
+    a.claimed = gridems__service_new_claims(svc);
     gridems__host_foreach_device(svc->host, measure_one, &a);
     double peak = gridems_state_peak_kw(&svc->planning.state, svc->planning.period);
     double target = gridems_peak_guard_target_kw(peak, plan->schedule.grid_import_kw[k],
@@ -245,6 +250,7 @@ void gridems__service_guard_tick(gridems_service_t *svc)
         char why[160];
         snprintf(why, sizeof why, "step mean projected at %.1f kW, target %.1f kW",
                  out.projected_kw, target);
+        free(a.claimed);
         release(svc, why);
         return;
     }
@@ -271,6 +277,11 @@ void gridems__service_guard_tick(gridems_service_t *svc)
     g->shed_kw = out.battery_kw + out.compute_kw;
     a.battery_kw = out.battery_kw;
     a.compute_kw = out.compute_kw;
+    /* The second pass counts the claims again from nothing, in the same order. */
+    if (a.claimed != NULL) {
+        memset(a.claimed, 0, (size_t)plan->schedule.steps * sizeof *a.claimed);
+    }
     gridems__host_foreach_device(svc->host, share_one, &a);
+    free(a.claimed);
     gridems__service_dispatch(svc);
 }

@@ -373,7 +373,13 @@ bool gridems__service_battery_plan_kw(const gridems_service_t *svc, const servic
  * the step (dispatch runs those at full power, gridems__service_job_reserve_ms), what each can
  * give up and still finish a reserve before its deadline at full power after the step. */
 double gridems__service_job_in_step_kwh(gridems_service_t *svc, const gridems_flex_job_t *job);
-double gridems__service_flex_headroom_kw(gridems_service_t *svc, service_device_t *sd, int step);
+/* claimed_kw ([plan steps], zeroed by the caller at the start of a pass over the devices, or
+ * NULL): the catch-up room the jobs counted before claim, to which this device's jobs add theirs,
+ * so that two devices' held-back jobs do not count the same room under the site's cap. */
+double gridems__service_flex_headroom_kw(gridems_service_t *svc, service_device_t *sd, int step,
+                                         double *claimed_kw);
+/* A zeroed [plan steps] array for those claims, or NULL (out of memory: then none are counted). */
+double *gridems__service_new_claims(const gridems_service_t *svc);
 
 /* service_guard.c: the real-time peak guard. The tick runs on svc->handles.guard_timer; release
  * puts every set-point back to the plan (the guard was disabled). */
