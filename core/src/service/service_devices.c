@@ -549,15 +549,19 @@ double gridems__service_flex_headroom_kw(gridems_service_t *svc, service_device_
         return 0.0;
     }
     double kw = 0.0;
+    /* Without the pass's count, the device's own jobs still do not count the same room. */
+    double *own = claimed_kw == NULL ? new_claims(svc) : NULL;
     device_room_t device = device_room(&svc->plan, sd->id);
     for (uint32_t i = 0; i < caps.u.flex.n_jobs; i++) {
         const gridems_flex_job_t *job = &caps.u.flex.jobs[i];
         double rest_kw = job_rest_kw(svc, job, planned_job_kw(&svc->plan, job->id, step), step);
         if (rest_kw > 0 && !job_due(svc, job, rest_kw, step)) {
-            kw += job_sheddable_kw(svc, job, rest_kw, step, claimed_kw, &device);
+            kw += job_sheddable_kw(svc, job, rest_kw, step, claimed_kw != NULL ? claimed_kw : own,
+                                   &device);
         }
     }
     device_room_free(&device);
+    free(own);
     return kw;
 }
 
@@ -588,6 +592,8 @@ static void dispatch_flex(gridems_service_t *svc, service_device_t *sd, int step
         ids = NULL;
     }
     double can_wait_kw = 0.0;
+    double *own = claimed == NULL ? new_claims(svc) : NULL; /* as in the headroom */
+    claimed = claimed != NULL ? claimed : own;
     device_room_t device = device_room(plan, sd->id);
     for (uint32_t i = 0; ids != NULL && sheddable != NULL && i < n; i++) {
         ids[i] = strdup(caps.u.flex.jobs[i].id);
@@ -602,6 +608,7 @@ static void dispatch_flex(gridems_service_t *svc, service_device_t *sd, int step
         }
     }
     device_room_free(&device);
+    free(own);
     /* The peak guard's share comes from what the jobs can give up and still finish on time
      * (job_sheddable_kw), in proportion to it; a job due in this step keeps its full power. */
     double held = fmin(fmax(guard_kw, 0.0), can_wait_kw);
@@ -666,8 +673,11 @@ static int dispatch_one(void *arg, gridems__device_t *dev)
     double guard_kw = sd->guard_step_ms == d->step_start_ms ? sd->guard_kw : 0.0;
     bool sent = sd->setpoint_plan == svc->plan.id && sd->setpoint_step_ms == d->step_start_ms &&
                 !sd->safe_sent;
+    /* The devices the guard counts (service_guard.c, headroom) claim room in the pass's count,
+     * in the same order; the rest count their own jobs' claims only. */
+    bool counted = sd->has_setpoint && !sd->safe_sent;
     if (sent && guard_kw == sd->guard_sent_kw) {
-        if (sd->klass == GRIDEMS_DEV_FLEX_LOAD && d->claimed != NULL) {
+        if (sd->klass == GRIDEMS_DEV_FLEX_LOAD && counted && d->claimed != NULL) {
             /* Nothing to send, but its jobs claim their room as in the guard's count. */
             gridems__service_flex_headroom_kw(svc, sd, d->step, d->claimed);
         }
@@ -687,7 +697,7 @@ static int dispatch_one(void *arg, gridems__device_t *dev)
     if (sd->klass == GRIDEMS_DEV_BATTERY) {
         dispatch_battery(svc, sd, d->step, guard_kw, &sp);
     } else {
-        dispatch_flex(svc, sd, d->step, guard_kw, &sp, d->claimed);
+        dispatch_flex(svc, sd, d->step, guard_kw, &sp, counted ? d->claimed : NULL);
     }
     return 0;
 }
