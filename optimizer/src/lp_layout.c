@@ -176,13 +176,7 @@ static bool same_group(const group_key_t *a, const group_key_t *b)
 /* The index of load j's cluster in sc->clusters, or -1 (validated: a named cluster exists). */
 static int cluster_index(const gridems_scenario_t *sc, int j)
 {
-    const char *name = sc->flex_loads[j].cluster;
-    for (int c = 0; name != NULL && c < sc->n_clusters; c++) {
-        if (strcmp(sc->clusters[c].id, name) == 0) {
-            return c;
-        }
-    }
-    return -1;
+    return gridems_scenario_find_cluster(sc, sc->flex_loads[j].cluster);
 }
 
 /* Fill group_of, group_first, group_next and n_groups. Groups are numbered in the order of

@@ -140,10 +140,9 @@ int gridems_scenario_add_flex_load(gridems_scenario_t *sc, const gridems_flex_lo
         return GRIDEMS_EINVAL;
     }
     char *id = dup_text(j->id), *cluster = dup_text(j->cluster);
+    bool copied = (j->id == NULL || id != NULL) && (j->cluster == NULL || cluster != NULL);
     gridems_flex_load_t *items =
-        (j->id != NULL && id == NULL) || (j->cluster != NULL && cluster == NULL)
-            ? NULL
-            : grow_by_one(sc->flex_loads, sc->n_flex_loads, sizeof *items);
+        copied ? grow_by_one(sc->flex_loads, sc->n_flex_loads, sizeof *items) : NULL;
     if (items == NULL) {
         free(id);
         free(cluster);
@@ -176,6 +175,16 @@ int gridems_scenario_add_cluster(gridems_scenario_t *sc, const gridems_cluster_t
     items[sc->n_clusters].id = id;
     sc->n_clusters++;
     return 0;
+}
+
+int gridems_scenario_find_cluster(const gridems_scenario_t *sc, const char *id)
+{
+    for (int c = 0; id != NULL && c < sc->n_clusters; c++) {
+        if (strcmp(sc->clusters[c].id, id) == 0) {
+            return c;
+        }
+    }
+    return -1;
 }
 
 int gridems_scenario_add_event(gridems_scenario_t *sc, const gridems_event_t *ev)
@@ -666,13 +675,8 @@ static int check_clusters(const sink_t *s, const gridems_scenario_t *sc)
 static int check_load_cluster(const sink_t *s, const gridems_scenario_t *sc, int index)
 {
     const char *name = sc->flex_loads[index].cluster;
-    if (name == NULL) {
+    if (name == NULL || gridems_scenario_find_cluster(sc, name) >= 0) {
         return 0;
-    }
-    for (int c = 0; c < sc->n_clusters; c++) {
-        if (strcmp(sc->clusters[c].id, name) == 0) {
-            return 0;
-        }
     }
     char path[PATH_MAX_LEN];
     snprintf(path, sizeof path, "flexible_loads[%d].cluster", index);

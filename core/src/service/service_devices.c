@@ -459,38 +459,38 @@ typedef struct device_room_s {
     double *claimed_kw; /* [plan steps] what the device's own held-back jobs claim under its cap */
 } device_room_t;
 
-static device_room_t device_room(const service_plan_t *plan, const char *device_id)
-{
-    device_room_t room = {NULL, HUGE_VAL, NULL};
-    const gridems_scenario_t *sc = &plan->scenario;
-    for (int c = 0; c < sc->n_clusters; c++) {
-        if (strcmp(sc->clusters[c].id, device_id) != 0) {
-            continue;
-        }
-        int steps = plan->schedule.steps;
-        room.cluster_kw = calloc((size_t)(steps > 0 ? steps : 1), sizeof *room.cluster_kw);
-        for (int j = 0; room.cluster_kw != NULL && j < sc->n_flex_loads; j++) {
-            const char *in = sc->flex_loads[j].cluster;
-            for (int t = 0; in != NULL && strcmp(in, device_id) == 0 && t < steps; t++) {
-                room.cluster_kw[t] += plan->schedule.flex_loads[j].power_kw[t];
-            }
-        }
-        room.cap_kw = sc->clusters[c].compute_limit_kw;
-        room.claimed_kw = calloc((size_t)(steps > 0 ? steps : 1), sizeof *room.claimed_kw);
-        if (room.claimed_kw == NULL) {
-            free(room.cluster_kw);
-            room.cluster_kw = NULL;
-            room.cap_kw = HUGE_VAL;
-        }
-        break;
-    }
-    return room;
-}
-
 static void device_room_free(device_room_t *room)
 {
     free(room->cluster_kw);
     free(room->claimed_kw);
+}
+
+static device_room_t device_room(const service_plan_t *plan, const char *device_id)
+{
+    device_room_t room = {NULL, HUGE_VAL, NULL};
+    const gridems_scenario_t *sc = &plan->scenario;
+    int c = gridems_scenario_find_cluster(sc, device_id);
+    if (c < 0) {
+        return room;
+    }
+    size_t steps = (size_t)(plan->schedule.steps > 0 ? plan->schedule.steps : 1);
+    room.cluster_kw = calloc(steps, sizeof *room.cluster_kw);
+    room.claimed_kw = calloc(steps, sizeof *room.claimed_kw);
+    if (room.cluster_kw == NULL || room.claimed_kw == NULL) {
+        device_room_free(&room);
+        return (device_room_t){NULL, HUGE_VAL, NULL};
+    }
+    room.cap_kw = sc->clusters[c].compute_limit_kw;
+    for (int j = 0; j < sc->n_flex_loads; j++) {
+        const char *in = sc->flex_loads[j].cluster;
+        if (in == NULL || strcmp(in, device_id) != 0) {
+            continue;
+        }
+        for (int t = 0; t < plan->schedule.steps; t++) {
+            room.cluster_kw[t] += plan->schedule.flex_loads[j].power_kw[t];
+        }
+    }
+    return room;
 }
 
 /* How much of rest_kw (a job's power for the rest of step `step`, not due in it) the peak guard

@@ -122,6 +122,10 @@ int gridems_scenario_add_flex_load(gridems_scenario_t *sc, const gridems_flex_lo
 int gridems_scenario_add_event(gridems_scenario_t *sc, const gridems_event_t *ev);
 int gridems_scenario_add_cluster(gridems_scenario_t *sc, const gridems_cluster_t *cl);
 
+/* gridems_scenario_find_cluster: the index in sc->clusters of the cluster with this id, or -1
+ * (also for a NULL id). O(n_clusters), at most GRIDEMS_SCENARIO_MAX_CLUSTERS once validated. */
+int gridems_scenario_find_cluster(const gridems_scenario_t *sc, const char *id);
+
 /* gridems_scenario_set_text: replace *field (sc->start or sc->currency) by a copy of text (may be
  * NULL). Returns 0 or GRIDEMS_ENOMEM. */
 int gridems_scenario_set_text(char **field, const char *text);
