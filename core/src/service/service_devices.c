@@ -56,9 +56,9 @@ static int64_t svc_now(void *ctx)
     return gridems_clock_now_ms(&svc->clock);
 }
 
-uint32_t gridems__service_stale_limit_ms(const gridems_service_t *svc, const service_device_t *sd)
+/* How long a device may go without a reading before it is stale. */
+static uint32_t stale_limit_ms(const service_device_t *sd)
 {
-    (void)svc;
     return sd->stale_after_ms != 0 ? sd->stale_after_ms : DEFAULT_STALE_MS;
 }
 
@@ -152,6 +152,22 @@ static void on_read_timer_closed(uv_handle_t *h)
     free(h->data);
 }
 
+/* ---- ## Device ids ---- */
+
+/* The rule (plugin.h, gridems_device_desc_t.name): the instance name when the device is named
+ * after its instance (or, defensively, has no name), else "<instance>.<name>". It depends only
+ * on the descriptor and the config, never on how many devices the instance has registered. */
+static void device_id(gridems__device_t *dev, char *out, size_t len)
+{
+    const char *name = gridems__device_name(dev);
+    const char *instance = gridems__instance_name(gridems__device_instance(dev));
+    if (name == NULL || name[0] == '\0' || strcmp(name, instance) == 0) {
+        snprintf(out, len, "%s", instance);
+    } else {
+        snprintf(out, len, "%s.%s", instance, name);
+    }
+}
+
 static void svc_device_added(void *ctx, gridems__device_t *dev)
 {
     gridems_service_t *svc = ctx;
@@ -168,7 +184,7 @@ static void svc_device_added(void *ctx, gridems__device_t *dev)
     gridems__device_set_service_data(dev, sd);
     gridems__plugin_watch_device_added(svc, sd);
     refresh_caps(sd);
-    gridems__service_device_id(svc, dev, sd->id, sizeof sd->id);
+    device_id(dev, sd->id, sizeof sd->id);
     sd->read_period_ms = read_period_ms(svc, gridems__device_read_interval_ms(dev));
     if (sd->read_period_ms > 0) {
         if (gridems_timer_init(&svc->timers, &sd->read_timer) == 0) {
@@ -216,24 +232,6 @@ void gridems__service_host_services(gridems_service_t *svc, gridems__host_servic
     out->now_ms = svc_now;
     out->timers = &svc->timers;
     gridems__plugin_watch_host_services(out);
-}
-
-/* ---- ## Device ids ---- */
-
-/* The rule (plugin.h, gridems_device_desc_t.name): the instance name when the device is named
- * after its instance (or, defensively, has no name), else "<instance>.<name>". It depends only
- * on the descriptor and the config, never on how many devices the instance has registered. */
-void gridems__service_device_id(gridems_service_t *svc, gridems__device_t *dev, char *out,
-                                size_t len)
-{
-    (void)svc;
-    const char *name = gridems__device_name(dev);
-    const char *instance = gridems__instance_name(gridems__device_instance(dev));
-    if (name == NULL || name[0] == '\0' || strcmp(name, instance) == 0) {
-        snprintf(out, len, "%s", instance);
-    } else {
-        snprintf(out, len, "%s.%s", instance, name);
-    }
 }
 
 /* ---- ## Events ---- */
@@ -807,8 +805,8 @@ static const char *class_name(int klass)
 
 static void check_staleness(gridems_service_t *svc, service_device_t *sd, int64_t now)
 {
-    bool stale = sd->last_reading_ms == 0 ||
-                 now - sd->last_reading_ms > (int64_t)gridems__service_stale_limit_ms(svc, sd);
+    bool stale =
+        sd->last_reading_ms == 0 || now - sd->last_reading_ms > (int64_t)stale_limit_ms(sd);
     if (stale && !sd->stale) {
         gridems_log_warn("device %s: no reading for %lld s; left out of plans, safe mode", sd->id,
                          (long long)((now - sd->last_reading_ms) / 1000));

@@ -34,7 +34,7 @@
 /* What the service remembers of one device (gridems__device_service_data). */
 typedef struct service_device_s {
     gridems__device_t *dev;
-    char id[160];         /* the id in plans (gridems__service_device_id) */
+    char id[160];         /* the id in plans (service_devices.c, device_id) */
     double charge_max_kw; /* battery limits as last reported, for clamping set-points */
     double discharge_max_kw;
     int klass;
@@ -352,9 +352,6 @@ void gridems__service_notify_devices(gridems_service_t *svc, gridems_device_even
 /* Tell every device that a grid signal was accepted (GRIDEMS_EVT_GRID_SIGNAL). */
 void gridems__service_grid_signal(gridems_service_t *svc, int signal, const char *id,
                                   int64_t start_ms, int64_t end_ms, double value);
-void gridems__service_device_id(gridems_service_t *svc, gridems__device_t *dev, char *out,
-                                size_t len);
-uint32_t gridems__service_stale_limit_ms(const gridems_service_t *svc, const service_device_t *sd);
 /*
  * Plans finish each flexible job this long before its deadline (one step, at most an hour). A
  * plan made to the deadline itself puts a job's last kWh in its cheapest last hours with no
