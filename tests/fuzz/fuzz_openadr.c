@@ -2,7 +2,8 @@
 /*
  * Fuzz target: what an OpenADR VTN sends the VEN (core/src/openadr/openadr_event.c). The first byte
  * picks the answer: an MQTT notification, a GET /events array (each event parsed, then every
- * signal composed by priority, as the VEN does), a /programs answer, a /notifiers answer, a
+ * signal composed by priority, as the VEN does, and the usage reports they ask for measured and
+ * written as the service does), a /programs answer, a /notifiers answer, a
  * notifier topics answer, or the file of what the VEN applied (openadr_applied.c), read back
  * from state_dir at start-up.
  */
@@ -11,6 +12,7 @@
 #include "log.h"
 #include "openadr_applied.h"
 #include "openadr_event.h"
+#include "openadr_report.h"
 
 #include <cjson/cJSON.h>
 #include <stdlib.h>
@@ -25,6 +27,37 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 }
 
 enum { MAX_EVENTS = 64 };
+
+/* The usage reports the events ask for: followed, sampled across their whole span, then each
+ * one due written and removed. */
+static void reports(const gridems_oadr_event_t *const *ok, size_t n)
+{
+    int64_t first = INT64_MAX, last = INT64_MIN;
+    for (size_t i = 0; i < n; i++) {
+        for (size_t k = 0; k < ok[i]->n_periods; k++) {
+            first = ok[i]->periods[k].start_ms < first ? ok[i]->periods[k].start_ms : first;
+            last = ok[i]->periods[k].end_ms > last ? ok[i]->periods[k].end_ms : last;
+        }
+    }
+    if (first > last) {
+        return;
+    }
+    gridems_oadr_book_t book;
+    gridems_oadr_book_init(&book, 300000);
+    (void)gridems_oadr_book_sync(&book, ok, n, first, NULL);
+    int64_t step = (last - first) / 16 + 1;
+    for (int64_t t = first; t <= last; t += step) {
+        gridems_oadr_book_sample(&book, t, 1000.0);
+    }
+    gridems_oadr_book_sample(&book, last, -5.0);
+    (void)gridems_oadr_book_sync(&book, NULL, 0, last, NULL);
+    long due;
+    while ((due = gridems_oadr_book_due(&book, last)) >= 0) {
+        free(gridems_oadr_book_report_json(&book, (size_t)due, "fuzz", "site"));
+        gridems_oadr_book_remove(&book, (size_t)due);
+    }
+    gridems_oadr_book_free(&book);
+}
 
 static void events(const char *text, size_t len)
 {
@@ -50,6 +83,7 @@ static void events(const char *text, size_t len)
             free(pieces);
         }
     }
+    reports(ok, n);
     for (size_t i = 0; i < n; i++) {
         gridems_oadr_event_free(&ev[i]);
     }

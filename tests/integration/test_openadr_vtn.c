@@ -8,6 +8,8 @@
  *   - a PRICE event changes the next schedule's import prices in its intervals,
  *   - an IMPORT_CAPACITY_LIMIT event caps the plan's import in its interval,
  *   - an update of each and a delete are followed,
+ *   - an event that asks for a USAGE report gets one on the VTN after its end, its values the
+ *     site's import energy as the service's own state messages add up,
  * once over REST polling and once over the 3.1 MQTT binding (no polling at all: poll_seconds 0).
  *
  * Skipped (exit 77, with the reason) when ../shared is absent (a user's clone), when mosquitto
@@ -350,7 +352,8 @@ static void write_config(bool mqtt)
              " \"state_dir\": \"%s/state\", \"log_level\": \"info\", \"plugin_dir\": \"%s\",\n"
              " \"http\": {\"listen\": \"127.0.0.1:0\"},\n"
              " \"openadr\": {\"vtn_url\": \"%s\", \"token_file\": \"%s\",\n"
-             "             \"programs\": [\"gridems-test\"], \"poll_seconds\": %d, \"mqtt\": %s},\n"
+             "             \"programs\": [\"gridems-test\"], \"poll_seconds\": %d, \"mqtt\": %s,\n"
+             "             \"client_name\": \"sakai-ven\"},\n"
              " \"plugins\": [\n"
              "  {\"plugin\": \"battery_sim\", \"name\": \"bess1\", \"options\": {\n"
              "    \"topic_prefix\": \"%s/dev/bess1\", \"capacity_kwh\": 4000, \"soc_kwh\": 2000,\n"
@@ -535,6 +538,169 @@ static void check_metrics(void)
         free(err);
         REQUIRE(rc == 0, "promtool check metrics: %s", why);
     }
+}
+
+/* ---- ## Usage reports ---- */
+
+typedef struct sample_s {
+    int64_t ms;
+    double kw;
+} sample_t;
+
+/* The next state message's time and import (the service samples its usage reports with the
+ * same two numbers at the same control tick). False on timeout. */
+static bool next_sample(const char *topic, int timeout_ms, sample_t *out)
+{
+    wire_msg_t msg;
+    if (wire_next(ctx.bus, topic, NULL, timeout_ms, &msg) != 0) {
+        return false;
+    }
+    cJSON *st = cJSON_Parse(msg.payload);
+    wire_msg_free(&msg);
+    const cJSON *time = jfind(st, "time");
+    const cJSON *kw = jfind(st, "import_kw");
+    bool ok = cJSON_IsString(time) && cJSON_IsNumber(kw) &&
+              gridems_time_parse_iso(time->valuestring, &out->ms, NULL, NULL, 0) == 0;
+    out->kw = ok ? kw->valuedouble : NAN;
+    cJSON_Delete(st);
+    REQUIRE(ok, "a state message without time and import_kw");
+    return true;
+}
+
+/* The import energy of [a, b) from samples each held until the next (a gap above 5 minutes, the
+ * service's rule, is not counted). */
+static double usage_kwh(const sample_t *s, size_t n, int64_t a, int64_t b)
+{
+    double kwh = 0.0;
+    for (size_t i = 0; i + 1 < n; i++) {
+        if (s[i + 1].ms - s[i].ms > 300000) {
+            continue;
+        }
+        int64_t from = s[i].ms > a ? s[i].ms : a;
+        int64_t to = s[i + 1].ms < b ? s[i + 1].ms : b;
+        if (to > from) {
+            kwh += s[i].kw * (double)(to - from) / 3600000.0;
+        }
+    }
+    return kwh;
+}
+
+/* The VEN's report of event id on the VTN (owned), or NULL when there is none yet. */
+static cJSON *find_report(const char *event_id)
+{
+    char *body = NULL;
+    long status = vtn_request("GET", "/reports", BL_TOKEN, NULL, &body);
+    cJSON *all = status == 200 ? cJSON_Parse(body) : NULL;
+    free(body);
+    cJSON *found = NULL;
+    const cJSON *r = NULL;
+    cJSON_ArrayForEach(r, all)
+    {
+        const cJSON *ev = cJSON_GetObjectItemCaseSensitive(r, "eventID");
+        if (cJSON_IsString(ev) && strcmp(ev->valuestring, event_id) == 0) {
+            found = cJSON_Duplicate(r, 1);
+            break;
+        }
+    }
+    cJSON_Delete(all);
+    return found;
+}
+
+/* 6. An event that asks for a USAGE report (and a DEMAND one, which gridems does not make) over
+ * two 5-minute intervals a few minutes ahead, with only a SIMPLE payload (no signal gridems
+ * uses: held for the report alone). After its end the VTN has the VEN's report: the site's
+ * import energy in each interval, as the service's own state messages (time and import_kw at
+ * every control tick, each held until the next) add up. */
+static void check_usage_report(const char *program, bool mqtt)
+{
+    char t_state[160];
+    snprintf(t_state, sizeof t_state, "%s/state", ctx.prefix);
+    REQUIRE(wire_subscribe(ctx.bus, t_state, 5000) == 0, "cannot subscribe to %s", t_state);
+    enum { MAX_SAMPLES = 4096 };
+    sample_t *samples = calloc(MAX_SAMPLES, sizeof *samples);
+    REQUIRE(samples != NULL, "out of memory");
+    size_t n = 0;
+    REQUIRE(next_sample(t_state, START_TIMEOUT_MS, &samples[n]), "no state message");
+    n++;
+    int64_t start = (samples[0].ms / 60000 + 3) * 60000; /* 3 minutes ahead: 3 s real */
+    int64_t end = start + 2 * 300000;
+    char start_text[GRIDEMS_TIME_ISO_BUFLEN];
+    REQUIRE(gridems_time_format_iso(start, 540, start_text, sizeof start_text) == 0, "time");
+    char json[2048];
+    snprintf(json, sizeof json,
+             "{\"programID\":\"%s\",\"eventName\":\"usage-report\",\"reportDescriptors\":["
+             "{\"payloadType\":\"USAGE\",\"readingType\":\"DIRECT_READ\",\"units\":\"KWH\"},"
+             "{\"payloadType\":\"DEMAND\"}],"
+             "\"intervalPeriod\":{\"start\":\"%s\",\"duration\":\"PT5M\"},\"intervals\":["
+             "{\"id\":0,\"payloads\":[{\"type\":\"SIMPLE\",\"values\":[1]}]},"
+             "{\"id\":1,\"payloads\":[{\"type\":\"SIMPLE\",\"values\":[1]}]}]}",
+             program, start_text);
+    size_t from = test_service_log_size(&ctx.svc);
+    char event_id[64];
+    vtn_write("POST", "/events", json, event_id, sizeof event_id);
+    /* The samples until the report is on the VTN (it is due at the first tick at or after the
+     * end: 13 minutes of service time, 13 s). */
+    double deadline = test_now_ms() + 60000;
+    cJSON *report = NULL;
+    while (report == NULL) {
+        REQUIRE(test_now_ms() < deadline, "no usage report for event %s within 60 s", event_id);
+        while (n < MAX_SAMPLES && next_sample(t_state, 100, &samples[n])) {
+            n++;
+        }
+        report = find_report(event_id);
+    }
+    /* Every sample up to the one the report was due at. */
+    while (samples[n - 1].ms < end) {
+        REQUIRE(n < MAX_SAMPLES && next_sample(t_state, 5000, &samples[n]),
+                "no state message at or after the event's end");
+        n++;
+    }
+    char *text = cJSON_PrintUnformatted(report);
+    char excerpt[1000];
+    snprintf(excerpt, sizeof excerpt, "%.990s", text != NULL ? text : "?");
+    free(text);
+    const cJSON *client = jfind(report, "clientName");
+    const cJSON *desc = cJSON_GetArrayItem(jfind(report, "payloadDescriptors"), 0);
+    const cJSON *res = cJSON_GetArrayItem(jfind(report, "resources"), 0);
+    const cJSON *intervals = cJSON_GetObjectItemCaseSensitive(res, "intervals");
+    REQUIRE(cJSON_IsString(client) && strcmp(client->valuestring, "sakai-ven") == 0,
+            "the report's clientName is not openadr.client_name: %s", excerpt);
+    const cJSON *type = jfind(desc, "payloadType");
+    const cJSON *confidence = jfind(desc, "confidence");
+    REQUIRE(cJSON_IsString(type) && strcmp(type->valuestring, "USAGE") == 0 &&
+                cJSON_IsNumber(confidence) && confidence->valuedouble == 100,
+            "the report's payload descriptor is not USAGE with confidence 100: %s", excerpt);
+    REQUIRE(cJSON_GetArraySize(intervals) == 2, "the report has not two intervals: %s", excerpt);
+    for (int i = 0; i < 2; i++) {
+        const cJSON *it = cJSON_GetArrayItem(intervals, i);
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(it, "id");
+        const cJSON *dur = jfind(it, "intervalPeriod.duration");
+        const cJSON *value =
+            cJSON_GetArrayItem(jfind(cJSON_GetArrayItem(jfind(it, "payloads"), 0), "values"), 0);
+        int64_t a = start + (int64_t)i * 300000;
+        double want = usage_kwh(samples, n, a, a + 300000);
+        REQUIRE(cJSON_IsNumber(id) && id->valuedouble == i && cJSON_IsString(dur) &&
+                    strcmp(dur->valuestring, "PT300S") == 0 && cJSON_IsNumber(value),
+                "interval %d of the report: %s", i, excerpt);
+        /* Exact but for a state message lost on the way to the test (QoS 0): 1 %. */
+        REQUIRE(want > 100.0 && fabs(value->valuedouble - want) <= 0.01 * want,
+                "interval %d: the report says %.3f kWh, the state messages add up to %.3f: %s", i,
+                value->valuedouble, want, excerpt);
+        fprintf(stderr,
+                "test_openadr_vtn (%s): usage report interval %d: %.3f kWh (state "
+                "messages: %.3f)\n",
+                mqtt ? "mqtt" : "rest", i, value->valuedouble, want);
+    }
+    cJSON_Delete(report);
+    free(samples);
+    char needle[200];
+    snprintf(needle, sizeof needle, "openadr: usage report for event %s sent", event_id);
+    REQUIRE(logged_since(from, needle), "no \"%s\" in the log", needle);
+    snprintf(needle, sizeof needle,
+             "openadr: event %s: reportDescriptors[1] (DEMAND) not reported: payloadType: only "
+             "USAGE is reported",
+             event_id);
+    REQUIRE(logged_since(from, needle), "the DEMAND request was not noted (\"%s\")", needle);
 }
 
 /* ---- ## The scenario, over REST polling or the MQTT binding ---- */
@@ -788,6 +954,8 @@ static void run_scenario(bool mqtt)
         REQUIRE(test_service_wait_log(&ctx.svc, restart_from, needle, PLAN_TIMEOUT_MS),
                 "the cap deleted while the service was down was not cancelled (\"%s\")", needle);
     }
+
+    check_usage_report(program, mqtt);
 
     /* A clean stop, with the VEN's handles and its MQTT client closed. */
     REQUIRE(test_service_signal(&ctx.svc, SIGTERM) == 0, "the service had ended");

@@ -174,6 +174,20 @@ static const bad_t bad[] = {
     {EV(PERIOD "," IV(PRICE("1") "," PRICE("2"))),
      "intervals[0].payloads[1].type: PRICE appears twice in the interval"},
     {"[]", "event: must be an object"},
+    {EV("\"reportDescriptors\":{}," PERIOD "," IV(PRICE("1"))),
+     "reportDescriptors: must be an array"},
+    {EV("\"reportDescriptors\":[3]," PERIOD "," IV(PRICE("1"))),
+     "reportDescriptors[0]: must be an object"},
+    {EV("\"reportDescriptors\":[{\"units\":\"KWH\"}]," PERIOD "," IV(PRICE("1"))),
+     "reportDescriptors[0].payloadType: required"},
+    {EV("\"reportDescriptors\":[{\"payloadType\":\"\"}]," PERIOD "," IV(PRICE("1"))),
+     "reportDescriptors[0].payloadType: must be a string of 1 to 128 bytes"},
+    {EV("\"reportDescriptors\":[{\"payloadType\":\"USAGE\",\"startInterval\":0.5}]," PERIOD
+        "," IV(PRICE("1"))),
+     "reportDescriptors[0].startInterval: must be an integer"},
+    {EV("\"reportDescriptors\":[{\"payloadType\":\"USAGE\",\"historical\":1}]," PERIOD
+        "," IV(PRICE("1"))),
+     "reportDescriptors[0].historical: must be true or false"},
 };
 
 START_TEST(each_rejection_names_its_field)
@@ -185,6 +199,73 @@ START_TEST(each_rejection_names_its_field)
     ck_assert_msg(rc != 0, "case %d accepted: %s", _i, c->json);
     ck_assert_msg(strstr(err, c->want) != NULL, "case %d: \"%s\" lacks \"%s\"", _i, err, c->want);
     ck_assert_ptr_null(ev.spans[0]); /* nothing left to free */
+}
+END_TEST
+
+/* What a VTN asks in reportDescriptors: the USAGE report gridems makes is taken with every
+ * interval's period; one it does not make is noted, not refused (the event's prices still
+ * count). */
+START_TEST(report_descriptors)
+{
+    gridems_oadr_event_t ev;
+    event_ok("{\"id\":\"r1\",\"programID\":\"0\",\"reportDescriptors\":["
+             "{\"payloadType\":\"DEMAND\"},"
+             "{\"payloadType\":\"USAGE\",\"readingType\":\"DIRECT_READ\",\"units\":\"KWH\","
+             "\"startInterval\":-1,\"numIntervals\":-1,\"historical\":true,\"frequency\":-1,"
+             "\"aggregate\":false}],"
+             "\"intervalPeriod\":{\"start\":\"2026-12-01T00:00:00Z\",\"duration\":\"PT15M\"},"
+             "\"intervals\":[{\"id\":1,\"payloads\":[{\"type\":\"SIMPLE\",\"values\":[1]}]},"
+             "{\"id\":0,\"payloads\":[{\"type\":\"SIMPLE\",\"values\":[1]}]},"
+             "{\"id\":5,\"intervalPeriod\":{\"start\":\"2026-12-01T02:00:00Z\","
+             "\"duration\":\"PT1H\"},\"payloads\":[]}]}",
+             &ev);
+    ck_assert(ev.wants_usage);
+    ck_assert_uint_eq(ev.n_periods, 3);
+    ck_assert_int_eq(ev.periods[0].interval_id, 0);
+    ck_assert_int_eq(ev.periods[0].start_ms, T0);
+    ck_assert_int_eq(ev.periods[0].end_ms, T0 + MIN(15));
+    ck_assert_int_eq(ev.periods[1].interval_id, 1);
+    ck_assert_int_eq(ev.periods[1].start_ms, T0 + MIN(15));
+    ck_assert_int_eq(ev.periods[2].start_ms, T0 + MIN(120));
+    ck_assert_int_eq(ev.periods[2].end_ms, T0 + MIN(180));
+    ck_assert_str_eq(ev.report_note,
+                     "reportDescriptors[0] (DEMAND) not reported: payloadType: only USAGE is "
+                     "reported");
+    ck_assert_uint_eq(ev.n[GRIDEMS_OADR_PRICE], 0);
+    /* A copy owns its own periods. */
+    gridems_oadr_event_t copy;
+    ck_assert_int_eq(gridems_oadr_event_copy(&copy, &ev), 0);
+    ck_assert_ptr_ne(copy.periods, ev.periods);
+    ck_assert_int_eq(copy.periods[2].end_ms, T0 + MIN(180));
+    gridems_oadr_event_free(&ev);
+    gridems_oadr_event_free(&copy);
+
+    /* USAGE asked otherwise than gridems reports it: noted, no report, the prices count. */
+    static const struct {
+        const char *desc;
+        const char *note;
+    } other[] = {
+        {"{\"payloadType\":\"USAGE\",\"units\":\"WH\"}", "units: USAGE is reported in KWH only"},
+        {"{\"payloadType\":\"USAGE\",\"startInterval\":0}", "only a report of every interval"},
+        {"{\"payloadType\":\"USAGE\",\"numIntervals\":1}", "only a report of every interval"},
+        {"{\"payloadType\":\"USAGE\",\"frequency\":1}", "only a report of every interval"},
+        {"{\"payloadType\":\"USAGE\",\"historical\":false}", "only a report of every interval"},
+    };
+    for (size_t i = 0; i < sizeof other / sizeof other[0]; i++) {
+        char json[1024];
+        snprintf(json, sizeof json,
+                 "{\"id\":\"r2\",\"programID\":\"0\"," PRICE_DESC ",\"reportDescriptors\":[%s],"
+                 "\"intervalPeriod\":{\"start\":\"2026-12-01T00:00:00Z\",\"duration\":\"PT1H\"},"
+                 "\"intervals\":[{\"id\":0,\"payloads\":[{\"type\":\"PRICE\",\"values\":[9]}]}]}",
+                 other[i].desc);
+        event_ok(json, &ev);
+        ck_assert_msg(!ev.wants_usage, "case %zu reports", i);
+        ck_assert_ptr_null(ev.periods);
+        ck_assert_msg(strstr(ev.report_note, other[i].note) != NULL, "case %zu: \"%s\"", i,
+                      ev.report_note);
+        ck_assert_uint_eq(ev.n[GRIDEMS_OADR_PRICE], 1);
+        gridems_oadr_event_free(&ev);
+    }
 }
 END_TEST
 
@@ -473,7 +554,7 @@ START_TEST(config_section)
     char err[512] = "";
     const char *ok = BASE ",\"openadr\":{\"vtn_url\":\"http://127.0.0.1:8088/openadr3/3.1.0/\","
                           "\"token_file\":\"/etc/gridems/vtn.token\",\"programs\":[\"a\",\"b\"],"
-                          "\"mqtt\":true,\"poll_seconds\":0}}";
+                          "\"mqtt\":true,\"poll_seconds\":0,\"client_name\":\"ven-7\"}}";
     ck_assert_msg(gridems_service_config_parse(ok, strlen(ok), &cfg, err, sizeof err) == 0, "%s",
                   err);
     ck_assert(cfg.openadr.enabled);
@@ -483,6 +564,7 @@ START_TEST(config_section)
     ck_assert(cfg.openadr.mqtt);
     ck_assert_int_eq(cfg.openadr.poll_seconds, 0);
     ck_assert_int_eq(cfg.openadr.timeout_seconds, 10);
+    ck_assert_str_eq(cfg.openadr.client_name, "ven-7");
     gridems_service_config_free(&cfg);
     const char *none = BASE "}";
     ck_assert_int_eq(gridems_service_config_parse(none, strlen(none), &cfg, err, sizeof err), 0);
@@ -493,6 +575,7 @@ START_TEST(config_section)
     ck_assert_int_eq(gridems_service_config_parse(dflt, strlen(dflt), &cfg, err, sizeof err), 0);
     ck_assert_int_eq(cfg.openadr.poll_seconds, 60);
     ck_assert(!cfg.openadr.mqtt);
+    ck_assert_ptr_null(cfg.openadr.client_name); /* the service's mqtt.client_id */
     gridems_service_config_free(&cfg);
 }
 END_TEST
@@ -521,6 +604,9 @@ static const bad_t bad_cfg[] = {
     {OA(URL "," TOK "," PROG ",\"mqtt\":1"), "openadr.mqtt: must be true or false"},
     {OA(URL "," TOK "," PROG ",\"timeout_seconds\":0"), "openadr.timeout_seconds: must be an "
                                                         "integer in 1..300"},
+    {OA(URL "," TOK "," PROG ",\"client_name\":\"\""), "openadr.client_name: must be a name of 1 "
+                                                       "to 128 printable bytes"},
+    {OA(URL "," TOK "," PROG ",\"client_name\":7"), "openadr.client_name: must be a name"},
     {OA(URL "," TOK "," PROG ",\"program\":[]"),
      "openadr.program: unknown key (did you mean \"programs\"?)"},
 };
@@ -625,6 +711,7 @@ int main(void)
     tcase_add_test(tc, snake_case_and_units);
     tcase_add_loop_test(tc, each_rejection_names_its_field, 0, (int)(sizeof bad / sizeof bad[0]));
     tcase_add_test(tc, durations);
+    tcase_add_test(tc, report_descriptors);
     tcase_add_test(tc, notifications);
     tcase_add_test(tc, programs_notifiers_topics);
     tcase_add_test(tc, compose_by_priority);

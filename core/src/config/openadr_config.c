@@ -14,8 +14,8 @@
 
 static int read_section(gridems_cfg_t *c, const cJSON *sec, gridems_openadr_config_t *out)
 {
-    static const char *const keys[] = {"vtn_url", "token_file",      "programs", "poll_seconds",
-                                       "mqtt",    "timeout_seconds", NULL};
+    static const char *const keys[] = {"vtn_url", "token_file",      "programs",    "poll_seconds",
+                                       "mqtt",    "timeout_seconds", "client_name", NULL};
     int rc = gridems_cfg_check_keys(c, sec, "openadr", keys);
     if (rc != 0) {
         return rc;
@@ -90,6 +90,19 @@ static int read_section(gridems_cfg_t *c, const cJSON *sec, gridems_openadr_conf
             return gridems_cfg_oom(c);
         }
     }
+    const cJSON *client = cJSON_GetObjectItemCaseSensitive(sec, "client_name");
+    if (client != NULL) {
+        if (!cJSON_IsString(client) || client->valuestring[0] == '\0' ||
+            strlen(client->valuestring) > 128 || !gridems_cfg_printable(client->valuestring)) {
+            return gridems_cfg_fail(c, "openadr.client_name",
+                                    "must be a name of 1 to 128 printable bytes (the VEN's "
+                                    "clientName in reports)");
+        }
+        out->client_name = strdup(client->valuestring);
+        if (out->client_name == NULL) {
+            return gridems_cfg_oom(c);
+        }
+    }
     out->vtn_url = strdup(u);
     out->token_file = strdup(token->valuestring);
     if (out->vtn_url == NULL || out->token_file == NULL) {
@@ -133,6 +146,7 @@ void gridems_openadr_config_free(gridems_openadr_config_t *cfg)
     free(cfg->programs);
     free(cfg->vtn_url);
     free(cfg->token_file);
+    free(cfg->client_name);
     memset(cfg, 0, sizeof *cfg);
 }
 
@@ -147,7 +161,7 @@ bool gridems_openadr_config_same(const gridems_openadr_config_t *a,
     if (a->enabled != b->enabled || !same_text(a->vtn_url, b->vtn_url) ||
         !same_text(a->token_file, b->token_file) || a->n_programs != b->n_programs ||
         a->poll_seconds != b->poll_seconds || a->mqtt != b->mqtt ||
-        a->timeout_seconds != b->timeout_seconds) {
+        a->timeout_seconds != b->timeout_seconds || !same_text(a->client_name, b->client_name)) {
         return false;
     }
     for (int i = 0; i < a->n_programs; i++) {

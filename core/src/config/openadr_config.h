@@ -5,7 +5,7 @@
  *
  *   "openadr": {"vtn_url": "http://127.0.0.1:8088/openadr3/3.1.0", "token_file": PATH,
  *               "programs": ["NAME", ...], "poll_seconds": N, "mqtt": true|false,
- *               "timeout_seconds": N}
+ *               "timeout_seconds": N, "client_name": "NAME"}
  *
  * Ownership: every string is owned by the struct and freed by gridems_openadr_config_free().
  * Thread: any.
@@ -29,6 +29,7 @@ typedef struct gridems_openadr_config_s {
     int poll_seconds;    /* 0..86400, default 60; 0 (MQTT only) needs mqtt */
     bool mqtt;           /* subscribe to the VTN's MQTT notifications; default false */
     int timeout_seconds; /* each HTTP request, 1..300, default 10 */
+    char *client_name;   /* the VEN's name in reports; NULL: the service's mqtt.client_id */
 } gridems_openadr_config_t;
 
 /*

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
- * HTTP GET on the libuv loop through libcurl's multi-socket interface (http_client.h).
+ * HTTP GET and POST on the libuv loop through libcurl's multi-socket interface (http_client.h).
  *
  * curl tells us which sockets to watch (socket callback: one uv_poll each) and when to call it
  * back (timer callback: one uv_timer); we hand every readiness and timeout to
@@ -274,8 +274,35 @@ int gridems_http_create(uv_loop_t *loop, gridems_http_t **out)
     return 0;
 }
 
-int gridems_http_get(gridems_http_t *h, const char *url, const char *bearer, long timeout_ms,
-                     size_t max_bytes, gridems_http_cb cb, void *userdata)
+/* Append the header line prefix + value to *list; false (and *list freed and NULL) when out of
+ * memory. */
+static bool append_header(struct curl_slist **list, const char *prefix, const char *value)
+{
+    size_t n = strlen(prefix) + strlen(value) + 1;
+    char *line = malloc(n);
+    struct curl_slist *more = NULL;
+    if (line != NULL) {
+        snprintf(line, n, "%s%s", prefix, value);
+        more = curl_slist_append(*list, line);
+        free(line);
+    }
+    if (more == NULL) {
+        curl_slist_free_all(*list);
+    }
+    *list = more;
+    return more != NULL;
+}
+
+/* What a POST sends; a GET has none. */
+typedef struct upload_s {
+    const char *content_type;
+    const char *body;
+    size_t len;
+} upload_t;
+
+/* The request set-up of gridems_http_get and gridems_http_post (up NULL: a GET). */
+static int start_request(gridems_http_t *h, const char *url, const char *bearer, const upload_t *up,
+                         long timeout_ms, size_t max_bytes, gridems_http_cb cb, void *userdata)
 {
     if (h == NULL || url == NULL || cb == NULL || timeout_ms <= 0) {
         return GRIDEMS_EINVAL;
@@ -298,24 +325,27 @@ int gridems_http_get(gridems_http_t *h, const char *url, const char *bearer, lon
         return GRIDEMS_EIO;
     }
     r->headers = curl_slist_append(NULL, "Accept: application/json");
-    if (bearer != NULL && r->headers != NULL) {
-        size_t n = strlen(bearer) + 32;
-        char *line = malloc(n);
-        if (line != NULL) {
-            snprintf(line, n, "Authorization: Bearer %s", bearer);
-            struct curl_slist *more = curl_slist_append(r->headers, line);
-            free(line);
-            r->headers = more;
-        } else {
-            curl_slist_free_all(r->headers);
-            r->headers = NULL;
-        }
+    bool ok = r->headers != NULL;
+    if (ok && bearer != NULL) {
+        ok = append_header(&r->headers, "Authorization: Bearer ", bearer);
     }
-    if (r->headers == NULL) {
+    /* Our Content-Type replaces the form encoding curl would otherwise announce for a POST. */
+    if (ok && up != NULL) {
+        ok = append_header(&r->headers, "Content-Type: ", up->content_type);
+    }
+    CURL *e = r->easy;
+    if (ok && up != NULL) {
+        /* The size first: COPYPOSTFIELDS copies that many bytes (strlen() without it), so the
+         * body may hold any bytes and the caller's buffer is free once we return. An empty body
+         * is "" of size 0, the documented zero-byte POST: NULL post data tells curl the body
+         * comes from its read callback, stdin by default (CURLOPT_POSTFIELDS(3)). */
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)up->len);
+        ok = curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, up->len > 0 ? up->body : "") == CURLE_OK;
+    }
+    if (!ok) {
         free_request(r);
         return GRIDEMS_ENOMEM;
     }
-    CURL *e = r->easy;
     curl_easy_setopt(e, CURLOPT_URL, url);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
@@ -336,6 +366,26 @@ int gridems_http_get(gridems_http_t *h, const char *url, const char *bearer, lon
     h->requests = r;
     h->pending++;
     return 0;
+}
+
+int gridems_http_get(gridems_http_t *h, const char *url, const char *bearer, long timeout_ms,
+                     size_t max_bytes, gridems_http_cb cb, void *userdata)
+{
+    return start_request(h, url, bearer, NULL, timeout_ms, max_bytes, cb, userdata);
+}
+
+int gridems_http_post(gridems_http_t *h, const char *url, const char *bearer,
+                      const char *content_type, const char *body, size_t len, long timeout_ms,
+                      size_t max_bytes, gridems_http_cb cb, void *userdata)
+{
+    /* A CR or LF would end the header line and let the rest inject headers of its own; an empty
+     * value would make curl drop the header instead of sending it. */
+    if (content_type == NULL || content_type[0] == '\0' || strpbrk(content_type, "\r\n") != NULL ||
+        (body == NULL && len > 0)) {
+        return GRIDEMS_EINVAL;
+    }
+    upload_t up = {.content_type = content_type, .body = body, .len = len};
+    return start_request(h, url, bearer, &up, timeout_ms, max_bytes, cb, userdata);
 }
 
 size_t gridems_http_pending(const gridems_http_t *h)

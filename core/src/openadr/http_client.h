@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
- * HTTP GET on the libuv loop: libcurl's multi-socket interface driven by uv_poll (one per socket
- * curl asks about) and one uv_timer (curl's timeout), so no call ever blocks the loop and no
+ * HTTP GET and POST on the libuv loop: libcurl's multi-socket interface driven by uv_poll (one per
+ * socket curl asks about) and one uv_timer (curl's timeout), so no call ever blocks the loop and no
  * thread of ours is added (name resolution runs in libcurl's own resolver thread, never on the
  * loop, and touches no state of ours). Each request has a total timeout.
  *
@@ -43,6 +43,18 @@ int gridems_http_create(uv_loop_t *loop, gridems_http_t **out);
  */
 int gridems_http_get(gridems_http_t *h, const char *url, const char *bearer, long timeout_ms,
                      size_t max_bytes, gridems_http_cb cb, void *userdata);
+
+/*
+ * Start a POST of body (len bytes, copied; NULL when len is 0) to url, sent with
+ * "Content-Type: <content_type>" (e.g. "application/json"; copied; not empty, no CR or LF).
+ * url, bearer, timeout_ms, max_bytes (the answer's bound) and cb are as for gridems_http_get:
+ * cb runs exactly once, from the loop, never inside this call, with the server's status and
+ * answer. Redirects are not followed (a 3xx comes back as the status).
+ * Returns 0, GRIDEMS_EINVAL, GRIDEMS_ENOMEM, GRIDEMS_ESTATE (closing) or GRIDEMS_EIO.
+ */
+int gridems_http_post(gridems_http_t *h, const char *url, const char *bearer,
+                      const char *content_type, const char *body, size_t len, long timeout_ms,
+                      size_t max_bytes, gridems_http_cb cb, void *userdata);
 
 /* Number of requests in flight. */
 size_t gridems_http_pending(const gridems_http_t *h);

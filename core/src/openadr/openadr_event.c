@@ -303,6 +303,129 @@ static bool value_ok(int s, double v)
     }
 }
 
+/* An optional integer member: absent (or null) leaves *out as it is. */
+static int opt_int(const cJSON *obj, const char *camel, const char *snake, const char *field,
+                   long *out, char *err, size_t errlen)
+{
+    const cJSON *v = member(obj, camel, snake);
+    if (v == NULL) {
+        return 0;
+    }
+    if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) ||
+        fabs(v->valuedouble) > 1e9) {
+        return fail(err, errlen, GRIDEMS_EINVAL, "%s.%s: must be an integer", field, camel);
+    }
+    *out = (long)v->valuedouble;
+    return 0;
+}
+
+/* An optional boolean member, as opt_int. */
+static int opt_bool(const cJSON *obj, const char *camel, const char *field, bool *out, char *err,
+                    size_t errlen)
+{
+    const cJSON *v = member(obj, camel, NULL);
+    if (v == NULL) {
+        return 0;
+    }
+    if (!cJSON_IsBool(v)) {
+        return fail(err, errlen, GRIDEMS_EINVAL, "%s.%s: must be true or false", field, camel);
+    }
+    *out = cJSON_IsTrue(v);
+    return 0;
+}
+
+/* An optional string member of 1..128 bytes; *out NULL when absent. */
+static int opt_string(const cJSON *obj, const char *camel, const char *snake, const char *field,
+                      const char **out, char *err, size_t errlen)
+{
+    const cJSON *v = member(obj, camel, snake);
+    *out = NULL;
+    if (v == NULL) {
+        return 0;
+    }
+    if (!cJSON_IsString(v) || v->valuestring[0] == '\0' || strlen(v->valuestring) > 128) {
+        return fail(err, errlen, GRIDEMS_EINVAL, "%s.%s: must be a string of 1 to 128 bytes", field,
+                    camel);
+    }
+    *out = v->valuestring;
+    return 0;
+}
+
+/* The VTN's report requests (openadr_event.h, "Reports"): sets ev->wants_usage when one asks for
+ * the report gridems makes, and ev->report_note for the first it does not honour. */
+static int read_report_descriptors(const cJSON *arr, gridems_oadr_event_t *ev, char *err,
+                                   size_t errlen)
+{
+    if (arr == NULL) {
+        return 0;
+    }
+    if (!cJSON_IsArray(arr)) {
+        return fail(err, errlen, GRIDEMS_EINVAL, "reportDescriptors: must be an array");
+    }
+    int n = cJSON_GetArraySize(arr);
+    if (n > GRIDEMS_OADR_MAX_REPORT_DESCRIPTORS) {
+        return fail(err, errlen, GRIDEMS_EINVAL, "reportDescriptors: at most %d, got %d",
+                    GRIDEMS_OADR_MAX_REPORT_DESCRIPTORS, n);
+    }
+    int i = 0;
+    for (const cJSON *d = arr->child; d != NULL; d = d->next, i++) {
+        char field[48];
+        snprintf(field, sizeof field, "reportDescriptors[%d]", i);
+        if (!cJSON_IsObject(d)) {
+            return fail(err, errlen, GRIDEMS_EINVAL, "%s: must be an object", field);
+        }
+        const char *type = NULL;
+        const char *units = NULL;
+        const char *reading = NULL;
+        long start = -1, count = -1, every = -1;
+        bool historical = true, aggregate = false;
+        int rc = opt_string(d, "payloadType", "payload_type", field, &type, err, errlen);
+        if (rc == 0 && type == NULL) {
+            rc = fail(err, errlen, GRIDEMS_EINVAL, "%s.payloadType: required", field);
+        }
+        if (rc == 0) {
+            rc = opt_string(d, "units", NULL, field, &units, err, errlen);
+        }
+        if (rc == 0) {
+            rc = opt_string(d, "readingType", "reading_type", field, &reading, err, errlen);
+        }
+        if (rc == 0) {
+            rc = opt_int(d, "startInterval", "start_interval", field, &start, err, errlen);
+        }
+        if (rc == 0) {
+            rc = opt_int(d, "numIntervals", "num_intervals", field, &count, err, errlen);
+        }
+        if (rc == 0) {
+            rc = opt_int(d, "frequency", NULL, field, &every, err, errlen);
+        }
+        if (rc == 0) {
+            rc = opt_bool(d, "historical", field, &historical, err, errlen);
+        }
+        if (rc == 0) {
+            rc = opt_bool(d, "aggregate", field, &aggregate, err, errlen);
+        }
+        if (rc != 0) {
+            return rc;
+        }
+        const char *why = NULL;
+        if (strcmp(type, "USAGE") != 0) {
+            why = "payloadType: only USAGE is reported";
+        } else if (units != NULL && strcmp(units, "KWH") != 0) {
+            why = "units: USAGE is reported in KWH only";
+        } else if (start != -1 || count != -1 || every != -1 || !historical) {
+            why = "only a report of every interval once the last has ended is made "
+                  "(startInterval, numIntervals and frequency -1, historical true)";
+        }
+        if (why == NULL) {
+            ev->wants_usage = true;
+        } else if (ev->report_note[0] == '\0') {
+            snprintf(ev->report_note, sizeof ev->report_note, "%s (%.32s) not reported: %s", field,
+                     type, why);
+        }
+    }
+    return 0;
+}
+
 typedef struct interval_ref_s {
     long id;
     const cJSON *obj;
@@ -360,6 +483,10 @@ static int read_intervals(const cJSON *arr, const period_t *top, const descripto
         refs[i] = (interval_ref_t){(long)id->valuedouble, it, i};
     }
     qsort(refs, (size_t)n, sizeof *refs, cmp_interval);
+    if (ev->wants_usage && (ev->periods = calloc((size_t)n, sizeof *ev->periods)) == NULL) {
+        free(refs);
+        return GRIDEMS_ENOMEM;
+    }
     int64_t next_start = top->start_ms;
     bool have_next = top->has_start;
     for (i = 0; i < n && rc == 0; i++) {
@@ -393,6 +520,9 @@ static int read_intervals(const cJSON *arr, const period_t *top, const descripto
         }
         next_start = start + dur;
         have_next = true;
+        if (ev->periods != NULL) {
+            ev->periods[ev->n_periods++] = (gridems_oadr_period_t){refs[i].id, start, start + dur};
+        }
         const cJSON *payloads = member(refs[i].obj, "payloads", NULL);
         if (!cJSON_IsArray(payloads)) {
             rc = fail(err, errlen, GRIDEMS_EINVAL, "intervals[%d].payloads: must be an array",
@@ -451,6 +581,7 @@ void gridems_oadr_event_free(gridems_oadr_event_t *ev)
     for (int s = 0; s < GRIDEMS_OADR_SIGNALS; s++) {
         free(ev->spans[s]);
     }
+    free(ev->periods);
     memset(ev, 0, sizeof *ev);
 }
 
@@ -466,6 +597,15 @@ int gridems_oadr_event_copy(gridems_oadr_event_t *dst, const gridems_oadr_event_
     *dst = *src;
     for (int s = 0; s < GRIDEMS_OADR_SIGNALS; s++) {
         dst->spans[s] = NULL;
+    }
+    dst->periods = NULL;
+    if (src->n_periods > 0) {
+        dst->periods = malloc(src->n_periods * sizeof *dst->periods);
+        if (dst->periods == NULL) {
+            gridems_oadr_event_free(dst);
+            return GRIDEMS_ENOMEM;
+        }
+        memcpy(dst->periods, src->periods, src->n_periods * sizeof *dst->periods);
     }
     for (int s = 0; s < GRIDEMS_OADR_SIGNALS; s++) {
         if (src->n[s] == 0) {
@@ -529,7 +669,14 @@ int gridems_oadr_event_parse(const cJSON *obj, const char *site_currency, gridem
                          err, errlen);
     }
     if (rc == 0) {
+        rc = read_report_descriptors(member(obj, "reportDescriptors", "report_descriptors"), out,
+                                     err, errlen);
+    }
+    if (rc == 0) {
         rc = read_intervals(member(obj, "intervals", NULL), &top, &d, out, err, errlen);
+    }
+    if (rc == 0 && out->n_periods == 0) {
+        out->wants_usage = false; /* no interval: nothing to report */
     }
     if (rc != 0) {
         gridems_oadr_event_free(out);

@@ -16,6 +16,13 @@
  * ISO 8601 duration of weeks, days, hours, minutes and seconds; "P9999Y" (the specification's
  * "until further notice") is taken as 9999 years of 365 days.
  *
+ * Reports. "reportDescriptors" are read as the VTN's requests for reports. gridems makes one kind
+ * (docs/openadr.md, "Reports"): payloadType USAGE in KWH (units absent or "KWH"), every interval,
+ * once after the last one has ended (startInterval, numIntervals and frequency absent or -1,
+ * historical absent or true); such a descriptor sets wants_usage and keeps every interval's
+ * period. A well-formed descriptor of another kind is not an error (the event's signals still
+ * count): report_note says why it is not honoured. A descriptor of the wrong JSON types is.
+ *
  * Forms. Keys are accepted in the specification's camelCase ("programID", "intervalPeriod",
  * "payloadDescriptors") and in snake_case ("program_id", "interval_period"), as some VTNs send
  * notification bodies; a JSON null counts as absent. Interval start times must carry a zone;
@@ -27,8 +34,8 @@
  * "payloadDescriptors[0].currency: \"USD\" is not the site's currency JPY". A rejected event is
  * rejected whole.
  *
- * Ownership: an event owns its span arrays (gridems_oadr_event_free() releases them and zeroes
- * the struct); composed pieces are an owned array the caller free()s. No function keeps a
+ * Ownership: an event owns its span and period arrays (gridems_oadr_event_free() releases them and
+ * zeroes the struct); composed pieces are an owned array the caller free()s. No function keeps a
  * pointer to its arguments. Thread: any.
  */
 #ifndef GRIDEMS_OPENADR_EVENT_H
@@ -43,6 +50,7 @@
 #define GRIDEMS_OADR_ID_SIZE 129        /* object ids: 1..128 bytes, no control characters */
 #define GRIDEMS_OADR_MAX_INTERVALS 5000 /* per event */
 #define GRIDEMS_OADR_MAX_BYTES (4u * 1024u * 1024u) /* one HTTP answer or notification */
+#define GRIDEMS_OADR_MAX_REPORT_DESCRIPTORS 64      /* per event */
 
 typedef enum {
     GRIDEMS_OADR_PRICE = 0,
@@ -60,6 +68,13 @@ typedef struct gridems_oadr_span_s {
     long interval_id;
 } gridems_oadr_span_t;
 
+/* One interval of an event as the VTN scheduled it. */
+typedef struct gridems_oadr_period_s {
+    long interval_id;
+    int64_t start_ms; /* inclusive */
+    int64_t end_ms;   /* exclusive, > start_ms */
+} gridems_oadr_period_t;
+
 typedef struct gridems_oadr_event_s {
     char id[GRIDEMS_OADR_ID_SIZE];
     char program_id[GRIDEMS_OADR_ID_SIZE];
@@ -68,6 +83,12 @@ typedef struct gridems_oadr_event_s {
     int64_t modified_ms; /* modificationDateTime, else createdDateTime; 0 when neither */
     gridems_oadr_span_t *spans[GRIDEMS_OADR_SIGNALS]; /* [n[s]] each, owned, in interval order */
     size_t n[GRIDEMS_OADR_SIGNALS];
+    /* A USAGE report is asked for (see "Reports" above): periods holds every interval, in id
+     * order (owned; NULL and 0 otherwise). */
+    bool wants_usage;
+    gridems_oadr_period_t *periods;
+    size_t n_periods;
+    char report_note[256]; /* why a reportDescriptor is not honoured; "" when none is refused */
 } gridems_oadr_event_t;
 
 /* A piece of the composed series: the winning event's value over [start, end). */

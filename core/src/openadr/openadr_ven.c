@@ -79,6 +79,10 @@ struct gridems_ven_s {
     size_t n_rej_prev;
     rejected_t *rej_now;
     size_t n_rej_now;
+    /* The report in flight (gridems_ven_post_report): one at a time. */
+    bool report_busy;
+    gridems_ven_report_cb report_cb;
+    void *report_userdata;
     bool stopping;
     int open; /* handles and clients still closing */
     gridems_ven_closed_cb closed_cb;
@@ -111,7 +115,8 @@ static void report(gridems_ven_t *v, const char *how)
     }
 }
 
-/* An event worth holding: it gives a signal gridems uses, not all of it over by now. */
+/* An event worth holding: it gives a signal gridems uses or asks for a report gridems makes, not
+ * all of it over by now. */
 static bool current(const gridems_ven_t *v, const gridems_oadr_event_t *ev)
 {
     int64_t now = gridems_clock_now_ms(v->clock);
@@ -120,6 +125,11 @@ static bool current(const gridems_ven_t *v, const gridems_oadr_event_t *ev)
             if (ev->spans[s][i].end_ms > now) {
                 return true;
             }
+        }
+    }
+    for (size_t i = 0; ev->wants_usage && i < ev->n_periods; i++) {
+        if (ev->periods[i].end_ms > now) {
+            return true;
         }
     }
     return false;
@@ -651,6 +661,44 @@ static void start_mqtt(gridems_ven_t *v)
                      v->topics[0]);
 }
 
+/* ---- ## Reports ---- */
+
+/* A VTN's answer to a refused report is a problem document; its first bytes say why. */
+#define REPORT_ANSWER_MAX 65536
+
+static void on_report_answer(int status, const char *body, size_t len, const char *err, void *ud)
+{
+    gridems_ven_t *v = ud;
+    char why[400] = "";
+    if (status == 0) {
+        snprintf(why, sizeof why, "%s", err != NULL ? err : "no answer");
+    } else if (status < 200 || status > 299) {
+        snprintf(why, sizeof why, "HTTP %d%s%.*s", status, len > 0 ? ": " : "",
+                 (int)(len < 300 ? len : 300), body);
+    }
+    v->report_busy = false;
+    if (!v->stopping) {
+        v->report_cb(status, why, v->report_userdata);
+    }
+}
+
+int gridems_ven_post_report(gridems_ven_t *v, const char *body, gridems_ven_report_cb cb,
+                            void *userdata)
+{
+    if (v->stopping || v->report_busy || v->token[0] == '\0') {
+        return GRIDEMS_ESTATE; /* a report in flight, or no token read yet: later */
+    }
+    char url[2048];
+    snprintf(url, sizeof url, "%s/reports", v->cfg.vtn_url);
+    v->report_cb = cb;
+    v->report_userdata = userdata;
+    int rc = gridems_http_post(v->http, url, v->token, "application/json", body, strlen(body),
+                               (long)v->cfg.timeout_seconds * 1000, REPORT_ANSWER_MAX,
+                               on_report_answer, v);
+    v->report_busy = rc == 0;
+    return rc;
+}
+
 void gridems_ven_get_stats(const gridems_ven_t *v, gridems_ven_stats_t *out)
 {
     *out = v->stats;
@@ -710,6 +758,7 @@ static void on_http_closed(void *ud)
 static int copy_cfg(gridems_openadr_config_t *dst, const gridems_openadr_config_t *src)
 {
     *dst = *src;
+    dst->client_name = NULL; /* the service's (reports), not used here */
     dst->vtn_url = strdup(src->vtn_url);
     dst->token_file = strdup(src->token_file);
     dst->programs = calloc((size_t)src->n_programs, sizeof *dst->programs);

@@ -15,6 +15,8 @@
  * program; a second MQTT client (core/src/mqtt/mqtt_client.h: Paho's callbacks only post to a
  * mailbox) subscribes to them; a notification upserts or deletes one event at once.
  *
+ * Reports: gridems_ven_post_report() sends one (docs/openadr.md, "Reports").
+ *
  * An event that fails validation (openadr_event.h) is logged with its id and the field, and the
  * version held before (if any) stays: one bad event never drops the others.
  *
@@ -65,6 +67,21 @@ typedef struct gridems_ven_stats_s {
 
 /* Copy the VEN's figures into *out. Thread: the loop thread. */
 void gridems_ven_get_stats(const gridems_ven_t *v, gridems_ven_stats_t *out);
+
+/*
+ * A report's POST ended: status 2xx (sent), another status (why says it, with the start of the
+ * VTN's answer) or 0 (no answer: why says what failed).
+ */
+typedef void (*gridems_ven_report_cb)(int status, const char *why, void *userdata);
+
+/*
+ * POST body (a report's JSON, openadr_report.h; copied) to {vtn}/reports with the token of the
+ * last poll. One report at a time; cb runs once, from the loop (not after gridems_ven_stop).
+ * Returns 0, GRIDEMS_ESTATE (a report in flight, no token read yet, or stopping: try later),
+ * or an error of gridems_http_post.
+ */
+int gridems_ven_post_report(gridems_ven_t *v, const char *body, gridems_ven_report_cb cb,
+                            void *userdata);
 
 /* Stop: abort requests, disconnect MQTT, close every handle; cb runs once all are closed and the
  * VEN is freed after it returns. on_change is not called any more. */

@@ -967,6 +967,7 @@ void gridems__service_control_tick(gridems_service_t *svc)
     }
     publish_state(svc, root);
     gridems__service_observe_state(svc, root, import_kw);
+    gridems__service_openadr_sample(svc, t.import.has_site || t.import.any, import_kw);
     cJSON_Delete(root);
     gridems__service_dispatch(svc);
     if (t.deviation) {

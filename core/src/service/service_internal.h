@@ -450,6 +450,9 @@ bool gridems__service_openadr_stop(gridems_service_t *svc, void (*done)(gridems_
 void gridems__service_openadr_status(gridems_service_t *svc, cJSON *root);
 /* Write the VEN's metric families (docs/openadr.md) to f (nothing when it is off). */
 void gridems__service_openadr_metrics(gridems_service_t *svc, FILE *f);
+/* The site's import at a control tick, for the usage reports (docs/openadr.md, "Reports"):
+ * known false when no device reported power. Sends a report that has become due. */
+void gridems__service_openadr_sample(gridems_service_t *svc, bool known, double import_kw);
 
 /* service_plan.c */
 int gridems__service_plan_init(gridems_service_t *svc);

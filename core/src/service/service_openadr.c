@@ -15,6 +15,13 @@
  * each change): the forecasts themselves survive a restart, and the first poll after it must know
  * which of their spans were OpenADR's, to withdraw those of events deleted meanwhile. The DR
  * events the service restored with an "oadr:" id are the VEN's caps again, for the same reason.
+ *
+ * Reports (docs/openadr.md, "Reports"): the import the control tick publishes in the state message
+ * is sampled into a book of usage reports (openadr_report.h) for the events that ask for one;
+ * a report is posted once its event's last interval has ended, one at a time. One the VTN
+ * refuses (HTTP 4xx) is dropped with a warning; one that cannot be delivered (no answer, 5xx,
+ * 408, 429) is tried again a minute of service time later, for as long as the service runs (not
+ * across a restart: the book is kept in memory only).
  * Thread: the loop thread.
  */
 #include <stdio.h>
@@ -24,6 +31,7 @@
 #include "file_util.h"
 #include "gridems/errors.h"
 #include "openadr_applied.h"
+#include "openadr_report.h"
 #include "openadr_ven.h"
 #include "optimizer_internal.h"
 #include "service_internal.h"
@@ -46,9 +54,21 @@ typedef struct service_openadr_s {
     size_t n_caps;
     bool restored; /* last[] came from the file: apply the first composition whatever it is */
     bool dirty;    /* last[] changed: save it */
-    int64_t last_poll_ms; /* service clock: the last completed poll; 0 = none yet */
+    int64_t last_poll_ms;               /* service clock: the last completed poll; 0 = none yet */
+    gridems_oadr_book_t book;           /* usage reports in the making */
+    char posting[GRIDEMS_OADR_ID_SIZE]; /* the event whose report is in flight; "" when none */
+    int64_t retry_at_ms;                /* service clock: no report is posted before */
+    uint64_t reports_sent, reports_refused, report_failures;
+    char (*noted)[GRIDEMS_OADR_ID_SIZE]; /* held events whose report_note was logged */
+    size_t n_noted;
+    gridems_complaint_t report_problem;
     void (*done)(gridems_service_t *svc);
 } service_openadr_t;
+
+/* A report is sampled at each control tick (a minute of service time): a gap of five is the
+ * service stopped, or no reading, and is not counted (openadr_report.h). */
+#define REPORT_MAX_GAP_MS 300000
+#define REPORT_RETRY_MS 60000
 
 static const gridems__input_t input_of[] = {GRIDEMS__INPUT_PRICE, GRIDEMS__INPUT_PRICE_EXPORT,
                                             GRIDEMS__INPUT_CARBON, GRIDEMS__INPUT_EVENT};
@@ -289,6 +309,137 @@ static size_t keep_current_caps(dr_piece_t *c, size_t n, int64_t now)
     return k;
 }
 
+/* ---- ## Usage reports ---- */
+
+static bool noted(const service_openadr_t *oa, const char *id)
+{
+    for (size_t i = 0; i < oa->n_noted; i++) {
+        if (strcmp(oa->noted[i], id) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The book follows the held events; a report request gridems does not honour is logged once per
+ * event (while the VEN holds it). */
+static void follow_reports(service_openadr_t *oa, const gridems_oadr_event_t *const *events,
+                           size_t n, int64_t now)
+{
+    size_t refused = 0;
+    if (gridems_oadr_book_sync(&oa->book, events, n, now, &refused) != 0) {
+        gridems_log_err("openadr: out of memory; some usage reports are not followed");
+    }
+    if (refused > 0) {
+        gridems_log_warn("openadr: %zu event(s) ask for a usage report beyond the %d followed at "
+                         "once; not reported",
+                         refused, GRIDEMS_OADR_MAX_REPORTS);
+    }
+    char(*now_noted)[GRIDEMS_OADR_ID_SIZE] = n > 0 ? calloc(n, sizeof *now_noted) : NULL;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (events[i]->report_note[0] == '\0') {
+            continue;
+        }
+        if (!noted(oa, events[i]->id)) {
+            gridems_log_notice("openadr: event %s: %s", events[i]->id, events[i]->report_note);
+        }
+        if (now_noted != NULL) {
+            snprintf(now_noted[k++], GRIDEMS_OADR_ID_SIZE, "%s", events[i]->id);
+        }
+    }
+    free(oa->noted);
+    oa->noted = now_noted;
+    oa->n_noted = k;
+}
+
+static void post_due(service_openadr_t *oa, int64_t now);
+
+static void on_report_sent(int status, const char *why, void *userdata)
+{
+    service_openadr_t *oa = userdata;
+    long at = -1;
+    for (size_t i = 0; i < oa->book.n; i++) {
+        if (strcmp(oa->book.list[i].event_id, oa->posting) == 0) {
+            at = (long)i;
+        }
+    }
+    int64_t now = gridems_clock_now_ms(&oa->svc->clock);
+    bool retry = status == 0 || status >= 500 || status == 408 || status == 429;
+    if (status >= 200 && status <= 299) {
+        oa->reports_sent++;
+        gridems_log_notice("openadr: usage report for event %s sent", oa->posting);
+    } else if (retry) {
+        oa->report_failures++;
+        oa->retry_at_ms = now + REPORT_RETRY_MS;
+        gridems_log_complain(&oa->report_problem, GRIDEMS_LOG_WARNING,
+                             "openadr: usage report for event %s not delivered (%s); trying again "
+                             "in a minute",
+                             oa->posting, why);
+    } else {
+        oa->reports_refused++;
+        gridems_log_warn("openadr: the VTN refused the usage report for event %s (%s); dropped",
+                         oa->posting, why);
+    }
+    if (at >= 0 && !retry) {
+        gridems_oadr_book_remove(&oa->book, (size_t)at);
+    }
+    oa->posting[0] = '\0';
+    if (!retry) {
+        post_due(oa, now); /* the next one, if several came due together */
+    }
+}
+
+static void post_due(service_openadr_t *oa, int64_t now)
+{
+    if (oa->posting[0] != '\0' || now < oa->retry_at_ms) {
+        return;
+    }
+    long at = gridems_oadr_book_due(&oa->book, now);
+    if (at < 0) {
+        return;
+    }
+    const gridems_oadr_usage_t *u = &oa->book.list[at];
+    const gridems_service_config_t *cfg = &oa->svc->cfg;
+    const char *client =
+        cfg->openadr.client_name != NULL ? cfg->openadr.client_name : cfg->mqtt.client_id;
+    char *body = gridems_oadr_book_report_json(&oa->book, (size_t)at, client, "site");
+    if (body == NULL) {
+        gridems_log_err("openadr: out of memory composing the usage report for event %s",
+                        u->event_id);
+        return;
+    }
+    snprintf(oa->posting, sizeof oa->posting, "%s", u->event_id);
+    int rc = gridems_ven_post_report(oa->ven, body, on_report_sent, oa);
+    free(body);
+    if (rc != 0) {
+        oa->posting[0] = '\0';
+        if (rc != GRIDEMS_ESTATE) {
+            oa->report_failures++;
+            oa->retry_at_ms = now + REPORT_RETRY_MS;
+            gridems_log_complain(&oa->report_problem, GRIDEMS_LOG_WARNING,
+                                 "openadr: usage report for event %s not sent (%s); trying again "
+                                 "in a minute",
+                                 u->event_id, gridems_strerror(rc));
+        }
+    }
+}
+
+void gridems__service_openadr_sample(gridems_service_t *svc, bool known, double import_kw)
+{
+    service_openadr_t *oa = svc->openadr;
+    if (oa == NULL) {
+        return;
+    }
+    int64_t now = gridems_clock_now_ms(&svc->clock);
+    if (known) {
+        gridems_oadr_book_sample(&oa->book, now, import_kw);
+    } else {
+        gridems_oadr_book_no_sample(&oa->book, now);
+    }
+    post_due(oa, now);
+}
+
 static void on_change(gridems_ven_t *v, const gridems_oadr_event_t *const *events, size_t n,
                       const char *how, void *userdata)
 {
@@ -314,6 +465,7 @@ static void on_change(gridems_ven_t *v, const gridems_oadr_event_t *const *event
             apply_forecast(oa, s, p, np);
         }
     }
+    follow_reports(oa, events, n, now);
     if (strcmp(how, "poll") == 0) {
         oa->last_poll_ms = gridems_clock_now_ms(&oa->svc->clock);
     }
@@ -343,6 +495,7 @@ void gridems__service_openadr_start(gridems_service_t *svc)
         return;
     }
     oa->svc = svc;
+    gridems_oadr_book_init(&oa->book, REPORT_MAX_GAP_MS);
     load_applied(oa);
     seed_caps(oa);
     char client_id[300];
@@ -354,6 +507,7 @@ void gridems__service_openadr_start(gridems_service_t *svc)
         for (int s = 0; s < GRIDEMS_OADR_SIGNALS; s++) {
             free(oa->last[s]);
         }
+        free(oa->caps);
         free(oa);
         return;
     }
@@ -391,6 +545,10 @@ void gridems__service_openadr_status(gridems_service_t *svc, cJSON *root)
     if (st.problem[0] != '\0') {
         cJSON_AddStringToObject(o, "problem", st.problem);
     }
+    cJSON_AddNumberToObject(o, "reports_pending", (double)oa->book.n);
+    cJSON_AddNumberToObject(o, "reports_sent", (double)oa->reports_sent);
+    cJSON_AddNumberToObject(o, "reports_refused", (double)oa->reports_refused);
+    cJSON_AddNumberToObject(o, "report_failures", (double)oa->report_failures);
 }
 
 /* The service keeps its DR events across restarts (dr_store.h): those the VEN sent are its own
@@ -435,9 +593,19 @@ void gridems__service_openadr_metrics(gridems_service_t *svc, FILE *f)
         {"gridems_openadr_poll_failures_total", "counter", "Failed polls of the VTN."},
         {"gridems_openadr_notifications_total", "counter", "MQTT notifications applied."},
         {"gridems_openadr_rejected_events_total", "counter", "Event versions rejected."},
+        {"gridems_openadr_reports_pending", "gauge",
+         "Usage reports being measured or waiting to be sent."},
+        {"gridems_openadr_reports_sent_total", "counter", "Usage reports the VTN accepted."},
+        {"gridems_openadr_reports_refused_total", "counter",
+         "Usage reports the VTN refused (dropped)."},
+        {"gridems_openadr_report_failures_total", "counter",
+         "Usage report posts that failed and are tried again."},
     };
-    double v[] = {(double)st.events, (double)st.polls, (double)st.poll_failures,
-                  (double)st.notifications, (double)st.rejected};
+    double v[] = {(double)st.events,          (double)st.polls,
+                  (double)st.poll_failures,   (double)st.notifications,
+                  (double)st.rejected,        (double)oa->book.n,
+                  (double)oa->reports_sent,   (double)oa->reports_refused,
+                  (double)oa->report_failures};
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
         fprintf(f, "# HELP %s %s\n# TYPE %s %s\n%s %.17g\n", fam[i].name, fam[i].help, fam[i].name,
                 fam[i].type, fam[i].name, v[i]);
@@ -459,6 +627,8 @@ static void on_ven_closed(void *userdata)
         free(oa->last[s]);
     }
     free(oa->caps);
+    gridems_oadr_book_free(&oa->book);
+    free(oa->noted);
     free(oa);
     svc->openadr = NULL;
     done(svc);
