@@ -4,8 +4,8 @@
  * picks the answer: an MQTT notification, a GET /events array (each event parsed, then every
  * signal composed by priority, as the VEN does, and the usage reports they ask for measured and
  * written as the service does), a /programs answer, a /notifiers answer, a
- * notifier topics answer, or the file of what the VEN applied (openadr_applied.c), read back
- * from state_dir at start-up.
+ * notifier topics answer, the file of what the VEN applied (openadr_applied.c), or the file of
+ * the usage reports in the making (openadr_report.c), both read back from state_dir at start-up.
  */
 #include "fuzz.h"
 #include "json_strict.h"
@@ -98,7 +98,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *text = (const char *)data + 1;
     size_t len = size - 1;
     char err[256], out[512], topics[3][256];
-    switch (data[0] % 6) {
+    switch (data[0] % 7) {
     case 0: {
         gridems_oadr_op_t op;
         bool is_event = false;
@@ -122,6 +122,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case 4:
         (void)gridems_oadr_topics(text, len, topics, err, sizeof err);
         break;
+    case 6: {
+        gridems_oadr_book_t book;
+        gridems_oadr_book_init(&book, 300000);
+        if (gridems_oadr_book_parse(text, len, &book, err, sizeof err) == 0) {
+            free(gridems_oadr_book_to_json(&book));
+            gridems_oadr_book_free(&book);
+        }
+        break;
+    }
     default: {
         gridems_oadr_piece_t *pieces[GRIDEMS_OADR_IMPORT_CAP];
         size_t n[GRIDEMS_OADR_IMPORT_CAP];

@@ -929,6 +929,34 @@ static void run_scenario(bool mqtt)
         vtn_write("POST", "/events", json, cap2_id, sizeof cap2_id);
         plan = wait_plan(cap_is, 8000.0, "the second 8000 kW cap");
         cJSON_Delete(plan);
+        /* An event asking for a usage report six hours ahead: the report in the making is in
+         * state_dir at the stop and restored at the start. */
+        char ahead[GRIDEMS_TIME_ISO_BUFLEN];
+        iso_at_step(12, ahead);
+        snprintf(json, sizeof json,
+                 "{\"programID\":\"%s\",\"eventName\":\"later-report\",\"reportDescriptors\":"
+                 "[{\"payloadType\":\"USAGE\"}],\"intervalPeriod\":{\"start\":\"%s\","
+                 "\"duration\":\"PT30M\"},\"intervals\":[{\"id\":0,\"payloads\":[{\"type\":"
+                 "\"SIMPLE\",\"values\":[1]}]}]}",
+                 program, ahead);
+        char later_id[64];
+        vtn_write("POST", "/events", json, later_id, sizeof later_id);
+        char reports_path[1200];
+        snprintf(reports_path, sizeof reports_path, "%s/state/openadr_reports.json", ctx.dir);
+        char needle_id[96];
+        snprintf(needle_id, sizeof needle_id, "\"event\":\"%s\"", later_id);
+        double saved_deadline = test_now_ms() + PLAN_TIMEOUT_MS;
+        for (;;) {
+            char *saved = test_read_file(reports_path, NULL);
+            bool there = saved != NULL && strstr(saved, needle_id) != NULL;
+            free(saved);
+            if (there) {
+                break;
+            }
+            REQUIRE(test_now_ms() < saved_deadline, "%s does not hold event %s", reports_path,
+                    later_id);
+            test_sleep_ms(50); /* polling the file the service writes, bounded by the deadline */
+        }
         REQUIRE(test_service_signal(&ctx.svc, SIGTERM) == 0, "the service had ended");
         int stopped = test_service_wait_exit(&ctx.svc, STOP_TIMEOUT_MS);
         REQUIRE(stopped == 0, "SIGTERM: exit status %d", stopped);
@@ -946,6 +974,11 @@ static void run_scenario(bool mqtt)
         REQUIRE(test_service_wait_log(&ctx.svc, restart_from, "openadr_applied.json: restored",
                                       START_TIMEOUT_MS),
                 "what OpenADR applied was not restored");
+        REQUIRE(test_service_wait_log(&ctx.svc, restart_from,
+                                      "openadr_reports.json: restored (1 usage report(s) in the "
+                                      "making)",
+                                      START_TIMEOUT_MS),
+                "the usage report in the making was not restored");
         plan = wait_plan(horizon_ends_at_step, 4.0, "a horizon ending where the price was deleted");
         cJSON_Delete(plan);
         /* The restored cap is the VEN's again, and the first poll cancels it. */

@@ -249,6 +249,133 @@ START_TEST(report_json)
 }
 END_TEST
 
+START_TEST(each_instant_once)
+{
+    /* The clock set back (a restart of a simulated clock, an NTP step): the samples replayed
+     * over what was counted add nothing there, and count again only past it. */
+    gridems_oadr_book_t b;
+    gridems_oadr_book_init(&b, GAP);
+    gridems_oadr_event_t *ev = usage_event("e6", 0, 1, 30);
+    sync1(&b, ev, T0);
+    for (int m = 0; m <= 20; m++) {
+        ck_assert(gridems_oadr_book_sample(&b, T0 + MIN(m), 120.0) == (m > 0));
+    }
+    gridems_oadr_book_no_sample(&b, T0 + MIN(21)); /* stopped */
+    ck_assert_double_eq_tol(b.list[0].kwh[0], 42.0, 1e-9);
+    for (int m = 10; m <= 30; m++) { /* back at T0 + 10 min */
+        gridems_oadr_book_sample(&b, T0 + MIN(m), 999.0);
+    }
+    /* 0-21 at 120 kW, then 21-30 at 999 kW: 42 + 149.85 kWh, every minute once. */
+    ck_assert_int_eq(b.list[0].covered_ms[0], MIN(30));
+    ck_assert_double_eq_tol(b.list[0].kwh[0], 42.0 + 999.0 * 9 / 60, 1e-9);
+    /* Nothing to count: a sample before the event changes no measure. */
+    gridems_oadr_book_free(&b);
+    event_del(ev);
+    ev = usage_event("e7", 60, 1, 30);
+    sync1(&b, ev, T0);
+    ck_assert(!gridems_oadr_book_sample(&b, T0, 5.0));
+    ck_assert(!gridems_oadr_book_sample(&b, T0 + MIN(1), 5.0));
+    event_del(ev);
+    gridems_oadr_book_free(&b);
+}
+END_TEST
+
+START_TEST(file_round_trip)
+{
+    gridems_oadr_book_t b;
+    gridems_oadr_book_init(&b, GAP);
+    gridems_oadr_event_t *ev = usage_event("evt-1", 0, 2, 15);
+    gridems_oadr_event_t *ev2 = usage_event("evt-2", 10, 1, 60);
+    const gridems_oadr_event_t *list[2] = {ev, ev2};
+    ck_assert_int_eq(gridems_oadr_book_sync(&b, list, 2, T0, NULL), 0);
+    for (int s = 0; s <= 40; s += 3) {
+        gridems_oadr_book_sample(&b, T0 + MIN(s) + 250, 333.3 + s);
+    }
+    char *text = gridems_oadr_book_to_json(&b);
+    ck_assert_ptr_nonnull(text);
+    gridems_oadr_book_t back;
+    gridems_oadr_book_init(&back, GAP);
+    char err[256] = "";
+    ck_assert_msg(gridems_oadr_book_parse(text, strlen(text), &back, err, sizeof err) == 0, "%s",
+                  err);
+    ck_assert_uint_eq(back.n, 2);
+    ck_assert(!back.has_sample); /* the time the service is down is a gap */
+    for (size_t r = 0; r < 2; r++) {
+        ck_assert_str_eq(back.list[r].event_id, b.list[r].event_id);
+        ck_assert_uint_eq(back.list[r].n, b.list[r].n);
+        for (size_t i = 0; i < b.list[r].n; i++) {
+            ck_assert(memcmp(&back.list[r].periods[i], &b.list[r].periods[i],
+                             sizeof b.list[r].periods[i]) == 0);
+            ck_assert(back.list[r].kwh[i] == b.list[r].kwh[i]); /* exact */
+            ck_assert_int_eq(back.list[r].covered_ms[i], b.list[r].covered_ms[i]);
+            ck_assert_int_eq(back.list[r].measured_to_ms[i], b.list[r].measured_to_ms[i]);
+        }
+    }
+    free(text);
+    gridems_oadr_book_free(&back);
+    /* An empty book is a file too (saved once the last report went). */
+    gridems_oadr_book_free(&b);
+    text = gridems_oadr_book_to_json(&b);
+    ck_assert_int_eq(gridems_oadr_book_parse(text, strlen(text), &back, err, sizeof err), 0);
+    ck_assert_uint_eq(back.n, 0);
+    free(text);
+    event_del(ev);
+    event_del(ev2);
+}
+END_TEST
+
+typedef struct bad_file_s {
+    const char *text;
+    const char *want;
+} bad_file_t;
+
+#define HEAD "{\"version\":1,\"kind\":\"gridems-openadr-reports\",\"reports\":"
+#define IT(rest)                                                                                   \
+    HEAD "[{\"event\":\"e\",\"intervals\":[{\"id\":0,\"start\":\"2026-12-01T00:00:00Z\"," rest     \
+         "}]}]}"
+#define OK_END "\"end\":\"2026-12-01T00:15:00Z\""
+
+static const bad_file_t bad_files[] = {
+    {"[", "JSON"},
+    {"{\"version\":2,\"kind\":\"gridems-openadr-reports\",\"reports\":[]}", "version: must be 1"},
+    {"{\"version\":1,\"kind\":\"x\",\"reports\":[]}", "kind: must be \"gridems-openadr-reports\""},
+    {HEAD "{}}", "reports: must be an array"},
+    {HEAD "[3]}", "reports[0]: must be an object"},
+    {HEAD "[{\"event\":\"\",\"intervals\":[]}]}", "reports[0].event: must be an id"},
+    {HEAD "[{\"event\":\"e\",\"intervals\":[]}]}", "reports[0].intervals: must be an array of 1"},
+    {IT("\"end\":\"2026-11-30T00:00:00Z\",\"kwh\":1,\"covered_ms\":0,\"measured_to\":"
+        "\"2026-12-01T00:00:00Z\""),
+     "reports[0].intervals[0].end: must be an ISO 8601 time after start"},
+    {IT(OK_END ",\"kwh\":\"1\",\"covered_ms\":0,\"measured_to\":\"2026-12-01T00:00:00Z\""),
+     "reports[0].intervals[0].kwh: must be a finite number"},
+    {IT(OK_END ",\"kwh\":1,\"covered_ms\":900001,\"measured_to\":\"2026-12-01T00:00:00Z\""),
+     "reports[0].intervals[0].covered_ms: must be an integer from 0 to the interval's length"},
+    {IT(OK_END ",\"kwh\":1,\"covered_ms\":0,\"measured_to\":\"2026-12-01T01:00:00Z\""),
+     "reports[0].intervals[0].measured_to: must be an ISO 8601 time from start to end"},
+    {HEAD "[{\"event\":\"e\",\"intervals\":[{\"id\":0.5}]}]}",
+     "reports[0].intervals[0].id: must be an integer"},
+    {HEAD "[{\"event\":\"e\",\"intervals\":[{\"id\":0,\"start\":\"2026-12-01T00:00:00Z\"," OK_END
+          ",\"kwh\":1,\"covered_ms\":0,\"measured_to\":\"2026-12-01T00:00:00Z\"}]},"
+          "{\"event\":\"e\",\"intervals\":[{\"id\":0,\"start\":\"2026-12-01T00:00:00Z\"," OK_END
+          ",\"kwh\":1,\"covered_ms\":0,\"measured_to\":\"2026-12-01T00:00:00Z\"}]}]}",
+     "reports[1].event: \"e\" is reports[0] already"},
+};
+
+START_TEST(file_refused_naming_the_field)
+{
+    const bad_file_t *c = &bad_files[_i];
+    gridems_oadr_book_t b;
+    gridems_oadr_book_init(&b, GAP);
+    char err[256] = "";
+    int rc = gridems_oadr_book_parse(c->text, strlen(c->text), &b, err, sizeof err);
+    ck_assert_msg(rc == GRIDEMS_EINVAL || rc == GRIDEMS_EPARSE, "case %d: rc %d", _i, rc);
+    ck_assert_msg(strstr(err, c->want) != NULL, "case %d: \"%s\" lacks \"%s\"", _i, err, c->want);
+    ck_assert_uint_eq(b.n, 0);
+    ck_assert_ptr_null(b.list);
+    ck_assert_int_eq(b.max_gap_ms, GAP);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("openadr_report");
@@ -258,6 +385,10 @@ int main(void)
     tcase_add_test(tc, due_once_counted_to_the_end);
     tcase_add_test(tc, follows_the_events);
     tcase_add_test(tc, report_json);
+    tcase_add_test(tc, each_instant_once);
+    tcase_add_test(tc, file_round_trip);
+    tcase_add_loop_test(tc, file_refused_naming_the_field, 0,
+                        (int)(sizeof bad_files / sizeof bad_files[0]));
     suite_add_tcase(s, tc);
     return test_run_suite(s);
 }

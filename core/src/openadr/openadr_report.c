@@ -5,6 +5,7 @@
 #include "openadr_report.h"
 
 #include <inttypes.h>
+#include <stdarg.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include <cjson/cJSON.h>
 
 #include "gridems/errors.h"
+#include "json_strict.h"
 #include "timeutil.h"
 
 #define MS_PER_HOUR 3600000.0
@@ -28,7 +30,24 @@ static void usage_free(gridems_oadr_usage_t *u)
     free(u->periods);
     free(u->kwh);
     free(u->covered_ms);
+    free(u->measured_to_ms);
     memset(u, 0, sizeof *u);
+}
+
+/* The arrays for n intervals, zeroed (periods' contents are the caller's to fill). */
+static int usage_alloc(gridems_oadr_usage_t *u, size_t n)
+{
+    u->periods = calloc(n > 0 ? n : 1, sizeof *u->periods);
+    u->kwh = calloc(n > 0 ? n : 1, sizeof *u->kwh);
+    u->covered_ms = calloc(n > 0 ? n : 1, sizeof *u->covered_ms);
+    u->measured_to_ms = calloc(n > 0 ? n : 1, sizeof *u->measured_to_ms);
+    u->n = n;
+    if (u->periods == NULL || u->kwh == NULL || u->covered_ms == NULL ||
+        u->measured_to_ms == NULL) {
+        usage_free(u);
+        return GRIDEMS_ENOMEM;
+    }
+    return 0;
 }
 
 void gridems_oadr_book_free(gridems_oadr_book_t *b)
@@ -75,35 +94,28 @@ static int64_t last_end(const gridems_oadr_usage_t *u)
  * start and end) stays. */
 static int take_periods(gridems_oadr_usage_t *u, const gridems_oadr_event_t *ev)
 {
-    size_t n = ev->n_periods;
-    gridems_oadr_period_t *p = malloc(n * sizeof *p);
-    double *kwh = calloc(n, sizeof *kwh);
-    int64_t *cov = calloc(n, sizeof *cov);
-    if (p == NULL || kwh == NULL || cov == NULL) {
-        free(p);
-        free(kwh);
-        free(cov);
+    gridems_oadr_usage_t next = {{0}, NULL, NULL, NULL, NULL, 0};
+    if (usage_alloc(&next, ev->n_periods) != 0) {
         return GRIDEMS_ENOMEM;
     }
-    memcpy(p, ev->periods, n * sizeof *p);
-    for (size_t i = 0; i < n; i++) {
+    memcpy(next.periods, ev->periods, ev->n_periods * sizeof *next.periods);
+    for (size_t i = 0; i < next.n; i++) {
+        next.measured_to_ms[i] = next.periods[i].start_ms;
         for (size_t k = 0; k < u->n; k++) {
             const gridems_oadr_period_t *was = &u->periods[k];
-            if (was->interval_id == p[i].interval_id && was->start_ms == p[i].start_ms &&
-                was->end_ms == p[i].end_ms) {
-                kwh[i] = u->kwh[k];
-                cov[i] = u->covered_ms[k];
+            if (was->interval_id == next.periods[i].interval_id &&
+                was->start_ms == next.periods[i].start_ms &&
+                was->end_ms == next.periods[i].end_ms) {
+                next.kwh[i] = u->kwh[k];
+                next.covered_ms[i] = u->covered_ms[k];
+                next.measured_to_ms[i] = u->measured_to_ms[k];
                 break;
             }
         }
     }
-    free(u->periods);
-    free(u->kwh);
-    free(u->covered_ms);
-    u->periods = p;
-    u->kwh = kwh;
-    u->covered_ms = cov;
-    u->n = n;
+    memcpy(next.event_id, u->event_id, sizeof next.event_id);
+    usage_free(u);
+    *u = next;
     return 0;
 }
 
@@ -164,25 +176,32 @@ int gridems_oadr_book_sync(gridems_oadr_book_t *b, const gridems_oadr_event_t *c
     return rc;
 }
 
-/* Count the held sample over [from, to) into every interval it overlaps. */
-static void count(gridems_oadr_book_t *b, int64_t from, int64_t to, double kw)
+/* Count the held sample over [from, to) into every interval it overlaps, each instant once. */
+static bool count(gridems_oadr_book_t *b, int64_t from, int64_t to, double kw)
 {
+    bool counted = false;
     for (size_t r = 0; r < b->n; r++) {
         gridems_oadr_usage_t *u = &b->list[r];
         for (size_t i = 0; i < u->n; i++) {
             int64_t a = u->periods[i].start_ms > from ? u->periods[i].start_ms : from;
             int64_t z = u->periods[i].end_ms < to ? u->periods[i].end_ms : to;
+            a = u->measured_to_ms[i] > a ? u->measured_to_ms[i] : a;
             if (z > a) {
                 u->kwh[i] += kw * (double)(z - a) / MS_PER_HOUR;
                 u->covered_ms[i] += z - a;
+                u->measured_to_ms[i] = z;
+                counted = true;
             }
         }
     }
+    return counted;
 }
 
-/* Count the held sample up to now_ms; true when now_ms is not before it. */
-static bool count_to(gridems_oadr_book_t *b, int64_t now_ms)
+/* Count the held sample up to now_ms (*counted: whether a report's measure changed); false when
+ * now_ms is before it. */
+static bool count_to(gridems_oadr_book_t *b, int64_t now_ms, bool *counted)
 {
+    *counted = false;
     if (!b->has_sample) {
         return true;
     }
@@ -190,26 +209,29 @@ static bool count_to(gridems_oadr_book_t *b, int64_t now_ms)
         return false;
     }
     if (now_ms - b->sample_ms <= b->max_gap_ms) {
-        count(b, b->sample_ms, now_ms, b->sample_kw);
+        *counted = count(b, b->sample_ms, now_ms, b->sample_kw);
     }
     return true;
 }
 
-void gridems_oadr_book_sample(gridems_oadr_book_t *b, int64_t now_ms, double kw)
+bool gridems_oadr_book_sample(gridems_oadr_book_t *b, int64_t now_ms, double kw)
 {
-    if (!isfinite(kw) || !count_to(b, now_ms)) {
-        return;
+    bool counted = false;
+    if (isfinite(kw) && count_to(b, now_ms, &counted)) {
+        b->has_sample = true;
+        b->sample_ms = now_ms;
+        b->sample_kw = kw;
     }
-    b->has_sample = true;
-    b->sample_ms = now_ms;
-    b->sample_kw = kw;
+    return counted;
 }
 
-void gridems_oadr_book_no_sample(gridems_oadr_book_t *b, int64_t now_ms)
+bool gridems_oadr_book_no_sample(gridems_oadr_book_t *b, int64_t now_ms)
 {
-    if (count_to(b, now_ms)) {
+    bool counted = false;
+    if (count_to(b, now_ms, &counted)) {
         b->has_sample = false;
     }
+    return counted;
 }
 
 long gridems_oadr_book_due(const gridems_oadr_book_t *b, int64_t now_ms)
@@ -302,4 +324,182 @@ void gridems_oadr_book_remove(gridems_oadr_book_t *b, size_t i)
     usage_free(&b->list[i]);
     memmove(&b->list[i], &b->list[i + 1], (b->n - i - 1) * sizeof *b->list);
     b->n--;
+}
+
+/* ---- ## The file in state_dir ---- */
+
+static cJSON *iso_item(int64_t ms)
+{
+    char text[GRIDEMS_TIME_ISO_BUFLEN];
+    if (gridems_time_format_iso(ms, 0, text, sizeof text) != 0) {
+        return NULL;
+    }
+    return cJSON_CreateString(text);
+}
+
+char *gridems_oadr_book_to_json(const gridems_oadr_book_t *b)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddNumberToObject(root, "version", 1);
+    cJSON_AddStringToObject(root, "kind", GRIDEMS_OADR_REPORTS_KIND);
+    cJSON *reports = cJSON_AddArrayToObject(root, "reports");
+    for (size_t r = 0; reports != NULL && r < b->n; r++) {
+        const gridems_oadr_usage_t *u = &b->list[r];
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddItemToArray(reports, o);
+        cJSON_AddStringToObject(o, "event", u->event_id);
+        cJSON *its = cJSON_AddArrayToObject(o, "intervals");
+        for (size_t i = 0; its != NULL && i < u->n; i++) {
+            cJSON *it = cJSON_CreateObject();
+            cJSON_AddItemToArray(its, it);
+            cJSON_AddNumberToObject(it, "id", (double)u->periods[i].interval_id);
+            cJSON_AddItemToObject(it, "start", iso_item(u->periods[i].start_ms));
+            cJSON_AddItemToObject(it, "end", iso_item(u->periods[i].end_ms));
+            cJSON_AddNumberToObject(it, "kwh", u->kwh[i]);
+            cJSON_AddNumberToObject(it, "covered_ms", (double)u->covered_ms[i]);
+            cJSON_AddItemToObject(it, "measured_to", iso_item(u->measured_to_ms[i]));
+        }
+    }
+    char *text = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    return text;
+}
+
+__attribute__((format(printf, 4, 5))) static int refuse(char *err, size_t errlen, int code,
+                                                        const char *fmt, ...)
+{
+    if (err != NULL && errlen > 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return code;
+}
+
+static bool read_time(const cJSON *obj, const char *key, int64_t *ms)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    return cJSON_IsString(v) && gridems_time_parse_iso(v->valuestring, ms, NULL, NULL, 0) == 0;
+}
+
+/* One interval of the file into u's slot i; field is its path, for the error. */
+static int read_interval(const cJSON *it, gridems_oadr_usage_t *u, size_t i, const char *field,
+                         char *err, size_t errlen)
+{
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(it, "id");
+    const cJSON *kwh = cJSON_GetObjectItemCaseSensitive(it, "kwh");
+    const cJSON *cov = cJSON_GetObjectItemCaseSensitive(it, "covered_ms");
+    gridems_oadr_period_t *p = &u->periods[i];
+    if (!cJSON_IsObject(it)) {
+        return refuse(err, errlen, GRIDEMS_EINVAL, "%s: must be an object", field);
+    }
+    if (!cJSON_IsNumber(id) || id->valuedouble != floor(id->valuedouble) ||
+        fabs(id->valuedouble) > 1e9) {
+        return refuse(err, errlen, GRIDEMS_EINVAL, "%s.id: must be an integer", field);
+    }
+    p->interval_id = (long)id->valuedouble;
+    if (!read_time(it, "start", &p->start_ms)) {
+        return refuse(err, errlen, GRIDEMS_EINVAL, "%s.start: must be an ISO 8601 time", field);
+    }
+    if (!read_time(it, "end", &p->end_ms) || p->end_ms <= p->start_ms) {
+        return refuse(err, errlen, GRIDEMS_EINVAL, "%s.end: must be an ISO 8601 time after start",
+                      field);
+    }
+    if (!cJSON_IsNumber(kwh) || !isfinite(kwh->valuedouble)) {
+        return refuse(err, errlen, GRIDEMS_EINVAL, "%s.kwh: must be a finite number", field);
+    }
+    u->kwh[i] = kwh->valuedouble;
+    double span = (double)(p->end_ms - p->start_ms);
+    if (!cJSON_IsNumber(cov) || cov->valuedouble != floor(cov->valuedouble) ||
+        cov->valuedouble < 0 || cov->valuedouble > span) {
+        return refuse(err, errlen, GRIDEMS_EINVAL,
+                      "%s.covered_ms: must be an integer from 0 to the interval's length", field);
+    }
+    u->covered_ms[i] = (int64_t)cov->valuedouble;
+    int64_t to = 0;
+    if (!read_time(it, "measured_to", &to) || to < p->start_ms || to > p->end_ms) {
+        return refuse(err, errlen, GRIDEMS_EINVAL,
+                      "%s.measured_to: must be an ISO 8601 time from start to end", field);
+    }
+    u->measured_to_ms[i] = to;
+    return 0;
+}
+
+static int read_report(const cJSON *o, gridems_oadr_usage_t *u, int r, char *err, size_t errlen)
+{
+    const cJSON *ev = cJSON_GetObjectItemCaseSensitive(o, "event");
+    const cJSON *its = cJSON_GetObjectItemCaseSensitive(o, "intervals");
+    if (!cJSON_IsObject(o)) {
+        return refuse(err, errlen, GRIDEMS_EINVAL, "reports[%d]: must be an object", r);
+    }
+    if (!cJSON_IsString(ev) || ev->valuestring[0] == '\0' ||
+        strlen(ev->valuestring) >= GRIDEMS_OADR_ID_SIZE) {
+        return refuse(err, errlen, GRIDEMS_EINVAL,
+                      "reports[%d].event: must be an id of 1 to %d "
+                      "bytes",
+                      r, GRIDEMS_OADR_ID_SIZE - 1);
+    }
+    int n = cJSON_GetArraySize(its);
+    if (!cJSON_IsArray(its) || n < 1 || n > GRIDEMS_OADR_MAX_INTERVALS) {
+        return refuse(err, errlen, GRIDEMS_EINVAL,
+                      "reports[%d].intervals: must be an array of 1 "
+                      "to %d",
+                      r, GRIDEMS_OADR_MAX_INTERVALS);
+    }
+    if (usage_alloc(u, (size_t)n) != 0) {
+        return GRIDEMS_ENOMEM;
+    }
+    snprintf(u->event_id, sizeof u->event_id, "%s", ev->valuestring);
+    int i = 0;
+    for (const cJSON *it = its->child; it != NULL; it = it->next, i++) {
+        char field[64];
+        snprintf(field, sizeof field, "reports[%d].intervals[%d]", r, i);
+        int rc = read_interval(it, u, (size_t)i, field, err, errlen);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
+int gridems_oadr_book_parse(const char *text, size_t len, gridems_oadr_book_t *b, char *err,
+                            size_t errlen)
+{
+    cJSON *root = NULL;
+    int rc = gridems_json_parse_strict(text, len, &root, err, errlen);
+    if (rc != 0) {
+        return rc;
+    }
+    const cJSON *version = cJSON_GetObjectItemCaseSensitive(root, "version");
+    const cJSON *kind = cJSON_GetObjectItemCaseSensitive(root, "kind");
+    const cJSON *reports = cJSON_GetObjectItemCaseSensitive(root, "reports");
+    int n = cJSON_GetArraySize(reports);
+    if (!cJSON_IsNumber(version) || version->valuedouble != 1) {
+        rc = refuse(err, errlen, GRIDEMS_EINVAL, "version: must be 1");
+    } else if (!cJSON_IsString(kind) || strcmp(kind->valuestring, GRIDEMS_OADR_REPORTS_KIND)) {
+        rc = refuse(err, errlen, GRIDEMS_EINVAL, "kind: must be \"%s\"", GRIDEMS_OADR_REPORTS_KIND);
+    } else if (!cJSON_IsArray(reports) || n > GRIDEMS_OADR_MAX_REPORTS) {
+        rc = refuse(err, errlen, GRIDEMS_EINVAL, "reports: must be an array of at most %d",
+                    GRIDEMS_OADR_MAX_REPORTS);
+    } else if (n > 0 && (b->list = calloc((size_t)n, sizeof *b->list)) == NULL) {
+        rc = GRIDEMS_ENOMEM;
+    }
+    int r = 0;
+    for (const cJSON *o = rc == 0 ? reports->child : NULL; o != NULL && rc == 0; o = o->next) {
+        rc = read_report(o, &b->list[r], r, err, errlen);
+        b->n = (size_t)++r; /* so that a failure frees what was read */
+        for (int k = 0; rc == 0 && k < r - 1; k++) {
+            if (strcmp(b->list[k].event_id, b->list[r - 1].event_id) == 0) {
+                rc = refuse(err, errlen, GRIDEMS_EINVAL,
+                            "reports[%d].event: \"%.64s\" is reports[%d] already", r - 1,
+                            b->list[k].event_id, k);
+            }
+        }
+    }
+    cJSON_Delete(root);
+    if (rc != 0) {
+        gridems_oadr_book_free(b);
+    }
+    return rc;
 }

@@ -6,10 +6,12 @@
  * POST {vtn}/reports once the last interval has ended.
  *
  * Integration: each sample is held until the next one (as a meter's reading is), so the energy
- * of [a, b) is kw(a) x (b - a). A gap between two samples longer than the book's max_gap_ms (the
- * service was stopped, or no import could be read) is not counted: the intervals it overlaps are
- * covered less, and the report's confidence (0-100, the payload descriptor's field of that name)
- * is the share of the event's time that samples covered.
+ * of [a, b) is kw(a) x (b - a). Each instant of an interval is counted once at most: a sample
+ * from before what was already counted (a clock set back) adds nothing there. A gap between two
+ * samples longer than the book's max_gap_ms (the service was stopped, or no import could be read)
+ * is not counted: the intervals it overlaps are covered less, and the report's confidence (0-100,
+ * the payload descriptor's field of that name) is the share of the event's time that samples
+ * covered.
  *
  * Events and the book: gridems_oadr_book_sync() follows the VEN's held events. An event that
  * asks for a report is taken in (with its intervals); an update that moves an interval keeps
@@ -17,6 +19,14 @@
  * only while it is not over (deleted on the VTN, or no longer asking), because the VEN stops
  * holding an event once it is over, which is when its report is due. At most
  * GRIDEMS_OADR_MAX_REPORTS events are followed; sync refuses more (the caller logs them).
+ *
+ * Across restarts the book is kept in state_dir as GRIDEMS_OADR_REPORTS_FILE:
+ *   {"version":1,"kind":"gridems-openadr-reports","reports":[{"event":"ID","intervals":[
+ *     {"id":0,"start":"...Z","end":"...Z","kwh":750.0,"covered_ms":300000,
+ *      "measured_to":"...Z"}, ...]}, ...]}
+ * (the held sample is not kept: the time the service was down is a gap). Reading it back is held
+ * to the JSON policy of every file in state_dir (json_strict.h) and to the book's own rules; a
+ * file that breaks one is refused whole, with the field named.
  *
  * Pure: no I/O and no clock of its own (the caller gives now). Ownership: the book owns copies
  * of what it keeps; report bodies are returned owned (free()). Thread: any, one at a time.
@@ -31,6 +41,8 @@
 #include "openadr_event.h"
 
 #define GRIDEMS_OADR_MAX_REPORTS 64
+#define GRIDEMS_OADR_REPORTS_FILE "openadr_reports.json"
+#define GRIDEMS_OADR_REPORTS_KIND "gridems-openadr-reports"
 
 /* One event's report in the making. */
 typedef struct gridems_oadr_usage_s {
@@ -38,6 +50,7 @@ typedef struct gridems_oadr_usage_s {
     gridems_oadr_period_t *periods; /* [n], owned, in interval id order */
     double *kwh;                    /* [n] import energy measured in each interval */
     int64_t *covered_ms;            /* [n] how much of each the samples covered */
+    int64_t *measured_to_ms;        /* [n] counted up to here (from the interval's start) */
     size_t n;
 } gridems_oadr_usage_t;
 
@@ -69,9 +82,10 @@ int gridems_oadr_book_sync(gridems_oadr_book_t *b, const gridems_oadr_event_t *c
  * now_ms. The previous sample is counted up to now_ms (unless the gap is too long, above); a
  * sample older than the last one is ignored. gridems_oadr_book_no_sample: no import could be
  * read at now_ms: the previous sample is counted up to now_ms and held no further.
+ * Both return whether a report's measure changed (what to save).
  */
-void gridems_oadr_book_sample(gridems_oadr_book_t *b, int64_t now_ms, double kw);
-void gridems_oadr_book_no_sample(gridems_oadr_book_t *b, int64_t now_ms);
+bool gridems_oadr_book_sample(gridems_oadr_book_t *b, int64_t now_ms, double kw);
+bool gridems_oadr_book_no_sample(gridems_oadr_book_t *b, int64_t now_ms);
 
 /*
  * gridems_oadr_book_due: the index of a report whose last interval has ended and been counted
@@ -95,5 +109,17 @@ int gridems_oadr_book_confidence(const gridems_oadr_book_t *b, size_t i);
 
 /* Forget report i (sent, or refused by the VTN). */
 void gridems_oadr_book_remove(gridems_oadr_book_t *b, size_t i);
+
+/* The file's text for the book (above). Returns an owned string or NULL (out of memory). */
+char *gridems_oadr_book_to_json(const gridems_oadr_book_t *b);
+
+/*
+ * gridems_oadr_book_parse: the file's text (borrowed, len bytes) into b (initialised and empty;
+ * its max_gap_ms is kept). Returns 0; GRIDEMS_EPARSE (not JSON under the policy) or
+ * GRIDEMS_EINVAL (a rule broken: "reports[0].intervals[2].end: must be after start"), b then
+ * empty; GRIDEMS_ENOMEM.
+ */
+int gridems_oadr_book_parse(const char *text, size_t len, gridems_oadr_book_t *b, char *err,
+                            size_t errlen);
 
 #endif

@@ -20,8 +20,8 @@
  * is sampled into a book of usage reports (openadr_report.h) for the events that ask for one;
  * a report is posted once its event's last interval has ended, one at a time. One the VTN
  * refuses (HTTP 4xx) is dropped with a warning; one that cannot be delivered (no answer, 5xx,
- * 408, 429) is tried again a minute of service time later, for as long as the service runs (not
- * across a restart: the book is kept in memory only).
+ * 408, 429) is tried again a minute of service time later. The book is kept in
+ * state_dir/openadr_reports.json after every change, so a restart loses only the time it was down.
  * Thread: the loop thread.
  */
 #include <stdio.h>
@@ -59,6 +59,7 @@ typedef struct service_openadr_s {
     char posting[GRIDEMS_OADR_ID_SIZE]; /* the event whose report is in flight; "" when none */
     int64_t retry_at_ms;                /* service clock: no report is posted before */
     uint64_t reports_sent, reports_refused, report_failures;
+    bool reports_saved; /* the file in state_dir holds reports (an empty book is saved once) */
     char (*noted)[GRIDEMS_OADR_ID_SIZE]; /* held events whose report_note was logged */
     size_t n_noted;
     gridems_complaint_t report_problem;
@@ -311,6 +312,51 @@ static size_t keep_current_caps(dr_piece_t *c, size_t n, int64_t now)
 
 /* ---- ## Usage reports ---- */
 
+/* The book in state_dir (openadr_report.h), after every change of what it holds (a sample
+ * counted, a report taken in or dropped): a restart then loses only the time the service was
+ * down. */
+static void save_reports(service_openadr_t *oa)
+{
+    if (oa->book.n == 0 && !oa->reports_saved) {
+        return;
+    }
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", oa->svc->cfg.state_dir, GRIDEMS_OADR_REPORTS_FILE);
+    char *text = gridems_oadr_book_to_json(&oa->book);
+    if (text == NULL || gridems_write_file_atomic(path, text, strlen(text)) != 0) {
+        gridems_log_complain(&oa->report_problem, GRIDEMS_LOG_WARNING,
+                             "%s: cannot save the usage reports in the making (a restart would "
+                             "lose their measure)",
+                             path);
+    } else {
+        oa->reports_saved = oa->book.n > 0;
+    }
+    free(text);
+}
+
+static void load_reports(service_openadr_t *oa)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", oa->svc->cfg.state_dir, GRIDEMS_OADR_REPORTS_FILE);
+    char *text = NULL;
+    size_t len = 0;
+    if (gridems_read_file(path, &text, &len) != 0) {
+        return; /* none yet */
+    }
+    char why[300];
+    int rc = gridems_oadr_book_parse(text, len, &oa->book, why, sizeof why);
+    free(text);
+    if (rc != 0) {
+        char kept[4400];
+        gridems_state_dir_keep_refused(oa->svc->cfg.state_dir, GRIDEMS_OADR_REPORTS_FILE, rc, kept,
+                                       sizeof kept);
+        gridems_log_warn("%s: ignored: %s%s", path, why, kept);
+        return;
+    }
+    oa->reports_saved = oa->book.n > 0;
+    gridems_log_info("%s: restored (%zu usage report(s) in the making)", path, oa->book.n);
+}
+
 static bool noted(const service_openadr_t *oa, const char *id)
 {
     for (size_t i = 0; i < oa->n_noted; i++) {
@@ -351,6 +397,7 @@ static void follow_reports(service_openadr_t *oa, const gridems_oadr_event_t *co
     free(oa->noted);
     oa->noted = now_noted;
     oa->n_noted = k;
+    save_reports(oa);
 }
 
 static void post_due(service_openadr_t *oa, int64_t now);
@@ -368,7 +415,14 @@ static void on_report_sent(int status, const char *why, void *userdata)
     bool retry = status == 0 || status >= 500 || status == 408 || status == 429;
     if (status >= 200 && status <= 299) {
         oa->reports_sent++;
-        gridems_log_notice("openadr: usage report for event %s sent", oa->posting);
+        double kwh = 0.0;
+        for (size_t i = 0; at >= 0 && i < oa->book.list[at].n; i++) {
+            kwh += oa->book.list[at].kwh[i];
+        }
+        gridems_log_notice("openadr: usage report for event %s sent (%zu intervals, %.1f kWh, "
+                           "confidence %d)",
+                           oa->posting, at >= 0 ? oa->book.list[at].n : 0, kwh,
+                           at >= 0 ? gridems_oadr_book_confidence(&oa->book, (size_t)at) : 0);
     } else if (retry) {
         oa->report_failures++;
         oa->retry_at_ms = now + REPORT_RETRY_MS;
@@ -386,6 +440,7 @@ static void on_report_sent(int status, const char *why, void *userdata)
     }
     oa->posting[0] = '\0';
     if (!retry) {
+        save_reports(oa);
         post_due(oa, now); /* the next one, if several came due together */
     }
 }
@@ -432,10 +487,10 @@ void gridems__service_openadr_sample(gridems_service_t *svc, bool known, double 
         return;
     }
     int64_t now = gridems_clock_now_ms(&svc->clock);
-    if (known) {
-        gridems_oadr_book_sample(&oa->book, now, import_kw);
-    } else {
-        gridems_oadr_book_no_sample(&oa->book, now);
+    bool counted = known ? gridems_oadr_book_sample(&oa->book, now, import_kw)
+                         : gridems_oadr_book_no_sample(&oa->book, now);
+    if (counted) {
+        save_reports(oa);
     }
     post_due(oa, now);
 }
@@ -497,6 +552,7 @@ void gridems__service_openadr_start(gridems_service_t *svc)
     oa->svc = svc;
     gridems_oadr_book_init(&oa->book, REPORT_MAX_GAP_MS);
     load_applied(oa);
+    load_reports(oa);
     seed_caps(oa);
     char client_id[300];
     snprintf(client_id, sizeof client_id, "%.256s-ven", cfg->mqtt.client_id);
@@ -508,6 +564,7 @@ void gridems__service_openadr_start(gridems_service_t *svc)
             free(oa->last[s]);
         }
         free(oa->caps);
+        gridems_oadr_book_free(&oa->book);
         free(oa);
         return;
     }
