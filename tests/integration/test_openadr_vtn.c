@@ -10,6 +10,7 @@
  *   - an update of each and a delete are followed,
  *   - an event that asks for a USAGE report gets one on the VTN after its end, its values the
  *     site's import energy as the service's own state messages add up,
+ *   - (REST) a usage report in the making is in state_dir at a stop and restored at the start,
  * once over REST polling and once over the 3.1 MQTT binding (no polling at all: poll_seconds 0).
  *
  * Skipped (exit 77, with the reason) when ../shared is absent (a user's clone), when mosquitto
