@@ -5,7 +5,6 @@
 #include "openadr_report.h"
 
 #include <inttypes.h>
-#include <stdarg.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +12,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "error_text.h"
 #include "gridems/errors.h"
 #include "json_strict.h"
 #include "timeutil.h"
@@ -365,17 +365,8 @@ char *gridems_oadr_book_to_json(const gridems_oadr_book_t *b)
     return text;
 }
 
-__attribute__((format(printf, 4, 5))) static int refuse(char *err, size_t errlen, int code,
-                                                        const char *fmt, ...)
-{
-    if (err != NULL && errlen > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
+/* The error convention of error_text.h: the reason into err, the code returned. */
+#define REFUSE(code, ...) (gridems_set_err(err, errlen, __VA_ARGS__), (code))
 
 static bool read_time(const cJSON *obj, const char *key, int64_t *ms)
 {
@@ -392,35 +383,34 @@ static int read_interval(const cJSON *it, gridems_oadr_usage_t *u, size_t i, con
     const cJSON *cov = cJSON_GetObjectItemCaseSensitive(it, "covered_ms");
     gridems_oadr_period_t *p = &u->periods[i];
     if (!cJSON_IsObject(it)) {
-        return refuse(err, errlen, GRIDEMS_EINVAL, "%s: must be an object", field);
+        return REFUSE(GRIDEMS_EINVAL, "%s: must be an object", field);
     }
     if (!cJSON_IsNumber(id) || id->valuedouble != floor(id->valuedouble) ||
         fabs(id->valuedouble) > 1e9) {
-        return refuse(err, errlen, GRIDEMS_EINVAL, "%s.id: must be an integer", field);
+        return REFUSE(GRIDEMS_EINVAL, "%s.id: must be an integer", field);
     }
     p->interval_id = (long)id->valuedouble;
     if (!read_time(it, "start", &p->start_ms)) {
-        return refuse(err, errlen, GRIDEMS_EINVAL, "%s.start: must be an ISO 8601 time", field);
+        return REFUSE(GRIDEMS_EINVAL, "%s.start: must be an ISO 8601 time", field);
     }
     if (!read_time(it, "end", &p->end_ms) || p->end_ms <= p->start_ms) {
-        return refuse(err, errlen, GRIDEMS_EINVAL, "%s.end: must be an ISO 8601 time after start",
-                      field);
+        return REFUSE(GRIDEMS_EINVAL, "%s.end: must be an ISO 8601 time after start", field);
     }
     if (!cJSON_IsNumber(kwh) || !isfinite(kwh->valuedouble)) {
-        return refuse(err, errlen, GRIDEMS_EINVAL, "%s.kwh: must be a finite number", field);
+        return REFUSE(GRIDEMS_EINVAL, "%s.kwh: must be a finite number", field);
     }
     u->kwh[i] = kwh->valuedouble;
     double span = (double)(p->end_ms - p->start_ms);
     if (!cJSON_IsNumber(cov) || cov->valuedouble != floor(cov->valuedouble) ||
         cov->valuedouble < 0 || cov->valuedouble > span) {
-        return refuse(err, errlen, GRIDEMS_EINVAL,
+        return REFUSE(GRIDEMS_EINVAL,
                       "%s.covered_ms: must be an integer from 0 to the interval's length", field);
     }
     u->covered_ms[i] = (int64_t)cov->valuedouble;
     int64_t to = 0;
     if (!read_time(it, "measured_to", &to) || to < p->start_ms || to > p->end_ms) {
-        return refuse(err, errlen, GRIDEMS_EINVAL,
-                      "%s.measured_to: must be an ISO 8601 time from start to end", field);
+        return REFUSE(GRIDEMS_EINVAL, "%s.measured_to: must be an ISO 8601 time from start to end",
+                      field);
     }
     u->measured_to_ms[i] = to;
     return 0;
@@ -431,18 +421,18 @@ static int read_report(const cJSON *o, gridems_oadr_usage_t *u, int r, char *err
     const cJSON *ev = cJSON_GetObjectItemCaseSensitive(o, "event");
     const cJSON *its = cJSON_GetObjectItemCaseSensitive(o, "intervals");
     if (!cJSON_IsObject(o)) {
-        return refuse(err, errlen, GRIDEMS_EINVAL, "reports[%d]: must be an object", r);
+        return REFUSE(GRIDEMS_EINVAL, "reports[%d]: must be an object", r);
     }
     if (!cJSON_IsString(ev) || ev->valuestring[0] == '\0' ||
         strlen(ev->valuestring) >= GRIDEMS_OADR_ID_SIZE) {
-        return refuse(err, errlen, GRIDEMS_EINVAL,
+        return REFUSE(GRIDEMS_EINVAL,
                       "reports[%d].event: must be an id of 1 to %d "
                       "bytes",
                       r, GRIDEMS_OADR_ID_SIZE - 1);
     }
     int n = cJSON_GetArraySize(its);
     if (!cJSON_IsArray(its) || n < 1 || n > GRIDEMS_OADR_MAX_INTERVALS) {
-        return refuse(err, errlen, GRIDEMS_EINVAL,
+        return REFUSE(GRIDEMS_EINVAL,
                       "reports[%d].intervals: must be an array of 1 "
                       "to %d",
                       r, GRIDEMS_OADR_MAX_INTERVALS);
@@ -476,11 +466,11 @@ int gridems_oadr_book_parse(const char *text, size_t len, gridems_oadr_book_t *b
     const cJSON *reports = cJSON_GetObjectItemCaseSensitive(root, "reports");
     int n = cJSON_GetArraySize(reports);
     if (!cJSON_IsNumber(version) || version->valuedouble != 1) {
-        rc = refuse(err, errlen, GRIDEMS_EINVAL, "version: must be 1");
+        rc = REFUSE(GRIDEMS_EINVAL, "version: must be 1");
     } else if (!cJSON_IsString(kind) || strcmp(kind->valuestring, GRIDEMS_OADR_REPORTS_KIND)) {
-        rc = refuse(err, errlen, GRIDEMS_EINVAL, "kind: must be \"%s\"", GRIDEMS_OADR_REPORTS_KIND);
+        rc = REFUSE(GRIDEMS_EINVAL, "kind: must be \"%s\"", GRIDEMS_OADR_REPORTS_KIND);
     } else if (!cJSON_IsArray(reports) || n > GRIDEMS_OADR_MAX_REPORTS) {
-        rc = refuse(err, errlen, GRIDEMS_EINVAL, "reports: must be an array of at most %d",
+        rc = REFUSE(GRIDEMS_EINVAL, "reports: must be an array of at most %d",
                     GRIDEMS_OADR_MAX_REPORTS);
     } else if (n > 0 && (b->list = calloc((size_t)n, sizeof *b->list)) == NULL) {
         rc = GRIDEMS_ENOMEM;
@@ -491,9 +481,8 @@ int gridems_oadr_book_parse(const char *text, size_t len, gridems_oadr_book_t *b
         b->n = (size_t)++r; /* so that a failure frees what was read */
         for (int k = 0; rc == 0 && k < r - 1; k++) {
             if (strcmp(b->list[k].event_id, b->list[r - 1].event_id) == 0) {
-                rc = refuse(err, errlen, GRIDEMS_EINVAL,
-                            "reports[%d].event: \"%.64s\" is reports[%d] already", r - 1,
-                            b->list[k].event_id, k);
+                rc = REFUSE(GRIDEMS_EINVAL, "reports[%d].event: \"%.64s\" is reports[%d] already",
+                            r - 1, b->list[k].event_id, k);
             }
         }
     }

@@ -166,6 +166,15 @@ static void apply_forecast(service_openadr_t *oa, int s, gridems_oadr_piece_t *p
 
 /* ---- ## What was applied, across restarts ---- */
 
+/* A file of state_dir its reader refused: kept aside (state_dir.h), and the log says why. */
+static void refused_file(service_openadr_t *oa, const char *file, const char *path, int rc,
+                         const char *why)
+{
+    char kept[4400];
+    gridems_state_dir_keep_refused(oa->svc->cfg.state_dir, file, rc, kept, sizeof kept);
+    gridems_log_warn("%s: ignored: %s%s", path, why, kept);
+}
+
 static void applied_path(const service_openadr_t *oa, char *out, size_t size)
 {
     snprintf(out, size, "%s/%s", oa->svc->cfg.state_dir, GRIDEMS_OADR_APPLIED_FILE);
@@ -199,10 +208,7 @@ static void load_applied(service_openadr_t *oa)
     int rc = gridems_oadr_applied_parse(text, len, p, n, why, sizeof why);
     free(text);
     if (rc != 0) {
-        char kept[4400];
-        gridems_state_dir_keep_refused(oa->svc->cfg.state_dir, GRIDEMS_OADR_APPLIED_FILE, rc, kept,
-                                       sizeof kept);
-        gridems_log_warn("%s: ignored: %s%s", path, why, kept);
+        refused_file(oa, GRIDEMS_OADR_APPLIED_FILE, path, rc, why);
         return;
     }
     for (int s = 0; s < GRIDEMS_OADR_IMPORT_CAP; s++) {
@@ -347,10 +353,7 @@ static void load_reports(service_openadr_t *oa)
     int rc = gridems_oadr_book_parse(text, len, &oa->book, why, sizeof why);
     free(text);
     if (rc != 0) {
-        char kept[4400];
-        gridems_state_dir_keep_refused(oa->svc->cfg.state_dir, GRIDEMS_OADR_REPORTS_FILE, rc, kept,
-                                       sizeof kept);
-        gridems_log_warn("%s: ignored: %s%s", path, why, kept);
+        refused_file(oa, GRIDEMS_OADR_REPORTS_FILE, path, rc, why);
         return;
     }
     oa->reports_saved = oa->book.n > 0;
