@@ -8,8 +8,9 @@
  *   - a PRICE event changes the next schedule's import prices in its intervals,
  *   - an IMPORT_CAPACITY_LIMIT event caps the plan's import in its interval,
  *   - an update of each and a delete are followed,
- *   - an event that asks for a USAGE report gets one on the VTN after its end, its values the
- *     site's import energy as the service's own state messages add up,
+ *   - an event that asks for USAGE and DEMAND reports gets one on the VTN after its end, its
+ *     values the site's import energy (and mean power) as the service's own state messages add
+ *     up,
  *   - (REST) a usage report in the making is in state_dir at a stop and restored at the start,
  * once over REST polling and once over the 3.1 MQTT binding (no polling at all: poll_seconds 0).
  *
@@ -607,11 +608,11 @@ static cJSON *find_report(const char *event_id)
     return found;
 }
 
-/* 6. An event that asks for a USAGE report (and a DEMAND one, which gridems does not make) over
- * two 5-minute intervals a few minutes ahead, with only a SIMPLE payload (no signal gridems
- * uses: held for the report alone). After its end the VTN has the VEN's report: the site's
- * import energy in each interval, as the service's own state messages (time and import_kw at
- * every control tick, each held until the next) add up. */
+/* 6. An event that asks for USAGE and DEMAND reports (and a BASELINE one, which gridems does not
+ * make) over two 5-minute intervals a few minutes ahead, with only a SIMPLE payload (no signal
+ * gridems uses: held for the report alone). After its end the VTN has the VEN's report: the
+ * site's import energy in each interval, as the service's own state messages (time and
+ * import_kw at every control tick, each held until the next) add up, and its mean power. */
 static void check_usage_report(const char *program, bool mqtt)
 {
     char t_state[160];
@@ -631,7 +632,7 @@ static void check_usage_report(const char *program, bool mqtt)
     snprintf(json, sizeof json,
              "{\"programID\":\"%s\",\"eventName\":\"usage-report\",\"reportDescriptors\":["
              "{\"payloadType\":\"USAGE\",\"readingType\":\"DIRECT_READ\",\"units\":\"KWH\"},"
-             "{\"payloadType\":\"DEMAND\"}],"
+             "{\"payloadType\":\"DEMAND\",\"units\":\"KW\"},{\"payloadType\":\"BASELINE\"}],"
              "\"intervalPeriod\":{\"start\":\"%s\",\"duration\":\"PT5M\"},\"intervals\":["
              "{\"id\":0,\"payloads\":[{\"type\":\"SIMPLE\",\"values\":[1]}]},"
              "{\"id\":1,\"payloads\":[{\"type\":\"SIMPLE\",\"values\":[1]}]}]}",
@@ -672,12 +673,17 @@ static void check_usage_report(const char *program, bool mqtt)
                 cJSON_IsNumber(confidence) && confidence->valuedouble == 100,
             "the report's payload descriptor is not USAGE with confidence 100: %s", excerpt);
     REQUIRE(cJSON_GetArraySize(intervals) == 2, "the report has not two intervals: %s", excerpt);
+    REQUIRE(cJSON_GetArraySize(jfind(report, "payloadDescriptors")) == 2,
+            "the report does not describe USAGE and DEMAND: %s", excerpt);
     for (int i = 0; i < 2; i++) {
         const cJSON *it = cJSON_GetArrayItem(intervals, i);
         const cJSON *id = cJSON_GetObjectItemCaseSensitive(it, "id");
         const cJSON *dur = jfind(it, "intervalPeriod.duration");
         const cJSON *value =
             cJSON_GetArrayItem(jfind(cJSON_GetArrayItem(jfind(it, "payloads"), 0), "values"), 0);
+        const cJSON *demand = cJSON_GetArrayItem(jfind(it, "payloads"), 1);
+        const cJSON *kw = cJSON_GetArrayItem(jfind(demand, "values"), 0);
+        const cJSON *dtype = jfind(demand, "type");
         int64_t a = start + (int64_t)i * 300000;
         double want = usage_kwh(samples, n, a, a + 300000);
         REQUIRE(cJSON_IsNumber(id) && id->valuedouble == i && cJSON_IsString(dur) &&
@@ -687,6 +693,10 @@ static void check_usage_report(const char *program, bool mqtt)
         REQUIRE(want > 100.0 && fabs(value->valuedouble - want) <= 0.01 * want,
                 "interval %d: the report says %.3f kWh, the state messages add up to %.3f: %s", i,
                 value->valuedouble, want, excerpt);
+        /* DEMAND: the mean import over the interval, every minute of it measured. */
+        REQUIRE(cJSON_IsString(dtype) && strcmp(dtype->valuestring, "DEMAND") == 0 &&
+                    cJSON_IsNumber(kw) && fabs(kw->valuedouble - want * 12.0) <= 0.12 * want,
+                "interval %d: DEMAND is not the mean import %.3f kW: %s", i, want * 12.0, excerpt);
         fprintf(stderr,
                 "test_openadr_vtn (%s): usage report interval %d: %.3f kWh (state "
                 "messages: %.3f)\n",
@@ -698,10 +708,10 @@ static void check_usage_report(const char *program, bool mqtt)
     snprintf(needle, sizeof needle, "openadr: usage report for event %s sent", event_id);
     REQUIRE(logged_since(from, needle), "no \"%s\" in the log", needle);
     snprintf(needle, sizeof needle,
-             "openadr: event %s: reportDescriptors[1] (DEMAND) not reported: payloadType: only "
-             "USAGE is reported",
+             "openadr: event %s: reportDescriptors[2] (BASELINE) not reported: payloadType: "
+             "only USAGE and DEMAND are reported",
              event_id);
-    REQUIRE(logged_since(from, needle), "the DEMAND request was not noted (\"%s\")", needle);
+    REQUIRE(logged_since(from, needle), "the BASELINE request was not noted (\"%s\")", needle);
 }
 
 /* ---- ## The scenario, over REST polling or the MQTT binding ---- */

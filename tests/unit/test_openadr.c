@@ -202,14 +202,14 @@ START_TEST(each_rejection_names_its_field)
 }
 END_TEST
 
-/* What a VTN asks in reportDescriptors: the USAGE report gridems makes is taken with every
- * interval's period; one it does not make is noted, not refused (the event's prices still
- * count). */
+/* What a VTN asks in reportDescriptors: the USAGE and DEMAND reports gridems makes are taken
+ * with every interval's period; one it does not make is noted, not refused (the event's prices
+ * still count). */
 START_TEST(report_descriptors)
 {
     gridems_oadr_event_t ev;
     event_ok("{\"id\":\"r1\",\"programID\":\"0\",\"reportDescriptors\":["
-             "{\"payloadType\":\"DEMAND\"},"
+             "{\"payloadType\":\"BASELINE\"},{\"payloadType\":\"DEMAND\",\"units\":\"KW\"},"
              "{\"payloadType\":\"USAGE\",\"readingType\":\"DIRECT_READ\",\"units\":\"KWH\","
              "\"startInterval\":-1,\"numIntervals\":-1,\"historical\":true,\"frequency\":-1,"
              "\"aggregate\":false}],"
@@ -219,7 +219,7 @@ START_TEST(report_descriptors)
              "{\"id\":5,\"intervalPeriod\":{\"start\":\"2026-12-01T02:00:00Z\","
              "\"duration\":\"PT1H\"},\"payloads\":[]}]}",
              &ev);
-    ck_assert(ev.wants_usage);
+    ck_assert_uint_eq(ev.reports, GRIDEMS_OADR_REPORT_USAGE | GRIDEMS_OADR_REPORT_DEMAND);
     ck_assert_uint_eq(ev.n_periods, 3);
     ck_assert_int_eq(ev.periods[0].interval_id, 0);
     ck_assert_int_eq(ev.periods[0].start_ms, T0);
@@ -229,8 +229,8 @@ START_TEST(report_descriptors)
     ck_assert_int_eq(ev.periods[2].start_ms, T0 + MIN(120));
     ck_assert_int_eq(ev.periods[2].end_ms, T0 + MIN(180));
     ck_assert_str_eq(ev.report_note,
-                     "reportDescriptors[0] (DEMAND) not reported: payloadType: only USAGE is "
-                     "reported");
+                     "reportDescriptors[0] (BASELINE) not reported: payloadType: only USAGE and "
+                     "DEMAND are reported");
     ck_assert_uint_eq(ev.n[GRIDEMS_OADR_PRICE], 0);
     /* A copy owns its own periods. */
     gridems_oadr_event_t copy;
@@ -240,12 +240,15 @@ START_TEST(report_descriptors)
     gridems_oadr_event_free(&ev);
     gridems_oadr_event_free(&copy);
 
-    /* USAGE asked otherwise than gridems reports it: noted, no report, the prices count. */
+    /* USAGE or DEMAND asked otherwise than gridems reports them: noted, no report, the prices
+     * count. */
     static const struct {
         const char *desc;
         const char *note;
     } other[] = {
         {"{\"payloadType\":\"USAGE\",\"units\":\"WH\"}", "units: USAGE is reported in KWH only"},
+        {"{\"payloadType\":\"DEMAND\",\"units\":\"MW\"}", "units: DEMAND is reported in KW only"},
+        {"{\"payloadType\":\"DEMAND\",\"historical\":false}", "only a report of every interval"},
         {"{\"payloadType\":\"USAGE\",\"startInterval\":0}", "only a report of every interval"},
         {"{\"payloadType\":\"USAGE\",\"numIntervals\":1}", "only a report of every interval"},
         {"{\"payloadType\":\"USAGE\",\"frequency\":1}", "only a report of every interval"},
@@ -259,7 +262,7 @@ START_TEST(report_descriptors)
                  "\"intervals\":[{\"id\":0,\"payloads\":[{\"type\":\"PRICE\",\"values\":[9]}]}]}",
                  other[i].desc);
         event_ok(json, &ev);
-        ck_assert_msg(!ev.wants_usage, "case %zu reports", i);
+        ck_assert_msg(ev.reports == 0, "case %zu reports", i);
         ck_assert_ptr_null(ev.periods);
         ck_assert_msg(strstr(ev.report_note, other[i].note) != NULL, "case %zu: \"%s\"", i,
                       ev.report_note);

@@ -28,7 +28,7 @@ static gridems_oadr_event_t *usage_event(const char *id, int at, int n, int minu
     ck_assert_ptr_nonnull(ev);
     snprintf(ev->id, sizeof ev->id, "%s", id);
     snprintf(ev->program_id, sizeof ev->program_id, "0");
-    ev->wants_usage = true;
+    ev->reports = GRIDEMS_OADR_REPORT_USAGE;
     ev->periods = calloc((size_t)n, sizeof *ev->periods);
     ck_assert_ptr_nonnull(ev->periods);
     for (int i = 0; i < n; i++) {
@@ -168,7 +168,7 @@ START_TEST(follows_the_events)
     ck_assert_uint_eq(b.n, 0);
     /* Held but no longer asking, while it runs: dropped. */
     sync1(&b, ev, T0 + MIN(12));
-    ev->wants_usage = false;
+    ev->reports = 0;
     sync1(&b, ev, T0 + MIN(12));
     ck_assert_uint_eq(b.n, 0);
     event_del(ev);
@@ -199,6 +199,7 @@ START_TEST(report_json)
     gridems_oadr_book_init(&b, GAP);
     gridems_oadr_event_t *ev = usage_event("evt-9", 0, 2, 30);
     ev->periods[1].interval_id = 7;
+    ev->reports |= GRIDEMS_OADR_REPORT_DEMAND;
     sync1(&b, ev, T0);
     for (int m = 0; m <= 60; m++) {
         gridems_oadr_book_sample(&b, T0 + MIN(m), m < 30 ? 1234.5678 : -60.0);
@@ -210,6 +211,10 @@ START_TEST(report_json)
     ck_assert_str_eq(cJSON_GetObjectItem(r, "eventID")->valuestring, "evt-9");
     ck_assert_str_eq(cJSON_GetObjectItem(r, "clientName")->valuestring, "sakai-ven");
     ck_assert_str_eq(cJSON_GetObjectItem(r, "reportName")->valuestring, "gridems usage evt-9");
+    ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(r, "payloadDescriptors")), 2);
+    const cJSON *dd = cJSON_GetArrayItem(cJSON_GetObjectItem(r, "payloadDescriptors"), 1);
+    ck_assert_str_eq(cJSON_GetObjectItem(dd, "payloadType")->valuestring, "DEMAND");
+    ck_assert_str_eq(cJSON_GetObjectItem(dd, "units")->valuestring, "KW");
     const cJSON *d = cJSON_GetArrayItem(cJSON_GetObjectItem(r, "payloadDescriptors"), 0);
     ck_assert_str_eq(cJSON_GetObjectItem(d, "objectType")->valuestring,
                      "REPORT_PAYLOAD_DESCRIPTOR");
@@ -242,6 +247,14 @@ START_TEST(report_json)
     ck_assert_double_eq(v0->valuedouble, 617.284);
     ck_assert_str_eq(t1->valuestring, "USAGE");
     ck_assert_double_eq(v1->valuedouble, -30.0);
+    /* DEMAND: the mean import over the time measured, to the W. */
+    const cJSON *dem0 = cJSON_GetArrayItem(cJSON_GetObjectItem(i0, "payloads"), 1);
+    const cJSON *dem1 = cJSON_GetArrayItem(cJSON_GetObjectItem(i1, "payloads"), 1);
+    ck_assert_str_eq(cJSON_GetObjectItem(dem0, "type")->valuestring, "DEMAND");
+    ck_assert_double_eq(cJSON_GetArrayItem(cJSON_GetObjectItem(dem0, "values"), 0)->valuedouble,
+                        1234.568);
+    ck_assert_double_eq(cJSON_GetArrayItem(cJSON_GetObjectItem(dem1, "values"), 0)->valuedouble,
+                        -60.0);
     cJSON_Delete(r);
     free(text);
     event_del(ev);
@@ -286,6 +299,7 @@ START_TEST(file_round_trip)
     gridems_oadr_book_init(&b, GAP);
     gridems_oadr_event_t *ev = usage_event("evt-1", 0, 2, 15);
     gridems_oadr_event_t *ev2 = usage_event("evt-2", 10, 1, 60);
+    ev2->reports = GRIDEMS_OADR_REPORT_DEMAND;
     const gridems_oadr_event_t *list[2] = {ev, ev2};
     ck_assert_int_eq(gridems_oadr_book_sync(&b, list, 2, T0, NULL), 0);
     for (int s = 0; s <= 40; s += 3) {
@@ -302,6 +316,7 @@ START_TEST(file_round_trip)
     ck_assert(!back.has_sample); /* the time the service is down is a gap */
     for (size_t r = 0; r < 2; r++) {
         ck_assert_str_eq(back.list[r].event_id, b.list[r].event_id);
+        ck_assert_uint_eq(back.list[r].kinds, b.list[r].kinds);
         ck_assert_uint_eq(back.list[r].n, b.list[r].n);
         for (size_t i = 0; i < b.list[r].n; i++) {
             ck_assert(memcmp(&back.list[r].periods[i], &b.list[r].periods[i],
@@ -331,8 +346,8 @@ typedef struct bad_file_s {
 
 #define HEAD "{\"version\":1,\"kind\":\"gridems-openadr-reports\",\"reports\":"
 #define IT(rest)                                                                                   \
-    HEAD "[{\"event\":\"e\",\"intervals\":[{\"id\":0,\"start\":\"2026-12-01T00:00:00Z\"," rest     \
-         "}]}]}"
+    HEAD "[{\"event\":\"e\",\"kinds\":[\"USAGE\"],\"intervals\":[{\"id\":0,\"start\":\"2026-12-"   \
+         "01T00:00:00Z\"," rest "}]}]}"
 #define OK_END "\"end\":\"2026-12-01T00:15:00Z\""
 
 static const bad_file_t bad_files[] = {
@@ -343,6 +358,9 @@ static const bad_file_t bad_files[] = {
     {HEAD "[3]}", "reports[0]: must be an object"},
     {HEAD "[{\"event\":\"\",\"intervals\":[]}]}", "reports[0].event: must be an id"},
     {HEAD "[{\"event\":\"e\",\"intervals\":[]}]}", "reports[0].intervals: must be an array of 1"},
+    {HEAD "[{\"event\":\"e\",\"kinds\":[\"USAGE\",\"BASELINE\"],\"intervals\":[{}]}]}",
+     "reports[0].kinds: must be an array of \"USAGE\" and \"DEMAND\""},
+    {HEAD "[{\"event\":\"e\",\"intervals\":[{}]}]}", "reports[0].kinds: must be an array"},
     {IT("\"end\":\"2026-11-30T00:00:00Z\",\"kwh\":1,\"covered_ms\":0,\"measured_to\":"
         "\"2026-12-01T00:00:00Z\""),
      "reports[0].intervals[0].end: must be an ISO 8601 time after start"},
@@ -352,12 +370,13 @@ static const bad_file_t bad_files[] = {
      "reports[0].intervals[0].covered_ms: must be an integer from 0 to the interval's length"},
     {IT(OK_END ",\"kwh\":1,\"covered_ms\":0,\"measured_to\":\"2026-12-01T01:00:00Z\""),
      "reports[0].intervals[0].measured_to: must be an ISO 8601 time from start to end"},
-    {HEAD "[{\"event\":\"e\",\"intervals\":[{\"id\":0.5}]}]}",
+    {HEAD "[{\"event\":\"e\",\"kinds\":[\"USAGE\"],\"intervals\":[{\"id\":0.5}]}]}",
      "reports[0].intervals[0].id: must be an integer"},
-    {HEAD "[{\"event\":\"e\",\"intervals\":[{\"id\":0,\"start\":\"2026-12-01T00:00:00Z\"," OK_END
-          ",\"kwh\":1,\"covered_ms\":0,\"measured_to\":\"2026-12-01T00:00:00Z\"}]},"
-          "{\"event\":\"e\",\"intervals\":[{\"id\":0,\"start\":\"2026-12-01T00:00:00Z\"," OK_END
-          ",\"kwh\":1,\"covered_ms\":0,\"measured_to\":\"2026-12-01T00:00:00Z\"}]}]}",
+    {HEAD
+     "[{\"event\":\"e\",\"kinds\":[\"DEMAND\"],\"intervals\":[{\"id\":0,\"start\":\"2026-12-01T00:"
+     "00:00Z\"," OK_END ",\"kwh\":1,\"covered_ms\":0,\"measured_to\":\"2026-12-01T00:00:00Z\"}]},"
+     "{\"event\":\"e\",\"kinds\":[\"DEMAND\"],\"intervals\":[{\"id\":0,\"start\":\"2026-12-01T00:"
+     "00:00Z\"," OK_END ",\"kwh\":1,\"covered_ms\":0,\"measured_to\":\"2026-12-01T00:00:00Z\"}]}]}",
      "reports[1].event: \"e\" is reports[0] already"},
 };
 

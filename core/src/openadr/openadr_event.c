@@ -351,8 +351,9 @@ static int opt_string(const cJSON *obj, const char *camel, const char *snake, co
     return 0;
 }
 
-/* The VTN's report requests (openadr_event.h, "Reports"): sets ev->wants_usage when one asks for
- * the report gridems makes, and ev->report_note for the first it does not honour. */
+/* The VTN's report requests (openadr_event.h, "Reports"): sets the bit in ev->reports of each
+ * report gridems makes that one asks for, and ev->report_note for the first it does not
+ * honour. */
 static int read_report_descriptors(const cJSON *arr, gridems_oadr_event_t *ev, char *err,
                                    size_t errlen)
 {
@@ -408,16 +409,20 @@ static int read_report_descriptors(const cJSON *arr, gridems_oadr_event_t *ev, c
             return rc;
         }
         const char *why = NULL;
-        if (strcmp(type, "USAGE") != 0) {
-            why = "payloadType: only USAGE is reported";
-        } else if (units != NULL && strcmp(units, "KWH") != 0) {
+        bool usage = strcmp(type, "USAGE") == 0;
+        bool demand = strcmp(type, "DEMAND") == 0;
+        if (!usage && !demand) {
+            why = "payloadType: only USAGE and DEMAND are reported";
+        } else if (usage && units != NULL && strcmp(units, "KWH") != 0) {
             why = "units: USAGE is reported in KWH only";
+        } else if (demand && units != NULL && strcmp(units, "KW") != 0) {
+            why = "units: DEMAND is reported in KW only";
         } else if (start != -1 || count != -1 || every != -1 || !historical) {
             why = "only a report of every interval once the last has ended is made "
                   "(startInterval, numIntervals and frequency -1, historical true)";
         }
         if (why == NULL) {
-            ev->wants_usage = true;
+            ev->reports |= usage ? GRIDEMS_OADR_REPORT_USAGE : GRIDEMS_OADR_REPORT_DEMAND;
         } else if (ev->report_note[0] == '\0') {
             snprintf(ev->report_note, sizeof ev->report_note, "%s (%.32s) not reported: %s", field,
                      type, why);
@@ -483,7 +488,7 @@ static int read_intervals(const cJSON *arr, const period_t *top, const descripto
         refs[i] = (interval_ref_t){(long)id->valuedouble, it, i};
     }
     qsort(refs, (size_t)n, sizeof *refs, cmp_interval);
-    if (ev->wants_usage && (ev->periods = calloc((size_t)n, sizeof *ev->periods)) == NULL) {
+    if (ev->reports != 0 && (ev->periods = calloc((size_t)n, sizeof *ev->periods)) == NULL) {
         free(refs);
         return GRIDEMS_ENOMEM;
     }
@@ -676,7 +681,7 @@ int gridems_oadr_event_parse(const cJSON *obj, const char *site_currency, gridem
         rc = read_intervals(member(obj, "intervals", NULL), &top, &d, out, err, errlen);
     }
     if (rc == 0 && out->n_periods == 0) {
-        out->wants_usage = false; /* no interval: nothing to report */
+        out->reports = 0; /* no interval: nothing to report */
     }
     if (rc != 0) {
         gridems_oadr_event_free(out);

@@ -16,12 +16,13 @@
  * ISO 8601 duration of weeks, days, hours, minutes and seconds; "P9999Y" (the specification's
  * "until further notice") is taken as 9999 years of 365 days.
  *
- * Reports. "reportDescriptors" are read as the VTN's requests for reports. gridems makes one kind
- * (docs/openadr.md, "Reports"): payloadType USAGE in KWH (units absent or "KWH"), every interval,
- * once after the last one has ended (startInterval, numIntervals and frequency absent or -1,
- * historical absent or true); such a descriptor sets wants_usage and keeps every interval's
- * period. A well-formed descriptor of another kind is not an error (the event's signals still
- * count): report_note says why it is not honoured. A descriptor of the wrong JSON types is.
+ * Reports. "reportDescriptors" are read as the VTN's requests for reports. gridems makes two kinds
+ * (docs/openadr.md, "Reports"): payloadType USAGE in KWH and DEMAND in KW (units absent or so),
+ * every interval, once after the last one has ended (startInterval, numIntervals and frequency
+ * absent or -1, historical absent or true); such a descriptor sets its bit in reports and keeps
+ * every interval's period. A well-formed descriptor of another kind is not an error (the event's
+ * signals still count): report_note says why it is not honoured. A descriptor of the wrong JSON
+ * types is.
  *
  * Forms. Keys are accepted in the specification's camelCase ("programID", "intervalPeriod",
  * "payloadDescriptors") and in snake_case ("program_id", "interval_period"), as some VTNs send
@@ -68,6 +69,9 @@ typedef struct gridems_oadr_span_s {
     long interval_id;
 } gridems_oadr_span_t;
 
+/* The reports gridems makes, as bits of gridems_oadr_event_t.reports. */
+enum { GRIDEMS_OADR_REPORT_USAGE = 1u, GRIDEMS_OADR_REPORT_DEMAND = 2u };
+
 /* One interval of an event as the VTN scheduled it. */
 typedef struct gridems_oadr_period_s {
     long interval_id;
@@ -83,9 +87,9 @@ typedef struct gridems_oadr_event_s {
     int64_t modified_ms; /* modificationDateTime, else createdDateTime; 0 when neither */
     gridems_oadr_span_t *spans[GRIDEMS_OADR_SIGNALS]; /* [n[s]] each, owned, in interval order */
     size_t n[GRIDEMS_OADR_SIGNALS];
-    /* A USAGE report is asked for (see "Reports" above): periods holds every interval, in id
-     * order (owned; NULL and 0 otherwise). */
-    bool wants_usage;
+    /* The reports asked for (GRIDEMS_OADR_REPORT_* bits, see "Reports" above); when any,
+     * periods holds every interval, in id order (owned; NULL and 0 otherwise). */
+    unsigned reports;
     gridems_oadr_period_t *periods;
     size_t n_periods;
     char report_note[256]; /* why a reportDescriptor is not honoured; "" when none is refused */

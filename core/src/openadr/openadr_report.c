@@ -94,7 +94,7 @@ static int64_t last_end(const gridems_oadr_usage_t *u)
  * start and end) stays. */
 static int take_periods(gridems_oadr_usage_t *u, const gridems_oadr_event_t *ev)
 {
-    gridems_oadr_usage_t next = {{0}, NULL, NULL, NULL, NULL, 0};
+    gridems_oadr_usage_t next = {{0}, 0, NULL, NULL, NULL, NULL, 0};
     if (usage_alloc(&next, ev->n_periods) != 0) {
         return GRIDEMS_ENOMEM;
     }
@@ -114,6 +114,7 @@ static int take_periods(gridems_oadr_usage_t *u, const gridems_oadr_event_t *ev)
         }
     }
     memcpy(next.event_id, u->event_id, sizeof next.event_id);
+    next.kinds = u->kinds;
     usage_free(u);
     *u = next;
     return 0;
@@ -134,7 +135,7 @@ int gridems_oadr_book_sync(gridems_oadr_book_t *b, const gridems_oadr_event_t *c
     /* Drop what is no longer asked for while it still runs; keep what is over (due). */
     for (size_t i = 0; i < b->n;) {
         const gridems_oadr_event_t *ev = held(events, n, b->list[i].event_id);
-        bool asked = ev != NULL && ev->wants_usage;
+        bool asked = ev != NULL && ev->reports != 0;
         if (!asked && last_end(&b->list[i]) > now_ms) {
             gridems_oadr_book_remove(b, i);
         } else {
@@ -144,11 +145,12 @@ int gridems_oadr_book_sync(gridems_oadr_book_t *b, const gridems_oadr_event_t *c
     int rc = 0;
     for (size_t e = 0; e < n; e++) {
         const gridems_oadr_event_t *ev = events[e];
-        if (!ev->wants_usage) {
+        if (ev->reports == 0) {
             continue;
         }
         long at = find(b, ev->id);
         if (at >= 0) {
+            b->list[at].kinds = ev->reports;
             if (!same_periods(&b->list[at], ev) && take_periods(&b->list[at], ev) != 0) {
                 rc = GRIDEMS_ENOMEM;
             }
@@ -167,6 +169,7 @@ int gridems_oadr_book_sync(gridems_oadr_book_t *b, const gridems_oadr_event_t *c
         gridems_oadr_usage_t *u = &b->list[b->n];
         memset(u, 0, sizeof *u);
         snprintf(u->event_id, sizeof u->event_id, "%s", ev->id);
+        u->kinds = ev->reports;
         if (take_periods(u, ev) != 0) {
             rc = GRIDEMS_ENOMEM;
             continue;
@@ -267,6 +270,26 @@ static void duration_text(int64_t ms, char *buf, size_t len)
     }
 }
 
+/* The kinds of report, in the order they are written. */
+static const struct {
+    unsigned bit;
+    const char *type;
+    const char *units;
+} kinds[] = {{GRIDEMS_OADR_REPORT_USAGE, "USAGE", "KWH"},
+             {GRIDEMS_OADR_REPORT_DEMAND, "DEMAND", "KW"}};
+#define N_KINDS (sizeof kinds / sizeof kinds[0])
+
+/* Interval k's value of a kind: its energy in kWh, or its mean import in kW over the time the
+ * samples covered, rounded to the Wh or W. */
+static double value_of(const gridems_oadr_usage_t *u, size_t k, unsigned bit)
+{
+    double v = u->kwh[k];
+    if (bit == GRIDEMS_OADR_REPORT_DEMAND) {
+        v = u->covered_ms[k] > 0 ? v * MS_PER_HOUR / (double)u->covered_ms[k] : 0.0;
+    }
+    return round(v * 1000.0) / 1000.0;
+}
+
 static cJSON *interval_json(const gridems_oadr_usage_t *u, size_t k)
 {
     cJSON *it = cJSON_CreateObject();
@@ -279,11 +302,17 @@ static cJSON *interval_json(const gridems_oadr_usage_t *u, size_t k)
     cJSON_AddNumberToObject(it, "id", (double)u->periods[k].interval_id);
     cJSON_AddStringToObject(period, "start", start);
     cJSON_AddStringToObject(period, "duration", dur);
-    cJSON *payload = cJSON_CreateObject();
-    cJSON_AddStringToObject(payload, "type", "USAGE");
-    cJSON *values = cJSON_AddArrayToObject(payload, "values");
-    cJSON_AddItemToArray(values, cJSON_CreateNumber(round(u->kwh[k] * 1000.0) / 1000.0));
-    cJSON_AddItemToArray(cJSON_AddArrayToObject(it, "payloads"), payload);
+    cJSON *payloads = cJSON_AddArrayToObject(it, "payloads");
+    for (size_t j = 0; j < N_KINDS; j++) {
+        if (!(u->kinds & kinds[j].bit)) {
+            continue;
+        }
+        cJSON *payload = cJSON_CreateObject();
+        cJSON_AddItemToArray(payloads, payload);
+        cJSON_AddStringToObject(payload, "type", kinds[j].type);
+        cJSON *values = cJSON_AddArrayToObject(payload, "values");
+        cJSON_AddItemToArray(values, cJSON_CreateNumber(value_of(u, k, kinds[j].bit)));
+    }
     return it;
 }
 
@@ -297,13 +326,19 @@ char *gridems_oadr_book_report_json(const gridems_oadr_book_t *b, size_t i, cons
     cJSON_AddStringToObject(root, "eventID", u->event_id);
     cJSON_AddStringToObject(root, "clientName", client_name);
     cJSON_AddStringToObject(root, "reportName", name);
-    cJSON *desc = cJSON_CreateObject();
-    cJSON_AddStringToObject(desc, "objectType", "REPORT_PAYLOAD_DESCRIPTOR");
-    cJSON_AddStringToObject(desc, "payloadType", "USAGE");
-    cJSON_AddStringToObject(desc, "readingType", "DIRECT_READ");
-    cJSON_AddStringToObject(desc, "units", "KWH");
-    cJSON_AddNumberToObject(desc, "confidence", gridems_oadr_book_confidence(b, i));
-    cJSON_AddItemToArray(cJSON_AddArrayToObject(root, "payloadDescriptors"), desc);
+    cJSON *descs = cJSON_AddArrayToObject(root, "payloadDescriptors");
+    for (size_t j = 0; j < N_KINDS; j++) {
+        if (!(u->kinds & kinds[j].bit)) {
+            continue;
+        }
+        cJSON *desc = cJSON_CreateObject();
+        cJSON_AddItemToArray(descs, desc);
+        cJSON_AddStringToObject(desc, "objectType", "REPORT_PAYLOAD_DESCRIPTOR");
+        cJSON_AddStringToObject(desc, "payloadType", kinds[j].type);
+        cJSON_AddStringToObject(desc, "readingType", "DIRECT_READ");
+        cJSON_AddStringToObject(desc, "units", kinds[j].units);
+        cJSON_AddNumberToObject(desc, "confidence", gridems_oadr_book_confidence(b, i));
+    }
     cJSON *resource = cJSON_CreateObject();
     cJSON_AddStringToObject(resource, "resourceName", resource_name);
     cJSON *intervals = cJSON_AddArrayToObject(resource, "intervals");
@@ -348,6 +383,12 @@ char *gridems_oadr_book_to_json(const gridems_oadr_book_t *b)
         cJSON *o = cJSON_CreateObject();
         cJSON_AddItemToArray(reports, o);
         cJSON_AddStringToObject(o, "event", u->event_id);
+        cJSON *names = cJSON_AddArrayToObject(o, "kinds");
+        for (size_t j = 0; names != NULL && j < N_KINDS; j++) {
+            if (u->kinds & kinds[j].bit) {
+                cJSON_AddItemToArray(names, cJSON_CreateString(kinds[j].type));
+            }
+        }
         cJSON *its = cJSON_AddArrayToObject(o, "intervals");
         for (size_t i = 0; its != NULL && i < u->n; i++) {
             cJSON *it = cJSON_CreateObject();
@@ -437,9 +478,29 @@ static int read_report(const cJSON *o, gridems_oadr_usage_t *u, int r, char *err
                       "to %d",
                       r, GRIDEMS_OADR_MAX_INTERVALS);
     }
+    unsigned asked = 0;
+    const cJSON *names = cJSON_GetObjectItemCaseSensitive(o, "kinds");
+    for (const cJSON *name = cJSON_IsArray(names) ? names->child : NULL; name != NULL;
+         name = name->next) {
+        size_t j = 0;
+        while (j < N_KINDS &&
+               !(cJSON_IsString(name) && strcmp(name->valuestring, kinds[j].type) == 0)) {
+            j++;
+        }
+        if (j == N_KINDS) {
+            asked = 0;
+            break;
+        }
+        asked |= kinds[j].bit;
+    }
+    if (asked == 0) {
+        return REFUSE(GRIDEMS_EINVAL,
+                      "reports[%d].kinds: must be an array of \"USAGE\" and \"DEMAND\"", r);
+    }
     if (usage_alloc(u, (size_t)n) != 0) {
         return GRIDEMS_ENOMEM;
     }
+    u->kinds = asked;
     snprintf(u->event_id, sizeof u->event_id, "%s", ev->valuestring);
     int i = 0;
     for (const cJSON *it = its->child; it != NULL; it = it->next, i++) {

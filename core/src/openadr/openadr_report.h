@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * The VEN's usage reports (docs/openadr.md, "Reports"): for every event that asks for one
- * (gridems_oadr_event_t.wants_usage), the site's import energy in each of the event's intervals,
+ * (gridems_oadr_event_t.reports), the site's import energy in each of the event's intervals,
  * integrated from the import samples the service takes, and the report's JSON body for
- * POST {vtn}/reports once the last interval has ended.
+ * POST {vtn}/reports once the last interval has ended: USAGE, that energy in kWh, and DEMAND,
+ * the mean import in kW over the time the samples covered, as the event asked.
  *
  * Integration: each sample is held until the next one (as a meter's reading is), so the energy
  * of [a, b) is kw(a) x (b - a). Each instant of an interval is counted once at most: a sample
@@ -21,7 +22,8 @@
  * GRIDEMS_OADR_MAX_REPORTS events are followed; sync refuses more (the caller logs them).
  *
  * Across restarts the book is kept in state_dir as GRIDEMS_OADR_REPORTS_FILE:
- *   {"version":1,"kind":"gridems-openadr-reports","reports":[{"event":"ID","intervals":[
+ *   {"version":1,"kind":"gridems-openadr-reports","reports":[{"event":"ID",
+ *     "kinds":["USAGE","DEMAND"],"intervals":[
  *     {"id":0,"start":"...Z","end":"...Z","kwh":750.0,"covered_ms":300000,
  *      "measured_to":"...Z"}, ...]}, ...]}
  * (the held sample is not kept: the time the service was down is a gap). Reading it back is held
@@ -47,6 +49,7 @@
 /* One event's report in the making. */
 typedef struct gridems_oadr_usage_s {
     char event_id[GRIDEMS_OADR_ID_SIZE];
+    unsigned kinds;                 /* GRIDEMS_OADR_REPORT_* bits: what the event asks for */
     gridems_oadr_period_t *periods; /* [n], owned, in interval id order */
     double *kwh;                    /* [n] import energy measured in each interval */
     int64_t *covered_ms;            /* [n] how much of each the samples covered */
@@ -96,10 +99,11 @@ long gridems_oadr_book_due(const gridems_oadr_book_t *b, int64_t now_ms);
 
 /*
  * gridems_oadr_book_report_json: the body of POST /reports for report i: eventID, clientName,
- * reportName "gridems usage <event id>", one payload descriptor (USAGE, DIRECT_READ, KWH, the
- * confidence) and one resource named resource_name with every interval (id, intervalPeriod with
- * its start in UTC and its duration, USAGE value in kWh to the Wh). Returns an owned string or
- * NULL (out of memory).
+ * reportName "gridems usage <event id>", a payload descriptor for each kind asked (USAGE in KWH,
+ * DEMAND in KW; DIRECT_READ, the confidence) and one resource named resource_name with every
+ * interval (id, intervalPeriod with its start in UTC and its duration, a payload of each kind:
+ * kWh to the Wh, kW to the W; DEMAND 0 where nothing was measured). Returns an owned string
+ * or NULL (out of memory).
  */
 char *gridems_oadr_book_report_json(const gridems_oadr_book_t *b, size_t i, const char *client_name,
                                     const char *resource_name);

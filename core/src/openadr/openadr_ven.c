@@ -127,7 +127,7 @@ static bool current(const gridems_ven_t *v, const gridems_oadr_event_t *ev)
             }
         }
     }
-    for (size_t i = 0; ev->wants_usage && i < ev->n_periods; i++) {
+    for (size_t i = 0; ev->reports != 0 && i < ev->n_periods; i++) {
         if (ev->periods[i].end_ms > now) {
             return true;
         }
