@@ -303,6 +303,13 @@ static bool value_ok(int s, double v)
     }
 }
 
+/* A whole number within +-1e9: ids, priorities, report intervals (what a long holds anywhere). */
+static bool is_small_integer(const cJSON *v)
+{
+    return cJSON_IsNumber(v) && v->valuedouble == floor(v->valuedouble) &&
+           fabs(v->valuedouble) <= 1e9;
+}
+
 /* An optional integer member: absent (or null) leaves *out as it is. */
 static int opt_int(const cJSON *obj, const char *camel, const char *snake, const char *field,
                    long *out, char *err, size_t errlen)
@@ -311,8 +318,7 @@ static int opt_int(const cJSON *obj, const char *camel, const char *snake, const
     if (v == NULL) {
         return 0;
     }
-    if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) ||
-        fabs(v->valuedouble) > 1e9) {
+    if (!is_small_integer(v)) {
         return fail(err, errlen, GRIDEMS_EINVAL, "%s.%s: must be an integer", field, camel);
     }
     *out = (long)v->valuedouble;
@@ -477,8 +483,7 @@ static int read_intervals(const cJSON *arr, const period_t *top, const descripto
         const cJSON *id = cJSON_IsObject(it) ? member(it, "id", NULL) : NULL;
         if (!cJSON_IsObject(it)) {
             rc = fail(err, errlen, GRIDEMS_EINVAL, "intervals[%d]: must be an object", i);
-        } else if (!cJSON_IsNumber(id) || id->valuedouble != floor(id->valuedouble) ||
-                   fabs(id->valuedouble) > 1e9) {
+        } else if (!is_small_integer(id)) {
             rc = fail(err, errlen, GRIDEMS_EINVAL, "intervals[%d].id: must be an integer", i);
         }
         if (rc != 0) {
@@ -648,8 +653,7 @@ int gridems_oadr_event_parse(const cJSON *obj, const char *site_currency, gridem
     int rc = read_ids(obj, out, err, errlen);
     const cJSON *prio = member(obj, "priority", NULL);
     if (rc == 0 && prio != NULL) {
-        if (!cJSON_IsNumber(prio) || prio->valuedouble != floor(prio->valuedouble) ||
-            prio->valuedouble < 0 || prio->valuedouble > 1e9) {
+        if (!is_small_integer(prio) || prio->valuedouble < 0) {
             rc = fail(err, errlen, GRIDEMS_EINVAL, "priority: must be an integer >= 0");
         } else {
             out->has_priority = true;
