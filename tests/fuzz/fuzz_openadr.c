@@ -44,13 +44,13 @@ static void reports(const gridems_oadr_event_t *const *ok, size_t n)
     }
     gridems_oadr_book_t book;
     gridems_oadr_book_init(&book, 300000);
-    (void)gridems_oadr_book_sync(&book, ok, n, first, NULL);
+    (void)gridems_oadr_book_sync(&book, ok, n, first, NULL, NULL);
     int64_t step = (last - first) / 16 + 1;
     for (int64_t t = first; t <= last; t += step) {
         gridems_oadr_book_sample(&book, t, 1000.0);
     }
     gridems_oadr_book_sample(&book, last, -5.0);
-    (void)gridems_oadr_book_sync(&book, NULL, 0, last, NULL);
+    (void)gridems_oadr_book_sync(&book, NULL, 0, last, NULL, NULL);
     long due;
     while ((due = gridems_oadr_book_due(&book, last)) >= 0) {
         free(gridems_oadr_book_report_json(&book, (size_t)due, "fuzz", "site"));

@@ -45,10 +45,13 @@ static void event_del(gridems_oadr_event_t *ev)
     free(ev);
 }
 
-static void sync1(gridems_oadr_book_t *b, gridems_oadr_event_t *ev, int64_t now)
+/* Returns whether the book changed (what the service saves). */
+static bool sync1(gridems_oadr_book_t *b, gridems_oadr_event_t *ev, int64_t now)
 {
     const gridems_oadr_event_t *list[1] = {ev};
-    ck_assert_int_eq(gridems_oadr_book_sync(b, list, ev != NULL ? 1 : 0, now, NULL), 0);
+    bool changed = false;
+    ck_assert_int_eq(gridems_oadr_book_sync(b, list, ev != NULL ? 1 : 0, now, NULL, &changed), 0);
+    return changed;
 }
 
 START_TEST(energy_of_held_samples)
@@ -141,7 +144,8 @@ START_TEST(follows_the_events)
     gridems_oadr_book_t b;
     gridems_oadr_book_init(&b, GAP);
     gridems_oadr_event_t *ev = usage_event("e5", 0, 3, 10);
-    sync1(&b, ev, T0);
+    ck_assert(sync1(&b, ev, T0));
+    ck_assert(!sync1(&b, ev, T0)); /* the same event again: nothing to save */
     for (int m = 0; m <= 12; m++) {
         gridems_oadr_book_sample(&b, T0 + MIN(m), 60.0);
     }
@@ -152,17 +156,23 @@ START_TEST(follows_the_events)
     ev->periods[1].end_ms -= MIN(5);
     ev->periods[2].start_ms -= MIN(5);
     ev->periods[2].end_ms -= MIN(5);
-    sync1(&b, ev, T0 + MIN(12));
+    ck_assert(sync1(&b, ev, T0 + MIN(12)));
     ck_assert_uint_eq(b.n, 1);
     ck_assert_double_eq_tol(b.list[0].kwh[0], 10.0, 1e-9);
     ck_assert_double_eq_tol(b.list[0].kwh[1], 0.0, 1e-9);
     ck_assert_int_eq(b.list[0].periods[1].end_ms, T0 + MIN(15));
+    /* A DEMAND report asked as well: the same intervals, another kind. */
+    ev->reports |= GRIDEMS_OADR_REPORT_DEMAND;
+    ck_assert(sync1(&b, ev, T0 + MIN(12)));
+    ck_assert_uint_eq(b.list[0].kinds, GRIDEMS_OADR_REPORT_USAGE | GRIDEMS_OADR_REPORT_DEMAND);
+    ck_assert_double_eq_tol(b.list[0].kwh[0], 10.0, 1e-9);
+    ev->reports = GRIDEMS_OADR_REPORT_USAGE;
     /* Deleted on the VTN (no longer held) while it runs: dropped. */
-    sync1(&b, NULL, T0 + MIN(12));
+    ck_assert(sync1(&b, NULL, T0 + MIN(12)));
     ck_assert_uint_eq(b.n, 0);
     /* No longer held because it is over: kept until sent. */
     sync1(&b, ev, T0 + MIN(12));
-    sync1(&b, NULL, T0 + MIN(26));
+    ck_assert(!sync1(&b, NULL, T0 + MIN(26)));
     ck_assert_uint_eq(b.n, 1);
     gridems_oadr_book_remove(&b, 0);
     ck_assert_uint_eq(b.n, 0);
@@ -182,8 +192,9 @@ START_TEST(follows_the_events)
         many[i] = usage_event(id, 0, 1, 30);
     }
     size_t refused = 0;
-    ck_assert_int_eq(
-        gridems_oadr_book_sync(&b, (const gridems_oadr_event_t *const *)many, N, T0, &refused), 0);
+    ck_assert_int_eq(gridems_oadr_book_sync(&b, (const gridems_oadr_event_t *const *)many, N, T0,
+                                            &refused, NULL),
+                     0);
     ck_assert_uint_eq(b.n, GRIDEMS_OADR_MAX_REPORTS);
     ck_assert_uint_eq(refused, 3);
     for (int i = 0; i < N; i++) {
@@ -301,7 +312,7 @@ START_TEST(file_round_trip)
     gridems_oadr_event_t *ev2 = usage_event("evt-2", 10, 1, 60);
     ev2->reports = GRIDEMS_OADR_REPORT_DEMAND;
     const gridems_oadr_event_t *list[2] = {ev, ev2};
-    ck_assert_int_eq(gridems_oadr_book_sync(&b, list, 2, T0, NULL), 0);
+    ck_assert_int_eq(gridems_oadr_book_sync(&b, list, 2, T0, NULL, NULL), 0);
     for (int s = 0; s <= 40; s += 3) {
         gridems_oadr_book_sample(&b, T0 + MIN(s) + 250, 333.3 + s);
     }

@@ -127,17 +127,21 @@ static bool same_periods(const gridems_oadr_usage_t *u, const gridems_oadr_event
 }
 
 int gridems_oadr_book_sync(gridems_oadr_book_t *b, const gridems_oadr_event_t *const *events,
-                           size_t n, int64_t now_ms, size_t *refused)
+                           size_t n, int64_t now_ms, size_t *refused, bool *changed)
 {
     size_t none = 0;
+    bool ignored = false;
     refused = refused != NULL ? refused : &none;
+    changed = changed != NULL ? changed : &ignored;
     *refused = 0;
+    *changed = false;
     /* Drop what is no longer asked for while it still runs; keep what is over (due). */
     for (size_t i = 0; i < b->n;) {
         const gridems_oadr_event_t *ev = held(events, n, b->list[i].event_id);
         bool asked = ev != NULL && ev->reports != 0;
         if (!asked && last_end(&b->list[i]) > now_ms) {
             gridems_oadr_book_remove(b, i);
+            *changed = true;
         } else {
             i++;
         }
@@ -150,8 +154,10 @@ int gridems_oadr_book_sync(gridems_oadr_book_t *b, const gridems_oadr_event_t *c
         }
         long at = find(b, ev->id);
         if (at >= 0) {
-            b->list[at].kinds = ev->reports;
-            if (!same_periods(&b->list[at], ev) && take_periods(&b->list[at], ev) != 0) {
+            gridems_oadr_usage_t *u = &b->list[at];
+            *changed = *changed || u->kinds != ev->reports || !same_periods(u, ev);
+            u->kinds = ev->reports;
+            if (!same_periods(u, ev) && take_periods(u, ev) != 0) {
                 rc = GRIDEMS_ENOMEM;
             }
             continue;
@@ -175,6 +181,7 @@ int gridems_oadr_book_sync(gridems_oadr_book_t *b, const gridems_oadr_event_t *c
             continue;
         }
         b->n++;
+        *changed = true;
     }
     return rc;
 }

@@ -74,11 +74,13 @@ void gridems_oadr_book_free(gridems_oadr_book_t *b);
 
 /*
  * gridems_oadr_book_sync: follow the VEN's held events (borrowed, [n]) at now (see above).
- * *refused (may be NULL) counts events that ask for a report but found the book full.
+ * *refused (may be NULL) counts events that ask for a report but found the book full;
+ * *changed (may be NULL) says whether a report was taken in, dropped or its kinds or intervals
+ * changed (what to save).
  * Returns: 0 or GRIDEMS_ENOMEM (the book is then as complete as memory allowed).
  */
 int gridems_oadr_book_sync(gridems_oadr_book_t *b, const gridems_oadr_event_t *const *events,
-                           size_t n, int64_t now_ms, size_t *refused);
+                           size_t n, int64_t now_ms, size_t *refused, bool *changed);
 
 /*
  * gridems_oadr_book_sample: the site imports kw (a finite number; negative: it exports) at

@@ -376,7 +376,8 @@ static void follow_reports(service_openadr_t *oa, const gridems_oadr_event_t *co
                            size_t n, int64_t now)
 {
     size_t refused = 0;
-    if (gridems_oadr_book_sync(&oa->book, events, n, now, &refused) != 0) {
+    bool changed = false;
+    if (gridems_oadr_book_sync(&oa->book, events, n, now, &refused, &changed) != 0) {
         gridems_log_err("openadr: out of memory; some usage reports are not followed");
     }
     if (refused > 0) {
@@ -400,7 +401,9 @@ static void follow_reports(service_openadr_t *oa, const gridems_oadr_event_t *co
     free(oa->noted);
     oa->noted = now_noted;
     oa->n_noted = k;
-    save_reports(oa);
+    if (changed) {
+        save_reports(oa);
+    }
 }
 
 static void post_due(service_openadr_t *oa, int64_t now);
